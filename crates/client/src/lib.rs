@@ -1,0 +1,1 @@
+//! moldau-client (see DESIGN.md).

@@ -1,0 +1,1 @@
+//! moldau-coordinator (see DESIGN.md).

@@ -1,0 +1,1 @@
+//! moldau-log (see DESIGN.md).

@@ -1,0 +1,1 @@
+//! moldau-metadata (see DESIGN.md).

@@ -1,0 +1,21 @@
+//! Kafka wire protocol pieces shared by the broker, the client and the log.
+//!
+//! Message types come from the `kafka-protocol` crate (re-exported as [`kafka`]); this
+//! crate adds what a server and a client need around them: frame limits, request
+//! header parsing, the table of API versions Moldau supports, and a zero-copy view of
+//! a record batch header. It does no I/O.
+
+pub mod batch;
+pub mod frame;
+pub mod versions;
+
+pub use kafka_protocol as kafka;
+pub use kafka_protocol::error::ResponseError;
+
+/// Kafka error code 0: no error.
+pub const NONE: i16 = 0;
+
+/// Numeric code of a Kafka error, as it goes on the wire.
+pub fn code(err: ResponseError) -> i16 {
+    err.code()
+}
