@@ -1,1 +1,23 @@
-//! moldau-client (see DESIGN.md).
+//! An async Kafka client for Moldau and any Kafka-compatible broker: a batching
+//! producer, a consumer with groups or manual assignment, an admin client, and chunk
+//! processing with ordered commits.
+//!
+//! Everything is `async` on tokio; errors are typed ([`Error`]) and carry Kafka's
+//! error names; nothing a broker sends can panic the client.
+
+pub mod api_versions;
+pub mod batch_builder;
+pub mod batch_decoder;
+pub mod cluster;
+pub mod codec;
+pub mod connection;
+pub mod error;
+pub mod partitioner;
+pub mod record;
+mod varint;
+
+pub use cluster::{ClientConfig, Cluster};
+pub use codec::Compression;
+pub use connection::{Connection, ConnectionConfig};
+pub use error::{BrokerError, Error, Result};
+pub use record::{ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType};

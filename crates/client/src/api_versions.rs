@@ -1,0 +1,146 @@
+//! Which version of each API the client speaks, and the negotiation with a broker's
+//! ApiVersions answer: the highest version both sides support wins.
+
+use std::collections::HashMap;
+
+use moldau_protocol::kafka::messages::{ApiKey, ApiVersionsResponse};
+
+use crate::error::{Error, Result};
+
+/// The version range the client implements for each API it uses. Upper bounds stop
+/// before versions whose semantics the client does not implement (topic ids in
+/// Produce 13 / Fetch 13, the KIP-848 fields of OffsetCommit 9 / OffsetFetch 9).
+pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 8),
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The range the client implements for `key`, if it uses the API at all.
+pub fn client_range(key: ApiKey) -> Option<(i16, i16)> {
+    CLIENT_APIS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, min, max)| (min, max))
+}
+
+/// The versions one broker announced, intersected with the client's own ranges.
+#[derive(Debug, Clone, Default)]
+pub struct ApiVersionTable {
+    broker: HashMap<i16, (i16, i16)>,
+}
+
+impl ApiVersionTable {
+    /// Builds the table from a broker's ApiVersions response.
+    pub fn from_response(resp: &ApiVersionsResponse) -> ApiVersionTable {
+        let broker = resp
+            .api_keys
+            .iter()
+            .map(|a| (a.api_key, (a.min_version, a.max_version)))
+            .collect();
+        ApiVersionTable { broker }
+    }
+
+    /// A table that assumes the broker supports every version the client does; used
+    /// only before negotiation and in tests.
+    pub fn assume_client_ranges() -> ApiVersionTable {
+        let broker = CLIENT_APIS
+            .iter()
+            .map(|&(k, min, max)| (k as i16, (min, max)))
+            .collect();
+        ApiVersionTable { broker }
+    }
+
+    /// The highest version of `key` both sides support.
+    pub fn version_for(&self, key: ApiKey) -> Result<i16> {
+        let (cmin, cmax) =
+            client_range(key).ok_or_else(|| Error::UnsupportedApi(format!("{key:?}")))?;
+        let &(bmin, bmax) = self
+            .broker
+            .get(&(key as i16))
+            .ok_or_else(|| Error::UnsupportedApi(format!("{key:?}")))?;
+        let high = cmax.min(bmax);
+        if high < cmin.max(bmin) {
+            return Err(Error::UnsupportedApi(format!(
+                "{key:?} (client {cmin}..{cmax}, broker {bmin}..{bmax})"
+            )));
+        }
+        Ok(high)
+    }
+
+    /// True when the broker announced `key` at all.
+    pub fn has(&self, key: ApiKey) -> bool {
+        self.broker.contains_key(&(key as i16))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moldau_protocol::kafka::messages::api_versions_response::ApiVersion;
+
+    fn table(entries: &[(ApiKey, i16, i16)]) -> ApiVersionTable {
+        let resp = ApiVersionsResponse::default().with_api_keys(
+            entries
+                .iter()
+                .map(|&(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(k as i16)
+                        .with_min_version(min)
+                        .with_max_version(max)
+                })
+                .collect(),
+        );
+        ApiVersionTable::from_response(&resp)
+    }
+
+    #[test]
+    fn picks_highest_common_version() {
+        let t = table(&[(ApiKey::Fetch, 0, 16), (ApiKey::Produce, 3, 7)]);
+        assert_eq!(t.version_for(ApiKey::Fetch).unwrap(), 12);
+        assert_eq!(t.version_for(ApiKey::Produce).unwrap(), 7);
+    }
+
+    #[test]
+    fn missing_or_disjoint_ranges_are_unsupported() {
+        let t = table(&[(ApiKey::Produce, 12, 13)]);
+        assert!(matches!(
+            t.version_for(ApiKey::Produce),
+            Err(Error::UnsupportedApi(_))
+        ));
+        assert!(matches!(
+            t.version_for(ApiKey::Fetch),
+            Err(Error::UnsupportedApi(_))
+        ));
+    }
+
+    #[test]
+    fn client_ranges_are_decodable_by_the_message_crate() {
+        for &(key, min, max) in CLIENT_APIS {
+            let valid = key.valid_versions();
+            assert!(min >= valid.min && max <= valid.max, "{key:?}");
+        }
+    }
+}

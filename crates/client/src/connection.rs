@@ -1,0 +1,575 @@
+//! One TCP connection to one broker: size-prefixed frames, correlation ids, many
+//! requests in flight at once (pipelining), and ApiVersions negotiation on connect.
+//!
+//! A writer task owns the socket's write half and a reader task its read half, so a
+//! caller that drops its future mid-request never leaves half a frame on the wire:
+//! requests are cancellation-safe, a late response is simply discarded.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use moldau_protocol::kafka::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+};
+use moldau_protocol::kafka::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::api_versions::ApiVersionTable;
+use crate::error::{Error, Result};
+
+/// Default largest response frame accepted, in bytes (a fetch of 50 MiB plus headroom).
+pub const RESPONSE_FRAME_BYTES_MAX_DEFAULT: usize = 128 * 1024 * 1024;
+/// Bytes the writer task gathers from queued requests before one socket write.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// Size of the read buffer the reader task starts with, in bytes.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Error code a broker sends when the ApiVersions request version is too new.
+const UNSUPPORTED_VERSION: i16 = 35;
+/// The ApiVersions version tried first (flexible, carries the client software name).
+const API_VERSIONS_FIRST_TRY: i16 = 3;
+
+/// Settings every connection shares.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// `client.id` sent in every request header.
+    pub client_id: String,
+    /// How long a TCP connect may take.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for its response (`request.timeout.ms`).
+    pub request_timeout: Duration,
+    /// Largest response frame accepted, in bytes.
+    pub response_frame_bytes_max: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            client_id: "moldau-client".to_string(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            response_frame_bytes_max: RESPONSE_FRAME_BYTES_MAX_DEFAULT,
+        }
+    }
+}
+
+type Pending = HashMap<i32, oneshot::Sender<Result<Bytes>>>;
+
+struct Shared {
+    addr: String,
+    pending: Mutex<Pending>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// Fails every waiting request and refuses new ones.
+    fn close(&self, why: Error) {
+        self.closed.store(true, Ordering::Release);
+        let drained: Vec<_> = match self.pending.lock() {
+            Ok(mut p) => p.drain().collect(),
+            Err(_) => Vec::new(),
+        };
+        for (_, tx) in drained {
+            let _ = tx.send(Err(why.clone()));
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    writer: mpsc::UnboundedSender<Bytes>,
+    next_correlation_id: AtomicI32,
+    versions: ApiVersionTable,
+    config: ConnectionConfig,
+    client_id: StrBytes,
+    reader_task: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.reader_task.abort();
+        self.shared.close(Error::Disconnected(self.shared.addr.clone()));
+    }
+}
+
+/// A connection to one broker. Cheap to clone; all clones share the socket.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.inner.shared.addr)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (`host:port`) and negotiates API versions.
+    pub async fn connect(addr: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| Error::Timeout(format!("connecting to {addr}")))?
+            .map_err(|e| Error::io(addr, &e))?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
+            addr: addr.to_string(),
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(write, rx, shared.clone()));
+        let reader_task = tokio::spawn(read_loop(
+            read,
+            shared.clone(),
+            config.response_frame_bytes_max,
+        ));
+        let mut conn = Connection {
+            inner: Arc::new(Inner {
+                shared,
+                writer: tx,
+                next_correlation_id: AtomicI32::new(1),
+                versions: ApiVersionTable::assume_client_ranges(),
+                config: config.clone(),
+                client_id: StrBytes::from_string(config.client_id.clone()),
+                reader_task,
+            }),
+        };
+        let versions = conn.negotiate_versions().await?;
+        // Only this function holds the Arc yet, so the table can be filled in place.
+        match Arc::get_mut(&mut conn.inner) {
+            Some(inner) => inner.versions = versions,
+            None => return Err(Error::Protocol("connection shared during setup".into())),
+        }
+        tracing::debug!(addr, "connected");
+        Ok(conn)
+    }
+
+    /// The broker address this connection goes to.
+    pub fn addr(&self) -> &str {
+        &self.inner.shared.addr
+    }
+
+    /// True once the socket failed or closed; such a connection must be replaced.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The versions negotiated with this broker.
+    pub fn versions(&self) -> &ApiVersionTable {
+        &self.inner.versions
+    }
+
+    /// The highest version of `key` both sides support.
+    pub fn version_for(&self, key: ApiKey) -> Result<i16> {
+        self.inner.versions.version_for(key)
+    }
+
+    /// Sends `req` at the negotiated version and waits for its response.
+    pub async fn send<R>(&self, req: &R) -> Result<R::Response>
+    where
+        R: Request,
+    {
+        let key = api_key::<R>()?;
+        let version = self.version_for(key)?;
+        self.send_version(req, version, self.inner.config.request_timeout)
+            .await
+    }
+
+    /// Sends `req` at `version`, waiting at most `timeout` for the response. A timeout
+    /// closes the connection, as the Java client does, since the broker is stuck.
+    pub async fn send_version<R>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response>
+    where
+        R: Request,
+    {
+        let key = api_key::<R>()?;
+        let (frame, correlation_id) = self.encode(req, key, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.register(correlation_id, tx)?;
+        let _guard = PendingGuard {
+            shared: &self.inner.shared,
+            correlation_id,
+        };
+        self.write(frame)?;
+        let response = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
+            Err(_) => {
+                self.inner.shared.close(Error::Timeout(format!(
+                    "{key:?} to {} after {timeout:?}",
+                    self.addr()
+                )));
+                return Err(Error::Timeout(format!("{key:?} to {}", self.addr())));
+            }
+        };
+        decode_response::<R>(response, key, version, correlation_id)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+        let key = api_key::<R>()?;
+        let (frame, _) = self.encode(req, key, version)?;
+        self.write(frame)
+    }
+
+    fn register(&self, correlation_id: i32, tx: oneshot::Sender<Result<Bytes>>) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::Disconnected(self.addr().to_string()));
+        }
+        let mut pending = self
+            .inner
+            .shared
+            .pending
+            .lock()
+            .map_err(|_| Error::Disconnected(self.addr().to_string()))?;
+        pending.insert(correlation_id, tx);
+        Ok(())
+    }
+
+    fn write(&self, frame: Bytes) -> Result<()> {
+        self.inner
+            .writer
+            .send(frame)
+            .map_err(|_| Error::Disconnected(self.addr().to_string()))
+    }
+
+    fn encode<R: Request>(&self, req: &R, key: ApiKey, version: i16) -> Result<(Bytes, i32)> {
+        let correlation_id = self
+            .inner
+            .next_correlation_id
+            .fetch_add(1, Ordering::Relaxed)
+            & i32::MAX;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(self.inner.client_id.clone()));
+        let mut buf = BytesMut::with_capacity(256);
+        buf.put_u32(0);
+        header
+            .encode(&mut buf, R::header_version(version))
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        req.encode(&mut buf, version)
+            .map_err(|e| Error::Encode(format!("{key:?} v{version}: {e}")))?;
+        let size = (buf.len() - 4) as u32;
+        buf[..4].copy_from_slice(&size.to_be_bytes());
+        Ok((buf.freeze(), correlation_id))
+    }
+
+    /// ApiVersions at v3; a broker that does not know v3 answers in v0 with
+    /// UNSUPPORTED_VERSION and its own range, and the request is repeated at its max.
+    async fn negotiate_versions(&self) -> Result<ApiVersionTable> {
+        let req = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str("moldau-client"))
+            .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
+        let timeout = self.inner.config.request_timeout;
+        let first = self.raw_request(&req, API_VERSIONS_FIRST_TRY, timeout).await?;
+        let code = first.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+        let resp = if code == Some(UNSUPPORTED_VERSION) {
+            let v0 = decode_body::<ApiVersionsResponse>(first, 0)?;
+            let broker_max = v0
+                .api_keys
+                .iter()
+                .find(|a| a.api_key == ApiKey::ApiVersions as i16)
+                .map(|a| a.max_version)
+                .unwrap_or(0)
+                .clamp(0, API_VERSIONS_FIRST_TRY);
+            let body = self.raw_request(&req, broker_max, timeout).await?;
+            decode_body::<ApiVersionsResponse>(body, broker_max)?
+        } else {
+            decode_body::<ApiVersionsResponse>(first, API_VERSIONS_FIRST_TRY)?
+        };
+        crate::error::check_code(resp.error_code, None)?;
+        Ok(ApiVersionTable::from_response(&resp))
+    }
+
+    /// Sends `req` and returns the response body after the header (ApiVersions
+    /// responses always use header v0).
+    async fn raw_request<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        let key = api_key::<R>()?;
+        let (frame, correlation_id) = self.encode(req, key, version)?;
+        let (tx, rx) = oneshot::channel();
+        self.register(correlation_id, tx)?;
+        let _guard = PendingGuard {
+            shared: &self.inner.shared,
+            correlation_id,
+        };
+        self.write(frame)?;
+        let mut resp = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
+            Err(_) => return Err(Error::Timeout(format!("{key:?} to {}", self.addr()))),
+        };
+        ResponseHeader::decode(&mut resp, 0).map_err(|e| Error::Protocol(e.to_string()))?;
+        Ok(resp)
+    }
+}
+
+/// Removes a request's pending entry when the caller stops waiting (timeout or drop).
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    correlation_id: i32,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.shared.pending.lock() {
+            p.remove(&self.correlation_id);
+        }
+    }
+}
+
+fn api_key<R: Request>() -> Result<ApiKey> {
+    ApiKey::try_from(R::KEY).map_err(|_| Error::UnsupportedApi(format!("api key {}", R::KEY)))
+}
+
+fn decode_body<T: Decodable>(mut body: Bytes, version: i16) -> Result<T> {
+    T::decode(&mut body, version).map_err(|e| Error::Protocol(e.to_string()))
+}
+
+fn decode_response<R: Request>(
+    mut frame: Bytes,
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+) -> Result<R::Response> {
+    let header = ResponseHeader::decode(&mut frame, key.response_header_version(version))
+        .map_err(|e| Error::Protocol(format!("{key:?} response header: {e}")))?;
+    if header.correlation_id != correlation_id {
+        return Err(Error::Protocol(format!(
+            "correlation id {} answered as {}",
+            correlation_id, header.correlation_id
+        )));
+    }
+    R::Response::decode(&mut frame, version)
+        .map_err(|e| Error::Protocol(format!("{key:?} v{version} response: {e}")))
+}
+
+async fn write_loop(
+    write: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    shared: Arc<Shared>,
+) {
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, write);
+    while let Some(frame) = rx.recv().await {
+        let mut result = out.write_all(&frame).await;
+        // Gather whatever else is queued into the same flush.
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(more) => result = out.write_all(&more).await,
+                Err(_) => break,
+            }
+        }
+        if result.is_ok() {
+            result = out.flush().await;
+        }
+        if let Err(e) = result {
+            tracing::debug!(addr = %shared.addr, error = %e, "write failed");
+            shared.close(Error::io(&shared.addr, &e));
+            return;
+        }
+    }
+    let _ = out.shutdown().await;
+}
+
+async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, frame_bytes_max: usize) {
+    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let why = loop {
+        match moldau_protocol::frame::split_frame(&mut buf, frame_bytes_max) {
+            Ok(Some(frame)) => {
+                if frame.len() < 4 {
+                    break Error::Protocol("response frame shorter than its header".into());
+                }
+                let id = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+                let waiter = match shared.pending.lock() {
+                    Ok(mut p) => p.remove(&id),
+                    Err(_) => None,
+                };
+                match waiter {
+                    Some(tx) => {
+                        let _ = tx.send(Ok(frame));
+                    }
+                    // The caller gave up (timeout or dropped future): discard.
+                    None => tracing::trace!(id, "response for abandoned request"),
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => break Error::Protocol(e.to_string()),
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => break Error::Disconnected(shared.addr.clone()),
+            Ok(_) => {}
+            Err(e) => break Error::io(&shared.addr, &e),
+        }
+    };
+    tracing::debug!(addr = %shared.addr, error = %why, "connection closed");
+    shared.close(why);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moldau_protocol::kafka::messages::api_versions_response::ApiVersion;
+    use moldau_protocol::kafka::messages::{MetadataRequest, MetadataResponse};
+    use tokio::net::TcpListener;
+
+    /// A tiny fake broker: answers ApiVersions (optionally first refusing v3), then
+    /// answers Metadata requests in reverse order of arrival to prove matching by id.
+    async fn fake_broker(refuse_v3: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = BytesMut::new();
+            let mut held = Vec::new();
+            loop {
+                let frame = loop {
+                    if let Some(f) = moldau_protocol::frame::split_frame(&mut buf, 1 << 20).unwrap()
+                    {
+                        break f;
+                    }
+                    if sock.read_buf(&mut buf).await.unwrap() == 0 {
+                        return;
+                    }
+                };
+                let mut f = frame.clone();
+                let (key, header) = moldau_protocol::frame::decode_header(&mut f).unwrap();
+                let mut out = BytesMut::new();
+                out.put_u32(0);
+                out.put_i32(header.correlation_id);
+                match key {
+                    ApiKey::ApiVersions => {
+                        let v = header.request_api_version;
+                        let resp = ApiVersionsResponse::default().with_api_keys(vec![
+                            ApiVersion::default()
+                                .with_api_key(18)
+                                .with_min_version(0)
+                                .with_max_version(2),
+                            ApiVersion::default()
+                                .with_api_key(3)
+                                .with_min_version(0)
+                                .with_max_version(12),
+                        ]);
+                        if refuse_v3 && v == 3 {
+                            resp.with_error_code(UNSUPPORTED_VERSION)
+                                .encode(&mut out, 0)
+                                .unwrap();
+                        } else {
+                            resp.encode(&mut out, v).unwrap();
+                        }
+                    }
+                    _ => {
+                        let v = header.request_api_version;
+                        // Response header v1 (Metadata v9+) ends with tagged fields.
+                        if v >= 9 {
+                            out.put_u8(0);
+                        }
+                        let resp = MetadataResponse::default()
+                            .with_cluster_id(Some(StrBytes::from_string(format!(
+                                "c{}",
+                                header.correlation_id
+                            ))));
+                        resp.encode(&mut out, v).unwrap();
+                        held.push(out);
+                        if held.len() < 2 {
+                            continue;
+                        }
+                        for mut o in held.drain(..).rev() {
+                            let n = (o.len() - 4) as u32;
+                            o[..4].copy_from_slice(&n.to_be_bytes());
+                            sock.write_all(&o).await.unwrap();
+                        }
+                        continue;
+                    }
+                }
+                let n = (out.len() - 4) as u32;
+                out[..4].copy_from_slice(&n.to_be_bytes());
+                sock.write_all(&out).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn negotiates_and_matches_pipelined_responses_by_correlation_id() {
+        let addr = fake_broker(false).await;
+        let conn = Connection::connect(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(conn.version_for(ApiKey::Metadata).unwrap(), 12);
+        assert!(conn.version_for(ApiKey::Fetch).is_err());
+        let req = MetadataRequest::default();
+        let (a, b) = tokio::join!(conn.send(&req), conn.send(&req));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // Each caller gets the response that names its own correlation id.
+        assert_ne!(a.cluster_id, b.cluster_id);
+        let ids: Vec<_> = [a, b]
+            .iter()
+            .map(|r| r.cluster_id.as_ref().unwrap().to_string())
+            .collect();
+        assert!(ids.contains(&"c2".to_string()) && ids.contains(&"c3".to_string()));
+    }
+
+    #[tokio::test]
+    async fn falls_back_when_broker_refuses_api_versions_v3() {
+        let addr = fake_broker(true).await;
+        let conn = Connection::connect(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(conn.version_for(ApiKey::Metadata).unwrap(), 12);
+    }
+
+    #[tokio::test]
+    async fn garbage_and_closed_sockets_fail_requests_without_panic() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut b = [0u8; 64];
+            let _ = sock.read(&mut b).await;
+            // A frame claiming 2 GiB, then close.
+            sock.write_all(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).await.unwrap();
+        });
+        let err = Connection::connect(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Protocol(_) | Error::Disconnected(_)));
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut b = [0u8; 64];
+            let _ = sock.read(&mut b).await;
+            // A well-sized frame whose body is nonsense.
+            sock.write_all(&[0, 0, 0, 6, 0, 0, 0, 1, 0xff, 0xff])
+                .await
+                .unwrap();
+        });
+        let err = Connection::connect(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Protocol(_) | Error::Broker(_)), "{err}");
+    }
+}
