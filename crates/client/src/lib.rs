@@ -13,6 +13,7 @@ pub mod codec;
 pub mod connection;
 pub mod error;
 pub mod partitioner;
+pub mod producer;
 pub mod record;
 mod varint;
 
@@ -20,4 +21,5 @@ pub use cluster::{ClientConfig, Cluster};
 pub use codec::Compression;
 pub use connection::{Connection, ConnectionConfig};
 pub use error::{BrokerError, Error, Result};
+pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConfig};
 pub use record::{ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType};

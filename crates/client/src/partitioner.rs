@@ -56,6 +56,14 @@ pub struct StickyPartitioner {
 }
 
 impl StickyPartitioner {
+    /// The current sticky partition of `topic`, if one is chosen and still valid.
+    pub fn current(&self, topic: &str, partition_count: usize) -> Option<i32> {
+        self.current
+            .get(topic)
+            .copied()
+            .filter(|&p| (p as usize) < partition_count)
+    }
+
     /// The partition keyless records of `topic` currently go to. `available` lists
     /// partitions that have a leader; when empty, any of `partition_count` is used.
     pub fn partition(&mut self, topic: &str, partition_count: usize, available: &[i32]) -> i32 {

@@ -113,7 +113,7 @@ pub struct ConsumerRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
     /// Topic.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset, or -1 when produced with `acks=0` (no answer).

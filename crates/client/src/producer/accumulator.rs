@@ -1,0 +1,520 @@
+//! The record accumulator: one queue of batches per partition. `send` appends to the
+//! newest batch of a partition; the sender drains the oldest batch of each partition
+//! once it is full, has lingered long enough, or a flush asks for it. At most one
+//! batch per partition is in flight, and a failed batch goes back to the front of its
+//! queue, so retries never reorder a partition's records.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+use crate::batch_builder::{BatchBuilder, ProducerStamp};
+use crate::codec::Compression;
+use crate::error::{Error, Result};
+use crate::partitioner::StickyPartitioner;
+use crate::record::{Header, RecordMetadata};
+
+/// Where a record should go.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// A fixed partition (explicit, or from the key hash).
+    Partition(i32),
+    /// Keyless: the topic's sticky partition among `partition_count`.
+    Sticky {
+        /// Partitions of the topic.
+        partition_count: usize,
+    },
+}
+
+/// The fields of one record to append.
+pub struct Append<'a> {
+    /// Create timestamp (ms).
+    pub timestamp: i64,
+    /// Key bytes.
+    pub key: Option<&'a [u8]>,
+    /// Value bytes.
+    pub value: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: &'a [Header],
+}
+
+/// The producer waiting for one record's outcome.
+pub type DeliverySender = oneshot::Sender<Result<RecordMetadata>>;
+
+struct Delivery {
+    tx: DeliverySender,
+    timestamp: i64,
+}
+
+/// A batch of one partition, open (still accepting) or sealed.
+pub struct ProducerBatch {
+    /// Unique, increasing id (flush waits for ids below a mark).
+    pub id: u64,
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    builder: Option<BatchBuilder>,
+    sealed: Option<Bytes>,
+    deliveries: Vec<Delivery>,
+    /// When the batch was created (linger and delivery timeout count from here).
+    pub created: Instant,
+    /// Sends attempted so far.
+    pub attempts: u32,
+    /// Buffer memory held until the batch completes.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl ProducerBatch {
+    fn size_bytes(&self) -> usize {
+        match (&self.builder, &self.sealed) {
+            (_, Some(s)) => s.len(),
+            (Some(b), None) => b.size_bytes(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Number of records.
+    pub fn record_count(&self) -> usize {
+        self.deliveries.len()
+    }
+
+    /// The encoded batch, sealing (and compressing) it on first use.
+    pub fn bytes(&mut self) -> Result<Bytes> {
+        if let Some(b) = &self.sealed {
+            return Ok(b.clone());
+        }
+        let builder = self
+            .builder
+            .take()
+            .ok_or_else(|| Error::Encode("batch has no records".into()))?;
+        let bytes = builder.build(ProducerStamp::default())?;
+        self.sealed = Some(bytes.clone());
+        Ok(bytes)
+    }
+
+    /// Reports success: record `i` got offset `base_offset + i`.
+    pub fn succeed(mut self, base_offset: i64, log_append_time: Option<i64>) {
+        self.permit.take();
+        for (i, d) in self.deliveries.drain(..).enumerate() {
+            let offset = if base_offset < 0 {
+                -1
+            } else {
+                base_offset + i as i64
+            };
+            let _ = d.tx.send(Ok(RecordMetadata {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset,
+                timestamp: log_append_time.unwrap_or(d.timestamp),
+            }));
+        }
+    }
+
+    /// Reports the same error for every record.
+    pub fn fail(mut self, err: &Error) {
+        self.permit.take();
+        for d in self.deliveries.drain(..) {
+            let _ = d.tx.send(Err(err.clone()));
+        }
+    }
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    batches: VecDeque<ProducerBatch>,
+    in_flight: bool,
+    retry_at: Option<Instant>,
+}
+
+struct TopicQueues {
+    name: Arc<str>,
+    partitions: HashMap<i32, PartitionQueue>,
+}
+
+/// Settings the accumulator needs.
+#[derive(Debug, Clone, Copy)]
+pub struct AccumulatorConfig {
+    /// `batch.size` in bytes.
+    pub batch_size_bytes: usize,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout: Duration,
+}
+
+/// What one drain produced.
+#[derive(Default)]
+pub struct Drained {
+    /// Batches to send, by leader node id.
+    pub by_node: HashMap<i32, Vec<ProducerBatch>>,
+    /// Batches that waited past `delivery.timeout.ms`.
+    pub expired: Vec<ProducerBatch>,
+    /// Topics with a batch ready but no known leader for its partition.
+    pub leaderless: Vec<String>,
+    /// When the next batch becomes ready by lingering or backoff.
+    pub next_wake: Option<Instant>,
+}
+
+/// Per-partition batch queues, protected by the producer's lock.
+pub struct Accumulator {
+    config: AccumulatorConfig,
+    topics: HashMap<String, TopicQueues>,
+    sticky: StickyPartitioner,
+    next_batch_id: u64,
+    incomplete: BTreeSet<u64>,
+}
+
+impl Accumulator {
+    /// An empty accumulator.
+    pub fn new(config: AccumulatorConfig) -> Accumulator {
+        Accumulator {
+            config,
+            topics: HashMap::new(),
+            sticky: StickyPartitioner::default(),
+            next_batch_id: 0,
+            incomplete: BTreeSet::new(),
+        }
+    }
+
+    /// Appends a record. Returns the partition it went to and whether a new batch was
+    /// started (the sender should look at the queues again).
+    pub fn append(
+        &mut self,
+        topic: &str,
+        target: Target,
+        record: &Append<'_>,
+        permit: OwnedSemaphorePermit,
+        tx: DeliverySender,
+        available: impl Fn() -> Vec<i32>,
+    ) -> (i32, bool) {
+        let (partition, sticky_count) = match target {
+            Target::Partition(p) => (p, None),
+            Target::Sticky { partition_count } => {
+                let p = match self.sticky.current(topic, partition_count) {
+                    Some(p) => p,
+                    None => self.sticky.partition(topic, partition_count, &available()),
+                };
+                (p, Some(partition_count))
+            }
+        };
+        let size = self.config.batch_size_bytes;
+        let partition = match sticky_count {
+            // Keyless records move on when the sticky partition's batch is full.
+            Some(count) if !self.fits(topic, partition, record) => {
+                self.sticky.on_new_batch(topic, partition, count, &available());
+                self.sticky.partition(topic, count, &available())
+            }
+            _ => partition,
+        };
+        let id = self.next_batch_id;
+        let compression = self.config.compression;
+        let queues = self
+            .topics
+            .entry(topic.to_string())
+            .or_insert_with(|| TopicQueues {
+                name: Arc::from(topic),
+                partitions: HashMap::new(),
+            });
+        let name = queues.name.clone();
+        let queue = queues.partitions.entry(partition).or_default();
+        let need_new = match queue.batches.back() {
+            Some(b) => match &b.builder {
+                Some(builder) => {
+                    let add =
+                        builder.record_size(record.timestamp, record.key, record.value, record.headers);
+                    !builder.is_empty() && builder.size_bytes() + add > size
+                }
+                None => true,
+            },
+            None => true,
+        };
+        if need_new {
+            queue.batches.push_back(ProducerBatch {
+                id,
+                topic: name,
+                partition,
+                builder: Some(BatchBuilder::new(compression, size.min(1 << 20))),
+                sealed: None,
+                deliveries: Vec::new(),
+                created: Instant::now(),
+                attempts: 0,
+                permit: None,
+            });
+            self.next_batch_id += 1;
+            self.incomplete.insert(id);
+        }
+        if let Some(batch) = queue.batches.back_mut() {
+            if let Some(builder) = batch.builder.as_mut() {
+                builder.append(record.timestamp, record.key, record.value, record.headers);
+            }
+            batch.deliveries.push(Delivery {
+                tx,
+                timestamp: record.timestamp,
+            });
+            match batch.permit.as_mut() {
+                Some(p) => p.merge(permit),
+                None => batch.permit = Some(permit),
+            }
+        }
+        (partition, need_new)
+    }
+
+    /// True when the record fits in the open batch of `topic`/`partition` (or there is
+    /// no open batch yet).
+    fn fits(&self, topic: &str, partition: i32, record: &Append<'_>) -> bool {
+        let Some(b) = self
+            .topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(&partition))
+            .and_then(|q| q.batches.back())
+        else {
+            return true;
+        };
+        match &b.builder {
+            Some(builder) => {
+                builder.is_empty()
+                    || builder.size_bytes()
+                        + builder.record_size(record.timestamp, record.key, record.value, record.headers)
+                        <= self.config.batch_size_bytes
+            }
+            None => true,
+        }
+    }
+
+    /// Takes the oldest ready batch of every partition that has none in flight.
+    /// `leader` maps a partition to its leader; `force` (flush/close) ignores linger.
+    pub fn drain(
+        &mut self,
+        now: Instant,
+        force: bool,
+        max_request_bytes: usize,
+        leader: impl Fn(&str, i32) -> Option<i32>,
+    ) -> Drained {
+        let mut out = Drained::default();
+        let mut request_bytes: HashMap<i32, usize> = HashMap::new();
+        let linger = self.config.linger;
+        let delivery_timeout = self.config.delivery_timeout;
+        for (topic, queues) in self.topics.iter_mut() {
+            for (&partition, queue) in queues.partitions.iter_mut() {
+                if queue.in_flight {
+                    continue;
+                }
+                // Expire batches that waited too long (never one in flight).
+                while let Some(front) = queue.batches.front() {
+                    if now.duration_since(front.created) < delivery_timeout {
+                        break;
+                    }
+                    if let Some(b) = queue.batches.pop_front() {
+                        out.expired.push(b);
+                    }
+                }
+                let Some(front) = queue.batches.front() else {
+                    continue;
+                };
+                if let Some(at) = queue.retry_at {
+                    if at > now {
+                        out.next_wake = earliest(out.next_wake, at);
+                        continue;
+                    }
+                }
+                let ready = force
+                    || queue.batches.len() > 1
+                    || front.size_bytes() >= self.config.batch_size_bytes
+                    || now.duration_since(front.created) >= linger;
+                if !ready {
+                    out.next_wake = earliest(out.next_wake, front.created + linger);
+                    continue;
+                }
+                let Some(node) = leader(topic, partition) else {
+                    if !out.leaderless.contains(topic) {
+                        out.leaderless.push(topic.clone());
+                    }
+                    continue;
+                };
+                let used = request_bytes.entry(node).or_insert(0);
+                let size = front.size_bytes();
+                if *used > 0 && *used + size > max_request_bytes {
+                    // Next request to this node; wake again right away.
+                    out.next_wake = Some(now);
+                    continue;
+                }
+                *used += size;
+                if let Some(batch) = queue.batches.pop_front() {
+                    queue.in_flight = true;
+                    queue.retry_at = None;
+                    out.by_node.entry(node).or_default().push(batch);
+                }
+            }
+        }
+        for b in &out.expired {
+            self.incomplete.remove(&b.id);
+        }
+        out
+    }
+
+    /// A sent batch is done (success or final failure): its partition may send again.
+    pub fn complete(&mut self, topic: &str, partition: i32, id: u64) {
+        if let Some(q) = self.queue_mut(topic, partition) {
+            q.in_flight = false;
+        }
+        self.incomplete.remove(&id);
+    }
+
+    /// Puts a failed batch back at the front of its queue, to resend after `backoff`.
+    pub fn reenqueue(&mut self, mut batch: ProducerBatch, backoff: Duration) {
+        batch.attempts += 1;
+        let (topic, partition) = (batch.topic.clone(), batch.partition);
+        if let Some(q) = self.queue_mut(&topic, partition) {
+            q.in_flight = false;
+            q.retry_at = Some(Instant::now() + backoff);
+            q.batches.push_front(batch);
+        }
+    }
+
+    fn queue_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionQueue> {
+        self.topics.get_mut(topic)?.partitions.get_mut(&partition)
+    }
+
+    /// Id the next batch will get; a flush waits until every id below it completes.
+    pub fn next_batch_id(&self) -> u64 {
+        self.next_batch_id
+    }
+
+    /// The lowest id not yet completed (or `next_batch_id` when all are done).
+    pub fn lowest_incomplete(&self) -> u64 {
+        self.incomplete
+            .first()
+            .copied()
+            .unwrap_or(self.next_batch_id)
+    }
+
+    /// True when nothing is queued or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.incomplete.is_empty()
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Instant) -> Option<Instant> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+
+    fn acc(batch: usize, linger_ms: u64) -> Accumulator {
+        Accumulator::new(AccumulatorConfig {
+            batch_size_bytes: batch,
+            linger: Duration::from_millis(linger_ms),
+            compression: Compression::None,
+            delivery_timeout: Duration::from_secs(60),
+        })
+    }
+
+    fn add(
+        a: &mut Accumulator,
+        target: Target,
+        value: &[u8],
+    ) -> (i32, bool, oneshot::Receiver<Result<RecordMetadata>>) {
+        // One semaphore for all, as in the producer: permits of a batch merge.
+        static MEMORY: std::sync::OnceLock<Arc<Semaphore>> = std::sync::OnceLock::new();
+        let sem = MEMORY.get_or_init(|| Arc::new(Semaphore::new(1 << 30)));
+        let permit = sem.clone().try_acquire_many_owned(1).unwrap();
+        let (tx, rx) = oneshot::channel();
+        let rec = Append {
+            timestamp: 1,
+            key: None,
+            value: Some(value),
+            headers: &[],
+        };
+        let (p, new) = a.append("t", target, &rec, permit, tx, || vec![0, 1, 2]);
+        (p, new, rx)
+    }
+
+    #[test]
+    fn batches_fill_to_batch_size_then_roll() {
+        let mut a = acc(200, 1000);
+        let mut news = 0;
+        for _ in 0..10 {
+            let (_, new, _rx) = add(&mut a, Target::Partition(0), &[7u8; 50]);
+            news += new as usize;
+        }
+        // ~61 header + ~58 per record: 2 records per 200-byte batch.
+        assert_eq!(news, 5);
+        let now = Instant::now();
+        // Full batches are ready without lingering, but only one per partition.
+        let d = a.drain(now, false, 1 << 20, |_, _| Some(1));
+        assert_eq!(d.by_node[&1].len(), 1);
+        assert_eq!(d.by_node[&1][0].record_count(), 2);
+        let again = a.drain(now, false, 1 << 20, |_, _| Some(1));
+        assert!(again.by_node.is_empty(), "partition already in flight");
+    }
+
+    #[test]
+    fn lone_batch_waits_for_linger_unless_forced() {
+        let mut a = acc(16384, 50);
+        let (_p, _, _rx) = add(&mut a, Target::Partition(2), b"x");
+        let now = Instant::now();
+        let d = a.drain(now, false, 1 << 20, |_, _| Some(1));
+        assert!(d.by_node.is_empty());
+        assert!(d.next_wake.is_some());
+        let d = a.drain(now + Duration::from_millis(60), false, 1 << 20, |_, _| Some(1));
+        assert_eq!(d.by_node[&1].len(), 1);
+        let (_p, _, _rx2) = add(&mut a, Target::Partition(3), b"y");
+        let d = a.drain(now, true, 1 << 20, |_, _| Some(1));
+        assert_eq!(d.by_node[&1].len(), 1);
+    }
+
+    #[test]
+    fn retried_batch_goes_first_and_keeps_order() {
+        let mut a = acc(100, 0);
+        let (_, _, _r1) = add(&mut a, Target::Partition(0), &[1u8; 40]);
+        let (_, _, _r2) = add(&mut a, Target::Partition(0), &[2u8; 40]);
+        let now = Instant::now();
+        let mut d = a.drain(now, false, 1 << 20, |_, _| Some(1));
+        let first = d.by_node.get_mut(&1).unwrap().pop().unwrap();
+        let first_id = first.id;
+        a.reenqueue(first, Duration::from_millis(0));
+        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
+        let again = d.by_node.get_mut(&1).unwrap().pop().unwrap();
+        assert_eq!(again.id, first_id);
+        assert_eq!(again.attempts, 1);
+        assert_eq!(a.lowest_incomplete(), first_id);
+        a.complete("t", 0, again.id);
+        again.succeed(10, None);
+        assert!(a.lowest_incomplete() > first_id);
+    }
+
+    #[tokio::test]
+    async fn success_reports_consecutive_offsets() {
+        let mut a = acc(16384, 0);
+        let (_, _, r1) = add(&mut a, Target::Partition(0), b"a");
+        let (_, _, r2) = add(&mut a, Target::Partition(0), b"b");
+        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
+        let mut b = d.by_node.get_mut(&1).unwrap().pop().unwrap();
+        assert!(b.bytes().unwrap().len() > 61);
+        b.succeed(41, None);
+        assert_eq!(r1.await.unwrap().unwrap().offset, 41);
+        assert_eq!(r2.await.unwrap().unwrap().offset, 42);
+    }
+
+    #[test]
+    fn sticky_moves_when_batch_is_full_and_leaderless_topics_reported() {
+        let mut a = acc(200, 1000);
+        let (p1, _, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
+        let (p2, _, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
+        assert_eq!(p1, p2);
+        let (p3, new, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
+        assert!(new);
+        assert_ne!(p3, p1);
+        let d = a.drain(Instant::now(), true, 1 << 20, |_, _| None);
+        assert_eq!(d.leaderless, vec!["t".to_string()]);
+    }
+}

@@ -1,0 +1,244 @@
+//! The producer's background task: drains ready batches, groups them by partition
+//! leader into Produce requests, and handles the answers (offsets to the waiting
+//! records, retriable errors back to the accumulator, metadata refresh on moved
+//! leaders).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moldau_protocol::kafka::error::ResponseError;
+use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use moldau_protocol::kafka::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use tokio::sync::Semaphore;
+
+use super::accumulator::ProducerBatch;
+use super::config::Acks;
+use super::Shared;
+use crate::cluster::{topic_name, Lane};
+use crate::error::{BrokerError, Error, Result};
+
+/// Longest the sender sleeps when nothing is due, so closing is noticed promptly.
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+
+/// Runs until the producer is closed and everything queued is done.
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut node_slots: HashMap<i32, Arc<Semaphore>> = HashMap::new();
+    loop {
+        let closing = shared.is_closing();
+        let force = closing || shared.flushing();
+        let md = shared.cluster.metadata();
+        let drained = match shared.accumulator.lock() {
+            Ok(mut acc) => acc.drain(
+                Instant::now(),
+                force,
+                shared.config.max_request_size_bytes,
+                |t, p| md.leader(t, p),
+            ),
+            Err(_) => return,
+        };
+        for batch in drained.expired {
+            let err = Error::Timeout(format!(
+                "{}-{} not delivered within delivery.timeout.ms",
+                batch.topic, batch.partition
+            ));
+            finish(&shared, batch, Err(err));
+        }
+        let mut next_wake = drained.next_wake;
+        if !drained.leaderless.is_empty() {
+            refresh_in_background(&shared, drained.leaderless);
+            let retry = Instant::now() + shared.config.client.retry_backoff;
+            next_wake = Some(next_wake.map_or(retry, |w| w.min(retry)));
+        }
+        for (node, batches) in drained.by_node {
+            let slots = node_slots
+                .entry(node)
+                .or_insert_with(|| Arc::new(Semaphore::new(shared.config.max_in_flight_per_connection)))
+                .clone();
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else {
+                    return;
+                };
+                send_request(&shared, node, batches).await;
+            });
+        }
+        if closing && shared.is_idle() {
+            shared.idle.notify_waiters();
+            return;
+        }
+        let sleep = match next_wake {
+            Some(at) => tokio::time::sleep_until(at.into()),
+            None => tokio::time::sleep(IDLE_WAKE),
+        };
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = sleep => {}
+        }
+    }
+}
+
+fn refresh_in_background(shared: &Arc<Shared>, topics: Vec<String>) {
+    let cluster = shared.cluster.clone();
+    tokio::spawn(async move {
+        if let Err(e) = cluster.refresh(Some(&topics)).await {
+            tracing::debug!(error = %e, "metadata refresh failed");
+        }
+    });
+}
+
+async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<ProducerBatch>) {
+    let conn = match shared.cluster.connection(node, Lane::Data).await {
+        Ok(c) => c,
+        Err(e) => {
+            for b in batches {
+                retry_or_fail(shared, b, e.clone());
+            }
+            return;
+        }
+    };
+    let version = match conn.version_for(ApiKey::Produce) {
+        Ok(v) => v,
+        Err(e) => {
+            for b in batches {
+                finish(shared, b, Err(e.clone()));
+            }
+            return;
+        }
+    };
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    let mut keep = Vec::with_capacity(batches.len());
+    for mut b in batches.drain(..) {
+        let bytes = match b.bytes() {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                finish(shared, b, Err(e));
+                continue;
+            }
+        };
+        let data = PartitionProduceData::default()
+            .with_index(b.partition)
+            .with_records(Some(bytes));
+        match topics.iter_mut().find(|t| *t.name.0 == *b.topic) {
+            Some(t) => t.partition_data.push(data),
+            None => topics.push(
+                TopicProduceData::default()
+                    .with_name(topic_name(&b.topic))
+                    .with_partition_data(vec![data]),
+            ),
+        }
+        keep.push(b);
+    }
+    if keep.is_empty() {
+        return;
+    }
+    let request_timeout = shared.config.client.connection.request_timeout;
+    let req = ProduceRequest::default()
+        .with_acks(shared.config.acks.wire())
+        .with_timeout_ms(request_timeout.as_millis().min(i32::MAX as u128) as i32)
+        .with_topic_data(topics);
+    if shared.config.acks == Acks::None {
+        let sent = conn.send_oneway(&req, version);
+        for b in keep {
+            match &sent {
+                Ok(()) => finish(shared, b, Ok((-1, None))),
+                Err(e) => retry_or_fail(shared, b, e.clone()),
+            }
+        }
+        return;
+    }
+    let resp: ProduceResponse = match conn.send_version(&req, version, request_timeout).await {
+        Ok(r) => r,
+        Err(e) => {
+            for b in keep {
+                retry_or_fail(shared, b, e.clone());
+            }
+            return;
+        }
+    };
+    let mut results: HashMap<(String, i32), _> = HashMap::new();
+    for t in resp.responses {
+        let name = t.name.0.to_string();
+        for p in t.partition_responses {
+            results.insert((name.clone(), p.index), p);
+        }
+    }
+    for b in keep {
+        match results.remove(&(b.topic.to_string(), b.partition)) {
+            None => {
+                let e = Error::Protocol(format!(
+                    "produce response lacks {}-{}",
+                    b.topic, b.partition
+                ));
+                retry_or_fail(shared, b, e);
+            }
+            Some(p) => {
+                let message = p
+                    .error_message
+                    .map(|m| m.to_string())
+                    .or_else(|| {
+                        p.record_errors
+                            .first()
+                            .and_then(|r| r.batch_index_error_message.as_ref())
+                            .map(|m| m.to_string())
+                    });
+                match BrokerError::from_code(p.error_code, message) {
+                    None => {
+                        let log_append = (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms);
+                        finish(shared, b, Ok((p.base_offset, log_append)));
+                    }
+                    Some(err) => retry_or_fail(shared, b, Error::Broker(err)),
+                }
+            }
+        }
+    }
+}
+
+/// Resends a batch after backoff when the error allows and time is left, else fails
+/// its records. Errors that mean "leader moved" refresh metadata first.
+fn retry_or_fail(shared: &Arc<Shared>, batch: ProducerBatch, err: Error) {
+    let expired = batch.created.elapsed() >= shared.config.delivery_timeout;
+    let retriable = err.is_retriable() || matches!(err, Error::Protocol(_));
+    if !retriable || expired || batch.attempts >= shared.config.retries {
+        finish(shared, batch, Err(err));
+        return;
+    }
+    tracing::debug!(topic = %batch.topic, partition = batch.partition, records = batch.record_count(), error = %err, "retrying batch");
+    if needs_metadata(&err) {
+        refresh_in_background(shared, vec![batch.topic.to_string()]);
+    }
+    let backoff = shared.config.client.retry_backoff;
+    if let Ok(mut acc) = shared.accumulator.lock() {
+        acc.reenqueue(batch, backoff);
+    }
+    shared.wake.notify_one();
+}
+
+fn needs_metadata(err: &Error) -> bool {
+    match err {
+        Error::Broker(b) => matches!(
+            b.kind(),
+            ResponseError::NotLeaderOrFollower
+                | ResponseError::LeaderNotAvailable
+                | ResponseError::UnknownTopicOrPartition
+                | ResponseError::FencedLeaderEpoch
+                | ResponseError::UnknownLeaderEpoch
+                | ResponseError::KafkaStorageError
+        ),
+        Error::Io { .. } | Error::Disconnected(_) | Error::Timeout(_) => true,
+        _ => false,
+    }
+}
+
+/// Completes a batch: reports to its records and frees its partition and memory.
+fn finish(shared: &Arc<Shared>, batch: ProducerBatch, outcome: Result<(i64, Option<i64>)>) {
+    if let Ok(mut acc) = shared.accumulator.lock() {
+        acc.complete(&batch.topic, batch.partition, batch.id);
+        shared.publish_progress(acc.lowest_incomplete());
+    }
+    match outcome {
+        Ok((base, log_append)) => batch.succeed(base, log_append),
+        Err(e) => batch.fail(&e),
+    }
+    shared.wake.notify_one();
+}
