@@ -1,0 +1,190 @@
+//! ListGroups, DescribeGroups and DeleteGroups.
+
+use std::collections::BTreeMap;
+
+use moldau_protocol::kafka::messages::delete_groups_response::DeletableGroupResult;
+use moldau_protocol::kafka::messages::describe_groups_response::{
+    DescribedGroup, DescribedGroupMember,
+};
+use moldau_protocol::kafka::messages::list_groups_response::ListedGroup;
+use moldau_protocol::kafka::messages::{
+    DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest, DescribeGroupsResponse,
+    GroupId, ListGroupsRequest, ListGroupsResponse,
+};
+
+use crate::codes;
+use crate::coordinator::GroupCoordinator;
+use crate::effect::{Effect, ReplyId};
+use crate::group::{Group, GroupState};
+use crate::offsets::cleanup_group;
+use crate::pending::{Barrier, PendingAppend};
+use crate::request::{GroupResponse, RequestContext};
+use crate::responses::str;
+
+/// DescribeGroups v6 reports unknown groups as GROUP_ID_NOT_FOUND with a message.
+const DESCRIBE_NOT_FOUND_VERSION: i16 = 6;
+/// Type of every group this coordinator runs (KIP-848 groups are "consumer").
+const CLASSIC_GROUP_TYPE: &str = "classic";
+
+impl GroupCoordinator {
+    pub(crate) fn list_groups(
+        &mut self,
+        reply: ReplyId,
+        req: ListGroupsRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let states: Vec<String> = req
+            .states_filter
+            .iter()
+            .map(|s| s.as_str().to_lowercase())
+            .collect();
+        let types_ok = req.types_filter.is_empty()
+            || req
+                .types_filter
+                .iter()
+                .any(|t| t.as_str().eq_ignore_ascii_case(CLASSIC_GROUP_TYPE));
+        let groups = self
+            .groups
+            .values()
+            .filter(|g| {
+                types_ok && (states.is_empty() || states.contains(&g.state.name().to_lowercase()))
+            })
+            .map(|g| {
+                ListedGroup::default()
+                    .with_group_id(GroupId(str(&g.id)))
+                    .with_protocol_type(str(g.protocol_type.as_deref().unwrap_or("")))
+                    .with_group_state(str(g.state.name()))
+                    .with_group_type(str(CLASSIC_GROUP_TYPE))
+            })
+            .collect();
+        let error = if self.is_loading() {
+            codes::COORDINATOR_LOAD_IN_PROGRESS
+        } else {
+            codes::NONE
+        };
+        let response = ListGroupsResponse::default()
+            .with_error_code(error)
+            .with_groups(groups);
+        Self::reply(out, reply, GroupResponse::ListGroups(response));
+    }
+
+    pub(crate) fn describe_groups(
+        &mut self,
+        ctx: &RequestContext,
+        reply: ReplyId,
+        req: DescribeGroupsRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let groups = req
+            .groups
+            .iter()
+            .map(|id| {
+                let base = DescribedGroup::default().with_group_id(id.clone());
+                match self.group_status(id.as_str(), true) {
+                    Err(error) => base.with_error_code(error),
+                    Ok(_) => match self.groups.get(id.as_str()) {
+                        Some(g) => describe(g, base),
+                        None if ctx.api_version >= DESCRIBE_NOT_FOUND_VERSION => base
+                            .with_error_code(codes::GROUP_ID_NOT_FOUND)
+                            .with_error_message(Some(str(&format!(
+                                "Group {} not found.",
+                                id.as_str()
+                            ))))
+                            .with_group_state(str(GroupState::Dead.name())),
+                        None => base.with_group_state(str(GroupState::Dead.name())),
+                    },
+                }
+            })
+            .collect();
+        let response = DescribeGroupsResponse::default().with_groups(groups);
+        Self::reply(out, reply, GroupResponse::DescribeGroups(response));
+    }
+
+    pub(crate) fn delete_groups(
+        &mut self,
+        now_ms: i64,
+        reply: ReplyId,
+        req: DeleteGroupsRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut results = Vec::new();
+        let mut tombstones: BTreeMap<i32, (Vec<String>, Vec<_>)> = BTreeMap::new();
+        for id in &req.groups_names {
+            let group_id = id.as_str();
+            let error = match self.group_status(group_id, true) {
+                Err(error) => error,
+                Ok(_) => match self.groups.get_mut(group_id) {
+                    None => codes::GROUP_ID_NOT_FOUND,
+                    Some(g) => match g.state {
+                        GroupState::Dead => codes::GROUP_ID_NOT_FOUND,
+                        GroupState::Empty => {
+                            let all: Vec<_> = g.offsets.keys().cloned().collect();
+                            g.pending_members.clear();
+                            let (records, _) = cleanup_group(g, &all);
+                            g.transition(GroupState::Dead, now_ms);
+                            let entry = tombstones.entry(g.partition).or_default();
+                            entry.0.push(g.id.clone());
+                            entry.1.extend(records);
+                            codes::NONE
+                        }
+                        _ => codes::NON_EMPTY_GROUP,
+                    },
+                },
+            };
+            if error == codes::NONE {
+                self.groups.remove(group_id);
+            }
+            results.push(
+                DeletableGroupResult::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(error),
+            );
+        }
+        let response = DeleteGroupsResponse::default().with_results(results);
+        if tombstones.is_empty() {
+            return Self::reply(out, reply, GroupResponse::DeleteGroups(response));
+        }
+        let barrier = self.new_barrier(Barrier {
+            reply,
+            remaining: tombstones.len(),
+            response,
+        });
+        for (partition, (groups, records)) in tombstones {
+            self.appender.append(
+                partition,
+                records,
+                PendingAppend::DeleteGroups { barrier, groups },
+                out,
+            );
+        }
+    }
+}
+
+/// DescribeGroups entry for a live group: members with metadata and assignment only
+/// when Stable (as Kafka's group summary does).
+fn describe(g: &Group, base: DescribedGroup) -> DescribedGroup {
+    let stable = g.is(GroupState::Stable);
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    let members = g
+        .members
+        .values()
+        .map(|m| {
+            let member = DescribedGroupMember::default()
+                .with_member_id(str(&m.id))
+                .with_group_instance_id(m.instance_id.as_deref().map(str))
+                .with_client_id(str(&m.client_id))
+                .with_client_host(str(&m.client_host));
+            if stable {
+                member
+                    .with_member_metadata(m.metadata(&protocol))
+                    .with_member_assignment(m.assignment.clone())
+            } else {
+                member
+            }
+        })
+        .collect();
+    base.with_group_state(str(g.state.name()))
+        .with_protocol_type(str(g.protocol_type.as_deref().unwrap_or("")))
+        .with_protocol_data(str(if stable { &protocol } else { "" }))
+        .with_members(members)
+}

@@ -1,0 +1,128 @@
+//! Rebuilding groups by replaying a `__consumer_offsets` partition: later records win,
+//! tombstones delete, and groups are built once the whole partition is read.
+
+use std::collections::BTreeMap;
+
+use crate::group::{Group, GroupState, TopicPartition};
+use crate::member::Member;
+use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
+
+/// What one group's records amount to so far.
+#[derive(Debug, Default)]
+struct LoadedGroup {
+    metadata: Option<GroupMetadataValue>,
+    offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
+}
+
+/// Accumulates a partition's records during replay.
+#[derive(Debug, Default)]
+pub(crate) struct LoadBuffer {
+    groups: BTreeMap<String, LoadedGroup>,
+    /// Records that did not decode (skipped, as Kafka skips them).
+    pub skipped_records: u64,
+    /// Offset of the last record applied, for diagnostics.
+    pub last_offset: Option<i64>,
+}
+
+impl LoadBuffer {
+    /// Applies one record in log order.
+    pub fn apply(&mut self, offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) {
+        self.last_offset = Some(offset);
+        let Some(key) = key else {
+            self.skipped_records += 1;
+            return;
+        };
+        match RecordKey::decode(key) {
+            Ok(RecordKey::OffsetCommit(k)) => {
+                let tp = (k.topic, k.partition);
+                match value.map(OffsetCommitValue::decode) {
+                    None => {
+                        if let Some(g) = self.groups.get_mut(&k.group) {
+                            g.offsets.remove(&tp);
+                        }
+                    }
+                    Some(Ok(v)) => {
+                        self.groups
+                            .entry(k.group)
+                            .or_default()
+                            .offsets
+                            .insert(tp, v);
+                    }
+                    Some(Err(_)) => self.skipped_records += 1,
+                }
+            }
+            Ok(RecordKey::GroupMetadata(k)) => match value.map(GroupMetadataValue::decode) {
+                None => {
+                    if let Some(g) = self.groups.get_mut(&k.group) {
+                        g.metadata = None;
+                    }
+                }
+                Some(Ok(v)) => self.groups.entry(k.group).or_default().metadata = Some(v),
+                Some(Err(_)) => self.skipped_records += 1,
+            },
+            // Records of group types this coordinator does not run.
+            Ok(RecordKey::Other { .. }) => {}
+            Err(_) => self.skipped_records += 1,
+        }
+    }
+
+    /// The groups of the partition: those with metadata as they were last written
+    /// (Stable with members, else Empty), and offset-only groups as Empty.
+    pub fn into_groups(self, partition: i32, now_ms: i64) -> Vec<Group> {
+        self.groups
+            .into_iter()
+            .filter(|(_, g)| g.metadata.is_some() || !g.offsets.is_empty())
+            .map(|(id, loaded)| build(id, partition, loaded, now_ms))
+            .collect()
+    }
+}
+
+fn build(id: String, partition: i32, loaded: LoadedGroup, now_ms: i64) -> Group {
+    let mut g = Group::new(id, partition, now_ms);
+    g.offsets = loaded.offsets;
+    let Some(meta) = loaded.metadata else {
+        return g;
+    };
+    g.generation = meta.generation;
+    g.protocol_type = Some(meta.protocol_type.clone()).filter(|t| !t.is_empty());
+    g.protocol_name = meta.protocol.clone();
+    g.leader = meta.leader.clone();
+    g.state = if meta.members.is_empty() {
+        GroupState::Empty
+    } else {
+        GroupState::Stable
+    };
+    g.state_timestamp_ms = Some(meta.current_state_timestamp_ms).filter(|t| *t >= 0);
+    let protocol = meta.protocol.clone().unwrap_or_default();
+    for m in meta.members {
+        let member = Member {
+            id: m.member_id.clone(),
+            instance_id: m.group_instance_id,
+            client_id: m.client_id,
+            client_host: m.client_host,
+            // Values before v1 lacked it; the session timeout served instead.
+            rebalance_timeout_ms: if m.rebalance_timeout_ms < 0 {
+                m.session_timeout_ms
+            } else {
+                m.rebalance_timeout_ms
+            },
+            session_timeout_ms: m.session_timeout_ms,
+            protocol_type: meta.protocol_type.clone(),
+            protocols: vec![(protocol.clone(), m.subscription)],
+            assignment: m.assignment,
+            join_waiter: None,
+            sync_waiter: None,
+            is_new: false,
+            heartbeat_deadline_ms: now_ms.saturating_add(i64::from(m.session_timeout_ms)),
+        };
+        if let Some(instance) = &member.instance_id {
+            g.static_members.insert(instance.clone(), member.id.clone());
+        }
+        g.members.insert(member.id.clone(), member);
+    }
+    if g.leader.as_ref().is_none_or(|l| !g.members.contains_key(l)) {
+        g.leader = g.members.keys().next().cloned();
+    }
+    g.subscribed_topics = g.compute_subscribed_topics();
+    g
+}

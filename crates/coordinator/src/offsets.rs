@@ -1,0 +1,485 @@
+//! OffsetCommit, OffsetFetch, OffsetDelete and offset expiry.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use moldau_protocol::kafka::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use moldau_protocol::kafka::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use moldau_protocol::kafka::messages::{
+    GroupId, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    OffsetFetchRequest, OffsetFetchResponse, TopicName,
+};
+
+use crate::codes;
+use crate::coordinator::GroupCoordinator;
+use crate::effect::{Effect, ReplyId};
+use crate::group::{Group, GroupState, TopicPartition};
+use crate::pending::{PendingAppend, PendingCommit};
+use crate::records::{GroupMetadataKey, OffsetCommitKey, OffsetCommitValue};
+use crate::request::{GroupResponse, RequestContext};
+use crate::responses::str;
+
+/// OffsetCommit v2-v4 carry `retention_time_ms`; -1 means the broker's default.
+const COMMIT_RETENTION_VERSIONS: std::ops::RangeInclusive<i16> = 2..=4;
+/// OffsetFetch v2 moved group errors from the partitions to the top level.
+const FETCH_TOP_LEVEL_ERROR_VERSION: i16 = 2;
+/// OffsetFetch v8 batches several groups.
+const FETCH_GROUPS_VERSION: i16 = 8;
+
+type Records = Vec<(Bytes, Option<Bytes>)>;
+
+impl GroupCoordinator {
+    pub(crate) fn offset_commit(
+        &mut self,
+        now_ms: i64,
+        ctx: &RequestContext,
+        reply: ReplyId,
+        req: OffsetCommitRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let group_id = req.group_id.as_str().to_string();
+        let generation = req.generation_id_or_member_epoch;
+        let member_id = req.member_id.as_str();
+        let instance_id = req.group_instance_id.as_ref().map(|s| s.as_str());
+        let all = |error: i16| commit_response(&req, |_, _| error);
+        let partition = match self.group_status(&group_id, true) {
+            Ok(p) => p,
+            Err(error) => return Self::reply(out, reply, all(error)),
+        };
+        if !self.groups.contains_key(&group_id) {
+            if generation >= 0 {
+                // Not a group this coordinator manages: a commit from a stale generation.
+                return Self::reply(out, reply, all(codes::ILLEGAL_GENERATION));
+            }
+            // A simple consumer (assign(), no group management) stores offsets only.
+            self.groups.insert(
+                group_id.clone(),
+                crate::group::Group::new(group_id.clone(), partition, now_ms),
+            );
+        }
+        let metadata_max = self.config.offset_metadata_max_bytes;
+        let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
+            return;
+        };
+        if let Some(error) = validate_offset_commit(g, generation, member_id, instance_id) {
+            return io.reply(reply, all(error));
+        }
+        match g.state {
+            GroupState::CompletingRebalance => {
+                return io.reply(reply, all(codes::REBALANCE_IN_PROGRESS))
+            }
+            GroupState::Stable | GroupState::PreparingRebalance => {
+                if let Some(m) = g.members.get_mut(member_id) {
+                    m.heartbeat_deadline_ms =
+                        now_ms.saturating_add(i64::from(m.session_timeout_ms));
+                }
+            }
+            GroupState::Empty | GroupState::Dead => {}
+        }
+        let expire_timestamp_ms = (COMMIT_RETENTION_VERSIONS.contains(&ctx.api_version)
+            && req.retention_time_ms != -1)
+            .then(|| now_ms.saturating_add(req.retention_time_ms));
+        let mut records = Vec::new();
+        let mut commits = Vec::new();
+        let mut errors: BTreeMap<(String, i32), i16> = BTreeMap::new();
+        for topic in &req.topics {
+            for p in &topic.partitions {
+                let metadata = p.committed_metadata.as_ref().map_or("", |m| m.as_str());
+                let tp = (topic.name.as_str().to_string(), p.partition_index);
+                if metadata.len() > metadata_max {
+                    errors.insert(tp, codes::OFFSET_METADATA_TOO_LARGE);
+                    continue;
+                }
+                let value = OffsetCommitValue {
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: metadata.to_string(),
+                    commit_timestamp_ms: now_ms,
+                    expire_timestamp_ms,
+                };
+                let key = OffsetCommitKey {
+                    group: group_id.clone(),
+                    topic: tp.0.clone(),
+                    partition: tp.1,
+                };
+                match (key.encode(), value.encode()) {
+                    (Ok(k), Ok(v)) => {
+                        records.push((k, Some(v)));
+                        *g.pending_commits.entry(tp.clone()).or_insert(0) += 1;
+                        commits.push(PendingCommit {
+                            topic: tp.0,
+                            partition: tp.1,
+                            value,
+                        });
+                    }
+                    // Only a topic name no topic can have fails to encode.
+                    _ => {
+                        errors.insert(tp, codes::UNKNOWN_TOPIC_OR_PARTITION);
+                    }
+                }
+            }
+        }
+        let response = match commit_response(&req, |t, p| {
+            errors
+                .get(&(t.to_string(), p))
+                .copied()
+                .unwrap_or(codes::NONE)
+        }) {
+            GroupResponse::OffsetCommit(r) => r,
+            _ => return,
+        };
+        if records.is_empty() {
+            return io.reply(reply, GroupResponse::OffsetCommit(response));
+        }
+        let kind = PendingAppend::OffsetCommit {
+            group_id,
+            reply,
+            commits,
+            response,
+        };
+        io.append(g.partition, records, kind);
+    }
+
+    pub(crate) fn offset_fetch(
+        &mut self,
+        ctx: &RequestContext,
+        reply: ReplyId,
+        req: OffsetFetchRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let version = ctx.api_version;
+        let response = if version >= FETCH_GROUPS_VERSION {
+            let groups = req
+                .groups
+                .iter()
+                .map(|rg| {
+                    let wanted: Option<Vec<(String, Vec<i32>)>> = rg.topics.as_ref().map(|ts| {
+                        ts.iter()
+                            .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
+                            .collect()
+                    });
+                    let group_id = rg.group_id.as_str();
+                    let base =
+                        OffsetFetchResponseGroup::default().with_group_id(GroupId(str(group_id)));
+                    match self.fetch_offsets(group_id, wanted.as_deref()) {
+                        Err(error) => base.with_error_code(error),
+                        Ok(topics) => base.with_topics(
+                            topics
+                                .into_iter()
+                                .map(|(topic, parts)| {
+                                    OffsetFetchResponseTopics::default()
+                                        .with_name(TopicName(str(&topic)))
+                                        .with_partitions(
+                                            parts
+                                                .into_iter()
+                                                .map(|(p, v)| {
+                                                    let (offset, epoch, metadata) = fetched(v);
+                                                    OffsetFetchResponsePartitions::default()
+                                                        .with_partition_index(p)
+                                                        .with_committed_offset(offset)
+                                                        .with_committed_leader_epoch(epoch)
+                                                        .with_metadata(Some(str(&metadata)))
+                                                })
+                                                .collect(),
+                                        )
+                                })
+                                .collect(),
+                        ),
+                    }
+                })
+                .collect();
+            OffsetFetchResponse::default().with_groups(groups)
+        } else {
+            let wanted: Option<Vec<(String, Vec<i32>)>> = req.topics.as_ref().map(|ts| {
+                ts.iter()
+                    .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
+                    .collect()
+            });
+            let result = self.fetch_offsets(req.group_id.as_str(), wanted.as_deref());
+            let (error, topics) = match result {
+                Ok(topics) => (codes::NONE, topics),
+                // v0-v1 carry the group error in every requested partition.
+                Err(error) if version < FETCH_TOP_LEVEL_ERROR_VERSION => (
+                    error,
+                    wanted
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                        .collect(),
+                ),
+                Err(error) => (error, Vec::new()),
+            };
+            let partition_error = if version < FETCH_TOP_LEVEL_ERROR_VERSION {
+                error
+            } else {
+                codes::NONE
+            };
+            let topics = topics
+                .into_iter()
+                .map(|(topic, parts)| {
+                    OffsetFetchResponseTopic::default()
+                        .with_name(TopicName(str(&topic)))
+                        .with_partitions(
+                            parts
+                                .into_iter()
+                                .map(|(p, v)| {
+                                    let (offset, epoch, metadata) = fetched(v);
+                                    OffsetFetchResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(offset)
+                                        .with_committed_leader_epoch(epoch)
+                                        .with_metadata(Some(str(&metadata)))
+                                        .with_error_code(partition_error)
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            let top = if version >= FETCH_TOP_LEVEL_ERROR_VERSION {
+                error
+            } else {
+                codes::NONE
+            };
+            OffsetFetchResponse::default()
+                .with_topics(topics)
+                .with_error_code(top)
+        };
+        Self::reply(out, reply, GroupResponse::OffsetFetch(response));
+    }
+
+    /// Committed offsets of a group: the requested partitions (-1 where none), or all.
+    #[allow(clippy::type_complexity)]
+    fn fetch_offsets(
+        &self,
+        group_id: &str,
+        wanted: Option<&[(String, Vec<i32>)]>,
+    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetCommitValue>)>)>, i16> {
+        self.group_status(group_id, true)?;
+        let offsets = self.groups.get(group_id).map(|g| &g.offsets);
+        Ok(match wanted {
+            Some(wanted) => wanted
+                .iter()
+                .map(|(topic, partitions)| {
+                    let parts = partitions
+                        .iter()
+                        .map(|p| {
+                            let v = offsets.and_then(|o| o.get(&(topic.clone(), *p))).cloned();
+                            (*p, v)
+                        })
+                        .collect();
+                    (topic.clone(), parts)
+                })
+                .collect(),
+            None => {
+                let mut by_topic: Vec<(String, Vec<(i32, Option<OffsetCommitValue>)>)> = Vec::new();
+                for ((topic, p), v) in offsets.into_iter().flatten() {
+                    match by_topic.last_mut() {
+                        Some((t, parts)) if t == topic => parts.push((*p, Some(v.clone()))),
+                        _ => by_topic.push((topic.clone(), vec![(*p, Some(v.clone()))])),
+                    }
+                }
+                by_topic
+            }
+        })
+    }
+
+    pub(crate) fn offset_delete(
+        &mut self,
+        now_ms: i64,
+        reply: ReplyId,
+        req: OffsetDeleteRequest,
+        out: &mut Vec<Effect>,
+    ) {
+        let group_id = req.group_id.as_str().to_string();
+        let top_error = |error: i16| {
+            GroupResponse::OffsetDelete(OffsetDeleteResponse::default().with_error_code(error))
+        };
+        if let Err(error) = self.group_status(&group_id, false) {
+            return Self::reply(out, reply, top_error(error));
+        }
+        let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
+            return Self::reply(out, reply, top_error(codes::GROUP_ID_NOT_FOUND));
+        };
+        let consumer_group =
+            g.protocol_type.as_deref() == Some(crate::consumer_protocol::CONSUMER_PROTOCOL_TYPE);
+        let check: Box<dyn Fn(&str) -> i16> = match g.state {
+            GroupState::Dead => return io.reply(reply, top_error(codes::GROUP_ID_NOT_FOUND)),
+            GroupState::Empty => Box::new(|_| codes::NONE),
+            _ if consumer_group => Box::new(|topic| {
+                if g.is_subscribed_to_topic(topic) {
+                    codes::GROUP_SUBSCRIBED_TO_TOPIC
+                } else {
+                    codes::NONE
+                }
+            }),
+            _ => return io.reply(reply, top_error(codes::NON_EMPTY_GROUP)),
+        };
+        let mut deletable = Vec::new();
+        let topics = req
+            .topics
+            .iter()
+            .map(|t| {
+                let error = check(t.name.as_str());
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        if error == codes::NONE {
+                            deletable.push((t.name.as_str().to_string(), p.partition_index));
+                        }
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(error)
+                    })
+                    .collect();
+                OffsetDeleteResponseTopic::default()
+                    .with_name(t.name.clone())
+                    .with_partitions(partitions)
+            })
+            .collect();
+        drop(check);
+        let response = OffsetDeleteResponse::default().with_topics(topics);
+        let (records, dead) = cleanup_group(g, &deletable);
+        let partition = g.partition;
+        if records.is_empty() {
+            io.reply(reply, GroupResponse::OffsetDelete(response));
+        } else {
+            io.append(
+                partition,
+                records,
+                PendingAppend::OffsetDelete { reply, response },
+            );
+        }
+        if dead {
+            self.groups.remove(&group_id);
+        }
+    }
+
+    /// Removes expired offsets everywhere; empty groups left without offsets die.
+    pub(crate) fn expire_offsets(&mut self, now_ms: i64, out: &mut Vec<Effect>) {
+        let retention_ms = self.config.offsets_retention_ms();
+        let mut by_partition: BTreeMap<i32, Records> = BTreeMap::new();
+        let mut dead = Vec::new();
+        for g in self.groups.values_mut() {
+            if !g.pending_members.is_empty() {
+                continue;
+            }
+            let expired = g.expired_offsets(now_ms, retention_ms);
+            let (records, is_dead) = cleanup_group(g, &expired);
+            if is_dead {
+                dead.push(g.id.clone());
+            }
+            if !records.is_empty() {
+                by_partition.entry(g.partition).or_default().extend(records);
+            }
+        }
+        for id in dead {
+            self.groups.remove(&id);
+        }
+        for (partition, records) in by_partition {
+            self.appender
+                .append(partition, records, PendingAppend::Background, out);
+        }
+    }
+}
+
+/// Kafka's validateOffsetCommit.
+fn validate_offset_commit(
+    g: &Group,
+    generation: i32,
+    member_id: &str,
+    instance_id: Option<&str>,
+) -> Option<i16> {
+    if g.is(GroupState::Dead) {
+        Some(codes::COORDINATOR_NOT_AVAILABLE)
+    } else if generation < 0 && g.is(GroupState::Empty) {
+        // The admin client or a consumer without group management: fine while empty.
+        None
+    } else if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+        g.validate_current_member(member_id, instance_id).or({
+            if generation != g.generation {
+                Some(codes::ILLEGAL_GENERATION)
+            } else {
+                None
+            }
+        })
+    } else {
+        // A non-empty group takes commits from its members only.
+        Some(codes::UNKNOWN_MEMBER_ID)
+    }
+}
+
+/// An OffsetCommit response with `error_of(topic, partition)` for each partition.
+fn commit_response(
+    req: &OffsetCommitRequest,
+    error_of: impl Fn(&str, i32) -> i16,
+) -> GroupResponse {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(error_of(t.name.as_str(), p.partition_index))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    GroupResponse::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
+}
+
+/// (offset, leader epoch, metadata) to answer for a committed value or none.
+fn fetched(v: Option<OffsetCommitValue>) -> (i64, i32, String) {
+    match v {
+        Some(v) => (v.offset, v.leader_epoch, v.metadata),
+        None => (-1, -1, String::new()),
+    }
+}
+
+/// Drops `removed` offsets from the group and returns their tombstones; an empty
+/// group left with no offsets dies (true), and its metadata gets a tombstone too.
+pub(crate) fn cleanup_group(g: &mut Group, removed: &[TopicPartition]) -> (Records, bool) {
+    let mut records = Vec::new();
+    for tp in removed {
+        if g.offsets.remove(tp).is_some() {
+            let key = OffsetCommitKey {
+                group: g.id.clone(),
+                topic: tp.0.clone(),
+                partition: tp.1,
+            };
+            if let Ok(k) = key.encode() {
+                records.push((k, None));
+            }
+        }
+    }
+    let dead = g.is(GroupState::Empty)
+        && g.offsets.is_empty()
+        && g.pending_commits.is_empty()
+        && g.members.is_empty();
+    if dead {
+        g.transition(GroupState::Dead, g.state_timestamp_ms.unwrap_or(0));
+        if let Ok(k) = (GroupMetadataKey {
+            group: g.id.clone(),
+        })
+        .encode()
+        {
+            records.push((k, None));
+        }
+    }
+    (records, dead)
+}
