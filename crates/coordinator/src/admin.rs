@@ -120,7 +120,7 @@ impl GroupCoordinator {
                         GroupState::Empty => {
                             let all: Vec<_> = g.offsets.keys().cloned().collect();
                             g.pending_members.clear();
-                            let (records, _) = cleanup_group(g, &all);
+                            let (records, _, _) = cleanup_group(g, &all);
                             g.transition(GroupState::Dead, now_ms);
                             let entry = tombstones.entry(g.partition).or_default();
                             entry.0.push(g.id.clone());

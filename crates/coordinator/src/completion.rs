@@ -2,7 +2,7 @@
 
 use crate::codes;
 use crate::coordinator::GroupCoordinator;
-use crate::effect::Effect;
+use crate::effect::{AppendId, Effect};
 use crate::group::GroupState;
 use crate::join::finish_static_rejoin;
 use crate::pending::PendingAppend;
@@ -17,6 +17,7 @@ impl GroupCoordinator {
     pub(crate) fn complete_pending(
         &mut self,
         now_ms: i64,
+        id: AppendId,
         kind: PendingAppend,
         error: i16,
         out: &mut Vec<Effect>,
@@ -67,7 +68,9 @@ impl GroupCoordinator {
                                 g.pending_commits.remove(&tp);
                             }
                         }
-                        if error == codes::NONE {
+                        let newer_exists = g.offset_writes.get(&tp).is_some_and(|w| *w > id);
+                        if error == codes::NONE && !newer_exists {
+                            g.offset_writes.insert(tp.clone(), id);
                             g.offsets.insert(tp, c.value);
                         }
                     }

@@ -190,7 +190,7 @@ impl GroupCoordinator {
     pub fn append_completed(&mut self, now_ms: i64, id: AppendId, error_code: i16) -> Vec<Effect> {
         let mut out = std::mem::take(&mut self.deferred);
         if let Some(entry) = self.appender.pending.remove(&id) {
-            self.complete_pending(now_ms, entry.kind, error_code, &mut out);
+            self.complete_pending(now_ms, id, entry.kind, error_code, &mut out);
         }
         self.run_due_timers(now_ms, &mut out);
         out

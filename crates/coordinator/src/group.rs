@@ -9,6 +9,7 @@ use moldau_protocol::kafka::protocol::StrBytes;
 
 use crate::codes;
 use crate::consumer_protocol::{subscription_topics, CONSUMER_PROTOCOL_TYPE};
+use crate::effect::AppendId;
 use crate::member::Member;
 use crate::records::{GroupMetadataValue, MemberMetadata, OffsetCommitValue};
 
@@ -78,6 +79,10 @@ pub(crate) struct Group {
     pub offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
     /// Commits written but not yet durable, per partition (they are never expired).
     pub pending_commits: HashMap<TopicPartition, u32>,
+    /// The append that last wrote or deleted each offset. Appends reach the log in the
+    /// order they are emitted but may complete in any order; a completion older than
+    /// this must not overwrite what a newer record says.
+    pub offset_writes: HashMap<TopicPartition, AppendId>,
     /// Topics the members subscribe to (consumer protocol only; None = unknown).
     pub subscribed_topics: Option<BTreeSet<String>>,
 }
@@ -103,6 +108,7 @@ impl Group {
             sync_deadline_ms: None,
             offsets: BTreeMap::new(),
             pending_commits: HashMap::new(),
+            offset_writes: HashMap::new(),
             subscribed_topics: None,
         }
     }

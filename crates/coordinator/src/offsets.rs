@@ -347,16 +347,19 @@ impl GroupCoordinator {
             .collect();
         drop(check);
         let response = OffsetDeleteResponse::default().with_topics(topics);
-        let (records, dead) = cleanup_group(g, &deletable);
+        let (records, removed, dead) = cleanup_group(g, &deletable);
         let partition = g.partition;
         if records.is_empty() {
             io.reply(reply, GroupResponse::OffsetDelete(response));
         } else {
-            io.append(
+            let id = io.append(
                 partition,
                 records,
                 PendingAppend::OffsetDelete { reply, response },
             );
+            for tp in removed {
+                g.offset_writes.insert(tp, id);
+            }
         }
         if dead {
             self.groups.remove(&group_id);
@@ -366,27 +369,36 @@ impl GroupCoordinator {
     /// Removes expired offsets everywhere; empty groups left without offsets die.
     pub(crate) fn expire_offsets(&mut self, now_ms: i64, out: &mut Vec<Effect>) {
         let retention_ms = self.config.offsets_retention_ms();
-        let mut by_partition: BTreeMap<i32, Records> = BTreeMap::new();
+        type Removed = Vec<(String, Vec<TopicPartition>)>;
+        let mut by_partition: BTreeMap<i32, (Records, Removed)> = BTreeMap::new();
         let mut dead = Vec::new();
         for g in self.groups.values_mut() {
             if !g.pending_members.is_empty() {
                 continue;
             }
             let expired = g.expired_offsets(now_ms, retention_ms);
-            let (records, is_dead) = cleanup_group(g, &expired);
+            let (records, removed, is_dead) = cleanup_group(g, &expired);
             if is_dead {
                 dead.push(g.id.clone());
             }
             if !records.is_empty() {
-                by_partition.entry(g.partition).or_default().extend(records);
+                let entry = by_partition.entry(g.partition).or_default();
+                entry.0.extend(records);
+                entry.1.push((g.id.clone(), removed));
             }
         }
         for id in dead {
             self.groups.remove(&id);
         }
-        for (partition, records) in by_partition {
-            self.appender
+        for (partition, (records, removed)) in by_partition {
+            let id = self
+                .appender
                 .append(partition, records, PendingAppend::Background, out);
+            for (group_id, tps) in removed {
+                if let Some(g) = self.groups.get_mut(&group_id) {
+                    g.offset_writes.extend(tps.into_iter().map(|tp| (tp, id)));
+                }
+            }
         }
     }
 }
@@ -451,12 +463,18 @@ fn fetched(v: Option<OffsetCommitValue>) -> (i64, i32, String) {
     }
 }
 
-/// Drops `removed` offsets from the group and returns their tombstones; an empty
-/// group left with no offsets dies (true), and its metadata gets a tombstone too.
-pub(crate) fn cleanup_group(g: &mut Group, removed: &[TopicPartition]) -> (Records, bool) {
+/// Drops the `wanted` offsets from the group; returns their tombstones and those that
+/// were there. An empty group left with no offsets dies (true), and its metadata gets a
+/// tombstone too.
+pub(crate) fn cleanup_group(
+    g: &mut Group,
+    wanted: &[TopicPartition],
+) -> (Records, Vec<TopicPartition>, bool) {
     let mut records = Vec::new();
-    for tp in removed {
+    let mut removed = Vec::new();
+    for tp in wanted {
         if g.offsets.remove(tp).is_some() {
+            removed.push(tp.clone());
             let key = OffsetCommitKey {
                 group: g.id.clone(),
                 topic: tp.0.clone(),
@@ -481,5 +499,5 @@ pub(crate) fn cleanup_group(g: &mut Group, removed: &[TopicPartition]) -> (Recor
             records.push((k, None));
         }
     }
-    (records, dead)
+    (records, removed, dead)
 }

@@ -130,7 +130,7 @@ impl Io<'_> {
         partition: i32,
         records: Vec<(Bytes, Option<Bytes>)>,
         kind: PendingAppend,
-    ) {
-        self.appender.append(partition, records, kind, self.out);
+    ) -> AppendId {
+        self.appender.append(partition, records, kind, self.out)
     }
 }
