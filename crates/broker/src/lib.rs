@@ -1,1 +1,22 @@
-//! moldau-broker (see DESIGN.md).
+//! The Moldau broker: listeners, connections, one handler per Kafka API, hosted
+//! partitions, and the controller that owns topic changes (see DESIGN.md).
+
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod controller;
+pub mod error;
+pub mod fetch_session;
+pub mod group_service;
+mod handlers;
+pub mod metadata_store;
+pub mod partition;
+pub mod replica_manager;
+pub mod request;
+pub mod server;
+pub mod topic_config;
+
+pub use broker::Broker;
+pub use config::{BrokerConfig, ConfigError};
+pub use error::BrokerError;

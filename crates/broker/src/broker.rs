@@ -1,0 +1,149 @@
+//! The broker: configuration, logs, metadata, hosted partitions and coordinators,
+//! shared by every connection.
+
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
+use crate::fetch_session::FetchSessionCache;
+use crate::metadata_store::MetadataStore;
+use crate::replica_manager::ReplicaManager;
+use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
+use moldau_log::{LogConfig, LogManager};
+use moldau_metadata::{MetadataImage, MetadataRecord};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub node_id: i32,
+    pub cluster_id: String,
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub data_dir: PathBuf,
+    pub logs: Arc<LogManager>,
+    pub metadata: MetadataStore,
+    pub replicas: ReplicaManager,
+    pub fetch_sessions: FetchSessionCache,
+    pub started_at_ms: i64,
+    /// Next producer id handed out by InitProducerId.
+    pub next_producer_id: AtomicI64,
+    /// The group coordinator task, started once the broker exists.
+    pub groups: std::sync::OnceLock<crate::group_service::GroupService>,
+}
+
+/// A fresh cluster id: 16 random bytes in URL-safe base64 without padding, like Kafka's.
+fn new_cluster_id() -> String {
+    base64_url(uuid::Uuid::new_v4().as_bytes())
+}
+
+/// URL-safe base64 without padding, the way Kafka prints ids.
+pub fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+impl Broker {
+    /// Opens the data directory, replays metadata, registers this broker and hosts
+    /// every partition it leads. `advertised` is where clients reach the listener.
+    /// Must be called inside a tokio runtime.
+    pub fn open(config: BrokerConfig, advertised: (String, i32)) -> Result<Arc<Self>, BrokerError> {
+        let node_id = config.node_id();
+        let data_dir = PathBuf::from(config.data_dir());
+        let logs = Arc::new(LogManager::open(
+            &data_dir,
+            node_id,
+            &new_cluster_id(),
+            LogConfig::default(),
+            config.long("log.retention.check.interval.ms").max(1) as u64,
+        )?);
+        let cluster_id = logs.cluster_id();
+        let metadata = MetadataStore::open(&logs)?;
+        let (replicas, durability) = ReplicaManager::new(Arc::clone(&logs));
+        tokio::spawn(crate::partition::run_durability_task(durability));
+        let broker = Arc::new(Broker {
+            node_id,
+            cluster_id,
+            advertised_host: advertised.0,
+            advertised_port: advertised.1,
+            data_dir,
+            replicas,
+            logs,
+            metadata,
+            fetch_sessions: FetchSessionCache::new(),
+            started_at_ms: crate::clock::now_ms(),
+            next_producer_id: AtomicI64::new(0),
+            groups: std::sync::OnceLock::new(),
+            config,
+        });
+        broker.register()?;
+        let image = broker.metadata.image();
+        let names: Vec<String> = image.topics().map(|t| t.name.clone()).collect();
+        for name in names {
+            broker.host_partitions(&image, &name)?;
+        }
+        let _ = broker
+            .groups
+            .set(crate::group_service::GroupService::start(&broker));
+        Ok(broker)
+    }
+
+    fn register(&self) -> Result<(), BrokerError> {
+        let image = self.metadata.image();
+        let current = image.broker(self.node_id);
+        let up_to_date = current
+            .is_some_and(|b| b.host == self.advertised_host && b.port == self.advertised_port);
+        if !up_to_date {
+            self.metadata.commit(&[MetadataRecord::RegisterBroker {
+                id: self.node_id,
+                host: self.advertised_host.clone(),
+                port: self.advertised_port,
+                rack: None,
+            }])?;
+        }
+        Ok(())
+    }
+
+    /// Every topic config of `topic` as in force now.
+    pub fn topic_configs(&self, image: &MetadataImage, topic: &str) -> Vec<ResolvedConfig> {
+        let empty = Default::default();
+        let overrides = image.topic(topic).map(|t| &t.configs).unwrap_or(&empty);
+        resolve_topic_configs(&self.config, image.broker_configs(None), overrides)
+    }
+
+    pub fn log_config(&self, image: &MetadataImage, topic: &str) -> LogConfig {
+        log_config_from(&self.topic_configs(image, topic))
+    }
+
+    /// Flushes every log and writes the checkpoints.
+    pub fn shutdown(&self) -> Result<(), BrokerError> {
+        self.logs.shutdown()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_url_matches_known_values() {
+        assert_eq!(base64_url(b"f"), "Zg");
+        assert_eq!(base64_url(b"fo"), "Zm8");
+        assert_eq!(base64_url(b"foo"), "Zm9v");
+        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
+        assert_eq!(new_cluster_id().len(), 22);
+    }
+}

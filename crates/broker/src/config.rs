@@ -1,0 +1,445 @@
+//! Broker configuration under Kafka's property names.
+//!
+//! A property set is a map of name -> string value (from the TOML file, `--set`, or
+//! `MOLDAU_*` variables). Every name must be known and every value must parse, or
+//! start-up stops with a message naming the property.
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Type of a property's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyKind {
+    Int,
+    Long,
+    Double,
+    Bool,
+    Str,
+    /// Comma-separated list of strings.
+    List,
+}
+
+impl PropertyKind {
+    /// Kafka's DescribeConfigs config type code.
+    pub fn config_type(self) -> i8 {
+        match self {
+            PropertyKind::Bool => 1,
+            PropertyKind::Str => 2,
+            PropertyKind::Int => 3,
+            PropertyKind::Long => 5,
+            PropertyKind::Double => 6,
+            PropertyKind::List => 7,
+        }
+    }
+}
+
+/// A known property: its name, type, default (None = no default) and range check.
+#[derive(Debug, Clone, Copy)]
+pub struct PropertyDef {
+    pub name: &'static str,
+    pub kind: PropertyKind,
+    pub default: Option<&'static str>,
+    /// Smallest allowed value for numeric properties.
+    pub min: Option<i64>,
+    /// Changeable at runtime through AlterConfigs.
+    pub dynamic: bool,
+}
+
+const fn prop(
+    name: &'static str,
+    kind: PropertyKind,
+    default: Option<&'static str>,
+    min: Option<i64>,
+) -> PropertyDef {
+    PropertyDef {
+        name,
+        kind,
+        default,
+        min,
+        dynamic: false,
+    }
+}
+
+const fn dynamic(mut def: PropertyDef) -> PropertyDef {
+    def.dynamic = true;
+    def
+}
+
+use PropertyKind::*;
+
+/// Kafka's `Long.MAX_VALUE`, the default of the flush properties.
+pub const LONG_MAX: &str = "9223372036854775807";
+
+/// Every broker property Moldau accepts.
+pub const BROKER_PROPERTIES: &[PropertyDef] = &[
+    prop("node.id", Int, Some("1"), Some(0)),
+    prop("broker.id", Int, None, Some(0)),
+    prop("log.dirs", Str, None, None),
+    prop("log.dir", Str, Some("./moldau-data"), None),
+    prop("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), None),
+    prop("advertised.listeners", List, None, None),
+    prop("num.partitions", Int, Some("1"), Some(1)),
+    prop("default.replication.factor", Int, Some("1"), Some(1)),
+    prop("auto.create.topics.enable", Bool, Some("true"), None),
+    prop("delete.topic.enable", Bool, Some("true"), None),
+    prop("offsets.topic.num.partitions", Int, Some("50"), Some(1)),
+    prop("offsets.topic.replication.factor", Int, Some("1"), Some(1)),
+    prop(
+        "offsets.topic.segment.bytes",
+        Int,
+        Some("104857600"),
+        Some(1),
+    ),
+    prop("offsets.retention.minutes", Int, Some("10080"), Some(1)),
+    prop(
+        "offsets.retention.check.interval.ms",
+        Long,
+        Some("600000"),
+        Some(1),
+    ),
+    prop("group.min.session.timeout.ms", Int, Some("6000"), Some(0)),
+    prop(
+        "group.max.session.timeout.ms",
+        Int,
+        Some("1800000"),
+        Some(0),
+    ),
+    prop(
+        "group.initial.rebalance.delay.ms",
+        Int,
+        Some("3000"),
+        Some(0),
+    ),
+    prop("group.max.size", Int, Some("2147483647"), Some(1)),
+    prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
+    prop("connections.max.idle.ms", Long, Some("600000"), None),
+    prop("num.network.threads", Int, Some("3"), Some(1)),
+    prop("num.io.threads", Int, Some("8"), Some(1)),
+    prop("num.recovery.threads.per.data.dir", Int, Some("1"), Some(1)),
+    prop(
+        "log.retention.check.interval.ms",
+        Long,
+        Some("300000"),
+        Some(1),
+    ),
+    prop("fetch.max.bytes", Int, Some("57671680"), Some(1024)),
+    prop(
+        "transaction.state.log.replication.factor",
+        Int,
+        Some("1"),
+        Some(1),
+    ),
+    prop("transaction.state.log.min.isr", Int, Some("1"), Some(1)),
+    // Broker-level synonyms of topic configs; the topic name is in topic_config.rs.
+    dynamic(prop("message.max.bytes", Int, Some("1048588"), Some(0))),
+    dynamic(prop("log.segment.bytes", Int, Some("1073741824"), Some(14))),
+    dynamic(prop("log.roll.ms", Long, None, Some(1))),
+    prop("log.roll.hours", Int, Some("168"), Some(1)),
+    dynamic(prop("log.retention.ms", Long, None, Some(-1))),
+    prop("log.retention.minutes", Int, None, Some(-1)),
+    prop("log.retention.hours", Int, Some("168"), Some(-1)),
+    dynamic(prop("log.retention.bytes", Long, Some("-1"), Some(-1))),
+    dynamic(prop("log.cleanup.policy", List, Some("delete"), None)),
+    dynamic(prop("log.index.interval.bytes", Int, Some("4096"), Some(0))),
+    dynamic(prop(
+        "log.index.size.max.bytes",
+        Int,
+        Some("10485760"),
+        Some(4),
+    )),
+    dynamic(prop(
+        "log.flush.interval.messages",
+        Long,
+        Some(LONG_MAX),
+        Some(1),
+    )),
+    dynamic(prop("log.flush.interval.ms", Long, None, Some(0))),
+    dynamic(prop(
+        "log.message.timestamp.type",
+        Str,
+        Some("CreateTime"),
+        None,
+    )),
+    dynamic(prop(
+        "log.cleaner.delete.retention.ms",
+        Long,
+        Some("86400000"),
+        Some(0),
+    )),
+    dynamic(prop(
+        "log.cleaner.min.compaction.lag.ms",
+        Long,
+        Some("0"),
+        Some(0),
+    )),
+    dynamic(prop(
+        "log.cleaner.max.compaction.lag.ms",
+        Long,
+        Some(LONG_MAX),
+        Some(1),
+    )),
+    dynamic(prop(
+        "log.cleaner.min.cleanable.ratio",
+        Double,
+        Some("0.5"),
+        None,
+    )),
+    dynamic(prop(
+        "log.segment.delete.delay.ms",
+        Long,
+        Some("60000"),
+        Some(0),
+    )),
+    dynamic(prop("min.insync.replicas", Int, Some("1"), Some(1))),
+    dynamic(prop("compression.type", Str, Some("producer"), None)),
+    dynamic(prop(
+        "unclean.leader.election.enable",
+        Bool,
+        Some("false"),
+        None,
+    )),
+];
+
+/// Looks a broker property up by name.
+pub fn broker_property(name: &str) -> Option<&'static PropertyDef> {
+    BROKER_PROPERTIES.iter().find(|p| p.name == name)
+}
+
+/// A property name or value that cannot be accepted.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("unknown property '{0}'")]
+    Unknown(String),
+    #[error("invalid value '{value}' for '{name}': {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Checks one value against its definition.
+pub fn validate_value(def: &PropertyDef, value: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name: def.name.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let numeric = match def.kind {
+        Int => Some(
+            value
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| invalid("not a 32-bit integer"))? as i64,
+        ),
+        Long => Some(
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| invalid("not a 64-bit integer"))?,
+        ),
+        Double => {
+            let v: f64 = value.trim().parse().map_err(|_| invalid("not a number"))?;
+            if !(0.0..=1.0).contains(&v) {
+                return Err(invalid("must be between 0 and 1"));
+            }
+            None
+        }
+        Bool => {
+            if !matches!(value.trim(), "true" | "false") {
+                return Err(invalid("must be true or false"));
+            }
+            None
+        }
+        Str | List => None,
+    };
+    if let (Some(v), Some(min)) = (numeric, def.min) {
+        if v < min {
+            return Err(invalid(&format!("must be at least {min}")));
+        }
+    }
+    Ok(())
+}
+
+/// A validated set of broker properties with typed accessors.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerConfig {
+    values: BTreeMap<String, String>,
+}
+
+impl BrokerConfig {
+    /// Validates every property; the first bad one is the error.
+    pub fn from_properties(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for (name, value) in &props {
+            let def = broker_property(name).ok_or_else(|| ConfigError::Unknown(name.clone()))?;
+            validate_value(def, value)?;
+        }
+        let config = BrokerConfig { values: props };
+        config.validate_cross()?;
+        Ok(config)
+    }
+
+    fn validate_cross(&self) -> Result<(), ConfigError> {
+        let ts = self.string("log.message.timestamp.type");
+        if ts != "CreateTime" && ts != "LogAppendTime" {
+            return Err(ConfigError::Invalid {
+                name: "log.message.timestamp.type".into(),
+                value: ts,
+                reason: "must be CreateTime or LogAppendTime".into(),
+            });
+        }
+        crate::topic_config::parse_cleanup_policy(&self.string("log.cleanup.policy")).map_err(
+            |reason| ConfigError::Invalid {
+                name: "log.cleanup.policy".into(),
+                value: self.string("log.cleanup.policy"),
+                reason,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The explicitly set value, if any.
+    pub fn explicit(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// The value in force: explicit, else the default ("" when there is neither).
+    pub fn string(&self, name: &str) -> String {
+        self.explicit(name)
+            .map(str::to_string)
+            .or_else(|| broker_property(name).and_then(|d| d.default.map(str::to_string)))
+            .unwrap_or_default()
+    }
+
+    fn number(&self, name: &str) -> i64 {
+        // Values were validated on construction; defaults are valid by definition.
+        self.string(name).trim().parse().unwrap_or(0)
+    }
+
+    pub fn int(&self, name: &str) -> i32 {
+        self.number(name) as i32
+    }
+    pub fn long(&self, name: &str) -> i64 {
+        self.number(name)
+    }
+    pub fn bool(&self, name: &str) -> bool {
+        self.string(name).trim() == "true"
+    }
+
+    pub fn node_id(&self) -> i32 {
+        match self.explicit("node.id").or(self.explicit("broker.id")) {
+            Some(v) => v.trim().parse().unwrap_or(1),
+            None => 1,
+        }
+    }
+
+    pub fn data_dir(&self) -> String {
+        let dirs = self.string("log.dirs");
+        if dirs.is_empty() {
+            self.string("log.dir")
+        } else {
+            dirs.split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        }
+    }
+
+    /// The host:port of the first listener.
+    pub fn listen_address(&self) -> String {
+        strip_listener_scheme(&self.string("listeners"))
+    }
+
+    /// The host:port clients are told to connect to.
+    pub fn advertised_address(&self) -> Option<String> {
+        self.explicit("advertised.listeners")
+            .map(strip_listener_scheme)
+    }
+
+    /// Kafka's log.retention.ms, falling back to minutes, then hours.
+    pub fn retention_ms(&self) -> i64 {
+        if let Some(v) = self.explicit("log.retention.ms") {
+            return v.trim().parse().unwrap_or(-1);
+        }
+        if let Some(v) = self.explicit("log.retention.minutes") {
+            let m: i64 = v.trim().parse().unwrap_or(-1);
+            return if m < 0 { -1 } else { m * 60_000 };
+        }
+        let h = self.long("log.retention.hours");
+        if h < 0 {
+            -1
+        } else {
+            h * 3_600_000
+        }
+    }
+
+    /// Kafka's log.roll.ms, falling back to hours.
+    pub fn roll_ms(&self) -> i64 {
+        match self.explicit("log.roll.ms") {
+            Some(v) => v.trim().parse().unwrap_or(604_800_000),
+            None => self.long("log.roll.hours") * 3_600_000,
+        }
+    }
+
+    pub fn all_explicit(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+}
+
+fn strip_listener_scheme(listeners: &str) -> String {
+    let first = listeners.split(',').next().unwrap_or_default().trim();
+    match first.split_once("://") {
+        Some((_, addr)) => addr.to_string(),
+        None => first.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_kafka() {
+        let c = BrokerConfig::from_properties(BTreeMap::new()).unwrap();
+        assert_eq!(c.int("num.partitions"), 1);
+        assert!(c.bool("auto.create.topics.enable"));
+        assert_eq!(c.int("offsets.topic.num.partitions"), 50);
+        assert_eq!(c.int("message.max.bytes"), 1_048_588);
+        assert_eq!(c.retention_ms(), 168 * 3_600_000);
+        assert_eq!(c.listen_address(), "127.0.0.1:9092");
+        assert_eq!(c.data_dir(), "./moldau-data");
+        assert_eq!(c.node_id(), 1);
+    }
+
+    #[test]
+    fn unknown_and_bad_values_are_named() {
+        assert_eq!(
+            BrokerConfig::from_properties(props(&[("no.such.thing", "1")])).unwrap_err(),
+            ConfigError::Unknown("no.such.thing".into())
+        );
+        let err = BrokerConfig::from_properties(props(&[("num.partitions", "zero")])).unwrap_err();
+        assert!(err.to_string().contains("num.partitions"));
+        let err = BrokerConfig::from_properties(props(&[("num.partitions", "0")])).unwrap_err();
+        assert!(err.to_string().contains("at least 1"));
+        let err =
+            BrokerConfig::from_properties(props(&[("log.message.timestamp.type", "Sometime")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("log.message.timestamp.type"));
+    }
+
+    #[test]
+    fn retention_fallbacks() {
+        let c = BrokerConfig::from_properties(props(&[("log.retention.minutes", "2")])).unwrap();
+        assert_eq!(c.retention_ms(), 120_000);
+        let c = BrokerConfig::from_properties(props(&[("log.retention.ms", "-1")])).unwrap();
+        assert_eq!(c.retention_ms(), -1);
+    }
+}

@@ -1,0 +1,332 @@
+//! Validates and carries out changes to topics, partitions and configs. Every change
+//! becomes metadata records committed through the metadata store; hosting the
+//! resulting partitions follows from the new image. Nothing else changes topics.
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::topic_config::{validate_topic_config, TopicConfigDef};
+use moldau_log::TopicPartition;
+use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
+use moldau_protocol::ResponseError;
+use std::collections::BTreeMap;
+
+/// Kafka's limit on topic name length.
+pub const TOPIC_NAME_CHARS_MAX: usize = 249;
+/// Upper bound on partitions per topic, so one request cannot exhaust file handles.
+pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
+/// The group offsets topic.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Checks a topic name the way Kafka does.
+pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let invalid = |why: &str| {
+        BrokerError::api(
+            ResponseError::InvalidTopicException,
+            format!("Topic name '{name}' is invalid: {why}"),
+        )
+    };
+    if name.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if name == "." || name == ".." {
+        return Err(invalid("'.' and '..' are not allowed"));
+    }
+    if name.len() > TOPIC_NAME_CHARS_MAX {
+        return Err(invalid("longer than 249 characters"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+    {
+        return Err(invalid(
+            "only ASCII letters, digits, '.', '_' and '-' are allowed",
+        ));
+    }
+    Ok(())
+}
+
+/// A request to create one topic.
+#[derive(Debug, Clone)]
+pub struct NewTopic {
+    pub name: String,
+    /// -1: the broker default (num.partitions).
+    pub num_partitions: i32,
+    /// -1: the broker default (default.replication.factor).
+    pub replication_factor: i16,
+    pub configs: BTreeMap<String, String>,
+}
+
+impl Broker {
+    /// Creates a topic (unless `validate_only`) and starts hosting its partitions.
+    pub fn create_topic(
+        &self,
+        topic: &NewTopic,
+        validate_only: bool,
+    ) -> Result<(TopicId, i32, i16), BrokerError> {
+        validate_topic_name(&topic.name)?;
+        let image = self.metadata.image();
+        if image.topic(&topic.name).is_some() {
+            return Err(BrokerError::api(
+                ResponseError::TopicAlreadyExists,
+                format!("Topic '{}' already exists.", topic.name),
+            ));
+        }
+        let partitions = if topic.num_partitions == -1 {
+            self.config.int("num.partitions")
+        } else {
+            topic.num_partitions
+        };
+        if partitions < 1 || partitions > TOPIC_PARTITIONS_MAX {
+            return Err(BrokerError::api(
+                ResponseError::InvalidPartitions,
+                format!("Number of partitions must be between 1 and {TOPIC_PARTITIONS_MAX}."),
+            ));
+        }
+        let replication = if topic.replication_factor == -1 {
+            self.config.int("default.replication.factor") as i16
+        } else {
+            topic.replication_factor
+        };
+        let brokers = image.brokers().count() as i16;
+        if replication < 1 || replication > brokers {
+            return Err(BrokerError::api(
+                ResponseError::InvalidReplicationFactor,
+                format!(
+                    "Replication factor: {replication} larger than available brokers: {brokers}."
+                ),
+            ));
+        }
+        for (k, v) in &topic.configs {
+            validate_topic_config(k, v)
+                .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
+        }
+        let id = TopicId::random();
+        if validate_only {
+            return Ok((id, partitions, replication));
+        }
+        let mut records = vec![MetadataRecord::CreateTopic {
+            name: topic.name.clone(),
+            id,
+            internal: topic.name.starts_with("__"),
+            configs: topic.configs.clone(),
+        }];
+        records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
+        let image = self.metadata.commit(&records)?;
+        self.host_partitions(&image, &topic.name)?;
+        Ok((id, partitions, replication))
+    }
+
+    fn new_partition_record(&self, topic_id: TopicId, partition: i32) -> MetadataRecord {
+        MetadataRecord::CreatePartition {
+            topic_id,
+            partition,
+            replicas: vec![self.node_id],
+            isr: vec![self.node_id],
+            leader: self.node_id,
+            leader_epoch: 0,
+        }
+    }
+
+    /// Creates a topic with broker defaults if auto-creation is on; used by Metadata
+    /// and FindCoordinator. Races with another creator are fine.
+    pub fn auto_create_topic(&self, name: &str) -> Result<(), BrokerError> {
+        let topic = NewTopic {
+            name: name.to_string(),
+            num_partitions: -1,
+            replication_factor: -1,
+            configs: BTreeMap::new(),
+        };
+        match self.create_topic(&topic, false) {
+            Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Creates `__consumer_offsets` (compacted, internal) when it does not exist yet.
+    pub fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
+        if self.metadata.image().topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            (
+                "segment.bytes".to_string(),
+                self.config.string("offsets.topic.segment.bytes"),
+            ),
+            ("compression.type".to_string(), "producer".to_string()),
+        ]);
+        let topic = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: self.config.int("offsets.topic.num.partitions"),
+            replication_factor: -1,
+            configs,
+        };
+        match self.create_topic(&topic, false) {
+            Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
+        if !self.config.bool("delete.topic.enable") {
+            return Err(BrokerError::api(
+                ResponseError::TopicDeletionDisabled,
+                "Topic deletion is disabled.",
+            ));
+        }
+        let image = self.metadata.image();
+        let topic = image.topic(name).ok_or_else(|| {
+            BrokerError::api(
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic '{name}' does not exist."),
+            )
+        })?;
+        if topic.internal {
+            return Err(BrokerError::api(
+                ResponseError::InvalidTopicException,
+                format!("Internal topic '{name}' cannot be deleted."),
+            ));
+        }
+        let id = topic.id;
+        let partitions: Vec<i32> = topic.partitions.keys().copied().collect();
+        self.metadata
+            .commit(&[MetadataRecord::DeleteTopic { id }])?;
+        for p in partitions {
+            self.replicas.remove(&TopicPartition {
+                topic: name.to_string(),
+                partition: p,
+            })?;
+        }
+        Ok(id)
+    }
+
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let image = self.metadata.image();
+        let topic = image.topic(name).ok_or_else(|| {
+            BrokerError::api(
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic '{name}' does not exist."),
+            )
+        })?;
+        let current = topic.partitions.len() as i32;
+        if count <= current || count > TOPIC_PARTITIONS_MAX {
+            return Err(BrokerError::api(
+                ResponseError::InvalidPartitions,
+                format!(
+                    "Topic currently has {current} partitions, {count} would not be an increase."
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let records: Vec<MetadataRecord> = (current..count)
+            .map(|p| self.new_partition_record(topic.id, p))
+            .collect();
+        let image = self.metadata.commit(&records)?;
+        self.host_partitions(&image, name)
+    }
+
+    /// Applies topic config changes: Some(value) sets, None removes the override.
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let image = self.metadata.image();
+        if image.topic(name).is_none() {
+            return Err(BrokerError::api(
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic '{name}' does not exist."),
+            ));
+        }
+        for (k, v) in changes {
+            match v {
+                Some(v) => validate_topic_config(k, v),
+                None => crate::topic_config::topic_config_def(k)
+                    .map(|_: &TopicConfigDef| ())
+                    .ok_or_else(|| crate::config::ConfigError::Unknown(k.clone())),
+            }
+            .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
+        }
+        if validate_only || changes.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<MetadataRecord> = changes
+            .iter()
+            .map(|(k, v)| MetadataRecord::SetTopicConfig {
+                topic: name.to_string(),
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        let image = self.metadata.commit(&records)?;
+        self.host_partitions(&image, name)
+    }
+
+    /// Applies dynamic cluster-wide broker config changes (AlterConfigs on a broker).
+    pub fn alter_broker_configs(
+        &self,
+        changes: &[(String, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        for (k, v) in changes {
+            let def = crate::config::broker_property(k)
+                .filter(|d| d.dynamic)
+                .ok_or_else(|| {
+                    BrokerError::api(
+                        ResponseError::InvalidConfig,
+                        format!("Broker config '{k}' cannot be updated dynamically."),
+                    )
+                })?;
+            if let Some(v) = v {
+                crate::config::validate_value(def, v)
+                    .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
+            }
+        }
+        if validate_only || changes.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<MetadataRecord> = changes
+            .iter()
+            .map(|(k, v)| MetadataRecord::SetBrokerConfig {
+                broker: None,
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect();
+        let image = self.metadata.commit(&records)?;
+        let names: Vec<String> = image.topics().map(|t| t.name.clone()).collect();
+        for name in names {
+            self.host_partitions(&image, &name)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the replica manager host every partition of `topic` that this node leads,
+    /// with the topic's current configuration.
+    pub fn host_partitions(&self, image: &MetadataImage, topic: &str) -> Result<(), BrokerError> {
+        let Some(t) = image.topic(topic) else {
+            return Ok(());
+        };
+        let config = self.log_config(image, topic);
+        for p in t.partitions.values() {
+            if p.leader != self.node_id {
+                continue;
+            }
+            let tp = TopicPartition {
+                topic: topic.to_string(),
+                partition: p.partition,
+            };
+            self.replicas
+                .become_leader(&tp, t.id.0, p.leader_epoch, config.clone())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Errors inside the broker, and their mapping to Kafka error codes.
+
+use moldau_log::LogError;
+use moldau_metadata::MetadataError;
+use moldau_protocol::ResponseError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("config: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("the log flusher stopped")]
+    FlusherStopped,
+    #[error("{message}")]
+    Api {
+        error: ResponseError,
+        message: String,
+    },
+}
+
+impl BrokerError {
+    pub fn api(error: ResponseError, message: impl Into<String>) -> Self {
+        BrokerError::Api {
+            error,
+            message: message.into(),
+        }
+    }
+
+    /// The Kafka error code a client should see for this error.
+    pub fn code(&self) -> i16 {
+        match self {
+            BrokerError::Api { error, .. } => error.code(),
+            BrokerError::Log(LogError::OffsetOutOfRange { .. }) => {
+                ResponseError::OffsetOutOfRange.code()
+            }
+            BrokerError::Metadata(MetadataError::TopicExists(_)) => {
+                ResponseError::TopicAlreadyExists.code()
+            }
+            BrokerError::Metadata(MetadataError::UnknownTopic(_))
+            | BrokerError::Metadata(MetadataError::UnknownTopicId(_)) => {
+                ResponseError::UnknownTopicOrPartition.code()
+            }
+            BrokerError::Config(_) => ResponseError::InvalidConfig.code(),
+            _ => ResponseError::KafkaStorageError.code(),
+        }
+    }
+}

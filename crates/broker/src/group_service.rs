@@ -1,0 +1,342 @@
+//! Drives the group coordinator state machine: one task owns it, feeds it requests
+//! and time, appends the records it emits to `__consumer_offsets`, and releases its
+//! replies once those records are durable. On start, and whenever the offsets topic
+//! appears, it replays the topic's partitions so groups and offsets survive restarts.
+
+use crate::broker::Broker;
+use crate::controller::OFFSETS_TOPIC;
+use crate::request::CloseConnection;
+use bytes::{Bytes, BytesMut};
+use moldau_coordinator::{
+    AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
+    RequestContext as GroupContext,
+};
+use moldau_protocol::kafka::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use moldau_protocol::ResponseError;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Largest read while replaying an offsets partition.
+const REPLAY_READ_BYTES_MAX: usize = 4 << 20;
+/// Bound on queued group requests before callers wait.
+const GROUP_REQUESTS_QUEUED_MAX: usize = 4096;
+/// How often timers are checked at the latest, in case no deadline is known.
+const TICK_INTERVAL_MAX: Duration = Duration::from_millis(500);
+
+enum Command {
+    Request {
+        ctx: GroupContext,
+        request: GroupRequest,
+        reply: oneshot::Sender<GroupResponse>,
+    },
+    /// Load any offsets partition not loaded yet (after the topic was created).
+    LoadPartitions,
+    AppendDone {
+        id: AppendId,
+        error_code: i16,
+    },
+}
+
+/// Handle to the coordinator task.
+#[derive(Clone)]
+pub struct GroupService {
+    tx: mpsc::Sender<Command>,
+}
+
+impl GroupService {
+    /// Starts the coordinator task. It holds the broker weakly, so it ends with it.
+    pub fn start(broker: &Arc<Broker>) -> Self {
+        let (tx, rx) = mpsc::channel(GROUP_REQUESTS_QUEUED_MAX);
+        let config = group_config(broker);
+        let worker = Worker {
+            broker: Arc::downgrade(broker),
+            coordinator: GroupCoordinator::new(config),
+            loaded: HashSet::new(),
+            pending_replies: HashMap::new(),
+            next_reply: 0,
+            self_tx: tx.clone(),
+        };
+        tokio::spawn(worker.run(rx));
+        let service = GroupService { tx: tx.clone() };
+        let _ = tx.try_send(Command::LoadPartitions);
+        service
+    }
+
+    /// Queues a request for the coordinator (callers submit in request order); the
+    /// receiver resolves with its response, which may come much later (JoinGroup).
+    pub async fn submit(
+        &self,
+        ctx: GroupContext,
+        request: GroupRequest,
+    ) -> Result<oneshot::Receiver<GroupResponse>, CloseConnection> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Request {
+                ctx,
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| CloseConnection("group coordinator stopped".into()))?;
+        Ok(rx)
+    }
+
+    /// Asks the coordinator to load offsets partitions it has not loaded yet.
+    pub fn load_partitions(&self) {
+        let _ = self.tx.try_send(Command::LoadPartitions);
+    }
+}
+
+fn group_config(broker: &Broker) -> GroupConfig {
+    let c = &broker.config;
+    GroupConfig {
+        group_min_session_timeout_ms: c.int("group.min.session.timeout.ms"),
+        group_max_session_timeout_ms: c.int("group.max.session.timeout.ms"),
+        group_initial_rebalance_delay_ms: c.int("group.initial.rebalance.delay.ms"),
+        group_max_size: c.int("group.max.size"),
+        offsets_retention_minutes: c.long("offsets.retention.minutes"),
+        offsets_retention_check_interval_ms: c.long("offsets.retention.check.interval.ms"),
+        offsets_topic_num_partitions: c.int("offsets.topic.num.partitions"),
+        ..GroupConfig::default()
+    }
+}
+
+struct Worker {
+    broker: Weak<Broker>,
+    coordinator: GroupCoordinator,
+    loaded: HashSet<i32>,
+    pending_replies: HashMap<u64, oneshot::Sender<GroupResponse>>,
+    next_reply: u64,
+    self_tx: mpsc::Sender<Command>,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        loop {
+            let now = crate::clock::now_ms();
+            let sleep_for = self
+                .coordinator
+                .next_deadline_ms()
+                .map(|d| Duration::from_millis((d - now).max(0) as u64))
+                .unwrap_or(TICK_INTERVAL_MAX)
+                .min(TICK_INTERVAL_MAX);
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => return,
+                },
+                _ = tokio::time::sleep(sleep_for) => {
+                    let effects = self.coordinator.tick(crate::clock::now_ms());
+                    self.apply(effects);
+                }
+            }
+            if self.broker.strong_count() == 0 {
+                return;
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = crate::clock::now_ms();
+        match cmd {
+            Command::Request {
+                ctx,
+                request,
+                reply,
+            } => {
+                self.next_reply += 1;
+                let id = self.next_reply;
+                self.pending_replies.insert(id, reply);
+                let effects = self.coordinator.handle(now, ctx, ReplyId(id), request);
+                self.apply(effects);
+            }
+            Command::LoadPartitions => self.load_partitions(),
+            Command::AppendDone { id, error_code } => {
+                let effects = self.coordinator.append_completed(now, id, error_code);
+                self.apply(effects);
+            }
+        }
+    }
+
+    fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Reply { id, response } => {
+                    if let Some(tx) = self.pending_replies.remove(&id.0) {
+                        let _ = tx.send(response);
+                    }
+                }
+                Effect::Append {
+                    id,
+                    partition,
+                    records,
+                } => self.append(id, partition, records),
+            }
+        }
+    }
+
+    /// Appends in the coordinator's order; durability is awaited off the task.
+    fn append(&mut self, id: AppendId, partition: i32, records: Vec<(Bytes, Option<Bytes>)>) {
+        let done = self.self_tx.clone();
+        let fail = |code: i16| {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let _ = done
+                    .send(Command::AppendDone {
+                        id,
+                        error_code: code,
+                    })
+                    .await;
+            });
+        };
+        let Some(broker) = self.broker.upgrade() else {
+            return;
+        };
+        let Some(target) = broker.replicas.get_by_name(OFFSETS_TOPIC, partition) else {
+            fail(ResponseError::NotCoordinator.code());
+            return;
+        };
+        let mut batch = match encode_records(&records) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("encoding group records: {e}");
+                fail(ResponseError::UnknownServerError.code());
+                return;
+            }
+        };
+        match target.append(&mut batch, crate::clock::now_ms(), true) {
+            Ok((_, durable)) => {
+                tokio::spawn(async move {
+                    let code = match durable {
+                        Some(rx) => match rx.await {
+                            Ok(Ok(_)) => 0,
+                            _ => ResponseError::KafkaStorageError.code(),
+                        },
+                        None => 0,
+                    };
+                    let _ = done
+                        .send(Command::AppendDone {
+                            id,
+                            error_code: code,
+                        })
+                        .await;
+                });
+            }
+            Err(e) => {
+                tracing::error!("appending group records: {e}");
+                fail(ResponseError::KafkaStorageError.code());
+            }
+        }
+    }
+
+    fn load_partitions(&mut self) {
+        let Some(broker) = self.broker.upgrade() else {
+            return;
+        };
+        let image = broker.metadata.image();
+        let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+            return;
+        };
+        let now = crate::clock::now_ms();
+        for p in topic.partitions.keys().copied() {
+            if self.loaded.contains(&p) {
+                continue;
+            }
+            let Some(partition) = broker.replicas.get_by_name(OFFSETS_TOPIC, p) else {
+                continue;
+            };
+            self.coordinator.begin_loading(p);
+            let log = partition.log.read();
+            let end = log.high_watermark();
+            let mut offset = log.log_start_offset();
+            let mut records_loaded = 0u64;
+            while offset < end {
+                let read = match log.read(offset, REPLAY_READ_BYTES_MAX, end, true) {
+                    Ok(r) if !r.bytes.is_empty() => r,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(partition = p, "replaying offsets partition: {e}");
+                        break;
+                    }
+                };
+                let mut buf = read.bytes.clone();
+                let sets = match RecordBatchDecoder::decode_all(&mut buf) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(partition = p, "decoding offsets partition: {e}");
+                        break;
+                    }
+                };
+                let before = offset;
+                for set in sets {
+                    for r in set.records {
+                        offset = offset.max(r.offset + 1);
+                        if r.control {
+                            continue;
+                        }
+                        self.coordinator.load_record(
+                            p,
+                            r.offset,
+                            r.key.as_deref(),
+                            r.value.as_deref(),
+                        );
+                        records_loaded += 1;
+                    }
+                }
+                if offset == before {
+                    break;
+                }
+            }
+            drop(log);
+            let effects = self.coordinator.finish_loading(p, now);
+            self.loaded.insert(p);
+            self.apply(effects);
+            if records_loaded > 0 {
+                tracing::info!(
+                    partition = p,
+                    records = records_loaded,
+                    "loaded group metadata"
+                );
+            }
+        }
+    }
+}
+
+/// One uncompressed batch holding the coordinator's records.
+fn encode_records(records: &[(Bytes, Option<Bytes>)]) -> Result<BytesMut, String> {
+    let now = crate::clock::now_ms();
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: now,
+            key: Some(k.clone()),
+            value: v.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(buf)
+}

@@ -1,0 +1,27 @@
+//! CreatePartitions: grow a topic's partition count.
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::create_partitions_response::CreatePartitionsTopicResult;
+use moldau_protocol::kafka::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: CreatePartitionsRequest = super::decode(&ctx, body)?;
+    let mut results = Vec::new();
+    for t in request.topics {
+        let name = t.name.0.to_string();
+        let r = CreatePartitionsTopicResult::default().with_name(t.name);
+        results.push(
+            match ctx
+                .broker
+                .create_partitions(&name, t.count, request.validate_only)
+            {
+                Ok(()) => r.with_error_code(0),
+                Err(e) => r
+                    .with_error_code(e.code())
+                    .with_error_message(Some(super::str_bytes(&e.to_string()))),
+            },
+        );
+    }
+    ctx.ready(&CreatePartitionsResponse::default().with_results(results))
+}

@@ -1,0 +1,108 @@
+//! CreateTopics: validate, create through the controller, report configs (v5+).
+
+use crate::controller::NewTopic;
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use moldau_protocol::kafka::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use moldau_protocol::ResponseError;
+use std::collections::{BTreeMap, HashMap};
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: CreateTopicsRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for t in &request.topics {
+        *seen.entry(t.name.0.to_string()).or_default() += 1;
+    }
+    let mut results = Vec::new();
+    for t in request.topics {
+        let name = t.name.0.to_string();
+        let fail = |e: ResponseError, msg: String| {
+            CreatableTopicResult::default()
+                .with_name(t.name.clone())
+                .with_error_code(e.code())
+                .with_error_message(Some(super::str_bytes(&msg)))
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+        };
+        if seen.get(&name).copied().unwrap_or(0) > 1 {
+            results.push(fail(
+                ResponseError::InvalidRequest,
+                format!("Create topics request from client contains a duplicate topic '{name}'."),
+            ));
+            continue;
+        }
+        let mut configs = BTreeMap::new();
+        for c in &t.configs {
+            if let Some(v) = &c.value {
+                configs.insert(c.name.to_string(), v.to_string());
+            }
+        }
+        let (mut num_partitions, mut replication_factor) = (t.num_partitions, t.replication_factor);
+        if !t.assignments.is_empty() {
+            let known = t.assignments.iter().all(|a| {
+                a.broker_ids
+                    .iter()
+                    .all(|b| broker.metadata.image().broker(b.0).is_some())
+            });
+            if !known || num_partitions != -1 || replication_factor != -1 {
+                results.push(fail(
+                    ResponseError::InvalidReplicaAssignment,
+                    "Replica assignment names an unknown broker or is combined with a partition count.".into(),
+                ));
+                continue;
+            }
+            num_partitions = t.assignments.len() as i32;
+            replication_factor = t.assignments[0].broker_ids.len() as i16;
+        }
+        let new_topic = NewTopic {
+            name: name.clone(),
+            num_partitions,
+            replication_factor,
+            configs,
+        };
+        match broker.create_topic(&new_topic, request.validate_only) {
+            Ok((id, partitions, replication)) => {
+                let image = broker.metadata.image();
+                let described = broker
+                    .topic_configs(&image, &name)
+                    .into_iter()
+                    .map(|c| {
+                        let source = if new_topic.configs.contains_key(c.name) {
+                            crate::topic_config::ConfigSource::DynamicTopic
+                        } else {
+                            c.source
+                        };
+                        let value = new_topic.configs.get(c.name).cloned().or(c.value);
+                        CreatableTopicConfigs::default()
+                            .with_name(super::str_bytes(c.name))
+                            .with_value(value.as_deref().map(super::str_bytes))
+                            .with_config_source(source as i8)
+                    })
+                    .collect();
+                let mut result = CreatableTopicResult::default()
+                    .with_name(t.name.clone())
+                    .with_error_code(0)
+                    .with_num_partitions(partitions)
+                    .with_replication_factor(replication);
+                if ctx.version >= 5 {
+                    result = result.with_configs(Some(described));
+                }
+                if ctx.version >= 7 {
+                    result = result.with_topic_id(id.as_uuid());
+                }
+                results.push(result);
+            }
+            Err(e) => {
+                let code = e.code();
+                let mut r = fail(ResponseError::UnknownServerError, e.to_string());
+                r.error_code = code;
+                results.push(r);
+            }
+        }
+    }
+    ctx.ready(&CreateTopicsResponse::default().with_topics(results))
+}

@@ -1,0 +1,3 @@
+//! DeleteGroups: handled by the group coordinator state machine.
+
+super::group::group_handler!(DeleteGroupsRequest, DeleteGroups);

@@ -1,0 +1,53 @@
+//! DeleteRecords: move a partition's log start forward.
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use moldau_protocol::kafka::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+use moldau_protocol::ResponseError;
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: DeleteRecordsRequest = super::decode(&ctx, body)?;
+    let mut topics = Vec::new();
+    for t in request.topics {
+        let name = t.name.0.to_string();
+        let mut partitions = Vec::new();
+        for p in t.partitions {
+            let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+            let Some(partition) = ctx.broker.replicas.get_by_name(&name, p.partition_index) else {
+                partitions.push(
+                    r.with_low_watermark(-1)
+                        .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                );
+                continue;
+            };
+            let mut log = partition.log.write();
+            let hw = log.high_watermark();
+            // -1 means "up to the high watermark".
+            let target = if p.offset == -1 { hw } else { p.offset };
+            if target < 0 || target > hw {
+                partitions.push(
+                    r.with_low_watermark(-1)
+                        .with_error_code(ResponseError::OffsetOutOfRange.code()),
+                );
+                continue;
+            }
+            partitions.push(match log.delete_records_before(target) {
+                Ok(start) => r.with_low_watermark(start).with_error_code(0),
+                Err(e) => {
+                    tracing::error!(topic = %name, "delete records failed: {e}");
+                    r.with_low_watermark(-1)
+                        .with_error_code(ResponseError::KafkaStorageError.code())
+                }
+            });
+        }
+        topics.push(
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    ctx.ready(&DeleteRecordsResponse::default().with_topics(topics))
+}

@@ -1,0 +1,61 @@
+//! DeleteTopics, by name (all versions) or by topic id (v6+).
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_metadata::TopicId;
+use moldau_protocol::kafka::messages::delete_topics_response::DeletableTopicResult;
+use moldau_protocol::kafka::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
+use moldau_protocol::ResponseError;
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: DeleteTopicsRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    // (name if given, id if given)
+    let wanted: Vec<(Option<String>, uuid::Uuid)> = if ctx.version >= 6 {
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
+            .collect()
+    };
+    let mut responses = Vec::new();
+    for (name, id) in wanted {
+        let image = broker.metadata.image();
+        let resolved = match &name {
+            Some(n) => Some(n.clone()),
+            None => image
+                .topic_by_id(&TopicId(*id.as_bytes()))
+                .map(|t| t.name.clone()),
+        };
+        let mut result = DeletableTopicResult::default();
+        if ctx.version >= 6 {
+            result = result.with_topic_id(id);
+        }
+        let result = match resolved {
+            None => result.with_error_code(ResponseError::UnknownTopicId.code()),
+            Some(n) => {
+                let r = result.with_name(Some(TopicName(super::str_bytes(&n))));
+                match broker.delete_topic(&n) {
+                    Ok(id) if ctx.version >= 6 => r.with_error_code(0).with_topic_id(id.as_uuid()),
+                    Ok(_) => r.with_error_code(0),
+                    Err(e) => {
+                        let r = r.with_error_code(e.code());
+                        if ctx.version >= 5 {
+                            r.with_error_message(Some(super::str_bytes(&e.to_string())))
+                        } else {
+                            r
+                        }
+                    }
+                }
+            }
+        };
+        responses.push(result);
+    }
+    ctx.ready(&DeleteTopicsResponse::default().with_responses(responses))
+}

@@ -1,0 +1,31 @@
+//! DescribeCluster: cluster id, controller and brokers.
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::describe_cluster_response::DescribeClusterBroker;
+use moldau_protocol::kafka::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let _request: DescribeClusterRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    let image = broker.metadata.image();
+    let brokers = image
+        .brokers()
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(super::str_bytes(&b.host))
+                .with_port(b.port)
+                .with_rack(b.rack.as_deref().map(super::str_bytes))
+        })
+        .collect();
+    let mut response = DescribeClusterResponse::default()
+        .with_error_code(0)
+        .with_cluster_id(super::str_bytes(&broker.cluster_id))
+        .with_controller_id(BrokerId(broker.node_id))
+        .with_brokers(brokers);
+    if ctx.version >= 1 {
+        response = response.with_endpoint_type(1);
+    }
+    ctx.ready(&response)
+}

@@ -1,0 +1,3 @@
+//! DescribeGroups: handled by the group coordinator state machine.
+
+super::group::group_handler!(DescribeGroupsRequest, DescribeGroups);

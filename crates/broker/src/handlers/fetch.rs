@@ -1,0 +1,339 @@
+//! Fetch: whole batches from each partition up to the high watermark, long-polling
+//! until `min_bytes` arrive or `max_wait_ms` passes, with incremental fetch sessions.
+
+use crate::broker::Broker;
+use crate::fetch_session::{
+    FetchSession, SessionError, SessionPartition, FINAL_EPOCH, INITIAL_EPOCH,
+};
+use crate::request::{CloseConnection, Deferred, RequestContext, ResponseFrame};
+use bytes::Bytes;
+use moldau_log::LogError;
+use moldau_metadata::{MetadataImage, TopicId};
+use moldau_protocol::kafka::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use moldau_protocol::kafka::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use moldau_protocol::ResponseError;
+use std::time::Duration;
+
+/// Upper bound on how long a fetch may wait, whatever the client asks.
+pub const FETCH_WAIT_MS_MAX: i32 = 30_000;
+
+/// One partition's answer, before it is known whether it goes into the response.
+struct PartitionRead {
+    error: i16,
+    high_watermark: i64,
+    log_start_offset: i64,
+    records: Option<Bytes>,
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: FetchRequest = super::decode(&ctx, body)?;
+    Ok(Box::pin(fetch(ctx, request)))
+}
+
+/// Which partitions the request names, resolved against the image.
+fn requested_partitions(
+    ctx: &RequestContext,
+    image: &MetadataImage,
+    request: &FetchRequest,
+) -> Vec<SessionPartition> {
+    let mut out = Vec::new();
+    for topic in &request.topics {
+        let (name, id) = if ctx.version >= 13 {
+            let name = image
+                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            (name, topic.topic_id)
+        } else {
+            let name = topic.topic.0.to_string();
+            let id = image
+                .topic(&name)
+                .map(|t| t.id.as_uuid())
+                .unwrap_or_default();
+            (name, id)
+        };
+        for p in &topic.partitions {
+            out.push(SessionPartition {
+                topic: name.clone(),
+                topic_id: id,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                partition_max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+                last_high_watermark: -1,
+                last_log_start_offset: -1,
+            });
+        }
+    }
+    out
+}
+
+fn error_read(error: ResponseError) -> PartitionRead {
+    PartitionRead {
+        error: error.code(),
+        high_watermark: -1,
+        log_start_offset: -1,
+        records: None,
+    }
+}
+
+/// Reads one partition within the byte budget left for the response.
+fn read_partition(
+    broker: &Broker,
+    p: &SessionPartition,
+    budget: usize,
+    min_one_batch: bool,
+) -> PartitionRead {
+    if p.topic.is_empty() {
+        return error_read(ResponseError::UnknownTopicId);
+    }
+    let Some(partition) = broker.replicas.get_by_name(&p.topic, p.partition) else {
+        let known = broker
+            .metadata
+            .image()
+            .topic(&p.topic)
+            .is_some_and(|t| t.partitions.contains_key(&p.partition));
+        return error_read(if known {
+            ResponseError::NotLeaderOrFollower
+        } else {
+            ResponseError::UnknownTopicOrPartition
+        });
+    };
+    if p.current_leader_epoch >= 0 {
+        let epoch = partition.leader_epoch();
+        if p.current_leader_epoch > epoch {
+            return error_read(ResponseError::UnknownLeaderEpoch);
+        }
+        if p.current_leader_epoch < epoch {
+            return error_read(ResponseError::FencedLeaderEpoch);
+        }
+    }
+    let log = partition.log.read();
+    let high_watermark = log.high_watermark();
+    let log_start_offset = log.log_start_offset();
+    let limit = budget.min(p.partition_max_bytes.max(0) as usize);
+    let result = if p.fetch_offset > log.log_end_offset() || p.fetch_offset < log_start_offset {
+        Err(LogError::OffsetOutOfRange {
+            requested: p.fetch_offset,
+            log_start: log_start_offset,
+            log_end: log.log_end_offset(),
+        })
+    } else if p.fetch_offset >= high_watermark {
+        Ok(Bytes::new())
+    } else {
+        log.read(p.fetch_offset, limit, high_watermark, min_one_batch)
+            .map(|r| r.bytes)
+    };
+    match result {
+        Ok(bytes) => PartitionRead {
+            error: 0,
+            high_watermark,
+            log_start_offset,
+            records: Some(bytes),
+        },
+        Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
+            error: ResponseError::OffsetOutOfRange.code(),
+            high_watermark,
+            log_start_offset,
+            records: None,
+        },
+        Err(e) => {
+            tracing::error!(topic = %p.topic, partition = p.partition, "read failed: {e}");
+            error_read(ResponseError::KafkaStorageError)
+        }
+    }
+}
+
+/// Reads every partition in order within `max_bytes`; the first partition with data
+/// may exceed the budget by one batch, as in Kafka, so progress is always possible.
+fn read_all(
+    broker: &Broker,
+    partitions: &[SessionPartition],
+    max_bytes: usize,
+) -> (Vec<PartitionRead>, usize, bool) {
+    let mut reads = Vec::with_capacity(partitions.len());
+    let mut total = 0usize;
+    let mut any_error = false;
+    for p in partitions {
+        let budget = max_bytes.saturating_sub(total);
+        let read = read_partition(broker, p, budget, total == 0);
+        total += read.records.as_ref().map_or(0, |r| r.len());
+        any_error |= read.error != 0;
+        reads.push(read);
+    }
+    (reads, total, any_error)
+}
+
+enum Mode {
+    /// Full request and response, no session kept (epoch -1).
+    Sessionless,
+    /// Full request and response; a session is created for what follows.
+    NewSession,
+    /// Only changes in, only news out.
+    Incremental(FetchSession),
+}
+
+fn top_level_error(
+    ctx: &RequestContext,
+    error: ResponseError,
+) -> Result<ResponseFrame, CloseConnection> {
+    let response = FetchResponse::default()
+        .with_error_code(error.code())
+        .with_session_id(0);
+    ctx.encode(&response).map(Some)
+}
+
+async fn fetch(
+    ctx: RequestContext,
+    request: FetchRequest,
+) -> Result<ResponseFrame, CloseConnection> {
+    let broker = std::sync::Arc::clone(&ctx.broker);
+    let image = broker.metadata.image();
+    let now = crate::clock::now_ms();
+    let requested = requested_partitions(&ctx, &image, &request);
+    let sessions = &broker.fetch_sessions;
+
+    let mode = match (request.session_id, request.session_epoch) {
+        (0, FINAL_EPOCH) => Mode::Sessionless,
+        (0, INITIAL_EPOCH) => Mode::NewSession,
+        (0, _) => return top_level_error(&ctx, ResponseError::InvalidFetchSessionEpoch),
+        (id, FINAL_EPOCH) => {
+            sessions.remove(id);
+            Mode::Sessionless
+        }
+        (id, INITIAL_EPOCH) => {
+            sessions.remove(id);
+            Mode::NewSession
+        }
+        (id, epoch) => match sessions.take(id, epoch) {
+            Ok(session) => Mode::Incremental(session),
+            Err(SessionError::NotFound) => {
+                return top_level_error(&ctx, ResponseError::FetchSessionIdNotFound)
+            }
+            Err(SessionError::InvalidEpoch) => {
+                return top_level_error(&ctx, ResponseError::InvalidFetchSessionEpoch)
+            }
+        },
+    };
+
+    // The partitions this fetch covers.
+    let mut partitions = match &mode {
+        Mode::Incremental(session) => {
+            let mut merged = session.clone();
+            for p in requested {
+                match merged.find_mut(&p.topic, p.partition) {
+                    Some(existing) => {
+                        existing.fetch_offset = p.fetch_offset;
+                        existing.partition_max_bytes = p.partition_max_bytes;
+                        existing.current_leader_epoch = p.current_leader_epoch;
+                    }
+                    None => merged.partitions.push(p),
+                }
+            }
+            for forgotten in &request.forgotten_topics_data {
+                let name = if ctx.version >= 13 {
+                    image
+                        .topic_by_id(&TopicId(*forgotten.topic_id.as_bytes()))
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default()
+                } else {
+                    forgotten.topic.0.to_string()
+                };
+                for p in &forgotten.partitions {
+                    merged.remove(&name, *p);
+                }
+            }
+            merged.partitions
+        }
+        _ => requested,
+    };
+
+    let max_bytes = request.max_bytes.max(0) as usize;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let wait_ms = request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+    let reads = loop {
+        let notified = broker.replicas.data_arrived.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (reads, total, any_error) = read_all(&broker, &partitions, max_bytes);
+        let has_news = match &mode {
+            Mode::Incremental(_) => partitions
+                .iter()
+                .zip(&reads)
+                .any(|(p, r)| p.last_high_watermark != r.high_watermark),
+            _ => false,
+        };
+        if total >= min_bytes.max(1)
+            || any_error
+            || has_news
+            || tokio::time::Instant::now() >= deadline
+        {
+            break reads;
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            break read_all(&broker, &partitions, max_bytes).0;
+        }
+    };
+
+    let incremental = matches!(mode, Mode::Incremental(_));
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    for (p, read) in partitions.iter_mut().zip(reads) {
+        let has_records = read.records.as_ref().is_some_and(|r| !r.is_empty());
+        let changed = read.error != 0
+            || has_records
+            || p.last_high_watermark != read.high_watermark
+            || p.last_log_start_offset != read.log_start_offset;
+        p.last_high_watermark = read.high_watermark;
+        p.last_log_start_offset = read.log_start_offset;
+        if incremental && !changed {
+            continue;
+        }
+        let data = PartitionData::default()
+            .with_partition_index(p.partition)
+            .with_error_code(read.error)
+            .with_high_watermark(read.high_watermark)
+            .with_last_stable_offset(read.high_watermark)
+            .with_log_start_offset(read.log_start_offset)
+            .with_aborted_transactions(Some(Vec::new()))
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(read.records.or_else(|| Some(Bytes::new())));
+        let same_topic = topics.last().is_some_and(|t| {
+            if ctx.version >= 13 {
+                t.topic_id == p.topic_id
+            } else {
+                t.topic.0.as_str() == p.topic
+            }
+        });
+        if !same_topic {
+            let t = if ctx.version >= 13 {
+                FetchableTopicResponse::default().with_topic_id(p.topic_id)
+            } else {
+                FetchableTopicResponse::default().with_topic(TopicName(super::str_bytes(&p.topic)))
+            };
+            topics.push(t);
+        }
+        if let Some(t) = topics.last_mut() {
+            t.partitions.push(data);
+        }
+    }
+
+    let now = crate::clock::now_ms().max(now);
+    let session_id = match mode {
+        Mode::Sessionless => 0,
+        Mode::NewSession => broker.fetch_sessions.create(partitions, now),
+        Mode::Incremental(mut session) => {
+            session.partitions = partitions;
+            session.next_epoch = session.next_epoch.wrapping_add(1).max(1);
+            session.last_used_ms = now;
+            let id = session.id;
+            broker.fetch_sessions.store(session);
+            id
+        }
+    };
+    let response = FetchResponse::default()
+        .with_error_code(0)
+        .with_session_id(session_id)
+        .with_responses(topics);
+    ctx.encode(&response).map(Some)
+}

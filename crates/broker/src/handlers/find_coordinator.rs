@@ -1,0 +1,82 @@
+//! FindCoordinator: the coordinator of a group is the leader of its
+//! `__consumer_offsets` partition; the topic is created on first use.
+
+use crate::broker::Broker;
+use crate::controller::OFFSETS_TOPIC;
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::find_coordinator_response::Coordinator;
+use moldau_protocol::kafka::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
+use moldau_protocol::ResponseError;
+
+/// Key types of FindCoordinator.
+const KEY_TYPE_GROUP: i8 = 0;
+
+/// (node id, host, port) of the coordinator for one key.
+fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32), ResponseError> {
+    if key_type != KEY_TYPE_GROUP {
+        // Transactions are not served yet.
+        return Err(ResponseError::CoordinatorNotAvailable);
+    }
+    if let Err(e) = broker.ensure_offsets_topic() {
+        tracing::warn!("creating {OFFSETS_TOPIC}: {e}");
+        return Err(ResponseError::CoordinatorNotAvailable);
+    }
+    if let Some(groups) = broker.groups.get() {
+        groups.load_partitions();
+    }
+    let image = broker.metadata.image();
+    let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+        return Err(ResponseError::CoordinatorNotAvailable);
+    };
+    let partition = moldau_coordinator::partition_for_group(key, topic.partitions.len() as i32);
+    let Some(leader) = topic
+        .partitions
+        .get(&partition)
+        .and_then(|p| image.broker(p.leader))
+    else {
+        return Err(ResponseError::CoordinatorNotAvailable);
+    };
+    Ok((leader.id, leader.host.clone(), leader.port))
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: FindCoordinatorRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    let response = if ctx.version >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                let c = Coordinator::default().with_key(key.clone());
+                match locate(broker, key.as_str(), request.key_type) {
+                    Ok((id, host, port)) => c
+                        .with_error_code(0)
+                        .with_node_id(BrokerId(id))
+                        .with_host(super::str_bytes(&host))
+                        .with_port(port),
+                    Err(e) => c
+                        .with_error_code(e.code())
+                        .with_node_id(BrokerId(-1))
+                        .with_host(super::str_bytes(""))
+                        .with_port(-1),
+                }
+            })
+            .collect();
+        FindCoordinatorResponse::default().with_coordinators(coordinators)
+    } else {
+        match locate(broker, request.key.as_str(), request.key_type) {
+            Ok((id, host, port)) => FindCoordinatorResponse::default()
+                .with_error_code(0)
+                .with_node_id(BrokerId(id))
+                .with_host(super::str_bytes(&host))
+                .with_port(port),
+            Err(e) => FindCoordinatorResponse::default()
+                .with_error_code(e.code())
+                .with_node_id(BrokerId(-1))
+                .with_host(super::str_bytes(""))
+                .with_port(-1),
+        }
+    };
+    ctx.ready(&response)
+}

@@ -1,0 +1,3 @@
+//! Heartbeat: handled by the group coordinator state machine.
+
+super::group::group_handler!(HeartbeatRequest, Heartbeat);

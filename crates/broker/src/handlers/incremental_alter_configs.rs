@@ -1,0 +1,106 @@
+//! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on single configs.
+
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::error::BrokerError;
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+use moldau_protocol::kafka::messages::{
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+use moldau_protocol::ResponseError;
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+/// Applies a list operation to the current comma-separated value.
+fn list_op(current: Option<&str>, item: &str, append: bool) -> String {
+    let mut items: Vec<String> = current
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if append {
+        if !items.iter().any(|i| i == item) {
+            items.push(item.to_string());
+        }
+    } else {
+        items.retain(|i| i != item);
+    }
+    items.join(",")
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: IncrementalAlterConfigsRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    let mut responses = Vec::new();
+    for resource in request.resources {
+        let name = resource.resource_name.to_string();
+        let image = broker.metadata.image();
+        let current = |key: &str| -> Option<String> {
+            match resource.resource_type {
+                RESOURCE_TOPIC => {
+                    crate::topic_config::resolved_value(&broker.topic_configs(&image, &name), key)
+                        .map(str::to_string)
+                }
+                _ => Some(broker.config.string(key)),
+            }
+        };
+        let mut changes = Vec::new();
+        let mut bad = None;
+        for c in &resource.configs {
+            let key = c.name.to_string();
+            let value = c.value.as_ref().map(|v| v.to_string());
+            match c.config_operation {
+                OP_SET => changes.push((key, value)),
+                OP_DELETE => changes.push((key, None)),
+                OP_APPEND | OP_SUBTRACT => {
+                    let v = value.unwrap_or_default();
+                    let cur = current(&key);
+                    changes.push((
+                        key,
+                        Some(list_op(cur.as_deref(), &v, c.config_operation == OP_APPEND)),
+                    ));
+                }
+                other => bad = Some(format!("Unknown config operation {other}.")),
+            }
+        }
+        let outcome = match (bad, resource.resource_type) {
+            (Some(msg), _) => Err(BrokerError::api(ResponseError::InvalidRequest, msg)),
+            (None, RESOURCE_TOPIC) => {
+                broker.alter_topic_configs(&name, &changes, request.validate_only)
+            }
+            (None, RESOURCE_BROKER) => broker.alter_broker_configs(&changes, request.validate_only),
+            (None, other) => Err(BrokerError::api(
+                ResponseError::InvalidRequest,
+                format!("Resource type {other} is not supported."),
+            )),
+        };
+        let r = AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        responses.push(match outcome {
+            Ok(()) => r.with_error_code(0),
+            Err(e) => r
+                .with_error_code(e.code())
+                .with_error_message(Some(super::str_bytes(&e.to_string()))),
+        });
+    }
+    ctx.ready(&IncrementalAlterConfigsResponse::default().with_responses(responses))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_op;
+
+    #[test]
+    fn list_operations() {
+        assert_eq!(list_op(Some("delete"), "compact", true), "delete,compact");
+        assert_eq!(list_op(Some("delete,compact"), "delete", false), "compact");
+        assert_eq!(list_op(None, "x", true), "x");
+    }
+}

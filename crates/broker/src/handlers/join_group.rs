@@ -1,0 +1,3 @@
+//! JoinGroup: handled by the group coordinator state machine.
+
+super::group::group_handler!(JoinGroupRequest, JoinGroup);

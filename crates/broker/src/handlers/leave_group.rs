@@ -1,0 +1,3 @@
+//! LeaveGroup: handled by the group coordinator state machine.
+
+super::group::group_handler!(LeaveGroupRequest, LeaveGroup);

@@ -1,0 +1,85 @@
+//! ListOffsets: earliest, latest, by timestamp and max timestamp per partition.
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use moldau_protocol::kafka::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use moldau_protocol::ResponseError;
+
+/// Special timestamps of ListOffsets.
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+
+fn error(index: i32, e: ResponseError) -> ListOffsetsPartitionResponse {
+    ListOffsetsPartitionResponse::default()
+        .with_partition_index(index)
+        .with_error_code(e.code())
+        .with_timestamp(-1)
+        .with_offset(-1)
+        .with_leader_epoch(-1)
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: ListOffsetsRequest = super::decode(&ctx, body)?;
+    let broker = &ctx.broker;
+    let mut topics = Vec::new();
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let mut partitions = Vec::new();
+        for p in topic.partitions {
+            let index = p.partition_index;
+            let Some(partition) = broker.replicas.get_by_name(&name, index) else {
+                partitions.push(error(index, ResponseError::UnknownTopicOrPartition));
+                continue;
+            };
+            let epoch = partition.leader_epoch();
+            if p.current_leader_epoch >= 0 && p.current_leader_epoch != epoch {
+                let e = if p.current_leader_epoch > epoch {
+                    ResponseError::UnknownLeaderEpoch
+                } else {
+                    ResponseError::FencedLeaderEpoch
+                };
+                partitions.push(error(index, e));
+                continue;
+            }
+            let log = partition.log.read();
+            let hw = log.high_watermark();
+            let found: Result<(i64, i64), ResponseError> = match p.timestamp {
+                LATEST => Ok((-1, hw)),
+                EARLIEST | EARLIEST_LOCAL => Ok((-1, log.log_start_offset())),
+                MAX_TIMESTAMP => Ok(log
+                    .max_timestamp()
+                    .filter(|(_, offset)| *offset < hw)
+                    .unwrap_or((-1, -1))),
+                ts if ts >= 0 => match log.offset_for_timestamp(ts) {
+                    Ok(Some((offset, t))) if offset < hw => Ok((t, offset)),
+                    Ok(_) => Ok((-1, -1)),
+                    Err(e) => {
+                        tracing::error!(topic = %name, partition = index, "offset lookup failed: {e}");
+                        Err(ResponseError::KafkaStorageError)
+                    }
+                },
+                _ => Err(ResponseError::InvalidRequest),
+            };
+            partitions.push(match found {
+                Ok((timestamp, offset)) => ListOffsetsPartitionResponse::default()
+                    .with_partition_index(index)
+                    .with_error_code(0)
+                    .with_timestamp(timestamp)
+                    .with_offset(offset)
+                    .with_leader_epoch(if ctx.version >= 4 { epoch } else { -1 }),
+                Err(e) => error(index, e),
+            });
+        }
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
+    }
+    ctx.ready(&ListOffsetsResponse::default().with_topics(topics))
+}

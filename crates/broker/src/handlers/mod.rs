@@ -1,0 +1,91 @@
+//! One module per Kafka API. `dispatch` checks the version against the advertised
+//! table, then hands the body to the API's handler.
+
+mod alter_configs;
+mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_groups;
+mod delete_records;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod describe_groups;
+mod fetch;
+mod find_coordinator;
+mod group;
+mod heartbeat;
+mod incremental_alter_configs;
+mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
+mod list_offsets;
+mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
+mod produce;
+mod sync_group;
+
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_protocol::kafka::messages::ApiKey;
+use moldau_protocol::kafka::protocol::Decodable;
+use moldau_protocol::versions::is_supported;
+
+/// Runs the in-order part of a request and returns the part that may wait.
+pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    if !is_supported(ctx.api_key, ctx.version) {
+        if ctx.api_key == ApiKey::ApiVersions {
+            return api_versions::unsupported_version(&ctx);
+        }
+        return Err(CloseConnection(format!(
+            "unsupported version {} of {:?}",
+            ctx.version, ctx.api_key
+        )));
+    }
+    match ctx.api_key {
+        ApiKey::ApiVersions => api_versions::handle(ctx, body),
+        ApiKey::Metadata => metadata::handle(ctx, body),
+        ApiKey::Produce => produce::handle(ctx, body),
+        ApiKey::Fetch => fetch::handle(ctx, body),
+        ApiKey::ListOffsets => list_offsets::handle(ctx, body),
+        ApiKey::CreateTopics => create_topics::handle(ctx, body),
+        ApiKey::DeleteTopics => delete_topics::handle(ctx, body),
+        ApiKey::CreatePartitions => create_partitions::handle(ctx, body),
+        ApiKey::DescribeConfigs => describe_configs::handle(ctx, body),
+        ApiKey::AlterConfigs => alter_configs::handle(ctx, body),
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(ctx, body),
+        ApiKey::DescribeCluster => describe_cluster::handle(ctx, body),
+        ApiKey::DeleteRecords => delete_records::handle(ctx, body),
+        ApiKey::InitProducerId => init_producer_id::handle(ctx, body),
+        ApiKey::FindCoordinator => find_coordinator::handle(ctx, body),
+        ApiKey::JoinGroup => join_group::handle(ctx, body).await,
+        ApiKey::SyncGroup => sync_group::handle(ctx, body).await,
+        ApiKey::Heartbeat => heartbeat::handle(ctx, body).await,
+        ApiKey::LeaveGroup => leave_group::handle(ctx, body).await,
+        ApiKey::OffsetCommit => offset_commit::handle(ctx, body).await,
+        ApiKey::OffsetFetch => offset_fetch::handle(ctx, body).await,
+        ApiKey::ListGroups => list_groups::handle(ctx, body).await,
+        ApiKey::DescribeGroups => describe_groups::handle(ctx, body).await,
+        ApiKey::DeleteGroups => delete_groups::handle(ctx, body).await,
+        ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
+        other => Err(CloseConnection(format!("no handler for {other:?}"))),
+    }
+}
+
+/// Decodes a request body, closing the connection when it does not decode.
+pub fn decode<T: Decodable>(ctx: &RequestContext, mut body: Bytes) -> Result<T, CloseConnection> {
+    T::decode(&mut body, ctx.version).map_err(|e| {
+        CloseConnection(format!(
+            "malformed {:?} v{} body: {e}",
+            ctx.api_key, ctx.version
+        ))
+    })
+}
+
+/// A Kafka string from a Rust string.
+pub fn str_bytes(s: &str) -> moldau_protocol::kafka::protocol::StrBytes {
+    moldau_protocol::kafka::protocol::StrBytes::from_string(s.to_string())
+}

@@ -1,0 +1,3 @@
+//! OffsetCommit: handled by the group coordinator state machine.
+
+super::group::group_handler!(OffsetCommitRequest, OffsetCommit);

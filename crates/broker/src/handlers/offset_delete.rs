@@ -1,0 +1,3 @@
+//! OffsetDelete: handled by the group coordinator state machine.
+
+super::group::group_handler!(OffsetDeleteRequest, OffsetDelete);

@@ -1,0 +1,3 @@
+//! OffsetFetch: handled by the group coordinator state machine.
+
+super::group::group_handler!(OffsetFetchRequest, OffsetFetch);

@@ -1,0 +1,216 @@
+//! Produce: validate each partition's batch as Kafka does, append in request order,
+//! and answer once the data is durable (acks=1/all) or not at all (acks=0).
+
+use crate::controller::validate_topic_name;
+use crate::partition::DurableReceiver;
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::{Bytes, BytesMut};
+use moldau_protocol::batch::{BatchError, BatchIter, Codec};
+use moldau_protocol::kafka::messages::produce_response::{
+    PartitionProduceResponse, TopicProduceResponse,
+};
+use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse};
+use moldau_protocol::ResponseError;
+
+/// A partition's outcome before durability is known.
+struct Pending {
+    response: PartitionProduceResponse,
+    durable: Option<DurableReceiver>,
+}
+
+fn error_response(index: i32, error: ResponseError, message: Option<String>) -> Pending {
+    Pending {
+        response: PartitionProduceResponse::default()
+            .with_index(index)
+            .with_error_code(error.code())
+            .with_base_offset(-1)
+            .with_log_append_time_ms(-1)
+            .with_log_start_offset(-1)
+            .with_error_message(message.map(|m| super::str_bytes(&m))),
+        durable: None,
+    }
+}
+
+/// Kafka's checks on the records of one partition: exactly one magic-2 batch with a
+/// valid CRC and count, no larger than max.message.bytes, a known codec.
+fn validate(records: &[u8], max_message_bytes: usize) -> Result<(), (ResponseError, String)> {
+    let mut batches = 0;
+    for item in BatchIter::new(records) {
+        let (_, view) = item.map_err(|e| match e {
+            BatchError::UnsupportedMagic(m) => (
+                ResponseError::UnsupportedForMessageFormat,
+                format!("magic {m} is not supported; produce v3+ needs magic 2"),
+            ),
+            other => (ResponseError::CorruptMessage, other.to_string()),
+        })?;
+        batches += 1;
+        if view.size() > max_message_bytes {
+            return Err((
+                ResponseError::MessageTooLarge,
+                format!(
+                    "batch of {} bytes exceeds max.message.bytes {max_message_bytes}",
+                    view.size()
+                ),
+            ));
+        }
+        view.validate().map_err(|e| match e {
+            BatchError::CountMismatch { .. } => (ResponseError::InvalidRecord, e.to_string()),
+            other => (ResponseError::CorruptMessage, other.to_string()),
+        })?;
+        if view.records_count() == 0 {
+            return Err((ResponseError::InvalidRecord, "batch has no records".into()));
+        }
+        if let Codec::Unknown(c) = view.codec() {
+            return Err((
+                ResponseError::CorruptMessage,
+                format!("unknown compression codec {c}"),
+            ));
+        }
+    }
+    if batches != 1 {
+        return Err((
+            ResponseError::InvalidRecord,
+            format!("expected exactly one record batch, found {batches}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The request's bytes for one partition, owned and writable (the broker stamps the
+/// base offset into the header). Reuses the buffer when nothing else holds it.
+fn writable(records: Bytes) -> BytesMut {
+    match records.try_into_mut() {
+        Ok(b) => b,
+        Err(shared) => BytesMut::from(&shared[..]),
+    }
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: ProduceRequest = super::decode(&ctx, body)?;
+    let acks = request.acks;
+    let broker = &ctx.broker;
+    let image = broker.metadata.image();
+    let now = crate::clock::now_ms();
+    let mut topics: Vec<(TopicProduceResponse, Vec<Pending>)> = Vec::new();
+    for topic in request.topic_data {
+        let name = topic.name.0.to_string();
+        let mut partitions = Vec::new();
+        for pd in topic.partition_data {
+            let index = pd.index;
+            if !matches!(acks, -1..=1) {
+                partitions.push(error_response(
+                    index,
+                    ResponseError::InvalidRequiredAcks,
+                    None,
+                ));
+                continue;
+            }
+            let Some(topic_image) = image.topic(&name) else {
+                let error = if validate_topic_name(&name).is_err() {
+                    ResponseError::InvalidTopicException
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
+                partitions.push(error_response(index, error, None));
+                continue;
+            };
+            if topic_image.internal {
+                partitions.push(error_response(
+                    index,
+                    ResponseError::InvalidTopicException,
+                    Some(format!("cannot produce to internal topic {name}")),
+                ));
+                continue;
+            }
+            let Some(partition) = broker.replicas.get_by_name(&name, index) else {
+                let error = if topic_image.partitions.contains_key(&index) {
+                    ResponseError::NotLeaderOrFollower
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
+                partitions.push(error_response(index, error, None));
+                continue;
+            };
+            let Some(records) = pd.records else {
+                partitions.push(error_response(
+                    index,
+                    ResponseError::InvalidRecord,
+                    Some("no records".into()),
+                ));
+                continue;
+            };
+            let max_message_bytes = crate::topic_config::resolved_value(
+                &broker.topic_configs(&image, &name),
+                "max.message.bytes",
+            )
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1_048_588);
+            if let Err((error, message)) = validate(&records, max_message_bytes) {
+                partitions.push(error_response(index, error, Some(message)));
+                continue;
+            }
+            let mut batch = writable(records);
+            match partition.append(&mut batch, now, acks != 0) {
+                Ok((appended, durable)) => partitions.push(Pending {
+                    response: PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_error_code(0)
+                        .with_base_offset(appended.info.first_offset)
+                        .with_log_append_time_ms(appended.info.log_append_time)
+                        .with_log_start_offset(appended.log_start_offset),
+                    durable,
+                }),
+                Err(e) => {
+                    tracing::error!(topic = %name, partition = index, "append failed: {e}");
+                    partitions.push(error_response(
+                        index,
+                        ResponseError::KafkaStorageError,
+                        Some(e.to_string()),
+                    ));
+                }
+            }
+        }
+        topics.push((
+            TopicProduceResponse::default().with_name(topic.name),
+            partitions,
+        ));
+    }
+    if acks == 0 {
+        return Ok(crate::request::ready_frame(None));
+    }
+    Ok(Box::pin(async move {
+        let mut responses = Vec::with_capacity(topics.len());
+        for (topic, partitions) in topics {
+            let mut out = Vec::with_capacity(partitions.len());
+            for p in partitions {
+                let mut response = p.response;
+                if let Some(rx) = p.durable {
+                    match rx.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!("flush failed: {e}");
+                            response = error_response(
+                                response.index,
+                                ResponseError::KafkaStorageError,
+                                Some(e.to_string()),
+                            )
+                            .response;
+                        }
+                        Err(_) => {
+                            response = error_response(
+                                response.index,
+                                ResponseError::KafkaStorageError,
+                                Some("broker shutting down".into()),
+                            )
+                            .response;
+                        }
+                    }
+                }
+                out.push(response);
+            }
+            responses.push(topic.with_partition_responses(out));
+        }
+        let response = ProduceResponse::default().with_responses(responses);
+        ctx.encode(&response).map(Some)
+    }))
+}

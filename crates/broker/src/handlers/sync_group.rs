@@ -1,0 +1,3 @@
+//! SyncGroup: handled by the group coordinator state machine.
+
+super::group::group_handler!(SyncGroupRequest, SyncGroup);

@@ -1,0 +1,129 @@
+//! Durable home of the metadata image: records are appended to the
+//! `__cluster_metadata-0` log, fsynced, then applied. On start the log is replayed.
+//! With one voter this is the whole commit protocol; a Raft quorum replaces `commit`.
+
+use crate::error::BrokerError;
+use bytes::BytesMut;
+use moldau_log::{LogConfig, LogManager, SharedLog, TopicPartition};
+use moldau_metadata::{MetadataImage, MetadataRecord, METADATA_LOG_TOPIC};
+use moldau_protocol::kafka::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
+
+/// Largest read while replaying the metadata log.
+const METADATA_READ_BYTES_MAX: usize = 8 << 20;
+
+/// The metadata image plus the log it is rebuilt from.
+pub struct MetadataStore {
+    image: RwLock<Arc<MetadataImage>>,
+    log: SharedLog,
+    /// Serialises commits so records are applied in log order.
+    commit_lock: Mutex<()>,
+}
+
+impl MetadataStore {
+    /// Opens the metadata log and replays it into a fresh image.
+    pub fn open(logs: &LogManager) -> Result<Self, BrokerError> {
+        let tp = TopicPartition {
+            topic: METADATA_LOG_TOPIC.to_string(),
+            partition: 0,
+        };
+        let log = match logs.get(&tp) {
+            Some(log) => log,
+            None => logs.create(&tp, LogConfig::default(), [0u8; 16])?,
+        };
+        let mut image = MetadataImage::new();
+        {
+            let guard = log.read();
+            let mut offset = guard.log_start_offset();
+            let end = guard.log_end_offset();
+            while offset < end {
+                let read = guard.read(offset, METADATA_READ_BYTES_MAX, end, true)?;
+                if read.bytes.is_empty() {
+                    break;
+                }
+                let mut buf = read.bytes.clone();
+                let sets = RecordBatchDecoder::decode_all(&mut buf)
+                    .map_err(|e| BrokerError::Corrupt(format!("metadata log: {e}")))?;
+                for set in sets {
+                    for record in set.records {
+                        offset = record.offset + 1;
+                        let Some(value) = record.value else { continue };
+                        let r = MetadataRecord::from_bytes(&value)
+                            .map_err(|e| BrokerError::Corrupt(e.to_string()))?;
+                        // A record that failed validation was never committed.
+                        let _ = image.apply(&r, record.offset);
+                    }
+                }
+            }
+        }
+        Ok(MetadataStore {
+            image: RwLock::new(Arc::new(image)),
+            log,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    /// The current image; cheap to clone and consistent for a whole request.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        Arc::clone(&self.image.read())
+    }
+
+    /// Validates the records against the image, makes them durable, then applies them.
+    /// Either every record is applied or none is.
+    pub fn commit(&self, records: &[MetadataRecord]) -> Result<Arc<MetadataImage>, BrokerError> {
+        let _serial = self.commit_lock.lock();
+        let mut next = (*self.image()).clone();
+        for r in records {
+            next.apply(r, next.last_offset())?;
+        }
+        let now = crate::clock::now_ms();
+        let encoded: Vec<Record> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now,
+                key: None,
+                value: Some(r.to_bytes().into()),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            encoded.iter(),
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| BrokerError::Corrupt(e.to_string()))?;
+        let first_offset = {
+            let mut log = self.log.write();
+            let info = log.append(&mut buf, 0, now)?;
+            log.flush()?;
+            let leo = log.log_end_offset();
+            log.set_high_watermark(leo);
+            info.first_offset
+        };
+        // Re-apply with the real offsets so the image knows where it stands.
+        let mut image = (*self.image()).clone();
+        for (i, r) in records.iter().enumerate() {
+            image.apply(r, first_offset + i as i64)?;
+        }
+        let image = Arc::new(image);
+        *self.image.write() = Arc::clone(&image);
+        Ok(image)
+    }
+}

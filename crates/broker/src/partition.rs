@@ -1,0 +1,173 @@
+//! One partition this broker hosts: its log, leader epoch and high watermark.
+//!
+//! On a single node the high watermark is the durable end of the log: a record is
+//! visible to consumers once it has been fsynced (or, in Kafka's page-cache mode set by
+//! `flush.messages`/`flush.ms`, once appended). With replicas it becomes the offset all
+//! in-sync replicas have reached; only `advance_high_watermark` changes.
+
+use crate::error::BrokerError;
+use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Resolves with the durable offset once an append is fsynced and visible.
+pub type DurableReceiver = oneshot::Receiver<Result<i64, LogError>>;
+
+/// A finished group-commit flush, on its way from the flusher thread to the task that
+/// moves high watermarks.
+pub struct Durable {
+    pub partition: Arc<Partition>,
+    pub result: Result<i64, LogError>,
+    pub notify: Option<oneshot::Sender<Result<i64, LogError>>>,
+}
+
+/// Receives finished flushes in order, advances high watermarks, then releases the
+/// producers waiting on them.
+pub async fn run_durability_task(mut rx: mpsc::UnboundedReceiver<Durable>) {
+    while let Some(d) = rx.recv().await {
+        if let Ok(offset) = &d.result {
+            d.partition.advance_high_watermark(*offset);
+        }
+        if let Some(tx) = d.notify {
+            let _ = tx.send(d.result);
+        }
+    }
+}
+
+/// A hosted partition.
+pub struct Partition {
+    pub tp: TopicPartition,
+    pub log: SharedLog,
+    leader_epoch: AtomicI32,
+    /// Appends since the last flush, for `flush.messages`.
+    unflushed_messages: AtomicI64,
+    logs: Arc<LogManager>,
+    data_arrived: Arc<Notify>,
+    durability: mpsc::UnboundedSender<Durable>,
+}
+
+/// What a durable append reports back to the producer.
+#[derive(Debug, Clone)]
+pub struct AppendResult {
+    pub info: AppendInfo,
+    pub log_start_offset: i64,
+}
+
+impl Partition {
+    pub fn new(
+        tp: TopicPartition,
+        log: SharedLog,
+        leader_epoch: i32,
+        logs: Arc<LogManager>,
+        data_arrived: Arc<Notify>,
+        durability: mpsc::UnboundedSender<Durable>,
+    ) -> Self {
+        Partition {
+            tp,
+            log,
+            leader_epoch: AtomicI32::new(leader_epoch),
+            unflushed_messages: AtomicI64::new(0),
+            logs,
+            data_arrived,
+            durability,
+        }
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Release);
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.log.read().high_watermark()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.read().log_start_offset()
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.read().log_end_offset()
+    }
+
+    /// Appends validated batches (in the caller's order; the log lock serialises
+    /// appenders). Returns at once; the receiver, when asked for with `want_durable`,
+    /// resolves once the batches are fsynced (group-committed with every other append
+    /// in flight) and the high watermark has moved past them. In page-cache mode
+    /// (`flush.messages`/`flush.ms` set) the records are visible at once and no wait
+    /// is offered.
+    pub fn append(
+        self: &Arc<Self>,
+        batches: &mut [u8],
+        now_ms: i64,
+        want_durable: bool,
+    ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
+        let (info, log_start_offset, page_cache_mode, flush_every) = {
+            let mut log = self.log.write();
+            let info = log.append(batches, self.leader_epoch(), now_ms)?;
+            let config = log.config();
+            let page_cache = config.flush_messages.is_some() || config.flush_ms.is_some();
+            let flush_every = config.flush_messages;
+            if page_cache {
+                let leo = log.log_end_offset();
+                log.set_high_watermark(leo);
+            }
+            (info, log.log_start_offset(), page_cache, flush_every)
+        };
+        let (record_count, last_offset) = (info.record_count, info.last_offset);
+        let result = AppendResult {
+            info,
+            log_start_offset,
+        };
+        if page_cache_mode {
+            self.data_arrived.notify_waiters();
+            let unflushed = self
+                .unflushed_messages
+                .fetch_add(record_count, Ordering::AcqRel)
+                + record_count;
+            if flush_every.is_some_and(|n| unflushed as u64 >= n) {
+                self.unflushed_messages.store(0, Ordering::Release);
+                self.logs
+                    .request_flush(&self.tp, last_offset + 1, Box::new(|_| {}));
+            }
+            return Ok((result, None));
+        }
+        let (tx, rx) = if want_durable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let me = Arc::clone(self);
+        let durability = self.durability.clone();
+        self.logs.request_flush(
+            &self.tp,
+            last_offset + 1,
+            Box::new(move |r| {
+                // Runs on the flusher thread: hand over, never block here.
+                let _ = durability.send(Durable {
+                    partition: me,
+                    result: r,
+                    notify: tx,
+                });
+            }),
+        );
+        Ok((result, rx))
+    }
+
+    /// Moves the high watermark forward (never back) and wakes waiting fetches.
+    pub fn advance_high_watermark(&self, offset: i64) {
+        {
+            let mut log = self.log.write();
+            let capped = offset.min(log.log_end_offset());
+            if capped > log.high_watermark() {
+                log.set_high_watermark(capped);
+            }
+        }
+        self.data_arrived.notify_waiters();
+    }
+}

@@ -1,0 +1,88 @@
+//! What a handler knows about the request it serves, and how it encodes its answer.
+
+use crate::broker::Broker;
+use bytes::{BufMut, Bytes, BytesMut};
+use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
+use moldau_protocol::kafka::protocol::Encodable;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The response to write, encoded with its size prefix and header; None when the
+/// request gets no response (Produce with acks=0).
+pub type ResponseFrame = Option<Bytes>;
+
+/// The part of handling that may wait (for durability, new data, a rebalance). It runs
+/// concurrently with later requests of the same connection, but responses are written
+/// in request order.
+pub type Deferred = Pin<Box<dyn Future<Output = Result<ResponseFrame, CloseConnection>> + Send>>;
+
+/// Why a connection must be closed instead of answered.
+#[derive(Debug)]
+pub struct CloseConnection(pub String);
+
+/// A decoded request header plus where it came from.
+#[derive(Clone)]
+pub struct RequestContext {
+    pub broker: Arc<Broker>,
+    pub api_key: ApiKey,
+    pub version: i16,
+    pub header: RequestHeader,
+    pub client_host: String,
+}
+
+impl RequestContext {
+    pub fn correlation_id(&self) -> i32 {
+        self.header.correlation_id
+    }
+
+    pub fn client_id(&self) -> String {
+        self.header
+            .client_id
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Encodes a response with this request's header version and correlation id.
+    pub fn encode<R: Encodable>(&self, response: &R) -> Result<Bytes, CloseConnection> {
+        encode_frame(
+            self.correlation_id(),
+            self.api_key.response_header_version(self.version),
+            response,
+            self.version,
+        )
+    }
+
+    /// A deferred that is already done.
+    pub fn ready<R: Encodable>(&self, response: &R) -> Result<Deferred, CloseConnection> {
+        let frame = self.encode(response)?;
+        Ok(Box::pin(std::future::ready(Ok(Some(frame)))))
+    }
+}
+
+/// A deferred that resolves to `frame` at once.
+pub fn ready_frame(frame: ResponseFrame) -> Deferred {
+    Box::pin(std::future::ready(Ok(frame)))
+}
+
+/// Size prefix, response header, body.
+pub fn encode_frame<R: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    response: &R,
+    version: i16,
+) -> Result<Bytes, CloseConnection> {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    header
+        .encode(&mut buf, header_version)
+        .map_err(|e| CloseConnection(format!("encoding response header: {e}")))?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| CloseConnection(format!("encoding response v{version}: {e}")))?;
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.freeze())
+}

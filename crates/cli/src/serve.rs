@@ -1,0 +1,233 @@
+//! `moldau serve`: configuration from file, flags and environment, then the broker
+//! until Ctrl-C or SIGTERM, shutting down cleanly.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use moldau_broker::{Broker, BrokerConfig};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Data directory (Kafka's log.dirs).
+    #[arg(long, env = "MOLDAU_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the Kafka listener (port 0 picks a free port).
+    #[arg(long, env = "MOLDAU_LISTEN")]
+    listen: Option<String>,
+    /// Address clients are told to connect to (defaults to the listener's).
+    #[arg(long, env = "MOLDAU_ADVERTISE")]
+    advertise: Option<String>,
+    /// Address of the web console, or "off".
+    #[arg(long, env = "MOLDAU_CONSOLE", default_value = "127.0.0.1:8080")]
+    console: String,
+    /// This broker's id (Kafka's node.id).
+    #[arg(long, env = "MOLDAU_NODE_ID")]
+    node_id: Option<i32>,
+    /// TOML file whose keys are Kafka property names.
+    #[arg(long, env = "MOLDAU_CONFIG")]
+    config: Option<PathBuf>,
+    /// Any Kafka property, as name=value; repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE", env = "MOLDAU_SET")]
+    set: Vec<String>,
+}
+
+/// Flattens TOML tables so `log.segment.bytes = 5` (nested tables) and
+/// `"log.segment.bytes" = 5` both give the property `log.segment.bytes`.
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out)?;
+            }
+        }
+        toml::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        toml::Value::Integer(i) => {
+            out.insert(prefix.to_string(), i.to_string());
+        }
+        toml::Value::Float(f) => {
+            out.insert(prefix.to_string(), f.to_string());
+        }
+        toml::Value::Boolean(b) => {
+            out.insert(prefix.to_string(), b.to_string());
+        }
+        toml::Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.insert(prefix.to_string(), parts.join(","));
+        }
+        toml::Value::Datetime(d) => bail!("property '{prefix}' cannot be a date ({d})"),
+    }
+    Ok(())
+}
+
+/// Merges file, `--set` and flags (later wins) into Kafka properties.
+fn properties(args: &ServeArgs) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut props = BTreeMap::new();
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let value: toml::Value = text
+            .parse()
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        flatten("", &value, &mut props)?;
+    }
+    for s in &args.set {
+        let Some((k, v)) = s.split_once('=') else {
+            bail!("--set expects NAME=VALUE, got '{s}'");
+        };
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    if let Some(dir) = &args.data_dir {
+        props.insert("log.dirs".into(), dir.display().to_string());
+    }
+    if let Some(listen) = &args.listen {
+        props.insert("listeners".into(), format!("PLAINTEXT://{listen}"));
+    }
+    if let Some(adv) = &args.advertise {
+        props.insert("advertised.listeners".into(), format!("PLAINTEXT://{adv}"));
+    }
+    if let Some(id) = args.node_id {
+        props.insert("node.id".into(), id.to_string());
+    }
+    Ok(props)
+}
+
+/// Splits "host:port" (the port must be a number).
+fn split_host_port(addr: &str) -> anyhow::Result<(String, i32)> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .with_context(|| format!("'{addr}' is not HOST:PORT"))?;
+    let port: i32 = port
+        .parse()
+        .with_context(|| format!("'{port}' in '{addr}' is not a port number"))?;
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config =
+        BrokerConfig::from_properties(properties(&args)?).context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("moldau")
+        .build()?;
+    runtime.block_on(serve(config, args.console))
+}
+
+async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
+    let listen = config.listen_address();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding the Kafka listener to {listen}"))?;
+    let bound = listener.local_addr()?;
+    let advertised = match config.advertised_address() {
+        Some(a) => split_host_port(&a)?,
+        None => (bound.ip().to_string(), bound.port() as i32),
+    };
+    let broker: Arc<Broker> = {
+        let config = config.clone();
+        let advertised = advertised.clone();
+        tokio::task::spawn_blocking(move || {
+            let handle = tokio::runtime::Handle::current();
+            let _guard = handle.enter();
+            Broker::open(config, advertised)
+        })
+        .await??
+    };
+    tracing::info!(
+        node_id = broker.node_id,
+        cluster_id = %broker.cluster_id,
+        data_dir = %broker.data_dir.display(),
+        "kafka listener on {bound}, advertised as {}:{}",
+        advertised.0,
+        advertised.1
+    );
+    if console != "off" {
+        tracing::info!("web console address {console} is reserved; the console is not built into this version yet");
+    }
+    // Tests and scripts wait for this line to learn the bound port.
+    println!("moldau listening kafka={bound}");
+    let _ = std::io::stdout().flush();
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(moldau_broker::server::run(
+        Arc::clone(&broker),
+        listener,
+        stop_rx,
+    ));
+    wait_for_signal().await;
+    tracing::info!("shutting down: answering in-flight requests");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    tokio::task::spawn_blocking(move || broker.shutdown()).await??;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_dotted_keys_become_property_names() {
+        let v: toml::Value =
+            "log.segment.bytes = 1000\n\"num.partitions\" = 3\nauto.create.topics.enable = false\n"
+                .parse()
+                .unwrap();
+        let mut out = BTreeMap::new();
+        flatten("", &v, &mut out).unwrap();
+        assert_eq!(out["log.segment.bytes"], "1000");
+        assert_eq!(out["num.partitions"], "3");
+        assert_eq!(out["auto.create.topics.enable"], "false");
+    }
+
+    #[test]
+    fn host_port_parsing() {
+        assert_eq!(
+            split_host_port("127.0.0.1:9092").unwrap(),
+            ("127.0.0.1".into(), 9092)
+        );
+        assert!(split_host_port("nohost").is_err());
+        assert!(split_host_port("h:port").is_err());
+    }
+}

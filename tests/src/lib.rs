@@ -1,0 +1,153 @@
+//! Test harness: runs the real `moldau` binary as a child process on a free port with
+//! its own data directory, and kills or stops it the way an operator would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// How long a broker may take to print its listening line.
+pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// Path of the `moldau` binary: `MOLDAU_BIN`, else the workspace's debug build (built
+/// once per test process if missing or stale).
+pub fn moldau_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("MOLDAU_BIN") {
+        return PathBuf::from(p);
+    }
+    static BUILD: Once = Once::new();
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    BUILD.call_once(|| {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-q", "-p", "moldau-cli"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building moldau failed");
+    });
+    target.join("debug").join("moldau")
+}
+
+/// A running broker process.
+pub struct BrokerProcess {
+    child: Option<Child>,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    extra: Vec<String>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl BrokerProcess {
+    /// Starts a broker on 127.0.0.1:0 with a fresh data directory.
+    pub fn start(extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = temp.path().to_path_buf();
+        let mut b = Self::start_in(&dir, extra, None);
+        b._temp = Some(temp);
+        b
+    }
+
+    /// Starts a broker on `data_dir`, on `port` if given (to restart on the same address).
+    pub fn start_in(data_dir: &Path, extra: &[&str], port: Option<u16>) -> Self {
+        let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
+        let mut cmd = Command::new(moldau_bin());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(&listen)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--console")
+            .arg("off")
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("MOLDAU_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawning moldau");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("moldau listening kafka=") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(BROKER_START_TIMEOUT)
+            .expect("broker did not report its listener in time");
+        BrokerProcess {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            _temp: None,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("listener address has a port")
+    }
+
+    /// SIGTERM and wait: the clean shutdown path.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    assert!(status.success(), "broker exited with {status} on SIGTERM");
+                    return;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("broker did not stop within 30 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// SIGKILL: the crash path.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same data directory and port.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop or kill the broker first");
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let next = Self::start_in(&self.data_dir, &extra, Some(self.port()));
+        self.child = next.child;
+        self.addr = next.addr;
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
