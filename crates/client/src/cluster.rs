@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use moldau_protocol::kafka::messages::metadata_request::MetadataRequestTopic;
 use moldau_protocol::kafka::messages::{
-    FindCoordinatorRequest, MetadataRequest, MetadataResponse, TopicName,
+    ApiKey, FindCoordinatorRequest, MetadataRequest, MetadataResponse, TopicName,
 };
 use moldau_protocol::kafka::protocol::StrBytes;
 use rand::seq::SliceRandom;
@@ -301,14 +301,19 @@ impl Cluster {
                 return Ok(snapshot);
             }
         }
-        let req = MetadataRequest::default()
-            .with_topics(topics.map(|ts| {
-                ts.iter()
-                    .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                    .collect()
-            }))
-            .with_allow_auto_topic_creation(self.inner.config.allow_auto_topic_creation);
-        let resp: MetadataResponse = self.send_any(&req).await?;
+        let auto_create = self.inner.config.allow_auto_topic_creation;
+        let resp: MetadataResponse = self
+            .send_any_with(ApiKey::Metadata, |version| {
+                MetadataRequest::default()
+                    .with_topics(topics.map(|ts| {
+                        ts.iter()
+                            .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
+                            .collect()
+                    }))
+                    // Before v4 the field does not exist and brokers always create.
+                    .with_allow_auto_topic_creation(auto_create || version < 4)
+            })
+            .await?;
         check_code(resp.error_code, None)?;
         let mut next = (*self.metadata()).clone();
         next.merge(resp, topics.is_none());
@@ -472,6 +477,66 @@ impl Cluster {
         }
     }
 
+    /// Like [`Cluster::send_any`], for requests whose fields depend on the version
+    /// negotiated with the broker that gets it: `build` receives that version.
+    pub async fn send_any_with<R, F>(&self, key: ApiKey, build: F) -> Result<R::Response>
+    where
+        R: moldau_protocol::kafka::protocol::Request,
+        F: Fn(i16) -> R,
+    {
+        let mut attempt = 0u32;
+        loop {
+            let result = match self.any_connection().await {
+                Ok(c) => match c.version_for(key) {
+                    Ok(v) => {
+                        c.send_version(&build(v), v, self.inner.config.connection.request_timeout)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if is_network(&e) && attempt < self.network_attempts() => {
+                    attempt += 1;
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Like [`Cluster::send_to`], with the request built for the negotiated version
+    /// and an optional timeout overriding `request.timeout.ms`.
+    pub async fn send_to_with<R, F>(
+        &self,
+        node_id: i32,
+        lane: Lane,
+        key: ApiKey,
+        timeout: Option<Duration>,
+        build: F,
+    ) -> Result<R::Response>
+    where
+        R: moldau_protocol::kafka::protocol::Request,
+        F: Fn(i16) -> R,
+    {
+        let timeout = timeout.unwrap_or(self.inner.config.connection.request_timeout);
+        let mut attempt = 0u32;
+        loop {
+            let result = match self.connection(node_id, lane).await {
+                Ok(c) => match c.version_for(key) {
+                    Ok(v) => c.send_version(&build(v), v, timeout).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(e) if is_network(&e) && attempt < 1 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
     fn network_attempts(&self) -> u32 {
         (self.inner.config.bootstrap_servers.len() as u32).max(3)
     }
@@ -480,7 +545,7 @@ impl Cluster {
     /// node id. Retriable broker errors are returned to the caller to retry.
     pub async fn find_coordinator(&self, key: &str, key_type: i8) -> Result<i32> {
         let conn = self.any_connection().await?;
-        let version = conn.version_for(moldau_protocol::kafka::messages::ApiKey::FindCoordinator)?;
+        let version = conn.version_for(ApiKey::FindCoordinator)?;
         let mut req = FindCoordinatorRequest::default().with_key_type(key_type);
         if version >= 4 {
             req.coordinator_keys = vec![StrBytes::from_string(key.to_string())];

@@ -11,7 +11,10 @@ pub mod batch_decoder;
 pub mod cluster;
 pub mod codec;
 pub mod connection;
+pub mod consumer;
+pub mod coordinator;
 pub mod error;
+pub mod offsets;
 pub mod partitioner;
 pub mod producer;
 pub mod record;
@@ -22,4 +25,7 @@ pub use codec::Compression;
 pub use connection::{Connection, ConnectionConfig};
 pub use error::{BrokerError, Error, Result};
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConfig};
-pub use record::{ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerConfig, OffsetReset, SeekTo};
+pub use record::{
+    ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
+};
