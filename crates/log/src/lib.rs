@@ -1,1 +1,40 @@
-//! moldau-log (see DESIGN.md).
+//! moldau-log: one partition's log in Kafka's on-disk format (see DESIGN.md and
+//! `docs/format/`): segments of record batches with offset and time indexes, the
+//! leader-epoch checkpoint, crash recovery, retention, compaction, and group commit.
+//!
+//! No async: the broker calls into a [`PartitionLog`] under its lock; the
+//! [`LogManager`] runs a flusher thread ([`GroupCommit`]) and a retention thread.
+
+mod batch_header;
+mod batch_reader;
+mod checkpoint_file;
+mod cleaner;
+pub mod config;
+mod epoch_cache;
+pub mod error;
+mod group_commit;
+mod index_file;
+mod log_loader;
+pub mod manager;
+pub mod offset_index;
+pub mod partition_log;
+pub mod properties_file;
+pub mod records;
+mod retention;
+mod segment;
+pub mod time_index;
+pub mod topic_partition;
+
+pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use error::LogError;
+pub use group_commit::{FlushCallback, GroupCommit};
+pub use manager::{LogManager, SharedLog};
+pub use partition_log::{AppendInfo, FlushPlan, PartitionLog, ReadInfo};
+pub use topic_partition::TopicPartition;
+
+#[cfg(test)]
+mod manager_tests;
+#[cfg(test)]
+mod partition_log_tests;
+#[cfg(test)]
+mod test_util;

@@ -1,0 +1,77 @@
+//! The log's error type.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use moldau_protocol::batch::BatchError;
+use thiserror::Error;
+
+/// Everything that can go wrong in the log. `Clone` because one failed fsync must be
+/// reported to every waiter of a group commit.
+#[derive(Debug, Error, Clone)]
+pub enum LogError {
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The requested offset lies outside `[log_start, log_end]`.
+    #[error("offset {requested} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        requested: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    /// A batch handed to `append` is malformed.
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    /// A batch (or a whole append) is larger than a segment may hold.
+    #[error("record batch of {size_bytes} bytes exceeds segment_bytes {segment_bytes}")]
+    BatchTooLarge { size_bytes: u64, segment_bytes: u64 },
+    /// A follower append does not continue the log (offsets must grow from the log end).
+    #[error("append at offset {first_offset} does not follow log end {log_end}")]
+    UnexpectedAppendOffset { first_offset: i64, log_end: i64 },
+    /// A file on disk does not have the expected format.
+    #[error("corrupt file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    /// meta.properties belongs to another node.
+    #[error("meta.properties in {path} has node.id {found}, this broker is node {expected}")]
+    NodeIdMismatch {
+        path: PathBuf,
+        found: i32,
+        expected: i32,
+    },
+    /// No log is open for this topic-partition.
+    #[error("unknown topic-partition {0}")]
+    UnknownPartition(String),
+    /// A configuration value is out of its allowed range.
+    #[error("invalid log config: {0}")]
+    InvalidConfig(String),
+    /// The manager is shutting down and takes no more work.
+    #[error("log manager is shut down")]
+    ShutDown,
+}
+
+impl LogError {
+    /// Wraps an `io::Error` with the path it happened on.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        LogError::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// A closure for `map_err` that attaches `path`.
+    pub(crate) fn at(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+        move |e| LogError::io(path, e)
+    }
+
+    pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> Self {
+        LogError::Corrupt {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! All logs of one data directory: opening them at start, the checkpoint files,
+//! background retention/compaction, group commit, and clean shutdown.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::checkpoint_file::{read_checkpoint, sync_dir, write_checkpoint};
+use crate::config::LogConfig;
+use crate::error::LogError;
+use crate::group_commit::{FlushCallback, GroupCommit};
+use crate::partition_log::{wall_clock_ms, PartitionLog};
+use crate::properties_file::{
+    read_partition_metadata, uuid_to_kafka_string, write_partition_metadata, MetaProperties,
+    META_PROPERTIES_VERSION,
+};
+use crate::topic_partition::TopicPartition;
+
+/// A log shared between the broker's handlers and the background threads.
+pub type SharedLog = Arc<RwLock<PartitionLog>>;
+
+/// Recovery points (fsynced end of each log).
+pub const RECOVERY_POINT_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoint";
+/// High watermarks.
+pub const REPLICATION_CHECKPOINT_FILE: &str = "replication-offset-checkpoint";
+/// Log start offsets.
+pub const LOG_START_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
+/// Present only after a clean shutdown; its absence at start means recovery.
+pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// Suffix of partition directories awaiting deletion.
+pub const DELETE_DIR_SUFFIX: &str = "-delete";
+const OFFSET_CHECKPOINT_VERSION: i32 = 0;
+
+struct Inner {
+    data_dir: PathBuf,
+    cluster_id: String,
+    logs: RwLock<BTreeMap<TopicPartition, SharedLog>>,
+    topic_ids: RwLock<HashMap<TopicPartition, [u8; 16]>>,
+    group_commit: GroupCommit,
+    stopping: Mutex<bool>,
+    stop_signal: Condvar,
+    checkpoint_lock: Mutex<()>,
+    shut_down: AtomicBool,
+    retention_check_interval_ms: u64,
+}
+
+/// Owner of every partition log in one data directory.
+pub struct LogManager {
+    inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Parses `topic partition offset` checkpoint lines.
+fn read_offsets(path: &Path) -> Result<HashMap<TopicPartition, i64>, LogError> {
+    let mut out = HashMap::new();
+    let Some((version, lines)) = read_checkpoint(path)? else {
+        return Ok(out);
+    };
+    if version != OFFSET_CHECKPOINT_VERSION {
+        return Err(LogError::corrupt(
+            path,
+            format!("unknown version {version}"),
+        ));
+    }
+    for line in lines {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let parsed = match parts.as_slice() {
+            [topic, partition, offset] => partition
+                .parse::<i32>()
+                .ok()
+                .zip(offset.parse::<i64>().ok())
+                .map(|(p, o)| (TopicPartition::new(*topic, p), o)),
+            _ => None,
+        };
+        let Some((tp, offset)) = parsed else {
+            return Err(LogError::corrupt(path, format!("bad line {line:?}")));
+        };
+        out.insert(tp, offset);
+    }
+    Ok(out)
+}
+
+fn write_offsets(path: &Path, offsets: &[(TopicPartition, i64)]) -> Result<(), LogError> {
+    let lines: Vec<String> = offsets
+        .iter()
+        .map(|(tp, o)| format!("{} {} {}", tp.topic, tp.partition, o))
+        .collect();
+    write_checkpoint(path, OFFSET_CHECKPOINT_VERSION, &lines)
+}
+
+impl LogManager {
+    /// Creates `data_dir` if needed, writes/validates meta.properties, reads the three
+    /// checkpoint files, opens every `topic-N` directory (deleting ones marked for
+    /// deletion), and starts the background retention/compaction thread (every
+    /// `retention_check_interval_ms`) and the group-commit flusher thread.
+    pub fn open(
+        data_dir: &Path,
+        node_id: i32,
+        cluster_id: &str,
+        default_config: LogConfig,
+        retention_check_interval_ms: u64,
+    ) -> Result<Self, LogError> {
+        std::fs::create_dir_all(data_dir).map_err(LogError::at(data_dir))?;
+        let cluster_id = match MetaProperties::read(data_dir)? {
+            Some(meta) => {
+                if meta.node_id != node_id {
+                    return Err(LogError::NodeIdMismatch {
+                        path: data_dir.join(crate::properties_file::META_PROPERTIES_FILE),
+                        found: meta.node_id,
+                        expected: node_id,
+                    });
+                }
+                if meta.cluster_id != cluster_id {
+                    tracing::warn!(stored = %meta.cluster_id, given = %cluster_id, "data directory belongs to cluster {}; keeping it", meta.cluster_id);
+                }
+                meta.cluster_id
+            }
+            None => {
+                let meta = MetaProperties {
+                    cluster_id: cluster_id.to_string(),
+                    node_id,
+                    directory_id: uuid_to_kafka_string(uuid::Uuid::new_v4().as_bytes()),
+                    version: META_PROPERTIES_VERSION,
+                };
+                meta.write(data_dir)?;
+                meta.cluster_id
+            }
+        };
+        let marker = data_dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean_shutdown = marker.exists();
+        let recovery_points = read_offsets(&data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE))?;
+        let high_watermarks = read_offsets(&data_dir.join(REPLICATION_CHECKPOINT_FILE))?;
+        let log_starts = read_offsets(&data_dir.join(LOG_START_CHECKPOINT_FILE))?;
+
+        let mut logs = BTreeMap::new();
+        let mut topic_ids = HashMap::new();
+        let started = std::time::Instant::now();
+        for entry in std::fs::read_dir(data_dir).map_err(LogError::at(data_dir))? {
+            let entry = entry.map_err(LogError::at(data_dir))?;
+            if !entry
+                .file_type()
+                .map_err(LogError::at(&entry.path()))?
+                .is_dir()
+            {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(DELETE_DIR_SUFFIX) {
+                std::fs::remove_dir_all(entry.path()).map_err(LogError::at(&entry.path()))?;
+                continue;
+            }
+            let Some(tp) = TopicPartition::parse_dir_name(name) else {
+                continue;
+            };
+            let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
+            let log_start = log_starts.get(&tp).copied();
+            let mut log = PartitionLog::open_with_options(
+                &entry.path(),
+                tp.clone(),
+                default_config.clone(),
+                recovery_point,
+                log_start,
+                clean_shutdown,
+            )?;
+            if let Some(hw) = high_watermarks.get(&tp) {
+                log.set_high_watermark(*hw);
+            }
+            if let Some(id) = read_partition_metadata(&entry.path())? {
+                topic_ids.insert(tp.clone(), id);
+            }
+            logs.insert(tp, Arc::new(RwLock::new(log)));
+        }
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            partitions = logs.len(),
+            clean_shutdown,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "logs loaded"
+        );
+        if clean_shutdown {
+            // From now on a crash must lead to recovery.
+            std::fs::remove_file(&marker).map_err(LogError::at(&marker))?;
+            sync_dir(data_dir)?;
+        }
+
+        let inner = Arc::new(Inner {
+            data_dir: data_dir.to_path_buf(),
+            cluster_id,
+            logs: RwLock::new(logs),
+            topic_ids: RwLock::new(topic_ids),
+            group_commit: GroupCommit::start()?,
+            stopping: Mutex::new(false),
+            stop_signal: Condvar::new(),
+            checkpoint_lock: Mutex::new(()),
+            shut_down: AtomicBool::new(false),
+            retention_check_interval_ms: retention_check_interval_ms.max(1),
+        });
+        let worker = Arc::clone(&inner);
+        let retention = std::thread::Builder::new()
+            .name("moldau-log-retention".into())
+            .spawn(move || background_loop(&worker))
+            .map_err(|e| LogError::io(data_dir, e))?;
+        Ok(LogManager {
+            inner,
+            threads: Mutex::new(vec![retention]),
+        })
+    }
+
+    /// The cluster id: from meta.properties if it existed, else the one given to `open`.
+    pub fn cluster_id(&self) -> String {
+        self.inner.cluster_id.clone()
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn get(&self, tp: &TopicPartition) -> Option<SharedLog> {
+        self.inner.logs.read().get(tp).cloned()
+    }
+
+    pub fn all(&self) -> Vec<(TopicPartition, SharedLog)> {
+        self.inner
+            .logs
+            .read()
+            .iter()
+            .map(|(tp, log)| (tp.clone(), Arc::clone(log)))
+            .collect()
+    }
+
+    /// Creates the directory, writes partition.metadata (version 0, topic_id as Kafka's
+    /// base64 uuid) and returns the log; returns the existing one if present.
+    pub fn create(
+        &self,
+        tp: &TopicPartition,
+        config: LogConfig,
+        topic_id: [u8; 16],
+    ) -> Result<SharedLog, LogError> {
+        let mut logs = self.inner.logs.write();
+        if let Some(log) = logs.get(tp) {
+            return Ok(Arc::clone(log));
+        }
+        let dir = self.inner.data_dir.join(tp.dir_name());
+        let log = PartitionLog::open(&dir, tp.clone(), config, 0, None)?;
+        write_partition_metadata(&dir, &topic_id)?;
+        sync_dir(&self.inner.data_dir)?;
+        let log = Arc::new(RwLock::new(log));
+        logs.insert(tp.clone(), Arc::clone(&log));
+        self.inner.topic_ids.write().insert(tp.clone(), topic_id);
+        Ok(log)
+    }
+
+    /// The topic id from partition.metadata.
+    pub fn topic_id(&self, tp: &TopicPartition) -> Option<[u8; 16]> {
+        self.inner.topic_ids.read().get(tp).copied()
+    }
+
+    /// Removes the partition: renames its directory to `topic-N.<uuid>-delete` and
+    /// deletes it on a background thread.
+    pub fn remove(&self, tp: &TopicPartition) -> Result<(), LogError> {
+        let Some(log) = self.inner.logs.write().remove(tp) else {
+            return Ok(());
+        };
+        self.inner.topic_ids.write().remove(tp);
+        let guard = log.write();
+        let from = guard.dir().to_path_buf();
+        let to = self.inner.data_dir.join(format!(
+            "{}.{}{}",
+            tp.dir_name(),
+            uuid::Uuid::new_v4().simple(),
+            DELETE_DIR_SUFFIX
+        ));
+        std::fs::rename(&from, &to).map_err(LogError::at(&from))?;
+        drop(guard);
+        sync_dir(&self.inner.data_dir)?;
+        let spawned = std::thread::Builder::new()
+            .name("moldau-log-delete".into())
+            .spawn(move || {
+                if let Err(e) = std::fs::remove_dir_all(&to) {
+                    tracing::warn!(dir = %to.display(), error = %e, "could not delete removed partition directory");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start deletion thread; directory is removed at next start");
+        }
+        Ok(())
+    }
+
+    /// Group commit: returns at once; the flusher thread fsyncs, advances the
+    /// recovery point and calls `done(Ok(durable_offset))` with the offset now durable
+    /// (>= `up_to_offset`), or an error. Callbacks run on the flusher thread (for an
+    /// unknown partition, immediately on the caller's).
+    pub fn request_flush(&self, tp: &TopicPartition, up_to_offset: i64, done: FlushCallback) {
+        match self.get(tp) {
+            Some(log) => self.inner.group_commit.request(log, up_to_offset, done),
+            None => done(Err(LogError::UnknownPartition(tp.to_string()))),
+        }
+    }
+
+    /// The group-commit engine (for its counters).
+    pub fn group_commit(&self) -> &GroupCommit {
+        &self.inner.group_commit
+    }
+
+    /// Writes recovery-point-offset-checkpoint, replication-offset-checkpoint (high
+    /// watermarks) and log-start-offset-checkpoint atomically.
+    pub fn checkpoint(&self) -> Result<(), LogError> {
+        self.inner.checkpoint()
+    }
+
+    /// Flushes every log, writes the checkpoints and the clean-shutdown marker so the
+    /// next open skips recovery; stops the background threads. Idempotent.
+    pub fn shutdown(&self) -> Result<(), LogError> {
+        if self.inner.shut_down.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.stop_threads();
+        self.inner.group_commit.shutdown();
+        for (_, log) in self.all() {
+            log.write().close_for_shutdown()?;
+        }
+        self.inner.checkpoint()?;
+        let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);
+        std::fs::write(&marker, b"").map_err(LogError::at(&marker))?;
+        sync_dir(&self.inner.data_dir)?;
+        tracing::info!(data_dir = %self.inner.data_dir.display(), "log manager shut down cleanly");
+        Ok(())
+    }
+
+    fn stop_threads(&self) {
+        *self.inner.stopping.lock() = true;
+        self.inner.stop_signal.notify_all();
+        for t in self.threads.lock().drain(..) {
+            if t.join().is_err() {
+                tracing::error!("log background thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for LogManager {
+    /// Stops the threads without a clean shutdown (the next open recovers).
+    fn drop(&mut self) {
+        self.stop_threads();
+        self.inner.group_commit.shutdown();
+    }
+}
+
+impl Inner {
+    fn checkpoint(&self) -> Result<(), LogError> {
+        let _one_writer = self.checkpoint_lock.lock();
+        let logs: Vec<(TopicPartition, SharedLog)> = self
+            .logs
+            .read()
+            .iter()
+            .map(|(tp, l)| (tp.clone(), Arc::clone(l)))
+            .collect();
+        let mut recovery = Vec::with_capacity(logs.len());
+        let mut hws = Vec::with_capacity(logs.len());
+        let mut starts = Vec::with_capacity(logs.len());
+        for (tp, log) in logs {
+            let log = log.read();
+            recovery.push((tp.clone(), log.recovery_point()));
+            hws.push((tp.clone(), log.high_watermark()));
+            starts.push((tp, log.log_start_offset()));
+        }
+        write_offsets(
+            &self.data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE),
+            &recovery,
+        )?;
+        write_offsets(&self.data_dir.join(REPLICATION_CHECKPOINT_FILE), &hws)?;
+        write_offsets(&self.data_dir.join(LOG_START_CHECKPOINT_FILE), &starts)
+    }
+
+    /// One pass of background work over every log.
+    fn background_pass(&self) {
+        let now_ms = wall_clock_ms();
+        let logs: Vec<SharedLog> = self.logs.read().values().cloned().collect();
+        for log in logs {
+            if let Err(e) = crate::cleaner::run_retention_and_compaction(&log, now_ms) {
+                tracing::warn!(error = %e, "retention/compaction failed");
+            }
+            let (due, end) = {
+                let l = log.read();
+                (l.flush_due(now_ms), l.log_end_offset())
+            };
+            if due {
+                self.group_commit.request(
+                    log,
+                    end,
+                    Box::new(|r| {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "background flush failed");
+                        }
+                    }),
+                );
+            }
+        }
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "writing offset checkpoints failed");
+        }
+    }
+}
+
+fn background_loop(inner: &Inner) {
+    let interval = Duration::from_millis(inner.retention_check_interval_ms);
+    loop {
+        {
+            let mut stopping = inner.stopping.lock();
+            if !*stopping {
+                inner.stop_signal.wait_for(&mut stopping, interval);
+            }
+            if *stopping {
+                return;
+            }
+        }
+        inner.background_pass();
+    }
+}

@@ -1,0 +1,158 @@
+//! LogManager: directory layout, checkpoints, clean shutdown, removal, group commit.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use crate::manager::{CLEAN_SHUTDOWN_FILE, RECOVERY_POINT_CHECKPOINT_FILE};
+use crate::test_util::{batch, small_config};
+use crate::{LogConfig, LogError, LogManager, TopicPartition};
+
+const HOUR_MS: u64 = 3_600_000;
+
+#[test]
+fn creates_layout_and_reopens_after_clean_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("orders", 3);
+    {
+        let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
+        assert_eq!(mgr.cluster_id(), "cluster-a");
+        let log = mgr.create(&tp, small_config(), [9; 16]).unwrap();
+        let again = mgr.create(&tp, small_config(), [1; 16]).unwrap();
+        assert!(Arc::ptr_eq(&log, &again));
+        for _ in 0..20 {
+            let mut b = batch(2, 30, 1000);
+            log.write().append(&mut b, 0, 1).unwrap();
+        }
+        log.write().set_high_watermark(40);
+        mgr.shutdown().unwrap();
+        assert!(dir.path().join(CLEAN_SHUTDOWN_FILE).exists());
+    }
+    let meta = std::fs::read_to_string(dir.path().join("meta.properties")).unwrap();
+    assert!(
+        meta.contains("cluster.id=cluster-a")
+            && meta.contains("node.id=1")
+            && meta.contains("version=1")
+    );
+    let pm = std::fs::read_to_string(dir.path().join("orders-3/partition.metadata")).unwrap();
+    assert!(pm.starts_with("version: 0\ntopic_id: "));
+    let rp = std::fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE)).unwrap();
+    assert_eq!(rp, "0\n1\norders 3 40\n");
+
+    // A different node id is refused; the stored cluster id wins over a new one.
+    assert!(matches!(
+        LogManager::open(dir.path(), 2, "cluster-a", small_config(), HOUR_MS),
+        Err(LogError::NodeIdMismatch {
+            found: 1,
+            expected: 2,
+            ..
+        })
+    ));
+    let mgr = LogManager::open(dir.path(), 1, "other", small_config(), HOUR_MS).unwrap();
+    assert_eq!(mgr.cluster_id(), "cluster-a");
+    assert!(
+        !dir.path().join(CLEAN_SHUTDOWN_FILE).exists(),
+        "marker consumed at open"
+    );
+    let log = mgr.get(&tp).unwrap();
+    assert_eq!(log.read().log_end_offset(), 40);
+    assert_eq!(log.read().high_watermark(), 40);
+    assert_eq!(mgr.topic_id(&tp), Some([9; 16]));
+    assert_eq!(mgr.all().len(), 1);
+}
+
+#[test]
+fn remove_renames_then_deletes_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mgr = LogManager::open(dir.path(), 0, "c", LogConfig::default(), HOUR_MS).unwrap();
+    let tp = TopicPartition::new("gone", 0);
+    mgr.create(&tp, LogConfig::default(), [0; 16]).unwrap();
+    mgr.remove(&tp).unwrap();
+    assert!(mgr.get(&tp).is_none());
+    assert!(!dir.path().join("gone-0").exists());
+    // Background deletion finishes shortly; a leftover would be removed on open anyway.
+    for _ in 0..200 {
+        let left = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with("-delete")
+            })
+            .count();
+        if left == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("deleted partition directory still present");
+}
+
+#[test]
+fn group_commit_batches_many_requests_into_few_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mgr =
+        Arc::new(LogManager::open(dir.path(), 0, "c", LogConfig::default(), HOUR_MS).unwrap());
+    let partitions: Vec<TopicPartition> = (0..4).map(|p| TopicPartition::new("gc", p)).collect();
+    for tp in &partitions {
+        mgr.create(tp, LogConfig::default(), [1; 16]).unwrap();
+    }
+    let threads = 6;
+    let per_thread = 200;
+    let (tx, rx) = mpsc::channel::<(i64, Result<i64, LogError>)>();
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let mgr = Arc::clone(&mgr);
+            let tp = partitions[t % partitions.len()].clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let log = mgr.get(&tp).unwrap();
+                for _ in 0..per_thread {
+                    let mut b = batch(1, 100, 1);
+                    let end = log.write().append(&mut b, 0, 1).unwrap().last_offset + 1;
+                    let tx = tx.clone();
+                    mgr.request_flush(&tp, end, Box::new(move |r| tx.send((end, r)).unwrap()));
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut answered = 0;
+    for (asked, result) in rx {
+        let durable = result.unwrap();
+        assert!(durable >= asked, "durable {durable} < asked {asked}");
+        answered += 1;
+    }
+    assert_eq!(answered, threads * per_thread);
+    let fsyncs = mgr.group_commit().fsync_count();
+    assert!(
+        fsyncs < (threads * per_thread) as u64 / 2,
+        "{fsyncs} fsyncs for {answered} requests: not batched"
+    );
+    for tp in &partitions {
+        let log = mgr.get(tp).unwrap();
+        let log = log.read();
+        assert_eq!(log.recovery_point(), log.log_end_offset());
+    }
+}
+
+#[test]
+fn unknown_partition_flush_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mgr = LogManager::open(dir.path(), 0, "c", LogConfig::default(), HOUR_MS).unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = Arc::clone(&got);
+    mgr.request_flush(
+        &TopicPartition::new("nope", 0),
+        1,
+        Box::new(move |r| {
+            assert!(matches!(r, Err(LogError::UnknownPartition(_))));
+            g.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    assert_eq!(got.load(Ordering::SeqCst), 1);
+}

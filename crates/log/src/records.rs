@@ -1,0 +1,202 @@
+//! Records inside a batch, parsed without copying: used by compaction (which keeps
+//! records byte for byte), timestamp search and the dump tool.
+//!
+//! Layout of one record (magic 2): length varint, attributes i8, timestampDelta
+//! varlong, offsetDelta varint, keyLength varint, key, valueLength varint, value,
+//! header count varint, then per header keyLength varint, key, valueLength varint, value.
+
+use bytes::{Bytes, BytesMut};
+use moldau_protocol::batch::{BatchView, Codec};
+use moldau_protocol::kafka::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use thiserror::Error;
+
+/// Largest decompressed record payload the log will materialise for one batch.
+pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 256 * 1024 * 1024;
+const TOO_LARGE: &str = "decompressed batch too large";
+/// Most headers one record may declare.
+pub const RECORD_HEADERS_MAX: usize = 65_536;
+
+/// Why a batch's records could not be parsed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("record data truncated")]
+    Truncated,
+    #[error("bad varint")]
+    BadVarint,
+    #[error("invalid length {0}")]
+    BadLength(i64),
+    #[error("record count {declared} in header but {found} records parsed")]
+    CountMismatch { declared: i32, found: usize },
+    #[error("unsupported compression codec {0}")]
+    UnsupportedCodec(u8),
+    #[error("decompression failed: {0}")]
+    Decompress(String),
+    #[error("decompressed size exceeds {DECOMPRESSED_BATCH_BYTES_MAX} bytes")]
+    TooLarge,
+}
+
+/// One record, borrowing the (uncompressed) record bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    pub attributes: i8,
+    pub timestamp_delta: i64,
+    pub offset_delta: i32,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
+    /// The whole record including its length prefix.
+    pub bytes: &'a [u8],
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn varlong(&mut self) -> Result<i64, RecordError> {
+        let mut value: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = *self.buf.get(self.at).ok_or(RecordError::Truncated)?;
+            self.at += 1;
+            if shift == 63 && b > 1 {
+                return Err(RecordError::BadVarint);
+            }
+            value |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                // zigzag
+                return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
+            }
+        }
+        Err(RecordError::BadVarint)
+    }
+    fn varint(&mut self) -> Result<i32, RecordError> {
+        let v = self.varlong()?;
+        i32::try_from(v).map_err(|_| RecordError::BadVarint)
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
+        let end = self.at.checked_add(n).ok_or(RecordError::Truncated)?;
+        let s = self.buf.get(self.at..end).ok_or(RecordError::Truncated)?;
+        self.at = end;
+        Ok(s)
+    }
+    fn nullable_bytes(&mut self) -> Result<Option<&'a [u8]>, RecordError> {
+        let len = self.varint()?;
+        match len {
+            -1 => Ok(None),
+            n if n < -1 => Err(RecordError::BadLength(n as i64)),
+            n => self.take(n as usize).map(Some),
+        }
+    }
+}
+
+/// Appends the zigzag varint encoding of `v` to `out`.
+pub fn put_varlong(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// Parses `count` records laid end to end in `data` (uncompressed).
+pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, RecordError> {
+    let mut cur = Cursor { buf: data, at: 0 };
+    // Each record takes at least 7 bytes, which bounds the allocation.
+    let mut out = Vec::with_capacity((count.max(0) as usize).min(data.len() / 7 + 1));
+    while cur.at < data.len() {
+        let start = cur.at;
+        let len = cur.varint()?;
+        if len < 0 {
+            return Err(RecordError::BadLength(len as i64));
+        }
+        let body = cur.take(len as usize)?;
+        let mut r = Cursor { buf: body, at: 0 };
+        let attributes = *r.take(1)?.first().ok_or(RecordError::Truncated)? as i8;
+        let timestamp_delta = r.varlong()?;
+        let offset_delta = r.varint()?;
+        let key = r.nullable_bytes()?;
+        let value = r.nullable_bytes()?;
+        let header_count = r.varint()?;
+        if header_count < 0 || header_count as usize > RECORD_HEADERS_MAX {
+            return Err(RecordError::BadLength(header_count as i64));
+        }
+        let mut headers = Vec::with_capacity((header_count as usize).min(body.len() / 2 + 1));
+        for _ in 0..header_count {
+            let klen = r.varint()?;
+            if klen < 0 {
+                return Err(RecordError::BadLength(klen as i64));
+            }
+            let hk = r.take(klen as usize)?;
+            let hv = r.nullable_bytes()?;
+            headers.push((hk, hv));
+        }
+        if r.at != body.len() {
+            return Err(RecordError::BadLength(len as i64));
+        }
+        out.push(RawRecord {
+            attributes,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+            bytes: &data[start..cur.at],
+        });
+    }
+    if out.len() != count.max(0) as usize {
+        return Err(RecordError::CountMismatch {
+            declared: count,
+            found: out.len(),
+        });
+    }
+    Ok(out)
+}
+
+/// The batch's record bytes, decompressed if needed.
+pub fn record_data(view: &BatchView<'_>) -> Result<Bytes, RecordError> {
+    let payload = view.records_payload();
+    let mut input = Bytes::copy_from_slice(payload);
+    // The codec traits speak anyhow; it stays inside this function.
+    let take = |b: &mut Bytes| -> anyhow::Result<Bytes> {
+        if b.len() > DECOMPRESSED_BATCH_BYTES_MAX {
+            anyhow::bail!(TOO_LARGE);
+        }
+        Ok(b.clone())
+    };
+    let result = match view.codec() {
+        Codec::None => return Ok(input),
+        Codec::Gzip => Gzip::decompress(&mut input, take),
+        Codec::Snappy => Snappy::decompress(&mut input, take),
+        Codec::Lz4 => Lz4::decompress(&mut input, take),
+        Codec::Zstd => Zstd::decompress(&mut input, take),
+        Codec::Unknown(c) => return Err(RecordError::UnsupportedCodec(c)),
+    };
+    result.map_err(|e| {
+        if e.to_string() == TOO_LARGE {
+            RecordError::TooLarge
+        } else {
+            RecordError::Decompress(e.to_string())
+        }
+    })
+}
+
+/// Compresses uncompressed record bytes with `codec` (for rewritten batches).
+pub fn compress_records(codec: Codec, data: &[u8]) -> Result<Vec<u8>, RecordError> {
+    let mut out = BytesMut::new();
+    let fill = |b: &mut BytesMut| -> anyhow::Result<()> {
+        b.extend_from_slice(data);
+        Ok(())
+    };
+    let result = match codec {
+        Codec::None => return Ok(data.to_vec()),
+        Codec::Gzip => Gzip::compress(&mut out, fill),
+        Codec::Snappy => Snappy::compress(&mut out, fill),
+        Codec::Lz4 => Lz4::compress(&mut out, fill),
+        Codec::Zstd => Zstd::compress(&mut out, fill),
+        Codec::Unknown(c) => return Err(RecordError::UnsupportedCodec(c)),
+    };
+    result.map_err(|e| RecordError::Decompress(e.to_string()))?;
+    Ok(out.to_vec())
+}
