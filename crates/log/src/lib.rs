@@ -37,4 +37,8 @@ mod manager_tests;
 #[cfg(test)]
 mod partition_log_tests;
 #[cfg(test)]
+mod recovery_tests;
+#[cfg(test)]
+mod retention_tests;
+#[cfg(test)]
 mod test_util;
