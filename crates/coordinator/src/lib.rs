@@ -41,3 +41,6 @@ pub use records::{
 };
 pub use request::{GroupRequest, GroupResponse, RequestContext};
 pub use wire::RecordError;
+
+#[cfg(test)]
+mod tests;

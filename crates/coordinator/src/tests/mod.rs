@@ -1,0 +1,4 @@
+//! State-machine tests of the coordinator, driven with explicit time.
+
+mod harness;
+mod membership_tests;
