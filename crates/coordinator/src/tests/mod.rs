@@ -2,3 +2,4 @@
 
 mod harness;
 mod membership_tests;
+mod static_tests;
