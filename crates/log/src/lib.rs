@@ -33,6 +33,8 @@ pub use partition_log::{AppendInfo, FlushPlan, PartitionLog, ReadInfo};
 pub use topic_partition::TopicPartition;
 
 #[cfg(test)]
+mod cleaner_tests;
+#[cfg(test)]
 mod manager_tests;
 #[cfg(test)]
 mod partition_log_tests;

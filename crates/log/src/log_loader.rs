@@ -227,6 +227,7 @@ impl PartitionLog {
             pending_deletes: Vec::new(),
             unsynced_index_segments: BTreeSet::new(),
             cleaner_checkpoint: log_start,
+            earliest_delete_horizon: None,
         })
     }
 }

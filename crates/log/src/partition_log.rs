@@ -110,6 +110,8 @@ pub struct PartitionLog {
     pub(crate) unsynced_index_segments: BTreeSet<i64>,
     /// Compaction has cleaned everything below this offset.
     pub(crate) cleaner_checkpoint: i64,
+    /// Earliest delete horizon of a tombstone batch left by compaction.
+    pub(crate) earliest_delete_horizon: Option<i64>,
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping where the caller gave no clock.

@@ -46,6 +46,9 @@ pub struct RawRecord<'a> {
     pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
     /// The whole record including its length prefix.
     pub bytes: &'a [u8],
+    /// The record body after the timestamp delta (offset delta onwards), for
+    /// re-encoding a record under a new base timestamp.
+    pub after_timestamp: &'a [u8],
 }
 
 struct Cursor<'a> {
@@ -100,6 +103,21 @@ pub fn put_varlong(out: &mut Vec<u8>, v: i64) {
     out.push(z as u8);
 }
 
+/// Re-encodes a record with a different timestamp delta (attributes and the rest
+/// unchanged), appending it to `out`.
+pub fn reencode_with_timestamp_delta(
+    out: &mut Vec<u8>,
+    record: &RawRecord<'_>,
+    timestamp_delta: i64,
+) {
+    let mut body = Vec::with_capacity(record.bytes.len() + 10);
+    body.push(record.attributes as u8);
+    put_varlong(&mut body, timestamp_delta);
+    body.extend_from_slice(record.after_timestamp);
+    put_varlong(out, body.len() as i64);
+    out.extend_from_slice(&body);
+}
+
 /// Parses `count` records laid end to end in `data` (uncompressed).
 pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, RecordError> {
     let mut cur = Cursor { buf: data, at: 0 };
@@ -115,6 +133,7 @@ pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, Reco
         let mut r = Cursor { buf: body, at: 0 };
         let attributes = *r.take(1)?.first().ok_or(RecordError::Truncated)? as i8;
         let timestamp_delta = r.varlong()?;
+        let after_timestamp = &body[r.at..];
         let offset_delta = r.varint()?;
         let key = r.nullable_bytes()?;
         let value = r.nullable_bytes()?;
@@ -143,6 +162,7 @@ pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, Reco
             value,
             headers,
             bytes: &data[start..cur.at],
+            after_timestamp,
         });
     }
     if out.len() != count.max(0) as usize {
@@ -199,4 +219,68 @@ pub fn compress_records(codec: Codec, data: &[u8]) -> Result<Vec<u8>, RecordErro
     };
     result.map_err(|e| RecordError::Decompress(e.to_string()))?;
     Ok(out.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::keyed_batch;
+    use moldau_protocol::kafka::records::Compression;
+
+    #[test]
+    fn parses_records_of_plain_and_compressed_batches() {
+        for compression in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Lz4,
+            Compression::Zstd,
+            Compression::Snappy,
+        ] {
+            let kv = vec![
+                ("a".to_string(), Some(b"1".to_vec())),
+                ("b".to_string(), None),
+            ];
+            let b = keyed_batch(&kv, 500, compression);
+            let view = BatchView::parse(&b).unwrap();
+            let data = record_data(&view).unwrap();
+            let recs = parse_records(&data, view.records_count()).unwrap();
+            assert_eq!(recs.len(), 2);
+            assert_eq!(recs[0].key, Some(&b"a"[..]));
+            assert_eq!(recs[0].value, Some(&b"1"[..]));
+            assert_eq!(recs[1].value, None);
+            assert_eq!(recs[1].offset_delta, 1);
+            assert_eq!(view.base_timestamp() + recs[1].timestamp_delta, 501);
+            // Round trip through compression.
+            let again = compress_records(view.codec(), &data).unwrap();
+            let mut rebuilt = b[..61].to_vec();
+            rebuilt.extend_from_slice(&again);
+            let len = (rebuilt.len() - 12) as i32;
+            rebuilt[8..12].copy_from_slice(&len.to_be_bytes());
+            let view2 = BatchView::parse(&rebuilt).unwrap();
+            assert_eq!(&record_data(&view2).unwrap()[..], &data[..]);
+        }
+    }
+
+    #[test]
+    fn reencoding_changes_only_the_timestamp() {
+        let kv = vec![("key".to_string(), Some(b"value".to_vec()))];
+        let b = keyed_batch(&kv, 1000, Compression::None);
+        let view = BatchView::parse(&b).unwrap();
+        let data = record_data(&view).unwrap();
+        let r = &parse_records(&data, 1).unwrap()[0];
+        let mut out = Vec::new();
+        reencode_with_timestamp_delta(&mut out, r, -123_456_789);
+        let parsed = parse_records(&out, 1).unwrap();
+        assert_eq!(parsed[0].timestamp_delta, -123_456_789);
+        assert_eq!(parsed[0].key, r.key);
+        assert_eq!(parsed[0].value, r.value);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse_records(&[0x80], 1).is_err());
+        assert!(parse_records(&[0x02, 0x00], 1).is_err());
+        assert!(parse_records(&[], 1).is_err());
+        assert_eq!(parse_records(&[], 0).unwrap().len(), 0);
+    }
 }

@@ -153,6 +153,15 @@ impl PartitionLog {
     /// (oldest first), never the active one, and compacts when `cleanup.policy`
     /// includes `compact`. Returns the bytes deleted by retention.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<u64, LogError> {
+        let deleted = self.apply_retention(now_ms)?;
+        if self.config.cleanup_policy.compact {
+            self.compact(now_ms)?;
+        }
+        Ok(deleted)
+    }
+
+    /// The retention part of [`PartitionLog::enforce_retention`] (quick: renames).
+    pub(crate) fn apply_retention(&mut self, now_ms: i64) -> Result<u64, LogError> {
         self.delete_due_files(now_ms)?;
         let mut deleted = self.delete_segments_below_log_start(now_ms)?;
         if self.config.cleanup_policy.delete {
