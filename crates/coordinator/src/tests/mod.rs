@@ -4,4 +4,5 @@ mod admin_tests;
 mod harness;
 mod membership_tests;
 mod offsets_tests;
+mod replay_tests;
 mod static_tests;
