@@ -6,3 +6,4 @@ mod membership_tests;
 mod offsets_tests;
 mod replay_tests;
 mod static_tests;
+mod versions_tests;
