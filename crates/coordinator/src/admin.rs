@@ -133,6 +133,7 @@ impl GroupCoordinator {
             };
             if error == codes::NONE {
                 self.groups.remove(group_id);
+                self.deadlines.mark(group_id);
             }
             results.push(
                 DeletableGroupResult::default()

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::codes;
 use crate::config::GroupConfig;
+use crate::deadlines::DeadlineIndex;
 use crate::effect::{AppendId, Effect, ReplyId};
 use crate::group::Group;
 use crate::loader::LoadBuffer;
@@ -41,6 +42,8 @@ pub struct GroupCoordinator {
     pub(crate) next_offset_expiry_ms: Option<i64>,
     /// Effects produced outside a call that returns effects, handed out by the next one.
     deferred: Vec<Effect>,
+    /// Next timer deadline of each group.
+    pub(crate) deadlines: DeadlineIndex,
 }
 
 impl GroupCoordinator {
@@ -62,6 +65,7 @@ impl GroupCoordinator {
             next_barrier_id: 0,
             next_offset_expiry_ms: None,
             deferred: Vec::new(),
+            deadlines: DeadlineIndex::default(),
         }
     }
 
@@ -111,6 +115,7 @@ impl GroupCoordinator {
         for group in buffer.into_groups(partition, now_ms) {
             let id = group.id.clone();
             self.groups.insert(id.clone(), group);
+            self.deadlines.mark(&id);
             self.on_group_loaded(&id, now_ms, &mut out);
         }
         if self.next_offset_expiry_ms.is_none() {
@@ -137,7 +142,9 @@ impl GroupCoordinator {
             if let Some(group) = self.groups.remove(&id) {
                 Self::unload_group(group, &mut out);
             }
+            self.deadlines.mark(&id);
         }
+        self.deadlines.flush(&self.groups);
         let stale: Vec<AppendId> = self
             .appender
             .pending
@@ -209,21 +216,24 @@ impl GroupCoordinator {
         if !self.deferred.is_empty() {
             return Some(i64::MIN);
         }
-        self.groups
-            .values()
-            .filter_map(Group::next_deadline_ms)
-            .chain(self.next_offset_expiry_ms)
-            .min()
+        let first = self.deadlines.first();
+        debug_assert!(self.deadlines.is_clean());
+        debug_assert_eq!(
+            first,
+            self.groups
+                .values()
+                .filter_map(Group::next_deadline_ms)
+                .min(),
+            "deadline index out of date"
+        );
+        first.into_iter().chain(self.next_offset_expiry_ms).min()
     }
 
+    /// Fires due timers, then brings the deadline index up to date; every public call
+    /// that changes groups ends here.
     fn run_due_timers(&mut self, now_ms: i64, out: &mut Vec<Effect>) {
-        let due: Vec<String> = self
-            .groups
-            .values()
-            .filter(|g| g.next_deadline_ms().is_some_and(|d| d <= now_ms))
-            .map(|g| g.id.clone())
-            .collect();
-        for id in due {
+        self.deadlines.flush(&self.groups);
+        for id in self.deadlines.due(now_ms) {
             self.fire_group_timers(&id, now_ms, out);
         }
         if self.next_offset_expiry_ms.is_some_and(|d| d <= now_ms) {
@@ -231,6 +241,7 @@ impl GroupCoordinator {
                 Some(now_ms.saturating_add(self.config.offsets_retention_check_interval_ms.max(1)));
             self.expire_offsets(now_ms, out);
         }
+        self.deadlines.flush(&self.groups);
     }
 
     /// Where `group_id` stands on this node: its partition, or the error to answer.
@@ -261,6 +272,7 @@ impl GroupCoordinator {
         out: &'a mut Vec<Effect>,
     ) -> Option<(&'a mut Group, Io<'a>)> {
         let group = self.groups.get_mut(group_id)?;
+        self.deadlines.mark(group_id);
         let io = Io {
             config: &self.config,
             now_ms,

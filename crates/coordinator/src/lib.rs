@@ -12,6 +12,7 @@ mod completion;
 pub mod config;
 pub mod consumer_protocol;
 pub mod coordinator;
+mod deadlines;
 mod describe;
 pub mod effect;
 mod group;

@@ -139,7 +139,10 @@ impl GroupCoordinator {
             Err(error) => error,
             Ok(_) => match self.groups.get_mut(&group_id) {
                 None => codes::UNKNOWN_MEMBER_ID,
-                Some(g) => heartbeat_group(g, &req, now_ms),
+                Some(g) => {
+                    self.deadlines.mark(&group_id);
+                    heartbeat_group(g, &req, now_ms)
+                }
             },
         };
         Self::reply(out, reply, heartbeat_response(error));

@@ -363,6 +363,7 @@ impl GroupCoordinator {
         }
         if dead {
             self.groups.remove(&group_id);
+            self.deadlines.mark(&group_id);
         }
     }
 
@@ -389,6 +390,7 @@ impl GroupCoordinator {
         }
         for id in dead {
             self.groups.remove(&id);
+            self.deadlines.mark(&id);
         }
         for (partition, (records, removed)) in by_partition {
             let id = self

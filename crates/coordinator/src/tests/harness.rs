@@ -93,6 +93,8 @@ impl Harness {
     }
 
     pub fn apply(&mut self, effects: Vec<Effect>) {
+        // Checks (in debug builds) that the deadline index matches a full scan.
+        let _ = self.c.next_deadline_ms();
         for effect in effects {
             match effect {
                 Effect::Reply { id, response } => {
