@@ -140,9 +140,9 @@ impl BrokerProcess {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill the broker first");
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let next = Self::start_in(&self.data_dir, &extra, Some(self.port()));
-        self.child = next.child;
-        self.addr = next.addr;
+        let mut next = Self::start_in(&self.data_dir, &extra, Some(self.port()));
+        self.child = next.child.take();
+        self.addr = std::mem::take(&mut next.addr);
     }
 }
 

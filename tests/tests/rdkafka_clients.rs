@@ -6,7 +6,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +22,28 @@ fn producer(addr: &str, extra: &[(&str, &str)]) -> FutureProducer {
         c.set(*k, *v);
     }
     c.create().expect("producer")
+}
+
+/// Enqueues a record, waiting while librdkafka's local queue is full.
+async fn enqueue<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
+    producer: &FutureProducer,
+    mut record: FutureRecord<'_, K, P>,
+) -> DeliveryFuture {
+    loop {
+        match producer.send_result(record) {
+            Ok(f) => return f,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err((e, _)) => panic!("enqueue failed: {e}"),
+        }
+    }
+}
+
+/// Waits for a delivery report.
+async fn delivered(f: DeliveryFuture) -> OwnedDeliveryResult {
+    f.await.expect("delivery future not cancelled")
 }
 
 async fn create_topic(addr: &str, name: &str, partitions: i32) {
@@ -49,6 +73,18 @@ fn consume_all(
     partitions: i32,
     expected: usize,
 ) -> HashMap<i32, Vec<Seen>> {
+    consume_until(addr, topic, partitions, |seen| {
+        seen.values().map(Vec::len).sum::<usize>() >= expected
+    })
+}
+
+/// Reads every partition of `topic` from the beginning until `done` says so.
+fn consume_until(
+    addr: &str,
+    topic: &str,
+    partitions: i32,
+    done: impl Fn(&HashMap<i32, Vec<Seen>>) -> bool,
+) -> HashMap<i32, Vec<Seen>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", addr)
         .set("group.id", "unused-assign-only")
@@ -64,10 +100,10 @@ fn consume_all(
     let mut out: HashMap<i32, Vec<Seen>> = HashMap::new();
     let mut count = 0;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while count < expected {
+    while !done(&out) {
         assert!(
             std::time::Instant::now() < deadline,
-            "timed out after {count} of {expected} records"
+            "timed out after {count} records"
         );
         match consumer.poll(Duration::from_millis(500)) {
             Some(Ok(m)) => {
@@ -123,12 +159,12 @@ async fn hundred_thousand_keyed_records_with_headers_round_trip_and_survive_rest
             .payload(&value)
             .headers(headers)
             .timestamp(base_ts + i as i64);
-        futures.push(producer.send(record, Duration::from_secs(30)));
+        futures.push(enqueue(&producer, record).await);
     }
     // (partition, offset) for each i, in send order.
     let mut placed = Vec::with_capacity(N);
     for f in futures {
-        let delivery = f.await.expect("delivered");
+        let delivery = delivered(f).await.expect("delivered");
         placed.push((delivery.partition, delivery.offset));
     }
     producer.flush(Duration::from_secs(10)).unwrap();
@@ -177,13 +213,10 @@ async fn acknowledged_records_survive_kill_9() {
         tokio::spawn(async move {
             for i in 0..1_000_000u64 {
                 let value = format!("v{i}");
-                let fut = producer.send(
-                    FutureRecord::<(), _>::to(topic).payload(&value),
-                    Duration::from_secs(5),
-                );
+                let fut = enqueue(&producer, FutureRecord::<(), _>::to(topic).payload(&value)).await;
                 let acked = acked.clone();
                 tokio::spawn(async move {
-                    if let Ok(d) = fut.await {
+                    if let Ok(Ok(d)) = fut.await {
                         acked.lock().unwrap().push((d.partition, d.offset, value));
                     }
                 });
@@ -214,8 +247,11 @@ async fn acknowledged_records_survive_kill_9() {
         *e = (*e).max(*o);
         m
     });
-    let needed: usize = max_offset.values().map(|o| *o as usize + 1).sum();
-    let seen = consume_all(&broker.addr, topic, 3, needed);
+    let seen = consume_until(&broker.addr, topic, 3, |seen| {
+        max_offset
+            .iter()
+            .all(|(p, o)| seen.get(p).is_some_and(|v| v.len() > *o as usize))
+    });
     for (p, o, v) in &acked {
         let got = &seen[p][*o as usize];
         assert_eq!(got.1, v.as_bytes(), "acknowledged record {p}/{o} intact");
