@@ -6,7 +6,7 @@ use moldau_protocol::kafka::messages::describe_cluster_response::DescribeCluster
 use moldau_protocol::kafka::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
-    let _request: DescribeClusterRequest = super::decode(&ctx, body)?;
+    let request: DescribeClusterRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let brokers = image
@@ -24,6 +24,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .with_cluster_id(super::str_bytes(&broker.cluster_id))
         .with_controller_id(BrokerId(broker.node_id))
         .with_brokers(brokers);
+    if request.include_cluster_authorized_operations {
+        response =
+            response.with_cluster_authorized_operations(super::metadata::CLUSTER_OPERATIONS_ALL);
+    }
     if ctx.version >= 1 {
         response = response.with_endpoint_type(1);
     }

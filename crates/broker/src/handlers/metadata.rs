@@ -11,6 +11,24 @@ use moldau_protocol::kafka::messages::metadata_response::{
 use moldau_protocol::kafka::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use moldau_protocol::ResponseError;
 
+/// Operations allowed on a topic without an authorizer, as Kafka's bit set:
+/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const TOPIC_OPERATIONS_ALL: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
+/// Operations Kafka supports on the cluster resource, all allowed without an
+/// authorizer: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+/// ALTER_CONFIGS, IDEMPOTENT_WRITE.
+pub const CLUSTER_OPERATIONS_ALL: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+
+const fn bits(ops: &[i32]) -> i32 {
+    let mut v = 0;
+    let mut i = 0;
+    while i < ops.len() {
+        v |= 1 << ops[i];
+        i += 1;
+    }
+    v
+}
+
 fn topic_response(
     image: &MetadataImage,
     topic: &TopicImage,
@@ -132,6 +150,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         }
     }
 
+    if ctx.version >= 8 && request.include_topic_authorized_operations {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            t.topic_authorized_operations = TOPIC_OPERATIONS_ALL;
+        }
+    }
     let image = broker.metadata.image();
     let brokers = image
         .brokers()
@@ -148,5 +171,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .with_cluster_id(Some(super::str_bytes(&broker.cluster_id)))
         .with_controller_id(BrokerId(broker.node_id))
         .with_topics(topics);
+    let response =
+        if (8..=10).contains(&ctx.version) && request.include_cluster_authorized_operations {
+            response.with_cluster_authorized_operations(CLUSTER_OPERATIONS_ALL)
+        } else {
+            response
+        };
     ctx.ready(&response)
 }

@@ -21,7 +21,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
-mod metadata;
+pub(crate) mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
