@@ -5,8 +5,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -213,7 +213,8 @@ async fn acknowledged_records_survive_kill_9() {
         tokio::spawn(async move {
             for i in 0..1_000_000u64 {
                 let value = format!("v{i}");
-                let fut = enqueue(&producer, FutureRecord::<(), _>::to(topic).payload(&value)).await;
+                let fut =
+                    enqueue(&producer, FutureRecord::<(), _>::to(topic).payload(&value)).await;
                 let acked = acked.clone();
                 tokio::spawn(async move {
                     if let Ok(Ok(d)) = fut.await {

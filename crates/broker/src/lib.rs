@@ -1,6 +1,7 @@
 //! The Moldau broker: listeners, connections, one handler per Kafka API, hosted
 //! partitions, and the controller that owns topic changes (see DESIGN.md).
 
+pub mod alloc_guard;
 pub mod broker;
 pub mod clock;
 pub mod config;

@@ -4,6 +4,11 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// Hostile array counts on the wire must close a connection, not abort the process.
+#[global_allocator]
+static ALLOCATOR: moldau_broker::alloc_guard::GuardedAllocator =
+    moldau_broker::alloc_guard::GuardedAllocator;
+
 #[derive(Parser)]
 #[command(
     name = "moldau",
