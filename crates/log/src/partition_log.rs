@@ -622,6 +622,9 @@ impl PartitionLog {
     /// shutdown (the next open trusts them).
     pub fn close_for_shutdown(&mut self) -> Result<(), LogError> {
         self.flush()?;
+        // As Kafka does on close: final time index entry, indexes trimmed to their
+        // entries (so the next open reads no preallocated space), all synced.
+        self.active_mut().on_become_inactive()?;
         self.active().sync_all()?;
         crate::checkpoint_file::sync_dir(&self.dir)
     }
