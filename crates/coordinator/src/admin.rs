@@ -132,6 +132,7 @@ impl GroupCoordinator {
                 },
             };
             if error == codes::NONE {
+                tracing::info!(group = %group_id, "deleted group");
                 self.groups.remove(group_id);
                 self.deadlines.mark(group_id);
             }

@@ -112,7 +112,20 @@ impl GroupCoordinator {
             return out;
         };
         self.partitions.insert(partition, PartitionStatus::Active);
-        for group in buffer.into_groups(partition, now_ms) {
+        if buffer.skipped_records > 0 {
+            tracing::warn!(
+                partition,
+                skipped = buffer.skipped_records,
+                "skipped undecodable __consumer_offsets records"
+            );
+        }
+        let groups = buffer.into_groups(partition, now_ms);
+        tracing::info!(
+            partition,
+            groups = groups.len(),
+            "loaded __consumer_offsets partition"
+        );
+        for group in groups {
             let id = group.id.clone();
             self.groups.insert(id.clone(), group);
             self.deadlines.mark(&id);

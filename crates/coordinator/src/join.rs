@@ -128,7 +128,14 @@ impl GroupCoordinator {
         let Some((group, mut io)) = self.group_io(&group_id, now_ms, out) else {
             return;
         };
-        if !accept_joining_member(group, &join.member_id, io.config.group_max_size) {
+        // A static member coming back under a known instance id takes its old place.
+        let known_instance = join
+            .instance_id
+            .as_deref()
+            .and_then(|i| group.static_member_id(i))
+            .map(str::to_string);
+        let seat = known_instance.as_deref().unwrap_or(&join.member_id);
+        if !accept_joining_member(group, seat, io.config.group_max_size) {
             group.remove_member(&join.member_id);
             join.answer(&mut io, "", codes::GROUP_MAX_SIZE_REACHED);
         } else if unknown {
@@ -290,6 +297,13 @@ fn update_static_member_and_rebalance(
             );
         }
     }
+    tracing::info!(
+        group = %g.id,
+        instance = %instance,
+        old_member = %old_id,
+        new_member = %new_id,
+        "static member rejoined"
+    );
     g.replace_static_member(instance, old_id, new_id);
     let Some(m) = g.members.get_mut(new_id) else {
         return;

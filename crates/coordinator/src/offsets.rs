@@ -388,6 +388,14 @@ impl GroupCoordinator {
                 entry.1.push((g.id.clone(), removed));
             }
         }
+        let expired: usize = by_partition.values().map(|(r, _)| r.len()).sum();
+        if expired > 0 {
+            tracing::info!(
+                tombstones = expired,
+                groups_removed = dead.len(),
+                "expired offsets"
+            );
+        }
         for id in dead {
             self.groups.remove(&id);
             self.deadlines.mark(&id);

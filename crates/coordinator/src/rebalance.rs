@@ -42,6 +42,12 @@ pub(crate) fn prepare_rebalance(g: &mut Group, io: &mut Io) {
         g.initial_delay = None;
         g.join_deadline_ms = Some(io.now_ms.saturating_add(g.rebalance_timeout_ms()));
     }
+    tracing::info!(
+        group = %g.id,
+        generation = g.generation,
+        members = g.members.len(),
+        "preparing to rebalance"
+    );
     g.transition(GroupState::PreparingRebalance, io.now_ms);
     try_complete_join(g, io);
 }
@@ -89,6 +95,9 @@ pub(crate) fn complete_join(g: &mut Group, io: &mut Io) {
         .filter(|m| !m.is_awaiting_join() && m.instance_id.is_none())
         .map(|m| m.id.clone())
         .collect();
+    if !not_rejoined.is_empty() {
+        tracing::info!(group = %g.id, removed = ?not_rejoined, "removed members that did not rejoin in time");
+    }
     for id in not_rejoined {
         if let Some(m) = g.remove_member(&id) {
             if let Some(w) = m.sync_waiter {
@@ -103,6 +112,13 @@ pub(crate) fn complete_join(g: &mut Group, io: &mut Io) {
         return;
     }
     g.init_next_generation(io.now_ms);
+    tracing::info!(
+        group = %g.id,
+        generation = g.generation,
+        members = g.members.len(),
+        protocol = g.protocol_name.as_deref().unwrap_or(""),
+        "completed join phase"
+    );
     if g.is(GroupState::Empty) {
         // Nobody waits for this write; a failure only means an older generation is
         // replayed after a restart, which has no live members either.
@@ -153,6 +169,7 @@ pub(crate) fn on_sync_deadline(g: &mut Group, io: &mut Io) {
         return;
     }
     let missing: Vec<String> = g.pending_sync.drain().collect();
+    tracing::info!(group = %g.id, removed = ?missing, "removed members that never sent SyncGroup");
     for id in missing {
         if let Some(m) = g.remove_member(&id) {
             if let Some(w) = m.join_waiter {
@@ -270,6 +287,7 @@ pub(crate) fn fire_timers(g: &mut Group, io: &mut Io) {
         .map(|m| m.id.clone())
         .collect();
     for id in expired {
+        tracing::info!(group = %g.id, member = %id, "member session expired");
         remove_member_and_update(g, &id, io);
     }
     if g.join_deadline_ms.is_some_and(|d| d <= now) {

@@ -214,3 +214,17 @@ fn failed_write_of_a_static_rejoin_is_undone() {
         codes::NONE
     );
 }
+
+#[test]
+fn full_group_still_takes_back_its_restarted_static_member() {
+    let mut h = Harness::new(GroupConfig {
+        group_max_size: 2,
+        ..GroupConfig::default()
+    });
+    let (_, generation) = static_group(&mut h, 2);
+    let rejoin = h.join_static("g", "", "i1");
+    let r = h.join_reply(rejoin);
+    assert_eq!((r.error_code, r.generation_id), (0, generation));
+    let stranger = h.join_static("g", "", "i2");
+    assert_eq!(h.error_of(stranger), codes::GROUP_MAX_SIZE_REACHED);
+}
