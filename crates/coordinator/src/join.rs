@@ -79,11 +79,12 @@ impl GroupCoordinator {
                 .map(|s| s.as_str().to_string()),
             client_id: ctx.client_id.clone(),
             client_host: ctx.client_host.clone(),
-            // v0 had no rebalance timeout: the session timeout served as both.
+            // v0 had no rebalance timeout: the session timeout served as both. A
+            // negative one (never valid) counts as none.
             rebalance_timeout_ms: if version == 0 {
                 req.session_timeout_ms
             } else {
-                req.rebalance_timeout_ms
+                req.rebalance_timeout_ms.max(0)
             },
             session_timeout_ms: req.session_timeout_ms,
             protocol_type: req.protocol_type.as_str().to_string(),
