@@ -82,7 +82,8 @@ impl GroupCoordinator {
     /// Starts replaying `partition`: this node now leads it, and its groups answer
     /// COORDINATOR_LOAD_IN_PROGRESS until [`Self::finish_loading`]. Groups already held
     /// for the partition are dropped first; the answers to their waiting requests come
-    /// with the effects of the next call (and [`Self::next_deadline_ms`] asks for one).
+    /// with the effects of the next call (and [`Self::next_deadline_ms`] asks for one at
+    /// once).
     pub fn begin_loading(&mut self, partition: i32) {
         let dropped = self.resign(partition);
         self.deferred.extend(dropped);
@@ -227,7 +228,8 @@ impl GroupCoordinator {
     /// When [`Self::tick`] next has something to do, if ever.
     pub fn next_deadline_ms(&self) -> Option<i64> {
         if !self.deferred.is_empty() {
-            return Some(i64::MIN);
+            // Long past (but safe to subtract from): tick at once to hand them out.
+            return Some(0);
         }
         let first = self.deadlines.first();
         debug_assert!(self.deadlines.is_clean());
