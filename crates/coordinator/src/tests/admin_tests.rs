@@ -161,3 +161,17 @@ fn resigning_answers_every_waiting_request() {
     let stale = h.pending.remove(0);
     assert!(h.c.append_completed(h.now, stale, 0).is_empty());
 }
+
+#[test]
+fn reloading_an_active_partition_answers_waiters_on_the_next_tick() {
+    let mut h = Harness::new(GroupConfig::default());
+    let (rejoin, _) = h.join_new("g");
+    let partition = h.c.coordinator_partition("g");
+    h.c.begin_loading(partition);
+    assert_eq!(h.c.next_deadline_ms(), Some(0), "asks for a tick at once");
+    h.advance(0);
+    assert_eq!(h.error_of(rejoin), codes::NOT_COORDINATOR);
+    let effects = h.c.finish_loading(partition, h.now);
+    h.apply(effects);
+    assert!(h.c.next_deadline_ms().is_some_and(|d| d > 0));
+}
