@@ -8,8 +8,10 @@
 mod batch_header;
 mod batch_reader;
 mod checkpoint_file;
-mod cleaner;
+pub mod cleaner;
 pub mod config;
+pub mod dump;
+mod dump_offsets;
 mod epoch_cache;
 pub mod error;
 mod group_commit;
@@ -26,6 +28,7 @@ pub mod time_index;
 pub mod topic_partition;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use dump::dump_files;
 pub use error::LogError;
 pub use group_commit::{FlushCallback, GroupCommit};
 pub use manager::{LogManager, SharedLog};
