@@ -11,7 +11,7 @@ mod checkpoint_file;
 pub mod cleaner;
 pub mod config;
 pub mod dump;
-mod dump_offsets;
+pub mod dump_offsets;
 mod epoch_cache;
 pub mod error;
 mod group_commit;

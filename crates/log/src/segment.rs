@@ -162,11 +162,23 @@ impl LogSegment {
             seg.max_timestamp = ts;
             seg.offset_of_max_timestamp = off;
         }
-        // Finish the picture from the last indexed batch to the end of the file.
-        let from = seg
-            .offset_index
-            .last_entry()
-            .map_or(0, |(_, pos)| pos as u64);
+        // The last entry must name the batch at its position (Kafka's sanity check,
+        // made exact); then finish the picture from there to the end of the file.
+        let last_entry = seg.offset_index.last_entry();
+        if let Some((offset, pos)) = last_entry {
+            let names_batch = seg
+                .read_header(pos as u64)?
+                .is_some_and(|h| h.last_offset == offset);
+            intact &= names_batch;
+        }
+        if let Some((_, off)) = seg.time_index.last_entry() {
+            intact &=
+                off < seg.base_offset.saturating_add(u32::MAX as i64) && off >= seg.base_offset;
+        }
+        let from = match last_entry {
+            Some((_, pos)) if intact => pos as u64,
+            _ => 0,
+        };
         match seg.scan_headers_from(from)? {
             Some(end) if end == size_bytes => {}
             _ => intact = false,

@@ -1,0 +1,285 @@
+//! Log benchmark (issue 3): 1 KiB records in 16 KiB batches, appended buffered and
+//! with group-committed fsync, each beside the raw disk rate measured the same way in
+//! the same run; sequential read from the page cache; offset lookups in a 1 GiB
+//! partition.
+//!
+//! Run: `cargo bench -p moldau-log --bench log_bench` (set `MOLDAU_BENCH_DIR` to
+//! choose the disk; default: the system temp dir). `MOLDAU_BENCH_GIB` scales the
+//! buffered and read phases (default 1).
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use moldau_log::{LogConfig, LogManager, PartitionLog, TopicPartition};
+use moldau_protocol::kafka::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+use rand::{Rng, SeedableRng};
+
+/// Records per batch and bytes per record value: 16 x 1 KiB.
+const RECORDS_PER_BATCH: usize = 16;
+const RECORD_VALUE_BYTES: usize = 1024;
+/// Writers in the durable (fsync) phases.
+const SYNC_WRITERS: usize = 4;
+/// How long each durable phase runs.
+const SYNC_PHASE: Duration = Duration::from_secs(3);
+/// Offset lookups sampled.
+const LOOKUPS: usize = 200_000;
+
+fn template_batch() -> Vec<u8> {
+    let records: Vec<Record> = (0..RECORDS_PER_BATCH)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: 1_000 + i as i64,
+            key: Some(Bytes::from(format!("key-{i}"))),
+            value: Some(Bytes::from(vec![b'x'; RECORD_VALUE_BYTES])),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .expect("encode");
+    buf.to_vec()
+}
+
+fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / elapsed.as_secs_f64() / 1e6
+}
+
+fn config() -> LogConfig {
+    LogConfig {
+        retention_ms: -1,
+        ..LogConfig::default()
+    }
+}
+
+/// Plain `pwrite` loop of `chunk`-sized writes, no sync.
+fn raw_buffered(dir: &Path, chunk: &[u8], total: u64) -> f64 {
+    let path = dir.join("raw-buffered");
+    let f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .expect("open");
+    let start = Instant::now();
+    let mut pos = 0;
+    while pos < total {
+        f.write_all_at(chunk, pos).expect("write");
+        pos += chunk.len() as u64;
+    }
+    let r = mb_per_s(pos, start.elapsed());
+    drop(f);
+    let _ = std::fs::remove_file(path);
+    r
+}
+
+fn log_buffered(dir: &Path, batch: &[u8], total: u64) -> (f64, PartitionLog) {
+    let mut log = PartitionLog::open(
+        &dir.join("bench-0"),
+        TopicPartition::new("bench", 0),
+        config(),
+        0,
+        None,
+    )
+    .expect("open");
+    let start = Instant::now();
+    let mut written = 0;
+    let mut b = batch.to_vec();
+    while written < total {
+        b.copy_from_slice(batch);
+        log.append(&mut b, 0, 0).expect("append");
+        written += b.len() as u64;
+    }
+    (mb_per_s(written, start.elapsed()), log)
+}
+
+/// `SYNC_WRITERS` threads, each: write a chunk to its own file, fdatasync, repeat.
+fn raw_synced(dir: &Path, chunk: &[u8]) -> f64 {
+    let chunk = Arc::new(chunk.to_vec());
+    let start = Instant::now();
+    let threads: Vec<_> = (0..SYNC_WRITERS)
+        .map(|t| {
+            let path = dir.join(format!("raw-sync-{t}"));
+            let chunk = Arc::clone(&chunk);
+            std::thread::spawn(move || {
+                let f = OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .truncate(true)
+                    .open(&path)
+                    .expect("open");
+                let mut pos = 0u64;
+                while start.elapsed() < SYNC_PHASE {
+                    f.write_all_at(&chunk, pos).expect("write");
+                    f.sync_data().expect("fdatasync");
+                    pos += chunk.len() as u64;
+                }
+                drop(f);
+                let _ = std::fs::remove_file(path);
+                pos
+            })
+        })
+        .collect();
+    let bytes: u64 = threads.into_iter().map(|t| t.join().expect("join")).sum();
+    mb_per_s(bytes, start.elapsed())
+}
+
+/// `SYNC_WRITERS` threads, each on its own partition: append, request a group-commit
+/// flush, wait for it, repeat. Returns MB/s and fsyncs per acknowledged append.
+fn log_synced(dir: &Path, batch: &[u8]) -> (f64, f64) {
+    let mgr = Arc::new(
+        LogManager::open(&dir.join("sync-data"), 0, "bench", config(), 3_600_000).expect("manager"),
+    );
+    let batch = Arc::new(batch.to_vec());
+    let start = Instant::now();
+    let threads: Vec<_> = (0..SYNC_WRITERS)
+        .map(|t| {
+            let mgr = Arc::clone(&mgr);
+            let batch = Arc::clone(&batch);
+            std::thread::spawn(move || {
+                let tp = TopicPartition::new("sync", t as i32);
+                let log = mgr.create(&tp, config(), [1; 16]).expect("create");
+                let mut b = batch.to_vec();
+                let (mut bytes, mut acks) = (0u64, 0u64);
+                while start.elapsed() < SYNC_PHASE {
+                    b.copy_from_slice(&batch);
+                    let end = log
+                        .write()
+                        .append(&mut b, 0, 0)
+                        .expect("append")
+                        .last_offset
+                        + 1;
+                    let (tx, rx) = mpsc::channel();
+                    mgr.request_flush(
+                        &tp,
+                        end,
+                        Box::new(move |r| {
+                            let _ = tx.send(r);
+                        }),
+                    );
+                    rx.recv().expect("callback").expect("flush");
+                    bytes += b.len() as u64;
+                    acks += 1;
+                }
+                (bytes, acks)
+            })
+        })
+        .collect();
+    let (bytes, acks) = threads
+        .into_iter()
+        .map(|t| t.join().expect("join"))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let elapsed = start.elapsed();
+    let fsyncs = mgr.group_commit().fsync_count();
+    (mb_per_s(bytes, elapsed), fsyncs as f64 / acks as f64)
+}
+
+fn sequential_read(log: &PartitionLog) -> f64 {
+    let start = Instant::now();
+    let mut offset = log.log_start_offset();
+    let mut bytes = 0u64;
+    while offset < log.log_end_offset() {
+        let r = log.read(offset, 1 << 20, i64::MAX, true).expect("read");
+        bytes += r.bytes.len() as u64;
+        // The last batch in the chunk tells where to continue.
+        let mut at = 0usize;
+        let mut last = offset;
+        while at + 61 <= r.bytes.len() {
+            let base = i64::from_be_bytes(r.bytes[at..at + 8].try_into().expect("8 bytes"));
+            let len =
+                i32::from_be_bytes(r.bytes[at + 8..at + 12].try_into().expect("4 bytes")) as usize;
+            let delta = i32::from_be_bytes(r.bytes[at + 23..at + 27].try_into().expect("4 bytes"));
+            last = base + delta as i64;
+            at += 12 + len;
+        }
+        offset = last + 1;
+    }
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+fn lookups(log: &PartitionLog) -> (Duration, Duration, Duration) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let end = log.log_end_offset();
+    let mut samples = Vec::with_capacity(LOOKUPS);
+    for _ in 0..LOOKUPS {
+        let offset = rng.gen_range(0..end);
+        let t = Instant::now();
+        let r = log.read(offset, 1, i64::MAX, true).expect("read");
+        samples.push(t.elapsed());
+        assert!(!r.bytes.is_empty());
+    }
+    samples.sort();
+    (
+        samples[LOOKUPS / 2],
+        samples[LOOKUPS * 99 / 100],
+        samples[LOOKUPS - 1],
+    )
+}
+
+fn main() {
+    let base = std::env::var_os("MOLDAU_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+    let gib: u64 = std::env::var("MOLDAU_BENCH_GIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let dir = tempfile::tempdir_in(&base).expect("tempdir");
+    let batch = template_batch();
+    let total = gib << 30;
+    println!(
+        "log benchmark in {} ({} records x {} B per batch = {} B batches, {} GiB)",
+        base.display(),
+        RECORDS_PER_BATCH,
+        RECORD_VALUE_BYTES,
+        batch.len(),
+        gib
+    );
+
+    let raw = raw_buffered(dir.path(), &batch, total);
+    let (logged, log) = log_buffered(dir.path(), &batch, total);
+    println!(
+        "buffered append: log {logged:.0} MB/s, raw pwrite {raw:.0} MB/s, ratio {:.2}",
+        logged / raw
+    );
+
+    let raw_sync = raw_synced(dir.path(), &batch);
+    let (log_sync, fsyncs_per_ack) = log_synced(dir.path(), &batch);
+    println!(
+        "durable append ({SYNC_WRITERS} writers): log group commit {log_sync:.1} MB/s ({fsyncs_per_ack:.2} fsyncs per ack), raw pwrite+fdatasync {raw_sync:.1} MB/s, ratio {:.2}",
+        log_sync / raw_sync
+    );
+
+    // Warm the page cache once, then measure.
+    sequential_read(&log);
+    let gbs = sequential_read(&log);
+    println!("sequential read from page cache: {gbs:.2} GB/s");
+
+    let (p50, p99, max) = lookups(&log);
+    println!(
+        "offset lookup + read of one batch in a {} GiB partition ({} segments): p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+        gib,
+        log.segment_count(),
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        max.as_secs_f64() * 1e6
+    );
+}
