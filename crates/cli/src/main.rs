@@ -32,10 +32,40 @@ enum Command {
     ///   moldau serve --data-dir /var/lib/moldau --set num.partitions=3
     ///   moldau serve --config moldau.toml --listen 0.0.0.0:9092 --advertise kafka1:9092
     Serve(serve::ServeArgs),
+    /// Print log segments and indexes the way kafka-dump-log.sh does.
+    ///
+    /// Examples:
+    ///   moldau dump-log --files moldau-data/demo-0/00000000000000000000.log --print-data-log
+    ///   moldau dump-log --files demo-0/00000000000000000000.index --verify-index-only
+    DumpLog(DumpLogArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+struct DumpLogArgs {
+    /// Comma-separated .log, .index and .timeindex files.
+    #[arg(long, value_delimiter = ',', required = true)]
+    files: Vec<std::path::PathBuf>,
+    /// Print every record, not only batch headers.
+    #[arg(long)]
+    print_data_log: bool,
+    /// Only check index entries against the log, printing mismatches.
+    #[arg(long)]
+    verify_index_only: bool,
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain, no backtrace.
+            eprintln!("moldau: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
     tracing_subscriber::fmt()
@@ -44,5 +74,17 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::DumpLog(args) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            moldau_log::dump::dump_files(
+                &args.files,
+                args.print_data_log,
+                args.verify_index_only,
+                &mut out,
+            )?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
     }
 }
