@@ -35,6 +35,8 @@ pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of partition directories awaiting deletion.
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
 const OFFSET_CHECKPOINT_VERSION: i32 = 0;
+/// Threads opening (and recovering) partitions at start.
+pub const RECOVERY_THREADS: usize = 2;
 
 struct Inner {
     data_dir: PathBuf,
@@ -137,9 +139,8 @@ impl LogManager {
         let high_watermarks = read_offsets(&data_dir.join(REPLICATION_CHECKPOINT_FILE))?;
         let log_starts = read_offsets(&data_dir.join(LOG_START_CHECKPOINT_FILE))?;
 
-        let mut logs = BTreeMap::new();
-        let mut topic_ids = HashMap::new();
         let started = std::time::Instant::now();
+        let mut found = Vec::new();
         for entry in std::fs::read_dir(data_dir).map_err(LogError::at(data_dir))? {
             let entry = entry.map_err(LogError::at(data_dir))?;
             if !entry
@@ -155,23 +156,46 @@ impl LogManager {
                 std::fs::remove_dir_all(entry.path()).map_err(LogError::at(&entry.path()))?;
                 continue;
             }
-            let Some(tp) = TopicPartition::parse_dir_name(name) else {
-                continue;
-            };
-            let recovery_point = recovery_points.get(&tp).copied().unwrap_or(0);
-            let log_start = log_starts.get(&tp).copied();
+            if let Some(tp) = TopicPartition::parse_dir_name(name) {
+                found.push((tp, entry.path()));
+            }
+        }
+        // Open (and recover) partitions on a few threads, as Kafka's
+        // num.recovery.threads.per.data.dir does.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let opened = Mutex::new(Vec::with_capacity(found.len()));
+        let open_one = |tp: &TopicPartition,
+                        dir: &Path|
+         -> Result<(PartitionLog, Option<[u8; 16]>), LogError> {
+            let recovery_point = recovery_points.get(tp).copied().unwrap_or(0);
             let mut log = PartitionLog::open_with_options(
-                &entry.path(),
+                dir,
                 tp.clone(),
                 default_config.clone(),
                 recovery_point,
-                log_start,
+                log_starts.get(tp).copied(),
                 clean_shutdown,
             )?;
-            if let Some(hw) = high_watermarks.get(&tp) {
+            if let Some(hw) = high_watermarks.get(tp) {
                 log.set_high_watermark(*hw);
             }
-            if let Some(id) = read_partition_metadata(&entry.path())? {
+            Ok((log, read_partition_metadata(dir)?))
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..RECOVERY_THREADS.min(found.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((tp, dir)) = found.get(i) else { break };
+                    let result = open_one(tp, dir);
+                    opened.lock().push((tp.clone(), result));
+                });
+            }
+        });
+        let mut logs = BTreeMap::new();
+        let mut topic_ids = HashMap::new();
+        for (tp, result) in opened.into_inner() {
+            let (log, topic_id) = result?;
+            if let Some(id) = topic_id {
                 topic_ids.insert(tp.clone(), id);
             }
             logs.insert(tp, Arc::new(RwLock::new(log)));

@@ -576,17 +576,25 @@ impl PartitionLog {
         }
         let mut files = Vec::new();
         let mut index_bases = Vec::new();
-        for seg in self.segments.values() {
+        // Only segments from the one holding the recovery point can hold unsynced data.
+        let from = self
+            .segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map_or(i64::MIN, |(b, _)| *b);
+        for seg in self.segments.range(from..).map(|(_, s)| s) {
             if seg.next_offset() > self.recovery_point {
                 files.push((seg.log_path(), seg.log_file(), true));
             }
-            // A closed segment's indexes must be durable before the recovery point
-            // passes it: recovery only rebuilds from the segment holding that point.
-            if self.unsynced_index_segments.contains(&seg.base_offset()) {
+        }
+        // A closed segment's indexes must be durable before the recovery point
+        // passes it: recovery only rebuilds from the segment holding that point.
+        for base in &self.unsynced_index_segments {
+            if let Some(seg) = self.segments.get(base) {
                 for (path, file) in seg.index_files() {
                     files.push((path, file, false));
                 }
-                index_bases.push(seg.base_offset());
+                index_bases.push(*base);
             }
         }
         Some(FlushPlan {
