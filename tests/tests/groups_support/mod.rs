@@ -210,7 +210,7 @@ pub struct Member {
     pub name: String,
     stop: Arc<AtomicBool>,
     /// While set, the thread does not poll (a stuck application).
-    pub stalled: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     view: SharedView,
 }
@@ -265,6 +265,13 @@ impl Member {
             thread: Some(thread),
             view: view.clone(),
         }
+    }
+
+    /// Stops polling, as an application stuck in processing; what it owned no longer
+    /// counts as being processed.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+        lock(&self.view).release_all(&self.name);
     }
 
     /// Closes the consumer the way an application does (LeaveGroup unless static).
