@@ -232,3 +232,56 @@ def test_confluent_commit_committed_and_resume_after_broker_restart(gbroker):
     got, committed = consume(10)
     assert {(p, o): v for p, o, v in got} == more, "resumed from the committed offsets"
     assert committed == {0: 25, 1: 25}
+
+
+def test_confluent_admin_lists_by_state_describes_and_manages_offsets(gbroker):
+    from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    create_topic(gbroker.addr, "py-admin", 2)
+    admin = AdminClient({"bootstrap.servers": gbroker.addr})
+    members = [PyMember(gbroker.addr, "py-active", "py-admin", "active-%d" % i) for i in range(2)]
+    wait_for_split(members, partitions=2)
+
+    # A simple consumer group: offsets altered from outside (generation -1).
+    request = ConsumerGroupTopicPartitions(
+        "py-offsets-only", [ConfluentPartition("py-admin", 0, 11), ConfluentPartition("py-admin", 1, 22)])
+    altered = admin.alter_consumer_group_offsets([request])["py-offsets-only"].result(10)
+    assert {tp.partition: tp.error for tp in altered.topic_partitions} == {0: None, 1: None}
+    listed = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions("py-offsets-only")])["py-offsets-only"].result(10)
+    assert {tp.partition: tp.offset for tp in listed.topic_partitions} == {0: 11, 1: 22}
+
+    def listing(states):
+        result = admin.list_consumer_groups(states=states, request_timeout=10).result(10)
+        assert not result.errors, result.errors
+        return {g.group_id: g.state for g in result.valid}
+    assert listing({ConsumerGroupState.STABLE}) == {"py-active": ConsumerGroupState.STABLE}
+    assert listing({ConsumerGroupState.EMPTY}) == {"py-offsets-only": ConsumerGroupState.EMPTY}
+    assert set(listing(None)) == {"py-active", "py-offsets-only"}
+
+    g = admin.describe_consumer_groups(["py-active"], include_authorized_operations=True,
+                                       request_timeout=10)["py-active"].result(10)
+    assert g.state == ConsumerGroupState.STABLE
+    assert g.partition_assignor == "range"
+    assert not g.is_simple_consumer_group
+    assert {op.name for op in g.authorized_operations} >= {"READ", "DESCRIBE", "DELETE"}
+    assert sorted(m.client_id for m in g.members) == ["active-0", "active-1"]
+    owned = {}
+    for m in g.members:
+        assert m.host == "/127.0.0.1"
+        for tp in m.assignment.topic_partitions:
+            owned[tp.partition] = m.client_id
+    assert owned == {p: m.name_ for m in members for p in m.owned()}
+
+    # A group with members cannot be deleted; an empty one can, offsets included.
+    futures = admin.delete_consumer_groups(["py-active", "py-offsets-only"], request_timeout=10)
+    with pytest.raises(Exception, match="NON_EMPTY_GROUP"):
+        futures["py-active"].result(10)
+    futures["py-offsets-only"].result(10)
+    listed = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions("py-offsets-only",
+                                      [ConfluentPartition("py-admin", 0)])])["py-offsets-only"].result(10)
+    assert [tp.offset for tp in listed.topic_partitions] == [-1001]  # OFFSET_INVALID: none
+    for m in members:
+        m.close()
