@@ -93,3 +93,13 @@ pub fn unique(name: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
+
+/// Sends the client's logs to stderr when `RUST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
