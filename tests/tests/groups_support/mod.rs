@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod raw;
+
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;

@@ -22,9 +22,6 @@ fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32)
         tracing::warn!("creating {OFFSETS_TOPIC}: {e}");
         return Err(ResponseError::CoordinatorNotAvailable);
     }
-    if let Some(groups) = broker.groups.get() {
-        groups.load_partitions();
-    }
     let image = broker.metadata.image();
     let Some(topic) = image.topic(OFFSETS_TOPIC) else {
         return Err(ResponseError::CoordinatorNotAvailable);
@@ -37,6 +34,18 @@ fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32)
     else {
         return Err(ResponseError::CoordinatorNotAvailable);
     };
+    if leader.id == broker.node_id {
+        // Right after the topic is created its partitions exist in the metadata before
+        // this node hosts them; until then the group cannot be served, and a client
+        // sent here would get NOT_COORDINATOR and back off for seconds.
+        if broker.replicas.get_by_name(OFFSETS_TOPIC, partition).is_none() {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        // Queued before the answer, so the client's next request finds it loaded.
+        if let Some(groups) = broker.groups.get() {
+            groups.load_partitions();
+        }
+    }
     Ok((leader.id, leader.host.clone(), leader.port))
 }
 
