@@ -38,7 +38,11 @@ fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32)
         // Right after the topic is created its partitions exist in the metadata before
         // this node hosts them; until then the group cannot be served, and a client
         // sent here would get NOT_COORDINATOR and back off for seconds.
-        if broker.replicas.get_by_name(OFFSETS_TOPIC, partition).is_none() {
+        if broker
+            .replicas
+            .get_by_name(OFFSETS_TOPIC, partition)
+            .is_none()
+        {
             return Err(ResponseError::CoordinatorNotAvailable);
         }
         // Queued before the answer, so the client's next request finds it loaded.
