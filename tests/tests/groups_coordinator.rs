@@ -6,10 +6,14 @@ mod groups_support;
 use groups_support::raw::*;
 use groups_support::*;
 use moldau_e2e::BrokerProcess;
+use moldau_protocol::kafka::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use moldau_protocol::kafka::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use moldau_protocol::kafka::messages::sync_group_request::SyncGroupRequestAssignment;
 use moldau_protocol::kafka::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, OffsetFetchRequest, SyncGroupRequest,
+    FindCoordinatorRequest, GroupId, HeartbeatRequest, OffsetCommitRequest, OffsetFetchRequest,
+    SyncGroupRequest, TopicName,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -187,4 +191,106 @@ fn a_second_static_member_with_the_same_instance_id_fences_the_first() {
     assert_eq!(g.state, "Stable");
     assert_eq!(g.members.len(), 1);
     assert_eq!(g.members[0].member_id, b_id);
+}
+
+/// OffsetCommit v7 of one partition; returns its error code.
+fn commit(
+    raw: &mut RawClient,
+    group: &str,
+    generation: i32,
+    member: &str,
+    topic: &str,
+    offset: i64,
+) -> i16 {
+    let r = raw.call(
+        7,
+        &OffsetCommitRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id_or_member_epoch(generation)
+            .with_member_id(s(member))
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(offset)])]),
+    );
+    r.topics[0].partitions[0].error_code
+}
+
+/// Joins `group` alone as a dynamic member and takes partition 0; (generation, id).
+fn join_alone(raw: &mut RawClient, group: &str, topic: &str) -> (i32, String) {
+    raw.wait_for_coordinator(group);
+    let first = raw.call(5, &join_request(group, topic, "", None, 10_000, 10_000));
+    assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
+    let id = first.member_id.to_string();
+    let joined = raw.call(5, &join_request(group, topic, &id, None, 10_000, 10_000));
+    assert_eq!(joined.error_code, 0);
+    let synced = raw.call(
+        3,
+        &SyncGroupRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_generation_id(joined.generation_id)
+            .with_member_id(s(&id))
+            .with_assignments(vec![SyncGroupRequestAssignment::default()
+                .with_member_id(s(&id))
+                .with_assignment(assignment(topic, &[0]))]),
+    );
+    assert_eq!(synced.error_code, 0);
+    (joined.generation_id, id)
+}
+
+#[test]
+fn commits_from_a_stale_generation_or_an_unknown_member_are_rejected() {
+    let broker = BrokerProcess::start(BROKER_FLAGS);
+    let (group, topic) = ("strict", "accounts");
+    create_topic(&broker.addr, topic, 1);
+    let mut raw = RawClient::connect(&broker.addr);
+    let (generation, id) = join_alone(&mut raw, group, topic);
+
+    assert_eq!(commit(&mut raw, group, generation, &id, topic, 10), 0);
+    assert_eq!(
+        commit(&mut raw, group, generation + 1, &id, topic, 20),
+        ILLEGAL_GENERATION
+    );
+    assert_eq!(
+        commit(&mut raw, group, generation, "impostor", topic, 30),
+        UNKNOWN_MEMBER_ID
+    );
+    // A simple consumer (no membership) may not commit into a group with members.
+    assert_eq!(
+        commit(&mut raw, group, -1, "", topic, 40),
+        UNKNOWN_MEMBER_ID
+    );
+    assert_eq!(committed(&broker.addr, group, topic, 1), vec![10]);
+    // ... but may once the group is empty.
+    assert_eq!(commit(&mut raw, "simple-only", -1, "", topic, 50), 0);
+    assert_eq!(committed(&broker.addr, "simple-only", topic, 1), vec![50]);
+}
+
+#[test]
+fn a_full_group_refuses_a_new_member() {
+    let broker = BrokerProcess::start(&[
+        "--set",
+        "group.initial.rebalance.delay.ms=0",
+        "--set",
+        "group.max.size=1",
+    ]);
+    let (group, topic) = ("tiny", "seats");
+    create_topic(&broker.addr, topic, 1);
+    let mut first = RawClient::connect(&broker.addr);
+    join_alone(&mut first, group, topic);
+
+    let mut second = RawClient::connect(&broker.addr);
+    let r = second.call(5, &join_request(group, topic, "", None, 10_000, 10_000));
+    let code = if r.error_code == MEMBER_ID_REQUIRED {
+        let id = r.member_id.to_string();
+        second
+            .call(5, &join_request(group, topic, &id, None, 10_000, 10_000))
+            .error_code
+    } else {
+        r.error_code
+    };
+    assert_eq!(code, GROUP_MAX_SIZE_REACHED);
+    let g = describe_group(&broker.addr, group).expect("group");
+    assert_eq!((g.state.as_str(), g.members.len()), ("Stable", 1));
 }

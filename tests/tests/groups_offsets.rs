@@ -344,3 +344,31 @@ fn wait_for_stable_state(addr: &str, group: &str, state: &str) -> DescribedGroup
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn acknowledged_commits_survive_kill_9() {
+    let mut broker = BrokerProcess::start(BROKER_FLAGS);
+    let (group, topic) = ("durable", "payments");
+    create_topic(&broker.addr, topic, 3);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut last = vec![-1i64; 3];
+    for i in 1..=300i64 {
+        let p = (i % 3) as i32;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(i))
+            .expect("offset");
+        consumer
+            .commit(&tpl, CommitMode::Sync)
+            .expect("acknowledged");
+        last[p as usize] = i;
+    }
+    drop(consumer);
+    broker.kill();
+    broker.restart();
+    assert_eq!(committed(&broker.addr, group, topic, 3), last);
+}
