@@ -307,33 +307,31 @@ fn poll_loop(
             std::thread::sleep(POLL_STEP);
             continue;
         }
-        match consumer.poll(POLL_STEP) {
-            Some(Ok(m)) => {
-                let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-                let mut v = lock(view);
-                if v.owner.get(&m.partition()).map(String::as_str) != Some(name) {
-                    let owner = v.owner.get(&m.partition()).cloned();
-                    v.violations.push(format!(
-                        "{name} processed {}@{} owned by {owner:?}",
-                        m.partition(),
-                        m.offset()
-                    ));
-                }
-                v.records.push(Processed {
-                    member: name.to_string(),
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    value,
-                });
-                drop(v);
-                if commit_each {
-                    if let Err(e) = consumer.commit_message(&m, CommitMode::Sync) {
-                        lock(view).errors.push(format!("{name} commit: {e}"));
-                    }
-                }
+        // Consumer-level errors (e.g. a partition EOF notice) are not failures here.
+        let Some(Ok(m)) = consumer.poll(POLL_STEP) else {
+            continue;
+        };
+        let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+        let mut v = lock(view);
+        if v.owner.get(&m.partition()).map(String::as_str) != Some(name) {
+            let owner = v.owner.get(&m.partition()).cloned();
+            v.violations.push(format!(
+                "{name} processed {}@{} owned by {owner:?}",
+                m.partition(),
+                m.offset()
+            ));
+        }
+        v.records.push(Processed {
+            member: name.to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            value,
+        });
+        drop(v);
+        if commit_each {
+            if let Err(e) = consumer.commit_message(&m, CommitMode::Sync) {
+                lock(view).errors.push(format!("{name} commit: {e}"));
             }
-            // Consumer-level errors (e.g. a partition EOF notice) are not failures here.
-            Some(Err(_)) | None => {}
         }
     }
 }
