@@ -29,6 +29,8 @@ pub struct Broker {
     pub next_producer_id: AtomicI64,
     /// The group coordinator task, started once the broker exists.
     pub groups: std::sync::OnceLock<crate::group_service::GroupService>,
+    /// Request, traffic, connection and flush metrics (rendered by the console).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A fresh cluster id: 16 random bytes in URL-safe base64 without padding, like Kafka's.
@@ -72,7 +74,11 @@ impl Broker {
         let cluster_id = logs.cluster_id();
         let metadata = MetadataStore::open(&logs)?;
         let (replicas, durability) = ReplicaManager::new(Arc::clone(&logs));
-        tokio::spawn(crate::partition::run_durability_task(durability));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        tokio::spawn(crate::partition::run_durability_task(
+            durability,
+            Arc::clone(&metrics),
+        ));
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,
@@ -86,6 +92,7 @@ impl Broker {
             started_at_ms: crate::clock::now_ms(),
             next_producer_id: AtomicI64::new(0),
             groups: std::sync::OnceLock::new(),
+            metrics,
             config,
         });
         broker.register()?;

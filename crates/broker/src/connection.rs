@@ -26,6 +26,7 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let _open = broker.metrics.connection_opened();
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Deferred>(CONNECTION_INFLIGHT_REQUESTS_MAX);
 
@@ -82,6 +83,7 @@ pub async fn serve(
                     break 'read;
                 }
             };
+            let started = std::time::Instant::now();
             let ctx = RequestContext {
                 broker: Arc::clone(&broker),
                 api_key,
@@ -91,6 +93,7 @@ pub async fn serve(
             };
             match handlers::dispatch(ctx, body).await {
                 Ok(deferred) => {
+                    let deferred = broker.metrics.time_request(api_key, started, deferred);
                     if tx.send(deferred).await.is_err() {
                         break 'read;
                     }

@@ -191,6 +191,7 @@ impl Broker {
         let partitions: Vec<i32> = topic.partitions.keys().copied().collect();
         self.metadata
             .commit(&[MetadataRecord::DeleteTopic { id }])?;
+        self.metrics.forget_topic(name);
         for p in partitions {
             self.replicas.remove(&TopicPartition {
                 topic: name.to_string(),

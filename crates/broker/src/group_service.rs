@@ -166,6 +166,9 @@ impl Worker {
         for effect in effects {
             match effect {
                 Effect::Reply { id, response } => {
+                    if let Some(broker) = self.broker.upgrade() {
+                        broker.metrics.observe_group_response(&response);
+                    }
                     if let Some(tx) = self.pending_replies.remove(&id.0) {
                         let _ = tx.send(response);
                     }

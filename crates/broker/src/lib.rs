@@ -12,6 +12,7 @@ pub mod fetch_session;
 pub mod group_service;
 mod handlers;
 pub mod metadata_store;
+pub mod metrics;
 pub mod partition;
 pub mod replica_manager;
 pub mod request;

@@ -20,12 +20,18 @@ pub struct Durable {
     pub partition: Arc<Partition>,
     pub result: Result<i64, LogError>,
     pub notify: Option<oneshot::Sender<Result<i64, LogError>>>,
+    /// When the flush was asked for, for the flush latency metric.
+    pub requested_at: std::time::Instant,
 }
 
 /// Receives finished flushes in order, advances high watermarks, then releases the
 /// producers waiting on them.
-pub async fn run_durability_task(mut rx: mpsc::UnboundedReceiver<Durable>) {
+pub async fn run_durability_task(
+    mut rx: mpsc::UnboundedReceiver<Durable>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     while let Some(d) = rx.recv().await {
+        metrics.flush_latency.observe(d.requested_at.elapsed());
         if let Ok(offset) = &d.result {
             d.partition.advance_high_watermark(*offset);
         }
@@ -144,6 +150,7 @@ impl Partition {
         };
         let me = Arc::clone(self);
         let durability = self.durability.clone();
+        let requested_at = std::time::Instant::now();
         self.logs.request_flush(
             &self.tp,
             last_offset + 1,
@@ -153,6 +160,7 @@ impl Partition {
                     partition: me,
                     result: r,
                     notify: tx,
+                    requested_at,
                 });
             }),
         );

@@ -280,6 +280,9 @@ async fn fetch(
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (p, read) in partitions.iter_mut().zip(reads) {
         let has_records = read.records.as_ref().is_some_and(|r| !r.is_empty());
+        if let Some(records) = &read.records {
+            broker.metrics.record_fetched(&p.topic, records);
+        }
         let changed = read.error != 0
             || has_records
             || p.last_high_watermark != read.high_watermark

@@ -151,15 +151,21 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             }
             let mut batch = writable(records);
             match partition.append(&mut batch, now, acks != 0) {
-                Ok((appended, durable)) => partitions.push(Pending {
-                    response: PartitionProduceResponse::default()
-                        .with_index(index)
-                        .with_error_code(0)
-                        .with_base_offset(appended.info.first_offset)
-                        .with_log_append_time_ms(appended.info.log_append_time)
-                        .with_log_start_offset(appended.log_start_offset),
-                    durable,
-                }),
+                Ok((appended, durable)) => {
+                    let info = &appended.info;
+                    broker
+                        .metrics
+                        .record_produced(&name, info.bytes, info.record_count);
+                    partitions.push(Pending {
+                        response: PartitionProduceResponse::default()
+                            .with_index(index)
+                            .with_error_code(0)
+                            .with_base_offset(appended.info.first_offset)
+                            .with_log_append_time_ms(appended.info.log_append_time)
+                            .with_log_start_offset(appended.log_start_offset),
+                        durable,
+                    });
+                }
                 Err(e) => {
                     tracing::error!(topic = %name, partition = index, "append failed: {e}");
                     partitions.push(error_response(
