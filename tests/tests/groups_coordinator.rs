@@ -9,11 +9,14 @@ use moldau_e2e::BrokerProcess;
 use moldau_protocol::kafka::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use moldau_protocol::kafka::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use moldau_protocol::kafka::messages::offset_fetch_request::OffsetFetchRequestGroup;
 use moldau_protocol::kafka::messages::sync_group_request::SyncGroupRequestAssignment;
 use moldau_protocol::kafka::messages::{
-    FindCoordinatorRequest, GroupId, HeartbeatRequest, OffsetCommitRequest, OffsetFetchRequest,
-    SyncGroupRequest, TopicName,
+    FindCoordinatorRequest, GroupId, HeartbeatRequest, OffsetCommitRequest, OffsetDeleteRequest,
+    OffsetFetchRequest, SyncGroupRequest, TopicName,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -293,4 +296,47 @@ fn a_full_group_refuses_a_new_member() {
     assert_eq!(code, GROUP_MAX_SIZE_REACHED);
     let g = describe_group(&broker.addr, group).expect("group");
     assert_eq!((g.state.as_str(), g.members.len()), ("Stable", 1));
+}
+
+/// OffsetDelete v0 of partition 0 of `topic`; (group error, partition error).
+fn delete_offset(raw: &mut RawClient, group: &str, topic: &str) -> (i16, i16) {
+    let r = raw.call(
+        0,
+        &OffsetDeleteRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_topics(vec![OffsetDeleteRequestTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(vec![
+                    OffsetDeleteRequestPartition::default().with_partition_index(0)
+                ])]),
+    );
+    let partition = r
+        .topics
+        .first()
+        .and_then(|t| t.partitions.first())
+        .map_or(-1, |p| p.error_code);
+    (r.error_code, partition)
+}
+
+#[test]
+fn offset_delete_removes_offsets_of_topics_the_group_does_not_consume() {
+    let broker = BrokerProcess::start(BROKER_FLAGS);
+    let topic = "trimmed";
+    create_topic(&broker.addr, topic, 1);
+    let mut raw = RawClient::connect(&broker.addr);
+    raw.wait_for_coordinator("idle-group");
+
+    // An empty group: the offset goes.
+    assert_eq!(commit(&mut raw, "idle-group", -1, "", topic, 12), 0);
+    assert_eq!(delete_offset(&mut raw, "idle-group", topic), (0, 0));
+    assert_eq!(committed(&broker.addr, "idle-group", topic, 1), vec![-1]);
+
+    // A group whose member consumes the topic keeps it.
+    let (generation, id) = join_alone(&mut raw, "busy-group", topic);
+    assert_eq!(commit(&mut raw, "busy-group", generation, &id, topic, 7), 0);
+    assert_eq!(
+        delete_offset(&mut raw, "busy-group", topic),
+        (0, GROUP_SUBSCRIBED_TO_TOPIC)
+    );
+    assert_eq!(committed(&broker.addr, "busy-group", topic, 1), vec![7]);
 }

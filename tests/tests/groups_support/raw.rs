@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub const ILLEGAL_GENERATION: i16 = 22;
 pub const UNKNOWN_MEMBER_ID: i16 = 25;
 pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 pub const REBALANCE_IN_PROGRESS: i16 = 27;
 pub const FENCED_INSTANCE_ID: i16 = 82;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
