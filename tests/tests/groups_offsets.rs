@@ -372,3 +372,50 @@ fn acknowledged_commits_survive_kill_9() {
     broker.restart();
     assert_eq!(committed(&broker.addr, group, topic, 3), last);
 }
+
+#[test]
+fn live_members_carry_on_across_a_broker_restart() {
+    let mut broker = BrokerProcess::start(BROKER_FLAGS);
+    let (group, topic) = ("survivors", "journal");
+    create_topic(&broker.addr, topic, PARTITIONS);
+    let view = new_view();
+    let spec = MemberSpec {
+        group,
+        topic,
+        commit_each: true,
+        config: &[("session.timeout.ms", "30000")],
+    };
+    let names = ["l1", "l2"];
+    let members: Vec<Member> = names
+        .iter()
+        .map(|n| Member::start(&broker.addr, n, &spec, &view))
+        .collect();
+    wait_for_settled(&broker.addr, &view, group, topic, PARTITIONS, &names);
+    let before = produce(&broker.addr, topic, PARTITIONS, "before", 120);
+    wait_for(&view, "records before the restart", |v| {
+        v.records.len() >= 120
+    });
+
+    broker.stop();
+    broker.restart();
+    let after = produce(&broker.addr, topic, PARTITIONS, "after", 120);
+    wait_for(&view, "records after the restart", |v| {
+        v.records.len() >= 240
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    wait_for_settled(&broker.addr, &view, group, topic, PARTITIONS, &names);
+    for m in members {
+        m.close();
+    }
+    let v = lock(&view);
+    assert!(v.violations.is_empty(), "{:#?}", v.violations);
+    let got: Vec<String> = v.records.iter().map(|r| r.value.clone()).collect();
+    let mut expected = values(&before);
+    expected.extend(values(&after));
+    assert_eq!(got.len(), 240, "nothing processed twice");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        committed(&broker.addr, group, topic, PARTITIONS),
+        vec![40; PARTITIONS as usize]
+    );
+}
