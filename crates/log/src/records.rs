@@ -7,12 +7,11 @@
 
 use bytes::{Bytes, BytesMut};
 use moldau_protocol::batch::{BatchView, Codec};
-use moldau_protocol::kafka::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use moldau_protocol::kafka::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use thiserror::Error;
 
 /// Largest decompressed record payload the log will materialise for one batch.
-pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 256 * 1024 * 1024;
-const TOO_LARGE: &str = "decompressed batch too large";
+pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// Most headers one record may declare.
 pub const RECORD_HEADERS_MAX: usize = 65_536;
 
@@ -120,6 +119,9 @@ pub fn reencode_with_timestamp_delta(
 
 /// Parses `count` records laid end to end in `data` (uncompressed).
 pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, RecordError> {
+    if count < 0 {
+        return Err(RecordError::BadLength(count as i64));
+    }
     let mut cur = Cursor { buf: data, at: 0 };
     // Each record takes at least 7 bytes, which bounds the allocation.
     let mut out = Vec::with_capacity((count.max(0) as usize).min(data.len() / 7 + 1));
@@ -174,32 +176,78 @@ pub fn parse_records(data: &[u8], count: i32) -> Result<Vec<RawRecord<'_>>, Reco
     Ok(out)
 }
 
-/// The batch's record bytes, decompressed if needed.
+/// The batch's record bytes, decompressed if needed. Decompression is bounded by
+/// `DECOMPRESSED_BATCH_BYTES_MAX`: a batch claiming more is refused before the memory
+/// is taken.
 pub fn record_data(view: &BatchView<'_>) -> Result<Bytes, RecordError> {
     let payload = view.records_payload();
-    let mut input = Bytes::copy_from_slice(payload);
-    // The codec traits speak anyhow; it stays inside this function.
-    let take = |b: &mut Bytes| -> anyhow::Result<Bytes> {
-        if b.len() > DECOMPRESSED_BATCH_BYTES_MAX {
-            anyhow::bail!(TOO_LARGE);
+    let limit = DECOMPRESSED_BATCH_BYTES_MAX;
+    let out = match view.codec() {
+        Codec::None => return Ok(Bytes::copy_from_slice(payload)),
+        Codec::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(payload), limit)?,
+        Codec::Lz4 => {
+            let decoder =
+                lz4::Decoder::new(payload).map_err(|e| RecordError::Decompress(e.to_string()))?;
+            read_bounded(decoder, limit)?
         }
-        Ok(b.clone())
-    };
-    let result = match view.codec() {
-        Codec::None => return Ok(input),
-        Codec::Gzip => Gzip::decompress(&mut input, take),
-        Codec::Snappy => Snappy::decompress(&mut input, take),
-        Codec::Lz4 => Lz4::decompress(&mut input, take),
-        Codec::Zstd => Zstd::decompress(&mut input, take),
+        Codec::Zstd => {
+            let decoder = zstd::stream::read::Decoder::new(payload)
+                .map_err(|e| RecordError::Decompress(e.to_string()))?;
+            read_bounded(decoder, limit)?
+        }
+        Codec::Snappy => snappy_decompress(payload, limit)?,
         Codec::Unknown(c) => return Err(RecordError::UnsupportedCodec(c)),
     };
-    result.map_err(|e| {
-        if e.to_string() == TOO_LARGE {
-            RecordError::TooLarge
-        } else {
-            RecordError::Decompress(e.to_string())
-        }
-    })
+    Ok(Bytes::from(out))
+}
+
+fn read_bounded(reader: impl std::io::Read, limit: usize) -> Result<Vec<u8>, RecordError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| RecordError::Decompress(e.to_string()))?;
+    if out.len() > limit {
+        return Err(RecordError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Kafka's snappy: xerial framing (16-byte magic header, then blocks of a u32 length
+/// and a raw snappy block), or raw snappy when the header is absent.
+const XERIAL_SNAPPY_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+
+fn snappy_block(block: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), RecordError> {
+    let len =
+        snap::raw::decompress_len(block).map_err(|e| RecordError::Decompress(e.to_string()))?;
+    if out.len().saturating_add(len) > limit {
+        return Err(RecordError::TooLarge);
+    }
+    let start = out.len();
+    out.resize(start + len, 0);
+    snap::raw::Decoder::new()
+        .decompress(block, &mut out[start..])
+        .map_err(|e| RecordError::Decompress(e.to_string()))?;
+    Ok(())
+}
+
+fn snappy_decompress(payload: &[u8], limit: usize) -> Result<Vec<u8>, RecordError> {
+    let mut out = Vec::new();
+    let Some(mut rest) = payload.strip_prefix(&XERIAL_SNAPPY_HEADER[..]) else {
+        snappy_block(payload, &mut out, limit)?;
+        return Ok(out);
+    };
+    while !rest.is_empty() {
+        let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+            return Err(RecordError::Truncated);
+        };
+        let len = u32::from_be_bytes(*len) as usize;
+        let block = tail.get(..len).ok_or(RecordError::Truncated)?;
+        snappy_block(block, &mut out, limit)?;
+        rest = &tail[len..];
+    }
+    Ok(out)
 }
 
 /// Compresses uncompressed record bytes with `codec` (for rewritten batches).
@@ -277,10 +325,40 @@ mod tests {
     }
 
     #[test]
+    fn decompression_bombs_are_refused_before_allocating() {
+        let plain = keyed_batch(
+            &[("k".to_string(), Some(b"v".to_vec()))],
+            0,
+            Compression::None,
+        );
+        // Snappy block claiming 2 GiB of output.
+        let mut bomb = plain[..61].to_vec();
+        bomb.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x07, 0x00]);
+        bomb[21..23].copy_from_slice(&2i16.to_be_bytes());
+        let len = (bomb.len() - 12) as i32;
+        bomb[8..12].copy_from_slice(&len.to_be_bytes());
+        let view = BatchView::parse(&bomb).unwrap();
+        assert_eq!(record_data(&view), Err(RecordError::TooLarge));
+        // Gzip of more zeros than the limit.
+        let zeros = vec![0u8; DECOMPRESSED_BATCH_BYTES_MAX + 1];
+        let gz = compress_records(Codec::Gzip, &zeros).unwrap();
+        let mut big = plain[..61].to_vec();
+        big.extend_from_slice(&gz);
+        big[21..23].copy_from_slice(&1i16.to_be_bytes());
+        let len = (big.len() - 12) as i32;
+        big[8..12].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(
+            record_data(&BatchView::parse(&big).unwrap()),
+            Err(RecordError::TooLarge)
+        );
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse_records(&[0x80], 1).is_err());
         assert!(parse_records(&[0x02, 0x00], 1).is_err());
         assert!(parse_records(&[], 1).is_err());
         assert_eq!(parse_records(&[], 0).unwrap().len(), 0);
+        assert!(parse_records(&[], -1).is_err(), "negative count");
     }
 }
