@@ -5,9 +5,11 @@
 //! Everything is `async` on tokio; errors are typed ([`Error`]) and carry Kafka's
 //! error names; nothing a broker sends can panic the client.
 
+pub mod admin;
 pub mod api_versions;
 pub mod batch_builder;
 pub mod batch_decoder;
+pub mod chunk;
 pub mod cluster;
 pub mod codec;
 pub mod connection;
@@ -20,6 +22,7 @@ pub mod producer;
 pub mod record;
 mod varint;
 
+pub use admin::AdminClient;
 pub use cluster::{ClientConfig, Cluster};
 pub use codec::Compression;
 pub use connection::{Connection, ConnectionConfig};

@@ -235,6 +235,17 @@ pub struct CommitIdentity {
     pub group_instance_id: Option<String>,
 }
 
+impl CommitIdentity {
+    /// Commits as no member (admin tools, consumers without subscription).
+    pub fn default_standalone() -> CommitIdentity {
+        CommitIdentity {
+            generation: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
+
 /// Commits `offsets` for the coordinator's group.
 pub async fn commit(
     coordinator: &Coordinator,

@@ -90,7 +90,7 @@ pub(super) async fn ensure_active(c: &Consumer) -> Result<()> {
         if lost {
             let owned = c.assignment();
             c.lock_state()?.assign(&[]);
-            if let Some(l) = &c.config().rebalance_listener {
+            for l in c.listeners() {
                 l.on_partitions_lost(c, &owned).await;
             }
         }
@@ -258,7 +258,7 @@ fn set_member(c: &Consumer, member_id: &str, generation: i32) {
 /// Commits (auto commit), tells the listener, and drops the partitions.
 async fn revoke(c: &Consumer, partitions: &[TopicPartition]) -> Result<()> {
     c.auto_commit_now(partitions).await;
-    if let Some(l) = &c.config().rebalance_listener {
+    for l in c.listeners() {
         l.on_partitions_revoked(c, partitions).await;
     }
     c.lock_state()?.remove(partitions);
@@ -302,8 +302,8 @@ async fn apply_assignment(
         assigned = assigned.len(),
         "joined group"
     );
-    if let Some(l) = &c.config().rebalance_listener {
-        let newly = if strategy.is_cooperative() { added } else { assigned };
+    let newly = if strategy.is_cooperative() { added } else { assigned };
+    for l in c.listeners() {
         l.on_partitions_assigned(c, &newly).await;
     }
     c.inner().fetch_wake.notify_one();

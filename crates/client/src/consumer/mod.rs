@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pending_error: Mutex<Option<Error>>,
     last_poll: Mutex<Instant>,
     next_auto_commit: Mutex<Instant>,
+    /// A listener of the crate's own (chunk processing), called before the user's.
+    internal_listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
 }
 
 impl Inner {
@@ -143,6 +145,7 @@ impl Consumer {
             pending_error: Mutex::new(None),
             last_poll: Mutex::new(Instant::now()),
             next_auto_commit: Mutex::new(Instant::now() + config.auto_commit_interval),
+            internal_listener: Mutex::new(None),
             config,
         });
         let mut tasks = vec![tokio::spawn(fetcher::run(Arc::downgrade(&inner)))];
@@ -435,6 +438,24 @@ impl Consumer {
                 group_instance_id: None,
             },
         }
+    }
+
+    pub(crate) fn set_internal_listener(&self, l: Option<Arc<dyn RebalanceListener>>) {
+        if let Ok(mut slot) = self.inner().internal_listener.lock() {
+            *slot = l;
+        }
+    }
+
+    /// The listeners to call around a rebalance: the crate's own first.
+    pub(crate) fn listeners(&self) -> Vec<Arc<dyn RebalanceListener>> {
+        let mut out = Vec::new();
+        if let Some(l) = self.inner().internal_listener.lock().ok().and_then(|l| l.clone()) {
+            out.push(l);
+        }
+        if let Some(l) = &self.config().rebalance_listener {
+            out.push(l.clone());
+        }
+        out
     }
 
     fn coordinator(&self) -> Result<&Arc<Coordinator>> {

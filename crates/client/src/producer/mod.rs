@@ -163,12 +163,11 @@ impl Producer {
             return Err(Error::Closed);
         }
         let max_block = shared.config.max_block;
-        let partition_count = tokio::time::timeout(
-            max_block,
-            shared.cluster.partition_count(&record.topic),
-        )
-        .await
-        .map_err(|_| Error::Timeout(format!("metadata for {} within max.block.ms", record.topic)))??;
+        let partition_count = tokio::time::timeout(max_block, self.wait_for_topic(&record.topic))
+            .await
+            .map_err(|_| {
+                Error::Timeout(format!("metadata for {} within max.block.ms", record.topic))
+            })??;
         let target = match (record.partition, &record.key) {
             (Some(p), _) => {
                 if p < 0 || p as usize >= partition_count {
@@ -226,6 +225,24 @@ impl Producer {
             shared.wake.notify_one();
         }
         Ok(DeliveryFuture { rx })
+    }
+
+    /// The topic's partition count; a topic that is being created (or does not
+    /// exist yet) is looked up again after `retry.backoff.ms`, as Java's producer
+    /// does until `max.block.ms`.
+    async fn wait_for_topic(&self, topic: &str) -> Result<usize> {
+        let cluster = &self.shared().cluster;
+        loop {
+            match cluster.partition_count(topic).await {
+                Ok(n) => return Ok(n),
+                Err(e) if e.is_retriable() || matches!(e, Error::UnknownTopic(_)) => {
+                    tracing::debug!(topic, error = %e, "waiting for topic metadata");
+                    tokio::time::sleep(cluster.config().retry_backoff).await;
+                    cluster.refresh(Some(&[topic.to_string()])).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends every record queued before the call and waits until each is
