@@ -1,0 +1,284 @@
+//! `moldau-loadgen`: throughput and latency of any Kafka-compatible broker, measured
+//! with librdkafka so the same run can compare Moldau with another broker.
+//!
+//!     cargo run --release -p moldau-bench -- --bootstrap 127.0.0.1:9092 all
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Kafka load generator (librdkafka)")]
+struct Args {
+    /// Bootstrap address of the broker under test.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    bootstrap: String,
+    /// Records per throughput run.
+    #[arg(long, default_value_t = 500_000)]
+    records: u64,
+    /// Record value size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Partitions of the benchmark topics.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// Target rate of the latency run, in MB/s.
+    #[arg(long, default_value_t = 50.0)]
+    latency_rate_mb: f64,
+    /// Length of the latency run.
+    #[arg(long, default_value_t = 10)]
+    latency_seconds: u64,
+    #[arg(value_enum, default_value_t = Mode::All)]
+    mode: Mode,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Mode {
+    ProduceAcks1,
+    ProduceAcksAll,
+    Consume,
+    Latency,
+    All,
+}
+
+/// Delivery callbacks: count them, and record latency for the latency run.
+struct Stats {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    latencies_us: Mutex<Vec<u64>>,
+}
+
+struct Ctx(Arc<Stats>);
+
+impl ClientContext for Ctx {}
+
+impl ProducerContext for Ctx {
+    type DeliveryOpaque = Box<Instant>;
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+        match result {
+            Ok(_) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                let us = sent.elapsed().as_micros() as u64;
+                if let Ok(mut l) = self.0.latencies_us.lock() {
+                    l.push(us);
+                }
+            }
+            Err(_) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let topics = [NewTopic::new(name, partitions, TopicReplication::Fixed(1))];
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let fut = admin.create_topics(&topics, &options);
+    let results = futures_lite_block_on(fut)?;
+    for r in results {
+        if let Err((topic, code)) = r {
+            bail!("creating {topic}: {code}");
+        }
+    }
+    Ok(())
+}
+
+/// Polls a future to completion on this thread (the admin future is driven by
+/// librdkafka's own threads; this only waits for it).
+fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+    fn noop(_: *const ()) {}
+    fn clone(p: *const ()) -> RawWaker {
+        RawWaker::new(p, &VTABLE)
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions ignore the data pointer.
+    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn producer(
+    bootstrap: &str,
+    acks: &str,
+    stats: Arc<Stats>,
+) -> anyhow::Result<ThreadedProducer<Ctx>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", acks)
+        .set("linger.ms", "5")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.type", "none")
+        .create_with_context(Ctx(stats))?)
+}
+
+fn new_stats() -> Arc<Stats> {
+    Arc::new(Stats {
+        delivered: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+        latencies_us: Mutex::new(Vec::new()),
+    })
+}
+
+/// Sends `records` values as fast as librdkafka takes them; returns MB/s.
+fn produce(args: &Args, topic: &str, acks: &str) -> anyhow::Result<f64> {
+    let stats = new_stats();
+    let p = producer(&args.bootstrap, acks, stats.clone())?;
+    let value = vec![b'm'; args.size];
+    let start = Instant::now();
+    for i in 0..args.records {
+        let key = (i % 1024).to_string();
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now()))
+            .key(&key)
+            .payload(&value);
+        loop {
+            match p.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+    p.flush(Duration::from_secs(120))?;
+    let secs = start.elapsed().as_secs_f64();
+    let failed = stats.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        bail!("{failed} records failed");
+    }
+    Ok(args.records as f64 * args.size as f64 / secs / 1e6)
+}
+
+/// Reads the whole topic from the beginning; returns MB/s.
+fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap)
+        .set("group.id", "moldau-loadgen")
+        .set("enable.auto.commit", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "10485760")
+        .set("queued.max.messages.kbytes", "1048576")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..args.partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    c.assign(&tpl)?;
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while n < expected {
+        if start.elapsed() > Duration::from_secs(300) {
+            bail!("consume stalled at {n} of {expected}");
+        }
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            let m = m.context("consume")?;
+            bytes += m.payload_len() as u64;
+            n += 1;
+        }
+    }
+    Ok(bytes as f64 / start.elapsed().as_secs_f64() / 1e6)
+}
+
+/// Produces at a fixed rate with acks=all; returns (p50, p99, max) latency in ms.
+fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
+    let stats = new_stats();
+    let p = producer(&args.bootstrap, "all", stats.clone())?;
+    let value = vec![b'l'; args.size];
+    let per_sec = (args.latency_rate_mb * 1e6 / args.size as f64) as u64;
+    let total = per_sec * args.latency_seconds;
+    let start = Instant::now();
+    for i in 0..total {
+        // Pace: record i is due at i / per_sec seconds.
+        let due = Duration::from_secs_f64(i as f64 / per_sec as f64);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            if wait > Duration::from_micros(100) {
+                std::thread::sleep(wait);
+            }
+        }
+        let record =
+            BaseRecord::<(), _, _>::with_opaque_to(topic, Box::new(Instant::now())).payload(&value);
+        if p.send(record).is_err() {
+            bail!("local queue full at {} MB/s", args.latency_rate_mb);
+        }
+    }
+    p.flush(Duration::from_secs(60))?;
+    let mut l = stats
+        .latencies_us
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clone();
+    l.sort_unstable();
+    if l.is_empty() {
+        bail!("no deliveries");
+    }
+    let pct = |q: f64| l[((l.len() as f64 * q) as usize).min(l.len() - 1)] as f64 / 1000.0;
+    Ok((pct(0.50), pct(0.99), pct(1.0)))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let run = std::process::id();
+    let mb = args.records as f64 * args.size as f64 / 1e6;
+    println!(
+        "broker {} · {} records × {} B ({mb:.0} MB) · {} partitions",
+        args.bootstrap, args.records, args.size, args.partitions
+    );
+    let mut produced_topic = None;
+    if matches!(args.mode, Mode::ProduceAcks1 | Mode::All) {
+        let t = format!("loadgen-acks1-{run}");
+        create_topic(&args.bootstrap, &t, args.partitions)?;
+        println!("produce acks=1    {:8.1} MB/s", produce(&args, &t, "1")?);
+        produced_topic = Some(t);
+    }
+    if matches!(args.mode, Mode::ProduceAcksAll | Mode::All) {
+        let t = format!("loadgen-acksall-{run}");
+        create_topic(&args.bootstrap, &t, args.partitions)?;
+        println!("produce acks=all  {:8.1} MB/s", produce(&args, &t, "all")?);
+        produced_topic = Some(t);
+    }
+    if matches!(args.mode, Mode::Consume | Mode::All) {
+        let t = match produced_topic {
+            Some(t) => t,
+            None => {
+                let t = format!("loadgen-consume-{run}");
+                create_topic(&args.bootstrap, &t, args.partitions)?;
+                produce(&args, &t, "1")?;
+                t
+            }
+        };
+        println!(
+            "consume           {:8.1} MB/s",
+            consume(&args, &t, args.records)?
+        );
+    }
+    if matches!(args.mode, Mode::Latency | Mode::All) {
+        let t = format!("loadgen-latency-{run}");
+        create_topic(&args.bootstrap, &t, args.partitions)?;
+        let (p50, p99, max) = latency(&args, &t)?;
+        println!(
+            "produce latency at {} MB/s, acks=all: p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms",
+            args.latency_rate_mb
+        );
+    }
+    Ok(())
+}
