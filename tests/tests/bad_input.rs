@@ -123,7 +123,12 @@ fn produce_validation_answers_with_kafka_error_codes() {
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
 
-    let broker = BrokerProcess::start(&["--set", "message.max.bytes=2000"]);
+    let broker = BrokerProcess::start(&[
+        "--set",
+        "message.max.bytes=2000",
+        "--set",
+        "min.insync.replicas=2",
+    ]);
     // Create the topic through a normal client's metadata request (auto-create).
     let p: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &broker.addr)

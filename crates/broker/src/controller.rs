@@ -316,7 +316,17 @@ impl Broker {
         let Some(t) = image.topic(topic) else {
             return Ok(());
         };
-        let config = self.log_config(image, topic);
+        let resolved = self.topic_configs(image, topic);
+        let config = crate::topic_config::log_config_from(&resolved);
+        let number = |name: &str, default: usize| {
+            crate::topic_config::resolved_value(&resolved, name)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(default)
+        };
+        let limits = crate::partition::ProduceLimits {
+            max_message_bytes: number("max.message.bytes", 1_048_588),
+            min_insync_replicas: number("min.insync.replicas", 1),
+        };
         for p in t.partitions.values() {
             if p.leader != self.node_id {
                 continue;
@@ -326,7 +336,7 @@ impl Broker {
                 partition: p.partition,
             };
             self.replicas
-                .become_leader(&tp, t.id.0, p.leader_epoch, config.clone())?;
+                .become_leader(&tp, t.id.0, p.leader_epoch, config.clone(), limits)?;
         }
         Ok(())
     }

@@ -41,11 +41,31 @@ pub async fn run_durability_task(
     }
 }
 
+/// Topic configs the produce path checks, resolved once when configs change rather
+/// than on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceLimits {
+    /// `max.message.bytes`: largest batch accepted.
+    pub max_message_bytes: usize,
+    /// `min.insync.replicas`: acks=all needs at least this many in-sync replicas.
+    pub min_insync_replicas: usize,
+}
+
+impl Default for ProduceLimits {
+    fn default() -> Self {
+        ProduceLimits {
+            max_message_bytes: 1_048_588,
+            min_insync_replicas: 1,
+        }
+    }
+}
+
 /// A hosted partition.
 pub struct Partition {
     pub tp: TopicPartition,
     pub log: SharedLog,
     leader_epoch: AtomicI32,
+    limits: parking_lot::RwLock<ProduceLimits>,
     /// Appends since the last flush, for `flush.messages`.
     unflushed_messages: AtomicI64,
     logs: Arc<LogManager>,
@@ -73,6 +93,7 @@ impl Partition {
             tp,
             log,
             leader_epoch: AtomicI32::new(leader_epoch),
+            limits: parking_lot::RwLock::new(ProduceLimits::default()),
             unflushed_messages: AtomicI64::new(0),
             logs,
             data_arrived,
@@ -82,6 +103,14 @@ impl Partition {
 
     pub fn leader_epoch(&self) -> i32 {
         self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    pub fn limits(&self) -> ProduceLimits {
+        *self.limits.read()
+    }
+
+    pub fn set_limits(&self, limits: ProduceLimits) {
+        *self.limits.write() = limits;
     }
 
     pub fn set_leader_epoch(&self, epoch: i32) {

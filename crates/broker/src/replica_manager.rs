@@ -1,7 +1,7 @@
 //! The partitions this broker hosts, keyed by topic-partition.
 
 use crate::error::BrokerError;
-use crate::partition::{Durable, Partition};
+use crate::partition::{Durable, Partition, ProduceLimits};
 use moldau_log::{LogConfig, LogManager, TopicPartition};
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -51,9 +51,11 @@ impl ReplicaManager {
         topic_id: [u8; 16],
         leader_epoch: i32,
         config: LogConfig,
+        limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
         if let Some(p) = self.get(tp) {
             p.set_leader_epoch(leader_epoch);
+            p.set_limits(limits);
             p.log.write().update_config(config);
             return Ok(p);
         }
@@ -80,6 +82,7 @@ impl ReplicaManager {
             Arc::clone(&self.data_arrived),
             self.durability.clone(),
         ));
+        partition.set_limits(limits);
         self.partitions
             .write()
             .insert(tp.clone(), Arc::clone(&partition));

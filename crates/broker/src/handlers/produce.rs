@@ -131,6 +131,24 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(error_response(index, error, None));
                 continue;
             };
+            let limits = partition.limits();
+            if acks == -1 {
+                let isr = topic_image
+                    .partitions
+                    .get(&index)
+                    .map_or(0, |p| p.isr.len());
+                if isr < limits.min_insync_replicas {
+                    partitions.push(error_response(
+                        index,
+                        ResponseError::NotEnoughReplicas,
+                        Some(format!(
+                            "{isr} in-sync replicas, min.insync.replicas is {}",
+                            limits.min_insync_replicas
+                        )),
+                    ));
+                    continue;
+                }
+            }
             let Some(records) = pd.records else {
                 partitions.push(error_response(
                     index,
@@ -139,13 +157,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 ));
                 continue;
             };
-            let max_message_bytes = crate::topic_config::resolved_value(
-                &broker.topic_configs(&image, &name),
-                "max.message.bytes",
-            )
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(1_048_588);
-            if let Err((error, message)) = validate(&records, max_message_bytes) {
+            if let Err((error, message)) = validate(&records, limits.max_message_bytes) {
                 partitions.push(error_response(index, error, Some(message)));
                 continue;
             }
