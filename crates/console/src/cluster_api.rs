@@ -1,0 +1,170 @@
+//! `/api/v1/cluster`, `/api/v1/cluster/throughput` and `/api/v1/brokers`: the
+//! overview page's numbers and the brokers page.
+
+use crate::console::Console;
+use crate::error::ApiResult;
+use crate::history::{RateSample, Rates, THROUGHPUT_SAMPLE_INTERVAL};
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A broker as the overview lists it.
+#[derive(Debug, Serialize)]
+pub struct BrokerSummary {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
+    pub rack: Option<String>,
+    pub controller: bool,
+    /// The broker serving this console.
+    pub this_broker: bool,
+    /// Start time (ms since the epoch); known for this broker only.
+    pub up_since_ms: Option<i64>,
+}
+
+/// `GET /api/v1/cluster`
+#[derive(Debug, Serialize)]
+pub struct ClusterOverview {
+    pub cluster_id: String,
+    pub node_id: i32,
+    /// With one voter, this broker is the controller.
+    pub controller_id: i32,
+    pub version: &'static str,
+    pub brokers: Vec<BrokerSummary>,
+    pub topics: usize,
+    pub internal_topics: usize,
+    pub partitions: usize,
+    pub rates: Rates,
+    /// Group count by state; `None` when the coordinator could not be asked.
+    pub groups_by_state: Option<BTreeMap<String, usize>>,
+}
+
+fn brokers(console: &Console) -> Vec<BrokerSummary> {
+    let b = &console.broker;
+    b.metadata
+        .image()
+        .brokers()
+        .map(|x| BrokerSummary {
+            id: x.id,
+            host: x.host.clone(),
+            port: x.port,
+            rack: x.rack.clone(),
+            controller: x.id == b.node_id,
+            this_broker: x.id == b.node_id,
+            up_since_ms: (x.id == b.node_id).then_some(b.started_at_ms),
+        })
+        .collect()
+}
+
+/// `GET /api/v1/cluster`
+pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<ClusterOverview>> {
+    let image = console.broker.metadata.image();
+    let (mut topics, mut internal_topics, mut partitions) = (0, 0, 0);
+    for t in image.topics() {
+        if t.internal {
+            internal_topics += 1;
+        } else {
+            topics += 1;
+        }
+        partitions += t.partitions.len();
+    }
+    let groups_by_state = match console.groups.list().await {
+        Ok(groups) => {
+            let mut by_state = BTreeMap::new();
+            for g in groups {
+                *by_state.entry(g.state).or_insert(0) += 1;
+            }
+            Some(by_state)
+        }
+        Err(e) => {
+            tracing::debug!("overview without groups: {e}");
+            None
+        }
+    };
+    Ok(Json(ClusterOverview {
+        cluster_id: console.broker.cluster_id.clone(),
+        node_id: console.broker.node_id,
+        controller_id: console.broker.node_id,
+        version: env!("CARGO_PKG_VERSION"),
+        brokers: brokers(&console),
+        topics,
+        internal_topics,
+        partitions,
+        rates: console.history.current_rates(),
+        groups_by_state,
+    }))
+}
+
+/// `GET /api/v1/cluster/throughput`
+#[derive(Debug, Serialize)]
+pub struct Throughput {
+    pub interval_ms: u64,
+    pub samples: Vec<RateSample>,
+}
+
+/// `GET /api/v1/cluster/throughput`
+pub async fn throughput(State(console): State<Arc<Console>>) -> Json<Throughput> {
+    Json(Throughput {
+        interval_ms: THROUGHPUT_SAMPLE_INTERVAL.as_millis() as u64,
+        samples: console.history.throughput(),
+    })
+}
+
+/// A log directory of a broker.
+#[derive(Debug, Serialize)]
+pub struct LogDir {
+    pub path: String,
+    /// Bytes of every partition log in it (the metadata log included).
+    pub size_bytes: u64,
+    pub partitions: usize,
+}
+
+/// A row of the brokers page.
+#[derive(Debug, Serialize)]
+pub struct BrokerDetail {
+    #[serde(flatten)]
+    pub broker: BrokerSummary,
+    /// Known for this broker only.
+    pub log_dirs: Option<Vec<LogDir>>,
+    /// Partitions whose leader it is.
+    pub partitions_led: usize,
+}
+
+/// `GET /api/v1/brokers`
+pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<BrokerDetail>>> {
+    let image = console.broker.metadata.image();
+    let logs = Arc::clone(&console.broker.logs);
+    let local = tokio::task::spawn_blocking(move || {
+        let all = logs.all();
+        let size_bytes = all.iter().map(|(_, l)| l.read().size_bytes()).sum();
+        LogDir {
+            path: logs.data_dir().display().to_string(),
+            size_bytes,
+            partitions: all.len(),
+        }
+    })
+    .await?;
+    let mut local = Some(local);
+    let out = brokers(&console)
+        .into_iter()
+        .map(|b| {
+            let partitions_led = image
+                .topics()
+                .flat_map(|t| t.partitions.values())
+                .filter(|p| p.leader == b.id)
+                .count();
+            BrokerDetail {
+                log_dirs: if b.this_broker {
+                    local.take().map(|d| vec![d])
+                } else {
+                    None
+                },
+                partitions_led,
+                broker: b,
+            }
+        })
+        .collect();
+    Ok(Json(out))
+}

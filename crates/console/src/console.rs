@@ -1,0 +1,154 @@
+//! The console's shared state: the in-process broker, a group admin client, the
+//! remembered rates and lag, and the background sampler that feeds them.
+
+use crate::error::ApiResult;
+use crate::group_admin::{GroupAdmin, GroupDescription};
+use crate::history::{History, LagSample, LAG_SAMPLE_INTERVAL, THROUGHPUT_SAMPLE_INTERVAL};
+use crate::lag::{partition_lag, PartitionLag};
+use moldau_broker::Broker;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// Everything a console request handler can reach.
+pub struct Console {
+    pub broker: Arc<Broker>,
+    pub groups: GroupAdmin,
+    pub history: History,
+    /// Bound to a loopback address: requests must name a loopback host (this stops
+    /// DNS-rebinding pages from reaching the console through the browser).
+    pub loopback_only: bool,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A group's lag on every partition it committed to or is assigned.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupLag {
+    pub partitions: Vec<PartitionLag>,
+    /// Sum of the partitions' lag (those with a committed offset).
+    pub total_lag: i64,
+    /// Largest time lag of any partition, in milliseconds.
+    pub max_time_lag_ms: i64,
+}
+
+impl Console {
+    pub fn new(broker: Arc<Broker>, loopback_only: bool) -> Self {
+        Console {
+            groups: GroupAdmin::new(Arc::clone(&broker)),
+            broker,
+            history: History::new(),
+            loopback_only,
+        }
+    }
+
+    /// Committed offsets and lag of a described group.
+    pub async fn group_lag(&self, group: &GroupDescription) -> ApiResult<GroupLag> {
+        let committed = self.groups.committed(&group.group_id).await?;
+        let mut wanted: BTreeMap<(String, i32), Option<i64>> = committed
+            .into_iter()
+            .map(|c| ((c.topic, c.partition), Some(c.offset)))
+            .collect();
+        for m in &group.members {
+            for a in &m.assignment {
+                for p in &a.partitions {
+                    wanted.entry((a.topic.clone(), *p)).or_insert(None);
+                }
+            }
+        }
+        let broker = Arc::clone(&self.broker);
+        let now = now_ms();
+        let partitions = tokio::task::spawn_blocking(move || {
+            wanted
+                .into_iter()
+                .map(|((topic, partition), committed)| {
+                    partition_lag(&broker, &topic, partition, committed, now)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        let total_lag = partitions.iter().filter_map(|p| p.lag).sum();
+        let max_time_lag_ms = partitions
+            .iter()
+            .filter_map(|p| p.time_lag_ms)
+            .max()
+            .unwrap_or(0);
+        Ok(GroupLag {
+            partitions,
+            total_lag,
+            max_time_lag_ms,
+        })
+    }
+
+    /// Every group described, with its lag, in id order.
+    pub async fn all_group_lags(&self) -> ApiResult<Vec<(GroupDescription, GroupLag)>> {
+        let ids: Vec<String> = self
+            .groups
+            .list()
+            .await?
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect();
+        let described = self.groups.describe_many(&ids).await?;
+        let mut out = Vec::with_capacity(described.len());
+        for d in described {
+            let lag = self.group_lag(&d).await?;
+            out.push((d, lag));
+        }
+        Ok(out)
+    }
+
+    fn sample_traffic(&self) {
+        let metrics = &self.broker.metrics;
+        self.history
+            .record_traffic(now_ms(), metrics.traffic_totals(), metrics.topic_totals());
+    }
+
+    async fn sample_lag(&self) {
+        match self.all_group_lags().await {
+            Ok(groups) => {
+                let now = now_ms();
+                let mut live = HashSet::with_capacity(groups.len());
+                for (d, lag) in groups {
+                    self.history.record_lag(
+                        &d.group_id,
+                        LagSample {
+                            t: now,
+                            lag: lag.total_lag,
+                            time_lag_ms: lag.max_time_lag_ms,
+                        },
+                    );
+                    live.insert(d.group_id);
+                }
+                self.history.retain_groups(&live);
+            }
+            Err(e) => tracing::debug!("lag sample skipped: {e}"),
+        }
+    }
+
+    /// Samples traffic and lag on their intervals until `shutdown` turns true.
+    pub async fn run_sampler(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut traffic = tokio::time::interval(THROUGHPUT_SAMPLE_INTERVAL);
+        let mut lag = tokio::time::interval(LAG_SAMPLE_INTERVAL);
+        traffic.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = traffic.tick() => self.sample_traffic(),
+                _ = lag.tick() => self.sample_lag().await,
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

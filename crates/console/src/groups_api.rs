@@ -1,0 +1,330 @@
+//! `/api/v1/groups`: consumer groups with their lag, one group's members and
+//! offsets, and offset resets (previewed, confirmed, and refused while the group has
+//! members, as `kafka-consumer-groups.sh --reset-offsets` refuses).
+
+use crate::console::{Console, GroupLag};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{require_confirmation, JsonBody, PathParams};
+use crate::group_admin::{CommittedOffset, GroupDescription, GroupMember};
+use crate::history::LagSample;
+use crate::lag::PartitionLag;
+use crate::reader::partition_state;
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// One row of the group list.
+#[derive(Debug, Serialize)]
+pub struct GroupSummary {
+    pub group_id: String,
+    pub state: String,
+    pub protocol_type: String,
+    pub assignor: String,
+    pub members: usize,
+    pub topics: Vec<String>,
+    pub total_lag: i64,
+    pub max_time_lag_ms: i64,
+}
+
+fn topics_of(lag: &GroupLag) -> Vec<String> {
+    let mut topics: Vec<String> = lag.partitions.iter().map(|p| p.topic.clone()).collect();
+    topics.dedup();
+    topics
+}
+
+/// `GET /api/v1/groups`
+pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<GroupSummary>>> {
+    let groups = console.all_group_lags().await?;
+    Ok(Json(
+        groups
+            .into_iter()
+            .map(|(d, lag)| GroupSummary {
+                topics: topics_of(&lag),
+                group_id: d.group_id,
+                state: d.state,
+                protocol_type: d.protocol_type,
+                assignor: d.assignor,
+                members: d.members.len(),
+                total_lag: lag.total_lag,
+                max_time_lag_ms: lag.max_time_lag_ms,
+            })
+            .collect(),
+    ))
+}
+
+/// A partition of a group's detail page: its lag and who consumes it.
+#[derive(Debug, Serialize)]
+pub struct GroupPartition {
+    #[serde(flatten)]
+    pub lag: PartitionLag,
+    pub member_id: Option<String>,
+    pub client_id: Option<String>,
+    pub host: Option<String>,
+}
+
+/// `GET /api/v1/groups/{id}`
+#[derive(Debug, Serialize)]
+pub struct GroupDetail {
+    pub group_id: String,
+    pub state: String,
+    pub protocol_type: String,
+    pub assignor: String,
+    pub members: Vec<GroupMember>,
+    pub partitions: Vec<GroupPartition>,
+    pub total_lag: i64,
+    pub max_time_lag_ms: i64,
+    /// Total lag over the last hour, oldest first.
+    pub lag_history: Vec<LagSample>,
+}
+
+/// The group's description, or "unknown group" when the coordinator knows nothing of it.
+async fn known_group(console: &Console, id: &str) -> ApiResult<(GroupDescription, GroupLag)> {
+    let d = console.groups.describe(id).await?;
+    let lag = console.group_lag(&d).await?;
+    if d.state == "Dead" && d.members.is_empty() && lag.partitions.is_empty() {
+        return Err(ApiError::UnknownGroup(id.to_string()));
+    }
+    Ok((d, lag))
+}
+
+/// `GET /api/v1/groups/{id}`
+pub async fn detail(
+    State(console): State<Arc<Console>>,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Json<GroupDetail>> {
+    let (d, lag) = known_group(&console, &id).await?;
+    let owner = |topic: &str, partition: i32| {
+        d.members.iter().find(|m| {
+            m.assignment
+                .iter()
+                .any(|a| a.topic == topic && a.partitions.contains(&partition))
+        })
+    };
+    let partitions = lag
+        .partitions
+        .into_iter()
+        .map(|p| {
+            let m = owner(&p.topic, p.partition);
+            GroupPartition {
+                member_id: m.map(|m| m.member_id.clone()),
+                client_id: m.map(|m| m.client_id.clone()),
+                host: m.map(|m| m.host.clone()),
+                lag: p,
+            }
+        })
+        .collect();
+    Ok(Json(GroupDetail {
+        lag_history: console.history.lag_history(&id),
+        group_id: d.group_id,
+        state: d.state,
+        protocol_type: d.protocol_type,
+        assignor: d.assignor,
+        members: d.members,
+        partitions,
+        total_lag: lag.total_lag,
+        max_time_lag_ms: lag.max_time_lag_ms,
+    }))
+}
+
+/// Body of `POST /api/v1/groups/{id}/offsets/reset`.
+#[derive(Debug, Deserialize)]
+pub struct ResetBody {
+    /// Only this topic; default: every topic the group has committed offsets for.
+    pub topic: Option<String>,
+    /// Only these partitions of `topic`; default: all of them.
+    pub partitions: Option<Vec<i32>>,
+    /// `earliest`, `latest`, `timestamp` or `offset`.
+    pub to: String,
+    /// For `to = timestamp`: milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+    /// For `to = offset`; clamped into each partition's range, as Kafka's tool does.
+    pub offset: Option<i64>,
+    /// Show the plan only.
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// One partition of a reset plan.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ResetEntry {
+    pub topic: String,
+    pub partition: i32,
+    pub current: Option<i64>,
+    pub target: i64,
+    pub log_start_offset: i64,
+    pub end_offset: i64,
+    /// Lag once the reset is done.
+    pub lag_after: i64,
+}
+
+/// What a reset did, or would do.
+#[derive(Debug, Serialize)]
+pub struct ResetResult {
+    pub group_id: String,
+    pub applied: bool,
+    pub plan: Vec<ResetEntry>,
+}
+
+/// Which target rule applies.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Earliest,
+    Latest,
+    Timestamp(i64),
+    Offset(i64),
+}
+
+fn target_of(body: &ResetBody) -> ApiResult<Target> {
+    match body.to.as_str() {
+        "earliest" => Ok(Target::Earliest),
+        "latest" => Ok(Target::Latest),
+        "timestamp" => body.timestamp.map(Target::Timestamp).ok_or_else(|| {
+            ApiError::BadRequest("to=timestamp needs a 'timestamp' (ms since the epoch)".into())
+        }),
+        "offset" => body
+            .offset
+            .map(Target::Offset)
+            .ok_or_else(|| ApiError::BadRequest("to=offset needs an 'offset'".into())),
+        other => Err(ApiError::BadRequest(format!(
+            "to must be earliest, latest, timestamp or offset, not '{other}'"
+        ))),
+    }
+}
+
+/// Plans the reset of each (topic, partition, current) (blocking: may read indexes).
+fn plan(
+    console: &Console,
+    scope: Vec<(String, i32, Option<i64>)>,
+    target: Target,
+) -> ApiResult<Vec<ResetEntry>> {
+    let mut out = Vec::with_capacity(scope.len());
+    for (topic, partition, current) in scope {
+        let hosted = console
+            .broker
+            .replicas
+            .get_by_name(&topic, partition)
+            .ok_or_else(|| ApiError::UnknownPartition {
+                topic: topic.clone(),
+                partition,
+            })?;
+        let s = partition_state(&hosted);
+        let (start, end) = (s.log_start_offset, s.high_watermark);
+        let to = match target {
+            Target::Earliest => start,
+            Target::Latest => end,
+            Target::Offset(o) => o.clamp(start, end.max(start)),
+            Target::Timestamp(ts) => hosted
+                .log
+                .read()
+                .offset_for_timestamp(ts)?
+                .map_or(end, |(o, _)| o)
+                .clamp(start, end.max(start)),
+        };
+        out.push(ResetEntry {
+            topic,
+            partition,
+            current,
+            target: to,
+            log_start_offset: start,
+            end_offset: end,
+            lag_after: (end - to).max(0),
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /api/v1/groups/{id}/offsets/reset`
+pub async fn reset_offsets(
+    State(console): State<Arc<Console>>,
+    PathParams(id): PathParams<String>,
+    JsonBody(body): JsonBody<ResetBody>,
+) -> ApiResult<Json<ResetResult>> {
+    let target = target_of(&body)?;
+    let described = console.groups.describe(&id).await?;
+    if !described.is_inactive() {
+        return Err(ApiError::GroupActive(format!(
+            "Offsets of group '{id}' can only be reset while it is inactive, but its state is {} \
+             with {} member(s); stop its consumers first.",
+            described.state,
+            described.members.len()
+        )));
+    }
+    let committed = console.groups.committed(&id).await?;
+    let current = |t: &str, p: i32| {
+        committed
+            .iter()
+            .find(|c| c.topic == t && c.partition == p)
+            .map(|c| c.offset)
+    };
+    let scope: Vec<(String, i32, Option<i64>)> = match &body.topic {
+        Some(t) => {
+            let image = console.broker.metadata.image();
+            let topic = crate::topics_api::topic(&image, t)?;
+            let ids: Vec<i32> = match &body.partitions {
+                Some(ps) => ps.clone(),
+                None => topic.partitions.keys().copied().collect(),
+            };
+            for p in &ids {
+                if !topic.partitions.contains_key(p) {
+                    return Err(ApiError::UnknownPartition {
+                        topic: t.clone(),
+                        partition: *p,
+                    });
+                }
+            }
+            ids.into_iter()
+                .map(|p| (t.clone(), p, current(t, p)))
+                .collect()
+        }
+        None if committed.is_empty() => {
+            return Err(ApiError::UnknownGroup(id));
+        }
+        None => committed
+            .iter()
+            .map(|c| (c.topic.clone(), c.partition, Some(c.offset)))
+            .collect(),
+    };
+    let planner = Arc::clone(&console);
+    let entries = tokio::task::spawn_blocking(move || plan(&planner, scope, target)).await??;
+    if body.dry_run {
+        return Ok(Json(ResetResult {
+            group_id: id,
+            applied: false,
+            plan: entries,
+        }));
+    }
+    require_confirmation(
+        body.confirm,
+        &format!("resetting offsets of group '{id}' changes what its consumers read next"),
+    )?;
+    let broker = Arc::clone(&console.broker);
+    tokio::task::spawn_blocking(move || broker.ensure_offsets_topic()).await??;
+    if let Some(service) = console.broker.groups.get() {
+        // Queued before the commit, so a just-created offsets topic is loaded first.
+        service.load_partitions();
+    }
+    let offsets: Vec<CommittedOffset> = entries
+        .iter()
+        .map(|e| CommittedOffset {
+            topic: e.topic.clone(),
+            partition: e.partition,
+            offset: e.target,
+        })
+        .collect();
+    let failed = console.groups.commit(&id, &offsets).await?;
+    if let Some((topic, partition, code)) = failed.first() {
+        return Err(ApiError::from_code(
+            *code,
+            &format!("committing the reset offset of {topic}-{partition} for group '{id}'"),
+        ));
+    }
+    tracing::info!(group = %id, partitions = entries.len(), "offsets reset from the console");
+    Ok(Json(ResetResult {
+        group_id: id,
+        applied: true,
+        plan: entries,
+    }))
+}

@@ -1,0 +1,354 @@
+//! `/api/v1/topics`: list, create, describe, delete, configs, partitions. Changes go
+//! through the broker's controller methods, the same path CreateTopics, DeleteTopics,
+//! IncrementalAlterConfigs and CreatePartitions take.
+
+use crate::console::Console;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{require_confirmation, JsonBody, PathParams, QueryParams};
+use crate::history::Rates;
+use crate::reader::partition_state;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use moldau_broker::controller::NewTopic;
+use moldau_broker::topic_config::ConfigSource;
+use moldau_metadata::{MetadataImage, TopicImage};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One row of the topic list.
+#[derive(Debug, Serialize)]
+pub struct TopicSummary {
+    pub name: String,
+    pub internal: bool,
+    pub partitions: usize,
+    pub replication_factor: usize,
+    /// Bytes on disk of the partitions this broker hosts.
+    pub size_bytes: u64,
+    /// Offsets between log start and high watermark, summed (the record count
+    /// unless the topic is compacted or transactional).
+    pub records: i64,
+    pub rates: Rates,
+}
+
+/// Query of the topic list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+    /// Include `__consumer_offsets` and other internal topics (default true).
+    pub internal: Option<bool>,
+}
+
+fn summary(console: &Console, t: &TopicImage) -> TopicSummary {
+    let mut size_bytes = 0u64;
+    let mut records = 0i64;
+    for p in t.partitions.keys() {
+        if let Some(hosted) = console.broker.replicas.get_by_name(&t.name, *p) {
+            let s = partition_state(&hosted);
+            size_bytes += s.size_bytes;
+            records += (s.high_watermark - s.log_start_offset).max(0);
+        }
+    }
+    TopicSummary {
+        name: t.name.clone(),
+        internal: t.internal,
+        partitions: t.partitions.len(),
+        replication_factor: t.partitions.values().next().map_or(0, |p| p.replicas.len()),
+        size_bytes,
+        records,
+        rates: console.history.topic_rates(&t.name),
+    }
+}
+
+/// `GET /api/v1/topics`
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> ApiResult<Json<Vec<TopicSummary>>> {
+    let image = console.broker.metadata.image();
+    let needle = q.search.unwrap_or_default().to_lowercase();
+    let internal = q.internal.unwrap_or(true);
+    let topics = image
+        .topics()
+        .filter(|t| internal || !t.internal)
+        .filter(|t| needle.is_empty() || t.name.to_lowercase().contains(&needle))
+        .map(|t| summary(&console, t))
+        .collect();
+    Ok(Json(topics))
+}
+
+/// Body of `POST /api/v1/topics`.
+#[derive(Debug, Deserialize)]
+pub struct CreateTopicBody {
+    pub name: String,
+    /// Default: the broker's `num.partitions`.
+    pub partitions: Option<i32>,
+    /// Default: the broker's `default.replication.factor`.
+    pub replication_factor: Option<i16>,
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub confirm: bool,
+    /// Validate only, change nothing.
+    #[serde(default)]
+    pub validate_only: bool,
+}
+
+/// What a topic creation did (or would do).
+#[derive(Debug, Serialize)]
+pub struct CreatedTopic {
+    pub name: String,
+    pub topic_id: String,
+    pub partitions: i32,
+    pub replication_factor: i16,
+    pub created: bool,
+}
+
+/// `POST /api/v1/topics`
+pub async fn create(
+    State(console): State<Arc<Console>>,
+    JsonBody(body): JsonBody<CreateTopicBody>,
+) -> ApiResult<(StatusCode, Json<CreatedTopic>)> {
+    if !body.validate_only {
+        require_confirmation(
+            body.confirm,
+            &format!("creating topic '{}' changes the cluster", body.name),
+        )?;
+    }
+    let topic = NewTopic {
+        name: body.name.clone(),
+        num_partitions: body.partitions.unwrap_or(-1),
+        replication_factor: body.replication_factor.unwrap_or(-1),
+        configs: body.configs,
+    };
+    let validate_only = body.validate_only;
+    let broker = Arc::clone(&console.broker);
+    let (id, partitions, replication_factor) =
+        tokio::task::spawn_blocking(move || broker.create_topic(&topic, validate_only)).await??;
+    let status = if validate_only {
+        StatusCode::OK
+    } else {
+        tracing::info!(topic = %body.name, partitions, "topic created from the console");
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(CreatedTopic {
+            name: body.name,
+            topic_id: id.to_string(),
+            partitions,
+            replication_factor,
+            created: !validate_only,
+        }),
+    ))
+}
+
+/// One partition of a topic's detail page.
+#[derive(Debug, Serialize)]
+pub struct PartitionDetail {
+    pub partition: i32,
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// The rest is known only for partitions this broker hosts.
+    pub log_start_offset: Option<i64>,
+    pub high_watermark: Option<i64>,
+    pub log_end_offset: Option<i64>,
+    pub size_bytes: Option<u64>,
+    pub segments: Option<usize>,
+}
+
+/// One config of a topic, as DescribeConfigs reports it.
+#[derive(Debug, Serialize)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// Kafka's source names: `DYNAMIC_TOPIC_CONFIG`, `STATIC_BROKER_CONFIG`, ...
+    pub source: &'static str,
+    /// True when the topic does not override it.
+    pub is_default: bool,
+}
+
+/// `GET /api/v1/topics/{name}`
+#[derive(Debug, Serialize)]
+pub struct TopicDetail {
+    #[serde(flatten)]
+    pub summary: TopicSummary,
+    pub topic_id: String,
+    pub compacted: bool,
+    pub partition_details: Vec<PartitionDetail>,
+    pub configs: Vec<ConfigEntry>,
+}
+
+fn source_name(source: ConfigSource) -> &'static str {
+    match source {
+        ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
+        ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",
+        ConfigSource::DynamicDefaultBroker => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        ConfigSource::StaticBroker => "STATIC_BROKER_CONFIG",
+        ConfigSource::Default => "DEFAULT_CONFIG",
+    }
+}
+
+/// The topic, or the console's "unknown topic" error.
+pub fn topic<'a>(image: &'a MetadataImage, name: &str) -> ApiResult<&'a TopicImage> {
+    image
+        .topic(name)
+        .ok_or_else(|| ApiError::UnknownTopic(name.to_string()))
+}
+
+/// `GET /api/v1/topics/{name}`
+pub async fn detail(
+    State(console): State<Arc<Console>>,
+    PathParams(name): PathParams<String>,
+) -> ApiResult<Json<TopicDetail>> {
+    let image = console.broker.metadata.image();
+    let t = topic(&image, &name)?;
+    let mut compacted = false;
+    let partition_details = t
+        .partitions
+        .values()
+        .map(|p| {
+            let hosted = console
+                .broker
+                .replicas
+                .get_by_name(&name, p.partition)
+                .map(|h| partition_state(&h));
+            compacted |= hosted.is_some_and(|s| s.compacted);
+            PartitionDetail {
+                partition: p.partition,
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                log_start_offset: hosted.map(|s| s.log_start_offset),
+                high_watermark: hosted.map(|s| s.high_watermark),
+                log_end_offset: hosted.map(|s| s.log_end_offset),
+                size_bytes: hosted.map(|s| s.size_bytes),
+                segments: hosted.map(|s| s.segments),
+            }
+        })
+        .collect();
+    let configs = console
+        .broker
+        .topic_configs(&image, &name)
+        .into_iter()
+        .map(|c| ConfigEntry {
+            name: c.name.to_string(),
+            value: c.value,
+            source: source_name(c.source),
+            is_default: c.source != ConfigSource::DynamicTopic,
+        })
+        .collect();
+    Ok(Json(TopicDetail {
+        summary: summary(&console, t),
+        topic_id: t.id.to_string(),
+        compacted,
+        partition_details,
+        configs,
+    }))
+}
+
+/// Query of `DELETE /api/v1/topics/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    /// Must repeat the topic's name.
+    pub confirm: Option<String>,
+}
+
+/// `DELETE /api/v1/topics/{name}?confirm={name}`
+pub async fn delete(
+    State(console): State<Arc<Console>>,
+    PathParams(name): PathParams<String>,
+    QueryParams(q): QueryParams<DeleteQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    topic(&console.broker.metadata.image(), &name)?;
+    if q.confirm.as_deref() != Some(name.as_str()) {
+        return Err(ApiError::ConfirmationRequired(format!(
+            "deleting topic '{name}' destroys its data; repeat the request with ?confirm={name}"
+        )));
+    }
+    let broker = Arc::clone(&console.broker);
+    let deleting = name.clone();
+    let id = tokio::task::spawn_blocking(move || broker.delete_topic(&deleting)).await??;
+    tracing::info!(topic = %name, "topic deleted from the console");
+    Ok(Json(
+        serde_json::json!({ "name": name, "topic_id": id.to_string(), "deleted": true }),
+    ))
+}
+
+/// Body of `PATCH /api/v1/topics/{name}/configs`.
+#[derive(Debug, Deserialize)]
+pub struct AlterConfigsBody {
+    /// Overrides to set.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Overrides to remove (back to the broker's value).
+    #[serde(default)]
+    pub reset: Vec<String>,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `PATCH /api/v1/topics/{name}/configs`
+pub async fn alter_configs(
+    State(console): State<Arc<Console>>,
+    PathParams(name): PathParams<String>,
+    JsonBody(body): JsonBody<AlterConfigsBody>,
+) -> ApiResult<Json<TopicDetail>> {
+    topic(&console.broker.metadata.image(), &name)?;
+    let mut changes: Vec<(String, Option<String>)> =
+        body.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    changes.extend(body.reset.into_iter().map(|k| (k, None)));
+    if changes.is_empty() {
+        return Err(ApiError::BadRequest("no config changes given".into()));
+    }
+    // Validate before asking for confirmation, so a typo is reported first.
+    let broker = Arc::clone(&console.broker);
+    let (target, checked) = (name.clone(), changes.clone());
+    tokio::task::spawn_blocking(move || broker.alter_topic_configs(&target, &checked, true))
+        .await??;
+    require_confirmation(
+        body.confirm,
+        &format!("changing configs of topic '{name}' affects its data"),
+    )?;
+    let broker = Arc::clone(&console.broker);
+    let target = name.clone();
+    tokio::task::spawn_blocking(move || broker.alter_topic_configs(&target, &changes, false))
+        .await??;
+    tracing::info!(topic = %name, "topic configs changed from the console");
+    detail(State(console), PathParams(name)).await
+}
+
+/// Body of `POST /api/v1/topics/{name}/partitions`.
+#[derive(Debug, Deserialize)]
+pub struct AddPartitionsBody {
+    /// The new total number of partitions.
+    pub count: i32,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `POST /api/v1/topics/{name}/partitions`
+pub async fn add_partitions(
+    State(console): State<Arc<Console>>,
+    PathParams(name): PathParams<String>,
+    JsonBody(body): JsonBody<AddPartitionsBody>,
+) -> ApiResult<Json<TopicDetail>> {
+    topic(&console.broker.metadata.image(), &name)?;
+    let broker = Arc::clone(&console.broker);
+    let target = name.clone();
+    let count = body.count;
+    tokio::task::spawn_blocking(move || broker.create_partitions(&target, count, true)).await??;
+    require_confirmation(
+        body.confirm,
+        &format!("adding partitions to '{name}' changes which partition keys map to"),
+    )?;
+    let broker = Arc::clone(&console.broker);
+    let target = name.clone();
+    tokio::task::spawn_blocking(move || broker.create_partitions(&target, count, false)).await??;
+    detail(State(console), PathParams(name)).await
+}
