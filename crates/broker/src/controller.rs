@@ -76,7 +76,7 @@ impl Broker {
         } else {
             topic.num_partitions
         };
-        if partitions < 1 || partitions > TOPIC_PARTITIONS_MAX {
+        if !(1..=TOPIC_PARTITIONS_MAX).contains(&partitions) {
             return Err(BrokerError::api(
                 ResponseError::InvalidPartitions,
                 format!("Number of partitions must be between 1 and {TOPIC_PARTITIONS_MAX}."),

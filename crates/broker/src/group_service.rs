@@ -30,7 +30,8 @@ const TICK_INTERVAL_MAX: Duration = Duration::from_millis(500);
 enum Command {
     Request {
         ctx: GroupContext,
-        request: GroupRequest,
+        /// Boxed: requests are large and the other commands tiny.
+        request: Box<GroupRequest>,
         reply: oneshot::Sender<GroupResponse>,
     },
     /// Load any offsets partition not loaded yet (after the topic was created).
@@ -77,7 +78,7 @@ impl GroupService {
         self.tx
             .send(Command::Request {
                 ctx,
-                request,
+                request: Box::new(request),
                 reply,
             })
             .await
@@ -151,7 +152,7 @@ impl Worker {
                 self.next_reply += 1;
                 let id = self.next_reply;
                 self.pending_replies.insert(id, reply);
-                let effects = self.coordinator.handle(now, ctx, ReplyId(id), request);
+                let effects = self.coordinator.handle(now, ctx, ReplyId(id), *request);
                 self.apply(effects);
             }
             Command::LoadPartitions => self.load_partitions(),

@@ -94,15 +94,14 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             let name = requested.name.as_ref().map(|n| n.0.to_string());
             let Some(name) = name else {
                 // Lookup by topic id (v10+).
-                match moldau_metadata::TopicId(*requested.topic_id.as_bytes()) {
-                    id => match image.topic_by_id(&id) {
-                        Some(t) => topics.push(topic_response(&image, t, &ctx)),
-                        None => topics.push(topic_error(
-                            None,
-                            requested.topic_id,
-                            ResponseError::UnknownTopicId,
-                        )),
-                    },
+                let id = moldau_metadata::TopicId(*requested.topic_id.as_bytes());
+                match image.topic_by_id(&id) {
+                    Some(t) => topics.push(topic_response(&image, t, &ctx)),
+                    None => topics.push(topic_error(
+                        None,
+                        requested.topic_id,
+                        ResponseError::UnknownTopicId,
+                    )),
                 }
                 continue;
             };
