@@ -1,13 +1,15 @@
-//! Group commit: one flusher thread turns many flush requests, across partitions,
-//! into one fsync per dirty file.
+//! Group commit: flusher threads turn many flush requests, across partitions, into
+//! one fsync per dirty file.
 //!
-//! A request names a log and the offset that must become durable. The flusher takes
-//! every request queued so far, plans each log's fsyncs under a brief read lock, runs
-//! them with no lock held (appends and reads continue), advances each recovery point
-//! under a brief write lock, and calls every waiter back. Requests arriving while a
-//! round is in flight form the next round: the busier the broker, the more requests
-//! share each fsync.
+//! A request names a log and the offset that must become durable. Requests queue per
+//! log. A flusher thread takes a log with waiters and all of its waiters, plans the
+//! log's fsyncs under a brief read lock, runs them with no lock held (appends and
+//! reads continue), advances the recovery point under a brief write lock, and calls
+//! every waiter back. Requests arriving meanwhile wait for that log's next fsync, so
+//! the busier a partition, the more requests share each fsync; different partitions
+//! are synced by different threads at the same time, none waiting for another.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,78 +18,99 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::LogError;
 use crate::manager::SharedLog;
-use crate::partition_log::{wall_clock_ms, FlushPlan};
+use crate::partition_log::wall_clock_ms;
 
 /// Called once with the offset now durable (>= the one requested), or the error.
-/// Runs on the flusher thread: it must be quick.
+/// Runs on a flusher thread: it must be quick.
 pub type FlushCallback = Box<dyn FnOnce(Result<i64, LogError>) + Send>;
 
-struct Request {
+/// Flusher threads: how many partitions can be fsynced at the same time.
+pub const FLUSH_THREADS: usize = 4;
+
+/// Identity of a log in the queue (its allocation).
+type LogKey = usize;
+
+struct PendingLog {
     log: SharedLog,
-    up_to_offset: i64,
-    done: FlushCallback,
+    waiters: Vec<(i64, FlushCallback)>,
+    /// In `State::ready` or being flushed: not to be queued again.
+    scheduled: bool,
 }
 
 #[derive(Default)]
-struct Queue {
-    requests: Vec<Request>,
+struct State {
+    pending: HashMap<LogKey, PendingLog>,
+    ready: VecDeque<LogKey>,
     stopping: bool,
 }
 
 #[derive(Default)]
 struct Shared {
-    queue: Mutex<Queue>,
+    state: Mutex<State>,
     wakeup: Condvar,
     fsyncs: AtomicU64,
-    rounds: AtomicU64,
+    flushes: AtomicU64,
     requests: AtomicU64,
 }
 
-/// The flusher thread and its queue.
+/// The flusher threads and their queue.
 pub struct GroupCommit {
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread.
+    /// Starts the flusher threads.
     pub fn start() -> Result<Self, LogError> {
         let shared = Arc::new(Shared::default());
-        let worker = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("moldau-log-flusher".into())
-            .spawn(move || run(&worker))
-            .map_err(|e| LogError::io(std::path::Path::new("<flusher thread>"), e))?;
+        let mut threads = Vec::with_capacity(FLUSH_THREADS);
+        for i in 0..FLUSH_THREADS {
+            let worker = Arc::clone(&shared);
+            let t = std::thread::Builder::new()
+                .name(format!("moldau-log-flusher-{i}"))
+                .spawn(move || run(&worker))
+                .map_err(|e| LogError::io(std::path::Path::new("<flusher thread>"), e))?;
+            threads.push(t);
+        }
         Ok(GroupCommit {
             shared,
-            thread: Mutex::new(Some(thread)),
+            threads: Mutex::new(threads),
         })
     }
 
     /// Queues a request; returns at once. After shutdown the callback gets
     /// `LogError::ShutDown` immediately.
     pub fn request(&self, log: SharedLog, up_to_offset: i64, done: FlushCallback) {
-        let mut q = self.shared.queue.lock();
-        if q.stopping {
-            drop(q);
+        let mut state = self.shared.state.lock();
+        if state.stopping {
+            drop(state);
             done(Err(LogError::ShutDown));
             return;
         }
-        q.requests.push(Request {
+        let key = Arc::as_ptr(&log) as LogKey;
+        let entry = state.pending.entry(key).or_insert_with(|| PendingLog {
             log,
-            up_to_offset,
-            done,
+            waiters: Vec::new(),
+            scheduled: false,
         });
+        entry.waiters.push((up_to_offset, done));
+        let newly_ready = !entry.scheduled;
+        entry.scheduled = true;
+        if newly_ready {
+            state.ready.push_back(key);
+        }
         self.shared.requests.fetch_add(1, Ordering::Relaxed);
-        drop(q);
-        self.shared.wakeup.notify_one();
+        drop(state);
+        if newly_ready {
+            self.shared.wakeup.notify_one();
+        }
     }
 
-    /// Serves every queued request, then stops the thread.
+    /// Serves every queued request, then stops the threads.
     pub fn shutdown(&self) {
-        self.shared.queue.lock().stopping = true;
+        self.shared.state.lock().stopping = true;
         self.shared.wakeup.notify_all();
-        if let Some(t) = self.thread.lock().take() {
+        for t in self.threads.lock().drain(..) {
             if t.join().is_err() {
                 tracing::error!("log flusher thread panicked");
             }
@@ -99,9 +122,9 @@ impl GroupCommit {
         self.shared.fsyncs.load(Ordering::Relaxed)
     }
 
-    /// Flush rounds run so far (each serves every request queued at its start).
-    pub fn round_count(&self) -> u64 {
-        self.shared.rounds.load(Ordering::Relaxed)
+    /// Flushes run so far (one per log per batch of waiters).
+    pub fn flush_count(&self) -> u64 {
+        self.shared.flushes.load(Ordering::Relaxed)
     }
 
     /// Requests accepted so far.
@@ -118,79 +141,80 @@ impl Drop for GroupCommit {
 
 fn run(shared: &Shared) {
     loop {
-        let batch = {
-            let mut q = shared.queue.lock();
-            while q.requests.is_empty() && !q.stopping {
-                shared.wakeup.wait(&mut q);
+        let (key, log, waiters) = {
+            let mut state = shared.state.lock();
+            loop {
+                if let Some(key) = state.ready.pop_front() {
+                    let Some(p) = state.pending.get_mut(&key) else {
+                        continue;
+                    };
+                    break (key, Arc::clone(&p.log), std::mem::take(&mut p.waiters));
+                }
+                if state.stopping {
+                    return;
+                }
+                shared.wakeup.wait(&mut state);
             }
-            if q.requests.is_empty() {
-                return;
-            }
-            std::mem::take(&mut q.requests)
         };
-        shared.rounds.fetch_add(1, Ordering::Relaxed);
-        serve_round(shared, batch);
+        flush_one(shared, &log, waiters);
+        let mut state = shared.state.lock();
+        let requeue = match state.pending.get_mut(&key) {
+            Some(p) if !p.waiters.is_empty() => true,
+            Some(_) => {
+                state.pending.remove(&key);
+                false
+            }
+            None => false,
+        };
+        if requeue {
+            // Arrived while this flush ran: their data may not be covered by it.
+            state.ready.push_back(key);
+            drop(state);
+            shared.wakeup.notify_one();
+        }
     }
 }
 
-/// One log's share of a round.
-struct Group {
-    log: SharedLog,
-    waiters: Vec<(i64, FlushCallback)>,
-    plan: Option<FlushPlan>,
-    result: Result<(), LogError>,
-}
-
-fn serve_round(shared: &Shared, batch: Vec<Request>) {
-    let mut groups: Vec<Group> = Vec::new();
-    for r in batch {
-        match groups.iter_mut().find(|g| Arc::ptr_eq(&g.log, &r.log)) {
-            Some(g) => g.waiters.push((r.up_to_offset, r.done)),
-            None => groups.push(Group {
-                log: r.log,
-                waiters: vec![(r.up_to_offset, r.done)],
-                plan: None,
-                result: Ok(()),
-            }),
+/// Flushes `log` far enough for every waiter and answers them.
+fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)>) {
+    shared.flushes.fetch_add(1, Ordering::Relaxed);
+    let want = waiters.iter().map(|(o, _)| *o).max().unwrap_or(0);
+    let plan = {
+        let l = log.read();
+        if l.recovery_point() < want {
+            l.flush_plan()
+        } else {
+            None
         }
-    }
-    for g in &mut groups {
-        let want = g.waiters.iter().map(|(o, _)| *o).max().unwrap_or(0);
-        let log = g.log.read();
-        if log.recovery_point() < want {
-            g.plan = log.flush_plan();
-        }
-    }
-    for g in &mut groups {
-        if let Some(plan) = &g.plan {
+    };
+    let result = match &plan {
+        Some(p) => {
             shared
                 .fsyncs
-                .fetch_add(plan.fsync_count() as u64, Ordering::Relaxed);
-            g.result = plan.execute();
+                .fetch_add(p.fsync_count() as u64, Ordering::Relaxed);
+            p.execute()
         }
-    }
-    let now_ms = wall_clock_ms();
-    for g in groups {
-        let (durable, log_start, log_end) = {
-            let mut log = g.log.write();
-            let durable = match (&g.plan, &g.result) {
-                (Some(plan), Ok(())) => log.complete_flush(plan, now_ms),
-                _ => log.recovery_point(),
-            };
-            (durable, log.log_start_offset(), log.log_end_offset())
+        None => Ok(()),
+    };
+    let (durable, log_start, log_end) = {
+        let mut l = log.write();
+        let durable = match (&plan, &result) {
+            (Some(p), Ok(())) => l.complete_flush(p, wall_clock_ms()),
+            _ => l.recovery_point(),
         };
-        for (want, done) in g.waiters {
-            let outcome = match &g.result {
-                Err(e) => Err(e.clone()),
-                Ok(()) if durable >= want => Ok(durable),
-                // Asked beyond the log end (e.g. truncated meanwhile).
-                Ok(()) => Err(LogError::OffsetOutOfRange {
-                    requested: want,
-                    log_start,
-                    log_end,
-                }),
-            };
-            done(outcome);
-        }
+        (durable, l.log_start_offset(), l.log_end_offset())
+    };
+    for (want, done) in waiters {
+        let outcome = match &result {
+            Err(e) => Err(e.clone()),
+            Ok(()) if durable >= want => Ok(durable),
+            // Asked beyond the log end (e.g. truncated meanwhile).
+            Ok(()) => Err(LogError::OffsetOutOfRange {
+                requested: want,
+                log_start,
+                log_end,
+            }),
+        };
+        done(outcome);
     }
 }

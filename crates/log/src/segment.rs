@@ -25,6 +25,44 @@ pub fn segment_file_name(base_offset: i64, suffix: &str) -> String {
     format!("{base_offset:020}{suffix}")
 }
 
+/// Reads exactly `len` bytes at `position` into a fresh buffer without zeroing it
+/// first: fetches are the hot read path, and zero-filling a megabyte before the kernel
+/// overwrites it halves their throughput.
+fn read_uninit_at(file: &File, len: usize, position: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    let mut filled = 0usize;
+    while filled < len {
+        let offset = libc::off_t::try_from(position + filled as u64)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: the destination is the vector's spare capacity from `filled` on,
+        // `len - filled` bytes long; pread writes at most that many bytes there, and
+        // the length is only raised over bytes it reported as written.
+        let got = unsafe {
+            libc::pread(
+                file.as_raw_fd(),
+                buf.as_mut_ptr().add(filled).cast::<libc::c_void>(),
+                len - filled,
+                offset,
+            )
+        };
+        if got < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        filled += got as usize;
+        // SAFETY: the first `filled` bytes were written by pread above.
+        unsafe { buf.set_len(filled) };
+    }
+    Ok(buf)
+}
+
 /// Where one batch of an append lies in the caller's buffer, and what it carries.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BatchMeta {
@@ -375,9 +413,7 @@ impl LogSegment {
         if min_one_batch {
             want = want.max(first.size_bytes.min(available));
         }
-        let mut buf = vec![0u8; want as usize];
-        self.log
-            .read_exact_at(&mut buf, position)
+        let mut buf = read_uninit_at(&self.log, want as usize, position)
             .map_err(LogError::at(&self.log_path()))?;
         // Keep only whole batches below max_offset.
         let mut end = 0usize;
