@@ -23,10 +23,12 @@ use rand::{Rng, SeedableRng};
 /// Records per batch and bytes per record value: 16 x 1 KiB.
 const RECORDS_PER_BATCH: usize = 16;
 const RECORD_VALUE_BYTES: usize = 1024;
-/// Writers in the durable (fsync) phases.
-const SYNC_WRITERS: usize = 4;
 /// How long each durable phase runs.
-const SYNC_PHASE: Duration = Duration::from_secs(3);
+const SYNC_PHASE: Duration = Duration::from_secs(2);
+/// Bytes per buffered phase.
+const BUFFERED_PHASE_BYTES: u64 = 256 << 20;
+/// Raw/log alternations per comparison.
+const SYNC_ROUNDS: usize = 3;
 /// Offset lookups sampled.
 const LOOKUPS: usize = 200_000;
 
@@ -88,20 +90,15 @@ fn raw_buffered(dir: &Path, chunk: &[u8], total: u64) -> f64 {
         pos += chunk.len() as u64;
     }
     let r = mb_per_s(pos, start.elapsed());
+    f.sync_all().expect("sync");
     drop(f);
     let _ = std::fs::remove_file(path);
     r
 }
 
 fn log_buffered(dir: &Path, batch: &[u8], total: u64) -> (f64, PartitionLog) {
-    let mut log = PartitionLog::open(
-        &dir.join("bench-0"),
-        TopicPartition::new("bench", 0),
-        config(),
-        0,
-        None,
-    )
-    .expect("open");
+    let mut log =
+        PartitionLog::open(dir, TopicPartition::new("bench", 0), config(), 0, None).expect("open");
     let start = Instant::now();
     let mut written = 0;
     let mut b = batch.to_vec();
@@ -113,52 +110,95 @@ fn log_buffered(dir: &Path, batch: &[u8], total: u64) -> (f64, PartitionLog) {
     (mb_per_s(written, start.elapsed()), log)
 }
 
-/// `SYNC_WRITERS` threads, each: write a chunk to its own file, fdatasync, repeat.
-fn raw_synced(dir: &Path, chunk: &[u8]) -> f64 {
+/// Alternates raw and log buffered phases of `BUFFERED_PHASE_BYTES`, syncing (untimed)
+/// between them so each starts with no dirty pages, and prints medians.
+fn buffered_comparison(dir: &Path, batch: &[u8]) {
+    let mut raw = Vec::new();
+    let mut log = Vec::new();
+    for round in 0..SYNC_ROUNDS {
+        raw.push(raw_buffered(dir, batch, BUFFERED_PHASE_BYTES));
+        let sub = dir.join(format!("buffered-{round}"));
+        let (rate, mut l) = log_buffered(&sub, batch, BUFFERED_PHASE_BYTES);
+        l.flush().expect("flush");
+        drop(l);
+        let _ = std::fs::remove_dir_all(sub);
+        log.push(rate);
+    }
+    raw.sort_by(f64::total_cmp);
+    log.sort_by(f64::total_cmp);
+    let (raw, log) = (raw[raw.len() / 2], log[log.len() / 2]);
+    println!(
+        "buffered append: log {log:.0} MB/s, raw pwrite {raw:.0} MB/s, ratio {:.2} (medians of {SYNC_ROUNDS} x {} MiB)",
+        log / raw,
+        BUFFERED_PHASE_BYTES >> 20
+    );
+}
+
+/// `writers` threads over `files` files (writer i uses file i % files): reserve a
+/// position, write a chunk there, fdatasync, repeat.
+fn raw_synced(dir: &Path, chunk: &[u8], writers: usize, files: usize) -> f64 {
     let chunk = Arc::new(chunk.to_vec());
+    let handles: Vec<_> = (0..files)
+        .map(|f| {
+            let path = dir.join(format!("raw-sync-{f}"));
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&path)
+                .expect("open");
+            (
+                path,
+                Arc::new(file),
+                Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            )
+        })
+        .collect();
     let start = Instant::now();
-    let threads: Vec<_> = (0..SYNC_WRITERS)
+    let threads: Vec<_> = (0..writers)
         .map(|t| {
-            let path = dir.join(format!("raw-sync-{t}"));
+            let (_, file, next) = handles[t % files].clone();
             let chunk = Arc::clone(&chunk);
             std::thread::spawn(move || {
-                let f = OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .truncate(true)
-                    .open(&path)
-                    .expect("open");
-                let mut pos = 0u64;
+                let mut bytes = 0u64;
                 while start.elapsed() < SYNC_PHASE {
-                    f.write_all_at(&chunk, pos).expect("write");
-                    f.sync_data().expect("fdatasync");
-                    pos += chunk.len() as u64;
+                    let pos =
+                        next.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    file.write_all_at(&chunk, pos).expect("write");
+                    file.sync_data().expect("fdatasync");
+                    bytes += chunk.len() as u64;
                 }
-                drop(f);
-                let _ = std::fs::remove_file(path);
-                pos
+                bytes
             })
         })
         .collect();
     let bytes: u64 = threads.into_iter().map(|t| t.join().expect("join")).sum();
-    mb_per_s(bytes, start.elapsed())
+    let rate = mb_per_s(bytes, start.elapsed());
+    for (path, _, _) in handles {
+        let _ = std::fs::remove_file(path);
+    }
+    rate
 }
 
-/// `SYNC_WRITERS` threads, each on its own partition: append, request a group-commit
+/// `writers` threads over `partitions` partitions: append, request a group-commit
 /// flush, wait for it, repeat. Returns MB/s and fsyncs per acknowledged append.
-fn log_synced(dir: &Path, batch: &[u8]) -> (f64, f64) {
-    let mgr = Arc::new(
-        LogManager::open(&dir.join("sync-data"), 0, "bench", config(), 3_600_000).expect("manager"),
-    );
+fn log_synced(dir: &Path, batch: &[u8], writers: usize, partitions: usize) -> (f64, f64) {
+    let data = tempfile::tempdir_in(dir).expect("tempdir");
+    let mgr =
+        Arc::new(LogManager::open(data.path(), 0, "bench", config(), 3_600_000).expect("manager"));
+    for p in 0..partitions {
+        mgr.create(&TopicPartition::new("sync", p as i32), config(), [1; 16])
+            .expect("create");
+    }
     let batch = Arc::new(batch.to_vec());
     let start = Instant::now();
-    let threads: Vec<_> = (0..SYNC_WRITERS)
+    let threads: Vec<_> = (0..writers)
         .map(|t| {
             let mgr = Arc::clone(&mgr);
             let batch = Arc::clone(&batch);
             std::thread::spawn(move || {
-                let tp = TopicPartition::new("sync", t as i32);
-                let log = mgr.create(&tp, config(), [1; 16]).expect("create");
+                let tp = TopicPartition::new("sync", (t % partitions) as i32);
+                let log = mgr.get(&tp).expect("partition");
                 let mut b = batch.to_vec();
                 let (mut bytes, mut acks) = (0u64, 0u64);
                 while start.elapsed() < SYNC_PHASE {
@@ -192,6 +232,29 @@ fn log_synced(dir: &Path, batch: &[u8]) -> (f64, f64) {
     let elapsed = start.elapsed();
     let fsyncs = mgr.group_commit().fsync_count();
     (mb_per_s(bytes, elapsed), fsyncs as f64 / acks as f64)
+}
+
+/// Alternates raw and log phases `SYNC_ROUNDS` times (the disk's speed drifts on a
+/// shared machine) and prints medians.
+fn durable_comparison(dir: &Path, batch: &[u8], writers: usize, partitions: usize) {
+    let mut raw = Vec::new();
+    let mut log = Vec::new();
+    let mut fsyncs = Vec::new();
+    for _ in 0..SYNC_ROUNDS {
+        raw.push(raw_synced(dir, batch, writers, partitions));
+        let (rate, per_ack) = log_synced(dir, batch, writers, partitions);
+        log.push(rate);
+        fsyncs.push(per_ack);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (raw, log, fsyncs) = (median(&mut raw), median(&mut log), median(&mut fsyncs));
+    println!(
+        "durable append, {writers} writers on {partitions} partition(s): log group commit {log:.1} MB/s ({fsyncs:.2} fsyncs per ack), raw pwrite+fdatasync {raw:.1} MB/s, ratio {:.2} (medians of {SYNC_ROUNDS})",
+        log / raw
+    );
 }
 
 /// CPU time this thread has used: on a shared, oversubscribed machine wall-clock
@@ -272,19 +335,11 @@ fn main() {
         gib
     );
 
-    let raw = raw_buffered(dir.path(), &batch, total);
-    let (logged, log) = log_buffered(dir.path(), &batch, total);
-    println!(
-        "buffered append: log {logged:.0} MB/s, raw pwrite {raw:.0} MB/s, ratio {:.2}",
-        logged / raw
-    );
-
-    let raw_sync = raw_synced(dir.path(), &batch);
-    let (log_sync, fsyncs_per_ack) = log_synced(dir.path(), &batch);
-    println!(
-        "durable append ({SYNC_WRITERS} writers): log group commit {log_sync:.1} MB/s ({fsyncs_per_ack:.2} fsyncs per ack), raw pwrite+fdatasync {raw_sync:.1} MB/s, ratio {:.2}",
-        log_sync / raw_sync
-    );
+    buffered_comparison(dir.path(), &batch);
+    let (rate, log) = log_buffered(&dir.path().join("bench-0"), &batch, total);
+    println!("built the {gib} GiB partition for reads at {rate:.0} MB/s");
+    durable_comparison(dir.path(), &batch, 4, 4);
+    durable_comparison(dir.path(), &batch, 16, 1);
 
     // Warm the page cache once, then measure.
     sequential_read(&log);
