@@ -188,6 +188,17 @@ impl PartitionLog {
         Ok(true)
     }
 
+    /// Compaction has cleaned everything below this offset.
+    pub fn cleaner_checkpoint(&self) -> i64 {
+        self.cleaner_checkpoint
+    }
+
+    /// Restores the cleaner checkpoint (from `cleaner-offset-checkpoint`), clamped
+    /// to the log.
+    pub fn set_cleaner_checkpoint(&mut self, offset: i64) {
+        self.cleaner_checkpoint = offset.clamp(self.log_start_offset, self.log_end_offset);
+    }
+
     /// Plans, builds and swaps in one go (the caller holds the write lock
     /// throughout; the manager's thread uses the three phases instead).
     pub fn compact(&mut self, now_ms: i64) -> Result<bool, LogError> {

@@ -30,6 +30,8 @@ pub const RECOVERY_POINT_CHECKPOINT_FILE: &str = "recovery-point-offset-checkpoi
 pub const REPLICATION_CHECKPOINT_FILE: &str = "replication-offset-checkpoint";
 /// Log start offsets.
 pub const LOG_START_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
+/// How far compaction has cleaned each compacted log.
+pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Present only after a clean shutdown; its absence at start means recovery.
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of partition directories awaiting deletion.
@@ -138,6 +140,7 @@ impl LogManager {
         let recovery_points = read_offsets(&data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE))?;
         let high_watermarks = read_offsets(&data_dir.join(REPLICATION_CHECKPOINT_FILE))?;
         let log_starts = read_offsets(&data_dir.join(LOG_START_CHECKPOINT_FILE))?;
+        let cleaned_up_to = read_offsets(&data_dir.join(CLEANER_CHECKPOINT_FILE))?;
 
         let started = std::time::Instant::now();
         let mut found = Vec::new();
@@ -178,6 +181,9 @@ impl LogManager {
             )?;
             if let Some(hw) = high_watermarks.get(tp) {
                 log.set_high_watermark(*hw);
+            }
+            if let Some(cleaned) = cleaned_up_to.get(tp) {
+                log.set_cleaner_checkpoint(*cleaned);
             }
             Ok((log, read_partition_metadata(dir)?))
         };
@@ -389,10 +395,14 @@ impl Inner {
         let mut recovery = Vec::with_capacity(logs.len());
         let mut hws = Vec::with_capacity(logs.len());
         let mut starts = Vec::with_capacity(logs.len());
+        let mut cleaned = Vec::new();
         for (tp, log) in logs {
             let log = log.read();
             recovery.push((tp.clone(), log.recovery_point()));
             hws.push((tp.clone(), log.high_watermark()));
+            if log.cleaner_checkpoint() > log.log_start_offset() {
+                cleaned.push((tp.clone(), log.cleaner_checkpoint()));
+            }
             starts.push((tp, log.log_start_offset()));
         }
         write_offsets(
@@ -400,7 +410,8 @@ impl Inner {
             &recovery,
         )?;
         write_offsets(&self.data_dir.join(REPLICATION_CHECKPOINT_FILE), &hws)?;
-        write_offsets(&self.data_dir.join(LOG_START_CHECKPOINT_FILE), &starts)
+        write_offsets(&self.data_dir.join(LOG_START_CHECKPOINT_FILE), &starts)?;
+        write_offsets(&self.data_dir.join(CLEANER_CHECKPOINT_FILE), &cleaned)
     }
 
     /// One pass of background work over every log.

@@ -156,3 +156,36 @@ fn unknown_partition_flush_fails_at_once() {
     );
     assert_eq!(got.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn cleaner_checkpoint_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("compacted", 0);
+    let config = LogConfig {
+        cleanup_policy: crate::CleanupPolicy {
+            delete: false,
+            compact: true,
+        },
+        min_cleanable_dirty_ratio: 0.0,
+        ..small_config()
+    };
+    let cleaned_to = {
+        let mgr = LogManager::open(dir.path(), 0, "c", small_config(), HOUR_MS).unwrap();
+        let log = mgr.create(&tp, config.clone(), [2; 16]).unwrap();
+        for _ in 0..60 {
+            let mut b = batch(3, 40, 1000);
+            log.write().append(&mut b, 0, 1).unwrap();
+        }
+        assert!(log.write().compact(0).unwrap());
+        let cleaned_to = log.read().cleaner_checkpoint();
+        assert!(cleaned_to > 0);
+        mgr.shutdown().unwrap();
+        cleaned_to
+    };
+    let text =
+        std::fs::read_to_string(dir.path().join(crate::manager::CLEANER_CHECKPOINT_FILE)).unwrap();
+    assert_eq!(text, format!("0\n1\ncompacted 0 {cleaned_to}\n"));
+    let mgr = LogManager::open(dir.path(), 0, "c", small_config(), HOUR_MS).unwrap();
+    let log = mgr.get(&tp).unwrap();
+    assert_eq!(log.read().cleaner_checkpoint(), cleaned_to);
+}
