@@ -138,6 +138,13 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the Kafka listener to {listen}"))?;
     let bound = listener.local_addr()?;
+    // Bound before the broker opens, so a taken console port fails start-up at once.
+    let console_listener = match console.as_str() {
+        "off" => None,
+        addr => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("binding the web console to {addr} (--console off disables it)")
+        })?),
+    };
     let advertised = match config.advertised_address() {
         Some(a) => split_host_port(&a)?,
         None => (bound.ip().to_string(), bound.port() as i32),
@@ -160,14 +167,26 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         advertised.0,
         advertised.1
     );
-    if console != "off" {
-        tracing::info!("web console address {console} is reserved; the console is not built into this version yet");
-    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let console_task = match console_listener {
+        Some(l) => {
+            let addr = l.local_addr()?;
+            tracing::info!("web console on http://{addr}");
+            // Printed before the Kafka line, so waiting for that one is enough.
+            println!("moldau listening console={addr}");
+            let stop = stop_rx.clone();
+            Some(tokio::spawn(moldau_console::serve(
+                Arc::clone(&broker),
+                l,
+                stop,
+            )))
+        }
+        None => None,
+    };
     // Tests and scripts wait for this line to learn the bound port.
     println!("moldau listening kafka={bound}");
     let _ = std::io::stdout().flush();
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(moldau_broker::server::run(
         Arc::clone(&broker),
         listener,
@@ -177,6 +196,9 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     tracing::info!("shutting down: answering in-flight requests");
     let _ = stop_tx.send(true);
     let _ = server.await;
+    if let Some(task) = console_task {
+        let _ = task.await;
+    }
     tokio::task::spawn_blocking(move || broker.shutdown()).await??;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -1,16 +1,29 @@
-//! The web UI: one HTML page, one stylesheet, one script, all embedded in the binary
-//! (no build step, nothing fetched from elsewhere). The script routes on the URL
-//! fragment (`#/topics/orders`), so the server only ever serves these three files.
+//! The web UI: one HTML page, a stylesheet and a few scripts, all embedded in the
+//! binary (no build step, nothing fetched from elsewhere). The scripts route on the
+//! URL fragment (`#/topics/orders`), so the server only ever serves these files.
 
+use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// The page shell.
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
-/// Styles.
-pub const APP_CSS: &str = include_str!("assets/app.css");
-/// The application.
-pub const APP_JS: &str = include_str!("assets/app.js");
+
+/// Every file under `/assets/`: name, content type, content. The scripts load in the
+/// order `index.html` lists them; `core.js` first.
+pub const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
+    ("core.js", JS, include_str!("assets/core.js")),
+    ("overview.js", JS, include_str!("assets/overview.js")),
+    ("topics.js", JS, include_str!("assets/topics.js")),
+    ("messages.js", JS, include_str!("assets/messages.js")),
+    ("groups.js", JS, include_str!("assets/groups.js")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
@@ -29,14 +42,12 @@ pub async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
-/// `GET /assets/app.css`
-pub async fn css() -> Response {
-    asset("text/css; charset=utf-8", APP_CSS)
-}
-
-/// `GET /assets/app.js`
-pub async fn js() -> Response {
-    asset("text/javascript; charset=utf-8", APP_JS)
+/// `GET /assets/{file}`
+pub async fn file(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => asset(content_type, body),
+        None => not_found(axum::http::Uri::from_static("/assets/")).await,
+    }
 }
 
 /// Any other path: a plain page (or JSON under `/api/`), never a stack trace.

@@ -82,8 +82,7 @@ pub fn router(console: Arc<Console>) -> Router {
         );
     Router::new()
         .route("/", get(assets::index))
-        .route("/assets/app.css", get(assets::css))
-        .route("/assets/app.js", get(assets::js))
+        .route("/assets/{file}", get(assets::file))
         .route("/metrics", get(prometheus::metrics))
         .nest("/api/v1", api)
         .fallback(assets::not_found)

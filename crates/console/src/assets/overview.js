@@ -1,0 +1,86 @@
+// Overview and brokers pages.
+"use strict";
+
+(function () {
+  const M = window.Moldau, h = M.h;
+
+  const card = (label, value, id) => h("div.card", {}, h("div.label", { text: label }), h("div.value", { text: value, id }));
+
+  M.route(/^\/$/, "overview", async (main) => {
+    const cards = h("div.cards", { id: "overview-cards" });
+    const brokers = h("div", { id: "overview-brokers" });
+    const groups = h("div", { id: "overview-groups" });
+    const chartBytes = h("div", { id: "chart-bytes" });
+    const chartRecords = h("div", { id: "chart-records" });
+    const problem = h("div");
+    M.replace(main,
+      h("h1", { text: "Overview" }), problem, cards,
+      h("h2", { text: "Throughput" }),
+      h("div.panel", {}, h("div.muted", { text: "Bytes per second, last minutes" }), chartBytes),
+      h("div.panel", {}, h("div.muted", { text: "Records per second, last minutes" }), chartRecords),
+      h("h2", { text: "Brokers" }), brokers,
+      h("h2", { text: "Consumer groups by state" }), groups);
+
+    M.every(5000, async () => {
+      let o, t;
+      try {
+        [o, t] = await Promise.all([M.get("/cluster"), M.get("/cluster/throughput")]);
+        M.replace(problem);
+      } catch (e) {
+        M.replace(problem, M.errorBox(e));
+        return;
+      }
+      M.replace(cards,
+        card("Cluster id", o.cluster_id, "cluster-id"),
+        card("Brokers", M.fmtNum(o.brokers.length)),
+        card("Topics", M.fmtNum(o.topics), "topic-count"),
+        card("Partitions", M.fmtNum(o.partitions)),
+        card("Bytes in", M.fmtBytes(o.rates.bytes_in_per_sec) + "/s"),
+        card("Bytes out", M.fmtBytes(o.rates.bytes_out_per_sec) + "/s"),
+        card("Records in", M.fmtRate(o.rates.records_in_per_sec, "rec")),
+        card("Records out", M.fmtRate(o.rates.records_out_per_sec, "rec")));
+      const pts = (k) => t.samples.map((x) => [x.t, x[k]]);
+      M.replace(chartBytes, M.lineChart([
+        { name: "bytes in/s", points: pts("bytes_in_per_sec") },
+        { name: "bytes out/s", points: pts("bytes_out_per_sec") }], { format: M.fmtBytes, empty: "Collecting samples (one every 5 s)…" }));
+      M.replace(chartRecords, M.lineChart([
+        { name: "records in/s", points: pts("records_in_per_sec") },
+        { name: "records out/s", points: pts("records_out_per_sec") }], { empty: "Collecting samples (one every 5 s)…" }));
+      M.replace(brokers, h("div.scroll", {}, h("table", {},
+        h("thead", {}, h("tr", {}, ["Id", "Address", "Controller", "Up since"].map((x) => h("th", { text: x })))),
+        h("tbody", {}, o.brokers.map((b) => h("tr", {},
+          h("td", { text: b.id }), h("td.mono", { text: `${b.host}:${b.port}` }),
+          h("td", { text: b.controller ? "yes" : "" }), h("td", { text: M.fmtTime(b.up_since_ms) })))))));
+      if (!o.groups_by_state) {
+        M.replace(groups, M.infoBox("The group coordinator did not answer."));
+      } else if (Object.keys(o.groups_by_state).length === 0) {
+        M.replace(groups, h("p.muted", { text: "No consumer groups yet." }));
+      } else {
+        M.replace(groups, h("div.cards", {}, Object.entries(o.groups_by_state).map(([state, n]) =>
+          h("div.card", {}, h("div.label", {}, h("span.badge." + state, { text: state })), h("div.value", { text: M.fmtNum(n) })))),
+        h("p", {}, h("a", { href: "#/groups", text: "All consumer groups →" })));
+      }
+    });
+  });
+
+  M.route(/^\/brokers$/, "brokers", async (main) => {
+    const body = h("div", { id: "brokers" });
+    M.replace(main, h("h1", { text: "Brokers" }), body);
+    M.every(10000, async () => {
+      let list;
+      try { list = await M.get("/brokers"); } catch (e) { M.replace(body, M.errorBox(e)); return; }
+      M.replace(body, list.map((b) => h("div.panel", {},
+        h("h2", { text: `Broker ${b.id}${b.controller ? " (controller)" : ""}` }),
+        h("dl.kv", {},
+          h("dt", { text: "Address" }), h("dd.mono", { text: `${b.host}:${b.port}` }),
+          h("dt", { text: "Rack" }), h("dd", { text: b.rack || "–" }),
+          h("dt", { text: "Up since" }), h("dd", { text: M.fmtTime(b.up_since_ms) }),
+          h("dt", { text: "Partitions led" }), h("dd", { text: M.fmtNum(b.partitions_led) })),
+        b.log_dirs ? h("div.scroll", {}, h("table", {},
+          h("thead", {}, h("tr", {}, h("th", { text: "Log dir" }), h("th.num", { text: "Size" }), h("th.num", { text: "Partition logs" }))),
+          h("tbody", {}, b.log_dirs.map((d) => h("tr", {},
+            h("td.mono", { text: d.path }), h("td.num", { text: M.fmtBytes(d.size_bytes) }), h("td.num", { text: M.fmtNum(d.partitions) }))))))
+          : h("p.muted", { text: "Log dirs are reported by each broker's own console." }))));
+    });
+  });
+})();
