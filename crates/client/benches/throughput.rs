@@ -55,13 +55,26 @@ fn broker(partitions: usize) -> Broker {
             _dir: None,
         };
     }
-    let bin = std::env::var("MOLDAU_BIN").map(std::path::PathBuf::from).unwrap_or_else(|_| {
-        let exe = std::env::current_exe().expect("exe");
-        exe.parent().and_then(|d| d.parent()).expect("target dir").join("moldau")
-    });
+    let bin = std::env::var("MOLDAU_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let exe = std::env::current_exe().expect("exe");
+            exe.parent()
+                .and_then(|d| d.parent())
+                .expect("target dir")
+                .join("moldau")
+        });
     let dir = std::env::temp_dir().join(format!("moldau-bench-{}", std::process::id()));
     let mut child = Command::new(&bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--console", "off", "--log-level", "warn"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--console",
+            "off",
+            "--log-level",
+            "warn",
+        ])
         .arg("--data-dir")
         .arg(&dir)
         .arg("--set")
@@ -185,7 +198,9 @@ async fn ours_consume(addr: &str, topic: &str, partitions: usize, n: usize) -> D
         .max_poll_records(10_000)
         .build()
         .expect("consumer");
-    let tps: Vec<TopicPartition> = (0..partitions as i32).map(|p| TopicPartition::new(topic, p)).collect();
+    let tps: Vec<TopicPartition> = (0..partitions as i32)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
     consumer.assign(&tps).await.expect("assign");
     let start = Instant::now();
     let mut got = 0;
@@ -194,7 +209,10 @@ async fn ours_consume(addr: &str, topic: &str, partitions: usize, n: usize) -> D
         let recs = consumer.poll(Duration::from_secs(10)).await.expect("poll");
         assert!(!recs.is_empty(), "consumer stalled at {got}");
         got += recs.len();
-        bytes += recs.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len())).sum::<usize>();
+        bytes += recs
+            .iter()
+            .map(|r| r.value.as_ref().map_or(0, |v| v.len()))
+            .sum::<usize>();
     }
     let took = start.elapsed();
     assert!(bytes >= n * RECORD_BYTES);
@@ -240,7 +258,10 @@ fn main() {
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let partitions: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
     let broker = broker(partitions);
-    println!("broker {} | {n} records of {RECORD_BYTES} B | {partitions} partitions", broker.addr);
+    println!(
+        "broker {} | {n} records of {RECORD_BYTES} B | {partitions} partitions",
+        broker.addr
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

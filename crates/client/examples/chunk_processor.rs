@@ -36,7 +36,11 @@ async fn main() -> moldau_client::Result<()> {
         .process_chunks(|chunk| {
             let result = (|| -> std::io::Result<()> {
                 for r in &chunk {
-                    let value = r.value.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                    let value = r
+                        .value
+                        .as_deref()
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
                     writeln!(out, "{} {} {}", r.partition, r.offset, value)?;
                     out.flush()?;
                     if !delay.is_zero() {

@@ -96,7 +96,15 @@ pub fn decode_partition(
         if view.is_transactional() && aborted_open.contains(&view.producer_id()) {
             continue;
         }
-        decode_batch(topic, partition, &view, &batch_bytes, fetch_offset, opts, &mut out.records)?;
+        decode_batch(
+            topic,
+            partition,
+            &view,
+            &batch_bytes,
+            fetch_offset,
+            opts,
+            &mut out.records,
+        )?;
     }
     if out.next_offset.is_none() && !data.is_empty() && pos == 0 {
         // Not even one whole batch: the broker cut the first batch (old brokers do
@@ -149,7 +157,8 @@ fn decode_batch(
         data: &payload,
         pos: 0,
     };
-    let bad = |what: &str| Error::Protocol(format!("{topic}-{partition}: malformed record ({what})"));
+    let bad =
+        |what: &str| Error::Protocol(format!("{topic}-{partition}: malformed record ({what})"));
     for _ in 0..count {
         let len = cursor.varint().ok_or_else(|| bad("length"))?;
         if len < 0 || len as usize > cursor.remaining() {
@@ -264,7 +273,12 @@ mod tests {
                 key: "idx".into(),
                 value: Some(Bytes::from(i.to_string())),
             }];
-            b.append(100 + i as i64, Some(b"key"), Some(format!("v{i}").as_bytes()), &h);
+            b.append(
+                100 + i as i64,
+                Some(b"key"),
+                Some(format!("v{i}").as_bytes()),
+                &h,
+            );
         }
         let mut v = b.build(ProducerStamp::default()).unwrap().to_vec();
         set_base_offset(&mut v, base);

@@ -67,7 +67,9 @@ fn next_offsets(records: &[ConsumerRecord]) -> BTreeMap<TopicPartition, OffsetAn
     let mut out: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
     for r in records {
         let tp = TopicPartition::new(&*r.topic, r.partition);
-        let om = out.entry(tp).or_insert_with(|| OffsetAndMetadata::new(r.offset + 1));
+        let om = out
+            .entry(tp)
+            .or_insert_with(|| OffsetAndMetadata::new(r.offset + 1));
         if r.offset + 1 > om.offset {
             om.offset = r.offset + 1;
             om.leader_epoch = Some(r.leader_epoch).filter(|&e| e >= 0);
@@ -169,7 +171,10 @@ struct Tracker {
 
 impl Tracker {
     fn dispatch(&mut self, r: &ConsumerRecord, tp: &TopicPartition) {
-        self.unfinished.entry(tp.clone()).or_default().insert(r.offset);
+        self.unfinished
+            .entry(tp.clone())
+            .or_default()
+            .insert(r.offset);
         let n = self.next.entry(tp.clone()).or_insert(r.offset + 1);
         *n = (*n).max(r.offset + 1);
         self.pending += 1;
@@ -198,7 +203,8 @@ impl Tracker {
             .keys()
             .filter_map(|tp| {
                 let c = self.committable(tp)?;
-                (self.committed.get(tp) != Some(&c)).then(|| (tp.clone(), OffsetAndMetadata::new(c)))
+                (self.committed.get(tp) != Some(&c))
+                    .then(|| (tp.clone(), OffsetAndMetadata::new(c)))
             })
             .collect()
     }
@@ -272,10 +278,15 @@ impl RebalanceListener for KeyedHook {
                 }
                 wait.await;
             }
-            let commits: BTreeMap<TopicPartition, OffsetAndMetadata> = match self.shared.tracker.lock() {
-                Ok(t) => t.due().into_iter().filter(|(tp, _)| partitions.contains(tp)).collect(),
-                Err(_) => BTreeMap::new(),
-            };
+            let commits: BTreeMap<TopicPartition, OffsetAndMetadata> =
+                match self.shared.tracker.lock() {
+                    Ok(t) => t
+                        .due()
+                        .into_iter()
+                        .filter(|(tp, _)| partitions.contains(tp))
+                        .collect(),
+                    Err(_) => BTreeMap::new(),
+                };
             if let Err(e) = consumer.commit_offsets(&commits).await {
                 tracing::warn!(error = %e, "commit of revoked partitions failed");
             }
@@ -394,7 +405,11 @@ where
             c.resume(&c.assignment());
             paused = false;
         }
-        let timeout = if pending > 0 { KEYED_POLL_TIMEOUT } else { CHUNK_POLL_TIMEOUT };
+        let timeout = if pending > 0 {
+            KEYED_POLL_TIMEOUT
+        } else {
+            CHUNK_POLL_TIMEOUT
+        };
         let records = match c.poll(timeout).await {
             Ok(r) => r,
             Err(Error::Closed) => break true,
@@ -421,7 +436,13 @@ where
                 Err(_) => None,
             };
             if let Some(r) = start {
-                tasks.spawn(key_worker(shared.clone(), permits.clone(), f.clone(), key, r));
+                tasks.spawn(key_worker(
+                    shared.clone(),
+                    permits.clone(),
+                    f.clone(),
+                    key,
+                    r,
+                ));
             }
         }
     };
@@ -454,7 +475,10 @@ async fn commit_due(c: &Consumer, shared: &KeyedShared) -> Result<()> {
     }
     // Only partitions still assigned; others belong to someone else by now.
     let assigned = c.assignment();
-    let due: BTreeMap<_, _> = due.into_iter().filter(|(tp, _)| assigned.contains(tp)).collect();
+    let due: BTreeMap<_, _> = due
+        .into_iter()
+        .filter(|(tp, _)| assigned.contains(tp))
+        .collect();
     match c.commit_offsets(&due).await {
         Ok(()) => {
             if let Ok(mut t) = shared.tracker.lock() {
@@ -533,7 +557,10 @@ mod tests {
         t.active.insert(key.clone());
         for o in 2..5 {
             t.dispatch(&rec(0, o), &tp);
-            t.waiting.entry(key.clone()).or_default().push_back(rec(0, o));
+            t.waiting
+                .entry(key.clone())
+                .or_default()
+                .push_back(rec(0, o));
         }
         assert_eq!(t.drop_waiting(std::slice::from_ref(&tp)), 3);
         assert!(t.running_in(std::slice::from_ref(&tp)));

@@ -221,6 +221,9 @@ struct Slot {
     last_failure: Option<Instant>,
 }
 
+/// One broker connection slot, locked while (re)connecting.
+type SharedSlot = Arc<tokio::sync::Mutex<Slot>>;
+
 struct Inner {
     config: ClientConfig,
     metadata: RwLock<Arc<ClusterMetadata>>,
@@ -228,7 +231,7 @@ struct Inner {
     /// Counts completed refreshes, so callers that queued behind one skip theirs.
     generation: AtomicU64,
     refresh_lock: tokio::sync::Mutex<()>,
-    slots: Mutex<HashMap<(i32, Lane), Arc<tokio::sync::Mutex<Slot>>>>,
+    slots: Mutex<HashMap<(i32, Lane), SharedSlot>>,
     bootstrap: tokio::sync::Mutex<Option<Connection>>,
 }
 
@@ -294,8 +297,9 @@ impl Cluster {
         if self.inner.generation.load(Ordering::Acquire) != seen {
             let snapshot = self.metadata();
             let covered = topics.is_none_or(|ts| {
-                ts.iter()
-                    .all(|t| snapshot.topics.contains_key(t) || snapshot.topic_errors.contains_key(t))
+                ts.iter().all(|t| {
+                    snapshot.topics.contains_key(t) || snapshot.topic_errors.contains_key(t)
+                })
             });
             if covered {
                 return Ok(snapshot);
@@ -354,11 +358,7 @@ impl Cluster {
     /// A connection to broker `node_id` on `lane`, reusing a live one.
     pub async fn connection(&self, node_id: i32, lane: Lane) -> Result<Connection> {
         let slot = {
-            let mut slots = self
-                .inner
-                .slots
-                .lock()
-                .map_err(|_| Error::Closed)?;
+            let mut slots = self.inner.slots.lock().map_err(|_| Error::Closed)?;
             slots.entry((node_id, lane)).or_default().clone()
         };
         let mut slot = slot.lock().await;
@@ -556,11 +556,10 @@ impl Cluster {
             .send_version(&req, version, self.inner.config.connection.request_timeout)
             .await?;
         let (node, host, port) = if version >= 4 {
-            let c = resp
-                .coordinators
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::Protocol("FindCoordinator without coordinators".into()))?;
+            let c =
+                resp.coordinators.into_iter().next().ok_or_else(|| {
+                    Error::Protocol("FindCoordinator without coordinators".into())
+                })?;
             check_code(c.error_code, c.error_message.as_deref())?;
             (c.node_id.0, c.host.to_string(), c.port)
         } else {

@@ -99,7 +99,11 @@ pub fn decompress(attribute: i16, payload: &[u8], limit: usize) -> Result<Bytes>
                 .map_err(|e| Error::Protocol(format!("zstd: {e}")))?;
             read_limited(dec, limit)?
         }
-        other => return Err(Error::Protocol(format!("unknown compression codec {other}"))),
+        other => {
+            return Err(Error::Protocol(format!(
+                "unknown compression codec {other}"
+            )))
+        }
     };
     Ok(Bytes::from(out))
 }

@@ -94,7 +94,8 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.reader_task.abort();
-        self.shared.close(Error::Disconnected(self.shared.addr.clone()));
+        self.shared
+            .close(Error::Disconnected(self.shared.addr.clone()));
     }
 }
 
@@ -278,7 +279,9 @@ impl Connection {
             .with_client_software_name(StrBytes::from_static_str("moldau-client"))
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let timeout = self.inner.config.request_timeout;
-        let first = self.raw_request(&req, API_VERSIONS_FIRST_TRY, timeout).await?;
+        let first = self
+            .raw_request(&req, API_VERSIONS_FIRST_TRY, timeout)
+            .await?;
         let code = first.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
         let resp = if code == Some(UNSUPPORTED_VERSION) {
             let v0 = decode_body::<ApiVersionsResponse>(first, 0)?;
@@ -485,11 +488,9 @@ mod tests {
                         if v >= 9 {
                             out.put_u8(0);
                         }
-                        let resp = MetadataResponse::default()
-                            .with_cluster_id(Some(StrBytes::from_string(format!(
-                                "c{}",
-                                header.correlation_id
-                            ))));
+                        let resp = MetadataResponse::default().with_cluster_id(Some(
+                            StrBytes::from_string(format!("c{}", header.correlation_id)),
+                        ));
                         resp.encode(&mut out, v).unwrap();
                         held.push(out);
                         if held.len() < 2 {
@@ -549,7 +550,9 @@ mod tests {
             let mut b = [0u8; 64];
             let _ = sock.read(&mut b).await;
             // A frame claiming 2 GiB, then close.
-            sock.write_all(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).await.unwrap();
+            sock.write_all(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3])
+                .await
+                .unwrap();
         });
         let err = Connection::connect(&addr, &ConnectionConfig::default())
             .await
@@ -570,6 +573,9 @@ mod tests {
         let err = Connection::connect(&addr, &ConnectionConfig::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Protocol(_) | Error::Broker(_)), "{err}");
+        assert!(
+            matches!(err, Error::Protocol(_) | Error::Broker(_)),
+            "{err}"
+        );
     }
 }

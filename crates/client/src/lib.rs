@@ -26,9 +26,9 @@ pub use admin::AdminClient;
 pub use cluster::{ClientConfig, Cluster};
 pub use codec::Compression;
 pub use connection::{Connection, ConnectionConfig};
+pub use consumer::{Consumer, ConsumerBuilder, ConsumerConfig, OffsetReset, SeekTo};
 pub use error::{BrokerError, Error, Result};
 pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConfig};
-pub use consumer::{Consumer, ConsumerBuilder, ConsumerConfig, OffsetReset, SeekTo};
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
 };

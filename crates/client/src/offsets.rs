@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use moldau_protocol::kafka::error::ResponseError;
-use moldau_protocol::kafka::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use moldau_protocol::kafka::messages::list_offsets_request::{
+    ListOffsetsPartition, ListOffsetsTopic,
+};
 use moldau_protocol::kafka::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -88,7 +90,9 @@ pub async fn list_offsets(
         for (tp, ts) in pending.drain(..) {
             match md.leader(&tp.topic, tp.partition) {
                 Some(node) => by_node.entry(node).or_default().push((tp, ts)),
-                None if md.topics.contains_key(&tp.topic) || attempt + 1 < LIST_OFFSETS_ATTEMPTS_MAX => {
+                None if md.topics.contains_key(&tp.topic)
+                    || attempt + 1 < LIST_OFFSETS_ATTEMPTS_MAX =>
+                {
                     retry.push((tp, ts))
                 }
                 None => return Err(Error::UnknownTopic(tp.topic.clone())),
@@ -130,7 +134,10 @@ pub async fn list_offsets(
             let mut answered: HashMap<TopicPartition, _> = HashMap::new();
             for t in resp.topics {
                 for p in t.partitions {
-                    answered.insert(TopicPartition::new(t.name.0.to_string(), p.partition_index), p);
+                    answered.insert(
+                        TopicPartition::new(t.name.0.to_string(), p.partition_index),
+                        p,
+                    );
                 }
             }
             for (tp, ts) in items {
@@ -273,7 +280,9 @@ pub async fn commit(
     }
     let build = |version: i16| {
         OffsetCommitRequest::default()
-            .with_group_id(GroupId(StrBytes::from_string(coordinator.group_id().to_string())))
+            .with_group_id(GroupId(StrBytes::from_string(
+                coordinator.group_id().to_string(),
+            )))
             .with_generation_id_or_member_epoch(who.generation)
             .with_member_id(StrBytes::from_string(who.member_id.clone()))
             .with_group_instance_id(

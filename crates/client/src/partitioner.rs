@@ -68,8 +68,7 @@ impl StickyPartitioner {
     /// partitions that have a leader; when empty, any of `partition_count` is used.
     pub fn partition(&mut self, topic: &str, partition_count: usize, available: &[i32]) -> i32 {
         if let Some(&p) = self.current.get(topic) {
-            if (p as usize) < partition_count && (available.is_empty() || available.contains(&p))
-            {
+            if (p as usize) < partition_count && (available.is_empty() || available.contains(&p)) {
                 return p;
             }
         }
@@ -133,7 +132,10 @@ mod tests {
             (b"foobar", -790332482),
             (b"a-little-bit-long-string", -985981536),
             (b"a-little-bit-longer-string", -1486304829),
-            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
             (b"abc", 479470107),
             (b"string-f-24-chars-length", 124730809),
             (b"string-fo-25-chars-length", 1269511650),

@@ -61,7 +61,9 @@ async fn end_offsets(admin: &AdminClient, topic: &str) -> BTreeMap<TopicPartitio
 
 #[tokio::test]
 async fn chunks_commit_in_order_and_failures_commit_nothing_past_them() {
-    let Some(broker) = common::start_broker(BROKER_PROPS) else { return };
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
     let topic = common::unique("chunks");
     let group = common::unique("cg");
     produce_keyed(&broker.addr, &topic, 600, 10).await;
@@ -130,7 +132,9 @@ async fn chunks_commit_in_order_and_failures_commit_nothing_past_them() {
 
 #[tokio::test]
 async fn key_parallel_keeps_per_key_order_and_commits_everything() {
-    let Some(broker) = common::start_broker(BROKER_PROPS) else { return };
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
     let topic = common::unique("keyed");
     let group = common::unique("kg");
     const N: usize = 2000;
@@ -179,7 +183,10 @@ async fn key_parallel_keeps_per_key_order_and_commits_everything() {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "commits never reached the end: {committed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "commits never reached the end: {committed:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     closer.close().await.unwrap();
@@ -192,17 +199,30 @@ async fn key_parallel_keeps_per_key_order_and_commits_everything() {
     }
     assert_eq!(order.values().map(Vec::len).sum::<usize>(), N);
     let max_parallel = running.lock().unwrap().1;
-    assert!(max_parallel > 1 && max_parallel <= 8, "parallelism {max_parallel}");
+    assert!(
+        max_parallel > 1 && max_parallel <= 8,
+        "parallelism {max_parallel}"
+    );
 }
 
 /// Locates (building if needed) the chunk_processor example.
 fn chunk_processor_bin() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("examples").join("chunk_processor");
+    let bin = exe
+        .parent()?
+        .parent()?
+        .join("examples")
+        .join("chunk_processor");
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "moldau-client", "--example", "chunk_processor"])
+            .args([
+                "build",
+                "-p",
+                "moldau-client",
+                "--example",
+                "chunk_processor",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .ok()?;
@@ -226,7 +246,9 @@ fn read_output(path: &std::path::Path) -> Vec<(i32, i64)> {
 
 #[tokio::test]
 async fn chunk_processor_killed_mid_chunk_loses_and_skips_nothing() {
-    let Some(broker) = common::start_broker(BROKER_PROPS) else { return };
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
     let Some(bin) = chunk_processor_bin() else {
         eprintln!("chunk_processor example not built; skipping");
         return;
@@ -274,7 +296,10 @@ async fn chunk_processor_killed_mid_chunk_loses_and_skips_nothing() {
             .map(|&(_, o)| o)
             .collect();
         for o in 0..c {
-            assert!(done.contains(&o), "{tp}: offset {o} committed but never processed");
+            assert!(
+                done.contains(&o),
+                "{tp}: offset {o} committed but never processed"
+            );
         }
     }
     // The kill landed mid-chunk: something was processed but not committed.
@@ -296,7 +321,10 @@ async fn chunk_processor_killed_mid_chunk_loses_and_skips_nothing() {
         if ends.iter().all(|(tp, e)| now.get(tp) == Some(e)) {
             break;
         }
-        assert!(Instant::now() < deadline, "second run did not finish: {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "second run did not finish: {now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.kill().unwrap();
@@ -308,9 +336,17 @@ async fn chunk_processor_killed_mid_chunk_loses_and_skips_nothing() {
         let resumed_at = after.iter().find(|(q, _)| *q == p).map(|&(_, o)| o);
         let c = committed.get(tp).copied().unwrap_or(0);
         if c < *end {
-            assert_eq!(resumed_at, Some(c), "{tp}: restart did not resume at the commit");
+            assert_eq!(
+                resumed_at,
+                Some(c),
+                "{tp}: restart did not resume at the commit"
+            );
         }
-        let seen: BTreeSet<i64> = all.iter().filter(|(q, _)| *q == p).map(|&(_, o)| o).collect();
+        let seen: BTreeSet<i64> = all
+            .iter()
+            .filter(|(q, _)| *q == p)
+            .map(|&(_, o)| o)
+            .collect();
         let expected: BTreeSet<i64> = (0..*end).collect();
         assert_eq!(seen, expected, "{tp}: lost or skipped records");
     }

@@ -97,7 +97,10 @@ async fn settle(members: &[&Member], topic: &str) -> Vec<BTreeSet<TopicPartition
             assert!(union.iter().all(|tp| tp.topic == topic));
             return sets;
         }
-        assert!(Instant::now() < deadline, "group did not settle: {sets:?} {gens:?}");
+        assert!(
+            Instant::now() < deadline,
+            "group did not settle: {sets:?} {gens:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -105,7 +108,11 @@ async fn settle(members: &[&Member], topic: &str) -> Vec<BTreeSet<TopicPartition
 async fn rebalance_round(strategy: AssignmentStrategy) {
     common::init_logs();
     let t0 = Instant::now();
-    macro_rules! mark { ($m:expr) => { eprintln!("{:?} {:?} {}", strategy, t0.elapsed(), $m) } }
+    macro_rules! mark {
+        ($m:expr) => {
+            eprintln!("{:?} {:?} {}", strategy, t0.elapsed(), $m)
+        };
+    }
     let Some(broker) = common::start_broker(&[
         &format!("num.partitions={PARTITIONS}"),
         "group.initial.rebalance.delay.ms=0",

@@ -61,7 +61,10 @@ async fn keyed_records_land_where_librdkafka_murmur2_random_puts_them() {
             .await
             .unwrap();
         assert_eq!(theirs.partition, ours.partition, "key {key}");
-        assert_eq!(ours.partition, partition_for_key(key.as_bytes(), PARTITIONS as usize));
+        assert_eq!(
+            ours.partition,
+            partition_for_key(key.as_bytes(), PARTITIONS as usize)
+        );
     }
     producer.close().await.unwrap();
 }
@@ -118,7 +121,9 @@ async fn records_cross_between_clients_with_every_compression() {
             .set("linger.ms", "5")
             .create()
             .unwrap();
-        let data: Vec<(String, String)> = (0..300).map(|i| (format!("k{i}"), format!("r{i}"))).collect();
+        let data: Vec<(String, String)> = (0..300)
+            .map(|i| (format!("k{i}"), format!("r{i}")))
+            .collect();
         let mut sends = Vec::new();
         for (key, payload) in &data {
             sends.push(rp.send(
@@ -133,7 +138,9 @@ async fn records_cross_between_clients_with_every_compression() {
             .auto_offset_reset(OffsetReset::Earliest)
             .build()
             .unwrap();
-        let tps: Vec<TopicPartition> = (0..PARTITIONS).map(|p| TopicPartition::new(&topic2, p)).collect();
+        let tps: Vec<TopicPartition> = (0..PARTITIONS)
+            .map(|p| TopicPartition::new(&topic2, p))
+            .collect();
         c.assign(&tps).await.unwrap();
         let mut got = BTreeSet::new();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -211,7 +218,11 @@ async fn mixed_group(strategy: AssignmentStrategy) {
     let group = common::unique("mg");
     // Create the topic.
     let p = ProducerBuilder::new(&broker.addr).build().unwrap();
-    p.send(ProducerRecord::new(&topic, "seed")).await.unwrap().await.unwrap();
+    p.send(ProducerRecord::new(&topic, "seed"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     p.close().await.unwrap();
 
     let ours: Vec<moldau_client::Consumer> = (0..2)
@@ -241,15 +252,23 @@ async fn mixed_group(strategy: AssignmentStrategy) {
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     let sets = loop {
-        let mut sets: Vec<BTreeSet<TopicPartition>> =
-            ours.iter().map(|c| c.assignment().into_iter().collect()).collect();
+        let mut sets: Vec<BTreeSet<TopicPartition>> = ours
+            .iter()
+            .map(|c| c.assignment().into_iter().collect())
+            .collect();
         sets.extend(theirs.iter().map(RdMember::assignment));
         let total: usize = sets.iter().map(BTreeSet::len).sum();
         let union: BTreeSet<&TopicPartition> = sets.iter().flatten().collect();
-        if total == PARTITIONS as usize && union.len() == PARTITIONS as usize && sets.iter().all(|s| !s.is_empty()) {
+        if total == PARTITIONS as usize
+            && union.len() == PARTITIONS as usize
+            && sets.iter().all(|s| !s.is_empty())
+        {
             break sets;
         }
-        assert!(Instant::now() < deadline, "{strategy:?}: no stable mixed assignment: {sets:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{strategy:?}: no stable mixed assignment: {sets:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // 7 partitions over 4 members: 2,2,2,1 in some order, no overlap.
@@ -280,4 +299,3 @@ async fn mixed_group_with_librdkafka_roundrobin() {
 async fn mixed_group_with_librdkafka_cooperative_sticky() {
     mixed_group(AssignmentStrategy::CooperativeSticky).await;
 }
-

@@ -10,7 +10,9 @@ use moldau_client::{Compression, OffsetReset, ProducerRecord, SeekTo, TopicParti
 
 #[tokio::test]
 async fn round_trip_with_every_compression() {
-    let Some(broker) = common::start_broker(&["num.partitions=1"]) else { return };
+    let Some(broker) = common::start_broker(&["num.partitions=1"]) else {
+        return;
+    };
     for codec in [
         Compression::None,
         Compression::Gzip,
@@ -47,7 +49,7 @@ async fn round_trip_with_every_compression() {
             .build()
             .unwrap();
         let tp = TopicPartition::new(&topic, 0);
-        consumer.assign(&[tp.clone()]).await.unwrap();
+        consumer.assign(std::slice::from_ref(&tp)).await.unwrap();
         let mut got = Vec::new();
         while got.len() < 500 {
             let batch = consumer.poll(Duration::from_secs(10)).await.unwrap();

@@ -6,9 +6,13 @@ use moldau_protocol::kafka::messages::describe_configs_request::DescribeConfigsR
 use moldau_protocol::kafka::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use moldau_protocol::kafka::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+use moldau_protocol::kafka::messages::{
+    ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest,
+};
 
-use super::{item_result, sb, AdminClient, AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource};
+use super::{
+    item_result, sb, AdminClient, AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource,
+};
 use crate::cluster::Lane;
 use crate::error::{Error, Result};
 
@@ -21,10 +25,12 @@ impl AdminClient {
         let mut out = BTreeMap::new();
         for r in resources {
             let build = |_version: i16| {
-                DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
-                    .with_resource_type(r.type_code())
-                    .with_resource_name(sb(r.name()))
-                    .with_configuration_keys(None)])
+                DescribeConfigsRequest::default().with_resources(vec![
+                    DescribeConfigsResource::default()
+                        .with_resource_type(r.type_code())
+                        .with_resource_name(sb(r.name()))
+                        .with_configuration_keys(None),
+                ])
             };
             let resp = match broker_target(r) {
                 Some(node) => {
@@ -32,7 +38,11 @@ impl AdminClient {
                         .send_to_with(node, Lane::Data, ApiKey::DescribeConfigs, None, build)
                         .await?
                 }
-                None => self.cluster.send_any_with(ApiKey::DescribeConfigs, build).await?,
+                None => {
+                    self.cluster
+                        .send_any_with(ApiKey::DescribeConfigs, build)
+                        .await?
+                }
             };
             for res in resp.results {
                 item_result(res.error_code, res.error_message.as_ref())?;
@@ -57,7 +67,11 @@ impl AdminClient {
     }
 
     /// Applies incremental config changes to one resource.
-    pub async fn alter_configs(&self, resource: &ConfigResource, ops: &[AlterConfigOp]) -> Result<()> {
+    pub async fn alter_configs(
+        &self,
+        resource: &ConfigResource,
+        ops: &[AlterConfigOp],
+    ) -> Result<()> {
         let configs: Vec<AlterableConfig> = ops
             .iter()
             .map(|op| {
@@ -74,15 +88,23 @@ impl AdminClient {
             })
             .collect();
         let build = |_version: i16| {
-            IncrementalAlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
-                .with_resource_type(resource.type_code())
-                .with_resource_name(sb(resource.name()))
-                .with_configs(configs.clone())])
+            IncrementalAlterConfigsRequest::default().with_resources(vec![
+                AlterConfigsResource::default()
+                    .with_resource_type(resource.type_code())
+                    .with_resource_name(sb(resource.name()))
+                    .with_configs(configs.clone()),
+            ])
         };
         let resp = match broker_target(resource) {
             Some(node) => {
                 self.cluster
-                    .send_to_with(node, Lane::Data, ApiKey::IncrementalAlterConfigs, None, build)
+                    .send_to_with(
+                        node,
+                        Lane::Data,
+                        ApiKey::IncrementalAlterConfigs,
+                        None,
+                        build,
+                    )
                     .await?
             }
             None => {
@@ -92,7 +114,9 @@ impl AdminClient {
             }
         };
         if resp.responses.is_empty() {
-            return Err(Error::Protocol("IncrementalAlterConfigs without results".into()));
+            return Err(Error::Protocol(
+                "IncrementalAlterConfigs without results".into(),
+            ));
         }
         for r in &resp.responses {
             item_result(r.error_code, r.error_message.as_ref())?;

@@ -107,7 +107,8 @@ impl AdminClient {
                 .retry(|| async {
                     let resp = coord
                         .send_with(ApiKey::DeleteGroups, None, |_| {
-                            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(sb(group))])
+                            DeleteGroupsRequest::default()
+                                .with_groups_names(vec![GroupId(sb(group))])
                         })
                         .await?;
                     match resp.results.first() {
@@ -162,7 +163,12 @@ impl AdminClient {
         group: &str,
         offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
-        offsets::commit(&self.coordinator(group), &CommitIdentity::default_standalone(), offsets).await
+        offsets::commit(
+            &self.coordinator(group),
+            &CommitIdentity::default_standalone(),
+            offsets,
+        )
+        .await
     }
 
     /// Moves the group's offsets on `partitions` (all the group committed when
@@ -196,7 +202,10 @@ impl AdminClient {
                 ResetTo::Earliest => start,
                 ResetTo::Latest => end,
                 ResetTo::Offset(o) => o,
-                ResetTo::ShiftBy(d) => committed.get(tp).map_or(start, |c| c.offset).saturating_add(d),
+                ResetTo::ShiftBy(d) => committed
+                    .get(tp)
+                    .map_or(start, |c| c.offset)
+                    .saturating_add(d),
                 ResetTo::Timestamp(_) => by_time
                     .as_ref()
                     .and_then(|m| m.get(tp))
@@ -216,7 +225,11 @@ impl AdminClient {
 
     /// Deletes the group's committed offsets of `partitions` (OffsetDelete; the
     /// group must not be subscribed to their topics).
-    pub async fn delete_group_offsets(&self, group: &str, partitions: &[TopicPartition]) -> Result<()> {
+    pub async fn delete_group_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<()> {
         let mut topics: Vec<OffsetDeleteRequestTopic> = Vec::new();
         for tp in partitions {
             let p = OffsetDeleteRequestPartition::default().with_partition_index(tp.partition);

@@ -19,12 +19,16 @@ mod types;
 use std::collections::BTreeMap;
 
 use moldau_protocol::kafka::messages::create_partitions_request::CreatePartitionsTopic;
-use moldau_protocol::kafka::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use moldau_protocol::kafka::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use moldau_protocol::kafka::messages::create_topics_request::{
+    CreatableTopic, CreatableTopicConfig,
+};
+use moldau_protocol::kafka::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use moldau_protocol::kafka::messages::delete_topics_request::DeleteTopicState;
 use moldau_protocol::kafka::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest,
+    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeClusterRequest,
 };
 use moldau_protocol::kafka::protocol::StrBytes;
 
@@ -223,7 +227,9 @@ impl AdminClient {
         if conn.versions().has(ApiKey::DescribeCluster) {
             let resp = self
                 .cluster
-                .send_any_with(ApiKey::DescribeCluster, |_| DescribeClusterRequest::default())
+                .send_any_with(ApiKey::DescribeCluster, |_| {
+                    DescribeClusterRequest::default()
+                })
                 .await?;
             check_code(resp.error_code, resp.error_message.as_deref())?;
             let mut brokers: Vec<BrokerInfo> = resp
@@ -259,8 +265,10 @@ impl AdminClient {
         partitions: &[TopicPartition],
         spec: OffsetSpec,
     ) -> Result<BTreeMap<TopicPartition, ListedOffset>> {
-        let req: Vec<(TopicPartition, i64)> =
-            partitions.iter().map(|tp| (tp.clone(), spec.timestamp())).collect();
+        let req: Vec<(TopicPartition, i64)> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), spec.timestamp()))
+            .collect();
         let listed = offsets::list_offsets(&self.cluster, &req, 0).await?;
         Ok(listed.into_iter().collect())
     }

@@ -53,7 +53,9 @@ impl AssignmentStrategy {
             "range" => Ok(AssignmentStrategy::Range),
             "roundrobin" => Ok(AssignmentStrategy::RoundRobin),
             "cooperative-sticky" => Ok(AssignmentStrategy::CooperativeSticky),
-            other => Err(Error::Config(format!("unknown assignment strategy {other}"))),
+            other => Err(Error::Config(format!(
+                "unknown assignment strategy {other}"
+            ))),
         }
     }
 
@@ -129,7 +131,9 @@ fn range(
 ) {
     let topics: BTreeSet<&String> = members.iter().flat_map(|m| m.topics.iter()).collect();
     for topic in topics {
-        let Some(&n) = counts.get(topic) else { continue };
+        let Some(&n) = counts.get(topic) else {
+            continue;
+        };
         let consumers: Vec<&&MemberSubscription> =
             members.iter().filter(|m| subscribes(m, topic)).collect();
         if consumers.is_empty() || n <= 0 {
@@ -148,7 +152,10 @@ fn range(
     }
 }
 
-fn all_partitions(counts: &HashMap<String, i32>, members: &[&MemberSubscription]) -> Vec<TopicPartition> {
+fn all_partitions(
+    counts: &HashMap<String, i32>,
+    members: &[&MemberSubscription],
+) -> Vec<TopicPartition> {
     let topics: BTreeSet<&String> = members.iter().flat_map(|m| m.topics.iter()).collect();
     topics
         .into_iter()
@@ -250,7 +257,9 @@ fn sticky(
     }
     for (i, set) in load.into_iter().enumerate() {
         let m = members[i];
-        let Some(list) = out.get_mut(&m.member_id) else { continue };
+        let Some(list) = out.get_mut(&m.member_id) else {
+            continue;
+        };
         for tp in set {
             match previous.get(&tp) {
                 // Still owned by someone else: wait for the revocation.
@@ -269,7 +278,12 @@ pub fn encode_subscription(
     rack: Option<&str>,
 ) -> Result<Bytes> {
     let msg = ConsumerProtocolSubscription::default()
-        .with_topics(topics.iter().map(|t| StrBytes::from_string(t.clone())).collect())
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| StrBytes::from_string(t.clone()))
+                .collect(),
+        )
         .with_owned_partitions(
             group_by_topic(owned)
                 .into_iter()
@@ -286,7 +300,11 @@ pub fn encode_subscription(
 }
 
 /// Decodes a member's subscription (any version 0..=3; newer ones read as 3).
-pub fn decode_subscription(member_id: &str, instance: Option<&str>, data: &[u8]) -> Result<MemberSubscription> {
+pub fn decode_subscription(
+    member_id: &str,
+    instance: Option<&str>,
+    data: &[u8],
+) -> Result<MemberSubscription> {
     let (version, mut body) = split_version(data)?;
     let msg = ConsumerProtocolSubscription::decode(&mut body, version)
         .map_err(|e| Error::Protocol(format!("subscription of {member_id}: {e}")))?;
@@ -371,7 +389,9 @@ fn split_version(data: &[u8]) -> Result<(i16, Bytes)> {
     }
     let version = i16::from_be_bytes([data[0], data[1]]);
     if version < 0 {
-        return Err(Error::Protocol(format!("consumer protocol version {version}")));
+        return Err(Error::Protocol(format!(
+            "consumer protocol version {version}"
+        )));
     }
     Ok((
         version.min(CONSUMER_PROTOCOL_VERSION_MAX),
@@ -393,7 +413,9 @@ mod tests {
     }
 
     fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
-        list.iter().map(|&(t, p)| TopicPartition::new(t, p)).collect()
+        list.iter()
+            .map(|&(t, p)| TopicPartition::new(t, p))
+            .collect()
     }
 
     fn counts(list: &[(&str, i32)]) -> HashMap<String, i32> {
@@ -496,10 +518,15 @@ mod tests {
         let m = decode_subscription("m", None, v0).unwrap();
         assert_eq!(m.topics, vec!["x"]);
         assert_eq!(m.generation, -1);
-        let mut v9 = encode_subscription(&["y".into()], &[], 3, None).unwrap().to_vec();
+        let mut v9 = encode_subscription(&["y".into()], &[], 3, None)
+            .unwrap()
+            .to_vec();
         v9[1] = 9;
         v9.extend_from_slice(&[1, 2, 3]); // fields a newer version would add
-        assert_eq!(decode_subscription("m", None, &v9).unwrap().topics, vec!["y"]);
+        assert_eq!(
+            decode_subscription("m", None, &v9).unwrap().topics,
+            vec!["y"]
+        );
         assert!(decode_subscription("m", None, &[0]).is_err());
         assert!(decode_subscription("m", None, &[0, 1, 0xff]).is_err());
     }

@@ -175,7 +175,9 @@ impl ConsumerConfig {
             ));
         }
         if self.assignment_strategies.is_empty() {
-            return Err(Error::Config("partition.assignment.strategy is empty".into()));
+            return Err(Error::Config(
+                "partition.assignment.strategy is empty".into(),
+            ));
         }
         if self.max_partition_fetch_bytes <= 0 || self.fetch_max_bytes <= 0 {
             return Err(Error::Config("fetch sizes must be positive".into()));
@@ -337,13 +339,19 @@ mod tests {
         let mut c = ConsumerConfig::default();
         c.set("group.id", "g").unwrap();
         c.set("auto.offset.reset", "earliest").unwrap();
-        c.set("partition.assignment.strategy", "roundrobin, cooperative-sticky")
-            .unwrap();
+        c.set(
+            "partition.assignment.strategy",
+            "roundrobin, cooperative-sticky",
+        )
+        .unwrap();
         c.set("enable.auto.commit", "false").unwrap();
         assert_eq!(c.auto_offset_reset, OffsetReset::Earliest);
         assert_eq!(
             c.assignment_strategies,
-            vec![AssignmentStrategy::RoundRobin, AssignmentStrategy::CooperativeSticky]
+            vec![
+                AssignmentStrategy::RoundRobin,
+                AssignmentStrategy::CooperativeSticky
+            ]
         );
         assert!(!c.enable_auto_commit);
         c.validate().unwrap();

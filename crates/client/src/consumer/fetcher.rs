@@ -58,7 +58,9 @@ fn plan_and_send(inner: &Arc<Inner>, busy: &Arc<Mutex<HashSet<i32>>>) -> Option<
     let mut by_node: HashMap<i32, Vec<FetchTarget>> = HashMap::new();
     let mut leaderless: Vec<String> = Vec::new();
     {
-        let Ok(mut st) = inner.state.lock() else { return None };
+        let Ok(mut st) = inner.state.lock() else {
+            return None;
+        };
         let targets = st.take_fetch_targets(prefetch);
         for t in targets {
             match md.leader(&t.tp.topic, t.tp.partition) {
@@ -133,7 +135,8 @@ async fn fetch_from(inner: &Arc<Inner>, node: i32, targets: Vec<FetchTarget>) {
             })
             .with_topics(topics.clone())
     };
-    let timeout = cfg.fetch_max_wait + FETCH_TIMEOUT_MARGIN.max(cfg.client.connection.request_timeout);
+    let timeout =
+        cfg.fetch_max_wait + FETCH_TIMEOUT_MARGIN.max(cfg.client.connection.request_timeout);
     let resp = inner
         .cluster
         .send_to_with(node, Lane::Data, ApiKey::Fetch, Some(timeout), build)
@@ -173,7 +176,10 @@ async fn fetch_from(inner: &Arc<Inner>, node: i32, targets: Vec<FetchTarget>) {
     let mut answered: HashMap<TopicPartition, _> = HashMap::new();
     for t in resp.responses {
         for p in t.partitions {
-            answered.insert(TopicPartition::new(t.topic.0.to_string(), p.partition_index), p);
+            answered.insert(
+                TopicPartition::new(t.topic.0.to_string(), p.partition_index),
+                p,
+            );
         }
     }
     let mut refresh = false;

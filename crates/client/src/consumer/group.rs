@@ -189,7 +189,9 @@ async fn join_round(c: &Consumer) -> Result<()> {
                 set_member(c, "", -1);
             }
             Err(e) if e.is(ResponseError::RebalanceInProgress) => {}
-            Err(e) if is_coordinator_moved(&e) || e.is(ResponseError::CoordinatorLoadInProgress) => {
+            Err(e)
+                if is_coordinator_moved(&e) || e.is(ResponseError::CoordinatorLoadInProgress) =>
+            {
                 coord.should_retry(&e);
                 return Err(Error::Rebalance(format!("JoinGroup: {e}")));
             }
@@ -204,7 +206,9 @@ async fn join_round(c: &Consumer) -> Result<()> {
         .map(|p| p.to_string())
         .unwrap_or_default();
     let strategy = AssignmentStrategy::from_name(&protocol_name).map_err(|_| {
-        Error::Protocol(format!("coordinator chose unknown protocol {protocol_name}"))
+        Error::Protocol(format!(
+            "coordinator chose unknown protocol {protocol_name}"
+        ))
     })?;
     set_member(c, &member_id, generation);
     let assignments = if *join.leader == *member_id && !join.skip_assignment {
@@ -302,7 +306,11 @@ async fn apply_assignment(
         assigned = assigned.len(),
         "joined group"
     );
-    let newly = if strategy.is_cooperative() { added } else { assigned };
+    let newly = if strategy.is_cooperative() {
+        added
+    } else {
+        assigned
+    };
     for l in c.listeners() {
         l.on_partitions_assigned(c, &newly).await;
     }
@@ -425,8 +433,14 @@ async fn heartbeat_once(inner: &Arc<Inner>, last_ok: &mut Instant) {
         *last_ok = Instant::now();
         return;
     }
-    let Some(coord) = inner.coordinator.clone() else { return };
-    let idle = inner.last_poll.lock().map(|t| t.elapsed()).unwrap_or_default();
+    let Some(coord) = inner.coordinator.clone() else {
+        return;
+    };
+    let idle = inner
+        .last_poll
+        .lock()
+        .map(|t| t.elapsed())
+        .unwrap_or_default();
     if idle > inner.config.max_poll_interval {
         tracing::warn!(
             idle_ms = idle.as_millis() as u64,
@@ -446,7 +460,9 @@ async fn heartbeat_once(inner: &Arc<Inner>, last_ok: &mut Instant) {
             let build = |version: i16| {
                 let req = LeaveGroupRequest::default().with_group_id(group.clone());
                 if version >= 3 {
-                    req.with_members(vec![MemberIdentity::default().with_member_id(sb(&member_id))])
+                    req.with_members(vec![
+                        MemberIdentity::default().with_member_id(sb(&member_id))
+                    ])
                 } else {
                     req.with_member_id(sb(&member_id))
                 }

@@ -41,7 +41,9 @@ pub use listener::RebalanceListener;
 use crate::cluster::Cluster;
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
-use crate::offsets::{self, CommitIdentity, OffsetAndMetadata, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+use crate::offsets::{
+    self, CommitIdentity, OffsetAndMetadata, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+};
 use crate::record::{ConsumerRecord, TopicPartition};
 use group::GroupState;
 use state::SubscriptionState;
@@ -200,7 +202,11 @@ impl Consumer {
 
     /// The subscribed topics, if subscribed.
     pub fn subscription(&self) -> Option<Vec<String>> {
-        self.inner().subscription.lock().ok().and_then(|s| s.clone())
+        self.inner()
+            .subscription
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
     }
 
     /// Leaves the group and drops the assignment (after committing, when auto commit
@@ -217,7 +223,9 @@ impl Consumer {
     /// committed offsets when `group.id` is set, else from `auto.offset.reset`.
     pub async fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
         if self.subscription().is_some() {
-            return Err(Error::Config("assign while subscribed; unsubscribe first".into()));
+            return Err(Error::Config(
+                "assign while subscribed; unsubscribe first".into(),
+            ));
         }
         self.lock_state()?.assign(partitions);
         self.inner().fetch_wake.notify_one();
@@ -255,7 +263,9 @@ impl Consumer {
             .ok_or_else(|| Error::Protocol(format!("no offset listed for {tp}")))?;
         if offset < 0 {
             // No record at or after the timestamp: go to the end, as Java does.
-            let end = offsets::list_offsets(self.cluster(), &[(tp.clone(), LATEST_TIMESTAMP)], isolation).await?;
+            let end =
+                offsets::list_offsets(self.cluster(), &[(tp.clone(), LATEST_TIMESTAMP)], isolation)
+                    .await?;
             offset = end.get(tp).map_or(0, |l| l.offset);
         }
         if !self.lock_state()?.seek(tp, offset) {
@@ -332,7 +342,9 @@ impl Consumer {
             let wait = inner.poll_wake.notified();
             tokio::pin!(wait);
             wait.as_mut().enable();
-            let records = self.lock_state()?.take_records(inner.config.max_poll_records);
+            let records = self
+                .lock_state()?
+                .take_records(inner.config.max_poll_records);
             inner.fetch_wake.notify_one();
             if !records.is_empty() {
                 return Ok(records);
@@ -408,12 +420,17 @@ impl Consumer {
             OffsetReset::Latest => LATEST_TIMESTAMP,
             OffsetReset::None => return Err(Error::NoOffset(need_reset[0].to_string())),
         };
-        let req: Vec<(TopicPartition, i64)> = need_reset.iter().map(|tp| (tp.clone(), ts)).collect();
+        let req: Vec<(TopicPartition, i64)> =
+            need_reset.iter().map(|tp| (tp.clone(), ts)).collect();
         let listed =
-            offsets::list_offsets(self.cluster(), &req, self.config().isolation_level.wire()).await?;
+            offsets::list_offsets(self.cluster(), &req, self.config().isolation_level.wire())
+                .await?;
         let mut st = self.lock_state()?;
-        let still_missing: Vec<TopicPartition> =
-            st.missing_positions().into_iter().map(|(tp, _)| tp).collect();
+        let still_missing: Vec<TopicPartition> = st
+            .missing_positions()
+            .into_iter()
+            .map(|(tp, _)| tp)
+            .collect();
         for tp in need_reset {
             if let (Some(l), true) = (listed.get(&tp), still_missing.contains(&tp)) {
                 st.seek(&tp, l.offset.max(0));
@@ -449,7 +466,13 @@ impl Consumer {
     /// The listeners to call around a rebalance: the crate's own first.
     pub(crate) fn listeners(&self) -> Vec<Arc<dyn RebalanceListener>> {
         let mut out = Vec::new();
-        if let Some(l) = self.inner().internal_listener.lock().ok().and_then(|l| l.clone()) {
+        if let Some(l) = self
+            .inner()
+            .internal_listener
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+        {
             out.push(l);
         }
         if let Some(l) = &self.config().rebalance_listener {
@@ -520,10 +543,17 @@ impl Consumer {
     }
 
     /// The log end offsets of `partitions`.
-    pub async fn end_offsets(&self, partitions: &[TopicPartition]) -> Result<HashMap<TopicPartition, i64>> {
-        let req: Vec<_> = partitions.iter().map(|tp| (tp.clone(), LATEST_TIMESTAMP)).collect();
+    pub async fn end_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let req: Vec<_> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), LATEST_TIMESTAMP))
+            .collect();
         let listed =
-            offsets::list_offsets(self.cluster(), &req, self.config().isolation_level.wire()).await?;
+            offsets::list_offsets(self.cluster(), &req, self.config().isolation_level.wire())
+                .await?;
         Ok(listed.into_iter().map(|(tp, l)| (tp, l.offset)).collect())
     }
 
@@ -532,7 +562,10 @@ impl Consumer {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<HashMap<TopicPartition, i64>> {
-        let req: Vec<_> = partitions.iter().map(|tp| (tp.clone(), EARLIEST_TIMESTAMP)).collect();
+        let req: Vec<_> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), EARLIEST_TIMESTAMP))
+            .collect();
         let listed = offsets::list_offsets(self.cluster(), &req, 0).await?;
         Ok(listed.into_iter().map(|(tp, l)| (tp, l.offset)).collect())
     }

@@ -249,7 +249,9 @@ impl SubscriptionState {
                 continue;
             }
             while out.len() < max {
-                let Some(r) = ps.buffer.pop_front() else { break };
+                let Some(r) = ps.buffer.pop_front() else {
+                    break;
+                };
                 ps.buffered_bytes = ps.buffered_bytes.saturating_sub(record_bytes(&r));
                 ps.position = Some(r.offset + 1);
                 ps.leader_epoch = Some(r.leader_epoch).filter(|&e| e >= 0);

@@ -207,7 +207,8 @@ impl Accumulator {
         let partition = match sticky_count {
             // Keyless records move on when the sticky partition's batch is full.
             Some(count) if !self.fits(topic, partition, record) => {
-                self.sticky.on_new_batch(topic, partition, count, &available());
+                self.sticky
+                    .on_new_batch(topic, partition, count, &available());
                 self.sticky.partition(topic, count, &available())
             }
             _ => partition,
@@ -226,8 +227,12 @@ impl Accumulator {
         let need_new = match queue.batches.back() {
             Some(b) => match &b.builder {
                 Some(builder) => {
-                    let add =
-                        builder.record_size(record.timestamp, record.key, record.value, record.headers);
+                    let add = builder.record_size(
+                        record.timestamp,
+                        record.key,
+                        record.value,
+                        record.headers,
+                    );
                     !builder.is_empty() && builder.size_bytes() + add > size
                 }
                 None => true,
@@ -280,7 +285,12 @@ impl Accumulator {
             Some(builder) => {
                 builder.is_empty()
                     || builder.size_bytes()
-                        + builder.record_size(record.timestamp, record.key, record.value, record.headers)
+                        + builder.record_size(
+                            record.timestamp,
+                            record.key,
+                            record.value,
+                            record.headers,
+                        )
                         <= self.config.batch_size_bytes
             }
             None => true,
@@ -465,7 +475,9 @@ mod tests {
         let d = a.drain(now, false, 1 << 20, |_, _| Some(1));
         assert!(d.by_node.is_empty());
         assert!(d.next_wake.is_some());
-        let d = a.drain(now + Duration::from_millis(60), false, 1 << 20, |_, _| Some(1));
+        let d = a.drain(now + Duration::from_millis(60), false, 1 << 20, |_, _| {
+            Some(1)
+        });
         assert_eq!(d.by_node[&1].len(), 1);
         let (_p, _, _rx2) = add(&mut a, Target::Partition(3), b"y");
         let d = a.drain(now, true, 1 << 20, |_, _| Some(1));

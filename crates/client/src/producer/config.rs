@@ -52,7 +52,9 @@ impl Acks {
             "0" => Ok(Acks::None),
             "1" => Ok(Acks::Leader),
             "all" | "-1" => Ok(Acks::All),
-            other => Err(Error::Config(format!("acks must be 0, 1 or all, not {other}"))),
+            other => Err(Error::Config(format!(
+                "acks must be 0, 1 or all, not {other}"
+            ))),
         }
     }
 }
@@ -112,7 +114,9 @@ impl ProducerConfig {
             return Err(Error::Config("batch.size must be positive".into()));
         }
         if self.buffer_memory_bytes < self.batch_size_bytes {
-            return Err(Error::Config("buffer.memory must be at least batch.size".into()));
+            return Err(Error::Config(
+                "buffer.memory must be at least batch.size".into(),
+            ));
         }
         if self.max_request_size_bytes > u32::MAX as usize / 2 {
             return Err(Error::Config("max.request.size is too large".into()));
@@ -161,9 +165,7 @@ impl ProducerConfig {
             "request.timeout.ms" => self.client.connection.request_timeout = ms(value)?,
             "retry.backoff.ms" => self.client.retry_backoff = ms(value)?,
             "metadata.max.age.ms" => self.client.metadata_max_age = ms(value)?,
-            "allow.auto.create.topics" => {
-                self.client.allow_auto_topic_creation = value == "true"
-            }
+            "allow.auto.create.topics" => self.client.allow_auto_topic_creation = value == "true",
             other => return Err(Error::Config(format!("unknown producer property {other}"))),
         }
         Ok(())

@@ -27,11 +27,11 @@ use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use accumulator::{AccumulatorConfig, Target};
 pub use config::{Acks, ProducerBuilder, ProducerConfig};
 
-use accumulator::{Accumulator, Append};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::partitioner::partition_for_key;
 use crate::record::{now_ms, ProducerRecord, RecordMetadata};
+use accumulator::{Accumulator, Append};
 
 /// Bytes a record costs beyond its key, value and headers (length, attributes,
 /// deltas, counts), an upper bound used for sizing checks.

@@ -53,7 +53,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
         for (node, batches) in drained.by_node {
             let slots = node_slots
                 .entry(node)
-                .or_insert_with(|| Arc::new(Semaphore::new(shared.config.max_in_flight_per_connection)))
+                .or_insert_with(|| {
+                    Arc::new(Semaphore::new(shared.config.max_in_flight_per_connection))
+                })
                 .clone();
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -173,18 +175,16 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
                 retry_or_fail(shared, b, e);
             }
             Some(p) => {
-                let message = p
-                    .error_message
-                    .map(|m| m.to_string())
-                    .or_else(|| {
-                        p.record_errors
-                            .first()
-                            .and_then(|r| r.batch_index_error_message.as_ref())
-                            .map(|m| m.to_string())
-                    });
+                let message = p.error_message.map(|m| m.to_string()).or_else(|| {
+                    p.record_errors
+                        .first()
+                        .and_then(|r| r.batch_index_error_message.as_ref())
+                        .map(|m| m.to_string())
+                });
                 match BrokerError::from_code(p.error_code, message) {
                     None => {
-                        let log_append = (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms);
+                        let log_append =
+                            (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms);
                         finish(shared, b, Ok((p.base_offset, log_append)));
                     }
                     Some(err) => retry_or_fail(shared, b, Error::Broker(err)),

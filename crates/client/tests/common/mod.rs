@@ -91,7 +91,11 @@ pub fn start_broker(props: &[&str]) -> Option<Broker> {
 pub fn unique(name: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Sends the client's logs to stderr when `RUST_LOG` is set.
