@@ -16,6 +16,23 @@ const PAGE_BYTES: usize = 4096;
 
 pub struct GuardedAllocator;
 
+/// Buffers below this size come from the heap and are reused after being freed.
+const HEAP_ALLOCATION_BYTES_MAX: i32 = 64 << 20;
+/// Freed heap memory below this amount stays with the process.
+const HEAP_TRIM_BYTES_MIN: i32 = 256 << 20;
+
+/// Keeps fetch and produce buffers (up to tens of MiB) on the heap so they are reused:
+/// by default glibc maps each large buffer afresh, and the kernel then zeroes every page
+/// of it on first touch, which costs more than the data copy itself.
+pub fn tune_heap_for_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator thresholds; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, HEAP_ALLOCATION_BYTES_MAX);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, HEAP_TRIM_BYTES_MIN);
+    }
+}
+
 fn is_mapped(layout: &Layout) -> bool {
     layout.size() >= RESERVE_FREE_ALLOCATION_BYTES_MIN && layout.align() <= PAGE_BYTES
 }

@@ -54,6 +54,7 @@ struct DumpLogArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    moldau_broker::alloc_guard::tune_heap_for_large_buffers();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
