@@ -127,6 +127,13 @@ impl GroupCommit {
         self.shared.flushes.load(Ordering::Relaxed)
     }
 
+    /// Flush rounds so far; the same count as [`GroupCommit::flush_count`] (kept
+    /// for callers written against the first version, where one round served every
+    /// queued log).
+    pub fn round_count(&self) -> u64 {
+        self.flush_count()
+    }
+
     /// Requests accepted so far.
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
