@@ -151,3 +151,54 @@ impl Drop for BrokerProcess {
         self.kill();
     }
 }
+
+/// A bare Kafka connection for tests that need exact requests: frames a request with a
+/// v1/v2 header and returns the response body after the response header.
+pub struct RawConnection {
+    stream: std::net::TcpStream,
+    correlation_id: i32,
+}
+
+impl RawConnection {
+    pub fn connect(addr: &str) -> Self {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        RawConnection {
+            stream,
+            correlation_id: 0,
+        }
+    }
+
+    /// Sends `body` (already encoded at `version`) for `api_key` and returns the
+    /// response body. `flexible_header` selects request header v2 (tagged fields).
+    pub fn call(&mut self, api_key: i16, version: i16, flexible: bool, body: &[u8]) -> Vec<u8> {
+        use std::io::{Read, Write};
+        self.correlation_id += 1;
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&api_key.to_be_bytes());
+        frame.extend_from_slice(&version.to_be_bytes());
+        frame.extend_from_slice(&self.correlation_id.to_be_bytes());
+        frame.extend_from_slice(&4i16.to_be_bytes());
+        frame.extend_from_slice(b"test");
+        if flexible {
+            frame.push(0);
+        }
+        frame.extend_from_slice(body);
+        let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&frame);
+        self.stream.write_all(&out).expect("write");
+        let mut size = [0u8; 4];
+        self.stream.read_exact(&mut size).expect("response size");
+        let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.stream.read_exact(&mut response).expect("response");
+        assert_eq!(
+            i32::from_be_bytes(response[..4].try_into().expect("4 bytes")),
+            self.correlation_id
+        );
+        // Response header v1 (flexible) has one more byte: an empty tagged-field list.
+        let skip = if flexible { 5 } else { 4 };
+        response[skip..].to_vec()
+    }
+}
