@@ -247,10 +247,16 @@ test("groups and brokers pages, unknown group, phone layout", async () => {
   await go("#/brokers");
   await page.locator("#brokers .panel").first().waitFor();
   await shot("brokers");
+  await go("#/");
+  await page.locator("#chart-bytes polyline").first().waitFor();
+  await shot("overview-with-traffic");
   await page.setViewportSize({ width: 390, height: 844 });
   await go("#/topics/browser-orders");
   await page.locator("#messages tbody tr").first().waitFor();
-  await shot("phone-topic");
+  await page.screenshot({ path: path.join(artifacts, "phone-topic.png") });
+  await go("#/groups/browser-group");
+  await page.locator("#group-lag tbody tr").first().waitFor();
+  await page.screenshot({ path: path.join(artifacts, "phone-group.png") });
   await page.setViewportSize({ width: 1280, height: 900 });
   assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
 });

@@ -4,6 +4,7 @@
 //! shows and changes exactly what `kafka-consumer-groups.sh` would.
 
 use crate::error::{ApiError, ApiResult};
+use moldau_broker::controller::OFFSETS_TOPIC;
 use moldau_broker::Broker;
 use moldau_coordinator::consumer_protocol::{assignment_partitions, CONSUMER_PROTOCOL_TYPE};
 use moldau_coordinator::{GroupRequest, GroupResponse, RequestContext as GroupContext};
@@ -119,6 +120,25 @@ impl GroupAdmin {
                 "the group coordinator did not answer in time".into(),
             )),
         }
+    }
+
+    /// Whether `__consumer_offsets` exists: without it no group does.
+    pub fn offsets_topic_exists(&self) -> bool {
+        self.broker.metadata.image().topic(OFFSETS_TOPIC).is_some()
+    }
+
+    /// Creates `__consumer_offsets` if needed (as FindCoordinator does) and has the
+    /// coordinator load it before any request queued after this call.
+    pub async fn ensure_coordinator(&self) -> ApiResult<()> {
+        if self.offsets_topic_exists() {
+            return Ok(());
+        }
+        let broker = Arc::clone(&self.broker);
+        tokio::task::spawn_blocking(move || broker.ensure_offsets_topic()).await??;
+        if let Some(service) = self.broker.groups.get() {
+            service.load_partitions();
+        }
+        Ok(())
     }
 
     /// Every group the coordinator knows, sorted by id.

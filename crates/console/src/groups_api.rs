@@ -80,6 +80,9 @@ pub struct GroupDetail {
 
 /// The group's description, or "unknown group" when the coordinator knows nothing of it.
 async fn known_group(console: &Console, id: &str) -> ApiResult<(GroupDescription, GroupLag)> {
+    if !console.groups.offsets_topic_exists() {
+        return Err(ApiError::UnknownGroup(id.to_string()));
+    }
     let d = console.groups.describe(id).await?;
     let lag = console.group_lag(&d).await?;
     if d.state == "Dead" && d.members.is_empty() && lag.partitions.is_empty() {
@@ -243,6 +246,7 @@ pub async fn reset_offsets(
     JsonBody(body): JsonBody<ResetBody>,
 ) -> ApiResult<Json<ResetResult>> {
     let target = target_of(&body)?;
+    console.groups.ensure_coordinator().await?;
     let described = console.groups.describe(&id).await?;
     if !described.is_inactive() {
         return Err(ApiError::GroupActive(format!(
@@ -300,12 +304,6 @@ pub async fn reset_offsets(
         body.confirm,
         &format!("resetting offsets of group '{id}' changes what its consumers read next"),
     )?;
-    let broker = Arc::clone(&console.broker);
-    tokio::task::spawn_blocking(move || broker.ensure_offsets_topic()).await??;
-    if let Some(service) = console.broker.groups.get() {
-        // Queued before the commit, so a just-created offsets topic is loaded first.
-        service.load_partitions();
-    }
     let offsets: Vec<CommittedOffset> = entries
         .iter()
         .map(|e| CommittedOffset {

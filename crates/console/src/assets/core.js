@@ -78,7 +78,7 @@
     let i = 0;
     let v = Number(n);
     while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-    return (i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)) + " " + units[i];
+    return (i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : 1)) + " " + units[i];
   };
   M.fmtRate = (n, unit) => (n < 10 ? Number(n).toFixed(1) : M.fmtNum(Math.round(n))) + " " + unit + "/s";
   M.fmtTime = (ms) => (ms === null || ms === undefined || ms < 0 ? "–" : new Date(ms).toLocaleString());
@@ -141,9 +141,12 @@
     if (text !== undefined) el.textContent = text;
     return el;
   };
-  M.lineChart = function (series, { format = M.fmtNum, empty = "No data yet" } = {}) {
-    const W = 640, H = 180, L = 64, R = 8, T = 10, B = 22;
+  M.fmtCompact = (v) => (v < 10 ? Number(v).toFixed(1) : M.fmtNum(Math.round(v)));
+  M.lineChart = function (series, { format = M.fmtCompact, empty = "No data yet" } = {}) {
+    const W = 960, H = 200, L = 76, R = 8, T = 10, B = 22;
     const svg = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img" });
+    // One sample is drawn as a short flat line, so the chart shows something at once.
+    series = series.map((x) => (x.points.length === 1 ? { ...x, points: [[x.points[0][0] - 1000, x.points[0][1]], x.points[0]] } : x));
     const all = series.flatMap((x) => x.points);
     if (all.length < 2) {
       svg.append(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, empty));

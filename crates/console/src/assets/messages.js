@@ -18,11 +18,11 @@
 
   function recordRow(name, r, isNew) {
     return h("tr", { class: isNew ? "new-row" : null, "data-offset": r.offset, "data-partition": r.partition },
-      h("td.num", { text: r.partition }), h("td.num", { text: r.offset }),
-      h("td", { text: M.fmtTime(r.timestamp), title: r.timestamp_type }),
-      h("td", {}, renderedCell(r.key, name, r, "key")),
-      h("td", {}, renderedCell(r.value, name, r, "value")),
-      h("td.headers", {}, r.headers.map((x) => h("div", {}, h("code", { text: x.key }), "=", x.value ? x.value.data : "null"))));
+      h("td.num", { text: r.partition, "data-label": "Partition" }), h("td.num", { text: r.offset, "data-label": "Offset" }),
+      h("td", { text: M.fmtTime(r.timestamp), title: r.timestamp_type, "data-label": "Time" }),
+      h("td", { "data-label": "Key" }, renderedCell(r.key, name, r, "key")),
+      h("td", { "data-label": "Value" }, renderedCell(r.value, name, r, "value")),
+      h("td.headers", { "data-label": "Headers" }, r.headers.map((x) => h("div", {}, h("code", { text: x.key }), "=", x.value ? x.value.data : "null"))));
   }
 
   M.messagesTab = function (el, name, topic) {
@@ -39,7 +39,7 @@
     const status = h("div.muted", { id: "msg-status" });
     const problem = h("div");
     const tbody = h("tbody");
-    const table = h("div.scroll", {}, h("table", { id: "messages" },
+    const table = h("div.scroll", {}, h("table.records", { id: "messages" },
       h("thead", {}, h("tr", {}, ["Partition", "Offset", "Timestamp", "Key", "Value", "Headers"].map((x, i) => h("th", { class: i < 2 ? "num" : null, text: x })))),
       tbody));
     const prev = h("button", { id: "msg-prev", text: "← Previous", disabled: true });

@@ -33,7 +33,7 @@
       M.replace(cards,
         card("Cluster id", o.cluster_id, "cluster-id"),
         card("Brokers", M.fmtNum(o.brokers.length)),
-        card("Topics", M.fmtNum(o.topics), "topic-count"),
+        card("Topics", M.fmtNum(o.topics) + (o.internal_topics ? ` (+${o.internal_topics} internal)` : ""), "topic-count"),
         card("Partitions", M.fmtNum(o.partitions)),
         card("Bytes in", M.fmtBytes(o.rates.bytes_in_per_sec) + "/s"),
         card("Bytes out", M.fmtBytes(o.rates.bytes_out_per_sec) + "/s"),

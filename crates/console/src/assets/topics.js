@@ -178,7 +178,7 @@
       panes[key] = h("div", { id: "pane-" + key });
       tabs.append(h("button", { id: "tab-" + key, "data-tab": key, text: label, onclick: () => show(key) }));
     }
-    const reload = async () => {
+    const reload = async (force) => {
       try {
         t = await M.get("/topics/" + M.enc(name));
         M.replace(problem);
@@ -190,7 +190,8 @@
           ["Cleanup", t.compacted ? "compact" : "delete"]]
           .map(([l, v]) => h("div.card", {}, h("div.label", { text: l }), h("div.value", { text: v }))));
       drawPartitions(t);
-      drawConfigs(t);
+      // Never redraw the configs under someone editing them.
+      if (panes.configs.classList.contains("hidden") || force) drawConfigs(t);
     };
     const deleteSlot = h("div");
     M.replace(main,
@@ -198,11 +199,11 @@
       problem, cards, tabs, ...Object.values(panes),
       t.internal ? null : h("div.panel", {}, h("button.danger", { id: "delete-topic", text: "Delete topic…", onclick: () => deleteTopic(name, deleteSlot) }), deleteSlot));
     const drawPartitions = partitionsTab(panes.partitions, name);
-    const drawConfigs = configsTab(panes.configs, name, reload);
+    const drawConfigs = configsTab(panes.configs, name, () => reload(true));
     M.messagesTab(panes.messages, name, t);
     M.produceTab(panes.produce, name, t, () => { show("messages"); M.refreshMessages && M.refreshMessages(); });
     show("messages");
-    await reload();
-    M.every(5000, async () => { if (!panes.partitions.classList.contains("hidden")) await reload(); });
+    await reload(true);
+    M.every(5000, () => reload(false));
   });
 })();
