@@ -11,9 +11,8 @@ use moldau_coordinator::{
     AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
     RequestContext as GroupContext,
 };
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
+use moldau_protocol::kafka::records::RecordBatchDecoder;
 use moldau_protocol::ResponseError;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -312,35 +311,9 @@ impl Worker {
 
 /// One uncompressed batch holding the coordinator's records.
 fn encode_records(records: &[(Bytes, Option<Bytes>)]) -> Result<BytesMut, String> {
-    let now = crate::clock::now_ms();
-    let records: Vec<Record> = records
+    let records: Vec<KeyValue> = records
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: now,
-            key: Some(k.clone()),
-            value: v.clone(),
-            headers: Default::default(),
-        })
+        .map(|(k, v)| (Some(k.clone()), v.clone()))
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(buf)
+    encode_plain_batch(&records, crate::clock::now_ms())
 }

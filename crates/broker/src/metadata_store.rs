@@ -3,12 +3,10 @@
 //! With one voter this is the whole commit protocol; a Raft quorum replaces `commit`.
 
 use crate::error::BrokerError;
-use bytes::BytesMut;
 use moldau_log::{LogConfig, LogManager, SharedLog, TopicPartition};
 use moldau_metadata::{MetadataImage, MetadataRecord, METADATA_LOG_TOPIC};
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
+use moldau_protocol::kafka::records::RecordBatchDecoder;
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 
@@ -80,35 +78,11 @@ impl MetadataStore {
             next.apply(r, next.last_offset())?;
         }
         let now = crate::clock::now_ms();
-        let encoded: Vec<Record> = records
+        let values: Vec<KeyValue> = records
             .iter()
-            .enumerate()
-            .map(|(i, r)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                timestamp: now,
-                key: None,
-                value: Some(r.to_bytes().into()),
-                headers: Default::default(),
-            })
+            .map(|r| (None, Some(r.to_bytes().into())))
             .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            encoded.iter(),
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| BrokerError::Corrupt(e.to_string()))?;
+        let mut buf = encode_plain_batch(&values, now).map_err(BrokerError::Corrupt)?;
         let first_offset = {
             let mut log = self.log.write();
             let info = log.append(&mut buf, 0, now)?;

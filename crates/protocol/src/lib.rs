@@ -6,6 +6,7 @@
 //! a record batch header. It does no I/O.
 
 pub mod batch;
+pub mod batch_encode;
 pub mod frame;
 pub mod versions;
 
