@@ -34,7 +34,10 @@ pub fn encode_batch(
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // The encoder starts a new batch whenever offset minus sequence changes,
+            // and takes the first record's sequence as the base: counting up from -1
+            // keeps one batch with "no sequence" in its header.
+            sequence: i as i32 - 1,
             timestamp: timestamp_ms,
             key: key.clone(),
             value: value.clone(),
@@ -70,6 +73,8 @@ mod tests {
         ];
         let buf = encode_plain_batch(&recs, 42).unwrap();
         let view = BatchView::parse(&buf).unwrap();
+        assert_eq!(view.size(), buf.len(), "one batch");
+        assert_eq!(view.base_sequence(), -1);
         view.validate().unwrap();
         assert_eq!(view.records_count(), 2);
         assert_eq!(view.max_timestamp(), 42);
