@@ -14,6 +14,7 @@ pub mod dump;
 pub mod dump_offsets;
 mod epoch_cache;
 pub mod error;
+pub mod flush_plan;
 mod group_commit;
 mod index_file;
 mod log_loader;
@@ -30,9 +31,10 @@ pub mod topic_partition;
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use dump::dump_files;
 pub use error::LogError;
+pub use flush_plan::FlushPlan;
 pub use group_commit::{FlushCallback, GroupCommit};
 pub use manager::{LogManager, SharedLog};
-pub use partition_log::{AppendInfo, FlushPlan, PartitionLog, ReadInfo};
+pub use partition_log::{AppendInfo, PartitionLog, ReadInfo};
 pub use topic_partition::TopicPartition;
 
 #[cfg(test)]

@@ -1,0 +1,136 @@
+//! Flushing a partition log: which files must be fsynced for everything appended so
+//! far to be durable, run without the log's lock, then the recovery point advanced.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::LogError;
+use crate::partition_log::{wall_clock_ms, PartitionLog};
+
+/// fsyncs that a flush needs, gathered under the lock and run outside it.
+pub struct FlushPlan {
+    /// Offset that is durable once the files are synced.
+    pub(crate) target_offset: i64,
+    generation: u64,
+    dir_changes: u64,
+    /// Segments whose indexes this plan syncs.
+    index_bases: Vec<i64>,
+    /// Data files (fdatasync) and index files (fsync, they are written via mmap).
+    files: Vec<(PathBuf, Arc<File>, bool)>,
+    dir: Option<PathBuf>,
+}
+
+impl FlushPlan {
+    /// Runs the fsyncs. Takes no lock: appends and reads continue meanwhile.
+    pub fn execute(&self) -> Result<(), LogError> {
+        for (path, file, data_only) in &self.files {
+            let r = if *data_only {
+                file.sync_data()
+            } else {
+                file.sync_all()
+            };
+            r.map_err(LogError::at(path))?;
+        }
+        if let Some(dir) = &self.dir {
+            crate::checkpoint_file::sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
+    /// How many fsync calls `execute` makes.
+    pub fn fsync_count(&self) -> usize {
+        self.files.len() + usize::from(self.dir.is_some())
+    }
+
+    /// The offset that is durable once executed.
+    pub fn target_offset(&self) -> i64 {
+        self.target_offset
+    }
+}
+
+impl PartitionLog {
+    /// Gathers the fsyncs needed to make everything appended so far durable. `None`
+    /// when nothing is dirty.
+    pub fn flush_plan(&self) -> Option<FlushPlan> {
+        let dir_dirty = self.dir_changes != self.dir_changes_synced;
+        if self.recovery_point >= self.log_end_offset
+            && !dir_dirty
+            && self.unsynced_index_segments.is_empty()
+        {
+            return None;
+        }
+        let mut files = Vec::new();
+        let mut index_bases = Vec::new();
+        // Only segments from the one holding the recovery point can hold unsynced data.
+        let from = self
+            .segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map_or(i64::MIN, |(b, _)| *b);
+        for seg in self.segments.range(from..).map(|(_, s)| s) {
+            if seg.next_offset() > self.recovery_point {
+                files.push((seg.log_path(), seg.log_file(), true));
+            }
+        }
+        // A closed segment's indexes must be durable before the recovery point
+        // passes it: recovery only rebuilds from the segment holding that point.
+        for base in &self.unsynced_index_segments {
+            if let Some(seg) = self.segments.get(base) {
+                for (path, file) in seg.index_files() {
+                    files.push((path, file, false));
+                }
+                index_bases.push(*base);
+            }
+        }
+        Some(FlushPlan {
+            target_offset: self.log_end_offset,
+            generation: self.generation,
+            dir_changes: self.dir_changes,
+            files,
+            index_bases,
+            dir: dir_dirty.then(|| self.dir.clone()),
+        })
+    }
+
+    /// Advances the recovery point after `plan` was executed. Returns the new one.
+    pub fn complete_flush(&mut self, plan: &FlushPlan, now_ms: i64) -> i64 {
+        if plan.generation == self.generation {
+            let target = plan.target_offset.min(self.log_end_offset);
+            if target > self.recovery_point {
+                self.recovery_point = target;
+            }
+            self.dir_changes_synced = self.dir_changes_synced.max(plan.dir_changes);
+            for base in &plan.index_bases {
+                self.unsynced_index_segments.remove(base);
+            }
+            if self.recovery_point >= self.log_end_offset {
+                self.unflushed_messages = 0;
+            }
+            self.last_flush_ms = now_ms;
+        }
+        self.recovery_point
+    }
+
+    /// Flushes everything, including the active segment's indexes, for a clean
+    /// shutdown (the next open trusts them).
+    pub fn close_for_shutdown(&mut self) -> Result<(), LogError> {
+        self.flush()?;
+        // As Kafka does on close: final time index entry, indexes trimmed to their
+        // entries (so the next open reads no preallocated space), all synced.
+        self.active_mut().on_become_inactive()?;
+        self.active().sync_all()?;
+        crate::checkpoint_file::sync_dir(&self.dir)
+    }
+
+    /// Synchronous flush of everything appended so far; returns the new recovery point.
+    pub fn flush(&mut self) -> Result<i64, LogError> {
+        match self.flush_plan() {
+            None => Ok(self.recovery_point),
+            Some(plan) => {
+                plan.execute()?;
+                Ok(self.complete_flush(&plan, wall_clock_ms()))
+            }
+        }
+    }
+}
