@@ -1,0 +1,150 @@
+//! `/api/v1/cluster`, `/api/v1/cluster/throughput`, `/api/v1/brokers`, the UI's
+//! assets, unknown paths and the request guard.
+
+use crate::harness::{send, start};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_throughput_and_brokers() {
+    let c = start(&[]).await;
+    c.create_topic("a", 2, serde_json::json!({})).await;
+    let o = c.get("/api/v1/cluster").await;
+    assert_eq!(o.status, 200);
+    let o = o.json();
+    assert_eq!(o["cluster_id"], c.broker.cluster_id.as_str());
+    assert_eq!(o["node_id"], 1);
+    assert_eq!(o["controller_id"], 1);
+    assert_eq!(o["topics"], 1);
+    assert_eq!(o["partitions"], 2);
+    assert_eq!(
+        o["brokers"][0]["port"].as_i64(),
+        c.kafka.rsplit(':').next().and_then(|p| p.parse().ok())
+    );
+    assert_eq!(o["brokers"][0]["controller"], true);
+    assert!(o["rates"]["bytes_in_per_sec"].is_number());
+    assert!(o["groups_by_state"].is_object());
+
+    let t = c.get("/api/v1/cluster/throughput").await.json();
+    assert_eq!(t["interval_ms"], 5000);
+    assert!(t["samples"].is_array());
+
+    let b = c.get("/api/v1/brokers").await.json();
+    assert_eq!(b[0]["id"], 1);
+    assert_eq!(b[0]["partitions_led"], 2);
+    let dir = &b[0]["log_dirs"][0];
+    // The metadata log plus the topic's two partitions.
+    assert_eq!(dir["partitions"], 3);
+    assert!(dir["size_bytes"].as_u64().is_some_and(|s| s > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_assets_and_unknown_paths() {
+    let c = start(&[]).await;
+    let index = c.get("/").await;
+    assert_eq!(index.status, 200);
+    assert!(index
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/html")));
+    let html = index.text();
+    for (name, _, _) in moldau_console::assets::ASSETS {
+        assert!(
+            html.contains(&format!("/assets/{name}")),
+            "index links {name}"
+        );
+        let a = c.get(&format!("/assets/{name}")).await;
+        assert_eq!(a.status, 200, "{name}");
+        let ct = a.header("content-type").unwrap_or_default();
+        assert!(ct.starts_with(if name.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        }));
+    }
+    let missing = c.get("/assets/nope.js").await;
+    assert_eq!(missing.status, 404);
+    let page = c.get("/no/such/page").await;
+    assert_eq!(page.status, 404);
+    assert!(page.text().contains("Moldau console"));
+    let api = c.get("/api/v1/no-such-endpoint").await;
+    assert_eq!(api.status, 404);
+    assert_eq!(api.error(), "not_found");
+    // Every response carries the protective headers.
+    assert_eq!(index.header("x-frame-options"), Some("DENY"));
+    assert_eq!(index.header("x-content-type-options"), Some("nosniff"));
+    assert!(index
+        .header("content-security-policy")
+        .is_some_and(|p| p.contains("frame-ancestors 'none'")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_refuses_rebinding_cross_origin_and_form_posts() {
+    let c = start(&[]).await;
+    let rebound = send(
+        c.http,
+        "GET",
+        "/api/v1/cluster",
+        &[("Host", "attacker.example:8080")],
+        None,
+    )
+    .await;
+    assert_eq!(rebound.status, 421);
+    assert_eq!(rebound.error(), "host_not_allowed");
+    let localhost = send(
+        c.http,
+        "GET",
+        "/api/v1/cluster",
+        &[("Host", "localhost:8080")],
+        None,
+    )
+    .await;
+    assert_eq!(localhost.status, 200);
+
+    let body = br#"{"name":"x","confirm":true}"#;
+    let cross = send(
+        c.http,
+        "POST",
+        "/api/v1/topics",
+        &[
+            ("Origin", "http://attacker.example"),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    )
+    .await;
+    assert_eq!(cross.status, 403);
+    assert_eq!(cross.error(), "cross_origin");
+    let form = send(
+        c.http,
+        "POST",
+        "/api/v1/topics",
+        &[("Content-Type", "text/plain")],
+        Some(body),
+    )
+    .await;
+    assert_eq!(form.status, 415);
+    let origin = format!("http://{}", c.http);
+    let same = send(
+        c.http,
+        "POST",
+        "/api/v1/topics",
+        &[
+            ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body),
+    )
+    .await;
+    assert_eq!(same.status, 201, "{}", same.text());
+    // Nothing was created by the refused requests: only the same-origin one.
+    let topics = c.get("/api/v1/topics").await.json();
+    assert_eq!(topics.as_array().map(Vec::len), Some(1));
+    let garbage = send(
+        c.http,
+        "POST",
+        "/api/v1/topics",
+        &[("Content-Type", "application/json")],
+        Some(b"{not json"),
+    )
+    .await;
+    assert_eq!(garbage.status, 400);
+    assert_eq!(garbage.error(), "bad_request");
+}

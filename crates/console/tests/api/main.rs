@@ -1,0 +1,10 @@
+//! API tests of the console against an in-process broker: every endpoint, bad input,
+//! the request guard, lag on compacted and retention-trimmed topics, and a `/metrics`
+//! scrape checked against what Kafka clients produced and consumed.
+
+mod cluster;
+mod groups;
+mod harness;
+mod metrics;
+mod records;
+mod topics;
