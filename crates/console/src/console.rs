@@ -4,7 +4,7 @@
 use crate::error::ApiResult;
 use crate::group_admin::{GroupAdmin, GroupDescription};
 use crate::history::{History, LagSample, LAG_SAMPLE_INTERVAL, THROUGHPUT_SAMPLE_INTERVAL};
-use crate::lag::{partition_lag, PartitionLag};
+use crate::lag::{partition_lag, PartitionLag, ScanBudget};
 use moldau_broker::Broker;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -49,8 +49,13 @@ impl Console {
         }
     }
 
-    /// Committed offsets and lag of a described group.
-    pub async fn group_lag(&self, group: &GroupDescription) -> ApiResult<GroupLag> {
+    /// Committed offsets and lag of a described group, reading at most what
+    /// `budget` has left.
+    pub async fn group_lag_within(
+        &self,
+        group: &GroupDescription,
+        budget: Arc<ScanBudget>,
+    ) -> ApiResult<GroupLag> {
         let committed = self.groups.committed(&group.group_id).await?;
         let mut wanted: BTreeMap<(String, i32), Option<i64>> = committed
             .into_iter()
@@ -69,7 +74,7 @@ impl Console {
             wanted
                 .into_iter()
                 .map(|((topic, partition), committed)| {
-                    partition_lag(&broker, &topic, partition, committed, now)
+                    partition_lag(&broker, &topic, partition, committed, now, &budget)
                 })
                 .collect::<Vec<_>>()
         })
@@ -87,7 +92,12 @@ impl Console {
         })
     }
 
-    /// Every group described, with its lag, in id order.
+    /// Committed offsets and lag of a described group, with a budget of its own.
+    pub async fn group_lag(&self, group: &GroupDescription) -> ApiResult<GroupLag> {
+        self.group_lag_within(group, ScanBudget::for_round()).await
+    }
+
+    /// Every group described, with its lag, in id order; one budget for them all.
     pub async fn all_group_lags(&self) -> ApiResult<Vec<(GroupDescription, GroupLag)>> {
         let ids: Vec<String> = self
             .groups
@@ -97,9 +107,10 @@ impl Console {
             .map(|g| g.group_id)
             .collect();
         let described = self.groups.describe_many(&ids).await?;
+        let budget = ScanBudget::for_round();
         let mut out = Vec::with_capacity(described.len());
         for d in described {
-            let lag = self.group_lag(&d).await?;
+            let lag = self.group_lag_within(&d, Arc::clone(&budget)).await?;
             out.push((d, lag));
         }
         Ok(out)

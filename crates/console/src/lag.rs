@@ -12,15 +12,54 @@
 //!
 //! Time lag is how old the next record the group would read is: `now - timestamp` of
 //! the first record at its position, 0 when caught up.
+//!
+//! Reading the log costs, and lag is computed for every group on every scrape, page
+//! view and history sample, so each such round shares one [`ScanBudget`]: once it is
+//! spent, compacted partitions fall back to the offset span (inexact) and time lag is
+//! left unknown, rather than the console loading the disks.
 
 use crate::reader::{first_timestamp_from, partition_state, read_chunk, READ_STEP_BYTES};
 use moldau_broker::partition::Partition;
 use moldau_broker::Broker;
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Most log bytes read to count the records left on one compacted partition.
 pub const LAG_SCAN_BYTES_MAX: usize = 4 << 20;
+/// Most log bytes one round of lag computations (all groups, once) may read.
+pub const LAG_ROUND_SCAN_BYTES_MAX: usize = 64 << 20;
+
+/// Log bytes a round of lag computations may still read; shared by its threads.
+#[derive(Debug)]
+pub struct ScanBudget {
+    left: AtomicUsize,
+}
+
+impl ScanBudget {
+    pub fn new(bytes: usize) -> Self {
+        ScanBudget {
+            left: AtomicUsize::new(bytes),
+        }
+    }
+
+    /// A full budget for one round.
+    pub fn for_round() -> Arc<Self> {
+        Arc::new(Self::new(LAG_ROUND_SCAN_BYTES_MAX))
+    }
+
+    pub fn left(&self) -> usize {
+        self.left.load(Ordering::Relaxed)
+    }
+
+    fn spend(&self, bytes: usize) {
+        let _ = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                Some(l.saturating_sub(bytes))
+            });
+    }
+}
 
 /// A group's position on one partition, and how far behind it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -49,6 +88,7 @@ pub fn partition_lag(
     partition: i32,
     committed: Option<i64>,
     now_ms: i64,
+    budget: &ScanBudget,
 ) -> PartitionLag {
     let mut out = PartitionLag {
         topic: topic.to_string(),
@@ -77,37 +117,44 @@ pub fn partition_lag(
     }
     let name: Arc<str> = Arc::from(topic);
     let (lag, exact) = if state.compacted {
-        records_between(&hosted, &name, position, state.high_watermark)
+        records_between(&hosted, &name, position, state.high_watermark, budget)
     } else {
         (state.high_watermark - position, true)
     };
     out.lag = Some(lag);
     out.lag_exact = exact;
-    out.time_lag_ms = Some(if lag == 0 {
-        0
+    out.time_lag_ms = if lag == 0 {
+        Some(0)
+    } else if budget.left() == 0 {
+        None
     } else {
         match first_timestamp_from(&hosted, &name, position) {
-            Ok(Some(ts)) => (now_ms - ts).max(0),
-            Ok(None) => 0,
+            Ok((ts, bytes_read)) => {
+                budget.spend(bytes_read);
+                Some(ts.map_or(0, |ts| (now_ms - ts).max(0)))
+            }
             Err(e) => {
                 tracing::debug!(topic, partition, "time lag unavailable: {e}");
-                return PartitionLag {
-                    time_lag_ms: None,
-                    ..out
-                };
+                None
             }
         }
-    });
+    };
     out
 }
 
 /// Records in `[from, until)`, counted by reading up to [`LAG_SCAN_BYTES_MAX`];
 /// beyond that the offset span is added and the count is marked inexact.
-fn records_between(partition: &Partition, topic: &Arc<str>, from: i64, until: i64) -> (i64, bool) {
+fn records_between(
+    partition: &Partition,
+    topic: &Arc<str>,
+    from: i64,
+    until: i64,
+    budget: &ScanBudget,
+) -> (i64, bool) {
     let mut at = from;
     let mut count = 0i64;
     let mut scanned = 0usize;
-    while at < until && scanned < LAG_SCAN_BYTES_MAX {
+    while at < until && scanned < LAG_SCAN_BYTES_MAX && budget.left() > 0 {
         let chunk = match read_chunk(partition, topic, at, until, READ_STEP_BYTES) {
             Ok(c) => c,
             Err(e) => {
@@ -117,6 +164,7 @@ fn records_between(partition: &Partition, topic: &Arc<str>, from: i64, until: i6
         };
         count += chunk.records.len() as i64;
         scanned += chunk.bytes_read;
+        budget.spend(chunk.bytes_read);
         if chunk.at_end || chunk.next_offset <= at {
             return (count, true);
         }
@@ -126,5 +174,20 @@ fn records_between(partition: &Partition, topic: &Arc<str>, from: i64, until: i6
         (count, true)
     } else {
         (count + (until - at), false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_shared_and_never_goes_below_zero() {
+        let b = ScanBudget::new(100);
+        b.spend(60);
+        assert_eq!(b.left(), 40);
+        b.spend(1_000);
+        assert_eq!(b.left(), 0);
+        assert_eq!(ScanBudget::for_round().left(), LAG_ROUND_SCAN_BYTES_MAX);
     }
 }

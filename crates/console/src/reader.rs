@@ -123,24 +123,26 @@ pub fn record_at(
 }
 
 /// Timestamp of the first record at or after `from` below the high watermark, for
-/// time lag. Skips batches with no data records (transaction markers) within a
-/// bounded number of steps.
+/// time lag, with the bytes read to find it. Skips batches with no data records
+/// (transaction markers) within a bounded number of steps.
 pub fn first_timestamp_from(
     partition: &Partition,
     topic: &Arc<str>,
     from: i64,
-) -> ApiResult<Option<i64>> {
+) -> ApiResult<(Option<i64>, usize)> {
     const STEPS_MAX: usize = 8;
     let mut at = from;
+    let mut bytes_read = 0;
     for _ in 0..STEPS_MAX {
         let chunk = read_chunk(partition, topic, at, i64::MAX, 1)?;
+        bytes_read += chunk.bytes_read;
         if let Some(r) = chunk.records.first() {
-            return Ok(Some(r.timestamp));
+            return Ok((Some(r.timestamp), bytes_read));
         }
         if chunk.at_end || chunk.next_offset <= at {
-            return Ok(None);
+            break;
         }
         at = chunk.next_offset;
     }
-    Ok(None)
+    Ok((None, bytes_read))
 }
