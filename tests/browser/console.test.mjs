@@ -60,7 +60,12 @@ async function api(method, p, body) {
 }
 
 const shot = (name) => page.screenshot({ path: path.join(artifacts, name + ".png"), fullPage: true });
-const go = async (hash) => { await page.goto(consoleUrl + "/" + hash); };
+// Opens a page afresh (navigating to the URL already shown would not re-render it).
+const go = async (hash) => {
+  const url = consoleUrl + "/" + hash;
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const number = (text) => Number(String(text).replace(/[^0-9-]/g, ""));
 

@@ -201,7 +201,11 @@
     const drawPartitions = partitionsTab(panes.partitions, name);
     const drawConfigs = configsTab(panes.configs, name, () => reload(true));
     M.messagesTab(panes.messages, name, t);
-    M.produceTab(panes.produce, name, t, () => { show("messages"); M.refreshMessages && M.refreshMessages(); });
+    M.produceTab(panes.produce, name, t, () => {
+      show("messages");
+      M.refreshMessages();
+      reload(false);
+    });
     show("messages");
     await reload(true);
     M.every(5000, () => reload(false));
