@@ -342,6 +342,16 @@ impl Cluster {
         self.refresh(Some(topics)).await
     }
 
+    /// Partition count of `topic` from fresh cached metadata, without allocating
+    /// (the producer's per-record path); `None` means "look it up".
+    pub fn cached_partition_count(&self, topic: &str) -> Option<usize> {
+        if self.is_stale() {
+            return None;
+        }
+        let md = self.inner.metadata.read().ok()?;
+        md.partition_count(topic).filter(|&n| n > 0)
+    }
+
     /// Partition count of `topic`, refreshing metadata if needed; errors when the
     /// topic does not exist.
     pub async fn partition_count(&self, topic: &str) -> Result<usize> {

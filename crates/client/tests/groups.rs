@@ -192,3 +192,118 @@ async fn roundrobin_group_rebalances_on_join_and_leave() {
 async fn cooperative_sticky_group_rebalances_on_join_and_leave() {
     rebalance_round(AssignmentStrategy::CooperativeSticky).await;
 }
+
+fn broker_props() -> Vec<String> {
+    vec![
+        format!("num.partitions={PARTITIONS}"),
+        "group.initial.rebalance.delay.ms=0".into(),
+        "offsets.topic.num.partitions=1".into(),
+    ]
+}
+
+fn start() -> Option<common::Broker> {
+    let props = broker_props();
+    let refs: Vec<&str> = props.iter().map(String::as_str).collect();
+    common::start_broker(&refs)
+}
+
+#[tokio::test]
+async fn killed_member_is_replaced_after_session_timeout() {
+    let Some(broker) = start() else { return };
+    let topic = common::unique("kill");
+    let group = common::unique("kg");
+    produce(&broker.addr, &topic, 10).await;
+    let a = consumer(&broker.addr, &group, AssignmentStrategy::Range);
+    a.subscribe(&[&topic]).await.unwrap();
+    let a = Member::start(a);
+    let b = consumer(&broker.addr, &group, AssignmentStrategy::Range);
+    b.subscribe(&[&topic]).await.unwrap();
+    let b = Member::start(b);
+    settle(&[&a, &b], &topic).await;
+    // "Kill" b: its tasks stop, no LeaveGroup, no more heartbeats.
+    b.task.abort();
+    drop(b.consumer);
+    let started = Instant::now();
+    let sets = settle(&[&a], &topic).await;
+    assert_eq!(sets[0].len(), PARTITIONS as usize);
+    // The coordinator waited for the session to expire (6 s), not for a leave.
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn static_member_rejoins_with_its_partitions_and_no_rebalance() {
+    let Some(broker) = start() else { return };
+    let topic = common::unique("static");
+    let group = common::unique("sg");
+    produce(&broker.addr, &topic, 10).await;
+    let make = |instance: &str| {
+        ConsumerBuilder::new(&broker.addr)
+            .group_id(&group)
+            .group_instance_id(instance)
+            .assignment_strategies(vec![AssignmentStrategy::Range])
+            .heartbeat_interval(Duration::from_millis(300))
+            .session_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let a = make("instance-a");
+    a.subscribe(&[&topic]).await.unwrap();
+    let a = Member::start(a);
+    let b = make("instance-b");
+    b.subscribe(&[&topic]).await.unwrap();
+    let b = Member::start(b);
+    let sets = settle(&[&a, &b], &topic).await;
+    let generation = a.consumer.group_generation().unwrap().1;
+    // b goes away (a static member sends no LeaveGroup) and comes back in time.
+    b.stop().await;
+    let b2 = make("instance-b");
+    b2.subscribe(&[&topic]).await.unwrap();
+    let b2 = Member::start(b2);
+    let again = settle(&[&a, &b2], &topic).await;
+    assert_eq!(again, sets, "static member got different partitions");
+    assert_eq!(
+        a.consumer.group_generation().unwrap().1,
+        generation,
+        "a rebalance happened"
+    );
+    a.stop().await;
+    b2.stop().await;
+}
+
+#[tokio::test]
+async fn added_partitions_trigger_a_rebalance() {
+    let Some(broker) = start() else { return };
+    let topic = common::unique("grow");
+    let group = common::unique("gg");
+    produce(&broker.addr, &topic, 10).await;
+    let a = ConsumerBuilder::new(&broker.addr)
+        .group_id(&group)
+        .set("metadata.max.age.ms", "300")
+        .unwrap()
+        .heartbeat_interval(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    a.subscribe(&[&topic]).await.unwrap();
+    let a = Member::start(a);
+    settle(&[&a], &topic).await;
+    let admin = moldau_client::AdminClient::connect(&broker.addr).unwrap();
+    admin
+        .create_partitions(&topic, PARTITIONS + 2)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a.consumer.assignment().len() != PARTITIONS as usize + 2 {
+        assert!(
+            Instant::now() < deadline,
+            "still {:?}",
+            a.consumer.assignment()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.stop().await;
+}

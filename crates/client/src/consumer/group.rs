@@ -48,6 +48,9 @@ pub(crate) struct GroupState {
     /// Membership was lost (expired session, fenced generation): report the owned
     /// partitions as lost before rejoining.
     pub lost: bool,
+    /// As leader: the partition counts the assignment was computed from. A change
+    /// (partitions added, topic created) triggers a new rebalance.
+    pub leader_counts: Option<HashMap<String, usize>>,
 }
 
 impl Default for GroupState {
@@ -59,6 +62,7 @@ impl Default for GroupState {
             stable: false,
             rejoin_needed: true,
             lost: false,
+            leader_counts: None,
         }
     }
 }
@@ -78,6 +82,7 @@ fn group_id(c: &Consumer) -> Result<GroupId> {
 /// Makes sure the member is in the group with a current assignment, rejoining as
 /// often as the protocol needs (cooperative revocation takes two rounds).
 pub(super) async fn ensure_active(c: &Consumer) -> Result<()> {
+    check_leader_metadata(c).await;
     let mut rounds = 0;
     loop {
         let (need, lost) = match c.inner().group.lock() {
@@ -108,6 +113,32 @@ pub(super) async fn ensure_active(c: &Consumer) -> Result<()> {
                 tokio::time::sleep(c.cluster().config().retry_backoff).await;
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+/// As leader, looks at the subscribed topics' partition counts once metadata is
+/// older than `metadata.max.age.ms`, and asks for a rebalance when they changed.
+async fn check_leader_metadata(c: &Consumer) {
+    let counts = match c.inner().group.lock() {
+        Ok(g) if g.stable => g.leader_counts.clone(),
+        _ => None,
+    };
+    let Some(counts) = counts else { return };
+    if !c.cluster().is_stale() {
+        return;
+    }
+    let topics: Vec<String> = counts.keys().cloned().collect();
+    let Ok(md) = c.cluster().refresh(Some(&topics)).await else {
+        return;
+    };
+    let changed = counts
+        .iter()
+        .any(|(t, &n)| md.partition_count(t).unwrap_or(0) != n);
+    if changed {
+        tracing::info!("subscribed topics changed; rebalancing");
+        if let Ok(mut g) = c.inner().group.lock() {
+            g.rejoin_needed = true;
         }
     }
 }
@@ -211,11 +242,15 @@ async fn join_round(c: &Consumer) -> Result<()> {
         ))
     })?;
     set_member(c, &member_id, generation);
-    let assignments = if *join.leader == *member_id && !join.skip_assignment {
-        leader_assign(c, strategy, &join.members).await?
+    let (assignments, leader_counts) = if *join.leader == *member_id && !join.skip_assignment {
+        let (a, counts) = leader_assign(c, strategy, &join.members).await?;
+        (a, Some(counts))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
+    if let Ok(mut g) = c.inner().group.lock() {
+        g.leader_counts = leader_counts;
+    }
     let build = |version: i16| {
         SyncGroupRequest::default()
             .with_group_id(group.clone())
@@ -324,7 +359,7 @@ async fn leader_assign(
     c: &Consumer,
     strategy: AssignmentStrategy,
     members: &[moldau_protocol::kafka::messages::join_group_response::JoinGroupResponseMember],
-) -> Result<Vec<SyncGroupRequestAssignment>> {
+) -> Result<(Vec<SyncGroupRequestAssignment>, HashMap<String, usize>)> {
     let subs: Vec<MemberSubscription> = members
         .iter()
         .map(|m| {
@@ -352,6 +387,11 @@ async fn leader_assign(
         .iter()
         .filter_map(|t| md.partition_count(t).map(|n| (t.clone(), n as i32)))
         .collect();
+    // Unknown topics count as 0 partitions, so their creation triggers a rebalance.
+    let seen: HashMap<String, usize> = topics
+        .iter()
+        .map(|t| (t.clone(), md.partition_count(t).unwrap_or(0)))
+        .collect();
     let plan = strategy.assign(&counts, &subs);
     let mut out = Vec::with_capacity(plan.len());
     for (member, tps) in plan {
@@ -361,7 +401,7 @@ async fn leader_assign(
                 .with_assignment(encode_assignment(&tps)?),
         );
     }
-    Ok(out)
+    Ok((out, seen))
 }
 
 /// Leaves the group: commit and revoke (listener), then LeaveGroup unless the member

@@ -215,13 +215,19 @@ impl Accumulator {
         };
         let id = self.next_batch_id;
         let compression = self.config.compression;
-        let queues = self
-            .topics
-            .entry(topic.to_string())
-            .or_insert_with(|| TopicQueues {
-                name: Arc::from(topic),
-                partitions: HashMap::new(),
-            });
+        // Look up before inserting: `entry` would allocate the key on every record.
+        if !self.topics.contains_key(topic) {
+            self.topics.insert(
+                topic.to_string(),
+                TopicQueues {
+                    name: Arc::from(topic),
+                    partitions: HashMap::new(),
+                },
+            );
+        }
+        let Some(queues) = self.topics.get_mut(topic) else {
+            return (partition, false);
+        };
         let name = queues.name.clone();
         let queue = queues.partitions.entry(partition).or_default();
         let need_new = match queue.batches.back() {

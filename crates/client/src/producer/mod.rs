@@ -163,11 +163,14 @@ impl Producer {
             return Err(Error::Closed);
         }
         let max_block = shared.config.max_block;
-        let partition_count = tokio::time::timeout(max_block, self.wait_for_topic(&record.topic))
-            .await
-            .map_err(|_| {
-                Error::Timeout(format!("metadata for {} within max.block.ms", record.topic))
-            })??;
+        let partition_count = match shared.cluster.cached_partition_count(&record.topic) {
+            Some(n) => n,
+            None => tokio::time::timeout(max_block, self.wait_for_topic(&record.topic))
+                .await
+                .map_err(|_| {
+                    Error::Timeout(format!("metadata for {} within max.block.ms", record.topic))
+                })??,
+        };
         let target = match (record.partition, &record.key) {
             (Some(p), _) => {
                 if p < 0 || p as usize >= partition_count {
@@ -189,13 +192,17 @@ impl Producer {
         if size + BATCH_OVERHEAD_BYTES > limit {
             return Err(Error::RecordTooLarge { size, limit });
         }
-        let permit = tokio::time::timeout(
-            max_block,
-            shared.memory.clone().acquire_many_owned(size as u32),
-        )
-        .await
-        .map_err(|_| Error::Timeout("buffer.memory stayed full for max.block.ms".into()))?
-        .map_err(|_| Error::Closed)?;
+        let permit = match shared.memory.clone().try_acquire_many_owned(size as u32) {
+            Ok(p) => p,
+            // Back-pressure: wait for sent batches to free memory.
+            Err(_) => tokio::time::timeout(
+                max_block,
+                shared.memory.clone().acquire_many_owned(size as u32),
+            )
+            .await
+            .map_err(|_| Error::Timeout("buffer.memory stayed full for max.block.ms".into()))?
+            .map_err(|_| Error::Closed)?,
+        };
         let (tx, rx) = oneshot::channel();
         let append = Append {
             timestamp: record.timestamp.unwrap_or_else(now_ms),
@@ -203,10 +210,11 @@ impl Producer {
             value: record.value.as_deref(),
             headers: &record.headers,
         };
-        let md = shared.cluster.metadata();
+        // Only keyless records need the partitions that have a leader.
+        let md = matches!(target, Target::Sticky { .. }).then(|| shared.cluster.metadata());
         let available = || {
-            md.topics
-                .get(&record.topic)
+            md.as_ref()
+                .and_then(|md| md.topics.get(&record.topic))
                 .map(|t| {
                     t.partitions
                         .iter()
