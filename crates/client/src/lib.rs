@@ -5,6 +5,8 @@
 //! Everything is `async` on tokio; errors are typed ([`Error`]) and carry Kafka's
 //! error names; nothing a broker sends can panic the client.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod api_versions;
 pub mod batch_builder;

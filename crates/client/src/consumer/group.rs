@@ -476,11 +476,18 @@ async fn heartbeat_once(inner: &Arc<Inner>, last_ok: &mut Instant) {
     let Some(coord) = inner.coordinator.clone() else {
         return;
     };
-    let idle = inner
-        .last_poll
-        .lock()
-        .map(|t| t.elapsed())
-        .unwrap_or_default();
+    // Time spent waiting inside poll counts as polling; only the time the
+    // application spends between polls counts against max.poll.interval.ms.
+    let polling = inner.poll_lock.try_lock().is_err();
+    let idle = if polling {
+        Duration::ZERO
+    } else {
+        inner
+            .last_poll
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    };
     if idle > inner.config.max_poll_interval {
         tracing::warn!(
             idle_ms = idle.as_millis() as u64,

@@ -319,15 +319,16 @@ impl Consumer {
 
     /// Waits up to `timeout` for records and returns at most `max.poll.records`.
     /// Also drives the group: joins, rebalances (calling the listener), and auto
-    /// commits happen inside `poll`.
+    /// commits happen inside `poll`. Polls are serialised; a rebalance listener
+    /// must not call `poll` itself.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let inner = self.inner();
         let deadline = Instant::now() + timeout;
         let _g = inner.poll_lock.lock().await;
-        if let Ok(mut t) = inner.last_poll.lock() {
-            *t = Instant::now();
-        }
         loop {
+            if let Ok(mut t) = inner.last_poll.lock() {
+                *t = Instant::now();
+            }
             if inner.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
