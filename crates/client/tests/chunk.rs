@@ -351,3 +351,74 @@ async fn chunk_processor_killed_mid_chunk_loses_and_skips_nothing() {
         assert_eq!(seen, expected, "{tp}: lost or skipped records");
     }
 }
+
+#[tokio::test]
+async fn key_parallel_hands_partitions_over_without_loss_or_skips() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    let topic = common::unique("handover");
+    let group = common::unique("hg");
+    const N: usize = 1200;
+    produce_keyed(&broker.addr, &topic, N, 40).await;
+    let admin = AdminClient::connect(&broker.addr).unwrap();
+    let ends = end_offsets(&admin, &topic).await;
+    let processed: Arc<Mutex<Vec<(i32, i64)>>> = Arc::default();
+    let opts = KeyParallelOptions {
+        max_concurrency: 4,
+        max_pending_records: 100,
+        commit_interval: Duration::from_millis(50),
+    };
+    let start_member = |c: Consumer| {
+        let p = processed.clone();
+        tokio::spawn(async move {
+            c.process_by_key(opts, move |r| {
+                let p = p.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    p.lock().unwrap().push((r.partition, r.offset));
+                    Ok::<(), String>(())
+                }
+            })
+            .await
+        })
+    };
+    let a = consumer(&broker.addr, &group);
+    a.subscribe(&[&topic]).await.unwrap();
+    let run_a = start_member(a.clone());
+    // Let a get going, then b joins and takes partitions over mid-flight.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processed.lock().unwrap().len() < 150 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let b = consumer(&broker.addr, &group);
+    b.subscribe(&[&topic]).await.unwrap();
+    let run_b = start_member(b.clone());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let committed = admin.list_group_offsets(&group).await.unwrap();
+        if ends
+            .iter()
+            .all(|(tp, end)| committed.get(tp).map(|o| o.offset) == Some(*end))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "commits stalled: {committed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!b.assignment().is_empty(), "b never got partitions");
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    run_a.await.unwrap().unwrap();
+    run_b.await.unwrap().unwrap();
+    let seen: BTreeSet<(i32, i64)> = processed.lock().unwrap().iter().copied().collect();
+    for (tp, end) in &ends {
+        for o in 0..*end {
+            assert!(
+                seen.contains(&(tp.partition, o)),
+                "{tp}: offset {o} never processed"
+            );
+        }
+    }
+}

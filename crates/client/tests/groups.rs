@@ -307,3 +307,40 @@ async fn added_partitions_trigger_a_rebalance() {
     }
     a.stop().await;
 }
+
+#[tokio::test]
+async fn auto_commit_commits_consumed_positions() {
+    let Some(broker) = start() else { return };
+    let topic = common::unique("auto");
+    let group = common::unique("ag");
+    produce(&broker.addr, &topic, 120).await;
+    let c = ConsumerBuilder::new(&broker.addr)
+        .group_id(&group)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .set("auto.commit.interval.ms", "100")
+        .unwrap()
+        .build()
+        .unwrap();
+    c.subscribe(&[&topic]).await.unwrap();
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while n < 120 {
+        n += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        assert!(Instant::now() < deadline);
+    }
+    // Keep polling past the interval: the commit happens inside poll.
+    for _ in 0..3 {
+        c.poll(Duration::from_millis(150)).await.unwrap();
+    }
+    let admin = moldau_client::AdminClient::connect(&broker.addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lag = admin.group_lag(&group).await.unwrap();
+        if lag.len() == PARTITIONS as usize && lag.values().all(|l| l.lag == 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{lag:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.unwrap();
+}

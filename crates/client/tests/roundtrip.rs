@@ -68,6 +68,17 @@ async fn round_trip_with_every_compression() {
         let again = consumer.poll(Duration::from_secs(10)).await.unwrap();
         assert_eq!(again[0].offset, 250);
         assert_eq!(consumer.lag(&tp).map(|l| l >= 0), Some(true));
+        // Seek by timestamp: the first record at or after it.
+        consumer
+            .seek(&tp, SeekTo::Timestamp(1_700_000_000_000 + 123))
+            .await
+            .unwrap();
+        let at = consumer.poll(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(at[0].offset, 123);
+        consumer.seek(&tp, SeekTo::End).await.unwrap();
+        assert_eq!(consumer.position(&tp), Some(500));
+        consumer.seek(&tp, SeekTo::Beginning).await.unwrap();
+        assert_eq!(consumer.position(&tp), Some(0));
         consumer.close().await.unwrap();
     }
 }
