@@ -47,20 +47,22 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
     }
     match ctx.api_key {
         ApiKey::ApiVersions => api_versions::handle(ctx, body),
-        ApiKey::Metadata => metadata::handle(ctx, body),
+        ApiKey::Metadata => blocking(|| metadata::handle(ctx, body)),
         ApiKey::Produce => produce::handle(ctx, body),
         ApiKey::Fetch => fetch::handle(ctx, body),
         ApiKey::ListOffsets => list_offsets::handle(ctx, body),
-        ApiKey::CreateTopics => create_topics::handle(ctx, body),
-        ApiKey::DeleteTopics => delete_topics::handle(ctx, body),
-        ApiKey::CreatePartitions => create_partitions::handle(ctx, body),
+        ApiKey::CreateTopics => blocking(|| create_topics::handle(ctx, body)),
+        ApiKey::DeleteTopics => blocking(|| delete_topics::handle(ctx, body)),
+        ApiKey::CreatePartitions => blocking(|| create_partitions::handle(ctx, body)),
         ApiKey::DescribeConfigs => describe_configs::handle(ctx, body),
-        ApiKey::AlterConfigs => alter_configs::handle(ctx, body),
-        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(ctx, body),
+        ApiKey::AlterConfigs => blocking(|| alter_configs::handle(ctx, body)),
+        ApiKey::IncrementalAlterConfigs => {
+            blocking(|| incremental_alter_configs::handle(ctx, body))
+        }
         ApiKey::DescribeCluster => describe_cluster::handle(ctx, body),
-        ApiKey::DeleteRecords => delete_records::handle(ctx, body),
+        ApiKey::DeleteRecords => blocking(|| delete_records::handle(ctx, body)),
         ApiKey::InitProducerId => init_producer_id::handle(ctx, body),
-        ApiKey::FindCoordinator => find_coordinator::handle(ctx, body),
+        ApiKey::FindCoordinator => blocking(|| find_coordinator::handle(ctx, body)),
         ApiKey::JoinGroup => join_group::handle(ctx, body).await,
         ApiKey::SyncGroup => sync_group::handle(ctx, body).await,
         ApiKey::Heartbeat => heartbeat::handle(ctx, body).await,
@@ -73,6 +75,12 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
+}
+
+/// Runs a handler that may write and fsync metadata (topic creation, config
+/// changes) without stalling the other connections served by this worker thread.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
 }
 
 /// Decodes a request body, closing the connection when it does not decode.
