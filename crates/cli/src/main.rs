@@ -1,6 +1,17 @@
 //! `moldau`: the broker and the tools around it in one binary.
 
+mod cluster;
+mod consume;
+mod context;
+mod group;
+mod group_describe;
+mod group_reset;
+mod output;
+mod produce;
+mod record_format;
 mod serve;
+mod timeparse;
+mod topic;
 
 use clap::{Parser, Subcommand};
 
@@ -16,9 +27,12 @@ static ALLOCATOR: moldau_broker::alloc_guard::GuardedAllocator =
     about = "A Kafka-compatible streaming platform"
 )]
 struct Cli {
-    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it.
-    #[arg(long, global = true, env = "MOLDAU_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG overrides it. Defaults to
+    /// info for `serve`, warn for the tools (their output is the point).
+    #[arg(long, global = true, env = "MOLDAU_LOG_LEVEL")]
+    log_level: Option<String>,
+    #[command(flatten)]
+    client: context::ClientArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,6 +52,18 @@ enum Command {
     ///   moldau dump-log --files moldau-data/demo-0/00000000000000000000.log --print-data-log
     ///   moldau dump-log --files demo-0/00000000000000000000.index --verify-index-only
     DumpLog(DumpLogArgs),
+    /// Create, list, describe, alter and delete topics.
+    Topic(topic::TopicArgs),
+    /// Consumer groups: list, describe with lag, reset and delete offsets.
+    Group(group::GroupArgs),
+    /// Write lines from stdin or a file to a topic, one record per line.
+    #[command(after_help = produce::EXAMPLES)]
+    Produce(produce::ProduceArgs),
+    /// Print records of a topic, alone or as a member of a consumer group.
+    #[command(after_help = consume::EXAMPLES)]
+    Consume(consume::ConsumeArgs),
+    /// The cluster: id, brokers, controller, API versions.
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(clap::Args)]
@@ -67,8 +93,13 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    let level = cli.log_level.as_deref().unwrap_or(default_level);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -87,5 +118,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
+        Command::Topic(args) => topic::run(&cli.client.context()?, args),
+        Command::Group(args) => group::run(&cli.client.context()?, args),
+        Command::Produce(args) => produce::run(&cli.client.context()?, args),
+        Command::Consume(args) => consume::run(&cli.client.context()?, args),
+        Command::Cluster(args) => cluster::run(&cli.client.context()?, args),
     }
 }
