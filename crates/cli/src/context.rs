@@ -19,6 +19,7 @@ const RUNTIME_WORKER_THREADS: usize = 2;
 
 /// Flags every client subcommand takes (global, so they go before or after it).
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Cluster options")]
 pub struct ClientArgs {
     /// Bootstrap brokers, `host:port[,host:port…]`.
     #[arg(

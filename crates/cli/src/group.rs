@@ -248,21 +248,9 @@ async fn delete_offsets(
         .list_group_offsets(&a.group)
         .await
         .map_err(|e| ctx.explain(e))?;
-    let partitions: Vec<TopicPartition> = wanted
-        .into_iter()
-        .filter(|tp| committed.contains_key(tp))
-        .collect();
-    if partitions.is_empty() {
-        bail!(
-            "group '{}' has no committed offsets for {}",
-            a.group,
-            a.topics
-                .iter()
-                .map(|t| format!("'{}'", t.topic))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    // Sent for every named partition, so the broker decides (and reports a group
+    // that is still subscribed); the table says which ones had an offset.
+    let partitions = wanted;
     if let Err(e) = admin.delete_group_offsets(&a.group, &partitions).await {
         let why = match broker_error_name(&e) {
             Some("GROUP_SUBSCRIBED_TO_TOPIC") => format!(
@@ -281,16 +269,27 @@ async fn delete_offsets(
     if ctx.json {
         let rows: Vec<Value> = partitions
             .iter()
-            .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
+            .map(|tp| {
+                json!({
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "had_offset": committed.contains_key(tp),
+                })
+            })
             .collect();
         return output::print_json(&json!({ "group": a.group, "deleted": rows }));
     }
     let mut table = Table::new(&["TOPIC", "PARTITION", "STATUS"]);
     for tp in &partitions {
+        let status = if committed.contains_key(tp) {
+            "deleted"
+        } else {
+            "no offset"
+        };
         table.row(vec![
             tp.topic.clone(),
             tp.partition.to_string(),
-            "deleted".into(),
+            status.into(),
         ]);
     }
     output::print(&table.render())
