@@ -142,7 +142,7 @@ fn stdin_file_len() -> Option<u64> {
     use std::os::fd::AsFd;
     let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
     let meta = std::fs::File::from(fd).metadata().ok()?;
-    meta.is_file().then(|| meta.len())
+    meta.is_file().then_some(meta.len())
 }
 
 #[cfg(not(unix))]
@@ -368,7 +368,7 @@ impl Progress {
         }
         self.last = Instant::now();
         let read = self.read_bytes.load(Ordering::Relaxed);
-        let percent = if total == 0 { 100 } else { read * 100 / total };
+        let percent = (read * 100).checked_div(total).unwrap_or(100);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let line = format!(
             "moldau: {records} records, {} of {} ({percent}%), {:.0} records/s",
