@@ -12,6 +12,7 @@ mod record_format;
 mod serve;
 mod timeparse;
 mod topic;
+mod topic_describe;
 
 use clap::{Parser, Subcommand};
 

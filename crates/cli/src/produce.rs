@@ -200,7 +200,9 @@ fn read_lines(input: Box<dyn Read + Send>, tx: mpsc::Sender<Chunk>, read_bytes: 
             return;
         }
         chunk.push(Bytes::from(line));
-        if chunk.len() == LINES_PER_CHUNK {
+        // An empty buffer means the next read may block (someone typing): hand over
+        // what there is, so each typed line is sent at once.
+        if chunk.len() == LINES_PER_CHUNK || reader.buffer().is_empty() {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(LINES_PER_CHUNK));
             if tx.blocking_send(Ok(full)).is_err() {
                 return;
