@@ -118,12 +118,13 @@ fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
 fn producer(
     bootstrap: &str,
     acks: &str,
+    linger_ms: &str,
     stats: Arc<Stats>,
 ) -> anyhow::Result<ThreadedProducer<Ctx>> {
     Ok(ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", acks)
-        .set("linger.ms", "5")
+        .set("linger.ms", linger_ms)
         .set("batch.size", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
         .set("queue.buffering.max.messages", "1000000")
@@ -142,7 +143,7 @@ fn new_stats() -> Arc<Stats> {
 /// Sends `records` values as fast as librdkafka takes them; returns MB/s.
 fn produce(args: &Args, topic: &str, acks: &str) -> anyhow::Result<f64> {
     let stats = new_stats();
-    let p = producer(&args.bootstrap, acks, stats.clone())?;
+    let p = producer(&args.bootstrap, acks, "5", stats.clone())?;
     let value = vec![b'm'; args.size];
     let start = Instant::now();
     for i in 0..args.records {
@@ -202,7 +203,8 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
 /// Produces at a fixed rate with acks=all; returns (p50, p99, max) latency in ms.
 fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
     let stats = new_stats();
-    let p = producer(&args.bootstrap, "all", stats.clone())?;
+    // No linger: the figure is the broker's latency, not the client's batching delay.
+    let p = producer(&args.bootstrap, "all", "0", stats.clone())?;
     let value = vec![b'l'; args.size];
     let per_sec = (args.latency_rate_mb * 1e6 / args.size as f64) as u64;
     let total = per_sec * args.latency_seconds;
