@@ -45,6 +45,8 @@ impl Default for ProducerStamp {
 /// An open batch accepting records.
 #[derive(Debug)]
 pub struct BatchBuilder {
+    /// The header's room (zeroes until sealed), then the encoded records, so an
+    /// uncompressed batch is sealed in place without copying.
     records: BytesMut,
     count: i32,
     base_timestamp: i64,
@@ -56,7 +58,11 @@ impl BatchBuilder {
     /// An empty batch whose record buffer starts with `capacity_bytes` reserved.
     pub fn new(compression: Compression, capacity_bytes: usize) -> BatchBuilder {
         BatchBuilder {
-            records: BytesMut::with_capacity(capacity_bytes),
+            records: {
+                let mut b = BytesMut::with_capacity(BATCH_HEADER_BYTES + capacity_bytes);
+                b.resize(BATCH_HEADER_BYTES, 0);
+                b
+            },
             count: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,
@@ -76,7 +82,7 @@ impl BatchBuilder {
 
     /// Size of the batch if sealed now without compression, in bytes.
     pub fn size_bytes(&self) -> usize {
-        BATCH_HEADER_BYTES + self.records.len()
+        self.records.len()
     }
 
     /// Bytes a record with these fields adds to this batch (length prefix included).
@@ -128,22 +134,29 @@ impl BatchBuilder {
     }
 
     /// Seals the batch: header, compression, CRC.
-    pub fn build(self, stamp: ProducerStamp) -> Result<Bytes> {
-        let mut out = BytesMut::with_capacity(BATCH_HEADER_BYTES + self.records.len());
-        out.put_i64(0); // base offset: assigned by the broker
-        out.put_i32(0); // batch length: filled below
-        out.put_i32(NO_PARTITION_LEADER_EPOCH);
-        out.put_i8(2); // magic
-        out.put_u32(0); // CRC: filled below
-        out.put_i16(self.compression.attribute());
-        out.put_i32(self.count - 1);
-        out.put_i64(self.base_timestamp);
-        out.put_i64(self.max_timestamp.max(self.base_timestamp));
-        out.put_i64(stamp.producer_id);
-        out.put_i16(stamp.producer_epoch);
-        out.put_i32(stamp.base_sequence);
-        out.put_i32(self.count);
-        compress(self.compression, self.records, &mut out)?;
+    pub fn build(mut self, stamp: ProducerStamp) -> Result<Bytes> {
+        let mut out = if self.compression == Compression::None {
+            self.records
+        } else {
+            let raw = self.records.split_off(BATCH_HEADER_BYTES);
+            let mut out = self.records;
+            compress(self.compression, raw, &mut out)?;
+            out
+        };
+        let mut header = &mut out[..BATCH_HEADER_BYTES];
+        header.put_i64(0); // base offset: assigned by the broker
+        header.put_i32(0); // batch length: filled below
+        header.put_i32(NO_PARTITION_LEADER_EPOCH);
+        header.put_i8(2); // magic
+        header.put_u32(0); // CRC: filled below
+        header.put_i16(self.compression.attribute());
+        header.put_i32(self.count - 1);
+        header.put_i64(self.base_timestamp);
+        header.put_i64(self.max_timestamp.max(self.base_timestamp));
+        header.put_i64(stamp.producer_id);
+        header.put_i16(stamp.producer_epoch);
+        header.put_i32(stamp.base_sequence);
+        header.put_i32(self.count);
         let batch_length = (out.len() - 12) as i32;
         out[8..12].copy_from_slice(&batch_length.to_be_bytes());
         let crc = crc32c::crc32c(&out[CRC_COVERED_FROM..]);

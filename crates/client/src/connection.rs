@@ -61,6 +61,10 @@ impl Default for ConnectionConfig {
 
 type Pending = HashMap<i32, oneshot::Sender<Result<Bytes>>>;
 
+/// A frame to write: its pieces in order (large record batches travel as their own
+/// pieces, so they are not copied into a request buffer).
+type Frame = Vec<Bytes>;
+
 struct Shared {
     addr: String,
     pending: Mutex<Pending>,
@@ -83,7 +87,7 @@ impl Shared {
 
 struct Inner {
     shared: Arc<Shared>,
-    writer: mpsc::UnboundedSender<Bytes>,
+    writer: mpsc::UnboundedSender<Frame>,
     next_correlation_id: AtomicI32,
     versions: ApiVersionTable,
     config: ConnectionConfig,
@@ -221,6 +225,78 @@ impl Connection {
         decode_response::<R>(response, key, version, correlation_id)
     }
 
+    /// Sends a request whose body the caller encoded as `body` pieces (header and
+    /// size prefix are added here) and decodes the response as `Resp`. With
+    /// `expect_response` false (Produce with acks=0) nothing is awaited and
+    /// `Ok(None)` returned.
+    pub async fn send_encoded<Resp: Decodable>(
+        &self,
+        key: ApiKey,
+        version: i16,
+        header_version: i16,
+        body: Vec<Bytes>,
+        expect_response: bool,
+        timeout: Duration,
+    ) -> Result<Option<Resp>> {
+        let correlation_id = self.next_correlation_id();
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(self.inner.client_id.clone()));
+        let mut head = BytesMut::with_capacity(64);
+        head.put_u32(0);
+        header
+            .encode(&mut head, header_version)
+            .map_err(|e| Error::Encode(e.to_string()))?;
+        let total = head.len() - 4 + body.iter().map(Bytes::len).sum::<usize>();
+        let size = u32::try_from(total).map_err(|_| Error::Encode("request too large".into()))?;
+        head[..4].copy_from_slice(&size.to_be_bytes());
+        let mut frame = Vec::with_capacity(body.len() + 1);
+        frame.push(head.freeze());
+        frame.extend(body);
+        if !expect_response {
+            self.write_parts(frame)?;
+            return Ok(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.register(correlation_id, tx)?;
+        let _guard = PendingGuard {
+            shared: &self.inner.shared,
+            correlation_id,
+        };
+        self.write_parts(frame)?;
+        let mut resp = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
+            Err(_) => {
+                self.inner.shared.close(Error::Timeout(format!(
+                    "{key:?} to {} after {timeout:?}",
+                    self.addr()
+                )));
+                return Err(Error::Timeout(format!("{key:?} to {}", self.addr())));
+            }
+        };
+        let header = ResponseHeader::decode(&mut resp, key.response_header_version(version))
+            .map_err(|e| Error::Protocol(format!("{key:?} response header: {e}")))?;
+        if header.correlation_id != correlation_id {
+            return Err(Error::Protocol(format!(
+                "correlation id {} answered as {}",
+                correlation_id, header.correlation_id
+            )));
+        }
+        Resp::decode(&mut resp, version)
+            .map(Some)
+            .map_err(|e| Error::Protocol(format!("{key:?} v{version} response: {e}")))
+    }
+
+    fn next_correlation_id(&self) -> i32 {
+        self.inner
+            .next_correlation_id
+            .fetch_add(1, Ordering::Relaxed)
+            & i32::MAX
+    }
+
     /// Sends a request that gets no response (Produce with acks=0).
     pub fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<()> {
         let key = api_key::<R>()?;
@@ -243,6 +319,10 @@ impl Connection {
     }
 
     fn write(&self, frame: Bytes) -> Result<()> {
+        self.write_parts(vec![frame])
+    }
+
+    fn write_parts(&self, frame: Frame) -> Result<()> {
         self.inner
             .writer
             .send(frame)
@@ -250,11 +330,7 @@ impl Connection {
     }
 
     fn encode<R: Request>(&self, req: &R, key: ApiKey, version: i16) -> Result<(Bytes, i32)> {
-        let correlation_id = self
-            .inner
-            .next_correlation_id
-            .fetch_add(1, Ordering::Relaxed)
-            & i32::MAX;
+        let correlation_id = self.next_correlation_id();
         let header = RequestHeader::default()
             .with_request_api_key(key as i16)
             .with_request_api_version(version)
@@ -370,16 +446,16 @@ fn decode_response<R: Request>(
 
 async fn write_loop(
     write: OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Bytes>,
+    mut rx: mpsc::UnboundedReceiver<Frame>,
     shared: Arc<Shared>,
 ) {
     let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, write);
     while let Some(frame) = rx.recv().await {
-        let mut result = out.write_all(&frame).await;
+        let mut result = write_frame(&mut out, &frame).await;
         // Gather whatever else is queued into the same flush.
         while result.is_ok() {
             match rx.try_recv() {
-                Ok(more) => result = out.write_all(&more).await,
+                Ok(more) => result = write_frame(&mut out, &more).await,
                 Err(_) => break,
             }
         }
@@ -393,6 +469,13 @@ async fn write_loop(
         }
     }
     let _ = out.shutdown().await;
+}
+
+async fn write_frame(out: &mut BufWriter<OwnedWriteHalf>, frame: &Frame) -> std::io::Result<()> {
+    for part in frame {
+        out.write_all(part).await?;
+    }
+    Ok(())
 }
 
 async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, frame_bytes_max: usize) {

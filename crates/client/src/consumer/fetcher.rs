@@ -23,6 +23,9 @@ use crate::record::TopicPartition;
 const PREFETCH_FETCHES: usize = 2;
 /// Longest the fetcher sleeps without a wake-up, so it notices new leaders.
 const IDLE_WAKE: Duration = Duration::from_millis(200);
+/// Long-poll time of a fetch while other partitions wait for buffer room: short, so
+/// they are fetched again soon after the application drains them.
+const HELD_BACK_FETCH_WAIT: Duration = Duration::from_millis(10);
 /// Extra time a fetch may take beyond `fetch.max.wait.ms` before it times out.
 const FETCH_TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 
@@ -57,11 +60,11 @@ fn plan_and_send(inner: &Arc<Inner>, busy: &Arc<Mutex<HashSet<i32>>>) -> Option<
     let busy_now: HashSet<i32> = busy.lock().map(|b| b.clone()).unwrap_or_default();
     let mut by_node: HashMap<i32, Vec<FetchTarget>> = HashMap::new();
     let mut leaderless: Vec<String> = Vec::new();
-    {
+    let short_wait = {
         let Ok(mut st) = inner.state.lock() else {
             return None;
         };
-        let targets = st.take_fetch_targets(prefetch);
+        let (targets, held_back) = st.take_fetch_targets(prefetch);
         for t in targets {
             match md.leader(&t.tp.topic, t.tp.partition) {
                 Some(node) if !busy_now.contains(&node) => by_node.entry(node).or_default().push(t),
@@ -74,7 +77,8 @@ fn plan_and_send(inner: &Arc<Inner>, busy: &Arc<Mutex<HashSet<i32>>>) -> Option<
                 }
             }
         }
-    }
+        held_back
+    };
     for (node, targets) in by_node {
         if let Ok(mut b) = busy.lock() {
             b.insert(node);
@@ -82,7 +86,7 @@ fn plan_and_send(inner: &Arc<Inner>, busy: &Arc<Mutex<HashSet<i32>>>) -> Option<
         let inner = inner.clone();
         let busy = busy.clone();
         tokio::spawn(async move {
-            fetch_from(&inner, node, targets).await;
+            fetch_from(&inner, node, targets, short_wait).await;
             if let Ok(mut b) = busy.lock() {
                 b.remove(&node);
             }
@@ -101,8 +105,13 @@ fn plan_and_send(inner: &Arc<Inner>, busy: &Arc<Mutex<HashSet<i32>>>) -> Option<
     Some(inner.cluster.config().retry_backoff)
 }
 
-async fn fetch_from(inner: &Arc<Inner>, node: i32, targets: Vec<FetchTarget>) {
+async fn fetch_from(inner: &Arc<Inner>, node: i32, targets: Vec<FetchTarget>, short_wait: bool) {
     let cfg = &inner.config;
+    let max_wait = if short_wait {
+        HELD_BACK_FETCH_WAIT.min(cfg.fetch_max_wait)
+    } else {
+        cfg.fetch_max_wait
+    };
     let mut topics: Vec<FetchTopic> = Vec::new();
     for t in &targets {
         let part = FetchPartition::default()
@@ -121,7 +130,7 @@ async fn fetch_from(inner: &Arc<Inner>, node: i32, targets: Vec<FetchTarget>) {
     let rack = cfg.client_rack.clone().unwrap_or_default();
     let build = |version: i16| {
         FetchRequest::default()
-            .with_max_wait_ms(cfg.fetch_max_wait.as_millis() as i32)
+            .with_max_wait_ms(max_wait.as_millis() as i32)
             .with_min_bytes(cfg.fetch_min_bytes)
             .with_max_bytes(cfg.fetch_max_bytes)
             .with_isolation_level(cfg.isolation_level.wire())

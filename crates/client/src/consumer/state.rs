@@ -168,11 +168,18 @@ impl SubscriptionState {
     }
 
     /// Partitions the fetcher may fetch: positioned, not paused, not in flight, and
-    /// with less than `prefetch_bytes` buffered. Marks them in flight.
-    pub fn take_fetch_targets(&mut self, prefetch_bytes: usize) -> Vec<FetchTarget> {
+    /// with less than `prefetch_bytes` buffered. Marks them in flight. The flag is
+    /// true when some partition was left out only because its buffer is full: the
+    /// fetch must then not long-poll, or that partition would wait behind it.
+    pub fn take_fetch_targets(&mut self, prefetch_bytes: usize) -> (Vec<FetchTarget>, bool) {
         let mut out = Vec::new();
+        let mut held_back = false;
         for (tp, ps) in self.partitions.iter_mut() {
-            if ps.paused || ps.fetch_in_flight || ps.buffered_bytes >= prefetch_bytes {
+            if ps.paused || ps.fetch_in_flight {
+                continue;
+            }
+            if ps.buffered_bytes >= prefetch_bytes {
+                held_back = true;
                 continue;
             }
             let Some(offset) = ps.fetch_position else {
@@ -185,7 +192,7 @@ impl SubscriptionState {
                 epoch: ps.epoch,
             });
         }
-        out
+        (out, held_back)
     }
 
     /// Clears the in-flight flag of a target whose fetch failed.
@@ -337,9 +344,9 @@ mod tests {
         s.assign(&[a.clone(), b.clone()]);
         s.seek(&a, 10);
         s.seek(&b, 20);
-        let targets = s.take_fetch_targets(1 << 20);
+        let targets = s.take_fetch_targets(1 << 20).0;
         assert_eq!(targets.len(), 2);
-        assert!(s.take_fetch_targets(1 << 20).is_empty(), "in flight");
+        assert!(s.take_fetch_targets(1 << 20).0.is_empty(), "in flight");
         assert!(s.apply_fetch(&targets[0], fetched(&a, 10..15, 15)));
         assert!(s.apply_fetch(&targets[1], fetched(&b, 20..25, 25)));
         let first = s.take_records(4);
@@ -357,7 +364,7 @@ mod tests {
         let mut s = SubscriptionState::default();
         s.assign(std::slice::from_ref(&a));
         s.seek(&a, 0);
-        let t = s.take_fetch_targets(1 << 20).pop().unwrap();
+        let t = s.take_fetch_targets(1 << 20).0.pop().unwrap();
         s.seek(&a, 50);
         assert!(!s.apply_fetch(&t, fetched(&a, 0..5, 5)));
         assert!(!s.has_records());
@@ -370,11 +377,11 @@ mod tests {
         let mut s = SubscriptionState::default();
         s.assign(std::slice::from_ref(&a));
         s.seek(&a, 0);
-        let t = s.take_fetch_targets(1 << 20).pop().unwrap();
+        let t = s.take_fetch_targets(1 << 20).0.pop().unwrap();
         s.apply_fetch(&t, fetched(&a, 0..3, 3));
         s.set_paused(std::slice::from_ref(&a), true);
         assert!(s.take_records(10).is_empty());
-        assert!(s.take_fetch_targets(1 << 20).is_empty());
+        assert!(s.take_fetch_targets(1 << 20).0.is_empty());
         s.set_paused(std::slice::from_ref(&a), false);
         assert_eq!(s.take_records(10).len(), 3);
     }
@@ -385,12 +392,12 @@ mod tests {
         let mut s = SubscriptionState::default();
         s.assign(std::slice::from_ref(&a));
         s.seek(&a, 7);
-        let t = s.take_fetch_targets(1 << 20).pop().unwrap();
+        let t = s.take_fetch_targets(1 << 20).0.pop().unwrap();
         s.apply_fetch(&t, fetched(&a, 0..0, 9));
         assert_eq!(s.positions()[&a].0, 9);
         s.request_reset(&a);
         assert_eq!(s.missing_positions(), vec![(a.clone(), true)]);
-        assert!(s.take_fetch_targets(1 << 20).is_empty());
+        assert!(s.take_fetch_targets(1 << 20).0.is_empty());
     }
 
     #[test]
@@ -399,10 +406,10 @@ mod tests {
         let mut s = SubscriptionState::default();
         s.assign(std::slice::from_ref(&a));
         s.seek(&a, 0);
-        let t = s.take_fetch_targets(100).pop().unwrap();
+        let t = s.take_fetch_targets(100).0.pop().unwrap();
         s.apply_fetch(&t, fetched(&a, 0..5, 5));
-        assert!(s.take_fetch_targets(100).is_empty(), "buffer over budget");
+        assert!(s.take_fetch_targets(100).0.is_empty(), "buffer over budget");
         s.take_records(5);
-        assert_eq!(s.take_fetch_targets(100).len(), 1);
+        assert_eq!(s.take_fetch_targets(100).0.len(), 1);
     }
 }

@@ -126,7 +126,7 @@ impl ProducerBatch {
 #[derive(Default)]
 struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
-    in_flight: bool,
+    in_flight: usize,
     retry_at: Option<Instant>,
 }
 
@@ -146,6 +146,9 @@ pub struct AccumulatorConfig {
     pub compression: Compression,
     /// `delivery.timeout.ms`.
     pub delivery_timeout: Duration,
+    /// Batches of one partition in flight at once (1 keeps order without
+    /// idempotence).
+    pub max_in_flight_per_partition: usize,
 }
 
 /// What one drain produced.
@@ -318,7 +321,7 @@ impl Accumulator {
         let delivery_timeout = self.config.delivery_timeout;
         for (topic, queues) in self.topics.iter_mut() {
             for (&partition, queue) in queues.partitions.iter_mut() {
-                if queue.in_flight {
+                if queue.in_flight >= self.config.max_in_flight_per_partition {
                     continue;
                 }
                 // Expire batches that waited too long (never one in flight).
@@ -362,7 +365,7 @@ impl Accumulator {
                 }
                 *used += size;
                 if let Some(batch) = queue.batches.pop_front() {
-                    queue.in_flight = true;
+                    queue.in_flight += 1;
                     queue.retry_at = None;
                     out.by_node.entry(node).or_default().push(batch);
                 }
@@ -377,7 +380,7 @@ impl Accumulator {
     /// A sent batch is done (success or final failure): its partition may send again.
     pub fn complete(&mut self, topic: &str, partition: i32, id: u64) {
         if let Some(q) = self.queue_mut(topic, partition) {
-            q.in_flight = false;
+            q.in_flight = q.in_flight.saturating_sub(1);
         }
         self.incomplete.remove(&id);
     }
@@ -387,7 +390,7 @@ impl Accumulator {
         batch.attempts += 1;
         let (topic, partition) = (batch.topic.clone(), batch.partition);
         if let Some(q) = self.queue_mut(&topic, partition) {
-            q.in_flight = false;
+            q.in_flight = q.in_flight.saturating_sub(1);
             q.retry_at = Some(Instant::now() + backoff);
             q.batches.push_front(batch);
         }
@@ -431,6 +434,7 @@ mod tests {
             linger: Duration::from_millis(linger_ms),
             compression: Compression::None,
             delivery_timeout: Duration::from_secs(60),
+            max_in_flight_per_partition: 1,
         })
     }
 

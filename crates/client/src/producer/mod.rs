@@ -14,6 +14,7 @@
 
 mod accumulator;
 mod config;
+mod request;
 mod sender;
 
 use std::future::Future;
@@ -121,6 +122,7 @@ impl Producer {
             linger: config.linger,
             compression: config.compression,
             delivery_timeout: config.delivery_timeout,
+            max_in_flight_per_partition: 1,
         });
         let (progress, _) = watch::channel(0);
         let shared = Arc::new(Shared {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_protocol::kafka::error::ResponseError;
-use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use moldau_protocol::kafka::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use moldau_protocol::kafka::messages::{ApiKey, ProduceResponse};
 use tokio::sync::Semaphore;
 
 use super::accumulator::ProducerBatch;
 use super::config::Acks;
+use super::request::{encode_produce, TopicBatches};
 use super::Shared;
-use crate::cluster::{topic_name, Lane};
+use crate::cluster::Lane;
 use crate::error::{BrokerError, Error, Result};
 
 /// Longest the sender sleeps when nothing is due, so closing is noticed promptly.
@@ -108,7 +108,7 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
             return;
         }
     };
-    let mut topics: Vec<TopicProduceData> = Vec::new();
+    let mut topics: Vec<TopicBatches> = Vec::new();
     let mut keep = Vec::with_capacity(batches.len());
     for mut b in batches.drain(..) {
         let bytes = match b.bytes() {
@@ -118,16 +118,9 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
                 continue;
             }
         };
-        let data = PartitionProduceData::default()
-            .with_index(b.partition)
-            .with_records(Some(bytes));
-        match topics.iter_mut().find(|t| *t.name.0 == *b.topic) {
-            Some(t) => t.partition_data.push(data),
-            None => topics.push(
-                TopicProduceData::default()
-                    .with_name(topic_name(&b.topic))
-                    .with_partition_data(vec![data]),
-            ),
+        match topics.iter_mut().find(|t| t.0 == b.topic) {
+            Some(t) => t.1.push((b.partition, bytes)),
+            None => topics.push((b.topic.clone(), vec![(b.partition, bytes)])),
         }
         keep.push(b);
     }
@@ -135,22 +128,29 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
         return;
     }
     let request_timeout = shared.config.client.connection.request_timeout;
-    let req = ProduceRequest::default()
-        .with_acks(shared.config.acks.wire())
-        .with_timeout_ms(request_timeout.as_millis().min(i32::MAX as u128) as i32)
-        .with_topic_data(topics);
-    if shared.config.acks == Acks::None {
-        let sent = conn.send_oneway(&req, version);
-        for b in keep {
-            match &sent {
-                Ok(()) => finish(shared, b, Ok((-1, None))),
-                Err(e) => retry_or_fail(shared, b, e.clone()),
+    let timeout_ms = request_timeout.as_millis().min(i32::MAX as u128) as i32;
+    let body = encode_produce(version, shared.config.acks.wire(), timeout_ms, &topics);
+    let expect_response = shared.config.acks != Acks::None;
+    let header_version = ApiKey::Produce.request_header_version(version);
+    let sent = conn
+        .send_encoded::<ProduceResponse>(
+            ApiKey::Produce,
+            version,
+            header_version,
+            body,
+            expect_response,
+            request_timeout,
+        )
+        .await;
+    let resp = match sent {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            // acks=0: no answer, no offsets.
+            for b in keep {
+                finish(shared, b, Ok((-1, None)));
             }
+            return;
         }
-        return;
-    }
-    let resp: ProduceResponse = match conn.send_version(&req, version, request_timeout).await {
-        Ok(r) => r,
         Err(e) => {
             for b in keep {
                 retry_or_fail(shared, b, e.clone());
