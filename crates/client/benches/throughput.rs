@@ -8,7 +8,7 @@
 //! The broker is `$MOLDAU_BENCH_BROKER` if set, else a `moldau serve` started from
 //! `$MOLDAU_BIN` or `<target>/release/moldau`. Both clients use the same batching
 //! settings (batch 1 MiB, linger 5 ms, acks=1, no compression). Each side runs
-//! twice, alternating, and the better run counts.
+//! several times, alternating which goes first; best and median are reported.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -27,7 +27,7 @@ use rdkafka::{ClientContext, TopicPartitionList};
 const RECORD_BYTES: usize = 1024;
 const BATCH_BYTES: usize = 1024 * 1024;
 const LINGER_MS: u64 = 5;
-const RUNS: usize = 2;
+const RUNS: usize = 5;
 
 struct Broker {
     child: Option<Child>,
@@ -266,24 +266,75 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (mut ours_p, mut rd_p, mut ours_c, mut rd_c) = (0f64, 0f64, 0f64, 0f64);
-    for run in 0..RUNS {
-        let t_ours = format!("bench-ours-{}-{run}", std::process::id());
-        let t_rd = format!("bench-rd-{}-{run}", std::process::id());
-        let took = rt.block_on(ours_produce(&broker.addr, &t_ours, n));
-        ours_p = ours_p.max(report("produce  moldau-client", n, took));
-        let took = rd_produce(&broker.addr, &t_rd, n);
-        rd_p = rd_p.max(report("produce  librdkafka", n, took));
-        // Each consumer reads the topic the other client wrote plus its warm-up
-        // record, so both read identical data volumes.
-        let took = rt.block_on(ours_consume(&broker.addr, &t_rd, partitions, n));
-        ours_c = ours_c.max(report("consume  moldau-client", n, took));
-        let took = rd_consume(&broker.addr, &t_ours, partitions, n);
-        rd_c = rd_c.max(report("consume  librdkafka", n, took));
+    // `MOLDAU_BENCH_ONLY=produce` (or `consume`) runs one half only.
+    let only = std::env::var("MOLDAU_BENCH_ONLY").unwrap_or_default();
+    let (mut ours_p, mut rd_p, mut ours_c, mut rd_c) = (vec![1.0], vec![1.0], vec![1.0], vec![1.0]);
+    if only != "consume" {
+        ours_p.clear();
+        rd_p.clear();
     }
+    if only != "produce" {
+        ours_c.clear();
+        rd_c.clear();
+    }
+    for run in 0..RUNS {
+        let topic_run = if only == "consume" { 0 } else { run };
+        let t_ours = format!("bench-ours-{}-{topic_run}", std::process::id());
+        let t_rd = format!("bench-rd-{}-{topic_run}", std::process::id());
+        // Alternate who goes first, so neither always meets a fresher broker.
+        let ours_first = run % 2 == 0;
+        let mut produce_ours = || {
+            let took = rt.block_on(ours_produce(&broker.addr, &t_ours, n));
+            ours_p.push(report("produce  moldau-client", n, took));
+        };
+        let mut produce_rd = || {
+            let took = rd_produce(&broker.addr, &t_rd, n);
+            rd_p.push(report("produce  librdkafka", n, took));
+        };
+        if only == "consume" && run > 0 {
+            // The topics of run 0 are read again.
+        } else if ours_first {
+            produce_ours();
+            produce_rd();
+        } else {
+            produce_rd();
+            produce_ours();
+        }
+        // Each consumer reads the topic the other client wrote (plus its warm-up
+        // record), so both read the same volume.
+        let mut consume_ours = || {
+            let took = rt.block_on(ours_consume(&broker.addr, &t_rd, partitions, n));
+            ours_c.push(report("consume  moldau-client", n, took));
+        };
+        let mut consume_rd = || {
+            let took = rd_consume(&broker.addr, &t_ours, partitions, n);
+            rd_c.push(report("consume  librdkafka", n, took));
+        };
+        if only == "produce" {
+            continue;
+        }
+        if ours_first {
+            consume_ours();
+            consume_rd();
+        } else {
+            consume_rd();
+            consume_ours();
+        }
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
     println!(
-        "best of {RUNS}: produce ratio {:.2}, consume ratio {:.2} (moldau-client / librdkafka)",
-        ours_p / rd_p,
-        ours_c / rd_c
+        "best of {RUNS}:   produce ratio {:.2}, consume ratio {:.2} (moldau-client / librdkafka)",
+        best(&ours_p) / best(&rd_p),
+        best(&ours_c) / best(&rd_c)
+    );
+    println!(
+        "median of {RUNS}: produce ratio {:.2}, consume ratio {:.2}",
+        median(&ours_p) / median(&rd_p),
+        median(&ours_c) / median(&rd_c)
     );
 }

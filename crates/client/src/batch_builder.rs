@@ -57,12 +57,19 @@ pub struct BatchBuilder {
 impl BatchBuilder {
     /// An empty batch whose record buffer starts with `capacity_bytes` reserved.
     pub fn new(compression: Compression, capacity_bytes: usize) -> BatchBuilder {
+        BatchBuilder::with_buffer(
+            compression,
+            BytesMut::with_capacity(BATCH_HEADER_BYTES + capacity_bytes),
+        )
+    }
+
+    /// An empty batch that writes into `buffer` (cleared first), so buffers of sent
+    /// batches can be reused instead of allocating anew.
+    pub fn with_buffer(compression: Compression, mut buffer: BytesMut) -> BatchBuilder {
+        buffer.clear();
+        buffer.resize(BATCH_HEADER_BYTES, 0);
         BatchBuilder {
-            records: {
-                let mut b = BytesMut::with_capacity(BATCH_HEADER_BYTES + capacity_bytes);
-                b.resize(BATCH_HEADER_BYTES, 0);
-                b
-            },
+            records: buffer,
             count: 0,
             base_timestamp: 0,
             max_timestamp: i64::MIN,

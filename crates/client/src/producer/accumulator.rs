@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::batch_builder::{BatchBuilder, ProducerStamp};
@@ -16,6 +16,9 @@ use crate::codec::Compression;
 use crate::error::{Error, Result};
 use crate::partitioner::StickyPartitioner;
 use crate::record::{Header, RecordMetadata};
+
+/// Largest buffer reserved up front for a new batch, in bytes (bigger batches grow).
+const BATCH_CAPACITY_BYTES_MAX: usize = 1 << 20;
 
 /// Where a record should go.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +99,12 @@ impl ProducerBatch {
         Ok(bytes)
     }
 
+    /// The sealed batch's buffer, if nothing else refers to it any more (the request
+    /// was written), for reuse by a later batch.
+    pub fn take_buffer(&mut self) -> Option<BytesMut> {
+        self.sealed.take()?.try_into_mut().ok()
+    }
+
     /// Reports success: record `i` got offset `base_offset + i`.
     pub fn succeed(mut self, base_offset: i64, log_append_time: Option<i64>) {
         self.permit.take();
@@ -149,6 +158,8 @@ pub struct AccumulatorConfig {
     /// Batches of one partition in flight at once (1 keeps order without
     /// idempotence).
     pub max_in_flight_per_partition: usize,
+    /// Bytes of batch buffers kept for reuse.
+    pub pool_bytes_max: usize,
 }
 
 /// What one drain produced.
@@ -167,6 +178,10 @@ pub struct Drained {
 /// Per-partition batch queues, protected by the producer's lock.
 pub struct Accumulator {
     config: AccumulatorConfig,
+    /// Buffers of completed batches, reused for new ones. Reuse keeps the
+    /// allocator out of the hot path (and glibc's mmap threshold from turning
+    /// every large batch into fresh page faults).
+    pool: Vec<BytesMut>,
     topics: HashMap<String, TopicQueues>,
     sticky: StickyPartitioner,
     next_batch_id: u64,
@@ -178,6 +193,7 @@ impl Accumulator {
     pub fn new(config: AccumulatorConfig) -> Accumulator {
         Accumulator {
             config,
+            pool: Vec::new(),
             topics: HashMap::new(),
             sticky: StickyPartitioner::default(),
             next_batch_id: 0,
@@ -253,7 +269,10 @@ impl Accumulator {
                 id,
                 topic: name,
                 partition,
-                builder: Some(BatchBuilder::new(compression, size.min(1 << 20))),
+                builder: Some(match self.pool.pop() {
+                    Some(buf) => BatchBuilder::with_buffer(compression, buf),
+                    None => BatchBuilder::new(compression, size.min(BATCH_CAPACITY_BYTES_MAX)),
+                }),
                 sealed: None,
                 deliveries: Vec::new(),
                 created: Instant::now(),
@@ -377,6 +396,14 @@ impl Accumulator {
         out
     }
 
+    /// Keeps a completed batch's buffer for reuse (up to a bound).
+    pub fn recycle(&mut self, buf: BytesMut) {
+        let max = (self.config.pool_bytes_max / self.config.batch_size_bytes.max(1)).max(1);
+        if self.pool.len() < max && buf.capacity() <= 2 * self.config.batch_size_bytes + 4096 {
+            self.pool.push(buf);
+        }
+    }
+
     /// A sent batch is done (success or final failure): its partition may send again.
     pub fn complete(&mut self, topic: &str, partition: i32, id: u64) {
         if let Some(q) = self.queue_mut(topic, partition) {
@@ -435,6 +462,7 @@ mod tests {
             compression: Compression::None,
             delivery_timeout: Duration::from_secs(60),
             max_in_flight_per_partition: 1,
+            pool_bytes_max: 1 << 20,
         })
     }
 
@@ -525,6 +553,27 @@ mod tests {
         b.succeed(41, None);
         assert_eq!(r1.await.unwrap().unwrap().offset, 41);
         assert_eq!(r2.await.unwrap().unwrap().offset, 42);
+    }
+
+    #[test]
+    fn sent_batch_buffers_are_reused() {
+        let mut a = acc(16384, 0);
+        let (_, _, _r) = add(&mut a, Target::Partition(0), b"a");
+        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
+        let mut b = d.by_node.get_mut(&1).unwrap().pop().unwrap();
+        let sent = b.bytes().unwrap();
+        // Still referenced by the request: not reusable yet.
+        assert!(b.take_buffer().is_none());
+        b.sealed = Some(sent);
+        let buf = b.take_buffer().expect("sole owner");
+        let ptr = buf.as_ptr();
+        a.complete("t", 0, b.id);
+        a.recycle(buf);
+        let (_, new, _r2) = add(&mut a, Target::Partition(0), b"b");
+        assert!(new);
+        let mut d = a.drain(Instant::now(), true, 1 << 20, |_, _| Some(1));
+        let mut b2 = d.by_node.get_mut(&1).unwrap().pop().unwrap();
+        assert_eq!(b2.bytes().unwrap().as_ptr(), ptr, "buffer was not reused");
     }
 
     #[test]

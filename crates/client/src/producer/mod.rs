@@ -37,6 +37,8 @@ use accumulator::{Accumulator, Append};
 /// Bytes a record costs beyond its key, value and headers (length, attributes,
 /// deltas, counts), an upper bound used for sizing checks.
 const RECORD_OVERHEAD_BYTES_MAX: usize = 32;
+/// Part of `buffer.memory` that completed batch buffers may keep for reuse: 1/n.
+const BUFFER_POOL_SHARE: usize = 8;
 /// Bytes of a batch header.
 const BATCH_OVERHEAD_BYTES: usize = moldau_protocol::batch::BATCH_HEADER_BYTES;
 
@@ -123,6 +125,7 @@ impl Producer {
             compression: config.compression,
             delivery_timeout: config.delivery_timeout,
             max_in_flight_per_partition: 1,
+            pool_bytes_max: config.buffer_memory_bytes / BUFFER_POOL_SHARE,
         });
         let (progress, _) = watch::channel(0);
         let shared = Arc::new(Shared {

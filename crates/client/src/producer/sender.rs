@@ -130,6 +130,8 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
     let request_timeout = shared.config.client.connection.request_timeout;
     let timeout_ms = request_timeout.as_millis().min(i32::MAX as u128) as i32;
     let body = encode_produce(version, shared.config.acks.wire(), timeout_ms, &topics);
+    // Only the batches keep their bytes now, so they can be recycled when done.
+    drop(topics);
     let expect_response = shared.config.acks != Acks::None;
     let header_version = ApiKey::Produce.request_header_version(version);
     let sent = conn
@@ -231,9 +233,13 @@ fn needs_metadata(err: &Error) -> bool {
 }
 
 /// Completes a batch: reports to its records and frees its partition and memory.
-fn finish(shared: &Arc<Shared>, batch: ProducerBatch, outcome: Result<(i64, Option<i64>)>) {
+fn finish(shared: &Arc<Shared>, mut batch: ProducerBatch, outcome: Result<(i64, Option<i64>)>) {
+    let buffer = batch.take_buffer();
     if let Ok(mut acc) = shared.accumulator.lock() {
         acc.complete(&batch.topic, batch.partition, batch.id);
+        if let Some(buf) = buffer {
+            acc.recycle(buf);
+        }
         shared.publish_progress(acc.lowest_incomplete());
     }
     match outcome {
