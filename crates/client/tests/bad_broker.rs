@@ -50,6 +50,7 @@ async fn fake_broker(script: Script) -> Fake {
     let addr = listener.local_addr().unwrap();
     let produce_calls = Arc::new(AtomicUsize::new(0));
     let next_offset = Arc::new(AtomicUsize::new(0));
+    let next_sequence = Arc::new(AtomicUsize::new(0));
     let calls = produce_calls.clone();
     tokio::spawn(async move {
         loop {
@@ -62,6 +63,7 @@ async fn fake_broker(script: Script) -> Fake {
                 script,
                 calls.clone(),
                 next_offset.clone(),
+                next_sequence.clone(),
             ));
         }
     });
@@ -81,6 +83,7 @@ async fn serve(
     script: Script,
     calls: Arc<AtomicUsize>,
     next_offset: Arc<AtomicUsize>,
+    next_sequence: Arc<AtomicUsize>,
 ) {
     let mut buf = BytesMut::new();
     loop {
@@ -108,7 +111,14 @@ async fn serve(
         }
         match key {
             ApiKey::ApiVersions => {
-                let keys = [(0, 3, 11), (1, 4, 12), (2, 1, 8), (3, 1, 12), (18, 0, 3)];
+                let keys = [
+                    (0, 3, 11),
+                    (1, 4, 12),
+                    (2, 1, 8),
+                    (3, 1, 12),
+                    (18, 0, 3),
+                    (22, 0, 4),
+                ];
                 ApiVersionsResponse::default()
                     .with_api_keys(
                         keys.iter()
@@ -145,12 +155,25 @@ async fn serve(
                 let req = ProduceRequest::decode(&mut body, v).unwrap();
                 let n = calls.fetch_add(1, Ordering::SeqCst);
                 let records = req.topic_data[0].partition_data[0].records.clone().unwrap();
-                let count = BatchView::parse(&records).unwrap().records_count() as usize;
-                let code = match script {
+                let view = BatchView::parse(&records).unwrap();
+                let count = view.records_count() as usize;
+                let mut code = match script {
                     Script::ProduceErrors { code, n: bad } if n < bad => code,
                     Script::DropFirstProduce if n == 0 => return,
                     _ => 0,
                 };
+                // Sequence checks as a broker does them for idempotent producers.
+                if code == 0 && view.producer_id() >= 0 {
+                    let expected = next_sequence.load(Ordering::SeqCst) as i32;
+                    let seq = view.base_sequence();
+                    if seq == expected {
+                        next_sequence.fetch_add(count, Ordering::SeqCst);
+                    } else if seq < expected {
+                        code = 46; // DUPLICATE_SEQUENCE_NUMBER
+                    } else {
+                        code = 45; // OUT_OF_ORDER_SEQUENCE_NUMBER
+                    }
+                }
                 let base = if code == 0 {
                     next_offset.fetch_add(count, Ordering::SeqCst) as i64
                 } else {
@@ -164,6 +187,13 @@ async fn serve(
                             .with_error_code(code)
                             .with_base_offset(base)
                             .with_log_append_time_ms(-1)])])
+                    .encode(&mut out, v)
+                    .unwrap();
+            }
+            ApiKey::InitProducerId => {
+                InitProducerIdResponse::default()
+                    .with_producer_id(ProducerId(1000))
+                    .with_producer_epoch(0)
                     .encode(&mut out, v)
                     .unwrap();
             }
@@ -209,8 +239,13 @@ async fn serve(
 }
 
 fn producer(addr: &str) -> moldau_client::Producer {
+    producer_with(addr, true)
+}
+
+fn producer_with(addr: &str, idempotent: bool) -> moldau_client::Producer {
     ProducerBuilder::new(addr)
         .linger(Duration::ZERO)
+        .enable_idempotence(idempotent)
         .set("retry.backoff.ms", "10")
         .unwrap()
         .delivery_timeout(Duration::from_secs(20))
@@ -220,24 +255,32 @@ fn producer(addr: &str) -> moldau_client::Producer {
 
 #[tokio::test]
 async fn retriable_produce_errors_are_retried_in_order() {
+    for idempotent in [true, false] {
+        retried_in_order(idempotent).await;
+    }
+}
+
+async fn retried_in_order(idempotent: bool) {
     let fake = fake_broker(Script::ProduceErrors { code: 6, n: 3 }).await;
-    let p = producer(&fake.addr);
+    let p = producer_with(&fake.addr, idempotent);
+    // Records big enough that each fills its own batch, so several batches of
+    // the partition are in flight at once (idempotent case).
+    let payload = "x".repeat(20_000);
     let mut fs = Vec::new();
-    for i in 0..5 {
-        fs.push(
-            p.send(ProducerRecord::new("t", format!("v{i}")))
-                .await
-                .unwrap(),
-        );
+    for i in 0..40 {
+        let rec = ProducerRecord::new("t", format!("{i}:{payload}"));
+        fs.push(p.send(rec).await.unwrap());
     }
     let mut offsets = Vec::new();
     for f in fs {
         offsets.push(f.await.unwrap().offset);
     }
-    let mut sorted = offsets.clone();
-    sorted.sort_unstable();
-    assert_eq!(offsets, sorted, "records reordered by retries");
-    assert_eq!(*offsets.last().unwrap(), 4);
+    // Every record written exactly once, in send order.
+    assert_eq!(
+        offsets,
+        (0..40).collect::<Vec<i64>>(),
+        "idempotent={idempotent}"
+    );
     assert!(fake.produce_calls.load(Ordering::SeqCst) > 3);
     p.close().await.unwrap();
 }

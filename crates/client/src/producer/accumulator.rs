@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
+use super::sequence::{advance, ProducerIdentity};
 use crate::batch_builder::{BatchBuilder, ProducerStamp};
 use crate::codec::Compression;
 use crate::error::{Error, Result};
@@ -69,6 +70,9 @@ pub struct ProducerBatch {
     pub attempts: u32,
     /// Buffer memory held until the batch completes.
     permit: Option<OwnedSemaphorePermit>,
+    /// Producer id, epoch and base sequence once the batch was given a sequence
+    /// (idempotent producers), fixed across its retries.
+    pub stamp: Option<ProducerStamp>,
 }
 
 impl ProducerBatch {
@@ -94,9 +98,18 @@ impl ProducerBatch {
             .builder
             .take()
             .ok_or_else(|| Error::Encode("batch has no records".into()))?;
-        let bytes = builder.build(ProducerStamp::default())?;
+        let bytes = builder.build(self.stamp.unwrap_or_default())?;
         self.sealed = Some(bytes.clone());
         Ok(bytes)
+    }
+
+    /// Gives an already sequenced batch a new stamp (after a producer reset),
+    /// rewriting its sealed bytes if it was sealed.
+    fn restamp(&mut self, stamp: ProducerStamp) {
+        self.stamp = Some(stamp);
+        if let Some(sealed) = &self.sealed {
+            self.sealed = Some(super::sequence::restamp(sealed, stamp));
+        }
     }
 
     /// The sealed batch's buffer, if nothing else refers to it any more (the request
@@ -137,6 +150,10 @@ struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     in_flight: usize,
     retry_at: Option<Instant>,
+    /// Sequence the next batch of this partition gets (idempotent producers).
+    next_sequence: i32,
+    /// Base sequences of this partition's batches in flight.
+    in_flight_sequences: BTreeSet<i32>,
 }
 
 struct TopicQueues {
@@ -160,6 +177,8 @@ pub struct AccumulatorConfig {
     pub max_in_flight_per_partition: usize,
     /// Bytes of batch buffers kept for reuse.
     pub pool_bytes_max: usize,
+    /// Stamp batches with a producer id and sequences (`enable.idempotence`).
+    pub idempotent: bool,
 }
 
 /// What one drain produced.
@@ -186,6 +205,11 @@ pub struct Accumulator {
     sticky: StickyPartitioner,
     next_batch_id: u64,
     incomplete: BTreeSet<u64>,
+    /// Set for idempotent producers once InitProducerId answered.
+    producer: Option<ProducerIdentity>,
+    /// A sequence gap or a fenced producer id: no new sends until the producer is
+    /// reset (new id or epoch, sequences from zero).
+    needs_reset: bool,
 }
 
 impl Accumulator {
@@ -198,6 +222,8 @@ impl Accumulator {
             sticky: StickyPartitioner::default(),
             next_batch_id: 0,
             incomplete: BTreeSet::new(),
+            producer: None,
+            needs_reset: false,
         }
     }
 
@@ -278,6 +304,7 @@ impl Accumulator {
                 created: Instant::now(),
                 attempts: 0,
                 permit: None,
+                stamp: None,
             });
             self.next_batch_id += 1;
             self.incomplete.insert(id);
@@ -336,6 +363,10 @@ impl Accumulator {
     ) -> Drained {
         let mut out = Drained::default();
         let mut request_bytes: HashMap<i32, usize> = HashMap::new();
+        // Idempotent: nothing leaves before the producer has an id, or while a
+        // reset waits for the batches in flight to come back.
+        let blocked = self.config.idempotent && (self.producer.is_none() || self.needs_reset);
+        let producer = self.producer;
         let linger = self.config.linger;
         let delivery_timeout = self.config.delivery_timeout;
         for (topic, queues) in self.topics.iter_mut() {
@@ -349,8 +380,15 @@ impl Accumulator {
                         break;
                     }
                     if let Some(b) = queue.batches.pop_front() {
+                        if b.stamp.is_some() {
+                            // Its sequence will never reach the broker: a gap.
+                            self.needs_reset = true;
+                        }
                         out.expired.push(b);
                     }
+                }
+                if blocked {
+                    continue;
                 }
                 let Some(front) = queue.batches.front() else {
                     continue;
@@ -383,7 +421,14 @@ impl Accumulator {
                     continue;
                 }
                 *used += size;
-                if let Some(batch) = queue.batches.pop_front() {
+                if let Some(mut batch) = queue.batches.pop_front() {
+                    if let (None, Some(p)) = (batch.stamp, producer) {
+                        batch.stamp = Some(p.stamp(queue.next_sequence));
+                        queue.next_sequence = advance(queue.next_sequence, batch.record_count());
+                    }
+                    if let Some(st) = batch.stamp {
+                        queue.in_flight_sequences.insert(st.base_sequence);
+                    }
                     queue.in_flight += 1;
                     queue.retry_at = None;
                     out.by_node.entry(node).or_default().push(batch);
@@ -404,23 +449,131 @@ impl Accumulator {
         }
     }
 
-    /// A sent batch is done (success or final failure): its partition may send again.
-    pub fn complete(&mut self, topic: &str, partition: i32, id: u64) {
-        if let Some(q) = self.queue_mut(topic, partition) {
+    /// A sent batch is done (success or final failure): its partition may send
+    /// again. A sequenced batch that failed leaves a gap: `failed` requests a reset.
+    pub fn complete(&mut self, batch: &ProducerBatch, failed: bool) {
+        if let Some(q) = self.queue_mut(&batch.topic, batch.partition) {
             q.in_flight = q.in_flight.saturating_sub(1);
+            if let Some(st) = batch.stamp {
+                q.in_flight_sequences.remove(&st.base_sequence);
+            }
         }
-        self.incomplete.remove(&id);
+        if failed && batch.stamp.is_some() {
+            self.needs_reset = true;
+        }
+        self.incomplete.remove(&batch.id);
     }
 
-    /// Puts a failed batch back at the front of its queue, to resend after `backoff`.
+    /// Puts a failed batch back in its queue, to resend after `backoff`: in front of
+    /// everything, or, when sequenced, before the first batch with a later sequence.
     pub fn reenqueue(&mut self, mut batch: ProducerBatch, backoff: Duration) {
         batch.attempts += 1;
         let (topic, partition) = (batch.topic.clone(), batch.partition);
         if let Some(q) = self.queue_mut(&topic, partition) {
             q.in_flight = q.in_flight.saturating_sub(1);
             q.retry_at = Some(Instant::now() + backoff);
-            q.batches.push_front(batch);
+            let seq = batch.stamp.map(|st| st.base_sequence);
+            if let Some(seq) = seq {
+                q.in_flight_sequences.remove(&seq);
+            }
+            let at = match seq {
+                Some(seq) => q
+                    .batches
+                    .iter()
+                    .position(|b| b.stamp.is_none_or(|st| st.base_sequence > seq))
+                    .unwrap_or(q.batches.len()),
+                None => 0,
+            };
+            q.batches.insert(at, batch);
         }
+    }
+
+    /// True when another batch of the partition with a lower sequence is still
+    /// unacknowledged: then OUT_OF_ORDER_SEQUENCE_NUMBER for `batch` is only the
+    /// echo of that one's failure and `batch` is simply retried.
+    pub fn has_earlier_unacked(&self, batch: &ProducerBatch) -> bool {
+        let Some(seq) = batch.stamp.map(|st| st.base_sequence) else {
+            return false;
+        };
+        let Some(q) = self
+            .topics
+            .get(&*batch.topic)
+            .and_then(|t| t.partitions.get(&batch.partition))
+        else {
+            return false;
+        };
+        q.in_flight_sequences.iter().any(|&s| s < seq)
+            || q.batches
+                .iter()
+                .any(|b| b.stamp.is_some_and(|st| st.base_sequence < seq))
+    }
+
+    /// Asks for a producer reset once nothing is in flight (a sequence error).
+    pub fn request_reset(&mut self) {
+        if self.config.idempotent {
+            self.needs_reset = true;
+        }
+    }
+
+    /// The producer's identity, once known.
+    #[cfg(test)]
+    pub fn producer(&self) -> Option<ProducerIdentity> {
+        self.producer
+    }
+
+    /// True when the producer needs a (new) id before sending: none yet, or a reset
+    /// is due and nothing is in flight any more.
+    pub fn wants_producer_id(&self) -> bool {
+        if !self.config.idempotent {
+            return false;
+        }
+        match self.producer {
+            None => true,
+            Some(_) => self.needs_reset && self.in_flight_total() == 0,
+        }
+    }
+
+    fn in_flight_total(&self) -> usize {
+        self.topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .map(|q| q.in_flight)
+            .sum()
+    }
+
+    /// Installs a producer id (first or after a reset): every partition's
+    /// sequences restart at zero, and batches already sequenced are renumbered in
+    /// order.
+    pub fn set_producer(&mut self, identity: ProducerIdentity) {
+        let reset = self.producer.is_some();
+        self.producer = Some(identity);
+        self.needs_reset = false;
+        if !reset {
+            return;
+        }
+        for q in self
+            .topics
+            .values_mut()
+            .flat_map(|t| t.partitions.values_mut())
+        {
+            let mut next = 0;
+            for b in q.batches.iter_mut() {
+                if b.stamp.is_some() {
+                    b.restamp(identity.stamp(next));
+                    next = advance(next, b.record_count());
+                }
+            }
+            q.next_sequence = next;
+            q.in_flight_sequences.clear();
+        }
+    }
+
+    /// Turns idempotence off (the broker cannot give a producer id): batches go
+    /// unstamped, one per partition at a time.
+    pub fn disable_idempotence(&mut self) {
+        self.config.idempotent = false;
+        self.config.max_in_flight_per_partition = 1;
+        self.needs_reset = false;
     }
 
     fn queue_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionQueue> {
@@ -463,6 +616,7 @@ mod tests {
             delivery_timeout: Duration::from_secs(60),
             max_in_flight_per_partition: 1,
             pool_bytes_max: 1 << 20,
+            idempotent: false,
         })
     }
 
@@ -537,7 +691,7 @@ mod tests {
         assert_eq!(again.id, first_id);
         assert_eq!(again.attempts, 1);
         assert_eq!(a.lowest_incomplete(), first_id);
-        a.complete("t", 0, again.id);
+        a.complete(&again, false);
         again.succeed(10, None);
         assert!(a.lowest_incomplete() > first_id);
     }
@@ -555,6 +709,102 @@ mod tests {
         assert_eq!(r2.await.unwrap().unwrap().offset, 42);
     }
 
+    fn idempotent_acc(batch: usize) -> Accumulator {
+        Accumulator::new(AccumulatorConfig {
+            batch_size_bytes: batch,
+            linger: Duration::from_millis(0),
+            compression: Compression::None,
+            delivery_timeout: Duration::from_secs(60),
+            max_in_flight_per_partition: 5,
+            pool_bytes_max: 1 << 20,
+            idempotent: true,
+        })
+    }
+
+    fn drain_one_node(a: &mut Accumulator) -> Vec<ProducerBatch> {
+        a.drain(Instant::now(), true, 1 << 20, |_, _| Some(1))
+            .by_node
+            .remove(&1)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn idempotent_batches_get_consecutive_sequences_and_pipeline() {
+        let mut a = idempotent_acc(120);
+        let mut rxs = Vec::new();
+        for _ in 0..6 {
+            let (_, _, rx) = add(&mut a, Target::Partition(0), &[0u8; 50]);
+            rxs.push(rx);
+        }
+        // No producer id yet: nothing leaves.
+        assert!(a.wants_producer_id());
+        assert!(drain_one_node(&mut a).is_empty());
+        a.set_producer(ProducerIdentity { id: 42, epoch: 0 });
+        assert_eq!(a.producer(), Some(ProducerIdentity { id: 42, epoch: 0 }));
+        assert!(!a.wants_producer_id());
+        let mut sent = Vec::new();
+        for _ in 0..6 {
+            sent.extend(drain_one_node(&mut a));
+        }
+        // One record per 120-byte batch: 6 batches, at most 5 in flight.
+        assert_eq!(sent.len(), 5);
+        let seqs: Vec<i32> = sent
+            .iter()
+            .map(|b| b.stamp.unwrap().base_sequence)
+            .collect();
+        assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
+        assert!(sent.iter().all(|b| b.stamp.unwrap().producer_id == 42));
+        // Batch 1 fails retriably, batch 3 comes back out of order: both requeued
+        // in sequence order ahead of the unsent sixth batch.
+        let b3 = sent.remove(3);
+        let b1 = sent.remove(1);
+        assert!(a.has_earlier_unacked(&b3));
+        assert!(a.has_earlier_unacked(&b1));
+        a.reenqueue(b3, Duration::ZERO);
+        a.reenqueue(b1, Duration::ZERO);
+        let again: Vec<i32> = (0..3)
+            .flat_map(|_| drain_one_node(&mut a))
+            .map(|b| b.stamp.unwrap().base_sequence)
+            .collect();
+        assert_eq!(again, vec![1, 3]);
+    }
+
+    #[test]
+    fn producer_reset_renumbers_queued_batches_from_zero() {
+        let mut a = idempotent_acc(120);
+        let mut rxs = Vec::new();
+        for _ in 0..3 {
+            rxs.push(add(&mut a, Target::Partition(0), &[0u8; 50]).2);
+        }
+        a.set_producer(ProducerIdentity { id: 1, epoch: 0 });
+        let mut sent = drain_one_node(&mut a);
+        sent.extend(drain_one_node(&mut a));
+        sent.extend(drain_one_node(&mut a));
+        assert_eq!(sent.len(), 3);
+        let _ = sent[0].bytes().unwrap();
+        // The first batch fails for good: a gap, so the producer must reset.
+        let first = sent.remove(0);
+        a.complete(&first, true);
+        for b in sent.drain(..) {
+            a.reenqueue(b, Duration::ZERO);
+        }
+        assert!(a.wants_producer_id());
+        a.set_producer(ProducerIdentity { id: 2, epoch: 0 });
+        let mut resent = drain_one_node(&mut a);
+        resent.extend(drain_one_node(&mut a));
+        let stamps: Vec<(i64, i32)> = resent
+            .iter()
+            .map(|b| (b.stamp.unwrap().producer_id, b.stamp.unwrap().base_sequence))
+            .collect();
+        assert_eq!(stamps, vec![(2, 0), (2, 1)]);
+        for mut b in resent {
+            let view_bytes = b.bytes().unwrap();
+            let view = moldau_protocol::batch::BatchView::parse(&view_bytes).unwrap();
+            view.validate().unwrap();
+            assert_eq!(view.producer_id(), 2);
+        }
+    }
+
     #[test]
     fn sent_batch_buffers_are_reused() {
         let mut a = acc(16384, 0);
@@ -567,7 +817,7 @@ mod tests {
         b.sealed = Some(sent);
         let buf = b.take_buffer().expect("sole owner");
         let ptr = buf.as_ptr();
-        a.complete("t", 0, b.id);
+        a.complete(&b, false);
         a.recycle(buf);
         let (_, new, _r2) = add(&mut a, Target::Partition(0), b"b");
         assert!(new);

@@ -84,6 +84,11 @@ pub struct ProducerConfig {
     pub max_request_size_bytes: usize,
     /// `max.in.flight.requests.per.connection`.
     pub max_in_flight_per_connection: usize,
+    /// `enable.idempotence`: stamp batches with a producer id and sequences, so up
+    /// to five batches per partition can be in flight without retries reordering
+    /// or duplicating them. `None` (the default) means on when `acks=all`, as in
+    /// the Java client.
+    pub enable_idempotence: Option<bool>,
 }
 
 impl Default for ProducerConfig {
@@ -103,13 +108,22 @@ impl Default for ProducerConfig {
             max_block: MAX_BLOCK_DEFAULT,
             max_request_size_bytes: MAX_REQUEST_SIZE_BYTES_DEFAULT,
             max_in_flight_per_connection: MAX_IN_FLIGHT_PER_CONNECTION_DEFAULT,
+            enable_idempotence: None,
         }
     }
 }
 
 impl ProducerConfig {
+    /// Whether batches are sent idempotently.
+    pub fn idempotent(&self) -> bool {
+        self.enable_idempotence.unwrap_or(self.acks == Acks::All)
+    }
+
     /// Checks the settings for values that cannot work.
     pub fn validate(&self) -> Result<()> {
+        if self.enable_idempotence == Some(true) && self.acks != Acks::All {
+            return Err(Error::Config("enable.idempotence needs acks=all".into()));
+        }
         if self.batch_size_bytes == 0 {
             return Err(Error::Config("batch.size must be positive".into()));
         }
@@ -165,6 +179,13 @@ impl ProducerConfig {
             "request.timeout.ms" => self.client.connection.request_timeout = ms(value)?,
             "retry.backoff.ms" => self.client.retry_backoff = ms(value)?,
             "metadata.max.age.ms" => self.client.metadata_max_age = ms(value)?,
+            "enable.idempotence" => {
+                self.enable_idempotence = Some(value.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "enable.idempotence must be true or false, not {value}"
+                    ))
+                })?)
+            }
             "allow.auto.create.topics" => self.client.allow_auto_topic_creation = value == "true",
             other => return Err(Error::Config(format!("unknown producer property {other}"))),
         }
@@ -222,6 +243,11 @@ impl ProducerBuilder {
     /// Sets `delivery.timeout.ms`.
     pub fn delivery_timeout(mut self, d: Duration) -> Self {
         self.config.delivery_timeout = d;
+        self
+    }
+    /// Sets `enable.idempotence`.
+    pub fn enable_idempotence(mut self, on: bool) -> Self {
+        self.config.enable_idempotence = Some(on);
         self
     }
     /// Sets `client.id`.

@@ -16,6 +16,7 @@ mod accumulator;
 mod config;
 mod request;
 mod sender;
+mod sequence;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -124,8 +125,15 @@ impl Producer {
             linger: config.linger,
             compression: config.compression,
             delivery_timeout: config.delivery_timeout,
-            max_in_flight_per_partition: 1,
+            max_in_flight_per_partition: if config.idempotent() {
+                config
+                    .max_in_flight_per_connection
+                    .min(sequence::IDEMPOTENT_IN_FLIGHT_MAX)
+            } else {
+                1
+            },
             pool_bytes_max: config.buffer_memory_bytes / BUFFER_POOL_SHARE,
+            idempotent: config.idempotent(),
         });
         let (progress, _) = watch::channel(0);
         let shared = Arc::new(Shared {

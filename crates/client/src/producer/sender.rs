@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_protocol::kafka::error::ResponseError;
-use moldau_protocol::kafka::messages::{ApiKey, ProduceResponse};
+use moldau_protocol::kafka::messages::{ApiKey, InitProducerIdRequest, ProduceResponse};
 use tokio::sync::Semaphore;
 
 use super::accumulator::ProducerBatch;
 use super::config::Acks;
 use super::request::{encode_produce, TopicBatches};
+use super::sequence::ProducerIdentity;
 use super::Shared;
 use crate::cluster::Lane;
-use crate::error::{BrokerError, Error, Result};
+use crate::error::{check_code, BrokerError, Error, Result};
 
 /// Longest the sender sleeps when nothing is due, so closing is noticed promptly.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
@@ -25,6 +26,14 @@ const IDLE_WAKE: Duration = Duration::from_millis(500);
 pub(super) async fn run(shared: Arc<Shared>) {
     let mut node_slots: HashMap<i32, Arc<Semaphore>> = HashMap::new();
     loop {
+        let wants_id = shared
+            .accumulator
+            .lock()
+            .map(|a| a.wants_producer_id())
+            .unwrap_or(false);
+        if wants_id {
+            init_producer_id(&shared).await;
+        }
         let closing = shared.is_closing();
         let force = closing || shared.flushing();
         let md = shared.cluster.metadata();
@@ -42,7 +51,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 "{}-{} not delivered within delivery.timeout.ms",
                 batch.topic, batch.partition
             ));
-            finish(&shared, batch, Err(err));
+            // Never in flight: only its records are told.
+            batch.fail(&err);
+            if let Ok(acc) = shared.accumulator.lock() {
+                shared.publish_progress(acc.lowest_incomplete());
+            }
         }
         let mut next_wake = drained.next_wake;
         if !drained.leaderless.is_empty() {
@@ -196,9 +209,69 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
     }
 }
 
+/// Gets a producer id for idempotent producing (again, after a reset). A broker
+/// that cannot give one turns idempotence off; other failures are retried later.
+async fn init_producer_id(shared: &Arc<Shared>) {
+    let result = shared
+        .cluster
+        .send_any_with(ApiKey::InitProducerId, |_| {
+            InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(i32::MAX)
+        })
+        .await
+        .and_then(|r| check_code(r.error_code, None).map(|()| r));
+    match result {
+        Ok(r) => {
+            let identity = ProducerIdentity {
+                id: r.producer_id.0,
+                epoch: r.producer_epoch,
+            };
+            tracing::debug!(id = identity.id, epoch = identity.epoch, "producer id");
+            if let Ok(mut acc) = shared.accumulator.lock() {
+                acc.set_producer(identity);
+            }
+        }
+        Err(e) if e.is_retriable() => {
+            tracing::debug!(error = %e, "InitProducerId failed; retrying");
+            tokio::time::sleep(shared.config.client.retry_backoff).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no producer id; sending without idempotence");
+            if let Ok(mut acc) = shared.accumulator.lock() {
+                acc.disable_idempotence();
+            }
+        }
+    }
+}
+
 /// Resends a batch after backoff when the error allows and time is left, else fails
-/// its records. Errors that mean "leader moved" refresh metadata first.
+/// its records. Errors that mean "leader moved" refresh metadata first; sequence
+/// errors of idempotent batches are retried (after a producer reset if needed).
 fn retry_or_fail(shared: &Arc<Shared>, batch: ProducerBatch, err: Error) {
+    if batch.stamp.is_some() {
+        if err.is(ResponseError::DuplicateSequenceNumber) {
+            // The broker has it already; the offset is not known any more.
+            finish(shared, batch, Ok((-1, None)));
+            return;
+        }
+        let sequence_error = err.is(ResponseError::OutOfOrderSequenceNumber)
+            || err.is(ResponseError::UnknownProducerId)
+            || err.is(ResponseError::InvalidProducerEpoch);
+        if sequence_error && batch.created.elapsed() < shared.config.delivery_timeout {
+            if let Ok(mut acc) = shared.accumulator.lock() {
+                // Only the echo of an earlier batch's failure, or a real gap?
+                if !err.is(ResponseError::OutOfOrderSequenceNumber)
+                    || !acc.has_earlier_unacked(&batch)
+                {
+                    acc.request_reset();
+                }
+                acc.reenqueue(batch, shared.config.client.retry_backoff);
+            }
+            shared.wake.notify_one();
+            return;
+        }
+    }
     let expired = batch.created.elapsed() >= shared.config.delivery_timeout;
     let retriable = err.is_retriable() || matches!(err, Error::Protocol(_));
     if !retriable || expired || batch.attempts >= shared.config.retries {
@@ -236,7 +309,7 @@ fn needs_metadata(err: &Error) -> bool {
 fn finish(shared: &Arc<Shared>, mut batch: ProducerBatch, outcome: Result<(i64, Option<i64>)>) {
     let buffer = batch.take_buffer();
     if let Ok(mut acc) = shared.accumulator.lock() {
-        acc.complete(&batch.topic, batch.partition, batch.id);
+        acc.complete(&batch, outcome.is_err());
         if let Some(buf) = buffer {
             acc.recycle(buf);
         }
