@@ -7,7 +7,8 @@
 //! ```
 //! The broker is `$MOLDAU_BENCH_BROKER` if set, else a `moldau serve` started from
 //! `$MOLDAU_BIN` or `<target>/release/moldau`. Both clients use the same batching
-//! settings (batch 1 MiB, linger 5 ms, acks=1, no compression). Each side runs
+//! settings (batch 1 MiB, linger 5 ms, no compression; acks=all with idempotence
+//! unless `MOLDAU_BENCH_ACKS=1`). Each side runs
 //! several times, alternating which goes first; best and median are reported.
 
 use std::io::{BufRead, BufReader};
@@ -98,6 +99,17 @@ fn broker(partitions: usize) -> Broker {
     }
 }
 
+/// Extra librdkafka properties from `MOLDAU_BENCH_RD_SET=k=v,k=v` (consumer side).
+fn rd_extra(cfg: &mut RdConfig) {
+    if let Ok(extra) = std::env::var("MOLDAU_BENCH_RD_SET") {
+        for kv in extra.split(',').filter(|s| !s.is_empty()) {
+            if let Some((k, v)) = kv.split_once('=') {
+                cfg.set(k, v);
+            }
+        }
+    }
+}
+
 fn report(what: &str, n: usize, took: Duration) -> f64 {
     let secs = took.as_secs_f64();
     let rate = n as f64 / secs;
@@ -108,9 +120,15 @@ fn report(what: &str, n: usize, took: Duration) -> f64 {
     rate
 }
 
+/// `MOLDAU_BENCH_ACKS`: `all` (default; both clients idempotent, as the Java
+/// client's defaults) or `1` (neither idempotent).
+fn acks_all() -> bool {
+    std::env::var("MOLDAU_BENCH_ACKS").map_or(true, |v| v != "1")
+}
+
 async fn ours_produce(addr: &str, topic: &str, n: usize) -> Duration {
     let producer = ProducerBuilder::new(addr)
-        .acks(Acks::Leader)
+        .acks(if acks_all() { Acks::All } else { Acks::Leader })
         .batch_size_bytes(BATCH_BYTES)
         .linger(Duration::from_millis(LINGER_MS))
         .buffer_memory_bytes(256 * 1024 * 1024)
@@ -159,7 +177,8 @@ fn rd_produce(addr: &str, topic: &str, n: usize) -> Duration {
     let acked = Arc::new(AtomicUsize::new(0));
     let producer: BaseProducer<CountingContext> = RdConfig::new()
         .set("bootstrap.servers", addr)
-        .set("acks", "1")
+        .set("acks", if acks_all() { "all" } else { "1" })
+        .set("enable.idempotence", acks_all().to_string())
         .set("linger.ms", LINGER_MS.to_string())
         .set("batch.size", BATCH_BYTES.to_string())
         .set("queue.buffering.max.kbytes", (256 * 1024).to_string())
@@ -221,13 +240,13 @@ async fn ours_consume(addr: &str, topic: &str, partitions: usize, n: usize) -> D
 }
 
 fn rd_consume(addr: &str, topic: &str, partitions: usize, n: usize) -> Duration {
-    let consumer: BaseConsumer = RdConfig::new()
-        .set("bootstrap.servers", addr)
+    let mut cfg = RdConfig::new();
+    cfg.set("bootstrap.servers", addr)
         .set("group.id", "bench-unused")
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .expect("rdkafka consumer");
+        .set("auto.offset.reset", "earliest");
+    rd_extra(&mut cfg);
+    let consumer: BaseConsumer = cfg.create().expect("rdkafka consumer");
     let mut list = TopicPartitionList::new();
     for p in 0..partitions as i32 {
         list.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
