@@ -19,13 +19,14 @@
 //! ```
 
 pub mod assignor;
+mod commits;
 mod config;
 mod fetcher;
 mod group;
 mod listener;
 mod state;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,9 +42,7 @@ pub use listener::RebalanceListener;
 use crate::cluster::Cluster;
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
-use crate::offsets::{
-    self, CommitIdentity, OffsetAndMetadata, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
-};
+use crate::offsets::{self, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::record::{ConsumerRecord, TopicPartition};
 use group::GroupState;
 use state::SubscriptionState;
@@ -442,22 +441,6 @@ impl Consumer {
         Ok(())
     }
 
-    fn commit_identity(&self) -> CommitIdentity {
-        let subscribed = self.subscription().is_some();
-        match self.inner().group.lock() {
-            Ok(g) if subscribed => CommitIdentity {
-                generation: g.generation,
-                member_id: g.member_id.clone(),
-                group_instance_id: self.config().group_instance_id.clone(),
-            },
-            _ => CommitIdentity {
-                generation: -1,
-                member_id: String::new(),
-                group_instance_id: None,
-            },
-        }
-    }
-
     pub(crate) fn set_internal_listener(&self, l: Option<Arc<dyn RebalanceListener>>) {
         if let Ok(mut slot) = self.inner().internal_listener.lock() {
             *slot = l;
@@ -482,133 +465,10 @@ impl Consumer {
         out
     }
 
-    fn coordinator(&self) -> Result<&Arc<Coordinator>> {
-        self.inner()
-            .coordinator
-            .as_ref()
-            .ok_or_else(|| Error::Config("commits need group.id".into()))
-    }
-
-    /// The current positions as offsets to commit.
-    fn position_offsets(&self) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
-        self.inner()
-            .state
-            .lock()
-            .map(|s| {
-                s.positions()
-                    .into_iter()
-                    .map(|(tp, (offset, epoch))| {
-                        (
-                            tp,
-                            OffsetAndMetadata {
-                                offset,
-                                leader_epoch: epoch,
-                                metadata: String::new(),
-                            },
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Commits the positions of all assigned partitions (everything `poll` returned).
-    pub async fn commit(&self) -> Result<()> {
-        let offsets = self.position_offsets();
-        self.commit_offsets(&offsets).await
-    }
-
-    /// Commits explicit offsets (the next offset to consume, per partition).
-    pub async fn commit_offsets(
-        &self,
-        offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
-    ) -> Result<()> {
-        let coord = self.coordinator()?;
-        offsets::commit(coord, &self.commit_identity(), offsets).await
-    }
-
-    /// Commits the current positions in the background; await the handle to learn
-    /// the outcome, or drop it.
-    pub fn commit_async(&self) -> JoinHandle<Result<()>> {
-        let offsets = self.position_offsets();
-        let me = self.clone();
-        tokio::spawn(async move { me.commit_offsets(&offsets).await })
-    }
-
-    /// Committed offsets of the group for `partitions`.
-    pub async fn committed(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
-        offsets::fetch_committed(self.coordinator()?, Some(partitions), false).await
-    }
-
-    /// The log end offsets of `partitions`.
-    pub async fn end_offsets(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Result<HashMap<TopicPartition, i64>> {
-        let req: Vec<_> = partitions
-            .iter()
-            .map(|tp| (tp.clone(), LATEST_TIMESTAMP))
-            .collect();
-        let listed =
-            offsets::list_offsets(self.cluster(), &req, self.config().isolation_level.wire())
-                .await?;
-        Ok(listed.into_iter().map(|(tp, l)| (tp, l.offset)).collect())
-    }
-
-    /// The log start offsets of `partitions`.
-    pub async fn beginning_offsets(
-        &self,
-        partitions: &[TopicPartition],
-    ) -> Result<HashMap<TopicPartition, i64>> {
-        let req: Vec<_> = partitions
-            .iter()
-            .map(|tp| (tp.clone(), EARLIEST_TIMESTAMP))
-            .collect();
-        let listed = offsets::list_offsets(self.cluster(), &req, 0).await?;
-        Ok(listed.into_iter().map(|(tp, l)| (tp, l.offset)).collect())
-    }
-
     /// Member id and generation in the group, once joined.
     pub fn group_generation(&self) -> Option<(String, i32)> {
         let g = self.inner().group.lock().ok()?;
         (g.generation >= 0).then(|| (g.member_id.clone(), g.generation))
-    }
-
-    fn maybe_auto_commit(&self) {
-        let inner = self.inner();
-        if !inner.config.enable_auto_commit || inner.coordinator.is_none() {
-            return;
-        }
-        let due = match inner.next_auto_commit.lock() {
-            Ok(mut next) if Instant::now() >= *next => {
-                *next = Instant::now() + inner.config.auto_commit_interval;
-                true
-            }
-            _ => false,
-        };
-        if due {
-            let handle = self.commit_async();
-            tokio::spawn(async move {
-                if let Ok(Err(e)) = handle.await {
-                    tracing::debug!(error = %e, "auto commit failed");
-                }
-            });
-        }
-    }
-
-    /// Commits synchronously when auto commit is on (before revocation and close).
-    async fn auto_commit_now(&self, partitions: &[TopicPartition]) {
-        if !self.config().enable_auto_commit || self.inner().coordinator.is_none() {
-            return;
-        }
-        let mut offsets = self.position_offsets();
-        offsets.retain(|tp, _| partitions.contains(tp));
-        if let Err(e) = self.commit_offsets(&offsets).await {
-            tracing::warn!(error = %e, "commit before revocation failed");
-        }
     }
 
     /// Commits (with auto commit), tells the listener, leaves the group, and stops

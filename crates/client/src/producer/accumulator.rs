@@ -1,22 +1,24 @@
 //! The record accumulator: one queue of batches per partition. `send` appends to the
 //! newest batch of a partition; the sender drains the oldest batch of each partition
-//! once it is full, has lingered long enough, or a flush asks for it. At most one
-//! batch per partition is in flight, and a failed batch goes back to the front of its
+//! once it is full, has lingered long enough, or a flush asks for it. One batch per
+//! partition is in flight (up to five for idempotent producers, whose sequence
+//! numbers keep them ordered), and a failed batch goes back to the front of its
 //! queue, so retries never reorder a partition's records.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use bytes::BytesMut;
+use tokio::sync::OwnedSemaphorePermit;
 
+use super::batch::Delivery;
+pub use super::batch::{DeliverySender, ProducerBatch};
 use super::sequence::{advance, ProducerIdentity};
-use crate::batch_builder::{BatchBuilder, ProducerStamp};
+use crate::batch_builder::BatchBuilder;
 use crate::codec::Compression;
-use crate::error::{Error, Result};
 use crate::partitioner::StickyPartitioner;
-use crate::record::{Header, RecordMetadata};
+use crate::record::Header;
 
 /// Largest buffer reserved up front for a new batch, in bytes (bigger batches grow).
 const BATCH_CAPACITY_BYTES_MAX: usize = 1 << 20;
@@ -43,106 +45,6 @@ pub struct Append<'a> {
     pub value: Option<&'a [u8]>,
     /// Headers.
     pub headers: &'a [Header],
-}
-
-/// The producer waiting for one record's outcome.
-pub type DeliverySender = oneshot::Sender<Result<RecordMetadata>>;
-
-struct Delivery {
-    tx: DeliverySender,
-    timestamp: i64,
-}
-
-/// A batch of one partition, open (still accepting) or sealed.
-pub struct ProducerBatch {
-    /// Unique, increasing id (flush waits for ids below a mark).
-    pub id: u64,
-    /// Topic.
-    pub topic: Arc<str>,
-    /// Partition.
-    pub partition: i32,
-    builder: Option<BatchBuilder>,
-    sealed: Option<Bytes>,
-    deliveries: Vec<Delivery>,
-    /// When the batch was created (linger and delivery timeout count from here).
-    pub created: Instant,
-    /// Sends attempted so far.
-    pub attempts: u32,
-    /// Buffer memory held until the batch completes.
-    permit: Option<OwnedSemaphorePermit>,
-    /// Producer id, epoch and base sequence once the batch was given a sequence
-    /// (idempotent producers), fixed across its retries.
-    pub stamp: Option<ProducerStamp>,
-}
-
-impl ProducerBatch {
-    fn size_bytes(&self) -> usize {
-        match (&self.builder, &self.sealed) {
-            (_, Some(s)) => s.len(),
-            (Some(b), None) => b.size_bytes(),
-            (None, None) => 0,
-        }
-    }
-
-    /// Number of records.
-    pub fn record_count(&self) -> usize {
-        self.deliveries.len()
-    }
-
-    /// The encoded batch, sealing (and compressing) it on first use.
-    pub fn bytes(&mut self) -> Result<Bytes> {
-        if let Some(b) = &self.sealed {
-            return Ok(b.clone());
-        }
-        let builder = self
-            .builder
-            .take()
-            .ok_or_else(|| Error::Encode("batch has no records".into()))?;
-        let bytes = builder.build(self.stamp.unwrap_or_default())?;
-        self.sealed = Some(bytes.clone());
-        Ok(bytes)
-    }
-
-    /// Gives an already sequenced batch a new stamp (after a producer reset),
-    /// rewriting its sealed bytes if it was sealed.
-    fn restamp(&mut self, stamp: ProducerStamp) {
-        self.stamp = Some(stamp);
-        if let Some(sealed) = &self.sealed {
-            self.sealed = Some(super::sequence::restamp(sealed, stamp));
-        }
-    }
-
-    /// The sealed batch's buffer, if nothing else refers to it any more (the request
-    /// was written), for reuse by a later batch.
-    pub fn take_buffer(&mut self) -> Option<BytesMut> {
-        self.sealed.take()?.try_into_mut().ok()
-    }
-
-    /// Reports success: record `i` got offset `base_offset + i`.
-    pub fn succeed(mut self, base_offset: i64, log_append_time: Option<i64>) {
-        self.permit.take();
-        for (i, d) in self.deliveries.drain(..).enumerate() {
-            let offset = if base_offset < 0 {
-                -1
-            } else {
-                base_offset + i as i64
-            };
-            let _ = d.tx.send(Ok(RecordMetadata {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset,
-                timestamp: log_append_time.unwrap_or(d.timestamp),
-            }));
-        }
-    }
-
-    /// Reports the same error for every record.
-    pub fn fail(mut self, err: &Error) {
-        self.permit.take();
-        for d in self.deliveries.drain(..) {
-            let _ = d.tx.send(Err(err.clone()));
-        }
-    }
 }
 
 #[derive(Default)]
@@ -604,238 +506,5 @@ fn earliest(a: Option<Instant>, b: Instant) -> Option<Instant> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::sync::Semaphore;
-
-    fn acc(batch: usize, linger_ms: u64) -> Accumulator {
-        Accumulator::new(AccumulatorConfig {
-            batch_size_bytes: batch,
-            linger: Duration::from_millis(linger_ms),
-            compression: Compression::None,
-            delivery_timeout: Duration::from_secs(60),
-            max_in_flight_per_partition: 1,
-            pool_bytes_max: 1 << 20,
-            idempotent: false,
-        })
-    }
-
-    fn add(
-        a: &mut Accumulator,
-        target: Target,
-        value: &[u8],
-    ) -> (i32, bool, oneshot::Receiver<Result<RecordMetadata>>) {
-        // One semaphore for all, as in the producer: permits of a batch merge.
-        static MEMORY: std::sync::OnceLock<Arc<Semaphore>> = std::sync::OnceLock::new();
-        let sem = MEMORY.get_or_init(|| Arc::new(Semaphore::new(1 << 30)));
-        let permit = sem.clone().try_acquire_many_owned(1).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let rec = Append {
-            timestamp: 1,
-            key: None,
-            value: Some(value),
-            headers: &[],
-        };
-        let (p, new) = a.append("t", target, &rec, permit, tx, || vec![0, 1, 2]);
-        (p, new, rx)
-    }
-
-    #[test]
-    fn batches_fill_to_batch_size_then_roll() {
-        let mut a = acc(200, 1000);
-        let mut news = 0;
-        for _ in 0..10 {
-            let (_, new, _rx) = add(&mut a, Target::Partition(0), &[7u8; 50]);
-            news += new as usize;
-        }
-        // ~61 header + ~58 per record: 2 records per 200-byte batch.
-        assert_eq!(news, 5);
-        let now = Instant::now();
-        // Full batches are ready without lingering, but only one per partition.
-        let d = a.drain(now, false, 1 << 20, |_, _| Some(1));
-        assert_eq!(d.by_node[&1].len(), 1);
-        assert_eq!(d.by_node[&1][0].record_count(), 2);
-        let again = a.drain(now, false, 1 << 20, |_, _| Some(1));
-        assert!(again.by_node.is_empty(), "partition already in flight");
-    }
-
-    #[test]
-    fn lone_batch_waits_for_linger_unless_forced() {
-        let mut a = acc(16384, 50);
-        let (_p, _, _rx) = add(&mut a, Target::Partition(2), b"x");
-        let now = Instant::now();
-        let d = a.drain(now, false, 1 << 20, |_, _| Some(1));
-        assert!(d.by_node.is_empty());
-        assert!(d.next_wake.is_some());
-        let d = a.drain(now + Duration::from_millis(60), false, 1 << 20, |_, _| {
-            Some(1)
-        });
-        assert_eq!(d.by_node[&1].len(), 1);
-        let (_p, _, _rx2) = add(&mut a, Target::Partition(3), b"y");
-        let d = a.drain(now, true, 1 << 20, |_, _| Some(1));
-        assert_eq!(d.by_node[&1].len(), 1);
-    }
-
-    #[test]
-    fn retried_batch_goes_first_and_keeps_order() {
-        let mut a = acc(100, 0);
-        let (_, _, _r1) = add(&mut a, Target::Partition(0), &[1u8; 40]);
-        let (_, _, _r2) = add(&mut a, Target::Partition(0), &[2u8; 40]);
-        let now = Instant::now();
-        let mut d = a.drain(now, false, 1 << 20, |_, _| Some(1));
-        let first = d.by_node.get_mut(&1).unwrap().pop().unwrap();
-        let first_id = first.id;
-        a.reenqueue(first, Duration::from_millis(0));
-        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
-        let again = d.by_node.get_mut(&1).unwrap().pop().unwrap();
-        assert_eq!(again.id, first_id);
-        assert_eq!(again.attempts, 1);
-        assert_eq!(a.lowest_incomplete(), first_id);
-        a.complete(&again, false);
-        again.succeed(10, None);
-        assert!(a.lowest_incomplete() > first_id);
-    }
-
-    #[tokio::test]
-    async fn success_reports_consecutive_offsets() {
-        let mut a = acc(16384, 0);
-        let (_, _, r1) = add(&mut a, Target::Partition(0), b"a");
-        let (_, _, r2) = add(&mut a, Target::Partition(0), b"b");
-        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
-        let mut b = d.by_node.get_mut(&1).unwrap().pop().unwrap();
-        assert!(b.bytes().unwrap().len() > 61);
-        b.succeed(41, None);
-        assert_eq!(r1.await.unwrap().unwrap().offset, 41);
-        assert_eq!(r2.await.unwrap().unwrap().offset, 42);
-    }
-
-    fn idempotent_acc(batch: usize) -> Accumulator {
-        Accumulator::new(AccumulatorConfig {
-            batch_size_bytes: batch,
-            linger: Duration::from_millis(0),
-            compression: Compression::None,
-            delivery_timeout: Duration::from_secs(60),
-            max_in_flight_per_partition: 5,
-            pool_bytes_max: 1 << 20,
-            idempotent: true,
-        })
-    }
-
-    fn drain_one_node(a: &mut Accumulator) -> Vec<ProducerBatch> {
-        a.drain(Instant::now(), true, 1 << 20, |_, _| Some(1))
-            .by_node
-            .remove(&1)
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn idempotent_batches_get_consecutive_sequences_and_pipeline() {
-        let mut a = idempotent_acc(120);
-        let mut rxs = Vec::new();
-        for _ in 0..6 {
-            let (_, _, rx) = add(&mut a, Target::Partition(0), &[0u8; 50]);
-            rxs.push(rx);
-        }
-        // No producer id yet: nothing leaves.
-        assert!(a.wants_producer_id());
-        assert!(drain_one_node(&mut a).is_empty());
-        a.set_producer(ProducerIdentity { id: 42, epoch: 0 });
-        assert_eq!(a.producer(), Some(ProducerIdentity { id: 42, epoch: 0 }));
-        assert!(!a.wants_producer_id());
-        let mut sent = Vec::new();
-        for _ in 0..6 {
-            sent.extend(drain_one_node(&mut a));
-        }
-        // One record per 120-byte batch: 6 batches, at most 5 in flight.
-        assert_eq!(sent.len(), 5);
-        let seqs: Vec<i32> = sent
-            .iter()
-            .map(|b| b.stamp.unwrap().base_sequence)
-            .collect();
-        assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
-        assert!(sent.iter().all(|b| b.stamp.unwrap().producer_id == 42));
-        // Batch 1 fails retriably, batch 3 comes back out of order: both requeued
-        // in sequence order ahead of the unsent sixth batch.
-        let b3 = sent.remove(3);
-        let b1 = sent.remove(1);
-        assert!(a.has_earlier_unacked(&b3));
-        assert!(a.has_earlier_unacked(&b1));
-        a.reenqueue(b3, Duration::ZERO);
-        a.reenqueue(b1, Duration::ZERO);
-        let again: Vec<i32> = (0..3)
-            .flat_map(|_| drain_one_node(&mut a))
-            .map(|b| b.stamp.unwrap().base_sequence)
-            .collect();
-        assert_eq!(again, vec![1, 3]);
-    }
-
-    #[test]
-    fn producer_reset_renumbers_queued_batches_from_zero() {
-        let mut a = idempotent_acc(120);
-        let mut rxs = Vec::new();
-        for _ in 0..3 {
-            rxs.push(add(&mut a, Target::Partition(0), &[0u8; 50]).2);
-        }
-        a.set_producer(ProducerIdentity { id: 1, epoch: 0 });
-        let mut sent = drain_one_node(&mut a);
-        sent.extend(drain_one_node(&mut a));
-        sent.extend(drain_one_node(&mut a));
-        assert_eq!(sent.len(), 3);
-        let _ = sent[0].bytes().unwrap();
-        // The first batch fails for good: a gap, so the producer must reset.
-        let first = sent.remove(0);
-        a.complete(&first, true);
-        for b in sent.drain(..) {
-            a.reenqueue(b, Duration::ZERO);
-        }
-        assert!(a.wants_producer_id());
-        a.set_producer(ProducerIdentity { id: 2, epoch: 0 });
-        let mut resent = drain_one_node(&mut a);
-        resent.extend(drain_one_node(&mut a));
-        let stamps: Vec<(i64, i32)> = resent
-            .iter()
-            .map(|b| (b.stamp.unwrap().producer_id, b.stamp.unwrap().base_sequence))
-            .collect();
-        assert_eq!(stamps, vec![(2, 0), (2, 1)]);
-        for mut b in resent {
-            let view_bytes = b.bytes().unwrap();
-            let view = moldau_protocol::batch::BatchView::parse(&view_bytes).unwrap();
-            view.validate().unwrap();
-            assert_eq!(view.producer_id(), 2);
-        }
-    }
-
-    #[test]
-    fn sent_batch_buffers_are_reused() {
-        let mut a = acc(16384, 0);
-        let (_, _, _r) = add(&mut a, Target::Partition(0), b"a");
-        let mut d = a.drain(Instant::now(), false, 1 << 20, |_, _| Some(1));
-        let mut b = d.by_node.get_mut(&1).unwrap().pop().unwrap();
-        let sent = b.bytes().unwrap();
-        // Still referenced by the request: not reusable yet.
-        assert!(b.take_buffer().is_none());
-        b.sealed = Some(sent);
-        let buf = b.take_buffer().expect("sole owner");
-        let ptr = buf.as_ptr();
-        a.complete(&b, false);
-        a.recycle(buf);
-        let (_, new, _r2) = add(&mut a, Target::Partition(0), b"b");
-        assert!(new);
-        let mut d = a.drain(Instant::now(), true, 1 << 20, |_, _| Some(1));
-        let mut b2 = d.by_node.get_mut(&1).unwrap().pop().unwrap();
-        assert_eq!(b2.bytes().unwrap().as_ptr(), ptr, "buffer was not reused");
-    }
-
-    #[test]
-    fn sticky_moves_when_batch_is_full_and_leaderless_topics_reported() {
-        let mut a = acc(200, 1000);
-        let (p1, _, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
-        let (p2, _, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
-        assert_eq!(p1, p2);
-        let (p3, new, _r) = add(&mut a, Target::Sticky { partition_count: 3 }, &[0u8; 60]);
-        assert!(new);
-        assert_ne!(p3, p1);
-        let d = a.drain(Instant::now(), true, 1 << 20, |_, _| None);
-        assert_eq!(d.leaderless, vec!["t".to_string()]);
-    }
-}
+#[path = "accumulator_tests.rs"]
+mod tests;

@@ -13,6 +13,7 @@
 //! ```
 
 mod accumulator;
+mod batch;
 mod config;
 mod request;
 mod sender;
