@@ -35,3 +35,10 @@ pub use producer::{Acks, DeliveryFuture, Producer, ProducerBuilder, ProducerConf
 pub use record::{
     ConsumerRecord, Header, ProducerRecord, RecordMetadata, TimestampType, TopicPartition,
 };
+
+/// The tokio runtime to run background tasks on; an error, not a panic, outside one.
+pub(crate) fn runtime() -> Result<tokio::runtime::Handle> {
+    tokio::runtime::Handle::try_current().map_err(|_| {
+        Error::Config("producers and consumers must be created inside a tokio runtime".into())
+    })
+}

@@ -128,6 +128,7 @@ impl Consumer {
     /// runtime.
     pub fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
+        let runtime = crate::runtime()?;
         let cluster = Cluster::new(config.client.clone())?;
         let coordinator = config
             .group_id
@@ -149,9 +150,9 @@ impl Consumer {
             internal_listener: Mutex::new(None),
             config,
         });
-        let mut tasks = vec![tokio::spawn(fetcher::run(Arc::downgrade(&inner)))];
+        let mut tasks = vec![runtime.spawn(fetcher::run(Arc::downgrade(&inner)))];
         if inner.coordinator.is_some() {
-            tasks.push(tokio::spawn(group::heartbeat_loop(Arc::downgrade(&inner))));
+            tasks.push(runtime.spawn(group::heartbeat_loop(Arc::downgrade(&inner))));
         }
         Ok(Consumer {
             handle: Arc::new(Handle { inner, tasks }),

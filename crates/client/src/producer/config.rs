@@ -270,7 +270,7 @@ impl ProducerBuilder {
         &self.config
     }
     /// Validates the settings and starts the producer (its sender task runs on the
-    /// current tokio runtime).
+    /// current tokio runtime; outside one this is an error).
     pub fn build(self) -> Result<crate::producer::Producer> {
         crate::producer::Producer::new(self.config)
     }
@@ -279,6 +279,30 @@ impl ProducerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn building_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = ProducerBuilder::new("127.0.0.1:1").build().unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        let err = crate::consumer::ConsumerBuilder::new("127.0.0.1:1")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+    }
+
+    #[test]
+    fn idempotence_follows_acks_unless_set() {
+        let mut c = ProducerConfig::default();
+        assert!(c.idempotent());
+        c.set("acks", "1").unwrap();
+        assert!(!c.idempotent());
+        c.set("enable.idempotence", "true").unwrap();
+        assert!(c.validate().is_err());
+        c.set("acks", "all").unwrap();
+        c.validate().unwrap();
+        c.set("enable.idempotence", "false").unwrap();
+        assert!(!c.idempotent());
+    }
 
     #[test]
     fn properties_parse_and_validate() {

@@ -120,6 +120,7 @@ impl Producer {
     /// Starts a producer with `config` on the current tokio runtime.
     pub fn new(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
+        let runtime = crate::runtime()?;
         let cluster = Cluster::new(config.client.clone())?;
         let acc = Accumulator::new(AccumulatorConfig {
             batch_size_bytes: config.batch_size_bytes,
@@ -148,7 +149,7 @@ impl Producer {
             flushes: AtomicUsize::new(0),
             progress,
         });
-        tokio::spawn(sender::run(shared.clone()));
+        runtime.spawn(sender::run(shared.clone()));
         Ok(Producer {
             handle: Arc::new(Handle { shared }),
         })
