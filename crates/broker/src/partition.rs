@@ -7,7 +7,7 @@
 
 use crate::error::BrokerError;
 use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -66,8 +66,6 @@ pub struct Partition {
     pub log: SharedLog,
     leader_epoch: AtomicI32,
     limits: parking_lot::RwLock<ProduceLimits>,
-    /// Appends since the last flush, for `flush.messages`.
-    unflushed_messages: AtomicI64,
     logs: Arc<LogManager>,
     data_arrived: Arc<Notify>,
     durability: mpsc::UnboundedSender<Durable>,
@@ -94,7 +92,6 @@ impl Partition {
             log,
             leader_epoch: AtomicI32::new(leader_epoch),
             limits: parking_lot::RwLock::new(ProduceLimits::default()),
-            unflushed_messages: AtomicI64::new(0),
             logs,
             data_arrived,
             durability,
@@ -141,31 +138,27 @@ impl Partition {
         now_ms: i64,
         want_durable: bool,
     ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
-        let (info, log_start_offset, page_cache_mode, flush_every) = {
+        let (info, log_start_offset, page_cache_mode, flush_due) = {
             let mut log = self.log.write();
             let info = log.append(batches, self.leader_epoch(), now_ms)?;
             let config = log.config();
             let page_cache = config.flush_messages.is_some() || config.flush_ms.is_some();
-            let flush_every = config.flush_messages;
             if page_cache {
                 let leo = log.log_end_offset();
                 log.set_high_watermark(leo);
             }
-            (info, log.log_start_offset(), page_cache, flush_every)
+            // The log counts unflushed records and time since its last flush.
+            let due = page_cache && log.flush_due(now_ms);
+            (info, log.log_start_offset(), page_cache, due)
         };
-        let (record_count, last_offset) = (info.record_count, info.last_offset);
+        let last_offset = info.last_offset;
         let result = AppendResult {
             info,
             log_start_offset,
         };
         if page_cache_mode {
             self.data_arrived.notify_waiters();
-            let unflushed = self
-                .unflushed_messages
-                .fetch_add(record_count, Ordering::AcqRel)
-                + record_count;
-            if flush_every.is_some_and(|n| unflushed as u64 >= n) {
-                self.unflushed_messages.store(0, Ordering::Release);
+            if flush_due {
                 self.logs
                     .request_flush(&self.tp, last_offset + 1, Box::new(|_| {}));
             }
