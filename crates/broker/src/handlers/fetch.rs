@@ -112,18 +112,10 @@ fn read_partition(
     let high_watermark = log.high_watermark();
     let log_start_offset = log.log_start_offset();
     let limit = budget.min(p.partition_max_bytes.max(0) as usize);
-    let result = if p.fetch_offset > log.log_end_offset() || p.fetch_offset < log_start_offset {
-        Err(LogError::OffsetOutOfRange {
-            requested: p.fetch_offset,
-            log_start: log_start_offset,
-            log_end: log.log_end_offset(),
-        })
-    } else if p.fetch_offset >= high_watermark {
-        Ok(Bytes::new())
-    } else {
-        log.read(p.fetch_offset, limit, high_watermark, min_one_batch)
-            .map(|r| r.bytes)
-    };
+    // The log checks the range and stops at the high watermark.
+    let result = log
+        .read(p.fetch_offset, limit, high_watermark, min_one_batch)
+        .map(|r| r.bytes);
     match result {
         Ok(bytes) => PartitionRead {
             error: 0,
