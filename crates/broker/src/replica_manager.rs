@@ -59,16 +59,17 @@ impl ReplicaManager {
             p.log.write().update_config(config);
             return Ok(p);
         }
-        let log = match self.logs.get(tp) {
+        let (log, recovered) = match self.logs.get(tp) {
             Some(log) => {
                 log.write().update_config(config);
-                log
+                (log, true)
             }
-            None => self.logs.create(tp, config, topic_id)?,
+            None => (self.logs.create(tp, config, topic_id)?, false),
         };
-        {
+        if recovered {
             // After recovery, make whatever the log holds durable before exposing it:
-            // on one node the durable end of the log is the high watermark.
+            // on one node the durable end of the log is the high watermark. A log
+            // created just now is empty, so there is nothing to sync.
             let mut guard = log.write();
             let durable = guard.flush()?;
             let start = guard.log_start_offset();
