@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod partitioner;
 pub mod producer;
+pub mod property;
 pub mod record;
 mod varint;
 

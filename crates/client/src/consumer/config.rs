@@ -8,6 +8,7 @@ use super::listener::RebalanceListener;
 use crate::cluster::ClientConfig;
 use crate::codec::DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT;
 use crate::error::{Error, Result};
+use crate::property;
 
 /// Java's `session.timeout.ms` default.
 pub const SESSION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(45);
@@ -190,25 +191,16 @@ impl ConsumerConfig {
 
     /// Applies one Kafka-style property (`auto.offset.reset=earliest`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let ms = |v: &str| -> Result<Duration> {
-            v.parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| Error::Config(format!("{key} must be milliseconds, not {v}")))
-        };
+        if let Some(outcome) = property::set_common(&mut self.client, key, value) {
+            return outcome;
+        }
+        let ms = |v: &str| property::millis(key, v);
         let int = |v: &str| -> Result<i32> {
             v.parse::<i32>()
                 .map_err(|_| Error::Config(format!("{key} must be an integer, not {v}")))
         };
-        let boolean = |v: &str| -> Result<bool> {
-            v.parse::<bool>()
-                .map_err(|_| Error::Config(format!("{key} must be true or false, not {v}")))
-        };
+        let boolean = |v: &str| property::boolean(key, v);
         match key {
-            "bootstrap.servers" => {
-                self.client.bootstrap_servers =
-                    value.split(',').map(|s| s.trim().to_string()).collect()
-            }
-            "client.id" => self.client.connection.client_id = value.to_string(),
             "group.id" => self.group_id = Some(value.to_string()),
             "group.instance.id" => self.group_instance_id = Some(value.to_string()),
             "session.timeout.ms" => self.session_timeout = ms(value)?,
@@ -237,10 +229,6 @@ impl ConsumerConfig {
             }
             "check.crcs" => self.check_crcs = boolean(value)?,
             "client.rack" => self.client_rack = Some(value.to_string()),
-            "request.timeout.ms" => self.client.connection.request_timeout = ms(value)?,
-            "retry.backoff.ms" => self.client.retry_backoff = ms(value)?,
-            "metadata.max.age.ms" => self.client.metadata_max_age = ms(value)?,
-            "allow.auto.create.topics" => self.client.allow_auto_topic_creation = boolean(value)?,
             other => return Err(Error::Config(format!("unknown consumer property {other}"))),
         }
         Ok(())

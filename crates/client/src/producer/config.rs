@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::cluster::ClientConfig;
 use crate::codec::Compression;
 use crate::error::{Error, Result};
+use crate::property;
 
 /// Java's `batch.size` default, in bytes.
 pub const BATCH_SIZE_BYTES_DEFAULT: usize = 16 * 1024;
@@ -145,21 +146,15 @@ impl ProducerConfig {
 
     /// Applies one Kafka-style property (`linger.ms=5`), as the CLI passes them.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let ms = |v: &str| -> Result<Duration> {
-            v.parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| Error::Config(format!("{key} must be milliseconds, not {v}")))
-        };
+        if let Some(outcome) = property::set_common(&mut self.client, key, value) {
+            return outcome;
+        }
+        let ms = |v: &str| property::millis(key, v);
         let bytes = |v: &str| -> Result<usize> {
             v.parse::<usize>()
                 .map_err(|_| Error::Config(format!("{key} must be a byte count, not {v}")))
         };
         match key {
-            "bootstrap.servers" => {
-                self.client.bootstrap_servers =
-                    value.split(',').map(|s| s.trim().to_string()).collect()
-            }
-            "client.id" => self.client.connection.client_id = value.to_string(),
             "acks" => self.acks = Acks::from_name(value)?,
             "batch.size" => self.batch_size_bytes = bytes(value)?,
             "linger.ms" => self.linger = ms(value)?,
@@ -176,17 +171,7 @@ impl ProducerConfig {
             "max.in.flight.requests.per.connection" => {
                 self.max_in_flight_per_connection = bytes(value)?
             }
-            "request.timeout.ms" => self.client.connection.request_timeout = ms(value)?,
-            "retry.backoff.ms" => self.client.retry_backoff = ms(value)?,
-            "metadata.max.age.ms" => self.client.metadata_max_age = ms(value)?,
-            "enable.idempotence" => {
-                self.enable_idempotence = Some(value.parse().map_err(|_| {
-                    Error::Config(format!(
-                        "enable.idempotence must be true or false, not {value}"
-                    ))
-                })?)
-            }
-            "allow.auto.create.topics" => self.client.allow_auto_topic_creation = value == "true",
+            "enable.idempotence" => self.enable_idempotence = Some(property::boolean(key, value)?),
             other => return Err(Error::Config(format!("unknown producer property {other}"))),
         }
         Ok(())
