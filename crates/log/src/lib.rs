@@ -23,6 +23,7 @@ pub mod offset_index;
 pub mod partition_log;
 pub mod properties_file;
 pub mod records;
+pub mod region_read;
 mod retention;
 mod segment;
 pub mod time_index;
@@ -35,6 +36,7 @@ pub use flush_plan::FlushPlan;
 pub use group_commit::{FlushCallback, GroupCommit};
 pub use manager::{LogManager, SharedLog};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo};
+pub use region_read::RegionRead;
 pub use topic_partition::TopicPartition;
 
 #[cfg(test)]
@@ -45,6 +47,8 @@ mod manager_tests;
 mod partition_log_tests;
 #[cfg(test)]
 mod recovery_tests;
+#[cfg(test)]
+mod region_read_tests;
 #[cfg(test)]
 mod retention_tests;
 #[cfg(test)]

@@ -583,4 +583,7 @@ impl LogSegment {
     pub fn time_index(&self) -> &TimeIndex {
         &self.time_index
     }
+    pub fn offset_index(&self) -> &OffsetIndex {
+        &self.offset_index
+    }
 }
