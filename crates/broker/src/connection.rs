@@ -1,6 +1,7 @@
 //! One client connection: frames in, handlers run, responses out in request order.
 
 use crate::broker::Broker;
+use crate::frame_writer::FrameWriter;
 use crate::handlers;
 use crate::request::{Deferred, RequestContext};
 use bytes::BytesMut;
@@ -8,7 +9,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use moldau_protocol::frame::{decode_header, split_frame};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -27,7 +28,8 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let _open = broker.metrics.connection_opened();
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, writer) = stream.into_split();
+    let mut writer = FrameWriter::new(writer);
     let (tx, mut rx) = mpsc::channel::<Deferred>(CONNECTION_INFLIGHT_REQUESTS_MAX);
 
     let write_task = tokio::spawn(async move {
@@ -43,7 +45,11 @@ pub async fn serve(
                 }
                 Some(frame) = pending.next(), if !pending.is_empty() => match frame {
                     Ok(Some(frame)) => {
-                        if writer.write_all(&frame).await.is_err() {
+                        if let Err(e) = writer.write_frame(&frame).await {
+                            // Part of the frame may be out: only closing is safe.
+                            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                                tracing::warn!(%peer, "closing connection: {e}");
+                            }
                             return;
                         }
                     }

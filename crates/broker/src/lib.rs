@@ -9,6 +9,7 @@ pub mod connection;
 pub mod controller;
 pub mod error;
 pub mod fetch_session;
+pub mod frame_writer;
 pub mod group_service;
 mod handlers;
 pub mod metadata_store;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod partition;
 pub mod replica_manager;
 pub mod request;
+pub mod response_frame;
 pub mod server;
 pub mod topic_config;
 

@@ -8,9 +8,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// The response to write, encoded with its size prefix and header; None when the
-/// request gets no response (Produce with acks=0).
-pub type ResponseFrame = Option<Bytes>;
+pub use crate::response_frame::{FileRegion, Frame, FrameChunk};
+
+/// The response to write, encoded with its size prefix and header (chunks of bytes
+/// and file regions); None when the request gets no response (Produce with acks=0).
+pub type ResponseFrame = Option<Frame>;
 
 /// The part of handling that may wait (for durability, new data, a rebalance). It runs
 /// concurrently with later requests of the same connection, but responses are written
@@ -45,7 +47,7 @@ impl RequestContext {
     }
 
     /// Encodes a response with this request's header version and correlation id.
-    pub fn encode<R: Encodable>(&self, response: &R) -> Result<Bytes, CloseConnection> {
+    pub fn encode<R: Encodable>(&self, response: &R) -> Result<Frame, CloseConnection> {
         encode_frame(
             self.correlation_id(),
             self.api_key.response_header_version(self.version),
@@ -68,6 +70,16 @@ pub fn ready_frame(frame: ResponseFrame) -> Deferred {
 
 /// Size prefix, response header, body.
 pub fn encode_frame<R: Encodable>(
+    correlation_id: i32,
+    header_version: i16,
+    response: &R,
+    version: i16,
+) -> Result<Frame, CloseConnection> {
+    encode_frame_bytes(correlation_id, header_version, response, version).map(Frame::from)
+}
+
+/// [`encode_frame`] as one buffer.
+pub fn encode_frame_bytes<R: Encodable>(
     correlation_id: i32,
     header_version: i16,
     response: &R,
