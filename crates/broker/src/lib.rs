@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod controller;
 pub mod error;
+pub mod fetch_response_encoder;
 pub mod fetch_session;
 pub mod frame_writer;
 pub mod group_service;
