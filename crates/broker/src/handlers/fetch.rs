@@ -2,15 +2,15 @@
 //! until `min_bytes` arrive or `max_wait_ms` passes, with incremental fetch sessions.
 
 use crate::broker::Broker;
+use crate::fetch_response_encoder::{FetchPartitionHeader, FetchRecords, FetchResponseEncoder};
 use crate::fetch_session::{
     FetchSession, SessionError, SessionPartition, FINAL_EPOCH, INITIAL_EPOCH,
 };
-use crate::request::{CloseConnection, Deferred, RequestContext, ResponseFrame};
+use crate::request::{CloseConnection, Deferred, FileRegion, RequestContext, ResponseFrame};
 use bytes::Bytes;
-use moldau_log::LogError;
+use moldau_log::{LogError, RegionRead};
 use moldau_metadata::{MetadataImage, TopicId};
-use moldau_protocol::kafka::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use moldau_protocol::kafka::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use moldau_protocol::kafka::messages::{FetchRequest, FetchResponse};
 use moldau_protocol::ResponseError;
 use std::time::Duration;
 
@@ -22,7 +22,14 @@ struct PartitionRead {
     error: i16,
     high_watermark: i64,
     log_start_offset: i64,
-    records: Option<Bytes>,
+    /// Where the batches lie in a segment file; sent from there with sendfile.
+    records: Option<RegionRead>,
+}
+
+impl PartitionRead {
+    fn records_bytes(&self) -> usize {
+        self.records.as_ref().map_or(0, |r| r.len as usize)
+    }
 }
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
@@ -112,16 +119,15 @@ fn read_partition(
     let high_watermark = log.high_watermark();
     let log_start_offset = log.log_start_offset();
     let limit = budget.min(p.partition_max_bytes.max(0) as usize);
-    // The log checks the range and stops at the high watermark.
-    let result = log
-        .read(p.fetch_offset, limit, high_watermark, min_one_batch)
-        .map(|r| r.bytes);
+    // The log checks the range and stops at the high watermark; only the region's
+    // bounds are read here, the records themselves go out with sendfile.
+    let result = log.read_region(p.fetch_offset, limit, high_watermark, min_one_batch);
     match result {
-        Ok(bytes) => PartitionRead {
+        Ok(region) => PartitionRead {
             error: 0,
             high_watermark,
             log_start_offset,
-            records: Some(bytes),
+            records: Some(region),
         },
         Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
             error: ResponseError::OffsetOutOfRange.code(),
@@ -149,11 +155,18 @@ fn read_all(
     for p in partitions {
         let budget = max_bytes.saturating_sub(total);
         let read = read_partition(broker, p, budget, total == 0);
-        total += read.records.as_ref().map_or(0, |r| r.len());
+        total += read.records_bytes();
         any_error |= read.error != 0;
         reads.push(read);
     }
     (reads, total, any_error)
+}
+
+/// One topic of the response with its partitions' answers, in request order.
+struct ResponseTopic {
+    name: String,
+    id: uuid::Uuid,
+    partitions: Vec<(FetchPartitionHeader, FetchRecords)>,
 }
 
 enum Mode {
@@ -269,14 +282,16 @@ async fn fetch(
     };
 
     let incremental = matches!(mode, Mode::Incremental(_));
-    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut topics: Vec<ResponseTopic> = Vec::new();
     for (p, read) in partitions.iter_mut().zip(reads) {
-        let has_records = read.records.as_ref().is_some_and(|r| !r.is_empty());
-        if let Some(records) = &read.records {
-            broker.metrics.record_fetched(&p.topic, records);
+        let region = read.records.filter(|r| !r.is_empty());
+        if let Some(r) = &region {
+            let counters = broker.metrics.topic(&p.topic);
+            counters.bytes_out.add(r.len);
+            counters.records_out.add(r.offset_span.max(0) as u64);
         }
         let changed = read.error != 0
-            || has_records
+            || region.is_some()
             || p.last_high_watermark != read.high_watermark
             || p.last_log_start_offset != read.log_start_offset;
         p.last_high_watermark = read.high_watermark;
@@ -284,32 +299,44 @@ async fn fetch(
         if incremental && !changed {
             continue;
         }
-        let data = PartitionData::default()
-            .with_partition_index(p.partition)
-            .with_error_code(read.error)
-            .with_high_watermark(read.high_watermark)
-            .with_last_stable_offset(read.high_watermark)
-            .with_log_start_offset(read.log_start_offset)
-            .with_aborted_transactions(Some(Vec::new()))
-            .with_preferred_read_replica(BrokerId(-1))
-            .with_records(read.records.or_else(|| Some(Bytes::new())));
+        let header = FetchPartitionHeader {
+            partition_index: p.partition,
+            error_code: read.error,
+            high_watermark: read.high_watermark,
+            last_stable_offset: read.high_watermark,
+            log_start_offset: read.log_start_offset,
+            aborted_transactions: Some(Vec::new()),
+            preferred_read_replica: -1,
+        };
+        let records = match region {
+            Some(RegionRead {
+                file: Some(file),
+                position,
+                len,
+                ..
+            }) => FetchRecords::File(FileRegion {
+                file,
+                position,
+                len,
+            }),
+            _ => FetchRecords::Bytes(Bytes::new()),
+        };
         let same_topic = topics.last().is_some_and(|t| {
             if ctx.version >= 13 {
-                t.topic_id == p.topic_id
+                t.id == p.topic_id
             } else {
-                t.topic.0.as_str() == p.topic
+                t.name == p.topic
             }
         });
         if !same_topic {
-            let t = if ctx.version >= 13 {
-                FetchableTopicResponse::default().with_topic_id(p.topic_id)
-            } else {
-                FetchableTopicResponse::default().with_topic(TopicName(super::str_bytes(&p.topic)))
-            };
-            topics.push(t);
+            topics.push(ResponseTopic {
+                name: p.topic.clone(),
+                id: p.topic_id,
+                partitions: Vec::new(),
+            });
         }
         if let Some(t) = topics.last_mut() {
-            t.partitions.push(data);
+            t.partitions.push((header, records));
         }
     }
 
@@ -326,9 +353,19 @@ async fn fetch(
             id
         }
     };
-    let response = FetchResponse::default()
-        .with_error_code(0)
-        .with_session_id(session_id)
-        .with_responses(topics);
-    ctx.encode(&response).map(Some)
+    let mut encoder = FetchResponseEncoder::new(
+        ctx.version,
+        ctx.correlation_id(),
+        0,
+        0,
+        session_id,
+        topics.len(),
+    )?;
+    for topic in &topics {
+        encoder.topic(&topic.name, topic.id, topic.partitions.len())?;
+        for (header, records) in &topic.partitions {
+            encoder.partition(header, records)?;
+        }
+    }
+    encoder.finish().map(Some)
 }
