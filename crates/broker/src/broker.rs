@@ -73,12 +73,8 @@ impl Broker {
         )?);
         let cluster_id = logs.cluster_id();
         let metadata = MetadataStore::open(&logs)?;
-        let (replicas, durability) = ReplicaManager::new(Arc::clone(&logs));
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        tokio::spawn(crate::partition::run_durability_task(
-            durability,
-            Arc::clone(&metrics),
-        ));
+        let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics));
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,

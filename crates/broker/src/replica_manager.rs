@@ -1,32 +1,29 @@
 //! The partitions this broker hosts, keyed by topic-partition.
 
 use crate::error::BrokerError;
-use crate::partition::{Durable, Partition, ProduceLimits};
+use crate::partition::{Partition, ProduceLimits};
 use moldau_log::{LogConfig, LogManager, TopicPartition};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 pub struct ReplicaManager {
     logs: Arc<LogManager>,
     partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
     /// Woken whenever a high watermark moves: long-polling fetches wait on it.
     pub data_arrived: Arc<Notify>,
-    durability: mpsc::UnboundedSender<Durable>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ReplicaManager {
-    /// The returned receiver must be driven by `run_durability_task`.
-    pub fn new(logs: Arc<LogManager>) -> (Self, mpsc::UnboundedReceiver<Durable>) {
-        let (durability, rx) = mpsc::unbounded_channel();
-        let manager = ReplicaManager {
+    pub fn new(logs: Arc<LogManager>, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
             data_arrived: Arc::new(Notify::new()),
-            durability,
-        };
-        (manager, rx)
+            metrics,
+        }
     }
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
@@ -81,7 +78,7 @@ impl ReplicaManager {
             leader_epoch,
             Arc::clone(&self.logs),
             Arc::clone(&self.data_arrived),
-            self.durability.clone(),
+            Arc::clone(&self.metrics),
         ));
         partition.set_limits(limits);
         self.partitions
