@@ -36,6 +36,13 @@ struct Args {
     /// Length of the latency run.
     #[arg(long, default_value_t = 10)]
     latency_seconds: u64,
+    /// Existing topic for the consume run (holding `--records` records); without it the
+    /// run produces its own topic first.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Extra librdkafka producer property `name=value` (repeatable), applied last.
+    #[arg(long = "producer-property", value_name = "NAME=VALUE")]
+    producer_properties: Vec<String>,
     #[arg(value_enum, default_value_t = Mode::All)]
     mode: Mode,
 }
@@ -58,17 +65,29 @@ struct Stats {
 
 struct Ctx(Arc<Stats>);
 
+static CLOCK_ZERO: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Microseconds since the first call, at least 1 (0 marks an unstamped record).
+fn micros_since_zero() -> u64 {
+    CLOCK_ZERO.get_or_init(Instant::now).elapsed().as_micros() as u64 + 1
+}
+
 impl ClientContext for Ctx {}
 
 impl ProducerContext for Ctx {
-    type DeliveryOpaque = Box<Instant>;
-    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+    /// When the record was handed to librdkafka, in µs since `CLOCK_ZERO`, or 0: only the
+    /// latency run stamps records, so throughput runs spend no client time on clocks and
+    /// allocations per record.
+    type DeliveryOpaque = usize;
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_us: Self::DeliveryOpaque) {
         match result {
             Ok(_) => {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
-                let us = sent.elapsed().as_micros() as u64;
-                if let Ok(mut l) = self.0.latencies_us.lock() {
-                    l.push(us);
+                if sent_us != 0 {
+                    let us = micros_since_zero().saturating_sub(sent_us as u64);
+                    if let Ok(mut l) = self.0.latencies_us.lock() {
+                        l.push(us);
+                    }
                 }
             }
             Err(_) => {
@@ -116,20 +135,27 @@ fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
 }
 
 fn producer(
-    bootstrap: &str,
+    args: &Args,
     acks: &str,
     linger_ms: &str,
     stats: Arc<Stats>,
 ) -> anyhow::Result<ThreadedProducer<Ctx>> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &args.bootstrap)
         .set("acks", acks)
         .set("linger.ms", linger_ms)
         .set("batch.size", "1000000")
         .set("queue.buffering.max.kbytes", "1048576")
         .set("queue.buffering.max.messages", "1000000")
-        .set("compression.type", "none")
-        .create_with_context(Ctx(stats))?)
+        .set("compression.type", "none");
+    for property in &args.producer_properties {
+        let Some((name, value)) = property.split_once('=') else {
+            bail!("--producer-property {property:?} is not NAME=VALUE");
+        };
+        config.set(name, value);
+    }
+    Ok(config.create_with_context(Ctx(stats))?)
 }
 
 fn new_stats() -> Arc<Stats> {
@@ -143,13 +169,14 @@ fn new_stats() -> Arc<Stats> {
 /// Sends `records` values as fast as librdkafka takes them; returns MB/s.
 fn produce(args: &Args, topic: &str, acks: &str) -> anyhow::Result<f64> {
     let stats = new_stats();
-    let p = producer(&args.bootstrap, acks, "5", stats.clone())?;
+    let p = producer(args, acks, "5", stats.clone())?;
     let value = vec![b'm'; args.size];
+    let keys: Vec<String> = (0..1024).map(|k: u32| k.to_string()).collect();
     let start = Instant::now();
     for i in 0..args.records {
-        let key = (i % 1024).to_string();
-        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now()))
-            .key(&key)
+        let key = &keys[(i % 1024) as usize];
+        let mut record = BaseRecord::with_opaque_to(topic, 0)
+            .key(key)
             .payload(&value);
         loop {
             match p.send(record) {
@@ -204,7 +231,7 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
 fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
     let stats = new_stats();
     // No linger: the figure is the broker's latency, not the client's batching delay.
-    let p = producer(&args.bootstrap, "all", "0", stats.clone())?;
+    let p = producer(args, "all", "0", stats.clone())?;
     let value = vec![b'l'; args.size];
     let per_sec = (args.latency_rate_mb * 1e6 / args.size as f64) as u64;
     let total = per_sec * args.latency_seconds;
@@ -217,8 +244,8 @@ fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
                 std::thread::sleep(wait);
             }
         }
-        let record =
-            BaseRecord::<(), _, _>::with_opaque_to(topic, Box::new(Instant::now())).payload(&value);
+        let record = BaseRecord::<(), _, _>::with_opaque_to(topic, micros_since_zero() as usize)
+            .payload(&value);
         if p.send(record).is_err() {
             bail!("local queue full at {} MB/s", args.latency_rate_mb);
         }
@@ -259,7 +286,7 @@ fn main() -> anyhow::Result<()> {
         produced_topic = Some(t);
     }
     if matches!(args.mode, Mode::Consume | Mode::All) {
-        let t = match produced_topic {
+        let t = match produced_topic.or(args.topic.clone()) {
             Some(t) => t,
             None => {
                 let t = format!("loadgen-consume-{run}");
