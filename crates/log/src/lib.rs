@@ -10,6 +10,7 @@ mod batch_reader;
 mod checkpoint_file;
 pub mod cleaner;
 pub mod config;
+mod disk_reservation;
 pub mod dump;
 pub mod dump_offsets;
 mod epoch_cache;

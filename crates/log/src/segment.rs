@@ -9,6 +9,7 @@ use moldau_protocol::batch::{BatchView, BATCH_HEADER_BYTES};
 
 use crate::batch_header::BatchHeader;
 use crate::batch_reader::{BatchReader, ReadOutcome};
+use crate::disk_reservation::DiskReservation;
 use crate::error::LogError;
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
@@ -100,6 +101,8 @@ pub(crate) struct LogSegment {
     rolling_timestamp: Option<i64>,
     created_ms: i64,
     bytes_since_last_index_entry: u64,
+    /// Blocks reserved past the end while the segment is active (cheaper appends).
+    reservation: DiskReservation,
 }
 
 fn file_path(dir: &Path, base_offset: i64, kind: &str, suffix: &str) -> PathBuf {
@@ -153,6 +156,7 @@ impl LogSegment {
             rolling_timestamp: None,
             created_ms: now_ms,
             bytes_since_last_index_entry: 0,
+            reservation: DiskReservation::new(0),
         })
     }
 
@@ -194,6 +198,7 @@ impl LogSegment {
             rolling_timestamp: None,
             created_ms: now_ms,
             bytes_since_last_index_entry: 0,
+            reservation: DiskReservation::new(size_bytes),
         };
         let mut intact = index_existed && offsets_ok && times_ok;
         if let Some((ts, off)) = seg.time_index.last_entry() {
@@ -317,6 +322,7 @@ impl LogSegment {
         let truncated_bytes = self.size_bytes - valid_bytes;
         if truncated_bytes > 0 {
             self.log.set_len(valid_bytes).map_err(LogError::at(&path))?;
+            self.reservation.truncated(valid_bytes);
             self.size_bytes = valid_bytes;
         }
         Ok(SegmentRecovery {
@@ -367,6 +373,8 @@ impl LogSegment {
             start + buf.len() as u64 <= u32::MAX as u64,
             "segment position overflow"
         );
+        self.reservation
+            .ensure(&self.log, start, start + buf.len() as u64);
         self.log
             .write_all_at(buf, start)
             .map_err(LogError::at(&self.log_path()))?;
@@ -442,6 +450,7 @@ impl LogSegment {
         self.log
             .set_len(pos)
             .map_err(LogError::at(&self.log_path()))?;
+        self.reservation.truncated(pos);
         self.size_bytes = pos;
         self.offset_index.truncate_to_position(pos as u32);
         self.time_index.truncate_to_offset(offset);
@@ -471,6 +480,11 @@ impl LogSegment {
     /// Records the final max timestamp in the time index and trims both indexes, as
     /// Kafka does when a segment stops being the active one.
     pub fn on_become_inactive(&mut self) -> Result<(), LogError> {
+        // Spare blocks reserved for appends are not needed any more (also those a
+        // crash left behind on a segment reopened after it).
+        self.reservation
+            .release(&self.log, self.size_bytes)
+            .map_err(LogError::at(&self.log_path()))?;
         if self.max_timestamp >= 0 {
             self.time_index
                 .maybe_append(self.max_timestamp, self.offset_of_max_timestamp, true)?;
