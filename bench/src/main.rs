@@ -203,8 +203,11 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
         .set("bootstrap.servers", &args.bootstrap)
         .set("group.id", "moldau-loadgen")
         .set("enable.auto.commit", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760")
+        // librdkafka receives each response into a buffer of its size: at 16 MiB
+        // glibc mostly reuses those buffers, at 50 MiB every response is a fresh
+        // mmap (about 2.5 times the page faults, paid in the fetch thread).
+        .set("fetch.max.bytes", "16777216")
+        .set("max.partition.fetch.bytes", "4194304")
         .set("queued.max.messages.kbytes", "1048576")
         .create()?;
     let mut tpl = TopicPartitionList::new();
@@ -215,13 +218,18 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     while n < expected {
-        if start.elapsed() > Duration::from_secs(300) {
-            bail!("consume stalled at {n} of {expected}");
-        }
         if let Some(m) = c.poll(Duration::from_millis(100)) {
             let m = m.context("consume")?;
             bytes += m.payload_len() as u64;
             n += 1;
+            // Reading the clock per record shows in the profile; now and then is
+            // enough to notice a stall.
+            if n % 4096 != 0 {
+                continue;
+            }
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            bail!("consume stalled at {n} of {expected}");
         }
     }
     Ok(bytes as f64 / start.elapsed().as_secs_f64() / 1e6)
