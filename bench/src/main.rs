@@ -210,6 +210,10 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
         .set("max.partition.fetch.bytes", "4194304")
         .set("queued.max.messages.kbytes", "1048576")
         .create()?;
+    // Learn the leaders first: partitions assigned before librdkafka knows them wait
+    // for its 500 ms offset-query retry, which would dominate a short run.
+    c.fetch_metadata(Some(topic), Duration::from_secs(10))
+        .context("consumer metadata")?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..args.partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
