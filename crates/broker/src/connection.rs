@@ -6,6 +6,7 @@ use crate::handlers;
 use crate::request::{Deferred, RequestContext};
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
 use moldau_protocol::frame::{decode_header, split_frame};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,22 +44,22 @@ pub async fn serve(
                         None => reader_done = true,
                     }
                 }
-                Some(frame) = pending.next(), if !pending.is_empty() => match frame {
-                    Ok(Some(frame)) => {
-                        if let Err(e) = writer.write_frame(&frame).await {
-                            // Part of the frame may be out: only closing is safe.
-                            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                                tracing::warn!(%peer, "closing connection: {e}");
-                            }
+                Some(first) = pending.next(), if !pending.is_empty() => {
+                    // Responses that are ready together (one fsync releases several
+                    // produce requests) go out in one write.
+                    let mut next = Some(first);
+                    while let Some(frame) = next {
+                        if !queue_response(&mut writer, frame, &peer).await {
+                            // Answers queued before this one still go out.
+                            let _ = writer.flush().await;
                             return;
                         }
+                        next = pending.next().now_or_never().flatten();
                     }
-                    Ok(None) => {}
-                    Err(close) => {
-                        tracing::warn!(%peer, "closing connection: {}", close.0);
+                    if writer.flush().await.is_err() {
                         return;
                     }
-                },
+                }
                 else => return,
             }
             if reader_done && pending.is_empty() {
@@ -124,4 +125,29 @@ pub async fn serve(
     drop(tx);
     // In-flight requests are still answered before the socket closes.
     let _ = write_task.await;
+}
+
+/// Queues one finished response on the writer; false when the connection must close.
+async fn queue_response(
+    writer: &mut FrameWriter,
+    response: Result<crate::request::ResponseFrame, crate::request::CloseConnection>,
+    peer: &SocketAddr,
+) -> bool {
+    match response {
+        Ok(Some(frame)) => match writer.queue_frame(&frame).await {
+            Ok(()) => true,
+            Err(e) => {
+                // Part of the frame may be out: only closing is safe.
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    tracing::warn!(%peer, "closing connection: {e}");
+                }
+                false
+            }
+        },
+        Ok(None) => true,
+        Err(close) => {
+            tracing::warn!(%peer, "closing connection: {}", close.0);
+            false
+        }
+    }
 }

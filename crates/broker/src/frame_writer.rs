@@ -13,6 +13,9 @@ use tokio::net::TcpStream;
 /// Byte chunks up to this size are copied together and written at once; larger ones
 /// are written straight from their buffer.
 const COALESCE_CHUNK_BYTES_MAX: usize = 16 * 1024;
+/// Buffered bytes of queued frames past which they are written without waiting for
+/// more.
+const QUEUED_BYTES_MAX: usize = 64 * 1024;
 /// Most bytes one `sendfile` call is asked for (Linux caps a call near 2 GiB anyway).
 const SENDFILE_CALL_BYTES_MAX: u64 = 1 << 30;
 
@@ -34,6 +37,14 @@ impl FrameWriter {
     /// Writes the whole frame. An error leaves the frame partly written: the
     /// connection must be closed (its size prefix may already be out).
     pub async fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
+        self.queue_frame(frame).await?;
+        self.flush().await
+    }
+
+    /// Like [`FrameWriter::write_frame`], but the frame's small trailing bytes may stay
+    /// buffered so that responses finishing together go out in one write; call
+    /// [`FrameWriter::flush`] before waiting for anything.
+    pub async fn queue_frame(&mut self, frame: &Frame) -> io::Result<()> {
         for chunk in frame.chunks() {
             match chunk {
                 FrameChunk::Bytes(b) if b.len() <= COALESCE_CHUNK_BYTES_MAX => {
@@ -49,6 +60,14 @@ impl FrameWriter {
                 }
             }
         }
+        if self.pending.len() > QUEUED_BYTES_MAX {
+            self.flush_pending().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes whatever queued frames left buffered.
+    pub async fn flush(&mut self) -> io::Result<()> {
         self.flush_pending().await
     }
 
