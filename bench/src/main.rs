@@ -36,6 +36,9 @@ struct Args {
     /// linger.ms of the latency run's producer (included in the measured latency).
     #[arg(long, default_value_t = 1)]
     latency_linger_ms: u32,
+    /// File to write every latency sample to (`sent_us latency_us` per line).
+    #[arg(long)]
+    latency_trace: Option<String>,
     /// Length of the latency run.
     #[arg(long, default_value_t = 10)]
     latency_seconds: u64,
@@ -63,7 +66,8 @@ enum Mode {
 struct Stats {
     delivered: AtomicU64,
     failed: AtomicU64,
-    latencies_us: Mutex<Vec<u64>>,
+    /// (sent at, latency) in µs, for the latency run.
+    latencies_us: Mutex<Vec<(u64, u64)>>,
 }
 
 struct Ctx(Arc<Stats>);
@@ -89,7 +93,7 @@ impl ProducerContext for Ctx {
                 if sent_us != 0 {
                     let us = micros_since_zero().saturating_sub(sent_us as u64);
                     if let Ok(mut l) = self.0.latencies_us.lock() {
-                        l.push(us);
+                        l.push((sent_us as u64, us));
                     }
                 }
             }
@@ -302,11 +306,19 @@ fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
         }
     }
     p.flush(Duration::from_secs(60))?;
-    let mut l = stats
+    let samples = stats
         .latencies_us
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
         .clone();
+    if let Some(path) = &args.latency_trace {
+        let mut out = String::with_capacity(samples.len() * 16);
+        for (sent, us) in &samples {
+            out.push_str(&format!("{sent} {us}\n"));
+        }
+        std::fs::write(path, out).with_context(|| format!("writing {path}"))?;
+    }
+    let mut l: Vec<u64> = samples.iter().map(|(_, us)| *us).collect();
     l.sort_unstable();
     if l.is_empty() {
         bail!("no deliveries");
