@@ -160,3 +160,22 @@ fn long_poll_returns_as_soon_as_data_arrives() {
         "answered on arrival, not at max_wait"
     );
 }
+
+#[test]
+fn the_broker_fetch_max_bytes_caps_a_response_beyond_its_first_batch() {
+    let broker = BrokerProcess::start(&[
+        "--set",
+        "num.partitions=2",
+        "--set",
+        "fetch.max.bytes=1024",
+    ]);
+    produce(&broker.addr, "sessions", 0, 300);
+    produce(&broker.addr, "sessions", 1, 300);
+    let mut conn = RawConnection::connect(&broker.addr);
+    // The client asks for 1 MiB; the broker allows 1024 bytes, but the first batch
+    // always comes back whole so the consumer can make progress.
+    let got = partitions_in(&fetch(&mut conn, 0, -1, &[(0, 0), (1, 0)], &[], 0));
+    assert_eq!(got.len(), 2);
+    assert!(got[0].1 > 1024, "first batch returned whole: {got:?}");
+    assert_eq!(got[1].1, 0, "nothing past the broker's cap: {got:?}");
+}
