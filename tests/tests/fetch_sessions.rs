@@ -163,12 +163,8 @@ fn long_poll_returns_as_soon_as_data_arrives() {
 
 #[test]
 fn the_broker_fetch_max_bytes_caps_a_response_beyond_its_first_batch() {
-    let broker = BrokerProcess::start(&[
-        "--set",
-        "num.partitions=2",
-        "--set",
-        "fetch.max.bytes=1024",
-    ]);
+    let broker =
+        BrokerProcess::start(&["--set", "num.partitions=2", "--set", "fetch.max.bytes=1024"]);
     produce(&broker.addr, "sessions", 0, 300);
     produce(&broker.addr, "sessions", 1, 300);
     let mut conn = RawConnection::connect(&broker.addr);
