@@ -1,11 +1,13 @@
 //! `moldau`: the broker and the tools around it in one binary.
 
+mod base64;
 mod cluster;
 mod consume;
 mod context;
 mod group;
 mod group_describe;
 mod group_reset;
+mod offsets_dump;
 mod output;
 mod produce;
 mod record_format;
@@ -114,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &args.files,
                 args.print_data_log,
                 args.verify_index_only,
+                Some(&offsets_dump::format_offsets_record),
                 &mut out,
             )?;
             std::io::Write::flush(&mut out)?;

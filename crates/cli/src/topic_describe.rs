@@ -10,6 +10,7 @@ use moldau_client::cluster::{PartitionInfo, TopicInfo};
 use moldau_client::{AdminClient, TopicPartition};
 use serde_json::{json, Value};
 
+use crate::base64::Base64;
 use crate::context::Context;
 use crate::output::{self, join_ids, or_dash, Table};
 use crate::topic::{all_topics, named_topics};
@@ -239,24 +240,10 @@ fn is_unavailable(p: &PartitionInfo) -> bool {
 /// A topic id the way Kafka prints it (URL-safe base64 without padding); `None` when
 /// the broker sent none.
 fn topic_id_text(id: &[u8; 16]) -> Option<String> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     if id.iter().all(|&b| b == 0) {
         return None;
     }
-    let mut out = String::with_capacity(22);
-    for chunk in id.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    Some(out)
+    Some(Base64::UrlSafeUnpadded.encode(id))
 }
 
 #[cfg(test)]

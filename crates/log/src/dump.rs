@@ -3,7 +3,8 @@
 //!
 //! Wired to `moldau dump-log --files A.log[,A.index,A.timeindex] [--print-data-log]
 //! [--verify-index-only]`. Segments under a `__consumer_offsets-N` directory have
-//! their keys and values decoded as group-coordinator records.
+//! their keys and values printed by the [`OffsetsRecordFormat`] the caller passes: the
+//! group coordinator's record schemas live in a crate above this one.
 
 use std::fs::File;
 use std::io::Write;
@@ -13,7 +14,6 @@ use moldau_protocol::batch::{BatchView, Codec};
 
 use crate::batch_header::BatchHeader;
 use crate::batch_reader::{BatchReader, ReadOutcome};
-use crate::dump_offsets::format_offsets_record;
 use crate::error::LogError;
 use crate::offset_index::{decode_offset_entry, OFFSET_INDEX_ENTRY_BYTES};
 use crate::records::{parse_records, record_data};
@@ -24,6 +24,12 @@ use crate::time_index::{decode_time_entry, TIME_INDEX_ENTRY_BYTES};
 /// realistic ones are 10 MiB).
 pub const DUMP_INDEX_FILE_BYTES_MAX: u64 = 1 << 31;
 
+/// Renders one `__consumer_offsets` record as `(key, payload)` text, given its offset
+/// (for messages about records that do not decode), key and value (`None` for a
+/// tombstone).
+pub type OffsetsRecordFormat<'a> =
+    &'a dyn Fn(i64, Option<&[u8]>, Option<&[u8]>) -> (String, String);
+
 fn w(out: &mut dyn Write, path: &Path, text: std::fmt::Arguments<'_>) -> Result<(), LogError> {
     out.write_fmt(text).map_err(LogError::at(path))
 }
@@ -31,11 +37,14 @@ fn w(out: &mut dyn Write, path: &Path, text: std::fmt::Arguments<'_>) -> Result<
 /// Prints each file the way `kafka-dump-log.sh` does: batch lines for `.log` files
 /// (and record lines with `print_data_log`), `offset: N position: P` for `.index`,
 /// `timestamp: T offset: N` for `.timeindex`. With `verify_index_only`, index
-/// entries are checked against the log and only mismatches are printed.
+/// entries are checked against the log and only mismatches are printed. Records of
+/// `__consumer_offsets` go through `offsets_format` when there is one, and are
+/// printed as raw text like any others when there is none.
 pub fn dump_files(
     files: &[PathBuf],
     print_data_log: bool,
     verify_index_only: bool,
+    offsets_format: Option<OffsetsRecordFormat<'_>>,
     out: &mut dyn Write,
 ) -> Result<(), LogError> {
     for file in files {
@@ -45,7 +54,7 @@ pub fn dump_files(
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         if name.ends_with(LOG_SUFFIX) {
-            dump_log(file, print_data_log, out)?;
+            dump_log(file, print_data_log, offsets_format, out)?;
         } else if name.ends_with(INDEX_SUFFIX) {
             dump_index(file, verify_index_only, out)?;
         } else if name.ends_with(TIME_INDEX_SUFFIX) {
@@ -91,11 +100,16 @@ fn timestamp_type(view: &BatchView<'_>) -> &'static str {
     }
 }
 
-fn dump_log(path: &Path, print_data_log: bool, out: &mut dyn Write) -> Result<(), LogError> {
+fn dump_log(
+    path: &Path,
+    print_data_log: bool,
+    offsets_format: Option<OffsetsRecordFormat<'_>>,
+    out: &mut dyn Write,
+) -> Result<(), LogError> {
     let base = base_offset_of(path)?;
     w(out, path, format_args!("Log starting offset: {base}\n"))?;
     let (file, len) = open(path)?;
-    let offsets_topic = is_consumer_offsets(path);
+    let offsets_format = offsets_format.filter(|_| is_consumer_offsets(path));
     let mut reader = BatchReader::new(&file, path, 0, len, false);
     let mut valid_bytes = 0u64;
     while let ReadOutcome::Batch { position, bytes } = reader.next_batch()? {
@@ -132,7 +146,7 @@ fn dump_log(path: &Path, print_data_log: bool, out: &mut dyn Write) -> Result<()
             ),
         )?;
         if print_data_log {
-            dump_records(path, &view, offsets_topic, out)?;
+            dump_records(path, &view, offsets_format, out)?;
         }
         valid_bytes = position + bytes.len() as u64;
     }
@@ -160,7 +174,7 @@ fn codec_name(codec: Codec) -> &'static str {
 fn dump_records(
     path: &Path,
     view: &BatchView<'_>,
-    offsets_topic: bool,
+    offsets_format: Option<OffsetsRecordFormat<'_>>,
     out: &mut dyn Write,
 ) -> Result<(), LogError> {
     let records = record_data(view)
@@ -207,8 +221,8 @@ fn dump_records(
         );
         if view.is_control() {
             line.push_str(&control_description(&r));
-        } else if offsets_topic {
-            let (key, value) = format_offsets_record(offset, r.key.as_deref(), r.value.as_deref());
+        } else if let Some(format) = offsets_format {
+            let (key, value) = format(offset, r.key.as_deref(), r.value.as_deref());
             line.push_str(&format!(" key: {key} payload: {value}"));
         } else {
             if let Some(k) = &r.key {
@@ -417,7 +431,7 @@ mod tests {
 
     fn dump(files: &[PathBuf], data: bool, verify: bool) -> String {
         let mut out = Vec::new();
-        dump_files(files, data, verify, &mut out).unwrap();
+        dump_files(files, data, verify, None, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -484,6 +498,62 @@ mod tests {
             "{times}"
         );
         assert!(!times.contains("problems"), "{times}");
+    }
+
+    #[test]
+    fn offsets_records_go_through_the_callers_format() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("__consumer_offsets-3");
+        let mut log = open_log(&dir, small_config());
+        let mut b = keyed_batch(
+            &[("k1".into(), Some(b"v1".to_vec())), ("k2".into(), None)],
+            1000,
+            Compression::None,
+        );
+        log.append(&mut b, 0, 0).unwrap();
+        let seg = dir.join("00000000000000000000.log");
+        let format = |offset: i64, key: Option<&[u8]>, value: Option<&[u8]>| {
+            let text = |b: Option<&[u8]>| {
+                b.map_or("-".into(), |b| String::from_utf8_lossy(b).into_owned())
+            };
+            (
+                format!("K{offset}={}", text(key)),
+                format!("V={}", text(value)),
+            )
+        };
+        let mut out = Vec::new();
+        dump_files(
+            std::slice::from_ref(&seg),
+            true,
+            false,
+            Some(&format),
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let records: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(records.len(), 2, "{text}");
+        assert!(
+            records[0].ends_with("headerKeys: [] key: K0=k1 payload: V=v1"),
+            "{text}"
+        );
+        assert!(
+            records[1].ends_with("headerKeys: [] key: K1=k2 payload: V=-"),
+            "{text}"
+        );
+        // Without a format the records print raw, like any topic's.
+        let raw = dump(std::slice::from_ref(&seg), true, false);
+        assert!(raw.contains("key: k1 payload: v1\n"), "{raw}");
+        // Other topics never use it.
+        let other = root.path().join("orders-0");
+        let mut log = open_log(&other, small_config());
+        log.append(&mut b, 0, 0).unwrap();
+        let mut out = Vec::new();
+        let seg = other.join("00000000000000000000.log");
+        dump_files(&[seg], true, false, Some(&format), &mut out).unwrap();
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("key: k1 payload: v1\n"));
     }
 
     #[test]

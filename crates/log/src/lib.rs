@@ -12,7 +12,6 @@ pub mod cleaner;
 pub mod config;
 mod disk_reservation;
 pub mod dump;
-pub mod dump_offsets;
 mod epoch_cache;
 pub mod error;
 pub mod flush_plan;
