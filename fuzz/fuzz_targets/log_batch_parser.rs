@@ -1,13 +1,14 @@
 //! Every decoder the log applies to batch bytes: the batch view and iterator, record
 //! parsing (with decompression), the compaction filter and the `__consumer_offsets`
-//! decoder of the dump tool. None may panic; what they accept must be consistent.
+//! record decoders (the coordinator's, which the dump tool and group replay use). None
+//! may panic; what they accept must be consistent.
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
+use moldau_coordinator::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
 use moldau_log::cleaner::{filter_batch, Filtered};
-use moldau_log::dump_offsets::format_offsets_record;
 use moldau_log::records::{parse_records, record_data};
 use moldau_protocol::batch::{BatchIter, BatchView};
 
@@ -15,12 +16,16 @@ fuzz_target!(|data: &[u8]| {
     for item in BatchIter::new(data) {
         let Ok((_, view)) = item else { break };
         let _ = view.validate();
-        let Ok(payload) = record_data(&view) else { continue };
-        let Ok(records) = parse_records(&payload, view.records_count()) else { continue };
+        let Ok(payload) = record_data(&view) else {
+            continue;
+        };
+        let Ok(records) = parse_records(&payload, view.records_count()) else {
+            continue;
+        };
         assert_eq!(records.len(), view.records_count() as usize);
         let mut latest = HashMap::new();
         for r in &records {
-            let _ = format_offsets_record(0, r.key, r.value);
+            decode_offsets_record(r.key, r.value);
             if let Some(k) = r.key {
                 latest.insert(k.to_vec(), view.base_offset() + r.offset_delta as i64);
             }
@@ -34,5 +39,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(again.records_count() <= view.records_count());
         }
     }
-    let _ = format_offsets_record(1, Some(data), Some(data));
+    decode_offsets_record(Some(data), Some(data));
 });
+
+/// Runs every __consumer_offsets decoder over a record; none may panic.
+fn decode_offsets_record(key: Option<&[u8]>, value: Option<&[u8]>) {
+    if let Some(k) = key {
+        let _ = RecordKey::decode(k);
+    }
+    if let Some(v) = value {
+        let _ = OffsetCommitValue::decode(v);
+        let _ = GroupMetadataValue::decode(v);
+    }
+}
