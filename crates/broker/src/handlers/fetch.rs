@@ -288,9 +288,9 @@ async fn fetch(
     for (p, read) in partitions.iter_mut().zip(reads) {
         let region = read.records.filter(|r| !r.is_empty());
         if let Some(r) = &region {
-            let counters = broker.metrics.topic(&p.topic);
-            counters.bytes_out.add(r.len);
-            counters.records_out.add(r.offset_span.max(0) as u64);
+            broker
+                .metrics
+                .record_fetched(&p.topic, r.len, r.offset_span.max(0) as u64);
         }
         let changed = read.error != 0
             || region.is_some()
