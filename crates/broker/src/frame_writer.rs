@@ -34,16 +34,11 @@ impl FrameWriter {
         }
     }
 
-    /// Writes the whole frame. An error leaves the frame partly written: the
-    /// connection must be closed (its size prefix may already be out).
-    pub async fn write_frame(&mut self, frame: &Frame) -> io::Result<()> {
-        self.queue_frame(frame).await?;
-        self.flush().await
-    }
-
-    /// Like [`FrameWriter::write_frame`], but the frame's small trailing bytes may stay
-    /// buffered so that responses finishing together go out in one write; call
-    /// [`FrameWriter::flush`] before waiting for anything.
+    /// Writes the frame, except that its small trailing bytes may stay buffered so
+    /// that responses finishing together go out in one write; call
+    /// [`FrameWriter::flush`] before waiting for anything. An error leaves the frame
+    /// partly written: the connection must be closed (its size prefix may already be
+    /// out).
     pub async fn queue_frame(&mut self, frame: &Frame) -> io::Result<()> {
         for chunk in frame.chunks() {
             match chunk {
@@ -175,7 +170,8 @@ mod tests {
             client.read_exact(&mut got).await.unwrap();
             assert!(got == expected, "received bytes differ");
         });
-        writer.write_frame(&frame).await.unwrap();
+        writer.queue_frame(&frame).await.unwrap();
+        writer.flush().await.unwrap();
         reader.await.unwrap();
     }
 
@@ -187,7 +183,7 @@ mod tests {
             position: 2,
             len: 10,
         })]);
-        let err = writer.write_frame(&frame).await.unwrap_err();
+        let err = writer.queue_frame(&frame).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
