@@ -204,24 +204,9 @@ impl Connection {
     {
         let key = api_key::<R>()?;
         let (frame, correlation_id) = self.encode(req, key, version)?;
-        let (tx, rx) = oneshot::channel();
-        self.register(correlation_id, tx)?;
-        let _guard = PendingGuard {
-            shared: &self.inner.shared,
-            correlation_id,
-        };
-        self.write(frame)?;
-        let response = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r?,
-            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
-            Err(_) => {
-                self.inner.shared.close(Error::Timeout(format!(
-                    "{key:?} to {} after {timeout:?}",
-                    self.addr()
-                )));
-                return Err(Error::Timeout(format!("{key:?} to {}", self.addr())));
-            }
-        };
+        let response = self
+            .round_trip(key, correlation_id, vec![frame], timeout, OnTimeout::Close)
+            .await?;
         decode_response::<R>(response, key, version, correlation_id)
     }
 
@@ -259,24 +244,9 @@ impl Connection {
             self.write_parts(frame)?;
             return Ok(None);
         }
-        let (tx, rx) = oneshot::channel();
-        self.register(correlation_id, tx)?;
-        let _guard = PendingGuard {
-            shared: &self.inner.shared,
-            correlation_id,
-        };
-        self.write_parts(frame)?;
-        let mut resp = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r?,
-            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
-            Err(_) => {
-                self.inner.shared.close(Error::Timeout(format!(
-                    "{key:?} to {} after {timeout:?}",
-                    self.addr()
-                )));
-                return Err(Error::Timeout(format!("{key:?} to {}", self.addr())));
-            }
-        };
+        let mut resp = self
+            .round_trip(key, correlation_id, frame, timeout, OnTimeout::Close)
+            .await?;
         let header = ResponseHeader::decode(&mut resp, key.response_header_version(version))
             .map_err(|e| Error::Protocol(format!("{key:?} response header: {e}")))?;
         if header.correlation_id != correlation_id {
@@ -302,6 +272,38 @@ impl Connection {
         let key = api_key::<R>()?;
         let (frame, _) = self.encode(req, key, version)?;
         self.write(frame)
+    }
+
+    /// Writes `frame` and waits at most `timeout` for the response with
+    /// `correlation_id` (header included). The pending entry goes however this ends.
+    async fn round_trip(
+        &self,
+        key: ApiKey,
+        correlation_id: i32,
+        frame: Frame,
+        timeout: Duration,
+        on_timeout: OnTimeout,
+    ) -> Result<Bytes> {
+        let (tx, rx) = oneshot::channel();
+        self.register(correlation_id, tx)?;
+        let _guard = PendingGuard {
+            shared: &self.inner.shared,
+            correlation_id,
+        };
+        self.write_parts(frame)?;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::Disconnected(self.addr().to_string())),
+            Err(_) => {
+                if on_timeout == OnTimeout::Close {
+                    self.inner.shared.close(Error::Timeout(format!(
+                        "{key:?} to {} after {timeout:?}",
+                        self.addr()
+                    )));
+                }
+                Err(Error::Timeout(format!("{key:?} to {}", self.addr())))
+            }
+        }
     }
 
     fn register(&self, correlation_id: i32, tx: oneshot::Sender<Result<Bytes>>) -> Result<()> {
@@ -387,21 +389,27 @@ impl Connection {
     ) -> Result<Bytes> {
         let key = api_key::<R>()?;
         let (frame, correlation_id) = self.encode(req, key, version)?;
-        let (tx, rx) = oneshot::channel();
-        self.register(correlation_id, tx)?;
-        let _guard = PendingGuard {
-            shared: &self.inner.shared,
-            correlation_id,
-        };
-        self.write(frame)?;
-        let mut resp = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(r)) => r?,
-            Ok(Err(_)) => return Err(Error::Disconnected(self.addr().to_string())),
-            Err(_) => return Err(Error::Timeout(format!("{key:?} to {}", self.addr()))),
-        };
+        let mut resp = self
+            .round_trip(
+                key,
+                correlation_id,
+                vec![frame],
+                timeout,
+                OnTimeout::KeepOpen,
+            )
+            .await?;
         ResponseHeader::decode(&mut resp, 0).map_err(|e| Error::Protocol(e.to_string()))?;
         Ok(resp)
     }
+}
+
+/// What a request timeout does to the connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnTimeout {
+    /// The broker is stuck: close, as the Java client does.
+    Close,
+    /// Version negotiation during connect: the caller fails the whole connect.
+    KeepOpen,
 }
 
 /// Removes a request's pending entry when the caller stops waiting (timeout or drop).
