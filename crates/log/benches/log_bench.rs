@@ -13,11 +13,10 @@ use std::path::Path;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moldau_log::{LogConfig, LogManager, PartitionLog, TopicPartition};
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::batch_encode::{encode_timed_batch, TimedKeyValue};
+use moldau_protocol::kafka::records::Compression;
 use rand::{Rng, SeedableRng};
 
 /// Records per batch and bytes per record value: 16 x 1 KiB.
@@ -33,34 +32,18 @@ const SYNC_ROUNDS: usize = 3;
 const LOOKUPS: usize = 200_000;
 
 fn template_batch() -> Vec<u8> {
-    let records: Vec<Record> = (0..RECORDS_PER_BATCH)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32,
-            timestamp: 1_000 + i as i64,
-            key: Some(Bytes::from(format!("key-{i}"))),
-            value: Some(Bytes::from(vec![b'x'; RECORD_VALUE_BYTES])),
-            headers: Default::default(),
+    let records: Vec<TimedKeyValue> = (0..RECORDS_PER_BATCH)
+        .map(|i| {
+            (
+                Some(Bytes::from(format!("key-{i}"))),
+                Some(Bytes::from(vec![b'x'; RECORD_VALUE_BYTES])),
+                1_000 + i as i64,
+            )
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encode");
-    buf.to_vec()
+    encode_timed_batch(&records, Compression::None)
+        .expect("encode")
+        .to_vec()
 }
 
 fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {

@@ -1,9 +1,8 @@
 //! Helpers for the unit tests: encoded batches and fresh logs.
 
-use bytes::{Bytes, BytesMut};
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use bytes::Bytes;
+use moldau_protocol::batch_encode::{encode_timed_batch, TimedKeyValue};
+use moldau_protocol::kafka::records::Compression;
 
 use crate::{LogConfig, PartitionLog, TopicPartition};
 
@@ -19,58 +18,23 @@ pub fn batch(n: usize, value_bytes: usize, ts: i64) -> Vec<u8> {
     )
 }
 
-/// One batch with the given keys and values (None = tombstone).
+/// One batch with the given keys and values (None = tombstone), record i at
+/// timestamp `ts + i`.
 pub fn keyed_batch(kv: &[(String, Option<Vec<u8>>)], ts: i64, compression: Compression) -> Vec<u8> {
-    let records: Vec<Record> = kv
+    let records: Vec<TimedKeyValue> = kv
         .iter()
         .enumerate()
-        .map(|(i, (k, v))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: -1,
-            timestamp: ts + i as i64,
-            key: Some(Bytes::from(k.clone())),
-            value: v.clone().map(Bytes::from),
-            headers: Default::default(),
+        .map(|(i, (k, v))| {
+            (
+                Some(Bytes::from(k.clone())),
+                v.clone().map(Bytes::from),
+                ts + i as i64,
+            )
         })
         .collect();
-    // One batch: the encoder splits when offset - sequence changes, so give every
-    // record the same relation by encoding them as idempotent-looking records.
-    let records: Vec<Record> = records
-        .into_iter()
-        .map(|mut r| {
-            r.sequence = r.offset as i32;
-            r.producer_id = -1;
-            r
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .expect("encode");
-    let mut out = buf.to_vec();
-    // Non-idempotent producers send base sequence -1.
-    fix_base_sequence(&mut out, -1);
-    out
-}
-
-/// Sets base sequence and recomputes the CRC.
-pub fn fix_base_sequence(batch: &mut [u8], seq: i32) {
-    batch[53..57].copy_from_slice(&seq.to_be_bytes());
-    let crc = crc32c::crc32c(&batch[21..]);
-    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    encode_timed_batch(&records, compression)
+        .expect("encode")
+        .to_vec()
 }
 
 pub fn small_config() -> LogConfig {

@@ -22,10 +22,25 @@ pub fn encode_batch(
     timestamp_ms: i64,
     compression: Compression,
 ) -> Result<BytesMut, String> {
+    let timed: Vec<TimedKeyValue> = records
+        .iter()
+        .map(|(key, value)| (key.clone(), value.clone(), timestamp_ms))
+        .collect();
+    encode_timed_batch(&timed, compression)
+}
+
+/// A record with its own timestamp (ms).
+pub type TimedKeyValue = (Option<Bytes>, Option<Bytes>, i64);
+
+/// Like [`encode_batch`], each record with its own timestamp.
+pub fn encode_timed_batch(
+    records: &[TimedKeyValue],
+    compression: Compression,
+) -> Result<BytesMut, String> {
     let records: Vec<Record> = records
         .iter()
         .enumerate()
-        .map(|(i, (key, value))| Record {
+        .map(|(i, (key, value, timestamp))| Record {
             transactional: false,
             control: false,
             delete_horizon: false,
@@ -38,7 +53,7 @@ pub fn encode_batch(
             // and takes the first record's sequence as the base: counting up from -1
             // keeps one batch with "no sequence" in its header.
             sequence: i as i32 - 1,
-            timestamp: timestamp_ms,
+            timestamp: *timestamp,
             key: key.clone(),
             value: value.clone(),
             headers: Default::default(),

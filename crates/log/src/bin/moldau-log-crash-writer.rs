@@ -12,11 +12,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moldau_log::{LogConfig, LogManager, TopicPartition};
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::batch_encode::{self, KeyValue};
+use moldau_protocol::kafka::records::Compression;
 
 /// Partitions written concurrently.
 const PARTITIONS: i32 = 2;
@@ -38,37 +37,18 @@ fn encode_batch(writer: i32, seq: u64, run: u64) -> Vec<u8> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let records: Vec<Record> = (0..BATCH_RECORDS)
+    let records: Vec<KeyValue> = (0..BATCH_RECORDS)
         .map(|i| {
             let fill = (seq as usize * 31 + i * 7 + writer as usize) as u8;
-            Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: now_ms,
-                key: Some(Bytes::from(format!("w{writer}-r{run}-s{seq}-{i}"))),
-                value: Some(Bytes::from(vec![fill; VALUE_BYTES])),
-                headers: Default::default(),
-            }
+            (
+                Some(Bytes::from(format!("w{writer}-r{run}-s{seq}-{i}"))),
+                Some(Bytes::from(vec![fill; VALUE_BYTES])),
+            )
         })
         .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("encoding a batch of small records cannot fail");
-    buf.to_vec()
+    batch_encode::encode_batch(&records, now_ms, Compression::None)
+        .expect("encoding a batch of small records cannot fail")
+        .to_vec()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
