@@ -107,6 +107,12 @@ mod tests {
         file.metadata().map(|m| m.blocks() * 512).unwrap_or(0)
     }
 
+    /// A new empty file in a fresh temporary directory (kept alive with it).
+    fn empty_file() -> (tempfile::TempDir, File) {
+        let (_dir, file) = empty_file();
+        (dir, file)
+    }
+
     #[test]
     fn reserves_ahead_without_changing_the_file_size_and_releases_on_request() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -139,14 +145,7 @@ mod tests {
 
     #[test]
     fn the_step_grows_with_the_segment_up_to_the_cap() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dir.path().join("x.log"))
-            .expect("open");
+        let (_dir, file) = empty_file();
         let mut r = DiskReservation::new(0);
         r.ensure(&file, 0, 1);
         if !r.supported {
