@@ -109,12 +109,6 @@ mod tests {
 
     /// A new empty file in a fresh temporary directory (kept alive with it).
     fn empty_file() -> (tempfile::TempDir, File) {
-        let (_dir, file) = empty_file();
-        (dir, file)
-    }
-
-    #[test]
-    fn reserves_ahead_without_changing_the_file_size_and_releases_on_request() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -123,6 +117,12 @@ mod tests {
             .truncate(true)
             .open(dir.path().join("00000000000000000000.log"))
             .expect("open");
+        (dir, file)
+    }
+
+    #[test]
+    fn reserves_ahead_without_changing_the_file_size_and_releases_on_request() {
+        let (_dir, file) = empty_file();
         let mut r = DiskReservation::new(0);
         let data = vec![7u8; 10_000];
         r.ensure(&file, 0, data.len() as u64);
