@@ -185,7 +185,7 @@ fn wait_for_leaders<C: ClientContext>(
     loop {
         let metadata = client
             .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .context("producer metadata")?;
+            .context("topic metadata")?;
         let led = metadata
             .topics()
             .iter()
@@ -250,8 +250,7 @@ fn consume(args: &Args, topic: &str, expected: u64) -> anyhow::Result<f64> {
         .create()?;
     // Learn the leaders first: partitions assigned before librdkafka knows them wait
     // for its 500 ms offset-query retry, which would dominate a short run.
-    c.fetch_metadata(Some(topic), Duration::from_secs(10))
-        .context("consumer metadata")?;
+    wait_for_leaders(c.client(), topic, args.partitions)?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..args.partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
