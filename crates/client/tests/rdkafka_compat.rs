@@ -20,18 +20,8 @@ use rdkafka::Message;
 
 const PARTITIONS: i32 = 7;
 
-fn broker_props() -> Vec<String> {
-    vec![
-        format!("num.partitions={PARTITIONS}"),
-        "group.initial.rebalance.delay.ms=0".into(),
-        "offsets.topic.num.partitions=1".into(),
-    ]
-}
-
 fn start() -> Option<common::Broker> {
-    let props = broker_props();
-    let refs: Vec<&str> = props.iter().map(String::as_str).collect();
-    common::start_broker(&refs)
+    common::start_group_broker(PARTITIONS)
 }
 
 #[tokio::test]

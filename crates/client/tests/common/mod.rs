@@ -38,6 +38,17 @@ pub fn moldau_bin() -> Option<PathBuf> {
     candidate.exists().then_some(candidate)
 }
 
+/// Starts a broker for group tests: `partitions` per auto-created topic, no initial
+/// rebalance delay, a one-partition offsets topic. `None` when the binary is not built.
+pub fn start_group_broker(partitions: i32) -> Option<Broker> {
+    let partitions = format!("num.partitions={partitions}");
+    start_broker(&[
+        &partitions,
+        "group.initial.rebalance.delay.ms=0",
+        "offsets.topic.num.partitions=1",
+    ])
+}
+
 /// Starts a broker with extra `--set name=value` properties; `None` when the
 /// binary is not built.
 pub fn start_broker(props: &[&str]) -> Option<Broker> {
