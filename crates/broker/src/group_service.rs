@@ -11,8 +11,9 @@ use moldau_coordinator::{
     AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
     RequestContext as GroupContext,
 };
+use moldau_log::records::{parse_records, record_data};
+use moldau_protocol::batch::{BatchIter, BatchView};
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
-use moldau_protocol::kafka::records::RecordBatchDecoder;
 use moldau_protocol::ResponseError;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -266,29 +267,20 @@ impl Worker {
                         break;
                     }
                 };
-                let mut buf = read.bytes.clone();
-                let sets = match RecordBatchDecoder::decode_all(&mut buf) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(partition = p, "decoding offsets partition: {e}");
-                        break;
-                    }
-                };
                 let before = offset;
-                for set in sets {
-                    for r in set.records {
-                        offset = offset.max(r.offset + 1);
-                        if r.control {
-                            continue;
+                for item in BatchIter::new(&read.bytes) {
+                    let view = match item {
+                        Ok((_, view)) => view,
+                        Err(e) => {
+                            tracing::error!(partition = p, offset, "offsets partition: {e}");
+                            break;
                         }
-                        self.coordinator.load_record(
-                            p,
-                            r.offset,
-                            r.key.as_deref(),
-                            r.value.as_deref(),
-                        );
-                        records_loaded += 1;
+                    };
+                    offset = offset.max(view.last_offset() + 1);
+                    if view.is_control() {
+                        continue;
                     }
+                    records_loaded += self.replay_batch(p, &view);
                 }
                 if offset == before {
                     break;
@@ -306,6 +298,33 @@ impl Worker {
                 );
             }
         }
+    }
+}
+
+impl Worker {
+    /// Feeds one batch's records to the coordinator; a batch whose records cannot be
+    /// read is skipped (and counted) so that the groups after it still load.
+    fn replay_batch(&mut self, partition: i32, view: &BatchView<'_>) -> u64 {
+        let data = record_data(view);
+        let records = data
+            .as_ref()
+            .ok()
+            .and_then(|d| parse_records(d, view.records_count()).ok());
+        let records = match records {
+            Some(r) => r,
+            // Counted, and logged once per partition when its replay finishes.
+            None => {
+                self.coordinator
+                    .skip_undecodable_batch(partition, view.base_offset());
+                return 0;
+            }
+        };
+        for r in &records {
+            let offset = view.base_offset() + i64::from(r.offset_delta);
+            self.coordinator
+                .load_record(partition, offset, r.key, r.value);
+        }
+        records.len() as u64
     }
 }
 

@@ -1,6 +1,8 @@
 //! ListGroups, DescribeGroups and DeleteGroups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
 
 use moldau_protocol::kafka::messages::delete_groups_response::DeletableGroupResult;
 use moldau_protocol::kafka::messages::describe_groups_response::{
@@ -15,9 +17,9 @@ use moldau_protocol::kafka::messages::{
 use crate::codes;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
-use crate::group::{Group, GroupState};
-use crate::offsets::cleanup_group;
+use crate::group::{Group, GroupState, TopicPartition};
 use crate::pending::{Barrier, PendingAppend};
+use crate::records::{GroupMetadataKey, OffsetCommitKey};
 use crate::request::{GroupResponse, RequestContext};
 use crate::responses::str;
 
@@ -118,9 +120,8 @@ impl GroupCoordinator {
                     Some(g) => match g.state {
                         GroupState::Dead => codes::GROUP_ID_NOT_FOUND,
                         GroupState::Empty => {
-                            let all: Vec<_> = g.offsets.keys().cloned().collect();
                             g.pending_members.clear();
-                            let (records, _, _) = cleanup_group(g, &all);
+                            let records = deletion_tombstones(g);
                             g.transition(GroupState::Dead, now_ms);
                             let entry = tombstones.entry(g.partition).or_default();
                             entry.0.push(g.id.clone());
@@ -160,6 +161,34 @@ impl GroupCoordinator {
             );
         }
     }
+}
+
+/// The records that delete `g` for good: a tombstone for every committed offset and
+/// for every offset whose commit is still in flight (its record is already appended,
+/// so these tombstones land after it and win on replay), then one for the group's
+/// metadata, always. Clears the group's offsets.
+fn deletion_tombstones(g: &mut Group) -> Vec<(Bytes, Option<Bytes>)> {
+    let mut partitions: BTreeSet<TopicPartition> = g.offsets.keys().cloned().collect();
+    partitions.extend(g.pending_commits.keys().cloned());
+    g.offsets.clear();
+    let mut records: Vec<(Bytes, Option<Bytes>)> = partitions
+        .into_iter()
+        .filter_map(|(topic, partition)| {
+            let key = OffsetCommitKey {
+                group: g.id.clone(),
+                topic,
+                partition,
+            };
+            key.encode().ok().map(|k| (k, None))
+        })
+        .collect();
+    let metadata = GroupMetadataKey {
+        group: g.id.clone(),
+    };
+    if let Ok(k) = metadata.encode() {
+        records.push((k, None));
+    }
+    records
 }
 
 /// DescribeGroups entry for a live group: members with metadata and assignment only

@@ -105,6 +105,15 @@ impl GroupCoordinator {
         }
     }
 
+    /// Notes that the batch at `base_offset` of `partition` could not be decoded: its
+    /// records are skipped (and counted, logged once when the replay finishes) and the
+    /// replay goes on with the next batch.
+    pub fn skip_undecodable_batch(&mut self, partition: i32, base_offset: i64) {
+        if let Some(PartitionStatus::Loading(buffer)) = self.partitions.get_mut(&partition) {
+            buffer.skip_batch(base_offset);
+        }
+    }
+
     /// Ends the replay of `partition`: its groups go live (members' sessions restart
     /// at `now_ms`) and requests for them are answered from now on.
     pub fn finish_loading(&mut self, partition: i32, now_ms: i64) -> Vec<Effect> {
@@ -113,10 +122,11 @@ impl GroupCoordinator {
             return out;
         };
         self.partitions.insert(partition, PartitionStatus::Active);
-        if buffer.skipped_records > 0 {
+        if buffer.skipped_records > 0 || buffer.skipped_batches > 0 {
             tracing::warn!(
                 partition,
-                skipped = buffer.skipped_records,
+                skipped_records = buffer.skipped_records,
+                skipped_batches = buffer.skipped_batches,
                 "skipped undecodable __consumer_offsets records"
             );
         }

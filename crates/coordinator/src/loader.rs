@@ -20,6 +20,8 @@ pub(crate) struct LoadBuffer {
     groups: BTreeMap<String, LoadedGroup>,
     /// Records that did not decode (skipped, as Kafka skips them).
     pub skipped_records: u64,
+    /// Whole batches whose records could not be read (skipped likewise).
+    pub skipped_batches: u64,
     /// Offset of the last record applied, for diagnostics.
     pub last_offset: Option<i64>,
 }
@@ -64,6 +66,12 @@ impl LoadBuffer {
             Ok(RecordKey::Other { .. }) => {}
             Err(_) => self.skipped_records += 1,
         }
+    }
+
+    /// Counts a batch whose records could not be read; replay goes on after it.
+    pub fn skip_batch(&mut self, base_offset: i64) {
+        self.last_offset = Some(base_offset);
+        self.skipped_batches += 1;
     }
 
     /// The groups of the partition: those with metadata as they were last written
@@ -125,4 +133,52 @@ fn build(id: String, partition: i32, loaded: LoadedGroup, now_ms: i64) -> Group 
     }
     g.subscribed_topics = g.compute_subscribed_topics();
     g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LoadBuffer;
+    use crate::records::{OffsetCommitKey, OffsetCommitValue};
+
+    fn commit(group: &str, offset: i64) -> (Vec<u8>, Vec<u8>) {
+        let key = OffsetCommitKey {
+            group: group.into(),
+            topic: "t".into(),
+            partition: 0,
+        };
+        let value = OffsetCommitValue {
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: 1,
+            expire_timestamp_ms: None,
+        };
+        (
+            key.encode().expect("key").to_vec(),
+            value.encode().expect("value").to_vec(),
+        )
+    }
+
+    #[test]
+    fn replay_counts_what_it_cannot_decode_and_goes_on() {
+        let mut buffer = LoadBuffer::default();
+        let (k, v) = commit("before", 5);
+        buffer.apply(0, Some(&k), Some(&v));
+        buffer.skip_batch(1);
+        buffer.apply(4, Some(&[0xff, 0xff, 1]), Some(&[1, 2]));
+        buffer.apply(5, Some(&k), Some(&[0, 3, 1]));
+        buffer.apply(6, None, Some(&v));
+        buffer.skip_batch(7);
+        let (k, v) = commit("after", 9);
+        buffer.apply(9, Some(&k), Some(&v));
+        assert_eq!(buffer.skipped_batches, 2);
+        assert_eq!(buffer.skipped_records, 3);
+        assert_eq!(buffer.last_offset, Some(9));
+        let groups = buffer.into_groups(0, 0);
+        let offsets: Vec<(String, i64)> = groups
+            .iter()
+            .map(|g| (g.id.clone(), g.offsets[&("t".to_string(), 0)].offset))
+            .collect();
+        assert_eq!(offsets, vec![("after".into(), 9), ("before".into(), 5)]);
+    }
 }

@@ -57,6 +57,12 @@ impl RawClient {
     }
 
     pub fn call<R: Request>(&mut self, version: i16, request: &R) -> R::Response {
+        self.send(version, request);
+        self.receive::<R>(version)
+    }
+
+    /// Sends a request without waiting for its answer (one outstanding at a time).
+    pub fn send<R: Request>(&mut self, version: i16, request: &R) {
         self.correlation_id += 1;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
@@ -71,6 +77,10 @@ impl RawClient {
         let mut frame = (body.len() as i32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body);
         self.stream.write_all(&frame).expect("send");
+    }
+
+    /// Reads the answer to the request sent last.
+    pub fn receive<R: Request>(&mut self, version: i16) -> R::Response {
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).expect("response size");
         let size = i32::from_be_bytes(size) as usize;

@@ -168,6 +168,40 @@ fn undecodable_records_are_skipped_during_replay() {
 }
 
 #[test]
+fn a_group_deleted_with_a_commit_in_flight_stays_deleted_after_replay() {
+    let mut h = Harness::quick();
+    let c = h.commit("simple", "", -1, &[("a", 0, 1)]);
+    assert_eq!(h.error_of(c), 0);
+    h.auto_complete = false;
+    // The commit's record is appended but not durable yet when the delete comes.
+    let in_flight = h.commit("simple", "", -1, &[("a", 1, 7)]);
+    let r = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("simple"))]);
+    let delete = h.send(2, GroupRequest::DeleteGroups(r));
+    h.complete_next(0);
+    h.complete_next(0);
+    assert_eq!(h.error_of(in_flight), 0);
+    let Some(GroupResponse::DeleteGroups(d)) = h.replies.remove(&delete) else {
+        panic!("no delete answer");
+    };
+    assert_eq!(d.results[0].error_code, codes::NONE);
+    // Both offsets and the group's metadata get tombstones, after the commit record.
+    let p = h.c.coordinator_partition("simple");
+    let last_commit = h
+        .log
+        .iter()
+        .rposition(|(_, _, v)| v.is_some())
+        .expect("commit records");
+    let tombstones = h.log[last_commit..]
+        .iter()
+        .filter(|(partition, _, v)| *partition == p && v.is_none())
+        .count();
+    assert_eq!(tombstones, 3, "two offsets and the group metadata");
+    let mut r = replay(&h);
+    assert_eq!(r.fetch("simple", None).1, vec![]);
+    assert!(list(&mut r).iter().all(|(id, _, _)| id != "simple"));
+}
+
+#[test]
 fn offsets_of_empty_and_simple_groups_expire_but_subscribed_ones_do_not() {
     let config = GroupConfig {
         offsets_retention_minutes: 1,
