@@ -282,14 +282,26 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[PARTITION_LEADER_EPOCH..PARTITION_LEADER_EPOCH + 4].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Rewrites the max timestamp (CreateTime: the largest record timestamp, as Kafka
+/// sets it) and recomputes the CRC, which covers it.
+pub fn set_max_timestamp(batch: &mut [u8], timestamp: i64) {
+    batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&timestamp.to_be_bytes());
+    refresh_crc(batch);
+}
+
+/// Recomputes the CRC after a change to the covered bytes.
+pub fn refresh_crc(batch: &mut [u8]) {
+    let crc = crc32c::crc32c(&batch[CRC_START..]);
+    batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Rewrites the max timestamp (for LogAppendTime) and sets the timestamp-type bit,
 /// then recomputes the CRC, since both fields are covered by it.
 pub fn set_log_append_time(batch: &mut [u8], timestamp: i64) {
     let attrs = be_i16(batch, ATTRIBUTES) | TIMESTAMP_TYPE_BIT;
     batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
     batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&timestamp.to_be_bytes());
-    let crc = crc32c::crc32c(&batch[CRC_START..]);
-    batch[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    refresh_crc(batch);
 }
 
 #[cfg(test)]

@@ -2,12 +2,17 @@
 //!
 //! Message types come from the `kafka-protocol` crate (re-exported as [`kafka`]); this
 //! crate adds what a server and a client need around them: frame limits, request
-//! header parsing, the table of API versions Moldau supports, and a zero-copy view of
-//! a record batch header. It does no I/O.
+//! header parsing, the table of API versions Moldau supports, and the one record-batch
+//! codec: a zero-copy batch view, a bounded record iterator, bounded decompression,
+//! varints and the produce-side validation. It does no I/O.
 
 pub mod batch;
 pub mod batch_encode;
+pub mod compression;
 pub mod frame;
+pub mod produce_validation;
+pub mod record;
+pub mod varint;
 pub mod versions;
 
 pub use kafka_protocol as kafka;
