@@ -161,6 +161,19 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         None,
     )),
     dynamic(prop(
+        "log.message.timestamp.before.max.ms",
+        Long,
+        Some(LONG_MAX),
+        Some(0),
+    )),
+    // Kafka 4 moved this default from Long.MAX to one hour (KIP-1030).
+    dynamic(prop(
+        "log.message.timestamp.after.max.ms",
+        Long,
+        Some("3600000"),
+        Some(0),
+    )),
+    dynamic(prop(
         "log.cleaner.delete.retention.ms",
         Long,
         Some("86400000"),

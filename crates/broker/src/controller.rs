@@ -318,15 +318,7 @@ impl Broker {
         };
         let resolved = self.topic_configs(image, topic);
         let config = crate::topic_config::log_config_from(&resolved);
-        let number = |name: &str, default: usize| {
-            crate::topic_config::resolved_value(&resolved, name)
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(default)
-        };
-        let limits = crate::partition::ProduceLimits {
-            max_message_bytes: number("max.message.bytes", 1_048_588),
-            min_insync_replicas: number("min.insync.replicas", 1),
-        };
+        let limits = crate::partition::ProduceLimits::from_resolved(&resolved);
         for p in t.partitions.values() {
             if p.leader != self.node_id {
                 continue;

@@ -6,7 +6,9 @@
 //! in-sync replicas have reached; only `advance_high_watermark` changes.
 
 use crate::error::BrokerError;
+use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
 use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
+use moldau_protocol::produce_validation::ProduceValidation;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, Notify};
@@ -16,19 +18,47 @@ pub type DurableReceiver = oneshot::Receiver<Result<i64, LogError>>;
 
 /// Topic configs the produce path checks, resolved once when configs change rather
 /// than on every request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProduceLimits {
-    /// `max.message.bytes`: largest batch accepted.
-    pub max_message_bytes: usize,
+    /// What a produced batch must satisfy (`max.message.bytes`, timestamps, keys).
+    pub validation: ProduceValidation,
     /// `min.insync.replicas`: acks=all needs at least this many in-sync replicas.
     pub min_insync_replicas: usize,
 }
 
-impl Default for ProduceLimits {
-    fn default() -> Self {
+impl ProduceLimits {
+    /// The limits a topic's resolved configs set; values that do not parse (already
+    /// refused when they were set) fall back to Kafka's defaults.
+    pub fn from_resolved(resolved: &[ResolvedConfig]) -> ProduceLimits {
+        let defaults = ProduceValidation::default();
+        let value = |name: &str| resolved_value(resolved, name).map(str::trim);
+        let number = |name: &str, default: i64| {
+            value(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(default)
+        };
+        let validation = ProduceValidation {
+            max_message_bytes: number("max.message.bytes", defaults.max_message_bytes as i64).max(0)
+                as usize,
+            log_append_time: value("message.timestamp.type") == Some("LogAppendTime"),
+            timestamp_before_max_ms: number(
+                "message.timestamp.before.max.ms",
+                defaults.timestamp_before_max_ms,
+            )
+            .max(0),
+            timestamp_after_max_ms: number(
+                "message.timestamp.after.max.ms",
+                defaults.timestamp_after_max_ms,
+            )
+            .max(0),
+            keys_required: value("cleanup.policy")
+                .and_then(|v| parse_cleanup_policy(v).ok())
+                .is_some_and(|p| p.compact),
+            decompressed_bytes_max: defaults.decompressed_bytes_max,
+        };
         ProduceLimits {
-            max_message_bytes: 1_048_588,
-            min_insync_replicas: 1,
+            validation,
+            min_insync_replicas: number("min.insync.replicas", 1).max(1) as usize,
         }
     }
 }

@@ -67,6 +67,18 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         None,
     ),
     def(
+        "message.timestamp.before.max.ms",
+        "log.message.timestamp.before.max.ms",
+        Long,
+        Some(0),
+    ),
+    def(
+        "message.timestamp.after.max.ms",
+        "log.message.timestamp.after.max.ms",
+        Long,
+        Some(0),
+    ),
+    def(
         "min.cleanable.dirty.ratio",
         "log.cleaner.min.cleanable.ratio",
         Double,

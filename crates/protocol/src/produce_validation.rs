@@ -83,6 +83,8 @@ pub struct ValidatedBatch {
     /// The largest record timestamp (CreateTime), which the header's max timestamp
     /// must equal; `NO_TIMESTAMP` when no record has one.
     pub max_timestamp: i64,
+    /// The max timestamp the producer wrote in the header.
+    pub header_max_timestamp: i64,
 }
 
 /// Validates the records of one produced partition at `now_ms`.
@@ -235,7 +237,10 @@ pub fn validate_batch(
             record_errors: rejected,
         });
     }
-    Ok(ValidatedBatch { max_timestamp })
+    Ok(ValidatedBatch {
+        max_timestamp,
+        header_max_timestamp: view.max_timestamp(),
+    })
 }
 
 #[cfg(test)]

@@ -1,15 +1,17 @@
-//! Produce: validate each partition's batch as Kafka does, append in request order,
-//! and answer once the data is durable (acks=1/all) or not at all (acks=0).
+//! Produce: validate each partition's batch as Kafka does (the protocol crate's
+//! validator), append in request order, and answer once the data is durable
+//! (acks=1/all) or not at all (acks=0).
 
 use crate::controller::validate_topic_name;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::{Bytes, BytesMut};
-use moldau_protocol::batch::{BatchError, BatchIter, Codec};
+use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse};
+use moldau_protocol::produce_validation::{validate_produce, ProduceRejection};
 use moldau_protocol::ResponseError;
 
 /// A partition's outcome before durability is known.
@@ -31,49 +33,19 @@ fn error_response(index: i32, error: ResponseError, message: Option<String>) -> 
     }
 }
 
-/// Kafka's checks on the records of one partition: exactly one magic-2 batch with a
-/// valid CRC and count, no larger than max.message.bytes, a known codec.
-fn validate(records: &[u8], max_message_bytes: usize) -> Result<(), (ResponseError, String)> {
-    let mut batches = 0;
-    for item in BatchIter::new(records) {
-        let (_, view) = item.map_err(|e| match e {
-            BatchError::UnsupportedMagic(m) => (
-                ResponseError::UnsupportedForMessageFormat,
-                format!("magic {m} is not supported; produce v3+ needs magic 2"),
-            ),
-            other => (ResponseError::CorruptMessage, other.to_string()),
-        })?;
-        batches += 1;
-        if view.size() > max_message_bytes {
-            return Err((
-                ResponseError::MessageTooLarge,
-                format!(
-                    "batch of {} bytes exceeds max.message.bytes {max_message_bytes}",
-                    view.size()
-                ),
-            ));
-        }
-        view.validate().map_err(|e| match e {
-            BatchError::CountMismatch { .. } => (ResponseError::InvalidRecord, e.to_string()),
-            other => (ResponseError::CorruptMessage, other.to_string()),
-        })?;
-        if view.records_count() == 0 {
-            return Err((ResponseError::InvalidRecord, "batch has no records".into()));
-        }
-        if let Codec::Unknown(c) = view.codec() {
-            return Err((
-                ResponseError::CorruptMessage,
-                format!("unknown compression codec {c}"),
-            ));
-        }
-    }
-    if batches != 1 {
-        return Err((
-            ResponseError::InvalidRecord,
-            format!("expected exactly one record batch, found {batches}"),
-        ));
-    }
-    Ok(())
+/// A refusal from the validator, with KIP-467's per-record errors.
+fn rejection_response(index: i32, rejection: ProduceRejection) -> Pending {
+    let mut pending = error_response(index, rejection.error, Some(rejection.message));
+    pending.response.record_errors = rejection
+        .record_errors
+        .into_iter()
+        .map(|r| {
+            BatchIndexAndErrorMessage::default()
+                .with_batch_index(r.batch_index)
+                .with_batch_index_error_message(Some(super::str_bytes(&r.message)))
+        })
+        .collect();
+    pending
 }
 
 /// The request's bytes for one partition, owned and writable (the broker stamps the
@@ -157,11 +129,21 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 ));
                 continue;
             };
-            if let Err((error, message)) = validate(&records, limits.max_message_bytes) {
-                partitions.push(error_response(index, error, Some(message)));
-                continue;
-            }
+            let validated = match validate_produce(&records, &limits.validation, now) {
+                Ok(v) => v,
+                Err(rejection) => {
+                    partitions.push(rejection_response(index, rejection));
+                    continue;
+                }
+            };
             let mut batch = writable(records);
+            // As Kafka does, the header's max timestamp is the records' largest
+            // (CreateTime); the log stamps LogAppendTime itself.
+            if !limits.validation.log_append_time
+                && validated.header_max_timestamp != validated.max_timestamp
+            {
+                batch::set_max_timestamp(&mut batch, validated.max_timestamp);
+            }
             match partition.append(&mut batch, now, acks != 0) {
                 Ok((appended, durable)) => {
                     let info = &appended.info;

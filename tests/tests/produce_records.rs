@@ -1,0 +1,236 @@
+//! Produce validates every record of a batch, as Kafka's log validator does: hostile
+//! batches with a valid CRC get Kafka's error code (with per-record errors where the
+//! fault is per record) and never move the log end offset; a normal producer still
+//! works afterwards.
+
+use bytes::Bytes;
+use moldau_e2e::{BrokerProcess, RawConnection};
+use moldau_protocol::batch::{refresh_crc, Codec, BATCH_HEADER_BYTES};
+use moldau_protocol::batch_encode::encode_timed_batch;
+use moldau_protocol::compression::compress;
+use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use moldau_protocol::kafka::messages::produce_response::PartitionProduceResponse;
+use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse, TopicName};
+use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
+use moldau_protocol::kafka::records::Compression;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const PRODUCE_VERSION: i16 = 8;
+const INVALID_RECORD: i16 = 87;
+const INVALID_TIMESTAMP: i16 = 32;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
+fn create_topics(addr: &str, topics: &[(&str, &[(&str, &str)])]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|(name, configs)| {
+            configs.iter().fold(
+                NewTopic::new(name, 1, TopicReplication::Fixed(1)),
+                |t, (k, v)| t.set(k, v),
+            )
+        })
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let results = runtime
+        .block_on(admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(TIMEOUT))))
+        .expect("create topics");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
+/// The partition's log end offset (one node: the high watermark once durable).
+fn end_offset(addr: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("group.id", "watermarks")
+        .create()
+        .expect("consumer");
+    consumer
+        .fetch_watermarks(topic, 0, TIMEOUT)
+        .expect("watermarks")
+        .1
+}
+
+fn produce(addr: &str, topic: &str, records: Vec<u8>) -> PartitionProduceResponse {
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records.into()))])]);
+    let mut body = bytes::BytesMut::new();
+    request.encode(&mut body, PRODUCE_VERSION).expect("encode");
+    let mut conn = RawConnection::connect(addr);
+    let answer = conn.call(0, PRODUCE_VERSION, false, &body);
+    let mut answer = Bytes::from(answer);
+    let mut response = ProduceResponse::decode(&mut answer, PRODUCE_VERSION).expect("decode");
+    response.responses.remove(0).partition_responses.remove(0)
+}
+
+/// A valid uncompressed batch of `(key, timestamp)` records, each with value "x".
+fn batch(records: &[(Option<&str>, i64)], compression: Compression) -> Vec<u8> {
+    let records: Vec<_> = records
+        .iter()
+        .map(|(k, ts)| {
+            (
+                k.map(|k| Bytes::from(k.to_string())),
+                Some(Bytes::from("x")),
+                *ts,
+            )
+        })
+        .collect();
+    encode_timed_batch(&records, compression)
+        .expect("encode")
+        .to_vec()
+}
+
+/// `base`'s header with another record payload, count and codec; length, last offset
+/// delta and CRC made consistent, so only the records themselves are wrong.
+fn forged(base: &[u8], payload: &[u8], count: i32, codec: i16) -> Vec<u8> {
+    let mut b = base[..BATCH_HEADER_BYTES].to_vec();
+    b.extend_from_slice(payload);
+    let length = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&length.to_be_bytes());
+    b[21..23].copy_from_slice(&codec.to_be_bytes());
+    b[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+    b[57..61].copy_from_slice(&count.to_be_bytes());
+    refresh_crc(&mut b);
+    b
+}
+
+#[test]
+fn hostile_batches_are_refused_and_never_appended() {
+    let broker = BrokerProcess::start(&[]);
+    let addr = broker.addr.clone();
+    create_topics(
+        &addr,
+        &[
+            ("plain", &[]),
+            ("compacted", &[("cleanup.policy", "compact")]),
+            (
+                "recent",
+                &[
+                    ("message.timestamp.before.max.ms", "60000"),
+                    ("message.timestamp.after.max.ms", "60000"),
+                ],
+            ),
+        ],
+    );
+    let now = now_ms();
+    let ok = produce(
+        &addr,
+        "plain",
+        batch(&[(Some("k"), now)], Compression::None),
+    );
+    assert_eq!(ok.error_code, 0, "{:?}", ok.error_message);
+    let plain_end = end_offset(&addr, "plain");
+    assert_eq!(plain_end, 1);
+
+    let refused = |topic: &str, records: Vec<u8>, code: i16, what: &str| {
+        let before = end_offset(&addr, topic);
+        let r = produce(&addr, topic, records);
+        assert_eq!(r.error_code, code, "{what}: {:?}", r.error_message);
+        assert!(r.error_message.is_some(), "{what}: a message says why");
+        assert_eq!(end_offset(&addr, topic), before, "{what}: nothing appended");
+        r
+    };
+
+    // Issue 19: a 70-byte batch with a valid CRC claiming 2^31-1 records.
+    let one = batch(&[(Some("k"), now)], Compression::None);
+    let huge = forged(&one, &one[BATCH_HEADER_BYTES..], i32::MAX, 0);
+    assert_eq!(huge.len(), 70);
+    refused("plain", huge, INVALID_RECORD, "count 2^31-1");
+
+    // Two records whose offset deltas are 0, 0.
+    let two = batch(&[(Some("a"), now), (Some("b"), now)], Compression::None);
+    let mut payload = two[BATCH_HEADER_BYTES..].to_vec();
+    let second = 1 + payload[0] as usize / 2; // length varint (zigzag) + body
+    assert_eq!(payload[second + 3], 2, "second record's offset delta is 1");
+    payload[second + 3] = 0;
+    refused(
+        "plain",
+        forged(&two, &payload, 2, 0),
+        INVALID_RECORD,
+        "deltas",
+    );
+
+    // A record length varint that never ends.
+    refused(
+        "plain",
+        forged(&one, &[0x80, 0x80, 0x80], 1, 0),
+        INVALID_RECORD,
+        "truncated varint",
+    );
+
+    // A gzip bomb: 200 MiB of zeros in ~200 KB, past the decompression bound.
+    let zeros = vec![0u8; 200 << 20];
+    let gz = compress(Codec::Gzip, &zeros).expect("gzip");
+    assert!(gz.len() < 1_000_000);
+    refused(
+        "plain",
+        forged(&one, &gz, 1, 1),
+        INVALID_RECORD,
+        "gzip bomb",
+    );
+
+    // A keyless record on a compacted topic: per-record errors (KIP-467).
+    let mixed = batch(
+        &[(Some("a"), now), (None, now), (Some("c"), now)],
+        Compression::Lz4,
+    );
+    let r = refused("compacted", mixed, INVALID_RECORD, "missing key");
+    let indexes: Vec<i32> = r.record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, vec![1]);
+
+    // Timestamps outside the topic's window, and two hours ahead on a default topic
+    // (Kafka 4's message.timestamp.after.max.ms is one hour).
+    let old = batch(
+        &[(Some("a"), now), (Some("b"), now - 86_400_000)],
+        Compression::None,
+    );
+    let r = refused("recent", old, INVALID_TIMESTAMP, "a day old");
+    assert_eq!(r.record_errors.len(), 1);
+    assert_eq!(r.record_errors[0].batch_index, 1);
+    let future = batch(&[(Some("a"), now + 7_200_000)], Compression::None);
+    refused("plain", future, INVALID_TIMESTAMP, "two hours ahead");
+
+    // The same topics still take good data, from a normal librdkafka producer too.
+    let ok = produce(
+        &addr,
+        "compacted",
+        batch(&[(Some("k"), now)], Compression::Zstd),
+    );
+    assert_eq!(ok.error_code, 0, "{:?}", ok.error_message);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &addr)
+        .set("compression.type", "gzip")
+        .create()
+        .expect("producer");
+    for i in 0..10 {
+        let key = format!("key-{i}");
+        producer
+            .send(BaseRecord::to("plain").key(&key).payload("value"))
+            .expect("queued");
+    }
+    producer.flush(TIMEOUT).expect("delivered");
+    assert_eq!(end_offset(&addr, "plain"), plain_end + 10);
+}
