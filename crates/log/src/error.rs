@@ -49,6 +49,9 @@ pub enum LogError {
     /// A configuration value is out of its allowed range.
     #[error("invalid log config: {0}")]
     InvalidConfig(String),
+    /// Another process (or another log manager) holds the data directory's `.lock`.
+    #[error("data directory {dir} is in use by another broker (its .lock file is held); stop that broker or use another directory")]
+    DirLocked { dir: PathBuf },
     /// The manager is shutting down and takes no more work.
     #[error("log manager is shut down")]
     ShutDown,

@@ -10,6 +10,7 @@ mod batch_reader;
 mod checkpoint_file;
 pub mod cleaner;
 pub mod config;
+pub mod dir_lock;
 mod disk_reservation;
 pub mod dump;
 mod epoch_cache;
@@ -30,6 +31,7 @@ pub mod time_index;
 pub mod topic_partition;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
+pub use dir_lock::DirLock;
 pub use dump::dump_files;
 pub use error::LogError;
 pub use flush_plan::FlushPlan;

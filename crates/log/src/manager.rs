@@ -12,6 +12,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::checkpoint_file::{read_checkpoint, sync_dir, write_checkpoint};
 use crate::config::LogConfig;
+use crate::dir_lock::DirLock;
 use crate::error::LogError;
 use crate::group_commit::{FlushCallback, GroupCommit};
 use crate::partition_log::{wall_clock_ms, PartitionLog};
@@ -42,6 +43,8 @@ pub const RECOVERY_THREADS: usize = 2;
 
 struct Inner {
     data_dir: PathBuf,
+    /// Held for the manager's lifetime: one broker per data directory.
+    _dir_lock: DirLock,
     cluster_id: String,
     logs: RwLock<BTreeMap<TopicPartition, SharedLog>>,
     topic_ids: RwLock<HashMap<TopicPartition, [u8; 16]>>,
@@ -110,6 +113,7 @@ impl LogManager {
         retention_check_interval_ms: u64,
     ) -> Result<Self, LogError> {
         std::fs::create_dir_all(data_dir).map_err(LogError::at(data_dir))?;
+        let dir_lock = DirLock::acquire(data_dir)?;
         let cluster_id = match MetaProperties::read(data_dir)? {
             Some(meta) => {
                 if meta.node_id != node_id {
@@ -221,6 +225,7 @@ impl LogManager {
 
         let inner = Arc::new(Inner {
             data_dir: data_dir.to_path_buf(),
+            _dir_lock: dir_lock,
             cluster_id,
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
