@@ -193,10 +193,11 @@ impl Broker {
             .commit(&[MetadataRecord::DeleteTopic { id }])?;
         self.metrics.forget_topic(name);
         for p in partitions {
-            self.replicas.remove(&TopicPartition {
+            let tp = TopicPartition {
                 topic: name.to_string(),
                 partition: p,
-            })?;
+            };
+            self.replicas.remove(&tp, id.0)?;
         }
         Ok(id)
     }

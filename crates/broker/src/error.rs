@@ -49,6 +49,8 @@ impl BrokerError {
                 ResponseError::UnknownTopicOrPartition.code()
             }
             BrokerError::Config(_) => ResponseError::InvalidConfig.code(),
+            // A request that raced the deletion of its topic.
+            BrokerError::Log(LogError::Deleted(_)) => ResponseError::UnknownTopicOrPartition.code(),
             _ => ResponseError::KafkaStorageError.code(),
         }
     }

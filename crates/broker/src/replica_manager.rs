@@ -1,4 +1,6 @@
-//! The partitions this broker hosts, keyed by topic-partition.
+//! The partitions this broker hosts, keyed by topic-partition. Each hosted partition
+//! remembers the topic id it was created for, so a deleted topic's partition is never
+//! mistaken for (or removed in place of) a recreated topic's of the same name.
 
 use crate::error::BrokerError;
 use crate::partition::{Partition, ProduceLimits};
@@ -8,9 +10,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// A hosted partition and the topic id it belongs to.
+struct Hosted {
+    topic_id: [u8; 16],
+    partition: Arc<Partition>,
+}
+
 pub struct ReplicaManager {
     logs: Arc<LogManager>,
-    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    partitions: RwLock<HashMap<TopicPartition, Hosted>>,
     /// Woken whenever a high watermark moves: long-polling fetches wait on it.
     pub data_arrived: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
@@ -27,7 +35,10 @@ impl ReplicaManager {
     }
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
-        self.partitions.read().get(tp).cloned()
+        self.partitions
+            .read()
+            .get(tp)
+            .map(|h| Arc::clone(&h.partition))
     }
 
     pub fn get_by_name(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
@@ -38,10 +49,16 @@ impl ReplicaManager {
     }
 
     pub fn all(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().values().cloned().collect()
+        self.partitions
+            .read()
+            .values()
+            .map(|h| Arc::clone(&h.partition))
+            .collect()
     }
 
     /// Hosts the partition as leader at `leader_epoch`, opening or creating its log.
+    /// A partition or log left from an earlier topic of the same name (another topic
+    /// id) is retired first, never reused.
     pub fn become_leader(
         &self,
         tp: &TopicPartition,
@@ -50,13 +67,34 @@ impl ReplicaManager {
         config: LogConfig,
         limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
-        if let Some(p) = self.get(tp) {
-            p.set_leader_epoch(leader_epoch);
-            p.set_limits(limits);
-            p.log.write().update_config(config);
-            return Ok(p);
+        let hosted = self
+            .partitions
+            .read()
+            .get(tp)
+            .map(|h| (h.topic_id, Arc::clone(&h.partition)));
+        match hosted {
+            Some((id, p)) if id == topic_id => {
+                p.set_leader_epoch(leader_epoch);
+                p.set_limits(limits);
+                p.log.write().update_config(config);
+                return Ok(p);
+            }
+            Some((stale_id, _)) => {
+                self.remove(tp, stale_id)?;
+            }
+            None => {}
         }
-        let (log, recovered) = match self.logs.get(tp) {
+        let existing = match self.logs.get(tp) {
+            Some(log) if self.logs.topic_id(tp).is_some_and(|id| id != topic_id) => {
+                // Left by a deleted topic (e.g. a crash before its directory was
+                // renamed): its data is not this topic's.
+                tracing::info!(partition = %tp, "retiring the log of an earlier topic with the same name");
+                self.logs.remove_if_same(tp, &log)?;
+                None
+            }
+            other => other,
+        };
+        let (log, recovered) = match existing {
             Some(log) => {
                 log.write().update_config(config);
                 (log, true)
@@ -81,17 +119,39 @@ impl ReplicaManager {
             Arc::clone(&self.metrics),
         ));
         partition.set_limits(limits);
-        self.partitions
-            .write()
-            .insert(tp.clone(), Arc::clone(&partition));
+        self.partitions.write().insert(
+            tp.clone(),
+            Hosted {
+                topic_id,
+                partition: Arc::clone(&partition),
+            },
+        );
         Ok(partition)
     }
 
-    /// Stops hosting the partition and deletes its data.
-    pub fn remove(&self, tp: &TopicPartition) -> Result<(), BrokerError> {
-        self.partitions.write().remove(tp);
-        if self.logs.get(tp).is_some() {
-            self.logs.remove(tp)?;
+    /// Stops hosting the partition of topic `topic_id` and deletes its data. A
+    /// partition of another topic id (the name was recreated meanwhile) is left alone.
+    pub fn remove(&self, tp: &TopicPartition, topic_id: [u8; 16]) -> Result<(), BrokerError> {
+        let removed = {
+            let mut partitions = self.partitions.write();
+            match partitions.get(tp) {
+                Some(h) if h.topic_id == topic_id => partitions.remove(tp),
+                Some(_) => return Ok(()),
+                None => None,
+            }
+        };
+        match removed {
+            Some(h) => {
+                self.logs.remove_if_same(tp, &h.partition.log)?;
+            }
+            None => {
+                // Not hosted, but its log may have been recovered at start.
+                if let Some(log) = self.logs.get(tp) {
+                    if self.logs.topic_id(tp).is_none_or(|id| id == topic_id) {
+                        self.logs.remove_if_same(tp, &log)?;
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -88,7 +88,7 @@ impl PartitionLog {
     /// Picks what compaction would clean now, or `None` (not compacted, nothing
     /// closed, or dirty ratio below `min.cleanable.dirty.ratio`).
     pub fn compaction_plan(&self, now_ms: i64) -> Option<CompactionPlan> {
-        if !self.config.cleanup_policy.compact {
+        if !self.config.cleanup_policy.compact || self.deleted {
             return None;
         }
         let active_base = self.active().base_offset();
@@ -148,6 +148,7 @@ impl PartitionLog {
     /// Replaces the original segments with the cleaned ones. Discards the work if
     /// the log changed underneath (truncation, or retention removed a segment).
     pub fn swap_in(&mut self, cleaned: CleanedLog) -> Result<bool, LogError> {
+        self.check_not_deleted()?;
         let still_valid = cleaned.generation == self.generation
             && cleaned.groups.iter().all(|g| {
                 g.replaced.iter().all(|(base, size)| {
@@ -469,7 +470,11 @@ pub(crate) fn run_retention_and_compaction(log: &SharedLog, now_ms: i64) -> Resu
         let generation = plan.generation;
         match plan.build(now_ms) {
             Ok(cleaned) => {
-                log.write().swap_in(cleaned)?;
+                let mut log = log.write();
+                // A log removed while its cleaning was built has nothing to swap.
+                if !log.is_deleted() {
+                    log.swap_in(cleaned)?;
+                }
             }
             // A truncation while building can make the source files shrink under
             // the reader; that is a change to retry later, not corruption.

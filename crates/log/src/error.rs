@@ -52,6 +52,9 @@ pub enum LogError {
     /// Another process (or another log manager) holds the data directory's `.lock`.
     #[error("data directory {dir} is in use by another broker (its .lock file is held); stop that broker or use another directory")]
     DirLocked { dir: PathBuf },
+    /// The partition was removed (its topic deleted); this log object is retired.
+    #[error("partition {0} was deleted")]
+    Deleted(String),
     /// The manager is shutting down and takes no more work.
     #[error("log manager is shut down")]
     ShutDown,

@@ -53,6 +53,10 @@ impl PartitionLog {
     /// Gathers the fsyncs needed to make everything appended so far durable. `None`
     /// when nothing is dirty.
     pub fn flush_plan(&self) -> Option<FlushPlan> {
+        if self.deleted {
+            // Nothing of a removed log needs to survive a crash.
+            return None;
+        }
         let dir_dirty = self.dir_changes != self.dir_changes_synced;
         if self.recovery_point >= self.log_end_offset
             && !dir_dirty

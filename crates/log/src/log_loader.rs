@@ -228,6 +228,7 @@ impl PartitionLog {
             unsynced_index_segments: BTreeSet::new(),
             cleaner_checkpoint: log_start,
             earliest_delete_horizon: None,
+            deleted: false,
         })
     }
 }

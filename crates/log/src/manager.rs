@@ -297,14 +297,41 @@ impl LogManager {
         self.inner.topic_ids.read().get(tp).copied()
     }
 
-    /// Removes the partition: renames its directory to `topic-N.<uuid>-delete` and
-    /// deletes it on a background thread.
+    /// Removes the partition: renames its directory to `topic-N.<uuid>-delete`, retires
+    /// the in-memory log (anyone still holding it fails harmlessly from now on instead
+    /// of touching a recreated partition's files) and deletes the directory on a
+    /// background thread.
     pub fn remove(&self, tp: &TopicPartition) -> Result<(), LogError> {
         let Some(log) = self.inner.logs.write().remove(tp) else {
             return Ok(());
         };
         self.inner.topic_ids.write().remove(tp);
-        let guard = log.write();
+        self.retire(tp, &log)
+    }
+
+    /// Like [`LogManager::remove`], but only if `tp`'s log is still `log` (not a log
+    /// created since for a recreated topic of the same name). Returns whether it was.
+    pub fn remove_if_same(&self, tp: &TopicPartition, log: &SharedLog) -> Result<bool, LogError> {
+        {
+            let mut logs = self.inner.logs.write();
+            if !logs
+                .get(tp)
+                .is_some_and(|current| Arc::ptr_eq(current, log))
+            {
+                return Ok(false);
+            }
+            logs.remove(tp);
+            self.inner.topic_ids.write().remove(tp);
+        }
+        self.retire(tp, log)?;
+        Ok(true)
+    }
+
+    fn retire(&self, tp: &TopicPartition, log: &SharedLog) -> Result<(), LogError> {
+        let mut guard = log.write();
+        if guard.is_deleted() {
+            return Ok(());
+        }
         let from = guard.dir().to_path_buf();
         let to = self.inner.data_dir.join(format!(
             "{}.{}{}",
@@ -313,6 +340,8 @@ impl LogManager {
             DELETE_DIR_SUFFIX
         ));
         std::fs::rename(&from, &to).map_err(LogError::at(&from))?;
+        // Under the same lock as the rename: no write can slip in between.
+        guard.mark_deleted(to.clone());
         drop(guard);
         sync_dir(&self.inner.data_dir)?;
         let spawned = std::thread::Builder::new()

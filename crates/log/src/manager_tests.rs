@@ -189,3 +189,57 @@ fn cleaner_checkpoint_survives_restart() {
     let log = mgr.get(&tp).unwrap();
     assert_eq!(log.read().cleaner_checkpoint(), cleaned_to);
 }
+
+#[test]
+fn a_removed_log_cannot_touch_the_files_of_a_recreated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("again", 0);
+    let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
+    // Retention would delete every closed segment of either log at once.
+    let doomed_config = LogConfig {
+        retention_ms: 0,
+        ..small_config()
+    };
+    let old = mgr.create(&tp, doomed_config.clone(), [1; 16]).unwrap();
+    for _ in 0..10 {
+        let mut b = batch(2, 1000, 1000);
+        old.write().append(&mut b, 0, 1).unwrap();
+    }
+    assert!(old.read().segment_count() > 1);
+    mgr.remove(&tp).unwrap();
+    let new = mgr.create(&tp, small_config(), [2; 16]).unwrap();
+    for _ in 0..10 {
+        let mut b = batch(2, 1000, 1000);
+        new.write().append(&mut b, 0, 1).unwrap();
+    }
+    new.write().flush().unwrap();
+    let new_segments = new.read().segment_base_offsets();
+    assert!(new_segments.len() > 1);
+
+    // Late users of the old log: a produce, a retention pass, DeleteRecords, truncation.
+    let mut late = batch(2, 1000, 1000);
+    assert!(matches!(
+        old.write().append(&mut late, 0, 1),
+        Err(LogError::Deleted(_))
+    ));
+    assert_eq!(old.write().enforce_retention(i64::MAX / 2).unwrap(), 0);
+    assert!(old.write().delete_records_before(4).is_err());
+    assert!(old.write().truncate_to(2).is_err());
+    assert!(old.read().is_deleted());
+    // Removing by the old identity leaves the new log alone.
+    assert!(!mgr.remove_if_same(&tp, &old).unwrap());
+
+    let part_dir = dir.path().join(tp.dir_name());
+    for base in &new_segments {
+        let name = format!("{base:020}.log");
+        assert!(
+            part_dir.join(&name).exists(),
+            "{name} of the new log is gone"
+        );
+    }
+    assert_eq!(new.read().segment_base_offsets(), new_segments);
+    let read = new.read().read(0, 1 << 20, 20, true).unwrap();
+    assert!(!read.bytes.is_empty());
+    assert!(mgr.remove_if_same(&tp, &new).unwrap());
+    assert!(mgr.get(&tp).is_none());
+}

@@ -69,6 +69,10 @@ pub struct PartitionLog {
     pub(crate) cleaner_checkpoint: i64,
     /// Earliest delete horizon of a tombstone batch left by compaction.
     pub(crate) earliest_delete_horizon: Option<i64>,
+    /// Set when the partition was removed and its directory renamed for deletion:
+    /// the paths this log knew may now belong to a recreated partition of the same
+    /// name, so nothing may write, roll, delete or flush through it any more.
+    pub(crate) deleted: bool,
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping where the caller gave no clock.
@@ -91,6 +95,29 @@ impl PartitionLog {
         log_start_offset: Option<i64>,
     ) -> Result<Self, LogError> {
         Self::open_with_options(dir, tp, config, recovery_point, log_start_offset, false)
+    }
+
+    /// Fails once the log was removed (see [`PartitionLog::is_deleted`]).
+    pub(crate) fn check_not_deleted(&self) -> Result<(), LogError> {
+        if self.deleted {
+            return Err(LogError::Deleted(self.tp.to_string()));
+        }
+        Ok(())
+    }
+
+    /// True once the partition was removed: a late holder of this log (an
+    /// in-flight produce, a retention pass that listed it before) fails harmlessly.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
+    /// Called by the manager, under the write lock, right after renaming the
+    /// directory to `renamed_dir` (which is deleted soon after).
+    pub(crate) fn mark_deleted(&mut self, renamed_dir: PathBuf) {
+        self.deleted = true;
+        self.dir = renamed_dir;
+        self.pending_deletes.clear();
+        self.unsynced_index_segments.clear();
     }
 
     pub(crate) fn active(&self) -> &LogSegment {
@@ -118,6 +145,7 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.check_not_deleted()?;
         let append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
         let first_offset = self.log_end_offset;
         let mut next = first_offset;
@@ -174,6 +202,7 @@ impl PartitionLog {
     /// Follower/replica append: batches already carry offsets and epochs; the first
     /// must start at or after the log end, offsets must grow, CRCs must match.
     pub fn append_as_follower(&mut self, batches: &[u8]) -> Result<AppendInfo, LogError> {
+        self.check_not_deleted()?;
         let mut metas = Vec::new();
         let mut records = 0i64;
         let mut expected = self.log_end_offset;

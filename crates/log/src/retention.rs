@@ -12,6 +12,7 @@ impl PartitionLog {
     /// goes too, as in Kafka). Below the log start the log is emptied and restarts
     /// at `offset`.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
+        self.check_not_deleted()?;
         if offset >= self.log_end_offset {
             return Ok(());
         }
@@ -54,6 +55,7 @@ impl PartitionLog {
 
     /// Deletes every segment and starts an empty log at `offset`.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        self.check_not_deleted()?;
         self.generation += 1;
         let now_ms = wall_clock_ms();
         let all: Vec<i64> = self.segments.keys().copied().collect();
@@ -85,6 +87,7 @@ impl PartitionLog {
     /// DeleteRecords: raises the log start to `offset` (deleting whole segments below
     /// it); returns the new log start.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.check_not_deleted()?;
         if offset > self.log_end_offset || offset < 0 {
             return Err(self.out_of_range(offset));
         }
@@ -154,7 +157,7 @@ impl PartitionLog {
     /// includes `compact`. Returns the bytes deleted by retention.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<u64, LogError> {
         let deleted = self.apply_retention(now_ms)?;
-        if self.config.cleanup_policy.compact {
+        if self.config.cleanup_policy.compact && !self.deleted {
             self.compact(now_ms)?;
         }
         Ok(deleted)
@@ -162,6 +165,10 @@ impl PartitionLog {
 
     /// The retention part of [`PartitionLog::enforce_retention`] (quick: renames).
     pub(crate) fn apply_retention(&mut self, now_ms: i64) -> Result<u64, LogError> {
+        if self.deleted {
+            // Its files are gone with the renamed directory.
+            return Ok(0);
+        }
         self.delete_due_files(now_ms)?;
         let mut deleted = self.delete_segments_below_log_start(now_ms)?;
         if self.config.cleanup_policy.delete {
