@@ -1,7 +1,7 @@
 //! One broker per data directory: a second `moldau serve` on a directory in use exits
 //! at once with a message naming it, and leaves the running broker untouched.
 
-use moldau_e2e::{moldau_bin, BrokerProcess};
+use moldau_e2e::{moldau_bin, BrokerProcess, RawConnection};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,15 @@ fn second_broker_on_the_same_data_dir_exits_naming_it() {
         "message must name the directory and its lock: {stderr}"
     );
     // The first broker still serves and, once stopped, frees the directory.
+    assert_serves(&first);
     first.stop();
     first.restart();
+    assert_serves(&first);
     first.stop();
+}
+
+/// ApiVersions v0 gets an answer without error.
+fn assert_serves(broker: &BrokerProcess) {
+    let answer = RawConnection::connect(&broker.addr).call(18, 0, false, &[]);
+    assert_eq!(&answer[..2], &[0, 0], "ApiVersions error code");
 }
