@@ -9,14 +9,15 @@ use std::collections::HashMap;
 use libfuzzer_sys::fuzz_target;
 use moldau_coordinator::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
 use moldau_log::cleaner::{filter_batch, Filtered};
-use moldau_log::records::{parse_records, record_data};
 use moldau_protocol::batch::{BatchIter, BatchView};
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{parse_records, record_data};
 
 fuzz_target!(|data: &[u8]| {
     for item in BatchIter::new(data) {
         let Ok((_, view)) = item else { break };
         let _ = view.validate();
-        let Ok(payload) = record_data(&view) else {
+        let Ok(payload) = record_data(&view, DECOMPRESSED_BATCH_BYTES_MAX) else {
             continue;
         };
         let Ok(records) = parse_records(&payload, view.records_count()) else {

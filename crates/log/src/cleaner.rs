@@ -28,10 +28,11 @@ use crate::error::LogError;
 use crate::log_loader::{CLEANED_SUFFIX, SWAP_SUFFIX};
 use crate::manager::SharedLog;
 use crate::partition_log::PartitionLog;
-use crate::records::{
-    compress_records, parse_records, record_data, reencode_with_timestamp_delta, RawRecord,
-};
 use crate::segment::{BatchMeta, LogSegment};
+use moldau_protocol::compression::{compress, DECOMPRESSED_BATCH_BYTES_MAX};
+use moldau_protocol::record::{
+    parse_records, record_data, reencode_with_timestamp_delta, Record, RecordError,
+};
 
 /// Memory the key -> offset map may use (key bytes plus per-entry overhead).
 pub const CLEANER_OFFSET_MAP_BYTES_MAX: usize = 128 * 1024 * 1024;
@@ -258,7 +259,8 @@ impl CompactionPlan {
                 if view.is_control() {
                     return Ok(());
                 }
-                let data = record_data(&view).map_err(|e| corrupt(seg, e))?;
+                let data = record_data(&view, DECOMPRESSED_BATCH_BYTES_MAX)
+                    .map_err(|e| corrupt(seg, e))?;
                 for r in parse_records(&data, view.records_count()).map_err(|e| corrupt(seg, e))? {
                     let offset = view.base_offset() + r.offset_delta as i64;
                     if let (Some(key), true) = (r.key, offset >= self.first_dirty_offset) {
@@ -392,14 +394,14 @@ pub fn filter_batch(
     latest: &HashMap<Vec<u8>, i64>,
     now_ms: i64,
     delete_retention_ms: i64,
-) -> Result<Filtered, crate::records::RecordError> {
+) -> Result<Filtered, RecordError> {
     if view.is_control() {
         return Ok(Filtered::Unchanged);
     }
-    let data = record_data(view)?;
+    let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)?;
     let records = parse_records(&data, view.records_count())?;
     let horizon_passed = view.has_delete_horizon() && now_ms >= view.base_timestamp();
-    let mut kept: Vec<&RawRecord<'_>> = Vec::with_capacity(records.len());
+    let mut kept: Vec<&Record<'_>> = Vec::with_capacity(records.len());
     let mut has_tombstone = false;
     for r in &records {
         let offset = view.base_offset() + r.offset_delta as i64;
@@ -422,7 +424,7 @@ pub fn filter_batch(
     if kept.len() == records.len() && !set_horizon {
         return Ok(Filtered::Unchanged);
     }
-    let timestamp_of = |r: &RawRecord<'_>| view.base_timestamp() + r.timestamp_delta;
+    let timestamp_of = |r: &Record<'_>| view.base_timestamp() + r.timestamp_delta;
     let new_base_ts = if set_horizon {
         now_ms.saturating_add(delete_retention_ms)
     } else {
@@ -436,7 +438,7 @@ pub fn filter_batch(
             plain.extend_from_slice(r.bytes);
         }
     }
-    let payload = compress_records(view.codec(), &plain)?;
+    let payload = compress(view.codec(), &plain)?;
     let max_ts = if view.is_log_append_time() {
         view.max_timestamp()
     } else {

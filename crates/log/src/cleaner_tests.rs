@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use moldau_protocol::batch::{BatchIter, BatchView};
 use moldau_protocol::kafka::records::Compression;
 
-use crate::records::{parse_records, record_data};
 use crate::test_util::{keyed_batch, small_config};
 use crate::{CleanupPolicy, LogConfig, PartitionLog, TopicPartition};
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{parse_records, record_data};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -47,7 +48,7 @@ fn records(log: &PartitionLog) -> Vec<(i64, String, Option<String>)> {
         for item in BatchIter::new(&r.bytes) {
             let (_, v) = item.unwrap();
             assert_eq!(v.stored_crc(), v.computed_crc());
-            let data = record_data(&v).unwrap();
+            let data = record_data(&v, DECOMPRESSED_BATCH_BYTES_MAX).unwrap();
             for rec in parse_records(&data, v.records_count()).unwrap() {
                 let o = v.base_offset() + rec.offset_delta as i64;
                 if o >= offset {

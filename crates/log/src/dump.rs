@@ -16,9 +16,10 @@ use crate::batch_header::BatchHeader;
 use crate::batch_reader::{BatchReader, ReadOutcome};
 use crate::error::LogError;
 use crate::offset_index::{decode_offset_entry, OFFSET_INDEX_ENTRY_BYTES};
-use crate::records::{parse_records, record_data};
 use crate::segment::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::time_index::{decode_time_entry, TIME_INDEX_ENTRY_BYTES};
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{parse_records, record_data, Record};
 
 /// Index files larger than this are refused (Kafka's `segment.index.bytes` max is 2 GiB,
 /// realistic ones are 10 MiB).
@@ -177,7 +178,7 @@ fn dump_records(
     offsets_format: Option<OffsetsRecordFormat<'_>>,
     out: &mut dyn Write,
 ) -> Result<(), LogError> {
-    let records = record_data(view)
+    let records = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)
         .map_err(|e| e.to_string())
         .and_then(|data| {
             parse_records(&data, view.records_count())
@@ -247,8 +248,8 @@ struct OwnedRecord {
     header_keys: Vec<Vec<u8>>,
 }
 
-impl From<crate::records::RawRecord<'_>> for OwnedRecord {
-    fn from(r: crate::records::RawRecord<'_>) -> Self {
+impl From<Record<'_>> for OwnedRecord {
+    fn from(r: Record<'_>) -> Self {
         OwnedRecord {
             timestamp_delta: r.timestamp_delta,
             offset_delta: r.offset_delta,

@@ -23,7 +23,6 @@ pub mod manager;
 pub mod offset_index;
 pub mod partition_log;
 pub mod properties_file;
-pub mod records;
 pub mod region_read;
 mod retention;
 mod segment;

@@ -9,9 +9,10 @@ use moldau_protocol::batch::{self, BatchError, BatchView};
 use crate::config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
-use crate::records::{parse_records, record_data};
 use crate::segment::{BatchMeta, LogSegment};
 use crate::topic_partition::TopicPartition;
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{parse_records, record_data};
 
 /// Result of an append.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -559,7 +560,8 @@ fn first_record_at_or_after(
     min_offset: i64,
     path: &Path,
 ) -> Result<Option<(i64, i64)>, LogError> {
-    let data = record_data(view).map_err(|e| LogError::corrupt(path, e.to_string()))?;
+    let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)
+        .map_err(|e| LogError::corrupt(path, e.to_string()))?;
     let records = parse_records(&data, view.records_count())
         .map_err(|e| LogError::corrupt(path, e.to_string()))?;
     for r in records {
