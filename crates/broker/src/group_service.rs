@@ -11,9 +11,10 @@ use moldau_coordinator::{
     AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
     RequestContext as GroupContext,
 };
-use moldau_log::records::{parse_records, record_data};
 use moldau_protocol::batch::{BatchIter, BatchView};
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{parse_records, record_data};
 use moldau_protocol::ResponseError;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -305,7 +306,7 @@ impl Worker {
     /// Feeds one batch's records to the coordinator; a batch whose records cannot be
     /// read is skipped (and counted) so that the groups after it still load.
     fn replay_batch(&mut self, partition: i32, view: &BatchView<'_>) -> u64 {
-        let data = record_data(view);
+        let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX);
         let records = data
             .as_ref()
             .ok()

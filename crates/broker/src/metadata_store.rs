@@ -5,8 +5,10 @@
 use crate::error::BrokerError;
 use moldau_log::{LogConfig, LogManager, SharedLog, TopicPartition};
 use moldau_metadata::{MetadataImage, MetadataRecord, METADATA_LOG_TOPIC};
+use moldau_protocol::batch::BatchIter;
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
-use moldau_protocol::kafka::records::RecordBatchDecoder;
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::record::{record_data, RecordError, RecordIter};
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 
@@ -42,17 +44,21 @@ impl MetadataStore {
                 if read.bytes.is_empty() {
                     break;
                 }
-                let mut buf = read.bytes.clone();
-                let sets = RecordBatchDecoder::decode_all(&mut buf)
-                    .map_err(|e| BrokerError::Corrupt(format!("metadata log: {e}")))?;
-                for set in sets {
-                    for record in set.records {
-                        offset = record.offset + 1;
+                for item in BatchIter::new(&read.bytes) {
+                    let (_, view) =
+                        item.map_err(|e| BrokerError::Corrupt(format!("metadata log: {e}")))?;
+                    let corrupt =
+                        |e: RecordError| BrokerError::Corrupt(format!("metadata log: {e}"));
+                    let data = record_data(&view, DECOMPRESSED_BATCH_BYTES_MAX).map_err(corrupt)?;
+                    for record in RecordIter::new(&data, view.records_count()) {
+                        let record = record.map_err(corrupt)?;
+                        let record_offset = view.base_offset() + record.offset_delta as i64;
+                        offset = record_offset + 1;
                         let Some(value) = record.value else { continue };
-                        let r = MetadataRecord::from_bytes(&value)
+                        let r = MetadataRecord::from_bytes(value)
                             .map_err(|e| BrokerError::Corrupt(e.to_string()))?;
                         // A record that failed validation was never committed.
-                        let _ = image.apply(&r, record.offset);
+                        let _ = image.apply(&r, record_offset);
                     }
                 }
             }

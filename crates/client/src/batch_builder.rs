@@ -8,7 +8,7 @@ use moldau_protocol::batch::BATCH_HEADER_BYTES;
 use crate::codec::{compress, Compression};
 use crate::error::Result;
 use crate::record::Header;
-use crate::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use moldau_protocol::varint::{put_varint, put_varlong, varint_len, varlong_len};
 
 /// Where the CRC-covered part of a batch header starts (the attributes field).
 const CRC_COVERED_FROM: usize = 21;

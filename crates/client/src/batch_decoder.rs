@@ -5,16 +5,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use moldau_protocol::batch::{BatchError, BatchView, BATCH_HEADER_BYTES};
+use moldau_protocol::batch::{BatchError, BatchView, Codec, BATCH_HEADER_BYTES};
+use moldau_protocol::compression::decompress;
+use moldau_protocol::record::{RecordIter, RECORD_BYTES_MIN};
 
-use crate::codec::decompress;
 use crate::error::{Error, Result};
 use crate::record::{ConsumerRecord, Header, TimestampType};
-use crate::varint::{get_varint, get_varlong};
-
-/// The smallest encoded record: length, attributes, timestamp delta, offset delta,
-/// key length, value length, header count.
-const RECORD_BYTES_MIN: usize = 7;
 
 /// Limits and options for decoding.
 #[derive(Debug, Clone, Copy)]
@@ -126,23 +122,21 @@ fn decode_batch(
     opts: DecodeOptions,
     out: &mut Vec<ConsumerRecord>,
 ) -> Result<()> {
-    let codec = view.attributes() & 0x07;
-    let payload = if codec == 0 {
-        batch.slice(BATCH_HEADER_BYTES..)
-    } else {
-        decompress(
-            codec,
-            view.records_payload(),
-            opts.decompressed_batch_bytes_max,
-        )?
+    let bad = |what: String| Error::Protocol(format!("{topic}-{partition}: {what}"));
+    // Uncompressed records stay slices of the response; compressed ones of the
+    // (bounded) decompressed copy.
+    let payload = match view.codec() {
+        Codec::None => batch.slice(BATCH_HEADER_BYTES..),
+        codec => Bytes::from(
+            decompress(
+                codec,
+                view.records_payload(),
+                opts.decompressed_batch_bytes_max,
+            )
+            .map_err(|e| bad(e.to_string()))?,
+        ),
     };
     let count = view.records_count();
-    if count < 0 || (count as usize) > payload.len() / RECORD_BYTES_MIN + 1 {
-        return Err(Error::Protocol(format!(
-            "{topic}-{partition}: batch claims {count} records in {} bytes",
-            payload.len()
-        )));
-    }
     let base_offset = view.base_offset();
     let base_timestamp = view.base_timestamp();
     let log_append = view.is_log_append_time();
@@ -152,46 +146,21 @@ fn decode_batch(
         (TimestampType::CreateTime, 0)
     };
     let epoch = view.partition_leader_epoch();
-    out.reserve(count as usize);
-    let mut cursor = RecordCursor {
-        data: &payload,
-        pos: 0,
-    };
-    let bad =
-        |what: &str| Error::Protocol(format!("{topic}-{partition}: malformed record ({what})"));
-    for _ in 0..count {
-        let len = cursor.varint().ok_or_else(|| bad("length"))?;
-        if len < 0 || len as usize > cursor.remaining() {
-            return Err(bad("length"));
-        }
-        let end = cursor.pos + len as usize;
-        let mut rec = RecordCursor {
-            data: &payload,
-            pos: cursor.pos,
-        };
-        cursor.pos = end;
-        rec.skip(1).ok_or_else(|| bad("attributes"))?;
-        let ts_delta = rec.varlong().ok_or_else(|| bad("timestamp"))?;
-        let offset_delta = rec.varint().ok_or_else(|| bad("offset delta"))?;
-        let key = rec.bytes(end).map_err(|_| bad("key"))?;
-        let value = rec.bytes(end).map_err(|_| bad("value"))?;
-        let header_count = rec.varint().ok_or_else(|| bad("header count"))?;
-        if header_count < 0 || header_count as usize > (end - rec.pos) / 2 {
-            return Err(bad("header count"));
-        }
-        let mut headers = Vec::with_capacity(header_count as usize);
-        for _ in 0..header_count {
-            let k = rec
-                .bytes(end)
-                .map_err(|_| bad("header key"))?
-                .ok_or_else(|| bad("null header key"))?;
-            let key = String::from_utf8(k.to_vec()).map_err(|_| bad("header key utf-8"))?;
-            let value = rec.bytes(end).map_err(|_| bad("header value"))?;
-            headers.push(Header { key, value });
-        }
-        let offset = base_offset.saturating_add(offset_delta as i64);
+    out.reserve((count.max(0) as usize).min(payload.len() / RECORD_BYTES_MIN));
+    for record in RecordIter::new(&payload, count) {
+        let r = record.map_err(|e| bad(format!("malformed record ({e})")))?;
+        let offset = base_offset.saturating_add(r.offset_delta as i64);
         if offset < fetch_offset {
             continue;
+        }
+        let mut headers = Vec::with_capacity(r.headers.len());
+        for (key, value) in r.headers.iter() {
+            let key = String::from_utf8(key.to_vec())
+                .map_err(|_| bad("malformed record (header key utf-8)".into()))?;
+            headers.push(Header {
+                key,
+                value: value.map(|v| payload.slice_ref(v)),
+            });
         }
         out.push(ConsumerRecord {
             topic: topic.clone(),
@@ -200,57 +169,16 @@ fn decode_batch(
             timestamp: if log_append {
                 batch_ts
             } else {
-                base_timestamp.saturating_add(ts_delta)
+                base_timestamp.saturating_add(r.timestamp_delta)
             },
             timestamp_type: ts_type,
             leader_epoch: epoch,
-            key,
-            value,
+            key: r.key.map(|k| payload.slice_ref(k)),
+            value: r.value.map(|v| payload.slice_ref(v)),
             headers,
         });
     }
     Ok(())
-}
-
-struct RecordCursor<'a> {
-    data: &'a Bytes,
-    pos: usize,
-}
-
-impl RecordCursor<'_> {
-    fn remaining(&self) -> usize {
-        self.data.len() - self.pos
-    }
-    fn skip(&mut self, n: usize) -> Option<()> {
-        (self.remaining() >= n).then(|| self.pos += n)
-    }
-    fn varint(&mut self) -> Option<i32> {
-        let mut s = &self.data[self.pos..];
-        let before = s.len();
-        let v = get_varint(&mut s)?;
-        self.pos += before - s.len();
-        Some(v)
-    }
-    fn varlong(&mut self) -> Option<i64> {
-        let mut s = &self.data[self.pos..];
-        let before = s.len();
-        let v = get_varlong(&mut s)?;
-        self.pos += before - s.len();
-        Some(v)
-    }
-    /// A length-prefixed byte field that must end by `end`; -1 is null.
-    fn bytes(&mut self, end: usize) -> std::result::Result<Option<Bytes>, ()> {
-        let len = self.varint().ok_or(())?;
-        if len == -1 {
-            return Ok(None);
-        }
-        if len < -1 || self.pos + len as usize > end {
-            return Err(());
-        }
-        let b = self.data.slice(self.pos..self.pos + len as usize);
-        self.pos += len as usize;
-        Ok(Some(b))
-    }
 }
 
 #[cfg(test)]

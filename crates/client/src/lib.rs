@@ -24,7 +24,6 @@ pub mod partitioner;
 pub mod producer;
 pub mod property;
 pub mod record;
-mod varint;
 
 pub use admin::AdminClient;
 pub use cluster::{ClientConfig, Cluster};

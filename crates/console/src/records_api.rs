@@ -18,6 +18,8 @@ use moldau_protocol::kafka::protocol::StrBytes;
 use moldau_protocol::kafka::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
+use moldau_protocol::produce_validation::validate_produce;
+use moldau_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -25,8 +27,6 @@ use std::sync::Arc;
 pub const PAGE_RECORDS_DEFAULT: usize = 50;
 /// Most records one page may hold.
 pub const PAGE_RECORDS_MAX: usize = 500;
-/// Kafka's default `max.message.bytes`, when the topic's value does not parse.
-const MAX_MESSAGE_BYTES_DEFAULT: usize = 1_048_588;
 
 /// Query of `GET /api/v1/topics/{name}/records`.
 #[derive(Debug, Default, Deserialize)]
@@ -448,17 +448,22 @@ pub async fn produce(
         })?;
     let timestamp = now_ms();
     let mut batch = encode_record(key, value, headers, timestamp)?;
-    let max_bytes = moldau_broker::topic_config::resolved_value(
-        &console.broker.topic_configs(&image, &name),
-        "max.message.bytes",
-    )
-    .and_then(|v| v.parse::<usize>().ok())
-    .unwrap_or(MAX_MESSAGE_BYTES_DEFAULT);
-    if batch.len() > max_bytes {
-        return Err(ApiError::TooLarge(format!(
-            "the record takes {} bytes; '{name}' accepts at most {max_bytes} (max.message.bytes)",
-            batch.len()
-        )));
+    // The same checks a Kafka client's produce gets (size, key on compacted topics,
+    // timestamps).
+    let validation = hosted.limits().validation;
+    if let Err(rejection) = validate_produce(&batch, &validation, timestamp) {
+        return Err(if rejection.error == ResponseError::MessageTooLarge {
+            ApiError::TooLarge(format!(
+                "the record takes {} bytes; '{name}' accepts at most {} (max.message.bytes)",
+                batch.len(),
+                validation.max_message_bytes
+            ))
+        } else {
+            ApiError::BadRequest(format!(
+                "'{name}' refuses the record: {}",
+                rejection.message
+            ))
+        });
     }
     require_confirmation(
         body.confirm,

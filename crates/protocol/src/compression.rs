@@ -48,21 +48,35 @@ pub fn decompress(codec: Codec, payload: &[u8], limit: usize) -> Result<Vec<u8>,
 /// Compresses record bytes with `codec` (`Codec::None` copies).
 pub fn compress(codec: Codec, data: &[u8]) -> Result<Vec<u8>, RecordError> {
     let mut out = BytesMut::new();
+    compress_into(codec, BytesMut::from(data), &mut out)?;
+    Ok(out.to_vec())
+}
+
+/// Appends `raw` compressed with `codec` to `out`, taking `raw` so the compressor
+/// can use it without a copy.
+pub fn compress_into(codec: Codec, raw: BytesMut, out: &mut BytesMut) -> Result<(), RecordError> {
+    let mut raw = Some(raw);
     // The compressors' callback type is `anyhow::Result`.
-    let fill = |b: &mut BytesMut| -> anyhow::Result<()> {
-        b.extend_from_slice(data);
+    let fill = |tmp: &mut BytesMut| -> anyhow::Result<()> {
+        if let Some(r) = raw.take() {
+            *tmp = r;
+        }
         Ok(())
     };
     let result = match codec {
-        Codec::None => return Ok(data.to_vec()),
-        Codec::Gzip => Gzip::compress(&mut out, fill),
-        Codec::Snappy => Snappy::compress(&mut out, fill),
-        Codec::Lz4 => Lz4::compress(&mut out, fill),
-        Codec::Zstd => Zstd::compress(&mut out, fill),
+        Codec::None => {
+            if let Some(r) = raw.take() {
+                out.extend_from_slice(&r);
+            }
+            Ok(())
+        }
+        Codec::Gzip => Gzip::compress(out, fill),
+        Codec::Snappy => Snappy::compress(out, fill),
+        Codec::Lz4 => Lz4::compress(out, fill),
+        Codec::Zstd => Zstd::compress(out, fill),
         Codec::Unknown(c) => return Err(RecordError::UnsupportedCodec(c)),
     };
-    result.map_err(|e| RecordError::Compress(e.to_string()))?;
-    Ok(out.to_vec())
+    result.map_err(|e| RecordError::Compress(e.to_string()))
 }
 
 fn decompress_error(e: impl std::fmt::Display) -> RecordError {
