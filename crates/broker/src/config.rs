@@ -4,6 +4,7 @@
 //! `MOLDAU_*` variables). Every name must be known and every value must parse, or
 //! start-up stops with a message naming the property.
 
+use moldau_log::config::{SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MIN};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -112,10 +113,6 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     ),
     prop("group.max.size", Int, Some("2147483647"), Some(1)),
     prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
-    prop("connections.max.idle.ms", Long, Some("600000"), None),
-    prop("num.network.threads", Int, Some("3"), Some(1)),
-    prop("num.io.threads", Int, Some("8"), Some(1)),
-    prop("num.recovery.threads.per.data.dir", Int, Some("1"), Some(1)),
     prop(
         "log.retention.check.interval.ms",
         Long,
@@ -123,16 +120,14 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some(1),
     ),
     prop("fetch.max.bytes", Int, Some("57671680"), Some(1024)),
-    prop(
-        "transaction.state.log.replication.factor",
-        Int,
-        Some("1"),
-        Some(1),
-    ),
-    prop("transaction.state.log.min.isr", Int, Some("1"), Some(1)),
     // Broker-level synonyms of topic configs; the topic name is in topic_config.rs.
     dynamic(prop("message.max.bytes", Int, Some("1048588"), Some(0))),
-    dynamic(prop("log.segment.bytes", Int, Some("1073741824"), Some(14))),
+    dynamic(prop(
+        "log.segment.bytes",
+        Int,
+        Some("1073741824"),
+        Some(SEGMENT_BYTES_MIN as i64),
+    )),
     dynamic(prop("log.roll.ms", Long, None, Some(1))),
     prop("log.roll.hours", Int, Some("168"), Some(1)),
     dynamic(prop("log.retention.ms", Long, None, Some(-1))),
@@ -145,7 +140,7 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         "log.index.size.max.bytes",
         Int,
         Some("10485760"),
-        Some(4),
+        Some(SEGMENT_INDEX_BYTES_MIN as i64),
     )),
     dynamic(prop(
         "log.flush.interval.messages",
@@ -213,6 +208,36 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     )),
 ];
 
+/// Kafka properties Moldau refuses, with the reason: accepting them would leave them
+/// silently ignored. (Every property in `BROKER_PROPERTIES` is honoured; where one is
+/// honoured only in part, `validate_cross` refuses the rest.)
+pub const REFUSED_PROPERTIES: &[(&str, &str)] = &[
+    (
+        "num.network.threads",
+        "Moldau serves connections on its async runtime (one worker per core); there is no network thread pool to size",
+    ),
+    (
+        "num.io.threads",
+        "Moldau handles requests on its async runtime (one worker per core); there is no request thread pool to size",
+    ),
+    (
+        "num.recovery.threads.per.data.dir",
+        "Moldau opens and recovers partitions on a fixed number of threads",
+    ),
+    (
+        "connections.max.idle.ms",
+        "Moldau does not close idle connections",
+    ),
+    (
+        "transaction.state.log.replication.factor",
+        "Moldau has no transaction coordinator yet (no __transaction_state topic)",
+    ),
+    (
+        "transaction.state.log.min.isr",
+        "Moldau has no transaction coordinator yet (no __transaction_state topic)",
+    ),
+];
+
 /// Looks a broker property up by name.
 pub fn broker_property(name: &str) -> Option<&'static PropertyDef> {
     BROKER_PROPERTIES.iter().find(|p| p.name == name)
@@ -223,6 +248,8 @@ pub fn broker_property(name: &str) -> Option<&'static PropertyDef> {
 pub enum ConfigError {
     #[error("unknown property '{0}'")]
     Unknown(String),
+    #[error("property '{name}' is not supported: {reason}; remove it")]
+    Refused { name: String, reason: String },
     #[error("invalid value '{value}' for '{name}': {reason}")]
     Invalid {
         name: String,
@@ -271,7 +298,21 @@ pub fn validate_value(def: &PropertyDef, value: &str) -> Result<(), ConfigError>
             return Err(invalid(&format!("must be at least {min}")));
         }
     }
-    Ok(())
+    // Topic configs and their broker-level synonyms: the log's own limits, so that no
+    // accepted value can stop a partition from opening.
+    crate::topic_config::check_topic_value(def.name, value).map_err(|r| invalid(&r))
+}
+
+/// Checks a broker property by name, as start-up and AlterConfigs on a broker do.
+pub fn validate_property(name: &str, value: &str) -> Result<(), ConfigError> {
+    if let Some((_, reason)) = REFUSED_PROPERTIES.iter().find(|(n, _)| *n == name) {
+        return Err(ConfigError::Refused {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+    let def = broker_property(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+    validate_value(def, value)
 }
 
 /// A validated set of broker properties with typed accessors.
@@ -284,8 +325,7 @@ impl BrokerConfig {
     /// Validates every property; the first bad one is the error.
     pub fn from_properties(props: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for (name, value) in &props {
-            let def = broker_property(name).ok_or_else(|| ConfigError::Unknown(name.clone()))?;
-            validate_value(def, value)?;
+            validate_property(name, value)?;
         }
         let config = BrokerConfig { values: props };
         config.validate_cross()?;
@@ -293,6 +333,39 @@ impl BrokerConfig {
     }
 
     fn validate_cross(&self) -> Result<(), ConfigError> {
+        let refuse = |name: &str, reason: &str| ConfigError::Refused {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        };
+        if list_items(&self.string("log.dirs")).len() > 1 {
+            return Err(refuse(
+                "log.dirs",
+                "Moldau keeps all partitions in one log directory; give a single directory",
+            ));
+        }
+        for name in ["listeners", "advertised.listeners"] {
+            let value = self.string(name);
+            let items = list_items(&value);
+            if items.len() > 1 {
+                return Err(refuse(name, "Moldau has a single listener; give one entry"));
+            }
+            if let Some((scheme, _)) = items.first().and_then(|l| l.split_once("://")) {
+                if scheme != "PLAINTEXT" {
+                    return Err(refuse(
+                        name,
+                        &format!("security protocol {scheme}: only PLAINTEXT listeners exist"),
+                    ));
+                }
+            }
+        }
+        // default.replication.factor needs no such check: CreateTopics refuses a factor
+        // above the number of brokers, as Kafka does.
+        if self.int("offsets.topic.replication.factor") != 1 {
+            return Err(refuse(
+                "offsets.topic.replication.factor",
+                "Moldau runs a single node and creates __consumer_offsets with one replica; only 1 is accepted",
+            ));
+        }
         let ts = self.string("log.message.timestamp.type");
         if ts != "CreateTime" && ts != "LogAppendTime" {
             return Err(ConfigError::Invalid {
@@ -400,6 +473,14 @@ impl BrokerConfig {
     }
 }
 
+/// The non-empty items of a comma-separated list.
+fn list_items(list: &str) -> Vec<&str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn strip_listener_scheme(listeners: &str) -> String {
     let first = listeners.split(',').next().unwrap_or_default().trim();
     match first.split_once("://") {
@@ -446,6 +527,28 @@ mod tests {
             BrokerConfig::from_properties(props(&[("log.message.timestamp.type", "Sometime")]))
                 .unwrap_err();
         assert!(err.to_string().contains("log.message.timestamp.type"));
+    }
+
+    #[test]
+    fn ignored_settings_are_refused_by_name() {
+        for pairs in [
+            [("log.dirs", "/a,/b")],
+            [("num.io.threads", "8")],
+            [(
+                "listeners",
+                "PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
+            )],
+            [("listeners", "SSL://127.0.0.1:9093")],
+            [("offsets.topic.replication.factor", "3")],
+            [("connections.max.idle.ms", "1000")],
+        ] {
+            let err = BrokerConfig::from_properties(props(&pairs)).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Refused { name, .. } if name == pairs[0].0),
+                "{err}"
+            );
+        }
+        assert!(BrokerConfig::from_properties(props(&[("log.dirs", "/a")])).is_ok());
     }
 
     #[test]

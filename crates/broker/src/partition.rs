@@ -134,7 +134,8 @@ impl Partition {
     /// resolves once the batches are fsynced (group-committed with every other append
     /// in flight) and the high watermark has moved past them. In page-cache mode
     /// (`flush.messages`/`flush.ms` set) the records are visible at once and no wait
-    /// is offered.
+    /// is offered. (Kafka's "never", Long.MAX_VALUE, is not page-cache mode: see
+    /// `topic_config::log_config_from`.)
     pub fn append(
         self: &Arc<Self>,
         batches: &mut [u8],
@@ -144,8 +145,7 @@ impl Partition {
         let (info, log_start_offset, page_cache_mode, flush_due) = {
             let mut log = self.log.write();
             let info = log.append(batches, self.leader_epoch(), now_ms)?;
-            let config = log.config();
-            let page_cache = config.flush_messages.is_some() || config.flush_ms.is_some();
+            let page_cache = log.config().page_cache_mode();
             if page_cache {
                 let leo = log.log_end_offset();
                 log.set_high_watermark(leo);

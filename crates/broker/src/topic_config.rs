@@ -3,6 +3,7 @@
 //! then Kafka's default) that yields a partition's `LogConfig`.
 
 use crate::config::{validate_value, BrokerConfig, ConfigError, PropertyDef, PropertyKind};
+use moldau_log::config::{FLUSH_NEVER, SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MIN, SEGMENT_MS_MIN};
 use moldau_log::{CleanupPolicy, LogConfig, TimestampType};
 use std::collections::BTreeMap;
 
@@ -99,14 +100,19 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
     def("min.insync.replicas", "min.insync.replicas", Int, Some(1)),
     def("retention.bytes", "log.retention.bytes", Long, Some(-1)),
     def("retention.ms", "log.retention.ms", Long, Some(-1)),
-    def("segment.bytes", "log.segment.bytes", Int, Some(14)),
+    def(
+        "segment.bytes",
+        "log.segment.bytes",
+        Int,
+        Some(SEGMENT_BYTES_MIN as i64),
+    ),
     def(
         "segment.index.bytes",
         "log.index.size.max.bytes",
         Int,
-        Some(4),
+        Some(SEGMENT_INDEX_BYTES_MIN as i64),
     ),
-    def("segment.ms", "log.roll.ms", Long, Some(1)),
+    def("segment.ms", "log.roll.ms", Long, Some(SEGMENT_MS_MIN)),
     def(
         "unclean.leader.election.enable",
         "unclean.leader.election.enable",
@@ -117,6 +123,84 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
 
 pub fn topic_config_def(name: &str) -> Option<&'static TopicConfigDef> {
     TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// The topic config a name stands for: itself, or the topic config whose broker-level
+/// synonym it is.
+fn as_topic_config(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS
+        .iter()
+        .find(|d| d.name == name || d.synonym == name)
+}
+
+/// Checks a value (already of the right type) of a topic config or of its broker-level
+/// synonym against what the log and the broker can honour: the log's own limits
+/// (`LogConfig::validate`, the one source of them) and the settings accepted only at
+/// the value that describes what Moldau does. Names that are neither pass.
+pub fn check_topic_value(name: &str, value: &str) -> Result<(), String> {
+    let Some(d) = as_topic_config(name) else {
+        return Ok(());
+    };
+    match d.name {
+        // Compaction runs on min.cleanable.dirty.ratio alone; a forced maximum lag would
+        // be silently ignored.
+        "max.compaction.lag.ms" if value.trim() != crate::config::LONG_MAX => {
+            return Err(format!(
+                "not supported: Moldau has no maximum compaction lag; only {} (never) is accepted",
+                crate::config::LONG_MAX
+            ));
+        }
+        _ => {}
+    }
+    let mut config = LogConfig::default();
+    apply_log_setting(&mut config, d.name, value)?;
+    config.validate().map_err(|e| e.to_string())
+}
+
+/// Sets the `LogConfig` field of one topic config from its value. Names that do not
+/// configure the log are ignored here (the broker reads them elsewhere).
+fn apply_log_setting(config: &mut LogConfig, name: &str, value: &str) -> Result<(), String> {
+    let v = value.trim();
+    let long = || {
+        v.parse::<i64>()
+            .map_err(|_| format!("'{v}' is not a 64-bit integer"))
+    };
+    let unsigned =
+        || long().and_then(|n| u64::try_from(n).map_err(|_| format!("'{v}' must not be negative")));
+    match name {
+        "cleanup.policy" => config.cleanup_policy = parse_cleanup_policy(v)?,
+        "delete.retention.ms" => config.delete_retention_ms = long()?,
+        "file.delete.delay.ms" => config.file_delete_delay_ms = long()?,
+        "flush.messages" => config.flush_messages = finite_flush(long()?).map(|n| n.max(0) as u64),
+        "flush.ms" => config.flush_ms = finite_flush(long()?),
+        "index.interval.bytes" => config.index_interval_bytes = unsigned()?,
+        "message.timestamp.type" => {
+            config.message_timestamp_type = match v {
+                "CreateTime" => TimestampType::CreateTime,
+                "LogAppendTime" => TimestampType::LogAppendTime,
+                _ => return Err("must be CreateTime or LogAppendTime".into()),
+            }
+        }
+        "min.cleanable.dirty.ratio" => {
+            config.min_cleanable_dirty_ratio =
+                v.parse().map_err(|_| format!("'{v}' is not a number"))?
+        }
+        "min.compaction.lag.ms" => config.min_compaction_lag_ms = long()?,
+        "retention.bytes" => config.retention_bytes = long()?,
+        "retention.ms" => config.retention_ms = long()?,
+        "segment.bytes" => config.segment_bytes = unsigned()?,
+        "segment.index.bytes" => config.segment_index_bytes = unsigned()?,
+        "segment.ms" => config.segment_ms = long()?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Kafka's flush settings mean "never" at `Long.MAX_VALUE` (their default, which tools
+/// that copy whole config sets write explicitly): only a finite value below it asks for
+/// page-cache mode; anything else keeps fsync-before-acknowledge.
+fn finite_flush(value: i64) -> Option<i64> {
+    (value < FLUSH_NEVER).then_some(value)
 }
 
 /// Parses `delete`, `compact`, or both (comma-separated).
@@ -145,6 +229,7 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), ConfigError>
         min: d.min,
         dynamic: true,
     };
+    // validate_value also runs check_topic_value (the log's limits).
     validate_value(&as_prop, value)?;
     let invalid = |reason: String| ConfigError::Invalid {
         name: name.to_string(),
@@ -259,54 +344,18 @@ pub fn resolve_topic_configs(
         .collect()
 }
 
-/// True when the flush properties were set anywhere: then Kafka's page-cache
-/// behaviour applies instead of Moldau's fsync-before-acknowledge.
-fn explicitly_set(r: &ResolvedConfig) -> bool {
-    r.source != ConfigSource::Default
-}
-
-/// Builds the log's configuration from resolved topic configs.
+/// Builds the log's configuration from resolved topic configs. Values were validated
+/// before they were stored; one that still does not parse (written by an older
+/// version) keeps Kafka's default and is logged, and one out of the log's range is
+/// kept so that opening the log refuses it and the partition is reported offline.
 pub fn log_config_from(resolved: &[ResolvedConfig]) -> LogConfig {
     let mut config = LogConfig::default();
     for r in resolved {
         let Some(v) = r.value.as_deref() else {
             continue;
         };
-        let long = || v.trim().parse::<i64>().ok();
-        match r.name {
-            "cleanup.policy" => {
-                if let Ok(p) = parse_cleanup_policy(v) {
-                    config.cleanup_policy = p;
-                }
-            }
-            "delete.retention.ms" => config.delete_retention_ms = long().unwrap_or(86_400_000),
-            "file.delete.delay.ms" => config.file_delete_delay_ms = long().unwrap_or(60_000),
-            "flush.messages" if explicitly_set(r) => {
-                config.flush_messages = long().map(|n| n.max(1) as u64)
-            }
-            "flush.ms" if explicitly_set(r) => config.flush_ms = long(),
-            "index.interval.bytes" => {
-                config.index_interval_bytes = long().unwrap_or(4096).max(0) as u64
-            }
-            "message.timestamp.type" => {
-                config.message_timestamp_type = if v == "LogAppendTime" {
-                    TimestampType::LogAppendTime
-                } else {
-                    TimestampType::CreateTime
-                }
-            }
-            "min.cleanable.dirty.ratio" => {
-                config.min_cleanable_dirty_ratio = v.trim().parse().unwrap_or(0.5)
-            }
-            "min.compaction.lag.ms" => config.min_compaction_lag_ms = long().unwrap_or(0),
-            "retention.bytes" => config.retention_bytes = long().unwrap_or(-1),
-            "retention.ms" => config.retention_ms = long().unwrap_or(604_800_000),
-            "segment.bytes" => config.segment_bytes = long().unwrap_or(1 << 30).max(14) as u64,
-            "segment.index.bytes" => {
-                config.segment_index_bytes = long().unwrap_or(10 << 20).max(8) as u64
-            }
-            "segment.ms" => config.segment_ms = long().unwrap_or(604_800_000),
-            _ => {}
+        if let Err(reason) = apply_log_setting(&mut config, r.name, v) {
+            tracing::warn!(config = r.name, value = v, %reason, "ignoring unparsable stored topic config; using the default");
         }
     }
     config
@@ -346,6 +395,62 @@ mod tests {
         assert_eq!(
             log.flush_messages, None,
             "unset flush keeps fsync-before-ack"
+        );
+    }
+
+    fn resolved_with(overrides: &[(&str, &str)]) -> LogConfig {
+        let broker = BrokerConfig::from_properties(BTreeMap::new()).unwrap();
+        let overrides: BTreeMap<String, String> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        log_config_from(&resolve_topic_configs(&broker, None, &overrides))
+    }
+
+    #[test]
+    fn kafkas_never_keeps_fsync_before_ack() {
+        let never = crate::config::LONG_MAX;
+        let explicit_never = resolved_with(&[("flush.messages", never), ("flush.ms", never)]);
+        assert!(
+            !explicit_never.page_cache_mode(),
+            "Long.MAX_VALUE written explicitly is Kafka's default, not page-cache mode"
+        );
+        let finite = resolved_with(&[("flush.messages", "1000")]);
+        assert_eq!(finite.flush_messages, Some(1000));
+        assert!(finite.page_cache_mode());
+        let finite_ms = resolved_with(&[("flush.ms", "500")]);
+        assert_eq!(finite_ms.flush_ms, Some(500));
+        assert!(finite_ms.page_cache_mode());
+        let broker = BrokerConfig::from_properties(
+            [("log.flush.interval.messages".to_string(), never.to_string())].into(),
+        )
+        .unwrap();
+        let from_broker = log_config_from(&resolve_topic_configs(&broker, None, &BTreeMap::new()));
+        assert!(!from_broker.page_cache_mode());
+    }
+
+    #[test]
+    fn values_the_log_cannot_open_are_refused() {
+        for (name, value) in [
+            ("segment.index.bytes", "8"),
+            ("segment.index.bytes", "11"),
+            ("segment.bytes", "13"),
+            ("segment.ms", "0"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("retention.ms", "-2"),
+            ("flush.messages", "0"),
+            ("max.compaction.lag.ms", "1000"),
+        ] {
+            let err = validate_topic_config(name, value).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        assert!(validate_topic_config("segment.index.bytes", "12").is_ok());
+        let broker = BrokerConfig::from_properties(
+            [("log.index.size.max.bytes".to_string(), "8".to_string())].into(),
+        );
+        assert!(
+            broker.is_err(),
+            "the broker-level synonym has the same limit"
         );
     }
 

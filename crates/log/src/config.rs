@@ -120,24 +120,44 @@ impl Default for LogConfig {
 pub const SEGMENT_BYTES_MIN: u64 = 14;
 /// Positions in the offset index are u32, so a segment can never exceed this.
 pub const SEGMENT_BYTES_MAX: u64 = i32::MAX as u64;
-/// An index must hold at least one entry of either kind.
+/// An index must hold at least one entry of either kind (a time index entry is 12
+/// bytes); Kafka's own floor of 4 would leave the log unable to index anything.
 pub const SEGMENT_INDEX_BYTES_MIN: u64 = 12;
+/// Index sizes are Kafka ints.
+pub const SEGMENT_INDEX_BYTES_MAX: u64 = i32::MAX as u64;
+/// `segment.ms` must be positive.
+pub const SEGMENT_MS_MIN: i64 = 1;
+/// Kafka's "never" for `flush.messages` and `flush.ms` (`Long.MAX_VALUE`, their
+/// default): a topic with this value keeps fsync-before-acknowledge.
+pub const FLUSH_NEVER: i64 = i64::MAX;
 
 impl LogConfig {
-    /// Checks the ranges Kafka enforces for these settings.
+    /// True when the topic asked for Kafka's page-cache mode: acknowledge once
+    /// appended and flush in the background, instead of fsync-before-acknowledge.
+    pub fn page_cache_mode(&self) -> bool {
+        self.flush_messages.is_some() || self.flush_ms.is_some()
+    }
+
+    /// Checks the ranges the log can work with. The broker validates every topic
+    /// config against this before storing it, so this is the one source of the limits.
     pub fn validate(&self) -> Result<(), LogError> {
         let bad = |msg: String| Err(LogError::InvalidConfig(msg));
         if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&self.segment_bytes) {
-            return bad(format!("segment.bytes {} out of range", self.segment_bytes));
+            return bad(format!(
+                "segment.bytes {} must be between {SEGMENT_BYTES_MIN} and {SEGMENT_BYTES_MAX}",
+                self.segment_bytes
+            ));
         }
-        if self.segment_ms < 1 {
-            return bad(format!("segment.ms {} must be >= 1", self.segment_ms));
+        if self.segment_ms < SEGMENT_MS_MIN {
+            return bad(format!(
+                "segment.ms {} must be at least {SEGMENT_MS_MIN}",
+                self.segment_ms
+            ));
         }
-        if self.segment_index_bytes < SEGMENT_INDEX_BYTES_MIN
-            || self.segment_index_bytes > SEGMENT_BYTES_MAX
+        if !(SEGMENT_INDEX_BYTES_MIN..=SEGMENT_INDEX_BYTES_MAX).contains(&self.segment_index_bytes)
         {
             return bad(format!(
-                "segment.index.bytes {} out of range",
+                "segment.index.bytes {} must be between {SEGMENT_INDEX_BYTES_MIN} and {SEGMENT_INDEX_BYTES_MAX}",
                 self.segment_index_bytes
             ));
         }
@@ -158,6 +178,9 @@ impl LogConfig {
                 "delete.retention.ms, min.compaction.lag.ms and file.delete.delay.ms must be >= 0"
                     .into(),
             );
+        }
+        if self.flush_messages == Some(0) || self.flush_ms.is_some_and(|ms| ms < 0) {
+            return bad("flush.messages must be >= 1 and flush.ms >= 0".into());
         }
         Ok(())
     }
@@ -190,5 +213,10 @@ mod tests {
             ..LogConfig::default()
         };
         assert!(tiny.validate().is_err());
+        let index_too_small = LogConfig {
+            segment_index_bytes: 8,
+            ..LogConfig::default()
+        };
+        assert!(index_too_small.validate().is_err());
     }
 }
