@@ -28,6 +28,9 @@ const LOAD_PAUSE: Duration = Duration::from_millis(10);
 /// Time left for delivery reports the broker sent just before it died.
 const LATE_REPORTS_WAIT: Duration = Duration::from_millis(50);
 
+/// Which record a value is: (cycle, sequence number within the cycle).
+type Sent = (u64, u64);
+
 fn value(cycle: u64, seq: u64) -> String {
     format!("c{cycle}-s{seq}")
 }
@@ -37,7 +40,7 @@ fn key(seq: u64) -> String {
 }
 
 /// (cycle, seq) of a value this test wrote; None for anything else.
-fn parse_value(v: &[u8]) -> Option<(u64, u64)> {
+fn parse_value(v: &[u8]) -> Option<Sent> {
     let text = std::str::from_utf8(v).ok()?;
     let (c, s) = text.strip_prefix('c')?.split_once("-s")?;
     Some((c.parse().ok()?, s.parse().ok()?))
@@ -117,7 +120,7 @@ async fn acknowledged_records_survive_200_kill_9_cycles() {
         }
     }
     // Acknowledged records: exactly once, and in send order within each partition.
-    let mut by_partition: HashMap<i32, Vec<(i64, (u64, u64))>> = HashMap::new();
+    let mut by_partition: HashMap<i32, Vec<(i64, Sent)>> = HashMap::new();
     for (p, o, _, v) in &acked {
         assert_eq!(copies[v.as_bytes()], 1, "{v} stored once");
         let sent = parse_value(v.as_bytes()).expect("our value");
