@@ -21,6 +21,12 @@ pub enum FrameError {
     UnknownApiKey(i16),
     #[error("malformed request header: {0}")]
     BadHeader(String),
+    #[error("malformed {api_key:?} v{version} body: {reason}")]
+    BadBody {
+        api_key: ApiKey,
+        version: i16,
+        reason: String,
+    },
 }
 
 /// Checks a frame's declared size before anything is allocated for it.
@@ -66,6 +72,20 @@ pub fn decode_header(frame: &mut Bytes) -> Result<(ApiKey, RequestHeader), Frame
     let header = RequestHeader::decode(frame, header_version)
         .map_err(|e| FrameError::BadHeader(e.to_string()))?;
     Ok((key, header))
+}
+
+/// Decodes a request body of `api_key` at `version`: the one decode every handler
+/// applies (and the request fuzz targets exercise).
+pub fn decode_body<T: Decodable>(
+    api_key: ApiKey,
+    version: i16,
+    mut body: Bytes,
+) -> Result<T, FrameError> {
+    T::decode(&mut body, version).map_err(|e| FrameError::BadBody {
+        api_key,
+        version,
+        reason: e.to_string(),
+    })
 }
 
 /// Frames an encoded response: size prefix, then the bytes.

@@ -30,6 +30,7 @@ mod sync_group;
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_protocol::frame::decode_body;
 use moldau_protocol::kafka::messages::ApiKey;
 use moldau_protocol::kafka::protocol::Decodable;
 use moldau_protocol::versions::is_supported;
@@ -84,13 +85,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Decodes a request body, closing the connection when it does not decode.
-pub fn decode<T: Decodable>(ctx: &RequestContext, mut body: Bytes) -> Result<T, CloseConnection> {
-    T::decode(&mut body, ctx.version).map_err(|e| {
-        CloseConnection(format!(
-            "malformed {:?} v{} body: {e}",
-            ctx.api_key, ctx.version
-        ))
-    })
+pub fn decode<T: Decodable>(ctx: &RequestContext, body: Bytes) -> Result<T, CloseConnection> {
+    decode_body(ctx.api_key, ctx.version, body).map_err(|e| CloseConnection(e.to_string()))
 }
 
 /// A Kafka string from a Rust string.
