@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 pub const TOPIC_NAME_CHARS_MAX: usize = 249;
 /// Upper bound on partitions per topic, so one request cannot exhaust file handles.
 pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
-/// The group offsets topic.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub use crate::internal_topics::OFFSETS_TOPIC;
+use crate::internal_topics::{self, ReservedTopic};
 
 /// Checks a topic name the way Kafka does.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
@@ -57,20 +57,38 @@ pub struct NewTopic {
 }
 
 impl Broker {
-    /// Creates a topic (unless `validate_only`) and starts hosting its partitions.
+    /// Creates a topic for a client (unless `validate_only`) and starts hosting its
+    /// partitions. Names reserved for the broker are refused.
     pub fn create_topic(
         &self,
         topic: &NewTopic,
         validate_only: bool,
     ) -> Result<(TopicId, i32, i16), BrokerError> {
         validate_topic_name(&topic.name)?;
-        let image = self.metadata.image();
-        if image.topic(&topic.name).is_some() {
+        self.check_not_exists(&topic.name)?;
+        internal_topics::check_client_create(&topic.name)?;
+        self.create_topic_unchecked(topic, validate_only)
+    }
+
+    fn check_not_exists(&self, name: &str) -> Result<(), BrokerError> {
+        if self.metadata.image().topic(name).is_some() {
             return Err(BrokerError::api(
                 ResponseError::TopicAlreadyExists,
-                format!("Topic '{}' already exists.", topic.name),
+                format!("Topic '{name}' already exists."),
             ));
         }
+        Ok(())
+    }
+
+    /// Creates any topic, reserved names included: the broker's own path.
+    fn create_topic_unchecked(
+        &self,
+        topic: &NewTopic,
+        validate_only: bool,
+    ) -> Result<(TopicId, i32, i16), BrokerError> {
+        validate_topic_name(&topic.name)?;
+        self.check_not_exists(&topic.name)?;
+        let image = self.metadata.image();
         let partitions = if topic.num_partitions == -1 {
             self.config.int("num.partitions")
         } else {
@@ -107,7 +125,7 @@ impl Broker {
         let mut records = vec![MetadataRecord::CreateTopic {
             name: topic.name.clone(),
             id,
-            internal: topic.name.starts_with("__"),
+            internal: internal_topics::is_internal(&topic.name),
             configs: topic.configs.clone(),
         }];
         records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
@@ -127,9 +145,20 @@ impl Broker {
         }
     }
 
-    /// Creates a topic with broker defaults if auto-creation is on; used by Metadata
-    /// and FindCoordinator. Races with another creator are fine.
+    /// Creates a topic with broker defaults if auto-creation is on; used by Metadata.
+    /// `__consumer_offsets` is created with its own shape, as Kafka does; other
+    /// reserved names are not created. Races with another creator are fine.
     pub fn auto_create_topic(&self, name: &str) -> Result<(), BrokerError> {
+        match ReservedTopic::of(name) {
+            None => {}
+            Some(ReservedTopic::Offsets) => return self.ensure_offsets_topic(),
+            Some(_) => {
+                return Err(BrokerError::api(
+                    ResponseError::UnknownTopicOrPartition,
+                    format!("Topic '{name}' is not created on request."),
+                ))
+            }
+        }
         let topic = NewTopic {
             name: name.to_string(),
             num_partitions: -1,
@@ -161,7 +190,7 @@ impl Broker {
             replication_factor: -1,
             configs,
         };
-        match self.create_topic(&topic, false) {
+        match self.create_topic_unchecked(&topic, false) {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
             other => other.map(|_| ()),
         }
@@ -181,12 +210,7 @@ impl Broker {
                 format!("Topic '{name}' does not exist."),
             )
         })?;
-        if topic.internal {
-            return Err(BrokerError::api(
-                ResponseError::InvalidTopicException,
-                format!("Internal topic '{name}' cannot be deleted."),
-            ));
-        }
+        internal_topics::check_client_delete(name)?;
         let id = topic.id;
         let partitions: Vec<i32> = topic.partitions.keys().copied().collect();
         self.metadata
@@ -215,6 +239,13 @@ impl Broker {
                 format!("Topic '{name}' does not exist."),
             )
         })?;
+        if ReservedTopic::of(name).is_some() {
+            // Group and transaction ids are hashed over the partition count.
+            return Err(BrokerError::api(
+                ResponseError::InvalidRequest,
+                format!("The partition count of internal topic {name} cannot be changed."),
+            ));
+        }
         let current = topic.partitions.len() as i32;
         if count <= current || count > TOPIC_PARTITIONS_MAX {
             return Err(BrokerError::api(
@@ -317,6 +348,12 @@ impl Broker {
         let Some(t) = image.topic(topic) else {
             return Ok(());
         };
+        if internal_topics::is_hidden(topic) {
+            // Left by an older version that let a client create it: the metadata
+            // log is never hosted as a topic.
+            tracing::warn!(topic, "not hosting a topic named like the metadata log");
+            return Ok(());
+        }
         let resolved = self.topic_configs(image, topic);
         let config = crate::topic_config::log_config_from(&resolved);
         let limits = crate::partition::ProduceLimits::from_resolved(&resolved);

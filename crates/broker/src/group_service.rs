@@ -102,8 +102,18 @@ fn group_config(broker: &Broker) -> GroupConfig {
         group_max_size: c.int("group.max.size"),
         offsets_retention_minutes: c.long("offsets.retention.minutes"),
         offsets_retention_check_interval_ms: c.long("offsets.retention.check.interval.ms"),
-        offsets_topic_num_partitions: c.int("offsets.topic.num.partitions"),
+        offsets_topic_num_partitions: offsets_topic_partitions(broker),
         ..GroupConfig::default()
+    }
+}
+
+/// Partitions group ids are hashed over: the offsets topic's actual count once it
+/// exists (changing `offsets.topic.num.partitions` later must not move groups), else
+/// the count it will be created with.
+fn offsets_topic_partitions(broker: &Broker) -> i32 {
+    match broker.metadata.image().topic(OFFSETS_TOPIC) {
+        Some(t) => t.partitions.len() as i32,
+        None => broker.config.int("offsets.topic.num.partitions"),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod fetch_session;
 pub mod frame_writer;
 pub mod group_service;
 mod handlers;
+pub mod internal_topics;
 pub mod metadata_store;
 pub mod metrics;
 pub mod partition;

@@ -3,8 +3,8 @@
 //! With one voter this is the whole commit protocol; a Raft quorum replaces `commit`.
 
 use crate::error::BrokerError;
-use moldau_log::{LogConfig, LogManager, SharedLog, TopicPartition};
-use moldau_metadata::{MetadataImage, MetadataRecord, METADATA_LOG_TOPIC};
+use moldau_log::{LogConfig, LogManager, SharedLog, TopicPartition, METADATA_LOG_TOPIC};
+use moldau_metadata::{MetadataImage, MetadataRecord};
 use moldau_protocol::batch::BatchIter;
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;

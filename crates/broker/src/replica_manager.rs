@@ -4,7 +4,7 @@
 
 use crate::error::BrokerError;
 use crate::partition::{Partition, ProduceLimits};
-use moldau_log::{LogConfig, LogManager, TopicPartition};
+use moldau_log::{LogConfig, LogKind, LogManager, TopicPartition};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,6 +67,12 @@ impl ReplicaManager {
         config: LogConfig,
         limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
+        if tp.kind() != LogKind::Data {
+            return Err(BrokerError::api(
+                moldau_protocol::ResponseError::InvalidRequest,
+                format!("{tp} is the metadata log, not a topic partition"),
+            ));
+        }
         let hosted = self
             .partitions
             .read()

@@ -89,7 +89,10 @@ impl PartitionLog {
     /// Picks what compaction would clean now, or `None` (not compacted, nothing
     /// closed, or dirty ratio below `min.cleanable.dirty.ratio`).
     pub fn compaction_plan(&self, now_ms: i64) -> Option<CompactionPlan> {
-        if !self.config.cleanup_policy.compact || self.deleted {
+        if !self.config.cleanup_policy.compact
+            || self.deleted
+            || self.tp.kind() == crate::topic_partition::LogKind::Metadata
+        {
             return None;
         }
         let active_base = self.active().base_offset();

@@ -52,6 +52,9 @@ pub enum LogError {
     /// Another process (or another log manager) holds the data directory's `.lock`.
     #[error("data directory {dir} is in use by another broker (its .lock file is held); stop that broker or use another directory")]
     DirLocked { dir: PathBuf },
+    /// Records of the metadata log are never deleted (DeleteRecords, retention).
+    #[error("records of {0} are never deleted")]
+    Protected(String),
     /// The partition was removed (its topic deleted); this log object is retired.
     #[error("partition {0} was deleted")]
     Deleted(String),

@@ -38,7 +38,7 @@ pub use group_commit::{FlushCallback, GroupCommit};
 pub use manager::{LogManager, SharedLog};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo};
 pub use region_read::RegionRead;
-pub use topic_partition::TopicPartition;
+pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 
 #[cfg(test)]
 mod cleaner_tests;

@@ -6,6 +6,7 @@ use crate::error::LogError;
 use crate::log_loader::DELETED_SUFFIX;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
 use crate::segment::LogSegment;
+use crate::topic_partition::LogKind;
 
 impl PartitionLog {
     /// Removes every offset >= `offset` (whole batches: the batch holding `offset`
@@ -88,6 +89,9 @@ impl PartitionLog {
     /// it); returns the new log start.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
         self.check_not_deleted()?;
+        if self.tp.kind() == LogKind::Metadata {
+            return Err(LogError::Protected(self.tp.to_string()));
+        }
         if offset > self.log_end_offset || offset < 0 {
             return Err(self.out_of_range(offset));
         }
@@ -151,7 +155,8 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Retention + compaction for this log, per its config: deletes closed segments
+    /// Retention + compaction for this log, per its config (a data log's; the
+    /// metadata log keeps everything): deletes closed segments
     /// past `retention.ms` (by their newest timestamp) or beyond `retention.bytes`
     /// (oldest first), never the active one, and compacts when `cleanup.policy`
     /// includes `compact`. Returns the bytes deleted by retention.
@@ -170,6 +175,9 @@ impl PartitionLog {
             return Ok(0);
         }
         self.delete_due_files(now_ms)?;
+        if self.tp.kind() == LogKind::Metadata {
+            return Ok(0);
+        }
         let mut deleted = self.delete_segments_below_log_start(now_ms)?;
         if self.config.cleanup_policy.delete {
             deleted += self.delete_retention_ms_breached(now_ms)?;

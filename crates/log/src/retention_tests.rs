@@ -120,3 +120,35 @@ fn retention_needs_delete_policy_and_delayed_files_linger() {
     log.enforce_retention(1_001_001).unwrap();
     assert_eq!(deleted_files(), 0);
 }
+
+#[test]
+fn the_metadata_log_keeps_everything_whatever_its_config_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = crate::TopicPartition::new(crate::METADATA_LOG_TOPIC, 0);
+    let harsh = LogConfig {
+        cleanup_policy: CleanupPolicy {
+            delete: true,
+            compact: true,
+        },
+        ..config(1, 1)
+    };
+    let mut log = crate::PartitionLog::open(dir.path(), tp, harsh, 0, None).unwrap();
+    for i in 0..40 {
+        let mut b = batch(3, 40, 1000 + i);
+        log.append(&mut b, 0, 0).unwrap();
+    }
+    let segments = log.segment_base_offsets();
+    assert!(segments.len() > 2);
+    assert_eq!(log.enforce_retention(i64::MAX / 2).unwrap(), 0);
+    assert!(log.compaction_plan(i64::MAX / 2).is_none());
+    assert!(matches!(
+        log.delete_records_before(30),
+        Err(LogError::Protected(_))
+    ));
+    assert_eq!(log.segment_base_offsets(), segments);
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(
+        log.read(0, 1 << 20, i64::MAX, true).unwrap().first_offset,
+        0
+    );
+}

@@ -2,6 +2,20 @@
 
 use std::fmt;
 
+/// The topic of the Raft metadata log (`__cluster_metadata-0`).
+pub const METADATA_LOG_TOPIC: &str = "__cluster_metadata";
+
+/// What a log holds, which decides what may remove data from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    /// A topic's partition: retention, compaction and DeleteRecords per its config.
+    Data,
+    /// The Raft metadata log: the only copy of the cluster's metadata until snapshots
+    /// cover it, so never subject to retention, compaction or DeleteRecords; only
+    /// Raft truncation removes records from it.
+    Metadata,
+}
+
 /// A topic name and a partition number; its log lives in the directory `topic-N`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TopicPartition {
@@ -15,6 +29,15 @@ impl TopicPartition {
         TopicPartition {
             topic: topic.into(),
             partition,
+        }
+    }
+
+    /// What this partition's log holds.
+    pub fn kind(&self) -> LogKind {
+        if self.topic == METADATA_LOG_TOPIC {
+            LogKind::Metadata
+        } else {
+            LogKind::Data
         }
     }
 

@@ -26,6 +26,3 @@ pub enum MetadataError {
     #[error("malformed metadata record: {0}")]
     Malformed(String),
 }
-
-/// Name of the topic-partition directory that holds the metadata log.
-pub const METADATA_LOG_TOPIC: &str = "__cluster_metadata";

@@ -12,12 +12,14 @@ use moldau_protocol::kafka::messages::create_topics_request::{
 use moldau_protocol::kafka::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
+use moldau_protocol::kafka::messages::describe_configs_request::DescribeConfigsResource;
 use moldau_protocol::kafka::messages::fetch_request::{FetchPartition, FetchTopic};
 use moldau_protocol::kafka::messages::metadata_request::MetadataRequestTopic;
 use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use moldau_protocol::kafka::messages::{
-    BrokerId, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest, FetchRequest,
-    MetadataRequest, MetadataResponse, ProduceRequest, TopicName,
+    BrokerId, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+    TopicName,
 };
 use moldau_protocol::kafka::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -100,7 +102,7 @@ pub fn metadata(client: &mut RawClient, names: &[&str], auto_create: bool) -> Me
 
 /// Metadata v9 for every topic; their names.
 pub fn all_topic_names(client: &mut RawClient) -> Vec<String> {
-    let response: MetadataResponse = client.call(9, &MetadataRequest::default());
+    let response: MetadataResponse = client.call(9, &MetadataRequest::default().with_topics(None));
     response
         .topics
         .iter()
@@ -194,4 +196,31 @@ pub fn fetch(
         }
     }
     (p.error_code, records)
+}
+
+/// DescribeConfigs v1 of a topic: the value of `key` (None if the topic is unknown).
+pub fn topic_config(client: &mut RawClient, topic: &str, key: &str) -> Option<String> {
+    const RESOURCE_TOPIC: i8 = 2;
+    let request =
+        DescribeConfigsRequest::default().with_resources(vec![DescribeConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(s(topic))
+            .with_configuration_keys(Some(vec![s(key)]))]);
+    let response = client.call(1, &request);
+    let result = response.results.first()?;
+    if result.error_code != NONE {
+        return None;
+    }
+    result
+        .configs
+        .iter()
+        .find(|c| c.name.as_str() == key)
+        .and_then(|c| c.value.as_ref().map(|v| v.to_string()))
+}
+
+/// The partition count Metadata reports for `topic` (None if it is not there).
+pub fn partition_count(client: &mut RawClient, topic: &str) -> Option<usize> {
+    let response = metadata(client, &[topic], false);
+    let t = response.topics.first()?;
+    (t.error_code == NONE).then_some(t.partitions.len())
 }

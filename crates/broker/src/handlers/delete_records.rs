@@ -16,6 +16,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         let mut partitions = Vec::new();
         for p in t.partitions {
             let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+            if let Err(error) = crate::internal_topics::check_client_delete_records(&name) {
+                partitions.push(r.with_low_watermark(-1).with_error_code(error.code()));
+                continue;
+            }
             let Some(partition) = ctx.broker.replicas.get_by_name(&name, p.partition_index) else {
                 partitions.push(
                     r.with_low_watermark(-1)

@@ -2,6 +2,7 @@
 //! unknown topics when auto-creation is on and the client allows it.
 
 use crate::controller::validate_topic_name;
+use crate::internal_topics::is_hidden;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_metadata::{MetadataImage, TopicImage};
@@ -87,7 +88,12 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let mut topics = Vec::new();
     if all_topics {
         let image = broker.metadata.image();
-        topics.extend(image.topics().map(|t| topic_response(&image, t, &ctx)));
+        topics.extend(
+            image
+                .topics()
+                .filter(|t| !is_hidden(&t.name))
+                .map(|t| topic_response(&image, t, &ctx)),
+        );
     } else {
         for requested in request.topics.unwrap_or_default() {
             let image = broker.metadata.image();
@@ -105,6 +111,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 }
                 continue;
             };
+            if is_hidden(&name) {
+                // The metadata log is not a topic to clients.
+                topics.push(topic_error(
+                    Some(&name),
+                    uuid::Uuid::nil(),
+                    ResponseError::UnknownTopicOrPartition,
+                ));
+                continue;
+            }
             if let Some(t) = image.topic(&name) {
                 topics.push(topic_response(&image, t, &ctx));
                 continue;

@@ -86,10 +86,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(error_response(index, error, None));
                 continue;
             };
-            if topic_image.internal {
+            if let Err(error) = crate::internal_topics::check_client_produce(&name) {
                 partitions.push(error_response(
                     index,
-                    ResponseError::InvalidTopicException,
+                    error,
                     Some(format!("cannot produce to internal topic {name}")),
                 ));
                 continue;
