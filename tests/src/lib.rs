@@ -109,6 +109,11 @@ impl BrokerProcess {
             .expect("listener address has a port")
     }
 
+    /// The broker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGTERM and wait: the clean shutdown path.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -113,6 +113,12 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     ),
     prop("group.max.size", Int, Some("2147483647"), Some(1)),
     prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
+    // Connection limits (connection.rs, connection_limits.rs); -1 never closes idle ones.
+    prop("connections.max.idle.ms", Long, Some("600000"), Some(-1)),
+    prop("max.connections", Int, Some("2147483647"), Some(0)),
+    prop("max.connections.per.ip", Int, Some("2147483647"), Some(0)),
+    prop("max.connections.per.ip.overrides", Str, Some(""), None),
+    prop("queued.max.requests", Int, Some("500"), Some(1)),
     prop(
         "log.retention.check.interval.ms",
         Long,
@@ -223,10 +229,6 @@ pub const REFUSED_PROPERTIES: &[(&str, &str)] = &[
     (
         "num.recovery.threads.per.data.dir",
         "Moldau opens and recovers partitions on a fixed number of threads",
-    ),
-    (
-        "connections.max.idle.ms",
-        "Moldau does not close idle connections",
     ),
     (
         "transaction.state.log.replication.factor",
@@ -381,6 +383,31 @@ impl BrokerConfig {
                 reason,
             },
         )?;
+        self.validate_connection_limits()
+    }
+
+    fn validate_connection_limits(&self) -> Result<(), ConfigError> {
+        let invalid = |name: &str, reason: String| ConfigError::Invalid {
+            name: name.into(),
+            value: self.string(name),
+            reason,
+        };
+        if self.long("connections.max.idle.ms") == 0 {
+            return Err(invalid(
+                "connections.max.idle.ms",
+                "0 would close every connection at once; -1 keeps idle connections".into(),
+            ));
+        }
+        let overrides = crate::connection_limits::parse_per_ip_overrides(
+            &self.string("max.connections.per.ip.overrides"),
+        )
+        .map_err(|reason| invalid("max.connections.per.ip.overrides", reason))?;
+        if self.int("max.connections.per.ip") == 0 && overrides.is_empty() {
+            return Err(invalid(
+                "max.connections.per.ip",
+                "0 is allowed only with max.connections.per.ip.overrides".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -540,7 +567,6 @@ mod tests {
             )],
             [("listeners", "SSL://127.0.0.1:9093")],
             [("offsets.topic.replication.factor", "3")],
-            [("connections.max.idle.ms", "1000")],
         ] {
             let err = BrokerConfig::from_properties(props(&pairs)).unwrap_err();
             assert!(

@@ -1,39 +1,81 @@
 //! One client connection: frames in, handlers run, responses out in request order.
 
 use crate::broker::Broker;
+use crate::connection_limits::ConnectionPermit;
+use crate::connection_settings::ConnectionSettings;
 use crate::frame_writer::FrameWriter;
 use crate::handlers;
 use crate::request::{Deferred, RequestContext};
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
-use moldau_protocol::frame::{decode_header, split_frame};
+use moldau_protocol::frame::{decode_header, frame_bytes_missing, split_frame};
+use parking_lot::Mutex;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncReadExt;
+use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-/// Requests of one connection being worked on or waiting to be written (Kafka's
-/// `queued.max.requests` plays this role); past it the connection stops reading.
+/// Requests of one connection being worked on or waiting to be written; past it the
+/// connection stops reading. (Kafka answers one request per connection at a time.)
 pub const CONNECTION_INFLIGHT_REQUESTS_MAX: usize = 100;
-/// Read buffer grows in steps of this size.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Smallest step the read buffer grows by.
+const READ_CHUNK_BYTES_MIN: usize = 4 * 1024;
+/// Largest step the read buffer grows by at once: a frame's size prefix is only a
+/// claim, so a large frame's buffer grows with the bytes that arrive (doubling as it
+/// fills) rather than being reserved whole.
+const READ_CHUNK_BYTES_MAX: usize = 64 * 1024;
 
-/// Serves one connection until the client closes it, it misbehaves, or shutdown.
+/// When the connection last did something, for `connections.max.idle.ms`.
+struct Activity {
+    /// Requests read and not yet answered.
+    in_flight: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    fn touch(&self) {
+        *self.last.lock() = Instant::now();
+    }
+
+    /// The instant the connection becomes idle for `idle_max`, unless something happens.
+    fn idle_deadline(&self, idle_max: std::time::Duration) -> tokio::time::Instant {
+        let last = if self.in_flight.load(Ordering::Acquire) > 0 {
+            Instant::now()
+        } else {
+            *self.last.lock()
+        };
+        tokio::time::Instant::from_std(last + idle_max)
+    }
+}
+
+/// Serves one connection until the client closes it, it misbehaves, it stays idle
+/// past `connections.max.idle.ms`, or shutdown. `permit` counts it against the
+/// connection limits until it ends.
 pub async fn serve(
     broker: Arc<Broker>,
+    settings: ConnectionSettings,
     stream: TcpStream,
     peer: SocketAddr,
+    permit: ConnectionPermit,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let _permit = permit;
     let _ = stream.set_nodelay(true);
     let _open = broker.metrics.connection_opened();
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
     let mut writer = FrameWriter::new(writer);
     let (tx, mut rx) = mpsc::channel::<Deferred>(CONNECTION_INFLIGHT_REQUESTS_MAX);
+    let activity = Arc::new(Activity {
+        in_flight: AtomicUsize::new(0),
+        last: Mutex::new(Instant::now()),
+    });
 
+    let write_activity = Arc::clone(&activity);
     let write_task = tokio::spawn(async move {
+        let activity = write_activity;
         let mut pending: FuturesOrdered<Deferred> = FuturesOrdered::new();
         let mut reader_done = false;
         loop {
@@ -49,7 +91,9 @@ pub async fn serve(
                     // produce requests) go out in one write.
                     let mut next = Some(first);
                     while let Some(frame) = next {
-                        if !queue_response(&mut writer, frame, &peer).await {
+                        let keep_open = queue_response(&mut writer, frame, &peer).await;
+                        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
+                        if !keep_open {
                             // Answers queued before this one still go out.
                             let _ = writer.flush().await;
                             return;
@@ -59,6 +103,7 @@ pub async fn serve(
                     if writer.flush().await.is_err() {
                         return;
                     }
+                    activity.touch();
                 }
                 else => return,
             }
@@ -69,8 +114,9 @@ pub async fn serve(
         }
     });
 
-    let limit = broker.config.int("socket.request.max.bytes").max(1) as usize;
-    let mut buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let limit = settings.request_bytes_max;
+    // Empty until bytes arrive: an idle connection holds no read buffer.
+    let mut buf = BytesMut::new();
     let client_host = peer.ip().to_string();
     'read: loop {
         loop {
@@ -90,6 +136,15 @@ pub async fn serve(
                     break 'read;
                 }
             };
+            // Held until the handler has taken the request up (what waits after that,
+            // like a long-polling fetch, is Kafka's purgatory and holds no place).
+            let queued = tokio::select! {
+                permit = Arc::clone(&settings.queued_requests).acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break 'read,
+                },
+                _ = shutdown.changed() => break 'read,
+            };
             let started = std::time::Instant::now();
             let ctx = RequestContext {
                 broker: Arc::clone(&broker),
@@ -98,9 +153,12 @@ pub async fn serve(
                 header,
                 client_host: client_host.clone(),
             };
-            match handlers::dispatch(ctx, body).await {
+            let dispatched = handlers::dispatch(ctx, body).await;
+            drop(queued);
+            match dispatched {
                 Ok(deferred) => {
                     let deferred = broker.metrics.time_request(api_key, started, deferred);
+                    activity.in_flight.fetch_add(1, Ordering::AcqRel);
                     if tx.send(deferred).await.is_err() {
                         break 'read;
                     }
@@ -111,13 +169,33 @@ pub async fn serve(
                 }
             }
         }
-        if buf.capacity() - buf.len() < READ_CHUNK_BYTES / 4 {
-            buf.reserve(READ_CHUNK_BYTES);
+        if buf.is_empty() && buf.capacity() > 0 {
+            // Between requests: give the buffer back rather than keep it per connection.
+            buf = BytesMut::new();
         }
+        let idle_deadline = settings.idle_max.map(|idle| activity.idle_deadline(idle));
         tokio::select! {
-            n = reader.read_buf(&mut buf) => match n {
-                Ok(0) | Err(_) => break 'read,
-                Ok(_) => {}
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    break 'read;
+                }
+                // split_frame accepted the size prefix, so this cannot fail here.
+                let missing = frame_bytes_missing(&buf, limit).unwrap_or(READ_CHUNK_BYTES_MIN);
+                buf.reserve(missing.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
+                match reader.try_read_buf(&mut buf) {
+                    Ok(0) => break 'read,
+                    Ok(_) => activity.touch(),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break 'read,
+                }
+            },
+            _ = sleep_until(idle_deadline) => {
+                if idle_deadline.is_some_and(|d| {
+                    settings.idle_max.is_some_and(|idle| activity.idle_deadline(idle) <= d)
+                }) {
+                    tracing::debug!(%peer, "closing connection idle for connections.max.idle.ms");
+                    break 'read;
+                }
             },
             _ = shutdown.changed() => break 'read,
         }
@@ -125,6 +203,14 @@ pub async fn serve(
     drop(tx);
     // In-flight requests are still answered before the socket closes.
     let _ = write_task.await;
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Queues one finished response on the writer; false when the connection must close.

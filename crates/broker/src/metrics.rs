@@ -134,6 +134,8 @@ pub struct Metrics {
     topics: RwLock<HashMap<String, Arc<TopicCounters>>>,
     connections_open: AtomicI64,
     pub connections_accepted: Counter,
+    /// Connections closed at once for being over `max.connections.per.ip`.
+    pub connections_refused: Counter,
     /// From an append to its fsync being done (group-commit queueing included).
     pub flush_latency: Histogram,
     /// Rebalances completed: one per generation whose join phase finished.
@@ -147,6 +149,7 @@ impl Default for Metrics {
             topics: RwLock::new(HashMap::new()),
             connections_open: AtomicI64::new(0),
             connections_accepted: Counter::default(),
+            connections_refused: Counter::default(),
             flush_latency: Histogram::default(),
             group_rebalances: Counter::default(),
         }
@@ -371,6 +374,17 @@ impl Metrics {
             out,
             "moldau_connections_accepted_total {}",
             self.connections_accepted.get()
+        );
+        header(
+            out,
+            "moldau_connections_refused_total",
+            "counter",
+            "Kafka client connections closed at once for being over max.connections.per.ip.",
+        );
+        let _ = writeln!(
+            out,
+            "moldau_connections_refused_total {}",
+            self.connections_refused.get()
         );
         header(
             out,

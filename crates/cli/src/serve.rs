@@ -133,6 +133,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
+    moldau_broker::open_files_limit::raise_to_hard_limit();
     let listen = config.listen_address();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

@@ -93,19 +93,33 @@ pub fn frame_len(body_len: usize) -> [u8; 4] {
     (body_len as u32).to_be_bytes()
 }
 
-/// Reads a size-prefixed frame out of `buf` when a whole one is there.
+/// Reads a size-prefixed frame out of `buf` when a whole one is there. Reserves
+/// nothing: a size prefix is only a claim, so the caller grows `buf` as bytes arrive
+/// (see [`frame_bytes_missing`]).
 pub fn split_frame(buf: &mut bytes::BytesMut, limit: usize) -> Result<Option<Bytes>, FrameError> {
-    if buf.len() < 4 {
+    if frame_bytes_missing(buf, limit)? > 0 {
         return Ok(None);
     }
-    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    let size = check_frame_size(size, limit)?;
-    if buf.len() < 4 + size {
-        buf.reserve(4 + size - buf.len());
-        return Ok(None);
-    }
+    let size = declared_size(buf, limit)?;
     buf.advance(4);
     Ok(Some(buf.split_to(size).freeze()))
+}
+
+/// How many more bytes complete the frame that `buf` starts with (the rest of the
+/// size prefix when that is not all there yet); 0 when a whole frame is there. The
+/// declared size is checked against `limit` first.
+pub fn frame_bytes_missing(buf: &[u8], limit: usize) -> Result<usize, FrameError> {
+    if buf.len() < 4 {
+        return Ok(4 - buf.len());
+    }
+    let size = declared_size(buf, limit)?;
+    Ok((4 + size).saturating_sub(buf.len()))
+}
+
+/// The checked size of the frame whose 4-byte prefix starts `buf`.
+fn declared_size(buf: &[u8], limit: usize) -> Result<usize, FrameError> {
+    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    check_frame_size(size, limit)
 }
 
 #[cfg(test)]
@@ -135,6 +149,32 @@ mod tests {
             &[1, 2, 3]
         );
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_size_prefix_alone_reserves_nothing() {
+        let mut buf = bytes::BytesMut::new();
+        buf.extend_from_slice(&100_000_000i32.to_be_bytes());
+        buf.extend_from_slice(&[1, 2]);
+        let capacity = buf.capacity();
+        assert!(split_frame(&mut buf, 104_857_600).unwrap().is_none());
+        assert_eq!(buf.capacity(), capacity, "no room reserved for the claim");
+        assert_eq!(
+            frame_bytes_missing(&buf, 104_857_600).unwrap(),
+            100_000_000 - 2
+        );
+    }
+
+    #[test]
+    fn missing_bytes_count_the_prefix_then_the_body() {
+        assert_eq!(frame_bytes_missing(&[], 10).unwrap(), 4);
+        assert_eq!(frame_bytes_missing(&[0, 0], 10).unwrap(), 2);
+        assert_eq!(frame_bytes_missing(&[0, 0, 0, 3, 9], 10).unwrap(), 2);
+        assert_eq!(frame_bytes_missing(&[0, 0, 0, 1, 9, 9], 10).unwrap(), 0);
+        assert!(matches!(
+            frame_bytes_missing(&[0, 0, 0, 11], 10),
+            Err(FrameError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,37 @@
+//! What every connection of a listener shares: its configured bounds and the
+//! broker-wide queue of requests waiting for a handler.
+
+use crate::config::BrokerConfig;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Bounds a connection applies, from the broker's configuration.
+#[derive(Clone)]
+pub struct ConnectionSettings {
+    /// `socket.request.max.bytes`: the largest request frame accepted.
+    pub request_bytes_max: usize,
+    /// `connections.max.idle.ms`: a connection with nothing read, written or in flight
+    /// for this long is closed; None keeps idle connections.
+    pub idle_max: Option<Duration>,
+    /// `queued.max.requests`: one permit per request read and not yet taken up by its
+    /// handler, broker-wide; with none left, connections stop reading.
+    pub queued_requests: Arc<Semaphore>,
+}
+
+impl ConnectionSettings {
+    pub fn from_config(config: &BrokerConfig) -> Self {
+        let idle_ms = config.long("connections.max.idle.ms");
+        let queued = usize::try_from(config.int("queued.max.requests")).unwrap_or(1);
+        ConnectionSettings {
+            request_bytes_max: usize::try_from(config.int("socket.request.max.bytes"))
+                .unwrap_or(1)
+                .max(1),
+            idle_max: u64::try_from(idle_ms)
+                .ok()
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
+            queued_requests: Arc::new(Semaphore::new(queued.clamp(1, Semaphore::MAX_PERMITS))),
+        }
+    }
+}
