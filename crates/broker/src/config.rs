@@ -578,6 +578,29 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_are_checked_at_start_up() {
+        let refused = |pairs: &[(&str, &str)]| {
+            BrokerConfig::from_properties(props(pairs))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(&[("connections.max.idle.ms", "0")]).contains("-1"));
+        assert!(refused(&[("max.connections.per.ip", "0")]).contains("overrides"));
+        assert!(
+            refused(&[("max.connections.per.ip.overrides", "broker1:3")])
+                .contains("max.connections.per.ip.overrides")
+        );
+        assert!(refused(&[("queued.max.requests", "0")]).contains("at least 1"));
+        let c = BrokerConfig::from_properties(props(&[
+            ("max.connections.per.ip", "0"),
+            ("max.connections.per.ip.overrides", "127.0.0.1:4"),
+            ("connections.max.idle.ms", "-1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.int("queued.max.requests"), 500);
+    }
+
+    #[test]
     fn retention_fallbacks() {
         let c = BrokerConfig::from_properties(props(&[("log.retention.minutes", "2")])).unwrap();
         assert_eq!(c.retention_ms(), 120_000);
