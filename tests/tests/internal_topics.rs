@@ -80,6 +80,8 @@ fn reserved_names_get_kafka_error_codes_and_the_metadata_log_keeps_everything() 
         INVALID_TOPIC_EXCEPTION
     );
     assert_eq!(delete_topic(&mut client, OFFSETS), INVALID_TOPIC_EXCEPTION);
+    // Group ids are hashed over its partition count: that count is the broker's.
+    assert_eq!(create_partitions(&mut client, OFFSETS, 60), INVALID_REQUEST);
     assert_eq!(
         metadata(&mut client, &[TRANSACTIONS], true).topics[0].error_code,
         UNKNOWN_TOPIC_OR_PARTITION

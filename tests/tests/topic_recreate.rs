@@ -109,3 +109,51 @@ fn recreated_topic_keeps_every_acknowledged_record() {
     let mut client = RawClient::connect(&broker.addr);
     assert_readable(&mut client, &acked, "after restart");
 }
+
+/// Copies the files of a partition directory (it has no subdirectories).
+fn copy_partition_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn a_deleted_topics_directory_left_by_a_crash_is_removed_at_start() {
+    let mut broker = BrokerProcess::start(&["--set", "auto.create.topics.enable=false"]);
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(create_topic(&mut client, "ghost", 1, &[]), NONE);
+    for i in 0..3 {
+        let (error, _) = produce(
+            &mut client,
+            "ghost",
+            0,
+            -1,
+            now_ms(),
+            format!("old {i}").as_bytes(),
+        );
+        assert_eq!(error, NONE);
+    }
+    broker.stop();
+    let saved = tempfile::tempdir().unwrap();
+    let partition_dir = broker.data_dir.join("ghost-0");
+    copy_partition_dir(&partition_dir, saved.path());
+    broker.restart();
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(delete_topic(&mut client, "ghost"), NONE);
+    broker.stop();
+    // As if the broker had died after committing the deletion, before the rename.
+    assert!(!partition_dir.exists());
+    copy_partition_dir(saved.path(), &partition_dir);
+    broker.restart();
+    assert!(!partition_dir.exists(), "stray ghost-0 kept at start");
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(create_topic(&mut client, "ghost", 1, &[]), NONE);
+    let (error, offset) = produce(&mut client, "ghost", 0, -1, now_ms(), b"new");
+    assert_eq!((error, offset), (NONE, 0));
+    let (error, records) = fetch(&mut client, "ghost", 0, 0);
+    assert_eq!(error, NONE);
+    let values: Vec<_> = records.iter().map(|(_, v)| v.as_deref()).collect();
+    assert_eq!(values, vec![Some(&b"new"[..])]);
+}

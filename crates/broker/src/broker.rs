@@ -97,6 +97,7 @@ impl Broker {
         for name in names {
             broker.host_partitions(&image, &name)?;
         }
+        broker.replicas.remove_stray_logs(&image)?;
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));

@@ -5,6 +5,7 @@
 use crate::error::BrokerError;
 use crate::partition::{Partition, ProduceLimits};
 use moldau_log::{LogConfig, LogKind, LogManager, TopicPartition};
+use moldau_metadata::MetadataImage;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -157,6 +158,29 @@ impl ReplicaManager {
                         self.logs.remove_if_same(tp, &log)?;
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the logs found at start that belong to no current topic: left by a
+    /// topic deleted just before a crash (its directory not yet renamed), or whose
+    /// `partition.metadata` names another topic id than the topic now using the name.
+    /// Kafka calls these stray logs and deletes them the same way.
+    pub fn remove_stray_logs(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        for (tp, log) in self.logs.all() {
+            if tp.kind() != LogKind::Data || self.get(&tp).is_some() {
+                continue;
+            }
+            let current = image.topic(&tp.topic).map(|t| t.id.0);
+            let owned = match (current, self.logs.topic_id(&tp)) {
+                (None, _) => false,
+                (Some(id), Some(on_disk)) => id == on_disk,
+                (Some(_), None) => true,
+            };
+            if !owned {
+                tracing::info!(partition = %tp, "removing stray log of a deleted topic");
+                self.logs.remove_if_same(&tp, &log)?;
             }
         }
         Ok(())

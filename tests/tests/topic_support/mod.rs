@@ -6,6 +6,7 @@
 mod raw;
 
 use bytes::{Bytes, BytesMut};
+use moldau_protocol::kafka::messages::create_partitions_request::CreatePartitionsTopic;
 use moldau_protocol::kafka::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig,
 };
@@ -17,9 +18,9 @@ use moldau_protocol::kafka::messages::fetch_request::{FetchPartition, FetchTopic
 use moldau_protocol::kafka::messages::metadata_request::MetadataRequestTopic;
 use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use moldau_protocol::kafka::messages::{
-    BrokerId, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, FetchRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-    TopicName,
+    BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeConfigsRequest, FetchRequest, MetadataRequest, MetadataResponse,
+    ProduceRequest, TopicName,
 };
 use moldau_protocol::kafka::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -65,6 +66,16 @@ pub fn create_topic(
         .with_topics(vec![topic])
         .with_timeout_ms(30_000);
     client.call(4, &request).topics[0].error_code
+}
+
+/// CreatePartitions v1 up to `count`; the topic's error code.
+pub fn create_partitions(client: &mut RawClient, name: &str, count: i32) -> i16 {
+    let request = CreatePartitionsRequest::default()
+        .with_topics(vec![CreatePartitionsTopic::default()
+            .with_name(topic_name(name))
+            .with_count(count)])
+        .with_timeout_ms(30_000);
+    client.call(1, &request).results[0].error_code
 }
 
 /// DeleteTopics v3; the topic's error code.
