@@ -1,16 +1,18 @@
 //! DESIGN.md's layering, checked against `cargo metadata`: a lower crate never
-//! depends on a higher one.
+//! depends on a higher one, and the pure crates pull in no I/O crates.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-/// Which of our crates each crate may depend on (normal dependencies).
+/// Which of our crates each crate may depend on (normal dependencies): DESIGN.md's
+/// table, row for row.
 fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let table: &[(&str, &[&str])] = &[
         ("moldau-protocol", &[]),
         ("moldau-log", &["moldau-protocol"]),
         ("moldau-metadata", &["moldau-log", "moldau-protocol"]),
         ("moldau-coordinator", &["moldau-protocol"]),
+        ("moldau-security", &["moldau-protocol", "moldau-metadata"]),
         (
             "moldau-broker",
             &[
@@ -18,6 +20,7 @@ fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "moldau-log",
                 "moldau-metadata",
                 "moldau-coordinator",
+                "moldau-security",
             ],
         ),
         (
@@ -40,9 +43,8 @@ fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 "moldau-broker",
                 "moldau-console",
                 "moldau-log",
-                "moldau-protocol",
-                "moldau-metadata",
                 "moldau-coordinator",
+                "moldau-protocol",
             ],
         ),
     ];
@@ -52,16 +54,22 @@ fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         .collect()
 }
 
-#[test]
-fn crates_depend_only_downwards() {
+/// `cargo metadata` of the workspace, with (`deps`) or without the dependency graph.
+fn cargo_metadata(deps: bool) -> serde_json::Value {
+    let mut args = vec![
+        "metadata".to_string(),
+        "--format-version".into(),
+        "1".into(),
+        "--offline".into(),
+    ];
+    if deps {
+        // Only this machine's packages: others' (Windows, macOS) may not be downloaded.
+        args.extend(["--filter-platform".into(), host_triple()]);
+    } else {
+        args.push("--no-deps".into());
+    }
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .expect("cargo metadata runs");
@@ -70,7 +78,157 @@ fn crates_depend_only_downwards() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The target triple rustc builds for here.
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .trim()
+        .to_string()
+}
+
+/// Crates that do network or async I/O: none may be reachable from the crates that
+/// DESIGN.md says do no I/O (`protocol`, `coordinator`, and `security` once it exists).
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "mio",
+    "socket2",
+    "hyper",
+    "h2",
+    "reqwest",
+    "ureq",
+    "tonic",
+    "axum",
+    "warp",
+    "async-std",
+    "async-io",
+    "async-net",
+    "smol",
+    "tokio-util",
+    "tokio-stream",
+    "rdkafka",
+    "rustls",
+    "native-tls",
+    "openssl",
+];
+
+/// Crates that open sockets: `metadata` may use openraft (and through it an async
+/// runtime) but never these directly, and its tokio (if any) has no networking.
+const SOCKET_CRATES: &[&str] = &[
+    "mio",
+    "socket2",
+    "hyper",
+    "h2",
+    "reqwest",
+    "ureq",
+    "tonic",
+    "axum",
+    "warp",
+    "async-std",
+    "async-net",
+    "smol",
+    "rdkafka",
+];
+
+/// Normal (not dev or build) dependencies reachable from `package_name`.
+fn normal_dependency_closure(metadata: &serde_json::Value, package_name: &str) -> BTreeSet<String> {
+    let packages = metadata["packages"].as_array().expect("packages");
+    let name_of = |id: &str| {
+        packages
+            .iter()
+            .find(|p| p["id"] == id)
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let nodes = metadata["resolve"]["nodes"].as_array().expect("resolve");
+    let Some(root) = packages.iter().find(|p| p["name"] == package_name) else {
+        return BTreeSet::new();
+    };
+    let mut seen_ids = BTreeSet::new();
+    let mut todo = vec![root["id"].as_str().unwrap_or_default().to_string()];
+    while let Some(id) = todo.pop() {
+        let Some(node) = nodes.iter().find(|n| n["id"] == id.as_str()) else {
+            continue;
+        };
+        for dep in node["deps"].as_array().expect("deps") {
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .expect("dep_kinds")
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().unwrap_or_default().to_string();
+            if normal && seen_ids.insert(dep_id.clone()) {
+                todo.push(dep_id);
+            }
+        }
+    }
+    seen_ids.iter().map(|id| name_of(id)).collect()
+}
+
+#[test]
+fn pure_crates_pull_in_no_io_crates() {
+    let metadata = cargo_metadata(true);
+    for pure in ["moldau-protocol", "moldau-coordinator", "moldau-security"] {
+        let closure = normal_dependency_closure(&metadata, pure);
+        let found: Vec<&str> = IO_CRATES
+            .iter()
+            .copied()
+            .filter(|c| closure.contains(*c))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{pure} must do no I/O (DESIGN.md) but depends on {found:?}"
+        );
+    }
+    // The check sees the graph: protocol's codec dependencies are there.
+    assert!(normal_dependency_closure(&metadata, "moldau-protocol").contains("kafka-protocol"));
+}
+
+#[test]
+fn metadata_opens_no_sockets() {
+    let metadata = cargo_metadata(false);
+    let packages = metadata["packages"].as_array().expect("packages");
+    let package = packages
+        .iter()
+        .find(|p| p["name"] == "moldau-metadata")
+        .expect("moldau-metadata in the workspace");
+    for dep in package["dependencies"].as_array().expect("dependencies") {
+        if !dep["kind"].is_null() {
+            continue;
+        }
+        let name = dep["name"].as_str().unwrap_or_default();
+        assert!(
+            !SOCKET_CRATES.contains(&name),
+            "moldau-metadata must open no sockets but depends on {name}"
+        );
+        if name == "tokio" {
+            let features: Vec<&str> = dep["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .filter_map(|f| f.as_str())
+                .collect();
+            assert!(
+                !features.iter().any(|f| matches!(*f, "net" | "full")),
+                "moldau-metadata's tokio must not have networking: {features:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn crates_depend_only_downwards() {
+    let metadata = cargo_metadata(false);
     let allowed = allowed();
     let mut checked = 0;
     for package in metadata["packages"].as_array().expect("packages") {

@@ -11,6 +11,8 @@
 //! unless `MOLDAU_BENCH_ACKS=1`). Each side runs
 //! several times, alternating which goes first; best and median are reported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -5,6 +5,8 @@
 //!
 //! `cargo run -p moldau-client --example chunk_processor -- 127.0.0.1:9092 group topic out.txt [delay_ms]`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::io::Write;
 use std::time::Duration;
 

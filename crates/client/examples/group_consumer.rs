@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p moldau-client --example group_consumer -- 127.0.0.1:9092 billing events`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::sync::Arc;
 
 use futures::future::BoxFuture;

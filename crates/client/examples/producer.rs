@@ -2,6 +2,8 @@
 //!
 //! `cargo run -p moldau-client --example producer -- 127.0.0.1:9092 events 1000`
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::time::Instant;
 
 use moldau_client::producer::ProducerBuilder;

@@ -1,5 +1,7 @@
 //! The admin client against a real broker.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,8 @@
 //! non-retriable errors and garbage. The client must retry, reconnect, report
 //! errors by name, and never panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

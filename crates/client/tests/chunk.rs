@@ -1,6 +1,8 @@
 //! Chunk processing against a real broker: ordered commits, failure handling,
 //! key-parallel order, and a processor killed with SIGKILL mid-chunk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,6 +1,8 @@
 //! Consumer groups against a real broker: assignment without overlap, rebalances on
 //! join and leave, commits that survive a restart.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::collections::BTreeSet;

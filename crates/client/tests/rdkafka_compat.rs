@@ -2,6 +2,8 @@
 //! the Java partitioner, a mixed consumer group, and records crossing between the
 //! two clients with every compression.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod common;
 
 use std::collections::BTreeSet;

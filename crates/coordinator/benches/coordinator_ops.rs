@@ -1,6 +1,8 @@
 //! CPU cost of the coordinator's hot paths (no I/O: appends complete at once).
 //! Run: `cargo bench -p moldau-coordinator --bench coordinator_ops`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::time::Instant;
 
 use bytes::Bytes;

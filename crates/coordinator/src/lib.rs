@@ -6,6 +6,8 @@
 //! durable, and delivers the replies the coordinator releases. A new coordinator
 //! rebuilds its groups by replaying its partitions through `load_record`.
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod codes;
 mod completion;

@@ -7,6 +7,8 @@
 //! choose the disk; default: the system temp dir). `MOLDAU_BENCH_GIB` scales the
 //! buffered and read phases (default 1).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::Path;

@@ -164,6 +164,8 @@ impl PartitionLog {
             let seg = LogSegment::create(dir, first_base, config.segment_index_bytes, "", now_ms)?;
             segments.insert(first_base, seg);
         }
+        // Invariant: an empty directory got its first segment just above.
+        #[allow(clippy::expect_used)]
         let last_base = *segments.keys().next_back().expect("non-empty");
         let log_end_offset = segments
             .values()
@@ -171,6 +173,7 @@ impl PartitionLog {
             .max()
             .unwrap_or(first_base)
             .max(last_base);
+        #[allow(clippy::expect_used)] // Invariant: as above, never empty.
         let seg_start = *segments.keys().next().expect("non-empty");
         let log_start = log_start_offset
             .unwrap_or(seg_start)

@@ -121,6 +121,9 @@ impl PartitionLog {
         self.unsynced_index_segments.clear();
     }
 
+    // Invariant: a log always has an active segment (loading creates one, deleting
+    // segments keeps the last).
+    #[allow(clippy::expect_used)]
     pub(crate) fn active(&self) -> &LogSegment {
         self.segments
             .values()
@@ -128,6 +131,7 @@ impl PartitionLog {
             .expect("a log always has an active segment")
     }
 
+    #[allow(clippy::expect_used)] // Invariant: as for `active`.
     pub(crate) fn active_mut(&mut self) -> &mut LogSegment {
         self.segments
             .values_mut()

@@ -18,6 +18,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.generation += 1;
+        #[allow(clippy::expect_used)] // Invariant: a log always has a segment.
         let first_base = *self
             .segments
             .keys()
@@ -207,12 +208,16 @@ impl PartitionLog {
             if self.segments.len() <= 1 {
                 break;
             }
+            // Invariant: more than one segment (checked above), and the active one stays.
+            #[allow(clippy::expect_used)]
             let (&base, seg) = self.segments.iter().next().expect("non-empty");
             if !doomed(seg) {
                 break;
             }
+            #[allow(clippy::expect_used)] // Invariant: `base` was just read from the map.
             let seg = self.segments.remove(&base).expect("present");
             bytes += seg.size_bytes();
+            #[allow(clippy::expect_used)] // Invariant: the active segment remains.
             let next_base = *self.segments.keys().next().expect("active remains");
             self.log_start_offset = self.log_start_offset.max(next_base);
             self.high_watermark = self.high_watermark.max(self.log_start_offset);

@@ -3,6 +3,8 @@
 //! recovery) and every batch the child saw acknowledged as durable must be present
 //! and byte-identical, and every batch a read returns must be valid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

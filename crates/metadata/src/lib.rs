@@ -6,6 +6,8 @@
 //! voter that is the whole consensus, and a Raft quorum later replaces only how records
 //! become committed, not what they mean.
 
+#![forbid(unsafe_code)]
+
 mod image;
 mod record;
 

@@ -75,8 +75,10 @@ pub enum MetadataRecord {
 }
 
 impl MetadataRecord {
+    // Invariant: serialising plain data (no maps with non-string keys) into a Vec
+    // cannot fail.
+    #[allow(clippy::expect_used)]
     pub fn to_bytes(&self) -> Vec<u8> {
-        // Serialising plain data into a Vec cannot fail.
         serde_json::to_vec(self).expect("metadata record serialises")
     }
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::MetadataError> {

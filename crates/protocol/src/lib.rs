@@ -6,6 +6,8 @@
 //! codec: a zero-copy batch view, a bounded record iterator, bounded decompression,
 //! varints and the produce-side validation. It does no I/O.
 
+#![forbid(unsafe_code)]
+
 pub mod batch;
 pub mod batch_encode;
 pub mod compression;

@@ -2,6 +2,8 @@
 //! the request guard, lag on compacted and retention-trimmed topics, and a `/metrics`
 //! scrape checked against what Kafka clients produced and consumed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 mod cluster;
 mod groups;
 mod harness;

@@ -8,6 +8,8 @@
 //!
 //! The test SIGKILLs it at random moments and checks every acknowledged batch.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
