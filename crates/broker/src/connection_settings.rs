@@ -35,3 +35,33 @@ impl ConnectionSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> ConnectionSettings {
+        let props: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ConnectionSettings::from_config(&BrokerConfig::from_properties(props).unwrap())
+    }
+
+    #[test]
+    fn settings_follow_kafka_defaults_and_overrides() {
+        let defaults = settings(&[]);
+        assert_eq!(defaults.request_bytes_max, 104_857_600);
+        assert_eq!(defaults.idle_max, Some(Duration::from_secs(600)));
+        assert_eq!(defaults.queued_requests.available_permits(), 500);
+        let set = settings(&[
+            ("queued.max.requests", "3"),
+            ("connections.max.idle.ms", "-1"),
+            ("socket.request.max.bytes", "1000"),
+        ]);
+        assert_eq!(set.queued_requests.available_permits(), 3);
+        assert_eq!(set.idle_max, None, "-1 keeps idle connections");
+        assert_eq!(set.request_bytes_max, 1000);
+    }
+}
