@@ -168,6 +168,9 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         advertised.0,
         advertised.1
     );
+    // Signal handlers go in before the listening line: a stop sent by a script as soon
+    // as it sees that line must shut down cleanly, not kill the process.
+    let stop_signal = StopSignal::install()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let console_task = match console_listener {
         Some(l) => {
@@ -193,7 +196,7 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         listener,
         stop_rx,
     ));
-    wait_for_signal().await;
+    stop_signal.wait().await;
     tracing::info!("shutting down: answering in-flight requests");
     let _ = stop_tx.send(true);
     let _ = server.await;
@@ -205,25 +208,42 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C or SIGTERM, listened for from the moment it is installed.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> std::io::Result<StopSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignal {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignal {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
