@@ -1,11 +1,11 @@
 //! Produce validates every record of a batch, as Kafka's log validator does: hostile
 //! batches with a valid CRC get Kafka's error code (with per-record errors where the
 //! fault is per record) and never move the log end offset; a normal producer still
-//! works afterwards.
+//! works afterwards. A topic's `compression.type` re-encodes what is stored.
 
 use bytes::Bytes;
 use moldau_e2e::{BrokerProcess, RawConnection};
-use moldau_protocol::batch::{refresh_crc, Codec, BATCH_HEADER_BYTES};
+use moldau_protocol::batch::{refresh_crc, BatchIter, Codec, BATCH_HEADER_BYTES};
 use moldau_protocol::batch_encode::encode_timed_batch;
 use moldau_protocol::compression::compress;
 use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -17,7 +17,9 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -233,4 +235,105 @@ fn hostile_batches_are_refused_and_never_appended() {
     }
     producer.flush(TIMEOUT).expect("delivered");
     assert_eq!(end_offset(&addr, "plain"), plain_end + 10);
+}
+
+/// The codecs of the batches stored in a partition's first segment.
+fn stored_codecs(broker: &BrokerProcess, topic: &str) -> Vec<Codec> {
+    let path = broker
+        .data_dir
+        .join(format!("{topic}-0"))
+        .join("00000000000000000000.log");
+    let bytes = std::fs::read(&path).expect("segment file");
+    // An active segment may hold reserved zeroes past its last batch: stop there.
+    BatchIter::new(&bytes)
+        .map_while(Result::ok)
+        .map(|(_, view)| view.codec())
+        .collect()
+}
+
+/// Reads partition 0 of `topic` from the start until `expected` records arrive.
+fn consume(addr: &str, topic: &str, expected: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("group.id", "assign-only")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&tpl).expect("assign");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    while out.len() < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "got {} records",
+            out.len()
+        );
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            let m = m.expect("message");
+            out.push((
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn compression_type_recompresses_what_is_stored() {
+    let broker = BrokerProcess::start(&[]);
+    let addr = broker.addr.clone();
+    create_topics(
+        &addr,
+        &[
+            ("to-lz4", &[("compression.type", "lz4")]),
+            ("to-plain", &[("compression.type", "uncompressed")]),
+            ("as-sent", &[]),
+        ],
+    );
+    let sent: Vec<(Vec<u8>, Vec<u8>)> = (0..200)
+        .map(|i| {
+            (
+                format!("key-{i}").into_bytes(),
+                format!("value {i} value value value").into_bytes(),
+            )
+        })
+        .collect();
+    for (topic, producer_codec) in [
+        ("to-lz4", "none"),
+        ("to-plain", "gzip"),
+        ("as-sent", "gzip"),
+    ] {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &addr)
+            .set("compression.type", producer_codec)
+            .set("linger.ms", "20")
+            .create()
+            .expect("producer");
+        for (k, v) in &sent {
+            producer
+                .send(BaseRecord::to(topic).key(k).payload(v))
+                .expect("queued");
+        }
+        producer.flush(TIMEOUT).expect("delivered");
+    }
+    let expect_codec = |topic: &str, codec: Codec| {
+        let codecs = stored_codecs(&broker, topic);
+        assert!(!codecs.is_empty(), "{topic}: batches stored");
+        assert!(
+            codecs.iter().all(|c| *c == codec),
+            "{topic}: stored {codecs:?}, expected {codec:?}"
+        );
+        assert_eq!(
+            consume(&addr, topic, sent.len()),
+            sent,
+            "{topic}: same records"
+        );
+    };
+    expect_codec("to-lz4", Codec::Lz4);
+    expect_codec("to-plain", Codec::None);
+    expect_codec("as-sent", Codec::Gzip);
 }

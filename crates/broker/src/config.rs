@@ -383,6 +383,14 @@ impl BrokerConfig {
                 reason,
             },
         )?;
+        let compression = self.string("compression.type");
+        if crate::topic_config::validate_topic_config("compression.type", &compression).is_err() {
+            return Err(ConfigError::Invalid {
+                name: "compression.type".into(),
+                value: compression,
+                reason: "must be producer, uncompressed, gzip, snappy, lz4 or zstd".into(),
+            });
+        }
         self.validate_connection_limits()
     }
 
@@ -598,6 +606,14 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.int("queued.max.requests"), 500);
+    }
+
+    #[test]
+    fn unknown_compression_type_is_refused() {
+        let err =
+            BrokerConfig::from_properties(props(&[("compression.type", "brotli")])).unwrap_err();
+        assert!(err.to_string().contains("compression.type"));
+        assert!(BrokerConfig::from_properties(props(&[("compression.type", "lz4")])).is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use crate::error::BrokerError;
 use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
 use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
+use moldau_protocol::batch::Codec;
 use moldau_protocol::produce_validation::ProduceValidation;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -24,6 +25,23 @@ pub struct ProduceLimits {
     pub validation: ProduceValidation,
     /// `min.insync.replicas`: acks=all needs at least this many in-sync replicas.
     pub min_insync_replicas: usize,
+    /// `compression.type`: the codec batches are stored with, or `None` for
+    /// `producer` (kept as sent).
+    pub compression: Option<Codec>,
+}
+
+/// The codec a `compression.type` value asks for: `None` for `producer`, and for a
+/// value that is not Kafka's (refused when it is set, so only a broker file written
+/// by hand can hold one; start-up validation reports it).
+pub fn target_codec(compression_type: &str) -> Option<Codec> {
+    match compression_type {
+        "uncompressed" => Some(Codec::None),
+        "gzip" => Some(Codec::Gzip),
+        "snappy" => Some(Codec::Snappy),
+        "lz4" => Some(Codec::Lz4),
+        "zstd" => Some(Codec::Zstd),
+        _ => None,
+    }
 }
 
 impl ProduceLimits {
@@ -59,6 +77,7 @@ impl ProduceLimits {
         ProduceLimits {
             validation,
             min_insync_replicas: number("min.insync.replicas", 1).max(1) as usize,
+            compression: value("compression.type").and_then(target_codec),
         }
     }
 }

@@ -61,6 +61,18 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// The low three attribute bits naming this codec.
+    pub fn attribute_bits(self) -> i16 {
+        match self {
+            Codec::None => 0,
+            Codec::Gzip => 1,
+            Codec::Snappy => 2,
+            Codec::Lz4 => 3,
+            Codec::Zstd => 4,
+            Codec::Unknown(c) => (c as i16) & COMPRESSION_MASK,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Codec::None => "none",
@@ -286,6 +298,14 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
 /// sets it) and recomputes the CRC, which covers it.
 pub fn set_max_timestamp(batch: &mut [u8], timestamp: i64) {
     batch[MAX_TIMESTAMP..MAX_TIMESTAMP + 8].copy_from_slice(&timestamp.to_be_bytes());
+    refresh_crc(batch);
+}
+
+/// Rewrites the codec bits of the attributes (the payload must already be in that
+/// codec) and recomputes the CRC.
+pub fn set_codec(batch: &mut [u8], codec: Codec) {
+    let attrs = (be_i16(batch, ATTRIBUTES) & !COMPRESSION_MASK) | codec.attribute_bits();
+    batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
     refresh_crc(batch);
 }
 

@@ -7,12 +7,15 @@ use std::io::Read;
 use bytes::BytesMut;
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 
-use crate::batch::Codec;
-use crate::record::RecordError;
+use crate::batch::{set_codec, BatchView, Codec, BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES};
+use crate::record::{record_data, RecordError};
 
 /// Largest size one batch's records may decompress to, in bytes: readers refuse a
 /// batch that would need more.
 pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 128 * 1024 * 1024;
+
+/// Where a batch's length field lies.
+const BATCH_LENGTH_AT: usize = 8;
 
 /// Kafka's snappy: xerial framing (16-byte header, then blocks of a u32 length and a
 /// raw snappy block), or one raw snappy block when the header is absent.
@@ -77,6 +80,25 @@ pub fn compress_into(codec: Codec, raw: BytesMut, out: &mut BytesMut) -> Result<
         Codec::Unknown(c) => return Err(RecordError::UnsupportedCodec(c)),
     };
     result.map_err(|e| RecordError::Compress(e.to_string()))
+}
+
+/// The same batch with its records compressed by `target` instead (Kafka's broker-side
+/// `compression.type`): header fields, record bytes and count stay as they were; the
+/// length, codec bits and CRC follow the new payload. Decompression is bounded by
+/// `limit`.
+pub fn recompress_batch(
+    view: &BatchView<'_>,
+    target: Codec,
+    limit: usize,
+) -> Result<BytesMut, RecordError> {
+    let records = record_data(view, limit)?;
+    let mut out = BytesMut::with_capacity(BATCH_HEADER_BYTES + records.len());
+    out.extend_from_slice(&view.bytes()[..BATCH_HEADER_BYTES]);
+    compress_into(target, BytesMut::from(&records[..]), &mut out)?;
+    let length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
+    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&length.to_be_bytes());
+    set_codec(&mut out, target);
+    Ok(out)
 }
 
 fn decompress_error(e: impl std::fmt::Display) -> RecordError {
@@ -175,6 +197,41 @@ mod tests {
             ),
             Err(RecordError::TooLarge { limit: 1 << 20 })
         );
+    }
+
+    #[test]
+    fn recompressing_keeps_the_records_and_header() {
+        use crate::batch_encode::encode_plain_batch;
+        let records: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    Some(bytes::Bytes::from(format!("key-{i}"))),
+                    Some(bytes::Bytes::from("value value value value")),
+                )
+            })
+            .collect();
+        let plain = encode_plain_batch(&records, 7).unwrap();
+        let view = BatchView::parse(&plain).unwrap();
+        let mut current = plain.to_vec();
+        for target in [
+            Codec::Lz4,
+            Codec::Gzip,
+            Codec::Zstd,
+            Codec::Snappy,
+            Codec::None,
+        ] {
+            let from = BatchView::parse(&current).unwrap();
+            let out = recompress_batch(&from, target, 1 << 20).unwrap();
+            let again = BatchView::parse(&out).unwrap();
+            again.validate().unwrap();
+            assert_eq!(again.size(), out.len());
+            assert_eq!(again.codec(), target);
+            assert_eq!(again.records_count(), 50);
+            assert_eq!(again.max_timestamp(), view.max_timestamp());
+            let data = record_data(&again, 1 << 20).unwrap();
+            assert_eq!(&data[..], view.records_payload(), "{target:?}");
+            current = out.to_vec();
+        }
     }
 
     #[test]
