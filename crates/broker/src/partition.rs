@@ -7,9 +7,12 @@
 
 use crate::error::BrokerError;
 use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
+use bytes::{Bytes, BytesMut};
 use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
-use moldau_protocol::batch::Codec;
+use moldau_protocol::batch::{BatchView, Codec};
+use moldau_protocol::compression::recompress_batch;
 use moldau_protocol::produce_validation::ProduceValidation;
+use moldau_protocol::record::RecordError;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, Notify};
@@ -79,6 +82,30 @@ impl ProduceLimits {
             min_insync_replicas: number("min.insync.replicas", 1).max(1) as usize,
             compression: value("compression.type").and_then(target_codec),
         }
+    }
+
+    /// The bytes to append for a validated batch: as sent, or re-encoded with the
+    /// topic's `compression.type` codec when that differs from the producer's, as
+    /// Kafka does.
+    pub fn stored_form(&self, records: Bytes) -> Result<BytesMut, RecordError> {
+        let Some(target) = self.compression else {
+            return Ok(writable(records));
+        };
+        let view =
+            BatchView::parse(&records).map_err(|e| RecordError::Decompress(e.to_string()))?;
+        if view.codec() == target {
+            return Ok(writable(records));
+        }
+        recompress_batch(&view, target, self.validation.decompressed_bytes_max)
+    }
+}
+
+/// The request's bytes, owned and writable (the broker stamps the base offset into
+/// the header). Reuses the buffer when nothing else holds it.
+fn writable(records: Bytes) -> BytesMut {
+    match records.try_into_mut() {
+        Ok(b) => b,
+        Err(shared) => BytesMut::from(&shared[..]),
     }
 }
 

@@ -447,10 +447,11 @@ pub async fn produce(
             ))
         })?;
     let timestamp = now_ms();
-    let mut batch = encode_record(key, value, headers, timestamp)?;
+    let batch = encode_record(key, value, headers, timestamp)?;
     // The same checks a Kafka client's produce gets (size, key on compacted topics,
     // timestamps).
-    let validation = hosted.limits().validation;
+    let limits = hosted.limits();
+    let validation = limits.validation;
     if let Err(rejection) = validate_produce(&batch, &validation, timestamp) {
         return Err(if rejection.error == ResponseError::MessageTooLarge {
             ApiError::TooLarge(format!(
@@ -469,6 +470,10 @@ pub async fn produce(
         body.confirm,
         &format!("producing a record to '{name}' partition {partition} adds data"),
     )?;
+    // Stored with the topic's compression.type, as a Kafka client's batch would be.
+    let mut batch = limits
+        .stored_form(batch.freeze())
+        .map_err(|e| ApiError::Internal(format!("recompressing the record: {e}")))?;
     let size = batch.len();
     let (appended, durable) = hosted.append(&mut batch, timestamp, true)?;
     if let Some(rx) = durable {

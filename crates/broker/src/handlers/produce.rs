@@ -5,15 +5,13 @@
 use crate::controller::validate_topic_name;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
-use bytes::{Bytes, BytesMut};
-use moldau_protocol::batch::{self, BatchView, Codec};
-use moldau_protocol::compression::recompress_batch;
+use bytes::Bytes;
+use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse};
-use moldau_protocol::produce_validation::{validate_produce, ProduceRejection, ProduceValidation};
-use moldau_protocol::record::RecordError;
+use moldau_protocol::produce_validation::{validate_produce, ProduceRejection};
 use moldau_protocol::ResponseError;
 
 /// A partition's outcome before durability is known.
@@ -48,32 +46,6 @@ fn rejection_response(index: i32, rejection: ProduceRejection) -> Pending {
         })
         .collect();
     pending
-}
-
-/// The request's bytes for one partition, owned and writable (the broker stamps the
-/// base offset into the header). Reuses the buffer when nothing else holds it.
-fn writable(records: Bytes) -> BytesMut {
-    match records.try_into_mut() {
-        Ok(b) => b,
-        Err(shared) => BytesMut::from(&shared[..]),
-    }
-}
-
-/// The bytes to append: the batch as sent, or re-encoded with the topic's
-/// `compression.type` codec when that differs from the producer's, as Kafka does.
-fn stored_form(
-    records: Bytes,
-    target: Option<Codec>,
-    validation: &ProduceValidation,
-) -> Result<BytesMut, RecordError> {
-    let Some(target) = target else {
-        return Ok(writable(records));
-    };
-    let view = BatchView::parse(&records).map_err(|e| RecordError::Decompress(e.to_string()))?;
-    if view.codec() == target {
-        return Ok(writable(records));
-    }
-    recompress_batch(&view, target, validation.decompressed_bytes_max)
 }
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
@@ -155,7 +127,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     continue;
                 }
             };
-            let mut batch = match stored_form(records, limits.compression, &limits.validation) {
+            let mut batch = match limits.stored_form(records) {
                 Ok(b) => b,
                 Err(e) => {
                     partitions.push(error_response(

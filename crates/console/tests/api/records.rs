@@ -111,6 +111,45 @@ async fn produce_rules() {
     assert_eq!(binary["headers"][0]["value"]["data"], "00 ff");
 }
 
+/// The console's produce gets a Kafka client's checks and storage: a compacted topic
+/// refuses a keyless record, and `compression.type` decides the stored codec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_validates_and_recompresses_like_kafka() {
+    let c = start(&[]).await;
+    c.create_topic(
+        "cz",
+        1,
+        json!({"cleanup.policy": "compact", "compression.type": "gzip"}),
+    )
+    .await;
+    let keyless = c
+        .json(
+            "POST",
+            "/api/v1/topics/cz/records",
+            json!({"value": "v", "confirm": true}),
+        )
+        .await;
+    assert_eq!(
+        (keyless.status, keyless.error().as_str()),
+        (400, "bad_request"),
+        "{}",
+        keyless.text()
+    );
+    assert_eq!(
+        c.produce("cz", json!({"key": "k", "value": "hello"})).await,
+        (0, 0)
+    );
+    let log = std::sync::Arc::clone(&c.broker.replicas.get_by_name("cz", 0).expect("hosted").log);
+    let stored = log.read().read(0, 1 << 20, 1, true).expect("read").bytes;
+    let view = moldau_protocol::batch::BatchView::parse(&stored).expect("batch");
+    assert_eq!(view.codec(), moldau_protocol::batch::Codec::Gzip);
+    let r = c
+        .get("/api/v1/topics/cz/records?seek=beginning")
+        .await
+        .json();
+    assert_eq!(r["records"].as_array().map(Vec::len), Some(1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browse_seek_order_paging_and_filters() {
     let c = start(&[]).await;
