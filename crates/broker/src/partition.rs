@@ -188,9 +188,21 @@ impl Partition {
         now_ms: i64,
         want_durable: bool,
     ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
+        if self.logs.is_offline() {
+            return Err(LogError::DirOffline.into());
+        }
         let (info, log_start_offset, page_cache_mode, flush_due) = {
             let mut log = self.log.write();
-            let info = log.append(batches, self.leader_epoch(), now_ms)?;
+            let info = match log.append(batches, self.leader_epoch(), now_ms) {
+                Ok(info) => info,
+                Err(e) => {
+                    // A failed write, like a failed fsync, takes the directory offline.
+                    if matches!(e, LogError::Io { .. }) {
+                        self.logs.mark_offline(&e);
+                    }
+                    return Err(e.into());
+                }
+            };
             let page_cache = log.config().page_cache_mode();
             if page_cache {
                 let leo = log.log_end_offset();

@@ -160,6 +160,15 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         })
         .await??
     };
+    // One log directory: when it fails the broker stops, as Kafka does when its last
+    // log directory goes offline; a restart recovers from the last good fsync.
+    broker.logs.on_offline(Box::new(|error| {
+        tracing::error!(%error, "the only log directory is offline; stopping the broker");
+        std::process::exit(1);
+    }));
+    if broker.logs.is_offline() {
+        bail!("the log directory went offline during start-up");
+    }
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,

@@ -58,6 +58,10 @@ pub enum LogError {
     /// The partition was removed (its topic deleted); this log object is retired.
     #[error("partition {0} was deleted")]
     Deleted(String),
+    /// An earlier write or fsync in this log directory failed: nothing more is
+    /// written or acknowledged from it (Kafka takes the directory offline).
+    #[error("log directory is offline after an I/O error")]
+    DirOffline,
     /// The manager is shutting down and takes no more work.
     #[error("log manager is shut down")]
     ShutDown,

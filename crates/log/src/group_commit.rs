@@ -10,8 +10,8 @@
 //! are synced by different threads at the same time, none waiting for another.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex};
@@ -23,6 +23,10 @@ use crate::partition_log::wall_clock_ms;
 /// Called once with the offset now durable (>= the one requested), or the error.
 /// Runs on a flusher thread: it must be quick.
 pub type FlushCallback = Box<dyn FnOnce(Result<i64, LogError>) + Send>;
+
+/// Called once when the log directory goes offline (the first failed fsync or write):
+/// the broker stops there, as Kafka does when its only log directory fails.
+pub type OfflineHandler = Box<dyn Fn(&LogError) + Send + Sync>;
 
 /// Most flusher threads (partitions fsynced at the same time).
 pub const FLUSH_THREADS_MAX: usize = 4;
@@ -62,6 +66,22 @@ struct Shared {
     fsyncs: AtomicU64,
     flushes: AtomicU64,
     requests: AtomicU64,
+    /// Set at the first failed fsync or write: after one, the kernel may have dropped
+    /// the unwritten pages, so a later fsync that succeeds proves nothing about them.
+    offline: AtomicBool,
+    on_offline: OnceLock<OfflineHandler>,
+}
+
+impl Shared {
+    fn mark_offline(&self, error: &LogError) {
+        if self.offline.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::error!(%error, "log directory offline after an I/O error: nothing more is written or acknowledged from it");
+        if let Some(handler) = self.on_offline.get() {
+            handler(error);
+        }
+    }
 }
 
 /// The flusher threads and their queue.
@@ -93,6 +113,10 @@ impl GroupCommit {
     /// Queues a request; returns at once. After shutdown the callback gets
     /// `LogError::ShutDown` immediately.
     pub fn request(&self, log: SharedLog, up_to_offset: i64, done: FlushCallback) {
+        if self.is_offline() {
+            done(Err(LogError::DirOffline));
+            return;
+        }
         let mut state = self.shared.state.lock();
         if state.stopping {
             drop(state);
@@ -116,6 +140,23 @@ impl GroupCommit {
         if newly_ready {
             self.shared.wakeup.notify_one();
         }
+    }
+
+    /// Takes the log directory offline (first call only): every later flush fails,
+    /// and the handler, if set, runs.
+    pub fn mark_offline(&self, error: &LogError) {
+        self.shared.mark_offline(error);
+    }
+
+    /// True once an fsync or write in the directory failed.
+    pub fn is_offline(&self) -> bool {
+        self.shared.offline.load(Ordering::SeqCst)
+    }
+
+    /// Sets what happens when the directory goes offline (once; later calls are
+    /// ignored). Runs on the thread that saw the failure.
+    pub fn on_offline(&self, handler: OfflineHandler) {
+        let _ = self.shared.on_offline.set(handler);
     }
 
     /// Serves every queued request, then stops the threads.
@@ -207,6 +248,7 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
         }
     };
     let result = match &plan {
+        _ if shared.offline.load(Ordering::SeqCst) => Err(LogError::DirOffline),
         Some(p) => {
             shared
                 .fsyncs
@@ -214,6 +256,15 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
             p.execute()
         }
         None => Ok(()),
+    };
+    if let Err(e) = &result {
+        shared.mark_offline(e);
+    }
+    // Another thread's fsync may have failed meanwhile: then nothing more is
+    // acknowledged, even data whose own fsync succeeded.
+    let result = match result {
+        Ok(()) if shared.offline.load(Ordering::SeqCst) => Err(LogError::DirOffline),
+        other => other,
     };
     let (durable, log_start, log_end) = {
         let mut l = log.write();

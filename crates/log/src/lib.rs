@@ -34,7 +34,7 @@ pub use dir_lock::DirLock;
 pub use dump::dump_files;
 pub use error::LogError;
 pub use flush_plan::FlushPlan;
-pub use group_commit::{FlushCallback, GroupCommit};
+pub use group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 pub use manager::{LogManager, SharedLog};
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo};
 pub use region_read::RegionRead;

@@ -14,7 +14,7 @@ use crate::checkpoint_file::{read_checkpoint, sync_dir, write_checkpoint};
 use crate::config::LogConfig;
 use crate::dir_lock::DirLock;
 use crate::error::LogError;
-use crate::group_commit::{FlushCallback, GroupCommit};
+use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 use crate::partition_log::{wall_clock_ms, PartitionLog};
 use crate::properties_file::{
     read_partition_metadata, uuid_to_kafka_string, write_partition_metadata, MetaProperties,
@@ -368,6 +368,22 @@ impl LogManager {
         }
     }
 
+    /// Takes the directory offline after a failed write or fsync (see
+    /// [`GroupCommit::mark_offline`]).
+    pub fn mark_offline(&self, error: &LogError) {
+        self.inner.group_commit.mark_offline(error);
+    }
+
+    /// True once a write or fsync in the directory failed.
+    pub fn is_offline(&self) -> bool {
+        self.inner.group_commit.is_offline()
+    }
+
+    /// What to do when the directory goes offline (the broker exits).
+    pub fn on_offline(&self, handler: OfflineHandler) {
+        self.inner.group_commit.on_offline(handler);
+    }
+
     /// The group-commit engine (for its counters).
     pub fn group_commit(&self) -> &GroupCommit {
         &self.inner.group_commit
@@ -387,6 +403,11 @@ impl LogManager {
         }
         self.stop_threads();
         self.inner.group_commit.shutdown();
+        if self.is_offline() {
+            // No clean-shutdown marker: the next start must recover (and re-check)
+            // everything after the recovery points, which never passed a failed fsync.
+            return Err(LogError::DirOffline);
+        }
         for (_, log) in self.all() {
             log.write().close_for_shutdown()?;
         }
@@ -472,8 +493,12 @@ impl Inner {
                 );
             }
         }
+        if self.group_commit.is_offline() {
+            return;
+        }
         if let Err(e) = self.checkpoint() {
             tracing::warn!(error = %e, "writing offset checkpoints failed");
+            self.group_commit.mark_offline(&e);
         }
     }
 }
