@@ -343,7 +343,8 @@ impl Broker {
     }
 
     /// Makes the replica manager host every partition of `topic` that this node leads,
-    /// with the topic's current configuration.
+    /// with the topic's current configuration. A partition that cannot be hosted is
+    /// marked offline (reported to clients) and the rest are still hosted.
     pub fn host_partitions(&self, image: &MetadataImage, topic: &str) -> Result<(), BrokerError> {
         let Some(t) = image.topic(topic) else {
             return Ok(());
@@ -365,8 +366,17 @@ impl Broker {
                 topic: topic.to_string(),
                 partition: p.partition,
             };
-            self.replicas
-                .become_leader(&tp, t.id.0, p.leader_epoch, config.clone(), limits)?;
+            if self.logs.offline_reason(&tp).is_some() {
+                // Its log could not be opened: never create a fresh one in its place.
+                continue;
+            }
+            let hosted =
+                self.replicas
+                    .become_leader(&tp, t.id.0, p.leader_epoch, config.clone(), limits);
+            if let Err(e) = hosted {
+                // One partition that cannot be hosted must not stop the others.
+                self.logs.mark_partition_offline(&tp, &e.to_string());
+            }
         }
         Ok(())
     }

@@ -108,6 +108,7 @@ fn topic_json(
             "end_offset": ends.get(&p.partition),
             "under_replicated": is_under_replicated(p),
             "unavailable": is_unavailable(p),
+            "offline": is_offline(p),
         })).collect::<Vec<_>>(),
     })
 }
@@ -147,7 +148,10 @@ fn topic_text(
         "END-OFFSET",
     ]);
     for p in partitions {
-        let leader = if is_unavailable(p) {
+        let leader = if is_offline(p) {
+            // The leader's copy could not be opened: say so, not just "none".
+            "none (offline)".to_string()
+        } else if is_unavailable(p) {
             "none".to_string()
         } else {
             p.leader.to_string()
@@ -231,6 +235,11 @@ pub fn replication_factor(t: &TopicInfo) -> usize {
 
 fn is_under_replicated(p: &PartitionInfo) -> bool {
     p.isr.len() < p.replicas.len()
+}
+
+/// Without a leader because a replica's log is offline (could not be opened).
+fn is_offline(p: &PartitionInfo) -> bool {
+    is_unavailable(p) && !p.offline_replicas.is_empty()
 }
 
 fn is_unavailable(p: &PartitionInfo) -> bool {

@@ -15,6 +15,7 @@ use crate::config::LogConfig;
 use crate::dir_lock::DirLock;
 use crate::error::LogError;
 use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
+use crate::offline_partition::OfflinePartition;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
 use crate::properties_file::{
     read_partition_metadata, uuid_to_kafka_string, write_partition_metadata, MetaProperties,
@@ -48,6 +49,8 @@ struct Inner {
     cluster_id: String,
     logs: RwLock<BTreeMap<TopicPartition, SharedLog>>,
     topic_ids: RwLock<HashMap<TopicPartition, [u8; 16]>>,
+    /// Partitions that could not be opened (at start) or hosted: not served.
+    offline: RwLock<BTreeMap<TopicPartition, OfflinePartition>>,
     group_commit: GroupCommit,
     stopping: Mutex<bool>,
     stop_signal: Condvar,
@@ -203,8 +206,25 @@ impl LogManager {
         });
         let mut logs = BTreeMap::new();
         let mut topic_ids = HashMap::new();
+        let mut offline = BTreeMap::new();
         for (tp, result) in opened.into_inner() {
-            let (log, topic_id) = result?;
+            let (log, topic_id) = match result {
+                Ok(opened) => opened,
+                Err(e) => {
+                    // One bad partition must not keep the broker (and every other
+                    // partition) down: it is reported offline instead.
+                    tracing::error!(partition = %tp, error = %e, "partition {tp} is offline: {e}");
+                    let kept = OfflinePartition {
+                        reason: e.to_string(),
+                        recovery_point: recovery_points.get(&tp).copied(),
+                        high_watermark: high_watermarks.get(&tp).copied(),
+                        log_start_offset: log_starts.get(&tp).copied(),
+                        cleaned_up_to: cleaned_up_to.get(&tp).copied(),
+                    };
+                    offline.insert(tp, kept);
+                    continue;
+                }
+            };
             if let Some(id) = topic_id {
                 topic_ids.insert(tp.clone(), id);
             }
@@ -213,6 +233,7 @@ impl LogManager {
         tracing::info!(
             data_dir = %data_dir.display(),
             partitions = logs.len(),
+            offline = offline.len(),
             clean_shutdown,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "logs loaded"
@@ -229,6 +250,7 @@ impl LogManager {
             cluster_id,
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
+            offline: RwLock::new(offline),
             group_commit: GroupCommit::start()?,
             stopping: Mutex::new(false),
             stop_signal: Condvar::new(),
@@ -290,6 +312,37 @@ impl LogManager {
         logs.insert(tp.clone(), Arc::clone(&log));
         self.inner.topic_ids.write().insert(tp.clone(), topic_id);
         Ok(log)
+    }
+
+    /// Why the partition is offline, if it is (it could not be opened or hosted).
+    pub fn offline_reason(&self, tp: &TopicPartition) -> Option<String> {
+        self.inner.offline.read().get(tp).map(|o| o.reason.clone())
+    }
+
+    /// Every offline partition with the reason.
+    pub fn offline_partitions(&self) -> Vec<(TopicPartition, String)> {
+        let offline = self.inner.offline.read();
+        offline
+            .iter()
+            .map(|(tp, o)| (tp.clone(), o.reason.clone()))
+            .collect()
+    }
+
+    /// Records that the partition cannot be served (e.g. hosting it failed), with a
+    /// clear log line, once.
+    pub fn mark_partition_offline(&self, tp: &TopicPartition, reason: &str) {
+        let mut offline = self.inner.offline.write();
+        if offline.contains_key(tp) {
+            return;
+        }
+        tracing::error!(partition = %tp, error = %reason, "partition {tp} is offline: {reason}");
+        offline.insert(
+            tp.clone(),
+            OfflinePartition {
+                reason: reason.to_string(),
+                ..OfflinePartition::default()
+            },
+        );
     }
 
     /// The topic id from partition.metadata.
@@ -459,6 +512,20 @@ impl Inner {
                 cleaned.push((tp.clone(), log.cleaner_checkpoint()));
             }
             starts.push((tp, log.log_start_offset()));
+        }
+        // Offline partitions keep what the checkpoints said, for when they are repaired.
+        for (tp, kept) in self.offline.read().iter() {
+            let entries = [
+                (&mut recovery, kept.recovery_point),
+                (&mut hws, kept.high_watermark),
+                (&mut starts, kept.log_start_offset),
+                (&mut cleaned, kept.cleaned_up_to),
+            ];
+            for (list, value) in entries {
+                if let Some(offset) = value {
+                    list.push((tp.clone(), offset));
+                }
+            }
         }
         write_offsets(
             &self.data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE),

@@ -243,3 +243,35 @@ fn a_removed_log_cannot_touch_the_files_of_a_recreated_one() {
     assert!(mgr.remove_if_same(&tp, &new).unwrap());
     assert!(mgr.get(&tp).is_none());
 }
+
+#[test]
+fn a_partition_that_cannot_be_opened_is_offline_and_the_rest_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = TopicPartition::new("good", 0);
+    let broken = TopicPartition::new("broken", 0);
+    {
+        let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
+        for tp in [&good, &broken] {
+            let log = mgr.create(tp, small_config(), [7; 16]).unwrap();
+            let mut b = batch(2, 30, 1000);
+            log.write().append(&mut b, 0, 1).unwrap();
+            log.write().set_high_watermark(2);
+        }
+        mgr.shutdown().unwrap();
+    }
+    // The segment file replaced by a directory: the log cannot be read.
+    let segment = dir.path().join("broken-0/00000000000000000000.log");
+    std::fs::remove_file(&segment).unwrap();
+    std::fs::create_dir(&segment).unwrap();
+
+    let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
+    assert_eq!(mgr.get(&good).unwrap().read().log_end_offset(), 2);
+    assert!(mgr.get(&broken).is_none());
+    assert!(mgr.offline_reason(&broken).is_some());
+    assert!(mgr.offline_reason(&good).is_none());
+    assert_eq!(mgr.offline_partitions().len(), 1);
+    // Its checkpoint entries survive, for when it is repaired.
+    mgr.checkpoint().unwrap();
+    let rp = std::fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE)).unwrap();
+    assert!(rp.contains("broken 0 2"), "{rp}");
+}

@@ -100,7 +100,13 @@ fn read_partition(
             .image()
             .topic(&p.topic)
             .is_some_and(|t| t.partitions.contains_key(&p.partition));
-        return error_read(if known {
+        let offline = broker
+            .logs
+            .offline_reason(&moldau_log::TopicPartition::new(&p.topic, p.partition))
+            .is_some();
+        return error_read(if offline {
+            ResponseError::KafkaStorageError
+        } else if known {
             ResponseError::NotLeaderOrFollower
         } else {
             ResponseError::UnknownTopicOrPartition

@@ -33,7 +33,16 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         for p in topic.partitions {
             let index = p.partition_index;
             let Some(partition) = broker.replicas.get_by_name(&name, index) else {
-                partitions.push(error(index, ResponseError::UnknownTopicOrPartition));
+                let offline = broker
+                    .logs
+                    .offline_reason(&moldau_log::TopicPartition::new(&name, index))
+                    .is_some();
+                let code = if offline {
+                    ResponseError::KafkaStorageError
+                } else {
+                    ResponseError::UnknownTopicOrPartition
+                };
+                partitions.push(error(index, code));
                 continue;
             };
             let epoch = partition.leader_epoch();

@@ -46,6 +46,19 @@ fn topic_response(
                 .is_some()
                 || p.leader != ctx.broker.node_id;
             let alive = image.broker(p.leader).is_some() && hosted;
+            // A replica whose log could not be opened is offline, as Kafka reports a
+            // replica on a failed log directory.
+            let offline = p.leader == ctx.broker.node_id
+                && ctx
+                    .broker
+                    .logs
+                    .offline_reason(&moldau_log::TopicPartition::new(&topic.name, p.partition))
+                    .is_some();
+            let offline_replicas = if offline {
+                vec![BrokerId(ctx.broker.node_id)]
+            } else {
+                Vec::new()
+            };
             MetadataResponsePartition::default()
                 .with_error_code(if alive {
                     0
@@ -57,6 +70,7 @@ fn topic_response(
                 .with_leader_epoch(p.leader_epoch)
                 .with_replica_nodes(p.replicas.iter().map(|b| BrokerId(*b)).collect())
                 .with_isr_nodes(p.isr.iter().map(|b| BrokerId(*b)).collect())
+                .with_offline_replicas(offline_replicas)
         })
         .collect();
     MetadataResponseTopic::default()

@@ -86,7 +86,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 continue;
             }
             let Some(partition) = broker.replicas.get_by_name(&name, index) else {
-                let error = if topic_image.partitions.contains_key(&index) {
+                let error = if broker
+                    .logs
+                    .offline_reason(&moldau_log::TopicPartition::new(&name, index))
+                    .is_some()
+                {
+                    ResponseError::KafkaStorageError
+                } else if topic_image.partitions.contains_key(&index) {
                     ResponseError::NotLeaderOrFollower
                 } else {
                     ResponseError::UnknownTopicOrPartition
