@@ -153,6 +153,11 @@ pub struct PartitionDetail {
     pub leader_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    /// True when this broker leads it but its log could not be opened or hosted:
+    /// clients get no leader for it until the files are repaired.
+    pub offline: bool,
+    /// Why it is offline (the error opening its log).
+    pub offline_reason: Option<String>,
     /// The rest is known only for partitions this broker hosts.
     pub log_start_offset: Option<i64>,
     pub high_watermark: Option<i64>,
@@ -218,12 +223,18 @@ pub async fn detail(
                 .get_by_name(&name, p.partition)
                 .map(|h| partition_state(&h));
             compacted |= hosted.is_some_and(|s| s.compacted);
+            let offline_reason = console
+                .broker
+                .logs
+                .offline_reason(&moldau_log::TopicPartition::new(&name, p.partition));
             PartitionDetail {
                 partition: p.partition,
                 leader: p.leader,
                 leader_epoch: p.leader_epoch,
                 replicas: p.replicas.clone(),
                 isr: p.isr.clone(),
+                offline: offline_reason.is_some(),
+                offline_reason,
                 log_start_offset: hosted.map(|s| s.log_start_offset),
                 high_watermark: hosted.map(|s| s.high_watermark),
                 log_end_offset: hosted.map(|s| s.log_end_offset),

@@ -102,7 +102,8 @@
         h("thead", {}, h("tr", {}, ["Partition", "Leader", "Replicas", "ISR", "Log start", "High watermark", "Size", "Segments"]
           .map((x, i) => h("th", { class: i === 0 || i > 3 ? "num" : null, text: x })))),
         h("tbody", {}, t.partition_details.map((p) => h("tr", {},
-          h("td.num", { text: p.partition }), h("td", { text: p.leader }),
+          h("td.num", { text: p.partition }),
+          h("td", p.offline ? { text: "none (offline)", title: p.offline_reason } : { text: p.leader }),
           h("td", { text: p.replicas.join(", ") }), h("td", { text: p.isr.join(", ") }),
           h("td.num", { text: M.fmtNum(p.log_start_offset) }), h("td.num", { text: M.fmtNum(p.high_watermark) }),
           h("td.num", { text: M.fmtBytes(p.size_bytes) }), h("td.num", { text: M.fmtNum(p.segments) })))))));

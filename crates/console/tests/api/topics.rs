@@ -238,3 +238,22 @@ async fn configs_partitions_and_delete() {
     assert_eq!(c.get("/api/v1/topics/t").await.status, 404);
     assert_eq!(c.delete("/api/v1/topics/t?confirm=t").await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_that_cannot_be_hosted_is_shown_offline() {
+    let c = start(&[]).await;
+    // A file where the partition's directory must go: its log cannot be created.
+    let blocker = c.broker.logs.data_dir().join("broken-0");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    c.create_topic("broken", 2, json!({})).await;
+    let d = c.get("/api/v1/topics/broken").await.json();
+    let parts = d["partition_details"].as_array().unwrap();
+    assert_eq!(parts[0]["offline"], true);
+    assert!(parts[0]["offline_reason"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    assert_eq!(parts[1]["offline"], false);
+    assert_eq!(parts[1]["offline_reason"], serde_json::Value::Null);
+    // The broken partition's "directory" was left as it was.
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"not a directory");
+}
