@@ -1,8 +1,8 @@
 //! A partition whose files cannot be opened does not keep the broker down: it starts,
 //! the other topics serve, and the broken partition is reported offline (Metadata
 //! without a leader, produce/fetch/list-offsets with KAFKA_STORAGE_ERROR, and
-//! `moldau topic describe` says so). Today's failure it guards against: the broker
-//! refused to start at all.
+//! `moldau topic describe` says so); deleting the topic removes the broken files.
+//! Today's failure it guards against: the broker refused to start at all.
 
 mod topic_support;
 
@@ -126,5 +126,12 @@ async fn a_partition_that_cannot_be_opened_is_offline_and_the_broker_still_serve
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("none (offline)"), "{stdout}");
+
+    // Deleting the topic takes its broken files with it; the name is usable again.
+    assert_eq!(delete_topic(&mut client, BROKEN), NONE);
+    assert!(!segment.exists());
+    assert_eq!(create_topic(&mut client, BROKEN, 1, &[]), NONE);
+    let (error, offset) = produce(&mut client, BROKEN, 0, -1, 3_000, b"fresh");
+    assert_eq!((error, offset), (NONE, 0));
     broker.stop();
 }

@@ -152,6 +152,10 @@ impl ReplicaManager {
                 self.logs.remove_if_same(tp, &h.partition.log)?;
             }
             None => {
+                // An offline partition (its log could not be opened) goes with its topic.
+                if self.logs.remove_offline(tp)? {
+                    return Ok(());
+                }
                 // Not hosted, but its log may have been recovered at start.
                 if let Some(log) = self.logs.get(tp) {
                     if self.logs.topic_id(tp).is_none_or(|id| id == topic_id) {

@@ -345,6 +345,38 @@ impl LogManager {
         );
     }
 
+    /// Forgets an offline partition whose topic was deleted and moves its files out
+    /// of the way (deleted like any removed partition), so a topic created later
+    /// with the same name starts afresh. Returns whether it was offline.
+    pub fn remove_offline(&self, tp: &TopicPartition) -> Result<bool, LogError> {
+        if self.inner.offline.write().remove(tp).is_none() {
+            return Ok(false);
+        }
+        let from = self.inner.data_dir.join(tp.dir_name());
+        let Ok(kind) = std::fs::symlink_metadata(&from).map(|m| m.file_type()) else {
+            return Ok(true);
+        };
+        if !kind.is_dir() {
+            // Not a partition directory at all (what kept it from opening).
+            std::fs::remove_file(&from).map_err(LogError::at(&from))?;
+            sync_dir(&self.inner.data_dir)?;
+            return Ok(true);
+        }
+        let to = self.inner.data_dir.join(format!(
+            "{}.{}{}",
+            tp.dir_name(),
+            uuid::Uuid::new_v4().simple(),
+            DELETE_DIR_SUFFIX
+        ));
+        std::fs::rename(&from, &to).map_err(LogError::at(&from))?;
+        sync_dir(&self.inner.data_dir)?;
+        // Deleted now; a crash before that leaves a `-delete` directory removed at start.
+        if let Err(e) = std::fs::remove_dir_all(&to) {
+            tracing::warn!(dir = %to.display(), error = %e, "could not delete removed partition directory");
+        }
+        Ok(true)
+    }
+
     /// The topic id from partition.metadata.
     pub fn topic_id(&self, tp: &TopicPartition) -> Option<[u8; 16]> {
         self.inner.topic_ids.read().get(tp).copied()

@@ -274,4 +274,12 @@ fn a_partition_that_cannot_be_opened_is_offline_and_the_rest_open() {
     mgr.checkpoint().unwrap();
     let rp = std::fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE)).unwrap();
     assert!(rp.contains("broken 0 2"), "{rp}");
+
+    // Deleting it forgets it and its files: the name can be used afresh.
+    assert!(mgr.remove_offline(&broken).unwrap());
+    assert!(!mgr.remove_offline(&broken).unwrap());
+    assert!(mgr.offline_reason(&broken).is_none());
+    assert!(!dir.path().join("broken-0").exists());
+    let log = mgr.create(&broken, small_config(), [8; 16]).unwrap();
+    assert_eq!(log.read().log_end_offset(), 0);
 }
