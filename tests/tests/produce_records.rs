@@ -321,11 +321,17 @@ fn compression_type_recompresses_what_is_stored() {
         }
         producer.flush(TIMEOUT).expect("delivered");
     }
-    let expect_codec = |topic: &str, codec: Codec| {
+    // `allowed`: what else may be stored besides `codec`. librdkafka sends a batch
+    // uncompressed when compressing would make it larger (a lone small record), so a
+    // `producer` topic may hold a few uncompressed batches beside the gzip ones.
+    let expect_codec_among = |topic: &str, codec: Codec, allowed: &[Codec]| {
         let codecs = stored_codecs(&broker, topic);
-        assert!(!codecs.is_empty(), "{topic}: batches stored");
         assert!(
-            codecs.iter().all(|c| *c == codec),
+            codecs.contains(&codec),
+            "{topic}: stored {codecs:?}, expected {codec:?}"
+        );
+        assert!(
+            codecs.iter().all(|c| *c == codec || allowed.contains(c)),
             "{topic}: stored {codecs:?}, expected {codec:?}"
         );
         assert_eq!(
@@ -334,7 +340,7 @@ fn compression_type_recompresses_what_is_stored() {
             "{topic}: same records"
         );
     };
-    expect_codec("to-lz4", Codec::Lz4);
-    expect_codec("to-plain", Codec::None);
-    expect_codec("as-sent", Codec::Gzip);
+    expect_codec_among("to-lz4", Codec::Lz4, &[]);
+    expect_codec_among("to-plain", Codec::None, &[]);
+    expect_codec_among("as-sent", Codec::Gzip, &[Codec::None]);
 }
