@@ -258,7 +258,13 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
         None => Ok(()),
     };
     if let Err(e) = &result {
-        shared.mark_offline(e);
+        if log.read().is_deleted() {
+            // Renamed away for deletion (its topic was deleted) while this flush ran:
+            // its files are gone, which is no disk failure. Its waiters get the error.
+            tracing::debug!(%e, "flush of a log deleted meanwhile");
+        } else {
+            shared.mark_offline(e);
+        }
     }
     // Another thread's fsync may have failed meanwhile: then nothing more is
     // acknowledged, even data whose own fsync succeeded.
