@@ -104,6 +104,17 @@ fn write_offsets(path: &Path, offsets: &[(TopicPartition, i64)]) -> Result<(), L
 }
 
 impl LogManager {
+    /// A fresh name for a partition directory that is being deleted (Kafka's
+    /// `<topic>-<p>.<uuid>-delete`), so it can never alias a recreated partition.
+    fn deletion_path(&self, tp: &TopicPartition) -> PathBuf {
+        self.inner.data_dir.join(format!(
+            "{}.{}{}",
+            tp.dir_name(),
+            uuid::Uuid::new_v4().simple(),
+            DELETE_DIR_SUFFIX
+        ))
+    }
+
     /// Creates `data_dir` if needed, writes/validates meta.properties, reads the three
     /// checkpoint files, opens every `topic-N` directory (deleting ones marked for
     /// deletion), and starts the background retention/compaction thread (every
@@ -362,12 +373,7 @@ impl LogManager {
             sync_dir(&self.inner.data_dir)?;
             return Ok(true);
         }
-        let to = self.inner.data_dir.join(format!(
-            "{}.{}{}",
-            tp.dir_name(),
-            uuid::Uuid::new_v4().simple(),
-            DELETE_DIR_SUFFIX
-        ));
+        let to = self.deletion_path(tp);
         std::fs::rename(&from, &to).map_err(LogError::at(&from))?;
         sync_dir(&self.inner.data_dir)?;
         // Deleted now; a crash before that leaves a `-delete` directory removed at start.
@@ -418,12 +424,7 @@ impl LogManager {
             return Ok(());
         }
         let from = guard.dir().to_path_buf();
-        let to = self.inner.data_dir.join(format!(
-            "{}.{}{}",
-            tp.dir_name(),
-            uuid::Uuid::new_v4().simple(),
-            DELETE_DIR_SUFFIX
-        ));
+        let to = self.deletion_path(tp);
         std::fs::rename(&from, &to).map_err(LogError::at(&from))?;
         // Under the same lock as the rename: no write can slip in between.
         guard.mark_deleted(to.clone());
