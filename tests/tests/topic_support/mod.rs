@@ -5,7 +5,7 @@
 #[path = "../groups_support/raw.rs"]
 mod raw;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use moldau_protocol::kafka::messages::create_partitions_request::CreatePartitionsTopic;
 use moldau_protocol::kafka::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig,
@@ -22,9 +22,7 @@ use moldau_protocol::kafka::messages::{
     DeleteTopicsRequest, DescribeConfigsRequest, FetchRequest, MetadataRequest, MetadataResponse,
     ProduceRequest, TopicName,
 };
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::kafka::records::RecordBatchDecoder;
 pub use raw::{s, RawClient};
 
 pub const NONE: i16 = 0;
@@ -123,32 +121,10 @@ pub fn all_topic_names(client: &mut RawClient) -> Vec<String> {
 
 /// One uncompressed batch with one record.
 pub fn batch(timestamp: i64, value: &[u8]) -> Bytes {
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp,
-        key: None,
-        value: Some(Bytes::copy_from_slice(value)),
-        headers: Default::default(),
-    };
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        [&record],
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .expect("batch encodes");
-    buf.freeze()
+    let record = (None, Some(Bytes::copy_from_slice(value)));
+    moldau_protocol::batch_encode::encode_plain_batch(&[record], timestamp)
+        .expect("batch encodes")
+        .freeze()
 }
 
 /// Produce v8 of one record; (error code, base offset).
