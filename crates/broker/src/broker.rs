@@ -7,6 +7,7 @@ use crate::fetch_session::FetchSessionCache;
 use crate::metadata_store::MetadataStore;
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
+use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogManager};
 use moldau_metadata::{MetadataImage, MetadataRecord};
 use std::path::PathBuf;
@@ -33,30 +34,6 @@ pub struct Broker {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// A fresh cluster id: 16 random bytes in URL-safe base64 without padding, like Kafka's.
-fn new_cluster_id() -> String {
-    base64_url(uuid::Uuid::new_v4().as_bytes())
-}
-
-/// URL-safe base64 without padding, the way Kafka prints ids.
-pub fn base64_url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 impl Broker {
     /// Opens the data directory, replays metadata, registers this broker and hosts
     /// every partition it leads. `advertised` is where clients reach the listener.
@@ -64,14 +41,26 @@ impl Broker {
     pub fn open(config: BrokerConfig, advertised: (String, i32)) -> Result<Arc<Self>, BrokerError> {
         let node_id = config.node_id();
         let data_dir = PathBuf::from(config.data_dir());
+        // A formatted directory must be this node's (and this cluster's, when one is
+        // configured); an empty one is formatted here, as `moldau storage format` would.
+        let configured_cluster = config.explicit("cluster.id");
+        let cluster_id = match MetaProperties::read_checked(&data_dir, node_id, configured_cluster)?
+        {
+            Some(meta) => meta.cluster_id,
+            None => configured_cluster.map_or_else(random_kafka_uuid, str::to_string),
+        };
         let logs = Arc::new(LogManager::open(
             &data_dir,
             node_id,
-            &new_cluster_id(),
+            &cluster_id,
             LogConfig::default(),
             config.long("log.retention.check.interval.ms").max(1) as u64,
         )?);
-        let cluster_id = logs.cluster_id();
+        assert_eq!(
+            logs.cluster_id(),
+            cluster_id,
+            "meta.properties changed under us"
+        );
         let metadata = MetadataStore::open(&logs)?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics));
@@ -135,19 +124,5 @@ impl Broker {
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.logs.shutdown()?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_url_matches_known_values() {
-        assert_eq!(base64_url(b"f"), "Zg");
-        assert_eq!(base64_url(b"fo"), "Zm8");
-        assert_eq!(base64_url(b"foo"), "Zm9v");
-        assert_eq!(base64_url(&[0xfb, 0xff]), "-_8");
-        assert_eq!(new_cluster_id().len(), 22);
     }
 }

@@ -75,6 +75,9 @@ pub const LONG_MAX: &str = "9223372036854775807";
 pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("node.id", Int, Some("1"), Some(0)),
     prop("broker.id", Int, None, Some(0)),
+    // Not a Kafka property (Kafka reads it from meta.properties only): the cluster this
+    // node must belong to; start-up refuses a data directory formatted for another.
+    prop("cluster.id", Str, None, None),
     prop("log.dirs", Str, None, None),
     prop("log.dir", Str, Some("./moldau-data"), None),
     prop("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), None),
@@ -367,6 +370,15 @@ impl BrokerConfig {
                 "offsets.topic.replication.factor",
                 "Moldau runs a single node and creates __consumer_offsets with one replica; only 1 is accepted",
             ));
+        }
+        if let Some(id) = self.explicit("cluster.id") {
+            if moldau_log::properties_file::uuid_from_kafka_string(id).is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "cluster.id".into(),
+                    value: id.to_string(),
+                    reason: "not a Kafka uuid (22 characters of URL-safe base64, as `moldau storage random-uuid` prints)".into(),
+                });
+            }
         }
         let ts = self.string("log.message.timestamp.type");
         if ts != "CreateTime" && ts != "LogAppendTime" {

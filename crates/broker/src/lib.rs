@@ -20,6 +20,7 @@ pub mod metadata_store;
 pub mod metrics;
 pub mod open_files_limit;
 pub mod partition;
+pub mod quorum_voters;
 pub mod replica_manager;
 pub mod request;
 pub mod response_frame;

@@ -10,8 +10,10 @@ mod group_reset;
 mod offsets_dump;
 mod output;
 mod produce;
+mod properties;
 mod record_format;
 mod serve;
+mod storage;
 mod timeparse;
 mod topic;
 mod topic_describe;
@@ -49,6 +51,13 @@ enum Command {
     ///   moldau serve --data-dir /var/lib/moldau --set num.partitions=3
     ///   moldau serve --config moldau.toml --listen 0.0.0.0:9092 --advertise kafka1:9092
     Serve(serve::ServeArgs),
+    /// Data directory identity, as kafka-storage.sh: random-uuid, format, info.
+    ///
+    /// Examples:
+    ///   moldau storage random-uuid
+    ///   moldau storage format --cluster-id "$(moldau storage random-uuid)" --node-id 1 --data-dir d1
+    ///   moldau storage info --data-dir d1
+    Storage(storage::StorageArgs),
     /// Print log segments and indexes the way kafka-dump-log.sh does.
     ///
     /// Examples:
@@ -109,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Storage(args) => storage::run(args),
         Command::DumpLog(args) => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

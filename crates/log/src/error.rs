@@ -37,11 +37,22 @@ pub enum LogError {
     #[error("corrupt file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     /// meta.properties belongs to another node.
-    #[error("meta.properties in {path} has node.id {found}, this broker is node {expected}")]
+    #[error(
+        "data directory {path} is formatted for node.id {found} (meta.properties), but this node's node.id is {expected}"
+    )]
     NodeIdMismatch {
         path: PathBuf,
         found: i32,
         expected: i32,
+    },
+    /// meta.properties belongs to another cluster.
+    #[error(
+        "data directory {path} is formatted for cluster.id {found} (meta.properties), but this node expects cluster.id {expected}"
+    )]
+    ClusterIdMismatch {
+        path: PathBuf,
+        found: String,
+        expected: String,
     },
     /// No log is open for this topic-partition.
     #[error("unknown topic-partition {0}")]

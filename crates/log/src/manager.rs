@@ -132,7 +132,7 @@ impl LogManager {
             Some(meta) => {
                 if meta.node_id != node_id {
                     return Err(LogError::NodeIdMismatch {
-                        path: data_dir.join(crate::properties_file::META_PROPERTIES_FILE),
+                        path: data_dir.to_path_buf(),
                         found: meta.node_id,
                         expected: node_id,
                     });

@@ -83,6 +83,47 @@ impl MetaProperties {
         }
     }
 
+    /// The identity of a freshly formatted directory: a random directory id, as
+    /// `kafka-storage.sh format` writes.
+    pub fn new_directory(cluster_id: &str, node_id: i32) -> Self {
+        MetaProperties {
+            cluster_id: cluster_id.to_string(),
+            node_id,
+            directory_id: random_kafka_uuid(),
+            version: META_PROPERTIES_VERSION,
+        }
+    }
+
+    /// Reads `dir/meta.properties` and checks it belongs to `node_id` and, when
+    /// `cluster_id` is given, to that cluster. `Ok(None)`: the directory is not
+    /// formatted yet.
+    pub fn read_checked(
+        dir: &Path,
+        node_id: i32,
+        cluster_id: Option<&str>,
+    ) -> Result<Option<Self>, LogError> {
+        let Some(meta) = Self::read(dir)? else {
+            return Ok(None);
+        };
+        if meta.node_id != node_id {
+            return Err(LogError::NodeIdMismatch {
+                path: dir.to_path_buf(),
+                found: meta.node_id,
+                expected: node_id,
+            });
+        }
+        if let Some(expected) = cluster_id {
+            if meta.cluster_id != expected {
+                return Err(LogError::ClusterIdMismatch {
+                    path: dir.to_path_buf(),
+                    found: meta.cluster_id,
+                    expected: expected.to_string(),
+                });
+            }
+        }
+        Ok(Some(meta))
+    }
+
     /// Writes `dir/meta.properties` atomically in Kafka's layout.
     pub fn write(&self, dir: &Path) -> Result<(), LogError> {
         let text = format!(
@@ -111,6 +152,18 @@ pub fn uuid_to_kafka_string(id: &[u8; 16]) -> String {
         }
     }
     out
+}
+
+/// A random id as Kafka's `Uuid.randomUuid().toString()` prints it. Like Kafka, never
+/// one starting with '-' (it would read as a command-line flag) nor the reserved
+/// all-zero id.
+pub fn random_kafka_uuid() -> String {
+    loop {
+        let text = uuid_to_kafka_string(uuid::Uuid::new_v4().as_bytes());
+        if !text.starts_with('-') && text != uuid_to_kafka_string(&[0; 16]) {
+            return text;
+        }
+    }
 }
 
 /// Parses Kafka's 22-character URL-safe base64 uuid.
@@ -180,6 +233,52 @@ mod tests {
         assert_eq!(text.len(), 22);
         assert_eq!(uuid_from_kafka_string(&text), Some(id));
         assert_eq!(uuid_from_kafka_string("short"), None);
+    }
+
+    #[test]
+    fn random_ids_are_kafka_uuids() {
+        for _ in 0..200 {
+            let id = random_kafka_uuid();
+            assert_eq!(id.len(), 22);
+            assert!(!id.starts_with('-'));
+            assert!(uuid_from_kafka_string(&id).is_some());
+        }
+    }
+
+    #[test]
+    fn identity_check_names_the_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            MetaProperties::read_checked(dir.path(), 1, None).unwrap(),
+            None
+        );
+        let meta = MetaProperties::new_directory("AAAAAAAAAAAAAAAAAAAAAQ", 1);
+        meta.write(dir.path()).unwrap();
+        assert_eq!(
+            MetaProperties::read_checked(dir.path(), 1, Some("AAAAAAAAAAAAAAAAAAAAAQ")).unwrap(),
+            Some(meta.clone())
+        );
+        assert_eq!(
+            MetaProperties::read_checked(dir.path(), 1, None).unwrap(),
+            Some(meta)
+        );
+        let err = MetaProperties::read_checked(dir.path(), 2, None).unwrap_err();
+        assert!(matches!(
+            err,
+            LogError::NodeIdMismatch {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ));
+        let err = MetaProperties::read_checked(dir.path(), 1, Some("other")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("AAAAAAAAAAAAAAAAAAAAAQ")
+                && text.contains("other")
+                && text.contains(&dir.path().display().to_string()),
+            "{text}"
+        );
     }
 
     #[test]

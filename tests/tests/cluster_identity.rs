@@ -1,0 +1,259 @@
+//! Cluster identity as `kafka-storage.sh` manages it: `moldau storage random-uuid`,
+//! `format` and `info`, and `moldau serve` refusing a data directory formatted for
+//! another node or another cluster.
+
+use moldau_e2e::{moldau_bin, BrokerProcess};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, Producer};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+fn moldau(args: &[&str]) -> Output {
+    Command::new(moldau_bin()).args(args).output().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn random_uuid() -> String {
+    let out = moldau(&["storage", "random-uuid"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+fn meta_properties(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("meta.properties")).unwrap()
+}
+
+/// `moldau serve` on `dir` that must exit non-zero; its stderr.
+fn serve_refused(dir: &Path, extra: &[&str]) -> String {
+    let out = Command::new(moldau_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--console", "off"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve must refuse {extra:?}");
+    stderr(&out)
+}
+
+fn cluster_id_seen_by_librdkafka(addr: &str) -> Option<String> {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .unwrap();
+    p.client().fetch_cluster_id(Duration::from_secs(10))
+}
+
+#[test]
+fn random_uuid_prints_kafka_style_ids() {
+    let a = random_uuid();
+    let b = random_uuid();
+    assert_ne!(a, b);
+    for id in [a, b] {
+        assert_eq!(id.len(), 22, "{id}");
+        assert!(!id.starts_with('-'), "{id}");
+        assert!(
+            id.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn format_writes_kraft_meta_properties_and_serve_uses_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("d1");
+    let cluster = random_uuid();
+    let d = dir.to_str().unwrap();
+    let out = moldau(&[
+        "storage",
+        "format",
+        "--cluster-id",
+        &cluster,
+        "--node-id",
+        "3",
+        "--data-dir",
+        d,
+        "--initial-controllers",
+        "3@127.0.0.1:9093",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = meta_properties(&dir);
+    for line in [
+        "version=1".to_string(),
+        format!("cluster.id={cluster}"),
+        "node.id=3".to_string(),
+    ] {
+        assert!(meta.lines().any(|l| l == line), "{line} in {meta}");
+    }
+    let directory_id = meta
+        .lines()
+        .find_map(|l| l.strip_prefix("directory.id="))
+        .expect("directory.id");
+    assert_eq!(directory_id.len(), 22);
+
+    // Formatting again is refused, naming the directory; --ignore-formatted skips it.
+    let again = moldau(&[
+        "storage",
+        "format",
+        "-t",
+        &random_uuid(),
+        "--node-id",
+        "3",
+        "--data-dir",
+        d,
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already formatted") && stderr(&again).contains(d),
+        "{}",
+        stderr(&again)
+    );
+    let ignored = moldau(&[
+        "storage",
+        "format",
+        "-t",
+        &random_uuid(),
+        "--node-id",
+        "3",
+        "--data-dir",
+        d,
+        "-g",
+    ]);
+    assert!(ignored.status.success(), "{}", stderr(&ignored));
+    assert_eq!(
+        meta_properties(&dir),
+        meta,
+        "an ignored directory is left alone"
+    );
+
+    let info = moldau(&["storage", "info", "--data-dir", d, "--node-id", "3"]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert!(stdout(&info).contains(&format!("cluster.id={cluster}")));
+
+    // The broker runs with the formatted identity and clients see its cluster id.
+    let mut broker =
+        BrokerProcess::start_in(&dir, &["--node-id", "3", "--cluster-id", &cluster], None);
+    assert_eq!(
+        cluster_id_seen_by_librdkafka(&broker.addr).as_deref(),
+        Some(cluster.as_str())
+    );
+    broker.stop();
+    assert_eq!(
+        meta_properties(&dir),
+        meta,
+        "serve keeps the formatted identity"
+    );
+}
+
+#[test]
+fn format_refuses_what_it_cannot_honour() {
+    let temp = tempfile::tempdir().unwrap();
+    let d = temp.path().join("d").to_str().unwrap().to_string();
+    let bad_id = moldau(&["storage", "format", "-t", "not-a-uuid", "--data-dir", &d]);
+    assert!(!bad_id.status.success());
+    assert!(
+        stderr(&bad_id).contains("not-a-uuid"),
+        "{}",
+        stderr(&bad_id)
+    );
+    let voters = moldau(&[
+        "storage",
+        "format",
+        "-t",
+        &random_uuid(),
+        "--node-id",
+        "1",
+        "--data-dir",
+        &d,
+        "--initial-controllers",
+        "1@127.0.0.1:9093,2@127.0.0.1:9193",
+    ]);
+    assert!(!voters.status.success());
+    assert!(stderr(&voters).contains("2 voters"), "{}", stderr(&voters));
+    assert!(!temp.path().join("d").join("meta.properties").exists());
+    let info = moldau(&["storage", "info", "--data-dir", &d]);
+    assert!(
+        !info.status.success(),
+        "an unformatted directory is a problem"
+    );
+}
+
+#[test]
+fn serve_refuses_a_directory_of_another_node_or_cluster() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let cluster = random_uuid();
+    let out = moldau(&[
+        "storage",
+        "format",
+        "-t",
+        &cluster,
+        "--node-id",
+        "2",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = dir.display().to_string();
+
+    let err = serve_refused(dir, &["--node-id", "5"]);
+    let line = err
+        .lines()
+        .find(|l| l.contains("node.id 2"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(&shown) && line.contains('5'), "{line}");
+
+    let other = random_uuid();
+    let err = serve_refused(dir, &["--node-id", "2", "--cluster-id", &other]);
+    let line = err
+        .lines()
+        .find(|l| l.contains(&other))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(&shown) && line.contains(&cluster), "{line}");
+
+    // The same through the property name in a config file.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        format!("\"node.id\" = 2\n\"cluster.id\" = \"{other}\"\n"),
+    )
+    .unwrap();
+    let err = serve_refused(dir, &["--config", file.path().to_str().unwrap()]);
+    assert!(err.contains(&other) && err.contains(&cluster), "{err}");
+}
+
+#[test]
+fn serve_formats_an_empty_directory_itself() {
+    let temp = tempfile::tempdir().unwrap();
+    let plain = temp.path().join("plain");
+    let mut broker = BrokerProcess::start_in(&plain, &[], None);
+    let seen = cluster_id_seen_by_librdkafka(&broker.addr).expect("a cluster id");
+    broker.stop();
+    let meta = meta_properties(&plain);
+    assert!(
+        meta.contains(&format!("cluster.id={seen}")) && meta.contains("node.id=1"),
+        "{meta}"
+    );
+
+    // Given a cluster id, an empty directory is formatted with it.
+    let given = random_uuid();
+    let named = temp.path().join("named");
+    let broker = BrokerProcess::start_in(&named, &["--cluster-id", &given], None);
+    assert_eq!(
+        cluster_id_seen_by_librdkafka(&broker.addr).as_deref(),
+        Some(given.as_str())
+    );
+    drop(broker);
+    assert!(meta_properties(&named).contains(&format!("cluster.id={given}")));
+}
