@@ -9,7 +9,9 @@ use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogManager};
-use moldau_metadata::{MetadataImage, MetadataRecord};
+use moldau_metadata::{
+    BrokerEndpoint, BrokerRegistration, MetadataImage, MetadataRecord, SecurityProtocol,
+};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
@@ -93,19 +95,39 @@ impl Broker {
         Ok(broker)
     }
 
+    /// Registers this broker's listener unless the image already has it. With one
+    /// node there is nobody to catch up with, so it registers unfenced; the broker
+    /// epoch is the offset the record lands at, as KRaft's controller assigns it.
     fn register(&self) -> Result<(), BrokerError> {
         let image = self.metadata.image();
         let current = image.broker(self.node_id);
         let up_to_date = current
             .is_some_and(|b| b.host == self.advertised_host && b.port == self.advertised_port);
-        if !up_to_date {
-            self.metadata.commit(&[MetadataRecord::RegisterBroker {
-                id: self.node_id,
-                host: self.advertised_host.clone(),
-                port: self.advertised_port,
-                rack: None,
-            }])?;
+        if up_to_date {
+            return Ok(());
         }
+        let port = u16::try_from(self.advertised_port).map_err(|_| {
+            BrokerError::Corrupt(format!(
+                "advertised port {} out of range",
+                self.advertised_port
+            ))
+        })?;
+        self.metadata
+            .commit(&[MetadataRecord::RegisterBroker(BrokerRegistration {
+                broker_id: self.node_id,
+                incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
+                broker_epoch: image.last_offset() + 1,
+                endpoints: vec![BrokerEndpoint {
+                    name: "PLAINTEXT".to_string(),
+                    host: self.advertised_host.clone(),
+                    port,
+                    security_protocol: SecurityProtocol::Plaintext,
+                }],
+                features: Vec::new(),
+                rack: None,
+                fenced: false,
+                in_controlled_shutdown: false,
+            })])?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::topic_config::{validate_topic_config, TopicConfigDef};
 use moldau_log::TopicPartition;
-use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
+use moldau_metadata::{ConfigResource, MetadataImage, MetadataRecord, PartitionRecord, TopicId};
 use moldau_protocol::ResponseError;
 use std::collections::BTreeMap;
 
@@ -122,12 +122,15 @@ impl Broker {
         if validate_only {
             return Ok((id, partitions, replication));
         }
-        let mut records = vec![MetadataRecord::CreateTopic {
+        let mut records = vec![MetadataRecord::Topic {
             name: topic.name.clone(),
             id,
-            internal: internal_topics::is_internal(&topic.name),
-            configs: topic.configs.clone(),
         }];
+        records.extend(topic.configs.iter().map(|(k, v)| MetadataRecord::Config {
+            resource: ConfigResource::Topic(topic.name.clone()),
+            name: k.clone(),
+            value: Some(v.clone()),
+        }));
         records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
         let image = self.metadata.commit(&records)?;
         self.host_partitions(&image, &topic.name)?;
@@ -135,14 +138,17 @@ impl Broker {
     }
 
     fn new_partition_record(&self, topic_id: TopicId, partition: i32) -> MetadataRecord {
-        MetadataRecord::CreatePartition {
+        MetadataRecord::Partition(PartitionRecord {
             topic_id,
             partition,
             replicas: vec![self.node_id],
             isr: vec![self.node_id],
+            removing_replicas: Vec::new(),
+            adding_replicas: Vec::new(),
             leader: self.node_id,
             leader_epoch: 0,
-        }
+            partition_epoch: 0,
+        })
     }
 
     /// Creates a topic with broker defaults if auto-creation is on; used by Metadata.
@@ -214,7 +220,7 @@ impl Broker {
         let id = topic.id;
         let partitions: Vec<i32> = topic.partitions.keys().copied().collect();
         self.metadata
-            .commit(&[MetadataRecord::DeleteTopic { id }])?;
+            .commit(&[MetadataRecord::RemoveTopic { id }])?;
         self.metrics.forget_topic(name);
         for p in partitions {
             let tp = TopicPartition {
@@ -293,9 +299,9 @@ impl Broker {
         }
         let records: Vec<MetadataRecord> = changes
             .iter()
-            .map(|(k, v)| MetadataRecord::SetTopicConfig {
-                topic: name.to_string(),
-                key: k.clone(),
+            .map(|(k, v)| MetadataRecord::Config {
+                resource: ConfigResource::Topic(name.to_string()),
+                name: k.clone(),
                 value: v.clone(),
             })
             .collect();
@@ -328,9 +334,9 @@ impl Broker {
         }
         let records: Vec<MetadataRecord> = changes
             .iter()
-            .map(|(k, v)| MetadataRecord::SetBrokerConfig {
-                broker: None,
-                key: k.clone(),
+            .map(|(k, v)| MetadataRecord::Config {
+                resource: ConfigResource::Broker(None),
+                name: k.clone(),
                 value: v.clone(),
             })
             .collect();

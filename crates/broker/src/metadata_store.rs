@@ -55,10 +55,13 @@ impl MetadataStore {
                         let record_offset = view.base_offset() + record.offset_delta as i64;
                         offset = record_offset + 1;
                         let Some(value) = record.value else { continue };
-                        let r = MetadataRecord::from_bytes(value)
+                        // A JSON-era value may stand for several records.
+                        let records = MetadataRecord::from_log_value(value)
                             .map_err(|e| BrokerError::Corrupt(e.to_string()))?;
-                        // A record that failed validation was never committed.
-                        let _ = image.apply(&r, record_offset);
+                        for r in &records {
+                            // A record that failed validation was never committed.
+                            let _ = image.apply(r, record_offset);
+                        }
                     }
                 }
             }

@@ -1,14 +1,31 @@
 //! The metadata image: the state obtained by applying records in order.
 
+use crate::delta::{DeletedTopic, MetadataDelta};
+use crate::record_types::{
+    BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
+    PartitionRecord, LEADER_UNCHANGED, NO_LEADER,
+};
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
+
+/// Topics Kafka reports as internal (`Topic.isInternal`).
+const INTERNAL_TOPIC_NAMES: [&str; 2] = ["__consumer_offsets", "__transaction_state"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerImage {
     pub id: i32,
+    pub incarnation_id: [u8; 16],
+    pub epoch: i64,
+    /// Every listener, in registration order.
+    pub listeners: Vec<BrokerEndpoint>,
+    /// The first listener's address (what Metadata answers until answers are
+    /// per listener).
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+    pub features: Vec<BrokerFeature>,
+    pub fenced: bool,
+    pub in_controlled_shutdown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,8 +33,11 @@ pub struct PartitionImage {
     pub partition: i32,
     pub leader: i32,
     pub leader_epoch: i32,
+    pub partition_epoch: i32,
     pub replicas: Vec<i32>,
     pub isr: Vec<i32>,
+    pub removing_replicas: Vec<i32>,
+    pub adding_replicas: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,14 +49,19 @@ pub struct TopicImage {
     pub configs: BTreeMap<String, String>,
 }
 
-/// Brokers, topics and configs as of the last applied record.
-#[derive(Debug, Clone, Default)]
+/// Brokers, topics, configs, features and the producer-id block as of the last
+/// applied record.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetadataImage {
     brokers: BTreeMap<i32, BrokerImage>,
     topics: BTreeMap<String, TopicImage>,
     names_by_id: BTreeMap<TopicId, String>,
     /// Dynamic broker configs: key (None = cluster default) -> name -> value.
     broker_configs: BTreeMap<Option<i32>, BTreeMap<String, String>>,
+    /// Finalized feature levels by name.
+    features: BTreeMap<String, i16>,
+    /// The first producer id not yet handed out in a block (0 before any).
+    next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
     last_offset: i64,
 }
@@ -56,31 +81,67 @@ impl MetadataImage {
 
     /// Applies one record. Records that fail leave the image unchanged.
     pub fn apply(&mut self, record: &MetadataRecord, offset: i64) -> Result<(), MetadataError> {
+        self.apply_to_delta(record, offset, &mut MetadataDelta::default())
+    }
+
+    /// Applies `records` (at offsets `first_offset..`) to a copy of the image: the new
+    /// image and what changed, or the first error (and no change at all).
+    pub fn apply_batch(
+        &self,
+        records: &[MetadataRecord],
+        first_offset: i64,
+    ) -> Result<(MetadataImage, MetadataDelta), MetadataError> {
+        let mut image = self.clone();
+        let mut delta = MetadataDelta::default();
+        for (i, r) in records.iter().enumerate() {
+            image.apply_to_delta(r, first_offset + i as i64, &mut delta)?;
+        }
+        Ok((image, delta))
+    }
+
+    /// Applies one record and notes its effect in `delta`. Every check comes before
+    /// the first change, so a refused record leaves image and delta as they were.
+    pub fn apply_to_delta(
+        &mut self,
+        record: &MetadataRecord,
+        offset: i64,
+        delta: &mut MetadataDelta,
+    ) -> Result<(), MetadataError> {
+        use MetadataRecord as R;
         match record {
-            MetadataRecord::RegisterBroker {
-                id,
-                host,
-                port,
-                rack,
+            R::RegisterBroker(b) => self.register_broker(b, delta)?,
+            R::UnregisterBroker {
+                broker_id,
+                broker_epoch,
             } => {
-                self.brokers.insert(
-                    *id,
-                    BrokerImage {
-                        id: *id,
-                        host: host.clone(),
-                        port: *port,
-                        rack: rack.clone(),
-                    },
-                );
+                self.registered(*broker_id, *broker_epoch)?;
+                self.brokers.remove(broker_id);
+                delta.registered_brokers.remove(broker_id);
+                delta.fenced_brokers.remove(broker_id);
+                delta.unfenced_brokers.remove(broker_id);
+                delta.unregistered_brokers.insert(*broker_id);
             }
-            MetadataRecord::CreateTopic {
-                name,
-                id,
-                internal,
-                configs,
+            R::FenceBroker {
+                broker_id,
+                broker_epoch,
+            }
+            | R::UnfenceBroker {
+                broker_id,
+                broker_epoch,
             } => {
+                let fenced = matches!(record, R::FenceBroker { .. });
+                self.registered(*broker_id, *broker_epoch)?;
+                if let Some(b) = self.brokers.get_mut(broker_id) {
+                    b.fenced = fenced;
+                }
+                delta.broker_fenced(*broker_id, fenced);
+            }
+            R::Topic { name, id } => {
                 if self.topics.contains_key(name) {
                     return Err(MetadataError::TopicExists(name.clone()));
+                }
+                if self.names_by_id.contains_key(id) {
+                    return Err(MetadataError::Invalid(format!("topic id {id} is taken")));
                 }
                 self.names_by_id.insert(*id, name.clone());
                 self.topics.insert(
@@ -88,75 +149,181 @@ impl MetadataImage {
                     TopicImage {
                         name: name.clone(),
                         id: *id,
-                        internal: *internal,
+                        internal: INTERNAL_TOPIC_NAMES.contains(&name.as_str()),
                         partitions: BTreeMap::new(),
-                        configs: configs.clone(),
+                        configs: BTreeMap::new(),
                     },
                 );
+                delta.created_topics.insert(*id);
             }
-            MetadataRecord::CreatePartition {
-                topic_id,
-                partition,
-                replicas,
-                isr,
-                leader,
-                leader_epoch,
-            } => {
-                let topic = self.topic_by_id_mut(topic_id)?;
-                topic.partitions.insert(
-                    *partition,
-                    PartitionImage {
-                        partition: *partition,
-                        leader: *leader,
-                        leader_epoch: *leader_epoch,
-                        replicas: replicas.clone(),
-                        isr: isr.clone(),
-                    },
-                );
-            }
-            MetadataRecord::ChangePartition {
-                topic_id,
-                partition,
-                isr,
-                leader,
-                leader_epoch,
-            } => {
-                let topic = self.topic_by_id_mut(topic_id)?;
-                let name = topic.name.clone();
-                let p = topic
-                    .partitions
-                    .get_mut(partition)
-                    .ok_or(MetadataError::UnknownTopic(format!("{name}-{partition}")))?;
-                p.isr = isr.clone();
-                p.leader = *leader;
-                p.leader_epoch = *leader_epoch;
-            }
-            MetadataRecord::DeleteTopic { id } => {
+            R::Partition(p) => self.create_partition(p, delta)?,
+            R::PartitionChange(c) => self.change_partition(c, delta)?,
+            R::RemoveTopic { id } => {
                 let name = self
                     .names_by_id
                     .remove(id)
                     .ok_or_else(|| MetadataError::UnknownTopicId(id.to_string()))?;
-                self.topics.remove(&name);
+                if let Some(topic) = self.topics.remove(&name) {
+                    delta.topic_removed(DeletedTopic {
+                        name,
+                        id: *id,
+                        partitions: topic.partitions.into_keys().collect(),
+                    });
+                }
             }
-            MetadataRecord::SetTopicConfig { topic, key, value } => {
-                let t = self
-                    .topics
-                    .get_mut(topic)
-                    .ok_or_else(|| MetadataError::UnknownTopic(topic.clone()))?;
+            R::Config {
+                resource,
+                name,
+                value,
+            } => {
+                let configs = match resource {
+                    ConfigResource::Topic(topic) => {
+                        let t = self
+                            .topics
+                            .get_mut(topic)
+                            .ok_or_else(|| MetadataError::UnknownTopic(topic.clone()))?;
+                        delta.topic_configs_changed.insert(t.id);
+                        &mut t.configs
+                    }
+                    ConfigResource::Broker(broker) => {
+                        delta.broker_configs_changed.insert(*broker);
+                        self.broker_configs.entry(*broker).or_default()
+                    }
+                };
                 match value {
-                    Some(v) => t.configs.insert(key.clone(), v.clone()),
-                    None => t.configs.remove(key),
+                    Some(v) => configs.insert(name.clone(), v.clone()),
+                    None => configs.remove(name),
                 };
             }
-            MetadataRecord::SetBrokerConfig { broker, key, value } => {
-                let m = self.broker_configs.entry(*broker).or_default();
-                match value {
-                    Some(v) => m.insert(key.clone(), v.clone()),
-                    None => m.remove(key),
-                };
+            R::FeatureLevel { name, level } => {
+                // Level 0 is how KRaft removes a feature.
+                if *level == 0 {
+                    self.features.remove(name);
+                } else {
+                    self.features.insert(name.clone(), *level);
+                }
+                delta.features_changed.insert(name.clone());
             }
+            R::ProducerIds {
+                next_producer_id, ..
+            } => {
+                if *next_producer_id <= self.next_producer_id {
+                    return Err(MetadataError::Invalid(format!(
+                        "producer id block ending at {next_producer_id} does not move past {}",
+                        self.next_producer_id
+                    )));
+                }
+                self.next_producer_id = *next_producer_id;
+                delta.producer_ids_changed = true;
+            }
+            R::NoOp => {}
         }
         self.last_offset = offset;
+        Ok(())
+    }
+
+    fn register_broker(
+        &mut self,
+        b: &BrokerRegistration,
+        delta: &mut MetadataDelta,
+    ) -> Result<(), MetadataError> {
+        let first = b.endpoints.first().ok_or_else(|| {
+            MetadataError::Invalid(format!("broker {} registers no listener", b.broker_id))
+        })?;
+        self.brokers.insert(
+            b.broker_id,
+            BrokerImage {
+                id: b.broker_id,
+                incarnation_id: b.incarnation_id,
+                epoch: b.broker_epoch,
+                host: first.host.clone(),
+                port: i32::from(first.port),
+                listeners: b.endpoints.clone(),
+                rack: b.rack.clone(),
+                features: b.features.clone(),
+                fenced: b.fenced,
+                in_controlled_shutdown: b.in_controlled_shutdown,
+            },
+        );
+        delta.unregistered_brokers.remove(&b.broker_id);
+        delta.registered_brokers.insert(b.broker_id);
+        delta.broker_fenced(b.broker_id, b.fenced);
+        Ok(())
+    }
+
+    /// The broker, if registered with exactly `epoch`.
+    fn registered(&self, id: i32, epoch: i64) -> Result<&BrokerImage, MetadataError> {
+        let b = self
+            .brokers
+            .get(&id)
+            .ok_or(MetadataError::UnknownBroker(id))?;
+        if b.epoch != epoch {
+            return Err(MetadataError::Invalid(format!(
+                "broker {id} epoch {epoch} is not the registered {}",
+                b.epoch
+            )));
+        }
+        Ok(b)
+    }
+
+    fn create_partition(
+        &mut self,
+        p: &PartitionRecord,
+        delta: &mut MetadataDelta,
+    ) -> Result<(), MetadataError> {
+        check_assignment(p.partition, &p.replicas, &p.isr, p.leader)?;
+        let topic = self.topic_by_id_mut(&p.topic_id)?;
+        if topic.partitions.contains_key(&p.partition) {
+            return Err(MetadataError::Invalid(format!(
+                "partition {}-{} exists",
+                topic.name, p.partition
+            )));
+        }
+        topic.partitions.insert(
+            p.partition,
+            PartitionImage {
+                partition: p.partition,
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                removing_replicas: p.removing_replicas.clone(),
+                adding_replicas: p.adding_replicas.clone(),
+            },
+        );
+        delta.created_partitions.insert((p.topic_id, p.partition));
+        Ok(())
+    }
+
+    fn change_partition(
+        &mut self,
+        c: &PartitionChange,
+        delta: &mut MetadataDelta,
+    ) -> Result<(), MetadataError> {
+        let topic = self.topic_by_id_mut(&c.topic_id)?;
+        let name = topic.name.clone();
+        let p = topic
+            .partitions
+            .get_mut(&c.partition)
+            .ok_or_else(|| MetadataError::UnknownTopic(format!("{name}-{}", c.partition)))?;
+        let replicas = c.replicas.as_ref().unwrap_or(&p.replicas);
+        let isr = c.isr.as_ref().unwrap_or(&p.isr);
+        let leader = if c.leader == LEADER_UNCHANGED {
+            p.leader
+        } else {
+            c.leader
+        };
+        check_assignment(c.partition, replicas, isr, leader)?;
+        p.replicas = replicas.clone();
+        p.isr = isr.clone();
+        if c.leader != LEADER_UNCHANGED {
+            // As in KRaft: every leader change starts a new leader epoch.
+            p.leader = c.leader;
+            p.leader_epoch = p.leader_epoch.saturating_add(1);
+        }
+        p.partition_epoch = p.partition_epoch.saturating_add(1);
+        delta.partition_changed(c.topic_id, c.partition);
         Ok(())
     }
 
@@ -188,69 +355,55 @@ impl MetadataImage {
     pub fn broker_configs(&self, broker: Option<i32>) -> Option<&BTreeMap<String, String>> {
         self.broker_configs.get(&broker)
     }
+    /// Every dynamic broker config set, by broker (`None`: cluster default).
+    pub fn all_broker_configs(
+        &self,
+    ) -> impl Iterator<Item = (&Option<i32>, &BTreeMap<String, String>)> {
+        self.broker_configs.iter()
+    }
+    pub fn feature_level(&self, name: &str) -> Option<i16> {
+        self.features.get(name).copied()
+    }
+    pub fn features(&self) -> impl Iterator<Item = (&String, &i16)> {
+        self.features.iter()
+    }
+    /// The first producer id no block has handed out yet.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
     pub fn last_offset(&self) -> i64 {
         self.last_offset
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn topic(name: &str, id: TopicId) -> MetadataRecord {
-        MetadataRecord::CreateTopic {
-            name: name.into(),
-            id,
-            internal: false,
-            configs: BTreeMap::new(),
-        }
+/// A partition's id, replicas, ISR and leader must fit together.
+fn check_assignment(
+    partition: i32,
+    replicas: &[i32],
+    isr: &[i32],
+    leader: i32,
+) -> Result<(), MetadataError> {
+    let invalid = |why: &str| {
+        Err(MetadataError::Invalid(format!(
+            "partition {partition}: {why}"
+        )))
+    };
+    if partition < 0 {
+        return invalid("negative id");
     }
-
-    #[test]
-    fn create_partition_config_delete() {
-        let mut image = MetadataImage::new();
-        let id = TopicId::random();
-        image.apply(&topic("a", id), 0).unwrap();
-        image
-            .apply(
-                &MetadataRecord::CreatePartition {
-                    topic_id: id,
-                    partition: 0,
-                    replicas: vec![1],
-                    isr: vec![1],
-                    leader: 1,
-                    leader_epoch: 0,
-                },
-                1,
-            )
-            .unwrap();
-        image
-            .apply(
-                &MetadataRecord::SetTopicConfig {
-                    topic: "a".into(),
-                    key: "retention.ms".into(),
-                    value: Some("5".into()),
-                },
-                2,
-            )
-            .unwrap();
-        let t = image.topic("a").unwrap();
-        assert_eq!(t.partitions.len(), 1);
-        assert_eq!(t.configs["retention.ms"], "5");
-        assert_eq!(image.topic_by_id(&id).unwrap().name, "a");
-        assert_eq!(
-            image.apply(&topic("a", TopicId::random()), 3),
-            Err(MetadataError::TopicExists("a".into()))
-        );
-        image.apply(&MetadataRecord::DeleteTopic { id }, 4).unwrap();
-        assert!(image.topic("a").is_none());
-        assert_eq!(image.last_offset(), 4);
+    if replicas.is_empty() {
+        return invalid("no replicas");
     }
-
-    #[test]
-    fn records_round_trip_through_bytes() {
-        let r = topic("x", TopicId::random());
-        assert_eq!(MetadataRecord::from_bytes(&r.to_bytes()).unwrap(), r);
-        assert!(MetadataRecord::from_bytes(b"{garbage").is_err());
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return invalid("a replica is listed twice");
     }
+    if !isr.iter().all(|r| replicas.contains(r)) {
+        return invalid("an in-sync replica is not a replica");
+    }
+    if leader != NO_LEADER && !replicas.contains(&leader) {
+        return invalid("the leader is not a replica");
+    }
+    Ok(())
 }

@@ -1,22 +1,33 @@
 //! The cluster's metadata as a state machine.
 //!
-//! Every change to brokers, topics, partitions and configs is a [`MetadataRecord`];
-//! the [`MetadataImage`] is what you get by applying them in order. The broker appends
-//! records to the `__cluster_metadata` log and applies them once durable; with one
-//! voter that is the whole consensus, and a Raft quorum later replaces only how records
-//! become committed, not what they mean.
+//! Every change to brokers, topics, partitions and configs is a [`MetadataRecord`]
+//! (KRaft's records as model, binary, specified in docs/format/cluster-metadata.md);
+//! the [`MetadataImage`] is what you get by applying them in order, and applying a
+//! batch also yields the [`MetadataDelta`] the rest of the broker acts on. A snapshot
+//! is the records that recreate an image, so the log before it may go.
 
 #![forbid(unsafe_code)]
 
+mod delta;
 mod image;
+mod legacy_json;
 mod record;
+pub mod record_codec;
+mod record_types;
+mod wire;
 
+pub use delta::{DeletedTopic, MetadataDelta};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use record::{MetadataRecord, TopicId};
+pub use record_types::{
+    BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
+    PartitionRecord, SecurityProtocol, LEADER_UNCHANGED, NO_LEADER,
+};
+pub use wire::{RECORD_ARRAY_ITEMS_MAX, RECORD_STRING_BYTES_MAX, RECORD_TAGGED_FIELDS_MAX};
 
 use thiserror::Error;
 
-/// Why a record could not be applied to the image.
+/// Why a record could not be decoded or applied to the image.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum MetadataError {
     #[error("topic '{0}' already exists")]
@@ -25,6 +36,18 @@ pub enum MetadataError {
     UnknownTopicId(String),
     #[error("unknown topic '{0}'")]
     UnknownTopic(String),
+    #[error("unknown broker {0}")]
+    UnknownBroker(i32),
     #[error("malformed metadata record: {0}")]
     Malformed(String),
+    /// Well formed, but it contradicts the image (a stale epoch, a duplicate id).
+    #[error("metadata record refused: {0}")]
+    Invalid(String),
 }
+
+#[cfg(test)]
+mod image_tests;
+#[cfg(test)]
+mod record_codec_tests;
+#[cfg(test)]
+mod test_records;

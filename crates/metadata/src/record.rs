@@ -1,8 +1,10 @@
-//! The records that change the metadata image. Stored as JSON record values in the
-//! `__cluster_metadata-0` log (see docs/format/cluster-metadata.md).
+//! The records that change the metadata image, modelled on KRaft's metadata records
+//! (same api keys and field order). Stored as record values in the
+//! `__cluster_metadata-0` log and in snapshots; the bytes are specified in
+//! docs/format/cluster-metadata.md and produced by `record_codec`.
 
+use crate::record_types::{BrokerRegistration, ConfigResource, PartitionChange, PartitionRecord};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// A topic's 16-byte id, rendered like Kafka's (URL-safe base64 without padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -23,65 +25,70 @@ impl std::fmt::Display for TopicId {
     }
 }
 
-/// One change to the cluster metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+/// One change to the cluster metadata. Variants are named after KRaft's records
+/// (`Topic` is TopicRecord, api key 2, ...); ACL and SCRAM records get api keys 18/19
+/// and 11/22 when they are added.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
-    /// A broker announces itself (and its advertised listener).
-    RegisterBroker {
-        id: i32,
-        host: String,
-        port: i32,
-        rack: Option<String>,
-    },
-    CreateTopic {
+    /// Api key 0: a broker registers with its listeners and rack.
+    RegisterBroker(BrokerRegistration),
+    /// Api key 1: the broker is removed from the cluster.
+    UnregisterBroker { broker_id: i32, broker_epoch: i64 },
+    /// Api key 2: a new topic (its partitions and configs follow as their own records).
+    Topic { name: String, id: TopicId },
+    /// Api key 3: a new partition.
+    Partition(PartitionRecord),
+    /// Api key 4: set (`Some`) or remove (`None`) one config of a resource.
+    Config {
+        resource: ConfigResource,
         name: String,
-        id: TopicId,
-        internal: bool,
-        configs: BTreeMap<String, String>,
-    },
-    /// A partition of an existing topic, with its assignment and leadership.
-    CreatePartition {
-        topic_id: TopicId,
-        partition: i32,
-        replicas: Vec<i32>,
-        isr: Vec<i32>,
-        leader: i32,
-        leader_epoch: i32,
-    },
-    /// Leadership or ISR change of a partition.
-    ChangePartition {
-        topic_id: TopicId,
-        partition: i32,
-        isr: Vec<i32>,
-        leader: i32,
-        leader_epoch: i32,
-    },
-    DeleteTopic {
-        id: TopicId,
-    },
-    /// Set (Some) or remove (None) a topic config override.
-    SetTopicConfig {
-        topic: String,
-        key: String,
         value: Option<String>,
     },
-    /// Set or remove a dynamic broker config (broker None = cluster-wide default).
-    SetBrokerConfig {
-        broker: Option<i32>,
-        key: String,
-        value: Option<String>,
+    /// Api key 5: leadership, ISR or replica change of a partition.
+    PartitionChange(PartitionChange),
+    /// Api key 7: the broker stops leading or serving.
+    FenceBroker { broker_id: i32, broker_epoch: i64 },
+    /// Api key 8: the broker may lead and serve again.
+    UnfenceBroker { broker_id: i32, broker_epoch: i64 },
+    /// Api key 9: a topic and all its partitions and configs are deleted.
+    RemoveTopic { id: TopicId },
+    /// Api key 12: a cluster feature's finalized level (`metadata.version`, ...).
+    FeatureLevel { name: String, level: i16 },
+    /// Api key 15: a broker took the producer-id block that ends before
+    /// `next_producer_id`.
+    ProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        next_producer_id: i64,
     },
+    /// Api key 20: changes nothing (a new leader's first write, a heartbeat).
+    NoOp,
 }
 
 impl MetadataRecord {
-    // Invariant: serialising plain data (no maps with non-string keys) into a Vec
-    // cannot fail.
-    #[allow(clippy::expect_used)]
+    /// The record's bytes: frame version, api key, version, fields.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("metadata record serialises")
+        crate::record_codec::encode(self)
     }
+
+    /// Decodes one record written by [`MetadataRecord::to_bytes`]. Never panics; any
+    /// malformed input is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::MetadataError> {
-        serde_json::from_slice(bytes).map_err(|e| crate::MetadataError::Malformed(e.to_string()))
+        crate::record_codec::decode(bytes)
+    }
+
+    /// Decodes one value of the metadata log: a record, or one JSON record written
+    /// by Moldau before records were binary, which may stand for several records.
+    pub fn from_log_value(bytes: &[u8]) -> Result<Vec<Self>, crate::MetadataError> {
+        if crate::legacy_json::is_legacy(bytes) {
+            crate::legacy_json::decode(bytes)
+        } else {
+            Self::from_bytes(bytes).map(|r| vec![r])
+        }
+    }
+
+    /// The KRaft api key of this record type.
+    pub fn api_key(&self) -> u32 {
+        crate::record_codec::api_key_of(self)
     }
 }

@@ -1,0 +1,202 @@
+use crate::test_records::*;
+use crate::{
+    ConfigResource, MetadataError, MetadataImage, MetadataRecord, PartitionChange, TopicId,
+};
+
+#[test]
+fn create_partition_config_delete() {
+    let mut image = MetadataImage::new();
+    let id = TopicId::random();
+    image.apply(&topic("a", id), 0).unwrap();
+    image.apply(&partition(id, 0, &[1]), 1).unwrap();
+    image
+        .apply(&topic_config("a", "retention.ms", Some("5")), 2)
+        .unwrap();
+    let t = image.topic("a").unwrap();
+    assert_eq!(t.partitions.len(), 1);
+    assert_eq!(t.configs["retention.ms"], "5");
+    assert!(!t.internal);
+    assert_eq!(image.topic_by_id(&id).unwrap().name, "a");
+    assert_eq!(
+        image.apply(&topic("a", TopicId::random()), 3),
+        Err(MetadataError::TopicExists("a".into()))
+    );
+    image.apply(&MetadataRecord::RemoveTopic { id }, 4).unwrap();
+    assert!(image.topic("a").is_none());
+    assert_eq!(image.last_offset(), 4);
+}
+
+#[test]
+fn a_batch_yields_its_delta() {
+    let base = {
+        let mut image = MetadataImage::new();
+        let old = TopicId([1; 16]);
+        image.apply(&broker(1, 0), 0).unwrap();
+        image.apply(&topic("old", old), 1).unwrap();
+        image.apply(&partition(old, 0, &[1]), 2).unwrap();
+        image.apply(&topic("kept", TopicId([2; 16])), 3).unwrap();
+        image
+            .apply(&partition(TopicId([2; 16]), 0, &[1]), 4)
+            .unwrap();
+        image
+    };
+    let new = TopicId([5; 16]);
+    let brief = TopicId([6; 16]);
+    let kept = TopicId([2; 16]);
+    let records = vec![
+        topic("new", new),
+        partition(new, 0, &[1]),
+        partition(new, 1, &[1]),
+        topic("brief", brief),
+        partition(brief, 0, &[1]),
+        MetadataRecord::RemoveTopic { id: brief },
+        MetadataRecord::RemoveTopic {
+            id: TopicId([1; 16]),
+        },
+        MetadataRecord::PartitionChange(PartitionChange {
+            leader: -1,
+            isr: Some(vec![]),
+            ..PartitionChange::new(kept, 0)
+        }),
+        topic_config("kept", "cleanup.policy", Some("compact")),
+        MetadataRecord::Config {
+            resource: ConfigResource::Broker(None),
+            name: "log.retention.ms".into(),
+            value: Some("9".into()),
+        },
+        MetadataRecord::UnfenceBroker {
+            broker_id: 1,
+            broker_epoch: 0,
+        },
+        MetadataRecord::FeatureLevel {
+            name: "metadata.version".into(),
+            level: 7,
+        },
+        MetadataRecord::ProducerIds {
+            broker_id: 1,
+            broker_epoch: 0,
+            next_producer_id: 1000,
+        },
+    ];
+    let (image, delta) = base.apply_batch(&records, 10).unwrap();
+    assert_eq!(delta.created_topics.iter().collect::<Vec<_>>(), vec![&new]);
+    assert_eq!(
+        delta.created_partitions.iter().collect::<Vec<_>>(),
+        vec![&(new, 0), &(new, 1)]
+    );
+    assert_eq!(
+        delta.deleted_topics.len(),
+        1,
+        "the brief topic leaves no trace"
+    );
+    assert_eq!(delta.deleted_topics[0].name, "old");
+    assert_eq!(delta.deleted_topics[0].partitions, vec![0]);
+    assert_eq!(
+        delta.changed_partitions.iter().collect::<Vec<_>>(),
+        vec![&(kept, 0)]
+    );
+    assert!(delta.topic_configs_changed.contains(&kept));
+    assert!(delta.broker_configs_changed.contains(&None));
+    assert!(delta.unfenced_brokers.contains(&1));
+    assert!(delta.features_changed.contains("metadata.version"));
+    assert!(delta.producer_ids_changed);
+    let p = &image.topic("kept").unwrap().partitions[&0];
+    assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (-1, 1, 1));
+    assert!(!image.broker(1).unwrap().fenced);
+    assert_eq!(image.feature_level("metadata.version"), Some(7));
+    assert_eq!(image.next_producer_id(), 1000);
+    assert_eq!(image.last_offset(), 10 + records.len() as i64 - 1);
+    assert!(base.topic("new").is_none(), "the base image is untouched");
+}
+
+#[test]
+fn a_refused_record_fails_the_whole_batch() {
+    let id = TopicId([1; 16]);
+    let records = vec![
+        topic("a", id),
+        partition(id, 0, &[1]),
+        partition(id, 0, &[1]),
+    ];
+    let base = MetadataImage::new();
+    assert!(matches!(
+        base.apply_batch(&records, 0),
+        Err(MetadataError::Invalid(_))
+    ));
+}
+
+#[test]
+fn broker_registration_fencing_and_epochs() {
+    let mut image = MetadataImage::new();
+    image.apply(&broker(1, 10), 0).unwrap();
+    let b = image.broker(1).unwrap();
+    assert!(b.fenced, "a broker registers fenced");
+    assert_eq!((b.host.as_str(), b.port), ("127.0.0.1", 9092));
+    assert_eq!(b.listeners.len(), 2);
+    assert_eq!(b.rack.as_deref(), Some("r1"));
+    let unfence = |epoch| MetadataRecord::UnfenceBroker {
+        broker_id: 1,
+        broker_epoch: epoch,
+    };
+    assert!(matches!(
+        image.apply(&unfence(9), 1),
+        Err(MetadataError::Invalid(_))
+    ));
+    image.apply(&unfence(10), 1).unwrap();
+    assert!(!image.broker(1).unwrap().fenced);
+    let (image, delta) = image
+        .apply_batch(
+            &[MetadataRecord::UnregisterBroker {
+                broker_id: 1,
+                broker_epoch: 10,
+            }],
+            2,
+        )
+        .unwrap();
+    assert!(image.broker(1).is_none());
+    assert!(delta.unregistered_brokers.contains(&1));
+    assert_eq!(
+        image.check(&unfence(10)),
+        Err(MetadataError::UnknownBroker(1))
+    );
+}
+
+#[test]
+fn partition_assignments_are_checked() {
+    let id = TopicId([1; 16]);
+    let mut image = MetadataImage::new();
+    image.apply(&topic("a", id), 0).unwrap();
+    let mut bad = partition(id, 0, &[1, 1]);
+    assert!(image.check(&bad).is_err(), "duplicate replica");
+    bad = partition(id, -1, &[1]);
+    assert!(image.check(&bad).is_err(), "negative partition");
+    image.apply(&partition(id, 0, &[1, 2]), 1).unwrap();
+    let change = MetadataRecord::PartitionChange(PartitionChange {
+        leader: 3,
+        ..PartitionChange::new(id, 0)
+    });
+    assert!(image.check(&change).is_err(), "leader outside the replicas");
+    let unknown = MetadataRecord::PartitionChange(PartitionChange::new(id, 5));
+    assert!(image.check(&unknown).is_err());
+}
+
+#[test]
+fn internal_topics_are_known_by_name() {
+    let mut image = MetadataImage::new();
+    image
+        .apply(&topic("__consumer_offsets", TopicId([1; 16])), 0)
+        .unwrap();
+    assert!(image.topic("__consumer_offsets").unwrap().internal);
+}
+
+#[test]
+fn producer_id_blocks_only_move_forward() {
+    let mut image = MetadataImage::new();
+    let block = |next| MetadataRecord::ProducerIds {
+        broker_id: 1,
+        broker_epoch: 0,
+        next_producer_id: next,
+    };
+    image.apply(&block(1000), 0).unwrap();
+    assert!(image.check(&block(1000)).is_err());
+    assert_eq!(image.next_producer_id(), 1000);
+}

@@ -1,0 +1,374 @@
+//! Encoding and decoding of one metadata record: an unsigned-varint frame version
+//! (1), api key and record version, then the record's fields in Kafka's flexible
+//! message format (see docs/format/cluster-metadata.md). The decoder is total: any
+//! byte string yields a record or an error, never a panic, and a record must use
+//! every byte it is given.
+
+use crate::record_types::{
+    BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
+    PartitionRecord, SecurityProtocol, LEADER_UNCHANGED,
+};
+use crate::wire::{Reader, Writer};
+use crate::{MetadataError, MetadataRecord, TopicId};
+
+/// The frame version every record starts with (KRaft's is 1 too).
+pub const RECORD_FRAME_VERSION: u32 = 1;
+/// Largest encoded record accepted, in bytes.
+pub const METADATA_RECORD_BYTES_MAX: usize = 1 << 20;
+
+/// KRaft's metadata record api keys for the records Moldau has.
+pub mod api_key {
+    pub const REGISTER_BROKER: u32 = 0;
+    pub const UNREGISTER_BROKER: u32 = 1;
+    pub const TOPIC: u32 = 2;
+    pub const PARTITION: u32 = 3;
+    pub const CONFIG: u32 = 4;
+    pub const PARTITION_CHANGE: u32 = 5;
+    pub const FENCE_BROKER: u32 = 7;
+    pub const UNFENCE_BROKER: u32 = 8;
+    pub const REMOVE_TOPIC: u32 = 9;
+    pub const FEATURE_LEVEL: u32 = 12;
+    pub const PRODUCER_IDS: u32 = 15;
+    pub const NO_OP: u32 = 20;
+}
+
+/// RegisterBrokerRecord version written: 1 adds InControlledShutdown to 0.
+const REGISTER_BROKER_VERSION: u32 = 1;
+/// PartitionChangeRecord tagged fields.
+const TAG_ISR: u32 = 0;
+const TAG_LEADER: u32 = 1;
+const TAG_REPLICAS: u32 = 2;
+
+fn malformed(what: String) -> MetadataError {
+    MetadataError::Malformed(what)
+}
+
+pub fn api_key_of(record: &MetadataRecord) -> u32 {
+    use MetadataRecord as R;
+    match record {
+        R::RegisterBroker(_) => api_key::REGISTER_BROKER,
+        R::UnregisterBroker { .. } => api_key::UNREGISTER_BROKER,
+        R::Topic { .. } => api_key::TOPIC,
+        R::Partition(_) => api_key::PARTITION,
+        R::Config { .. } => api_key::CONFIG,
+        R::PartitionChange(_) => api_key::PARTITION_CHANGE,
+        R::FenceBroker { .. } => api_key::FENCE_BROKER,
+        R::UnfenceBroker { .. } => api_key::UNFENCE_BROKER,
+        R::RemoveTopic { .. } => api_key::REMOVE_TOPIC,
+        R::FeatureLevel { .. } => api_key::FEATURE_LEVEL,
+        R::ProducerIds { .. } => api_key::PRODUCER_IDS,
+        R::NoOp => api_key::NO_OP,
+    }
+}
+
+/// The record's bytes, frame included.
+pub fn encode(record: &MetadataRecord) -> Vec<u8> {
+    use MetadataRecord as R;
+    let mut w = Writer::default();
+    w.uvarint(RECORD_FRAME_VERSION);
+    w.uvarint(api_key_of(record));
+    let version = match record {
+        R::RegisterBroker(_) => REGISTER_BROKER_VERSION,
+        _ => 0,
+    };
+    w.uvarint(version);
+    let mut tagged: Vec<(u32, Vec<u8>)> = Vec::new();
+    match record {
+        R::RegisterBroker(b) => encode_registration(&mut w, b),
+        R::UnregisterBroker {
+            broker_id,
+            broker_epoch,
+        }
+        | R::FenceBroker {
+            broker_id,
+            broker_epoch,
+        }
+        | R::UnfenceBroker {
+            broker_id,
+            broker_epoch,
+        } => {
+            w.i32(*broker_id);
+            w.i64(*broker_epoch);
+        }
+        R::Topic { name, id } => {
+            w.string(name);
+            w.uuid(&id.0);
+        }
+        R::Partition(p) => {
+            w.i32(p.partition);
+            w.uuid(&p.topic_id.0);
+            w.i32_array(&p.replicas);
+            w.i32_array(&p.isr);
+            w.i32_array(&p.removing_replicas);
+            w.i32_array(&p.adding_replicas);
+            w.i32(p.leader);
+            w.i32(p.leader_epoch);
+            w.i32(p.partition_epoch);
+        }
+        R::Config {
+            resource,
+            name,
+            value,
+        } => {
+            match resource {
+                ConfigResource::Topic(topic) => {
+                    w.i8(ConfigResource::TOPIC_TYPE);
+                    w.string(topic);
+                }
+                ConfigResource::Broker(broker) => {
+                    w.i8(ConfigResource::BROKER_TYPE);
+                    w.string(&broker.map(|b| b.to_string()).unwrap_or_default());
+                }
+            }
+            w.string(name);
+            w.nullable_string(value.as_deref());
+        }
+        R::PartitionChange(c) => {
+            w.i32(c.partition);
+            w.uuid(&c.topic_id.0);
+            if let Some(isr) = &c.isr {
+                let mut v = Writer::default();
+                v.i32_array(isr);
+                tagged.push((TAG_ISR, v.buf));
+            }
+            if c.leader != LEADER_UNCHANGED {
+                tagged.push((TAG_LEADER, c.leader.to_be_bytes().to_vec()));
+            }
+            if let Some(replicas) = &c.replicas {
+                let mut v = Writer::default();
+                v.i32_array(replicas);
+                tagged.push((TAG_REPLICAS, v.buf));
+            }
+        }
+        R::RemoveTopic { id } => w.uuid(&id.0),
+        R::FeatureLevel { name, level } => {
+            w.string(name);
+            w.i16(*level);
+        }
+        R::ProducerIds {
+            broker_id,
+            broker_epoch,
+            next_producer_id,
+        } => {
+            w.i32(*broker_id);
+            w.i64(*broker_epoch);
+            w.i64(*next_producer_id);
+        }
+        R::NoOp => {}
+    }
+    w.tagged_fields(&tagged);
+    assert!(
+        w.buf.len() <= METADATA_RECORD_BYTES_MAX,
+        "metadata record too large"
+    );
+    w.buf
+}
+
+fn encode_registration(w: &mut Writer, b: &BrokerRegistration) {
+    w.i32(b.broker_id);
+    w.uuid(&b.incarnation_id);
+    w.i64(b.broker_epoch);
+    w.array_len(b.endpoints.len());
+    for e in &b.endpoints {
+        w.string(&e.name);
+        w.string(&e.host);
+        w.u16(e.port);
+        w.i16(e.security_protocol.id());
+        w.tagged_fields(&[]);
+    }
+    w.array_len(b.features.len());
+    for f in &b.features {
+        w.string(&f.name);
+        w.i16(f.min_supported);
+        w.i16(f.max_supported);
+        w.tagged_fields(&[]);
+    }
+    w.nullable_string(b.rack.as_deref());
+    w.bool(b.fenced);
+    w.bool(b.in_controlled_shutdown);
+}
+
+/// Decodes one record; see the module comment.
+pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
+    use MetadataRecord as R;
+    if bytes.len() > METADATA_RECORD_BYTES_MAX {
+        return Err(malformed(format!(
+            "record of {} bytes, over the limit {METADATA_RECORD_BYTES_MAX}",
+            bytes.len()
+        )));
+    }
+    let mut r = Reader::new(bytes);
+    let frame = r.uvarint("frame version")?;
+    if frame != RECORD_FRAME_VERSION {
+        return Err(malformed(format!("unknown frame version {frame}")));
+    }
+    let key = r.uvarint("api key")?;
+    let version = r.uvarint("record version")?;
+    let max_version = match key {
+        api_key::REGISTER_BROKER => REGISTER_BROKER_VERSION,
+        _ => 0,
+    };
+    if version > max_version {
+        return Err(malformed(format!(
+            "record api key {key} version {version} is newer than {max_version}"
+        )));
+    }
+    let mut isr = None;
+    let mut leader = LEADER_UNCHANGED;
+    let mut replicas = None;
+    let record = match key {
+        api_key::REGISTER_BROKER => R::RegisterBroker(decode_registration(&mut r, version)?),
+        api_key::UNREGISTER_BROKER | api_key::FENCE_BROKER | api_key::UNFENCE_BROKER => {
+            let broker_id = r.i32("broker id")?;
+            let broker_epoch = r.i64("broker epoch")?;
+            match key {
+                api_key::UNREGISTER_BROKER => R::UnregisterBroker {
+                    broker_id,
+                    broker_epoch,
+                },
+                api_key::FENCE_BROKER => R::FenceBroker {
+                    broker_id,
+                    broker_epoch,
+                },
+                _ => R::UnfenceBroker {
+                    broker_id,
+                    broker_epoch,
+                },
+            }
+        }
+        api_key::TOPIC => R::Topic {
+            name: r.string("topic name")?,
+            id: TopicId(r.uuid("topic id")?),
+        },
+        api_key::PARTITION => R::Partition(PartitionRecord {
+            partition: r.i32("partition")?,
+            topic_id: TopicId(r.uuid("topic id")?),
+            replicas: r.i32_array("replicas")?,
+            isr: r.i32_array("isr")?,
+            removing_replicas: r.i32_array("removing replicas")?,
+            adding_replicas: r.i32_array("adding replicas")?,
+            leader: r.i32("leader")?,
+            leader_epoch: r.i32("leader epoch")?,
+            partition_epoch: r.i32("partition epoch")?,
+        }),
+        api_key::CONFIG => {
+            let resource_type = r.i8("config resource type")?;
+            let resource_name = r.string("config resource name")?;
+            let resource = match resource_type {
+                ConfigResource::TOPIC_TYPE => ConfigResource::Topic(resource_name),
+                ConfigResource::BROKER_TYPE if resource_name.is_empty() => {
+                    ConfigResource::Broker(None)
+                }
+                ConfigResource::BROKER_TYPE => {
+                    ConfigResource::Broker(Some(resource_name.parse().map_err(|_| {
+                        malformed(format!("broker config resource '{resource_name}'"))
+                    })?))
+                }
+                t => return Err(malformed(format!("config resource type {t}"))),
+            };
+            R::Config {
+                resource,
+                name: r.string("config name")?,
+                value: r.nullable_string("config value")?,
+            }
+        }
+        api_key::PARTITION_CHANGE => R::PartitionChange(PartitionChange {
+            partition: r.i32("partition")?,
+            topic_id: TopicId(r.uuid("topic id")?),
+            isr: None,
+            leader: LEADER_UNCHANGED,
+            replicas: None,
+        }),
+        api_key::REMOVE_TOPIC => R::RemoveTopic {
+            id: TopicId(r.uuid("topic id")?),
+        },
+        api_key::FEATURE_LEVEL => R::FeatureLevel {
+            name: r.string("feature name")?,
+            level: r.i16("feature level")?,
+        },
+        api_key::PRODUCER_IDS => R::ProducerIds {
+            broker_id: r.i32("broker id")?,
+            broker_epoch: r.i64("broker epoch")?,
+            next_producer_id: r.i64("next producer id")?,
+        },
+        api_key::NO_OP => R::NoOp,
+        other => {
+            return Err(malformed(format!(
+                "unknown metadata record api key {other}"
+            )))
+        }
+    };
+    let is_change = key == api_key::PARTITION_CHANGE;
+    r.tagged_fields(|tag, value| {
+        if !is_change {
+            return Ok(false);
+        }
+        let mut v = Reader::new(value);
+        match tag {
+            TAG_ISR => isr = Some(v.i32_array("isr")?),
+            TAG_LEADER => leader = v.i32("leader")?,
+            TAG_REPLICAS => replicas = Some(v.i32_array("replicas")?),
+            _ => return Ok(false),
+        }
+        v.finish("tagged field")?;
+        Ok(true)
+    })?;
+    r.finish("metadata record")?;
+    Ok(match record {
+        R::PartitionChange(c) => R::PartitionChange(PartitionChange {
+            isr,
+            leader,
+            replicas,
+            ..c
+        }),
+        other => other,
+    })
+}
+
+fn decode_registration(r: &mut Reader, version: u32) -> Result<BrokerRegistration, MetadataError> {
+    let broker_id = r.i32("broker id")?;
+    let incarnation_id = r.uuid("incarnation id")?;
+    let broker_epoch = r.i64("broker epoch")?;
+    // An endpoint is at least two empty strings, a port, a protocol and no tags.
+    let count = r
+        .array_len(7, "endpoints")?
+        .ok_or_else(|| malformed("null endpoints".into()))?;
+    let mut endpoints = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = r.string("endpoint name")?;
+        let host = r.string("endpoint host")?;
+        let port = r.u16("endpoint port")?;
+        let protocol = r.i16("security protocol")?;
+        let security_protocol = SecurityProtocol::from_id(protocol)
+            .ok_or_else(|| malformed(format!("security protocol {protocol}")))?;
+        r.tagged_fields(|_, _| Ok(false))?;
+        endpoints.push(BrokerEndpoint {
+            name,
+            host,
+            port,
+            security_protocol,
+        });
+    }
+    let count = r
+        .array_len(6, "features")?
+        .ok_or_else(|| malformed("null features".into()))?;
+    let mut features = Vec::with_capacity(count);
+    for _ in 0..count {
+        features.push(BrokerFeature {
+            name: r.string("feature name")?,
+            min_supported: r.i16("feature min")?,
+            max_supported: r.i16("feature max")?,
+        });
+        r.tagged_fields(|_, _| Ok(false))?;
+    }
+    Ok(BrokerRegistration {
+        broker_id,
+        incarnation_id,
+        broker_epoch,
+        endpoints,
+        features,
+        rack: r.nullable_string("rack")?,
+        fenced: r.bool("fenced")?,
+        in_controlled_shutdown: version >= 1 && r.bool("in controlled shutdown")?,
+    })
+}

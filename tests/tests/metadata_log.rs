@@ -1,0 +1,73 @@
+//! The metadata log across restarts: a data directory written when metadata records
+//! were JSON still starts, and its topics and configs are all there.
+
+mod topic_support;
+
+use bytes::Bytes;
+use moldau_e2e::BrokerProcess;
+use std::path::Path;
+use topic_support::*;
+
+/// A `__cluster_metadata-0` log of one batch holding JSON-era record values, as
+/// Moldau wrote them before the binary records.
+fn write_json_era_metadata_log(data_dir: &Path) {
+    let id: Vec<String> = (1..=16).map(|b: u8| b.to_string()).collect();
+    let id = id.join(",");
+    let values = [
+        r#"{"type":"RegisterBroker","id":1,"host":"127.0.0.1","port":1,"rack":null}"#.to_string(),
+        format!(
+            r#"{{"type":"CreateTopic","name":"json-era","id":[{id}],"internal":false,"configs":{{"retention.ms":"4242"}}}}"#
+        ),
+        format!(
+            r#"{{"type":"CreatePartition","topic_id":[{id}],"partition":0,"replicas":[1],"isr":[1],"leader":1,"leader_epoch":0}}"#
+        ),
+        format!(
+            r#"{{"type":"CreatePartition","topic_id":[{id}],"partition":1,"replicas":[1],"isr":[1],"leader":1,"leader_epoch":0}}"#
+        ),
+        r#"{"type":"SetTopicConfig","topic":"json-era","key":"retention.bytes","value":"777777"}"#
+            .to_string(),
+    ];
+    let records: Vec<_> = values
+        .iter()
+        .map(|v| (None, Some(Bytes::from(v.clone()))))
+        .collect();
+    let batch = moldau_protocol::batch_encode::encode_plain_batch(&records, 1_700_000_000_000)
+        .expect("batch encodes");
+    let dir = data_dir.join("__cluster_metadata-0");
+    std::fs::create_dir_all(&dir).expect("metadata log dir");
+    std::fs::write(dir.join("00000000000000000000.log"), &batch).expect("metadata log written");
+}
+
+fn assert_json_era_topic(broker: &BrokerProcess) {
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(partition_count(&mut client, "json-era"), Some(2));
+    assert_eq!(
+        topic_config(&mut client, "json-era", "retention.ms").as_deref(),
+        Some("4242")
+    );
+    assert_eq!(
+        topic_config(&mut client, "json-era", "retention.bytes").as_deref(),
+        Some("777777")
+    );
+}
+
+#[test]
+fn a_json_era_metadata_log_still_starts() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    write_json_era_metadata_log(temp.path());
+    let mut broker = BrokerProcess::start_in(temp.path(), &[], None);
+    assert_json_era_topic(&broker);
+    // Binary records now follow the JSON ones; both are read back on restart.
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(create_topic(&mut client, "binary-era", 3, &[]), NONE);
+    let (error, offset) = produce(&mut client, "json-era", 1, -1, 1_700_000_000_000, b"v");
+    assert_eq!((error, offset), (NONE, 0));
+    broker.stop();
+    broker.restart();
+    assert_json_era_topic(&broker);
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(partition_count(&mut client, "binary-era"), Some(3));
+    let (error, records) = fetch(&mut client, "json-era", 1, 0);
+    assert_eq!(error, NONE);
+    assert_eq!(records.len(), 1);
+}
