@@ -24,6 +24,7 @@ pub mod offline_partition;
 pub mod offset_index;
 pub mod partition_log;
 pub mod properties_file;
+mod raft_log_ops;
 pub mod region_read;
 mod retention;
 mod segment;

@@ -11,6 +11,7 @@
 mod delta;
 mod image;
 mod legacy_json;
+pub mod raft;
 mod record;
 pub mod record_codec;
 mod record_types;
