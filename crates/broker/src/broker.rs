@@ -1,6 +1,7 @@
 //! The broker: configuration, logs, metadata, hosted partitions and coordinators,
 //! shared by every connection.
 
+use crate::advertised_listeners::AdvertisedListeners;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
@@ -10,7 +11,8 @@ use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogManager};
 use moldau_metadata::{
-    BrokerEndpoint, BrokerRegistration, MetadataImage, MetadataRecord, SecurityProtocol,
+    BrokerEndpoint, BrokerImage, BrokerRegistration, MetadataImage, MetadataRecord,
+    SecurityProtocol,
 };
 use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
@@ -20,8 +22,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub node_id: i32,
     pub cluster_id: String,
-    pub advertised_host: String,
-    pub advertised_port: i32,
+    /// Where clients reach each client listener; Metadata answers on the one they used.
+    pub advertised: AdvertisedListeners,
     pub data_dir: PathBuf,
     pub logs: Arc<LogManager>,
     pub metadata: MetadataStore,
@@ -40,7 +42,11 @@ impl Broker {
     /// Opens the data directory, replays metadata, registers this broker and hosts
     /// every partition it leads. `advertised` is where clients reach the listener.
     /// Must be called inside a tokio runtime.
-    pub fn open(config: BrokerConfig, advertised: (String, i32)) -> Result<Arc<Self>, BrokerError> {
+    pub fn open(
+        config: BrokerConfig,
+        advertised: impl Into<AdvertisedListeners>,
+    ) -> Result<Arc<Self>, BrokerError> {
+        let advertised = advertised.into();
         let node_id = config.node_id();
         let data_dir = PathBuf::from(config.data_dir());
         // A formatted directory must be this node's (and this cluster's, when one is
@@ -69,8 +75,7 @@ impl Broker {
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,
-            advertised_host: advertised.0,
-            advertised_port: advertised.1,
+            advertised,
             data_dir,
             replicas,
             logs,
@@ -95,40 +100,61 @@ impl Broker {
         Ok(broker)
     }
 
-    /// Registers this broker's listener unless the image already has it. With one
+    /// Registers this broker's listeners and rack unless the image already has them. With one
     /// node there is nobody to catch up with, so it registers unfenced; the broker
     /// epoch is the offset the record lands at, as KRaft's controller assigns it.
     fn register(&self) -> Result<(), BrokerError> {
         let image = self.metadata.image();
         let current = image.broker(self.node_id);
-        let up_to_date = current
-            .is_some_and(|b| b.host == self.advertised_host && b.port == self.advertised_port);
+        let rack = self.config.node.rack.clone();
+        // Every client listener, the inter-broker one first: the image's host and port
+        // are the first endpoint's.
+        let inter_broker = self.advertised.inter_broker();
+        let mut endpoints = Vec::new();
+        for a in std::iter::once(inter_broker).chain(
+            self.advertised
+                .iter()
+                .filter(|a| a.name != inter_broker.name),
+        ) {
+            let port = u16::try_from(a.port).map_err(|_| {
+                BrokerError::Corrupt(format!(
+                    "advertised port {} of listener {} out of range",
+                    a.port, a.name
+                ))
+            })?;
+            endpoints.push(BrokerEndpoint {
+                name: a.name.clone(),
+                host: a.host.clone(),
+                port,
+                security_protocol: SecurityProtocol::Plaintext,
+            });
+        }
+        let up_to_date = current.is_some_and(|b| b.listeners == endpoints && b.rack == rack);
         if up_to_date {
             return Ok(());
         }
-        let port = u16::try_from(self.advertised_port).map_err(|_| {
-            BrokerError::Corrupt(format!(
-                "advertised port {} out of range",
-                self.advertised_port
-            ))
-        })?;
         self.metadata
             .commit(&[MetadataRecord::RegisterBroker(BrokerRegistration {
                 broker_id: self.node_id,
                 incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
                 broker_epoch: image.last_offset() + 1,
-                endpoints: vec![BrokerEndpoint {
-                    name: "PLAINTEXT".to_string(),
-                    host: self.advertised_host.clone(),
-                    port,
-                    security_protocol: SecurityProtocol::Plaintext,
-                }],
+                endpoints,
                 features: Vec::new(),
-                rack: None,
+                rack,
                 fenced: false,
                 in_controlled_shutdown: false,
             })])?;
         Ok(())
+    }
+
+    /// The (host, port) clients that came in on `listener` are given for broker `b`:
+    /// its registered endpoint of that name (a broker without one is given by its
+    /// first endpoint; with one node every broker has them all).
+    pub fn address_on(&self, b: &BrokerImage, listener: &str) -> (String, i32) {
+        match b.listeners.iter().find(|e| e.name == listener) {
+            Some(e) => (e.host.clone(), i32::from(e.port)),
+            None => (b.host.clone(), b.port),
+        }
     }
 
     /// Every topic config of `topic` as in force now.

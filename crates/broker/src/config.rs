@@ -4,6 +4,7 @@
 //! `MOLDAU_*` variables). Every name must be known and every value must parse, or
 //! start-up stops with a message naming the property.
 
+use crate::node_config::NodeConfig;
 use moldau_log::config::{SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MIN};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -82,6 +83,21 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("log.dir", Str, Some("./moldau-data"), None),
     prop("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), None),
     prop("advertised.listeners", List, None, None),
+    prop(
+        "listener.security.protocol.map",
+        List,
+        Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+        None,
+    ),
+    prop("inter.broker.listener.name", Str, None, None),
+    prop("controller.listener.names", List, None, None),
+    // KRaft: node_config.rs resolves and checks these together.
+    prop("process.roles", List, Some("broker,controller"), None),
+    prop("controller.quorum.voters", List, None, None),
+    prop("controller.quorum.bootstrap.servers", List, None, None),
+    prop("broker.rack", Str, None, None),
+    prop("broker.heartbeat.interval.ms", Int, Some("2000"), Some(1)),
+    prop("broker.session.timeout.ms", Int, Some("9000"), Some(1)),
     prop("num.partitions", Int, Some("1"), Some(1)),
     prop("default.replication.factor", Int, Some("1"), Some(1)),
     prop("auto.create.topics.enable", Bool, Some("true"), None),
@@ -321,9 +337,11 @@ pub fn validate_property(name: &str, value: &str) -> Result<(), ConfigError> {
 }
 
 /// A validated set of broker properties with typed accessors.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BrokerConfig {
     values: BTreeMap<String, String>,
+    /// Identity, roles, quorum and listeners, resolved once.
+    pub node: NodeConfig,
 }
 
 impl BrokerConfig {
@@ -332,8 +350,12 @@ impl BrokerConfig {
         for (name, value) in &props {
             validate_property(name, value)?;
         }
-        let config = BrokerConfig { values: props };
+        let mut config = BrokerConfig {
+            values: props,
+            node: NodeConfig::placeholder(),
+        };
         config.validate_cross()?;
+        config.node = NodeConfig::resolve(&config)?;
         Ok(config)
     }
 
@@ -347,21 +369,6 @@ impl BrokerConfig {
                 "log.dirs",
                 "Moldau keeps all partitions in one log directory; give a single directory",
             ));
-        }
-        for name in ["listeners", "advertised.listeners"] {
-            let value = self.string(name);
-            let items = list_items(&value);
-            if items.len() > 1 {
-                return Err(refuse(name, "Moldau has a single listener; give one entry"));
-            }
-            if let Some((scheme, _)) = items.first().and_then(|l| l.split_once("://")) {
-                if scheme != "PLAINTEXT" {
-                    return Err(refuse(
-                        name,
-                        &format!("security protocol {scheme}: only PLAINTEXT listeners exist"),
-                    ));
-                }
-            }
         }
         // default.replication.factor needs no such check: CreateTopics refuses a factor
         // above the number of brokers, as Kafka does.
@@ -479,17 +486,6 @@ impl BrokerConfig {
         }
     }
 
-    /// The host:port of the first listener.
-    pub fn listen_address(&self) -> String {
-        strip_listener_scheme(&self.string("listeners"))
-    }
-
-    /// The host:port clients are told to connect to.
-    pub fn advertised_address(&self) -> Option<String> {
-        self.explicit("advertised.listeners")
-            .map(strip_listener_scheme)
-    }
-
     /// Kafka's log.retention.ms, falling back to minutes, then hours.
     pub fn retention_ms(&self) -> i64 {
         if let Some(v) = self.explicit("log.retention.ms") {
@@ -528,14 +524,6 @@ fn list_items(list: &str) -> Vec<&str> {
         .collect()
 }
 
-fn strip_listener_scheme(listeners: &str) -> String {
-    let first = listeners.split(',').next().unwrap_or_default().trim();
-    match first.split_once("://") {
-        Some((_, addr)) => addr.to_string(),
-        None => first.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,7 +543,11 @@ mod tests {
         assert_eq!(c.int("offsets.topic.num.partitions"), 50);
         assert_eq!(c.int("message.max.bytes"), 1_048_588);
         assert_eq!(c.retention_ms(), 168 * 3_600_000);
-        assert_eq!(c.listen_address(), "127.0.0.1:9092");
+        assert_eq!(
+            c.node.listeners.listeners[0].bind_address(),
+            "127.0.0.1:9092"
+        );
+        assert_eq!(c.node.voters, []);
         assert_eq!(c.data_dir(), "./moldau-data");
         assert_eq!(c.node_id(), 1);
     }
@@ -581,10 +573,6 @@ mod tests {
         for pairs in [
             [("log.dirs", "/a,/b")],
             [("num.io.threads", "8")],
-            [(
-                "listeners",
-                "PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2",
-            )],
             [("listeners", "SSL://127.0.0.1:9093")],
             [("offsets.topic.replication.factor", "3")],
         ] {

@@ -59,6 +59,7 @@ pub async fn serve(
     settings: ConnectionSettings,
     stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<str>,
     permit: ConnectionPermit,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -152,6 +153,7 @@ pub async fn serve(
                 version: header.request_api_version,
                 header,
                 client_host: client_host.clone(),
+                listener: Arc::clone(&listener),
             };
             let dispatched = handlers::dispatch(ctx, body).await;
             drop(queued);

@@ -1,6 +1,7 @@
 //! The Moldau broker: listeners, connections, one handler per Kafka API, hosted
 //! partitions, and the controller that owns topic changes (see DESIGN.md).
 
+pub mod advertised_listeners;
 pub mod alloc_guard;
 pub mod broker;
 pub mod clock;
@@ -16,8 +17,10 @@ pub mod frame_writer;
 pub mod group_service;
 mod handlers;
 pub mod internal_topics;
+pub mod listener_config;
 pub mod metadata_store;
 pub mod metrics;
+pub mod node_config;
 pub mod open_files_limit;
 pub mod partition;
 pub mod quorum_voters;

@@ -31,6 +31,8 @@ pub struct RequestContext {
     pub version: i16,
     pub header: RequestHeader,
     pub client_host: String,
+    /// The listener the connection came in on; Metadata answers with its addresses.
+    pub listener: Arc<str>,
 }
 
 impl RequestContext {

@@ -1,5 +1,6 @@
-//! The Kafka listener: accepts connections within Kafka's connection limits and serves
-//! each on its own task.
+//! The Kafka listeners: accept connections within Kafka's connection limits (shared by
+//! every listener) and serve each on its own task, remembering the listener it came in
+//! on.
 
 use crate::broker::Broker;
 use crate::connection;
@@ -10,11 +11,48 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Accepts until `shutdown` turns true, then waits for open connections to finish
-/// answering what they had read.
+/// A bound client listener under its name from `listeners`.
+pub struct NamedListener {
+    pub name: Arc<str>,
+    pub listener: TcpListener,
+}
+
+/// Serves one listener as the broker's inter-broker listener (one-listener setups).
 pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
-    let limits = ConnectionLimits::from_config(&broker.config);
+    let name: Arc<str> = broker.advertised.inter_broker().name.as_str().into();
+    run_listeners(broker, vec![NamedListener { name, listener }], shutdown).await
+}
+
+/// Accepts on every listener until `shutdown` turns true, then waits for open
+/// connections to finish answering what they had read.
+pub async fn run_listeners(
+    broker: Arc<Broker>,
+    listeners: Vec<NamedListener>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let limits = Arc::new(ConnectionLimits::from_config(&broker.config));
     let settings = ConnectionSettings::from_config(&broker.config);
+    let mut tasks = JoinSet::new();
+    for named in listeners {
+        tasks.spawn(accept_loop(
+            Arc::clone(&broker),
+            Arc::clone(&limits),
+            settings.clone(),
+            named,
+            shutdown.clone(),
+        ));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn accept_loop(
+    broker: Arc<Broker>,
+    limits: Arc<ConnectionLimits>,
+    settings: ConnectionSettings,
+    named: NamedListener,
+    shutdown: watch::Receiver<bool>,
+) {
+    let NamedListener { name, listener } = named;
     let mut connections = JoinSet::new();
     let mut stop = shutdown.clone();
     // Room under max.connections for the next connection; while there is none, new
@@ -33,6 +71,7 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::Re
                                 settings.clone(),
                                 stream,
                                 peer,
+                                Arc::clone(&name),
                                 permit,
                                 shutdown.clone(),
                             ));
@@ -49,7 +88,7 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::Re
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
+                    tracing::warn!(listener = %name, "accept failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
@@ -59,4 +98,28 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::Re
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+}
+
+/// The controller listener of a standalone quorum: bound (so its port is this node's
+/// and a clash fails start-up) but it carries no quorum traffic yet, and Kafka client
+/// APIs are never served on it, so every connection is closed at once.
+pub async fn refuse_on_controller_listener(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "closed a connection to the controller listener: it serves no Kafka client requests");
+                    drop(stream);
+                }
+                Err(e) => {
+                    tracing::warn!("accept on the controller listener failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
 }

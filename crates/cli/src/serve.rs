@@ -3,6 +3,8 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
+use moldau_broker::advertised_listeners::{AdvertisedListener, AdvertisedListeners};
+use moldau_broker::server::NamedListener;
 use moldau_broker::{Broker, BrokerConfig};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,12 +16,27 @@ pub struct ServeArgs {
     /// Data directory (Kafka's log.dirs).
     #[arg(long, env = "MOLDAU_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Address of the Kafka listener (port 0 picks a free port).
+    /// Address of the PLAINTEXT client listener (port 0 picks a free port); other
+    /// listeners come from `listeners`.
     #[arg(long, env = "MOLDAU_LISTEN")]
     listen: Option<String>,
-    /// Address clients are told to connect to (defaults to the listener's).
+    /// Address clients of the PLAINTEXT listener are told to connect to (defaults to
+    /// the listener's).
     #[arg(long, env = "MOLDAU_ADVERTISE")]
     advertise: Option<String>,
+    /// Address of the CONTROLLER listener (adds it to `listeners` and
+    /// `controller.listener.names`).
+    #[arg(long, env = "MOLDAU_CONTROLLER")]
+    controller: Option<String>,
+    /// The controller quorum, `id@host:port,…` (Kafka's controller.quorum.voters).
+    #[arg(long, env = "MOLDAU_VOTERS")]
+    voters: Option<String>,
+    /// broker, controller, or both (Kafka's process.roles).
+    #[arg(long, env = "MOLDAU_PROCESS_ROLES")]
+    process_roles: Option<String>,
+    /// This broker's rack (Kafka's broker.rack), reported to clients.
+    #[arg(long, env = "MOLDAU_RACK")]
+    rack: Option<String>,
     /// Address of the web console, or "off".
     #[arg(long, env = "MOLDAU_CONSOLE", default_value = "127.0.0.1:8080")]
     console: String,
@@ -45,10 +62,25 @@ fn properties(args: &ServeArgs) -> anyhow::Result<BTreeMap<String, String>> {
         props.insert("log.dirs".into(), dir.display().to_string());
     }
     if let Some(listen) = &args.listen {
-        props.insert("listeners".into(), format!("PLAINTEXT://{listen}"));
+        upsert_listener(&mut props, "listeners", "PLAINTEXT", listen);
     }
     if let Some(adv) = &args.advertise {
-        props.insert("advertised.listeners".into(), format!("PLAINTEXT://{adv}"));
+        upsert_listener(&mut props, "advertised.listeners", "PLAINTEXT", adv);
+    }
+    if let Some(controller) = &args.controller {
+        upsert_listener(&mut props, "listeners", "CONTROLLER", controller);
+        props
+            .entry("controller.listener.names".into())
+            .or_insert_with(|| "CONTROLLER".into());
+    }
+    for (name, value) in [
+        ("controller.quorum.voters", &args.voters),
+        ("process.roles", &args.process_roles),
+        ("broker.rack", &args.rack),
+    ] {
+        if let Some(v) = value {
+            props.insert(name.into(), v.clone());
+        }
     }
     if let Some(id) = args.node_id {
         props.insert("node.id".into(), id.to_string());
@@ -59,15 +91,35 @@ fn properties(args: &ServeArgs) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(props)
 }
 
-/// Splits "host:port" (the port must be a number).
-fn split_host_port(addr: &str) -> anyhow::Result<(String, i32)> {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .with_context(|| format!("'{addr}' is not HOST:PORT"))?;
-    let port: i32 = port
-        .parse()
-        .with_context(|| format!("'{port}' in '{addr}' is not a port number"))?;
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+/// Sets listener `name` to `address` in the list property `property` (the default
+/// list when unset), keeping the other listeners.
+fn upsert_listener(
+    props: &mut BTreeMap<String, String>,
+    property: &str,
+    name: &str,
+    address: &str,
+) {
+    let current = props.get(property).cloned().unwrap_or_else(|| {
+        moldau_broker::config::broker_property(property)
+            .and_then(|d| d.default)
+            .unwrap_or_default()
+            .to_string()
+    });
+    let prefix = format!("{name}://");
+    let mut items: Vec<String> = current
+        .split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty() && !i.to_ascii_uppercase().starts_with(&prefix))
+        .map(str::to_string)
+        .collect();
+    let entry = format!("{prefix}{address}");
+    // The PLAINTEXT listener stays first: it is the one printed as `kafka=`.
+    if name == "PLAINTEXT" {
+        items.insert(0, entry);
+    } else {
+        items.push(entry);
+    }
+    props.insert(property.to_string(), items.join(","));
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -80,13 +132,64 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(config, args.console))
 }
 
+/// Binds every listener of the configuration: client listeners first, in order.
+async fn bind_listeners(
+    config: &BrokerConfig,
+) -> anyhow::Result<(Vec<NamedListener>, Vec<tokio::net::TcpListener>)> {
+    let listeners = &config.node.listeners;
+    let mut client = Vec::new();
+    for l in listeners.client_listeners() {
+        let address = l.bind_address();
+        let bound = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding listener {} to {address}", l.name))?;
+        client.push(NamedListener {
+            name: l.name.as_str().into(),
+            listener: bound,
+        });
+    }
+    let mut controller = Vec::new();
+    for l in listeners.controller_listeners() {
+        let address = l.bind_address();
+        controller.push(
+            tokio::net::TcpListener::bind(&address)
+                .await
+                .with_context(|| format!("binding controller listener {} to {address}", l.name))?,
+        );
+    }
+    Ok((client, controller))
+}
+
+/// Each client listener's advertised address: `advertised.listeners`, else the address
+/// it is bound to (with the port it got).
+fn advertised_listeners(
+    config: &BrokerConfig,
+    bound: &[NamedListener],
+) -> anyhow::Result<AdvertisedListeners> {
+    let mut entries = Vec::new();
+    for l in bound {
+        let (host, port) = match config.node.listeners.advertised_for(&l.name) {
+            Some(a) => (a.host.clone(), i32::from(a.port)),
+            None => {
+                let addr = l.listener.local_addr()?;
+                (addr.ip().to_string(), i32::from(addr.port()))
+            }
+        };
+        entries.push(AdvertisedListener {
+            name: l.name.to_string(),
+            host,
+            port,
+        });
+    }
+    Ok(AdvertisedListeners::new(
+        entries,
+        &config.node.listeners.inter_broker,
+    ))
+}
+
 async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     moldau_broker::open_files_limit::raise_to_hard_limit();
-    let listen = config.listen_address();
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("binding the Kafka listener to {listen}"))?;
-    let bound = listener.local_addr()?;
+    let (client_listeners, controller_listeners) = bind_listeners(&config).await?;
     // Bound before the broker opens, so a taken console port fails start-up at once.
     let console_listener = match console.as_str() {
         "off" => None,
@@ -94,10 +197,7 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
             format!("binding the web console to {addr} (--console off disables it)")
         })?),
     };
-    let advertised = match config.advertised_address() {
-        Some(a) => split_host_port(&a)?,
-        None => (bound.ip().to_string(), bound.port() as i32),
-    };
+    let advertised = advertised_listeners(&config, &client_listeners)?;
     let broker: Arc<Broker> = {
         let config = config.clone();
         let advertised = advertised.clone();
@@ -117,13 +217,28 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     if broker.logs.is_offline() {
         bail!("the log directory went offline during start-up");
     }
+    let mut shown = Vec::new();
+    for (l, a) in client_listeners.iter().zip(advertised.iter()) {
+        shown.push(format!(
+            "{}://{} advertised as {}:{}",
+            l.name,
+            l.listener.local_addr()?,
+            a.host,
+            a.port
+        ));
+    }
+    for l in &controller_listeners {
+        shown.push(format!(
+            "controller listener on {} (no client APIs)",
+            l.local_addr()?
+        ));
+    }
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
         data_dir = %broker.data_dir.display(),
-        "kafka listener on {bound}, advertised as {}:{}",
-        advertised.0,
-        advertised.1
+        "listeners: {}",
+        shown.join(", ")
     );
     // Signal handlers go in before the listening line: a stop sent by a script as soon
     // as it sees that line must shut down cleanly, not kill the process.
@@ -144,19 +259,44 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         }
         None => None,
     };
-    // Tests and scripts wait for this line to learn the bound port.
-    println!("moldau listening kafka={bound}");
+    // Tests and scripts wait for the `kafka=` line (the first client listener) to learn
+    // the bound port; each listener is printed by name before it.
+    for l in &client_listeners {
+        println!(
+            "moldau listening listener.{}={}",
+            l.name,
+            l.listener.local_addr()?
+        );
+    }
+    let first = client_listeners
+        .first()
+        .context("no client listener")?
+        .listener
+        .local_addr()?;
+    println!("moldau listening kafka={first}");
     let _ = std::io::stdout().flush();
 
-    let server = tokio::spawn(moldau_broker::server::run(
+    let controller_tasks: Vec<_> = controller_listeners
+        .into_iter()
+        .map(|l| {
+            tokio::spawn(moldau_broker::server::refuse_on_controller_listener(
+                l,
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+    let server = tokio::spawn(moldau_broker::server::run_listeners(
         Arc::clone(&broker),
-        listener,
+        client_listeners,
         stop_rx,
     ));
     stop_signal.wait().await;
     tracing::info!("shutting down: answering in-flight requests");
     let _ = stop_tx.send(true);
     let _ = server.await;
+    for task in controller_tasks {
+        let _ = task.await;
+    }
     if let Some(task) = console_task {
         let _ = task.await;
     }
@@ -209,12 +349,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_port_parsing() {
-        assert_eq!(
-            split_host_port("127.0.0.1:9092").unwrap(),
-            ("127.0.0.1".into(), 9092)
+    fn flags_set_their_listener_and_keep_the_others() {
+        let mut props = BTreeMap::new();
+        upsert_listener(&mut props, "listeners", "PLAINTEXT", "127.0.0.1:0");
+        assert_eq!(props["listeners"], "PLAINTEXT://127.0.0.1:0");
+        props.insert(
+            "listeners".into(),
+            "INTERNAL://127.0.0.1:19092,PLAINTEXT://127.0.0.1:9092".into(),
         );
-        assert!(split_host_port("nohost").is_err());
-        assert!(split_host_port("h:port").is_err());
+        upsert_listener(&mut props, "listeners", "PLAINTEXT", "127.0.0.1:0");
+        upsert_listener(&mut props, "listeners", "CONTROLLER", "127.0.0.1:9093");
+        assert_eq!(
+            props["listeners"],
+            "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:19092,CONTROLLER://127.0.0.1:9093"
+        );
     }
 }

@@ -13,7 +13,12 @@ use moldau_protocol::ResponseError;
 const KEY_TYPE_GROUP: i8 = 0;
 
 /// (node id, host, port) of the coordinator for one key.
-fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32), ResponseError> {
+fn locate(
+    broker: &Broker,
+    listener: &str,
+    key: &str,
+    key_type: i8,
+) -> Result<(i32, String, i32), ResponseError> {
     if key_type != KEY_TYPE_GROUP {
         // Transactions are not served yet.
         return Err(ResponseError::CoordinatorNotAvailable);
@@ -50,7 +55,8 @@ fn locate(broker: &Broker, key: &str, key_type: i8) -> Result<(i32, String, i32)
             groups.load_partitions();
         }
     }
-    Ok((leader.id, leader.host.clone(), leader.port))
+    let (host, port) = broker.address_on(leader, listener);
+    Ok((leader.id, host, port))
 }
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
@@ -62,7 +68,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .iter()
             .map(|key| {
                 let c = Coordinator::default().with_key(key.clone());
-                match locate(broker, key.as_str(), request.key_type) {
+                match locate(broker, &ctx.listener, key.as_str(), request.key_type) {
                     Ok((id, host, port)) => c
                         .with_error_code(0)
                         .with_node_id(BrokerId(id))
@@ -78,7 +84,12 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .collect();
         FindCoordinatorResponse::default().with_coordinators(coordinators)
     } else {
-        match locate(broker, request.key.as_str(), request.key_type) {
+        match locate(
+            broker,
+            &ctx.listener,
+            request.key.as_str(),
+            request.key_type,
+        ) {
             Ok((id, host, port)) => FindCoordinatorResponse::default()
                 .with_error_code(0)
                 .with_node_id(BrokerId(id))

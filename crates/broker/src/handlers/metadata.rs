@@ -187,10 +187,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let brokers = image
         .brokers()
         .map(|b| {
+            let (host, port) = broker.address_on(b, &ctx.listener);
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
-                .with_host(super::str_bytes(&b.host))
-                .with_port(b.port)
+                .with_host(super::str_bytes(&host))
+                .with_port(port)
                 .with_rack(b.rack.as_deref().map(super::str_bytes))
         })
         .collect();
