@@ -13,19 +13,21 @@ pub struct AdvertisedListener {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdvertisedListeners {
     entries: Vec<AdvertisedListener>,
-    inter_broker: String,
+    /// Index of the inter-broker listener in `entries`.
+    inter_broker: usize,
 }
 
 impl AdvertisedListeners {
     /// `inter_broker` must be one of `entries`: it is the address this node registers.
     pub fn new(entries: Vec<AdvertisedListener>, inter_broker: &str) -> Self {
+        let position = entries.iter().position(|e| e.name == inter_broker);
         assert!(
-            entries.iter().any(|e| e.name == inter_broker),
+            position.is_some(),
             "the inter-broker listener {inter_broker} is advertised"
         );
         AdvertisedListeners {
             entries,
-            inter_broker: inter_broker.to_string(),
+            inter_broker: position.unwrap_or_default(),
         }
     }
 
@@ -36,8 +38,7 @@ impl AdvertisedListeners {
 
     /// The address other brokers use, registered in the cluster metadata.
     pub fn inter_broker(&self) -> &AdvertisedListener {
-        self.on(&self.inter_broker)
-            .expect("checked in AdvertisedListeners::new")
+        &self.entries[self.inter_broker]
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &AdvertisedListener> {

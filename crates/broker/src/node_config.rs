@@ -155,7 +155,7 @@ impl NodeConfig {
                 if voters.len() > 1 {
                     return Err(refused(
                         "controller.quorum.voters",
-                        &format!(
+                        format!(
                             "{} voters given: the multi-node controller quorum does not run in serve yet; give this node alone",
                             voters.len()
                         ),
