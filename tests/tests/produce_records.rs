@@ -12,7 +12,6 @@ use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, To
 use moldau_protocol::kafka::messages::produce_response::PartitionProduceResponse;
 use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse, TopicName};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
-use moldau_protocol::kafka::records::Compression;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -89,7 +88,7 @@ fn produce(addr: &str, topic: &str, records: Vec<u8>) -> PartitionProduceRespons
 }
 
 /// A valid uncompressed batch of `(key, timestamp)` records, each with value "x".
-fn batch(records: &[(Option<&str>, i64)], compression: Compression) -> Vec<u8> {
+fn batch(records: &[(Option<&str>, i64)], compression: Codec) -> Vec<u8> {
     let records: Vec<_> = records
         .iter()
         .map(|(k, ts)| {
@@ -138,11 +137,7 @@ fn hostile_batches_are_refused_and_never_appended() {
         ],
     );
     let now = now_ms();
-    let ok = produce(
-        &addr,
-        "plain",
-        batch(&[(Some("k"), now)], Compression::None),
-    );
+    let ok = produce(&addr, "plain", batch(&[(Some("k"), now)], Codec::None));
     assert_eq!(ok.error_code, 0, "{:?}", ok.error_message);
     let plain_end = end_offset(&addr, "plain");
     assert_eq!(plain_end, 1);
@@ -157,13 +152,13 @@ fn hostile_batches_are_refused_and_never_appended() {
     };
 
     // Issue 19: a 70-byte batch with a valid CRC claiming 2^31-1 records.
-    let one = batch(&[(Some("k"), now)], Compression::None);
+    let one = batch(&[(Some("k"), now)], Codec::None);
     let huge = forged(&one, &one[BATCH_HEADER_BYTES..], i32::MAX, 0);
     assert_eq!(huge.len(), 70);
     refused("plain", huge, INVALID_RECORD, "count 2^31-1");
 
     // Two records whose offset deltas are 0, 0.
-    let two = batch(&[(Some("a"), now), (Some("b"), now)], Compression::None);
+    let two = batch(&[(Some("a"), now), (Some("b"), now)], Codec::None);
     let mut payload = two[BATCH_HEADER_BYTES..].to_vec();
     let second = 1 + payload[0] as usize / 2; // length varint (zigzag) + body
     assert_eq!(payload[second + 3], 2, "second record's offset delta is 1");
@@ -198,7 +193,7 @@ fn hostile_batches_are_refused_and_never_appended() {
     // A keyless record on a compacted topic: per-record errors (KIP-467).
     let mixed = batch(
         &[(Some("a"), now), (None, now), (Some("c"), now)],
-        Compression::Lz4,
+        Codec::Lz4,
     );
     let r = refused("compacted", mixed, INVALID_RECORD, "missing key");
     let indexes: Vec<i32> = r.record_errors.iter().map(|e| e.batch_index).collect();
@@ -208,20 +203,16 @@ fn hostile_batches_are_refused_and_never_appended() {
     // (Kafka 4's message.timestamp.after.max.ms is one hour).
     let old = batch(
         &[(Some("a"), now), (Some("b"), now - 86_400_000)],
-        Compression::None,
+        Codec::None,
     );
     let r = refused("recent", old, INVALID_TIMESTAMP, "a day old");
     assert_eq!(r.record_errors.len(), 1);
     assert_eq!(r.record_errors[0].batch_index, 1);
-    let future = batch(&[(Some("a"), now + 7_200_000)], Compression::None);
+    let future = batch(&[(Some("a"), now + 7_200_000)], Codec::None);
     refused("plain", future, INVALID_TIMESTAMP, "two hours ahead");
 
     // The same topics still take good data, from a normal librdkafka producer too.
-    let ok = produce(
-        &addr,
-        "compacted",
-        batch(&[(Some("k"), now)], Compression::Zstd),
-    );
+    let ok = produce(&addr, "compacted", batch(&[(Some("k"), now)], Codec::Zstd));
     assert_eq!(ok.error_code, 0, "{:?}", ok.error_message);
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &addr)

@@ -186,8 +186,8 @@ mod tests {
     use super::*;
     use crate::batch_builder::{BatchBuilder, ProducerStamp};
     use crate::codec::Compression;
-    use bytes::BytesMut;
     use moldau_protocol::batch::set_base_offset;
+    use moldau_protocol::batch_builder::NO_HEADERS;
 
     const OPTS: DecodeOptions = DecodeOptions {
         check_crcs: true,
@@ -195,18 +195,19 @@ mod tests {
     };
 
     fn batch(codec: Compression, base: i64, n: i32) -> Vec<u8> {
-        let mut b = BatchBuilder::new(codec, 256);
+        let mut b = BatchBuilder::new(codec.codec(), 256);
         for i in 0..n {
             let h = [Header {
                 key: "idx".into(),
                 value: Some(Bytes::from(i.to_string())),
             }];
-            b.append(
+            b.push(
                 100 + i as i64,
                 Some(b"key"),
                 Some(format!("v{i}").as_bytes()),
                 &h,
-            );
+            )
+            .unwrap();
         }
         let mut v = b.build(ProducerStamp::default()).unwrap().to_vec();
         set_base_offset(&mut v, base);
@@ -267,21 +268,15 @@ mod tests {
     #[test]
     fn aborted_transactions_are_skipped_in_read_committed() {
         let topic: Arc<str> = Arc::from("t");
-        let mut b = BatchBuilder::new(Compression::None, 64);
-        b.append(1, None, Some(b"aborted"), &[]);
-        let mut v = b
+        let mut b = BatchBuilder::new(Compression::None.codec(), 64).transactional(true);
+        b.push(1, None, Some(b"aborted"), &NO_HEADERS).unwrap();
+        let mut data = b
             .build(ProducerStamp {
                 producer_id: 7,
                 producer_epoch: 0,
                 base_sequence: 0,
             })
-            .unwrap()
-            .to_vec();
-        // Mark it transactional and fix the CRC.
-        v[22] |= 0x10;
-        let crc = crc32c::crc32c(&v[21..]);
-        v[17..21].copy_from_slice(&crc.to_be_bytes());
-        let mut data = BytesMut::from(&v[..]);
+            .unwrap();
         data.extend_from_slice(&batch(Compression::None, 1, 1));
         let data = data.freeze();
         let aborted = [AbortedTxn {

@@ -1,9 +1,7 @@
 //! The producer's `compression.type`. Compressing and (bounded) decompressing are the
 //! protocol crate's codec; this is the client's name for the choice.
 
-use bytes::BytesMut;
 use moldau_protocol::batch::Codec;
-use moldau_protocol::compression::compress_into;
 
 use crate::error::{Error, Result};
 
@@ -28,17 +26,6 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// The value of the low three attribute bits of a batch.
-    pub fn attribute(self) -> i16 {
-        match self {
-            Compression::None => 0,
-            Compression::Gzip => 1,
-            Compression::Snappy => 2,
-            Compression::Lz4 => 3,
-            Compression::Zstd => 4,
-        }
-    }
-
     /// The protocol crate's codec of the same name.
     pub fn codec(self) -> Codec {
         match self {
@@ -63,35 +50,9 @@ impl Compression {
     }
 }
 
-/// Appends `raw`, compressed with `codec`, to `out`.
-pub fn compress(codec: Compression, raw: BytesMut, out: &mut BytesMut) -> Result<()> {
-    compress_into(codec.codec(), raw, out)
-        .map_err(|e| Error::Encode(format!("{codec:?} compression: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use moldau_protocol::compression::decompress;
-
-    #[test]
-    fn every_codec_round_trips_through_the_protocol_codec() {
-        let raw: Vec<u8> = (0..2000u32)
-            .flat_map(|i| format!("record-{i}-payload;").into_bytes())
-            .collect();
-        for codec in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
-            let mut out = BytesMut::new();
-            compress(codec, BytesMut::from(&raw[..]), &mut out).unwrap();
-            let back = decompress(codec.codec(), &out, 1 << 20).unwrap();
-            assert_eq!(back, raw, "{codec:?}");
-        }
-    }
 
     #[test]
     fn names_parse() {

@@ -14,10 +14,9 @@ use axum::Json;
 use bytes::{Bytes, BytesMut};
 use moldau_broker::controller::TOPIC_PARTITIONS_MAX;
 use moldau_broker::partition::Partition;
-use moldau_protocol::kafka::protocol::StrBytes;
-use moldau_protocol::kafka::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use moldau_protocol::batch::Codec;
+use moldau_protocol::batch_builder::{BatchBuilder, BuildError};
+use moldau_protocol::batch_header::ProducerStamp;
 use moldau_protocol::produce_validation::validate_produce;
 use moldau_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
@@ -351,47 +350,25 @@ fn decode_hex(text: &str) -> ApiResult<Vec<u8>> {
         .collect()
 }
 
-/// One record as a magic-2 batch, uncompressed.
+/// One record as a magic-2 batch, uncompressed (the topic's `compression.type`
+/// applies when it is stored). Headers go in as given, repeated names included, as
+/// Kafka's record format allows.
 pub fn encode_record(
     key: Option<Bytes>,
     value: Option<Bytes>,
     headers: Vec<(String, Option<Bytes>)>,
     timestamp: i64,
 ) -> ApiResult<BytesMut> {
-    let mut map = moldau_protocol::kafka::indexmap::IndexMap::new();
-    for (k, v) in headers {
-        if map.insert(StrBytes::from_string(k.clone()), v).is_some() {
-            return Err(ApiError::BadRequest(format!(
-                "header '{k}' is given twice; the console sends each header name once"
-            )));
-        }
-    }
-    let record = Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp,
-        key,
-        value,
-        headers: map,
-    };
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        std::iter::once(&record),
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| ApiError::Internal(format!("encoding the record: {e}")))?;
-    Ok(buf)
+    let mut builder = BatchBuilder::new(Codec::None, 0);
+    builder
+        .push(timestamp, key.as_deref(), value.as_deref(), &headers)
+        .map_err(|e| match e {
+            BuildError::TooLarge { .. } => ApiError::TooLarge(format!("the record: {e}")),
+            e => ApiError::BadRequest(format!("the record: {e}")),
+        })?;
+    builder
+        .build(ProducerStamp::default())
+        .map_err(|e| ApiError::Internal(format!("encoding the record: {e}")))
 }
 
 /// `POST /api/v1/topics/{name}/records`

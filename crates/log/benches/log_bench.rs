@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use moldau_log::{LogConfig, LogManager, PartitionLog, TopicPartition};
+use moldau_protocol::batch::Codec;
 use moldau_protocol::batch_encode::{encode_timed_batch, TimedKeyValue};
-use moldau_protocol::kafka::records::Compression;
 use rand::{Rng, SeedableRng};
 
 /// Records per batch and bytes per record value: 16 x 1 KiB.
@@ -43,7 +43,7 @@ fn template_batch() -> Vec<u8> {
             )
         })
         .collect();
-    encode_timed_batch(&records, Compression::None)
+    encode_timed_batch(&records, Codec::None)
         .expect("encode")
         .to_vec()
 }

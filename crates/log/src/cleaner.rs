@@ -20,7 +20,9 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use moldau_protocol::batch::{BatchView, BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES};
+use bytes::BytesMut;
+use moldau_protocol::batch::{BatchView, BATCH_HEADER_BYTES, DELETE_HORIZON_BIT};
+use moldau_protocol::batch_header::{BatchHeader, BATCH_BYTES_MAX};
 
 use crate::batch_reader::{BatchReader, ReadOutcome};
 use crate::checkpoint_file::sync_dir;
@@ -29,7 +31,7 @@ use crate::log_loader::{CLEANED_SUFFIX, SWAP_SUFFIX};
 use crate::manager::SharedLog;
 use crate::partition_log::PartitionLog;
 use crate::segment::{BatchMeta, LogSegment};
-use moldau_protocol::compression::{compress, DECOMPRESSED_BATCH_BYTES_MAX};
+use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{
     parse_records, record_data, reencode_with_timestamp_delta, Record, RecordError,
 };
@@ -38,13 +40,6 @@ use moldau_protocol::record::{
 pub const CLEANER_OFFSET_MAP_BYTES_MAX: usize = 128 * 1024 * 1024;
 /// Approximate per-entry overhead of the offset map, for the budget above.
 const OFFSET_MAP_ENTRY_OVERHEAD_BYTES: usize = 48;
-
-const ATTRIBUTES_AT: usize = 21;
-const BASE_TIMESTAMP_AT: usize = 27;
-const MAX_TIMESTAMP_AT: usize = 35;
-const RECORDS_COUNT_AT: usize = 57;
-const CRC_AT: usize = 17;
-const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// One closed segment as seen by the cleaner.
 struct SourceSegment {
@@ -433,36 +428,30 @@ pub fn filter_batch(
     } else {
         view.base_timestamp()
     };
-    let mut plain = Vec::with_capacity(data.len());
+    let mut buffer = BytesMut::with_capacity(BATCH_HEADER_BYTES + data.len());
+    buffer.resize(BATCH_HEADER_BYTES, 0);
     for r in &kept {
         if set_horizon {
-            reencode_with_timestamp_delta(&mut plain, r, timestamp_of(r) - new_base_ts);
+            reencode_with_timestamp_delta(&mut buffer, r, timestamp_of(r) - new_base_ts);
         } else {
-            plain.extend_from_slice(r.bytes);
+            buffer.extend_from_slice(r.bytes);
         }
     }
-    let payload = compress(view.codec(), &plain)?;
     let max_ts = if view.is_log_append_time() {
         view.max_timestamp()
     } else {
         kept.iter().map(|r| timestamp_of(r)).max().unwrap_or(-1)
     };
-    let src = view.bytes();
-    let mut out = Vec::with_capacity(BATCH_HEADER_BYTES + payload.len());
-    out.extend_from_slice(&src[..BATCH_HEADER_BYTES]);
-    out.extend_from_slice(&payload);
-    let length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
-    out[8..12].copy_from_slice(&length.to_be_bytes());
-    let mut attrs = view.attributes();
+    // Base offset, last offset delta, producer fields and codec stay: offsets of
+    // the kept records do not change.
+    let mut header = BatchHeader::of(view);
     if set_horizon {
-        attrs |= DELETE_HORIZON_BIT;
+        header.set_flag(DELETE_HORIZON_BIT, true);
     }
-    out[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attrs.to_be_bytes());
-    out[BASE_TIMESTAMP_AT..BASE_TIMESTAMP_AT + 8].copy_from_slice(&new_base_ts.to_be_bytes());
-    out[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&max_ts.to_be_bytes());
-    out[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].copy_from_slice(&(kept.len() as i32).to_be_bytes());
-    let crc = crc32c::crc32c(&out[ATTRIBUTES_AT..]);
-    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    header.base_timestamp = new_base_ts;
+    header.max_timestamp = max_ts;
+    header.records_count = kept.len() as i32;
+    let out = Vec::from(header.seal(view.codec(), buffer, BATCH_BYTES_MAX)?);
     Ok(Filtered::Rewritten(out))
 }
 

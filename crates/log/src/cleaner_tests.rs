@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use moldau_protocol::batch::{BatchIter, BatchView};
-use moldau_protocol::kafka::records::Compression;
+use moldau_protocol::batch::{BatchIter, BatchView, Codec};
 
 use crate::test_util::{keyed_batch, small_config};
 use crate::{CleanupPolicy, LogConfig, PartitionLog, TopicPartition};
@@ -65,7 +64,7 @@ fn records(log: &PartitionLog) -> Vec<(i64, String, Option<String>)> {
     out
 }
 
-fn put(log: &mut PartitionLog, kv: &[(&str, Option<&str>)], compression: Compression) {
+fn put(log: &mut PartitionLog, kv: &[(&str, Option<&str>)], compression: Codec) {
     let kv: Vec<(String, Option<Vec<u8>>)> = kv
         .iter()
         .map(|(k, v)| (k.to_string(), v.map(|v| v.as_bytes().to_vec())))
@@ -75,7 +74,7 @@ fn put(log: &mut PartitionLog, kv: &[(&str, Option<&str>)], compression: Compres
 }
 
 /// Writes rounds of updates to keys k0..k9 (value = round), padded to roll segments.
-fn write_rounds(log: &mut PartitionLog, rounds: usize, compression: Compression) {
+fn write_rounds(log: &mut PartitionLog, rounds: usize, compression: Codec) {
     for round in 0..rounds {
         for k in 0..10 {
             let key = format!("k{k}");
@@ -87,7 +86,7 @@ fn write_rounds(log: &mut PartitionLog, rounds: usize, compression: Compression)
 
 #[test]
 fn keeps_newest_record_per_key_with_original_offsets() {
-    for compression in [Compression::None, Compression::Lz4] {
+    for compression in [Codec::None, Codec::Lz4] {
         let dir = tempfile::tempdir().unwrap();
         let mut log = open(dir.path());
         write_rounds(&mut log, 20, compression);
@@ -122,10 +121,10 @@ fn tombstones_survive_delete_retention_then_vanish() {
     put(
         &mut log,
         &[("gone", Some("v1")), ("kept", Some("v"))],
-        Compression::None,
+        Codec::None,
     );
-    put(&mut log, &[("gone", None)], Compression::None);
-    write_rounds(&mut log, 6, Compression::None); // roll past the tombstone
+    put(&mut log, &[("gone", None)], Codec::None);
+    write_rounds(&mut log, 6, Codec::None); // roll past the tombstone
     let now = 10_000_000;
     assert!(log.compact(now).unwrap());
     let after = records(&log);
@@ -141,7 +140,7 @@ fn tombstones_survive_delete_retention_then_vanish() {
     );
     assert!(after.iter().any(|(_, k, _)| k == "kept"));
     // Before the horizon, another cleaning keeps it.
-    write_rounds(&mut log, 1, Compression::None);
+    write_rounds(&mut log, 1, Codec::None);
     log.compact(now + DAY_MS - 1).unwrap();
     assert!(records(&log).iter().any(|(_, k, _)| k == "gone"));
     // After the horizon it is dropped, even with no new dirty data.
@@ -155,10 +154,10 @@ fn tombstones_survive_delete_retention_then_vanish() {
 fn appends_during_cleaning_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path());
-    write_rounds(&mut log, 10, Compression::None);
+    write_rounds(&mut log, 10, Codec::None);
     let plan = log.compaction_plan(0).unwrap();
     // While the plan is built (outside the lock), the broker keeps appending and rolling.
-    write_rounds(&mut log, 10, Compression::None);
+    write_rounds(&mut log, 10, Codec::None);
     let end = log.log_end_offset();
     let cleaned = plan.build(0).unwrap();
     assert!(log.swap_in(cleaned).unwrap());
@@ -177,7 +176,7 @@ fn appends_during_cleaning_are_kept() {
 fn cleaning_is_discarded_when_the_log_was_truncated_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path());
-    write_rounds(&mut log, 10, Compression::None);
+    write_rounds(&mut log, 10, Codec::None);
     let plan = log.compaction_plan(0).unwrap();
     log.truncate_to(50).unwrap();
     // Building may notice the shrunken files itself; if not, the swap refuses.
@@ -203,7 +202,7 @@ fn interrupted_swap_is_completed_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let expected = {
         let mut log = open(dir.path());
-        write_rounds(&mut log, 10, Compression::None);
+        write_rounds(&mut log, 10, Codec::None);
         log.flush().unwrap();
         // Compact a copy of the directory to learn the expected result.
         let copy = tempfile::tempdir().unwrap();
@@ -254,7 +253,7 @@ fn interrupted_swap_is_completed_on_open() {
 fn background_path_compacts_through_the_shared_lock() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path());
-    write_rounds(&mut log, 10, Compression::None);
+    write_rounds(&mut log, 10, Codec::None);
     let before = log.size_bytes();
     let shared = std::sync::Arc::new(parking_lot::RwLock::new(log));
     crate::cleaner::run_retention_and_compaction(&shared, 0).unwrap();

@@ -428,7 +428,6 @@ fn dump_time_index(path: &Path, verify_only: bool, out: &mut dyn Write) -> Resul
 mod tests {
     use super::*;
     use crate::test_util::{fill, keyed_batch, open_log, small_config};
-    use moldau_protocol::kafka::records::Compression;
 
     fn dump(files: &[PathBuf], data: bool, verify: bool) -> String {
         let mut out = Vec::new();
@@ -443,7 +442,7 @@ mod tests {
         let mut b = keyed_batch(
             &[("k1".into(), Some(b"hello".to_vec())), ("k2".into(), None)],
             1000,
-            Compression::Gzip,
+            Codec::Gzip,
         );
         log.append(&mut b, 3, 0).unwrap();
         fill(&mut log, 30, 2, 30);
@@ -509,7 +508,7 @@ mod tests {
         let mut b = keyed_batch(
             &[("k1".into(), Some(b"v1".to_vec())), ("k2".into(), None)],
             1000,
-            Compression::None,
+            Codec::None,
         );
         log.append(&mut b, 0, 0).unwrap();
         let seg = dir.join("00000000000000000000.log");

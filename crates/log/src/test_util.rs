@@ -1,8 +1,8 @@
 //! Helpers for the unit tests: encoded batches and fresh logs.
 
 use bytes::Bytes;
+use moldau_protocol::batch::Codec;
 use moldau_protocol::batch_encode::{encode_timed_batch, TimedKeyValue};
-use moldau_protocol::kafka::records::Compression;
 
 use crate::{LogConfig, PartitionLog, TopicPartition};
 
@@ -14,13 +14,13 @@ pub fn batch(n: usize, value_bytes: usize, ts: i64) -> Vec<u8> {
             .map(|i| (format!("k{i}"), Some(vec![b'v'; value_bytes])))
             .collect::<Vec<_>>(),
         ts,
-        Compression::None,
+        Codec::None,
     )
 }
 
 /// One batch with the given keys and values (None = tombstone), record i at
 /// timestamp `ts + i`.
-pub fn keyed_batch(kv: &[(String, Option<Vec<u8>>)], ts: i64, compression: Compression) -> Vec<u8> {
+pub fn keyed_batch(kv: &[(String, Option<Vec<u8>>)], ts: i64, compression: Codec) -> Vec<u8> {
     let records: Vec<TimedKeyValue> = kv
         .iter()
         .enumerate()

@@ -27,11 +27,16 @@ const PRODUCER_EPOCH: usize = 51;
 const BASE_SEQUENCE: usize = 53;
 const RECORDS_COUNT: usize = 57;
 
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
-const DELETE_HORIZON_BIT: i16 = 0x40;
+/// The attribute bits naming the compression codec.
+pub const COMPRESSION_MASK: i16 = 0x07;
+/// Attribute bit: timestamps are LogAppendTime.
+pub const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+/// Attribute bit: the batch belongs to a transaction.
+pub const TRANSACTIONAL_BIT: i16 = 0x10;
+/// Attribute bit: the batch holds a control record (a transaction marker).
+pub const CONTROL_BIT: i16 = 0x20;
+/// Attribute bit: the base timestamp is the delete horizon of its tombstones.
+pub const DELETE_HORIZON_BIT: i16 = 0x40;
 
 /// Why a byte range is not a valid record batch.
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
@@ -301,11 +306,12 @@ pub fn set_max_timestamp(batch: &mut [u8], timestamp: i64) {
     refresh_crc(batch);
 }
 
-/// Rewrites the codec bits of the attributes (the payload must already be in that
-/// codec) and recomputes the CRC.
-pub fn set_codec(batch: &mut [u8], codec: Codec) {
-    let attrs = (be_i16(batch, ATTRIBUTES) & !COMPRESSION_MASK) | codec.attribute_bits();
-    batch[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attrs.to_be_bytes());
+/// Rewrites the producer id, epoch and base sequence (a producer re-sending a sealed
+/// batch under a new identity) and recomputes the CRC, which covers them.
+pub fn set_producer(batch: &mut [u8], producer_id: i64, producer_epoch: i16, base_sequence: i32) {
+    batch[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[PRODUCER_EPOCH..PRODUCER_EPOCH + 2].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&base_sequence.to_be_bytes());
     refresh_crc(batch);
 }
 

@@ -1,10 +1,11 @@
-//! Building a plain record batch: what the broker writes itself (metadata records,
-//! group records) and what tests and tools need to produce.
+//! Whole batches in one call, over [`BatchBuilder`]: what the broker writes itself
+//! (metadata records, group records) and what tests and tools need to produce.
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+
+use crate::batch::Codec;
+use crate::batch_builder::{BatchBuilder, NO_HEADERS};
+use crate::batch_header::ProducerStamp;
 
 /// One record of a plain batch: key and value, either may be absent (a tombstone
 /// has no value).
@@ -13,69 +14,54 @@ pub type KeyValue = (Option<Bytes>, Option<Bytes>);
 /// Encodes one uncompressed magic-2 batch holding `records` with relative offsets
 /// 0..n, every record stamped `timestamp_ms`, no producer id, no headers.
 pub fn encode_plain_batch(records: &[KeyValue], timestamp_ms: i64) -> Result<BytesMut, String> {
-    encode_batch(records, timestamp_ms, Compression::None)
+    encode_batch(records, timestamp_ms, Codec::None)
 }
 
 /// Like [`encode_plain_batch`] with the given compression.
 pub fn encode_batch(
     records: &[KeyValue],
     timestamp_ms: i64,
-    compression: Compression,
+    codec: Codec,
 ) -> Result<BytesMut, String> {
-    let timed: Vec<TimedKeyValue> = records
-        .iter()
-        .map(|(key, value)| (key.clone(), value.clone(), timestamp_ms))
-        .collect();
-    encode_timed_batch(&timed, compression)
+    encode(records.iter().map(|(k, v)| (k, v, timestamp_ms)), codec)
 }
 
 /// A record with its own timestamp (ms).
 pub type TimedKeyValue = (Option<Bytes>, Option<Bytes>, i64);
 
-/// Like [`encode_batch`], each record with its own timestamp.
-pub fn encode_timed_batch(
-    records: &[TimedKeyValue],
-    compression: Compression,
+/// Like [`encode_batch`], each record with its own timestamp; the first record's is
+/// the batch's base timestamp, as in Kafka.
+pub fn encode_timed_batch(records: &[TimedKeyValue], codec: Codec) -> Result<BytesMut, String> {
+    encode(records.iter().map(|(k, v, t)| (k, v, *t)), codec)
+}
+
+fn encode<'a>(
+    records: impl Iterator<Item = (&'a Option<Bytes>, &'a Option<Bytes>, i64)> + Clone,
+    codec: Codec,
 ) -> Result<BytesMut, String> {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (key, value, timestamp))| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch whenever offset minus sequence changes,
-            // and takes the first record's sequence as the base: counting up from -1
-            // keeps one batch with "no sequence" in its header.
-            sequence: i as i32 - 1,
-            timestamp: *timestamp,
-            key: key.clone(),
-            value: value.clone(),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: 2,
-            compression,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(buf)
+    // A first guess at the record bytes (fields plus room for their varints), so the
+    // buffer rarely grows.
+    let field_bytes = |f: &Option<Bytes>| f.as_ref().map_or(0, |b| b.len()) + 8;
+    let capacity = records
+        .clone()
+        .map(|(k, v, _)| field_bytes(k) + field_bytes(v))
+        .sum();
+    let mut builder = BatchBuilder::new(codec, capacity);
+    for (key, value, timestamp) in records {
+        builder
+            .push(timestamp, key.as_deref(), value.as_deref(), &NO_HEADERS)
+            .map_err(|e| e.to_string())?;
+    }
+    builder
+        .build(ProducerStamp::default())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::BatchView;
+    use crate::record::{parse_records, record_data};
 
     #[test]
     fn encodes_a_valid_batch() {
@@ -93,5 +79,23 @@ mod tests {
         view.validate().unwrap();
         assert_eq!(view.records_count(), 2);
         assert_eq!(view.max_timestamp(), 42);
+    }
+
+    #[test]
+    fn timed_batches_keep_each_timestamp_and_the_codec() {
+        let recs: Vec<TimedKeyValue> = vec![
+            (None, Some(Bytes::from_static(b"a")), 30),
+            (None, Some(Bytes::from_static(b"b")), 10),
+            (None, Some(Bytes::from_static(b"c")), 20),
+        ];
+        let buf = encode_timed_batch(&recs, Codec::Zstd).unwrap();
+        let view = BatchView::parse(&buf).unwrap();
+        view.validate().unwrap();
+        assert_eq!(view.codec(), Codec::Zstd);
+        assert_eq!((view.base_timestamp(), view.max_timestamp()), (30, 30));
+        let data = record_data(&view, 1 << 10).unwrap();
+        let read = parse_records(&data, 3).unwrap();
+        let stamps: Vec<i64> = read.iter().map(|r| 30 + r.timestamp_delta).collect();
+        assert_eq!(stamps, [30, 10, 20]);
     }
 }

@@ -7,15 +7,13 @@ use std::io::Read;
 use bytes::BytesMut;
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 
-use crate::batch::{set_codec, BatchView, Codec, BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES};
+use crate::batch::{BatchView, Codec, BATCH_HEADER_BYTES};
+use crate::batch_header::{BatchHeader, BATCH_BYTES_MAX};
 use crate::record::{record_data, RecordError};
 
 /// Largest size one batch's records may decompress to, in bytes: readers refuse a
 /// batch that would need more.
 pub const DECOMPRESSED_BATCH_BYTES_MAX: usize = 128 * 1024 * 1024;
-
-/// Where a batch's length field lies.
-const BATCH_LENGTH_AT: usize = 8;
 
 /// Kafka's snappy: xerial framing (16-byte header, then blocks of a u32 length and a
 /// raw snappy block), or one raw snappy block when the header is absent.
@@ -92,13 +90,10 @@ pub fn recompress_batch(
     limit: usize,
 ) -> Result<BytesMut, RecordError> {
     let records = record_data(view, limit)?;
-    let mut out = BytesMut::with_capacity(BATCH_HEADER_BYTES + records.len());
-    out.extend_from_slice(&view.bytes()[..BATCH_HEADER_BYTES]);
-    compress_into(target, BytesMut::from(&records[..]), &mut out)?;
-    let length = (out.len() - LOG_OVERHEAD_BYTES) as i32;
-    out[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].copy_from_slice(&length.to_be_bytes());
-    set_codec(&mut out, target);
-    Ok(out)
+    let mut buffer = BytesMut::with_capacity(BATCH_HEADER_BYTES + records.len());
+    buffer.resize(BATCH_HEADER_BYTES, 0);
+    buffer.extend_from_slice(&records);
+    Ok(BatchHeader::of(view).seal(target, buffer, BATCH_BYTES_MAX)?)
 }
 
 fn decompress_error(e: impl std::fmt::Display) -> RecordError {

@@ -4,12 +4,14 @@
 //! crate adds what a server and a client need around them: frame limits, request
 //! header parsing, the table of API versions Moldau supports, and the one record-batch
 //! codec: a zero-copy batch view, a bounded record iterator, bounded decompression,
-//! varints and the produce-side validation. It does no I/O.
+//! the batch builder, varints and the produce-side validation. It does no I/O.
 
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod batch_builder;
 pub mod batch_encode;
+pub mod batch_header;
 pub mod compression;
 pub mod frame;
 pub mod produce_validation;

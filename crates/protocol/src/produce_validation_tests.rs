@@ -1,13 +1,12 @@
 use super::*;
-use crate::batch::{refresh_crc, BATCH_HEADER_BYTES};
+use crate::batch::{refresh_crc, Codec, BATCH_HEADER_BYTES};
 use crate::batch_encode::encode_timed_batch;
 use crate::compression::compress;
 use bytes::Bytes;
-use kafka_protocol::records::Compression;
 
 const NOW: i64 = 1_700_000_000_000;
 
-fn batch(keys: &[Option<&str>], timestamps: &[i64], compression: Compression) -> Vec<u8> {
+fn batch(keys: &[Option<&str>], timestamps: &[i64], compression: Codec) -> Vec<u8> {
     let records: Vec<_> = keys
         .iter()
         .zip(timestamps)
@@ -24,7 +23,7 @@ fn batch(keys: &[Option<&str>], timestamps: &[i64], compression: Compression) ->
 
 fn plain(n: usize) -> Vec<u8> {
     let keys = vec![Some("k"); n];
-    batch(&keys, &vec![NOW; n], Compression::None)
+    batch(&keys, &vec![NOW; n], Codec::None)
 }
 
 /// Replaces the record payload (uncompressed) and fixes length, count and CRC.
@@ -47,11 +46,11 @@ fn check(b: &[u8], config: &ProduceValidation) -> Result<ValidatedBatch, Produce
 #[test]
 fn accepts_plain_and_compressed_batches() {
     for compression in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
+        Codec::None,
+        Codec::Gzip,
+        Codec::Snappy,
+        Codec::Lz4,
+        Codec::Zstd,
     ] {
         let b = batch(&[Some("a"), None], &[NOW - 5, NOW - 1], compression);
         let ok = check(&b, &ProduceValidation::default()).unwrap();
@@ -115,11 +114,7 @@ fn a_decompression_bomb_is_refused_within_the_bound() {
 
 #[test]
 fn compacted_topics_need_keys_per_record() {
-    let b = batch(
-        &[Some("a"), None, Some("c"), None],
-        &[NOW; 4],
-        Compression::Lz4,
-    );
+    let b = batch(&[Some("a"), None, Some("c"), None], &[NOW; 4], Codec::Lz4);
     let config = ProduceValidation {
         keys_required: true,
         ..ProduceValidation::default()
@@ -141,7 +136,7 @@ fn create_time_timestamps_must_lie_within_the_window() {
     let b = batch(
         &[Some("a"), Some("b"), Some("c")],
         &[NOW - 1000, NOW + 501, NOW - 1001],
-        Compression::None,
+        Codec::None,
     );
     let err = check(&b, &config).unwrap_err();
     assert_eq!(err.error, ResponseError::InvalidTimestamp);
@@ -154,7 +149,7 @@ fn create_time_timestamps_must_lie_within_the_window() {
     };
     assert!(check(&b, &append).is_ok());
     // -1 means "no timestamp" and is never out of range.
-    let none = batch(&[Some("a")], &[NO_TIMESTAMP], Compression::None);
+    let none = batch(&[Some("a")], &[NO_TIMESTAMP], Codec::None);
     assert!(check(&none, &config).is_ok());
 }
 

@@ -254,13 +254,17 @@ pub fn record_data<'a>(view: &BatchView<'a>, limit: usize) -> Result<Cow<'a, [u8
 
 /// Re-encodes a record with a different timestamp delta (attributes and the rest
 /// unchanged), appending it to `out`.
-pub fn reencode_with_timestamp_delta(out: &mut Vec<u8>, record: &Record<'_>, timestamp_delta: i64) {
+pub fn reencode_with_timestamp_delta(
+    out: &mut impl bytes::BufMut,
+    record: &Record<'_>,
+    timestamp_delta: i64,
+) {
     let mut body = Vec::with_capacity(record.bytes.len() + 10);
     body.push(record.attributes as u8);
     put_varlong(&mut body, timestamp_delta);
     body.extend_from_slice(record.after_timestamp);
     put_varlong(out, body.len() as i64);
-    out.extend_from_slice(&body);
+    out.put_slice(&body);
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub use super::batch::{DeliverySender, ProducerBatch};
 use super::sequence::{advance, ProducerIdentity};
 use crate::batch_builder::BatchBuilder;
 use crate::codec::Compression;
+use crate::error::Error;
 use crate::partitioner::StickyPartitioner;
 use crate::record::Header;
 
@@ -198,8 +199,10 @@ impl Accumulator {
                 topic: name,
                 partition,
                 builder: Some(match self.pool.pop() {
-                    Some(buf) => BatchBuilder::with_buffer(compression, buf),
-                    None => BatchBuilder::new(compression, size.min(BATCH_CAPACITY_BYTES_MAX)),
+                    Some(buf) => BatchBuilder::with_buffer(compression.codec(), buf),
+                    None => {
+                        BatchBuilder::new(compression.codec(), size.min(BATCH_CAPACITY_BYTES_MAX))
+                    }
                 }),
                 sealed: None,
                 deliveries: Vec::new(),
@@ -213,7 +216,18 @@ impl Accumulator {
         }
         if let Some(batch) = queue.batches.back_mut() {
             if let Some(builder) = batch.builder.as_mut() {
-                builder.append(record.timestamp, record.key, record.value, record.headers);
+                let pushed =
+                    builder.push(record.timestamp, record.key, record.value, record.headers);
+                if let Err(e) = pushed {
+                    // The batch is unchanged; only this record fails (and a batch
+                    // opened for it alone is dropped again).
+                    let _ = tx.send(Err(Error::Encode(e.to_string())));
+                    if builder.is_empty() {
+                        queue.batches.pop_back();
+                        self.incomplete.remove(&id);
+                    }
+                    return (partition, false);
+                }
             }
             batch.deliveries.push(Delivery {
                 tx,

@@ -235,3 +235,42 @@ fn sticky_moves_when_batch_is_full_and_leaderless_topics_reported() {
     let d = a.drain(Instant::now(), true, 1 << 20, |_, _| None);
     assert_eq!(d.leaderless, vec!["t".to_string()]);
 }
+
+#[test]
+fn a_record_the_builder_refuses_fails_alone_and_leaves_no_empty_batch() {
+    use moldau_protocol::record::RECORD_HEADERS_MAX;
+    let mut a = acc(1 << 20, 0);
+    let (_, _, _kept) = add(&mut a, Target::Partition(0), b"before");
+    let headers = vec![
+        Header {
+            key: "h".into(),
+            value: None,
+        };
+        RECORD_HEADERS_MAX + 1
+    ];
+    let sem = Arc::new(Semaphore::new(2));
+    for partition in [0, 1] {
+        let (tx, mut rx) = oneshot::channel();
+        let rec = Append {
+            timestamp: 1,
+            key: None,
+            value: Some(b"too many headers"),
+            headers: &headers,
+        };
+        let permit = sem.clone().try_acquire_owned().unwrap();
+        let (p, new) = a.append("t", Target::Partition(partition), &rec, permit, tx, || {
+            vec![0, 1]
+        });
+        assert_eq!((p, new), (partition, false));
+        assert!(matches!(rx.try_recv(), Ok(Err(Error::Encode(_)))));
+    }
+    assert_eq!(
+        sem.available_permits(),
+        2,
+        "the refused records hold no memory"
+    );
+    let d = a.drain(Instant::now(), true, 1 << 20, |_, _| Some(1));
+    let batches = &d.by_node[&1];
+    assert_eq!(batches.len(), 1, "no empty batch for partition 1");
+    assert_eq!((batches[0].partition, batches[0].record_count()), (0, 1));
+}

@@ -64,7 +64,10 @@ impl ProducerBatch {
             .builder
             .take()
             .ok_or_else(|| Error::Encode("batch has no records".into()))?;
-        let bytes = builder.build(self.stamp.unwrap_or_default())?;
+        let bytes = builder
+            .build(self.stamp.unwrap_or_default())
+            .map_err(|e| Error::Encode(e.to_string()))?
+            .freeze();
         self.sealed = Some(bytes.clone());
         Ok(bytes)
     }

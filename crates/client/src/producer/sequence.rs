@@ -5,17 +5,10 @@
 
 use bytes::{Bytes, BytesMut};
 
+use moldau_protocol::batch::{set_producer, BATCH_HEADER_BYTES};
+
 use crate::batch_builder::ProducerStamp;
 
-/// Offset of the producer id in a batch header.
-const PRODUCER_ID_AT: usize = 43;
-/// Offset of the producer epoch in a batch header.
-const PRODUCER_EPOCH_AT: usize = 51;
-/// Offset of the base sequence in a batch header.
-const BASE_SEQUENCE_AT: usize = 53;
-/// Offset of the CRC in a batch header, and where its coverage starts.
-const CRC_AT: usize = 17;
-const CRC_COVERED_FROM: usize = 21;
 /// The batches of one partition that may be in flight at once with idempotence
 /// (the broker remembers the last five).
 pub const IDEMPOTENT_IN_FLIGHT_MAX: usize = 5;
@@ -49,15 +42,15 @@ pub fn advance(sequence: i32, records: usize) -> i32 {
 /// producer was reset); the CRC covers them, so it is recomputed.
 pub fn restamp(sealed: &Bytes, stamp: ProducerStamp) -> Bytes {
     let mut b = BytesMut::from(&sealed[..]);
-    if b.len() < moldau_protocol::batch::BATCH_HEADER_BYTES {
+    if b.len() < BATCH_HEADER_BYTES {
         return sealed.clone();
     }
-    b[PRODUCER_ID_AT..PRODUCER_ID_AT + 8].copy_from_slice(&stamp.producer_id.to_be_bytes());
-    b[PRODUCER_EPOCH_AT..PRODUCER_EPOCH_AT + 2]
-        .copy_from_slice(&stamp.producer_epoch.to_be_bytes());
-    b[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&stamp.base_sequence.to_be_bytes());
-    let crc = crc32c::crc32c(&b[CRC_COVERED_FROM..]);
-    b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    set_producer(
+        &mut b,
+        stamp.producer_id,
+        stamp.producer_epoch,
+        stamp.base_sequence,
+    );
     b.freeze()
 }
 
@@ -65,16 +58,16 @@ pub fn restamp(sealed: &Bytes, stamp: ProducerStamp) -> Bytes {
 mod tests {
     use super::*;
     use crate::batch_builder::BatchBuilder;
-    use crate::codec::Compression;
-    use moldau_protocol::batch::BatchView;
+    use moldau_protocol::batch::{BatchView, Codec};
+    use moldau_protocol::batch_builder::NO_HEADERS;
 
     #[test]
     fn restamped_batches_keep_a_valid_crc() {
-        let mut b = BatchBuilder::new(Compression::None, 64);
-        b.append(1, None, Some(b"v"), &[]);
-        b.append(2, None, Some(b"w"), &[]);
+        let mut b = BatchBuilder::new(Codec::None, 64);
+        b.push(1, None, Some(b"v"), &NO_HEADERS).unwrap();
+        b.push(2, None, Some(b"w"), &NO_HEADERS).unwrap();
         let id = ProducerIdentity { id: 7, epoch: 1 };
-        let sealed = b.build(id.stamp(10)).unwrap();
+        let sealed = b.build(id.stamp(10)).unwrap().freeze();
         let view = BatchView::parse(&sealed).unwrap();
         view.validate().unwrap();
         assert_eq!((view.producer_id(), view.base_sequence()), (7, 10));

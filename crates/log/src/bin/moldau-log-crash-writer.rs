@@ -16,8 +16,8 @@ use std::sync::{mpsc, Arc};
 
 use bytes::Bytes;
 use moldau_log::{LogConfig, LogManager, TopicPartition};
+use moldau_protocol::batch::Codec;
 use moldau_protocol::batch_encode::{self, KeyValue};
-use moldau_protocol::kafka::records::Compression;
 
 /// Partitions written concurrently.
 const PARTITIONS: i32 = 2;
@@ -48,7 +48,7 @@ fn encode_batch(writer: i32, seq: u64, run: u64) -> Vec<u8> {
             )
         })
         .collect();
-    batch_encode::encode_batch(&records, now_ms, Compression::None)
+    batch_encode::encode_batch(&records, now_ms, Codec::None)
         .expect("encoding a batch of small records cannot fail")
         .to_vec()
 }
