@@ -5,6 +5,7 @@
 //! start-up stops with a message naming the property.
 
 use crate::node_config::NodeConfig;
+use crate::request_settings::RequestSettings;
 use moldau_log::config::{SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MIN};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -342,6 +343,8 @@ pub struct BrokerConfig {
     values: BTreeMap<String, String>,
     /// Identity, roles, quorum and listeners, resolved once.
     pub node: NodeConfig,
+    /// The settings requests consult, resolved once.
+    pub settings: RequestSettings,
 }
 
 impl BrokerConfig {
@@ -353,9 +356,11 @@ impl BrokerConfig {
         let mut config = BrokerConfig {
             values: props,
             node: NodeConfig::placeholder(),
+            settings: RequestSettings::placeholder(),
         };
         config.validate_cross()?;
         config.node = NodeConfig::resolve(&config)?;
+        config.settings = RequestSettings::resolve(&config)?;
         Ok(config)
     }
 

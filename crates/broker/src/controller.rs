@@ -90,7 +90,7 @@ impl Broker {
         self.check_not_exists(&topic.name)?;
         let image = self.metadata.image();
         let partitions = if topic.num_partitions == -1 {
-            self.config.int("num.partitions")
+            self.config.settings.num_partitions
         } else {
             topic.num_partitions
         };
@@ -101,7 +101,7 @@ impl Broker {
             ));
         }
         let replication = if topic.replication_factor == -1 {
-            self.config.int("default.replication.factor") as i16
+            self.config.settings.default_replication_factor
         } else {
             topic.replication_factor
         };
@@ -186,13 +186,13 @@ impl Broker {
             ("cleanup.policy".to_string(), "compact".to_string()),
             (
                 "segment.bytes".to_string(),
-                self.config.string("offsets.topic.segment.bytes"),
+                self.config.settings.offsets_topic_segment_bytes.to_string(),
             ),
             ("compression.type".to_string(), "producer".to_string()),
         ]);
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
-            num_partitions: self.config.int("offsets.topic.num.partitions"),
+            num_partitions: self.config.settings.offsets_topic_num_partitions,
             replication_factor: -1,
             configs,
         };
@@ -203,7 +203,7 @@ impl Broker {
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
-        if !self.config.bool("delete.topic.enable") {
+        if !self.config.settings.delete_topic_enable {
             return Err(BrokerError::api(
                 ResponseError::TopicDeletionDisabled,
                 "Topic deletion is disabled.",

@@ -113,7 +113,7 @@ fn group_config(broker: &Broker) -> GroupConfig {
 fn offsets_topic_partitions(broker: &Broker) -> i32 {
     match broker.metadata.image().topic(OFFSETS_TOPIC) {
         Some(t) => t.partitions.len() as i32,
-        None => broker.config.int("offsets.topic.num.partitions"),
+        None => broker.config.settings.offsets_topic_num_partitions,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod partition;
 pub mod quorum_voters;
 pub mod replica_manager;
 pub mod request;
+pub mod request_settings;
 pub mod response_frame;
 pub mod server;
 pub mod topic_config;

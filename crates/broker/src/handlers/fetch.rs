@@ -260,7 +260,7 @@ async fn fetch(
     };
 
     // The broker's fetch.max.bytes caps what a client may ask for, as in Kafka.
-    let broker_max_bytes = broker.config.int("fetch.max.bytes").max(0);
+    let broker_max_bytes = broker.config.settings.fetch_max_bytes.max(0);
     let max_bytes = request.max_bytes.clamp(0, broker_max_bytes) as usize;
     let min_bytes = request.min_bytes.max(0) as usize;
     let wait_ms = request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64;

@@ -97,7 +97,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         Some(t) => t.is_empty() && ctx.version == 0,
     };
     let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation)
-        && broker.config.bool("auto.create.topics.enable");
+        && broker.config.settings.auto_create_topics_enable;
 
     let mut topics = Vec::new();
     if all_topics {

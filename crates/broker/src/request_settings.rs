@@ -1,0 +1,104 @@
+//! Broker-wide settings that requests consult, resolved once at start-up so no request
+//! looks a property up by name.
+
+use crate::config::{BrokerConfig, ConfigError};
+
+/// The static broker settings handlers and the controller read per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSettings {
+    /// `auto.create.topics.enable`: Metadata creates unknown topics it is asked for.
+    pub auto_create_topics_enable: bool,
+    /// `delete.topic.enable`: DeleteTopics is allowed.
+    pub delete_topic_enable: bool,
+    /// `num.partitions`: partitions of a topic created without a count.
+    pub num_partitions: i32,
+    /// `default.replication.factor`: replicas of a topic created without a factor.
+    pub default_replication_factor: i16,
+    /// `fetch.max.bytes`: the most one Fetch response carries, whatever the client asks.
+    pub fetch_max_bytes: i32,
+    /// `offsets.topic.num.partitions`: partitions `__consumer_offsets` is created with.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.segment.bytes`: that topic's segment size.
+    pub offsets_topic_segment_bytes: i32,
+}
+
+impl RequestSettings {
+    /// Reads the validated properties; a value the typed field cannot hold is refused.
+    pub fn resolve(config: &BrokerConfig) -> Result<Self, ConfigError> {
+        let factor = config.int("default.replication.factor");
+        let default_replication_factor =
+            i16::try_from(factor).map_err(|_| ConfigError::Invalid {
+                name: "default.replication.factor".into(),
+                value: factor.to_string(),
+                reason: format!("must be at most {} (a replica count is 16 bits)", i16::MAX),
+            })?;
+        Ok(RequestSettings {
+            auto_create_topics_enable: config.bool("auto.create.topics.enable"),
+            delete_topic_enable: config.bool("delete.topic.enable"),
+            num_partitions: config.int("num.partitions"),
+            default_replication_factor,
+            fetch_max_bytes: config.int("fetch.max.bytes"),
+            offsets_topic_num_partitions: config.int("offsets.topic.num.partitions"),
+            offsets_topic_segment_bytes: config.int("offsets.topic.segment.bytes"),
+        })
+    }
+
+    /// Stands in while the properties themselves are checked, before `resolve`.
+    pub(crate) fn placeholder() -> Self {
+        RequestSettings {
+            auto_create_topics_enable: false,
+            delete_topic_enable: false,
+            num_partitions: 0,
+            default_replication_factor: 0,
+            fetch_max_bytes: 0,
+            offsets_topic_num_partitions: 0,
+            offsets_topic_segment_bytes: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<RequestSettings, ConfigError> {
+        let props = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>();
+        BrokerConfig::from_properties(props).map(|c| c.settings)
+    }
+
+    #[test]
+    fn defaults_and_overrides_are_typed() {
+        let s = settings(&[]).unwrap();
+        assert!(s.auto_create_topics_enable && s.delete_topic_enable);
+        assert_eq!((s.num_partitions, s.default_replication_factor), (1, 1));
+        assert_eq!(s.fetch_max_bytes, 57_671_680);
+        assert_eq!(s.offsets_topic_num_partitions, 50);
+        let s = settings(&[
+            ("num.partitions", "6"),
+            ("auto.create.topics.enable", "false"),
+        ])
+        .unwrap();
+        assert_eq!(s.num_partitions, 6);
+        assert!(!s.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn a_replication_factor_beyond_16_bits_is_refused() {
+        // It used to be truncated silently (70000 as i16 = 4464).
+        let err = settings(&[("default.replication.factor", "70000")]).unwrap_err();
+        assert!(
+            err.to_string().contains("default.replication.factor"),
+            "{err}"
+        );
+        assert_eq!(
+            settings(&[("default.replication.factor", "3")])
+                .unwrap()
+                .default_replication_factor,
+            3
+        );
+    }
+}
