@@ -1,0 +1,18 @@
+//! Errors of the Raft transport.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RaftTransportError {
+    #[error("controller connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame of {bytes} bytes exceeds the limit of {limit}")]
+    FrameTooLarge { bytes: usize, limit: usize },
+    #[error("malformed raft message: {0}")]
+    Malformed(String),
+    #[error("the peer answered a {got} to a {sent} request")]
+    WrongReply {
+        sent: &'static str,
+        got: &'static str,
+    },
+}

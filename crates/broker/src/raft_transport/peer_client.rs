@@ -1,0 +1,183 @@
+//! openraft's network: one client per peer over the controller listener, which
+//! connects on first use, reconnects after any failure, and bounds every call by
+//! openraft's timeout.
+
+use std::time::Duration;
+
+use moldau_metadata::raft::{MetadataRaftConfig, NodeId};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, RPCTypes};
+use tokio::io::BufReader;
+use tokio::net::TcpStream;
+
+use crate::raft_transport::error::RaftTransportError;
+use crate::raft_transport::frame::{read_frame, write_frame};
+use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
+
+type C = MetadataRaftConfig;
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+
+/// Makes a [`PeerClient`] per target; openraft asks for one per replication stream.
+#[derive(Clone, Debug)]
+pub struct TcpRaftNetwork {
+    /// This node, for timeouts reported to openraft.
+    pub local_id: NodeId,
+}
+
+impl RaftNetworkFactory<C> for TcpRaftNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
+        PeerClient {
+            local_id: self.local_id,
+            target,
+            addr: node.addr.clone(),
+            connection: None,
+        }
+    }
+}
+
+/// A connection to one peer's controller listener.
+pub struct PeerClient {
+    local_id: NodeId,
+    target: NodeId,
+    addr: String,
+    connection: Option<BufReader<TcpStream>>,
+}
+
+/// Why a call failed, before it is told to openraft.
+enum CallError {
+    Connect(std::io::Error),
+    Transport(RaftTransportError),
+    TimedOut,
+}
+
+impl PeerClient {
+    async fn call(&mut self, request: RaftRequest, ttl: Duration) -> Result<RaftReply, CallError> {
+        let body = encode(&request).map_err(CallError::Transport)?;
+        let addr = self.addr.clone();
+        let slot = &mut self.connection;
+        let exchange = async move {
+            let connection = match slot {
+                Some(connection) => connection,
+                None => {
+                    let stream = TcpStream::connect(&addr)
+                        .await
+                        .map_err(CallError::Connect)?;
+                    stream
+                        .set_nodelay(true)
+                        .map_err(|e| CallError::Transport(e.into()))?;
+                    slot.insert(BufReader::new(stream))
+                }
+            };
+            write_frame(connection, &body)
+                .await
+                .map_err(CallError::Transport)?;
+            match read_frame(connection).await.map_err(CallError::Transport)? {
+                Some(reply) => decode::<RaftReply>(&reply).map_err(CallError::Transport),
+                None => Err(CallError::Transport(RaftTransportError::Io(
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ))),
+            }
+        };
+        let result = match tokio::time::timeout(ttl, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::TimedOut),
+        };
+        if result.is_err() {
+            // The stream may hold half a frame: start over on the next call.
+            self.connection = None;
+        }
+        result
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        error: CallError,
+        action: RPCTypes,
+        ttl: Duration,
+    ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+        match error {
+            CallError::Connect(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Transport(e) => RPCError::Network(NetworkError::new(&e)),
+            CallError::TimedOut => RPCError::Timeout(Timeout {
+                action,
+                id: self.local_id,
+                target: self.target,
+                timeout: ttl,
+            }),
+        }
+    }
+
+    /// A reply of another kind than the request: the peer is confused, so is the
+    /// stream; answered as a network error.
+    fn wrong_reply<E: std::error::Error>(
+        &mut self,
+        sent: &'static str,
+        reply: RaftReply,
+    ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
+        self.connection = None;
+        let error = RaftTransportError::WrongReply {
+            sent,
+            got: reply.name(),
+        };
+        RPCError::Network(NetworkError::new(&error))
+    }
+
+    #[allow(clippy::result_large_err)] // openraft's error type, as RaftNetwork returns it
+    fn remote<T, E: std::error::Error>(
+        &self,
+        result: Result<T, RaftError<NodeId, E>>,
+    ) -> RpcResult<T, E> {
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+impl RaftNetwork<C> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<C>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::AppendEntries(rpc), ttl).await {
+            Ok(RaftReply::AppendEntries(result)) => self.remote(result),
+            Ok(other) => Err(self.wrong_reply("AppendEntries", other)),
+            Err(e) => Err(self.rpc_error(e, RPCTypes::AppendEntries, ttl)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<C>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::InstallSnapshot(rpc), ttl).await {
+            Ok(RaftReply::InstallSnapshot(result)) => self.remote(result),
+            Ok(other) => Err(self.wrong_reply("InstallSnapshot", other)),
+            Err(e) => Err(self.rpc_error(e, RPCTypes::InstallSnapshot, ttl)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        let ttl = option.hard_ttl();
+        match self.call(RaftRequest::Vote(rpc), ttl).await {
+            Ok(RaftReply::Vote(result)) => self.remote(result),
+            Ok(other) => Err(self.wrong_reply("Vote", other)),
+            Err(e) => Err(self.rpc_error(e, RPCTypes::Vote, ttl)),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The controller listener: accepts peers' connections and hands each request to
+//! the local Raft node. One request at a time per connection; a malformed frame or
+//! message closes the connection.
+
+use std::sync::Arc;
+
+use moldau_metadata::raft::MetadataRaftConfig;
+use openraft::Raft;
+use tokio::io::BufReader;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use crate::raft_transport::error::RaftTransportError;
+use crate::raft_transport::frame::{read_frame, write_frame};
+use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
+
+/// Peer connections served at once; more are closed on accept (a quorum has a
+/// handful of voters, each keeping one connection to every other).
+pub const RAFT_CONNECTIONS_MAX: usize = 64;
+
+/// Serves `listener` until `shutdown` turns true.
+pub async fn serve_raft(
+    listener: TcpListener,
+    raft: Raft<MetadataRaftConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(RAFT_CONNECTIONS_MAX));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "controller listener accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, limit = RAFT_CONNECTIONS_MAX, "too many controller connections; closing");
+            continue;
+        };
+        let raft = raft.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                result = serve_connection(stream, raft) => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "closed controller connection");
+                    }
+                }
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    raft: Raft<MetadataRaftConfig>,
+) -> Result<(), RaftTransportError> {
+    stream.set_nodelay(true)?;
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+    while let Some(body) = read_frame(&mut reader).await? {
+        let request: RaftRequest = decode(&body)?;
+        let reply = match request {
+            RaftRequest::AppendEntries(rpc) => {
+                RaftReply::AppendEntries(raft.append_entries(rpc).await)
+            }
+            RaftRequest::Vote(rpc) => RaftReply::Vote(raft.vote(rpc).await),
+            RaftRequest::InstallSnapshot(rpc) => {
+                RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
+            }
+        };
+        write_frame(&mut writer, &encode(&reply)?).await?;
+    }
+    Ok(())
+}
