@@ -8,6 +8,7 @@ use std::time::Duration;
 use moldau_metadata::raft::NodeId;
 
 use crate::metadata_quorum::error::QuorumError;
+use crate::quorum_voters::QuorumVoter;
 
 /// Most voters `controller.quorum.voters` may name (Kafka clusters run 3 or 5).
 pub const QUORUM_VOTERS_MAX: usize = 16;
@@ -50,6 +51,24 @@ impl QuorumConfig {
         }
     }
 
+    /// From the node's typed configuration (`node.id`, `controller.quorum.voters`).
+    pub fn from_voters(
+        node_id: i32,
+        voters: &[QuorumVoter],
+        data_dir: PathBuf,
+    ) -> Result<Self, QuorumError> {
+        let id = |id: i32| {
+            NodeId::try_from(id).map_err(|_| QuorumError::BadVoters(format!("node id {id}")))
+        };
+        let voters = voters
+            .iter()
+            .map(|v| Ok((id(v.id)?, voter_address(v))))
+            .collect::<Result<BTreeMap<_, _>, QuorumError>>()?;
+        let config = QuorumConfig::new(id(node_id)?, voters, data_dir);
+        config.validate()?;
+        Ok(config)
+    }
+
     pub fn validate(&self) -> Result<(), QuorumError> {
         if !self.voters.contains_key(&self.node_id) {
             return Err(QuorumError::NotAVoter(self.node_id));
@@ -80,49 +99,32 @@ impl QuorumConfig {
     }
 }
 
-/// Parses `controller.quorum.voters`: `id@host:port` separated by commas.
-pub fn parse_voters(text: &str) -> Result<BTreeMap<NodeId, String>, QuorumError> {
-    let mut voters = BTreeMap::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = |why: &str| QuorumError::BadVoters(format!("{item:?}: {why}"));
-        let (id, addr) = item
-            .split_once('@')
-            .ok_or_else(|| bad("expected id@host:port"))?;
-        let id: NodeId = id.parse().map_err(|_| bad("the node id is not a number"))?;
-        let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-        if host.is_empty() || port.parse::<u16>().is_err() {
-            return Err(bad("expected host:port"));
-        }
-        if voters.insert(id, addr.to_string()).is_some() {
-            return Err(bad("node id named twice"));
-        }
+/// The address a voter's controller listener is dialled at (IPv6 in brackets).
+fn voter_address(voter: &QuorumVoter) -> String {
+    if voter.host.contains(':') {
+        format!("[{}]:{}", voter.host, voter.port)
+    } else {
+        format!("{}:{}", voter.host, voter.port)
     }
-    if voters.is_empty() {
-        return Err(QuorumError::BadVoters("no voters".into()));
-    }
-    if voters.len() > QUORUM_VOTERS_MAX {
-        return Err(QuorumError::BadVoters(format!(
-            "{} voters, at most {QUORUM_VOTERS_MAX}",
-            voters.len()
-        )));
-    }
-    Ok(voters)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quorum_voters::parse_voters;
 
     #[test]
-    fn voters_parse_as_kafka_writes_them() {
-        let v = parse_voters("1@127.0.0.1:9093, 2@localhost:9193,3@[::1]:9293").unwrap();
-        assert_eq!(v[&1], "127.0.0.1:9093");
-        assert_eq!(v[&2], "localhost:9193");
-        assert_eq!(v[&3], "[::1]:9293");
-        for bad in ["", "1", "x@h:1", "1@h", "1@h:99999", "1@:9", "1@h:1,1@h:2"] {
-            assert!(parse_voters(bad).is_err(), "{bad:?} accepted");
-        }
-        let config = QuorumConfig::new(4, v, PathBuf::from("d"));
-        assert!(matches!(config.validate(), Err(QuorumError::NotAVoter(4))));
+    fn voters_come_from_the_node_config() {
+        let voters = parse_voters("1@127.0.0.1:9093, 2@localhost:9193,3@[::1]:9293").unwrap();
+        let config = QuorumConfig::from_voters(2, &voters, PathBuf::from("d")).unwrap();
+        assert_eq!(config.node_id, 2);
+        assert_eq!(config.voters[&1], "127.0.0.1:9093");
+        assert_eq!(config.voters[&2], "localhost:9193");
+        assert_eq!(config.voters[&3], "[::1]:9293");
+        assert!(matches!(
+            QuorumConfig::from_voters(4, &voters, PathBuf::from("d")),
+            Err(QuorumError::NotAVoter(4))
+        ));
+        assert!(QuorumConfig::from_voters(-1, &voters, PathBuf::from("d")).is_err());
     }
 }

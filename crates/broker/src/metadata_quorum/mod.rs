@@ -6,7 +6,7 @@
 mod config;
 mod error;
 
-pub use config::{parse_voters, QuorumConfig, QUORUM_VOTERS_MAX};
+pub use config::{QuorumConfig, QUORUM_VOTERS_MAX};
 pub use error::QuorumError;
 
 use std::collections::BTreeMap;
