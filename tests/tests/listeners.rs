@@ -184,12 +184,21 @@ fn the_controller_listener_serves_no_client_requests() {
             &controller_addr,
             "--voters",
             &voters,
+            "--rack",
+            "rack-a",
         ],
         None,
     );
     // Clients are never sent to the controller listener.
     let (_, port) = broker_seen_via(&broker.addr);
     assert_eq!(port, i32::from(broker.port()));
+    // broker.rack is registered and reported (DescribeCluster).
+    let out = Command::new(moldau_bin())
+        .args(["-b", &broker.addr, "--json", "cluster", "describe"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["brokers"][0]["rack"], "rack-a", "{doc}");
     // A Kafka request on it gets no answer: the connection is closed.
     let mut stream = std::net::TcpStream::connect(&controller_addr).unwrap();
     stream
@@ -296,4 +305,60 @@ fn listener_and_quorum_settings_that_cannot_be_honoured_stop_start_up() {
             assert!(err.contains(w), "{args:?}: expected '{w}' in {err}");
         }
     }
+}
+
+/// ApiVersions v0 answered on `conn` (error code 0).
+fn api_versions_answered(conn: &mut RawConnection) {
+    let r = conn.call(18, 0, false, &[]);
+    assert_eq!(r[..2], [0, 0], "ApiVersions error code");
+}
+
+#[test]
+fn max_connections_counts_every_listener_together() {
+    let temp = tempfile::tempdir().unwrap();
+    let (outer, inner) = (free_port(), free_port());
+    let listeners = format!("listeners=PLAINTEXT://127.0.0.1:{outer},INTERNAL://127.0.0.1:{inner}");
+    let _broker = BrokerProcess::start_in(
+        temp.path(),
+        &[
+            "--set",
+            &listeners,
+            "--set",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+            "--set",
+            "max.connections=2",
+        ],
+        Some(outer),
+    );
+    // Two connections on one listener fit in max.connections=2 (the other listener
+    // must not hold a place back).
+    let mut first = RawConnection::connect(&format!("127.0.0.1:{outer}"));
+    api_versions_answered(&mut first);
+    let mut second = RawConnection::connect(&format!("127.0.0.1:{outer}"));
+    api_versions_answered(&mut second);
+    // A third, on the other listener, waits for a place, and is served once one frees.
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", inner)).unwrap();
+    let frame = [0, 18, 0, 0, 0, 0, 0, 3, 0, 1, b't'];
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&frame);
+    third.write_all(&out).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let mut size = [0u8; 4];
+    let early = third.read(&mut size);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "the third connection must wait, got {early:?}"
+    );
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    third
+        .read_exact(&mut size)
+        .expect("answered once a place is free");
+    let mut response = vec![0u8; i32::from_be_bytes(size) as usize];
+    third.read_exact(&mut response).unwrap();
+    assert_eq!(response[..4], 3i32.to_be_bytes());
 }
