@@ -257,3 +257,31 @@ fn serve_formats_an_empty_directory_itself() {
     drop(broker);
     assert!(meta_properties(&named).contains(&format!("cluster.id={given}")));
 }
+
+#[test]
+fn format_and_info_read_node_id_and_log_dirs_from_the_serve_config() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let config = temp.path().join("moldau.toml");
+    std::fs::write(
+        &config,
+        format!("\"node.id\" = 4\n\"log.dirs\" = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let cluster = random_uuid();
+    let out = moldau(&["storage", "format", "-t", &cluster, "-c", config]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = meta_properties(&dir);
+    assert!(
+        meta.contains("node.id=4") && meta.contains(&cluster),
+        "{meta}"
+    );
+    let info = moldau(&["storage", "info", "-c", config]);
+    assert!(info.status.success(), "{}", stderr(&info));
+    assert!(stdout(&info).contains(&dir.display().to_string()));
+    // Asked about another node id, info reports the mismatch.
+    let other = moldau(&["storage", "info", "-c", config, "--node-id", "5"]);
+    assert!(!other.status.success());
+    assert!(stdout(&other).contains("node.id 4"), "{}", stdout(&other));
+}
