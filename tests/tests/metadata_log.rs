@@ -71,3 +71,91 @@ fn a_json_era_metadata_log_still_starts() {
     assert_eq!(error, NONE);
     assert_eq!(records.len(), 1);
 }
+
+/// Snapshot files in the data directory's metadata log.
+fn snapshot_files(data_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("__cluster_metadata-0"))
+        .expect("metadata log dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".checkpoint"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn metadata_survives_restarts_from_snapshots() {
+    const TOPICS: usize = 60;
+    let mut broker = BrokerProcess::start(&[
+        "--set",
+        "metadata.log.max.record.bytes.between.snapshots=2000",
+    ]);
+    let mut client = RawClient::connect(&broker.addr);
+    for i in 0..TOPICS {
+        let retention = (3_600_000 + i).to_string();
+        let configs = [("retention.ms", retention.as_str())];
+        assert_eq!(
+            create_topic(&mut client, &format!("snap-{i}"), 2, &configs),
+            NONE
+        );
+    }
+    assert_eq!(delete_topic(&mut client, "snap-0"), NONE);
+    assert_eq!(create_partitions(&mut client, "snap-1", 4), NONE);
+    let (error, _) = produce(&mut client, "snap-2", 1, -1, 1_700_000_000_000, b"kept");
+    assert_eq!(error, NONE);
+    let snapshots = snapshot_files(&broker.data_dir);
+    assert!(!snapshots.is_empty(), "no snapshot was taken");
+    let offsets: Vec<&str> = snapshots.iter().map(|n| &n[..20]).collect();
+    assert!(offsets
+        .iter()
+        .all(|o| o.bytes().all(|b| b.is_ascii_digit())));
+    let check = |broker: &BrokerProcess| {
+        let mut client = RawClient::connect(&broker.addr);
+        let names = all_topic_names(&mut client);
+        assert!(
+            !names.contains(&"snap-0".to_string()),
+            "deleted topic is back"
+        );
+        for i in 1..TOPICS {
+            let name = format!("snap-{i}");
+            let expected = if i == 1 { 4 } else { 2 };
+            assert_eq!(
+                partition_count(&mut client, &name),
+                Some(expected),
+                "{name}"
+            );
+            assert_eq!(
+                topic_config(&mut client, &name, "retention.ms"),
+                Some((3_600_000 + i).to_string()),
+                "{name}"
+            );
+        }
+        let (error, records) = fetch(&mut client, "snap-2", 1, 0);
+        assert_eq!(error, NONE);
+        assert_eq!(records.len(), 1);
+    };
+    broker.stop();
+    broker.restart();
+    check(&broker);
+    // A crash (no clean shutdown) after more snapshots: the same again.
+    for i in 0..20 {
+        let mut client = RawClient::connect(&broker.addr);
+        assert_eq!(
+            topic_config(&mut client, "snap-3", "retention.ms").as_deref(),
+            Some("3600003")
+        );
+        assert_eq!(
+            create_topic(&mut client, &format!("late-{i}"), 1, &[]),
+            NONE
+        );
+    }
+    broker.kill();
+    broker.restart();
+    check(&broker);
+    let mut client = RawClient::connect(&broker.addr);
+    assert_eq!(partition_count(&mut client, "late-19"), Some(1));
+    assert!(
+        snapshot_files(&broker.data_dir).len() <= 2,
+        "old snapshots are removed"
+    );
+}

@@ -69,7 +69,10 @@ impl Broker {
             cluster_id,
             "meta.properties changed under us"
         );
-        let metadata = MetadataStore::open(&logs)?;
+        let metadata = MetadataStore::open(
+            &logs,
+            config.long("metadata.log.max.record.bytes.between.snapshots") as u64,
+        )?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics));
         let broker = Arc::new(Broker {

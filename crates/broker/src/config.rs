@@ -146,6 +146,13 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some(1),
     ),
     prop("fetch.max.bytes", Int, Some("57671680"), Some(1024)),
+    // Record bytes committed to the metadata log between two snapshots (20 MiB).
+    prop(
+        "metadata.log.max.record.bytes.between.snapshots",
+        Long,
+        Some("20971520"),
+        Some(1),
+    ),
     // Broker-level synonyms of topic configs; the topic name is in topic_config.rs.
     dynamic(prop("message.max.bytes", Int, Some("1048588"), Some(0))),
     dynamic(prop(

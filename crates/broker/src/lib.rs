@@ -20,6 +20,8 @@ pub mod internal_topics;
 pub mod listener_config;
 pub mod metadata_quorum;
 pub mod metadata_store;
+#[cfg(test)]
+mod metadata_store_tests;
 pub mod metrics;
 pub mod node_config;
 pub mod open_files_limit;

@@ -8,6 +8,8 @@ use crate::record_types::{
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
 
+mod snapshot_records;
+
 /// Topics Kafka reports as internal (`Topic.isInternal`).
 const INTERNAL_TOPIC_NAMES: [&str; 2] = ["__consumer_offsets", "__transaction_state"];
 

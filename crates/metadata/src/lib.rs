@@ -15,6 +15,7 @@ pub mod raft;
 mod record;
 pub mod record_codec;
 mod record_types;
+pub mod snapshot;
 mod wire;
 
 pub use delta::{DeletedTopic, MetadataDelta};
@@ -50,5 +51,7 @@ pub enum MetadataError {
 mod image_tests;
 #[cfg(test)]
 mod record_codec_tests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod test_records;
