@@ -168,7 +168,7 @@ impl MetadataStore {
             let fallback = progress.snapshots[keep_from];
             self.log
                 .write()
-                .purge_metadata_before(fallback.end_offset)?;
+                .advance_log_start_past_snapshot(fallback.end_offset)?;
             for old in progress.snapshots.drain(..keep_from) {
                 snapshot::remove_snapshot(&self.dir, old).map_err(snapshot_error)?;
             }

@@ -20,7 +20,6 @@ mod group_commit;
 mod index_file;
 mod log_loader;
 pub mod manager;
-mod metadata_purge;
 pub mod offline_partition;
 pub mod offset_index;
 pub mod partition_log;

@@ -93,12 +93,6 @@ impl PartitionLog {
         if self.tp.kind() == LogKind::Metadata {
             return Err(LogError::Protected(self.tp.to_string()));
         }
-        self.raise_log_start(offset)
-    }
-
-    /// Raises the log start to `offset` (at most the log end), deleting whole segments
-    /// below it; returns the new log start.
-    pub(crate) fn raise_log_start(&mut self, offset: i64) -> Result<i64, LogError> {
         if offset > self.log_end_offset || offset < 0 {
             return Err(self.out_of_range(offset));
         }

@@ -152,25 +152,3 @@ fn the_metadata_log_keeps_everything_whatever_its_config_says() {
         0
     );
 }
-
-#[test]
-fn the_metadata_log_is_purged_only_below_a_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let tp = crate::TopicPartition::new(crate::METADATA_LOG_TOPIC, 0);
-    let mut log = crate::PartitionLog::open(dir.path(), tp, config(1, 1), 0, None).unwrap();
-    for i in 0..40 {
-        let mut b = batch(3, 40, 1000 + i);
-        log.append(&mut b, 0, 0).unwrap();
-    }
-    let before = log.segment_base_offsets().len();
-    assert!(before > 2);
-    assert_eq!(log.purge_metadata_before(60).unwrap(), 60);
-    assert_eq!(log.log_start_offset(), 60);
-    assert!(log.segment_base_offsets().len() < before);
-    assert!(log.segment_base_offsets()[0] <= 60);
-    assert_eq!(
-        log.read(60, 1 << 20, i64::MAX, true).unwrap().first_offset,
-        60
-    );
-    assert!(log.purge_metadata_before(121).is_err(), "past the log end");
-}
