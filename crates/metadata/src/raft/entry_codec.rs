@@ -36,7 +36,7 @@ pub fn log_id_at(epoch: i32, offset: i64) -> Result<LogId<NodeId>, RaftStoreErro
         .map_err(|_| RaftStoreError::malformed("entry batch", format!("leader epoch {epoch}")))?;
     let index = u64::try_from(offset)
         .map_err(|_| RaftStoreError::malformed("entry batch", format!("offset {offset}")))?;
-    // The node id is not part of a committed leader id (openraft's default mode).
+    // In single-term-leader mode a committed leader id is the term alone.
     Ok(LogId::new(CommittedLeaderId::new(term, 0), index))
 }
 
