@@ -18,7 +18,7 @@ use crate::raft::error::{storage, RaftStoreError};
 use crate::raft::image_snapshot::{image_from_snapshot_bytes, image_to_snapshot_bytes};
 use crate::raft::snapshot_file::{read_snapshot, write_snapshot, StoredSnapshot};
 use crate::raft::type_config::{MetadataApplied, MetadataRaftConfig, NodeId};
-use crate::MetadataImage;
+use crate::{MetadataError, MetadataImage, MetadataRecord};
 
 type C = MetadataRaftConfig;
 
@@ -112,21 +112,40 @@ impl SmInner {
             EntryPayload::Membership(m) => {
                 self.last_membership = StoredMembership::new(Some(entry.log_id), m.clone());
             }
-            // Refusals are deterministic (every node refuses the same record) and leave
-            // the image unchanged; the writer hears why.
+            // An entry's records apply together or not at all (a topic's configs
+            // must not land on another topic of the same name). Refusals are
+            // deterministic, every node refuses the same entry; the writer hears why.
             EntryPayload::Normal(command) => match command.records() {
                 Err(e) => applied.rejected.push(e.to_string()),
                 Ok(records) => {
-                    for record in &records {
-                        if let Err(e) = self.image.apply(record, index as i64) {
-                            applied.rejected.push(e.to_string());
-                        }
+                    if let Err(e) = apply_all_or_none(&mut self.image, &records, index as i64) {
+                        applied.rejected.push(e.to_string());
                     }
                 }
             },
         }
         self.last_applied = Some(entry.log_id);
         applied
+    }
+}
+
+/// Applies `records` at `offset`, leaving `image` unchanged if any is refused.
+fn apply_all_or_none(
+    image: &mut MetadataImage,
+    records: &[MetadataRecord],
+    offset: i64,
+) -> Result<(), MetadataError> {
+    match records {
+        // One record is all-or-none already; no copy of the image needed.
+        [record] => image.apply(record, offset),
+        _ => {
+            let mut next = image.clone();
+            for record in records {
+                next.apply(record, offset)?;
+            }
+            *image = next;
+            Ok(())
+        }
     }
 }
 

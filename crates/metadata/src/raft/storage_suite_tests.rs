@@ -76,3 +76,34 @@ async fn vote_log_and_purge_point_survive_reopen() {
     // The Kafka view of the same log: offsets = indexes, leader epoch = term.
     assert_eq!(store.offsets(), (4, 9));
 }
+
+#[tokio::test]
+async fn an_entrys_records_apply_together_or_not_at_all() {
+    use crate::test_records::{topic, topic_config};
+    use crate::TopicId;
+    use openraft::storage::RaftStateMachine;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = MetadataStateMachine::open(dir.path()).unwrap();
+    let entry = |index: u64, records: &[crate::MetadataRecord]| MetadataEntry {
+        log_id: log_id(1, index),
+        payload: openraft::EntryPayload::Normal(MetadataCommand::from_records(records).unwrap()),
+    };
+    let first = [topic("a", TopicId([1; 16]))];
+    // A second "a" with its config: the config must not land on the first "a".
+    let clash = [
+        topic("a", TopicId([2; 16])),
+        topic_config("a", "retention.ms", Some("1")),
+    ];
+    let replies = sm
+        .apply([entry(1, &first), entry(2, &clash)])
+        .await
+        .unwrap();
+    assert!(replies[0].rejected.is_empty());
+    assert_eq!(replies[1].rejected.len(), 1, "{:?}", replies[1]);
+    assert_eq!(replies[1].offset, 2);
+    let image = sm.image();
+    let a = image.topic("a").unwrap();
+    assert_eq!(a.id, TopicId([1; 16]));
+    assert!(a.configs.is_empty());
+    assert_eq!(sm.last_applied(), Some(log_id(1, 2)));
+}

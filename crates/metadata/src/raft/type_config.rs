@@ -52,7 +52,8 @@ impl MetadataCommand {
 }
 
 /// What applying one entry did: the Raft index (the record offset in
-/// `__cluster_metadata-0`) and the records the image refused, with why.
+/// `__cluster_metadata-0`) and, when the image refused the entry's records (all
+/// of them are then left out), why.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataApplied {
     pub offset: u64,
