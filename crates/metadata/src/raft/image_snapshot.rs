@@ -1,80 +1,14 @@
 //! A snapshot's body: the metadata image as the list of records that recreate it.
-//! Kept behind these two functions so that the snapshot file format of
+//! Kept behind these two functions so that the `.checkpoint` snapshot files of
 //! docs/format/cluster-metadata.md can replace it in one place.
 
 use crate::raft::record_list::{decode_record_list, encode_record_list};
-use crate::record_types::{BrokerRegistration, ConfigResource, PartitionRecord};
-use crate::{MetadataError, MetadataImage, MetadataRecord};
+use crate::{MetadataError, MetadataImage};
 
-/// The records that rebuild `image` from empty, encoded as a record list.
+/// The records that rebuild `image` from empty ([`MetadataImage::to_records`]),
+/// encoded as a record list.
 pub fn image_to_snapshot_bytes(image: &MetadataImage) -> Result<Vec<u8>, MetadataError> {
-    encode_record_list(&image_records(image))
-}
-
-fn image_records(image: &MetadataImage) -> Vec<MetadataRecord> {
-    let mut records = Vec::new();
-    for (name, level) in image.features() {
-        records.push(MetadataRecord::FeatureLevel {
-            name: name.clone(),
-            level: *level,
-        });
-    }
-    for b in image.brokers() {
-        records.push(MetadataRecord::RegisterBroker(BrokerRegistration {
-            broker_id: b.id,
-            incarnation_id: b.incarnation_id,
-            broker_epoch: b.epoch,
-            endpoints: b.listeners.clone(),
-            features: b.features.clone(),
-            rack: b.rack.clone(),
-            fenced: b.fenced,
-            in_controlled_shutdown: b.in_controlled_shutdown,
-        }));
-    }
-    for topic in image.topics() {
-        records.push(MetadataRecord::Topic {
-            name: topic.name.clone(),
-            id: topic.id,
-        });
-        for p in topic.partitions.values() {
-            records.push(MetadataRecord::Partition(PartitionRecord {
-                topic_id: topic.id,
-                partition: p.partition,
-                replicas: p.replicas.clone(),
-                isr: p.isr.clone(),
-                removing_replicas: p.removing_replicas.clone(),
-                adding_replicas: p.adding_replicas.clone(),
-                leader: p.leader,
-                leader_epoch: p.leader_epoch,
-                partition_epoch: p.partition_epoch,
-            }));
-        }
-        for (name, value) in &topic.configs {
-            records.push(MetadataRecord::Config {
-                resource: ConfigResource::Topic(topic.name.clone()),
-                name: name.clone(),
-                value: Some(value.clone()),
-            });
-        }
-    }
-    for (broker, configs) in image.all_broker_configs() {
-        for (name, value) in configs {
-            records.push(MetadataRecord::Config {
-                resource: ConfigResource::Broker(*broker),
-                name: name.clone(),
-                value: Some(value.clone()),
-            });
-        }
-    }
-    if image.next_producer_id() > 0 {
-        // The block's owner does not matter once handed out; only where the next starts.
-        records.push(MetadataRecord::ProducerIds {
-            broker_id: -1,
-            broker_epoch: -1,
-            next_producer_id: image.next_producer_id(),
-        });
-    }
-    records
+    encode_record_list(&image.to_records())
 }
 
 /// The image a snapshot body describes, as of Raft index `offset`.
@@ -93,7 +27,7 @@ pub fn image_from_snapshot_bytes(
 mod tests {
     use super::*;
     use crate::test_records::{broker, partition, topic, topic_config};
-    use crate::TopicId;
+    use crate::{ConfigResource, MetadataRecord, TopicId};
 
     #[test]
     fn image_survives_a_snapshot_round_trip() {
