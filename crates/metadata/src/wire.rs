@@ -26,12 +26,8 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn uvarint(&mut self, mut v: u32) {
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    pub fn uvarint(&mut self, v: u32) {
+        moldau_protocol::varint::put_uvarint(&mut self.buf, v);
     }
     pub fn i8(&mut self, v: i8) {
         self.buf.push(v as u8);
@@ -121,18 +117,11 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
     pub fn uvarint(&mut self, what: &str) -> Result<u32, MetadataError> {
-        let mut value = 0u64;
-        for i in 0..UVARINT_BYTES_MAX {
-            let b = self.take(1, what)?[0];
-            value |= ((b & 0x7f) as u64) << (7 * i);
-            if b & 0x80 == 0 {
-                return u32::try_from(value)
-                    .map_err(|_| malformed(&format!("{what}: varint over 32 bits")));
-            }
-        }
-        Err(malformed(&format!(
-            "{what}: varint longer than {UVARINT_BYTES_MAX} bytes"
-        )))
+        moldau_protocol::varint::get_uvarint(&mut self.rest).ok_or_else(|| {
+            malformed(&format!(
+                "{what}: varint truncated, longer than {UVARINT_BYTES_MAX} bytes or over 32 bits"
+            ))
+        })
     }
     pub fn i8(&mut self, what: &str) -> Result<i8, MetadataError> {
         Ok(self.array::<1>(what)?[0] as i8)

@@ -1,6 +1,7 @@
-//! Zig-zag variable-length integers, the encoding of record fields in a magic-2 batch.
-//! The one copy in the workspace: readers are bounded (five bytes for a varint, ten
-//! for a varlong) and never read past the slice they are given.
+//! Variable-length integers: zig-zag varints and varlongs (record fields in a magic-2
+//! batch) and unsigned varints (lengths and tags of Kafka's flexible-version messages,
+//! as in metadata records). The one copy in the workspace: readers are bounded (five
+//! bytes for a varint, ten for a varlong) and never read past the slice they are given.
 
 use bytes::BufMut;
 
@@ -17,6 +18,16 @@ pub fn put_varint(buf: &mut impl BufMut, v: i32) {
 /// Appends `v` as a zig-zag varlong.
 pub fn put_varlong(buf: &mut impl BufMut, v: i64) {
     put_unsigned(buf, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+/// Appends `v` as an unsigned varint (no zig-zag).
+pub fn put_uvarint(buf: &mut impl BufMut, v: u32) {
+    put_unsigned(buf, v as u64);
+}
+
+/// Encoded size of `v` as an unsigned varint.
+pub fn uvarint_len(v: u32) -> usize {
+    unsigned_len(v as u64)
 }
 
 fn put_unsigned(buf: &mut impl BufMut, mut u: u64) {
@@ -51,6 +62,12 @@ pub fn get_varint(buf: &mut &[u8]) -> Option<i32> {
     }
     let u = u as u32;
     Some(((u >> 1) as i32) ^ -((u & 1) as i32))
+}
+
+/// Reads an unsigned varint from the front of `buf`, advancing it. `None` when the
+/// bytes run out, the value is longer than five bytes or does not fit a u32.
+pub fn get_uvarint(buf: &mut &[u8]) -> Option<u32> {
+    u32::try_from(get_unsigned(buf, VARINT_BYTES_MAX)?).ok()
 }
 
 /// Reads a zig-zag varlong from the front of `buf`, advancing it.
@@ -93,6 +110,26 @@ mod tests {
             let mut s = &b[..];
             assert_eq!(get_varlong(&mut s), Some(v));
         }
+    }
+
+    #[test]
+    fn unsigned_varints_round_trip_without_zigzag() {
+        for v in [0u32, 1, 127, 128, 300, 16_383, 16_384, u32::MAX] {
+            let mut b = Vec::new();
+            put_uvarint(&mut b, v);
+            assert_eq!(b.len(), uvarint_len(v), "{v}");
+            let mut s = &b[..];
+            assert_eq!(get_uvarint(&mut s), Some(v));
+            assert!(s.is_empty());
+        }
+        let mut b = Vec::new();
+        put_uvarint(&mut b, 300);
+        assert_eq!(b, [0xac, 0x02]);
+        // Five bytes whose value passes 32 bits, and a truncated one.
+        let mut s: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0x1f];
+        assert_eq!(get_uvarint(&mut s), None);
+        let mut s: &[u8] = &[0x80];
+        assert_eq!(get_uvarint(&mut s), None);
     }
 
     #[test]
