@@ -11,7 +11,7 @@ use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogManager};
 use moldau_metadata::{
-    BrokerEndpoint, BrokerImage, BrokerRegistration, MetadataImage, MetadataRecord,
+    BrokerEndpoint, BrokerImage, BrokerRegistration, MetadataDelta, MetadataImage, MetadataRecord,
     SecurityProtocol,
 };
 use std::path::PathBuf;
@@ -92,10 +92,7 @@ impl Broker {
         });
         broker.register()?;
         let image = broker.metadata.image();
-        let names: Vec<String> = image.topics().map(|t| t.name.clone()).collect();
-        for name in names {
-            broker.host_partitions(&image, &name)?;
-        }
+        broker.publish(&image, &MetadataDelta::everything_in(&image))?;
         broker.replicas.remove_stray_logs(&image)?;
         let _ = broker
             .groups

@@ -1,12 +1,11 @@
 //! Validates and carries out changes to topics, partitions and configs. Every change
-//! becomes metadata records committed through the metadata store; hosting the
-//! resulting partitions follows from the new image. Nothing else changes topics.
+//! becomes metadata records committed through the metadata store; the metadata
+//! publisher then acts on what changed. Nothing else changes topics.
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::topic_config::{validate_topic_config, TopicConfigDef};
-use moldau_log::TopicPartition;
-use moldau_metadata::{ConfigResource, MetadataImage, MetadataRecord, PartitionRecord, TopicId};
+use moldau_metadata::{ConfigResource, MetadataRecord, PartitionRecord, TopicId};
 use moldau_protocol::ResponseError;
 use std::collections::BTreeMap;
 
@@ -132,8 +131,7 @@ impl Broker {
             value: Some(v.clone()),
         }));
         records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
-        let image = self.metadata.commit(&records)?;
-        self.host_partitions(&image, &topic.name)?;
+        self.commit_and_publish(&records)?;
         Ok((id, partitions, replication))
     }
 
@@ -218,17 +216,7 @@ impl Broker {
         })?;
         internal_topics::check_client_delete(name)?;
         let id = topic.id;
-        let partitions: Vec<i32> = topic.partitions.keys().copied().collect();
-        self.metadata
-            .commit(&[MetadataRecord::RemoveTopic { id }])?;
-        self.metrics.forget_topic(name);
-        for p in partitions {
-            let tp = TopicPartition {
-                topic: name.to_string(),
-                partition: p,
-            };
-            self.replicas.remove(&tp, id.0)?;
-        }
+        self.commit_and_publish(&[MetadataRecord::RemoveTopic { id }])?;
         Ok(id)
     }
 
@@ -267,8 +255,8 @@ impl Broker {
         let records: Vec<MetadataRecord> = (current..count)
             .map(|p| self.new_partition_record(topic.id, p))
             .collect();
-        let image = self.metadata.commit(&records)?;
-        self.host_partitions(&image, name)
+        self.commit_and_publish(&records)?;
+        Ok(())
     }
 
     /// Applies topic config changes: Some(value) sets, None removes the override.
@@ -305,8 +293,8 @@ impl Broker {
                 value: v.clone(),
             })
             .collect();
-        let image = self.metadata.commit(&records)?;
-        self.host_partitions(&image, name)
+        self.commit_and_publish(&records)?;
+        Ok(())
     }
 
     /// Applies dynamic cluster-wide broker config changes (AlterConfigs on a broker).
@@ -340,50 +328,7 @@ impl Broker {
                 value: v.clone(),
             })
             .collect();
-        let image = self.metadata.commit(&records)?;
-        let names: Vec<String> = image.topics().map(|t| t.name.clone()).collect();
-        for name in names {
-            self.host_partitions(&image, &name)?;
-        }
-        Ok(())
-    }
-
-    /// Makes the replica manager host every partition of `topic` that this node leads,
-    /// with the topic's current configuration. A partition that cannot be hosted is
-    /// marked offline (reported to clients) and the rest are still hosted.
-    pub fn host_partitions(&self, image: &MetadataImage, topic: &str) -> Result<(), BrokerError> {
-        let Some(t) = image.topic(topic) else {
-            return Ok(());
-        };
-        if internal_topics::is_hidden(topic) {
-            // Left by an older version that let a client create it: the metadata
-            // log is never hosted as a topic.
-            tracing::warn!(topic, "not hosting a topic named like the metadata log");
-            return Ok(());
-        }
-        let resolved = self.topic_configs(image, topic);
-        let config = crate::topic_config::log_config_from(&resolved);
-        let limits = crate::partition::ProduceLimits::from_resolved(&resolved);
-        for p in t.partitions.values() {
-            if p.leader != self.node_id {
-                continue;
-            }
-            let tp = TopicPartition {
-                topic: topic.to_string(),
-                partition: p.partition,
-            };
-            if self.logs.offline_reason(&tp).is_some() {
-                // Its log could not be opened: never create a fresh one in its place.
-                continue;
-            }
-            let hosted =
-                self.replicas
-                    .become_leader(&tp, t.id.0, p.leader_epoch, config.clone(), limits);
-            if let Err(e) = hosted {
-                // One partition that cannot be hosted must not stop the others.
-                self.logs.mark_partition_offline(&tp, &e.to_string());
-            }
-        }
+        self.commit_and_publish(&records)?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub mod group_service;
 mod handlers;
 pub mod internal_topics;
 pub mod listener_config;
+pub mod metadata_publisher;
 pub mod metadata_quorum;
 pub mod metadata_store;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod node_config;
 pub mod open_files_limit;
 pub mod partition;
+mod publish_plan;
 pub mod quorum_voters;
 pub mod raft_transport;
 pub mod replica_manager;

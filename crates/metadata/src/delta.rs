@@ -67,3 +67,32 @@ impl MetadataDelta {
         }
     }
 }
+
+impl MetadataDelta {
+    /// The delta from an empty image to `image`: everything in it is new (what a
+    /// broker acts on at start).
+    pub fn everything_in(image: &crate::MetadataImage) -> MetadataDelta {
+        let mut delta = MetadataDelta::default();
+        for t in image.topics() {
+            delta.created_topics.insert(t.id);
+            delta
+                .created_partitions
+                .extend(t.partitions.keys().map(|p| (t.id, *p)));
+            if !t.configs.is_empty() {
+                delta.topic_configs_changed.insert(t.id);
+            }
+        }
+        for b in image.brokers() {
+            delta.registered_brokers.insert(b.id);
+            delta.broker_fenced(b.id, b.fenced);
+        }
+        delta
+            .broker_configs_changed
+            .extend(image.all_broker_configs().map(|(k, _)| *k));
+        delta
+            .features_changed
+            .extend(image.features().map(|(name, _)| name.clone()));
+        delta.producer_ids_changed = image.next_producer_id() > 0;
+        delta
+    }
+}

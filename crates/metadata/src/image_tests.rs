@@ -200,3 +200,22 @@ fn producer_id_blocks_only_move_forward() {
     assert!(image.check(&block(1000)).is_err());
     assert_eq!(image.next_producer_id(), 1000);
 }
+
+#[test]
+fn everything_in_an_image_is_what_replaying_it_from_empty_changes() {
+    let id = TopicId([4; 16]);
+    let records = vec![
+        broker(1, 0),
+        topic("a", id),
+        topic_config("a", "retention.ms", Some("1")),
+        partition(id, 0, &[1]),
+        partition(id, 1, &[1]),
+        MetadataRecord::ProducerIds {
+            broker_id: 1,
+            broker_epoch: 0,
+            next_producer_id: 10,
+        },
+    ];
+    let (image, delta) = MetadataImage::new().apply_batch(&records, 0).unwrap();
+    assert_eq!(crate::MetadataDelta::everything_in(&image), delta);
+}

@@ -50,10 +50,6 @@ fn locate(
         {
             return Err(ResponseError::CoordinatorNotAvailable);
         }
-        // Queued before the answer, so the client's next request finds it loaded.
-        if let Some(groups) = broker.groups.get() {
-            groups.load_partitions();
-        }
     }
     let (host, port) = broker.address_on(leader, listener);
     Ok((leader.id, host, port))
