@@ -54,7 +54,9 @@ impl GroupService {
     pub fn start(broker: &Arc<Broker>) -> Self {
         let (tx, rx) = mpsc::channel(GROUP_REQUESTS_QUEUED_MAX);
         let config = group_config(broker);
+        let partitions_expected = config.offsets_topic_num_partitions.max(0) as usize;
         let worker = Worker {
+            partitions_expected,
             broker: Arc::downgrade(broker),
             coordinator: GroupCoordinator::new(config),
             loaded: HashSet::new(),
@@ -118,6 +120,9 @@ fn offsets_topic_partitions(broker: &Broker) -> i32 {
 }
 
 struct Worker {
+    /// Offsets partitions this node may coordinate; fewer loaded means some may
+    /// still become loadable.
+    partitions_expected: usize,
     broker: Weak<Broker>,
     coordinator: GroupCoordinator,
     loaded: HashSet<i32>,
@@ -160,6 +165,11 @@ impl Worker {
                 request,
                 reply,
             } => {
+                // The publisher queues a load when offsets partitions arrive; a request
+                // racing that (or a load dropped on a full queue) loads them here first.
+                if self.loaded.len() < self.partitions_expected {
+                    self.load_partitions();
+                }
                 self.next_reply += 1;
                 let id = self.next_reply;
                 self.pending_replies.insert(id, reply);
