@@ -10,6 +10,7 @@
 use crate::request::CloseConnection;
 use crate::response_frame::{FileRegion, Frame, FrameChunk};
 use bytes::{BufMut, Bytes, BytesMut};
+use moldau_protocol::varint::put_uvarint;
 use uuid::Uuid;
 
 /// Oldest Fetch version this encoder writes.
@@ -131,7 +132,7 @@ impl FetchResponseEncoder {
             let len = i16::try_from(name.len())
                 .map_err(|_| CloseConnection(format!("topic name of {} bytes", name.len())))?;
             if self.flexible() {
-                put_uvarint(&mut self.buf, len as u64 + 1);
+                put_uvarint(&mut self.buf, len as u32 + 1);
             } else {
                 self.buf.put_i16(len);
             }
@@ -209,7 +210,7 @@ impl FetchResponseEncoder {
             Some(n) => {
                 let n32 = i32::try_from(n).map_err(|_| too_big(n))?;
                 if self.flexible() {
-                    put_uvarint(&mut self.buf, n + 1);
+                    put_uvarint(&mut self.buf, n32 as u32 + 1);
                 } else {
                     self.buf.put_i32(n32);
                 }
@@ -244,7 +245,7 @@ impl FetchResponseEncoder {
             Some(n) => {
                 let n32 = i32::try_from(n).map_err(|_| too_long(n))?;
                 if self.flexible() {
-                    put_uvarint(&mut self.buf, n as u64 + 1);
+                    put_uvarint(&mut self.buf, n32 as u32 + 1);
                 } else {
                     self.buf.put_i32(n32);
                 }
@@ -263,15 +264,6 @@ impl FetchResponseEncoder {
     fn flexible(&self) -> bool {
         self.version >= FLEXIBLE_VERSION_MIN
     }
-}
-
-/// Kafka's unsigned varint: 7 bits per byte, low bits first.
-fn put_uvarint(buf: &mut BytesMut, mut v: u64) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
 }
 
 #[cfg(test)]

@@ -5,20 +5,13 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use moldau_protocol::varint::put_uvarint;
 
 /// First Produce version with flexible (compact, tagged) encoding.
 const FIRST_FLEXIBLE_VERSION: i16 = 9;
 
 /// One topic's batches: partition index and encoded batch.
 pub(crate) type TopicBatches = (Arc<str>, Vec<(i32, Bytes)>);
-
-fn put_uvarint(buf: &mut BytesMut, mut v: u32) {
-    while v >= 0x80 {
-        buf.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.put_u8(v as u8);
-}
 
 fn put_len(buf: &mut BytesMut, flexible: bool, len: usize, short: bool) {
     if flexible {
