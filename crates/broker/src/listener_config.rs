@@ -4,37 +4,7 @@
 
 use crate::config::ConfigError;
 use crate::quorum_voters::split_host_port;
-
-/// How a listener's connections authenticate (Kafka's SecurityProtocol).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecurityProtocol {
-    Plaintext,
-    Ssl,
-    SaslPlaintext,
-    SaslSsl,
-}
-
-impl SecurityProtocol {
-    /// Kafka's name of the protocol.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Plaintext => "PLAINTEXT",
-            Self::Ssl => "SSL",
-            Self::SaslPlaintext => "SASL_PLAINTEXT",
-            Self::SaslSsl => "SASL_SSL",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "PLAINTEXT" => Some(Self::Plaintext),
-            "SSL" => Some(Self::Ssl),
-            "SASL_PLAINTEXT" => Some(Self::SaslPlaintext),
-            "SASL_SSL" => Some(Self::SaslSsl),
-            _ => None,
-        }
-    }
-}
+pub use moldau_metadata::SecurityProtocol;
 
 /// `NAME://host:port` from `listeners` or `advertised.listeners`. An empty host binds
 /// every interface (as in Kafka).

@@ -8,7 +8,8 @@ pub const NO_LEADER: i32 = -1;
 /// `PartitionChange.leader`: the leader did not change.
 pub const LEADER_UNCHANGED: i32 = -2;
 
-/// Kafka's security protocol ids, as RegisterBrokerRecord stores them.
+/// How a listener's connections authenticate (Kafka's SecurityProtocol); RegisterBrokerRecord
+/// stores its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SecurityProtocol {
     Plaintext,
@@ -24,6 +25,25 @@ impl SecurityProtocol {
             SecurityProtocol::Ssl => 1,
             SecurityProtocol::SaslPlaintext => 2,
             SecurityProtocol::SaslSsl => 3,
+        }
+    }
+    /// Kafka's name of the protocol, as `listener.security.protocol.map` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+    /// Parses a name as [`Self::name`] prints it, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Some(SecurityProtocol::Plaintext),
+            "SSL" => Some(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Some(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Some(SecurityProtocol::SaslSsl),
+            _ => None,
         }
     }
     pub fn from_id(id: i16) -> Option<Self> {
