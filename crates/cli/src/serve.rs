@@ -188,7 +188,7 @@ fn advertised_listeners(
 }
 
 async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
-    moldau_broker::open_files_limit::raise_to_hard_limit();
+    moldau_broker::open_files_limit::raise_and_size_file_cache();
     let (client_listeners, controller_listeners) = bind_listeners(&config).await?;
     // Bound before the broker opens, so a taken console port fails start-up at once.
     let console_listener = match console.as_str() {

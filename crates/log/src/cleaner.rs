@@ -123,7 +123,8 @@ impl PartitionLog {
                 base_offset: seg.base_offset(),
                 size_bytes: seg.size_bytes(),
                 path: seg.log_path(),
-                file: seg.log_file(),
+                // Out of descriptors: no compaction this pass, the next one retries.
+                file: seg.log_file().ok()?,
             });
         }
         let ratio_met =

@@ -92,6 +92,12 @@ impl LogError {
         move |e| LogError::io(path, e)
     }
 
+    /// Whether this is the process (or system) running out of file descriptors: a
+    /// retriable shortage, never a reason to take the log directory offline.
+    pub fn is_descriptor_shortage(&self) -> bool {
+        matches!(self, LogError::Io { source, .. } if crate::file_cache::is_descriptor_shortage(source))
+    }
+
     pub(crate) fn corrupt(path: &Path, reason: impl Into<String>) -> Self {
         LogError::Corrupt {
             path: path.to_path_buf(),

@@ -19,11 +19,17 @@ pub struct FlushPlan {
     /// Data files (fdatasync) and index files (fsync, they are written via mmap).
     files: Vec<(PathBuf, Arc<File>, bool)>,
     dir: Option<PathBuf>,
+    /// A file that could not be opened while planning (out of descriptors): the
+    /// flush fails with it and nothing is advanced.
+    open_error: Option<LogError>,
 }
 
 impl FlushPlan {
     /// Runs the fsyncs. Takes no lock: appends and reads continue meanwhile.
     pub fn execute(&self) -> Result<(), LogError> {
+        if let Some(e) = &self.open_error {
+            return Err(e.clone());
+        }
         for (path, file, data_only) in &self.files {
             let r = if *data_only {
                 file.sync_data()
@@ -66,6 +72,7 @@ impl PartitionLog {
         }
         let mut files = Vec::new();
         let mut index_bases = Vec::new();
+        let mut open_error = None;
         // Only segments from the one holding the recovery point can hold unsynced data.
         let from = self
             .segments
@@ -74,15 +81,23 @@ impl PartitionLog {
             .map_or(i64::MIN, |(b, _)| *b);
         for seg in self.segments.range(from..).map(|(_, s)| s) {
             if seg.next_offset() > self.recovery_point {
-                files.push((seg.log_path(), seg.log_file(), true));
+                match seg.log_file() {
+                    Ok(file) => files.push((seg.log_path(), file, true)),
+                    Err(e) => open_error = Some(e),
+                }
             }
         }
         // A closed segment's indexes must be durable before the recovery point
         // passes it: recovery only rebuilds from the segment holding that point.
         for base in &self.unsynced_index_segments {
             if let Some(seg) = self.segments.get(base) {
-                for (path, file) in seg.index_files() {
-                    files.push((path, file, false));
+                match seg.index_files() {
+                    Ok(index_files) => {
+                        for (path, file) in index_files {
+                            files.push((path, file, false));
+                        }
+                    }
+                    Err(e) => open_error = Some(e),
                 }
                 index_bases.push(*base);
             }
@@ -94,6 +109,7 @@ impl PartitionLog {
             files,
             index_bases,
             dir: dir_dirty.then(|| self.dir.clone()),
+            open_error,
         })
     }
 

@@ -74,6 +74,11 @@ struct Shared {
 
 impl Shared {
     fn mark_offline(&self, error: &LogError) {
+        if error.is_descriptor_shortage() {
+            // Nothing was lost: the file could not be opened, so nothing was written.
+            tracing::warn!(%error, "out of file descriptors; the request fails and may be retried");
+            return;
+        }
         if self.offline.swap(true, Ordering::SeqCst) {
             return;
         }

@@ -13,10 +13,10 @@ use memmap2::MmapMut;
 
 use crate::error::LogError;
 
-/// Fixed-size entries in a memory-mapped file.
+/// Fixed-size entries in a memory-mapped file. No descriptor is kept: the mapping
+/// outlives it, and resizing reopens the file, so an index costs no open file.
 pub(crate) struct IndexFile {
     path: PathBuf,
-    file: Arc<File>,
     /// `None` while the file is empty (a zero-length mapping is not portable).
     mmap: Option<MmapMut>,
     entry_bytes: usize,
@@ -40,29 +40,35 @@ impl IndexFile {
         let len = file.metadata().map_err(LogError::at(path))?.len();
         let mut index = IndexFile {
             path: path.to_path_buf(),
-            file: Arc::new(file),
             mmap: None,
             entry_bytes,
             entries: 0,
             capacity_entries: 0,
         };
         if len == 0 {
-            index.resize(preallocate_bytes)?;
+            index.resize_file(&file, preallocate_bytes)?;
         } else {
-            index.map(len)?;
+            index.map(&file, len)?;
         }
         Ok(index)
     }
 
-    fn map(&mut self, len: u64) -> Result<(), LogError> {
+    fn open_existing(&self) -> Result<File, LogError> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(LogError::at(&self.path))
+    }
+
+    fn map(&mut self, file: &File, len: u64) -> Result<(), LogError> {
         self.mmap = None;
         let usable = len - len % self.entry_bytes as u64;
         self.capacity_entries = (usable / self.entry_bytes as u64) as usize;
         if len > 0 {
             // SAFETY: the index files belong to this process alone (one broker per data
             // directory); other processes only read them while the broker is stopped.
-            let mmap =
-                unsafe { MmapMut::map_mut(&*self.file) }.map_err(LogError::at(&self.path))?;
+            let mmap = unsafe { MmapMut::map_mut(file) }.map_err(LogError::at(&self.path))?;
             self.mmap = Some(mmap);
         }
         Ok(())
@@ -71,12 +77,17 @@ impl IndexFile {
     /// Sets the file length to `bytes` rounded down to whole entries (never below the
     /// valid entries) and remaps it.
     pub fn resize(&mut self, bytes: u64) -> Result<(), LogError> {
+        let file = self.open_existing()?;
+        self.resize_file(&file, bytes)
+    }
+
+    fn resize_file(&mut self, file: &File, bytes: u64) -> Result<(), LogError> {
         let rounded = bytes - bytes % self.entry_bytes as u64;
         let needed = (self.entries * self.entry_bytes) as u64;
         let len = rounded.max(needed);
         self.mmap = None;
-        self.file.set_len(len).map_err(LogError::at(&self.path))?;
-        self.map(len)
+        file.set_len(len).map_err(LogError::at(&self.path))?;
+        self.map(file, len)
     }
 
     /// Shrinks the file to exactly its valid entries (on roll and on close).
@@ -145,9 +156,10 @@ impl IndexFile {
         self.entries = keep;
     }
 
-    /// A handle for fsync outside the partition lock.
-    pub fn file(&self) -> Arc<File> {
-        Arc::clone(&self.file)
+    /// A handle for fsync outside the partition lock (opened for the purpose: the
+    /// index keeps none; fsync covers pages dirtied through any mapping of the file).
+    pub fn file(&self) -> Result<Arc<File>, LogError> {
+        Ok(Arc::new(self.open_existing()?))
     }
 
     pub fn path(&self) -> &Path {

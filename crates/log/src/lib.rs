@@ -7,6 +7,7 @@
 
 mod batch_header;
 mod batch_reader;
+mod cached_file;
 mod checkpoint_file;
 pub mod cleaner;
 pub mod config;
@@ -15,6 +16,7 @@ mod disk_reservation;
 pub mod dump;
 mod epoch_cache;
 pub mod error;
+pub mod file_cache;
 pub mod flush_plan;
 mod group_commit;
 mod index_file;
@@ -35,6 +37,7 @@ pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use dir_lock::DirLock;
 pub use dump::dump_files;
 pub use error::LogError;
+pub use file_cache::FileCache;
 pub use flush_plan::FlushPlan;
 pub use group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 pub use manager::{LogManager, SharedLog};
@@ -45,6 +48,8 @@ pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 
 #[cfg(test)]
 mod cleaner_tests;
+#[cfg(test)]
+mod file_cache_tests;
 #[cfg(test)]
 mod manager_tests;
 #[cfg(test)]

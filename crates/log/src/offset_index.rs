@@ -152,7 +152,7 @@ impl OffsetIndex {
         self.file.resize(bytes)
     }
 
-    pub fn file(&self) -> Arc<File> {
+    pub fn file(&self) -> Result<Arc<File>, LogError> {
         self.file.file()
     }
 

@@ -440,7 +440,7 @@ impl PartitionLog {
             if h.max_timestamp >= ts && h.last_offset >= self.log_start_offset {
                 let mut buf = vec![0u8; h.size_bytes as usize];
                 use std::os::unix::fs::FileExt;
-                seg.log_file()
+                seg.log_file()?
                     .read_exact_at(&mut buf, pos)
                     .map_err(LogError::at(&seg.log_path()))?;
                 let view = BatchView::parse(&buf)?;
@@ -470,7 +470,7 @@ impl PartitionLog {
             };
             let mut buf = vec![0u8; h.size_bytes as usize];
             use std::os::unix::fs::FileExt;
-            seg.log_file()
+            seg.log_file()?
                 .read_exact_at(&mut buf, pos)
                 .map_err(LogError::at(&seg.log_path()))?;
             let view = BatchView::parse(&buf)?;
@@ -505,6 +505,18 @@ impl PartitionLog {
     }
     pub fn segment_count(&self) -> usize {
         self.segments.len()
+    }
+    /// Closes every segment's cached data file, as eviction would.
+    #[cfg(test)]
+    pub(crate) fn close_segment_files(&self) {
+        for seg in self.segments.values() {
+            seg.close_log_file();
+        }
+    }
+    /// How many segments have their data file open in the cache.
+    #[cfg(test)]
+    pub(crate) fn open_segment_files(&self) -> usize {
+        self.segments.values().filter(|s| s.log_is_open()).count()
     }
     pub fn config(&self) -> &LogConfig {
         &self.config

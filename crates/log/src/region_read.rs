@@ -75,7 +75,7 @@ impl PartitionLog {
                     return Ok(RegionRead::empty(offset));
                 };
                 return Ok(RegionRead {
-                    file: Some(seg.log_file()),
+                    file: Some(seg.log_file()?),
                     position: pos,
                     len: end - pos,
                     first_offset: header.base_offset,

@@ -193,8 +193,7 @@ impl PartitionLog {
         if seg.max_timestamp() >= 0 {
             return seg.max_timestamp();
         }
-        seg.log_file()
-            .metadata()
+        std::fs::metadata(seg.log_path())
             .map_or(i64::MAX, |m| m.mtime() * 1000 + m.mtime_nsec() / 1_000_000)
     }
 

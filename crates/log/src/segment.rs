@@ -1,6 +1,6 @@
 //! One segment: a `.log` file of batches with its `.index` and `.timeindex`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use moldau_protocol::batch::{BatchView, BATCH_HEADER_BYTES};
 
 use crate::batch_header::BatchHeader;
 use crate::batch_reader::{BatchReader, ReadOutcome};
+use crate::cached_file::CachedFile;
 use crate::disk_reservation::DiskReservation;
 use crate::error::LogError;
 use crate::offset_index::OffsetIndex;
@@ -87,7 +88,8 @@ pub(crate) struct LogSegment {
     dir: PathBuf,
     /// Extra suffix while the files are in transit (`.cleaned`, `.swap`, `.deleted`).
     suffix: String,
-    log: Arc<File>,
+    /// The `.log` file, open only while in use (see [`crate::file_cache`]).
+    log: CachedFile,
     size_bytes: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
@@ -123,13 +125,7 @@ impl LogSegment {
         now_ms: i64,
     ) -> Result<Self, LogError> {
         let log_path = file_path(dir, base_offset, LOG_SUFFIX, suffix);
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&log_path)
-            .map_err(LogError::at(&log_path))?;
+        let log = CachedFile::create(&log_path)?;
         let index_path = file_path(dir, base_offset, INDEX_SUFFIX, suffix);
         let time_path = file_path(dir, base_offset, TIME_INDEX_SUFFIX, suffix);
         // Stale index files for this base offset would describe other data.
@@ -146,7 +142,7 @@ impl LogSegment {
             base_offset,
             dir: dir.to_path_buf(),
             suffix: suffix.to_string(),
-            log: Arc::new(log),
+            log,
             size_bytes: 0,
             offset_index,
             time_index,
@@ -172,12 +168,10 @@ impl LogSegment {
         now_ms: i64,
     ) -> Result<(Self, bool), LogError> {
         let log_path = file_path(dir, base_offset, LOG_SUFFIX, suffix);
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .map_err(LogError::at(&log_path))?;
-        let size_bytes = log.metadata().map_err(LogError::at(&log_path))?.len();
+        let size_bytes = std::fs::metadata(&log_path)
+            .map_err(LogError::at(&log_path))?
+            .len();
+        let log = CachedFile::existing(&log_path);
         let index_path = file_path(dir, base_offset, INDEX_SUFFIX, suffix);
         let time_path = file_path(dir, base_offset, TIME_INDEX_SUFFIX, suffix);
         let index_existed = index_path.exists() && time_path.exists();
@@ -188,7 +182,7 @@ impl LogSegment {
             base_offset,
             dir: dir.to_path_buf(),
             suffix: suffix.to_string(),
-            log: Arc::new(log),
+            log,
             size_bytes,
             offset_index,
             time_index,
@@ -261,6 +255,7 @@ impl LogSegment {
         }
         let mut h = [0u8; BATCH_HEADER_BYTES];
         self.log
+            .get()?
             .read_exact_at(&mut h, pos)
             .map_err(LogError::at(&self.log_path()))?;
         Ok(BatchHeader::parse(&h).filter(|h| h.magic == 2))
@@ -281,7 +276,7 @@ impl LogSegment {
         self.offset_of_max_timestamp = self.base_offset;
         self.rolling_timestamp = None;
         self.bytes_since_last_index_entry = 0;
-        let log = Arc::clone(&self.log);
+        let log = self.log.get()?;
         let path = self.log_path();
         let mut reader = BatchReader::new(&log, &path, 0, self.size_bytes, true);
         let mut batches = 0;
@@ -321,7 +316,7 @@ impl LogSegment {
         };
         let truncated_bytes = self.size_bytes - valid_bytes;
         if truncated_bytes > 0 {
-            self.log.set_len(valid_bytes).map_err(LogError::at(&path))?;
+            log.set_len(valid_bytes).map_err(LogError::at(&path))?;
             self.reservation.truncated(valid_bytes);
             self.size_bytes = valid_bytes;
         }
@@ -373,10 +368,10 @@ impl LogSegment {
             start + buf.len() as u64 <= u32::MAX as u64,
             "segment position overflow"
         );
+        let log = self.log.get()?;
         self.reservation
-            .ensure(&self.log, start, start + buf.len() as u64);
-        self.log
-            .write_all_at(buf, start)
+            .ensure(&log, start, start + buf.len() as u64);
+        log.write_all_at(buf, start)
             .map_err(LogError::at(&self.log_path()))?;
         self.size_bytes += buf.len() as u64;
         for meta in metas {
@@ -421,7 +416,7 @@ impl LogSegment {
         if min_one_batch {
             want = want.max(first.size_bytes.min(available));
         }
-        let mut buf = read_uninit_at(&self.log, want as usize, position)
+        let mut buf = read_uninit_at(&*self.log.get()?, want as usize, position)
             .map_err(LogError::at(&self.log_path()))?;
         // Keep only whole batches below max_offset.
         let mut end = 0usize;
@@ -448,6 +443,7 @@ impl LogSegment {
         };
         let removed = self.size_bytes - pos;
         self.log
+            .get()?
             .set_len(pos)
             .map_err(LogError::at(&self.log_path()))?;
         self.reservation.truncated(pos);
@@ -483,7 +479,7 @@ impl LogSegment {
         // Spare blocks reserved for appends are not needed any more (also those a
         // crash left behind on a segment reopened after it).
         self.reservation
-            .release(&self.log, self.size_bytes)
+            .release(&*self.log.get()?, self.size_bytes)
             .map_err(LogError::at(&self.log_path()))?;
         if self.max_timestamp >= 0 {
             self.time_index
@@ -518,6 +514,7 @@ impl LogSegment {
         for (from, to) in &renames {
             std::fs::rename(from, to).map_err(LogError::at(from))?;
         }
+        self.log.set_path(renames[0].1.clone());
         self.offset_index.storage().set_path(renames[1].1.clone());
         self.time_index.storage().set_path(renames[2].1.clone());
         self.suffix = suffix.to_string();
@@ -526,6 +523,7 @@ impl LogSegment {
 
     /// Deletes all three files (missing ones are fine).
     pub fn delete_files(&self) -> Result<(), LogError> {
+        self.log.close();
         for p in [
             self.log_path(),
             self.offset_index.path().to_path_buf(),
@@ -543,14 +541,15 @@ impl LogSegment {
     /// fsyncs data, both indexes and nothing else.
     pub fn sync_all(&self) -> Result<(), LogError> {
         self.log
+            .get()?
             .sync_data()
             .map_err(LogError::at(&self.log_path()))?;
         self.offset_index
-            .file()
+            .file()?
             .sync_all()
             .map_err(LogError::at(self.offset_index.path()))?;
         self.time_index
-            .file()
+            .file()?
             .sync_all()
             .map_err(LogError::at(self.time_index.path()))
     }
@@ -558,17 +557,29 @@ impl LogSegment {
     pub fn log_path(&self) -> PathBuf {
         file_path(&self.dir, self.base_offset, LOG_SUFFIX, &self.suffix)
     }
-    pub fn log_file(&self) -> Arc<File> {
-        Arc::clone(&self.log)
+    /// The open `.log` file (opened now if the cache had closed it).
+    pub fn log_file(&self) -> Result<Arc<File>, LogError> {
+        self.log.get()
     }
-    pub fn index_files(&self) -> [(PathBuf, Arc<File>); 2] {
-        [
+    #[cfg(test)]
+    pub fn log_is_open(&self) -> bool {
+        self.log.is_open()
+    }
+    #[cfg(test)]
+    pub fn close_log_file(&self) {
+        self.log.close()
+    }
+    pub fn index_files(&self) -> Result<[(PathBuf, Arc<File>); 2], LogError> {
+        Ok([
             (
                 self.offset_index.path().to_path_buf(),
-                self.offset_index.file(),
+                self.offset_index.file()?,
             ),
-            (self.time_index.path().to_path_buf(), self.time_index.file()),
-        ]
+            (
+                self.time_index.path().to_path_buf(),
+                self.time_index.file()?,
+            ),
+        ])
     }
     pub fn base_offset(&self) -> i64 {
         self.base_offset

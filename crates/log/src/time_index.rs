@@ -151,7 +151,7 @@ impl TimeIndex {
         self.file.resize(bytes)
     }
 
-    pub fn file(&self) -> Arc<File> {
+    pub fn file(&self) -> Result<Arc<File>, LogError> {
         self.file.file()
     }
 
