@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// How long a broker may take to print its listening line.
 pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a clean shutdown may take by default.
+pub const BROKER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,6 +49,8 @@ pub struct BrokerProcess {
     pub addr: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) the broker runs under, if lowered.
+    open_files_limit: Option<u64>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -60,10 +64,39 @@ impl BrokerProcess {
         b
     }
 
+    /// Starts a broker with a fresh data directory whose open files limit (soft and
+    /// hard, as `ulimit -n` sets them) is `limit`, also across restarts.
+    pub fn start_with_open_files_limit(extra: &[&str], limit: u64) -> Self {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = temp.path().to_path_buf();
+        let mut b = Self::start_limited(&dir, extra, None, Some(limit));
+        b._temp = Some(temp);
+        b
+    }
+
     /// Starts a broker on `data_dir`, on `port` if given (to restart on the same address).
     pub fn start_in(data_dir: &Path, extra: &[&str], port: Option<u16>) -> Self {
+        Self::start_limited(data_dir, extra, port, None)
+    }
+
+    fn start_limited(
+        data_dir: &Path,
+        extra: &[&str],
+        port: Option<u16>,
+        open_files_limit: Option<u64>,
+    ) -> Self {
         let listen = format!("127.0.0.1:{}", port.unwrap_or(0));
-        let mut cmd = Command::new(moldau_bin());
+        let mut cmd = match open_files_limit {
+            // The shell lowers the limit, then becomes the broker (same process id).
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(moldau_bin());
+                sh
+            }
+            None => Command::new(moldau_bin()),
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg(&listen)
@@ -97,6 +130,7 @@ impl BrokerProcess {
             addr,
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            open_files_limit,
             _temp: None,
         }
     }
@@ -116,12 +150,18 @@ impl BrokerProcess {
 
     /// SIGTERM and wait: the clean shutdown path.
     pub fn stop(&mut self) {
+        self.stop_within(BROKER_STOP_TIMEOUT);
+    }
+
+    /// SIGTERM and wait up to `timeout` (a broker with thousands of partitions syncs
+    /// each of them on the way out).
+    pub fn stop_within(&mut self, timeout: Duration) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .arg("-TERM")
                 .arg(child.id().to_string())
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + timeout;
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
                     assert!(status.success(), "broker exited with {status} on SIGTERM");
@@ -129,7 +169,7 @@ impl BrokerProcess {
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
-                    panic!("broker did not stop within 30 s of SIGTERM");
+                    panic!("broker did not stop within {timeout:?} of SIGTERM");
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -148,7 +188,12 @@ impl BrokerProcess {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop or kill the broker first");
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
-        let mut next = Self::start_in(&self.data_dir, &extra, Some(self.port()));
+        let mut next = Self::start_limited(
+            &self.data_dir,
+            &extra,
+            Some(self.port()),
+            self.open_files_limit,
+        );
         self.child = next.child.take();
         self.addr = std::mem::take(&mut next.addr);
     }
