@@ -25,6 +25,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const PRODUCE_VERSION: i16 = 8;
 const INVALID_RECORD: i16 = 87;
 const INVALID_TIMESTAMP: i16 = 32;
+const RECORD_LIST_TOO_LARGE: i16 = 18;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -334,4 +335,27 @@ fn compression_type_recompresses_what_is_stored() {
     expect_codec_among("to-lz4", Codec::Lz4, &[]);
     expect_codec_among("to-plain", Codec::None, &[]);
     expect_codec_among("as-sent", Codec::Gzip, &[Codec::None]);
+}
+
+/// A batch larger than the topic's `segment.bytes` can never be stored: Kafka answers
+/// RECORD_LIST_TOO_LARGE (final), not a retriable storage error, and appends nothing.
+#[test]
+fn a_batch_larger_than_a_segment_is_refused_as_too_large() {
+    let broker = BrokerProcess::start(&[]);
+    let addr = broker.addr.clone();
+    create_topics(&addr, &[("small-segments", &[("segment.bytes", "1024")])]);
+    let value = Bytes::from(vec![b'v'; 4096]);
+    let big = encode_timed_batch(&[(None, Some(value), now_ms())], Codec::None)
+        .expect("encode")
+        .to_vec();
+    let refused = produce(&addr, "small-segments", big);
+    assert_eq!(refused.error_code, RECORD_LIST_TOO_LARGE, "{refused:?}");
+    assert_eq!(end_offset(&addr, "small-segments"), 0);
+    let fits = produce(
+        &addr,
+        "small-segments",
+        batch(&[(None, now_ms())], Codec::None),
+    );
+    assert_eq!(fits.error_code, 0, "{fits:?}");
+    assert_eq!(end_offset(&addr, "small-segments"), 1);
 }
