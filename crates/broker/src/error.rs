@@ -36,22 +36,29 @@ impl BrokerError {
 
     /// The Kafka error code a client should see for this error.
     pub fn code(&self) -> i16 {
+        self.response_error().code()
+    }
+
+    /// The Kafka error a client should see for this error.
+    pub fn response_error(&self) -> ResponseError {
         match self {
-            BrokerError::Api { error, .. } => error.code(),
-            BrokerError::Log(LogError::OffsetOutOfRange { .. }) => {
-                ResponseError::OffsetOutOfRange.code()
-            }
+            BrokerError::Api { error, .. } => *error,
+            BrokerError::Log(LogError::OffsetOutOfRange { .. }) => ResponseError::OffsetOutOfRange,
+            // A batch no segment can hold is the client's fault and final (Kafka's
+            // RecordBatchTooLargeException); a retriable storage error would make clients
+            // resend it forever.
+            BrokerError::Log(LogError::BatchTooLarge { .. }) => ResponseError::RecordListTooLarge,
             BrokerError::Metadata(MetadataError::TopicExists(_)) => {
-                ResponseError::TopicAlreadyExists.code()
+                ResponseError::TopicAlreadyExists
             }
             BrokerError::Metadata(MetadataError::UnknownTopic(_))
             | BrokerError::Metadata(MetadataError::UnknownTopicId(_)) => {
-                ResponseError::UnknownTopicOrPartition.code()
+                ResponseError::UnknownTopicOrPartition
             }
-            BrokerError::Config(_) => ResponseError::InvalidConfig.code(),
+            BrokerError::Config(_) => ResponseError::InvalidConfig,
             // A request that raced the deletion of its topic.
-            BrokerError::Log(LogError::Deleted(_)) => ResponseError::UnknownTopicOrPartition.code(),
-            _ => ResponseError::KafkaStorageError.code(),
+            BrokerError::Log(LogError::Deleted(_)) => ResponseError::UnknownTopicOrPartition,
+            _ => ResponseError::KafkaStorageError,
         }
     }
 }

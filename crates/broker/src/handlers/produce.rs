@@ -3,11 +3,9 @@
 //! (acks=1/all) or not at all (acks=0).
 
 use crate::controller::validate_topic_name;
-use crate::error::BrokerError;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
-use moldau_log::LogError;
 use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -169,24 +167,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                         durable,
                     });
                 }
-                // A batch no segment can hold is the client's fault and final (Kafka's
-                // RecordBatchTooLargeException); a retriable storage error would make
-                // clients resend it forever.
-                Err(e @ BrokerError::Log(LogError::BatchTooLarge { .. })) => {
-                    tracing::debug!(topic = %name, partition = index, "append refused: {e}");
-                    partitions.push(error_response(
-                        index,
-                        ResponseError::RecordListTooLarge,
-                        Some(e.to_string()),
-                    ));
-                }
                 Err(e) => {
-                    tracing::error!(topic = %name, partition = index, "append failed: {e}");
-                    partitions.push(error_response(
-                        index,
-                        ResponseError::KafkaStorageError,
-                        Some(e.to_string()),
-                    ));
+                    let error = e.response_error();
+                    // Only a storage fault is the broker's; a refused batch is the client's.
+                    if error == ResponseError::KafkaStorageError {
+                        tracing::error!(topic = %name, partition = index, "append failed: {e}");
+                    } else {
+                        tracing::debug!(topic = %name, partition = index, "append refused: {e}");
+                    }
+                    partitions.push(error_response(index, error, Some(e.to_string())));
                 }
             }
         }
