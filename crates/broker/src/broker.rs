@@ -153,7 +153,10 @@ impl Broker {
     pub fn address_on(&self, b: &BrokerImage, listener: &str) -> (String, i32) {
         match b.listeners.iter().find(|e| e.name == listener) {
             Some(e) => (e.host.clone(), i32::from(e.port)),
-            None => (b.host.clone(), b.port),
+            None => {
+                let (host, port) = b.first_address();
+                (host.to_string(), port)
+            }
         }
     }
 

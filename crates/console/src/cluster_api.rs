@@ -46,10 +46,11 @@ fn brokers(console: &Console) -> Vec<BrokerSummary> {
     b.metadata
         .image()
         .brokers()
-        .map(|x| BrokerSummary {
+        .map(|x| (x, x.first_address()))
+        .map(|(x, (host, port))| BrokerSummary {
             id: x.id,
-            host: x.host.clone(),
-            port: x.port,
+            host: host.to_string(),
+            port,
             rack: x.rack.clone(),
             controller: x.id == b.node_id,
             this_broker: x.id == b.node_id,

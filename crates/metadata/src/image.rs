@@ -20,14 +20,20 @@ pub struct BrokerImage {
     pub epoch: i64,
     /// Every listener, in registration order.
     pub listeners: Vec<BrokerEndpoint>,
-    /// The first listener's address (what Metadata answers until answers are
-    /// per listener).
-    pub host: String,
-    pub port: i32,
     pub rack: Option<String>,
     pub features: Vec<BrokerFeature>,
     pub fenced: bool,
     pub in_controlled_shutdown: bool,
+}
+
+impl BrokerImage {
+    /// The first registered listener's address, for a client whose listener this broker
+    /// lacks (registration refuses a broker without listeners).
+    pub fn first_address(&self) -> (&str, i32) {
+        self.listeners
+            .first()
+            .map_or(("", -1), |e| (e.host.as_str(), i32::from(e.port)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -229,17 +235,18 @@ impl MetadataImage {
         b: &BrokerRegistration,
         delta: &mut MetadataDelta,
     ) -> Result<(), MetadataError> {
-        let first = b.endpoints.first().ok_or_else(|| {
-            MetadataError::Invalid(format!("broker {} registers no listener", b.broker_id))
-        })?;
+        if b.endpoints.is_empty() {
+            return Err(MetadataError::Invalid(format!(
+                "broker {} registers no listener",
+                b.broker_id
+            )));
+        }
         self.brokers.insert(
             b.broker_id,
             BrokerImage {
                 id: b.broker_id,
                 incarnation_id: b.incarnation_id,
                 epoch: b.broker_epoch,
-                host: first.host.clone(),
-                port: i32::from(first.port),
                 listeners: b.endpoints.clone(),
                 rack: b.rack.clone(),
                 features: b.features.clone(),

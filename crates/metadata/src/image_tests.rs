@@ -130,7 +130,7 @@ fn broker_registration_fencing_and_epochs() {
     image.apply(&broker(1, 10), 0).unwrap();
     let b = image.broker(1).unwrap();
     assert!(b.fenced, "a broker registers fenced");
-    assert_eq!((b.host.as_str(), b.port), ("127.0.0.1", 9092));
+    assert_eq!(b.first_address(), ("127.0.0.1", 9092));
     assert_eq!(b.listeners.len(), 2);
     assert_eq!(b.rack.as_deref(), Some("r1"));
     let unfence = |epoch| MetadataRecord::UnfenceBroker {
