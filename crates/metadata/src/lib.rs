@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod controller;
 mod delta;
 mod image;
 mod legacy_json;

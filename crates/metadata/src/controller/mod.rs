@@ -1,0 +1,35 @@
+//! The controller's decisions as pure functions of the image: replica placement,
+//! leader election, and the broker lifecycle (registration, heartbeats, fencing,
+//! controlled shutdown). Each returns the records to commit; nothing here does I/O or
+//! reads a clock — the time comes in as an argument.
+
+mod assignment;
+mod broker_lifecycle;
+mod broker_session;
+mod draft;
+mod election;
+mod error;
+mod messages;
+mod placement;
+mod random;
+
+pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
+pub use broker_lifecycle::{BrokerLifecycle, LifecycleConfig};
+pub use broker_session::{BrokerSession, ShutdownState};
+pub use election::{LeaderElection, UNCLEAN_LEADER_ELECTION_CONFIG};
+pub use error::ControllerError;
+pub use messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
+pub use placement::{
+    place_replicas, placement_brokers, start_after, PlacementBroker, PlacementRequest,
+    PlacementStart,
+};
+pub use random::{RandomSource, SeededRandom};
+
+#[cfg(test)]
+mod election_tests;
+#[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
+mod placement_tests;
+#[cfg(test)]
+mod test_support;
