@@ -12,6 +12,8 @@ mod error;
 mod messages;
 mod placement;
 mod random;
+mod topic_partitions;
+mod wire_messages;
 
 pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
 pub use broker_lifecycle::{BrokerLifecycle, LifecycleConfig};
@@ -24,6 +26,8 @@ pub use placement::{
     PlacementStart,
 };
 pub use random::{RandomSource, SeededRandom};
+pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
+pub use wire_messages::{heartbeat_response, registration_response};
 
 #[cfg(test)]
 mod election_tests;
@@ -33,3 +37,5 @@ mod lifecycle_tests;
 mod placement_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod topic_partitions_tests;

@@ -1,0 +1,169 @@
+//! BrokerRegistration (api key 62) and BrokerHeartbeat (63) bodies to and from the
+//! controller's messages, checked against the limits a registration record has.
+
+use super::messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
+use super::ControllerError;
+use crate::{
+    BrokerEndpoint, BrokerFeature, SecurityProtocol, RECORD_ARRAY_ITEMS_MAX,
+    RECORD_STRING_BYTES_MAX,
+};
+use moldau_protocol::kafka::messages::broker_registration_request::{Feature, Listener};
+use moldau_protocol::kafka::messages::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId, BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+};
+use moldau_protocol::kafka::protocol::StrBytes;
+use moldau_protocol::ResponseError;
+
+fn invalid(message: String) -> ControllerError {
+    ControllerError::new(ResponseError::InvalidRequest, message)
+}
+
+/// A string field bounded as the registration record stores it.
+fn bounded(field: &str, value: &str) -> Result<String, ControllerError> {
+    if value.len() > RECORD_STRING_BYTES_MAX {
+        return Err(invalid(format!(
+            "{field} is {} bytes, over the {RECORD_STRING_BYTES_MAX} a registration holds",
+            value.len()
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn bounded_count(field: &str, count: usize) -> Result<(), ControllerError> {
+    if count > RECORD_ARRAY_ITEMS_MAX {
+        return Err(invalid(format!(
+            "{count} {field}, over the {RECORD_ARRAY_ITEMS_MAX} a registration holds"
+        )));
+    }
+    Ok(())
+}
+
+fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+impl RegistrationRequest {
+    pub fn from_wire(r: &BrokerRegistrationRequest) -> Result<Self, ControllerError> {
+        bounded_count("listeners", r.listeners.len())?;
+        bounded_count("features", r.features.len())?;
+        let listeners = r
+            .listeners
+            .iter()
+            .map(|l| {
+                let security_protocol =
+                    SecurityProtocol::from_id(l.security_protocol).ok_or_else(|| {
+                        invalid(format!(
+                            "listener {} has unknown security protocol {}",
+                            l.name.as_str(),
+                            l.security_protocol
+                        ))
+                    })?;
+                Ok(BrokerEndpoint {
+                    name: bounded("listener name", &l.name)?,
+                    host: bounded("listener host", &l.host)?,
+                    port: l.port,
+                    security_protocol,
+                })
+            })
+            .collect::<Result<_, ControllerError>>()?;
+        let features = r
+            .features
+            .iter()
+            .map(|f| {
+                Ok(BrokerFeature {
+                    name: bounded("feature name", &f.name)?,
+                    min_supported: f.min_supported_version,
+                    max_supported: f.max_supported_version,
+                })
+            })
+            .collect::<Result<_, ControllerError>>()?;
+        Ok(RegistrationRequest {
+            broker_id: r.broker_id.0,
+            cluster_id: bounded("cluster id", &r.cluster_id)?,
+            incarnation_id: *r.incarnation_id.as_bytes(),
+            listeners,
+            features,
+            rack: r.rack.as_ref().map(|s| bounded("rack", s)).transpose()?,
+        })
+    }
+
+    pub fn to_wire(&self) -> BrokerRegistrationRequest {
+        BrokerRegistrationRequest::default()
+            .with_broker_id(BrokerId(self.broker_id))
+            .with_cluster_id(str_bytes(&self.cluster_id))
+            .with_incarnation_id(uuid::Uuid::from_bytes(self.incarnation_id))
+            .with_listeners(
+                self.listeners
+                    .iter()
+                    .map(|l| {
+                        Listener::default()
+                            .with_name(str_bytes(&l.name))
+                            .with_host(str_bytes(&l.host))
+                            .with_port(l.port)
+                            .with_security_protocol(l.security_protocol.id())
+                    })
+                    .collect(),
+            )
+            .with_features(
+                self.features
+                    .iter()
+                    .map(|f| {
+                        Feature::default()
+                            .with_name(str_bytes(&f.name))
+                            .with_min_supported_version(f.min_supported)
+                            .with_max_supported_version(f.max_supported)
+                    })
+                    .collect(),
+            )
+            .with_rack(self.rack.as_deref().map(str_bytes))
+    }
+}
+
+/// The response to a registration: the epoch, or the refusal's code.
+pub fn registration_response(
+    result: &Result<RegistrationReply, ControllerError>,
+) -> BrokerRegistrationResponse {
+    match result {
+        Ok(reply) => BrokerRegistrationResponse::default().with_broker_epoch(reply.broker_epoch),
+        Err(e) => BrokerRegistrationResponse::default()
+            .with_error_code(e.error.code())
+            .with_broker_epoch(-1),
+    }
+}
+
+impl HeartbeatRequest {
+    pub fn from_wire(r: &BrokerHeartbeatRequest) -> Self {
+        HeartbeatRequest {
+            broker_id: r.broker_id.0,
+            broker_epoch: r.broker_epoch,
+            current_metadata_offset: r.current_metadata_offset,
+            want_fence: r.want_fence,
+            want_shut_down: r.want_shut_down,
+        }
+    }
+
+    pub fn to_wire(&self) -> BrokerHeartbeatRequest {
+        BrokerHeartbeatRequest::default()
+            .with_broker_id(BrokerId(self.broker_id))
+            .with_broker_epoch(self.broker_epoch)
+            .with_current_metadata_offset(self.current_metadata_offset)
+            .with_want_fence(self.want_fence)
+            .with_want_shut_down(self.want_shut_down)
+    }
+}
+
+/// The response to a heartbeat; a refused one says fenced, as Kafka's does.
+pub fn heartbeat_response(
+    result: &Result<HeartbeatReply, ControllerError>,
+) -> BrokerHeartbeatResponse {
+    match result {
+        Ok(r) => BrokerHeartbeatResponse::default()
+            .with_is_caught_up(r.is_caught_up)
+            .with_is_fenced(r.is_fenced)
+            .with_should_shut_down(r.should_shut_down),
+        Err(e) => BrokerHeartbeatResponse::default()
+            .with_error_code(e.error.code())
+            .with_is_fenced(true),
+    }
+}
