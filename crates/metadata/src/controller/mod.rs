@@ -27,7 +27,10 @@ pub use placement::{
 };
 pub use random::{RandomSource, SeededRandom};
 pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
-pub use wire_messages::{heartbeat_response, registration_response};
+pub use wire_messages::{
+    decode_body, encode_body, heartbeat_response, refusal, registration_response,
+    BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
+};
 
 #[cfg(test)]
 mod election_tests;

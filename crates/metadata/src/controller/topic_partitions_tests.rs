@@ -173,3 +173,50 @@ fn a_registration_with_an_unknown_protocol_or_an_oversized_field_is_invalid() {
     let e = RegistrationRequest::from_wire(&wire).expect_err("rack too long");
     assert_eq!(e.error, ResponseError::InvalidRequest);
 }
+
+#[test]
+fn bodies_travel_as_kafka_bytes_and_refusals_come_back_as_errors() {
+    use moldau_protocol::kafka::messages::{BrokerHeartbeatRequest, BrokerHeartbeatResponse};
+    let heartbeat = HeartbeatRequest {
+        broker_id: 2,
+        broker_epoch: 5,
+        current_metadata_offset: 9,
+        want_fence: true,
+        want_shut_down: false,
+    };
+    let mut bytes = encode_body(&heartbeat.to_wire(), BROKER_HEARTBEAT_VERSION).expect("encoded");
+    let back: BrokerHeartbeatRequest =
+        decode_body(&bytes, BROKER_HEARTBEAT_VERSION).expect("decoded");
+    assert_eq!(HeartbeatRequest::from_wire(&back), heartbeat);
+    bytes.push(0);
+    let trailing = decode_body::<BrokerHeartbeatRequest>(&bytes, BROKER_HEARTBEAT_VERSION)
+        .expect_err("trailing byte");
+    assert_eq!(trailing.error, ResponseError::InvalidRequest);
+    let truncated = decode_body::<BrokerHeartbeatRequest>(&bytes[..3], BROKER_HEARTBEAT_VERSION)
+        .expect_err("truncated");
+    assert_eq!(truncated.error, ResponseError::InvalidRequest);
+    let refused = heartbeat_response(&Err(ControllerError::new(
+        ResponseError::DuplicateBrokerRegistration,
+        "dup",
+    )));
+    let bytes = encode_body(&refused, BROKER_HEARTBEAT_VERSION).expect("encoded");
+    let back: BrokerHeartbeatResponse =
+        decode_body(&bytes, BROKER_HEARTBEAT_VERSION).expect("decoded");
+    let err = HeartbeatReply::from_wire(&back).expect_err("refusal");
+    assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
+    let ok = heartbeat_response(&Ok(HeartbeatReply {
+        is_caught_up: true,
+        is_fenced: false,
+        in_controlled_shutdown: false,
+        should_shut_down: true,
+    }));
+    let reply = HeartbeatReply::from_wire(&ok).expect("ok");
+    assert!(reply.is_caught_up && !reply.is_fenced && reply.should_shut_down);
+    let registration = registration_response(&Ok(RegistrationReply { broker_epoch: 4 }));
+    assert_eq!(
+        RegistrationReply::from_wire(&registration)
+            .expect("ok")
+            .broker_epoch,
+        4
+    );
+}

@@ -12,7 +12,7 @@ use moldau_protocol::kafka::messages::{
     BrokerHeartbeatRequest, BrokerHeartbeatResponse, BrokerId, BrokerRegistrationRequest,
     BrokerRegistrationResponse,
 };
-use moldau_protocol::kafka::protocol::StrBytes;
+use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
 use moldau_protocol::ResponseError;
 
 fn invalid(message: String) -> ControllerError {
@@ -165,5 +165,74 @@ pub fn heartbeat_response(
         Err(e) => BrokerHeartbeatResponse::default()
             .with_error_code(e.error.code())
             .with_is_fenced(true),
+    }
+}
+
+/// The BrokerRegistration version a broker sends and the controller reads.
+pub const BROKER_REGISTRATION_VERSION: i16 = 3;
+/// The BrokerHeartbeat version a broker sends and the controller reads.
+pub const BROKER_HEARTBEAT_VERSION: i16 = 1;
+
+/// A message body in Kafka's encoding at `version`.
+pub fn encode_body<M: Encodable>(message: &M, version: i16) -> Result<Vec<u8>, ControllerError> {
+    let mut buf = bytes::BytesMut::new();
+    message
+        .encode(&mut buf, version)
+        .map_err(|e| ControllerError::new(ResponseError::UnknownServerError, e.to_string()))?;
+    Ok(buf.to_vec())
+}
+
+/// A message body read at `version`; bytes left over make it malformed.
+pub fn decode_body<M: Decodable>(bytes: &[u8], version: i16) -> Result<M, ControllerError> {
+    let mut buf = bytes::Bytes::copy_from_slice(bytes);
+    let message = M::decode(&mut buf, version)
+        .map_err(|e| invalid(format!("malformed message body: {e}")))?;
+    if !buf.is_empty() {
+        return Err(invalid(format!(
+            "{} bytes after the message body",
+            buf.len()
+        )));
+    }
+    Ok(message)
+}
+
+/// A response's error code and message as the refusal they stand for, or `None` for
+/// success.
+pub fn refusal(error_code: i16, what: &str) -> Option<ControllerError> {
+    if error_code == 0 {
+        return None;
+    }
+    let error =
+        ResponseError::try_from_code(error_code).unwrap_or(ResponseError::UnknownServerError);
+    Some(ControllerError::new(
+        error,
+        format!("{what} refused by the controller: {error:?}"),
+    ))
+}
+
+impl HeartbeatReply {
+    /// A heartbeat response read back on the broker.
+    pub fn from_wire(r: &BrokerHeartbeatResponse) -> Result<Self, ControllerError> {
+        if let Some(e) = refusal(r.error_code, "heartbeat") {
+            return Err(e);
+        }
+        Ok(HeartbeatReply {
+            is_caught_up: r.is_caught_up,
+            is_fenced: r.is_fenced,
+            in_controlled_shutdown: false,
+            should_shut_down: r.should_shut_down,
+        })
+    }
+}
+
+impl RegistrationReply {
+    /// A registration response read back on the broker.
+    pub fn from_wire(r: &BrokerRegistrationResponse) -> Result<Self, ControllerError> {
+        if let Some(e) = refusal(r.error_code, "registration") {
+            return Err(e);
+        }
+        Ok(RegistrationReply {
+            broker_epoch: r.broker_epoch,
+        })
     }
 }
