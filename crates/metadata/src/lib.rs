@@ -10,6 +10,7 @@
 
 pub mod controller;
 mod delta;
+pub mod features;
 mod image;
 mod legacy_json;
 pub mod raft;

@@ -15,35 +15,68 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
     SupportedApi { key, min, max }
 }
 
-/// Every API the broker serves. Ranges are bounded below by what the
-/// `kafka-protocol` crate can decode and above by what the handlers implement.
+/// Every API the broker serves: for each, the newest version Kafka 4.1 serves that
+/// the `kafka-protocol` crate knows, and Kafka 4.0's oldest (KIP-896). The README's
+/// table is generated from this one (`markdown_table`; a test keeps them equal).
 pub const BROKER_APIS: &[SupportedApi] = &[
-    api(ApiKey::Produce, 3, 11),
-    api(ApiKey::Fetch, 4, 16),
-    api(ApiKey::ListOffsets, 1, 8),
-    api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::Produce, 3, 12),
+    api(ApiKey::Fetch, 4, 17),
+    api(ApiKey::ListOffsets, 1, 10),
+    api(ApiKey::Metadata, 0, 13),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::FindCoordinator, 0, 6),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 6),
+    api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DeleteRecords, 0, 2),
-    api(ApiKey::InitProducerId, 0, 4),
+    api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
-    api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::CreatePartitions, 0, 3),
-    api(ApiKey::DescribeCluster, 0, 1),
-    api(ApiKey::FindCoordinator, 0, 4),
-    api(ApiKey::JoinGroup, 0, 9),
-    api(ApiKey::SyncGroup, 0, 5),
-    api(ApiKey::Heartbeat, 0, 4),
-    api(ApiKey::LeaveGroup, 0, 5),
-    api(ApiKey::OffsetCommit, 2, 8),
-    api(ApiKey::OffsetFetch, 1, 8),
-    api(ApiKey::ListGroups, 0, 4),
-    api(ApiKey::DescribeGroups, 0, 5),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::OffsetDelete, 0, 0),
+    api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::UpdateFeatures, 0, 2),
 ];
+
+/// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because
+/// librdkafka turns features off when Produce v0 is missing (KAFKA-18659); the
+/// requests themselves are refused.
+pub const PRODUCE_ADVERTISED_VERSION_MIN: i16 = 0;
+
+/// The range ApiVersions advertises for `a`: the served range, except Produce.
+pub fn advertised(a: SupportedApi) -> (i16, i16) {
+    if a.key == ApiKey::Produce {
+        (PRODUCE_ADVERTISED_VERSION_MIN, a.max)
+    } else {
+        (a.min, a.max)
+    }
+}
+
+/// The advertised table as Markdown, ordered by api key, for the README.
+pub fn markdown_table() -> String {
+    let mut apis = BROKER_APIS.to_vec();
+    apis.sort_by_key(|a| a.key as i16);
+    let mut out = String::from("| API | key | versions |\n|---|---:|---|\n");
+    for a in apis {
+        let (min, max) = advertised(a);
+        let range = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min}–{max}")
+        };
+        out.push_str(&format!("| {:?} | {} | {range} |\n", a.key, a.key as i16));
+    }
+    out
+}
 
 /// The supported range for a key, if the broker serves it at all.
 pub fn supported(key: ApiKey) -> Option<SupportedApi> {
@@ -74,6 +107,33 @@ mod tests {
             );
         }
         let _ = kafka_protocol::messages::ProduceRequest::VERSIONS;
+    }
+
+    #[test]
+    fn produce_advertises_v0_but_serves_from_v3() {
+        let produce = supported(ApiKey::Produce).map(advertised);
+        assert_eq!(produce.map(|r| r.0), Some(0));
+        assert!(!is_supported(ApiKey::Produce, 2));
+        assert!(is_supported(ApiKey::Produce, 3));
+    }
+
+    #[test]
+    fn readme_table_is_the_advertised_table() {
+        let readme = include_str!("../../../README.md");
+        let begin = "<!-- api-versions:begin -->\n";
+        let end = "<!-- api-versions:end -->";
+        let start = readme.find(begin).map(|i| i + begin.len());
+        let stop = readme.find(end);
+        let section = match (start, stop) {
+            (Some(a), Some(b)) if a <= b => &readme[a..b],
+            _ => panic!("README.md lacks the {begin:?} … {end:?} section"),
+        };
+        assert_eq!(
+            section,
+            markdown_table(),
+            "README.md's API table differs from BROKER_APIS; replace the section with:\n{}",
+            markdown_table()
+        );
     }
 
     #[test]

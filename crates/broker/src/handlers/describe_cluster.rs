@@ -1,4 +1,5 @@
-//! DescribeCluster: cluster id, controller and brokers.
+//! DescribeCluster: cluster id, controller and brokers (fenced ones only when asked
+//! for, v2).
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -11,6 +12,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let image = broker.metadata.image();
     let brokers = image
         .brokers()
+        .filter(|b| !b.fenced || request.include_fenced_brokers)
         .map(|b| {
             let (host, port) = broker.address_on(b, &ctx.listener);
             DescribeClusterBroker::default()
@@ -18,6 +20,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_host(super::str_bytes(&host))
                 .with_port(port)
                 .with_rack(b.rack.as_deref().map(super::str_bytes))
+                .with_is_fenced(b.fenced)
         })
         .collect();
     let mut response = DescribeClusterResponse::default()

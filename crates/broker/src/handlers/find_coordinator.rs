@@ -11,6 +11,7 @@ use moldau_protocol::ResponseError;
 
 /// Key types of FindCoordinator.
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// (node id, host, port) of the coordinator for one key.
 fn locate(
@@ -19,9 +20,12 @@ fn locate(
     key: &str,
     key_type: i8,
 ) -> Result<(i32, String, i32), ResponseError> {
-    if key_type != KEY_TYPE_GROUP {
+    match key_type {
+        KEY_TYPE_GROUP => {}
         // Transactions are not served yet.
-        return Err(ResponseError::CoordinatorNotAvailable);
+        KEY_TYPE_TRANSACTION => return Err(ResponseError::CoordinatorNotAvailable),
+        // Share groups (v6, KIP-932) are not enabled, as on a Kafka without them.
+        _ => return Err(ResponseError::InvalidRequest),
     }
     if let Err(e) = broker.ensure_offsets_topic() {
         tracing::warn!("creating {OFFSETS_TOPIC}: {e}");

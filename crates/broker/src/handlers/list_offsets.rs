@@ -13,6 +13,9 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
+/// The newest offset in tiered storage (v9, KIP-1005). Moldau has no tiered
+/// storage, so it is answered as Kafka answers it without: offset and epoch -1.
+const LATEST_TIERED: i64 = -5;
 
 fn error(index: i32, e: ResponseError) -> ListOffsetsPartitionResponse {
     ListOffsetsPartitionResponse::default()
@@ -55,6 +58,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(error(index, e));
                 continue;
             }
+            if p.timestamp == LATEST_TIERED {
+                partitions.push(error(index, ResponseError::UnknownServerError).with_error_code(0));
+                continue;
+            }
+            // v10's timeout bounds waiting on remote storage, which is never waited on.
             let log = partition.log.read();
             let hw = log.high_watermark();
             let found: Result<(i64, i64), ResponseError> = match p.timestamp {

@@ -27,6 +27,7 @@ mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod sync_group;
+mod update_features;
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -74,6 +75,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeGroups => describe_groups::handle(ctx, body).await,
         ApiKey::DeleteGroups => delete_groups::handle(ctx, body).await,
         ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
+        ApiKey::UpdateFeatures => blocking(|| update_features::handle(ctx, body)),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
