@@ -131,12 +131,18 @@ fn update_features_commits_supported_levels_and_refuses_the_rest() {
     );
     assert_eq!(only_validate.error_code, NONE);
     let same = c.call(4, &ApiVersionsRequest::default());
-    assert_eq!(same.finalized_features_epoch, before.finalized_features_epoch);
+    assert_eq!(
+        same.finalized_features_epoch,
+        before.finalized_features_epoch
+    );
 
     let r = c.call(
         1,
-        &UpdateFeaturesRequest::default()
-            .with_feature_updates(vec![feature_update("metadata.version", 7, 1)]),
+        &UpdateFeaturesRequest::default().with_feature_updates(vec![feature_update(
+            "metadata.version",
+            7,
+            1,
+        )]),
     );
     assert_eq!(r.error_code, NONE);
     assert_eq!(r.error_message, None);
@@ -146,8 +152,11 @@ fn update_features_commits_supported_levels_and_refuses_the_rest() {
     // v2 answers without per-feature results.
     let r = c.call(
         2,
-        &UpdateFeaturesRequest::default()
-            .with_feature_updates(vec![feature_update("metadata.version", 7, 1)]),
+        &UpdateFeaturesRequest::default().with_feature_updates(vec![feature_update(
+            "metadata.version",
+            7,
+            1,
+        )]),
     );
     assert_eq!(r.error_code, NONE);
     assert!(r.results.is_empty());

@@ -104,7 +104,9 @@ pub fn decide_feature_update(
 ) -> Result<MetadataRecord, FeatureUpdateRefused> {
     let refuse = |why: String| Err(FeatureUpdateRefused(why));
     let Some(supported) = supported_feature(name) else {
-        return refuse(format!("The controller does not support the feature {name}."));
+        return refuse(format!(
+            "The controller does not support the feature {name}."
+        ));
     };
     if name == METADATA_VERSION && level < 1 {
         return refuse(format!("{name} cannot be removed (level {level})."));
@@ -185,7 +187,10 @@ mod tests {
     #[test]
     fn upgrade_types_from_the_wire() {
         assert_eq!(UpgradeType::from_wire(1), Some(UpgradeType::Upgrade));
-        assert_eq!(UpgradeType::from_wire(3), Some(UpgradeType::UnsafeDowngrade));
+        assert_eq!(
+            UpgradeType::from_wire(3),
+            Some(UpgradeType::UnsafeDowngrade)
+        );
         assert_eq!(UpgradeType::from_wire(0), None);
     }
 }
