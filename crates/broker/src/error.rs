@@ -1,5 +1,6 @@
 //! Errors inside the broker, and their mapping to Kafka error codes.
 
+use moldau_log::producer_state::ProducerStateError;
 use moldau_log::LogError;
 use moldau_metadata::MetadataError;
 use moldau_protocol::ResponseError;
@@ -58,6 +59,12 @@ impl BrokerError {
             BrokerError::Config(_) => ResponseError::InvalidConfig,
             // A request that raced the deletion of its topic.
             BrokerError::Log(LogError::Deleted(_)) => ResponseError::UnknownTopicOrPartition,
+            BrokerError::Log(LogError::Producer(ProducerStateError::OutOfOrderSequence {
+                ..
+            })) => ResponseError::OutOfOrderSequenceNumber,
+            BrokerError::Log(LogError::Producer(ProducerStateError::InvalidProducerEpoch {
+                ..
+            })) => ResponseError::InvalidProducerEpoch,
             _ => ResponseError::KafkaStorageError,
         }
     }

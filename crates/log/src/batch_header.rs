@@ -4,12 +4,18 @@
 //! disk (index lookups, timestamp search) read only the fixed 61-byte header, and this
 //! decodes the handful of fields they use from it.
 
-use moldau_protocol::batch::{BATCH_HEADER_BYTES, LOG_OVERHEAD_BYTES};
+use moldau_protocol::batch::{BATCH_HEADER_BYTES, CONTROL_BIT, LOG_OVERHEAD_BYTES};
+
+use crate::producer_state::ProducerBatch;
 
 const BATCH_LENGTH_AT: usize = 8;
 const MAGIC_AT: usize = 16;
 const LAST_OFFSET_DELTA_AT: usize = 23;
+const ATTRIBUTES_AT: usize = 21;
 const MAX_TIMESTAMP_AT: usize = 35;
+const PRODUCER_ID_AT: usize = 43;
+const PRODUCER_EPOCH_AT: usize = 51;
+const BASE_SEQUENCE_AT: usize = 53;
 /// Smallest legal `batchLength`: the header after the log overhead.
 pub const BATCH_LENGTH_MIN: i32 = (BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES) as i32;
 
@@ -22,6 +28,10 @@ pub(crate) struct BatchHeader {
     pub last_offset: i64,
     pub max_timestamp: i64,
     pub magic: i8,
+    pub attributes: i16,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
 }
 
 impl BatchHeader {
@@ -34,6 +44,7 @@ impl BatchHeader {
             i64::from_be_bytes(a)
         };
         let i32_at = |at: usize| i32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let i16_at = |at: usize| i16::from_be_bytes([h[at], h[at + 1]]);
         let length = i32_at(BATCH_LENGTH_AT);
         let delta = i32_at(LAST_OFFSET_DELTA_AT);
         if length < BATCH_LENGTH_MIN || delta < 0 {
@@ -46,6 +57,30 @@ impl BatchHeader {
             last_offset: base_offset.saturating_add(delta as i64),
             max_timestamp: i64_at(MAX_TIMESTAMP_AT),
             magic: h[MAGIC_AT] as i8,
+            attributes: i16_at(ATTRIBUTES_AT),
+            producer_id: i64_at(PRODUCER_ID_AT),
+            producer_epoch: i16_at(PRODUCER_EPOCH_AT),
+            base_sequence: i32_at(BASE_SEQUENCE_AT),
+        })
+    }
+
+    /// The producer fields of this batch; `None` without a producer id.
+    pub fn producer_batch(&self) -> Option<ProducerBatch> {
+        if self.producer_id < 0 {
+            return None;
+        }
+        let delta = self.last_offset - self.base_offset;
+        // Sequences wrap at i32::MAX, as Kafka's do.
+        let last_seq = ((self.base_sequence.max(0) as i64 + delta) % (i32::MAX as i64 + 1)) as i32;
+        Some(ProducerBatch {
+            producer_id: self.producer_id,
+            epoch: self.producer_epoch,
+            first_seq: self.base_sequence,
+            last_seq: if self.base_sequence < 0 { -1 } else { last_seq },
+            first_offset: self.base_offset,
+            last_offset: self.last_offset,
+            max_timestamp: self.max_timestamp,
+            is_control: self.attributes & CONTROL_BIT != 0,
         })
     }
 }

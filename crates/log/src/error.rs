@@ -73,6 +73,9 @@ pub enum LogError {
     /// written or acknowledged from it (Kafka takes the directory offline).
     #[error("log directory is offline after an I/O error")]
     DirOffline,
+    /// A produced batch breaks its producer's epoch or sequence.
+    #[error(transparent)]
+    Producer(#[from] crate::producer_state::ProducerStateError),
     /// The manager is shutting down and takes no more work.
     #[error("log manager is shut down")]
     ShutDown,

@@ -136,6 +136,9 @@ impl PartitionLog {
     /// shutdown (the next open trusts them).
     pub fn close_for_shutdown(&mut self) -> Result<(), LogError> {
         self.flush()?;
+        if self.tp.kind() == crate::topic_partition::LogKind::Data {
+            self.take_producer_snapshot(true)?;
+        }
         // As Kafka does on close: final time index entry, indexes trimmed to their
         // entries (so the next open reads no preallocated space), all synced.
         self.active_mut().on_become_inactive()?;

@@ -25,6 +25,9 @@ pub mod manager;
 pub mod offline_partition;
 pub mod offset_index;
 pub mod partition_log;
+pub mod producer_state;
+pub mod producer_state_file;
+mod producer_state_load;
 pub mod properties_file;
 mod raft_log_ops;
 pub mod region_read;
@@ -54,6 +57,10 @@ mod file_cache_tests;
 mod manager_tests;
 #[cfg(test)]
 mod partition_log_tests;
+#[cfg(test)]
+mod producer_log_tests;
+#[cfg(test)]
+mod producer_state_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]

@@ -9,8 +9,9 @@ use crate::config::LogConfig;
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
+use crate::producer_state::ProducerStateManager;
 use crate::segment::{LogSegment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
-use crate::topic_partition::TopicPartition;
+use crate::topic_partition::{LogKind, TopicPartition};
 
 /// Suffix of files waiting for deletion.
 pub const DELETED_SUFFIX: &str = ".deleted";
@@ -212,7 +213,7 @@ impl PartitionLog {
                 recovery_point.max(log_start)
             };
 
-        Ok(PartitionLog {
+        let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             tp,
             config,
@@ -232,6 +233,11 @@ impl PartitionLog {
             cleaner_checkpoint: log_start,
             earliest_delete_horizon: None,
             deleted: false,
-        })
+            producers: ProducerStateManager::new(log_start),
+        };
+        if log.tp.kind() == LogKind::Data {
+            log.load_producer_state()?;
+        }
+        Ok(log)
     }
 }

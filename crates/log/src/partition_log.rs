@@ -9,8 +9,9 @@ use moldau_protocol::batch::{self, BatchError, BatchView};
 use crate::config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
+use crate::producer_state::{BatchCheck, ProducerBatch, ProducerStateManager};
 use crate::segment::{BatchMeta, LogSegment};
-use crate::topic_partition::TopicPartition;
+use crate::topic_partition::{LogKind, TopicPartition};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{parse_records, record_data};
 
@@ -74,6 +75,8 @@ pub struct PartitionLog {
     /// the paths this log knew may now belong to a recreated partition of the same
     /// name, so nothing may write, roll, delete or flush through it any more.
     pub(crate) deleted: bool,
+    /// Idempotent producers' state, describing the log up to its end.
+    pub(crate) producers: ProducerStateManager,
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping where the caller gave no clock.
@@ -157,10 +160,19 @@ impl PartitionLog {
         let mut metas = Vec::new();
         let mut records = 0i64;
         let mut pos = 0usize;
+        // Checked under the caller's write lock: two retries of one batch cannot
+        // both pass. Applied only once the batches are written.
+        let mut producers = self.producers.begin_append();
         while pos < batches.len() {
-            let (size, delta, count) = {
+            let (size, delta, count, producer) = {
                 let view = BatchView::parse(&batches[pos..])?;
-                (view.size(), view.last_offset_delta(), view.records_count())
+                let producer = ProducerBatch::from_view(&view, next);
+                (
+                    view.size(),
+                    view.last_offset_delta(),
+                    view.records_count(),
+                    producer,
+                )
             };
             if delta < 0 || count < 0 {
                 return Err(BatchError::CountMismatch {
@@ -170,6 +182,21 @@ impl PartitionLog {
                 .into());
             }
             self.check_batch_size(size as u64)?;
+            if let Some(producer) = producer {
+                if let BatchCheck::Duplicate(original) = producers.check(&producer)? {
+                    // A retry of a stored batch: Kafka answers with the original
+                    // offsets and appends nothing.
+                    return Ok(AppendInfo {
+                        first_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_append_time: if append_time { original.timestamp } else { -1 },
+                        max_timestamp: original.timestamp,
+                        offset_of_max_timestamp: original.last_offset,
+                        record_count: 0,
+                        bytes: 0,
+                    });
+                }
+            }
             let b = &mut batches[pos..pos + size];
             batch::set_base_offset(b, next);
             batch::set_partition_leader_epoch(b, leader_epoch);
@@ -196,7 +223,9 @@ impl PartitionLog {
             .into());
         }
         self.check_batch_size(batches.len() as u64)?;
+        let staged = producers.finish();
         let info = self.append_metas(batches, &metas, first_offset, records, now_ms)?;
+        self.producers.commit(staged, info.last_offset + 1);
         self.epochs.assign(leader_epoch, first_offset)?;
         Ok(AppendInfo {
             log_append_time: if append_time { now_ms } else { -1 },
@@ -212,6 +241,7 @@ impl PartitionLog {
         let mut records = 0i64;
         let mut expected = self.log_end_offset;
         let mut epochs = Vec::new();
+        let mut producers = Vec::new();
         for item in batch::BatchIter::new(batches) {
             let (pos, view) = item?;
             if view.stored_crc() != view.computed_crc() {
@@ -243,6 +273,7 @@ impl PartitionLog {
                 max_timestamp: view.max_timestamp(),
             });
             epochs.push((view.partition_leader_epoch(), view.base_offset()));
+            producers.extend(ProducerBatch::from_view(&view, view.base_offset()));
             records += view.records_count() as i64;
             expected = view.last_offset() + 1;
         }
@@ -255,6 +286,11 @@ impl PartitionLog {
         };
         self.check_batch_size(batches.len() as u64)?;
         let info = self.append_metas(batches, &metas, first_offset, records, wall_clock_ms())?;
+        // A replica takes the leader's producer state as it is, unchecked (as Kafka).
+        for producer in &producers {
+            self.producers.apply(producer);
+        }
+        self.producers.advance_to(info.last_offset + 1);
         for (epoch, base) in epochs {
             self.epochs.assign(epoch, base)?;
         }
@@ -347,6 +383,10 @@ impl PartitionLog {
     /// Closes the active segment and starts a new one at `base_offset`.
     pub(crate) fn roll(&mut self, base_offset: i64, now_ms: i64) -> Result<(), LogError> {
         let active_base = self.active().base_offset();
+        if base_offset == self.log_end_offset && self.tp.kind() == LogKind::Data {
+            // Producer state at the new segment's base, so recovery replays from here.
+            self.take_producer_snapshot(false)?;
+        }
         if self.active().size_bytes() == 0 {
             // An empty active segment is replaced rather than kept.
             if let Some(seg) = self.segments.remove(&active_base) {

@@ -50,6 +50,10 @@ impl PartitionLog {
         self.high_watermark = self.high_watermark.min(new_end);
         self.cleaner_checkpoint = self.cleaner_checkpoint.min(new_end);
         self.epochs.truncate_from_end(new_end)?;
+        if self.tp.kind() == LogKind::Data {
+            // The state may describe removed batches: rebuild it from what is left.
+            self.load_producer_state()?;
+        }
         self.dir_changes += 1;
         tracing::info!(partition = %self.tp, offset, new_end, bytes_removed = removed, "truncated log");
         Ok(())
@@ -81,6 +85,8 @@ impl PartitionLog {
         self.high_watermark = offset;
         self.cleaner_checkpoint = offset;
         self.epochs.clear()?;
+        crate::producer_state_file::delete_where(&self.dir, |_| true)?;
+        self.producers = crate::producer_state::ProducerStateManager::new(offset);
         self.dir_changes += 1;
         tracing::info!(partition = %self.tp, offset, "truncated log fully");
         Ok(())
@@ -133,6 +139,8 @@ impl PartitionLog {
     ) -> Result<(), LogError> {
         self.unsynced_index_segments.remove(&seg.base_offset());
         self.dir_changes += 1;
+        // Snapshots go with their segments.
+        self.delete_old_producer_snapshots()?;
         if self.config.file_delete_delay_ms <= 0 {
             return seg.delete_files();
         }

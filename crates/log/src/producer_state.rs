@@ -1,0 +1,347 @@
+//! Per-partition state of idempotent producers, as Kafka's ProducerStateManager keeps
+//! it: per producer id its epoch and the last five batches' sequence and offset
+//! ranges. The leader checks every produced batch against it (under the log's write
+//! lock, so two retries of one batch cannot both be appended) and answers a retried
+//! batch with the offsets it was stored at.
+//!
+//! Pure logic: no I/O. Snapshots are in `producer_state_file`, rebuilding from the
+//! log in `producer_state_load`.
+
+use std::collections::{HashMap, VecDeque};
+
+use moldau_protocol::batch::BatchView;
+use thiserror::Error;
+
+/// Batches remembered per producer (Kafka's NUM_BATCHES_TO_RETAIN; clients keep at
+/// most five requests in flight per partition).
+pub const RETAINED_BATCHES_MAX: usize = 5;
+/// Producer id of a batch written without idempotence.
+pub const NO_PRODUCER_ID: i64 = -1;
+/// Epoch of a producer whose epoch is not known.
+pub const NO_PRODUCER_EPOCH: i16 = -1;
+/// Sequence of a batch written without idempotence, or of a producer with no batch.
+pub const NO_SEQUENCE: i32 = -1;
+
+/// One stored batch of a producer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchMetadata {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// The batch's max timestamp.
+    pub timestamp: i64,
+}
+
+/// What the broker knows about one producer on this partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerStateEntry {
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// The last batches, oldest first, at most [`RETAINED_BATCHES_MAX`], all of `epoch`.
+    pub batches: VecDeque<BatchMetadata>,
+    /// Max timestamp of the producer's last batch (expiration counts from it).
+    pub last_timestamp: i64,
+    /// Epoch of the transaction coordinator that wrote the last marker (-1: none).
+    pub coordinator_epoch: i32,
+    /// First offset of the producer's open transaction; transactions are not served
+    /// yet, so this stays `None` until they are (an open transaction never expires).
+    pub current_txn_first_offset: Option<i64>,
+}
+
+impl ProducerStateEntry {
+    fn new(producer_id: i64) -> Self {
+        ProducerStateEntry {
+            producer_id,
+            epoch: NO_PRODUCER_EPOCH,
+            batches: VecDeque::new(),
+            last_timestamp: -1,
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+        }
+    }
+
+    /// Sequence of the last stored batch's last record, or [`NO_SEQUENCE`].
+    pub fn last_seq(&self) -> i32 {
+        self.batches.back().map_or(NO_SEQUENCE, |b| b.last_seq)
+    }
+
+    /// Offset of the last stored batch's last record, or -1.
+    pub fn last_offset(&self) -> i64 {
+        self.batches.back().map_or(-1, |b| b.last_offset)
+    }
+
+    /// The stored batch a retry of `batch` would be: same epoch, same sequence range.
+    fn find_duplicate(&self, batch: &ProducerBatch) -> Option<BatchMetadata> {
+        if batch.epoch != self.epoch {
+            return None;
+        }
+        self.batches
+            .iter()
+            .find(|b| b.first_seq == batch.first_seq && b.last_seq == batch.last_seq)
+            .copied()
+    }
+
+    fn add(&mut self, batch: &ProducerBatch) {
+        if batch.epoch != self.epoch {
+            // A new epoch restarts the sequence: the old epoch's batches mean nothing.
+            self.batches.clear();
+            self.epoch = batch.epoch;
+        }
+        self.batches.push_back(BatchMetadata {
+            first_seq: batch.first_seq,
+            last_seq: batch.last_seq,
+            first_offset: batch.first_offset,
+            last_offset: batch.last_offset,
+            timestamp: batch.max_timestamp,
+        });
+        while self.batches.len() > RETAINED_BATCHES_MAX {
+            self.batches.pop_front();
+        }
+        self.last_timestamp = batch.max_timestamp;
+    }
+}
+
+/// The header fields of one batch that producer state needs (read from the batch
+/// view or the on-disk header, never copied out of the batch body).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProducerBatch {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub max_timestamp: i64,
+    /// Control batches (transaction markers) carry no sequence; they are skipped
+    /// until transactions are served.
+    pub is_control: bool,
+}
+
+impl ProducerBatch {
+    /// The producer fields of a batch whose first offset is `first_offset`; `None`
+    /// for a batch written without a producer id.
+    pub fn from_view(view: &BatchView<'_>, first_offset: i64) -> Option<Self> {
+        if view.producer_id() < 0 {
+            return None;
+        }
+        Some(ProducerBatch {
+            producer_id: view.producer_id(),
+            epoch: view.producer_epoch(),
+            first_seq: view.base_sequence(),
+            last_seq: view.last_sequence(),
+            first_offset,
+            last_offset: first_offset + view.last_offset_delta() as i64,
+            max_timestamp: view.max_timestamp(),
+            is_control: view.is_control(),
+        })
+    }
+}
+
+/// Why a produced batch was refused.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ProducerStateError {
+    /// The batch does not continue the producer's sequence (Kafka's
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER).
+    #[error("out of order sequence number for producer {producer_id} (epoch {epoch}): found {found}, last stored {last_stored}")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        epoch: i16,
+        found: i32,
+        last_stored: i32,
+    },
+    /// The batch's epoch is older than the producer's (Kafka's INVALID_PRODUCER_EPOCH).
+    #[error("producer {producer_id} epoch {found} is older than its current epoch {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        found: i16,
+        current: i16,
+    },
+}
+
+/// What the check of one batch decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchCheck {
+    /// New data: append it.
+    Append,
+    /// A retry of a batch already stored there: answer with its offsets, append nothing.
+    Duplicate(BatchMetadata),
+}
+
+/// Whether `next` follows `last` (sequences wrap from i32::MAX to 0, as Kafka's do).
+fn in_sequence(last: i32, next: i32) -> bool {
+    next as i64 == last as i64 + 1 || (next == 0 && last == i32::MAX)
+}
+
+/// Kafka's rules for a batch from a client, against the producer's current entry.
+fn check_against(
+    entry: Option<&ProducerStateEntry>,
+    batch: &ProducerBatch,
+) -> Result<BatchCheck, ProducerStateError> {
+    // A producer with no state here (new, or all its state expired) is accepted at
+    // any sequence: since Kafka 2.5 (KIP-360) the broker no longer answers
+    // UNKNOWN_PRODUCER_ID, because a client that resets its sequence after that
+    // error resends what may already be stored.
+    let Some(entry) = entry else {
+        return Ok(BatchCheck::Append);
+    };
+    if batch.epoch < entry.epoch {
+        return Err(ProducerStateError::InvalidProducerEpoch {
+            producer_id: batch.producer_id,
+            found: batch.epoch,
+            current: entry.epoch,
+        });
+    }
+    if let Some(duplicate) = entry.find_duplicate(batch) {
+        return Ok(BatchCheck::Duplicate(duplicate));
+    }
+    let out_of_order = || ProducerStateError::OutOfOrderSequence {
+        producer_id: batch.producer_id,
+        epoch: batch.epoch,
+        found: batch.first_seq,
+        last_stored: entry.last_seq(),
+    };
+    if batch.epoch != entry.epoch {
+        // A new epoch starts at sequence 0.
+        if batch.first_seq != 0 && entry.epoch != NO_PRODUCER_EPOCH {
+            return Err(out_of_order());
+        }
+        return Ok(BatchCheck::Append);
+    }
+    if entry.epoch != NO_PRODUCER_EPOCH && !in_sequence(entry.last_seq(), batch.first_seq) {
+        return Err(out_of_order());
+    }
+    Ok(BatchCheck::Append)
+}
+
+/// Every producer's state on one partition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProducerStateManager {
+    producers: HashMap<i64, ProducerStateEntry>,
+    /// The offset after the last batch applied: the state describes `[.., end)`.
+    map_end_offset: i64,
+}
+
+impl ProducerStateManager {
+    /// Empty state describing the log up to `end_offset`.
+    pub fn new(end_offset: i64) -> Self {
+        ProducerStateManager {
+            producers: HashMap::new(),
+            map_end_offset: end_offset,
+        }
+    }
+
+    /// State loaded from a snapshot taken at `end_offset`.
+    pub fn from_entries(entries: Vec<ProducerStateEntry>, end_offset: i64) -> Self {
+        ProducerStateManager {
+            producers: entries.into_iter().map(|e| (e.producer_id, e)).collect(),
+            map_end_offset: end_offset,
+        }
+    }
+
+    pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
+        self.producers.get(&producer_id)
+    }
+
+    /// Every producer, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &ProducerStateEntry> {
+        self.producers.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+
+    /// The offset after the last batch applied.
+    pub fn map_end_offset(&self) -> i64 {
+        self.map_end_offset
+    }
+
+    /// Starts checking an append of one or more batches (see [`ProducerAppend`]).
+    pub fn begin_append(&self) -> ProducerAppend<'_> {
+        ProducerAppend {
+            state: self,
+            staged: HashMap::new(),
+        }
+    }
+
+    /// Applies what an append staged, once its batches are written.
+    pub fn commit(&mut self, staged: StagedProducers, end_offset: i64) {
+        for (id, entry) in staged.0 {
+            self.producers.insert(id, entry);
+        }
+        self.map_end_offset = self.map_end_offset.max(end_offset);
+    }
+
+    /// Records a batch already in the log (recovery, replicas) without checks, as
+    /// Kafka does for appends that did not come from a client.
+    pub fn apply(&mut self, batch: &ProducerBatch) {
+        if !batch.is_control {
+            self.producers
+                .entry(batch.producer_id)
+                .or_insert_with(|| ProducerStateEntry::new(batch.producer_id))
+                .add(batch);
+        }
+        self.map_end_offset = self.map_end_offset.max(batch.last_offset + 1);
+    }
+
+    /// Marks the state as describing the log up to `end_offset` (batches without a
+    /// producer id change nothing but the end).
+    pub fn advance_to(&mut self, end_offset: i64) {
+        self.map_end_offset = self.map_end_offset.max(end_offset);
+    }
+
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`) by
+    /// their last batch's timestamp, as Kafka does; a producer with an open
+    /// transaction stays. Returns how many were removed.
+    pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
+    }
+}
+
+/// Producer entries changed by an append, applied only once the append is written.
+#[derive(Debug, Default)]
+pub struct StagedProducers(HashMap<i64, ProducerStateEntry>);
+
+/// The checks of one append: each batch is checked against the state as the
+/// earlier batches of the same append leave it.
+pub struct ProducerAppend<'a> {
+    state: &'a ProducerStateManager,
+    staged: HashMap<i64, ProducerStateEntry>,
+}
+
+impl ProducerAppend<'_> {
+    /// Checks a client's batch (with the offsets it would get) and stages it.
+    pub fn check(&mut self, batch: &ProducerBatch) -> Result<BatchCheck, ProducerStateError> {
+        if batch.is_control {
+            return Ok(BatchCheck::Append);
+        }
+        let current = self
+            .staged
+            .get(&batch.producer_id)
+            .or_else(|| self.state.entry(batch.producer_id));
+        let decision = check_against(current, batch)?;
+        if decision == BatchCheck::Append {
+            let mut entry = current
+                .cloned()
+                .unwrap_or_else(|| ProducerStateEntry::new(batch.producer_id));
+            entry.add(batch);
+            self.staged.insert(batch.producer_id, entry);
+        }
+        Ok(decision)
+    }
+
+    /// The staged entries, to [`ProducerStateManager::commit`] after the write.
+    pub fn finish(self) -> StagedProducers {
+        StagedProducers(self.staged)
+    }
+}

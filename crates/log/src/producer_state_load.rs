@@ -1,0 +1,87 @@
+//! Building a partition's producer state at open and after truncation: the newest
+//! usable `.snapshot`, then the batch headers of the log after it (only the 61-byte
+//! headers are read: producer id, epoch and sequence live there).
+
+use crate::error::LogError;
+use crate::partition_log::PartitionLog;
+use crate::producer_state::ProducerStateManager;
+use crate::producer_state_file;
+
+impl PartitionLog {
+    /// Rebuilds `self.producers` from the newest snapshot at or below the log end
+    /// (newer ones describe data that is gone and are deleted) and the log after it.
+    /// A damaged snapshot is deleted and the next older one tried.
+    pub(crate) fn load_producer_state(&mut self) -> Result<(), LogError> {
+        let end = self.log_end_offset;
+        producer_state_file::delete_where(&self.dir, |offset| offset > end)?;
+        let first_base = self.segments.keys().next().copied().unwrap_or(end);
+        let mut state = None;
+        for (offset, path) in producer_state_file::list(&self.dir)?.into_iter().rev() {
+            match producer_state_file::read(&path) {
+                Ok(entries) => {
+                    state = Some(ProducerStateManager::from_entries(entries, offset));
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(partition = %self.tp, error = %e, "discarding unreadable producer snapshot");
+                    producer_state_file::delete_where(&self.dir, |o| o == offset)?;
+                }
+            }
+        }
+        let mut state = state.unwrap_or_else(|| ProducerStateManager::new(first_base));
+        self.replay_producer_batches(&mut state)?;
+        self.producers = state;
+        Ok(())
+    }
+
+    /// Applies every batch from `state`'s end to the log end.
+    fn replay_producer_batches(&self, state: &mut ProducerStateManager) -> Result<(), LogError> {
+        let from = state.map_end_offset();
+        let start_base = self
+            .segments
+            .range(..=from)
+            .next_back()
+            .map_or(i64::MIN, |(b, _)| *b);
+        for seg in self.segments.range(start_base..).map(|(_, s)| s) {
+            let mut pos = match seg.translate_offset(from)? {
+                Some((pos, _)) => pos,
+                None => continue,
+            };
+            while let Some(h) = seg.read_header(pos)? {
+                if h.last_offset >= from {
+                    if let Some(batch) = h.producer_batch() {
+                        state.apply(&batch);
+                    }
+                    state.advance_to(h.last_offset + 1);
+                }
+                pos += h.size_bytes;
+            }
+        }
+        state.advance_to(self.log_end_offset);
+        Ok(())
+    }
+
+    /// Writes `<log end>.snapshot` (at a roll, and fsynced at a clean shutdown).
+    pub(crate) fn take_producer_snapshot(&mut self, sync: bool) -> Result<(), LogError> {
+        self.producers.advance_to(self.log_end_offset);
+        producer_state_file::write(&self.dir, &self.producers, sync)?;
+        self.dir_changes += 1;
+        Ok(())
+    }
+
+    /// Deletes the snapshots below the oldest segment (their segments are gone).
+    pub(crate) fn delete_old_producer_snapshots(&self) -> Result<(), LogError> {
+        let first_base = self.segments.keys().next().copied().unwrap_or(0);
+        producer_state_file::delete_where(&self.dir, |offset| offset < first_base)
+    }
+
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`).
+    pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.remove_expired(now_ms, expiration_ms)
+    }
+
+    /// This partition's producer state.
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producers
+    }
+}
