@@ -1,7 +1,9 @@
 //! Test harness: runs the real `moldau` binary as a child process on a free port with
 //! its own data directory, and kills or stops it the way an operator would.
 
+mod produce_dropping_proxy;
 mod serve_process;
+pub use produce_dropping_proxy::ProduceDroppingProxy;
 pub use serve_process::ServeProcess;
 
 use std::io::{BufRead, BufReader};
