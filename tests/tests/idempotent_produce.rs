@@ -101,7 +101,7 @@ fn producer_batch(pid: i64, epoch: i16, seq: i32, count: usize) -> Vec<u8> {
                     "p{pid}-e{epoch}-s{}",
                     seq as usize + i
                 ))),
-                1_000,
+                now_ms(),
             )
         })
         .collect();
@@ -240,4 +240,42 @@ fn retries_are_deduplicated_across_a_restart_and_a_kill_9() {
         (0, 4)
     );
     assert_eq!(consume_all(&broker.addr, "durable", 0).len(), 5);
+}
+
+#[test]
+fn idle_producers_expire_after_producer_id_expiration_ms() {
+    let broker = BrokerProcess::start(&[
+        "--set",
+        "producer.id.expiration.ms=1000",
+        "--set",
+        "log.retention.check.interval.ms=100",
+    ]);
+    create_topic(&broker.addr, "expiring", 1);
+    // Expiration counts from the batch's max timestamp (now), as Kafka's does.
+    let first = producer_batch(5000, 0, 0, 1);
+    assert_eq!(send(&broker.addr, "expiring", &first), (0, 0));
+    // A batch with a gap is refused while the broker remembers the producer, and
+    // accepted (unknown producer) once it has forgotten it.
+    let gap = producer_batch(5000, 0, 9, 1);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match send(&broker.addr, "expiring", &gap) {
+            (0, offset) => {
+                assert_eq!(offset, 1);
+                break;
+            }
+            (OUT_OF_ORDER_SEQUENCE_NUMBER, _) => {
+                assert!(Instant::now() < deadline, "the producer never expired");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
 }

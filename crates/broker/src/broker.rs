@@ -64,6 +64,7 @@ impl Broker {
             LogConfig::default(),
             config.long("log.retention.check.interval.ms").max(1) as u64,
         )?);
+        logs.set_producer_id_expiration_ms(config.long("producer.id.expiration.ms"));
         assert_eq!(
             logs.cluster_id(),
             cluster_id,

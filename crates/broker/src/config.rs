@@ -146,6 +146,9 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some(1),
     ),
     prop("fetch.max.bytes", Int, Some("57671680"), Some(1024)),
+    // Idle idempotent producers are forgotten after this (checked in the log's
+    // background pass, every log.retention.check.interval.ms).
+    prop("producer.id.expiration.ms", Int, Some("86400000"), Some(1)),
     // Record bytes committed to the metadata log between two snapshots (20 MiB).
     prop(
         "metadata.log.max.record.bytes.between.snapshots",

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,6 +42,9 @@ const OFFSET_CHECKPOINT_VERSION: i32 = 0;
 /// Threads opening (and recovering) partitions at start.
 pub const RECOVERY_THREADS: usize = 2;
 
+/// Kafka's default `producer.id.expiration.ms`: one day.
+pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
+
 struct Inner {
     data_dir: PathBuf,
     /// Held for the manager's lifetime: one broker per data directory.
@@ -57,6 +60,8 @@ struct Inner {
     checkpoint_lock: Mutex<()>,
     shut_down: AtomicBool,
     retention_check_interval_ms: u64,
+    /// `producer.id.expiration.ms`: idle producers are forgotten after this long.
+    producer_id_expiration_ms: AtomicI64,
 }
 
 /// Owner of every partition log in one data directory.
@@ -268,6 +273,7 @@ impl LogManager {
             checkpoint_lock: Mutex::new(()),
             shut_down: AtomicBool::new(false),
             retention_check_interval_ms: retention_check_interval_ms.max(1),
+            producer_id_expiration_ms: AtomicI64::new(PRODUCER_ID_EXPIRATION_MS_DEFAULT),
         });
         let worker = Arc::clone(&inner);
         let retention = std::thread::Builder::new()
@@ -481,6 +487,17 @@ impl LogManager {
         self.inner.checkpoint()
     }
 
+    /// Sets `producer.id.expiration.ms`, applied by the background pass.
+    pub fn set_producer_id_expiration_ms(&self, expiration_ms: i64) {
+        assert!(
+            expiration_ms > 0,
+            "producer.id.expiration.ms must be positive"
+        );
+        self.inner
+            .producer_id_expiration_ms
+            .store(expiration_ms, Ordering::Release);
+    }
+
     /// Flushes every log, writes the checkpoints and the clean-shutdown marker so the
     /// next open skips recovery; stops the background threads. Idempotent.
     pub fn shutdown(&self) -> Result<(), LogError> {
@@ -576,6 +593,11 @@ impl Inner {
         for log in logs {
             if let Err(e) = crate::cleaner::run_retention_and_compaction(&log, now_ms) {
                 tracing::warn!(error = %e, "retention/compaction failed");
+            }
+            let expiration_ms = self.producer_id_expiration_ms.load(Ordering::Acquire);
+            let expired = log.write().remove_expired_producers(now_ms, expiration_ms);
+            if expired > 0 {
+                tracing::debug!(expired, "expired idle producers");
             }
             let (due, end) = {
                 let l = log.read();
