@@ -70,3 +70,16 @@ def test_restart_keeps_data(broker):
     consumer.seek_to_beginning(tp)
     assert [m.value for m in consumer] == [b"r%d" % i for i in range(100)]
     consumer.close()
+
+
+def test_admin_answers_carry_none_messages_on_success(broker):
+    """Clients test `is None`: a successful answer has a null message, not ""."""
+    admin = KafkaAdminClient(bootstrap_servers=broker.addr, request_timeout_ms=10000)
+    created = admin.create_topics([NewTopic("py-nulls", num_partitions=1, replication_factor=1)])
+    assert [(e[0], e[1], e[2]) for e in created.topic_errors] == [("py-nulls", 0, None)]
+    altered = admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, "py-nulls", configs={"retention.ms": "60000"})])
+    assert [(r[0], r[1]) for r in altered.resources] == [(0, None)]
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "py-nulls")])
+    assert described[0].resources[0][0] == 0 and described[0].resources[0][1] is None
+    admin.close()

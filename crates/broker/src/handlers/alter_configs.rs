@@ -40,7 +40,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name);
         responses.push(match outcome {
-            Ok(()) => r.with_error_code(0),
+            Ok(()) => r.with_error_code(0).with_error_message(None),
             Err(e) => r
                 .with_error_code(e.code())
                 .with_error_message(Some(super::str_bytes(&e.to_string()))),

@@ -86,6 +86,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 let mut result = CreatableTopicResult::default()
                     .with_name(t.name.clone())
                     .with_error_code(0)
+                    .with_error_message(None)
                     .with_num_partitions(partitions)
                     .with_replication_factor(replication);
                 if ctx.version >= 5 {

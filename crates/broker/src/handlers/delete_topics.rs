@@ -38,7 +38,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             result = result.with_topic_id(id);
         }
         let result = match resolved {
-            None => result.with_error_code(ResponseError::UnknownTopicId.code()),
+            // The name of a topic id nobody knows is null, as in Kafka.
+            None => result
+                .with_name(None)
+                .with_error_code(ResponseError::UnknownTopicId.code()),
             Some(n) => {
                 let r = result.with_name(Some(TopicName(super::str_bytes(&n))));
                 match broker.delete_topic(&n) {

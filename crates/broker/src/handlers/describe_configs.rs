@@ -43,6 +43,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .map(|k| k.iter().map(|s| s.to_string()).collect());
         let wanted = |n: &str| keys.as_ref().is_none_or(|k| k.iter().any(|x| x == n));
         let result = DescribeConfigsResult::default()
+            .with_error_message(None)
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
         let result = match resource.resource_type {

@@ -71,11 +71,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 match locate(broker, &ctx.listener, key.as_str(), request.key_type) {
                     Ok((id, host, port)) => c
                         .with_error_code(0)
+                        .with_error_message(None)
                         .with_node_id(BrokerId(id))
                         .with_host(super::str_bytes(&host))
                         .with_port(port),
                     Err(e) => c
                         .with_error_code(e.code())
+                        .with_error_message(Some(super::str_bytes(&e.to_string())))
                         .with_node_id(BrokerId(-1))
                         .with_host(super::str_bytes(""))
                         .with_port(-1),
@@ -92,11 +94,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         ) {
             Ok((id, host, port)) => FindCoordinatorResponse::default()
                 .with_error_code(0)
+                .with_error_message(None)
                 .with_node_id(BrokerId(id))
                 .with_host(super::str_bytes(&host))
                 .with_port(port),
             Err(e) => FindCoordinatorResponse::default()
                 .with_error_code(e.code())
+                .with_error_message(Some(super::str_bytes(&e.to_string())))
                 .with_node_id(BrokerId(-1))
                 .with_host(super::str_bytes(""))
                 .with_port(-1),
