@@ -10,7 +10,10 @@ use moldau_protocol::batch::{refresh_crc, set_producer, Codec};
 use moldau_protocol::batch_encode::encode_timed_batch;
 use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use moldau_protocol::kafka::messages::produce_response::PartitionProduceResponse;
-use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse, TopicName};
+use moldau_protocol::kafka::messages::{
+    InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
+    TopicName,
+};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -278,4 +281,44 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as i64
+}
+
+/// A producer id from InitProducerId (v4, no transactional id).
+fn init_producer_id(addr: &str) -> i64 {
+    const VERSION: i16 = 4;
+    let request = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let mut body = bytes::BytesMut::new();
+    request.encode(&mut body, VERSION).expect("encode");
+    let mut conn = RawConnection::connect(addr);
+    let mut answer = Bytes::from(conn.call(22, VERSION, true, &body));
+    let response = InitProducerIdResponse::decode(&mut answer, VERSION).expect("decode");
+    assert_eq!(response.error_code, 0, "InitProducerId failed");
+    assert_eq!(response.producer_epoch, 0);
+    response.producer_id.0
+}
+
+#[test]
+fn producer_ids_come_from_blocks_that_never_repeat_across_restarts_and_kill_9() {
+    let mut broker = BrokerProcess::start(&[]);
+    let mut seen = HashSet::new();
+    let mut take = |addr: &str| {
+        let ids: Vec<i64> = (0..5).map(|_| init_producer_id(addr)).collect();
+        for id in &ids {
+            assert!(seen.insert(*id), "producer id {id} handed out twice");
+        }
+        ids
+    };
+    // Kafka's blocks: 1000 ids each, the first from 0; a restarted broker claims the
+    // next block rather than reusing the rest of its last one.
+    assert_eq!(take(&broker.addr), vec![0, 1, 2, 3, 4]);
+    broker.stop();
+    broker.restart();
+    assert_eq!(take(&broker.addr), vec![1000, 1001, 1002, 1003, 1004]);
+    broker.kill();
+    broker.restart();
+    assert_eq!(take(&broker.addr), vec![2000, 2001, 2002, 2003, 2004]);
 }

@@ -15,7 +15,6 @@ use moldau_metadata::{
     SecurityProtocol,
 };
 use std::path::PathBuf;
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 pub struct Broker {
@@ -30,8 +29,8 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     pub fetch_sessions: FetchSessionCache,
     pub started_at_ms: i64,
-    /// Next producer id handed out by InitProducerId.
-    pub next_producer_id: AtomicI64,
+    /// Producer ids for InitProducerId, in blocks claimed through the metadata log.
+    pub producer_ids: crate::producer_ids::ProducerIdAllocator,
     /// The group coordinator task, started once the broker exists.
     pub groups: std::sync::OnceLock<crate::group_service::GroupService>,
     /// Request, traffic, connection and flush metrics (rendered by the console).
@@ -86,7 +85,7 @@ impl Broker {
             metadata,
             fetch_sessions: FetchSessionCache::new(),
             started_at_ms: crate::clock::now_ms(),
-            next_producer_id: AtomicI64::new(0),
+            producer_ids: Default::default(),
             groups: std::sync::OnceLock::new(),
             metrics,
             config,

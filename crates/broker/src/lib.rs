@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod node_config;
 pub mod open_files_limit;
 pub mod partition;
+pub mod producer_ids;
 mod publish_plan;
 pub mod quorum_voters;
 pub mod raft_transport;

@@ -5,7 +5,6 @@ use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_protocol::kafka::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use moldau_protocol::ResponseError;
-use std::sync::atomic::Ordering;
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: InitProducerIdRequest = super::decode(&ctx, body)?;
@@ -15,17 +14,19 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     } else {
-        // Ids are unique across restarts because they start from the clock.
-        let floor = crate::clock::now_ms() * 1000;
-        let _ = ctx
-            .broker
-            .next_producer_id
-            .fetch_max(floor, Ordering::AcqRel);
-        let id = ctx.broker.next_producer_id.fetch_add(1, Ordering::AcqRel);
-        InitProducerIdResponse::default()
-            .with_error_code(0)
-            .with_producer_id(ProducerId(id))
-            .with_producer_epoch(0)
+        match ctx.broker.producer_ids.next_id(&ctx.broker) {
+            Ok(id) => InitProducerIdResponse::default()
+                .with_error_code(0)
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0),
+            Err(e) => {
+                tracing::warn!("claiming a producer id block failed: {e}");
+                InitProducerIdResponse::default()
+                    .with_error_code(e.response_error().code())
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+            }
+        }
     };
     ctx.ready(&response)
 }

@@ -11,6 +11,7 @@ mod election;
 mod error;
 mod messages;
 mod placement;
+mod producer_ids;
 mod random;
 mod topic_partitions;
 mod wire_messages;
@@ -25,6 +26,7 @@ pub use placement::{
     place_replicas, placement_brokers, start_after, PlacementBroker, PlacementRequest,
     PlacementStart,
 };
+pub use producer_ids::{allocate_producer_ids, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
 pub use random::{RandomSource, SeededRandom};
 pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
 pub use wire_messages::{
