@@ -93,7 +93,7 @@ fn run_producer(addr: String, stop: Arc<AtomicBool>, reports: Reports) -> u64 {
             }
         }
         producer.poll(Duration::ZERO);
-        if seq % RECORDS_PER_PAUSE == 0 {
+        if seq.is_multiple_of(RECORDS_PER_PAUSE) {
             std::thread::sleep(PAUSE);
         }
     }
