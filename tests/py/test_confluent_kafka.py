@@ -71,3 +71,25 @@ def test_group_consumer_commits_and_resumes(broker):
     broker.stop()
     broker.start()
     assert consume(40) == list(range(60, 100))
+
+
+def test_admin_describe_topics(broker):
+    """AdminClient.describe_topics (librdkafka asks Metadata for it; Java admin
+    clients use DescribeTopicPartitions, covered by tests/tests/describe_topic_partitions.rs)."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.addr})
+    for f in admin.create_topics([NewTopic("described", num_partitions=3, replication_factor=1)]).values():
+        f.result(timeout=30)
+    futures = admin.describe_topics(TopicCollection(["described"]), request_timeout=30)
+    description = futures["described"].result(timeout=30)
+    assert description.name == "described"
+    assert [p.id for p in description.partitions] == [0, 1, 2]
+    assert all(p.leader is not None and p.leader.id == 1 for p in description.partitions)
+    missing = admin.describe_topics(TopicCollection(["not-there"]), request_timeout=30)
+    try:
+        missing["not-there"].result(timeout=30)
+        raise AssertionError("an unknown topic was described")
+    except Exception as e:  # KafkaException(UNKNOWN_TOPIC_OR_PART)
+        assert "UNKNOWN_TOPIC" in str(e)

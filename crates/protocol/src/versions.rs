@@ -45,6 +45,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::OffsetDelete, 0, 0),
     api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::UpdateFeatures, 0, 2),
+    api(ApiKey::DescribeTopicPartitions, 0, 0),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

@@ -30,7 +30,7 @@ const fn bits(ops: &[i32]) -> i32 {
     v
 }
 
-fn topic_response(
+pub(crate) fn topic_response(
     image: &MetadataImage,
     topic: &TopicImage,
     ctx: &RequestContext,

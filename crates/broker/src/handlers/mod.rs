@@ -11,6 +11,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_topic_partitions;
 mod fetch;
 mod find_coordinator;
 mod group;
@@ -75,6 +76,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeGroups => describe_groups::handle(ctx, body).await,
         ApiKey::DeleteGroups => delete_groups::handle(ctx, body).await,
         ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
+        ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(ctx, body),
         ApiKey::UpdateFeatures => blocking(|| update_features::handle(ctx, body)),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
