@@ -6,11 +6,12 @@
 //! cache is full. A reader holds an `Arc<File>`, so eviction during a read only closes
 //! the descriptor once that read is done.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::lru::Lru;
 
 /// Open data files kept when nobody set a limit (before start-up sized the cache).
 pub const FILE_CACHE_DEFAULT_FILES: usize = 256;
@@ -24,65 +25,10 @@ pub fn is_descriptor_shortage(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
 }
 
-#[derive(Default)]
-struct Lru {
-    tick: u64,
-    /// File id -> (open file, tick of its last use).
-    files: HashMap<u64, (Arc<File>, u64)>,
-    /// Tick of last use -> file id, oldest first.
-    by_use: BTreeMap<u64, u64>,
-}
-
-impl Lru {
-    fn touch(&mut self, id: u64) -> Option<Arc<File>> {
-        self.tick += 1;
-        let tick = self.tick;
-        let (file, used) = self.files.get_mut(&id)?;
-        self.by_use.remove(used);
-        *used = tick;
-        self.by_use.insert(tick, id);
-        Some(Arc::clone(file))
-    }
-
-    fn insert(&mut self, id: u64, file: Arc<File>) {
-        self.tick += 1;
-        if let Some((_, old)) = self.files.insert(id, (file, self.tick)) {
-            self.by_use.remove(&old);
-        }
-        self.by_use.insert(self.tick, id);
-    }
-
-    fn remove(&mut self, id: u64) -> Option<Arc<File>> {
-        let (file, used) = self.files.remove(&id)?;
-        self.by_use.remove(&used);
-        Some(file)
-    }
-
-    /// Removes least recently used files until at most `keep` remain; returns them so
-    /// the caller closes them outside the lock.
-    fn evict_to(&mut self, keep: usize) -> Vec<Arc<File>> {
-        let mut closed = Vec::new();
-        while self.files.len() > keep {
-            let Some((_, id)) = self.by_use.pop_first() else {
-                break;
-            };
-            if let Some((file, _)) = self.files.remove(&id) {
-                closed.push(file);
-            }
-        }
-        assert_eq!(
-            self.files.len(),
-            self.by_use.len(),
-            "LRU bookkeeping diverged"
-        );
-        closed
-    }
-}
-
 /// A bounded LRU cache of open files, keyed by an id each [`crate::cached_file::CachedFile`] owns.
 pub struct FileCache {
     capacity_files: AtomicUsize,
-    lru: Mutex<Lru>,
+    lru: Mutex<Lru<Arc<File>>>,
     opens: AtomicU64,
 }
 
@@ -123,7 +69,7 @@ impl FileCache {
 
     /// Files open in the cache now.
     pub fn len(&self) -> usize {
-        self.lock().files.len()
+        self.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -135,7 +81,7 @@ impl FileCache {
         self.opens.load(Ordering::Relaxed)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<Arc<File>>> {
         // A panic while holding the lock leaves consistent maps (every step keeps both
         // in step before the next), so a poisoned lock is still usable.
         self.lru.lock().unwrap_or_else(|p| p.into_inner())
@@ -187,6 +133,6 @@ impl FileCache {
 
     /// Whether `id` is open in the cache.
     pub fn contains(&self, id: u64) -> bool {
-        self.lock().files.contains_key(&id)
+        self.lock().contains(id)
     }
 }

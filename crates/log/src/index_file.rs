@@ -4,31 +4,40 @@
 //! is active (so appends never grow the file) and trimmed to its entries when the
 //! segment rolls. Bytes past the valid entries are zero, which the readers use to find
 //! the end after an unclean shutdown.
+//!
+//! The file is mapped only while in use, through the process's [`MapCache`]: the
+//! count of entries and the file length live here, so an unmapped index still knows
+//! its size and a later access maps it again.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 
 use crate::error::LogError;
+use crate::map_cache::{MapCache, SharedMap};
 
-/// Fixed-size entries in a memory-mapped file. No descriptor is kept: the mapping
-/// outlives it, and resizing reopens the file, so an index costs no open file.
+/// Fixed-size entries in a memory-mapped file. No descriptor is kept (a mapping
+/// outlives it, and resizing reopens the file), and the mapping itself is in the
+/// bounded [`MapCache`], so an index costs no open file and at most one map.
 pub(crate) struct IndexFile {
+    /// This index's key in the [`MapCache`].
+    id: u64,
     path: PathBuf,
-    /// `None` while the file is empty (a zero-length mapping is not portable).
-    mmap: Option<MmapMut>,
+    /// Length of the file; nothing is mapped while it is 0 (a zero-length mapping is
+    /// not portable).
+    len_bytes: u64,
     entry_bytes: usize,
     entries: usize,
     capacity_entries: usize,
 }
 
 impl IndexFile {
-    /// Opens or creates `path`. A new file is preallocated to `preallocate_bytes`
-    /// (rounded down to whole entries); an existing one keeps its length until
-    /// [`IndexFile::resize`]. `entries` starts at 0: the caller counts the valid ones
-    /// and calls [`IndexFile::set_entries`].
+    /// Opens or creates `path` without mapping it. A new file is preallocated to
+    /// `preallocate_bytes` (rounded down to whole entries); an existing one keeps its
+    /// length until [`IndexFile::resize`]. `entries` starts at 0: the caller counts
+    /// the valid ones and calls [`IndexFile::set_entries`].
     pub fn open(path: &Path, entry_bytes: usize, preallocate_bytes: u64) -> Result<Self, LogError> {
         let file = OpenOptions::new()
             .read(true)
@@ -39,8 +48,9 @@ impl IndexFile {
             .map_err(LogError::at(path))?;
         let len = file.metadata().map_err(LogError::at(path))?.len();
         let mut index = IndexFile {
+            id: MapCache::next_id(),
             path: path.to_path_buf(),
-            mmap: None,
+            len_bytes: 0,
             entry_bytes,
             entries: 0,
             capacity_entries: 0,
@@ -48,7 +58,7 @@ impl IndexFile {
         if len == 0 {
             index.resize_file(&file, preallocate_bytes)?;
         } else {
-            index.map(&file, len)?;
+            index.set_len_bytes(len);
         }
         Ok(index)
     }
@@ -61,21 +71,59 @@ impl IndexFile {
             .map_err(LogError::at(&self.path))
     }
 
-    fn map(&mut self, file: &File, len: u64) -> Result<(), LogError> {
-        self.mmap = None;
+    fn set_len_bytes(&mut self, len: u64) {
         let usable = len - len % self.entry_bytes as u64;
         self.capacity_entries = (usable / self.entry_bytes as u64) as usize;
-        if len > 0 {
-            // SAFETY: the index files belong to this process alone (one broker per data
-            // directory); other processes only read them while the broker is stopped.
-            let mmap = unsafe { MmapMut::map_mut(file) }.map_err(LogError::at(&self.path))?;
-            self.mmap = Some(mmap);
+        self.len_bytes = len;
+    }
+
+    /// The mapping, made now if the cache has none. `None` for an empty file.
+    fn mapping(&self) -> Result<Option<SharedMap>, LogError> {
+        if self.len_bytes == 0 {
+            return Ok(None);
         }
-        Ok(())
+        let len = usize::try_from(self.len_bytes)
+            .map_err(|_| LogError::io(&self.path, std::io::ErrorKind::InvalidData.into()))?;
+        let map = || -> std::io::Result<MmapMut> {
+            let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+            // SAFETY: the index files belong to this process alone (one broker per
+            // data directory); other processes only read them while the broker is
+            // stopped. The length is the file's, which only this index changes, and
+            // it unmaps (forgets) before it shrinks the file.
+            unsafe { MmapOptions::new().len(len).map_mut(&file) }
+        };
+        MapCache::global()
+            .get_or_map(self.id, map)
+            .map(Some)
+            .map_err(LogError::at(&self.path))
+    }
+
+    /// Runs `f` over the raw bytes of every entry slot in the file, valid or not.
+    pub fn with_raw<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, LogError> {
+        let bytes = self.capacity_entries * self.entry_bytes;
+        match self.mapping()? {
+            Some(map) => Ok(f(&map.lock()[..bytes])),
+            None => Ok(f(&[])),
+        }
+    }
+
+    /// Runs `f` over the raw bytes of every entry slot, writable.
+    fn with_raw_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> Result<R, LogError> {
+        let bytes = self.capacity_entries * self.entry_bytes;
+        match self.mapping()? {
+            Some(map) => Ok(f(&mut map.lock()[..bytes])),
+            None => Ok(f(&mut [])),
+        }
+    }
+
+    /// Runs `f` over the valid entries only.
+    pub fn with_entries<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Result<R, LogError> {
+        let valid = self.entries * self.entry_bytes;
+        self.with_raw(|raw| f(&raw[..valid]))
     }
 
     /// Sets the file length to `bytes` rounded down to whole entries (never below the
-    /// valid entries) and remaps it.
+    /// valid entries); the next access maps the new length.
     pub fn resize(&mut self, bytes: u64) -> Result<(), LogError> {
         let file = self.open_existing()?;
         self.resize_file(&file, bytes)
@@ -85,27 +133,17 @@ impl IndexFile {
         let rounded = bytes - bytes % self.entry_bytes as u64;
         let needed = (self.entries * self.entry_bytes) as u64;
         let len = rounded.max(needed);
-        self.mmap = None;
+        // Unmap before the file shrinks: touching a mapping past the end of its file
+        // is a SIGBUS.
+        MapCache::global().forget(self.id);
         file.set_len(len).map_err(LogError::at(&self.path))?;
-        self.map(file, len)
+        self.set_len_bytes(len);
+        Ok(())
     }
 
     /// Shrinks the file to exactly its valid entries (on roll and on close).
     pub fn trim(&mut self) -> Result<(), LogError> {
         self.resize((self.entries * self.entry_bytes) as u64)
-    }
-
-    /// The raw bytes of every entry slot in the file, valid or not.
-    pub fn raw(&self) -> &[u8] {
-        match &self.mmap {
-            Some(m) => &m[..self.capacity_entries * self.entry_bytes],
-            None => &[],
-        }
-    }
-
-    pub fn entry(&self, i: usize) -> &[u8] {
-        assert!(i < self.entries, "index entry {i} beyond {}", self.entries);
-        &self.raw()[i * self.entry_bytes..(i + 1) * self.entry_bytes]
     }
 
     pub fn entries(&self) -> usize {
@@ -135,25 +173,22 @@ impl IndexFile {
             self.resize(grown)?;
         }
         let at = self.entries * self.entry_bytes;
-        if let Some(m) = self.mmap.as_mut() {
-            m[at..at + self.entry_bytes].copy_from_slice(entry);
-        }
+        self.with_raw_mut(|raw| raw[at..at + entry.len()].copy_from_slice(entry))?;
         self.entries += 1;
         Ok(())
     }
 
     /// Drops every entry from `keep` on and zeroes their slots, so a crash cannot
     /// resurrect them.
-    pub fn truncate_entries(&mut self, keep: usize) {
+    pub fn truncate_entries(&mut self, keep: usize) -> Result<(), LogError> {
         if keep >= self.entries {
-            return;
+            return Ok(());
         }
         let from = keep * self.entry_bytes;
         let to = self.entries * self.entry_bytes;
-        if let Some(m) = self.mmap.as_mut() {
-            m[from..to].fill(0);
-        }
+        self.with_raw_mut(|raw| raw[from..to].fill(0))?;
         self.entries = keep;
+        Ok(())
     }
 
     /// A handle for fsync outside the partition lock (opened for the purpose: the
@@ -169,5 +204,21 @@ impl IndexFile {
     /// Points this index at its file's new name after a rename on disk.
     pub fn set_path(&mut self, path: PathBuf) {
         self.path = path;
+    }
+
+    /// Unmaps now (before the file is deleted).
+    pub fn close(&self) {
+        MapCache::global().forget(self.id);
+    }
+
+    #[cfg(test)]
+    pub fn is_mapped(&self) -> bool {
+        MapCache::global().contains(self.id)
+    }
+}
+
+impl Drop for IndexFile {
+    fn drop(&mut self) {
+        self.close();
     }
 }

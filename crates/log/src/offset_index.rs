@@ -59,13 +59,16 @@ impl OffsetIndex {
         log_bytes: u64,
     ) -> Result<(Self, bool), LogError> {
         let mut file = IndexFile::open(path, OFFSET_INDEX_ENTRY_BYTES, max_index_bytes)?;
-        let valid = count_valid_offset_entries(file.raw(), log_bytes);
-        // Unused preallocated slots are zero: the slot after the last valid entry
-        // must be. (Checking only that one keeps opening a 10 MiB index cheap.)
-        let all_valid = file.raw()[valid * OFFSET_INDEX_ENTRY_BYTES..]
-            .iter()
-            .take(OFFSET_INDEX_ENTRY_BYTES)
-            .all(|&b| b == 0);
+        let (valid, all_valid) = file.with_raw(|raw| {
+            let valid = count_valid_offset_entries(raw, log_bytes);
+            // Unused preallocated slots are zero: the slot after the last valid entry
+            // must be. (Checking only that one keeps opening a 10 MiB index cheap.)
+            let all_valid = raw[valid * OFFSET_INDEX_ENTRY_BYTES..]
+                .iter()
+                .take(OFFSET_INDEX_ENTRY_BYTES)
+                .all(|&b| b == 0);
+            (valid, all_valid)
+        })?;
         file.set_entries(valid);
         Ok((OffsetIndex { base_offset, file }, all_valid))
     }
@@ -78,36 +81,67 @@ impl OffsetIndex {
         self.file.is_full()
     }
 
-    /// Entry `i` as (absolute offset, position).
-    pub fn entry(&self, i: usize) -> (i64, u32) {
-        let (rel, pos) = decode_offset_entry(self.file.entry(i));
+    fn decode(&self, entries: &[u8], i: usize) -> (i64, u32) {
+        let at = i * OFFSET_INDEX_ENTRY_BYTES;
+        let (rel, pos) = decode_offset_entry(&entries[at..at + OFFSET_INDEX_ENTRY_BYTES]);
         (self.base_offset + rel as i64, pos)
     }
 
+    /// Entry `i` as (absolute offset, position).
+    pub fn entry(&self, i: usize) -> Result<(i64, u32), LogError> {
+        assert!(
+            i < self.entries(),
+            "index entry {i} beyond {}",
+            self.entries()
+        );
+        self.file.with_entries(|e| self.decode(e, i))
+    }
+
     /// The last entry, if any.
-    pub fn last_entry(&self) -> Option<(i64, u32)> {
-        let n = self.entries();
-        (n > 0).then(|| self.entry(n - 1))
+    pub fn last_entry(&self) -> Result<Option<(i64, u32)>, LogError> {
+        match self.entries() {
+            0 => Ok(None),
+            n => self.entry(n - 1).map(Some),
+        }
     }
 
     /// The entry with the largest offset <= `offset`, or (base offset, 0).
-    pub fn lookup(&self, offset: i64) -> (i64, u32) {
-        let n = self.entries();
-        // Index of the first entry whose offset is > target.
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.entry(mid).0 <= offset {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+    pub fn lookup(&self, offset: i64) -> Result<(i64, u32), LogError> {
+        self.file.with_entries(|e| {
+            let n = e.len() / OFFSET_INDEX_ENTRY_BYTES;
+            // Index of the first entry whose offset is > target.
+            let (mut lo, mut hi) = (0usize, n);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if self.decode(e, mid).0 <= offset {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
-        }
-        if lo == 0 {
-            (self.base_offset, 0)
-        } else {
-            self.entry(lo - 1)
-        }
+            if lo == 0 {
+                (self.base_offset, 0)
+            } else {
+                self.decode(e, lo - 1)
+            }
+        })
+    }
+
+    /// How many leading entries satisfy `pred` (which must hold for a prefix).
+    pub fn count_prefix(&self, pred: impl Fn(i64, u32) -> bool) -> Result<usize, LogError> {
+        self.file.with_entries(|e| {
+            let (mut lo, mut hi) = (0usize, e.len() / OFFSET_INDEX_ENTRY_BYTES);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let (offset, pos) = self.decode(e, mid);
+                if pred(offset, pos) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        })
     }
 
     /// Adds an entry; offsets and positions must grow.
@@ -117,7 +151,7 @@ impl OffsetIndex {
             (0..=u32::MAX as i64).contains(&rel),
             "relative offset {rel} out of range"
         );
-        if let Some((last_offset, last_pos)) = self.last_entry() {
+        if let Some((last_offset, last_pos)) = self.last_entry()? {
             assert!(
                 offset > last_offset && position > last_pos,
                 "index entries must grow"
@@ -130,18 +164,19 @@ impl OffsetIndex {
     }
 
     /// Drops every entry whose position is >= `position` (log truncated there).
-    pub fn truncate_to_position(&mut self, position: u32) {
-        let n = self.entries();
-        let mut keep = n;
-        while keep > 0 && self.entry(keep - 1).1 >= position {
-            keep -= 1;
-        }
-        self.file.truncate_entries(keep);
+    pub fn truncate_to_position(&mut self, position: u32) -> Result<(), LogError> {
+        let keep = self.count_prefix(|_, pos| pos < position)?;
+        self.file.truncate_entries(keep)
     }
 
     /// Drops every entry.
-    pub fn clear(&mut self) {
-        self.file.truncate_entries(0);
+    pub fn clear(&mut self) -> Result<(), LogError> {
+        self.file.truncate_entries(0)
+    }
+
+    /// Unmaps the index now (before its file is deleted).
+    pub fn close(&self) {
+        self.file.close();
     }
 
     pub fn trim(&mut self) -> Result<(), LogError> {
@@ -174,14 +209,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("00000000000000000100.index");
         let (mut idx, _) = OffsetIndex::open(&path, 100, 80, 1 << 20).unwrap();
-        assert_eq!(idx.lookup(150), (100, 0));
+        assert_eq!(idx.lookup(150).unwrap(), (100, 0));
         idx.append(110, 4000).unwrap();
         idx.append(120, 8000).unwrap();
         idx.append(130, 12000).unwrap();
-        assert_eq!(idx.lookup(105), (100, 0));
-        assert_eq!(idx.lookup(110), (110, 4000));
-        assert_eq!(idx.lookup(125), (120, 8000));
-        assert_eq!(idx.lookup(1000), (130, 12000));
+        assert_eq!(idx.lookup(105).unwrap(), (100, 0));
+        assert_eq!(idx.lookup(110).unwrap(), (110, 4000));
+        assert_eq!(idx.lookup(125).unwrap(), (120, 8000));
+        assert_eq!(idx.lookup(1000).unwrap(), (130, 12000));
         drop(idx);
         // Preallocated (80 bytes = 10 slots) but only 3 valid entries; zeros end it.
         let (idx, all_valid) = OffsetIndex::open(&path, 100, 80, 1 << 20).unwrap();
@@ -197,7 +232,7 @@ mod tests {
         let (mut idx, _) = OffsetIndex::open(&path, 0, 80, 1 << 20).unwrap();
         idx.append(5, 100).unwrap();
         idx.append(9, 200).unwrap();
-        idx.truncate_to_position(200);
+        idx.truncate_to_position(200).unwrap();
         assert_eq!(idx.entries(), 1);
         idx.trim().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 8);
@@ -206,6 +241,23 @@ mod tests {
         let (idx, all_valid) = OffsetIndex::open(&path, 0, 80, 50).unwrap();
         assert_eq!(idx.entries(), 0);
         assert!(!all_valid);
+    }
+
+    #[test]
+    fn an_unmapped_index_maps_again_on_lookup_and_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("00000000000000000000.index");
+        let (mut idx, _) = OffsetIndex::open(&path, 0, 80, 1 << 20).unwrap();
+        idx.append(5, 100).unwrap();
+        assert!(idx.file.is_mapped());
+        idx.close();
+        assert!(!idx.file.is_mapped());
+        assert_eq!(idx.lookup(7).unwrap(), (5, 100));
+        assert!(idx.file.is_mapped());
+        idx.close();
+        idx.append(9, 200).unwrap();
+        idx.close();
+        assert_eq!(idx.last_entry().unwrap(), Some((9, 200)));
     }
 
     impl OffsetIndex {

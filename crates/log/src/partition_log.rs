@@ -469,7 +469,7 @@ impl PartitionLog {
         };
         let from_offset = seg
             .time_index()
-            .lookup(ts)
+            .lookup(ts)?
             .map_or(seg.base_offset(), |(_, off)| off)
             .max(self.log_start_offset)
             .max(seg.base_offset());

@@ -114,7 +114,7 @@ impl LogSegment {
         if limit == self.size_bytes() && max_offset >= self.next_offset() {
             return Ok((limit > position).then(|| (limit, self.next_offset() - 1)));
         }
-        let mut pos = self.scan_start(position, limit, max_offset);
+        let mut pos = self.scan_start(position, limit, max_offset)?;
         let mut last_offset = None;
         while let Some(h) = self.read_header(pos)? {
             if h.base_offset >= max_offset || pos + h.size_bytes > limit {
@@ -131,26 +131,14 @@ impl LogSegment {
     /// one that starts within `limit` and holds offsets below `max_offset`. That batch
     /// ends at or before the next entry's position, so it lies wholly within the
     /// region and every batch between `position` and it does too.
-    fn scan_start(&self, position: u64, limit: u64, max_offset: i64) -> u64 {
+    fn scan_start(&self, position: u64, limit: u64, max_offset: i64) -> Result<u64, LogError> {
         let index = self.offset_index();
-        let within = |i: usize| {
-            let (offset, pos) = index.entry(i);
-            (pos as u64) <= limit && offset < max_offset
-        };
-        // Entries grow in both offset and position, so `within` holds for a prefix.
-        let (mut lo, mut hi) = (0usize, index.entries());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if within(mid) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
+        // Entries grow in both offset and position, so this holds for a prefix.
+        let lo = index.count_prefix(|offset, pos| (pos as u64) <= limit && offset < max_offset)?;
         // `lo` entries satisfy `within`; the one before the last of them is safe.
         match lo.checked_sub(2) {
-            Some(i) => (index.entry(i).1 as u64).max(position),
-            None => position,
+            Some(i) => Ok((index.entry(i)?.1 as u64).max(position)),
+            None => Ok(position),
         }
     }
 }

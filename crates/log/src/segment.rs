@@ -195,20 +195,20 @@ impl LogSegment {
             reservation: DiskReservation::new(size_bytes),
         };
         let mut intact = index_existed && offsets_ok && times_ok;
-        if let Some((ts, off)) = seg.time_index.last_entry() {
+        if let Some((ts, off)) = seg.time_index.last_entry()? {
             seg.max_timestamp = ts;
             seg.offset_of_max_timestamp = off;
         }
         // The last entry must name the batch at its position (Kafka's sanity check,
         // made exact); then finish the picture from there to the end of the file.
-        let last_entry = seg.offset_index.last_entry();
+        let last_entry = seg.offset_index.last_entry()?;
         if let Some((offset, pos)) = last_entry {
             let names_batch = seg
                 .read_header(pos as u64)?
                 .is_some_and(|h| h.last_offset == offset);
             intact &= names_batch;
         }
-        if let Some((_, off)) = seg.time_index.last_entry() {
+        if let Some((_, off)) = seg.time_index.last_entry()? {
             intact &=
                 off < seg.base_offset.saturating_add(u32::MAX as i64) && off >= seg.base_offset;
         }
@@ -269,8 +269,8 @@ impl LogSegment {
         index_interval_bytes: u64,
         on_batch: &mut dyn FnMut(&BatchView<'_>),
     ) -> Result<SegmentRecovery, LogError> {
-        self.offset_index.clear();
-        self.time_index.clear();
+        self.offset_index.clear()?;
+        self.time_index.clear()?;
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = self.base_offset;
@@ -387,7 +387,7 @@ impl LogSegment {
     /// Finds the batch containing `offset` (the first whose last offset is >= it):
     /// index lookup, then a header scan. `None` if the segment ends before it.
     pub fn translate_offset(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
-        let (_, start) = self.offset_index.lookup(offset);
+        let (_, start) = self.offset_index.lookup(offset)?;
         let mut pos = start as u64;
         while let Some(h) = self.read_header(pos)? {
             if h.last_offset >= offset {
@@ -448,17 +448,17 @@ impl LogSegment {
             .map_err(LogError::at(&self.log_path()))?;
         self.reservation.truncated(pos);
         self.size_bytes = pos;
-        self.offset_index.truncate_to_position(pos as u32);
-        self.time_index.truncate_to_offset(offset);
+        self.offset_index.truncate_to_position(pos as u32)?;
+        self.time_index.truncate_to_offset(offset)?;
         // Recompute the tail state from what is left.
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
         self.offset_of_max_timestamp = self.base_offset;
-        if let Some((ts, off)) = self.time_index.last_entry() {
+        if let Some((ts, off)) = self.time_index.last_entry()? {
             self.max_timestamp = ts;
             self.offset_of_max_timestamp = off;
         }
-        let from = match self.offset_index.last_entry() {
+        let from = match self.offset_index.last_entry()? {
             Some((off, p)) => {
                 self.next_offset = off + 1;
                 p as u64
@@ -524,6 +524,8 @@ impl LogSegment {
     /// Deletes all three files (missing ones are fine).
     pub fn delete_files(&self) -> Result<(), LogError> {
         self.log.close();
+        self.offset_index.close();
+        self.time_index.close();
         for p in [
             self.log_path(),
             self.offset_index.path().to_path_buf(),

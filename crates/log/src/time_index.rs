@@ -59,13 +59,16 @@ impl TimeIndex {
         max_index_bytes: u64,
     ) -> Result<(Self, bool), LogError> {
         let mut file = IndexFile::open(path, TIME_INDEX_ENTRY_BYTES, max_index_bytes)?;
-        let valid = count_valid_time_entries(file.raw());
-        // Unused preallocated slots are zero: the slot after the last valid entry
-        // must be. (Checking only that one keeps opening a 10 MiB index cheap.)
-        let all_valid = file.raw()[valid * TIME_INDEX_ENTRY_BYTES..]
-            .iter()
-            .take(TIME_INDEX_ENTRY_BYTES)
-            .all(|&b| b == 0);
+        let (valid, all_valid) = file.with_raw(|raw| {
+            let valid = count_valid_time_entries(raw);
+            // Unused preallocated slots are zero: the slot after the last valid entry
+            // must be. (Checking only that one keeps opening a 10 MiB index cheap.)
+            let all_valid = raw[valid * TIME_INDEX_ENTRY_BYTES..]
+                .iter()
+                .take(TIME_INDEX_ENTRY_BYTES)
+                .all(|&b| b == 0);
+            (valid, all_valid)
+        })?;
         file.set_entries(valid);
         Ok((TimeIndex { base_offset, file }, all_valid))
     }
@@ -78,29 +81,52 @@ impl TimeIndex {
         self.file.is_full()
     }
 
-    /// Entry `i` as (timestamp, absolute offset).
-    pub fn entry(&self, i: usize) -> (i64, i64) {
-        let (ts, rel) = decode_time_entry(self.file.entry(i));
+    fn decode(&self, entries: &[u8], i: usize) -> (i64, i64) {
+        let at = i * TIME_INDEX_ENTRY_BYTES;
+        let (ts, rel) = decode_time_entry(&entries[at..at + TIME_INDEX_ENTRY_BYTES]);
         (ts, self.base_offset + rel as i64)
     }
 
-    pub fn last_entry(&self) -> Option<(i64, i64)> {
-        let n = self.entries();
-        (n > 0).then(|| self.entry(n - 1))
+    /// Entry `i` as (timestamp, absolute offset).
+    pub fn entry(&self, i: usize) -> Result<(i64, i64), LogError> {
+        assert!(
+            i < self.entries(),
+            "index entry {i} beyond {}",
+            self.entries()
+        );
+        self.file.with_entries(|e| self.decode(e, i))
+    }
+
+    pub fn last_entry(&self) -> Result<Option<(i64, i64)>, LogError> {
+        match self.entries() {
+            0 => Ok(None),
+            n => self.entry(n - 1).map(Some),
+        }
+    }
+
+    /// How many leading entries satisfy `pred` (which must hold for a prefix).
+    fn count_prefix(&self, pred: impl Fn(i64, i64) -> bool) -> Result<usize, LogError> {
+        self.file.with_entries(|e| {
+            let (mut lo, mut hi) = (0usize, e.len() / TIME_INDEX_ENTRY_BYTES);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let (ts, offset) = self.decode(e, mid);
+                if pred(ts, offset) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        })
     }
 
     /// The entry with the largest timestamp <= `timestamp`, if any.
-    pub fn lookup(&self, timestamp: i64) -> Option<(i64, i64)> {
-        let (mut lo, mut hi) = (0usize, self.entries());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if self.entry(mid).0 <= timestamp {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+    pub fn lookup(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        match self.count_prefix(|ts, _| ts <= timestamp)? {
+            0 => Ok(None),
+            n => self.entry(n - 1).map(Some),
         }
-        (lo > 0).then(|| self.entry(lo - 1))
     }
 
     /// Appends (timestamp, offset) if the timestamp is newer than the last entry's.
@@ -112,7 +138,7 @@ impl TimeIndex {
         force: bool,
     ) -> Result<(), LogError> {
         // Kafka starts from (-1, base offset): only real timestamps are indexed.
-        let (last_ts, last_offset) = self.last_entry().unwrap_or((-1, self.base_offset));
+        let (last_ts, last_offset) = self.last_entry()?.unwrap_or((-1, self.base_offset));
         if timestamp <= last_ts || offset < last_offset {
             return Ok(());
         }
@@ -131,16 +157,18 @@ impl TimeIndex {
     }
 
     /// Drops every entry whose offset is >= `offset`.
-    pub fn truncate_to_offset(&mut self, offset: i64) {
-        let mut keep = self.entries();
-        while keep > 0 && self.entry(keep - 1).1 >= offset {
-            keep -= 1;
-        }
-        self.file.truncate_entries(keep);
+    pub fn truncate_to_offset(&mut self, offset: i64) -> Result<(), LogError> {
+        let keep = self.count_prefix(|_, o| o < offset)?;
+        self.file.truncate_entries(keep)
     }
 
-    pub fn clear(&mut self) {
-        self.file.truncate_entries(0);
+    pub fn clear(&mut self) -> Result<(), LogError> {
+        self.file.truncate_entries(0)
+    }
+
+    /// Unmaps the index now (before its file is deleted).
+    pub fn close(&self) {
+        self.file.close();
     }
 
     pub fn trim(&mut self) -> Result<(), LogError> {
@@ -177,13 +205,13 @@ mod tests {
         idx.maybe_append(900, 15, false).unwrap(); // older: ignored
         idx.maybe_append(2000, 20, false).unwrap();
         assert_eq!(idx.entries(), 2);
-        assert_eq!(idx.lookup(999), None);
-        assert_eq!(idx.lookup(1500), Some((1000, 12)));
-        assert_eq!(idx.lookup(2000), Some((2000, 20)));
+        assert_eq!(idx.lookup(999).unwrap(), None);
+        assert_eq!(idx.lookup(1500).unwrap(), Some((1000, 12)));
+        assert_eq!(idx.lookup(2000).unwrap(), Some((2000, 20)));
         drop(idx);
         let (idx, all_valid) = TimeIndex::open(&path, 10, 120).unwrap();
         assert!(all_valid);
-        assert_eq!(idx.last_entry(), Some((2000, 20)));
+        assert_eq!(idx.last_entry().unwrap(), Some((2000, 20)));
     }
 
     #[test]
@@ -193,7 +221,7 @@ mod tests {
         let (mut idx, _) = TimeIndex::open(&path, 0, 120).unwrap();
         idx.maybe_append(5, 1, false).unwrap();
         idx.maybe_append(6, 4, false).unwrap();
-        idx.truncate_to_offset(4);
-        assert_eq!(idx.last_entry(), Some((5, 1)));
+        idx.truncate_to_offset(4).unwrap();
+        assert_eq!(idx.last_entry().unwrap(), Some((5, 1)));
     }
 }
