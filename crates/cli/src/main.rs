@@ -58,7 +58,7 @@ enum Command {
     ///   moldau storage format --cluster-id "$(moldau storage random-uuid)" --node-id 1 --data-dir d1
     ///   moldau storage info --data-dir d1
     Storage(storage::StorageArgs),
-    /// Print log segments and indexes the way kafka-dump-log.sh does.
+    /// Print log segments, indexes and producer snapshots the way kafka-dump-log.sh does.
     ///
     /// Examples:
     ///   moldau dump-log --files moldau-data/demo-0/00000000000000000000.log --print-data-log
@@ -80,7 +80,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct DumpLogArgs {
-    /// Comma-separated .log, .index and .timeindex files.
+    /// Comma-separated .log, .index, .timeindex and .snapshot files.
     #[arg(long, value_delimiter = ',', required = true)]
     files: Vec<std::path::PathBuf>,
     /// Print every record, not only batch headers.

@@ -1,5 +1,6 @@
-//! `kafka-dump-log.sh` for Moldau's files: segments (`.log`), offset indexes and
-//! time indexes, printed line for line the way Kafka's DumpLogSegments tool does.
+//! `kafka-dump-log.sh` for Moldau's files: segments (`.log`), offset indexes,
+//! time indexes and producer snapshots (`.snapshot`), printed line for line the way
+//! Kafka's DumpLogSegments tool does.
 //!
 //! Wired to `moldau dump-log --files A.log[,A.index,A.timeindex] [--print-data-log]
 //! [--verify-index-only]`. Segments under a `__consumer_offsets-N` directory have
@@ -16,6 +17,7 @@ use crate::batch_header::BatchHeader;
 use crate::batch_reader::{BatchReader, ReadOutcome};
 use crate::error::LogError;
 use crate::offset_index::{decode_offset_entry, OFFSET_INDEX_ENTRY_BYTES};
+use crate::producer_state_file::{self, SNAPSHOT_SUFFIX};
 use crate::segment::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::time_index::{decode_time_entry, TIME_INDEX_ENTRY_BYTES};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
@@ -60,6 +62,8 @@ pub fn dump_files(
             dump_index(file, verify_index_only, out)?;
         } else if name.ends_with(TIME_INDEX_SUFFIX) {
             dump_time_index(file, verify_index_only, out)?;
+        } else if name.ends_with(SNAPSHOT_SUFFIX) {
+            dump_producer_snapshot(file, out)?;
         } else {
             w(
                 out,
@@ -67,6 +71,43 @@ pub fn dump_files(
                 format_args!("Ignoring unknown file {}\n", file.display()),
             )?;
         }
+    }
+    Ok(())
+}
+
+/// A producer-state snapshot, one line per producer as Kafka's tool prints it.
+fn dump_producer_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), LogError> {
+    let mut entries = producer_state_file::read(path)?;
+    entries.sort_by_key(|e| e.producer_id);
+    for e in entries {
+        let txn = e
+            .current_txn_first_offset
+            .map_or("OptionalLong.empty".to_string(), |o| {
+                format!("OptionalLong[{o}]")
+            });
+        w(
+            out,
+            path,
+            format_args!(
+                "producerId: {} producerEpoch: {} coordinatorEpoch: {} currentTxnFirstOffset: {txn} lastTimestamp: {}",
+                e.producer_id, e.epoch, e.coordinator_epoch, e.last_timestamp
+            ),
+        )?;
+        if let Some(b) = e.batches.back() {
+            w(
+                out,
+                path,
+                format_args!(
+                    " firstSequence: {} lastSequence: {} lastOffset: {} offsetDelta: {} timestamp: {}",
+                    b.first_seq,
+                    b.last_seq,
+                    b.last_offset,
+                    b.last_offset - b.first_offset,
+                    b.timestamp
+                ),
+            )?;
+        }
+        w(out, path, format_args!("\n"))?;
     }
     Ok(())
 }
@@ -498,6 +539,27 @@ mod tests {
             "{times}"
         );
         assert!(!times.contains("problems"), "{times}");
+    }
+
+    #[test]
+    fn producer_snapshots_print_one_line_per_producer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), small_config());
+        let mut b = keyed_batch(
+            &[("k1".into(), Some(b"a".to_vec())), ("k2".into(), None)],
+            1000,
+            Codec::None,
+        );
+        moldau_protocol::batch::set_producer(&mut b, 42, 3, 7);
+        log.append(&mut b, 0, 0).unwrap();
+        log.close_for_shutdown().unwrap();
+        let snapshot = dir.path().join("00000000000000000002.snapshot");
+        let text = dump(std::slice::from_ref(&snapshot), false, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1..],
+            ["producerId: 42 producerEpoch: 3 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong.empty lastTimestamp: 1001 firstSequence: 7 lastSequence: 8 lastOffset: 1 offsetDelta: 1 timestamp: 1001"]
+        );
     }
 
     #[test]
