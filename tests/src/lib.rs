@@ -48,6 +48,8 @@ pub fn moldau_bin() -> PathBuf {
 /// A running broker process.
 pub struct BrokerProcess {
     child: Option<Child>,
+    /// The web console's address, when started with `--console`.
+    pub console_addr: Option<String>,
     pub addr: String,
     pub data_dir: PathBuf,
     extra: Vec<String>,
@@ -104,15 +106,17 @@ impl BrokerProcess {
             .arg(&listen)
             .arg("--data-dir")
             .arg(data_dir)
-            .arg("--console")
-            .arg("off")
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("MOLDAU_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .args(extra);
+        // No console unless the test asks for one (`--console 127.0.0.1:0`).
+        if !extra.contains(&"--console") {
+            cmd.args(["--console", "off"]);
+        }
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("MOLDAU_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawning moldau");
         let stdout = child.stdout.take().expect("stdout piped");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -120,16 +124,25 @@ impl BrokerProcess {
             let mut lines = BufReader::new(stdout).lines();
             for line in lines.by_ref().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("moldau listening kafka=") {
-                    let _ = tx.send(addr.to_string());
+                    let _ = tx.send((true, addr.to_string()));
+                } else if let Some(addr) = line.strip_prefix("moldau listening console=") {
+                    let _ = tx.send((false, addr.to_string()));
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(BROKER_START_TIMEOUT)
-            .expect("broker did not report its listener in time");
+        // The console's line comes before the Kafka listener's.
+        let mut console_addr = None;
+        let addr = loop {
+            match rx.recv_timeout(BROKER_START_TIMEOUT) {
+                Ok((true, addr)) => break addr,
+                Ok((false, addr)) => console_addr = Some(addr),
+                Err(_) => panic!("broker did not report its listener in time"),
+            }
+        };
         BrokerProcess {
             child: Some(child),
             addr,
+            console_addr,
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             open_files_limit,
@@ -198,6 +211,7 @@ impl BrokerProcess {
         );
         self.child = next.child.take();
         self.addr = std::mem::take(&mut next.addr);
+        self.console_addr = next.console_addr.take();
     }
 }
 

@@ -146,6 +146,12 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some(1),
     ),
     prop("fetch.max.bytes", Int, Some("57671680"), Some(1024)),
+    // Client telemetry (KIP-714): Kafka's limit on one push, and what Moldau asks
+    // every client for (Kafka sets these per client-metrics resource): metric name
+    // prefixes (empty: nothing) and the push interval.
+    prop("telemetry.max.bytes", Int, Some("1048576"), Some(1)),
+    prop("telemetry.metrics", List, Some("org.apache.kafka."), None),
+    prop("telemetry.push.interval.ms", Int, Some("300000"), Some(100)),
     // Idle idempotent producers are forgotten after this (checked in the log's
     // background pass, every log.retention.check.interval.ms).
     prop("producer.id.expiration.ms", Int, Some("86400000"), Some(1)),

@@ -140,6 +140,8 @@ pub struct Metrics {
     pub flush_latency: Histogram,
     /// Rebalances completed: one per generation whose join phase finished.
     pub group_rebalances: Counter,
+    /// Metrics clients pushed (KIP-714).
+    pub client_telemetry: crate::client_telemetry::ClientTelemetry,
 }
 
 impl Default for Metrics {
@@ -152,6 +154,7 @@ impl Default for Metrics {
             connections_refused: Counter::default(),
             flush_latency: Histogram::default(),
             group_rebalances: Counter::default(),
+            client_telemetry: Default::default(),
         }
     }
 }
@@ -409,6 +412,7 @@ impl Metrics {
             "moldau_group_rebalances_total {}",
             self.group_rebalances.get()
         );
+        self.client_telemetry.write_prometheus(out);
     }
 }
 

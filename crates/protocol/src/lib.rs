@@ -14,6 +14,7 @@ pub mod batch_encode;
 pub mod batch_header;
 pub mod compression;
 pub mod frame;
+pub mod otlp;
 pub mod produce_validation;
 pub mod record;
 pub mod varint;

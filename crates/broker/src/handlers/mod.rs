@@ -14,6 +14,7 @@ mod describe_groups;
 mod describe_topic_partitions;
 mod fetch;
 mod find_coordinator;
+mod get_telemetry_subscriptions;
 mod group;
 mod heartbeat;
 mod incremental_alter_configs;
@@ -27,7 +28,9 @@ mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
 mod produce;
+mod push_telemetry;
 mod sync_group;
+mod telemetry_subscription;
 mod update_features;
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
@@ -77,6 +80,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DeleteGroups => delete_groups::handle(ctx, body).await,
         ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(ctx, body),
+        ApiKey::GetTelemetrySubscriptions => get_telemetry_subscriptions::handle(ctx, body),
+        ApiKey::PushTelemetry => push_telemetry::handle(ctx, body),
         ApiKey::UpdateFeatures => blocking(|| update_features::handle(ctx, body)),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
