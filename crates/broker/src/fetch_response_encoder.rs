@@ -4,9 +4,11 @@
 //!
 //! Layout per Kafka's FetchResponse schema: flexible (compact strings, arrays and
 //! bytes, tagged-field sections) from v12, topic id instead of topic name from v13.
-//! The optional tagged fields (diverging epoch, current leader, snapshot id, node
-//! endpoints) are never set by this broker, so every tagged-field section is empty.
+//! Of the optional tagged fields only a partition's current leader (v12+) and the
+//! response's node endpoints (v16+) are written (KIP-951, for a partition not led
+//! here); diverging epoch and snapshot id are never set.
 
+use crate::leadership::{CurrentLeader, LeaderEndpoint};
 use crate::request::CloseConnection;
 use crate::response_frame::{FileRegion, Frame, FrameChunk};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -21,6 +23,12 @@ pub const FETCH_RESPONSE_VERSION_MAX: i16 = 16;
 const FLEXIBLE_VERSION_MIN: i16 = 12;
 /// First version naming topics by id.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
+/// First version with the response's `node_endpoints` (tag 0).
+const NODE_ENDPOINTS_VERSION_MIN: i16 = 16;
+/// A partition's `current_leader` tag.
+const CURRENT_LEADER_TAG: u32 = 1;
+/// The response's `node_endpoints` tag.
+const NODE_ENDPOINTS_TAG: u32 = 0;
 
 /// A partition's records in the response.
 #[derive(Clone, Debug)]
@@ -62,6 +70,8 @@ pub struct FetchPartitionHeader {
     pub aborted_transactions: Option<Vec<AbortedTransaction>>,
     /// Written from v11 on.
     pub preferred_read_replica: i32,
+    /// The leader when this node is not it; a tagged field from v12 on.
+    pub current_leader: Option<CurrentLeader>,
 }
 
 /// Builds one Fetch response frame: the top-level fields first, then each topic
@@ -172,15 +182,37 @@ impl FetchResponseEncoder {
             self.buf.put_i32(header.preferred_read_replica);
         }
         self.records(records)?;
-        self.tagged_fields();
+        match header.current_leader.filter(|_| self.flexible()) {
+            Some(leader) => {
+                // One tagged field: LeaderIdAndEpoch (two int32s, no tags of its own).
+                self.buf.put_u8(1);
+                put_uvarint(&mut self.buf, CURRENT_LEADER_TAG);
+                put_uvarint(&mut self.buf, 4 + 4 + 1);
+                self.buf.put_i32(leader.leader_id);
+                self.buf.put_i32(leader.leader_epoch);
+                self.buf.put_u8(0);
+            }
+            None => self.tagged_fields(),
+        }
         Ok(())
     }
 
-    /// The frame: size prefix, header, body.
-    pub fn finish(mut self) -> Result<Frame, CloseConnection> {
+    /// The frame: size prefix, header, body, and `node_endpoints` (v16+, when any).
+    pub fn finish(mut self, node_endpoints: &[LeaderEndpoint]) -> Result<Frame, CloseConnection> {
         self.close_topic();
         assert_eq!(self.topics_left, 0, "fewer topics than announced");
-        self.tagged_fields();
+        if node_endpoints.is_empty() || self.version < NODE_ENDPOINTS_VERSION_MIN {
+            self.tagged_fields();
+        } else {
+            let mut field = BytesMut::new();
+            encode_node_endpoints(&mut field, node_endpoints)?;
+            self.buf.put_u8(1);
+            put_uvarint(&mut self.buf, NODE_ENDPOINTS_TAG);
+            let len = u32::try_from(field.len())
+                .map_err(|_| CloseConnection(format!("node endpoints of {} bytes", field.len())))?;
+            put_uvarint(&mut self.buf, len);
+            self.buf.put_slice(&field);
+        }
         self.cut_chunk();
         let size = i32::try_from(self.len)
             .map_err(|_| CloseConnection(format!("fetch response of {} bytes", self.len)))?;
@@ -269,3 +301,35 @@ impl FetchResponseEncoder {
 #[cfg(test)]
 #[path = "fetch_response_encoder_tests.rs"]
 mod tests;
+
+/// A compact array of NodeEndpoint (node id, host, port, rack; no tags of their own).
+fn encode_node_endpoints(
+    buf: &mut BytesMut,
+    endpoints: &[LeaderEndpoint],
+) -> Result<(), CloseConnection> {
+    let count = u32::try_from(endpoints.len())
+        .map_err(|_| CloseConnection(format!("{} node endpoints", endpoints.len())))?;
+    put_uvarint(buf, count + 1);
+    for e in endpoints {
+        buf.put_i32(e.node_id);
+        compact_string(buf, Some(&e.host))?;
+        buf.put_i32(e.port);
+        compact_string(buf, e.rack.as_deref())?;
+        buf.put_u8(0);
+    }
+    Ok(())
+}
+
+/// A compact (nullable) string: length + 1 as an unsigned varint, 0 for null.
+fn compact_string(buf: &mut BytesMut, s: Option<&str>) -> Result<(), CloseConnection> {
+    match s {
+        None => put_uvarint(buf, 0),
+        Some(s) => {
+            let len = i16::try_from(s.len())
+                .map_err(|_| CloseConnection(format!("string of {} bytes", s.len())))?;
+            put_uvarint(buf, len as u32 + 1);
+            buf.put_slice(s.as_bytes());
+        }
+    }
+    Ok(())
+}

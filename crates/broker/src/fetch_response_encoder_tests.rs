@@ -4,7 +4,8 @@
 use super::*;
 use crate::request::encode_frame_bytes;
 use moldau_protocol::kafka::messages::fetch_response::{
-    AbortedTransaction as KafkaAborted, FetchableTopicResponse, PartitionData,
+    AbortedTransaction as KafkaAborted, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
+    PartitionData,
 };
 use moldau_protocol::kafka::messages::{ApiKey, BrokerId, FetchResponse, TopicName};
 use moldau_protocol::kafka::protocol::StrBytes;
@@ -82,7 +83,26 @@ fn sample_responses(version: i16) -> Vec<FetchResponse> {
                 if version >= 11 {
                     p.preferred_read_replica = BrokerId(p.partition_index % 3 - 1);
                 }
+                // A partition not led here names its leader (KIP-951, v12+).
+                if version >= 12 && p.partition_index % 4 == 1 {
+                    p.current_leader = LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(p.partition_index + 2))
+                        .with_leader_epoch(p.partition_index * 7);
+                }
             }
+        }
+        if version >= 16 && !r.responses.is_empty() {
+            r.node_endpoints = vec![
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(3))
+                    .with_host(StrBytes::from_static_str("broker-3.example"))
+                    .with_port(9092)
+                    .with_rack(Some(StrBytes::from_static_str("rack-a"))),
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(131))
+                    .with_host(StrBytes::from_static_str("10.0.0.131"))
+                    .with_port(19092),
+            ];
         }
         r
     })
@@ -146,11 +166,27 @@ fn encode_ours(response: &FetchResponse, version: i16, correlation_id: i32) -> F
                         .collect()
                 }),
                 preferred_read_replica: p.preferred_read_replica.0,
+                current_leader: (p.current_leader != LeaderIdAndEpoch::default()).then_some(
+                    CurrentLeader {
+                        leader_id: p.current_leader.leader_id.0,
+                        leader_epoch: p.current_leader.leader_epoch,
+                    },
+                ),
             };
             enc.partition(&header, &regions.next().unwrap()).unwrap();
         }
     }
-    enc.finish().unwrap()
+    let endpoints: Vec<LeaderEndpoint> = response
+        .node_endpoints
+        .iter()
+        .map(|e| LeaderEndpoint {
+            node_id: e.node_id.0,
+            host: e.host.to_string(),
+            port: e.port,
+            rack: e.rack.as_ref().map(|r| r.to_string()),
+        })
+        .collect();
+    enc.finish(&endpoints).unwrap()
 }
 
 #[test]
@@ -187,6 +223,7 @@ fn file_records_stay_out_of_the_byte_chunks() {
         log_start_offset: 0,
         aborted_transactions: Some(Vec::new()),
         preferred_read_replica: -1,
+        current_leader: None,
     };
     let region = FileRegion {
         file,
@@ -194,7 +231,7 @@ fn file_records_stay_out_of_the_byte_chunks() {
         len: 4000,
     };
     enc.partition(&header, &FetchRecords::File(region)).unwrap();
-    let frame = enc.finish().unwrap();
+    let frame = enc.finish(&[]).unwrap();
     let in_memory: u64 = frame
         .chunks()
         .iter()

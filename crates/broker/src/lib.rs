@@ -18,6 +18,7 @@ pub mod frame_writer;
 pub mod group_service;
 mod handlers;
 pub mod internal_topics;
+pub mod leadership;
 pub mod listener_config;
 pub mod metadata_publisher;
 pub mod metadata_quorum;
@@ -30,6 +31,7 @@ pub mod open_files_limit;
 pub mod partition;
 pub mod producer_ids;
 mod publish_plan;
+pub mod quorum_view;
 pub mod quorum_voters;
 pub mod raft_transport;
 pub mod replica_manager;
@@ -37,6 +39,8 @@ pub mod request;
 pub mod request_settings;
 pub mod response_frame;
 pub mod server;
+#[cfg(test)]
+mod test_images;
 pub mod topic_config;
 
 pub use broker::Broker;

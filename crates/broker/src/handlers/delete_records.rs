@@ -10,6 +10,8 @@ use moldau_protocol::ResponseError;
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DeleteRecordsRequest = super::decode(&ctx, body)?;
+    let image = ctx.broker.metadata.image();
+    let node_id = ctx.broker.node_id;
     let mut topics = Vec::new();
     for t in request.topics {
         let name = t.name.0.to_string();
@@ -20,11 +22,29 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(r.with_low_watermark(-1).with_error_code(error.code()));
                 continue;
             }
-            let Some(partition) = ctx.broker.replicas.get_by_name(&name, p.partition_index) else {
+            // Only the leader moves the log start.
+            let leadership =
+                crate::leadership::check_leader(&image, node_id, &name, p.partition_index, -1);
+            if let Err(not_served) = leadership {
                 partitions.push(
                     r.with_low_watermark(-1)
-                        .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                        .with_error_code(not_served.error.code()),
                 );
+                continue;
+            }
+            let Some(partition) = ctx.broker.replicas.get_by_name(&name, p.partition_index) else {
+                // Led here but not hosted (yet, or its log is offline).
+                let offline = ctx
+                    .broker
+                    .logs
+                    .offline_reason(&moldau_log::TopicPartition::new(&name, p.partition_index))
+                    .is_some();
+                let error = if offline {
+                    ResponseError::KafkaStorageError
+                } else {
+                    ResponseError::NotLeaderOrFollower
+                };
+                partitions.push(r.with_low_watermark(-1).with_error_code(error.code()));
                 continue;
             };
             let mut log = partition.log.write();

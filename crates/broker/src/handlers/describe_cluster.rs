@@ -1,18 +1,31 @@
-//! DescribeCluster: cluster id, controller and brokers (fenced ones only when asked
-//! for, v2).
+//! DescribeCluster: cluster id, controller and brokers; fenced brokers only when a
+//! v2+ client asks for them (marked `is_fenced`), as Kafka answers.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_metadata::{BrokerImage, MetadataImage};
 use moldau_protocol::kafka::messages::describe_cluster_response::DescribeClusterBroker;
 use moldau_protocol::kafka::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+
+/// First version that can list fenced brokers.
+const FENCED_BROKERS_VERSION_MIN: i16 = 2;
+
+/// The brokers to list: the unfenced ones, and the fenced ones too when asked.
+fn listed_brokers(image: &MetadataImage, include_fenced: bool) -> Vec<&BrokerImage> {
+    image
+        .brokers()
+        .filter(|b| include_fenced || !b.fenced)
+        .collect()
+}
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeClusterRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let image = broker.metadata.image();
-    let brokers = image
-        .brokers()
-        .filter(|b| !b.fenced || request.include_fenced_brokers)
+    let include_fenced =
+        ctx.version >= FENCED_BROKERS_VERSION_MIN && request.include_fenced_brokers;
+    let brokers = listed_brokers(&image, include_fenced)
+        .into_iter()
         .map(|b| {
             let (host, port) = broker.address_on(b, &ctx.listener);
             DescribeClusterBroker::default()
@@ -20,13 +33,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_host(super::str_bytes(&host))
                 .with_port(port)
                 .with_rack(b.rack.as_deref().map(super::str_bytes))
-                .with_is_fenced(b.fenced)
+                .with_is_fenced(b.fenced && ctx.version >= FENCED_BROKERS_VERSION_MIN)
         })
         .collect();
     let mut response = DescribeClusterResponse::default()
         .with_error_code(0)
         .with_cluster_id(super::str_bytes(&broker.cluster_id))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.controller_for_clients(&image)))
         .with_brokers(brokers);
     if request.include_cluster_authorized_operations {
         response =
@@ -36,4 +49,28 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         response = response.with_endpoint_type(1);
     }
     ctx.ready(&response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_images::{broker, image_of};
+
+    #[test]
+    fn fenced_brokers_are_listed_only_when_asked() {
+        let image = image_of(&[
+            broker(1, 9092, Some("a"), false),
+            broker(2, 9093, None, true),
+            broker(3, 9094, Some("c"), false),
+        ]);
+        let ids = |v: Vec<&BrokerImage>| v.iter().map(|b| (b.id, b.fenced)).collect::<Vec<_>>();
+        assert_eq!(
+            ids(listed_brokers(&image, false)),
+            vec![(1, false), (3, false)]
+        );
+        assert_eq!(
+            ids(listed_brokers(&image, true)),
+            vec![(1, false), (2, true), (3, false)]
+        );
+    }
 }

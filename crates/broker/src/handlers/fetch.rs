@@ -6,12 +6,14 @@ use crate::fetch_response_encoder::{FetchPartitionHeader, FetchRecords, FetchRes
 use crate::fetch_session::{
     FetchSession, SessionError, SessionPartition, FINAL_EPOCH, INITIAL_EPOCH,
 };
+use crate::leadership::CurrentLeader;
 use crate::request::{CloseConnection, Deferred, FileRegion, RequestContext, ResponseFrame};
 use bytes::Bytes;
 use moldau_log::{LogError, RegionRead};
 use moldau_metadata::{MetadataImage, TopicId};
 use moldau_protocol::kafka::messages::{FetchRequest, FetchResponse};
 use moldau_protocol::ResponseError;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Upper bound on how long a fetch may wait, whatever the client asks.
@@ -24,6 +26,8 @@ struct PartitionRead {
     log_start_offset: i64,
     /// Where the batches lie in a segment file; sent from there with sendfile.
     records: Option<RegionRead>,
+    /// The leader, when this node is not it.
+    current_leader: Option<CurrentLeader>,
 }
 
 impl PartitionRead {
@@ -81,12 +85,14 @@ fn error_read(error: ResponseError) -> PartitionRead {
         high_watermark: -1,
         log_start_offset: -1,
         records: None,
+        current_leader: None,
     }
 }
 
 /// Reads one partition within the byte budget left for the response.
 fn read_partition(
     broker: &Broker,
+    image: &MetadataImage,
     p: &SessionPartition,
     budget: usize,
     min_one_batch: bool,
@@ -94,33 +100,32 @@ fn read_partition(
     if p.topic.is_empty() {
         return error_read(ResponseError::UnknownTopicId);
     }
+    // Only the leader serves reads; others name it (KIP-951).
+    let leadership = crate::leadership::check_leader(
+        image,
+        broker.node_id,
+        &p.topic,
+        p.partition,
+        p.current_leader_epoch,
+    );
+    if let Err(not_served) = leadership {
+        return PartitionRead {
+            current_leader: not_served.current_leader,
+            ..error_read(not_served.error)
+        };
+    }
     let Some(partition) = broker.replicas.get_by_name(&p.topic, p.partition) else {
-        let known = broker
-            .metadata
-            .image()
-            .topic(&p.topic)
-            .is_some_and(|t| t.partitions.contains_key(&p.partition));
         let offline = broker
             .logs
             .offline_reason(&moldau_log::TopicPartition::new(&p.topic, p.partition))
             .is_some();
+        // Led here by the image but not hosted yet: the publisher is on its way.
         return error_read(if offline {
             ResponseError::KafkaStorageError
-        } else if known {
-            ResponseError::NotLeaderOrFollower
         } else {
-            ResponseError::UnknownTopicOrPartition
+            ResponseError::NotLeaderOrFollower
         });
     };
-    if p.current_leader_epoch >= 0 {
-        let epoch = partition.leader_epoch();
-        if p.current_leader_epoch > epoch {
-            return error_read(ResponseError::UnknownLeaderEpoch);
-        }
-        if p.current_leader_epoch < epoch {
-            return error_read(ResponseError::FencedLeaderEpoch);
-        }
-    }
     let log = partition.log.read();
     let high_watermark = log.high_watermark();
     let log_start_offset = log.log_start_offset();
@@ -134,12 +139,14 @@ fn read_partition(
             high_watermark,
             log_start_offset,
             records: Some(region),
+            current_leader: None,
         },
         Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
             error: ResponseError::OffsetOutOfRange.code(),
             high_watermark,
             log_start_offset,
             records: None,
+            current_leader: None,
         },
         Err(e) => {
             tracing::error!(topic = %p.topic, partition = p.partition, "read failed: {e}");
@@ -155,12 +162,14 @@ fn read_all(
     partitions: &[SessionPartition],
     max_bytes: usize,
 ) -> (Vec<PartitionRead>, usize, bool) {
+    // The image of this pass: a long poll notices leadership moving away.
+    let image = broker.metadata.image();
     let mut reads = Vec::with_capacity(partitions.len());
     let mut total = 0usize;
     let mut any_error = false;
     for p in partitions {
         let budget = max_bytes.saturating_sub(total);
-        let read = read_partition(broker, p, budget, total == 0);
+        let read = read_partition(broker, &image, p, budget, total == 0);
         total += read.records_bytes();
         any_error |= read.error != 0;
         reads.push(read);
@@ -291,7 +300,11 @@ async fn fetch(
 
     let incremental = matches!(mode, Mode::Incremental(_));
     let mut topics: Vec<ResponseTopic> = Vec::new();
+    let mut leaders_named = BTreeSet::new();
     for (p, read) in partitions.iter_mut().zip(reads) {
+        if let Some(leader) = read.current_leader.filter(|l| l.leader_id >= 0) {
+            leaders_named.insert(leader.leader_id);
+        }
         let region = read.records.filter(|r| !r.is_empty());
         if let Some(r) = &region {
             broker
@@ -315,6 +328,7 @@ async fn fetch(
             log_start_offset: read.log_start_offset,
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
+            current_leader: read.current_leader,
         };
         let records = match region {
             Some(RegionRead {
@@ -375,5 +389,7 @@ async fn fetch(
             encoder.partition(header, records)?;
         }
     }
-    encoder.finish().map(Some)
+    let image = broker.metadata.image();
+    let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named);
+    encoder.finish(&node_endpoints).map(Some)
 }

@@ -29,35 +29,42 @@ fn error(index: i32, e: ResponseError) -> ListOffsetsPartitionResponse {
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: ListOffsetsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
+    let image = broker.metadata.image();
     let mut topics = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let mut partitions = Vec::new();
         for p in topic.partitions {
             let index = p.partition_index;
+            // Only the leader answers, at the image's leader epoch.
+            let leadership = crate::leadership::check_leader(
+                &image,
+                broker.node_id,
+                &name,
+                index,
+                p.current_leader_epoch,
+            );
+            let epoch = match leadership {
+                Ok(epoch) => epoch,
+                Err(not_served) => {
+                    partitions.push(error(index, not_served.error));
+                    continue;
+                }
+            };
             let Some(partition) = broker.replicas.get_by_name(&name, index) else {
                 let offline = broker
                     .logs
                     .offline_reason(&moldau_log::TopicPartition::new(&name, index))
                     .is_some();
+                // Led here but not hosted yet: the publisher is on its way.
                 let code = if offline {
                     ResponseError::KafkaStorageError
                 } else {
-                    ResponseError::UnknownTopicOrPartition
+                    ResponseError::NotLeaderOrFollower
                 };
                 partitions.push(error(index, code));
                 continue;
             };
-            let epoch = partition.leader_epoch();
-            if p.current_leader_epoch >= 0 && p.current_leader_epoch != epoch {
-                let e = if p.current_leader_epoch > epoch {
-                    ResponseError::UnknownLeaderEpoch
-                } else {
-                    ResponseError::FencedLeaderEpoch
-                };
-                partitions.push(error(index, e));
-                continue;
-            }
             if p.timestamp == LATEST_TIERED {
                 partitions.push(error(index, ResponseError::UnknownServerError).with_error_code(0));
                 continue;

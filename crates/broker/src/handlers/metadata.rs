@@ -1,13 +1,15 @@
-//! Metadata: brokers, controller, and topics with partition leadership; creates
-//! unknown topics when auto-creation is on and the client allows it.
+//! Metadata: the live brokers on the client's listener, the controller, and topics
+//! with each partition's leadership from the image; creates unknown topics when
+//! auto-creation is on and the client allows it.
 
+use super::metadata_partition::{partition_metadata, LocalReplica};
 use crate::controller::validate_topic_name;
 use crate::internal_topics::is_hidden;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_metadata::{MetadataImage, TopicImage};
 use moldau_protocol::kafka::messages::metadata_response::{
-    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    MetadataResponseBroker, MetadataResponseTopic,
 };
 use moldau_protocol::kafka::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use moldau_protocol::ResponseError;
@@ -39,38 +41,15 @@ pub(crate) fn topic_response(
         .partitions
         .values()
         .map(|p| {
-            let hosted = ctx
-                .broker
-                .replicas
-                .get_by_name(&topic.name, p.partition)
-                .is_some()
-                || p.leader != ctx.broker.node_id;
-            let alive = image.broker(p.leader).is_some() && hosted;
-            // A replica whose log could not be opened is offline, as Kafka reports a
-            // replica on a failed log directory.
-            let offline = p.leader == ctx.broker.node_id
-                && ctx
-                    .broker
-                    .logs
-                    .offline_reason(&moldau_log::TopicPartition::new(&topic.name, p.partition))
-                    .is_some();
-            let offline_replicas = if offline {
-                vec![BrokerId(ctx.broker.node_id)]
+            let tp = moldau_log::TopicPartition::new(&topic.name, p.partition);
+            let local = if ctx.broker.replicas.get(&tp).is_some() {
+                LocalReplica::Hosted
+            } else if ctx.broker.logs.offline_reason(&tp).is_some() {
+                LocalReplica::Offline
             } else {
-                Vec::new()
+                LocalReplica::Pending
             };
-            MetadataResponsePartition::default()
-                .with_error_code(if alive {
-                    0
-                } else {
-                    ResponseError::LeaderNotAvailable.code()
-                })
-                .with_partition_index(p.partition)
-                .with_leader_id(BrokerId(if alive { p.leader } else { -1 }))
-                .with_leader_epoch(p.leader_epoch)
-                .with_replica_nodes(p.replicas.iter().map(|b| BrokerId(*b)).collect())
-                .with_isr_nodes(p.isr.iter().map(|b| BrokerId(*b)).collect())
-                .with_offline_replicas(offline_replicas)
+            partition_metadata(image, p, ctx.broker.node_id, local)
         })
         .collect();
     MetadataResponseTopic::default()
@@ -184,8 +163,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         }
     }
     let image = broker.metadata.image();
+    // Clients are given only brokers that serve: registered and not fenced.
     let brokers = image
         .brokers()
+        .filter(|b| !b.fenced)
         .map(|b| {
             let (host, port) = broker.address_on(b, &ctx.listener);
             MetadataResponseBroker::default()
@@ -198,7 +179,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let response = MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(super::str_bytes(&broker.cluster_id)))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.controller_for_clients(&image)))
         .with_topics(topics);
     let response =
         if (8..=10).contains(&ctx.version) && request.include_cluster_authorized_operations {

@@ -24,6 +24,8 @@ mod leave_group;
 mod list_groups;
 mod list_offsets;
 pub(crate) mod metadata;
+mod metadata_partition;
+mod node_endpoints;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;

@@ -3,16 +3,19 @@
 //! (acks=1/all) or not at all (acks=0).
 
 use crate::controller::validate_topic_name;
+use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
-use moldau_protocol::kafka::messages::{ProduceRequest, ProduceResponse};
+use moldau_protocol::kafka::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use moldau_protocol::produce_validation::{validate_produce, ProduceRejection};
 use moldau_protocol::ResponseError;
+use std::collections::BTreeSet;
 
 /// A partition's outcome before durability is known.
 struct Pending {
@@ -31,6 +34,23 @@ fn error_response(index: i32, error: ResponseError, message: Option<String>) -> 
             .with_error_message(message.map(|m| super::str_bytes(&m))),
         durable: None,
     }
+}
+
+/// A partition not led here: NOT_LEADER_OR_FOLLOWER and the leader, when known, in
+/// `current_leader` (its address goes in the response's `node_endpoints`).
+fn not_served_response(
+    index: i32,
+    not_served: NotServed,
+    leaders_named: &mut BTreeSet<i32>,
+) -> Pending {
+    let mut pending = error_response(index, not_served.error, None);
+    if let Some(leader) = not_served.current_leader.filter(|l| l.leader_id >= 0) {
+        leaders_named.insert(leader.leader_id);
+        pending.response.current_leader = LeaderIdAndEpoch::default()
+            .with_leader_id(BrokerId(leader.leader_id))
+            .with_leader_epoch(leader.leader_epoch);
+    }
+    pending
 }
 
 /// A refusal from the validator, with KIP-467's per-record errors.
@@ -55,6 +75,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let image = broker.metadata.image();
     let now = crate::clock::now_ms();
     let mut topics: Vec<(TopicProduceResponse, Vec<Pending>)> = Vec::new();
+    let mut leaders_named = BTreeSet::new();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
         let mut partitions = Vec::new();
@@ -83,6 +104,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     error,
                     Some(format!("cannot produce to internal topic {name}")),
                 ));
+                continue;
+            }
+            // Only the partition's leader takes writes; others name it (KIP-951).
+            let leadership =
+                crate::leadership::check_leader(&image, broker.node_id, &name, index, -1);
+            if let Err(not_served) = leadership {
+                partitions.push(not_served_response(index, not_served, &mut leaders_named));
                 continue;
             }
             let Some(partition) = broker.replicas.get_by_name(&name, index) else {
@@ -187,6 +215,16 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     if acks == 0 {
         return Ok(crate::request::ready_frame(None));
     }
+    let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named)
+        .into_iter()
+        .map(|e| {
+            NodeEndpoint::default()
+                .with_node_id(BrokerId(e.node_id))
+                .with_host(super::str_bytes(&e.host))
+                .with_port(e.port)
+                .with_rack(e.rack.as_deref().map(super::str_bytes))
+        })
+        .collect();
     Ok(Box::pin(async move {
         let mut responses = Vec::with_capacity(topics.len());
         for (topic, partitions) in topics {
@@ -219,7 +257,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             }
             responses.push(topic.with_partition_responses(out));
         }
-        let response = ProduceResponse::default().with_responses(responses);
+        let response = ProduceResponse::default()
+            .with_responses(responses)
+            .with_node_endpoints(node_endpoints);
         ctx.encode(&response).map(Some)
     }))
 }
