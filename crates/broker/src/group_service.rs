@@ -1,10 +1,13 @@
 //! Drives the group coordinator state machine: one task owns it, feeds it requests
 //! and time, appends the records it emits to `__consumer_offsets`, and releases its
-//! replies once those records are durable. On start, and whenever the offsets topic
-//! appears, it replays the topic's partitions so groups and offsets survive restarts.
+//! replies once those records are durable. It holds the offsets partitions this node
+//! leads: on start, and whenever their leadership changes, it replays the newly led
+//! ones (so groups and offsets survive restarts and move with leadership) and drops
+//! the ones led elsewhere (their groups then answer NOT_COORDINATOR).
 
 use crate::broker::Broker;
 use crate::controller::OFFSETS_TOPIC;
+use crate::offsets_leadership::CoordinatorSync;
 use crate::request::CloseConnection;
 use bytes::{Bytes, BytesMut};
 use moldau_coordinator::{
@@ -54,9 +57,7 @@ impl GroupService {
     pub fn start(broker: &Arc<Broker>) -> Self {
         let (tx, rx) = mpsc::channel(GROUP_REQUESTS_QUEUED_MAX);
         let config = group_config(broker);
-        let partitions_expected = config.offsets_topic_num_partitions.max(0) as usize;
         let worker = Worker {
-            partitions_expected,
             broker: Arc::downgrade(broker),
             coordinator: GroupCoordinator::new(config),
             loaded: HashSet::new(),
@@ -120,9 +121,6 @@ fn offsets_topic_partitions(broker: &Broker) -> i32 {
 }
 
 struct Worker {
-    /// Offsets partitions this node may coordinate; fewer loaded means some may
-    /// still become loadable.
-    partitions_expected: usize,
     broker: Weak<Broker>,
     coordinator: GroupCoordinator,
     loaded: HashSet<i32>,
@@ -165,11 +163,9 @@ impl Worker {
                 request,
                 reply,
             } => {
-                // The publisher queues a load when offsets partitions arrive; a request
-                // racing that (or a load dropped on a full queue) loads them here first.
-                if self.loaded.len() < self.partitions_expected {
-                    self.load_partitions();
-                }
+                // The publisher queues a sync when offsets leadership changes; a request
+                // racing that (or a sync dropped on a full queue) syncs here first.
+                self.load_partitions();
                 self.next_reply += 1;
                 let id = self.next_reply;
                 self.pending_replies.insert(id, reply);
@@ -221,7 +217,13 @@ impl Worker {
         let Some(broker) = self.broker.upgrade() else {
             return;
         };
-        let Some(target) = broker.replicas.get_by_name(OFFSETS_TOPIC, partition) else {
+        // Only the partition's leader writes it: a follower's copy is not the log.
+        let image = broker.metadata.image();
+        let led_here =
+            crate::leadership::check_leader(&image, broker.node_id, OFFSETS_TOPIC, partition, -1)
+                .is_ok();
+        let target = broker.replicas.get_by_name(OFFSETS_TOPIC, partition);
+        let Some(target) = target.filter(|_| led_here) else {
             fail(ResponseError::NotCoordinator.code());
             return;
         };
@@ -258,19 +260,29 @@ impl Worker {
         }
     }
 
+    /// Holds exactly the offsets partitions this node leads: resigns the ones led
+    /// elsewhere now (their waiting requests get NOT_COORDINATOR, and requests for
+    /// their groups from then on), and replays the newly led ones that are hosted.
     fn load_partitions(&mut self) {
         let Some(broker) = self.broker.upgrade() else {
             return;
         };
         let image = broker.metadata.image();
-        let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+        let sync = CoordinatorSync::new(&image, broker.node_id, &self.loaded);
+        if sync.is_empty() {
             return;
-        };
+        }
+        for p in sync.resign {
+            let effects = self.coordinator.resign(p);
+            self.loaded.remove(&p);
+            tracing::info!(
+                partition = p,
+                "unloaded __consumer_offsets partition led elsewhere"
+            );
+            self.apply(effects);
+        }
         let now = crate::clock::now_ms();
-        for p in topic.partitions.keys().copied() {
-            if self.loaded.contains(&p) {
-                continue;
-            }
+        for p in sync.load {
             let Some(partition) = broker.replicas.get_by_name(OFFSETS_TOPIC, p) else {
                 continue;
             };

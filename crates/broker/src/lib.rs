@@ -27,6 +27,7 @@ pub mod metadata_store;
 mod metadata_store_tests;
 pub mod metrics;
 pub mod node_config;
+pub mod offsets_leadership;
 pub mod open_files_limit;
 pub mod partition;
 pub mod producer_ids;

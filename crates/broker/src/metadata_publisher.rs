@@ -6,7 +6,7 @@
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::internal_topics;
-use crate::publish_plan::PublishPlan;
+use crate::publish_plan::{role_of, PublishPlan, Role};
 use moldau_log::TopicPartition;
 use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ impl Broker {
         }
         if plan.load_coordinators {
             // Queued before the commit returns, so a client's next group request
-            // finds the partition loaded (or loading).
+            // finds the partition loaded (or loading), or unloaded once led elsewhere.
             if let Some(groups) = self.groups.get() {
                 groups.load_partitions();
             }
@@ -48,8 +48,8 @@ impl Broker {
         Ok(())
     }
 
-    /// Makes the replica manager host every partition of `topic` that this node leads,
-    /// with the topic's current configuration. A partition that cannot be hosted is
+    /// Makes the replica manager host every partition of `topic` this node is a
+    /// replica of, in its current role, with the topic's current configuration. A partition that cannot be hosted is
     /// marked offline (reported to clients) and the rest are still hosted.
     fn host_partitions(&self, image: &MetadataImage, topic: &str) -> Result<(), BrokerError> {
         let Some(t) = image.topic(topic) else {
@@ -65,9 +65,9 @@ impl Broker {
         let config = crate::topic_config::log_config_from(&resolved);
         let limits = crate::partition::ProduceLimits::from_resolved(&resolved);
         for p in t.partitions.values() {
-            if p.leader != self.node_id {
+            let Some(role) = role_of(p, self.node_id) else {
                 continue;
-            }
+            };
             let tp = TopicPartition {
                 topic: topic.to_string(),
                 partition: p.partition,
@@ -76,9 +76,13 @@ impl Broker {
                 // Its log could not be opened: never create a fresh one in its place.
                 continue;
             }
-            let hosted =
-                self.replicas
-                    .become_leader(&tp, t.id.0, p.leader_epoch, config.clone(), limits);
+            let (id, epoch, config) = (t.id.0, p.leader_epoch, config.clone());
+            let hosted = match role {
+                Role::Leader => self.replicas.become_leader(&tp, id, epoch, config, limits),
+                Role::Follower => self
+                    .replicas
+                    .become_follower(&tp, id, epoch, config, limits),
+            };
             if let Err(e) = hosted {
                 // One partition that cannot be hosted must not stop the others.
                 self.logs.mark_partition_offline(&tp, &e.to_string());

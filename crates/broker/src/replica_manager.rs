@@ -68,6 +68,32 @@ impl ReplicaManager {
         config: LogConfig,
         limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
+        self.host(tp, topic_id, leader_epoch, config, limits)
+    }
+
+    /// Hosts the partition as a follower of the leader at `leader_epoch`: its log is
+    /// kept (or created) here, but clients are sent to the leader (handlers check
+    /// leadership against the image). Replicating the leader's data comes with the
+    /// follower fetchers.
+    pub fn become_follower(
+        &self,
+        tp: &TopicPartition,
+        topic_id: [u8; 16],
+        leader_epoch: i32,
+        config: LogConfig,
+        limits: ProduceLimits,
+    ) -> Result<Arc<Partition>, BrokerError> {
+        self.host(tp, topic_id, leader_epoch, config, limits)
+    }
+
+    fn host(
+        &self,
+        tp: &TopicPartition,
+        topic_id: [u8; 16],
+        leader_epoch: i32,
+        config: LogConfig,
+        limits: ProduceLimits,
+    ) -> Result<Arc<Partition>, BrokerError> {
         if tp.kind() != LogKind::Data {
             return Err(BrokerError::api(
                 moldau_protocol::ResponseError::InvalidRequest,
