@@ -20,6 +20,8 @@ pub struct ReplicaProgress {
     /// The offset after its last entry, -1 when unknown (only the leader knows the
     /// others' progress).
     pub log_end_offset: i64,
+    /// Its controller listener (`host:port`), when the quorum knows it.
+    pub address: Option<String>,
 }
 
 /// The quorum as one node sees it.
@@ -39,6 +41,7 @@ impl QuorumView {
     /// A quorum of one voter, this node, whose metadata log ends at `log_end_offset`:
     /// what a node without a Raft quorum is.
     pub fn single_voter(node_id: i32, log_end_offset: i64) -> Self {
+        assert!(log_end_offset >= 0, "a log end offset is never negative");
         QuorumView {
             leader_id: node_id,
             leader_epoch: 0,
@@ -46,6 +49,7 @@ impl QuorumView {
             voters: vec![ReplicaProgress {
                 replica_id: node_id,
                 log_end_offset,
+                address: None,
             }],
             observers: Vec::new(),
         }
@@ -56,6 +60,7 @@ impl QuorumView {
     pub fn from_raft_metrics(m: &RaftMetrics<NodeId, BasicNode>) -> Self {
         let id = |n: NodeId| i32::try_from(n).unwrap_or(NO_LEADER_ID);
         let own_end = m.last_log_index.map_or(0, |i| i as i64 + 1);
+        let membership = m.membership_config.membership();
         let progress = |n: NodeId| {
             let log_end_offset = if n == m.id {
                 own_end
@@ -68,9 +73,9 @@ impl QuorumView {
             ReplicaProgress {
                 replica_id: id(n),
                 log_end_offset,
+                address: membership.get_node(&n).map(|node| node.addr.clone()),
             }
         };
-        let membership = m.membership_config.membership();
         QuorumView {
             leader_id: m.current_leader.map_or(NO_LEADER_ID, id),
             leader_epoch: i32::try_from(m.current_term).unwrap_or(i32::MAX),
@@ -78,6 +83,12 @@ impl QuorumView {
             voters: membership.voter_ids().map(progress).collect(),
             observers: membership.learner_ids().map(progress).collect(),
         }
+    }
+
+    /// True when `node_id` is the active controller, which alone knows every
+    /// replica's progress.
+    pub fn is_leader(&self, node_id: i32) -> bool {
+        self.leader_id == node_id
     }
 
     /// The controller id clients are given: the active controller when it is a
@@ -157,6 +168,7 @@ mod tests {
         };
         assert_eq!(ends(&view.voters), vec![(1, 42), (2, 40), (3, 0)]);
         assert_eq!(ends(&view.observers), vec![(4, 11)]);
+        assert_eq!(view.voters[1].address.as_deref(), Some("127.0.0.1:9002"));
     }
 
     #[test]

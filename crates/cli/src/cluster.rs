@@ -1,7 +1,9 @@
-//! `moldau cluster describe`: cluster id, controller, brokers and the API versions
-//! the cluster speaks.
+//! `moldau cluster describe`: cluster id, controller, brokers (rack, fenced), the
+//! metadata quorum (leader, epoch, each controller's lag) and the API versions the
+//! cluster speaks.
 
 use clap::{Args, Subcommand};
+use moldau_client::admin::{QuorumDescription, QuorumReplica};
 use moldau_client::api_versions::client_range;
 use moldau_client::AdminClient;
 use moldau_protocol::kafka::messages::{ApiKey, ApiVersionsRequest};
@@ -23,7 +25,8 @@ pub struct ClusterArgs {
 
 #[derive(Subcommand, Debug)]
 enum ClusterCommand {
-    /// Cluster id, controller, brokers, and the API versions the broker supports.
+    /// Cluster id, controller, brokers (rack, fenced), the metadata quorum, and the
+    /// API versions the broker supports.
     #[command(after_help = "Examples:
   moldau cluster describe
   moldau cluster describe --json | jq '.api_versions[] | select(.name == \"Fetch\")'")]
@@ -80,13 +83,26 @@ async fn describe(ctx: &Context, admin: &AdminClient) -> anyhow::Result<()> {
         .collect();
     apis.sort_by_key(|a| a.key);
     let controller = (cluster.controller_id >= 0).then_some(cluster.controller_id);
+    // A cluster without DescribeQuorum (or whose quorum has no leader right now)
+    // still describes its brokers.
+    let quorum = if apis.iter().any(|a| a.key == ApiKey::DescribeQuorum as i16) {
+        admin.describe_quorum().await.map_err(|e| e.to_string())
+    } else {
+        Err("the broker does not answer DescribeQuorum".to_string())
+    };
+    let fenced = |id: i32| cluster.fenced_brokers.contains(&id);
     if ctx.json {
         return output::print_json(&json!({
             "cluster_id": cluster.cluster_id,
             "controller_id": controller,
             "brokers": cluster.brokers.iter().map(|b| json!({
                 "id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack,
+                "fenced": fenced(b.node_id),
             })).collect::<Vec<_>>(),
+            "quorum": match &quorum {
+                Ok(q) => quorum_json(q),
+                Err(e) => json!({ "error": e }),
+            },
             "api_versions": apis.iter().map(|a| json!({
                 "key": a.key, "name": a.name, "min_version": a.min, "max_version": a.max,
                 "client_version": a.used,
@@ -99,13 +115,14 @@ async fn describe(ctx: &Context, admin: &AdminClient) -> anyhow::Result<()> {
         controller.map_or_else(|| "none".to_string(), |c| c.to_string()),
         cluster.brokers.len()
     );
-    let mut brokers = Table::new(&["ID", "HOST", "PORT", "RACK", "ROLE"]);
+    let mut brokers = Table::new(&["ID", "HOST", "PORT", "RACK", "FENCED", "ROLE"]);
     for b in &cluster.brokers {
         brokers.row(vec![
             b.node_id.to_string(),
             b.host.clone(),
             b.port.to_string(),
             b.rack.clone().unwrap_or_else(|| "-".into()),
+            if fenced(b.node_id) { "yes" } else { "no" }.into(),
             if Some(b.node_id) == controller {
                 "controller".into()
             } else {
@@ -114,6 +131,11 @@ async fn describe(ctx: &Context, admin: &AdminClient) -> anyhow::Result<()> {
         ]);
     }
     text.push_str(&brokers.render());
+    text.push('\n');
+    match &quorum {
+        Ok(q) => text.push_str(&quorum_text(q)),
+        Err(e) => text.push_str(&format!("Quorum: unavailable ({e})\n")),
+    }
     let mut table = Table::new(&["KEY", "API", "MIN", "MAX", "CLIENT-USES"]);
     for a in &apis {
         table.row(vec![
@@ -127,4 +149,56 @@ async fn describe(ctx: &Context, admin: &AdminClient) -> anyhow::Result<()> {
     text.push('\n');
     text.push_str(&table.render());
     output::print(&text)
+}
+
+/// How far `r` trails the quorum's high watermark (None when its end is unknown).
+fn lag(q: &QuorumDescription, r: &QuorumReplica) -> Option<i64> {
+    (r.log_end_offset >= 0).then(|| (q.high_watermark - r.log_end_offset).max(0))
+}
+
+fn quorum_json(q: &QuorumDescription) -> Value {
+    let replicas = |v: &[QuorumReplica]| {
+        v.iter()
+            .map(|r| json!({ "id": r.replica_id, "log_end_offset": r.log_end_offset, "lag": lag(q, r) }))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "leader_id": (q.leader_id >= 0).then_some(q.leader_id),
+        "leader_epoch": q.leader_epoch,
+        "high_watermark": q.high_watermark,
+        "voters": replicas(&q.voters),
+        "observers": replicas(&q.observers),
+    })
+}
+
+fn quorum_text(q: &QuorumDescription) -> String {
+    let leader = if q.leader_id >= 0 {
+        q.leader_id.to_string()
+    } else {
+        "none".to_string()
+    };
+    let mut text = format!(
+        "Quorum: leader {leader}  epoch {}  high watermark {}\n\n",
+        q.leader_epoch, q.high_watermark
+    );
+    let mut table = Table::new(&["ID", "ROLE", "LOG-END", "LAG"]);
+    let voters = q.voters.iter().map(|r| (r, "voter"));
+    for (r, role) in voters.chain(q.observers.iter().map(|r| (r, "observer"))) {
+        let role = if r.replica_id == q.leader_id {
+            "leader"
+        } else {
+            role
+        };
+        let unknown = || "-".to_string();
+        table.row(vec![
+            r.replica_id.to_string(),
+            role.to_string(),
+            (r.log_end_offset >= 0)
+                .then(|| r.log_end_offset.to_string())
+                .unwrap_or_else(unknown),
+            lag(q, r).map_or_else(unknown, |l| l.to_string()),
+        ]);
+    }
+    text.push_str(&table.render());
+    text
 }

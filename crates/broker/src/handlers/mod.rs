@@ -11,6 +11,7 @@ mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_quorum;
 mod describe_topic_partitions;
 mod fetch;
 mod find_coordinator;
@@ -68,6 +69,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
             blocking(|| incremental_alter_configs::handle(ctx, body))
         }
         ApiKey::DescribeCluster => describe_cluster::handle(ctx, body),
+        ApiKey::DescribeQuorum => describe_quorum::handle(ctx, body),
         ApiKey::DeleteRecords => blocking(|| delete_records::handle(ctx, body)),
         ApiKey::InitProducerId => init_producer_id::handle(ctx, body),
         ApiKey::FindCoordinator => blocking(|| find_coordinator::handle(ctx, body)),

@@ -14,6 +14,7 @@
 
 mod configs;
 mod groups;
+mod quorum;
 mod types;
 
 use std::collections::BTreeMap;
@@ -228,7 +229,8 @@ impl AdminClient {
             let resp = self
                 .cluster
                 .send_any_with(ApiKey::DescribeCluster, |_| {
-                    DescribeClusterRequest::default()
+                    // v2+: fenced brokers too, marked (ignored by older versions).
+                    DescribeClusterRequest::default().with_include_fenced_brokers(true)
                 })
                 .await?;
             check_code(resp.error_code, resp.error_message.as_deref())?;
@@ -243,10 +245,18 @@ impl AdminClient {
                 })
                 .collect();
             brokers.sort_by_key(|b| b.node_id);
+            let mut fenced_brokers: Vec<i32> = resp
+                .brokers
+                .iter()
+                .filter(|b| b.is_fenced)
+                .map(|b| b.broker_id.0)
+                .collect();
+            fenced_brokers.sort_unstable();
             return Ok(ClusterDescription {
                 cluster_id: Some(resp.cluster_id.to_string()),
                 controller_id: resp.controller_id.0,
                 brokers,
+                fenced_brokers,
             });
         }
         let md = self.cluster.refresh(Some(&[])).await?;
@@ -256,6 +266,7 @@ impl AdminClient {
             cluster_id: md.cluster_id.clone(),
             controller_id: md.controller_id,
             brokers,
+            fenced_brokers: Vec::new(),
         })
     }
 

@@ -70,8 +70,36 @@ pub struct ClusterDescription {
     pub cluster_id: Option<String>,
     /// Active controller, -1 when unknown.
     pub controller_id: i32,
-    /// Brokers, sorted by node id.
+    /// Brokers, sorted by node id (fenced ones too, when the broker lists them).
     pub brokers: Vec<BrokerInfo>,
+    /// The listed brokers that are fenced (registered but not serving).
+    pub fenced_brokers: Vec<i32>,
+}
+
+/// One replica of the metadata log in a [`QuorumDescription`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumReplica {
+    /// The replica's node id.
+    pub replica_id: i32,
+    /// The offset after its last entry, -1 when the leader does not know it.
+    pub log_end_offset: i64,
+    /// When it last fetched from the leader, ms since the epoch, -1 when unknown.
+    pub last_fetch_timestamp: i64,
+}
+
+/// The metadata quorum (DescribeQuorum), as its leader describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumDescription {
+    /// The active controller, -1 during an election.
+    pub leader_id: i32,
+    /// The leader's epoch (the Raft term).
+    pub leader_epoch: i32,
+    /// The offset after the last committed entry.
+    pub high_watermark: i64,
+    /// The voters (controllers) and how far each has got.
+    pub voters: Vec<QuorumReplica>,
+    /// Replicas that follow the log without voting.
+    pub observers: Vec<QuorumReplica>,
 }
 
 /// What a config belongs to.
