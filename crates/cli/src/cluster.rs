@@ -193,9 +193,11 @@ fn quorum_text(q: &QuorumDescription) -> String {
         table.row(vec![
             r.replica_id.to_string(),
             role.to_string(),
-            (r.log_end_offset >= 0)
-                .then(|| r.log_end_offset.to_string())
-                .unwrap_or_else(unknown),
+            if r.log_end_offset >= 0 {
+                r.log_end_offset.to_string()
+            } else {
+                unknown()
+            },
             lag(q, r).map_or_else(unknown, |l| l.to_string()),
         ]);
     }
