@@ -213,8 +213,11 @@ fn cluster_describe_shows_brokers_and_api_versions() {
     assert!(first.ends_with("Brokers: 1"), "{text}");
     let port = broker.addr.rsplit(':').next().unwrap_or_default();
     let b = row(&text, "ID");
-    assert_eq!(b, ["ID", "HOST", "PORT", "RACK", "ROLE"]);
+    assert_eq!(b, ["ID", "HOST", "PORT", "RACK", "FENCED", "ROLE"]);
     assert!(text.contains(&format!("127.0.0.1  {port}")), "{text}");
+    // The one node leads the metadata quorum and is its only voter.
+    assert!(text.contains("Quorum: leader 1  epoch "), "{text}");
+    assert_eq!(row(&text, "1")[4], "no", "not fenced: {text}");
     assert_eq!(row(&text, "18")[1], "ApiVersions");
 
     let doc = broker.json(&["cluster", "describe"]);
