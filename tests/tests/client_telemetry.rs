@@ -33,11 +33,16 @@ fn start() -> BrokerProcess {
 
 /// The console's /metrics text.
 fn scrape(console: &str) -> String {
+    get(console, "/metrics")
+}
+
+/// The whole HTTP response (headers and body) to a GET of `path` on the console.
+fn get(console: &str, path: &str) -> String {
     let mut stream = std::net::TcpStream::connect(console).expect("console connects");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {console}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {console}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).expect("request");
     let mut body = String::new();
     let _ = stream.read_to_string(&mut body);
@@ -81,6 +86,58 @@ fn librdkafka_pushes_its_metrics_into_the_consoles_metrics() {
         "{lines:?}"
     );
     drop(producer);
+}
+
+#[test]
+fn a_groups_member_view_shows_what_its_clients_pushed() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let broker = start();
+    let console = broker.console_addr.clone().expect("console address");
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .create()
+        .expect("producer");
+    producer
+        .send(BaseRecord::<(), _>::to("watched").payload("x"))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", "watched-group")
+        .set("client.id", "telemetry-consumer")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&["watched"]).expect("subscribe");
+    let deadline = Instant::now() + PUSH_WAIT;
+    loop {
+        let _ = consumer.poll(Duration::from_millis(200));
+        let response = get(&console, "/api/v1/groups/watched-group");
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+        let detail: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let pushed = detail["client_telemetry"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let consumer_metrics = pushed.iter().any(|c| {
+            c["client_id"] == "telemetry-consumer"
+                && c["metrics"].as_array().is_some_and(|m| {
+                    m.iter().any(|m| {
+                        m["name"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("org.apache.kafka.consumer."))
+                    })
+                })
+        });
+        if consumer_metrics {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the group view never showed the consumer's metrics:\n{response}"
+        );
+    }
 }
 
 #[test]

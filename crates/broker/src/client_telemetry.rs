@@ -142,6 +142,19 @@ impl ClientTelemetry {
         v
     }
 
+    /// The latest points of every instance whose client id is `client_id`, by
+    /// instance id; for the console's view of a group's members.
+    pub fn points_of_client(&self, client_id: &str) -> Vec<(uuid::Uuid, Vec<OtlpPoint>)> {
+        let instances = self.instances.lock();
+        let mut v: Vec<_> = instances
+            .iter()
+            .filter(|(_, i)| i.client_id == client_id)
+            .map(|(id, i)| (*id, i.points.clone()))
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
     /// Every kept point as a Prometheus gauge `kafka_client_<metric name>` with the
     /// labels client_id, client_instance_id and the point's attributes.
     pub fn write_prometheus(&self, out: &mut String) {

@@ -76,6 +76,57 @@ pub struct GroupDetail {
     pub max_time_lag_ms: i64,
     /// Total lag over the last hour, oldest first.
     pub lag_history: Vec<LagSample>,
+    /// What the members' clients pushed (KIP-714), matched by client id.
+    pub client_telemetry: Vec<ClientTelemetry>,
+}
+
+/// The latest metrics one client instance pushed (KIP-714).
+#[derive(Debug, Serialize)]
+pub struct ClientTelemetry {
+    pub client_id: String,
+    pub client_instance_id: String,
+    pub metrics: Vec<ClientMetric>,
+}
+
+/// One pushed data point.
+#[derive(Debug, Serialize)]
+pub struct ClientMetric {
+    pub name: String,
+    /// The point's attributes as `key=value`, comma separated ("" when none).
+    pub labels: String,
+    pub value: f64,
+}
+
+/// The pushed metrics of every client instance whose client id a member has.
+fn client_telemetry(console: &Console, members: &[GroupMember]) -> Vec<ClientTelemetry> {
+    let mut ids: Vec<&str> = members.iter().map(|m| m.client_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let store = &console.broker.metrics.client_telemetry;
+    ids.into_iter()
+        .flat_map(|client_id| {
+            store
+                .points_of_client(client_id)
+                .into_iter()
+                .map(move |(instance, points)| ClientTelemetry {
+                    client_id: client_id.to_string(),
+                    client_instance_id: instance.to_string(),
+                    metrics: points
+                        .into_iter()
+                        .map(|p| ClientMetric {
+                            labels: p
+                                .attributes
+                                .iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            name: p.name,
+                            value: p.value,
+                        })
+                        .collect(),
+                })
+        })
+        .collect()
 }
 
 /// The group's description, or "unknown group" when the coordinator knows nothing of it.
@@ -118,6 +169,7 @@ pub async fn detail(
         })
         .collect();
     Ok(Json(GroupDetail {
+        client_telemetry: client_telemetry(&console, &d.members),
         lag_history: console.history.lag_history(&id),
         group_id: d.group_id,
         state: d.state,

@@ -120,6 +120,7 @@
     }
     const head = h("div.cards", { id: "group-cards" });
     const members = h("div", { id: "group-members" });
+    const telemetry = h("div", { id: "group-client-metrics" });
     const parts = h("div", { id: "group-partitions" });
     const chart = h("div", { id: "group-lag-chart" });
     const problem = h("div");
@@ -128,6 +129,7 @@
       h("h2", { text: "Lag per partition" }), parts,
       h("h2", { text: "Lag over the last hour" }), h("div.panel", {}, chart),
       h("h2", { text: "Members" }), members,
+      h("h2", { text: "Client metrics" }), telemetry,
       h("h2", { text: "Reset offsets" }), reset.el);
     const draw = () => {
       M.replace(head, ...[["State", badge(d.state), "group-state"], ["Members", M.fmtNum(d.members.length)], ["Assignor", d.assignor || "–"],
@@ -150,6 +152,15 @@
           h("tbody", {}, d.members.map((m) => h("tr", {},
             h("td", { text: m.client_id }), h("td.mono", { text: m.host }), h("td.mono", { text: m.member_id }),
             h("td", { text: m.assignment.map((a) => `${a.topic}: ${a.partitions.join(", ")}`).join("; ") || "–" })))))));
+      M.replace(telemetry, d.client_telemetry.length === 0
+        ? h("p.muted", { text: "No client pushed metrics (KIP-714: librdkafka 2.5+ and the Java client 3.7+ do when the broker asks)." })
+        : h("div", {}, d.client_telemetry.map((c) => h("div", {},
+          h("h3", { text: `${c.client_id} (instance ${c.client_instance_id})` }),
+          h("div.scroll", {}, h("table.client-metrics", {},
+            h("thead", {}, h("tr", {}, ["Metric", "Labels", "Value"].map((x) => h("th", { text: x })))),
+            h("tbody", {}, c.metrics.map((m) => h("tr", {},
+              h("td.mono", { text: m.name.replace(/^org\.apache\.kafka\./, "") }), h("td.mono", { text: m.labels || "–" }),
+              h("td.num", { text: M.fmtNum(m.value) }))))))))));
       reset.update(d);
     };
     draw();
