@@ -1,11 +1,13 @@
 //! `/api/v1/cluster`, `/api/v1/cluster/throughput` and `/api/v1/brokers`: the
-//! overview page's numbers and the brokers page.
+//! overview page's numbers and the brokers page (brokers with rack and fencing, the
+//! active controller, the metadata quorum and each controller's lag).
 
 use crate::console::Console;
 use crate::error::ApiResult;
 use crate::history::{RateSample, Rates, THROUGHPUT_SAMPLE_INTERVAL};
 use axum::extract::State;
 use axum::Json;
+use moldau_broker::quorum_view::ReplicaProgress;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +19,10 @@ pub struct BrokerSummary {
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+    /// The active controller.
     pub controller: bool,
+    /// Registered but fenced: clients are not sent to it.
+    pub fenced: bool,
     /// The broker serving this console.
     pub this_broker: bool,
     /// Start time (ms since the epoch); known for this broker only.
@@ -29,7 +34,7 @@ pub struct BrokerSummary {
 pub struct ClusterOverview {
     pub cluster_id: String,
     pub node_id: i32,
-    /// With one voter, this broker is the controller.
+    /// The active controller, -1 during an election.
     pub controller_id: i32,
     pub version: &'static str,
     pub brokers: Vec<BrokerSummary>,
@@ -39,10 +44,53 @@ pub struct ClusterOverview {
     pub rates: Rates,
     /// Group count by state; `None` when the coordinator could not be asked.
     pub groups_by_state: Option<BTreeMap<String, usize>>,
+    pub quorum: QuorumSummary,
+}
+
+/// A replica of the metadata log.
+#[derive(Debug, Serialize)]
+pub struct QuorumReplica {
+    pub id: i32,
+    /// -1 when this node does not know it (only the active controller does).
+    pub log_end_offset: i64,
+    /// Entries behind the high watermark, when its log end is known.
+    pub lag: Option<i64>,
+}
+
+/// The metadata quorum as this node sees it.
+#[derive(Debug, Serialize)]
+pub struct QuorumSummary {
+    pub leader_id: i32,
+    pub leader_epoch: i32,
+    pub high_watermark: i64,
+    pub voters: Vec<QuorumReplica>,
+    pub observers: Vec<QuorumReplica>,
+}
+
+fn quorum(console: &Console) -> QuorumSummary {
+    let view = console.broker.quorum_view();
+    let replicas = |v: &[ReplicaProgress]| {
+        v.iter()
+            .map(|r| QuorumReplica {
+                id: r.replica_id,
+                log_end_offset: r.log_end_offset,
+                lag: (r.log_end_offset >= 0)
+                    .then(|| (view.high_watermark - r.log_end_offset).max(0)),
+            })
+            .collect()
+    };
+    QuorumSummary {
+        leader_id: view.leader_id,
+        leader_epoch: view.leader_epoch,
+        high_watermark: view.high_watermark,
+        voters: replicas(&view.voters),
+        observers: replicas(&view.observers),
+    }
 }
 
 fn brokers(console: &Console) -> Vec<BrokerSummary> {
     let b = &console.broker;
+    let controller_id = b.quorum_view().leader_id;
     b.metadata
         .image()
         .brokers()
@@ -52,7 +100,8 @@ fn brokers(console: &Console) -> Vec<BrokerSummary> {
             host: host.to_string(),
             port,
             rack: x.rack.clone(),
-            controller: x.id == b.node_id,
+            controller: x.id == controller_id,
+            fenced: x.fenced,
             this_broker: x.id == b.node_id,
             up_since_ms: (x.id == b.node_id).then_some(b.started_at_ms),
         })
@@ -87,7 +136,7 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
     Ok(Json(ClusterOverview {
         cluster_id: console.broker.cluster_id.clone(),
         node_id: console.broker.node_id,
-        controller_id: console.broker.node_id,
+        controller_id: console.broker.quorum_view().leader_id,
         version: env!("CARGO_PKG_VERSION"),
         brokers: brokers(&console),
         topics,
@@ -95,6 +144,7 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
         partitions,
         rates: console.history.current_rates(),
         groups_by_state,
+        quorum: quorum(&console),
     }))
 }
 

@@ -63,17 +63,39 @@
     });
   });
 
+  // The metadata quorum: leader, epoch, and how far each controller trails.
+  function quorumPanel(q) {
+    const rows = q.voters.map((r) => [r, r.id === q.leader_id ? "leader" : "voter"])
+      .concat(q.observers.map((r) => [r, "observer"]));
+    return h("div.panel", {},
+      h("h2", { text: "Metadata quorum" }),
+      h("dl.kv", {},
+        h("dt", { text: "Leader" }), h("dd", { text: q.leader_id >= 0 ? String(q.leader_id) : "none" }),
+        h("dt", { text: "Epoch" }), h("dd", { text: M.fmtNum(q.leader_epoch) }),
+        h("dt", { text: "High watermark" }), h("dd", { text: M.fmtNum(q.high_watermark) })),
+      h("div.scroll", {}, h("table", {},
+        h("thead", {}, h("tr", {}, h("th", { text: "Node" }), h("th", { text: "Role" }),
+          h("th.num", { text: "Log end" }), h("th.num", { text: "Lag" }))),
+        h("tbody", {}, rows.map(([r, role]) => h("tr", {},
+          h("td", { text: String(r.id) }), h("td", { text: role }),
+          h("td.num", { text: r.log_end_offset >= 0 ? M.fmtNum(r.log_end_offset) : "–" }),
+          h("td.num", { text: r.lag === null ? "–" : M.fmtNum(r.lag) })))))));
+  }
+
   M.route(/^\/brokers$/, "brokers", async (main) => {
     const body = h("div", { id: "brokers" });
     M.replace(main, h("h1", { text: "Brokers" }), body);
     M.every(10000, async () => {
-      let list;
-      try { list = await M.get("/brokers"); } catch (e) { M.replace(body, M.errorBox(e)); return; }
-      M.replace(body, list.map((b) => h("div.panel", {},
-        h("h2", { text: `Broker ${b.id}${b.controller ? " (controller)" : ""}` }),
+      let list, cluster;
+      try {
+        [list, cluster] = await Promise.all([M.get("/brokers"), M.get("/cluster")]);
+      } catch (e) { M.replace(body, M.errorBox(e)); return; }
+      M.replace(body, quorumPanel(cluster.quorum), list.map((b) => h("div.panel", {},
+        h("h2", { text: `Broker ${b.id}${b.controller ? " (controller)" : ""}${b.fenced ? " (fenced)" : ""}` }),
         h("dl.kv", {},
           h("dt", { text: "Address" }), h("dd.mono", { text: `${b.host}:${b.port}` }),
           h("dt", { text: "Rack" }), h("dd", { text: b.rack || "–" }),
+          h("dt", { text: "Fenced" }), h("dd", { text: b.fenced ? "yes" : "no" }),
           h("dt", { text: "Up since" }), h("dd", { text: M.fmtTime(b.up_since_ms) }),
           h("dt", { text: "Partitions led" }), h("dd", { text: M.fmtNum(b.partitions_led) })),
         b.log_dirs ? h("div.scroll", {}, h("table", {},

@@ -20,6 +20,15 @@ async fn overview_throughput_and_brokers() {
         c.kafka.rsplit(':').next().and_then(|p| p.parse().ok())
     );
     assert_eq!(o["brokers"][0]["controller"], true);
+    assert_eq!(o["brokers"][0]["fenced"], false);
+    // One node is its own quorum: the leader, an only voter with no lag.
+    assert_eq!(o["quorum"]["leader_id"], 1);
+    assert_eq!(o["quorum"]["voters"][0]["id"], 1);
+    assert_eq!(o["quorum"]["voters"][0]["lag"], 0);
+    assert_eq!(
+        o["quorum"]["voters"][0]["log_end_offset"],
+        o["quorum"]["high_watermark"]
+    );
     assert!(o["rates"]["bytes_in_per_sec"].is_number());
     assert!(o["groups_by_state"].is_object());
 
@@ -29,6 +38,7 @@ async fn overview_throughput_and_brokers() {
 
     let b = c.get("/api/v1/brokers").await.json();
     assert_eq!(b[0]["id"], 1);
+    assert_eq!(b[0]["fenced"], false);
     assert_eq!(b[0]["partitions_led"], 2);
     let dir = &b[0]["log_dirs"][0];
     // The metadata log plus the topic's two partitions.
