@@ -247,15 +247,6 @@ fn listener_and_quorum_settings_that_cannot_be_honoured_stop_start_up() {
                 "--controller",
                 "127.0.0.1:0",
                 "--voters",
-                "1@127.0.0.1:9093,2@127.0.0.1:9193",
-            ],
-            &["controller.quorum.voters", "2 voters"],
-        ),
-        (
-            &[
-                "--controller",
-                "127.0.0.1:0",
-                "--voters",
                 "2@127.0.0.1:9093",
             ],
             &["controller.quorum.voters", "node.id (1)"],

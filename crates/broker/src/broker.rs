@@ -3,9 +3,10 @@
 
 use crate::advertised_listeners::AdvertisedListeners;
 use crate::config::BrokerConfig;
+use crate::controller_client::ControllerClient;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
-use crate::metadata_store::MetadataStore;
+use crate::metadata_quorum::{MetadataQuorum, QuorumConfig};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
@@ -25,7 +26,12 @@ pub struct Broker {
     pub advertised: AdvertisedListeners,
     pub data_dir: PathBuf,
     pub logs: Arc<LogManager>,
-    pub metadata: MetadataStore,
+    /// This node's seat in the metadata quorum: the image as applied here.
+    pub metadata: Arc<MetadataQuorum>,
+    /// Where metadata changes go (the active controller).
+    pub controller: ControllerClient,
+    /// The offset of the last image the publisher acted on (`-1` before any).
+    pub(crate) published: tokio::sync::watch::Sender<i64>,
     pub replicas: ReplicaManager,
     pub fetch_sessions: FetchSessionCache,
     pub started_at_ms: i64,
@@ -38,43 +44,63 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Opens the data directory, replays metadata, registers this broker and hosts
-    /// every partition it leads. `advertised` is where clients reach the listener.
-    /// Must be called inside a tokio runtime.
-    pub fn open(
+    /// Opens the data directory, joins the metadata quorum (serving its transport on
+    /// `controller_listener`; a lone voter needs none), publishes the image,
+    /// registers this broker and starts publishing every committed change.
+    /// `advertised` is where clients reach the listeners.
+    pub async fn open(
         config: BrokerConfig,
         advertised: impl Into<AdvertisedListeners>,
+        controller_listener: Option<tokio::net::TcpListener>,
     ) -> Result<Arc<Self>, BrokerError> {
         let advertised = advertised.into();
         let node_id = config.node_id();
         let data_dir = PathBuf::from(config.data_dir());
         // A formatted directory must be this node's (and this cluster's, when one is
         // configured); an empty one is formatted here, as `moldau storage format` would.
-        let configured_cluster = config.explicit("cluster.id");
-        let cluster_id = match MetaProperties::read_checked(&data_dir, node_id, configured_cluster)?
-        {
-            Some(meta) => meta.cluster_id,
-            None => configured_cluster.map_or_else(random_kafka_uuid, str::to_string),
+        let configured_cluster = config.explicit("cluster.id").map(str::to_string);
+        let logs = {
+            let (config, data_dir) = (config.clone(), data_dir.clone());
+            tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
+                let cluster_id = match MetaProperties::read_checked(
+                    &data_dir,
+                    node_id,
+                    configured_cluster.as_deref(),
+                )? {
+                    Some(meta) => meta.cluster_id,
+                    None => configured_cluster.unwrap_or_else(random_kafka_uuid),
+                };
+                let logs = LogManager::open(
+                    &data_dir,
+                    node_id,
+                    &cluster_id,
+                    LogConfig::default(),
+                    config.long("log.retention.check.interval.ms").max(1) as u64,
+                )?;
+                assert_eq!(
+                    logs.cluster_id(),
+                    cluster_id,
+                    "meta.properties changed under us"
+                );
+                logs.set_producer_id_expiration_ms(config.long("producer.id.expiration.ms"));
+                Ok(Arc::new(logs))
+            })
+            .await
+            .map_err(|e| BrokerError::Corrupt(format!("opening the logs: {e}")))??
         };
-        let logs = Arc::new(LogManager::open(
-            &data_dir,
-            node_id,
-            &cluster_id,
-            LogConfig::default(),
-            config.long("log.retention.check.interval.ms").max(1) as u64,
-        )?);
-        logs.set_producer_id_expiration_ms(config.long("producer.id.expiration.ms"));
-        assert_eq!(
-            logs.cluster_id(),
-            cluster_id,
-            "meta.properties changed under us"
+        let cluster_id = logs.cluster_id().to_string();
+        let quorum_config = quorum_config(&config, &data_dir)?;
+        let voters = quorum_config.voters.clone();
+        let metadata = Arc::new(
+            MetadataQuorum::start(quorum_config, controller_listener)
+                .await
+                .map_err(|e| BrokerError::Corrupt(format!("metadata quorum: {e}")))?,
         );
-        let metadata = MetadataStore::open(
-            &logs,
-            config.long("metadata.log.max.record.bytes.between.snapshots") as u64,
-        )?;
+        let controller = ControllerClient::new(Arc::clone(&metadata), voters);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics));
+        let image = metadata.image();
+        let (published, _) = tokio::sync::watch::channel(-1);
         let broker = Arc::new(Broker {
             node_id,
             cluster_id,
@@ -83,6 +109,8 @@ impl Broker {
             replicas,
             logs,
             metadata,
+            controller,
+            published,
             fetch_sessions: FetchSessionCache::new(),
             started_at_ms: crate::clock::now_ms(),
             producer_ids: Default::default(),
@@ -90,20 +118,56 @@ impl Broker {
             metrics,
             config,
         });
-        broker.register()?;
-        let image = broker.metadata.image();
-        broker.publish(&image, &MetadataDelta::everything_in(&image))?;
-        broker.replicas.remove_stray_logs(&image)?;
+        {
+            let broker = Arc::clone(&broker);
+            let image = Arc::clone(&image);
+            tokio::task::spawn_blocking(move || -> Result<(), BrokerError> {
+                broker.publish(&image, &MetadataDelta::everything_in(&image))?;
+                if !broker.metadata.caught_up_at_start() {
+                    // Logs of topics the image does not show yet are kept.
+                    return Ok(());
+                }
+                broker.replicas.remove_stray_logs(&image)
+            })
+            .await
+            .map_err(|e| BrokerError::Corrupt(format!("publishing metadata: {e}")))??;
+        }
+        broker.published.send_replace(image.last_offset());
+        broker.start_publisher(image);
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));
+        broker.register_in_background().await;
         Ok(broker)
+    }
+
+    /// Registers this broker; start-up waits for it up to the write timeout (a quorum
+    /// still electing its first leader may take longer: then it goes on retrying).
+    async fn register_in_background(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(broker) = weak.upgrade() else { return };
+                match broker.register().await {
+                    Ok(()) => return,
+                    Err(e) => tracing::warn!(error = %e, "broker registration failed; retrying"),
+                }
+                drop(broker);
+                tokio::time::sleep(REGISTRATION_RETRY_INTERVAL).await;
+            }
+        });
+        if tokio::time::timeout(self.metadata.write_timeout(), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("broker not registered yet (no metadata quorum leader); still trying");
+        }
     }
 
     /// Registers this broker's listeners and rack unless the image already has them. With one
     /// node there is nobody to catch up with, so it registers unfenced; the broker
     /// epoch is the offset the record lands at, as KRaft's controller assigns it.
-    fn register(&self) -> Result<(), BrokerError> {
+    async fn register(&self) -> Result<(), BrokerError> {
         let image = self.metadata.image();
         let current = image.broker(self.node_id);
         let rack = self.config.node.rack.clone();
@@ -133,17 +197,17 @@ impl Broker {
         if up_to_date {
             return Ok(());
         }
-        self.metadata
-            .commit(&[MetadataRecord::RegisterBroker(BrokerRegistration {
-                broker_id: self.node_id,
-                incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
-                broker_epoch: image.last_offset() + 1,
-                endpoints,
-                features: Vec::new(),
-                rack,
-                fenced: false,
-                in_controlled_shutdown: false,
-            })])?;
+        self.commit(&[MetadataRecord::RegisterBroker(BrokerRegistration {
+            broker_id: self.node_id,
+            incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
+            broker_epoch: image.last_offset() + 1,
+            endpoints,
+            features: Vec::new(),
+            rack,
+            fenced: false,
+            in_controlled_shutdown: false,
+        })])
+        .await?;
         Ok(())
     }
 
@@ -171,9 +235,48 @@ impl Broker {
         log_config_from(&self.topic_configs(image, topic))
     }
 
+    /// Leaves the metadata quorum (stops Raft and the controller listener).
+    pub async fn stop_metadata_quorum(&self) {
+        self.metadata.shutdown().await;
+    }
+
     /// Flushes every log and writes the checkpoints.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.logs.shutdown()?;
         Ok(())
     }
+}
+
+/// Pause between registration attempts while the quorum has no leader.
+const REGISTRATION_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The quorum this node belongs to: `controller.quorum.voters`, or this node alone.
+fn quorum_config(
+    config: &BrokerConfig,
+    data_dir: &std::path::Path,
+) -> Result<QuorumConfig, BrokerError> {
+    let node_id = config.node_id();
+    let quorum_error = |e: crate::metadata_quorum::QuorumError| {
+        BrokerError::api(moldau_protocol::ResponseError::InvalidConfig, e.to_string())
+    };
+    let mut quorum = if config.node.voters.is_empty() {
+        let id = u64::try_from(node_id).map_err(|_| {
+            BrokerError::api(
+                moldau_protocol::ResponseError::InvalidConfig,
+                format!("node.id {node_id} is negative"),
+            )
+        })?;
+        // A lone voter never dials itself: its address is never used.
+        QuorumConfig::new(
+            id,
+            std::collections::BTreeMap::from([(id, String::new())]),
+            data_dir.to_path_buf(),
+        )
+    } else {
+        QuorumConfig::from_voters(node_id, &config.node.voters, data_dir.to_path_buf())
+            .map_err(quorum_error)?
+    };
+    let snapshot_bytes = config.long("metadata.log.max.record.bytes.between.snapshots");
+    quorum.snapshot_after_bytes = u64::try_from(snapshot_bytes).ok().filter(|b| *b > 0);
+    Ok(quorum)
 }

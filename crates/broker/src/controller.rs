@@ -1,6 +1,8 @@
 //! Validates and carries out changes to topics, partitions and configs. Every change
-//! becomes metadata records committed through the metadata store; the metadata
-//! publisher then acts on what changed. Nothing else changes topics.
+//! becomes metadata records committed through the active controller (the checks
+//! here use this node's image; the image checks again when the entry is applied,
+//! on every node alike); the metadata publisher then acts on what changed. Nothing
+//! else changes topics.
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -58,7 +60,7 @@ pub struct NewTopic {
 impl Broker {
     /// Creates a topic for a client (unless `validate_only`) and starts hosting its
     /// partitions. Names reserved for the broker are refused.
-    pub fn create_topic(
+    pub async fn create_topic(
         &self,
         topic: &NewTopic,
         validate_only: bool,
@@ -66,7 +68,7 @@ impl Broker {
         validate_topic_name(&topic.name)?;
         self.check_not_exists(&topic.name)?;
         internal_topics::check_client_create(&topic.name)?;
-        self.create_topic_unchecked(topic, validate_only)
+        self.create_topic_unchecked(topic, validate_only).await
     }
 
     fn check_not_exists(&self, name: &str) -> Result<(), BrokerError> {
@@ -80,7 +82,7 @@ impl Broker {
     }
 
     /// Creates any topic, reserved names included: the broker's own path.
-    fn create_topic_unchecked(
+    async fn create_topic_unchecked(
         &self,
         topic: &NewTopic,
         validate_only: bool,
@@ -131,7 +133,7 @@ impl Broker {
             value: Some(v.clone()),
         }));
         records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
-        self.commit_and_publish(&records)?;
+        self.commit(&records).await?;
         Ok((id, partitions, replication))
     }
 
@@ -152,10 +154,10 @@ impl Broker {
     /// Creates a topic with broker defaults if auto-creation is on; used by Metadata.
     /// `__consumer_offsets` is created with its own shape, as Kafka does; other
     /// reserved names are not created. Races with another creator are fine.
-    pub fn auto_create_topic(&self, name: &str) -> Result<(), BrokerError> {
+    pub async fn auto_create_topic(&self, name: &str) -> Result<(), BrokerError> {
         match ReservedTopic::of(name) {
             None => {}
-            Some(ReservedTopic::Offsets) => return self.ensure_offsets_topic(),
+            Some(ReservedTopic::Offsets) => return self.ensure_offsets_topic().await,
             Some(_) => {
                 return Err(BrokerError::api(
                     ResponseError::UnknownTopicOrPartition,
@@ -169,14 +171,14 @@ impl Broker {
             replication_factor: -1,
             configs: BTreeMap::new(),
         };
-        match self.create_topic(&topic, false) {
+        match self.create_topic(&topic, false).await {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
             other => other.map(|_| ()),
         }
     }
 
     /// Creates `__consumer_offsets` (compacted, internal) when it does not exist yet.
-    pub fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
+    pub async fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
         if self.metadata.image().topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
@@ -194,13 +196,13 @@ impl Broker {
             replication_factor: -1,
             configs,
         };
-        match self.create_topic_unchecked(&topic, false) {
+        match self.create_topic_unchecked(&topic, false).await {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
             other => other.map(|_| ()),
         }
     }
 
-    pub fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
+    pub async fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
         if !self.config.settings.delete_topic_enable {
             return Err(BrokerError::api(
                 ResponseError::TopicDeletionDisabled,
@@ -216,11 +218,11 @@ impl Broker {
         })?;
         internal_topics::check_client_delete(name)?;
         let id = topic.id;
-        self.commit_and_publish(&[MetadataRecord::RemoveTopic { id }])?;
+        self.commit(&[MetadataRecord::RemoveTopic { id }]).await?;
         Ok(id)
     }
 
-    pub fn create_partitions(
+    pub async fn create_partitions(
         &self,
         name: &str,
         count: i32,
@@ -255,12 +257,12 @@ impl Broker {
         let records: Vec<MetadataRecord> = (current..count)
             .map(|p| self.new_partition_record(topic.id, p))
             .collect();
-        self.commit_and_publish(&records)?;
+        self.commit(&records).await?;
         Ok(())
     }
 
     /// Applies topic config changes: Some(value) sets, None removes the override.
-    pub fn alter_topic_configs(
+    pub async fn alter_topic_configs(
         &self,
         name: &str,
         changes: &[(String, Option<String>)],
@@ -293,12 +295,12 @@ impl Broker {
                 value: v.clone(),
             })
             .collect();
-        self.commit_and_publish(&records)?;
+        self.commit(&records).await?;
         Ok(())
     }
 
     /// Applies dynamic cluster-wide broker config changes (AlterConfigs on a broker).
-    pub fn alter_broker_configs(
+    pub async fn alter_broker_configs(
         &self,
         changes: &[(String, Option<String>)],
         validate_only: bool,
@@ -328,7 +330,7 @@ impl Broker {
                 value: v.clone(),
             })
             .collect();
-        self.commit_and_publish(&records)?;
+        self.commit(&records).await?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod connection_limits;
 pub mod connection_settings;
 pub mod controller;
+pub mod controller_client;
 pub mod error;
 pub mod fetch_response_encoder;
 pub mod fetch_session;
@@ -22,9 +23,6 @@ pub mod leadership;
 pub mod listener_config;
 pub mod metadata_publisher;
 pub mod metadata_quorum;
-pub mod metadata_store;
-#[cfg(test)]
-mod metadata_store_tests;
 pub mod metrics;
 pub mod node_config;
 pub mod offsets_leadership;

@@ -1,7 +1,9 @@
 //! The metadata publisher: the one place where a committed metadata delta reaches
 //! the broker's services (partitions hosted or dropped, coordinator partitions
-//! loaded, metrics forgotten). Callers commit through `commit_and_publish`; start-up
-//! publishes the whole image as one delta.
+//! loaded, metrics forgotten). It follows the images the quorum applies on this
+//! node, leader or not; writers commit through `commit`, which returns once the
+//! publisher has acted on the change. Start-up publishes the whole image as one
+//! delta.
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
@@ -9,17 +11,72 @@ use crate::internal_topics;
 use crate::publish_plan::{role_of, PublishPlan, Role};
 use moldau_log::TopicPartition;
 use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord};
+use moldau_protocol::ResponseError;
 use std::sync::Arc;
 
 impl Broker {
-    /// Commits `records` to the metadata log and publishes what they changed.
-    pub fn commit_and_publish(
+    /// Commits `records` through the active controller as one entry and returns
+    /// once this node's publisher has acted on it (its partitions are hosted).
+    pub async fn commit(
         &self,
         records: &[MetadataRecord],
     ) -> Result<Arc<MetadataImage>, BrokerError> {
-        let (image, delta) = self.metadata.commit_with_delta(records)?;
-        self.publish(&image, &delta)?;
-        Ok(image)
+        let applied = self.controller.write(records).await?;
+        let offset = applied.offset as i64;
+        let mut published = self.published.subscribe();
+        let reached = tokio::time::timeout(
+            self.metadata.write_timeout(),
+            published.wait_for(|p| *p >= offset),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        match reached {
+            true => Ok(self.metadata.image()),
+            false => Err(BrokerError::api(
+                ResponseError::RequestTimedOut,
+                format!(
+                    "The change was committed at metadata offset {offset} but this broker has not applied it yet."
+                ),
+            )),
+        }
+    }
+
+    /// Follows the images applied on this node from `current`, publishing each
+    /// change; stops with the quorum or the broker.
+    pub(crate) fn start_publisher(self: &Arc<Self>, current: Arc<MetadataImage>) {
+        let mut images = self.metadata.subscribe();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut current = current;
+            while images.changed().await.is_ok() {
+                let next = images.borrow_and_update().clone();
+                if next.last_offset() <= current.last_offset() && *next == *current {
+                    continue;
+                }
+                let Some(broker) = weak.upgrade() else { return };
+                let delta = current.delta_to(&next);
+                let published = Arc::clone(&next);
+                let result = tokio::task::spawn_blocking(move || {
+                    broker.publish(&published, &delta)?;
+                    Ok::<_, BrokerError>(broker)
+                })
+                .await;
+                match result {
+                    Ok(Ok(broker)) => {
+                        broker.published.send_replace(next.last_offset());
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "publishing a metadata change failed");
+                        if let Some(broker) = weak.upgrade() {
+                            // Waiters hear of the change; what failed was logged.
+                            broker.published.send_replace(next.last_offset());
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "metadata publisher task failed"),
+                }
+                current = next;
+            }
+        });
     }
 
     /// Applies `delta` (which led to `image`) to the services.

@@ -5,7 +5,7 @@
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use moldau_metadata::controller::{allocate_producer_ids, ProducerIdBlock};
-use parking_lot::Mutex;
+use tokio::sync::Mutex;
 
 /// The block this broker hands ids from.
 #[derive(Default)]
@@ -16,9 +16,10 @@ pub struct ProducerIdAllocator {
 
 impl ProducerIdAllocator {
     /// A fresh producer id; claims a new block through the metadata log when the
-    /// current one is used up. Held under one lock so a block is claimed once.
-    pub fn next_id(&self, broker: &Broker) -> Result<i64, BrokerError> {
-        let mut current = self.current.lock();
+    /// current one is used up. Held under one (async) lock so a block is claimed
+    /// once.
+    pub async fn next_id(&self, broker: &Broker) -> Result<i64, BrokerError> {
+        let mut current = self.current.lock().await;
         if let Some((next, block)) = current.as_mut() {
             if *next < block.end() {
                 let id = *next;
@@ -30,7 +31,7 @@ impl ProducerIdAllocator {
         let epoch = image.broker(broker.node_id).map_or(-1, |b| b.epoch);
         let (block, record) = allocate_producer_ids(&image, broker.node_id, epoch)
             .map_err(|e| BrokerError::api(e.error, e.message))?;
-        broker.commit_and_publish(&[record])?;
+        broker.commit(&[record]).await?;
         tracing::debug!(
             first = block.first,
             size = block.size,

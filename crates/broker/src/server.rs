@@ -105,27 +105,3 @@ async fn accept_any(
     })
     .await
 }
-
-/// The controller listener of a standalone quorum: bound (so its port is this node's
-/// and a clash fails start-up) but it carries no quorum traffic yet, and Kafka client
-/// APIs are never served on it, so every connection is closed at once.
-pub async fn refuse_on_controller_listener(
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tracing::debug!(%peer, "closed a connection to the controller listener: it serves no Kafka client requests");
-                    drop(stream);
-                }
-                Err(e) => {
-                    tracing::warn!("accept on the controller listener failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            _ = shutdown.changed() => break,
-        }
-    }
-}

@@ -198,16 +198,19 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         })?),
     };
     let advertised = advertised_listeners(&config, &client_listeners)?;
-    let broker: Arc<Broker> = {
-        let config = config.clone();
-        let advertised = advertised.clone();
-        tokio::task::spawn_blocking(move || {
-            let handle = tokio::runtime::Handle::current();
-            let _guard = handle.enter();
-            Broker::open(config, advertised)
-        })
-        .await??
-    };
+    if controller_listeners.len() > 1 {
+        bail!("controller.listener.names: give one controller listener, it carries the metadata quorum");
+    }
+    let mut shown = Vec::new();
+    let controller_listener = controller_listeners.into_iter().next();
+    if let Some(l) = &controller_listener {
+        shown.push(format!(
+            "controller listener on {} (metadata quorum, no client APIs)",
+            l.local_addr()?
+        ));
+    }
+    let broker: Arc<Broker> =
+        Broker::open(config.clone(), advertised.clone(), controller_listener).await?;
     // One log directory: when it fails the broker stops, as Kafka does when its last
     // log directory goes offline; a restart recovers from the last good fsync.
     broker.logs.on_offline(Box::new(|error| {
@@ -217,7 +220,6 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     if broker.logs.is_offline() {
         bail!("the log directory went offline during start-up");
     }
-    let mut shown = Vec::new();
     for (l, a) in client_listeners.iter().zip(advertised.iter()) {
         shown.push(format!(
             "{}://{} advertised as {}:{}",
@@ -225,12 +227,6 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
             l.listener.local_addr()?,
             a.host,
             a.port
-        ));
-    }
-    for l in &controller_listeners {
-        shown.push(format!(
-            "controller listener on {} (no client APIs)",
-            l.local_addr()?
         ));
     }
     tracing::info!(
@@ -276,15 +272,6 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     println!("moldau listening kafka={first}");
     let _ = std::io::stdout().flush();
 
-    let controller_tasks: Vec<_> = controller_listeners
-        .into_iter()
-        .map(|l| {
-            tokio::spawn(moldau_broker::server::refuse_on_controller_listener(
-                l,
-                stop_rx.clone(),
-            ))
-        })
-        .collect();
     let server = tokio::spawn(moldau_broker::server::run_listeners(
         Arc::clone(&broker),
         client_listeners,
@@ -294,12 +281,10 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     tracing::info!("shutting down: answering in-flight requests");
     let _ = stop_tx.send(true);
     let _ = server.await;
-    for task in controller_tasks {
-        let _ = task.await;
-    }
     if let Some(task) = console_task {
         let _ = task.await;
     }
+    broker.stop_metadata_quorum().await;
     tokio::task::spawn_blocking(move || broker.shutdown()).await??;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -133,8 +133,7 @@ impl GroupAdmin {
         if self.offsets_topic_exists() {
             return Ok(());
         }
-        let broker = Arc::clone(&self.broker);
-        tokio::task::spawn_blocking(move || broker.ensure_offsets_topic()).await??;
+        self.broker.ensure_offsets_topic().await?;
         if let Some(service) = self.broker.groups.get() {
             service.load_partitions();
         }

@@ -124,9 +124,8 @@ pub async fn create(
         configs: body.configs,
     };
     let validate_only = body.validate_only;
-    let broker = Arc::clone(&console.broker);
     let (id, partitions, replication_factor) =
-        tokio::task::spawn_blocking(move || broker.create_topic(&topic, validate_only)).await??;
+        console.broker.create_topic(&topic, validate_only).await?;
     let status = if validate_only {
         StatusCode::OK
     } else {
@@ -282,9 +281,7 @@ pub async fn delete(
             "deleting topic '{name}' destroys its data; repeat the request with ?confirm={name}"
         )));
     }
-    let broker = Arc::clone(&console.broker);
-    let deleting = name.clone();
-    let id = tokio::task::spawn_blocking(move || broker.delete_topic(&deleting)).await??;
+    let id = console.broker.delete_topic(&name).await?;
     tracing::info!(topic = %name, "topic deleted from the console");
     Ok(Json(
         serde_json::json!({ "name": name, "topic_id": id.to_string(), "deleted": true }),
@@ -318,18 +315,18 @@ pub async fn alter_configs(
         return Err(ApiError::BadRequest("no config changes given".into()));
     }
     // Validate before asking for confirmation, so a typo is reported first.
-    let broker = Arc::clone(&console.broker);
-    let (target, checked) = (name.clone(), changes.clone());
-    tokio::task::spawn_blocking(move || broker.alter_topic_configs(&target, &checked, true))
-        .await??;
+    console
+        .broker
+        .alter_topic_configs(&name, &changes, true)
+        .await?;
     require_confirmation(
         body.confirm,
         &format!("changing configs of topic '{name}' affects its data"),
     )?;
-    let broker = Arc::clone(&console.broker);
-    let target = name.clone();
-    tokio::task::spawn_blocking(move || broker.alter_topic_configs(&target, &changes, false))
-        .await??;
+    console
+        .broker
+        .alter_topic_configs(&name, &changes, false)
+        .await?;
     tracing::info!(topic = %name, "topic configs changed from the console");
     detail(State(console), PathParams(name)).await
 }
@@ -350,16 +347,15 @@ pub async fn add_partitions(
     JsonBody(body): JsonBody<AddPartitionsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
     topic(&console.broker.metadata.image(), &name)?;
-    let broker = Arc::clone(&console.broker);
-    let target = name.clone();
     let count = body.count;
-    tokio::task::spawn_blocking(move || broker.create_partitions(&target, count, true)).await??;
+    console.broker.create_partitions(&name, count, true).await?;
     require_confirmation(
         body.confirm,
         &format!("adding partitions to '{name}' changes which partition keys map to"),
     )?;
-    let broker = Arc::clone(&console.broker);
-    let target = name.clone();
-    tokio::task::spawn_blocking(move || broker.create_partitions(&target, count, false)).await??;
+    console
+        .broker
+        .create_partitions(&name, count, false)
+        .await?;
     detail(State(console), PathParams(name)).await
 }

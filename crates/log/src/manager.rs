@@ -183,7 +183,10 @@ impl LogManager {
                 continue;
             }
             if let Some(tp) = TopicPartition::parse_dir_name(name) {
-                found.push((tp, entry.path()));
+                // The metadata log belongs to the Raft storage, its only writer.
+                if tp.kind() != crate::topic_partition::LogKind::Metadata {
+                    found.push((tp, entry.path()));
+                }
             }
         }
         // Open (and recover) partitions on a few threads, as Kafka's

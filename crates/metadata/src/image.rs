@@ -8,6 +8,7 @@ use crate::record_types::{
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
 
+mod delta_to;
 mod snapshot_records;
 
 /// Topics Kafka reports as internal (`Topic.isInternal`).

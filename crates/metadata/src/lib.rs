@@ -31,8 +31,9 @@ pub use wire::{RECORD_ARRAY_ITEMS_MAX, RECORD_STRING_BYTES_MAX, RECORD_TAGGED_FI
 
 use thiserror::Error;
 
-/// Why a record could not be decoded or applied to the image.
-#[derive(Debug, Error, PartialEq, Eq)]
+/// Why a record could not be decoded or applied to the image. Serializable: a
+/// refusal on apply travels back to the controller client that forwarded the write.
+#[derive(Debug, Clone, Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MetadataError {
     #[error("topic '{0}' already exists")]
     TopicExists(String),

@@ -7,7 +7,7 @@ use moldau_protocol::kafka::messages::alter_configs_response::AlterConfigsResour
 use moldau_protocol::kafka::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use moldau_protocol::ResponseError;
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterConfigsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let mut responses = Vec::new();
@@ -28,9 +28,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                         }
                     }
                 }
-                broker.alter_topic_configs(&name, &changes, request.validate_only)
+                broker
+                    .alter_topic_configs(&name, &changes, request.validate_only)
+                    .await
             }
-            RESOURCE_BROKER => broker.alter_broker_configs(&changes, request.validate_only),
+            RESOURCE_BROKER => {
+                broker
+                    .alter_broker_configs(&changes, request.validate_only)
+                    .await
+            }
             other => Err(crate::error::BrokerError::api(
                 ResponseError::InvalidRequest,
                 format!("Resource type {other} is not supported."),

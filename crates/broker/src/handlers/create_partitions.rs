@@ -5,7 +5,7 @@ use bytes::Bytes;
 use moldau_protocol::kafka::messages::create_partitions_response::CreatePartitionsTopicResult;
 use moldau_protocol::kafka::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: CreatePartitionsRequest = super::decode(&ctx, body)?;
     let mut results = Vec::new();
     for t in request.topics {
@@ -15,6 +15,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             match ctx
                 .broker
                 .create_partitions(&name, t.count, request.validate_only)
+                .await
             {
                 Ok(()) => r.with_error_code(0),
                 Err(e) => r

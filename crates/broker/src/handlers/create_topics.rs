@@ -10,7 +10,7 @@ use moldau_protocol::kafka::messages::{CreateTopicsRequest, CreateTopicsResponse
 use moldau_protocol::ResponseError;
 use std::collections::{BTreeMap, HashMap};
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: CreateTopicsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -64,7 +64,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             replication_factor,
             configs,
         };
-        match broker.create_topic(&new_topic, request.validate_only) {
+        match broker.create_topic(&new_topic, request.validate_only).await {
             Ok((id, partitions, replication)) => {
                 let image = broker.metadata.image();
                 let described = broker

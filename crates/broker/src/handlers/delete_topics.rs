@@ -7,7 +7,7 @@ use moldau_protocol::kafka::messages::delete_topics_response::DeletableTopicResu
 use moldau_protocol::kafka::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use moldau_protocol::ResponseError;
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DeleteTopicsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     // (name if given, id if given)
@@ -44,7 +44,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_error_code(ResponseError::UnknownTopicId.code()),
             Some(n) => {
                 let r = result.with_name(Some(TopicName(super::str_bytes(&n))));
-                match broker.delete_topic(&n) {
+                match broker.delete_topic(&n).await {
                     Ok(id) if ctx.version >= 6 => r.with_error_code(0).with_topic_id(id.as_uuid()),
                     Ok(_) => r.with_error_code(0),
                     Err(e) => {

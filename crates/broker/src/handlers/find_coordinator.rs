@@ -19,6 +19,7 @@ fn locate(
     listener: &str,
     key: &str,
     key_type: i8,
+    offsets_topic_ready: bool,
 ) -> Result<(i32, String, i32), ResponseError> {
     match key_type {
         KEY_TYPE_GROUP => {}
@@ -27,8 +28,7 @@ fn locate(
         // Share groups (v6, KIP-932) are not enabled, as on a Kafka without them.
         _ => return Err(ResponseError::InvalidRequest),
     }
-    if let Err(e) = broker.ensure_offsets_topic() {
-        tracing::warn!("creating {OFFSETS_TOPIC}: {e}");
+    if !offsets_topic_ready {
         return Err(ResponseError::CoordinatorNotAvailable);
     }
     let image = broker.metadata.image();
@@ -59,16 +59,30 @@ fn locate(
     Ok((leader.id, host, port))
 }
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: FindCoordinatorRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
+    let offsets_topic_ready = request.key_type == KEY_TYPE_GROUP
+        && match broker.ensure_offsets_topic().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("creating {OFFSETS_TOPIC}: {e}");
+                false
+            }
+        };
     let response = if ctx.version >= 4 {
         let coordinators = request
             .coordinator_keys
             .iter()
             .map(|key| {
                 let c = Coordinator::default().with_key(key.clone());
-                match locate(broker, &ctx.listener, key.as_str(), request.key_type) {
+                match locate(
+                    broker,
+                    &ctx.listener,
+                    key.as_str(),
+                    request.key_type,
+                    offsets_topic_ready,
+                ) {
                     Ok((id, host, port)) => c
                         .with_error_code(0)
                         .with_error_message(None)
@@ -91,6 +105,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             &ctx.listener,
             request.key.as_str(),
             request.key_type,
+            offsets_topic_ready,
         ) {
             Ok((id, host, port)) => FindCoordinatorResponse::default()
                 .with_error_code(0)

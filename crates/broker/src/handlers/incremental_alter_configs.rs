@@ -34,7 +34,7 @@ fn list_op(current: Option<&str>, item: &str, append: bool) -> String {
     items.join(",")
 }
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: IncrementalAlterConfigsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let mut responses = Vec::new();
@@ -72,9 +72,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         let outcome = match (bad, resource.resource_type) {
             (Some(msg), _) => Err(BrokerError::api(ResponseError::InvalidRequest, msg)),
             (None, RESOURCE_TOPIC) => {
-                broker.alter_topic_configs(&name, &changes, request.validate_only)
+                broker
+                    .alter_topic_configs(&name, &changes, request.validate_only)
+                    .await
             }
-            (None, RESOURCE_BROKER) => broker.alter_broker_configs(&changes, request.validate_only),
+            (None, RESOURCE_BROKER) => {
+                broker
+                    .alter_broker_configs(&changes, request.validate_only)
+                    .await
+            }
             (None, other) => Err(BrokerError::api(
                 ResponseError::InvalidRequest,
                 format!("Resource type {other} is not supported."),

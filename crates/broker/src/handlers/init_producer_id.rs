@@ -6,7 +6,7 @@ use bytes::Bytes;
 use moldau_protocol::kafka::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use moldau_protocol::ResponseError;
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: InitProducerIdRequest = super::decode(&ctx, body)?;
     let response = if request.transactional_id.is_some() {
         InitProducerIdResponse::default()
@@ -14,7 +14,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     } else {
-        match ctx.broker.producer_ids.next_id(&ctx.broker) {
+        match ctx.broker.producer_ids.next_id(&ctx.broker).await {
             Ok(id) => InitProducerIdResponse::default()
                 .with_error_code(0)
                 .with_producer_id(ProducerId(id))

@@ -67,7 +67,7 @@ fn topic_error(name: Option<&str>, id: uuid::Uuid, error: ResponseError) -> Meta
         .with_topic_id(id)
 }
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: MetadataRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     // v0 asks for every topic with an empty list; v1+ with a null one.
@@ -133,7 +133,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 ));
                 continue;
             }
-            match broker.auto_create_topic(&name) {
+            match broker.auto_create_topic(&name).await {
                 Ok(()) => {
                     let image = broker.metadata.image();
                     match image.topic(&name) {

@@ -56,23 +56,21 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
     }
     match ctx.api_key {
         ApiKey::ApiVersions => api_versions::handle(ctx, body),
-        ApiKey::Metadata => blocking(|| metadata::handle(ctx, body)),
+        ApiKey::Metadata => metadata::handle(ctx, body).await,
         ApiKey::Produce => produce::handle(ctx, body),
         ApiKey::Fetch => fetch::handle(ctx, body),
         ApiKey::ListOffsets => list_offsets::handle(ctx, body),
-        ApiKey::CreateTopics => blocking(|| create_topics::handle(ctx, body)),
-        ApiKey::DeleteTopics => blocking(|| delete_topics::handle(ctx, body)),
-        ApiKey::CreatePartitions => blocking(|| create_partitions::handle(ctx, body)),
+        ApiKey::CreateTopics => create_topics::handle(ctx, body).await,
+        ApiKey::DeleteTopics => delete_topics::handle(ctx, body).await,
+        ApiKey::CreatePartitions => create_partitions::handle(ctx, body).await,
         ApiKey::DescribeConfigs => describe_configs::handle(ctx, body),
-        ApiKey::AlterConfigs => blocking(|| alter_configs::handle(ctx, body)),
-        ApiKey::IncrementalAlterConfigs => {
-            blocking(|| incremental_alter_configs::handle(ctx, body))
-        }
+        ApiKey::AlterConfigs => alter_configs::handle(ctx, body).await,
+        ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(ctx, body).await,
         ApiKey::DescribeCluster => describe_cluster::handle(ctx, body),
         ApiKey::DescribeQuorum => describe_quorum::handle(ctx, body),
         ApiKey::DeleteRecords => blocking(|| delete_records::handle(ctx, body)),
-        ApiKey::InitProducerId => init_producer_id::handle(ctx, body),
-        ApiKey::FindCoordinator => blocking(|| find_coordinator::handle(ctx, body)),
+        ApiKey::InitProducerId => init_producer_id::handle(ctx, body).await,
+        ApiKey::FindCoordinator => find_coordinator::handle(ctx, body).await,
         ApiKey::JoinGroup => join_group::handle(ctx, body).await,
         ApiKey::SyncGroup => sync_group::handle(ctx, body).await,
         ApiKey::Heartbeat => heartbeat::handle(ctx, body).await,
@@ -86,13 +84,14 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(ctx, body),
         ApiKey::GetTelemetrySubscriptions => get_telemetry_subscriptions::handle(ctx, body),
         ApiKey::PushTelemetry => push_telemetry::handle(ctx, body),
-        ApiKey::UpdateFeatures => blocking(|| update_features::handle(ctx, body)),
+        ApiKey::UpdateFeatures => update_features::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
 
-/// Runs a handler that may write and fsync metadata (topic creation, config
-/// changes) without stalling the other connections served by this worker thread.
+/// Runs a handler that writes and fsyncs a partition log (DeleteRecords) without
+/// stalling the other connections served by this worker thread. Metadata changes
+/// never need it: they are awaited from the quorum's writer.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }

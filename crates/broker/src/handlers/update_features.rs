@@ -62,17 +62,17 @@ fn decide(
     Ok(records)
 }
 
-pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: UpdateFeaturesRequest = super::decode(&ctx, body)?;
-    let outcome = decide(&ctx, &request).and_then(|records| {
-        if request.validate_only || records.is_empty() {
-            return Ok(());
-        }
-        ctx.broker
-            .commit_and_publish(&records)
+    let outcome = match decide(&ctx, &request) {
+        Ok(records) if !request.validate_only && !records.is_empty() => ctx
+            .broker
+            .commit(&records)
+            .await
             .map(|_| ())
-            .map_err(|e| (e.response_error(), e.to_string()))
-    });
+            .map_err(|e| (e.response_error(), e.to_string())),
+        other => other.map(|_| ()),
+    };
     let response = match outcome {
         Ok(()) => {
             let results = if ctx.version < NO_RESULTS_VERSION {

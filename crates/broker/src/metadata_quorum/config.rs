@@ -31,6 +31,10 @@ pub struct QuorumConfig {
     pub election_timeout_max_ms: u64,
     /// Build a snapshot after this many entries since the last one.
     pub snapshot_after_entries: u64,
+    /// Or, when set, after this many record bytes since the last one
+    /// (`metadata.log.max.record.bytes.between.snapshots`); the entry count is
+    /// then not used.
+    pub snapshot_after_bytes: Option<u64>,
     /// Entries kept in the log below a snapshot (for slow followers).
     pub entries_kept_below_snapshot: u64,
 }
@@ -47,6 +51,7 @@ impl QuorumConfig {
             election_timeout_min_ms: 1000,
             election_timeout_max_ms: 2000,
             snapshot_after_entries: 10_000,
+            snapshot_after_bytes: None,
             entries_kept_below_snapshot: 1000,
         }
     }
@@ -90,7 +95,10 @@ impl QuorumConfig {
             election_timeout_max: self.election_timeout_max_ms,
             // A snapshot chunk is JSON on the wire; give a loaded machine time.
             install_snapshot_timeout: self.election_timeout_max_ms,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
+            snapshot_policy: match self.snapshot_after_bytes {
+                Some(_) => openraft::SnapshotPolicy::Never,
+                None => openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_after_entries),
+            },
             max_in_snapshot_log_to_keep: self.entries_kept_below_snapshot,
             ..Default::default()
         }

@@ -1,7 +1,9 @@
 //! This node's seat in the metadata quorum: openraft over the `__cluster_metadata-0`
 //! log (moldau-metadata's storage) and the controller listener (`raft_transport`).
-//! The seam the broker's metadata store will call instead of fsync-and-apply:
-//! `write` commits records through the quorum, `image`/`subscribe` show the result.
+//! The broker's only metadata writer: `write` commits records through the quorum
+//! (on the leader; `ControllerClient` forwards from the others), `image`/`subscribe`
+//! show the result. A one-node cluster is the same code with one voter and no
+//! controller listener.
 
 mod config;
 mod error;
@@ -15,8 +17,8 @@ use std::sync::Arc;
 
 use moldau_log::{TopicPartition, METADATA_LOG_TOPIC};
 use moldau_metadata::raft::{
-    open_metadata_raft_storage, MetadataApplied, MetadataCommand, MetadataRaftConfig,
-    MetadataStateMachine, NodeId,
+    convert_pre_raft_dir, open_metadata_raft_storage, MetadataApplied, MetadataCommand,
+    MetadataRaftConfig, MetadataStateMachine, NodeId, QuorumStateFile,
 };
 use moldau_metadata::{MetadataImage, MetadataRecord};
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
@@ -32,10 +34,13 @@ pub struct MetadataQuorum {
     node_id: NodeId,
     raft: Raft<MetadataRaftConfig>,
     state_machine: MetadataStateMachine,
-    local_addr: SocketAddr,
+    /// The controller listener's address; none for a lone voter without one.
+    local_addr: Option<SocketAddr>,
     write_timeout: std::time::Duration,
     stop_listener: watch::Sender<bool>,
-    listener_task: JoinHandle<()>,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    /// The image at start includes everything this node had committed before.
+    caught_up_at_start: bool,
 }
 
 impl MetadataQuorum {
@@ -44,12 +49,31 @@ impl MetadataQuorum {
     /// the lowest id writes the first membership (the configured voters) and
     /// campaigns; the others wait to hear from it. (Were every voter to do so, each
     /// would campaign in term 1 at once and split the first elections.)
-    pub async fn start(config: QuorumConfig, listener: TcpListener) -> Result<Self, QuorumError> {
+    pub async fn start(
+        config: QuorumConfig,
+        listener: Option<TcpListener>,
+    ) -> Result<Self, QuorumError> {
         config.validate()?;
+        if listener.is_none() && config.voters.len() > 1 {
+            return Err(QuorumError::BadVoters(
+                "several voters need a controller listener".into(),
+            ));
+        }
         let raft_config = Arc::new(config.raft_config()?);
         let dir = config
             .data_dir
             .join(TopicPartition::new(METADATA_LOG_TOPIC, 0).dir_name());
+        let members = members(&config.voters);
+        if convert_pre_raft_dir(&dir, config.node_id, &members)? {
+            tracing::info!(dir = %dir.display(), "metadata log converted to the Raft format");
+        }
+        // What this node had committed before it stopped: applied before start returns,
+        // so the first image is not older than what the node's logs already reflect.
+        let committed_at_start = if dir.exists() {
+            QuorumStateFile::open(&dir)?.state().committed
+        } else {
+            None
+        };
         let (log_store, state_machine) = open_metadata_raft_storage(&dir)?;
         let network = TcpRaftNetwork {
             local_id: config.node_id,
@@ -63,24 +87,54 @@ impl MetadataQuorum {
         )
         .await
         .map_err(|e| QuorumError::Stopped(e.to_string()))?;
-        let local_addr = listener.local_addr()?;
+        let local_addr = match &listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
         let (stop_listener, stopped) = watch::channel(false);
-        let listener_task = tokio::spawn(serve_raft(listener, raft.clone(), stopped));
-        let quorum = MetadataQuorum {
+        let mut tasks = Vec::new();
+        if let Some(listener) = listener {
+            tasks.push(tokio::spawn(serve_raft(
+                listener,
+                raft.clone(),
+                stopped.clone(),
+            )));
+        }
+        if let Some(bytes) = config.snapshot_after_bytes {
+            tasks.push(tokio::spawn(snapshot_by_bytes(
+                raft.clone(),
+                state_machine.clone(),
+                bytes,
+                stopped,
+            )));
+        }
+        let mut quorum = MetadataQuorum {
+            caught_up_at_start: true,
             node_id: config.node_id,
             raft,
             state_machine,
             local_addr,
             write_timeout: config.write_timeout,
             stop_listener,
-            listener_task,
+            tasks: parking_lot::Mutex::new(tasks),
         };
         if config.voters.keys().next() == Some(&config.node_id) {
             quorum.initialize_if_new(&config.voters).await?;
         }
+        if let Some(committed) = committed_at_start {
+            let replayed = quorum
+                .raft
+                .wait(Some(config.write_timeout))
+                .applied_index_at_least(Some(committed.index), "replay to the committed entry")
+                .await;
+            if let Err(e) = replayed {
+                tracing::warn!(error = %e, "metadata log not replayed to its committed entry yet");
+                quorum.caught_up_at_start = false;
+            }
+        }
         tracing::info!(
             node_id = config.node_id,
-            controller_listener = %local_addr,
+            controller_listener = ?local_addr,
             voters = ?config.voters,
             "metadata quorum started"
         );
@@ -99,11 +153,7 @@ impl MetadataQuorum {
         if initialized {
             return Ok(());
         }
-        let members: BTreeMap<NodeId, BasicNode> = voters
-            .iter()
-            .map(|(id, addr)| (*id, BasicNode::new(addr)))
-            .collect();
-        match self.raft.initialize(members).await {
+        match self.raft.initialize(members(voters)).await {
             Ok(()) => Ok(()),
             // Another voter's membership reached us first: the same one.
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
@@ -115,9 +165,20 @@ impl MetadataQuorum {
         self.node_id
     }
 
-    /// The controller listener's bound address.
-    pub fn local_addr(&self) -> SocketAddr {
+    /// The controller listener's bound address (none for a lone voter).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
+    }
+
+    /// Whether start-up replayed everything this node had committed before it
+    /// stopped (else the image may lack topics whose logs are on disk).
+    pub fn caught_up_at_start(&self) -> bool {
+        self.caught_up_at_start
+    }
+
+    /// How long a write waits for the quorum to commit.
+    pub fn write_timeout(&self) -> std::time::Duration {
+        self.write_timeout
     }
 
     /// Commits `records` as one Raft entry and returns once it is applied here.
@@ -166,13 +227,48 @@ impl MetadataQuorum {
     }
 
     /// Stops Raft, then the controller listener and its connections.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum did not stop cleanly");
         }
         self.stop_listener.send_replace(true);
-        if let Err(e) = self.listener_task.await {
-            tracing::warn!(error = %e, "controller listener task failed");
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "metadata quorum task failed");
+            }
+        }
+    }
+}
+
+/// The voters as openraft's membership nodes (addressed by controller listener).
+fn members(voters: &BTreeMap<NodeId, String>) -> BTreeMap<NodeId, BasicNode> {
+    voters
+        .iter()
+        .map(|(id, addr)| (*id, BasicNode::new(addr)))
+        .collect()
+}
+
+/// Builds a snapshot whenever `bytes` of records were applied since the last one
+/// (`metadata.log.max.record.bytes.between.snapshots`); every node snapshots its
+/// own state machine.
+async fn snapshot_by_bytes(
+    raft: Raft<MetadataRaftConfig>,
+    state_machine: MetadataStateMachine,
+    bytes: u64,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut images = state_machine.subscribe();
+    loop {
+        tokio::select! {
+            changed = images.changed() => if changed.is_err() { return },
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        if state_machine.bytes_since_snapshot() >= bytes {
+            if let Err(e) = raft.trigger().snapshot().await {
+                tracing::warn!(error = %e, "metadata snapshot not triggered");
+                return;
+            }
         }
     }
 }

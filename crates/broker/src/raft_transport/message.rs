@@ -1,6 +1,7 @@
-//! What travels between controllers: openraft's three RPCs and their results.
+//! What travels between controllers: openraft's three RPCs and their results, and
+//! a controller write forwarded by a node that is not the active controller.
 
-use moldau_metadata::raft::{MetadataRaftConfig, NodeId};
+use moldau_metadata::raft::{MetadataApplied, MetadataRaftConfig, NodeId};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -17,6 +18,22 @@ pub enum RaftRequest {
     AppendEntries(AppendEntriesRequest<C>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<C>),
+    /// Metadata records (an encoded record list) for the active controller to commit
+    /// as one entry; validated when applied, on every node alike.
+    ControllerWrite(Vec<u8>),
+}
+
+/// Why the active controller did not commit a forwarded write.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+pub enum ControllerWriteError {
+    /// The receiver is not (or no longer) the leader; `leader` is who it knows.
+    #[error("node is not the active controller (leader: {leader:?})")]
+    NotLeader { leader: Option<NodeId> },
+    /// Not committed within the receiver's write timeout (no majority).
+    #[error("not committed in time: {0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,6 +43,7 @@ pub enum RaftReply {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    ControllerWrite(Result<MetadataApplied, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -34,6 +52,7 @@ impl RaftRequest {
             RaftRequest::AppendEntries(_) => "AppendEntries",
             RaftRequest::Vote(_) => "Vote",
             RaftRequest::InstallSnapshot(_) => "InstallSnapshot",
+            RaftRequest::ControllerWrite(_) => "ControllerWrite",
         }
     }
 }
@@ -44,6 +63,7 @@ impl RaftReply {
             RaftReply::AppendEntries(_) => "AppendEntries",
             RaftReply::Vote(_) => "Vote",
             RaftReply::InstallSnapshot(_) => "InstallSnapshot",
+            RaftReply::ControllerWrite(_) => "ControllerWrite",
         }
     }
 }

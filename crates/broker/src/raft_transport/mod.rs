@@ -1,14 +1,16 @@
 //! The Raft transport between controllers (the controller listener): a small
 //! framed protocol of our own, JSON-encoded openraft RPCs over TCP.
 
+mod controller_write;
 mod error;
 mod frame;
 mod message;
 mod peer_client;
 mod server;
 
+pub use controller_write::forward_controller_write;
 pub use error::RaftTransportError;
 pub use frame::{read_frame, write_frame, RAFT_FRAME_BYTES_MAX};
-pub use message::{RaftReply, RaftRequest};
+pub use message::{ControllerWriteError, RaftReply, RaftRequest};
 pub use peer_client::{PeerClient, TcpRaftNetwork};
-pub use server::{serve_raft, RAFT_CONNECTIONS_MAX};
+pub use server::{serve_raft, FORWARDED_WRITE_TIMEOUT, RAFT_CONNECTIONS_MAX};

@@ -12,7 +12,15 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
-use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
+use crate::raft_transport::message::{
+    decode, encode, ControllerWriteError, RaftReply, RaftRequest,
+};
+use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
+use openraft::error::{ClientWriteError, RaftError};
+
+/// How long a forwarded write may wait for its commit here; the forwarding node
+/// gives up at its own write timeout, which is no longer.
+pub const FORWARDED_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Peer connections served at once; more are closed on accept (a quorum has a
 /// handful of voters, each keeping one connection to every other).
@@ -75,8 +83,36 @@ async fn serve_connection(
             RaftRequest::InstallSnapshot(rpc) => {
                 RaftReply::InstallSnapshot(raft.install_snapshot(rpc).await)
             }
+            RaftRequest::ControllerWrite(records) => {
+                RaftReply::ControllerWrite(commit_forwarded(&raft, records).await)
+            }
         };
         write_frame(&mut writer, &encode(&reply)?).await?;
     }
     Ok(())
+}
+
+/// Commits a forwarded record list as one entry, if this node is the leader.
+async fn commit_forwarded(
+    raft: &Raft<MetadataRaftConfig>,
+    records: Vec<u8>,
+) -> Result<MetadataApplied, ControllerWriteError> {
+    let command = MetadataCommand::from_encoded(records);
+    if let Err(e) = command.records() {
+        return Err(ControllerWriteError::Failed(format!(
+            "malformed forwarded records: {e}"
+        )));
+    }
+    match tokio::time::timeout(FORWARDED_WRITE_TIMEOUT, raft.client_write(command)).await {
+        Err(_) => Err(ControllerWriteError::Timeout(format!(
+            "not committed within {FORWARDED_WRITE_TIMEOUT:?}"
+        ))),
+        Ok(Ok(response)) => Ok(response.data),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(ControllerWriteError::NotLeader {
+                leader: f.leader_id,
+            })
+        }
+        Ok(Err(e)) => Err(ControllerWriteError::Failed(e.to_string())),
+    }
 }

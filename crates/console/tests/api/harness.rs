@@ -36,14 +36,9 @@ pub async fn start(props: &[(&str, &str)]) -> TestConsole {
     let config = BrokerConfig::from_properties(map).expect("config");
     let kafka_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind kafka");
     let kafka = kafka_listener.local_addr().expect("addr");
-    let broker = tokio::task::spawn_blocking(move || {
-        let handle = tokio::runtime::Handle::current();
-        let _guard = handle.enter();
-        Broker::open(config, ("127.0.0.1".into(), kafka.port() as i32))
-    })
-    .await
-    .expect("join")
-    .expect("broker opens");
+    let broker = Broker::open(config, ("127.0.0.1".into(), kafka.port() as i32), None)
+        .await
+        .expect("broker opens");
     let (stop, stop_rx) = watch::channel(false);
     tokio::spawn(moldau_broker::server::run(
         Arc::clone(&broker),

@@ -89,7 +89,10 @@ async fn produce_rules() {
         )
         .await;
     assert_eq!(unknown.status, 404);
-    c.broker.ensure_offsets_topic().expect("offsets topic");
+    c.broker
+        .ensure_offsets_topic()
+        .await
+        .expect("offsets topic");
     let internal = c
         .json(
             "POST",

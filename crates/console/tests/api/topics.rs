@@ -95,7 +95,10 @@ async fn list_search_and_detail() {
     c.produce("orders", json!({"partition": 1, "value": "x"}))
         .await;
     // Creating the offsets topic adds an internal topic to the list.
-    c.broker.ensure_offsets_topic().expect("offsets topic");
+    c.broker
+        .ensure_offsets_topic()
+        .await
+        .expect("offsets topic");
 
     let all = c.get("/api/v1/topics").await.json();
     let names: Vec<&str> = all

@@ -38,6 +38,9 @@ struct SmInner {
     snapshot: Option<StoredSnapshot>,
     /// Snapshots built by this process, to make snapshot ids unique.
     snapshots_built: u64,
+    /// Record bytes applied since the last snapshot was built or installed
+    /// (`metadata.log.max.record.bytes.between.snapshots` is measured against it).
+    bytes_since_snapshot: u64,
 }
 
 impl MetadataStateMachine {
@@ -51,6 +54,7 @@ impl MetadataStateMachine {
             last_membership: StoredMembership::default(),
             snapshot: None,
             snapshots_built: 0,
+            bytes_since_snapshot: 0,
         };
         if let Some(snapshot) = read_snapshot(dir)? {
             inner.install(snapshot)?;
@@ -85,6 +89,11 @@ impl MetadataStateMachine {
         self.lock().last_applied
     }
 
+    /// Record bytes applied since the last snapshot.
+    pub fn bytes_since_snapshot(&self) -> u64 {
+        self.lock().bytes_since_snapshot
+    }
+
     fn publish(&self, image: MetadataImage) {
         self.published.send_replace(Arc::new(image));
     }
@@ -98,6 +107,7 @@ impl SmInner {
         self.last_applied = snapshot.meta.last_log_id;
         self.last_membership = snapshot.meta.last_membership.clone();
         self.snapshot = Some(snapshot);
+        self.bytes_since_snapshot = 0;
         Ok(())
     }
 
@@ -105,7 +115,7 @@ impl SmInner {
         let index = entry.log_id.index;
         let mut applied = MetadataApplied {
             offset: index,
-            rejected: Vec::new(),
+            rejected: None,
         };
         match &entry.payload {
             EntryPayload::Blank => {}
@@ -115,14 +125,13 @@ impl SmInner {
             // An entry's records apply together or not at all (a topic's configs
             // must not land on another topic of the same name). Refusals are
             // deterministic, every node refuses the same entry; the writer hears why.
-            EntryPayload::Normal(command) => match command.records() {
-                Err(e) => applied.rejected.push(e.to_string()),
-                Ok(records) => {
-                    if let Err(e) = apply_all_or_none(&mut self.image, &records, index as i64) {
-                        applied.rejected.push(e.to_string());
-                    }
-                }
-            },
+            EntryPayload::Normal(command) => {
+                self.bytes_since_snapshot += command.encoded().len() as u64;
+                let applying = command
+                    .records()
+                    .and_then(|records| apply_all_or_none(&mut self.image, &records, index as i64));
+                applied.rejected = applying.err();
+            }
         }
         self.last_applied = Some(entry.log_id);
         applied
@@ -154,6 +163,7 @@ impl RaftSnapshotBuilder<C> for MetadataStateMachine {
         let (meta, body) = {
             let mut inner = self.lock();
             inner.snapshots_built += 1;
+            inner.bytes_since_snapshot = 0;
             let snapshot_id = match inner.last_applied {
                 Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, inner.snapshots_built),
                 None => format!("none-{}", inner.snapshots_built),

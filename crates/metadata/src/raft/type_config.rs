@@ -57,5 +57,5 @@ impl MetadataCommand {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataApplied {
     pub offset: u64,
-    pub rejected: Vec<String>,
+    pub rejected: Option<MetadataError>,
 }

@@ -1,0 +1,119 @@
+//! The narrow service through which a broker changes metadata: records go to the
+//! active controller, here when this node leads the quorum, else forwarded over the
+//! controller listener. The answer is the committed entry's offset, or why it was
+//! not committed. (Forwarding whole admin requests, as Kafka brokers do, can later
+//! sit behind this same service.)
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moldau_metadata::raft::{MetadataApplied, MetadataCommand, NodeId};
+use moldau_metadata::MetadataRecord;
+use moldau_protocol::ResponseError;
+
+use crate::error::BrokerError;
+use crate::metadata_quorum::{MetadataQuorum, QuorumError};
+use crate::raft_transport::{forward_controller_write, ControllerWriteError};
+
+/// Pause between looks for a leader while there is none (an election is running).
+const LEADER_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+pub struct ControllerClient {
+    quorum: Arc<MetadataQuorum>,
+    /// Each voter's controller listener, to forward to the leader.
+    voters: BTreeMap<NodeId, String>,
+    /// The longest a write waits, elections included.
+    write_timeout: Duration,
+}
+
+impl ControllerClient {
+    pub fn new(quorum: Arc<MetadataQuorum>, voters: BTreeMap<NodeId, String>) -> Self {
+        let write_timeout = quorum.write_timeout();
+        ControllerClient {
+            quorum,
+            voters,
+            write_timeout,
+        }
+    }
+
+    /// Commits `records` as one entry through the active controller and returns
+    /// where it landed. Records refused when the entry is applied come back as
+    /// the image's error (e.g. a topic created twice: TOPIC_ALREADY_EXISTS).
+    pub async fn write(&self, records: &[MetadataRecord]) -> Result<MetadataApplied, BrokerError> {
+        let applied = self.commit(records).await?;
+        match applied.rejected {
+            Some(e) => Err(BrokerError::Metadata(e)),
+            None => Ok(applied),
+        }
+    }
+
+    async fn commit(&self, records: &[MetadataRecord]) -> Result<MetadataApplied, BrokerError> {
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        let encoded = MetadataCommand::from_records(records)
+            .map_err(BrokerError::Metadata)?
+            .encoded()
+            .to_vec();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(no_leader(self.write_timeout));
+            }
+            let leader = self.quorum.leader_id();
+            if leader == Some(self.quorum.node_id()) {
+                match self.quorum.write(records).await {
+                    Ok(applied) => return Ok(applied),
+                    // Lost the leadership before the entry was accepted: look again.
+                    Err(QuorumError::NotLeader { .. }) => {}
+                    Err(QuorumError::Timeout(t)) => return Err(no_majority(t)),
+                    Err(e) => return Err(not_written(e.to_string())),
+                }
+            } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
+                match forward_controller_write(addr, encoded.clone(), left).await {
+                    Ok(Ok(applied)) => return Ok(applied),
+                    Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
+                    Ok(Err(ControllerWriteError::Timeout(_))) => {
+                        return Err(no_majority(self.write_timeout))
+                    }
+                    Ok(Err(ControllerWriteError::Failed(e))) => return Err(not_written(e)),
+                    // Not delivered (connection refused, or no answer in time): the
+                    // leader may be gone; an answer lost after a commit is a timeout,
+                    // as a Kafka request's would be.
+                    Err(e) if is_connect_failure(&e) => {}
+                    Err(_) => return Err(no_majority(self.write_timeout)),
+                }
+            }
+            tokio::time::sleep(LEADER_POLL_INTERVAL.min(left)).await;
+        }
+    }
+}
+
+fn is_connect_failure(e: &crate::raft_transport::RaftTransportError) -> bool {
+    matches!(e, crate::raft_transport::RaftTransportError::Io(io)
+        if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset))
+}
+
+fn no_leader(waited: Duration) -> BrokerError {
+    BrokerError::api(
+        ResponseError::RequestTimedOut,
+        format!(
+            "The metadata quorum has no leader (no majority of controller.quorum.voters reachable) after {waited:?}; the change was not made."
+        ),
+    )
+}
+
+fn no_majority(waited: Duration) -> BrokerError {
+    BrokerError::api(
+        ResponseError::RequestTimedOut,
+        format!(
+            "The metadata quorum did not commit the change within {waited:?}: no majority of controller.quorum.voters is reachable."
+        ),
+    )
+}
+
+fn not_written(why: String) -> BrokerError {
+    BrokerError::api(
+        ResponseError::UnknownServerError,
+        format!("The metadata change was not committed: {why}"),
+    )
+}

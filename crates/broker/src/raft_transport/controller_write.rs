@@ -1,0 +1,49 @@
+//! The client side of a forwarded controller write: one request on a fresh
+//! connection to the active controller's listener.
+
+use std::time::Duration;
+
+use tokio::io::BufReader;
+use tokio::net::TcpStream;
+
+use crate::raft_transport::error::RaftTransportError;
+use crate::raft_transport::frame::{read_frame, write_frame};
+use crate::raft_transport::message::{
+    decode, encode, ControllerWriteError, RaftReply, RaftRequest,
+};
+use moldau_metadata::raft::MetadataApplied;
+
+/// Sends `records` (an encoded record list) to the controller listener at `addr`
+/// and waits at most `timeout` for its answer.
+pub async fn forward_controller_write(
+    addr: &str,
+    records: Vec<u8>,
+    timeout: Duration,
+) -> Result<Result<MetadataApplied, ControllerWriteError>, RaftTransportError> {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut stream = BufReader::new(stream);
+        write_frame(
+            &mut stream,
+            &encode(&RaftRequest::ControllerWrite(records))?,
+        )
+        .await?;
+        match read_frame(&mut stream).await? {
+            Some(body) => match decode::<RaftReply>(&body)? {
+                RaftReply::ControllerWrite(result) => Ok(result),
+                other => Err(RaftTransportError::WrongReply {
+                    sent: "ControllerWrite",
+                    got: other.name(),
+                }),
+            },
+            None => Err(RaftTransportError::Io(
+                std::io::ErrorKind::UnexpectedEof.into(),
+            )),
+        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(RaftTransportError::Io(std::io::ErrorKind::TimedOut.into())),
+    }
+}
