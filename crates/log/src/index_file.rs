@@ -31,22 +31,19 @@ pub(crate) struct IndexFile {
     entry_bytes: usize,
     entries: usize,
     capacity_entries: usize,
+    /// Size the file may grow to in one step when full (preallocation of the active
+    /// segment's index; 0 for an inactive one, which grows entry by entry).
+    growth_bytes: u64,
 }
 
 impl IndexFile {
-    /// Opens or creates `path` without mapping it. A new file is preallocated to
-    /// `preallocate_bytes` (rounded down to whole entries); an existing one keeps its
-    /// length until [`IndexFile::resize`]. `entries` starts at 0: the caller counts
-    /// the valid ones and calls [`IndexFile::set_entries`].
+    /// Opens or creates `path` without mapping it (an existing file is not even
+    /// opened: its length is all this needs). A new file may grow to
+    /// `preallocate_bytes` (rounded down to whole entries) when appended to; an
+    /// existing one keeps its length, however short, until [`IndexFile::resize`] or
+    /// [`IndexFile::set_growth`]. `entries` starts at 0: the caller counts the valid
+    /// ones and calls [`IndexFile::set_entries`].
     pub fn open(path: &Path, entry_bytes: usize, preallocate_bytes: u64) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(LogError::at(path))?;
-        let len = file.metadata().map_err(LogError::at(path))?.len();
         let mut index = IndexFile {
             id: MapCache::next_id(),
             path: path.to_path_buf(),
@@ -54,13 +51,30 @@ impl IndexFile {
             entry_bytes,
             entries: 0,
             capacity_entries: 0,
+            growth_bytes: 0,
         };
-        if len == 0 {
-            index.resize_file(&file, preallocate_bytes)?;
-        } else {
-            index.set_len_bytes(len);
+        match std::fs::metadata(path) {
+            Ok(meta) => index.set_len_bytes(meta.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(LogError::at(path))?;
+                index.growth_bytes = preallocate_bytes;
+            }
+            Err(e) => return Err(LogError::io(path, e)),
         }
         Ok(index)
+    }
+
+    /// While the segment is active its index may grow to `bytes` at once (Kafka's
+    /// preallocation), done when the first entry needs the room rather than now, so
+    /// opening an idle partition writes nothing. 0 stops the growth (inactive).
+    pub fn set_growth(&mut self, bytes: u64) {
+        self.growth_bytes = bytes;
     }
 
     fn open_existing(&self) -> Result<File, LogError> {
@@ -141,9 +155,21 @@ impl IndexFile {
         Ok(())
     }
 
-    /// Shrinks the file to exactly its valid entries (on roll and on close).
+    /// Shrinks the file to exactly its valid entries (on roll and on close); stops
+    /// the growth of an active index.
     pub fn trim(&mut self) -> Result<(), LogError> {
-        self.resize((self.entries * self.entry_bytes) as u64)
+        self.growth_bytes = 0;
+        let exact = (self.entries * self.entry_bytes) as u64;
+        if self.len_bytes == exact {
+            return Ok(());
+        }
+        self.resize(exact)
+    }
+
+    /// Entries the file holds now or may grow to while active.
+    fn max_entries(&self) -> usize {
+        let growth = usize::try_from(self.growth_bytes).unwrap_or(usize::MAX) / self.entry_bytes;
+        self.capacity_entries.max(growth)
     }
 
     pub fn entries(&self) -> usize {
@@ -155,8 +181,9 @@ impl IndexFile {
         self.capacity_entries
     }
 
+    /// No room left, even after the growth an active index may still do.
     pub fn is_full(&self) -> bool {
-        self.entries >= self.capacity_entries
+        self.entries >= self.max_entries()
     }
 
     /// Declares how many leading slots hold valid entries (after the caller checked them).
@@ -168,9 +195,9 @@ impl IndexFile {
     /// Appends one entry; grows the file when a trimmed index is appended to.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), LogError> {
         assert_eq!(entry.len(), self.entry_bytes);
-        if self.is_full() {
-            let grown = ((self.entries + 1) * self.entry_bytes) as u64;
-            self.resize(grown)?;
+        if self.entries >= self.capacity_entries {
+            let one_more = ((self.entries + 1) * self.entry_bytes) as u64;
+            self.resize(one_more.max(self.growth_bytes))?;
         }
         let at = self.entries * self.entry_bytes;
         self.with_raw_mut(|raw| raw[at..at + entry.len()].copy_from_slice(entry))?;

@@ -39,8 +39,10 @@ pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of partition directories awaiting deletion.
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
 const OFFSET_CHECKPOINT_VERSION: i32 = 0;
-/// Threads opening (and recovering) partitions at start.
-pub const RECOVERY_THREADS: usize = 2;
+/// Threads opening (and recovering) partitions at start, and closing them at
+/// shutdown. Mostly waiting on the disk (metadata reads, fsyncs), so more than the
+/// cores; bounded so a large partition count does not mean many threads.
+pub const RECOVERY_THREADS: usize = 8;
 
 /// Kafka's default `producer.id.expiration.ms`: one day.
 pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
@@ -514,8 +516,25 @@ impl LogManager {
             // everything after the recovery points, which never passed a failed fsync.
             return Err(LogError::DirOffline);
         }
-        for (_, log) in self.all() {
-            log.write().close_for_shutdown()?;
+        // Each close fsyncs its partition: done on a few threads, so the disk sees
+        // several at once rather than one after another.
+        let logs = self.all();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: Mutex<Option<LogError>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..RECOVERY_THREADS.min(logs.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((_, log)) = logs.get(i) else { break };
+                    if let Err(e) = log.write().close_for_shutdown() {
+                        failed.lock().get_or_insert(e);
+                        break;
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner() {
+            return Err(e);
         }
         self.inner.checkpoint()?;
         let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);

@@ -183,10 +183,6 @@ impl OffsetIndex {
         self.file.trim()
     }
 
-    pub fn resize(&mut self, bytes: u64) -> Result<(), LogError> {
-        self.file.resize(bytes)
-    }
-
     pub fn file(&self) -> Result<Arc<File>, LogError> {
         self.file.file()
     }

@@ -215,3 +215,42 @@ fn recovery_after_unflushed_appends_keeps_what_reached_the_file() {
     assert_eq!(read_all(&log), concat(&stored));
     assert_eq!(log.recovery_point(), 75, "recovered data is synced at open");
 }
+
+/// After a clean shutdown an idle partition's open writes nothing: its trimmed
+/// indexes keep their length (an empty one is not preallocated again) until an
+/// append needs an entry, and then the active index grows to `segment.index.bytes`.
+#[test]
+fn a_clean_open_leaves_trimmed_indexes_alone_until_an_append_needs_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("t", 0);
+    let config = small_config();
+    let mut log = PartitionLog::open(dir.path(), tp.clone(), config.clone(), 0, None).unwrap();
+    fill(&mut log, 1, 1, 10);
+    log.close_for_shutdown().unwrap();
+    let end = log.log_end_offset();
+    drop(log);
+    let index = dir.path().join("00000000000000000000.index");
+    let time_index = dir.path().join("00000000000000000000.timeindex");
+    let len = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert_eq!(len(&index), 0, "one small batch has no offset index entry");
+    let time_len = len(&time_index);
+
+    let mut log =
+        PartitionLog::open_with_options(dir.path(), tp, config.clone(), end, None, true).unwrap();
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(
+        len(&index),
+        0,
+        "opening does not preallocate an existing index"
+    );
+    assert_eq!(len(&time_index), time_len);
+
+    fill(&mut log, 4, 3, 100);
+    assert_eq!(
+        len(&index),
+        config.segment_index_bytes,
+        "the active index grew at once"
+    );
+    let read = log.read(end, 1 << 20, i64::MAX, true).unwrap();
+    assert_eq!(read.first_offset, end);
+}

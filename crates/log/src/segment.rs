@@ -489,10 +489,13 @@ impl LogSegment {
         self.time_index.trim()
     }
 
-    /// Grows both indexes back to `max_index_bytes` (the segment is active again).
+    /// Lets both indexes grow back to `max_index_bytes` (the segment is active
+    /// again); the files grow when an entry needs the room, so an idle partition's
+    /// open writes nothing.
     pub fn on_become_active(&mut self, max_index_bytes: u64) -> Result<(), LogError> {
-        self.offset_index.resize(max_index_bytes)?;
-        self.time_index.resize(max_index_bytes)
+        self.offset_index.storage().set_growth(max_index_bytes);
+        self.time_index.storage().set_growth(max_index_bytes);
+        Ok(())
     }
 
     /// Renames all three files from the current suffix to `suffix`.

@@ -175,10 +175,6 @@ impl TimeIndex {
         self.file.trim()
     }
 
-    pub fn resize(&mut self, bytes: u64) -> Result<(), LogError> {
-        self.file.resize(bytes)
-    }
-
     pub fn file(&self) -> Result<Arc<File>, LogError> {
         self.file.file()
     }
