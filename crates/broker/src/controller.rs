@@ -7,9 +7,12 @@
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::topic_config::{validate_topic_config, TopicConfigDef};
-use moldau_metadata::{ConfigResource, MetadataRecord, PartitionRecord, TopicId};
+use moldau_metadata::controller::{
+    added_partitions, new_topic_partitions, ControllerError, SeededRandom, TopicLayout,
+};
+use moldau_metadata::{ConfigResource, MetadataRecord, TopicId};
 use moldau_protocol::ResponseError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Kafka's limit on topic name length.
 pub const TOPIC_NAME_CHARS_MAX: usize = 249;
@@ -106,20 +109,25 @@ impl Broker {
         } else {
             topic.replication_factor
         };
-        let brokers = image.brokers().count() as i16;
-        if replication < 1 || replication > brokers {
-            return Err(BrokerError::api(
-                ResponseError::InvalidReplicationFactor,
-                format!(
-                    "Replication factor: {replication} larger than available brokers: {brokers}."
-                ),
-            ));
-        }
         for (k, v) in &topic.configs {
             validate_topic_config(k, v)
                 .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
         }
         let id = TopicId::random();
+        // Kafka's placement over the unfenced brokers; it also refuses a replication
+        // factor they cannot hold (validate_only included, as Kafka does).
+        let layout = TopicLayout::Placed {
+            partitions,
+            replication_factor: replication,
+        };
+        let partition_records = new_topic_partitions(
+            &image,
+            id,
+            &layout,
+            &BTreeSet::new(),
+            &mut placement_random(),
+        )
+        .map_err(controller_refusal)?;
         if validate_only {
             return Ok((id, partitions, replication));
         }
@@ -132,23 +140,9 @@ impl Broker {
             name: k.clone(),
             value: Some(v.clone()),
         }));
-        records.extend((0..partitions).map(|p| self.new_partition_record(id, p)));
+        records.extend(partition_records);
         self.commit(&records).await?;
         Ok((id, partitions, replication))
-    }
-
-    fn new_partition_record(&self, topic_id: TopicId, partition: i32) -> MetadataRecord {
-        MetadataRecord::Partition(PartitionRecord {
-            topic_id,
-            partition,
-            replicas: vec![self.node_id],
-            isr: vec![self.node_id],
-            removing_replicas: Vec::new(),
-            adding_replicas: Vec::new(),
-            leader: self.node_id,
-            leader_epoch: 0,
-            partition_epoch: 0,
-        })
     }
 
     /// Creates a topic with broker defaults if auto-creation is on; used by Metadata.
@@ -251,12 +245,18 @@ impl Broker {
                 ),
             ));
         }
+        let records = added_partitions(
+            &image,
+            topic,
+            count,
+            None,
+            &BTreeSet::new(),
+            &mut placement_random(),
+        )
+        .map_err(controller_refusal)?;
         if validate_only {
             return Ok(());
         }
-        let records: Vec<MetadataRecord> = (current..count)
-            .map(|p| self.new_partition_record(topic.id, p))
-            .collect();
         self.commit(&records).await?;
         Ok(())
     }
@@ -333,4 +333,17 @@ impl Broker {
         self.commit(&records).await?;
         Ok(())
     }
+}
+
+/// A fresh seed per decision: placement's random start, as Kafka's.
+fn placement_random() -> SeededRandom {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&bytes[..8]);
+    SeededRandom::new(u64::from_le_bytes(seed))
+}
+
+/// A controller decision's refusal, as the client's error.
+fn controller_refusal(e: ControllerError) -> BrokerError {
+    BrokerError::api(e.error, e.message)
 }
