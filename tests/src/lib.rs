@@ -1,8 +1,10 @@
 //! Test harness: runs the real `moldau` binary as a child process on a free port with
 //! its own data directory, and kills or stops it the way an operator would.
 
+mod cluster;
 mod produce_dropping_proxy;
 mod serve_process;
+pub use cluster::{ClusterProcesses, TEST_CLUSTER_ID};
 pub use produce_dropping_proxy::ProduceDroppingProxy;
 pub use serve_process::ServeProcess;
 

@@ -2,8 +2,7 @@
 //! controller id, DescribeQuorum, `moldau cluster describe`): the active controller,
 //! its epoch, and how far each voter and observer has got in the metadata log.
 //!
-//! Built from openraft's metrics on a node of the quorum; the seam
-//! `Broker::quorum_view` is where the broker's quorum handle plugs in.
+//! Built from openraft's metrics of this node's seat in the quorum.
 
 use crate::broker::Broker;
 use moldau_metadata::raft::NodeId;
@@ -105,16 +104,19 @@ impl QuorumView {
 }
 
 impl Broker {
-    /// The metadata quorum as this node sees it. Until the broker holds a quorum
-    /// handle, the node is its own single voter.
+    /// The metadata quorum as this node sees it (its Raft metrics).
     pub fn quorum_view(&self) -> QuorumView {
-        QuorumView::single_voter(self.node_id, self.metadata.image().last_offset() + 1)
+        let metrics = self.metadata.raft().metrics().borrow().clone();
+        QuorumView::from_raft_metrics(&metrics)
     }
 
-    /// The controller id Metadata and DescribeCluster answer with.
-    pub fn controller_for_clients(&self, image: &MetadataImage) -> i32 {
-        self.quorum_view()
-            .controller_for_clients(image, self.node_id)
+    /// The controller id Metadata and DescribeCluster answer with: this node, as
+    /// KRaft brokers answer (any broker forwards admin requests to the active
+    /// controller, so a client never waits on a controller it cannot reach; with
+    /// no quorum leader it gets this node's clear error instead). The active
+    /// controller itself is in DescribeQuorum.
+    pub fn controller_for_clients(&self, _image: &MetadataImage) -> i32 {
+        self.node_id
     }
 }
 
