@@ -44,9 +44,15 @@ async fn two_thousand_partitions_under_1024_open_files_survive_a_restart() {
         let error = create_topic(&mut admin, &topic(t), PARTITIONS_PER_TOPIC, TOPIC_CONFIGS);
         assert_eq!(error, NONE, "creating {}", topic(t));
     }
+    // Idempotent, so a request that times out on a loaded machine and is retried is
+    // stored once: the read-back below expects every record exactly once.
     let producer = producer(
         &broker.addr,
-        &[("linger.ms", "0"), ("message.timeout.ms", "300000")],
+        &[
+            ("linger.ms", "0"),
+            ("message.timeout.ms", "300000"),
+            ("enable.idempotence", "true"),
+        ],
     );
     for round in 0..ROUNDS {
         let mut acks = Vec::new();
