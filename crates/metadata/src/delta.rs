@@ -33,6 +33,8 @@ pub struct MetadataDelta {
     pub unfenced_brokers: BTreeSet<i32>,
     pub features_changed: BTreeSet<String>,
     pub producer_ids_changed: bool,
+    /// A client quota was set or removed.
+    pub client_quotas_changed: bool,
 }
 
 impl MetadataDelta {

@@ -3,7 +3,7 @@
 use crate::delta::{DeletedTopic, MetadataDelta};
 use crate::record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
-    PartitionRecord, LEADER_UNCHANGED, NO_LEADER,
+    PartitionRecord, QuotaEntity, LEADER_UNCHANGED, NO_LEADER,
 };
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
@@ -69,6 +69,8 @@ pub struct MetadataImage {
     broker_configs: BTreeMap<Option<i32>, BTreeMap<String, String>>,
     /// Finalized feature levels by name.
     features: BTreeMap<String, i16>,
+    /// Client quotas: entity (parts ordered by type) -> quota key -> value.
+    client_quotas: BTreeMap<QuotaEntity, BTreeMap<String, f64>>,
     /// The first producer id not yet handed out in a block (0 before any).
     next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
@@ -81,6 +83,11 @@ impl MetadataImage {
             last_offset: -1,
             ..Default::default()
         }
+    }
+
+    /// Every client quota entity with its quotas, entities in order.
+    pub fn client_quotas(&self) -> &BTreeMap<QuotaEntity, BTreeMap<String, f64>> {
+        &self.client_quotas
     }
 
     /// Checks a record against the image without changing it.
@@ -212,6 +219,33 @@ impl MetadataImage {
                     self.features.insert(name.clone(), *level);
                 }
                 delta.features_changed.insert(name.clone());
+            }
+            R::ClientQuota(q) => {
+                let mut entity = q.entity.clone();
+                entity.sort();
+                let types_unique = entity
+                    .windows(2)
+                    .all(|w| w[0].entity_type != w[1].entity_type);
+                if entity.is_empty() || !types_unique {
+                    return Err(MetadataError::Invalid(format!(
+                        "client quota entity {:?} is empty or names a type twice",
+                        q.entity
+                    )));
+                }
+                if q.remove {
+                    if let Some(values) = self.client_quotas.get_mut(&entity) {
+                        values.remove(&q.key);
+                        if values.is_empty() {
+                            self.client_quotas.remove(&entity);
+                        }
+                    }
+                } else {
+                    self.client_quotas
+                        .entry(entity)
+                        .or_default()
+                        .insert(q.key.clone(), q.value);
+                }
+                delta.client_quotas_changed = true;
             }
             R::ProducerIds {
                 next_producer_id, ..

@@ -219,3 +219,63 @@ fn everything_in_an_image_is_what_replaying_it_from_empty_changes() {
     let (image, delta) = MetadataImage::new().apply_batch(&records, 0).unwrap();
     assert_eq!(crate::MetadataDelta::everything_in(&image), delta);
 }
+
+#[test]
+fn client_quotas_are_set_removed_and_snapshotted() {
+    use crate::{ClientQuotaChange, QuotaEntityPart};
+    let part = |t: &str, n: Option<&str>| QuotaEntityPart {
+        entity_type: t.into(),
+        name: n.map(str::to_string),
+    };
+    let quota = |entity: Vec<QuotaEntityPart>, key: &str, value: f64, remove: bool| {
+        MetadataRecord::ClientQuota(ClientQuotaChange {
+            entity,
+            key: key.into(),
+            value,
+            remove,
+        })
+    };
+    let mut image = MetadataImage::new();
+    // Parts in either order name the same entity.
+    let user_client = vec![part("user", Some("u")), part("client-id", None)];
+    let mut client_user = user_client.clone();
+    client_user.reverse();
+    image
+        .apply(&quota(user_client, "producer_byte_rate", 10.0, false), 0)
+        .unwrap();
+    image
+        .apply(
+            &quota(client_user.clone(), "consumer_byte_rate", 20.0, false),
+            1,
+        )
+        .unwrap();
+    assert_eq!(image.client_quotas().len(), 1);
+    let values = image.client_quotas().values().next().unwrap();
+    assert_eq!(values["producer_byte_rate"], 10.0);
+    assert_eq!(values["consumer_byte_rate"], 20.0);
+
+    let again = MetadataImage::from_records(&image.to_records(), 1).unwrap();
+    assert_eq!(again.client_quotas(), image.client_quotas());
+
+    image
+        .apply(
+            &quota(client_user.clone(), "producer_byte_rate", 0.0, true),
+            2,
+        )
+        .unwrap();
+    image
+        .apply(&quota(client_user, "consumer_byte_rate", 0.0, true), 3)
+        .unwrap();
+    assert!(
+        image.client_quotas().is_empty(),
+        "an entity without quotas is gone"
+    );
+
+    let twice = vec![part("user", None), part("user", Some("x"))];
+    assert!(image
+        .apply(&quota(twice, "producer_byte_rate", 1.0, false), 4)
+        .is_err());
+    assert!(image
+        .apply(&quota(vec![], "producer_byte_rate", 1.0, false), 4)
+        .is_err());
+}

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client_quotas;
 pub mod controller;
 mod delta;
 pub mod features;
@@ -24,8 +25,9 @@ pub use delta::{DeletedTopic, MetadataDelta};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use record::{MetadataRecord, TopicId};
 pub use record_types::{
-    BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
-    PartitionRecord, SecurityProtocol, LEADER_UNCHANGED, NO_LEADER,
+    BrokerEndpoint, BrokerFeature, BrokerRegistration, ClientQuotaChange, ConfigResource,
+    PartitionChange, PartitionRecord, QuotaEntity, QuotaEntityPart, SecurityProtocol,
+    LEADER_UNCHANGED, NO_LEADER,
 };
 pub use wire::{RECORD_ARRAY_ITEMS_MAX, RECORD_STRING_BYTES_MAX, RECORD_TAGGED_FIELDS_MAX};
 

@@ -3,7 +3,9 @@
 //! `__cluster_metadata-0` log and in snapshots; the bytes are specified in
 //! docs/format/cluster-metadata.md and produced by `record_codec`.
 
-use crate::record_types::{BrokerRegistration, ConfigResource, PartitionChange, PartitionRecord};
+use crate::record_types::{
+    BrokerRegistration, ClientQuotaChange, ConfigResource, PartitionChange, PartitionRecord,
+};
 use serde::{Deserialize, Serialize};
 
 /// A topic's 16-byte id, rendered like Kafka's (URL-safe base64 without padding).
@@ -54,6 +56,8 @@ pub enum MetadataRecord {
     RemoveTopic { id: TopicId },
     /// Api key 12: a cluster feature's finalized level (`metadata.version`, ...).
     FeatureLevel { name: String, level: i16 },
+    /// Api key 14: a client quota of an entity is set or removed.
+    ClientQuota(ClientQuotaChange),
     /// Api key 15: a broker took the producer-id block that ends before
     /// `next_producer_id`.
     ProducerIds {

@@ -5,8 +5,8 @@
 //! every byte it is given.
 
 use crate::record_types::{
-    BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
-    PartitionRecord, SecurityProtocol, LEADER_UNCHANGED,
+    BrokerEndpoint, BrokerFeature, BrokerRegistration, ClientQuotaChange, ConfigResource,
+    PartitionChange, PartitionRecord, QuotaEntityPart, SecurityProtocol, LEADER_UNCHANGED,
 };
 use crate::wire::{Reader, Writer};
 use crate::{MetadataError, MetadataRecord, TopicId};
@@ -28,6 +28,7 @@ pub mod api_key {
     pub const UNFENCE_BROKER: u32 = 8;
     pub const REMOVE_TOPIC: u32 = 9;
     pub const FEATURE_LEVEL: u32 = 12;
+    pub const CLIENT_QUOTA: u32 = 14;
     pub const PRODUCER_IDS: u32 = 15;
     pub const NO_OP: u32 = 20;
 }
@@ -56,6 +57,7 @@ pub fn api_key_of(record: &MetadataRecord) -> u32 {
         R::UnfenceBroker { .. } => api_key::UNFENCE_BROKER,
         R::RemoveTopic { .. } => api_key::REMOVE_TOPIC,
         R::FeatureLevel { .. } => api_key::FEATURE_LEVEL,
+        R::ClientQuota(_) => api_key::CLIENT_QUOTA,
         R::ProducerIds { .. } => api_key::PRODUCER_IDS,
         R::NoOp => api_key::NO_OP,
     }
@@ -144,6 +146,17 @@ pub fn encode(record: &MetadataRecord) -> Vec<u8> {
         R::FeatureLevel { name, level } => {
             w.string(name);
             w.i16(*level);
+        }
+        R::ClientQuota(q) => {
+            w.array_len(q.entity.len());
+            for part in &q.entity {
+                w.string(&part.entity_type);
+                w.nullable_string(part.name.as_deref());
+                w.tagged_fields(&[]);
+            }
+            w.string(&q.key);
+            w.f64(q.value);
+            w.bool(q.remove);
         }
         R::ProducerIds {
             broker_id,
@@ -286,6 +299,7 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             name: r.string("feature name")?,
             level: r.i16("feature level")?,
         },
+        api_key::CLIENT_QUOTA => R::ClientQuota(decode_client_quota(&mut r)?),
         api_key::PRODUCER_IDS => R::ProducerIds {
             broker_id: r.i32("broker id")?,
             broker_epoch: r.i64("broker epoch")?,
@@ -370,5 +384,26 @@ fn decode_registration(r: &mut Reader, version: u32) -> Result<BrokerRegistratio
         rack: r.nullable_string("rack")?,
         fenced: r.bool("fenced")?,
         in_controlled_shutdown: version >= 1 && r.bool("in controlled shutdown")?,
+    })
+}
+
+fn decode_client_quota(r: &mut Reader) -> Result<ClientQuotaChange, MetadataError> {
+    // An entity part is at least a type length, a name length and no tags.
+    let count = r
+        .array_len(3, "quota entity")?
+        .ok_or_else(|| malformed("null quota entity".into()))?;
+    let mut entity = Vec::with_capacity(count);
+    for _ in 0..count {
+        entity.push(QuotaEntityPart {
+            entity_type: r.string("quota entity type")?,
+            name: r.nullable_string("quota entity name")?,
+        });
+        r.tagged_fields(|_, _| Ok(false))?;
+    }
+    Ok(ClientQuotaChange {
+        entity,
+        key: r.string("quota key")?,
+        value: r.f64("quota value")?,
+        remove: r.bool("quota remove")?,
     })
 }

@@ -146,3 +146,34 @@ impl ConfigResource {
     pub const TOPIC_TYPE: i8 = 2;
     pub const BROKER_TYPE: i8 = 4;
 }
+
+/// One part of a client-quota entity (KIP-546): its type (`user`, `client-id`, `ip`)
+/// and name, `None` being the default entity of that type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QuotaEntityPart {
+    pub entity_type: String,
+    pub name: Option<String>,
+}
+
+/// A client-quota entity: its parts ordered by type, each type at most once.
+pub type QuotaEntity = Vec<QuotaEntityPart>;
+
+/// KRaft's ClientQuotaRecord: set (`remove` false) or remove one quota of an entity.
+#[derive(Debug, Clone)]
+pub struct ClientQuotaChange {
+    pub entity: QuotaEntity,
+    pub key: String,
+    pub value: f64,
+    pub remove: bool,
+}
+
+// Equality by the value's bits, so a record equals its decoded bytes (NaN included).
+impl PartialEq for ClientQuotaChange {
+    fn eq(&self, other: &Self) -> bool {
+        self.entity == other.entity
+            && self.key == other.key
+            && self.value.to_bits() == other.value.to_bits()
+            && self.remove == other.remove
+    }
+}
+impl Eq for ClientQuotaChange {}

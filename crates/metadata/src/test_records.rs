@@ -105,6 +105,21 @@ pub fn one_of_each() -> Vec<MetadataRecord> {
             name: "metadata.version".into(),
             level: 20,
         },
+        MetadataRecord::ClientQuota(ClientQuotaChange {
+            entity: vec![
+                QuotaEntityPart {
+                    entity_type: "client-id".into(),
+                    name: None,
+                },
+                QuotaEntityPart {
+                    entity_type: "user".into(),
+                    name: Some("alice".into()),
+                },
+            ],
+            key: "producer_byte_rate".into(),
+            value: 102400.0,
+            remove: false,
+        }),
         MetadataRecord::ProducerIds {
             broker_id: 1,
             broker_epoch: 10,

@@ -47,6 +47,9 @@ impl Writer {
     pub fn i64(&mut self, v: i64) {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
+    pub fn f64(&mut self, v: f64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
     pub fn uuid(&mut self, v: &[u8; 16]) {
         self.buf.extend_from_slice(v);
     }
@@ -144,6 +147,9 @@ impl<'a> Reader<'a> {
     }
     pub fn i64(&mut self, what: &str) -> Result<i64, MetadataError> {
         Ok(i64::from_be_bytes(self.array(what)?))
+    }
+    pub fn f64(&mut self, what: &str) -> Result<f64, MetadataError> {
+        Ok(f64::from_be_bytes(self.array(what)?))
     }
     pub fn uuid(&mut self, what: &str) -> Result<[u8; 16], MetadataError> {
         self.array(what)

@@ -1,6 +1,7 @@
 //! One module per Kafka API. `dispatch` checks the version against the advertised
 //! table, then hands the body to the API's handler.
 
+mod alter_client_quotas;
 mod alter_configs;
 mod api_versions;
 mod create_partitions;
@@ -8,6 +9,7 @@ mod create_topics;
 mod delete_groups;
 mod delete_records;
 mod delete_topics;
+mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
@@ -84,6 +86,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(ctx, body),
         ApiKey::GetTelemetrySubscriptions => get_telemetry_subscriptions::handle(ctx, body),
         ApiKey::PushTelemetry => push_telemetry::handle(ctx, body),
+        ApiKey::DescribeClientQuotas => describe_client_quotas::handle(ctx, body),
+        ApiKey::AlterClientQuotas => alter_client_quotas::handle(ctx, body).await,
         ApiKey::UpdateFeatures => update_features::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }

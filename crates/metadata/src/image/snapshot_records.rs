@@ -1,13 +1,13 @@
 //! The records that recreate an image: what a snapshot holds.
 
 use super::MetadataImage;
-use crate::record_types::{BrokerRegistration, ConfigResource, PartitionRecord};
+use crate::record_types::{BrokerRegistration, ClientQuotaChange, ConfigResource, PartitionRecord};
 use crate::MetadataRecord;
 
 impl MetadataImage {
     /// Records that, applied in order to an empty image, give this image (up to
     /// `last_offset`): features, brokers, broker configs, then each topic with its
-    /// configs and partitions, then the producer-id block.
+    /// configs and partitions, then client quotas, then the producer-id block.
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         out.extend(
@@ -62,6 +62,16 @@ impl MetadataImage {
                     leader: p.leader,
                     leader_epoch: p.leader_epoch,
                     partition_epoch: p.partition_epoch,
+                })
+            }));
+        }
+        for (entity, values) in &self.client_quotas {
+            out.extend(values.iter().map(|(key, value)| {
+                MetadataRecord::ClientQuota(ClientQuotaChange {
+                    entity: entity.clone(),
+                    key: key.clone(),
+                    value: *value,
+                    remove: false,
                 })
             }));
         }

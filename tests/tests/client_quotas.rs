@@ -1,0 +1,294 @@
+//! DescribeClientQuotas and AlterClientQuotas (KIP-546) with exact requests: quotas
+//! are stored in the metadata log (they survive a restart), validate_only stores
+//! nothing, unknown and unenforced keys are INVALID_REQUEST, and Describe honours
+//! Kafka's exact / default / specified match types, strict or not.
+
+mod topic_support;
+
+use moldau_e2e::BrokerProcess;
+use moldau_protocol::kafka::messages::alter_client_quotas_request::{
+    EntityData, EntryData, OpData,
+};
+use moldau_protocol::kafka::messages::describe_client_quotas_request::ComponentData;
+use moldau_protocol::kafka::messages::{
+    AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest,
+};
+use topic_support::{s, RawClient, INVALID_REQUEST, NONE};
+
+const MATCH_EXACT: i8 = 0;
+const MATCH_DEFAULT: i8 = 1;
+const MATCH_SPECIFIED: i8 = 2;
+
+/// (entity type, name or None for the default entity).
+type Entity<'a> = &'a [(&'a str, Option<&'a str>)];
+
+fn alter(
+    c: &mut RawClient,
+    version: i16,
+    entity: Entity,
+    ops: &[(&str, f64, bool)],
+    validate_only: bool,
+) -> AlterClientQuotasResponse {
+    let entry = EntryData::default()
+        .with_entity(
+            entity
+                .iter()
+                .map(|(t, n)| {
+                    EntityData::default()
+                        .with_entity_type(s(t))
+                        .with_entity_name(n.map(s))
+                })
+                .collect(),
+        )
+        .with_ops(
+            ops.iter()
+                .map(|(k, v, remove)| {
+                    OpData::default()
+                        .with_key(s(k))
+                        .with_value(*v)
+                        .with_remove(*remove)
+                })
+                .collect(),
+        );
+    c.call(
+        version,
+        &AlterClientQuotasRequest::default()
+            .with_entries(vec![entry])
+            .with_validate_only(validate_only),
+    )
+}
+
+fn alter_code(c: &mut RawClient, entity: Entity, ops: &[(&str, f64, bool)]) -> i16 {
+    let r = alter(c, 1, entity, ops, false);
+    assert_eq!(r.entries.len(), 1);
+    r.entries[0].error_code
+}
+
+/// Every matched entity (as "type=name" joined by ",", default as "type=<default>")
+/// with its quotas, in the broker's order.
+fn describe(
+    c: &mut RawClient,
+    version: i16,
+    components: &[(&str, i8, Option<&str>)],
+    strict: bool,
+) -> Result<Vec<(String, Vec<(String, f64)>)>, i16> {
+    let r = c.call(
+        version,
+        &DescribeClientQuotasRequest::default()
+            .with_components(
+                components
+                    .iter()
+                    .map(|(t, m, n)| {
+                        ComponentData::default()
+                            .with_entity_type(s(t))
+                            .with_match_type(*m)
+                            .with_match(n.map(s))
+                    })
+                    .collect(),
+            )
+            .with_strict(strict),
+    );
+    if r.error_code != NONE {
+        assert!(r.entries.is_none());
+        return Err(r.error_code);
+    }
+    let mut out: Vec<_> = r
+        .entries
+        .expect("entries on success")
+        .into_iter()
+        .map(|e| {
+            let mut parts: Vec<String> = e
+                .entity
+                .iter()
+                .map(|p| {
+                    let name = p
+                        .entity_name
+                        .as_ref()
+                        .map_or("<default>".to_string(), |n| n.to_string());
+                    format!("{}={name}", p.entity_type)
+                })
+                .collect();
+            parts.sort();
+            let values = e
+                .values
+                .iter()
+                .map(|v| (v.key.to_string(), v.value))
+                .collect();
+            (parts.join(","), values)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn names(found: &[(String, Vec<(String, f64)>)]) -> Vec<&str> {
+    found.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+#[test]
+fn quotas_are_stored_described_and_survive_a_restart() {
+    let mut broker = BrokerProcess::start(&[]);
+    let mut c = RawClient::connect(&broker.addr);
+    let alice = [("user", Some("alice"))];
+    let alice_app = [("user", Some("alice")), ("client-id", Some("app"))];
+    let default_client = [("client-id", None)];
+
+    assert_eq!(
+        alter_code(&mut c, &alice, &[("producer_byte_rate", 102400.0, false)]),
+        NONE
+    );
+    assert_eq!(
+        alter_code(
+            &mut c,
+            &alice_app,
+            &[
+                ("producer_byte_rate", 2048.0, false),
+                ("consumer_byte_rate", 4096.0, false)
+            ]
+        ),
+        NONE
+    );
+    // v0 (not flexible) too.
+    let r = alter(
+        &mut c,
+        0,
+        &default_client,
+        &[("consumer_byte_rate", 1000.0, false)],
+        false,
+    );
+    assert_eq!(r.entries[0].error_code, NONE);
+    assert!(r.entries[0].error_message.is_none());
+
+    let all = describe(&mut c, 1, &[], false).unwrap();
+    assert_eq!(
+        names(&all),
+        [
+            "client-id=<default>",
+            "client-id=app,user=alice",
+            "user=alice"
+        ]
+    );
+    assert_eq!(
+        all[1].1,
+        [
+            ("consumer_byte_rate".to_string(), 4096.0),
+            ("producer_byte_rate".to_string(), 2048.0)
+        ]
+    );
+
+    // Exact user, non-strict: both entities of alice; strict: only the user alone.
+    let exact = [("user", MATCH_EXACT, Some("alice"))];
+    assert_eq!(
+        names(&describe(&mut c, 1, &exact, false).unwrap()),
+        ["client-id=app,user=alice", "user=alice"]
+    );
+    assert_eq!(
+        names(&describe(&mut c, 0, &exact, true).unwrap()),
+        ["user=alice"]
+    );
+    // Default client id matches only the default entity; specified client ids only named ones.
+    assert_eq!(
+        names(&describe(&mut c, 1, &[("client-id", MATCH_DEFAULT, None)], false).unwrap()),
+        ["client-id=<default>"]
+    );
+    assert_eq!(
+        names(&describe(&mut c, 1, &[("client-id", MATCH_SPECIFIED, None)], false).unwrap()),
+        ["client-id=<default>", "client-id=app,user=alice"],
+        "MATCH_TYPE_SPECIFIED matches any entity of the type"
+    );
+    assert_eq!(
+        names(&describe(&mut c, 1, &[("user", MATCH_EXACT, Some("bob"))], false).unwrap()),
+        Vec::<&str>::new()
+    );
+
+    // Removing the last quota of an entity removes the entity.
+    assert_eq!(
+        alter_code(&mut c, &alice, &[("producer_byte_rate", 0.0, true)]),
+        NONE
+    );
+    drop(c);
+    broker.stop();
+    broker.restart();
+    let mut c = RawClient::connect(&broker.addr);
+    assert_eq!(
+        names(&describe(&mut c, 1, &[], false).unwrap()),
+        ["client-id=<default>", "client-id=app,user=alice"],
+        "quotas come back from the metadata log after a restart"
+    );
+}
+
+#[test]
+fn bad_requests_are_invalid_request_and_store_nothing() {
+    let broker = BrokerProcess::start(&[]);
+    let mut c = RawClient::connect(&broker.addr);
+    let bob = [("user", Some("bob"))];
+
+    // validate_only checks but stores nothing.
+    let r = alter(
+        &mut c,
+        1,
+        &bob,
+        &[("producer_byte_rate", 5000.0, false)],
+        true,
+    );
+    assert_eq!(r.entries[0].error_code, NONE);
+    assert_eq!(describe(&mut c, 1, &[], false).unwrap(), vec![]);
+    let r = alter(&mut c, 1, &bob, &[("no_such_rate", 1.0, false)], true);
+    assert_eq!(r.entries[0].error_code, INVALID_REQUEST);
+
+    for (entity, ops) in [
+        (&bob[..], &[("no_such_rate", 1.0, false)][..]),
+        // One bad op refuses the whole entry.
+        (
+            &bob[..],
+            &[("producer_byte_rate", 1000.0, false), ("bogus", 1.0, false)][..],
+        ),
+        // Not enforced by Moldau: refused, not stored and ignored.
+        (&bob[..], &[("request_percentage", 50.0, false)][..]),
+        (&bob[..], &[("controller_mutation_rate", 10.0, false)][..]),
+        // Byte rates are whole positive numbers.
+        (&bob[..], &[("producer_byte_rate", 1.5, false)][..]),
+        (&bob[..], &[("consumer_byte_rate", -1.0, false)][..]),
+        (&[][..], &[("producer_byte_rate", 1000.0, false)][..]),
+        (
+            &[("user", Some("a")), ("user", Some("b"))][..],
+            &[("producer_byte_rate", 1000.0, false)][..],
+        ),
+        (
+            &[("group", Some("g"))][..],
+            &[("producer_byte_rate", 1000.0, false)][..],
+        ),
+        (
+            &[("ip", Some("127.0.0.1")), ("user", None)][..],
+            &[("producer_byte_rate", 1000.0, false)][..],
+        ),
+    ] {
+        let r = alter(&mut c, 1, entity, ops, false);
+        assert_eq!(
+            r.entries[0].error_code, INVALID_REQUEST,
+            "{entity:?} {ops:?}"
+        );
+        assert!(r.entries[0].error_message.is_some());
+    }
+    assert_eq!(describe(&mut c, 1, &[], false).unwrap(), vec![]);
+
+    for components in [
+        &[("user", MATCH_EXACT, None)][..],
+        &[("user", MATCH_DEFAULT, Some("x"))][..],
+        &[("user", 9, None)][..],
+        &[
+            ("user", MATCH_DEFAULT, None),
+            ("user", MATCH_SPECIFIED, None),
+        ][..],
+        &[
+            ("ip", MATCH_SPECIFIED, None),
+            ("user", MATCH_SPECIFIED, None),
+        ][..],
+    ] {
+        assert_eq!(
+            describe(&mut c, 1, components, false),
+            Err(INVALID_REQUEST),
+            "{components:?}"
+        );
+    }
+}
