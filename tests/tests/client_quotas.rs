@@ -19,6 +19,9 @@ const MATCH_EXACT: i8 = 0;
 const MATCH_DEFAULT: i8 = 1;
 const MATCH_SPECIFIED: i8 = 2;
 
+/// An entity as "type=name,..." with its (key, value) quotas.
+type Described = (String, Vec<(String, f64)>);
+
 /// (entity type, name or None for the default entity).
 type Entity<'a> = &'a [(&'a str, Option<&'a str>)];
 
@@ -71,7 +74,7 @@ fn describe(
     version: i16,
     components: &[(&str, i8, Option<&str>)],
     strict: bool,
-) -> Result<Vec<(String, Vec<(String, f64)>)>, i16> {
+) -> Result<Vec<Described>, i16> {
     let r = c.call(
         version,
         &DescribeClientQuotasRequest::default()
@@ -121,7 +124,7 @@ fn describe(
     Ok(out)
 }
 
-fn names(found: &[(String, Vec<(String, f64)>)]) -> Vec<&str> {
+fn names(found: &[Described]) -> Vec<&str> {
     found.iter().map(|(n, _)| n.as_str()).collect()
 }
 
