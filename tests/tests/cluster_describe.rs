@@ -1,7 +1,9 @@
-//! The cluster as clients see it on one node: `moldau cluster describe` lists the
+//! The cluster as clients see it: on one node `moldau cluster describe` lists the
 //! broker (not fenced), the controller, and the metadata quorum from DescribeQuorum
 //! (this node leads it, its log end is the high watermark); DescribeQuorum for
-//! anything but `__cluster_metadata-0` is refused by error code.
+//! anything but `__cluster_metadata-0` is refused by error code; on three nodes every
+//! node lists the three brokers and the same quorum leader, which (asked through any
+//! node) lists every voter's progress.
 
 use moldau_e2e::{moldau_bin, BrokerProcess, RawConnection};
 use std::process::Command;
@@ -83,4 +85,46 @@ fn describe_quorum_answers_only_for_the_metadata_partition() {
         &describe_quorum_body("__cluster_metadata", 0),
     );
     assert_eq!(i16::from_be_bytes([response[0], response[1]]), 0);
+}
+
+#[test]
+fn three_nodes_describe_one_quorum_from_any_node() {
+    let cluster = moldau_e2e::ClusterProcesses::start(3, &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Every node lists the three brokers and names the same quorum leader, whose
+    // DescribeQuorum (asked through any node) lists each voter's progress.
+    loop {
+        let docs: Vec<serde_json::Value> =
+            (1..=3).map(|id| describe_json(&cluster.addr(id))).collect();
+        let leader = &docs[0]["quorum"]["leader_id"];
+        let settled = docs.iter().all(|d| {
+            d["brokers"].as_array().map(Vec::len) == Some(3)
+                && d["quorum"]["leader_id"] == *leader
+                && d["quorum"]["voters"].as_array().map(Vec::len) == Some(3)
+        });
+        if settled {
+            let leader = leader.as_i64().expect("a quorum leader");
+            assert!((1..=3).contains(&leader), "{docs:?}");
+            for d in &docs {
+                let voters = d["quorum"]["voters"].as_array().expect("voters");
+                let ids: Vec<i64> = voters
+                    .iter()
+                    .map(|v| v["id"].as_i64().unwrap_or(-1))
+                    .collect();
+                assert_eq!(ids, vec![1, 2, 3], "{d}");
+                assert!(
+                    voters
+                        .iter()
+                        .all(|v| v["log_end_offset"].as_i64() > Some(0)),
+                    "the leader knows every voter's log end: {d}"
+                );
+            }
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nodes disagree: {docs:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
