@@ -32,6 +32,7 @@ pub mod producer_ids;
 mod publish_plan;
 pub mod quorum_view;
 pub mod quorum_voters;
+pub mod quota_rate;
 pub mod raft_transport;
 pub mod replica_manager;
 pub mod request;
