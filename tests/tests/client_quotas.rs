@@ -1,7 +1,8 @@
 //! DescribeClientQuotas and AlterClientQuotas (KIP-546) with exact requests: quotas
 //! are stored in the metadata log (they survive a restart), validate_only stores
 //! nothing, unknown and unenforced keys are INVALID_REQUEST, and Describe honours
-//! Kafka's exact / default / specified match types, strict or not.
+//! Kafka's exact / default / specified match types, strict or not; the byte rates
+//! are enforced: a client over its quota gets a non-zero `throttle_time_ms`.
 
 mod topic_support;
 
@@ -10,10 +11,13 @@ use moldau_protocol::kafka::messages::alter_client_quotas_request::{
     EntityData, EntryData, OpData,
 };
 use moldau_protocol::kafka::messages::describe_client_quotas_request::ComponentData;
+use moldau_protocol::kafka::messages::fetch_request::{FetchPartition, FetchTopic};
+use moldau_protocol::kafka::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use moldau_protocol::kafka::messages::{
-    AlterClientQuotasRequest, AlterClientQuotasResponse, DescribeClientQuotasRequest,
+    AlterClientQuotasRequest, AlterClientQuotasResponse, BrokerId, DescribeClientQuotasRequest,
+    FetchRequest, ProduceRequest,
 };
-use topic_support::{s, RawClient, INVALID_REQUEST, NONE};
+use topic_support::{create_topic, s, topic_name, RawClient, INVALID_REQUEST, NONE};
 
 const MATCH_EXACT: i8 = 0;
 const MATCH_DEFAULT: i8 = 1;
@@ -294,4 +298,107 @@ fn bad_requests_are_invalid_request_and_store_nothing() {
             "{components:?}"
         );
     }
+}
+
+/// A record value of this size, so a few requests pass a 50 000 bytes/s quota
+/// measured over Kafka's 10 s window.
+const VALUE_BYTES: usize = 100_000;
+/// Requests sent at most while waiting to be throttled (2 MB, four times the quota's
+/// window).
+const REQUESTS_MAX: usize = 20;
+
+/// Produce v8 of one VALUE_BYTES record; (error code, throttle_time_ms).
+fn produce_big(c: &mut RawClient, topic: &str) -> (i16, i32) {
+    let value = vec![7u8; VALUE_BYTES];
+    let request = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic_name(topic))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(topic_support::batch(0, &value)))])]);
+    let r = c.call(8, &request);
+    (
+        r.responses[0].partition_responses[0].error_code,
+        r.throttle_time_ms,
+    )
+}
+
+/// Fetch v4 from offset 0 of up to ~2 records; (error code, throttle_time_ms).
+fn fetch_big(c: &mut RawClient, topic: &str) -> (i16, i32) {
+    let bytes_max = 2 * VALUE_BYTES as i32;
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(0)
+        .with_max_bytes(bytes_max)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(topic_name(topic))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(bytes_max)])]);
+    let r = c.call(4, &request);
+    (r.responses[0].partitions[0].error_code, r.throttle_time_ms)
+}
+
+/// Sends requests until one is throttled; the throttle times seen, in order.
+fn until_throttled(mut send: impl FnMut() -> (i16, i32)) -> Vec<i32> {
+    let mut seen = Vec::new();
+    for _ in 0..REQUESTS_MAX {
+        let (code, throttle_ms) = send();
+        assert_eq!(code, NONE);
+        seen.push(throttle_ms);
+        if throttle_ms > 0 {
+            break;
+        }
+    }
+    seen
+}
+
+#[test]
+fn byte_rate_quotas_throttle_only_the_clients_they_name() {
+    let broker = BrokerProcess::start(&[]);
+    let mut admin = RawClient::connect(&broker.addr);
+    assert_eq!(create_topic(&mut admin, "quota-topic", 1, &[]), NONE);
+    assert_eq!(
+        alter_code(
+            &mut admin,
+            &[("client-id", Some("slow"))],
+            &[("producer_byte_rate", 50_000.0, false)]
+        ),
+        NONE
+    );
+    assert_eq!(
+        alter_code(
+            &mut admin,
+            &[("client-id", Some("slow-reader"))],
+            &[("consumer_byte_rate", 50_000.0, false)]
+        ),
+        NONE
+    );
+
+    // Without a quota, 2 MB goes through unthrottled.
+    let mut fast = RawClient::connect_as(&broker.addr, "fast");
+    for _ in 0..REQUESTS_MAX {
+        assert_eq!(produce_big(&mut fast, "quota-topic"), (NONE, 0));
+    }
+    // Over 50 000 bytes/s, the producer is told to back off.
+    let mut slow = RawClient::connect_as(&broker.addr, "slow");
+    let seen = until_throttled(|| produce_big(&mut slow, "quota-topic"));
+    assert!(
+        seen.last().is_some_and(|t| *t > 0),
+        "producer never throttled: {seen:?}"
+    );
+    // A fetch quota holds back only the client it names.
+    for _ in 0..REQUESTS_MAX {
+        assert_eq!(fetch_big(&mut fast, "quota-topic"), (NONE, 0));
+    }
+    let mut reader = RawClient::connect_as(&broker.addr, "slow-reader");
+    let seen = until_throttled(|| fetch_big(&mut reader, "quota-topic"));
+    assert!(
+        seen.last().is_some_and(|t| *t > 0),
+        "fetcher never throttled: {seen:?}"
+    );
 }

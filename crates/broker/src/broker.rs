@@ -41,6 +41,8 @@ pub struct Broker {
     pub groups: std::sync::OnceLock<crate::group_service::GroupService>,
     /// Request, traffic, connection and flush metrics (rendered by the console).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Byte rates of clients under a produce or fetch quota.
+    pub client_quotas: crate::client_quota_manager::ClientQuotaManager,
 }
 
 impl Broker {
@@ -116,6 +118,7 @@ impl Broker {
             producer_ids: Default::default(),
             groups: std::sync::OnceLock::new(),
             metrics,
+            client_quotas: Default::default(),
             config,
         });
         {

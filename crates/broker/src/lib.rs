@@ -4,6 +4,7 @@
 pub mod advertised_listeners;
 pub mod alloc_guard;
 pub mod broker;
+pub mod client_quota_manager;
 pub mod client_telemetry;
 pub mod clock;
 pub mod config;

@@ -71,7 +71,8 @@ pub fn validate_entity(parts: &[QuotaEntityPart]) -> Result<QuotaEntity, QuotaRe
 }
 
 /// Checks one quota operation on a validated entity. Moldau enforces only the byte
-/// rates; the other keys Kafka knows are refused rather than stored and ignored.
+/// rates (the broker's client quota manager throttles Produce and Fetch); the other
+/// keys Kafka knows are refused rather than stored and ignored.
 pub fn validate_op(
     entity: &QuotaEntity,
     key: &str,

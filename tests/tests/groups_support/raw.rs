@@ -28,10 +28,16 @@ const RESPONSE_BYTES_MAX: usize = 1 << 20;
 pub struct RawClient {
     stream: TcpStream,
     correlation_id: i32,
+    client_id: &'static str,
 }
 
 impl RawClient {
     pub fn connect(addr: &str) -> RawClient {
+        Self::connect_as(addr, "raw-member")
+    }
+
+    /// A connection whose requests carry `client_id`.
+    pub fn connect_as(addr: &str, client_id: &'static str) -> RawClient {
         let stream = TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -39,6 +45,7 @@ impl RawClient {
         RawClient {
             stream,
             correlation_id: 0,
+            client_id,
         }
     }
 
@@ -68,7 +75,7 @@ impl RawClient {
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
             .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("raw-member")));
+            .with_client_id(Some(StrBytes::from_static_str(self.client_id)));
         let mut body = BytesMut::new();
         header
             .encode(&mut body, R::header_version(version))

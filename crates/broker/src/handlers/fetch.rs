@@ -2,6 +2,7 @@
 //! until `min_bytes` arrive or `max_wait_ms` passes, with incremental fetch sessions.
 
 use crate::broker::Broker;
+use crate::client_quota_manager::QuotaKind;
 use crate::fetch_response_encoder::{FetchPartitionHeader, FetchRecords, FetchResponseEncoder};
 use crate::fetch_session::{
     FetchSession, SessionError, SessionPartition, FINAL_EPOCH, INITIAL_EPOCH,
@@ -375,10 +376,23 @@ async fn fetch(
             id
         }
     };
+    // Kafka before KIP-219: over its quota, the client's response (and so its
+    // connection) is held back for the throttle time, which the response reports.
+    let response_bytes: u64 = topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .filter_map(|(_, records)| records.len())
+        .sum();
+    let throttle_ms = broker.client_quotas.record_request(
+        &image,
+        QuotaKind::Fetch,
+        &ctx.client_id(),
+        response_bytes,
+    );
     let mut encoder = FetchResponseEncoder::new(
         ctx.version,
         ctx.correlation_id(),
-        0,
+        i32::try_from(throttle_ms).unwrap_or(i32::MAX),
         0,
         session_id,
         topics.len(),
@@ -391,5 +405,9 @@ async fn fetch(
     }
     let image = broker.metadata.image();
     let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named);
-    encoder.finish(&node_endpoints).map(Some)
+    let frame = encoder.finish(&node_endpoints)?;
+    if throttle_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(throttle_ms)).await;
+    }
+    Ok(Some(frame))
 }

@@ -2,6 +2,7 @@
 //! validator), append in request order, and answer once the data is durable
 //! (acks=1/all) or not at all (acks=0).
 
+use crate::client_quota_manager::QuotaKind;
 use crate::controller::validate_topic_name;
 use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
@@ -16,6 +17,7 @@ use moldau_protocol::kafka::messages::{BrokerId, ProduceRequest, ProduceResponse
 use moldau_protocol::produce_validation::{validate_produce, ProduceRejection};
 use moldau_protocol::ResponseError;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// A partition's outcome before durability is known.
 struct Pending {
@@ -76,6 +78,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let now = crate::clock::now_ms();
     let mut topics: Vec<(TopicProduceResponse, Vec<Pending>)> = Vec::new();
     let mut leaders_named = BTreeSet::new();
+    let mut accepted_bytes: u64 = 0;
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
         let mut partitions = Vec::new();
@@ -182,6 +185,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             match partition.append(&mut batch, now, acks != 0) {
                 Ok((appended, durable)) => {
                     let info = &appended.info;
+                    accepted_bytes = accepted_bytes.saturating_add(info.bytes as u64);
                     broker
                         .metrics
                         .record_produced(&name, info.bytes, info.record_count);
@@ -212,8 +216,22 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             partitions,
         ));
     }
+    // Kafka before KIP-219: over its quota, the client's response (and so its
+    // connection) is held back for the throttle time, which the response reports.
+    let throttle_ms = broker.client_quotas.record_request(
+        &image,
+        QuotaKind::Produce,
+        &ctx.client_id(),
+        accepted_bytes,
+    );
     if acks == 0 {
-        return Ok(crate::request::ready_frame(None));
+        if throttle_ms == 0 {
+            return Ok(crate::request::ready_frame(None));
+        }
+        return Ok(Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+            Ok(None)
+        }));
     }
     let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named)
         .into_iter()
@@ -259,7 +277,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         }
         let response = ProduceResponse::default()
             .with_responses(responses)
+            .with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX))
             .with_node_endpoints(node_endpoints);
+        if throttle_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+        }
         ctx.encode(&response).map(Some)
     }))
 }

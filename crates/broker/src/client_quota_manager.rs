@@ -1,0 +1,311 @@
+//! Enforces the stored byte-rate client quotas (KIP-13): each (user, client id)
+//! has a windowed rate for produce and one for fetch; the quota that applies is
+//! resolved from the metadata image with Kafka's precedence, and a client over it is
+//! told how long to back off (`throttle_time_ms`) and held back that long.
+
+use crate::quota_rate::QuotaRate;
+use moldau_metadata::client_quotas::{
+    CONSUMER_BYTE_RATE, ENTITY_CLIENT_ID, ENTITY_USER, PRODUCER_BYTE_RATE,
+};
+use moldau_metadata::{MetadataImage, QuotaEntity, QuotaEntityPart};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// The principal every client has until SASL exists.
+pub const ANONYMOUS_USER: &str = "ANONYMOUS";
+/// Rates kept at most; beyond this, idle ones are dropped first.
+pub const TRACKED_CLIENTS_MAX: usize = 10_000;
+/// The longest a client is held back at once: the whole quota window, as Kafka
+/// bounds it (a longer wait would outlast the samples it is based on).
+pub const THROTTLE_MS_MAX: u64 =
+    crate::quota_rate::QUOTA_WINDOW_SAMPLES as u64 * crate::quota_rate::QUOTA_WINDOW_SIZE_MS;
+/// A rate unused this long has left its whole window and is dropped.
+pub const IDLE_RATE_MS: u64 = 60_000;
+
+/// Which traffic a quota limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuotaKind {
+    Produce,
+    Fetch,
+}
+
+impl QuotaKind {
+    fn key(self) -> &'static str {
+        match self {
+            QuotaKind::Produce => PRODUCER_BYTE_RATE,
+            QuotaKind::Fetch => CONSUMER_BYTE_RATE,
+        }
+    }
+}
+
+struct TrackedRate {
+    rate: QuotaRate,
+    last_used_ms: u64,
+}
+
+/// The byte rates of the clients that have a quota.
+#[derive(Default)]
+pub struct ClientQuotaManager {
+    rates: Mutex<HashMap<(QuotaKind, String, String), TrackedRate>>,
+}
+
+fn part(entity_type: &str, name: Option<&str>) -> QuotaEntityPart {
+    QuotaEntityPart {
+        entity_type: entity_type.to_string(),
+        name: name.map(str::to_string),
+    }
+}
+
+/// The entities that may hold a (user, client id)'s quota, most specific first:
+/// Kafka's order (user/client-id, user/default client-id, user, default user/client-id,
+/// default user/default client-id, default user, client-id, default client-id).
+fn candidate_entities(user: &str, client_id: &str) -> [QuotaEntity; 8] {
+    let pair = |u: Option<&str>, c: Option<&str>| {
+        // Entities are stored with their parts ordered by type: client-id, user.
+        vec![part(ENTITY_CLIENT_ID, c), part(ENTITY_USER, u)]
+    };
+    [
+        pair(Some(user), Some(client_id)),
+        pair(Some(user), None),
+        vec![part(ENTITY_USER, Some(user))],
+        pair(None, Some(client_id)),
+        pair(None, None),
+        vec![part(ENTITY_USER, None)],
+        vec![part(ENTITY_CLIENT_ID, Some(client_id))],
+        vec![part(ENTITY_CLIENT_ID, None)],
+    ]
+}
+
+/// The quota `key` that applies to (user, client id), if any.
+pub fn resolve_quota(
+    quotas: &BTreeMap<QuotaEntity, BTreeMap<String, f64>>,
+    user: &str,
+    client_id: &str,
+    key: &str,
+) -> Option<f64> {
+    candidate_entities(user, client_id)
+        .iter()
+        .find_map(|entity| quotas.get(entity).and_then(|values| values.get(key)))
+        .copied()
+        .filter(|quota| *quota > 0.0)
+}
+
+impl ClientQuotaManager {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts `bytes` of `kind` traffic for (user, client id) and returns how long
+    /// (ms) the client must be held back; 0 when no quota applies or it is within it.
+    pub fn record(
+        &self,
+        image: &MetadataImage,
+        kind: QuotaKind,
+        user: &str,
+        client_id: &str,
+        bytes: u64,
+        now_ms: u64,
+    ) -> u64 {
+        // The common case, no quota at all, costs one map check and no lock.
+        if image.client_quotas().is_empty() {
+            return 0;
+        }
+        let Some(quota) = resolve_quota(image.client_quotas(), user, client_id, kind.key()) else {
+            return 0;
+        };
+        let Ok(mut rates) = self.rates.lock() else {
+            return 0;
+        };
+        let key = (kind, user.to_string(), client_id.to_string());
+        if !rates.contains_key(&key) && rates.len() >= TRACKED_CLIENTS_MAX {
+            rates.retain(|_, t| now_ms.saturating_sub(t.last_used_ms) < IDLE_RATE_MS);
+            if rates.len() >= TRACKED_CLIENTS_MAX {
+                // All busy: forget the least recently used one.
+                if let Some(oldest) = rates
+                    .iter()
+                    .min_by_key(|(_, t)| t.last_used_ms)
+                    .map(|(k, _)| k.clone())
+                {
+                    rates.remove(&oldest);
+                }
+            }
+        }
+        let tracked = rates.entry(key).or_insert_with(|| TrackedRate {
+            rate: QuotaRate::default(),
+            last_used_ms: now_ms,
+        });
+        tracked.last_used_ms = now_ms;
+        tracked.rate.record(now_ms, bytes);
+        tracked.rate.throttle_ms(now_ms, quota).min(THROTTLE_MS_MAX)
+    }
+
+    /// [`Self::record`] for a request's client (the anonymous user until SASL), now.
+    pub fn record_request(
+        &self,
+        image: &MetadataImage,
+        kind: QuotaKind,
+        client_id: &str,
+        bytes: u64,
+    ) -> u64 {
+        if image.client_quotas().is_empty() {
+            return 0;
+        }
+        let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
+        self.record(image, kind, ANONYMOUS_USER, client_id, bytes, now_ms)
+    }
+
+    /// How many rates are kept.
+    pub fn tracked(&self) -> usize {
+        self.rates.lock().map_or(0, |r| r.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(user: Option<Option<&str>>, client: Option<Option<&str>>) -> QuotaEntity {
+        let mut e = Vec::new();
+        if let Some(c) = client {
+            e.push(part(ENTITY_CLIENT_ID, c));
+        }
+        if let Some(u) = user {
+            e.push(part(ENTITY_USER, u));
+        }
+        e
+    }
+
+    #[test]
+    fn the_most_specific_entity_wins_in_kafkas_order() {
+        // Every level set, each with its own value: removing the winner each time
+        // must reveal the next one in Kafka's order.
+        let levels = [
+            entity(Some(Some("u")), Some(Some("c"))),
+            entity(Some(Some("u")), Some(None)),
+            entity(Some(Some("u")), None),
+            entity(Some(None), Some(Some("c"))),
+            entity(Some(None), Some(None)),
+            entity(Some(None), None),
+            entity(None, Some(Some("c"))),
+            entity(None, Some(None)),
+        ];
+        let mut quotas = BTreeMap::new();
+        for (i, e) in levels.iter().enumerate() {
+            let values = BTreeMap::from([(PRODUCER_BYTE_RATE.to_string(), (i + 1) as f64)]);
+            quotas.insert(e.clone(), values);
+        }
+        for (i, e) in levels.iter().enumerate() {
+            assert_eq!(
+                resolve_quota(&quotas, "u", "c", PRODUCER_BYTE_RATE),
+                Some((i + 1) as f64),
+                "level {i}"
+            );
+            quotas.remove(e);
+        }
+        assert_eq!(resolve_quota(&quotas, "u", "c", PRODUCER_BYTE_RATE), None);
+    }
+
+    #[test]
+    fn other_names_and_other_keys_do_not_apply() {
+        let mut quotas = BTreeMap::new();
+        quotas.insert(
+            entity(None, Some(Some("slow"))),
+            BTreeMap::from([(PRODUCER_BYTE_RATE.to_string(), 100.0)]),
+        );
+        assert_eq!(
+            resolve_quota(&quotas, ANONYMOUS_USER, "fast", PRODUCER_BYTE_RATE),
+            None
+        );
+        assert_eq!(
+            resolve_quota(&quotas, ANONYMOUS_USER, "slow", CONSUMER_BYTE_RATE),
+            None
+        );
+        assert_eq!(
+            resolve_quota(&quotas, ANONYMOUS_USER, "slow", PRODUCER_BYTE_RATE),
+            Some(100.0)
+        );
+    }
+
+    #[test]
+    fn a_key_missing_at_one_level_falls_through_to_the_next() {
+        let mut quotas = BTreeMap::new();
+        quotas.insert(
+            entity(Some(Some("u")), Some(Some("c"))),
+            BTreeMap::from([(CONSUMER_BYTE_RATE.to_string(), 5.0)]),
+        );
+        quotas.insert(
+            entity(None, Some(None)),
+            BTreeMap::from([(PRODUCER_BYTE_RATE.to_string(), 7.0)]),
+        );
+        assert_eq!(
+            resolve_quota(&quotas, "u", "c", PRODUCER_BYTE_RATE),
+            Some(7.0)
+        );
+        assert_eq!(
+            resolve_quota(&quotas, "u", "c", CONSUMER_BYTE_RATE),
+            Some(5.0)
+        );
+    }
+
+    fn image_with_producer_quota(client: &str, bytes_per_sec: f64) -> MetadataImage {
+        let record =
+            moldau_metadata::MetadataRecord::ClientQuota(moldau_metadata::ClientQuotaChange {
+                entity: entity(None, Some(Some(client))),
+                key: PRODUCER_BYTE_RATE.to_string(),
+                value: bytes_per_sec,
+                remove: false,
+            });
+        crate::test_images::image_of(&[record])
+    }
+
+    #[test]
+    fn only_a_client_over_its_quota_is_throttled() {
+        let image = image_with_producer_quota("slow", 1000.0);
+        let quotas = ClientQuotaManager::new();
+        let produce = |client, bytes| {
+            quotas.record(&image, QuotaKind::Produce, ANONYMOUS_USER, client, bytes, 0)
+        };
+        // 20 000 bytes over the 10 s floor is twice the quota: as long again.
+        assert_eq!(produce("slow", 20_000), THROTTLE_MS_MAX.min(10_000));
+        assert_eq!(produce("fast", 1_000_000), 0);
+        let fetch = quotas.record(&image, QuotaKind::Fetch, ANONYMOUS_USER, "slow", 1 << 30, 0);
+        assert_eq!(fetch, 0, "no consumer quota is set");
+        assert_eq!(
+            quotas.tracked(),
+            1,
+            "clients without a quota are not tracked"
+        );
+        let none = MetadataImage::new();
+        assert_eq!(
+            quotas.record(
+                &none,
+                QuotaKind::Produce,
+                ANONYMOUS_USER,
+                "slow",
+                1 << 30,
+                0
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn the_rates_kept_are_bounded() {
+        // A default client-id quota applies to every client, so each one is tracked.
+        let image = image_with_producer_quota("c", 1000.0);
+        let record =
+            moldau_metadata::MetadataRecord::ClientQuota(moldau_metadata::ClientQuotaChange {
+                entity: entity(None, Some(None)),
+                key: PRODUCER_BYTE_RATE.to_string(),
+                value: 1000.0,
+                remove: false,
+            });
+        let image = image.apply_batch(&[record], 1).expect("quota applies").0;
+        let manager = ClientQuotaManager::new();
+        for i in 0..TRACKED_CLIENTS_MAX + 10 {
+            let client = format!("client-{i}");
+            manager.record(&image, QuotaKind::Produce, "u", &client, 1, i as u64);
+        }
+        assert_eq!(manager.tracked(), TRACKED_CLIENTS_MAX);
+    }
+}
