@@ -42,7 +42,7 @@ pub enum FetchRecords {
 }
 
 impl FetchRecords {
-    pub fn len(&self) -> Option<u64> {
+    pub(crate) fn len(&self) -> Option<u64> {
         match self {
             FetchRecords::Null => None,
             FetchRecords::Bytes(b) => Some(b.len() as u64),
