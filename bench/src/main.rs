@@ -111,34 +111,13 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> anyhow::Result<
     let topics = [NewTopic::new(name, partitions, TopicReplication::Fixed(1))];
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let fut = admin.create_topics(&topics, &options);
-    let results = futures_lite_block_on(fut)?;
+    let results = futures::executor::block_on(fut)?;
     for r in results {
         if let Err((topic, code)) = r {
             bail!("creating {topic}: {code}");
         }
     }
     Ok(())
-}
-
-/// Polls a future to completion on this thread (the admin future is driven by
-/// librdkafka's own threads; this only waits for it).
-fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-    fn noop(_: *const ()) {}
-    fn clone(p: *const ()) -> RawWaker {
-        RawWaker::new(p, &VTABLE)
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: the vtable's functions ignore the data pointer.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn producer(

@@ -185,7 +185,7 @@ fn create_topics(addr: &str, names: &[String], partitions: i32) -> anyhow::Resul
     let options = AdminOptions::new()
         .operation_timeout(Some(Duration::from_secs(300)))
         .request_timeout(Some(Duration::from_secs(300)));
-    let results = block_on(admin.create_topics(&topics, &options))?;
+    let results = futures::executor::block_on(admin.create_topics(&topics, &options))?;
     for r in results {
         if let Err((topic, code)) = r {
             if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
@@ -194,26 +194,6 @@ fn create_topics(addr: &str, names: &[String], partitions: i32) -> anyhow::Resul
         }
     }
     Ok(())
-}
-
-/// Waits for an admin future (driven by librdkafka's threads).
-fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-    fn noop(_: *const ()) {}
-    fn clone(p: *const ()) -> RawWaker {
-        RawWaker::new(p, &VTABLE)
-    }
-    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-    // SAFETY: the vtable's functions ignore the data pointer.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn metadata_client(addr: &str) -> anyhow::Result<BaseConsumer> {
