@@ -58,7 +58,10 @@ impl BrokerError {
             }
             BrokerError::Config(_) => ResponseError::InvalidConfig,
             // A request that raced the deletion of its topic.
-            BrokerError::Log(LogError::Deleted(_)) => ResponseError::UnknownTopicOrPartition,
+            BrokerError::Log(LogError::Deleted(_))
+            | BrokerError::Log(LogError::UnknownPartition(_)) => {
+                ResponseError::UnknownTopicOrPartition
+            }
             BrokerError::Log(LogError::Producer(ProducerStateError::OutOfOrderSequence {
                 ..
             })) => ResponseError::OutOfOrderSequenceNumber,
@@ -67,5 +70,26 @@ impl BrokerError {
             })) => ResponseError::InvalidProducerEpoch,
             _ => ResponseError::KafkaStorageError,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_gone_before_its_flush_is_unknown_not_a_storage_fault() {
+        let gone = BrokerError::Log(LogError::UnknownPartition("t-0".into()));
+        assert_eq!(
+            gone.response_error(),
+            ResponseError::UnknownTopicOrPartition
+        );
+        let deleted = BrokerError::Log(LogError::Deleted("t-0".into()));
+        assert_eq!(
+            deleted.response_error(),
+            ResponseError::UnknownTopicOrPartition
+        );
+        let offline = BrokerError::Log(LogError::DirOffline);
+        assert_eq!(offline.response_error(), ResponseError::KafkaStorageError);
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::client_quota_manager::QuotaKind;
 use crate::controller::validate_topic_name;
+use crate::error::BrokerError;
 use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
@@ -253,13 +254,17 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     match rx.await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => {
-                            tracing::error!("flush failed: {e}");
-                            response = error_response(
-                                response.index,
-                                ResponseError::KafkaStorageError,
-                                Some(e.to_string()),
-                            )
-                            .response;
+                            let message = e.to_string();
+                            let error = BrokerError::Log(e).response_error();
+                            // A partition deleted while its append was being flushed is a
+                            // race with DeleteTopics, not a storage fault.
+                            if error == ResponseError::KafkaStorageError {
+                                tracing::error!("flush failed: {message}");
+                            } else {
+                                tracing::debug!("flush not acknowledged: {message}");
+                            }
+                            response =
+                                error_response(response.index, error, Some(message)).response;
                         }
                         Err(_) => {
                             response = error_response(
