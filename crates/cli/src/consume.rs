@@ -32,7 +32,7 @@ Examples:
 Format placeholders: %s value, %k key, %t topic, %p partition, %o offset,
 %T timestamp (ms), %h headers (k=v,…), %S/%K value/key length, %% percent;
 \\n \\t escapes. Every record ends with a line break.
-Ctrl-C stops cleanly; in a group the printed records are committed first.";
+Ctrl-C or SIGTERM stops cleanly; in a group the printed records are committed\nfirst and the member leaves the group.";
 
 /// Longest one poll waits, so Ctrl-C and --until-end are noticed promptly.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -121,9 +121,8 @@ pub fn run(ctx: &Context, args: ConsumeArgs) -> anyhow::Result<()> {
         {
             let stop = stop.clone();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.store(true, Ordering::Release);
-                }
+                stop_signal().await;
+                stop.store(true, Ordering::Release);
             });
         }
         let admin = ctx.admin()?;
@@ -176,6 +175,31 @@ pub fn run(ctx: &Context, args: ConsumeArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Returns on SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes, `timeout`): both stop
+/// the same clean way, committing what was printed and leaving the group.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot handle SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn build_consumer(ctx: &Context, args: &ConsumeArgs) -> anyhow::Result<Consumer> {

@@ -130,6 +130,14 @@ pub fn reason(e: &ClientError, bootstrap: &str) -> String {
         ClientError::Timeout(what) => format!("timed out {what} (bootstrap {bootstrap})"),
         ClientError::Broker(b) => broker_reason(b),
         ClientError::UnknownTopic(t) => format!("topic '{t}' does not exist"),
+        ClientError::NotKafka { addr, protocol } => {
+            let hint = match protocol.as_str() {
+                "HTTP" => " — is this the console port?",
+                "TLS" => " — is this a TLS (SSL) listener?",
+                _ => "",
+            };
+            format!("the server at {addr} answered with {protocol}, not the Kafka protocol{hint}")
+        }
         other => other.to_string(),
     }
 }
@@ -186,6 +194,19 @@ mod tests {
         );
         let e = ClientError::Disconnected("no broker reachable".into());
         assert_eq!(reason(&e, "h:9"), "cannot reach a broker at h:9");
+    }
+
+    #[test]
+    fn a_foreign_protocol_is_named_with_a_hint() {
+        let e = ClientError::NotKafka {
+            addr: "127.0.0.1:8080".into(),
+            protocol: "HTTP".into(),
+        };
+        assert_eq!(
+            reason(&e, "127.0.0.1:8080"),
+            "the server at 127.0.0.1:8080 answered with HTTP, not the Kafka protocol \
+             — is this the console port?"
+        );
     }
 
     #[test]

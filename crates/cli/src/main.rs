@@ -10,6 +10,7 @@ mod group_reset;
 mod offsets_dump;
 mod output;
 mod produce;
+mod produce_topic;
 mod properties;
 mod record_format;
 mod serve;

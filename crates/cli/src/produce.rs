@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 
 use crate::context::Context;
 use crate::output::{self, human_bytes};
-use crate::topic::{named_topics, parse_key_value};
+use crate::produce_topic;
+use crate::topic::parse_key_value;
 
 /// `after_help` of `moldau produce`.
 pub const EXAMPLES: &str = "\
@@ -106,11 +107,9 @@ pub fn run(ctx: &Context, args: ProduceArgs) -> anyhow::Result<()> {
     let progress_total = input_bytes.filter(|&n| n >= PROGRESS_INPUT_BYTES_MIN);
     let rt = ctx.runtime()?;
     rt.block_on(async {
-        let admin = ctx.admin()?;
         let topic = ctx
-            .timed(named_topics(ctx, &admin, std::slice::from_ref(&args.topic)))
-            .await?
-            .remove(0);
+            .timed(produce_topic::topic_for_produce(ctx, &args.topic))
+            .await?;
         if let Some(p) = args.partition {
             if p < 0 || p as usize >= topic.partitions.len() {
                 bail!(

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::api_versions::ApiVersionTable;
 use crate::error::{Error, Result};
+use crate::foreign_protocol::{foreign_protocol, FOREIGN_PROTOCOL_PREFIX_BYTES};
 
 /// Default largest response frame accepted, in bytes (a fetch of 50 MiB plus headroom).
 pub const RESPONSE_FRAME_BYTES_MAX_DEFAULT: usize = 128 * 1024 * 1024;
@@ -488,7 +489,17 @@ async fn write_frame(out: &mut BufWriter<OwnedWriteHalf>, frame: &Frame) -> std:
 
 async fn read_loop(mut read: OwnedReadHalf, shared: Arc<Shared>, frame_bytes_max: usize) {
     let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut first_answer = true;
     let why = loop {
+        if first_answer && buf.len() >= FOREIGN_PROTOCOL_PREFIX_BYTES {
+            first_answer = false;
+            if let Some(protocol) = foreign_protocol(&buf) {
+                break Error::NotKafka {
+                    addr: shared.addr.clone(),
+                    protocol: protocol.to_string(),
+                };
+            }
+        }
         match moldau_protocol::frame::split_frame(&mut buf, frame_bytes_max) {
             Ok(Some(frame)) => {
                 if frame.len() < 4 {

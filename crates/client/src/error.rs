@@ -81,6 +81,14 @@ pub enum Error {
     /// The connection closed before the response arrived.
     #[error("connection to {0} closed")]
     Disconnected(String),
+    /// The server answered in another protocol (HTTP, TLS, …): a wrong port.
+    #[error("{addr} answered with {protocol}, not the Kafka protocol")]
+    NotKafka {
+        /// The server's address.
+        addr: String,
+        /// The protocol it answered with.
+        protocol: String,
+    },
     /// The broker sent bytes that do not decode as the expected response.
     #[error("malformed response from broker: {0}")]
     Protocol(String),

@@ -18,6 +18,7 @@ pub mod connection;
 pub mod consumer;
 pub mod coordinator;
 pub mod error;
+pub mod foreign_protocol;
 pub mod metadata;
 pub mod offsets;
 pub mod partitioner;

@@ -21,15 +21,24 @@ pub struct Broker {
     child: Child,
     /// `host:port` of its Kafka listener.
     pub addr: String,
+    /// `host:port` of its web console, when started with one.
+    pub console_addr: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Broker {
     /// Starts a one-node broker with fast group joins.
     pub fn start() -> Broker {
+        Broker::start_with(&["--console", "off"])
+    }
+
+    /// Starts a one-node broker with fast group joins and `extra` serve arguments
+    /// (which must say `--console off` or `--console 127.0.0.1:0`).
+    pub fn start_with(extra: &[&str]) -> Broker {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(MOLDAU)
-            .args(["serve", "--listen", "127.0.0.1:0", "--console", "off"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--set", "group.initial.rebalance.delay.ms=0"])
@@ -44,16 +53,25 @@ impl Broker {
             // Keeps draining so the broker never blocks on a full pipe.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.strip_prefix("moldau listening kafka=") {
-                    let _ = tx.send(addr.to_string());
+                    let _ = tx.send((true, addr.to_string()));
+                } else if let Some(addr) = line.strip_prefix("moldau listening console=") {
+                    let _ = tx.send((false, addr.to_string()));
                 }
             }
         });
-        let addr = rx
-            .recv_timeout(BROKER_START_TIMEOUT)
-            .expect("broker reported its listener");
+        // The console's line comes before the Kafka listener's.
+        let mut console_addr = None;
+        let addr = loop {
+            match rx.recv_timeout(BROKER_START_TIMEOUT) {
+                Ok((true, addr)) => break addr,
+                Ok((false, addr)) => console_addr = Some(addr),
+                Err(_) => panic!("broker did not report its listener in time"),
+            }
+        };
         Broker {
             child,
             addr,
+            console_addr,
             _dir: dir,
         }
     }
@@ -184,8 +202,17 @@ pub fn wait_output(child: Child, limit: Duration) -> std::process::Output {
 
 /// Sends SIGINT (Ctrl-C) to a process.
 pub fn interrupt(child: &Child) {
+    signal(child, "INT");
+}
+
+/// Sends SIGTERM (systemd, Kubernetes, `timeout`) to a process.
+pub fn terminate(child: &Child) {
+    signal(child, "TERM");
+}
+
+fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
-        .arg("-INT")
+        .arg(format!("-{name}"))
         .arg(child.id().to_string())
         .status()
         .expect("running kill");

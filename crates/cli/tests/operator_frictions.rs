@@ -1,0 +1,113 @@
+//! The frictions a new operator hit with the tools (issue 16), each against the real
+//! binary: producing to a missing topic, SIGTERM in a group, a wrong port, and the
+//! small messages around them.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use common::{run_with, terminate, wait_output, Broker};
+use serde_json::Value;
+
+#[test]
+fn produce_creates_a_missing_topic_when_the_broker_allows_it() {
+    let broker = Broker::start();
+    let out = broker.run_stdin(&["produce", "fresh"], b"a\nb\n");
+    assert!(out.success, "{}", out.stderr);
+    let doc = broker.json(&["topic", "describe", "fresh"]);
+    let text = doc.to_string();
+    assert!(text.contains("\"fresh\""), "{text}");
+    let printed = broker.ok(&["consume", "fresh", "--from-beginning", "--until-end"]);
+    let mut lines: Vec<&str> = printed.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a", "b"]);
+
+    let out = broker.run_stdin(&["produce", "bad name!"], b"x\n");
+    assert!(!out.success);
+    assert!(
+        out.stderr
+            .starts_with("moldau: invalid topic name: 'bad name!' ("),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn produce_to_a_missing_topic_fails_when_the_broker_does_not_create() {
+    let broker = Broker::start_with(&[
+        "--console",
+        "off",
+        "--set",
+        "auto.create.topics.enable=false",
+    ]);
+    let out = broker.run_stdin(&["produce", "nope"], b"x\n");
+    assert!(!out.success);
+    assert_eq!(
+        out.stderr,
+        "moldau: topic 'nope' does not exist, and the broker does not create topics on use \
+         (auto.create.topics.enable=false); create it with: moldau topic create nope\n"
+    );
+    let list = broker.ok(&["topic", "list"]);
+    assert!(!list.contains("nope"), "{list}");
+}
+
+#[test]
+fn sigterm_commits_what_was_printed_and_leaves_the_group() {
+    let broker = Broker::start();
+    broker.create_topic("jobs", 1);
+    let lines: Vec<String> = (0..25).map(|i| format!("job-{i}")).collect();
+    broker.produce_lines("jobs", &lines, &[]);
+    let mut cli = broker.spawn(&["consume", "jobs", "--group", "workers", "--from-beginning"]);
+    let stdout = cli.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = 0;
+    while printed < lines.len() {
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("the member prints every record");
+        printed += 1;
+    }
+    terminate(&cli);
+    let out = wait_output(cli, Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = reader.join();
+    // Left at once (no session timeout to wait out) with the printed records committed.
+    let doc = broker.json(&["group", "describe", "workers"]);
+    assert_eq!(doc["state"], "Empty", "{doc}");
+    let committed: Vec<&Value> = doc["partitions"]
+        .as_array()
+        .map(|ps| ps.iter().map(|p| &p["committed_offset"]).collect())
+        .unwrap_or_default();
+    assert_eq!(committed, [&Value::from(printed as i64)], "{doc}");
+}
+
+#[test]
+fn a_console_port_is_named_as_http() {
+    let broker = Broker::start_with(&["--console", "127.0.0.1:0"]);
+    let console = broker.console_addr.clone().expect("console address");
+    for args in [&["topic", "list"][..], &["consume", "t"]] {
+        let out = run_with(&console, args, None);
+        assert!(!out.success, "{args:?}");
+        assert_eq!(
+            out.stderr,
+            format!(
+                "moldau: the server at {console} answered with HTTP, not the Kafka protocol \
+                 — is this the console port?\n"
+            ),
+            "{args:?}"
+        );
+    }
+    let out = run_with(&console, &["produce", "t"], Some(b"x\n"));
+    assert!(out.stderr.contains("answered with HTTP"), "{}", out.stderr);
+}
