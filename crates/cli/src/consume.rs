@@ -171,7 +171,10 @@ pub fn run(ctx: &Context, args: ConsumeArgs) -> anyhow::Result<()> {
         let printed = result?;
         closed?;
         if std::io::stderr().is_terminal() {
-            eprintln!("moldau: {printed} records");
+            eprintln!(
+                "moldau: {}",
+                crate::output::count_of(printed, "record", "records")
+            );
         }
         Ok(())
     })
@@ -229,12 +232,26 @@ async fn seek_all(
     start: Start,
 ) -> anyhow::Result<()> {
     let ends = match start {
-        Start::FromEnd(_) => consumer
+        Start::FromEnd(_) | Start::Offset(_) => consumer
             .end_offsets(tps)
             .await
             .map_err(|e| ctx.explain(e))?,
         _ => Default::default(),
     };
+    if let Start::Offset(o) = start {
+        // Kafka would silently reset such a position (auto.offset.reset) and print
+        // nothing; say so instead.
+        if let Some((tp, end)) = tps
+            .iter()
+            .find_map(|tp| ends.get(tp).filter(|&&end| o > end).map(|&end| (tp, end)))
+        {
+            bail!(
+                "--offset {o} is past the end of '{}' partition {} (its next offset is {end})",
+                tp.topic,
+                tp.partition
+            );
+        }
+    }
     for tp in tps {
         let to = match start {
             Start::Beginning => SeekTo::Beginning,

@@ -73,8 +73,8 @@ The group must have no active members for --execute (stop its consumers first)."
 #[derive(Args, Debug)]
 struct ListArgs {
     /// Only groups in this state (Empty, Stable, PreparingRebalance,
-    /// CompletingRebalance, Dead), case-insensitive.
-    #[arg(long)]
+    /// CompletingRebalance, Assigning, Reconciling, Dead), case-insensitive.
+    #[arg(long, value_parser = parse_group_state)]
     state: Option<String>,
 }
 
@@ -92,6 +92,31 @@ struct DeleteOffsetsArgs {
     /// Topic, optionally with partitions: `payments` or `payments:0,1`; repeatable.
     #[arg(long = "topic", required = true, value_name = "TOPIC[:P,…]", value_parser = parse_topic_spec)]
     topics: Vec<TopicSpec>,
+}
+
+/// The states a group can be in, as Kafka names them (classic and KIP-848 groups).
+const GROUP_STATES: [&str; 7] = [
+    "Empty",
+    "Stable",
+    "PreparingRebalance",
+    "CompletingRebalance",
+    "Assigning",
+    "Reconciling",
+    "Dead",
+];
+
+/// A group state name, case-insensitive, as Kafka spells it.
+fn parse_group_state(s: &str) -> Result<String, String> {
+    GROUP_STATES
+        .iter()
+        .find(|state| state.eq_ignore_ascii_case(s))
+        .map(|state| state.to_string())
+        .ok_or_else(|| {
+            format!(
+                "not a group state; the states are {}",
+                GROUP_STATES.join(", ")
+            )
+        })
 }
 
 /// A topic and, optionally, some of its partitions (`payments:0,1`).
@@ -186,7 +211,7 @@ async fn list(ctx: &Context, admin: &AdminClient, a: ListArgs) -> anyhow::Result
     if ctx.json {
         let rows: Vec<Value> = groups
             .iter()
-            .map(|g| json!({ "group": g.group_id, "state": g.state, "protocol_type": g.protocol_type }))
+            .map(|g| json!({ "group_id": g.group_id, "state": g.state, "protocol_type": g.protocol_type }))
             .collect();
         return output::print_json(&Value::Array(rows));
     }
@@ -277,7 +302,7 @@ async fn delete_offsets(
                 })
             })
             .collect();
-        return output::print_json(&json!({ "group": a.group, "deleted": rows }));
+        return output::print_json(&json!({ "group_id": a.group, "deleted": rows }));
     }
     let mut table = Table::new(&["TOPIC", "PARTITION", "STATUS"]);
     for tp in &partitions {

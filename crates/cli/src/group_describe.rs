@@ -199,7 +199,7 @@ fn describe_json(
     rows: &[PartitionRow],
 ) -> Value {
     json!({
-        "group": desc.group_id,
+        "group_id": desc.group_id,
         "state": desc.state,
         "protocol_type": desc.protocol_type,
         "assignor": desc.protocol,

@@ -275,7 +275,7 @@ fn plan_table(rows: &[PlanRow]) -> Table {
 
 fn plan_json(group: &str, rows: &[PlanRow], executed: bool) -> Value {
     json!({
-        "group": group,
+        "group_id": group,
         "executed": executed,
         "partitions": rows.iter().map(|r| json!({
             "topic": r.tp.topic,

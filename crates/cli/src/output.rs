@@ -82,6 +82,15 @@ pub fn join_ids(ids: &[i32]) -> String {
         .join(",")
 }
 
+/// `1 record`, `2 records`: a count with the noun that agrees with it.
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// A byte count the way people read it: `512 B`, `4.2 KiB`, `13.0 MiB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -118,6 +127,9 @@ mod tests {
         assert_eq!(or_dash(None::<i64>), "-");
         assert_eq!(or_dash(Some(5)), "5");
         assert_eq!(join_ids(&[1, 2, 3]), "1,2,3");
+        assert_eq!(count_of(1, "record", "records"), "1 record");
+        assert_eq!(count_of(0, "record", "records"), "0 records");
+        assert_eq!(count_of(2, "record", "records"), "2 records");
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(4300), "4.2 KiB");
         assert_eq!(human_bytes(13 * 1024 * 1024), "13.0 MiB");

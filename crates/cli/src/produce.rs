@@ -372,7 +372,8 @@ impl Progress {
         let percent = (read * 100).checked_div(total).unwrap_or(100);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let line = format!(
-            "moldau: {records} records, {} of {} ({percent}%), {:.0} records/s",
+            "moldau: {}, {} of {} ({percent}%), {:.0} records/s",
+            output::count_of(records, "record", "records"),
             human_bytes(read),
             human_bytes(total),
             records as f64 / secs
@@ -403,8 +404,8 @@ fn print_summary(ctx: &Context, topic: &str, s: &Summary) -> anyhow::Result<()> 
         }));
     }
     output::print(&format!(
-        "produced {} records ({}) to '{topic}' in {secs:.2}s: {rate:.0} records/s, {}/s\n",
-        s.records,
+        "produced {} ({}) to '{topic}' in {secs:.2}s: {rate:.0} records/s, {}/s\n",
+        output::count_of(s.records, "record", "records"),
         human_bytes(s.bytes),
         human_bytes(byte_rate as u64)
     ))

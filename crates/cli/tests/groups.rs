@@ -98,7 +98,7 @@ fn describe_reset_and_delete_a_group_with_known_lag() {
     assert!(
         list.as_array().is_some_and(|gs| gs
             .iter()
-            .any(|g| g["group"] == "billing" && g["state"] == "Empty")),
+            .any(|g| g["group_id"] == "billing" && g["state"] == "Empty")),
         "{list}"
     );
     let only_stable = broker.ok(&["group", "list", "--state", "stable"]);

@@ -111,3 +111,46 @@ fn a_console_port_is_named_as_http() {
     let out = run_with(&console, &["produce", "t"], Some(b"x\n"));
     assert!(out.stderr.contains("answered with HTTP"), "{}", out.stderr);
 }
+
+#[test]
+fn small_messages_say_what_happened() {
+    let broker = Broker::start();
+    broker.create_topic("few", 1);
+    let out = broker.run_stdin(&["produce", "few"], b"only\n");
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("produced 1 record ("),
+        "{}",
+        out.stdout
+    );
+    let out = broker.run_stdin(&["produce", "few"], b"a\nb\n");
+    assert!(
+        out.stdout.starts_with("produced 2 records ("),
+        "{}",
+        out.stdout
+    );
+
+    // Three records: offset 3 is the next one (waits), offset 4 does not exist yet.
+    let out = broker.run(&["consume", "few", "-p", "0", "--offset", "4", "-e"]);
+    assert!(!out.success);
+    assert_eq!(
+        out.stderr,
+        "moldau: --offset 4 is past the end of 'few' partition 0 (its next offset is 3)\n"
+    );
+    let out = broker.run(&["consume", "few", "-p", "0", "--offset", "2", "-e"]);
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "b\n");
+
+    let out = broker.run(&["group", "list", "--state", "Bogus"]);
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains(
+            "not a group state; the states are Empty, Stable, PreparingRebalance, \
+             CompletingRebalance, Assigning, Reconciling, Dead"
+        ),
+        "{}",
+        out.stderr
+    );
+    let listed = broker.json(&["group", "list", "--state", "empty"]);
+    assert!(listed.is_array(), "{listed}");
+}

@@ -207,9 +207,13 @@ pub struct ResetBody {
 pub struct ResetEntry {
     pub topic: String,
     pub partition: i32,
+    // JSON names as `moldau group reset-offsets --json` prints them.
+    #[serde(rename = "current_offset")]
     pub current: Option<i64>,
+    #[serde(rename = "new_offset")]
     pub target: i64,
     pub log_start_offset: i64,
+    #[serde(rename = "log_end_offset")]
     pub end_offset: i64,
     /// Lag once the reset is done.
     pub lag_after: i64,

@@ -67,10 +67,13 @@ pub struct PartitionLag {
     pub topic: String,
     pub partition: i32,
     /// Committed offset; `None` when the group has committed nothing here.
+    /// (JSON names as `moldau group describe --json` prints them.)
+    #[serde(rename = "committed_offset")]
     pub committed: Option<i64>,
     /// -1 when this broker does not host the partition.
     pub log_start_offset: i64,
     /// The high watermark (what consumers can read up to); -1 when not hosted.
+    #[serde(rename = "log_end_offset")]
     pub end_offset: i64,
     /// Records left to consume; `None` without a committed offset.
     pub lag: Option<i64>,

@@ -61,9 +61,9 @@
           h("thead", {}, h("tr", {}, ["Topic", "Partition", "Current", "New offset", "Log start", "End", "Lag after"]
             .map((x, i) => h("th", { class: i ? "num" : null, text: x })))),
           h("tbody", {}, r.plan.map((p) => h("tr", {},
-            h("td", { text: p.topic }), h("td.num", { text: p.partition }), h("td.num", { text: M.fmtNum(p.current) }),
-            h("td.num", { text: M.fmtNum(p.target) }), h("td.num", { text: M.fmtNum(p.log_start_offset) }),
-            h("td.num", { text: M.fmtNum(p.end_offset) }), h("td.num", { text: M.fmtNum(p.lag_after) })))))));
+            h("td", { text: p.topic }), h("td.num", { text: p.partition }), h("td.num", { text: M.fmtNum(p.current_offset) }),
+            h("td.num", { text: M.fmtNum(p.new_offset) }), h("td.num", { text: M.fmtNum(p.log_start_offset) }),
+            h("td.num", { text: M.fmtNum(p.log_end_offset) }), h("td.num", { text: M.fmtNum(p.lag_after) })))))));
         apply.disabled = r.plan.length === 0;
         previewed.plan = r.plan;
       } catch (err) {
@@ -141,7 +141,7 @@
             .map((x, i) => h("th", { class: i > 0 && i < 6 ? "num" : null, text: x })))),
           h("tbody", {}, d.partitions.map((p) => h("tr", { "data-topic": p.topic, "data-partition": p.partition },
             h("td", {}, h("a", { href: "#/topics/" + M.enc(p.topic), text: p.topic })), h("td.num", { text: p.partition }),
-            h("td.num", { text: M.fmtNum(p.committed) }), h("td.num", { text: M.fmtNum(p.end_offset) }),
+            h("td.num", { text: M.fmtNum(p.committed_offset) }), h("td.num", { text: M.fmtNum(p.log_end_offset) }),
             h("td.num.lag", { text: M.fmtNum(p.lag) + (p.lag_exact ? "" : " (est.)") }), h("td.num", { text: M.fmtDuration(p.time_lag_ms) }),
             h("td", { text: p.client_id ? `${p.client_id} ${p.host}` : "–", title: p.member_id || "" })))))));
       M.replace(chart, M.lineChart([{ name: "total lag (records)", points: d.lag_history.map((s) => [s.t, s.lag]) }],

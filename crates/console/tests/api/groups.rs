@@ -49,7 +49,7 @@ fn committed(g: &Value, partition: i64) -> Option<i64> {
         .unwrap()
         .iter()
         .find(|p| p["partition"] == partition)
-        .and_then(|p| p["committed"].as_i64())
+        .and_then(|p| p["committed_offset"].as_i64())
 }
 
 async fn reset(c: &TestConsole, id: &str, body: Value) -> crate::harness::Response {
@@ -96,8 +96,8 @@ async fn members_lag_and_offset_resets() {
     for p in g["partitions"].as_array().unwrap() {
         assert_eq!(
             (
-                p["committed"].as_i64(),
-                p["end_offset"].as_i64(),
+                p["committed_offset"].as_i64(),
+                p["log_end_offset"].as_i64(),
                 p["lag"].as_i64()
             ),
             (Some(5), Some(7), Some(2))
@@ -130,8 +130,8 @@ async fn members_lag_and_offset_resets() {
         .await
         .json();
     assert_eq!(preview["applied"], false);
-    assert_eq!(preview["plan"][0]["current"], 5);
-    assert_eq!(preview["plan"][0]["target"], 0);
+    assert_eq!(preview["plan"][0]["current_offset"], 5);
+    assert_eq!(preview["plan"][0]["new_offset"], 0);
     assert_eq!(preview["plan"][0]["lag_after"], 7);
     assert_eq!(
         committed(&group(&c, "g1").await, 0),
@@ -243,7 +243,10 @@ async fn lag_is_right_after_retention_and_on_compacted_topics() {
     let g = group(&c, "gr").await;
     let p = &g["partitions"][0];
     assert_eq!(
-        (p["committed"].as_i64(), p["log_start_offset"].as_i64()),
+        (
+            p["committed_offset"].as_i64(),
+            p["log_start_offset"].as_i64()
+        ),
         (Some(5), Some(15))
     );
     assert_eq!(p["lag"], 5, "20 - 15, not 20 - 5");
@@ -283,7 +286,7 @@ async fn lag_is_right_after_retention_and_on_compacted_topics() {
     .await;
     let g = group(&c, "gc").await;
     let p = &g["partitions"][0];
-    assert_eq!(p["end_offset"], 30);
+    assert_eq!(p["log_end_offset"], 30);
     assert_eq!(p["lag"].as_i64(), Some(present));
     assert_eq!(p["lag_exact"], true);
     assert!(p["time_lag_ms"].as_i64().is_some_and(|t| t >= 0));
