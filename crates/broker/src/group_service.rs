@@ -272,16 +272,27 @@ impl Worker {
         if sync.is_empty() {
             return;
         }
+        // One line per change of leadership, not one per partition (50 by default).
+        let resigned = sync.resign.len();
         for p in sync.resign {
             let effects = self.coordinator.resign(p);
             self.loaded.remove(&p);
-            tracing::info!(
+            tracing::debug!(
                 partition = p,
                 "unloaded __consumer_offsets partition led elsewhere"
             );
             self.apply(effects);
         }
+        if resigned > 0 {
+            tracing::info!(
+                partitions = resigned,
+                "unloaded __consumer_offsets partitions led elsewhere"
+            );
+        }
         let now = crate::clock::now_ms();
+        let started = std::time::Instant::now();
+        let mut partitions_loaded = 0usize;
+        let mut records_total = 0u64;
         for p in sync.load {
             let Some(partition) = broker.replicas.get_by_name(OFFSETS_TOPIC, p) else {
                 continue;
@@ -323,13 +334,21 @@ impl Worker {
             let effects = self.coordinator.finish_loading(p, now);
             self.loaded.insert(p);
             self.apply(effects);
-            if records_loaded > 0 {
-                tracing::info!(
-                    partition = p,
-                    records = records_loaded,
-                    "loaded group metadata"
-                );
-            }
+            partitions_loaded += 1;
+            records_total += records_loaded;
+            tracing::debug!(
+                partition = p,
+                records = records_loaded,
+                "loaded group metadata"
+            );
+        }
+        if partitions_loaded > 0 {
+            tracing::info!(
+                partitions = partitions_loaded,
+                records = records_total,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "loaded __consumer_offsets partitions"
+            );
         }
     }
 }

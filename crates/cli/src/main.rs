@@ -7,6 +7,8 @@ mod context;
 mod group;
 mod group_describe;
 mod group_reset;
+mod log_json;
+mod log_setup;
 mod offsets_dump;
 mod output;
 mod produce;
@@ -37,6 +39,16 @@ struct Cli {
     /// info for `serve`, warn for the tools (their output is the point).
     #[arg(long, global = true, env = "MOLDAU_LOG_LEVEL")]
     log_level: Option<String>,
+    /// Log lines as text (coloured only at a terminal without NO_COLOR) or as JSON
+    /// objects, one per line, for log shippers.
+    #[arg(
+        long,
+        global = true,
+        env = "MOLDAU_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: log_setup::LogFormat,
     #[command(flatten)]
     client: context::ClientArgs,
     #[command(subcommand)]
@@ -111,13 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         _ => "warn",
     };
     let level = cli.log_level.as_deref().unwrap_or(default_level);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // openraft logs every election step at info; its warnings are what matter here.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    log_setup::init(level, cli.log_format);
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Storage(args) => storage::run(args),

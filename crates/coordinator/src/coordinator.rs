@@ -131,7 +131,8 @@ impl GroupCoordinator {
             );
         }
         let groups = buffer.into_groups(partition, now_ms);
-        tracing::info!(
+        // The broker logs one summary line for all partitions it loads at once.
+        tracing::debug!(
             partition,
             groups = groups.len(),
             "loaded __consumer_offsets partition"
