@@ -30,6 +30,7 @@ mod rebalance;
 pub mod records;
 pub mod request;
 mod responses;
+pub mod txn;
 pub mod wire;
 
 pub use config::GroupConfig;

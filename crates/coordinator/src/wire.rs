@@ -69,6 +69,10 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    /// Skips `n` bytes (an unknown tagged field).
+    pub fn skip(&mut self, n: usize) -> Result<(), RecordError> {
+        self.take(n).map(|_| ())
+    }
     pub fn i8(&mut self) -> Result<i8, RecordError> {
         Ok(i8::from_be_bytes(self.array()?))
     }
@@ -197,6 +201,9 @@ impl Writer {
         Writer {
             buf: BytesMut::with_capacity(bytes),
         }
+    }
+    pub fn i8(&mut self, v: i8) {
+        self.buf.put_i8(v);
     }
     pub fn i16(&mut self, v: i16) {
         self.buf.put_i16(v);

@@ -1,0 +1,647 @@
+//! The transaction coordinator's transitions and error codes, without sockets.
+
+use bytes::Bytes;
+
+use super::coordinator::*;
+use super::*;
+use crate::codes;
+use crate::effect::{AppendId, ReplyId};
+
+const TX: &str = "tx";
+const TIMEOUT_MS: i32 = 60_000;
+
+/// A coordinator leading the one `__transaction_state` partition, with the records it
+/// wrote (the partition's log) and the markers it asked for.
+struct Harness {
+    c: TransactionCoordinator,
+    now: i64,
+    next_reply: u64,
+    next_pid: i64,
+    log: Vec<(Bytes, Option<Bytes>)>,
+    markers: Vec<MarkerJob>,
+    /// Appends not yet reported durable (when `auto_complete` is off).
+    held: Vec<AppendId>,
+    auto_complete: bool,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_config(config())
+    }
+
+    fn with_config(config: TxnConfig) -> Self {
+        let mut c = TransactionCoordinator::new(config);
+        c.begin_loading(0, 7);
+        let out = c.finish_loading(0, 1_000);
+        assert!(out.is_empty());
+        Harness {
+            c,
+            now: 1_000,
+            next_reply: 0,
+            next_pid: 5_000,
+            log: Vec::new(),
+            markers: Vec::new(),
+            held: Vec::new(),
+            auto_complete: true,
+        }
+    }
+
+    /// Carries out effects: appends go to the log (and complete at once unless held);
+    /// replies are returned.
+    fn apply(&mut self, effects: Vec<TxnEffect>) -> Vec<(ReplyId, TxnResponse)> {
+        let mut replies = Vec::new();
+        let mut queue = effects;
+        while !queue.is_empty() {
+            let mut next = Vec::new();
+            for e in queue {
+                match e {
+                    TxnEffect::Reply { id, response } => replies.push((id, response)),
+                    TxnEffect::Append { id, key, value, .. } => {
+                        self.log.push((key, value));
+                        if self.auto_complete {
+                            next.extend(self.c.append_completed(self.now, id, codes::NONE));
+                        } else {
+                            self.held.push(id);
+                        }
+                    }
+                    TxnEffect::WriteMarkers(job) => self.markers.push(job),
+                }
+            }
+            queue = next;
+        }
+        replies
+    }
+
+    fn send(&mut self, request: TxnRequest) -> TxnResponse {
+        self.next_reply += 1;
+        let id = ReplyId(self.next_reply);
+        let out = self.c.handle(self.now, id, request);
+        let replies = self.apply(out);
+        let mine: Vec<TxnResponse> = replies
+            .into_iter()
+            .filter(|(r, _)| *r == id)
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(mine.len(), 1, "one answer per request: {mine:?}");
+        mine.into_iter().next().expect("answer")
+    }
+
+    fn init(&mut self, expected: Option<(i64, i16)>) -> (i16, i64, i16) {
+        self.next_pid += 1;
+        match self.send(TxnRequest::InitProducerId(InitProducerId {
+            transactional_id: TX.into(),
+            timeout_ms: TIMEOUT_MS,
+            expected,
+            fresh_producer_id: self.next_pid,
+        })) {
+            TxnResponse::InitProducerId {
+                error,
+                producer_id,
+                producer_epoch,
+            } => (error, producer_id, producer_epoch),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn add(&mut self, pid: i64, epoch: i16, partitions: &[(&str, i32)]) -> Vec<i16> {
+        self.add_request(pid, epoch, partitions, false)
+    }
+
+    fn add_request(
+        &mut self,
+        pid: i64,
+        epoch: i16,
+        partitions: &[(&str, i32)],
+        verify_only: bool,
+    ) -> Vec<i16> {
+        match self.send(TxnRequest::AddPartitions(AddPartitions {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            partitions: partitions
+                .iter()
+                .map(|(t, p)| (t.to_string(), *p))
+                .collect(),
+            verify_only,
+        })) {
+            TxnResponse::AddPartitions { errors } => errors.into_iter().map(|(_, e)| e).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn end(&mut self, pid: i64, epoch: i16, commit: bool) -> i16 {
+        match self.send(TxnRequest::EndTxn(EndTxn {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            commit,
+        })) {
+            TxnResponse::EndTxn { error } => error,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Reports the last marker job written, as the marker sender would.
+    fn finish_markers(&mut self) {
+        let job = self.markers.pop().expect("a marker job");
+        let out = self.c.markers_written(
+            self.now,
+            &job.transactional_id,
+            job.producer_id,
+            job.producer_epoch,
+        );
+        assert!(self.apply(out).is_empty());
+    }
+
+    fn state(&self) -> TxnState {
+        self.c.describe(TX).expect("known id").state
+    }
+
+    fn tick(&mut self, now: i64) {
+        self.now = now;
+        let out = self.c.tick(now);
+        assert!(self.apply(out).is_empty());
+    }
+}
+
+fn config() -> TxnConfig {
+    TxnConfig {
+        transaction_state_num_partitions: 1,
+        offsets_topic_num_partitions: 50,
+        ..TxnConfig::default()
+    }
+}
+
+#[test]
+fn init_gives_a_new_id_epoch_zero_then_bumps_the_epoch() {
+    let mut h = Harness::new();
+    let (e, pid, epoch) = h.init(None);
+    assert_eq!((e, pid, epoch), (codes::NONE, 5_001, 0));
+    assert_eq!(h.state(), TxnState::Empty);
+    let (e, pid2, epoch2) = h.init(None);
+    assert_eq!((e, pid2, epoch2), (codes::NONE, pid, 1));
+    // Each transition is one record, keyed by the id.
+    assert_eq!(h.log.len(), 2);
+    let key = TransactionLogKey::decode(&h.log[1].0).expect("key");
+    assert_eq!(key.transactional_id, TX);
+    let value = TransactionLogValue::decode(h.log[1].1.as_ref().expect("value")).expect("value");
+    assert_eq!(
+        (value.producer_id, value.producer_epoch, value.state),
+        (pid, 1, TxnState::Empty)
+    );
+}
+
+#[test]
+fn init_refuses_timeouts_above_the_max_and_non_positive() {
+    let mut h = Harness::with_config(TxnConfig {
+        transaction_max_timeout_ms: 10_000,
+        ..config()
+    });
+    for timeout_ms in [10_001, 0, -5] {
+        let r = h.send(TxnRequest::InitProducerId(InitProducerId {
+            transactional_id: TX.into(),
+            timeout_ms,
+            expected: None,
+            fresh_producer_id: 1,
+        }));
+        assert_eq!(
+            r,
+            TxnResponse::InitProducerId {
+                error: INVALID_TRANSACTION_TIMEOUT,
+                producer_id: -1,
+                producer_epoch: -1
+            }
+        );
+    }
+    assert!(h.log.is_empty());
+}
+
+#[test]
+fn a_full_commit_goes_through_prepare_markers_complete() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    assert_eq!(h.add(pid, epoch, &[("a", 0), ("b", 1)]), vec![0, 0]);
+    assert_eq!(h.state(), TxnState::Ongoing);
+    // Adding partitions already in the transaction writes nothing.
+    let before = h.log.len();
+    assert_eq!(h.add(pid, epoch, &[("a", 0)]), vec![0]);
+    assert_eq!(h.log.len(), before);
+    assert_eq!(h.end(pid, epoch, true), codes::NONE);
+    assert_eq!(h.state(), TxnState::PrepareCommit);
+    let job = h.markers.last().expect("markers").clone();
+    assert!(job.commit);
+    assert_eq!(job.coordinator_epoch, 7);
+    assert_eq!((job.producer_id, job.producer_epoch), (pid, epoch));
+    assert_eq!(job.partitions, vec![("a".into(), 0), ("b".into(), 1)]);
+    // While the markers are written, the producer must wait.
+    assert_eq!(
+        h.add(pid, epoch, &[("c", 0)]),
+        vec![CONCURRENT_TRANSACTIONS]
+    );
+    assert_eq!(h.end(pid, epoch, true), CONCURRENT_TRANSACTIONS);
+    assert_eq!(h.end(pid, epoch, false), INVALID_TXN_STATE);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteCommit);
+    assert!(h.c.describe(TX).expect("id").partitions.is_empty());
+    // A retried commit is answered NONE; an abort now is out of place.
+    assert_eq!(h.end(pid, epoch, true), codes::NONE);
+    assert_eq!(h.end(pid, epoch, false), INVALID_TXN_STATE);
+    // The next transaction starts from CompleteCommit.
+    assert_eq!(h.add(pid, epoch, &[("c", 0)]), vec![0]);
+    assert_eq!(h.state(), TxnState::Ongoing);
+}
+
+#[test]
+fn an_abort_completes_with_abort_markers() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    assert_eq!(h.end(pid, epoch, false), codes::NONE);
+    assert_eq!(h.state(), TxnState::PrepareAbort);
+    assert!(!h.markers.last().expect("job").commit);
+    assert_eq!(h.end(pid, epoch, false), CONCURRENT_TRANSACTIONS);
+    assert_eq!(h.end(pid, epoch, true), INVALID_TXN_STATE);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteAbort);
+    assert_eq!(h.end(pid, epoch, false), codes::NONE);
+    assert_eq!(h.end(pid, epoch, true), INVALID_TXN_STATE);
+}
+
+#[test]
+fn end_txn_without_a_transaction_is_an_invalid_state() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    assert_eq!(h.end(pid, epoch, true), INVALID_TXN_STATE);
+}
+
+#[test]
+fn unknown_ids_producers_and_epochs_get_kafkas_errors() {
+    let mut h = Harness::new();
+    assert_eq!(h.add(1, 0, &[("a", 0)]), vec![INVALID_PRODUCER_ID_MAPPING]);
+    assert_eq!(h.end(1, 0, true), INVALID_PRODUCER_ID_MAPPING);
+    let (_, pid, epoch) = h.init(None);
+    assert_eq!(
+        h.add(pid + 1, epoch, &[("a", 0)]),
+        vec![INVALID_PRODUCER_ID_MAPPING]
+    );
+    assert_eq!(h.add(pid, epoch + 1, &[("a", 0)]), vec![PRODUCER_FENCED]);
+    assert_eq!(h.end(pid, epoch + 1, true), PRODUCER_FENCED);
+    let r = h.send(TxnRequest::EndTxn(EndTxn {
+        transactional_id: String::new(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        commit: true,
+    }));
+    assert_eq!(
+        r,
+        TxnResponse::EndTxn {
+            error: INVALID_REQUEST
+        }
+    );
+}
+
+#[test]
+fn ids_of_partitions_not_led_or_loading_are_refused() {
+    let mut c = TransactionCoordinator::new(TxnConfig {
+        transaction_state_num_partitions: 2,
+        ..TxnConfig::default()
+    });
+    let p = c.partition_for(TX);
+    let init = || {
+        TxnRequest::InitProducerId(InitProducerId {
+            transactional_id: TX.into(),
+            timeout_ms: TIMEOUT_MS,
+            expected: None,
+            fresh_producer_id: 1,
+        })
+    };
+    let error_of = |out: Vec<TxnEffect>| match out.as_slice() {
+        [TxnEffect::Reply {
+            response: TxnResponse::InitProducerId { error, .. },
+            ..
+        }] => *error,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        error_of(c.handle(0, ReplyId(1), init())),
+        codes::NOT_COORDINATOR
+    );
+    c.begin_loading(p, 0);
+    assert_eq!(
+        error_of(c.handle(0, ReplyId(2), init())),
+        codes::COORDINATOR_LOAD_IN_PROGRESS
+    );
+    assert_eq!(c.describe(TX), Err(codes::COORDINATOR_LOAD_IN_PROGRESS));
+    c.finish_loading(p, 0);
+    assert_eq!(c.describe(TX), Err(TRANSACTIONAL_ID_NOT_FOUND));
+}
+
+#[test]
+fn a_new_producer_fences_the_open_transaction_and_aborts_it_first() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    // The second producer of the same id: the open transaction is aborted under a
+    // bumped epoch, and the newcomer is told to retry.
+    let (e, _, _) = h.init(None);
+    assert_eq!(e, CONCURRENT_TRANSACTIONS);
+    assert_eq!(h.state(), TxnState::PrepareAbort);
+    let job = h.markers.last().expect("abort markers").clone();
+    assert!(!job.commit);
+    assert_eq!(job.producer_epoch, epoch + 1);
+    assert_eq!(job.partitions, vec![("a".into(), 0)]);
+    let (e, _, _) = h.init(None);
+    assert_eq!(e, CONCURRENT_TRANSACTIONS);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteAbort);
+    let (e, pid2, epoch2) = h.init(None);
+    assert_eq!((e, pid2, epoch2), (codes::NONE, pid, epoch + 2));
+    // The first producer is fenced now.
+    assert_eq!(h.add(pid, epoch, &[("a", 0)]), vec![PRODUCER_FENCED]);
+    assert_eq!(h.end(pid, epoch, true), PRODUCER_FENCED);
+    let (e, _, _) = h.init(Some((pid, epoch)));
+    assert_eq!(e, PRODUCER_FENCED);
+}
+
+#[test]
+fn init_with_the_current_epoch_bumps_and_a_retry_gets_the_same_answer() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    let (e, pid2, epoch2) = h.init(Some((pid, epoch)));
+    assert_eq!((e, pid2, epoch2), (codes::NONE, pid, epoch + 1));
+    // The same request again (its answer was lost): no second bump.
+    let writes = h.log.len();
+    let (e, pid3, epoch3) = h.init(Some((pid, epoch)));
+    assert_eq!((e, pid3, epoch3), (codes::NONE, pid, epoch + 1));
+    assert_eq!(h.log.len(), writes);
+}
+
+#[test]
+fn an_exhausted_epoch_takes_a_new_producer_id() {
+    let mut h = Harness::new();
+    let (_, pid, _) = h.init(None);
+    // Replay a state at the last usable epoch.
+    let mut meta = h.c.describe(TX).expect("id").clone();
+    meta.producer_epoch = i16::MAX - 1;
+    let mut c = TransactionCoordinator::new(config());
+    c.begin_loading(0, 1);
+    let key = TransactionLogKey {
+        transactional_id: TX.into(),
+    }
+    .encode()
+    .expect("key");
+    let value = meta.to_value().encode().expect("value");
+    assert!(c.load_record(0, &key, Some(&value)));
+    c.finish_loading(0, h.now);
+    h.c = c;
+    let (e, pid2, epoch2) = h.init(None);
+    assert_eq!(e, codes::NONE);
+    assert_ne!(pid2, pid);
+    assert_eq!(epoch2, 0);
+    assert_eq!(h.c.describe(TX).expect("id").previous_producer_id, pid);
+}
+
+#[test]
+fn requests_during_a_write_get_concurrent_transactions() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.auto_complete = false;
+    h.next_reply += 1;
+    let add = ReplyId(h.next_reply);
+    let out = h.c.handle(
+        h.now,
+        add,
+        TxnRequest::AddPartitions(AddPartitions {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            partitions: vec![("a".into(), 0)],
+            verify_only: false,
+        }),
+    );
+    assert!(h.apply(out).is_empty(), "answered only once durable");
+    assert_eq!(h.end(pid, epoch, true), CONCURRENT_TRANSACTIONS);
+    assert_eq!(h.init(Some((pid, epoch))).0, CONCURRENT_TRANSACTIONS);
+    let id = h.held.pop().expect("held append");
+    let out = h.c.append_completed(h.now, id, codes::NONE);
+    let replies = h.apply(out);
+    assert_eq!(
+        replies,
+        vec![(
+            add,
+            TxnResponse::AddPartitions {
+                errors: vec![(("a".into(), 0), codes::NONE)]
+            }
+        )]
+    );
+    assert_eq!(h.state(), TxnState::Ongoing);
+}
+
+#[test]
+fn a_failed_write_changes_nothing_and_maps_the_error() {
+    let mut h = Harness::new();
+    h.auto_complete = false;
+    h.next_reply += 1;
+    let out = h.c.handle(
+        h.now,
+        ReplyId(h.next_reply),
+        TxnRequest::InitProducerId(InitProducerId {
+            transactional_id: TX.into(),
+            timeout_ms: TIMEOUT_MS,
+            expected: None,
+            fresh_producer_id: 9,
+        }),
+    );
+    h.apply(out);
+    let id = h.held.pop().expect("held");
+    let out =
+        h.c.append_completed(h.now, id, codes::NOT_LEADER_OR_FOLLOWER);
+    let replies = h.apply(out);
+    assert_eq!(
+        replies[0].1,
+        TxnResponse::InitProducerId {
+            error: codes::NOT_COORDINATOR,
+            producer_id: -1,
+            producer_epoch: -1
+        }
+    );
+    assert_eq!(h.c.describe(TX), Err(TRANSACTIONAL_ID_NOT_FOUND));
+}
+
+#[test]
+fn verify_only_checks_membership_without_writing() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    let writes = h.log.len();
+    assert_eq!(
+        h.add_request(pid, epoch, &[("a", 0), ("a", 1)], true),
+        vec![codes::NONE, INVALID_TXN_STATE]
+    );
+    assert_eq!(h.log.len(), writes);
+    assert_eq!(
+        h.add_request(pid, epoch + 1, &[("a", 0)], true),
+        vec![PRODUCER_FENCED]
+    );
+}
+
+#[test]
+fn add_offsets_adds_the_groups_offsets_partition() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    let r = h.send(TxnRequest::AddOffsets(AddOffsets {
+        transactional_id: TX.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: "my-group".into(),
+    }));
+    assert_eq!(r, TxnResponse::AddOffsets { error: codes::NONE });
+    let partitions = &h.c.describe(TX).expect("id").partitions;
+    assert!(partitions.contains(&(OFFSETS_TOPIC_NAME.to_string(), 12)));
+    let r = h.send(TxnRequest::AddOffsets(AddOffsets {
+        transactional_id: TX.into(),
+        producer_id: pid,
+        producer_epoch: epoch + 3,
+        group_id: "my-group".into(),
+    }));
+    assert_eq!(
+        r,
+        TxnResponse::AddOffsets {
+            error: PRODUCER_FENCED
+        }
+    );
+}
+
+#[test]
+fn a_transaction_past_its_timeout_is_aborted_with_a_bumped_epoch() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    let start = h.now;
+    // Not yet: the check runs but the transaction is young.
+    h.tick(start + 10_000);
+    assert_eq!(h.state(), TxnState::Ongoing);
+    h.tick(start + i64::from(TIMEOUT_MS) + 10_001);
+    assert_eq!(h.state(), TxnState::PrepareAbort);
+    let job = h.markers.last().expect("abort").clone();
+    assert!(!job.commit);
+    assert_eq!(job.producer_epoch, epoch + 1);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteAbort);
+    // The producer that let it time out is fenced.
+    assert_eq!(h.end(pid, epoch, true), PRODUCER_FENCED);
+}
+
+#[test]
+fn idle_ids_expire_after_the_expiration_time() {
+    let mut h = Harness::with_config(TxnConfig {
+        transactional_id_expiration_ms: 50_000,
+        remove_expired_interval_ms: 10_000,
+        ..config()
+    });
+    h.init(None);
+    h.tick(40_000);
+    assert!(h.c.describe(TX).is_ok());
+    h.tick(60_000);
+    assert_eq!(h.c.describe(TX), Err(TRANSACTIONAL_ID_NOT_FOUND));
+    let (key, value) = h.log.last().expect("tombstone");
+    assert_eq!(
+        TransactionLogKey::decode(key)
+            .expect("key")
+            .transactional_id,
+        TX
+    );
+    assert!(value.is_none());
+}
+
+#[test]
+fn replay_restores_state_and_resumes_half_written_markers() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0), ("b", 2)]);
+    h.end(pid, epoch, true);
+    // A second id with an open transaction, and a third that was removed.
+    let log = h.log.clone();
+    let other = TxnMetadata {
+        transactional_id: "other".into(),
+        ..h.c.describe(TX).expect("id").clone()
+    };
+    let mut other_open = other.clone();
+    other_open.state = TxnState::Ongoing;
+    let gone_key = TransactionLogKey {
+        transactional_id: "gone".into(),
+    }
+    .encode()
+    .expect("key");
+
+    let mut c = TransactionCoordinator::new(config());
+    c.begin_loading(0, 8);
+    for (k, v) in &log {
+        assert!(c.load_record(0, k, v.as_deref()));
+    }
+    let other_key = TransactionLogKey {
+        transactional_id: "other".into(),
+    }
+    .encode()
+    .expect("key");
+    let other_value = other_open.to_value().encode().expect("value");
+    assert!(c.load_record(0, &other_key, Some(&other_value)));
+    assert!(c.load_record(0, &gone_key, Some(&other_value)));
+    assert!(c.load_record(0, &gone_key, None));
+    assert!(!c.load_record(0, &[9, 9], Some(&[1])));
+    let out = c.finish_loading(0, 2_000);
+    let jobs: Vec<&MarkerJob> = out
+        .iter()
+        .filter_map(|e| match e {
+            TxnEffect::WriteMarkers(j) => Some(j),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].transactional_id, TX);
+    assert_eq!(jobs[0].coordinator_epoch, 8);
+    assert!(jobs[0].commit);
+    let t = c.describe(TX).expect("restored");
+    assert_eq!((t.producer_id, t.producer_epoch), (pid, epoch));
+    assert_eq!(t.state, TxnState::PrepareCommit);
+    assert_eq!(c.describe("other").expect("other").state, TxnState::Ongoing);
+    assert_eq!(c.describe("gone"), Err(TRANSACTIONAL_ID_NOT_FOUND));
+    let (listed, loading) = c.list();
+    assert_eq!(listed.count(), 2);
+    assert!(!loading);
+}
+
+#[test]
+fn resigning_answers_waiting_requests_not_coordinator() {
+    let mut h = Harness::new();
+    h.auto_complete = false;
+    let out = h.c.handle(
+        h.now,
+        ReplyId(99),
+        TxnRequest::InitProducerId(InitProducerId {
+            transactional_id: TX.into(),
+            timeout_ms: TIMEOUT_MS,
+            expected: None,
+            fresh_producer_id: 3,
+        }),
+    );
+    h.apply(out);
+    let out = h.c.resign(0);
+    let replies = h.apply(out);
+    assert_eq!(
+        replies,
+        vec![(
+            ReplyId(99),
+            TxnResponse::InitProducerId {
+                error: codes::NOT_COORDINATOR,
+                producer_id: -1,
+                producer_epoch: -1
+            }
+        )]
+    );
+    assert_eq!(h.c.describe(TX), Err(codes::NOT_COORDINATOR));
+    // The late durability report of the dropped write changes nothing.
+    let id = h.held.pop().expect("held");
+    assert!(h.c.append_completed(h.now, id, codes::NONE).is_empty());
+    assert_eq!(h.c.next_deadline_ms(), None);
+}
