@@ -4,7 +4,7 @@
 //! disk (index lookups, timestamp search) read only the fixed 61-byte header, and this
 //! decodes the handful of fields they use from it.
 
-use moldau_protocol::batch::{BATCH_HEADER_BYTES, CONTROL_BIT, LOG_OVERHEAD_BYTES};
+use moldau_protocol::batch::{BATCH_HEADER_BYTES, CONTROL_BIT, LOG_OVERHEAD_BYTES, TRANSACTIONAL_BIT};
 
 use crate::producer_state::ProducerBatch;
 
@@ -64,6 +64,10 @@ impl BatchHeader {
         })
     }
 
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_BIT != 0
+    }
+
     /// The producer fields of this batch; `None` without a producer id.
     pub fn producer_batch(&self) -> Option<ProducerBatch> {
         if self.producer_id < 0 {
@@ -80,7 +84,8 @@ impl BatchHeader {
             first_offset: self.base_offset,
             last_offset: self.last_offset,
             max_timestamp: self.max_timestamp,
-            is_control: self.attributes & CONTROL_BIT != 0,
+            is_transactional: self.attributes & TRANSACTIONAL_BIT != 0,
+            is_control: self.is_control(),
         })
     }
 }

@@ -11,6 +11,11 @@
 //!    `*.swap`, retires the originals, and renames the swaps into place. A crash at
 //!    any point is finished or undone by the loader (see `log_loader.rs`).
 //!
+//! Transactions: nothing at or after the first unstable offset is cleaned; records
+//! of aborted transactions never enter the key map (they must not hide the
+//! committed value of their key); control batches are kept, and each cleaned
+//! segment keeps the `.txnindex` entries of the markers it holds.
+//!
 //! Tombstones (null values) follow KIP-534: the first cleaning that retains one
 //! stamps its batch with a delete horizon (`now + delete.retention.ms`, stored in the
 //! base timestamp with attribute bit 6); a later cleaning after the horizon drops it.
@@ -31,6 +36,7 @@ use crate::log_loader::{CLEANED_SUFFIX, SWAP_SUFFIX};
 use crate::manager::SharedLog;
 use crate::partition_log::PartitionLog;
 use crate::segment::{BatchMeta, LogSegment};
+use crate::txn_index::AbortedTxn;
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{
     parse_records, record_data, reencode_with_timestamp_delta, Record, RecordError,
@@ -47,6 +53,8 @@ struct SourceSegment {
     size_bytes: u64,
     path: PathBuf,
     file: Arc<File>,
+    /// The segment's `.txnindex` entries, carried into the cleaned segment.
+    aborted: Vec<AbortedTxn>,
 }
 
 /// What to clean, captured under the read lock.
@@ -61,6 +69,20 @@ pub struct CompactionPlan {
     segment_index_bytes: u64,
     index_interval_bytes: u64,
     delete_retention_ms: i64,
+    /// Every aborted transaction with data below `end_offset`.
+    aborted: Vec<AbortedTxn>,
+}
+
+impl CompactionPlan {
+    /// True for a batch of an aborted transaction.
+    fn is_aborted(&self, view: &BatchView<'_>) -> bool {
+        view.is_transactional()
+            && self.aborted.iter().any(|a| {
+                a.producer_id == view.producer_id()
+                    && a.first_offset <= view.base_offset()
+                    && view.base_offset() <= a.last_offset
+            })
+    }
 }
 
 /// A cleaned segment replacing the original segments `replaced`.
@@ -92,12 +114,15 @@ impl PartitionLog {
         }
         let active_base = self.active().base_offset();
         let lag = self.config.min_compaction_lag_ms;
-        // The first segment that is active or too young ends the cleanable range.
+        let unstable = self.first_unstable_offset().unwrap_or(i64::MAX);
+        // The first segment that is active, too young, or holds data of an open
+        // transaction ends the cleanable range.
         let end_offset = self
             .segments
             .values()
             .find(|s| {
                 s.base_offset() == active_base
+                    || s.next_offset() > unstable
                     || (lag > 0 && s.max_timestamp() > now_ms.saturating_sub(lag))
             })
             .map_or(active_base, |s| s.base_offset());
@@ -125,6 +150,7 @@ impl PartitionLog {
                 path: seg.log_path(),
                 // Out of descriptors: no compaction this pass, the next one retries.
                 file: seg.log_file().ok()?,
+                aborted: seg.txn_index().entries().to_vec(),
             });
         }
         let ratio_met =
@@ -142,6 +168,14 @@ impl PartitionLog {
             segment_index_bytes: self.config.segment_index_bytes,
             index_interval_bytes: self.config.index_interval_bytes,
             delete_retention_ms: self.config.delete_retention_ms,
+            // A transaction below the end may be aborted by a marker anywhere after.
+            aborted: self
+                .segments
+                .values()
+                .flat_map(|s| s.txn_index().entries())
+                .filter(|a| a.first_offset < end_offset)
+                .copied()
+                .collect(),
         })
     }
 
@@ -255,7 +289,7 @@ impl CompactionPlan {
                 break;
             }
             for_each_batch(seg, &mut |_, view| {
-                if view.is_control() {
+                if view.is_control() || self.is_aborted(&view) {
                     return Ok(());
                 }
                 let data = record_data(&view, DECOMPRESSED_BATCH_BYTES_MAX)
@@ -313,6 +347,9 @@ impl CompactionPlan {
                     }
                     return Err(e);
                 }
+            }
+            for txn in group.iter().flat_map(|s| &s.aborted) {
+                out.txn_index_mut().append(*txn)?;
             }
             out.on_become_inactive()?;
             out.sync_all()?;

@@ -1,5 +1,6 @@
 //! `kafka-dump-log.sh` for Moldau's files: segments (`.log`), offset indexes,
-//! time indexes and producer snapshots (`.snapshot`), printed line for line the way
+//! time indexes, transaction indexes (`.txnindex`) and producer snapshots
+//! (`.snapshot`), printed line for line the way
 //! Kafka's DumpLogSegments tool does.
 //!
 //! Wired to `moldau dump-log --files A.log[,A.index,A.timeindex] [--print-data-log]
@@ -20,6 +21,7 @@ use crate::offset_index::{decode_offset_entry, OFFSET_INDEX_ENTRY_BYTES};
 use crate::producer_state_file::{self, SNAPSHOT_SUFFIX};
 use crate::segment::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::time_index::{decode_time_entry, TIME_INDEX_ENTRY_BYTES};
+use crate::txn_index::{self, TXN_INDEX_SUFFIX};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{parse_records, record_data, Record};
 
@@ -64,6 +66,8 @@ pub fn dump_files(
             dump_time_index(file, verify_index_only, out)?;
         } else if name.ends_with(SNAPSHOT_SUFFIX) {
             dump_producer_snapshot(file, out)?;
+        } else if name.ends_with(TXN_INDEX_SUFFIX) {
+            dump_txn_index(file, out)?;
         } else {
             w(
                 out,
@@ -71,6 +75,21 @@ pub fn dump_files(
                 format_args!("Ignoring unknown file {}\n", file.display()),
             )?;
         }
+    }
+    Ok(())
+}
+
+/// A transaction index, one line per aborted transaction as Kafka's tool prints it.
+fn dump_txn_index(path: &Path, out: &mut dyn Write) -> Result<(), LogError> {
+    for t in txn_index::read(path)? {
+        w(
+            out,
+            path,
+            format_args!(
+                "AbortedTxn(version=0, producerId={}, firstOffset={}, lastOffset={}, lastStableOffset={})\n",
+                t.producer_id, t.first_offset, t.last_offset, t.last_stable_offset
+            ),
+        )?;
     }
     Ok(())
 }
@@ -539,6 +558,41 @@ mod tests {
             "{times}"
         );
         assert!(!times.contains("problems"), "{times}");
+    }
+
+    #[test]
+    fn transaction_markers_and_the_txn_index_are_printed() {
+        use moldau_protocol::control_record::{build_marker_batch, EndTxnMarker};
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), small_config());
+        let mut b = keyed_batch(&[("k".into(), Some(b"v".to_vec()))], 1000, Codec::None);
+        b[22] |= moldau_protocol::batch::TRANSACTIONAL_BIT as u8;
+        moldau_protocol::batch::set_producer(&mut b, 9, 1, 0);
+        moldau_protocol::batch::refresh_crc(&mut b);
+        log.append(&mut b, 0, 0).unwrap();
+        let end = EndTxnMarker {
+            commit: false,
+            coordinator_epoch: 4,
+        };
+        let mut m = build_marker_batch(9, 1, end, 2000).unwrap();
+        log.append(&mut m, 0, 0).unwrap();
+        log.set_high_watermark(2);
+        let seg = dir.path().join("00000000000000000000.log");
+        let text = dump(std::slice::from_ref(&seg), true, false);
+        assert!(
+            text.contains("isTransactional: true isControl: true"),
+            "{text}"
+        );
+        assert!(
+            text.contains("endTxnMarker: ABORT coordinatorEpoch: 4"),
+            "{text}"
+        );
+        let index = dir.path().join("00000000000000000000.txnindex");
+        let text = dump(std::slice::from_ref(&index), false, false);
+        assert_eq!(
+            text.lines().nth(1),
+            Some("AbortedTxn(version=0, producerId=9, firstOffset=0, lastOffset=1, lastStableOffset=2)")
+        );
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub enum LogError {
     #[error("log directory is offline after an I/O error")]
     DirOffline,
     /// A produced batch breaks its producer's epoch or sequence.
+    /// A control batch that is not a COMMIT or ABORT marker of a producer.
+    #[error("control batch is not a transaction marker of a producer")]
+    InvalidControlBatch,
     #[error(transparent)]
     Producer(#[from] crate::producer_state::ProducerStateError),
     /// The manager is shutting down and takes no more work.

@@ -30,6 +30,7 @@ pub mod partition_log;
 pub mod producer_state;
 pub mod producer_state_file;
 mod producer_state_load;
+mod producer_txn;
 pub mod properties_file;
 mod raft_log_ops;
 pub mod region_read;
@@ -37,6 +38,7 @@ mod retention;
 mod segment;
 pub mod time_index;
 pub mod topic_partition;
+pub mod txn_index;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType};
 pub use dir_lock::DirLock;
@@ -64,6 +66,8 @@ mod partition_log_tests;
 mod producer_log_tests;
 #[cfg(test)]
 mod producer_state_tests;
+#[cfg(test)]
+mod producer_txn_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::LogError;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
 use crate::producer_state::ProducerStateManager;
 use crate::segment::{LogSegment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::txn_index::TXN_INDEX_SUFFIX;
 use crate::topic_partition::{LogKind, TopicPartition};
 
 /// Suffix of files waiting for deletion.
@@ -74,6 +75,7 @@ impl PartitionLog {
             } else if let Some(stem) = name
                 .strip_suffix(INDEX_SUFFIX)
                 .or_else(|| name.strip_suffix(TIME_INDEX_SUFFIX))
+                .or_else(|| name.strip_suffix(TXN_INDEX_SUFFIX))
             {
                 if let Some(base) = parse_base(stem) {
                     index_bases.insert(base);
@@ -90,7 +92,7 @@ impl PartitionLog {
                 .copied()
                 .collect();
             for old in replaced {
-                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
                     remove_if_exists(&dir.join(crate::segment::segment_file_name(old, suffix)))?;
                 }
                 log_bases.remove(&old);
@@ -101,7 +103,7 @@ impl PartitionLog {
         }
         // Index files whose segment is gone, and half-renamed swap indexes.
         for base in index_bases.difference(&log_bases) {
-            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
                 remove_if_exists(&dir.join(crate::segment::segment_file_name(*base, suffix)))?;
             }
         }

@@ -10,6 +10,7 @@ use crate::config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
 use crate::producer_state::{BatchCheck, ProducerBatch, ProducerStateManager};
+use crate::producer_txn::{txn_marker, ReplicatedProducerBatch};
 use crate::segment::{BatchMeta, LogSegment};
 use crate::topic_partition::{LogKind, TopicPartition};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
@@ -163,15 +164,21 @@ impl PartitionLog {
         // Checked under the caller's write lock: two retries of one batch cannot
         // both pass. Applied only once the batches are written.
         let mut producers = self.producers.begin_append();
+        let mut completed = Vec::new();
         while pos < batches.len() {
-            let (size, delta, count, producer) = {
+            let (size, delta, count, producer, marker) = {
                 let view = BatchView::parse(&batches[pos..])?;
                 let producer = ProducerBatch::from_view(&view, next);
+                let marker = txn_marker(&view, next);
+                if view.is_control() && marker.is_none() {
+                    return Err(LogError::InvalidControlBatch);
+                }
                 (
                     view.size(),
                     view.last_offset_delta(),
                     view.records_count(),
                     producer,
+                    marker,
                 )
             };
             if delta < 0 || count < 0 {
@@ -182,7 +189,9 @@ impl PartitionLog {
                 .into());
             }
             self.check_batch_size(size as u64)?;
-            if let Some(producer) = producer {
+            if let Some(marker) = marker {
+                completed.extend(producers.check_marker(&marker)?);
+            } else if let Some(producer) = producer {
                 if let BatchCheck::Duplicate(original) = producers.check(&producer)? {
                     // A retry of a stored batch: Kafka answers with the original
                     // offsets and appends nothing.
@@ -226,6 +235,9 @@ impl PartitionLog {
         let staged = producers.finish();
         let info = self.append_metas(batches, &metas, first_offset, records, now_ms)?;
         self.producers.commit(staged, info.last_offset + 1);
+        for txn in &completed {
+            self.index_completed_txn(txn)?;
+        }
         self.epochs.assign(leader_epoch, first_offset)?;
         Ok(AppendInfo {
             log_append_time: if append_time { now_ms } else { -1 },
@@ -273,7 +285,7 @@ impl PartitionLog {
                 max_timestamp: view.max_timestamp(),
             });
             epochs.push((view.partition_leader_epoch(), view.base_offset()));
-            producers.extend(ProducerBatch::from_view(&view, view.base_offset()));
+            producers.extend(ReplicatedProducerBatch::from_view(&view));
             records += view.records_count() as i64;
             expected = view.last_offset() + 1;
         }
@@ -288,7 +300,9 @@ impl PartitionLog {
         let info = self.append_metas(batches, &metas, first_offset, records, wall_clock_ms())?;
         // A replica takes the leader's producer state as it is, unchecked (as Kafka).
         for producer in &producers {
-            self.producers.apply(producer);
+            if let Some(txn) = producer.apply_to(&mut self.producers) {
+                self.index_completed_txn(&txn)?;
+            }
         }
         self.producers.advance_to(info.last_offset + 1);
         for (epoch, base) in epochs {

@@ -4,12 +4,18 @@
 //! lock, so two retries of one batch cannot both be appended) and answers a retried
 //! batch with the offsets it was stored at.
 //!
+//! Transactions: a transactional batch opens the producer's transaction (its first
+//! offset is kept), a COMMIT or ABORT marker closes it. The partition's first
+//! unstable offset is the smallest first offset of an open transaction; the last
+//! stable offset (LSO) is that, capped by the high watermark.
+//!
 //! Pure logic: no I/O. Snapshots are in `producer_state_file`, rebuilding from the
 //! log in `producer_state_load`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use moldau_protocol::batch::BatchView;
+use moldau_protocol::control_record::EndTxnMarker;
 use thiserror::Error;
 
 /// Batches remembered per producer (Kafka's NUM_BATCHES_TO_RETAIN; clients keep at
@@ -44,8 +50,8 @@ pub struct ProducerStateEntry {
     pub last_timestamp: i64,
     /// Epoch of the transaction coordinator that wrote the last marker (-1: none).
     pub coordinator_epoch: i32,
-    /// First offset of the producer's open transaction; transactions are not served
-    /// yet, so this stays `None` until they are (an open transaction never expires).
+    /// First offset of the producer's open transaction (an open transaction never
+    /// expires).
     pub current_txn_first_offset: Option<i64>,
 }
 
@@ -82,11 +88,18 @@ impl ProducerStateEntry {
             .copied()
     }
 
-    fn add(&mut self, batch: &ProducerBatch) {
-        if batch.epoch != self.epoch {
-            // A new epoch restarts the sequence: the old epoch's batches mean nothing.
+    /// A new epoch restarts the sequence: the old epoch's batches mean nothing.
+    fn update_epoch(&mut self, epoch: i16) {
+        if epoch != self.epoch {
             self.batches.clear();
-            self.epoch = batch.epoch;
+            self.epoch = epoch;
+        }
+    }
+
+    fn add(&mut self, batch: &ProducerBatch) {
+        self.update_epoch(batch.epoch);
+        if batch.is_transactional && self.current_txn_first_offset.is_none() {
+            self.current_txn_first_offset = Some(batch.first_offset);
         }
         self.batches.push_back(BatchMetadata {
             first_seq: batch.first_seq,
@@ -100,6 +113,42 @@ impl ProducerStateEntry {
         }
         self.last_timestamp = batch.max_timestamp;
     }
+
+    /// Closes the open transaction, if any, as `marker` says (Kafka writes a marker
+    /// for a producer with no open transaction too; it closes nothing).
+    fn end_txn(&mut self, marker: &TxnMarker) -> Option<CompletedTxn> {
+        self.update_epoch(marker.epoch);
+        let completed = self.current_txn_first_offset.map(|first| CompletedTxn {
+            producer_id: self.producer_id,
+            first_offset: first,
+            last_offset: marker.offset,
+            aborted: !marker.marker.commit,
+        });
+        self.coordinator_epoch = marker.marker.coordinator_epoch;
+        self.current_txn_first_offset = None;
+        self.last_timestamp = marker.timestamp;
+        completed
+    }
+}
+
+/// A transaction marker (control batch) at `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxnMarker {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub offset: i64,
+    pub marker: EndTxnMarker,
+    pub timestamp: i64,
+}
+
+/// A transaction a marker closed: its data lies in `[first_offset, last_offset]`
+/// (the marker is at `last_offset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub aborted: bool,
 }
 
 /// The header fields of one batch that producer state needs (read from the batch
@@ -113,8 +162,10 @@ pub struct ProducerBatch {
     pub first_offset: i64,
     pub last_offset: i64,
     pub max_timestamp: i64,
-    /// Control batches (transaction markers) carry no sequence; they are skipped
-    /// until transactions are served.
+    /// Part of a transaction: opens one if the producer has none open.
+    pub is_transactional: bool,
+    /// Control batches (transaction markers) carry no sequence: they go through
+    /// [`ProducerAppend::check_marker`] / [`ProducerStateManager::apply_marker`].
     pub is_control: bool,
 }
 
@@ -133,6 +184,7 @@ impl ProducerBatch {
             first_offset,
             last_offset: first_offset + view.last_offset_delta() as i64,
             max_timestamp: view.max_timestamp(),
+            is_transactional: view.is_transactional(),
             is_control: view.is_control(),
         })
     }
@@ -156,6 +208,18 @@ pub enum ProducerStateError {
         producer_id: i64,
         found: i16,
         current: i16,
+    },
+    /// A non-transactional batch from a producer with an open transaction (Kafka's
+    /// INVALID_TXN_STATE).
+    #[error("producer {producer_id} sent a non-transactional batch during its open transaction")]
+    InvalidTxnState { producer_id: i64 },
+    /// A marker from a coordinator older than the one that wrote the producer's last
+    /// marker (Kafka's TRANSACTION_COORDINATOR_FENCED).
+    #[error("marker for producer {producer_id} from coordinator epoch {found}, older than {current}")]
+    CoordinatorFenced {
+        producer_id: i64,
+        found: i32,
+        current: i32,
     },
 }
 
@@ -185,6 +249,11 @@ fn check_against(
     let Some(entry) = entry else {
         return Ok(BatchCheck::Append);
     };
+    if !batch.is_transactional && entry.current_txn_first_offset.is_some() {
+        return Err(ProducerStateError::InvalidTxnState {
+            producer_id: batch.producer_id,
+        });
+    }
     if batch.epoch < entry.epoch {
         return Err(ProducerStateError::InvalidProducerEpoch {
             producer_id: batch.producer_id,
@@ -214,10 +283,38 @@ fn check_against(
     Ok(BatchCheck::Append)
 }
 
+/// Kafka's checks of a marker against the producer's entry: not an older producer
+/// epoch, not an older coordinator epoch.
+fn check_marker_against(
+    entry: Option<&ProducerStateEntry>,
+    marker: &TxnMarker,
+) -> Result<(), ProducerStateError> {
+    let Some(entry) = entry else {
+        return Ok(());
+    };
+    if marker.epoch < entry.epoch {
+        return Err(ProducerStateError::InvalidProducerEpoch {
+            producer_id: marker.producer_id,
+            found: marker.epoch,
+            current: entry.epoch,
+        });
+    }
+    if marker.marker.coordinator_epoch < entry.coordinator_epoch {
+        return Err(ProducerStateError::CoordinatorFenced {
+            producer_id: marker.producer_id,
+            found: marker.marker.coordinator_epoch,
+            current: entry.coordinator_epoch,
+        });
+    }
+    Ok(())
+}
+
 /// Every producer's state on one partition.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerStateEntry>,
+    /// (first offset, producer id) of every open transaction, oldest first.
+    ongoing: BTreeSet<(i64, i64)>,
     /// The offset after the last batch applied: the state describes `[.., end)`.
     map_end_offset: i64,
 }
@@ -227,16 +324,60 @@ impl ProducerStateManager {
     pub fn new(end_offset: i64) -> Self {
         ProducerStateManager {
             producers: HashMap::new(),
+            ongoing: BTreeSet::new(),
             map_end_offset: end_offset,
         }
     }
 
     /// State loaded from a snapshot taken at `end_offset`.
     pub fn from_entries(entries: Vec<ProducerStateEntry>, end_offset: i64) -> Self {
-        ProducerStateManager {
-            producers: entries.into_iter().map(|e| (e.producer_id, e)).collect(),
-            map_end_offset: end_offset,
+        let mut state = ProducerStateManager::new(end_offset);
+        for e in entries {
+            state.put(e);
         }
+        state
+    }
+
+    /// Stores `entry`, keeping the open-transaction set in step.
+    fn put(&mut self, entry: ProducerStateEntry) {
+        let id = entry.producer_id;
+        if let Some(old) = self.producers.get(&id) {
+            if let Some(first) = old.current_txn_first_offset {
+                self.ongoing.remove(&(first, id));
+            }
+        }
+        if let Some(first) = entry.current_txn_first_offset {
+            self.ongoing.insert((first, id));
+        }
+        self.producers.insert(id, entry);
+    }
+
+    fn entry_or_new(&self, producer_id: i64) -> ProducerStateEntry {
+        self.producers
+            .get(&producer_id)
+            .cloned()
+            .unwrap_or_else(|| ProducerStateEntry::new(producer_id))
+    }
+
+    /// First offset of the oldest open transaction: nothing at or after it is
+    /// stable. `None` when no transaction is open.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.first().map(|(first, _)| *first)
+    }
+
+    /// The open transactions as (first offset, producer id), oldest first.
+    pub fn ongoing_txns(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.ongoing.iter().copied()
+    }
+
+    /// The LSO to record with a transaction that just completed (Kafka's
+    /// `lastStableOffset(completedTxn)`): the oldest other open transaction's start,
+    /// else the offset after the marker.
+    pub fn last_stable_offset_after(&self, completed: &CompletedTxn) -> i64 {
+        self.ongoing
+            .iter()
+            .find(|(_, id)| *id != completed.producer_id)
+            .map_or(completed.last_offset + 1, |(first, _)| *first)
     }
 
     pub fn entry(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
@@ -271,8 +412,8 @@ impl ProducerStateManager {
 
     /// Applies what an append staged, once its batches are written.
     pub fn commit(&mut self, staged: StagedProducers, end_offset: i64) {
-        for (id, entry) in staged.0 {
-            self.producers.insert(id, entry);
+        for (_, entry) in staged.0 {
+            self.put(entry);
         }
         self.map_end_offset = self.map_end_offset.max(end_offset);
     }
@@ -281,12 +422,21 @@ impl ProducerStateManager {
     /// Kafka does for appends that did not come from a client.
     pub fn apply(&mut self, batch: &ProducerBatch) {
         if !batch.is_control {
-            self.producers
-                .entry(batch.producer_id)
-                .or_insert_with(|| ProducerStateEntry::new(batch.producer_id))
-                .add(batch);
+            let mut entry = self.entry_or_new(batch.producer_id);
+            entry.add(batch);
+            self.put(entry);
         }
         self.map_end_offset = self.map_end_offset.max(batch.last_offset + 1);
+    }
+
+    /// Records a marker already in the log (recovery, replicas) without checks;
+    /// returns the transaction it closed.
+    pub fn apply_marker(&mut self, marker: &TxnMarker) -> Option<CompletedTxn> {
+        let mut entry = self.entry_or_new(marker.producer_id);
+        let completed = entry.end_txn(marker);
+        self.put(entry);
+        self.map_end_offset = self.map_end_offset.max(marker.offset + 1);
+        completed
     }
 
     /// Marks the state as describing the log up to `end_offset` (batches without a
@@ -325,10 +475,7 @@ impl ProducerAppend<'_> {
         if batch.is_control {
             return Ok(BatchCheck::Append);
         }
-        let current = self
-            .staged
-            .get(&batch.producer_id)
-            .or_else(|| self.state.entry(batch.producer_id));
+        let current = self.current(batch.producer_id);
         let decision = check_against(current, batch)?;
         if decision == BatchCheck::Append {
             let mut entry = current
@@ -338,6 +485,28 @@ impl ProducerAppend<'_> {
             self.staged.insert(batch.producer_id, entry);
         }
         Ok(decision)
+    }
+
+    /// Checks a marker the coordinator asked for and stages it; returns the
+    /// transaction it closes.
+    pub fn check_marker(
+        &mut self,
+        marker: &TxnMarker,
+    ) -> Result<Option<CompletedTxn>, ProducerStateError> {
+        let current = self.current(marker.producer_id);
+        check_marker_against(current, marker)?;
+        let mut entry = current
+            .cloned()
+            .unwrap_or_else(|| ProducerStateEntry::new(marker.producer_id));
+        let completed = entry.end_txn(marker);
+        self.staged.insert(marker.producer_id, entry);
+        Ok(completed)
+    }
+
+    fn current(&self, producer_id: i64) -> Option<&ProducerStateEntry> {
+        self.staged
+            .get(&producer_id)
+            .or_else(|| self.state.entry(producer_id))
     }
 
     /// The staged entries, to [`ProducerStateManager::commit`] after the write.

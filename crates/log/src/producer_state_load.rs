@@ -1,11 +1,20 @@
 //! Building a partition's producer state at open and after truncation: the newest
 //! usable `.snapshot`, then the batch headers of the log after it (only the 61-byte
-//! headers are read: producer id, epoch and sequence live there).
+//! headers are read: producer id, epoch and sequence live there; control batches,
+//! a few dozen bytes, are read whole for their marker). The `.txnindex` entries of
+//! markers after the snapshot are rebuilt on the way.
 
+use moldau_protocol::batch::BatchView;
+use moldau_protocol::control_record::CONTROL_BATCH_BYTES_MAX;
+
+use crate::batch_header::BatchHeader;
 use crate::error::LogError;
 use crate::partition_log::PartitionLog;
 use crate::producer_state::ProducerStateManager;
 use crate::producer_state_file;
+use crate::producer_txn::{aborted_entry, txn_marker};
+use crate::segment::LogSegment;
+use crate::txn_index::AbortedTxn;
 
 impl PartitionLog {
     /// Rebuilds `self.producers` from the newest snapshot at or below the log end
@@ -34,9 +43,14 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Applies every batch from `state`'s end to the log end.
-    fn replay_producer_batches(&self, state: &mut ProducerStateManager) -> Result<(), LogError> {
+    /// Applies every batch from `state`'s end to the log end, and rebuilds the
+    /// transaction index entries of the markers there.
+    fn replay_producer_batches(&mut self, state: &mut ProducerStateManager) -> Result<(), LogError> {
         let from = state.map_end_offset();
+        for seg in self.segments.values_mut() {
+            seg.txn_index_mut().truncate_to(from)?;
+        }
+        let mut aborted: Vec<AbortedTxn> = Vec::new();
         let start_base = self
             .segments
             .range(..=from)
@@ -49,7 +63,13 @@ impl PartitionLog {
             };
             while let Some(h) = seg.read_header(pos)? {
                 if h.last_offset >= from {
-                    if let Some(batch) = h.producer_batch() {
+                    if h.is_control() {
+                        if let Some(txn) = read_marker(seg, pos, &h)?
+                            .and_then(|marker| state.apply_marker(&marker))
+                        {
+                            aborted.extend(aborted_entry(state, &txn));
+                        }
+                    } else if let Some(batch) = h.producer_batch() {
                         state.apply(&batch);
                     }
                     state.advance_to(h.last_offset + 1);
@@ -58,6 +78,9 @@ impl PartitionLog {
             }
         }
         state.advance_to(self.log_end_offset);
+        for entry in aborted {
+            self.index_aborted(entry)?;
+        }
         Ok(())
     }
 
@@ -84,4 +107,21 @@ impl PartitionLog {
     pub fn producer_state(&self) -> &ProducerStateManager {
         &self.producers
     }
+}
+
+/// The marker of the control batch at `pos` (header `h`); `None` when it is not one.
+fn read_marker(
+    seg: &LogSegment,
+    pos: u64,
+    h: &BatchHeader,
+) -> Result<Option<crate::producer_state::TxnMarker>, LogError> {
+    if h.size_bytes > CONTROL_BATCH_BYTES_MAX as u64 {
+        tracing::warn!(offset = h.base_offset, size = h.size_bytes, "control batch too large to be a marker");
+        return Ok(None);
+    }
+    let buf = seg.read_from(pos, h, h.size_bytes as usize, i64::MAX, true)?;
+    let Ok(view) = BatchView::parse(&buf) else {
+        return Ok(None);
+    };
+    Ok(txn_marker(&view, h.base_offset))
 }

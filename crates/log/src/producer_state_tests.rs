@@ -12,6 +12,7 @@ fn batch(epoch: i16, first_seq: i32, count: i32, first_offset: i64) -> ProducerB
         first_offset,
         last_offset: first_offset + count as i64 - 1,
         max_timestamp: 1_000,
+        is_transactional: false,
         is_control: false,
     }
 }

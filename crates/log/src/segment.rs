@@ -1,4 +1,5 @@
-//! One segment: a `.log` file of batches with its `.index` and `.timeindex`.
+//! One segment: a `.log` file of batches with its `.index`, `.timeindex` and
+//! `.txnindex`.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -14,6 +15,7 @@ use crate::disk_reservation::DiskReservation;
 use crate::error::LogError;
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
+use crate::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 
 /// Suffix of segment data files.
 pub const LOG_SUFFIX: &str = ".log";
@@ -93,6 +95,8 @@ pub(crate) struct LogSegment {
     size_bytes: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    /// Transactions aborted by markers stored here.
+    txn_index: TxnIndex,
     /// One past the last offset stored here; the base offset while empty.
     next_offset: i64,
     /// Largest batch max timestamp stored here, -1 if none.
@@ -138,6 +142,7 @@ impl LogSegment {
         }
         let (offset_index, _) = OffsetIndex::open(&index_path, base_offset, max_index_bytes, 0)?;
         let (time_index, _) = TimeIndex::open(&time_path, base_offset, max_index_bytes)?;
+        let txn_index = TxnIndex::create(file_path(dir, base_offset, TXN_INDEX_SUFFIX, suffix))?;
         Ok(LogSegment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -146,6 +151,7 @@ impl LogSegment {
             size_bytes: 0,
             offset_index,
             time_index,
+            txn_index,
             next_offset: base_offset,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
@@ -178,6 +184,7 @@ impl LogSegment {
         let (offset_index, offsets_ok) =
             OffsetIndex::open(&index_path, base_offset, max_index_bytes, size_bytes)?;
         let (time_index, times_ok) = TimeIndex::open(&time_path, base_offset, max_index_bytes)?;
+        let txn_index = TxnIndex::open(file_path(dir, base_offset, TXN_INDEX_SUFFIX, suffix))?;
         let mut seg = LogSegment {
             base_offset,
             dir: dir.to_path_buf(),
@@ -186,6 +193,7 @@ impl LogSegment {
             size_bytes,
             offset_index,
             time_index,
+            txn_index,
             next_offset: base_offset,
             max_timestamp: -1,
             offset_of_max_timestamp: base_offset,
@@ -450,6 +458,7 @@ impl LogSegment {
         self.size_bytes = pos;
         self.offset_index.truncate_to_position(pos as u32)?;
         self.time_index.truncate_to_offset(offset)?;
+        self.txn_index.truncate_to(offset)?;
         // Recompute the tail state from what is left.
         self.next_offset = self.base_offset;
         self.max_timestamp = -1;
@@ -498,7 +507,7 @@ impl LogSegment {
         Ok(())
     }
 
-    /// Renames all three files from the current suffix to `suffix`.
+    /// Renames all the segment's files from the current suffix to `suffix`.
     pub fn change_suffix(&mut self, suffix: &str) -> Result<(), LogError> {
         let renames = [
             (
@@ -520,11 +529,13 @@ impl LogSegment {
         self.log.set_path(renames[0].1.clone());
         self.offset_index.storage().set_path(renames[1].1.clone());
         self.time_index.storage().set_path(renames[2].1.clone());
+        self.txn_index
+            .rename(file_path(&self.dir, self.base_offset, TXN_INDEX_SUFFIX, suffix))?;
         self.suffix = suffix.to_string();
         Ok(())
     }
 
-    /// Deletes all three files (missing ones are fine).
+    /// Deletes all the segment's files (missing ones are fine).
     pub fn delete_files(&self) -> Result<(), LogError> {
         self.log.close();
         self.offset_index.close();
@@ -540,7 +551,7 @@ impl LogSegment {
                 Err(e) => return Err(LogError::io(&p, e)),
             }
         }
-        Ok(())
+        self.txn_index.delete()
     }
 
     /// fsyncs data, both indexes and nothing else.
@@ -615,5 +626,11 @@ impl LogSegment {
     }
     pub fn offset_index(&self) -> &OffsetIndex {
         &self.offset_index
+    }
+    pub fn txn_index(&self) -> &TxnIndex {
+        &self.txn_index
+    }
+    pub fn txn_index_mut(&mut self) -> &mut TxnIndex {
+        &mut self.txn_index
     }
 }

@@ -13,6 +13,7 @@ pub mod batch_builder;
 pub mod batch_encode;
 pub mod batch_header;
 pub mod compression;
+pub mod control_record;
 pub mod frame;
 pub mod otlp;
 pub mod produce_validation;
