@@ -68,6 +68,12 @@ impl BrokerError {
             BrokerError::Log(LogError::Producer(ProducerStateError::InvalidProducerEpoch {
                 ..
             })) => ResponseError::InvalidProducerEpoch,
+            BrokerError::Log(LogError::Producer(ProducerStateError::InvalidTxnState {
+                ..
+            })) => ResponseError::InvalidTxnState,
+            BrokerError::Log(LogError::Producer(ProducerStateError::CoordinatorFenced {
+                ..
+            })) => ResponseError::TransactionCoordinatorFenced,
             _ => ResponseError::KafkaStorageError,
         }
     }

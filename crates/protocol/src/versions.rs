@@ -51,6 +51,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::GetTelemetrySubscriptions, 0, 0),
     api(ApiKey::PushTelemetry, 0, 0),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
+    api(ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

@@ -1,9 +1,13 @@
-//! Fetch: whole batches from each partition up to the high watermark, long-polling
-//! until `min_bytes` arrive or `max_wait_ms` passes, with incremental fetch sessions.
+//! Fetch: whole batches from each partition up to the high watermark (the last
+//! stable offset for read_committed, with the aborted transactions overlapping what
+//! is returned), long-polling until `min_bytes` arrive or `max_wait_ms` passes, with
+//! incremental fetch sessions.
 
 use crate::broker::Broker;
 use crate::client_quota_manager::QuotaKind;
-use crate::fetch_response_encoder::{FetchPartitionHeader, FetchRecords, FetchResponseEncoder};
+use crate::fetch_response_encoder::{
+    AbortedTransaction, FetchPartitionHeader, FetchRecords, FetchResponseEncoder,
+};
 use crate::fetch_session::{
     FetchSession, SessionError, SessionPartition, FINAL_EPOCH, INITIAL_EPOCH,
 };
@@ -19,12 +23,17 @@ use std::time::Duration;
 
 /// Upper bound on how long a fetch may wait, whatever the client asks.
 pub const FETCH_WAIT_MS_MAX: i32 = 30_000;
+/// Fetch's isolation_level asking for committed data only.
+const READ_COMMITTED: i8 = 1;
 
 /// One partition's answer, before it is known whether it goes into the response.
 struct PartitionRead {
     error: i16,
     high_watermark: i64,
+    last_stable_offset: i64,
     log_start_offset: i64,
+    /// For read_committed: the aborted transactions overlapping the records.
+    aborted_transactions: Vec<AbortedTransaction>,
     /// Where the batches lie in a segment file; sent from there with sendfile.
     records: Option<RegionRead>,
     /// The leader, when this node is not it.
@@ -84,7 +93,9 @@ fn error_read(error: ResponseError) -> PartitionRead {
     PartitionRead {
         error: error.code(),
         high_watermark: -1,
+        last_stable_offset: -1,
         log_start_offset: -1,
+        aborted_transactions: Vec::new(),
         records: None,
         current_leader: None,
     }
@@ -97,6 +108,7 @@ fn read_partition(
     p: &SessionPartition,
     budget: usize,
     min_one_batch: bool,
+    read_committed: bool,
 ) -> PartitionRead {
     if p.topic.is_empty() {
         return error_read(ResponseError::UnknownTopicId);
@@ -129,23 +141,47 @@ fn read_partition(
     };
     let log = partition.log.read();
     let high_watermark = log.high_watermark();
+    let last_stable_offset = log.last_stable_offset();
     let log_start_offset = log.log_start_offset();
     let limit = budget.min(p.partition_max_bytes.max(0) as usize);
-    // The log checks the range and stops at the high watermark; only the region's
-    // bounds are read here, the records themselves go out with sendfile.
-    let result = log.read_region(p.fetch_offset, limit, high_watermark, min_one_batch);
+    let max_offset = if read_committed {
+        last_stable_offset
+    } else {
+        high_watermark
+    };
+    // The log checks the range and stops at the high watermark (or the LSO); only
+    // the region's bounds are read here, the records themselves go out with sendfile.
+    let result = log.read_region(p.fetch_offset, limit, max_offset, min_one_batch);
     match result {
-        Ok(region) => PartitionRead {
-            error: 0,
-            high_watermark,
-            log_start_offset,
-            records: Some(region),
-            current_leader: None,
-        },
+        Ok(region) => {
+            let aborted_transactions = if read_committed && !region.is_empty() {
+                let upper_bound = region.first_offset + region.offset_span;
+                log.aborted_transactions(p.fetch_offset, upper_bound)
+                    .into_iter()
+                    .map(|t| AbortedTransaction {
+                        producer_id: t.producer_id,
+                        first_offset: t.first_offset,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            PartitionRead {
+                error: 0,
+                high_watermark,
+                last_stable_offset,
+                log_start_offset,
+                aborted_transactions,
+                records: Some(region),
+                current_leader: None,
+            }
+        }
         Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
             error: ResponseError::OffsetOutOfRange.code(),
             high_watermark,
+            last_stable_offset,
             log_start_offset,
+            aborted_transactions: Vec::new(),
             records: None,
             current_leader: None,
         },
@@ -162,6 +198,7 @@ fn read_all(
     broker: &Broker,
     partitions: &[SessionPartition],
     max_bytes: usize,
+    read_committed: bool,
 ) -> (Vec<PartitionRead>, usize, bool) {
     // The image of this pass: a long poll notices leadership moving away.
     let image = broker.metadata.image();
@@ -170,7 +207,7 @@ fn read_all(
     let mut any_error = false;
     for p in partitions {
         let budget = max_bytes.saturating_sub(total);
-        let read = read_partition(broker, &image, p, budget, total == 0);
+        let read = read_partition(broker, &image, p, budget, total == 0, read_committed);
         total += read.records_bytes();
         any_error |= read.error != 0;
         reads.push(read);
@@ -275,11 +312,12 @@ async fn fetch(
     let min_bytes = request.min_bytes.max(0) as usize;
     let wait_ms = request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
+    let read_committed = request.isolation_level == READ_COMMITTED;
     let reads = loop {
         let notified = broker.replicas.data_arrived.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (reads, total, any_error) = read_all(&broker, &partitions, max_bytes);
+        let (reads, total, any_error) = read_all(&broker, &partitions, max_bytes, read_committed);
         let has_news = match &mode {
             Mode::Incremental(_) => partitions
                 .iter()
@@ -295,7 +333,7 @@ async fn fetch(
             break reads;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            break read_all(&broker, &partitions, max_bytes).0;
+            break read_all(&broker, &partitions, max_bytes, read_committed).0;
         }
     };
 
@@ -325,9 +363,9 @@ async fn fetch(
             partition_index: p.partition,
             error_code: read.error,
             high_watermark: read.high_watermark,
-            last_stable_offset: read.high_watermark,
+            last_stable_offset: read.last_stable_offset,
             log_start_offset: read.log_start_offset,
-            aborted_transactions: Some(Vec::new()),
+            aborted_transactions: Some(read.aborted_transactions),
             preferred_read_replica: -1,
             current_leader: read.current_leader,
         };

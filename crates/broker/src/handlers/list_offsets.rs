@@ -1,4 +1,5 @@
-//! ListOffsets: earliest, latest, by timestamp and max timestamp per partition.
+//! ListOffsets: earliest, latest, by timestamp and max timestamp per partition;
+//! with read_committed, nothing at or past the last stable offset.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -16,6 +17,8 @@ const EARLIEST_LOCAL: i64 = -4;
 /// The newest offset in tiered storage (v9, KIP-1005). Moldau has no tiered
 /// storage, so it is answered as Kafka answers it without: offset and epoch -1.
 const LATEST_TIERED: i64 = -5;
+/// ListOffsets' isolation_level asking for committed data only (v2+).
+const READ_COMMITTED: i8 = 1;
 
 fn error(index: i32, e: ResponseError) -> ListOffsetsPartitionResponse {
     ListOffsetsPartitionResponse::default()
@@ -30,6 +33,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let request: ListOffsetsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let image = broker.metadata.image();
+    let read_committed = request.isolation_level == READ_COMMITTED;
     let mut topics = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.to_string();
@@ -71,7 +75,12 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             }
             // v10's timeout bounds waiting on remote storage, which is never waited on.
             let log = partition.log.read();
-            let hw = log.high_watermark();
+            // What a consumer of this isolation level may see ends here.
+            let hw = if read_committed {
+                log.last_stable_offset()
+            } else {
+                log.high_watermark()
+            };
             let found: Result<(i64, i64), ResponseError> = match p.timestamp {
                 LATEST => Ok((-1, hw)),
                 EARLIEST | EARLIEST_LOCAL => Ok((-1, log.log_start_offset())),

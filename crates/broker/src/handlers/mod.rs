@@ -37,6 +37,7 @@ mod push_telemetry;
 mod sync_group;
 mod telemetry_subscription;
 mod update_features;
+mod write_txn_markers;
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -89,6 +90,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeClientQuotas => describe_client_quotas::handle(ctx, body),
         ApiKey::AlterClientQuotas => alter_client_quotas::handle(ctx, body).await,
         ApiKey::UpdateFeatures => update_features::handle(ctx, body).await,
+        ApiKey::WriteTxnMarkers => write_txn_markers::handle(ctx, body),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }

@@ -1,0 +1,168 @@
+//! WriteTxnMarkers (api 27): a transaction coordinator asks the leader of each
+//! partition of a transaction to append the COMMIT or ABORT marker (a control
+//! batch with the producer's id and epoch and the coordinator's epoch). The log
+//! checks the epochs (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) and
+//! closes the producer's open transaction, which moves the last stable offset. The
+//! answer waits until every marker is durable, as an acks=all produce does.
+
+use crate::partition::DurableReceiver;
+use crate::request::{CloseConnection, Deferred, RequestContext};
+use bytes::Bytes;
+use moldau_log::TopicPartition;
+use moldau_protocol::control_record::{build_marker_batch, EndTxnMarker};
+use moldau_protocol::kafka::messages::write_txn_markers_request::WritableTxnMarker;
+use moldau_protocol::kafka::messages::write_txn_markers_response::{
+    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+};
+use moldau_protocol::kafka::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+use moldau_protocol::ResponseError;
+
+/// One partition's outcome before durability is known.
+struct PendingMarker {
+    partition: i32,
+    error: Option<ResponseError>,
+    durable: Option<DurableReceiver>,
+}
+
+impl PendingMarker {
+    fn failed(partition: i32, error: ResponseError) -> Self {
+        PendingMarker {
+            partition,
+            error: Some(error),
+            durable: None,
+        }
+    }
+}
+
+pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
+    let request: WriteTxnMarkersRequest = super::decode(&ctx, body)?;
+    let now = crate::clock::now_ms();
+    let mut markers = Vec::with_capacity(request.markers.len());
+    // Appending writes the log (and fsyncs a transaction index on an abort): off the
+    // connection's worker, as DeleteRecords.
+    tokio::task::block_in_place(|| {
+        for marker in &request.markers {
+            let mut topics = Vec::with_capacity(marker.topics.len());
+            for topic in &marker.topics {
+                let name = topic.name.0.to_string();
+                let partitions: Vec<PendingMarker> = topic
+                    .partition_indexes
+                    .iter()
+                    .map(|&index| write_marker(&ctx, marker, &name, index, now))
+                    .collect();
+                topics.push((topic.name.clone(), partitions));
+            }
+            markers.push((marker.producer_id, topics));
+        }
+    });
+    Ok(Box::pin(async move {
+        let mut results = Vec::with_capacity(markers.len());
+        for (producer_id, topics) in markers {
+            let mut topic_results = Vec::with_capacity(topics.len());
+            for (name, partitions) in topics {
+                let mut partition_results = Vec::with_capacity(partitions.len());
+                for p in partitions {
+                    let error = match p.durable {
+                        None => p.error,
+                        Some(rx) => match rx.await {
+                            Ok(Ok(_)) => p.error,
+                            Ok(Err(e)) => {
+                                tracing::error!("flushing a transaction marker failed: {e}");
+                                Some(ResponseError::KafkaStorageError)
+                            }
+                            Err(_) => Some(ResponseError::KafkaStorageError),
+                        },
+                    };
+                    partition_results.push(
+                        WritableTxnMarkerPartitionResult::default()
+                            .with_partition_index(p.partition)
+                            .with_error_code(error.map_or(0, |e| e.code())),
+                    );
+                }
+                topic_results.push(
+                    WritableTxnMarkerTopicResult::default()
+                        .with_name(name)
+                        .with_partitions(partition_results),
+                );
+            }
+            results.push(
+                WritableTxnMarkerResult::default()
+                    .with_producer_id(producer_id)
+                    .with_topics(topic_results),
+            );
+        }
+        ctx.encode(&WriteTxnMarkersResponse::default().with_markers(results))
+            .map(Some)
+    }))
+}
+
+/// Appends one marker to partition `index` of `topic` if this broker leads it.
+fn write_marker(
+    ctx: &RequestContext,
+    marker: &WritableTxnMarker,
+    topic: &str,
+    index: i32,
+    now_ms: i64,
+) -> PendingMarker {
+    let broker = &ctx.broker;
+    let image = broker.metadata.image();
+    if let Err(not_served) = crate::leadership::check_leader(&image, broker.node_id, topic, index, -1)
+    {
+        return PendingMarker::failed(index, not_served.error);
+    }
+    let Some(partition) = broker.replicas.get_by_name(topic, index) else {
+        let offline = broker
+            .logs
+            .offline_reason(&TopicPartition::new(topic, index))
+            .is_some();
+        return PendingMarker::failed(
+            index,
+            if offline {
+                ResponseError::KafkaStorageError
+            } else {
+                ResponseError::NotLeaderOrFollower
+            },
+        );
+    };
+    let end = EndTxnMarker {
+        commit: marker.transaction_result,
+        coordinator_epoch: marker.coordinator_epoch,
+    };
+    let mut batch = match build_marker_batch(marker.producer_id.0, marker.producer_epoch, end, now_ms)
+    {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("building a transaction marker failed: {e}");
+            return PendingMarker::failed(index, ResponseError::UnknownServerError);
+        }
+    };
+    match partition.append(&mut batch, now_ms, true) {
+        Ok((_, durable)) => {
+            // Closing a transaction can move the LSO before the high watermark moves:
+            // read_committed fetches waiting for it look again.
+            broker.replicas.data_arrived.notify_waiters();
+            on_marker_written(ctx, topic, index, marker);
+            PendingMarker {
+                partition: index,
+                error: None,
+                durable,
+            }
+        }
+        Err(e) => {
+            let error = e.response_error();
+            tracing::debug!(topic, partition = index, "transaction marker refused: {e}");
+            PendingMarker::failed(index, error)
+        }
+    }
+}
+
+/// Where a marker's effect reaches beyond the log: a marker on a
+/// `__consumer_offsets` partition completes the producer's pending transactional
+/// offset commits there (the group coordinator's part, added with it).
+fn on_marker_written(
+    _ctx: &RequestContext,
+    _topic: &str,
+    _partition: i32,
+    _marker: &WritableTxnMarker,
+) {
+}
