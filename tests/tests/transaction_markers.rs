@@ -20,9 +20,8 @@ use moldau_protocol::kafka::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use moldau_protocol::kafka::messages::{
-    BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
-    ProduceRequest, ProduceResponse, ProducerId, TopicName, WriteTxnMarkersRequest,
-    WriteTxnMarkersResponse,
+    BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, ProduceRequest,
+    ProduceResponse, ProducerId, TopicName, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -101,7 +100,8 @@ fn produce(addr: &str, topic: &str, records: Vec<u8>) -> (i16, i64) {
                 .with_records(Some(Bytes::from(records)))])]);
     let mut body = BytesMut::new();
     request.encode(&mut body, PRODUCE_VERSION).expect("encode");
-    let mut answer = Bytes::from(RawConnection::connect(addr).call(0, PRODUCE_VERSION, false, &body));
+    let mut answer =
+        Bytes::from(RawConnection::connect(addr).call(0, PRODUCE_VERSION, false, &body));
     let mut response = ProduceResponse::decode(&mut answer, PRODUCE_VERSION).expect("decode");
     let p = response.responses.remove(0).partition_responses.remove(0);
     (p.error_code, p.base_offset)
@@ -116,14 +116,15 @@ fn write_marker(
     commit: bool,
     coordinator_epoch: i32,
 ) -> Vec<i16> {
-    let request = WriteTxnMarkersRequest::default().with_markers(vec![WritableTxnMarker::default()
-        .with_producer_id(ProducerId(producer.0))
-        .with_producer_epoch(producer.1)
-        .with_transaction_result(commit)
-        .with_coordinator_epoch(coordinator_epoch)
-        .with_topics(vec![WritableTxnMarkerTopic::default()
-            .with_name(TopicName(StrBytes::from_string(topic.into())))
-            .with_partition_indexes(partitions.to_vec())])]);
+    let request =
+        WriteTxnMarkersRequest::default().with_markers(vec![WritableTxnMarker::default()
+            .with_producer_id(ProducerId(producer.0))
+            .with_producer_epoch(producer.1)
+            .with_transaction_result(commit)
+            .with_coordinator_epoch(coordinator_epoch)
+            .with_topics(vec![WritableTxnMarkerTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.into())))
+                .with_partition_indexes(partitions.to_vec())])]);
     let mut body = BytesMut::new();
     request
         .encode(&mut body, WRITE_TXN_MARKERS_VERSION)
@@ -193,7 +194,9 @@ fn latest_offset(addr: &str, topic: &str, isolation_level: i8) -> i64 {
                 .with_partition_index(0)
                 .with_timestamp(-1)])]);
     let mut body = BytesMut::new();
-    request.encode(&mut body, LIST_OFFSETS_VERSION).expect("encode");
+    request
+        .encode(&mut body, LIST_OFFSETS_VERSION)
+        .expect("encode");
     let mut answer =
         Bytes::from(RawConnection::connect(addr).call(2, LIST_OFFSETS_VERSION, false, &body));
     let response = ListOffsetsResponse::decode(&mut answer, LIST_OFFSETS_VERSION).expect("decode");
@@ -293,7 +296,11 @@ fn read_committed_sees_committed_records_only_and_stops_at_an_open_transaction()
 
     let committed = consumer(&addr, "txn", "read_committed");
     assert_eq!(poll_values(&committed, 3), ["plain-0", "a-0", "a-1"]);
-    assert_eq!(poll_more(&committed), Vec::<String>::new(), "stops at the LSO");
+    assert_eq!(
+        poll_more(&committed),
+        Vec::<String>::new(),
+        "stops at the LSO"
+    );
     let uncommitted = consumer(&addr, "txn", "read_uncommitted");
     assert_eq!(
         poll_values(&uncommitted, 6),
@@ -326,7 +333,14 @@ fn write_txn_markers_answers_kafkas_errors() {
         vec![INVALID_PRODUCER_EPOCH]
     );
     assert_eq!(
-        write_marker(&addr, "fenced", &[0], (A.0, 2), false, COORDINATOR_EPOCH - 1),
+        write_marker(
+            &addr,
+            "fenced",
+            &[0],
+            (A.0, 2),
+            false,
+            COORDINATOR_EPOCH - 1
+        ),
         vec![TRANSACTION_COORDINATOR_FENCED]
     );
     // A producer without an open transaction: written, closes nothing.
@@ -369,7 +383,11 @@ fn an_open_transaction_stays_open_across_a_restart_and_a_kill_9() {
 
     broker.stop();
     broker.restart();
-    assert_eq!(latest_offset(&broker.addr, "restart", 1), 1, "clean restart");
+    assert_eq!(
+        latest_offset(&broker.addr, "restart", 1),
+        1,
+        "clean restart"
+    );
     broker.kill();
     broker.restart();
     let addr = broker.addr.clone();

@@ -4,7 +4,9 @@
 //! disk (index lookups, timestamp search) read only the fixed 61-byte header, and this
 //! decodes the handful of fields they use from it.
 
-use moldau_protocol::batch::{BATCH_HEADER_BYTES, CONTROL_BIT, LOG_OVERHEAD_BYTES, TRANSACTIONAL_BIT};
+use moldau_protocol::batch::{
+    BATCH_HEADER_BYTES, CONTROL_BIT, LOG_OVERHEAD_BYTES, TRANSACTIONAL_BIT,
+};
 
 use crate::producer_state::ProducerBatch;
 

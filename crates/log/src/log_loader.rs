@@ -11,8 +11,8 @@ use crate::error::LogError;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
 use crate::producer_state::ProducerStateManager;
 use crate::segment::{LogSegment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
-use crate::txn_index::TXN_INDEX_SUFFIX;
 use crate::topic_partition::{LogKind, TopicPartition};
+use crate::txn_index::TXN_INDEX_SUFFIX;
 
 /// Suffix of files waiting for deletion.
 pub const DELETED_SUFFIX: &str = ".deleted";
@@ -92,7 +92,12 @@ impl PartitionLog {
                 .copied()
                 .collect();
             for old in replaced {
-                for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
+                for suffix in [
+                    LOG_SUFFIX,
+                    INDEX_SUFFIX,
+                    TIME_INDEX_SUFFIX,
+                    TXN_INDEX_SUFFIX,
+                ] {
                     remove_if_exists(&dir.join(crate::segment::segment_file_name(old, suffix)))?;
                 }
                 log_bases.remove(&old);

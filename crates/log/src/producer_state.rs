@@ -215,7 +215,9 @@ pub enum ProducerStateError {
     InvalidTxnState { producer_id: i64 },
     /// A marker from a coordinator older than the one that wrote the producer's last
     /// marker (Kafka's TRANSACTION_COORDINATOR_FENCED).
-    #[error("marker for producer {producer_id} from coordinator epoch {found}, older than {current}")]
+    #[error(
+        "marker for producer {producer_id} from coordinator epoch {found}, older than {current}"
+    )]
     CoordinatorFenced {
         producer_id: i64,
         found: i32,

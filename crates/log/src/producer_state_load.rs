@@ -45,7 +45,10 @@ impl PartitionLog {
 
     /// Applies every batch from `state`'s end to the log end, and rebuilds the
     /// transaction index entries of the markers there.
-    fn replay_producer_batches(&mut self, state: &mut ProducerStateManager) -> Result<(), LogError> {
+    fn replay_producer_batches(
+        &mut self,
+        state: &mut ProducerStateManager,
+    ) -> Result<(), LogError> {
         let from = state.map_end_offset();
         for seg in self.segments.values_mut() {
             seg.txn_index_mut().truncate_to(from)?;
@@ -116,7 +119,11 @@ fn read_marker(
     h: &BatchHeader,
 ) -> Result<Option<crate::producer_state::TxnMarker>, LogError> {
     if h.size_bytes > CONTROL_BATCH_BYTES_MAX as u64 {
-        tracing::warn!(offset = h.base_offset, size = h.size_bytes, "control batch too large to be a marker");
+        tracing::warn!(
+            offset = h.base_offset,
+            size = h.size_bytes,
+            "control batch too large to be a marker"
+        );
         return Ok(None);
     }
     let buf = seg.read_from(pos, h, h.size_bytes as usize, i64::MAX, true)?;

@@ -61,7 +61,10 @@ impl ReplicatedProducerBatch {
 
 /// The `.txnindex` entry for `txn` if it was aborted, with the LSO `state` (which
 /// already has it closed) gives.
-pub(crate) fn aborted_entry(state: &ProducerStateManager, txn: &CompletedTxn) -> Option<AbortedTxn> {
+pub(crate) fn aborted_entry(
+    state: &ProducerStateManager,
+    txn: &CompletedTxn,
+) -> Option<AbortedTxn> {
     txn.aborted.then(|| AbortedTxn {
         producer_id: txn.producer_id,
         first_offset: txn.first_offset,
@@ -103,7 +106,11 @@ impl PartitionLog {
     /// The aborted transactions overlapping `[fetch_offset, upper_bound_offset)`,
     /// from the `.txnindex` of the segment holding `fetch_offset` onwards (a
     /// transaction may start in one segment and be aborted in a later one).
-    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound_offset: i64) -> Vec<AbortedTxn> {
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
         let start_base = self
             .segments
             .range(..=fetch_offset)
@@ -111,7 +118,10 @@ impl PartitionLog {
             .map_or(i64::MIN, |(b, _)| *b);
         let mut out = Vec::new();
         for seg in self.segments.range(start_base..).map(|(_, s)| s) {
-            if seg.txn_index().collect(fetch_offset, upper_bound_offset, &mut out) {
+            if seg
+                .txn_index()
+                .collect(fetch_offset, upper_bound_offset, &mut out)
+            {
                 break;
             }
         }

@@ -74,7 +74,11 @@ fn the_lso_stops_at_the_oldest_open_transaction_and_moves_when_it_ends() {
     assert_eq!(log.first_unstable_offset(), Some(2));
     assert_eq!(log.last_stable_offset(), 2);
     assert_eq!(marker(&mut log, 7, 0, true, 0).unwrap(), 8);
-    assert_eq!(log.last_stable_offset(), 5, "producer 8's transaction is open");
+    assert_eq!(
+        log.last_stable_offset(),
+        5,
+        "producer 8's transaction is open"
+    );
     assert_eq!(marker(&mut log, 8, 0, false, 0).unwrap(), 9);
     assert_eq!(log.last_stable_offset(), 10);
     assert_eq!(log.first_unstable_offset(), None);
@@ -155,7 +159,9 @@ fn a_plain_batch_during_an_open_transaction_is_invalid_txn_state() {
     batch::refresh_crc(&mut plain);
     assert!(matches!(
         put(&mut log, plain),
-        Err(LogError::Producer(ProducerStateError::InvalidTxnState { .. }))
+        Err(LogError::Producer(
+            ProducerStateError::InvalidTxnState { .. }
+        ))
     ));
     // The sequence continues across transactions at the same epoch.
     marker(&mut log, 1, 0, true, 0).unwrap();
@@ -170,7 +176,7 @@ fn recovery_rebuilds_open_transactions_and_the_txn_index() {
         put(&mut log, txn_batch(1, 0, 0, 2)).unwrap(); // 0..=1
         put(&mut log, txn_batch(2, 0, 0, 2)).unwrap(); // 2..=3
         marker(&mut log, 1, 0, false, 0).unwrap(); // 4
-        // Rolls (and snapshots producer state with producer 2's open transaction).
+                                                   // Rolls (and snapshots producer state with producer 2's open transaction).
         for i in 0..40 {
             put(&mut log, txn_batch(3, 0, i * 2, 2)).unwrap();
         }
@@ -225,7 +231,11 @@ fn truncation_drops_the_txn_index_entries_of_removed_markers() {
     assert_eq!(log.aborted_transactions(0, 6).len(), 2);
     log.truncate_to(5).unwrap();
     assert_eq!(log.aborted_transactions(0, 6), vec![aborted(1, 0, 2, 3)]);
-    assert_eq!(log.first_unstable_offset(), Some(3), "reopened by the truncation");
+    assert_eq!(
+        log.first_unstable_offset(),
+        Some(3),
+        "reopened by the truncation"
+    );
     assert_eq!(
         txn_index::read(&txn_index_file(dir.path(), 0)).unwrap(),
         vec![aborted(1, 0, 2, 3)]
@@ -244,7 +254,10 @@ fn a_follower_applies_markers_and_indexes_aborts() {
     let mut follower = open(follower_dir.path());
     follower.append_as_follower(&data.bytes).unwrap();
     assert_eq!(follower.first_unstable_offset(), Some(3));
-    assert_eq!(follower.aborted_transactions(0, 4), vec![aborted(1, 0, 2, 3)]);
+    assert_eq!(
+        follower.aborted_transactions(0, 4),
+        vec![aborted(1, 0, 2, 3)]
+    );
 }
 
 /// A keyed batch; transactional for producer `pid` when given.
@@ -297,18 +310,26 @@ fn compaction_keeps_committed_values_over_aborted_ones_and_stops_at_open_transac
         min_cleanable_dirty_ratio: 0.0,
         ..small_config()
     };
-    let mut log = PartitionLog::open(dir.path(), TopicPartition::new("c", 0), config, 0, None)
-        .unwrap();
+    let mut log =
+        PartitionLog::open(dir.path(), TopicPartition::new("c", 0), config, 0, None).unwrap();
     put(&mut log, keyed("a", "committed", None)).unwrap(); // 0
     put(&mut log, keyed("a", "aborted", Some((1, 0)))).unwrap(); // 1
     marker(&mut log, 1, 0, false, 0).unwrap(); // 2
     for i in 0..60 {
-        put(&mut log, keyed(&format!("pad{}", i % 3), &"x".repeat(100), None)).unwrap();
+        put(
+            &mut log,
+            keyed(&format!("pad{}", i % 3), &"x".repeat(100), None),
+        )
+        .unwrap();
     }
     // An open transaction writing "b" in a closed segment, then more segments.
     let open_at = put(&mut log, keyed("b", "open", Some((2, 0)))).unwrap().0;
     for i in 0..60 {
-        put(&mut log, keyed(&format!("pad{}", i % 3), &"y".repeat(100), None)).unwrap();
+        put(
+            &mut log,
+            keyed(&format!("pad{}", i % 3), &"y".repeat(100), None),
+        )
+        .unwrap();
     }
     assert!(log.segment_count() > 3);
     assert!(log.compact(0).unwrap());

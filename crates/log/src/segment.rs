@@ -529,8 +529,12 @@ impl LogSegment {
         self.log.set_path(renames[0].1.clone());
         self.offset_index.storage().set_path(renames[1].1.clone());
         self.time_index.storage().set_path(renames[2].1.clone());
-        self.txn_index
-            .rename(file_path(&self.dir, self.base_offset, TXN_INDEX_SUFFIX, suffix))?;
+        self.txn_index.rename(file_path(
+            &self.dir,
+            self.base_offset,
+            TXN_INDEX_SUFFIX,
+            suffix,
+        ))?;
         self.suffix = suffix.to_string();
         Ok(())
     }

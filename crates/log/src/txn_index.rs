@@ -64,16 +64,15 @@ impl AbortedTxn {
             last_offset: i64_at(18),
             last_stable_offset: i64_at(26),
         };
-        let plausible = txn.producer_id >= 0
-            && txn.first_offset >= 0
-            && txn.first_offset <= txn.last_offset;
+        let plausible =
+            txn.producer_id >= 0 && txn.first_offset >= 0 && txn.first_offset <= txn.last_offset;
         plausible.then_some(txn)
     }
 }
 
 /// Decodes a whole index file; `path` names it in errors.
 pub fn decode_all(buf: &[u8], path: &Path) -> Result<Vec<AbortedTxn>, LogError> {
-    if buf.len() % ABORTED_TXN_BYTES != 0 {
+    if !buf.len().is_multiple_of(ABORTED_TXN_BYTES) {
         return Err(LogError::corrupt(
             path,
             format!(
@@ -92,7 +91,10 @@ pub fn decode_all(buf: &[u8], path: &Path) -> Result<Vec<AbortedTxn>, LogError> 
                 format!("transaction index entry {i} is not a valid aborted transaction"),
             ));
         };
-        if entries.last().is_some_and(|l| l.last_offset >= txn.last_offset) {
+        if entries
+            .last()
+            .is_some_and(|l| l.last_offset >= txn.last_offset)
+        {
             return Err(LogError::corrupt(
                 path,
                 format!("transaction index entry {i} does not follow the one before it"),
@@ -296,7 +298,10 @@ mod tests {
         assert_eq!(out, vec![txn(2, 5, 7, 8)]);
         assert!(complete, "the third entry's LSO reaches 9");
         out.clear();
-        assert!(!index.collect(0, 25, &mut out), "a later segment may hold more");
+        assert!(
+            !index.collect(0, 25, &mut out),
+            "a later segment may hold more"
+        );
         assert_eq!(out.len(), 3);
     }
 

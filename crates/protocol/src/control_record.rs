@@ -181,7 +181,11 @@ mod tests {
         view.validate().unwrap();
         assert!(view.is_control() && view.is_transactional());
         assert_eq!(
-            (view.producer_id(), view.producer_epoch(), view.base_sequence()),
+            (
+                view.producer_id(),
+                view.producer_epoch(),
+                view.base_sequence()
+            ),
             (42, 3, -1)
         );
         assert_eq!(view.records_count(), 1);
@@ -209,6 +213,9 @@ mod tests {
             (ControlType::Abort, Some(marker))
         );
         assert_eq!(parse_control_key(&[0, 0, 0]), None);
-        assert_eq!(parse_control_key(&[0, 0, 0, 2]), Some(ControlType::Other(2)));
+        assert_eq!(
+            parse_control_key(&[0, 0, 0, 2]),
+            Some(ControlType::Other(2))
+        );
     }
 }

@@ -106,7 +106,8 @@ fn write_marker(
 ) -> PendingMarker {
     let broker = &ctx.broker;
     let image = broker.metadata.image();
-    if let Err(not_served) = crate::leadership::check_leader(&image, broker.node_id, topic, index, -1)
+    if let Err(not_served) =
+        crate::leadership::check_leader(&image, broker.node_id, topic, index, -1)
     {
         return PendingMarker::failed(index, not_served.error);
     }
@@ -128,14 +129,14 @@ fn write_marker(
         commit: marker.transaction_result,
         coordinator_epoch: marker.coordinator_epoch,
     };
-    let mut batch = match build_marker_batch(marker.producer_id.0, marker.producer_epoch, end, now_ms)
-    {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!("building a transaction marker failed: {e}");
-            return PendingMarker::failed(index, ResponseError::UnknownServerError);
-        }
-    };
+    let mut batch =
+        match build_marker_batch(marker.producer_id.0, marker.producer_epoch, end, now_ms) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("building a transaction marker failed: {e}");
+                return PendingMarker::failed(index, ResponseError::UnknownServerError);
+            }
+        };
     match partition.append(&mut batch, now_ms, true) {
         Ok((_, durable)) => {
             // Closing a transaction can move the LSO before the high watermark moves:
