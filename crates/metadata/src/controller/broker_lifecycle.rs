@@ -104,9 +104,15 @@ impl BrokerLifecycle {
         }
         let existing = image.broker(request.broker_id);
         if let Some(b) = existing {
+            // Live: heard from under this controller and not expired. A session this
+            // controller only assumed at activation does not block a new incarnation:
+            // after a whole-cluster restart every old incarnation is gone, and a live
+            // one would have heartbeated within its interval.
             let live = !b.fenced
                 && self.sessions.get(&b.id).is_some_and(|s| {
-                    s.epoch == b.epoch && !s.expired(now_ms, self.config.session_timeout_ms)
+                    s.epoch == b.epoch
+                        && s.heard_from()
+                        && !s.expired(now_ms, self.config.session_timeout_ms)
                 });
             if live && b.incarnation_id != request.incarnation_id {
                 return Err(ControllerError::new(
@@ -242,6 +248,11 @@ impl BrokerLifecycle {
             .election(draft.image(), &self.in_controlled_shutdown())
             .elect_leaderless();
         draft.push_all(elections);
+        // A leader placed on a broker fenced while the placement was being committed.
+        let moves = self
+            .election(draft.image(), &self.in_controlled_shutdown())
+            .move_leaders_off_unfit();
+        draft.push_all(moves);
         draft.into_records()
     }
 

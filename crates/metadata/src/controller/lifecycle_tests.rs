@@ -306,3 +306,38 @@ fn a_re_registration_while_leading_moves_leadership_until_unfenced() {
     assert!(!c.heartbeat(1).is_fenced);
     assert_eq!(c.leaders("t"), vec![2, 1]);
 }
+
+#[test]
+fn a_new_controller_lets_a_new_incarnation_register_until_the_old_one_is_heard_from() {
+    let mut c = Controller::new();
+    c.start(&[1, 2]);
+    // Failover: the new controller assumes every session live, but heard none yet.
+    c.lifecycle = BrokerLifecycle::new(LifecycleConfig {
+        cluster_id: "cluster-a".into(),
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        unclean_leader_election: false,
+    });
+    c.lifecycle.on_activate(&c.image, c.now_ms);
+    // Broker 1 restarted with a new incarnation: accepted at once.
+    c.register(1, 2).expect("an unheard session does not block");
+    assert!(!c.heartbeat(1).is_fenced);
+    // Broker 2's incarnation heartbeats first: a second one is a duplicate.
+    c.heartbeat(2);
+    let err = c.register(2, 9).expect_err("heard from");
+    assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
+}
+
+#[test]
+fn a_tick_moves_a_leader_off_a_fenced_broker() {
+    let mut c = Controller::new();
+    c.start(&[1, 2]);
+    c.now_ms += SESSION_TIMEOUT_MS + 1;
+    c.heartbeat(1);
+    c.tick();
+    assert!(c.fenced(2));
+    // A placement committed while 2 was being fenced made it a leader.
+    add_topic(&mut c.image, "t", &[&[2, 1]]);
+    assert_eq!(c.leaders("t"), vec![2]);
+    assert!(!c.tick().is_empty());
+    assert_eq!(c.leaders("t"), vec![1]);
+}
