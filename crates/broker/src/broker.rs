@@ -6,17 +6,19 @@ use crate::config::BrokerConfig;
 use crate::controller_client::ControllerClient;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
+use crate::lifecycle_agent::LifecycleAgent;
 use crate::metadata_quorum::{MetadataQuorum, QuorumConfig};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogManager};
+use moldau_metadata::controller::{LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG};
 use moldau_metadata::{
-    BrokerEndpoint, BrokerImage, BrokerRegistration, MetadataDelta, MetadataImage, MetadataRecord,
-    SecurityProtocol,
+    BrokerEndpoint, BrokerImage, MetadataDelta, MetadataImage, SecurityProtocol,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub struct Broker {
     pub config: BrokerConfig,
@@ -43,6 +45,8 @@ pub struct Broker {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Byte rates of clients under a produce or fetch quota.
     pub client_quotas: crate::client_quota_manager::ClientQuotaManager,
+    /// This broker's registration and heartbeats with the active controller.
+    pub lifecycle: LifecycleAgent,
 }
 
 impl Broker {
@@ -91,7 +95,12 @@ impl Broker {
             .map_err(|e| BrokerError::Corrupt(format!("opening the logs: {e}")))??
         };
         let cluster_id = logs.cluster_id().to_string();
-        let quorum_config = quorum_config(&config, &data_dir)?;
+        let mut quorum_config = quorum_config(&config, &data_dir)?;
+        quorum_config.lifecycle = LifecycleConfig {
+            cluster_id: cluster_id.clone(),
+            session_timeout_ms: config.node.session_timeout_ms.max(1) as u64,
+            unclean_leader_election: config.bool(UNCLEAN_LEADER_ELECTION_CONFIG),
+        };
         let voters = quorum_config.voters.clone();
         let metadata = Arc::new(
             MetadataQuorum::start(quorum_config, controller_listener)
@@ -119,6 +128,9 @@ impl Broker {
             groups: std::sync::OnceLock::new(),
             metrics,
             client_quotas: Default::default(),
+            lifecycle: LifecycleAgent::new(Duration::from_millis(
+                config.node.heartbeat_interval_ms.max(1) as u64,
+            )),
             config,
         });
         {
@@ -140,42 +152,59 @@ impl Broker {
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));
-        broker.register_in_background().await;
+        broker.start_lifecycle().await;
         Ok(broker)
     }
 
-    /// Registers this broker; start-up waits for it up to the write timeout (a quorum
-    /// still electing its first leader may take longer: then it goes on retrying).
-    async fn register_in_background(self: &Arc<Self>) {
-        let weak = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
-            loop {
-                let Some(broker) = weak.upgrade() else { return };
-                match broker.register().await {
-                    Ok(()) => return,
-                    Err(e) => tracing::warn!(error = %e, "broker registration failed; retrying"),
-                }
-                drop(broker);
-                tokio::time::sleep(REGISTRATION_RETRY_INTERVAL).await;
-            }
-        });
-        if tokio::time::timeout(self.metadata.write_timeout(), task)
+    /// Starts registering and heartbeating; start-up waits until the controller has
+    /// unfenced this broker, up to the write timeout (a quorum still electing, or an
+    /// earlier incarnation's session not yet expired, may take longer: then it goes
+    /// on in the background).
+    async fn start_lifecycle(self: &Arc<Self>) {
+        let mut status = self.lifecycle.status();
+        tokio::spawn(LifecycleAgent::run(
+            Arc::downgrade(self),
+            self.metadata.stopped(),
+        ));
+        let unfenced = status.wait_for(|s| s.epoch.is_some() && !s.fenced);
+        if tokio::time::timeout(self.metadata.write_timeout(), unfenced)
             .await
             .is_err()
         {
-            tracing::warn!("broker not registered yet (no metadata quorum leader); still trying");
+            tracing::warn!("broker not registered and unfenced yet; still trying");
         }
     }
 
-    /// Registers this broker's listeners and rack unless the image already has them. With one
-    /// node there is nobody to catch up with, so it registers unfenced; the broker
-    /// epoch is the offset the record lands at, as KRaft's controller assigns it.
-    async fn register(&self) -> Result<(), BrokerError> {
+    /// Kafka's controlled shutdown: heartbeats ask to shut down, the controller moves
+    /// the leadership of this broker's partitions to other in-sync replicas, and
+    /// answers `should_shut_down` once every other live broker has seen that. Waits
+    /// at most `limit`; a broker alone in the cluster has nobody to hand over to.
+    pub async fn controlled_shutdown(&self, limit: Duration) {
         let image = self.metadata.image();
-        let current = image.broker(self.node_id);
-        let rack = self.config.node.rack.clone();
-        // Every client listener, the inter-broker one first: the image's host and port
-        // are the first endpoint's.
+        let others = image.brokers().any(|b| b.id != self.node_id && !b.fenced);
+        let status = *self.lifecycle.status().borrow();
+        if !others || status.epoch.is_none() || status.fenced {
+            return;
+        }
+        tracing::info!("controlled shutdown: handing leadership over");
+        let mut status = self.lifecycle.status();
+        self.lifecycle.request_shut_down();
+        let handed_over = tokio::time::timeout(limit, status.wait_for(|s| s.should_shut_down))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if handed_over {
+            tracing::info!("controlled shutdown: leadership handed over");
+        } else {
+            tracing::warn!(
+                ?limit,
+                "controlled shutdown not confirmed in time; stopping anyway"
+            );
+        }
+    }
+
+    /// Every client listener as registered, the inter-broker one first: the image's
+    /// host and port are the first endpoint's.
+    pub(crate) fn registered_endpoints(&self) -> Result<Vec<BrokerEndpoint>, BrokerError> {
         let inter_broker = self.advertised.inter_broker();
         let mut endpoints = Vec::new();
         for a in std::iter::once(inter_broker).chain(
@@ -196,22 +225,7 @@ impl Broker {
                 security_protocol: SecurityProtocol::Plaintext,
             });
         }
-        let up_to_date = current.is_some_and(|b| b.listeners == endpoints && b.rack == rack);
-        if up_to_date {
-            return Ok(());
-        }
-        self.commit(&[MetadataRecord::RegisterBroker(BrokerRegistration {
-            broker_id: self.node_id,
-            incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
-            broker_epoch: image.last_offset() + 1,
-            endpoints,
-            features: Vec::new(),
-            rack,
-            fenced: false,
-            in_controlled_shutdown: false,
-        })])
-        .await?;
-        Ok(())
+        Ok(endpoints)
     }
 
     /// The (host, port) clients that came in on `listener` are given for broker `b`:
@@ -249,9 +263,6 @@ impl Broker {
         Ok(())
     }
 }
-
-/// Pause between registration attempts while the quorum has no leader.
-const REGISTRATION_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The quorum this node belongs to: `controller.quorum.voters`, or this node alone.
 fn quorum_config(

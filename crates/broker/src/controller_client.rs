@@ -13,8 +13,15 @@ use moldau_metadata::MetadataRecord;
 use moldau_protocol::ResponseError;
 
 use crate::error::BrokerError;
-use crate::metadata_quorum::{MetadataQuorum, QuorumError};
-use crate::raft_transport::{forward_controller_write, ControllerWriteError};
+use crate::metadata_quorum::{LifecycleAnswer, MetadataQuorum, QuorumError};
+use crate::raft_transport::{
+    forward_controller_write, forward_lifecycle_call, ControllerWriteError, RaftRequest,
+};
+use moldau_metadata::controller::{
+    decode_body, encode_body, ControllerError, HeartbeatReply, HeartbeatRequest, RegistrationReply,
+    RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
+};
+use moldau_protocol::kafka::messages::{BrokerHeartbeatResponse, BrokerRegistrationResponse};
 
 /// Pause between looks for a leader while there is none (an election is running).
 const LEADER_POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -86,6 +93,107 @@ impl ControllerClient {
             tokio::time::sleep(LEADER_POLL_INTERVAL.min(left)).await;
         }
     }
+}
+
+impl ControllerClient {
+    /// Registers this broker with the active controller (BrokerRegistration): the
+    /// controller's decision, or an error when no controller decided in time.
+    pub async fn register(
+        &self,
+        request: &RegistrationRequest,
+    ) -> Result<Result<RegistrationReply, ControllerError>, BrokerError> {
+        let body = encode_body(&request.to_wire(), BROKER_REGISTRATION_VERSION)
+            .map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let reply = self
+            .lifecycle_call(
+                || local.register(request),
+                || RaftRequest::BrokerRegistration(body.clone()),
+            )
+            .await?;
+        match reply {
+            LocalOrRemote::Local(decided) => Ok(decided),
+            LocalOrRemote::Remote(body) => {
+                let response =
+                    decode_body::<BrokerRegistrationResponse>(&body, BROKER_REGISTRATION_VERSION)
+                        .map_err(|e| not_written(e.message))?;
+                Ok(RegistrationReply::from_wire(&response))
+            }
+        }
+    }
+
+    /// Sends a heartbeat to the active controller (BrokerHeartbeat).
+    pub async fn heartbeat(
+        &self,
+        request: &HeartbeatRequest,
+    ) -> Result<Result<HeartbeatReply, ControllerError>, BrokerError> {
+        let body = encode_body(&request.to_wire(), BROKER_HEARTBEAT_VERSION)
+            .map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let reply = self
+            .lifecycle_call(
+                || local.heartbeat(request),
+                || RaftRequest::BrokerHeartbeat(body.clone()),
+            )
+            .await?;
+        match reply {
+            LocalOrRemote::Local(decided) => Ok(decided),
+            LocalOrRemote::Remote(body) => {
+                let response =
+                    decode_body::<BrokerHeartbeatResponse>(&body, BROKER_HEARTBEAT_VERSION)
+                        .map_err(|e| not_written(e.message))?;
+                Ok(HeartbeatReply::from_wire(&response))
+            }
+        }
+    }
+
+    /// Asks the active controller: this node's lifecycle when it leads, else the
+    /// leader's over the controller listener; follows the leader as it moves.
+    async fn lifecycle_call<T, F>(
+        &self,
+        local: impl Fn() -> F,
+        remote: impl Fn() -> RaftRequest,
+    ) -> Result<LocalOrRemote<T>, BrokerError>
+    where
+        F: std::future::Future<Output = LifecycleAnswer<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(no_leader(self.write_timeout));
+            }
+            let leader = self.quorum.leader_id();
+            if leader == Some(self.quorum.node_id()) {
+                match local().await {
+                    Ok(decided) => return Ok(LocalOrRemote::Local(decided)),
+                    Err(ControllerWriteError::NotLeader { .. }) => {}
+                    Err(ControllerWriteError::Timeout(_)) => {
+                        return Err(no_majority(self.write_timeout))
+                    }
+                    Err(ControllerWriteError::Failed(e)) => return Err(not_written(e)),
+                }
+            } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
+                match forward_lifecycle_call(addr, remote(), left).await {
+                    Ok(Ok(body)) => return Ok(LocalOrRemote::Remote(body)),
+                    Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
+                    Ok(Err(ControllerWriteError::Timeout(_))) => {
+                        return Err(no_majority(self.write_timeout))
+                    }
+                    Ok(Err(ControllerWriteError::Failed(e))) => return Err(not_written(e)),
+                    Err(e) if is_connect_failure(&e) => {}
+                    Err(e) => return Err(not_written(e.to_string())),
+                }
+            }
+            tokio::time::sleep(LEADER_POLL_INTERVAL.min(left)).await;
+        }
+    }
+}
+
+/// A lifecycle answer decided on this node (typed) or by the leader (a response body).
+enum LocalOrRemote<T> {
+    Local(Result<T, ControllerError>),
+    Remote(Vec<u8>),
 }
 
 fn is_connect_failure(e: &crate::raft_transport::RaftTransportError) -> bool {

@@ -21,6 +21,7 @@ pub mod group_service;
 mod handlers;
 pub mod internal_topics;
 pub mod leadership;
+pub mod lifecycle_agent;
 pub mod listener_config;
 pub mod metadata_publisher;
 pub mod metadata_quorum;

@@ -157,20 +157,17 @@ impl NodeConfig {
             // A standalone node: the quorum is this node and needs no listener.
             None => Vec::new(),
         };
-        for name in ["broker.heartbeat.interval.ms", "broker.session.timeout.ms"] {
-            if config.explicit(name).is_some() {
-                return Err(refused(
-                    name,
-                    "a single combined node has no broker heartbeats or sessions yet",
-                ));
-            }
-        }
         let heartbeat_interval_ms = config.long("broker.heartbeat.interval.ms");
         let session_timeout_ms = config.long("broker.session.timeout.ms");
-        assert!(
-            heartbeat_interval_ms < session_timeout_ms,
-            "defaults are consistent"
-        );
+        if heartbeat_interval_ms >= session_timeout_ms {
+            return Err(invalid(
+                "broker.heartbeat.interval.ms",
+                &heartbeat_interval_ms.to_string(),
+                format!(
+                    "must be less than broker.session.timeout.ms ({session_timeout_ms}): a broker heartbeating that seldom would be fenced between heartbeats"
+                ),
+            ));
+        }
         let rack = config
             .explicit("broker.rack")
             .map(str::trim)
@@ -283,9 +280,37 @@ mod tests {
             ),
             "controller.quorum.bootstrap.servers"
         );
+    }
+
+    #[test]
+    fn heartbeat_and_session_settings_are_taken_when_the_interval_is_shorter() {
+        let node = resolve(&[
+            ("broker.heartbeat.interval.ms", "500"),
+            ("broker.session.timeout.ms", "3000"),
+        ])
+        .unwrap();
         assert_eq!(
-            refused_name(resolve(&[("broker.heartbeat.interval.ms", "100")]).unwrap_err()),
-            "broker.heartbeat.interval.ms"
+            (node.heartbeat_interval_ms, node.session_timeout_ms),
+            (500, 3000)
         );
+        for (interval, timeout) in [("3000", "3000"), ("9001", "9000")] {
+            match resolve(&[
+                ("broker.heartbeat.interval.ms", interval),
+                ("broker.session.timeout.ms", timeout),
+            ])
+            .unwrap_err()
+            {
+                ConfigError::Invalid { name, reason, .. } => {
+                    assert_eq!(name, "broker.heartbeat.interval.ms");
+                    assert!(
+                        reason.contains("less than broker.session.timeout.ms"),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Zero or negative is refused by the settings' minimum.
+        assert!(resolve(&[("broker.session.timeout.ms", "0")]).is_err());
     }
 }

@@ -278,6 +278,11 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         stop_rx,
     ));
     stop_signal.wait().await;
+    // Leadership is handed to other replicas first, while this node still serves:
+    // clients move to the new leaders at once instead of after a session timeout.
+    let handover_limit =
+        std::time::Duration::from_millis(config.node.session_timeout_ms.max(1) as u64);
+    broker.controlled_shutdown(handover_limit).await;
     tracing::info!("shutting down: answering in-flight requests");
     let _ = stop_tx.send(true);
     let _ = server.await;

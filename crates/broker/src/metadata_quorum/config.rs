@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use moldau_metadata::controller::LifecycleConfig;
 use moldau_metadata::raft::NodeId;
 
 use crate::metadata_quorum::error::QuorumError;
@@ -37,6 +38,9 @@ pub struct QuorumConfig {
     pub snapshot_after_bytes: Option<u64>,
     /// Entries kept in the log below a snapshot (for slow followers).
     pub entries_kept_below_snapshot: u64,
+    /// The cluster id, session timeout and unclean election default the active
+    /// controller's broker lifecycle decides with.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl QuorumConfig {
@@ -53,6 +57,11 @@ impl QuorumConfig {
             snapshot_after_entries: 10_000,
             snapshot_after_bytes: None,
             entries_kept_below_snapshot: 1000,
+            lifecycle: LifecycleConfig {
+                cluster_id: String::new(),
+                session_timeout_ms: 9000,
+                unclean_leader_election: false,
+            },
         }
     }
 

@@ -7,9 +7,11 @@
 
 mod config;
 mod error;
+mod lifecycle_controller;
 
 pub use config::{QuorumConfig, QUORUM_VOTERS_MAX};
 pub use error::QuorumError;
+pub use lifecycle_controller::{LifecycleAnswer, LifecycleController};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -34,6 +36,8 @@ pub struct MetadataQuorum {
     node_id: NodeId,
     raft: Raft<MetadataRaftConfig>,
     state_machine: MetadataStateMachine,
+    /// Broker registrations and heartbeats, decided here while this node leads.
+    lifecycle: Arc<LifecycleController>,
     /// The controller listener's address; none for a lone voter without one.
     local_addr: Option<SocketAddr>,
     write_timeout: std::time::Duration,
@@ -92,11 +96,21 @@ impl MetadataQuorum {
             None => None,
         };
         let (stop_listener, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let lifecycle = Arc::new(LifecycleController::new(
+            config.node_id,
+            raft.clone(),
+            state_machine.clone(),
+            config.write_timeout,
+            config.lifecycle.clone(),
+        ));
+        let mut tasks = vec![tokio::spawn(
+            Arc::clone(&lifecycle).run_ticker(stopped.clone()),
+        )];
         if let Some(listener) = listener {
             tasks.push(tokio::spawn(serve_raft(
                 listener,
                 raft.clone(),
+                Arc::clone(&lifecycle),
                 stopped.clone(),
             )));
         }
@@ -113,6 +127,7 @@ impl MetadataQuorum {
             node_id: config.node_id,
             raft,
             state_machine,
+            lifecycle,
             local_addr,
             write_timeout: config.write_timeout,
             stop_listener,
@@ -184,19 +199,17 @@ impl MetadataQuorum {
     /// Commits `records` as one Raft entry and returns once it is applied here.
     /// Refused on a node that is not the leader; times out without a majority.
     pub async fn write(&self, records: &[MetadataRecord]) -> Result<MetadataApplied, QuorumError> {
-        let command = MetadataCommand::from_records(records).map_err(QuorumError::Record)?;
-        let written =
-            tokio::time::timeout(self.write_timeout, self.raft.client_write(command)).await;
-        match written {
-            Err(_) => Err(QuorumError::Timeout(self.write_timeout)),
-            Ok(Ok(response)) => Ok(response.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(QuorumError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Ok(Err(e)) => Err(QuorumError::Stopped(e.to_string())),
-        }
+        write_records(&self.raft, records, self.write_timeout).await
+    }
+
+    /// The broker lifecycle this node decides while it is the active controller.
+    pub fn lifecycle(&self) -> &Arc<LifecycleController> {
+        &self.lifecycle
+    }
+
+    /// Turns true when the quorum shuts down, for tasks that live as long as it.
+    pub fn stopped(&self) -> watch::Receiver<bool> {
+        self.stop_listener.subscribe()
     }
 
     /// True while this node is the active controller.
@@ -238,6 +251,26 @@ impl MetadataQuorum {
                 tracing::warn!(error = %e, "metadata quorum task failed");
             }
         }
+    }
+}
+
+/// Commits `records` as one Raft entry through `raft` (the leader) and returns once
+/// it is applied here; times out without a majority.
+pub(crate) async fn write_records(
+    raft: &Raft<MetadataRaftConfig>,
+    records: &[MetadataRecord],
+    timeout: std::time::Duration,
+) -> Result<MetadataApplied, QuorumError> {
+    let command = MetadataCommand::from_records(records).map_err(QuorumError::Record)?;
+    match tokio::time::timeout(timeout, raft.client_write(command)).await {
+        Err(_) => Err(QuorumError::Timeout(timeout)),
+        Ok(Ok(response)) => Ok(response.data),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(QuorumError::NotLeader {
+                leader: f.leader_id,
+            })
+        }
+        Ok(Err(e)) => Err(QuorumError::Stopped(e.to_string())),
     }
 }
 

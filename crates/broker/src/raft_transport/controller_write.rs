@@ -20,23 +20,29 @@ pub async fn forward_controller_write(
     records: Vec<u8>,
     timeout: Duration,
 ) -> Result<Result<MetadataApplied, ControllerWriteError>, RaftTransportError> {
+    match call_controller(addr, &RaftRequest::ControllerWrite(records), timeout).await? {
+        RaftReply::ControllerWrite(result) => Ok(result),
+        other => Err(RaftTransportError::WrongReply {
+            sent: "ControllerWrite",
+            got: other.name(),
+        }),
+    }
+}
+
+/// One request to the controller listener at `addr` on a fresh connection, and its
+/// reply, within `timeout`.
+pub(crate) async fn call_controller(
+    addr: &str,
+    request: &RaftRequest,
+    timeout: Duration,
+) -> Result<RaftReply, RaftTransportError> {
     let exchange = async {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut stream = BufReader::new(stream);
-        write_frame(
-            &mut stream,
-            &encode(&RaftRequest::ControllerWrite(records))?,
-        )
-        .await?;
+        write_frame(&mut stream, &encode(request)?).await?;
         match read_frame(&mut stream).await? {
-            Some(body) => match decode::<RaftReply>(&body)? {
-                RaftReply::ControllerWrite(result) => Ok(result),
-                other => Err(RaftTransportError::WrongReply {
-                    sent: "ControllerWrite",
-                    got: other.name(),
-                }),
-            },
+            Some(body) => decode::<RaftReply>(&body),
             None => Err(RaftTransportError::Io(
                 std::io::ErrorKind::UnexpectedEof.into(),
             )),

@@ -21,6 +21,11 @@ pub enum RaftRequest {
     /// Metadata records (an encoded record list) for the active controller to commit
     /// as one entry; validated when applied, on every node alike.
     ControllerWrite(Vec<u8>),
+    /// A broker's BrokerRegistration body (Kafka's encoding, api key 62) for the
+    /// active controller's broker lifecycle.
+    BrokerRegistration(Vec<u8>),
+    /// A broker's BrokerHeartbeat body (api key 63).
+    BrokerHeartbeat(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -44,6 +49,10 @@ pub enum RaftReply {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     ControllerWrite(Result<MetadataApplied, ControllerWriteError>),
+    /// The BrokerRegistrationResponse body, or why this node could not decide.
+    BrokerRegistration(Result<Vec<u8>, ControllerWriteError>),
+    /// The BrokerHeartbeatResponse body, or why this node could not decide.
+    BrokerHeartbeat(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -53,6 +62,8 @@ impl RaftRequest {
             RaftRequest::Vote(_) => "Vote",
             RaftRequest::InstallSnapshot(_) => "InstallSnapshot",
             RaftRequest::ControllerWrite(_) => "ControllerWrite",
+            RaftRequest::BrokerRegistration(_) => "BrokerRegistration",
+            RaftRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
         }
     }
 }
@@ -64,6 +75,8 @@ impl RaftReply {
             RaftReply::Vote(_) => "Vote",
             RaftReply::InstallSnapshot(_) => "InstallSnapshot",
             RaftReply::ControllerWrite(_) => "ControllerWrite",
+            RaftReply::BrokerRegistration(_) => "BrokerRegistration",
+            RaftReply::BrokerHeartbeat(_) => "BrokerHeartbeat",
         }
     }
 }

@@ -4,6 +4,7 @@
 mod controller_write;
 mod error;
 mod frame;
+mod lifecycle_call;
 mod message;
 mod peer_client;
 mod server;
@@ -11,6 +12,7 @@ mod server;
 pub use controller_write::forward_controller_write;
 pub use error::RaftTransportError;
 pub use frame::{read_frame, write_frame, RAFT_FRAME_BYTES_MAX};
+pub use lifecycle_call::forward_lifecycle_call;
 pub use message::{ControllerWriteError, RaftReply, RaftRequest};
 pub use peer_client::{PeerClient, TcpRaftNetwork};
 pub use server::{serve_raft, FORWARDED_WRITE_TIMEOUT, RAFT_CONNECTIONS_MAX};

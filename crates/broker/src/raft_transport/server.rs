@@ -10,12 +10,18 @@ use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use crate::metadata_quorum::LifecycleController;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{
     decode, encode, ControllerWriteError, RaftReply, RaftRequest,
 };
+use moldau_metadata::controller::{
+    decode_body, encode_body, heartbeat_response, registration_response, HeartbeatRequest,
+    RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
+};
 use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
+use moldau_protocol::kafka::messages::{BrokerHeartbeatRequest, BrokerRegistrationRequest};
 use openraft::error::{ClientWriteError, RaftError};
 
 /// How long a forwarded write may wait for its commit here; the forwarding node
@@ -30,6 +36,7 @@ pub const RAFT_CONNECTIONS_MAX: usize = 64;
 pub async fn serve_raft(
     listener: TcpListener,
     raft: Raft<MetadataRaftConfig>,
+    lifecycle: Arc<LifecycleController>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(RAFT_CONNECTIONS_MAX));
@@ -51,11 +58,12 @@ pub async fn serve_raft(
             continue;
         };
         let raft = raft.clone();
+        let lifecycle = Arc::clone(&lifecycle);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
             tokio::select! {
-                result = serve_connection(stream, raft) => {
+                result = serve_connection(stream, raft, lifecycle) => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "closed controller connection");
                     }
@@ -69,6 +77,7 @@ pub async fn serve_raft(
 async fn serve_connection(
     stream: TcpStream,
     raft: Raft<MetadataRaftConfig>,
+    lifecycle: Arc<LifecycleController>,
 ) -> Result<(), RaftTransportError> {
     stream.set_nodelay(true)?;
     let (reader, mut writer) = stream.into_split();
@@ -86,10 +95,51 @@ async fn serve_connection(
             RaftRequest::ControllerWrite(records) => {
                 RaftReply::ControllerWrite(commit_forwarded(&raft, records).await)
             }
+            RaftRequest::BrokerRegistration(body) => {
+                RaftReply::BrokerRegistration(registration(&lifecycle, &body).await)
+            }
+            RaftRequest::BrokerHeartbeat(body) => {
+                RaftReply::BrokerHeartbeat(heartbeat(&lifecycle, &body).await)
+            }
         };
         write_frame(&mut writer, &encode(&reply)?).await?;
     }
     Ok(())
+}
+
+/// Decides a forwarded BrokerRegistration here; the answer is the response body.
+async fn registration(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<BrokerRegistrationRequest>(body, BROKER_REGISTRATION_VERSION)
+        .and_then(|r| RegistrationRequest::from_wire(&r));
+    let decided = match request {
+        Ok(request) => lifecycle.register(&request).await?,
+        Err(malformed) => Err(malformed),
+    };
+    encode_body(
+        &registration_response(&decided),
+        BROKER_REGISTRATION_VERSION,
+    )
+    .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded BrokerHeartbeat here; the answer is the response body.
+async fn heartbeat(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let decided = match decode_body::<BrokerHeartbeatRequest>(body, BROKER_HEARTBEAT_VERSION) {
+        Ok(r) => {
+            lifecycle
+                .heartbeat(&HeartbeatRequest::from_wire(&r))
+                .await?
+        }
+        Err(malformed) => Err(malformed),
+    };
+    encode_body(&heartbeat_response(&decided), BROKER_HEARTBEAT_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Commits a forwarded record list as one entry, if this node is the leader.

@@ -1,0 +1,220 @@
+//! The active controller's broker lifecycle at work: runs moldau-metadata's pure
+//! `BrokerLifecycle` while this node leads the quorum, answering registrations and
+//! heartbeats and ticking it so silent brokers are fenced, and commits the records it
+//! decides through the quorum. One event at a time (a lock held across the commit),
+//! so each decision sees the records of the one before. Sessions are soft state: a
+//! newly elected controller starts every broker's session timer afresh, as KRaft's.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moldau_metadata::controller::{
+    BrokerLifecycle, ControllerError, HeartbeatReply, HeartbeatRequest, LifecycleConfig,
+    RegistrationReply, RegistrationRequest,
+};
+use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
+use moldau_metadata::{MetadataImage, MetadataRecord};
+use moldau_protocol::ResponseError;
+use openraft::{Raft, ServerState};
+use tokio::sync::{watch, Mutex};
+
+use crate::metadata_quorum::write_records;
+use crate::metadata_quorum::QuorumError;
+use crate::raft_transport::ControllerWriteError;
+
+/// Longest pause between ticks while leading: bounds how late a fence or a leader
+/// election after a change of configuration comes (the next session expiry usually
+/// wakes the ticker first).
+const LIFECYCLE_TICK_INTERVAL_MAX: Duration = Duration::from_millis(500);
+
+/// What a broker's call is answered: the controller's decision, or why this node
+/// could not decide (not the leader, the quorum did not commit).
+pub type LifecycleAnswer<T> = Result<Result<T, ControllerError>, ControllerWriteError>;
+
+struct ActiveState {
+    lifecycle: BrokerLifecycle,
+    /// The Raft term the lifecycle was activated in; another term starts it afresh.
+    term: Option<u64>,
+}
+
+pub struct LifecycleController {
+    node_id: NodeId,
+    raft: Raft<MetadataRaftConfig>,
+    state_machine: MetadataStateMachine,
+    write_timeout: Duration,
+    config: LifecycleConfig,
+    state: Mutex<ActiveState>,
+    /// The controller's clock: milliseconds since this process started it.
+    started: Instant,
+}
+
+impl LifecycleController {
+    pub fn new(
+        node_id: NodeId,
+        raft: Raft<MetadataRaftConfig>,
+        state_machine: MetadataStateMachine,
+        write_timeout: Duration,
+        config: LifecycleConfig,
+    ) -> Self {
+        LifecycleController {
+            node_id,
+            raft,
+            state_machine,
+            write_timeout,
+            state: Mutex::new(ActiveState {
+                lifecycle: BrokerLifecycle::new(config.clone()),
+                term: None,
+            }),
+            config,
+            started: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// This node's term while it leads, else who leads.
+    fn leading_term(&self) -> Result<u64, ControllerWriteError> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        if m.state == ServerState::Leader && m.current_leader == Some(self.node_id) {
+            Ok(m.current_term)
+        } else {
+            Err(ControllerWriteError::NotLeader {
+                leader: m.current_leader,
+            })
+        }
+    }
+
+    /// Runs `decide` on the lifecycle (activated for this term) and the current image,
+    /// then commits the records it returns. Holds the lock throughout.
+    async fn decide<T>(
+        &self,
+        decide: impl FnOnce(
+            &mut BrokerLifecycle,
+            &MetadataImage,
+            u64,
+        ) -> Result<(Vec<MetadataRecord>, T), ControllerError>,
+    ) -> LifecycleAnswer<T> {
+        let mut state = self.state.lock().await;
+        let term = self.leading_term()?;
+        if state.term != Some(term) {
+            // Everything committed before this term must be in the image first.
+            match tokio::time::timeout(self.write_timeout, self.raft.ensure_linearizable()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(ControllerWriteError::Failed(e.to_string())),
+                Err(_) => {
+                    return Err(ControllerWriteError::Timeout(format!(
+                        "not caught up with the metadata log within {:?}",
+                        self.write_timeout
+                    )))
+                }
+            }
+            state.lifecycle = BrokerLifecycle::new(self.config.clone());
+            state
+                .lifecycle
+                .on_activate(&self.state_machine.image(), self.now_ms());
+            state.term = Some(term);
+            tracing::info!(term, "active controller: broker sessions start afresh");
+        }
+        let image = self.state_machine.image();
+        let (records, reply) = match decide(&mut state.lifecycle, &image, self.now_ms()) {
+            Ok(decided) => decided,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if !records.is_empty() {
+            match write_records(&self.raft, &records, self.write_timeout).await {
+                Ok(applied) => {
+                    if let Some(e) = applied.rejected {
+                        // A concurrent write changed what this was decided on.
+                        return Ok(Err(ControllerError::new(
+                            ResponseError::UnknownServerError,
+                            format!("lifecycle records not applied: {e}"),
+                        )));
+                    }
+                }
+                Err(QuorumError::NotLeader { leader }) => {
+                    state.term = None;
+                    return Err(ControllerWriteError::NotLeader { leader });
+                }
+                Err(QuorumError::Timeout(t)) => {
+                    return Err(ControllerWriteError::Timeout(format!(
+                        "not committed within {t:?}"
+                    )))
+                }
+                Err(e) => return Err(ControllerWriteError::Failed(e.to_string())),
+            }
+        }
+        Ok(Ok(reply))
+    }
+
+    /// A broker registers (BrokerRegistration).
+    pub async fn register(
+        &self,
+        request: &RegistrationRequest,
+    ) -> LifecycleAnswer<RegistrationReply> {
+        let answer = self
+            .decide(|lifecycle, image, now_ms| lifecycle.on_register(image, request, now_ms))
+            .await;
+        if let Ok(Ok(reply)) = &answer {
+            tracing::info!(
+                broker = request.broker_id,
+                epoch = reply.broker_epoch,
+                "broker registered"
+            );
+        }
+        answer
+    }
+
+    /// A broker heartbeats (BrokerHeartbeat).
+    pub async fn heartbeat(&self, request: &HeartbeatRequest) -> LifecycleAnswer<HeartbeatReply> {
+        self.decide(|lifecycle, image, now_ms| lifecycle.on_heartbeat(image, request, now_ms))
+            .await
+    }
+
+    /// Fences brokers whose session expired (and elects leaders where one can be),
+    /// while this node leads; returns the records committed.
+    async fn tick(&self) -> LifecycleAnswer<usize> {
+        self.decide(|lifecycle, image, now_ms| {
+            let records = lifecycle.on_tick(image, now_ms);
+            let count = records.len();
+            Ok((records, count))
+        })
+        .await
+    }
+
+    /// When the next tick is due: the earliest session expiry, at most the tick
+    /// interval away.
+    async fn next_tick_in(&self) -> Duration {
+        let state = self.state.lock().await;
+        let now = self.now_ms();
+        let deadline = state
+            .lifecycle
+            .next_deadline_ms(&self.state_machine.image())
+            .unwrap_or(u64::MAX);
+        Duration::from_millis(deadline.saturating_sub(now)).min(LIFECYCLE_TICK_INTERVAL_MAX)
+    }
+
+    /// Ticks the lifecycle until `stopped` turns true.
+    pub async fn run_ticker(self: Arc<Self>, mut stopped: watch::Receiver<bool>) {
+        loop {
+            let pause = self.next_tick_in().await;
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+            if self.leading_term().is_err() {
+                continue;
+            }
+            match self.tick().await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(count)) => {
+                    tracing::info!(records = count, "broker lifecycle: fenced or elected")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e.message, "broker lifecycle tick refused"),
+                Err(e) => tracing::debug!(error = %e, "broker lifecycle tick not committed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! A broker's registration or heartbeat sent to the active controller's listener:
+//! the Kafka body of BrokerRegistration / BrokerHeartbeat, answered with the Kafka
+//! response body or why that node could not decide.
+
+use std::time::Duration;
+
+use crate::raft_transport::controller_write::call_controller;
+use crate::raft_transport::error::RaftTransportError;
+use crate::raft_transport::message::{ControllerWriteError, RaftReply, RaftRequest};
+
+/// Sends `request` (a `BrokerRegistration` or `BrokerHeartbeat`) to the controller
+/// listener at `addr`; the reply must be of the same kind.
+pub async fn forward_lifecycle_call(
+    addr: &str,
+    request: RaftRequest,
+    timeout: Duration,
+) -> Result<Result<Vec<u8>, ControllerWriteError>, RaftTransportError> {
+    let sent = request.name();
+    match (&request, call_controller(addr, &request, timeout).await?) {
+        (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
+        | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result)) => Ok(result),
+        (_, other) => Err(RaftTransportError::WrongReply {
+            sent,
+            got: other.name(),
+        }),
+    }
+}
