@@ -74,7 +74,11 @@ impl Broker {
                     configured_cluster.as_deref(),
                 )? {
                     Some(meta) => meta.cluster_id,
-                    None => configured_cluster.unwrap_or_else(random_kafka_uuid),
+                    None => configured_cluster
+                        .or_else(|| {
+                            crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters)
+                        })
+                        .unwrap_or_else(random_kafka_uuid),
                 };
                 let logs = LogManager::open(
                     &data_dir,

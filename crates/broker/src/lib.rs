@@ -44,6 +44,7 @@ pub mod server;
 #[cfg(test)]
 mod test_images;
 pub mod topic_config;
+pub mod voters_cluster_id;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError};
