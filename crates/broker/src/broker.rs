@@ -35,6 +35,8 @@ pub struct Broker {
     /// The offset of the last image the publisher acted on (`-1` before any).
     pub(crate) published: tokio::sync::watch::Sender<i64>,
     pub replicas: ReplicaManager,
+    /// Fetch the partitions this broker follows from their leaders.
+    pub fetchers: crate::replica_fetchers::ReplicaFetchers,
     pub fetch_sessions: FetchSessionCache,
     pub started_at_ms: i64,
     /// Producer ids for InitProducerId, in blocks claimed through the metadata log.
@@ -113,7 +115,13 @@ impl Broker {
         );
         let controller = ControllerClient::new(Arc::clone(&metadata), voters);
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics));
+        let replicas = ReplicaManager::new(Arc::clone(&logs), Arc::clone(&metrics), node_id);
+        let fetchers = crate::replica_fetchers::ReplicaFetchers::new(
+            node_id,
+            advertised.inter_broker().name.clone(),
+            Arc::clone(&metadata),
+            crate::replica_fetchers::ReplicaFetchSettings::from_config(&config),
+        );
         let image = metadata.image();
         let (published, _) = tokio::sync::watch::channel(-1);
         let broker = Arc::new(Broker {
@@ -122,6 +130,7 @@ impl Broker {
             advertised,
             data_dir,
             replicas,
+            fetchers,
             logs,
             metadata,
             controller,
@@ -263,6 +272,7 @@ impl Broker {
 
     /// Flushes every log and writes the checkpoints.
     pub fn shutdown(&self) -> Result<(), BrokerError> {
+        self.fetchers.shutdown();
         self.logs.shutdown()?;
         Ok(())
     }

@@ -105,6 +105,20 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("delete.topic.enable", Bool, Some("true"), None),
     prop("offsets.topic.num.partitions", Int, Some("50"), Some(1)),
     prop("offsets.topic.replication.factor", Int, Some("1"), Some(1)),
+    // Replication (Kafka's names and defaults).
+    prop("num.replica.fetchers", Int, Some("1"), Some(1)),
+    prop("replica.lag.time.max.ms", Long, Some("30000"), Some(1)),
+    prop("replica.fetch.wait.max.ms", Int, Some("500"), Some(0)),
+    prop("replica.fetch.min.bytes", Int, Some("1"), Some(1)),
+    prop("replica.fetch.max.bytes", Int, Some("1048576"), Some(0)),
+    prop(
+        "replica.fetch.response.max.bytes",
+        Int,
+        Some("10485760"),
+        Some(0),
+    ),
+    prop("replica.fetch.backoff.ms", Int, Some("1000"), Some(0)),
+    prop("replica.socket.timeout.ms", Int, Some("30000"), Some(1)),
     prop(
         "offsets.topic.segment.bytes",
         Int,

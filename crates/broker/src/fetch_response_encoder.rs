@@ -6,7 +6,7 @@
 //! bytes, tagged-field sections) from v12, topic id instead of topic name from v13.
 //! Of the optional tagged fields only a partition's current leader (v12+) and the
 //! response's node endpoints (v16+) are written (KIP-951, for a partition not led
-//! here); diverging epoch and snapshot id are never set.
+//! here), and a replica's diverging epoch; the snapshot id is never set.
 
 use crate::leadership::{CurrentLeader, LeaderEndpoint};
 use crate::request::CloseConnection;
@@ -25,6 +25,8 @@ const FLEXIBLE_VERSION_MIN: i16 = 12;
 const TOPIC_ID_VERSION_MIN: i16 = 13;
 /// First version with the response's `node_endpoints` (tag 0).
 const NODE_ENDPOINTS_VERSION_MIN: i16 = 16;
+/// A partition's `diverging_epoch` tag.
+const DIVERGING_EPOCH_TAG: u32 = 0;
 /// A partition's `current_leader` tag.
 const CURRENT_LEADER_TAG: u32 = 1;
 /// The response's `node_endpoints` tag.
@@ -72,6 +74,8 @@ pub struct FetchPartitionHeader {
     pub preferred_read_replica: i32,
     /// The leader when this node is not it; a tagged field from v12 on.
     pub current_leader: Option<CurrentLeader>,
+    /// (epoch, end offset) where a replica's log diverges; a tagged field from v12 on.
+    pub diverging_epoch: Option<(i32, i64)>,
 }
 
 /// Builds one Fetch response frame: the top-level fields first, then each topic
@@ -182,17 +186,28 @@ impl FetchResponseEncoder {
             self.buf.put_i32(header.preferred_read_replica);
         }
         self.records(records)?;
-        match header.current_leader.filter(|_| self.flexible()) {
-            Some(leader) => {
-                // One tagged field: LeaderIdAndEpoch (two int32s, no tags of its own).
-                self.buf.put_u8(1);
+        if self.flexible() {
+            let diverging = header.diverging_epoch;
+            let leader = header.current_leader;
+            let tags = u8::from(diverging.is_some()) + u8::from(leader.is_some());
+            self.buf.put_u8(tags);
+            // Tags in ascending order.
+            if let Some((epoch, end_offset)) = diverging {
+                // EpochEndOffset: int32, int64, no tags of its own.
+                put_uvarint(&mut self.buf, DIVERGING_EPOCH_TAG);
+                put_uvarint(&mut self.buf, 4 + 8 + 1);
+                self.buf.put_i32(epoch);
+                self.buf.put_i64(end_offset);
+                self.buf.put_u8(0);
+            }
+            if let Some(leader) = leader {
+                // LeaderIdAndEpoch: two int32s, no tags of its own.
                 put_uvarint(&mut self.buf, CURRENT_LEADER_TAG);
                 put_uvarint(&mut self.buf, 4 + 4 + 1);
                 self.buf.put_i32(leader.leader_id);
                 self.buf.put_i32(leader.leader_epoch);
                 self.buf.put_u8(0);
             }
-            None => self.tagged_fields(),
         }
         Ok(())
     }

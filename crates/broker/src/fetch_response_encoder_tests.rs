@@ -4,8 +4,8 @@
 use super::*;
 use crate::request::encode_frame_bytes;
 use moldau_protocol::kafka::messages::fetch_response::{
-    AbortedTransaction as KafkaAborted, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
-    PartitionData,
+    AbortedTransaction as KafkaAborted, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch,
+    NodeEndpoint, PartitionData,
 };
 use moldau_protocol::kafka::messages::{ApiKey, BrokerId, FetchResponse, TopicName};
 use moldau_protocol::kafka::protocol::StrBytes;
@@ -88,6 +88,13 @@ fn sample_responses(version: i16) -> Vec<FetchResponse> {
                     p.current_leader = LeaderIdAndEpoch::default()
                         .with_leader_id(BrokerId(p.partition_index + 2))
                         .with_leader_epoch(p.partition_index * 7);
+                }
+                // A replica whose log diverged is told where (v12+), alone or
+                // beside a current leader.
+                if version >= 12 && p.partition_index % 5 == 1 {
+                    p.diverging_epoch = EpochEndOffset::default()
+                        .with_epoch(p.partition_index + 4)
+                        .with_end_offset(1 << 40 | p.partition_index as i64);
                 }
             }
         }
@@ -172,6 +179,8 @@ fn encode_ours(response: &FetchResponse, version: i16, correlation_id: i32) -> F
                         leader_epoch: p.current_leader.leader_epoch,
                     },
                 ),
+                diverging_epoch: (p.diverging_epoch != EpochEndOffset::default())
+                    .then_some((p.diverging_epoch.epoch, p.diverging_epoch.end_offset)),
             };
             enc.partition(&header, &regions.next().unwrap()).unwrap();
         }
@@ -224,6 +233,7 @@ fn file_records_stay_out_of_the_byte_chunks() {
         aborted_transactions: Some(Vec::new()),
         preferred_read_replica: -1,
         current_leader: None,
+        diverging_epoch: None,
     };
     let region = FileRegion {
         file,

@@ -9,6 +9,7 @@ use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::internal_topics;
 use crate::publish_plan::{role_of, PublishPlan, Role};
+use crate::replica_manager::Assignment;
 use moldau_log::TopicPartition;
 use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord};
 use moldau_protocol::ResponseError;
@@ -90,6 +91,7 @@ impl Broker {
                 topic: topic.clone(),
                 partition: *partition,
             };
+            self.fetchers.unfollow(&tp);
             self.replicas.remove(&tp, id.0)?;
         }
         for name in &plan.host_topics {
@@ -133,12 +135,33 @@ impl Broker {
                 // Its log could not be opened: never create a fresh one in its place.
                 continue;
             }
-            let (id, epoch, config) = (t.id.0, p.leader_epoch, config.clone());
+            let (id, config) = (t.id.0, config.clone());
+            let assignment = Assignment {
+                leader_epoch: p.leader_epoch,
+                replicas: &p.replicas,
+                isr: &p.isr,
+            };
             let hosted = match role {
-                Role::Leader => self.replicas.become_leader(&tp, id, epoch, config, limits),
-                Role::Follower => self
-                    .replicas
-                    .become_follower(&tp, id, epoch, config, limits),
+                Role::Leader => {
+                    self.fetchers.unfollow(&tp);
+                    self.replicas
+                        .become_leader(&tp, id, assignment, config, limits)
+                }
+                Role::Follower => {
+                    let hosted = self
+                        .replicas
+                        .become_follower(&tp, id, assignment, config, limits);
+                    match &hosted {
+                        Ok(partition) if p.leader >= 0 => self.fetchers.follow(
+                            Arc::clone(partition),
+                            t.id.as_uuid(),
+                            p.leader,
+                            p.leader_epoch,
+                        ),
+                        _ => self.fetchers.unfollow(&tp),
+                    }
+                    hosted
+                }
             };
             if let Err(e) = hosted {
                 // One partition that cannot be hosted must not stop the others.

@@ -1,11 +1,15 @@
 //! One partition this broker hosts: its log, leader epoch and high watermark.
 //!
-//! On a single node the high watermark is the durable end of the log: a record is
-//! visible to consumers once it has been fsynced (or, in Kafka's page-cache mode set by
-//! `flush.messages`/`flush.ms`, once appended). With replicas it becomes the offset all
-//! in-sync replicas have reached; only `advance_high_watermark` changes.
+//! On the leader the high watermark is the offset every in-sync replica has reached,
+//! the leader counting with its durable end: a record is visible to consumers once
+//! it has been fsynced here (or, in Kafka's page-cache mode set by
+//! `flush.messages`/`flush.ms`, once appended) and fetched by every ISR follower. On
+//! one node that is the durable end of the log. A follower takes the leader's high
+//! watermark, capped by its own log end.
 
+use crate::delayed_produce::{AckReceiver, DelayedProduces};
 use crate::error::BrokerError;
+use crate::replica_progress::ReplicaProgressTable;
 use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
 use bytes::{Bytes, BytesMut};
 use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
@@ -13,7 +17,7 @@ use moldau_protocol::batch::{BatchView, Codec};
 use moldau_protocol::compression::recompress_batch;
 use moldau_protocol::produce_validation::ProduceValidation;
 use moldau_protocol::record::RecordError;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use tokio::sync::{oneshot, Notify};
 
@@ -117,7 +121,24 @@ pub struct Partition {
     limits: parking_lot::RwLock<ProduceLimits>,
     logs: Arc<LogManager>,
     data_arrived: Arc<Notify>,
+    /// Woken on every append and high-watermark move: replica fetches wait on it.
+    replica_data: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Whether this broker leads the partition (else it follows).
+    leading: AtomicBool,
+    /// The leader's view of its followers (meaningful while leading).
+    progress: parking_lot::Mutex<ReplicaProgressTable>,
+    /// acks=all appends waiting for the high watermark.
+    delayed: parking_lot::Mutex<DelayedProduces>,
+}
+
+/// Where a partition's notifications go.
+#[derive(Clone)]
+pub struct PartitionWakers {
+    /// Consumer fetches (high watermark moved).
+    pub data_arrived: Arc<Notify>,
+    /// Replica fetches (appended, or the high watermark moved).
+    pub replica_data: Arc<Notify>,
 }
 
 /// What a durable append reports back to the producer.
@@ -133,7 +154,7 @@ impl Partition {
         log: SharedLog,
         leader_epoch: i32,
         logs: Arc<LogManager>,
-        data_arrived: Arc<Notify>,
+        wakers: PartitionWakers,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Partition {
@@ -142,9 +163,184 @@ impl Partition {
             leader_epoch: AtomicI32::new(leader_epoch),
             limits: parking_lot::RwLock::new(ProduceLimits::default()),
             logs,
-            data_arrived,
+            data_arrived: wakers.data_arrived,
+            replica_data: wakers.replica_data,
             metrics,
+            leading: AtomicBool::new(false),
+            progress: parking_lot::Mutex::new(ReplicaProgressTable::new(-1, &[], &[], 0, 0)),
+            delayed: parking_lot::Mutex::new(DelayedProduces::default()),
         }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// Leads the partition at `epoch` with `replicas` and `isr` as the image has them.
+    /// A new leadership (another epoch, or following before) starts its follower
+    /// table afresh and marks where the epoch starts in the leader-epoch checkpoint;
+    /// the same leadership only takes the new assignment.
+    pub fn lead(
+        self: &Arc<Self>,
+        local_id: i32,
+        epoch: i32,
+        replicas: &[i32],
+        isr: &[i32],
+        now_ms: i64,
+    ) -> Result<(), BrokerError> {
+        let renewed = self.is_leader() && self.leader_epoch() == epoch;
+        if renewed {
+            self.progress.lock().set_assignment(replicas, isr, now_ms);
+        } else {
+            let (durable, leo) = {
+                // Under the log lock: a replica fetch in flight appends before this
+                // or not at all.
+                let mut log = self.log.write();
+                let leo = log.log_end_offset();
+                log.assign_leader_epoch(epoch, leo)?;
+                *self.progress.lock() = ReplicaProgressTable::new(
+                    local_id,
+                    replicas,
+                    isr,
+                    log.recovery_point(),
+                    now_ms,
+                );
+                self.set_leader_epoch(epoch);
+                self.leading.store(true, Ordering::Release);
+                (log.recovery_point(), leo)
+            };
+            if leo > durable {
+                // Written as a follower and not fsynced yet: the high watermark waits
+                // for it.
+                let me = Arc::clone(self);
+                self.logs.request_flush(
+                    &self.tp,
+                    leo,
+                    Box::new(move |r| {
+                        if let Ok(offset) = r {
+                            me.on_durable(offset);
+                        }
+                    }),
+                );
+            }
+        }
+        self.maybe_advance_high_watermark();
+        Ok(())
+    }
+
+    /// Follows the leader at `epoch`: acks=all appends still waiting will not be
+    /// answered by this broker.
+    pub fn follow(&self, epoch: i32) {
+        {
+            let _log = self.log.write();
+            self.leading.store(false, Ordering::Release);
+            self.set_leader_epoch(epoch);
+        }
+        self.delayed.lock().fail_all();
+    }
+
+    /// The in-sync replicas as this leader counts them.
+    pub fn isr(&self) -> Vec<i32> {
+        self.progress.lock().isr().to_vec()
+    }
+
+    /// A copy of the leader's follower table.
+    pub fn progress(&self) -> ReplicaProgressTable {
+        self.progress.lock().clone()
+    }
+
+    /// A follower's Fetch from `fetch_offset` (its log end): the high watermark may
+    /// move. False when `replica` is not a follower of this partition.
+    pub fn record_follower_fetch(&self, replica: i32, fetch_offset: i64, now_ms: i64) -> bool {
+        let leader_end = self.log_end_offset();
+        let known = self
+            .progress
+            .lock()
+            .record_fetch(replica, fetch_offset, leader_end, now_ms);
+        if known {
+            self.maybe_advance_high_watermark();
+        }
+        known
+    }
+
+    /// Waits until the high watermark covers `last_offset` (acks=all); `None` when
+    /// too many already wait.
+    pub fn wait_for_replication(&self, last_offset: i64) -> Option<AckReceiver> {
+        let rx = self.delayed.lock().wait_for(last_offset + 1)?;
+        // It may have been reached already.
+        self.complete_delayed();
+        Some(rx)
+    }
+
+    /// Appends batches fetched from the leader as they are (offsets, epochs, bytes)
+    /// and takes the leader's high watermark, capped by this log's end. Refused once
+    /// this broker leads, or follows another epoch than the fetch was made for
+    /// (checked under the log lock, which `lead` takes too).
+    pub fn append_as_follower(
+        &self,
+        batches: &[u8],
+        leader_high_watermark: i64,
+        fetched_at_epoch: i32,
+    ) -> Result<(), BrokerError> {
+        if self.logs.is_offline() {
+            return Err(LogError::DirOffline.into());
+        }
+        let appended_end = {
+            let mut log = self.log.write();
+            self.check_following(fetched_at_epoch)?;
+            let before = log.log_end_offset();
+            if !batches.is_empty() {
+                if let Err(e) = log.append_as_follower(batches) {
+                    if matches!(e, LogError::Io { .. }) {
+                        self.logs.mark_offline(&e);
+                    }
+                    return Err(e.into());
+                }
+            }
+            let hw = leader_high_watermark.min(log.log_end_offset());
+            if hw > log.high_watermark() {
+                log.set_high_watermark(hw);
+            }
+            let end = log.log_end_offset();
+            (end > before).then_some(end)
+        };
+        if let Some(end) = appended_end {
+            // Made durable in the background (group commit); a follower's ack is its
+            // next fetch, not its fsync.
+            self.logs.request_flush(&self.tp, end, Box::new(|_| {}));
+        }
+        self.data_arrived.notify_waiters();
+        Ok(())
+    }
+
+    fn check_following(&self, epoch: i32) -> Result<(), BrokerError> {
+        if self.is_leader() || self.leader_epoch() != epoch {
+            return Err(BrokerError::api(
+                moldau_protocol::ResponseError::NotLeaderOrFollower,
+                format!("{} is no longer followed at leader epoch {epoch}", self.tp),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the log from `offset` on (a follower diverged from its leader).
+    pub fn truncate_to(&self, offset: i64, fetched_at_epoch: i32) -> Result<(), BrokerError> {
+        let mut log = self.log.write();
+        self.check_following(fetched_at_epoch)?;
+        log.truncate_to(offset)?;
+        Ok(())
+    }
+
+    /// Empties the log and restarts it at `offset` (the leader's log starts later).
+    pub fn truncate_fully_and_start_at(
+        &self,
+        offset: i64,
+        fetched_at_epoch: i32,
+    ) -> Result<(), BrokerError> {
+        let mut log = self.log.write();
+        self.check_following(fetched_at_epoch)?;
+        log.truncate_fully_and_start_at(offset)?;
+        Ok(())
     }
 
     pub fn leader_epoch(&self) -> i32 {
@@ -204,10 +400,6 @@ impl Partition {
                 }
             };
             let page_cache = log.config().page_cache_mode();
-            if page_cache {
-                let leo = log.log_end_offset();
-                log.set_high_watermark(leo);
-            }
             // The log counts unflushed records and time since its last flush.
             let due = page_cache && log.flush_due(now_ms);
             (info, log.log_start_offset(), page_cache, due)
@@ -217,8 +409,10 @@ impl Partition {
             info,
             log_start_offset,
         };
+        self.replica_data.notify_waiters();
         if page_cache_mode {
-            self.data_arrived.notify_waiters();
+            // Appended counts as durable here.
+            self.on_durable(last_offset + 1);
             if flush_due {
                 self.logs
                     .request_flush(&self.tp, last_offset + 1, Box::new(|_| {}));
@@ -243,7 +437,7 @@ impl Partition {
                 // never moves back, so flushes finishing out of order are harmless.
                 me.metrics.flush_latency.observe(requested_at.elapsed());
                 if let Ok(offset) = &r {
-                    me.advance_high_watermark(*offset);
+                    me.on_durable(*offset);
                 }
                 if let Some(tx) = tx {
                     let _ = tx.send(r);
@@ -253,15 +447,41 @@ impl Partition {
         Ok((result, rx))
     }
 
-    /// Moves the high watermark forward (never back) and wakes waiting fetches.
-    pub fn advance_high_watermark(&self, offset: i64) {
-        {
+    /// The leader's log is fsynced below `offset`.
+    fn on_durable(&self, offset: i64) {
+        if !self.is_leader() {
+            return;
+        }
+        self.progress.lock().set_durable_end(offset);
+        self.maybe_advance_high_watermark();
+    }
+
+    /// Moves the high watermark to what every ISR member has (never back), wakes
+    /// waiting fetches and answers the acks=all appends it now covers.
+    pub fn maybe_advance_high_watermark(&self) {
+        if !self.is_leader() {
+            return;
+        }
+        let candidate = self.progress.lock().high_watermark_candidate();
+        let moved = {
             let mut log = self.log.write();
-            let capped = offset.min(log.log_end_offset());
-            if capped > log.high_watermark() {
+            let capped = candidate.min(log.log_end_offset());
+            let moved = capped > log.high_watermark();
+            if moved {
                 log.set_high_watermark(capped);
             }
+            moved
+        };
+        if moved {
+            self.data_arrived.notify_waiters();
+            self.replica_data.notify_waiters();
         }
-        self.data_arrived.notify_waiters();
+        self.complete_delayed();
+    }
+
+    fn complete_delayed(&self) {
+        let hw = self.high_watermark();
+        let isr_len = self.progress.lock().isr().len();
+        self.delayed.lock().complete_up_to(hw, isr_len);
     }
 }

@@ -3,7 +3,7 @@
 //! mistaken for (or removed in place of) a recreated topic's of the same name.
 
 use crate::error::BrokerError;
-use crate::partition::{Partition, ProduceLimits};
+use crate::partition::{Partition, PartitionWakers, ProduceLimits};
 use moldau_log::{LogConfig, LogKind, LogManager, TopicPartition};
 use moldau_metadata::MetadataImage;
 use parking_lot::RwLock;
@@ -22,16 +22,29 @@ pub struct ReplicaManager {
     partitions: RwLock<HashMap<TopicPartition, Hosted>>,
     /// Woken whenever a high watermark moves: long-polling fetches wait on it.
     pub data_arrived: Arc<Notify>,
+    /// Woken on every append and high-watermark move: replica fetches wait on it.
+    pub replica_data: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
+    node_id: i32,
+}
+
+/// A partition's assignment as the metadata image has it.
+#[derive(Debug, Clone, Copy)]
+pub struct Assignment<'a> {
+    pub leader_epoch: i32,
+    pub replicas: &'a [i32],
+    pub isr: &'a [i32],
 }
 
 impl ReplicaManager {
-    pub fn new(logs: Arc<LogManager>, metrics: Arc<crate::metrics::Metrics>) -> Self {
+    pub fn new(logs: Arc<LogManager>, metrics: Arc<crate::metrics::Metrics>, node_id: i32) -> Self {
         ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),
             data_arrived: Arc::new(Notify::new()),
+            replica_data: Arc::new(Notify::new()),
             metrics,
+            node_id,
         }
     }
 
@@ -57,35 +70,47 @@ impl ReplicaManager {
             .collect()
     }
 
-    /// Hosts the partition as leader at `leader_epoch`, opening or creating its log.
-    /// A partition or log left from an earlier topic of the same name (another topic
-    /// id) is retired first, never reused.
+    /// Hosts the partition as leader, opening or creating its log. A partition or log
+    /// left from an earlier topic of the same name (another topic id) is retired
+    /// first, never reused.
     pub fn become_leader(
         &self,
         tp: &TopicPartition,
         topic_id: [u8; 16],
-        leader_epoch: i32,
+        assignment: Assignment<'_>,
         config: LogConfig,
         limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
-        self.host(tp, topic_id, leader_epoch, config, limits)
+        let sole = assignment.replicas.len() <= 1;
+        let p = self.host(tp, topic_id, assignment.leader_epoch, config, limits, sole)?;
+        p.lead(
+            self.node_id,
+            assignment.leader_epoch,
+            assignment.replicas,
+            assignment.isr,
+            crate::clock::now_ms(),
+        )?;
+        Ok(p)
     }
 
-    /// Hosts the partition as a follower of the leader at `leader_epoch`: its log is
-    /// kept (or created) here, but clients are sent to the leader (handlers check
-    /// leadership against the image). Replicating the leader's data comes with the
-    /// follower fetchers.
+    /// Hosts the partition as a follower of the leader: its log is kept (or created)
+    /// here and filled by the replica fetchers; clients are sent to the leader
+    /// (handlers check leadership against the image).
     pub fn become_follower(
         &self,
         tp: &TopicPartition,
         topic_id: [u8; 16],
-        leader_epoch: i32,
+        assignment: Assignment<'_>,
         config: LogConfig,
         limits: ProduceLimits,
     ) -> Result<Arc<Partition>, BrokerError> {
-        self.host(tp, topic_id, leader_epoch, config, limits)
+        let p = self.host(tp, topic_id, assignment.leader_epoch, config, limits, false)?;
+        p.follow(assignment.leader_epoch);
+        Ok(p)
     }
 
+    /// `sole_replica`: nobody else holds the partition, so whatever is durable here
+    /// is committed; with replicas the high watermark is the checkpointed one.
     fn host(
         &self,
         tp: &TopicPartition,
@@ -93,6 +118,7 @@ impl ReplicaManager {
         leader_epoch: i32,
         config: LogConfig,
         limits: ProduceLimits,
+        sole_replica: bool,
     ) -> Result<Arc<Partition>, BrokerError> {
         if tp.kind() != LogKind::Data {
             return Err(BrokerError::api(
@@ -107,7 +133,6 @@ impl ReplicaManager {
             .map(|h| (h.topic_id, Arc::clone(&h.partition)));
         match hosted {
             Some((id, p)) if id == topic_id => {
-                p.set_leader_epoch(leader_epoch);
                 p.set_limits(limits);
                 p.log.write().update_config(config);
                 return Ok(p);
@@ -134,7 +159,7 @@ impl ReplicaManager {
             }
             None => (self.logs.create(tp, config, topic_id)?, false),
         };
-        if recovered {
+        if recovered && sole_replica {
             // After recovery, make whatever the log holds durable before exposing it:
             // on one node the durable end of the log is the high watermark. A log
             // created just now is empty, so there is nothing to sync.
@@ -148,7 +173,10 @@ impl ReplicaManager {
             log,
             leader_epoch,
             Arc::clone(&self.logs),
-            Arc::clone(&self.data_arrived),
+            PartitionWakers {
+                data_arrived: Arc::clone(&self.data_arrived),
+                replica_data: Arc::clone(&self.replica_data),
+            },
             Arc::clone(&self.metrics),
         ));
         partition.set_limits(limits);

@@ -593,6 +593,13 @@ impl PartitionLog {
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
         self.epochs.end_offset_for(epoch, self.log_end_offset)
     }
+    /// Records that leader epoch `epoch` starts at `start_offset` (a new leader marks
+    /// its epoch at its log end before its first append, so followers can find
+    /// where they diverge). An epoch not newer than the latest is ignored.
+    pub fn assign_leader_epoch(&mut self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
+        self.check_not_deleted()?;
+        self.epochs.assign(epoch, start_offset)
+    }
     /// The (epoch, start offset) entries of the leader epoch cache.
     pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
         self.epochs.entries().to_vec()

@@ -18,7 +18,7 @@ use moldau_log::{LogError, RegionRead};
 use moldau_metadata::{MetadataImage, TopicId};
 use moldau_protocol::kafka::messages::{FetchRequest, FetchResponse};
 use moldau_protocol::ResponseError;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Upper bound on how long a fetch may wait, whatever the client asks.
@@ -38,6 +38,9 @@ struct PartitionRead {
     records: Option<RegionRead>,
     /// The leader, when this node is not it.
     current_leader: Option<CurrentLeader>,
+    /// For a replica whose log diverged: (epoch, end offset) of the largest epoch
+    /// this leader has up to the replica's last fetched epoch.
+    diverging_epoch: Option<(i32, i64)>,
 }
 
 impl PartitionRead {
@@ -98,10 +101,60 @@ fn error_read(error: ResponseError) -> PartitionRead {
         aborted_transactions: Vec::new(),
         records: None,
         current_leader: None,
+        diverging_epoch: None,
     }
 }
 
-/// Reads one partition within the byte budget left for the response.
+/// A Fetch from a follower replica: its id and, per partition, the epoch of the last
+/// batch in its log (`-1`: unknown).
+struct ReplicaFetch {
+    replica_id: i32,
+    last_fetched_epochs: BTreeMap<(String, i32), i32>,
+}
+
+impl ReplicaFetch {
+    /// The replica this request comes from, if any (`replica_id`, in ReplicaState
+    /// from v15 on).
+    fn of(ctx: &RequestContext, image: &MetadataImage, request: &FetchRequest) -> Option<Self> {
+        let replica_id = if ctx.version >= 15 {
+            request.replica_state.replica_id.0
+        } else {
+            request.replica_id.0
+        };
+        if replica_id < 0 {
+            return None;
+        }
+        let mut last_fetched_epochs = BTreeMap::new();
+        for topic in &request.topics {
+            let name = if ctx.version >= 13 {
+                image
+                    .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default()
+            } else {
+                topic.topic.0.to_string()
+            };
+            for p in &topic.partitions {
+                last_fetched_epochs.insert((name.clone(), p.partition), p.last_fetched_epoch);
+            }
+        }
+        Some(ReplicaFetch {
+            replica_id,
+            last_fetched_epochs,
+        })
+    }
+
+    fn last_fetched_epoch(&self, topic: &str, partition: i32) -> i32 {
+        self.last_fetched_epochs
+            .get(&(topic.to_string(), partition))
+            .copied()
+            .unwrap_or(-1)
+    }
+}
+
+/// Reads one partition within the byte budget left for the response. A replica
+/// reads up to the log end (it must copy what is not committed yet); a consumer
+/// up to the high watermark.
 fn read_partition(
     broker: &Broker,
     image: &MetadataImage,
@@ -109,6 +162,7 @@ fn read_partition(
     budget: usize,
     min_one_batch: bool,
     read_committed: bool,
+    replica: Option<&ReplicaFetch>,
 ) -> PartitionRead {
     if p.topic.is_empty() {
         return error_read(ResponseError::UnknownTopicId);
@@ -143,14 +197,34 @@ fn read_partition(
     let high_watermark = log.high_watermark();
     let last_stable_offset = log.last_stable_offset();
     let log_start_offset = log.log_start_offset();
+    if let Some(replica) = replica {
+        let last_epoch = replica.last_fetched_epoch(&p.topic, p.partition);
+        // Kafka's divergence check (KIP-595's, used by replicas since 2.7): the
+        // replica's last epoch ends earlier here, or is not known here at all.
+        if let Some((epoch, end)) = log.end_offset_for_epoch(last_epoch) {
+            if epoch != last_epoch || end < p.fetch_offset {
+                return PartitionRead {
+                    error: 0,
+                    high_watermark,
+                    last_stable_offset,
+                    log_start_offset,
+                    aborted_transactions: Vec::new(),
+                    records: None,
+                    current_leader: None,
+                    diverging_epoch: Some((epoch, end)),
+                };
+            }
+        }
+    }
     let limit = budget.min(p.partition_max_bytes.max(0) as usize);
-    let max_offset = if read_committed {
-        last_stable_offset
-    } else {
-        high_watermark
+    let max_offset = match (replica, read_committed) {
+        (Some(_), _) => log.log_end_offset(),
+        (None, true) => last_stable_offset,
+        (None, false) => high_watermark,
     };
-    // The log checks the range and stops at the high watermark (or the LSO); only
-    // the region's bounds are read here, the records themselves go out with sendfile.
+    // The log checks the range and stops at `max_offset` (the log end for a replica,
+    // the high watermark or the LSO for a consumer); only the region's bounds are
+    // read here, the records themselves go out with sendfile.
     let result = log.read_region(p.fetch_offset, limit, max_offset, min_one_batch);
     match result {
         Ok(region) => {
@@ -174,6 +248,7 @@ fn read_partition(
                 aborted_transactions,
                 records: Some(region),
                 current_leader: None,
+                diverging_epoch: None,
             }
         }
         Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
@@ -184,10 +259,39 @@ fn read_partition(
             aborted_transactions: Vec::new(),
             records: None,
             current_leader: None,
+            diverging_epoch: None,
         },
         Err(e) => {
             tracing::error!(topic = %p.topic, partition = p.partition, "read failed: {e}");
             error_read(ResponseError::KafkaStorageError)
+        }
+    }
+}
+
+/// A follower's Fetch tells the leader its log end (the fetch offset) for each
+/// partition led here: the high watermark may move, and the ISR bookkeeping learns
+/// when it was last caught up.
+fn record_replica_progress(
+    broker: &Broker,
+    image: &MetadataImage,
+    replica_id: i32,
+    partitions: &[SessionPartition],
+    now_ms: i64,
+) {
+    for p in partitions {
+        let led_here = crate::leadership::check_leader(
+            image,
+            broker.node_id,
+            &p.topic,
+            p.partition,
+            p.current_leader_epoch,
+        )
+        .is_ok();
+        if !led_here {
+            continue;
+        }
+        if let Some(partition) = broker.replicas.get_by_name(&p.topic, p.partition) {
+            partition.record_follower_fetch(replica_id, p.fetch_offset, now_ms);
         }
     }
 }
@@ -199,6 +303,7 @@ fn read_all(
     partitions: &[SessionPartition],
     max_bytes: usize,
     read_committed: bool,
+    replica: Option<&ReplicaFetch>,
 ) -> (Vec<PartitionRead>, usize, bool) {
     // The image of this pass: a long poll notices leadership moving away.
     let image = broker.metadata.image();
@@ -207,9 +312,17 @@ fn read_all(
     let mut any_error = false;
     for p in partitions {
         let budget = max_bytes.saturating_sub(total);
-        let read = read_partition(broker, &image, p, budget, total == 0, read_committed);
+        let read = read_partition(
+            broker,
+            &image,
+            p,
+            budget,
+            total == 0,
+            read_committed,
+            replica,
+        );
         total += read.records_bytes();
-        any_error |= read.error != 0;
+        any_error |= read.error != 0 || read.diverging_epoch.is_some();
         reads.push(read);
     }
     (reads, total, any_error)
@@ -249,6 +362,10 @@ async fn fetch(
     let image = broker.metadata.image();
     let now = crate::clock::now_ms();
     let requested = requested_partitions(&ctx, &image, &request);
+    let replica = ReplicaFetch::of(&ctx, &image, &request);
+    if let Some(replica) = &replica {
+        record_replica_progress(&broker, &image, replica.replica_id, &requested, now);
+    }
     let sessions = &broker.fetch_sessions;
 
     let mode = match (request.session_id, request.session_epoch) {
@@ -313,11 +430,22 @@ async fn fetch(
     let wait_ms = request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let read_committed = request.isolation_level == READ_COMMITTED;
+    // A replica waits for appends, a consumer for the high watermark.
+    let wakes = match &replica {
+        Some(_) => &broker.replicas.replica_data,
+        None => &broker.replicas.data_arrived,
+    };
     let reads = loop {
-        let notified = broker.replicas.data_arrived.notified();
+        let notified = wakes.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (reads, total, any_error) = read_all(&broker, &partitions, max_bytes, read_committed);
+        let (reads, total, any_error) = read_all(
+            &broker,
+            &partitions,
+            max_bytes,
+            read_committed,
+            replica.as_ref(),
+        );
         let has_news = match &mode {
             Mode::Incremental(_) => partitions
                 .iter()
@@ -333,7 +461,14 @@ async fn fetch(
             break reads;
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            break read_all(&broker, &partitions, max_bytes, read_committed).0;
+            break read_all(
+                &broker,
+                &partitions,
+                max_bytes,
+                read_committed,
+                replica.as_ref(),
+            )
+            .0;
         }
     };
 
@@ -368,6 +503,7 @@ async fn fetch(
             aborted_transactions: Some(read.aborted_transactions),
             preferred_read_replica: -1,
             current_leader: read.current_leader,
+            diverging_epoch: read.diverging_epoch,
         };
         let records = match region {
             Some(RegionRead {

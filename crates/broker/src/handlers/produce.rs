@@ -4,6 +4,7 @@
 
 use crate::client_quota_manager::QuotaKind;
 use crate::controller::validate_topic_name;
+use crate::delayed_produce::{AckOutcome, AckReceiver};
 use crate::error::BrokerError;
 use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
@@ -24,6 +25,9 @@ use std::time::Duration;
 struct Pending {
     response: PartitionProduceResponse,
     durable: Option<DurableReceiver>,
+    /// acks=all: resolves once every ISR member has the records; with the
+    /// partition's `min.insync.replicas`.
+    replicated: Option<(AckReceiver, usize)>,
 }
 
 fn error_response(index: i32, error: ResponseError, message: Option<String>) -> Pending {
@@ -36,6 +40,7 @@ fn error_response(index: i32, error: ResponseError, message: Option<String>) -> 
             .with_log_start_offset(-1)
             .with_error_message(message.map(|m| super::str_bytes(&m))),
         durable: None,
+        replicated: None,
     }
 }
 
@@ -71,9 +76,36 @@ fn rejection_response(index: i32, rejection: ProduceRejection) -> Pending {
     pending
 }
 
+/// Waits for every ISR member to have an acks=all append, until `deadline`; the
+/// error to answer with, if any.
+async fn replication_error(
+    rx: AckReceiver,
+    min_insync: usize,
+    deadline: tokio::time::Instant,
+) -> Option<(ResponseError, String)> {
+    match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(AckOutcome::Replicated { isr_len })) if isr_len < min_insync => Some((
+            ResponseError::NotEnoughReplicasAfterAppend,
+            format!(
+                "written, but the ISR shrank to {isr_len} while waiting; min.insync.replicas is {min_insync}"
+            ),
+        )),
+        Ok(Ok(AckOutcome::Replicated { .. })) => None,
+        Ok(Ok(AckOutcome::NotLeader)) | Ok(Err(_)) => Some((
+            ResponseError::NotLeaderOrFollower,
+            "leadership moved before the in-sync replicas had the records".into(),
+        )),
+        Err(_) => Some((
+            ResponseError::RequestTimedOut,
+            "the in-sync replicas did not all have the records within timeout.ms".into(),
+        )),
+    }
+}
+
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: ProduceRequest = super::decode(&ctx, body)?;
     let acks = request.acks;
+    let timeout_ms = request.timeout_ms;
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let now = crate::clock::now_ms();
@@ -134,10 +166,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             };
             let limits = partition.limits();
             if acks == -1 {
-                let isr = topic_image
-                    .partitions
-                    .get(&index)
-                    .map_or(0, |p| p.isr.len());
+                let isr = partition.isr().len();
                 if isr < limits.min_insync_replicas {
                     partitions.push(error_response(
                         index,
@@ -186,6 +215,21 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             match partition.append(&mut batch, now, acks != 0) {
                 Ok((appended, durable)) => {
                     let info = &appended.info;
+                    let replicated = if acks == -1 {
+                        match partition.wait_for_replication(info.last_offset) {
+                            Some(rx) => Some((rx, limits.min_insync_replicas)),
+                            None => {
+                                partitions.push(error_response(
+                                    index,
+                                    ResponseError::RequestTimedOut,
+                                    Some("too many acks=all appends wait on this partition".into()),
+                                ));
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
                     accepted_bytes = accepted_bytes.saturating_add(info.bytes as u64);
                     broker
                         .metrics
@@ -198,6 +242,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                             .with_log_append_time_ms(appended.info.log_append_time)
                             .with_log_start_offset(appended.log_start_offset),
                         durable,
+                        replicated,
                     });
                 }
                 Err(e) => {
@@ -244,6 +289,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_rack(e.rack.as_deref().map(super::str_bytes))
         })
         .collect();
+    // Kafka's `timeout.ms`: how long acks=all waits for the in-sync replicas.
+    let replication_deadline =
+        tokio::time::Instant::now() + Duration::from_millis(timeout_ms.max(0) as u64);
     Ok(Box::pin(async move {
         let mut responses = Vec::with_capacity(topics.len());
         for (topic, partitions) in topics {
@@ -274,6 +322,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                             )
                             .response;
                         }
+                    }
+                }
+                if let (0, Some((rx, min_insync))) = (response.error_code, p.replicated) {
+                    if let Some((error, message)) =
+                        replication_error(rx, min_insync, replication_deadline).await
+                    {
+                        response = error_response(response.index, error, Some(message)).response;
                     }
                 }
                 out.push(response);

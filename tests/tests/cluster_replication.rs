@@ -1,0 +1,239 @@
+//! Partition replication (issue 12) on three real `moldau serve` processes: followers
+//! fetch from the leader and store its batches byte for byte; the high watermark is
+//! what every in-sync replica has, so consumers never read past it; acks=all waits
+//! for the in-sync replicas.
+
+mod rdkafka_support;
+
+use moldau_e2e::ClusterProcesses;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::FutureRecord;
+use rdkafka_support::{consume_all, delivered, enqueue, producer};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const NODES: i32 = 3;
+/// How long a test waits for the cluster to reach a state it expects.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Creates `name` with `partitions` partitions on all three brokers and
+/// `min.insync.replicas=2`.
+async fn create_replicated_topic(addr: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .expect("admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(NODES))
+        .set("min.insync.replicas", "2");
+    let results = admin
+        .create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .expect("create topics");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
+/// A partition as Metadata reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PartitionState {
+    leader: i32,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+}
+
+/// Metadata for `topic` through `bootstrap`, once all three brokers are listed and
+/// every partition has a leader.
+fn partitions_of(bootstrap: &str, topic: &str) -> BTreeMap<i32, PartitionState> {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("metadata client");
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        if let Ok(md) = client.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+            let partitions: BTreeMap<i32, PartitionState> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic)
+                .flat_map(|t| t.partitions())
+                .filter(|p| p.error().is_none() && p.leader() >= 0)
+                .map(|p| {
+                    let mut isr = p.isr().to_vec();
+                    isr.sort_unstable();
+                    let state = PartitionState {
+                        leader: p.leader(),
+                        replicas: p.replicas().to_vec(),
+                        isr,
+                    };
+                    (p.id(), state)
+                })
+                .collect();
+            if md.brokers().len() == NODES as usize && !partitions.is_empty() {
+                return partitions;
+            }
+        }
+        assert!(Instant::now() < deadline, "no metadata for {topic}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The high watermark of `topic`-`partition` as its leader answers ListOffsets.
+fn high_watermark(bootstrap: &str, topic: &str, partition: i32) -> i64 {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("offsets client");
+    client
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .expect("watermarks")
+        .1
+}
+
+/// Every `.log` file of the partition directory, in name order, concatenated.
+fn log_bytes(data_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
+    let dir = data_dir.join(format!("{topic}-{partition}"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| std::fs::read(f).expect("segment"))
+        .collect()
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_all_leaves_identical_batches_on_every_replica() {
+    let mut cluster = ClusterProcesses::start(NODES as usize, &[]);
+    let bootstrap = cluster.bootstrap();
+    let topic = "replicated";
+    let partitions = 2;
+    create_replicated_topic(&bootstrap, topic, partitions).await;
+    let before = partitions_of(&bootstrap, topic);
+    for (p, state) in &before {
+        assert_eq!(state.replicas.len(), 3, "partition {p}: {state:?}");
+    }
+
+    let producer = producer(&bootstrap, &[("acks", "all"), ("linger.ms", "5")]);
+    let records = 300;
+    let mut pending = Vec::new();
+    for i in 0..records {
+        let value = format!("value-{i}");
+        let key = format!("key-{i}");
+        let record = FutureRecord::to(topic)
+            .partition(i % partitions)
+            .key(&key)
+            .payload(&value);
+        pending.push(enqueue(&producer, record).await);
+    }
+    for f in pending {
+        delivered(f).await.expect("acks=all delivery");
+    }
+    let seen = consume_all(&bootstrap, topic, partitions, records as usize);
+    assert_eq!(seen.values().map(Vec::len).sum::<usize>(), records as usize);
+
+    // Every acknowledged batch is on every in-sync replica (all three), so stopped
+    // now each holds the same bytes: same offsets, same leader epochs, same records.
+    for id in 1..=NODES {
+        cluster.stop(id);
+    }
+    for p in 0..partitions {
+        let logs: Vec<Vec<u8>> = (1..=NODES)
+            .map(|id| log_bytes(&cluster.node(id).data_dir, topic, p))
+            .collect();
+        assert!(!logs[0].is_empty(), "partition {p} has data");
+        for id in 2..=NODES {
+            assert!(
+                logs[(id - 1) as usize] == logs[0],
+                "partition {p}: node {id}'s log ({} bytes) differs from node 1's ({} bytes)",
+                logs[(id - 1) as usize].len(),
+                logs[0].len()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_never_read_past_what_every_in_sync_replica_has() {
+    // A follower stopped for less than replica.lag.time.max.ms stays in the ISR and
+    // holds the high watermark back: acks=1 writes are acknowledged by the leader
+    // but not readable until the follower has them.
+    let mut cluster = ClusterProcesses::start(NODES as usize, &[]);
+    let bootstrap = cluster.bootstrap();
+    let topic = "held-back";
+    create_replicated_topic(&bootstrap, topic, 1).await;
+    let state = partitions_of(&bootstrap, topic)[&0].clone();
+    let leader_addr = cluster.addr(state.leader);
+    let producer = producer(&leader_addr, &[("acks", "1"), ("linger.ms", "0")]);
+    let send = |i: usize| {
+        let value = format!("v{i}");
+        let producer = &producer;
+        async move {
+            let record = FutureRecord::<(), _>::to(topic)
+                .partition(0)
+                .payload(&value);
+            delivered(enqueue(producer, record).await)
+                .await
+                .expect("acks=1 delivery")
+                .offset
+        }
+    };
+    let first = send(0).await;
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while high_watermark(&leader_addr, topic, 0) <= first {
+        assert!(
+            Instant::now() < deadline,
+            "the first record never committed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let follower = *state
+        .replicas
+        .iter()
+        .find(|r| **r != state.leader)
+        .expect("a follower");
+    let pid = cluster.node(follower).pid().expect("follower runs");
+    signal(pid, "STOP");
+    let mut last = first;
+    for i in 1..=5 {
+        last = send(i).await;
+    }
+    // Long enough for the other follower and the leader's fsync many times over.
+    std::thread::sleep(Duration::from_secs(2));
+    let held = high_watermark(&leader_addr, topic, 0);
+    signal(pid, "CONT");
+    assert_eq!(
+        held,
+        first + 1,
+        "the high watermark stays where the stopped in-sync follower is"
+    );
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while high_watermark(&leader_addr, topic, 0) <= last {
+        assert!(
+            Instant::now() < deadline,
+            "the high watermark never passed {last} after the follower resumed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let seen = consume_all(&leader_addr, topic, 1, 6);
+    assert_eq!(seen[&0].len(), 6);
+}
