@@ -3,6 +3,7 @@
 //! controlled shutdown). Each returns the records to commit; nothing here does I/O or
 //! reads a clock — the time comes in as an argument.
 
+mod alter_partition;
 mod assignment;
 mod broker_lifecycle;
 mod broker_session;
@@ -16,6 +17,7 @@ mod random;
 mod topic_partitions;
 mod wire_messages;
 
+pub use alter_partition::{alter_partition, AlterPartitionOutcome, AlterPartitionRequest};
 pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
 pub use broker_lifecycle::{BrokerLifecycle, LifecycleConfig};
 pub use broker_session::{BrokerSession, ShutdownState};
