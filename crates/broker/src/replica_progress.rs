@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_silent_follower_lags_after_the_limit() {
-        let mut t = ReplicaProgressTable::new(2, &[1, 2], &[1, 2], 0, 1_000);
+        let t = ReplicaProgressTable::new(2, &[1, 2], &[1, 2], 0, 1_000);
         assert!(t.lagging(1_100, 100).is_empty(), "exactly at the limit");
         assert_eq!(t.lagging(1_101, 100), vec![1]);
     }
