@@ -25,8 +25,25 @@ use crate::responses::str;
 
 /// DescribeGroups v6 reports unknown groups as GROUP_ID_NOT_FOUND with a message.
 const DESCRIBE_NOT_FOUND_VERSION: i16 = 6;
-/// Type of every group this coordinator runs (KIP-848 groups are "consumer").
+/// Group type of classic groups.
 const CLASSIC_GROUP_TYPE: &str = "classic";
+/// Group type of KIP-848 consumer groups.
+const CONSUMER_GROUP_TYPE: &str = "consumer";
+
+fn group_type(g: &Group) -> &'static str {
+    if g.consumer.is_some() {
+        CONSUMER_GROUP_TYPE
+    } else {
+        CLASSIC_GROUP_TYPE
+    }
+}
+
+/// The state name Kafka lists: a consumer group's own states, else the classic ones.
+fn state_name(g: &Group) -> &'static str {
+    g.consumer
+        .as_deref()
+        .map_or(g.state.name(), |cg| cg.state_name())
+}
 
 impl GroupCoordinator {
     pub(crate) fn list_groups(
@@ -40,23 +57,26 @@ impl GroupCoordinator {
             .iter()
             .map(|s| s.as_str().to_lowercase())
             .collect();
-        let types_ok = req.types_filter.is_empty()
-            || req
-                .types_filter
-                .iter()
-                .any(|t| t.as_str().eq_ignore_ascii_case(CLASSIC_GROUP_TYPE));
+        let type_ok = |g: &Group| {
+            req.types_filter.is_empty()
+                || req
+                    .types_filter
+                    .iter()
+                    .any(|t| t.as_str().eq_ignore_ascii_case(group_type(g)))
+        };
         let groups = self
             .groups
             .values()
             .filter(|g| {
-                types_ok && (states.is_empty() || states.contains(&g.state.name().to_lowercase()))
+                type_ok(g)
+                    && (states.is_empty() || states.contains(&state_name(g).to_lowercase()))
             })
             .map(|g| {
                 ListedGroup::default()
                     .with_group_id(GroupId(str(&g.id)))
                     .with_protocol_type(str(g.protocol_type.as_deref().unwrap_or("")))
-                    .with_group_state(str(g.state.name()))
-                    .with_group_type(str(CLASSIC_GROUP_TYPE))
+                    .with_group_state(str(state_name(g)))
+                    .with_group_type(str(group_type(g)))
             })
             .collect();
         let error = if self.is_loading() {
@@ -85,6 +105,14 @@ impl GroupCoordinator {
                 match self.group_status(id.as_str(), true) {
                     Err(error) => base.with_error_code(error),
                     Ok(_) => match self.groups.get(id.as_str()) {
+                        Some(g) if g.consumer.is_some() => {
+                            crate::consumer_group::describe::as_described_group(
+                                g,
+                                &self.topics,
+                                &self.config,
+                                base,
+                            )
+                        }
                         Some(g) => describe(g, base),
                         None if ctx.api_version >= DESCRIBE_NOT_FOUND_VERSION => base
                             .with_error_code(codes::GROUP_ID_NOT_FOUND)
@@ -187,6 +215,11 @@ fn deletion_tombstones(g: &mut Group) -> Vec<(Bytes, Option<Bytes>)> {
     };
     if let Ok(k) = metadata.encode() {
         records.push((k, None));
+    }
+    if g.consumer.is_some() {
+        let mut changes = crate::consumer_group::changes::Changes::default();
+        changes.group_removed(&g.id);
+        records.extend(changes.records);
     }
     records
 }

@@ -29,6 +29,13 @@ pub const GROUP_ID_NOT_FOUND: i16 = E::GroupIdNotFound.code();
 pub const MEMBER_ID_REQUIRED: i16 = E::MemberIdRequired.code();
 pub const GROUP_MAX_SIZE_REACHED: i16 = E::GroupMaxSizeReached.code();
 pub const FENCED_INSTANCE_ID: i16 = E::FencedInstanceId.code();
+pub const UNSUPPORTED_VERSION: i16 = E::UnsupportedVersion.code();
+pub const INVALID_REQUEST: i16 = E::InvalidRequest.code();
+pub const FENCED_MEMBER_EPOCH: i16 = E::FencedMemberEpoch.code();
+pub const UNRELEASED_INSTANCE_ID: i16 = E::UnreleasedInstanceId.code();
+pub const UNSUPPORTED_ASSIGNOR: i16 = E::UnsupportedAssignor.code();
+pub const STALE_MEMBER_EPOCH: i16 = E::StaleMemberEpoch.code();
+pub const INVALID_REGULAR_EXPRESSION: i16 = E::InvalidRegularExpression.code();
 pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = E::GroupSubscribedToTopic.code();
 
 /// How Kafka reports a failed `__consumer_offsets` append to a group request

@@ -101,6 +101,13 @@ impl GroupCoordinator {
                 Self::reply(out, reply, GroupResponse::OffsetDelete(response));
             }
             PendingAppend::Background => {}
+            PendingAppend::ConsumerHeartbeat { reply, response } => {
+                if error == codes::NONE {
+                    Self::reply(out, reply, *response);
+                } else {
+                    Self::reply(out, reply, consumer_heartbeat_error(codes::store_group_error(error)));
+                }
+            }
         }
     }
 
@@ -110,6 +117,9 @@ impl GroupCoordinator {
         match kind {
             // Their groups are gone; the waiting members were answered on unload.
             PendingAppend::SyncAssignment { .. } | PendingAppend::Background => {}
+            PendingAppend::ConsumerHeartbeat { reply, .. } => {
+                Self::reply(out, reply, consumer_heartbeat_error(error));
+            }
             PendingAppend::StaticRejoin(r) => {
                 // Answered on unload if the group was dropped; otherwise answer here.
                 if self.groups.contains_key(&r.group_id) {
@@ -171,4 +181,13 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// A ConsumerGroupHeartbeat answer for records that could not be written.
+fn consumer_heartbeat_error(code: i16) -> GroupResponse {
+    GroupResponse::ConsumerGroupHeartbeat(
+        moldau_protocol::kafka::messages::ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(code)
+            .with_member_epoch(-1),
+    )
 }

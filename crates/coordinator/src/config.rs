@@ -23,6 +23,17 @@ pub struct GroupConfig {
     /// How long a new member may wait in JoinGroup before it is dropped (Kafka's
     /// `NewMemberJoinTimeoutMs`, not configurable there either).
     pub new_member_join_timeout_ms: i64,
+    /// `group.consumer.heartbeat.interval.ms`: how often consumer-protocol members
+    /// heartbeat (the broker tells them).
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.session.timeout.ms`: a consumer-protocol member that has not
+    /// heartbeated for this long is removed.
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.max.size`: most members of a consumer group.
+    pub consumer_max_size: i32,
+    /// `group.consumer.assignors`: server-side assignors in order of preference (the
+    /// first is the default); the broker accepts `uniform` and `range`.
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -37,6 +48,10 @@ impl Default for GroupConfig {
             offsets_topic_num_partitions: 50,
             offset_metadata_max_bytes: 4_096,
             new_member_join_timeout_ms: 300_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_max_size: i32::MAX,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
         }
     }
 }

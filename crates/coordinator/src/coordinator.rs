@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::codes;
+use crate::consumer_group::topic_catalog::TopicCatalog;
 use crate::config::GroupConfig;
 use crate::deadlines::DeadlineIndex;
 use crate::effect::{AppendId, Effect, ReplyId};
@@ -44,6 +45,8 @@ pub struct GroupCoordinator {
     deferred: Vec<Effect>,
     /// Next timer deadline of each group.
     pub(crate) deadlines: DeadlineIndex,
+    /// Topics consumer groups resolve their subscriptions against.
+    pub(crate) topics: TopicCatalog,
 }
 
 impl GroupCoordinator {
@@ -66,6 +69,7 @@ impl GroupCoordinator {
             next_offset_expiry_ms: None,
             deferred: Vec::new(),
             deadlines: DeadlineIndex::default(),
+            topics: TopicCatalog::default(),
         }
     }
 
@@ -130,7 +134,8 @@ impl GroupCoordinator {
                 "skipped undecodable __consumer_offsets records"
             );
         }
-        let groups = buffer.into_groups(partition, now_ms);
+        let groups =
+            buffer.into_groups(partition, now_ms, self.config.consumer_session_timeout_ms);
         // The broker logs one summary line for all partitions it loads at once.
         tracing::debug!(
             partition,
@@ -213,6 +218,12 @@ impl GroupCoordinator {
             GroupRequest::DescribeGroups(r) => self.describe_groups(&ctx, reply, r, &mut out),
             GroupRequest::DeleteGroups(r) => self.delete_groups(now_ms, reply, r, &mut out),
             GroupRequest::OffsetDelete(r) => self.offset_delete(now_ms, reply, r, &mut out),
+            GroupRequest::ConsumerGroupHeartbeat(r) => {
+                self.consumer_group_heartbeat(now_ms, &ctx, reply, r, &mut out)
+            }
+            GroupRequest::ConsumerGroupDescribe(r) => {
+                self.consumer_group_describe(reply, r, &mut out)
+            }
         }
         self.run_due_timers(now_ms, &mut out);
         out

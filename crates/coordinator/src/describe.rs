@@ -34,6 +34,9 @@ pub fn describe_record(key: &[u8], value: Option<&[u8]>) -> String {
                 json(&k.group)
             );
         }
+        RecordKey::Consumer(k) => {
+            return crate::consumer_group::records::describe_consumer_record(k, value);
+        }
         RecordKey::Other { record_type } => {
             let _ = write!(
                 out,
@@ -79,7 +82,7 @@ pub fn describe_record(key: &[u8], value: Option<&[u8]>) -> String {
                 let _ = write!(out, "<undecodable: {e}>");
             }
         },
-        RecordKey::Other { .. } => {}
+        RecordKey::Consumer(_) | RecordKey::Other { .. } => {}
     }
     out
 }

@@ -8,6 +8,7 @@ use moldau_protocol::kafka::messages::join_group_response::JoinGroupResponseMemb
 use moldau_protocol::kafka::protocol::StrBytes;
 
 use crate::codes;
+use crate::consumer_group::ConsumerGroup;
 use crate::consumer_protocol::{subscription_topics, CONSUMER_PROTOCOL_TYPE};
 use crate::effect::AppendId;
 use crate::member::Member;
@@ -85,6 +86,9 @@ pub(crate) struct Group {
     pub offset_writes: HashMap<TopicPartition, AppendId>,
     /// Topics the members subscribe to (consumer protocol only; None = unknown).
     pub subscribed_topics: Option<BTreeSet<String>>,
+    /// Set when this is a KIP-848 consumer group (its classic fields stay unused,
+    /// but for state Empty/Stable and the subscribed topics, kept in step).
+    pub consumer: Option<Box<ConsumerGroup>>,
 }
 
 impl Group {
@@ -110,6 +114,7 @@ impl Group {
             pending_commits: HashMap::new(),
             offset_writes: HashMap::new(),
             subscribed_topics: None,
+            consumer: None,
         }
     }
 
@@ -392,8 +397,10 @@ impl Group {
     pub fn next_deadline_ms(&self) -> Option<i64> {
         let members = self.members.values().filter_map(Member::expiry_deadline_ms);
         let pending = self.pending_members.values().copied();
+        let consumer = self.consumer.as_deref().and_then(ConsumerGroup::next_deadline_ms);
         members
             .chain(pending)
+            .chain(consumer)
             .chain(self.join_deadline_ms)
             .chain(self.sync_deadline_ms)
             .min()

@@ -119,6 +119,26 @@ impl GroupCoordinator {
                 Group::new(group_id.clone(), partition, now_ms),
             );
         }
+        if let Some(g) = self.groups.get_mut(&group_id) {
+            if let Some(cg) = g.consumer.as_deref() {
+                if !cg.members.is_empty() {
+                    // Online migration (a classic member joining a consumer group) is not
+                    // supported: the group stays a consumer group.
+                    let (_, mut io) = self.io(now_ms, out);
+                    return join.answer(
+                        &mut io,
+                        &join.member_id,
+                        codes::INCONSISTENT_GROUP_PROTOCOL,
+                    );
+                }
+                // An empty consumer group becomes a classic group: its consumer records go.
+                let mut changes = crate::consumer_group::changes::Changes::default();
+                changes.group_removed(&group_id);
+                g.consumer = None;
+                self.appender
+                    .append(partition, changes.records, PendingAppend::Background, out);
+            }
+        }
         // Drawn before borrowing the group; unused when the member already has an id.
         let new_member_id = if unknown {
             let prefix = join.instance_id.as_deref().unwrap_or(&join.client_id);

@@ -12,6 +12,7 @@ mod admin;
 mod codes;
 mod completion;
 pub mod config;
+pub mod consumer_group;
 pub mod consumer_protocol;
 pub mod coordinator;
 mod deadlines;
@@ -34,6 +35,7 @@ pub mod txn;
 pub mod wire;
 
 pub use config::GroupConfig;
+pub use consumer_group::topic_catalog::{CatalogTopic, TopicCatalog};
 pub use coordinator::GroupCoordinator;
 pub use effect::{AppendId, Effect, ReplyId};
 pub use group::GroupState;

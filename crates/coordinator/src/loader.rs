@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::consumer_group::loading::LoadedConsumerGroup;
 use crate::group::{Group, GroupState, TopicPartition};
 use crate::member::Member;
 use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
@@ -12,6 +13,7 @@ use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
 struct LoadedGroup {
     metadata: Option<GroupMetadataValue>,
     offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
+    consumer: LoadedConsumerGroup,
 }
 
 /// Accumulates a partition's records during replay.
@@ -62,6 +64,13 @@ impl LoadBuffer {
                 Some(Ok(v)) => self.groups.entry(k.group).or_default().metadata = Some(v),
                 Some(Err(_)) => self.skipped_records += 1,
             },
+            Ok(RecordKey::Consumer(k)) => {
+                let group = k.group().to_string();
+                let loaded = self.groups.entry(group).or_default();
+                if loaded.consumer.apply(k, value).is_err() {
+                    self.skipped_records += 1;
+                }
+            }
             // Records of group types this coordinator does not run.
             Ok(RecordKey::Other { .. }) => {}
             Err(_) => self.skipped_records += 1,
@@ -76,11 +85,29 @@ impl LoadBuffer {
 
     /// The groups of the partition: those with metadata as they were last written
     /// (Stable with members, else Empty), and offset-only groups as Empty.
-    pub fn into_groups(self, partition: i32, now_ms: i64) -> Vec<Group> {
+    pub fn into_groups(
+        self,
+        partition: i32,
+        now_ms: i64,
+        consumer_session_timeout_ms: i32,
+    ) -> Vec<Group> {
         self.groups
             .into_iter()
-            .filter(|(_, g)| g.metadata.is_some() || !g.offsets.is_empty())
-            .map(|(id, loaded)| build(id, partition, loaded, now_ms))
+            .filter_map(|(id, mut loaded)| {
+                let consumer = std::mem::take(&mut loaded.consumer)
+                    .build(now_ms, consumer_session_timeout_ms);
+                if loaded.metadata.is_none() && loaded.offsets.is_empty() && consumer.is_none() {
+                    return None;
+                }
+                let mut g = build(id, partition, loaded, now_ms);
+                if let Some(cg) = consumer {
+                    g.consumer = Some(Box::new(cg));
+                    g.protocol_type =
+                        Some(crate::consumer_protocol::CONSUMER_PROTOCOL_TYPE.to_string());
+                    crate::consumer_group::sync_classic_view(&mut g, now_ms);
+                }
+                Some(g)
+            })
             .collect()
     }
 }
@@ -174,7 +201,7 @@ mod tests {
         assert_eq!(buffer.skipped_batches, 2);
         assert_eq!(buffer.skipped_records, 3);
         assert_eq!(buffer.last_offset, Some(9));
-        let groups = buffer.into_groups(0, 0);
+        let groups = buffer.into_groups(0, 0, 45_000);
         let offsets: Vec<(String, i64)> = groups
             .iter()
             .map(|g| (g.id.clone(), g.offsets[&("t".to_string(), 0)].offset))

@@ -217,6 +217,9 @@ impl GroupCoordinator {
 
     /// Fires the due timers of one group.
     pub(crate) fn fire_group_timers(&mut self, group_id: &str, now_ms: i64, out: &mut Vec<Effect>) {
+        if self.fire_consumer_timers(group_id, now_ms, out) {
+            return;
+        }
         if let Some((g, mut io)) = self.group_io(group_id, now_ms, out) {
             fire_timers(g, &mut io);
         }

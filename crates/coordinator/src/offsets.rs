@@ -69,7 +69,11 @@ impl GroupCoordinator {
         let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
             return;
         };
-        if let Some(error) = validate_offset_commit(g, generation, member_id, instance_id) {
+        let error = match g.consumer.as_deref() {
+            Some(cg) => cg.validate_offset_commit(member_id, generation, ctx.api_version),
+            None => validate_offset_commit(g, generation, member_id, instance_id),
+        };
+        if let Some(error) = error {
             return io.reply(reply, all(error));
         }
         match g.state {
@@ -169,6 +173,14 @@ impl GroupCoordinator {
                     let group_id = rg.group_id.as_str();
                     let base =
                         OffsetFetchResponseGroup::default().with_group_id(GroupId(str(group_id)));
+                    let member_error = self.groups.get(group_id).and_then(|g| {
+                        let cg = g.consumer.as_deref()?;
+                        let member = rg.member_id.as_ref()?;
+                        cg.validate_offset_fetch(member.as_str(), rg.member_epoch)
+                    });
+                    if let Some(error) = member_error {
+                        return base.with_error_code(error);
+                    }
                     match self.fetch_offsets(group_id, wanted.as_deref()) {
                         Err(error) => base.with_error_code(error),
                         Ok(topics) => base.with_topics(

@@ -48,6 +48,11 @@ pub(crate) enum PendingAppend {
         reply: ReplyId,
         response: OffsetDeleteResponse,
     },
+    /// ConsumerGroupHeartbeat: answered once its records are durable.
+    ConsumerHeartbeat {
+        reply: ReplyId,
+        response: Box<GroupResponse>,
+    },
     /// Nobody waits (empty-group metadata, expiry tombstones).
     Background,
 }

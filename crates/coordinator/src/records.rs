@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+pub use crate::consumer_group::records::ConsumerRecordKey;
 pub use crate::describe::describe_record;
 use crate::wire::{Reader, RecordError, Writer};
 
@@ -91,6 +92,8 @@ pub struct MemberMetadata {
 pub enum RecordKey {
     OffsetCommit(OffsetCommitKey),
     GroupMetadata(GroupMetadataKey),
+    /// A KIP-848 consumer group record (types 3, 5, 6, 7, 8).
+    Consumer(ConsumerRecordKey),
     /// A record type Moldau does not use (KIP-848, share or streams groups).
     Other {
         record_type: i16,
@@ -110,7 +113,12 @@ impl RecordKey {
             GROUP_METADATA_KEY_VERSION => Ok(RecordKey::GroupMetadata(GroupMetadataKey {
                 group: r.string()?,
             })),
-            t if t > GROUP_METADATA_KEY_VERSION => Ok(RecordKey::Other { record_type: t }),
+            t if t > GROUP_METADATA_KEY_VERSION => {
+                Ok(match ConsumerRecordKey::decode_after_type(t, &mut r)? {
+                    Some(k) => RecordKey::Consumer(k),
+                    None => RecordKey::Other { record_type: t },
+                })
+            }
             version => Err(RecordError::UnsupportedVersion {
                 what: "key",
                 version,
@@ -372,8 +380,15 @@ mod tests {
         assert_eq!(&bytes[..], &[0, 2, 0, 2, b'a', b'b']);
         assert_eq!(ok(RecordKey::decode(&bytes)), RecordKey::GroupMetadata(key));
         assert_eq!(
-            ok(RecordKey::decode(&[0, 5, 0, 0])),
-            RecordKey::Other { record_type: 5 }
+            ok(RecordKey::decode(&[0, 9, 0, 0])),
+            RecordKey::Other { record_type: 9 }
+        );
+        assert_eq!(
+            ok(RecordKey::decode(&[0, 5, 0, 1, b'g', 0, 1, b'm'])),
+            RecordKey::Consumer(ConsumerRecordKey::MemberMetadata {
+                group: "g".into(),
+                member: "m".into()
+            })
         );
         assert!(RecordKey::decode(&[0xff, 0xff]).is_err());
         assert!(RecordKey::decode(&[0, 1, 0, 9, b'x']).is_err());

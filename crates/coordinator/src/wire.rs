@@ -178,6 +178,11 @@ impl<'a> Reader<'a> {
         Ok(count as usize)
     }
 
+    /// A 16-byte UUID (topic ids).
+    pub fn uuid(&mut self) -> Result<[u8; 16], RecordError> {
+        self.array()
+    }
+
     /// Skips a flexible-version tagged field section (fields Moldau does not know).
     pub fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
         let count = self.uvarint()?;
@@ -239,6 +244,52 @@ impl Writer {
         self.buf.put_i32(len);
         self.buf.put_slice(b);
         Ok(())
+    }
+    pub fn i8(&mut self, v: i8) {
+        self.buf.put_i8(v);
+    }
+    pub fn uuid(&mut self, v: &[u8; 16]) {
+        self.buf.put_slice(v);
+    }
+    /// Unsigned LEB128 varint.
+    pub fn uvarint(&mut self, mut v: u32) {
+        while v >= 0x80 {
+            self.buf.put_u8((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.put_u8(v as u8);
+    }
+    /// Compact string (uvarint length+1); fails above [`STRING_BYTES_MAX`].
+    pub fn compact_string(&mut self, s: &str) -> Result<(), RecordError> {
+        if s.len() > STRING_BYTES_MAX {
+            return Err(RecordError::StringTooLong(s.len()));
+        }
+        self.uvarint(s.len() as u32 + 1);
+        self.buf.put_slice(s.as_bytes());
+        Ok(())
+    }
+    /// Compact nullable string (0 for null).
+    pub fn compact_nullable_string(&mut self, s: Option<&str>) -> Result<(), RecordError> {
+        match s {
+            Some(s) => self.compact_string(s),
+            None => {
+                self.uvarint(0);
+                Ok(())
+            }
+        }
+    }
+    /// Compact array length (uvarint count+1).
+    pub fn compact_array_len(&mut self, count: usize) -> Result<(), RecordError> {
+        let n = u32::try_from(count)
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or(RecordError::StringTooLong(count))?;
+        self.uvarint(n);
+        Ok(())
+    }
+    /// An empty tagged-field section.
+    pub fn no_tagged_fields(&mut self) {
+        self.uvarint(0);
     }
     pub fn finish(self) -> Bytes {
         self.buf.freeze()

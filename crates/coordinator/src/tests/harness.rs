@@ -43,6 +43,8 @@ fn assert_encodes(response: &GroupResponse, version: i16) {
         GroupResponse::DescribeGroups(r) => r.encode(&mut buf, version),
         GroupResponse::DeleteGroups(r) => r.encode(&mut buf, version),
         GroupResponse::OffsetDelete(r) => r.encode(&mut buf, version),
+        GroupResponse::ConsumerGroupHeartbeat(r) => r.encode(&mut buf, version),
+        GroupResponse::ConsumerGroupDescribe(r) => r.encode(&mut buf, version),
     };
     if let Err(e) = result {
         panic!("response does not encode in v{version}: {e}: {response:?}");

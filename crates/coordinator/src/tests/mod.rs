@@ -1,6 +1,7 @@
 //! State-machine tests of the coordinator, driven with explicit time.
 
 mod admin_tests;
+mod consumer_group_tests;
 mod garbage_tests;
 mod harness;
 mod membership_tests;
