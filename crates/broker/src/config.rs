@@ -146,6 +146,58 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some(0),
     ),
     prop("group.max.size", Int, Some("2147483647"), Some(1)),
+    // KIP-848 consumer groups (ConsumerGroupHeartbeat); checked together in validate_cross.
+    prop(
+        "group.consumer.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+    ),
+    prop(
+        "group.consumer.min.heartbeat.interval.ms",
+        Int,
+        Some("5000"),
+        Some(1),
+    ),
+    prop(
+        "group.consumer.max.heartbeat.interval.ms",
+        Int,
+        Some("15000"),
+        Some(1),
+    ),
+    prop(
+        "group.consumer.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+    ),
+    prop(
+        "group.consumer.min.session.timeout.ms",
+        Int,
+        Some("45000"),
+        Some(1),
+    ),
+    prop(
+        "group.consumer.max.session.timeout.ms",
+        Int,
+        Some("60000"),
+        Some(1),
+    ),
+    prop("group.consumer.max.size", Int, Some("2147483647"), Some(1)),
+    prop(
+        "group.consumer.assignors",
+        List,
+        Some("uniform,range"),
+        None,
+    ),
+    // Online migration between classic and consumer groups is not implemented, so the
+    // only policy is Kafka's `disabled` (Kafka defaults to `bidirectional`).
+    prop(
+        "group.consumer.migration.policy",
+        Str,
+        Some("disabled"),
+        None,
+    ),
     prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
     // Connection limits (connection.rs, connection_limits.rs); -1 never closes idle ones.
     prop("connections.max.idle.ms", Long, Some("600000"), Some(-1)),
@@ -445,7 +497,68 @@ impl BrokerConfig {
                 reason: "must be producer, uncompressed, gzip, snappy, lz4 or zstd".into(),
             });
         }
+        self.validate_consumer_groups()?;
         self.validate_connection_limits()
+    }
+
+    /// KIP-848 settings: interval and session timeout inside their bounds (as Kafka
+    /// requires at start-up), known assignors, and the one migration policy served.
+    fn validate_consumer_groups(&self) -> Result<(), ConfigError> {
+        let invalid = |name: &str, reason: String| ConfigError::Invalid {
+            name: name.into(),
+            value: self.string(name),
+            reason,
+        };
+        for what in ["heartbeat.interval", "session.timeout"] {
+            let name = format!("group.consumer.{what}.ms");
+            let min_name = format!("group.consumer.min.{what}.ms");
+            let max_name = format!("group.consumer.max.{what}.ms");
+            let (value, min, max) = (self.int(&name), self.int(&min_name), self.int(&max_name));
+            if min > max {
+                return Err(invalid(
+                    &min_name,
+                    format!("must not exceed {max_name} ({max})"),
+                ));
+            }
+            if value < min || value > max {
+                return Err(invalid(
+                    &name,
+                    format!("must be between {min_name} ({min}) and {max_name} ({max})"),
+                ));
+            }
+        }
+        if self.int("group.consumer.heartbeat.interval.ms")
+            >= self.int("group.consumer.session.timeout.ms")
+        {
+            return Err(invalid(
+                "group.consumer.heartbeat.interval.ms",
+                "must be less than group.consumer.session.timeout.ms".into(),
+            ));
+        }
+        let assignors = self.string("group.consumer.assignors");
+        let names = list_items(&assignors);
+        if names.is_empty() || names.iter().any(|a| consumer_assignor_name(a).is_none()) {
+            return Err(invalid(
+                "group.consumer.assignors",
+                "Moldau's server-side assignors are uniform and range (or Kafka's UniformAssignor and RangeAssignor class names)".into(),
+            ));
+        }
+        if self.string("group.consumer.migration.policy") != "disabled" {
+            return Err(ConfigError::Refused {
+                name: "group.consumer.migration.policy".into(),
+                reason: "online migration between classic and consumer groups is not supported; only `disabled` is accepted (a classic member cannot join a consumer group, and the reverse)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `group.consumer.assignors` as the short names the coordinator knows.
+    pub fn consumer_assignors(&self) -> Vec<String> {
+        list_items(&self.string("group.consumer.assignors"))
+            .into_iter()
+            .filter_map(consumer_assignor_name)
+            .map(str::to_string)
+            .collect()
     }
 
     fn validate_connection_limits(&self) -> Result<(), ConfigError> {
@@ -657,5 +770,16 @@ mod tests {
         assert_eq!(c.retention_ms(), 120_000);
         let c = BrokerConfig::from_properties(props(&[("log.retention.ms", "-1")])).unwrap();
         assert_eq!(c.retention_ms(), -1);
+    }
+}
+
+/// A server-side assignor by short name or Kafka's class name.
+fn consumer_assignor_name(name: &str) -> Option<&'static str> {
+    match name.trim() {
+        "uniform" | "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => {
+            Some("uniform")
+        }
+        "range" | "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => Some("range"),
+        _ => None,
     }
 }

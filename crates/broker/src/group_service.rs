@@ -12,8 +12,9 @@ use crate::request::CloseConnection;
 use bytes::{Bytes, BytesMut};
 use moldau_coordinator::{
     AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
-    RequestContext as GroupContext,
+    RequestContext as GroupContext, TopicCatalog,
 };
+use moldau_metadata::MetadataImage;
 use moldau_protocol::batch::{BatchIter, BatchView};
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
@@ -64,6 +65,7 @@ impl GroupService {
             pending_replies: HashMap::new(),
             next_reply: 0,
             self_tx: tx.clone(),
+            topics_seen: None,
         };
         tokio::spawn(worker.run(rx));
         let service = GroupService { tx: tx.clone() };
@@ -106,6 +108,10 @@ fn group_config(broker: &Broker) -> GroupConfig {
         offsets_retention_minutes: c.long("offsets.retention.minutes"),
         offsets_retention_check_interval_ms: c.long("offsets.retention.check.interval.ms"),
         offsets_topic_num_partitions: offsets_topic_partitions(broker),
+        consumer_heartbeat_interval_ms: c.int("group.consumer.heartbeat.interval.ms"),
+        consumer_session_timeout_ms: c.int("group.consumer.session.timeout.ms"),
+        consumer_max_size: c.int("group.consumer.max.size"),
+        consumer_assignors: c.consumer_assignors(),
         ..GroupConfig::default()
     }
 }
@@ -127,6 +133,8 @@ struct Worker {
     pending_replies: HashMap<u64, oneshot::Sender<GroupResponse>>,
     next_reply: u64,
     self_tx: mpsc::Sender<Command>,
+    /// The metadata image the coordinator's topic catalog was last built from.
+    topics_seen: Option<Arc<MetadataImage>>,
 }
 
 impl Worker {
@@ -139,6 +147,7 @@ impl Worker {
                 .map(|d| Duration::from_millis((d - now).max(0) as u64))
                 .unwrap_or(TICK_INTERVAL_MAX)
                 .min(TICK_INTERVAL_MAX);
+            self.sync_topics();
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
@@ -155,6 +164,32 @@ impl Worker {
         }
     }
 
+    /// Hands the coordinator the topics of a new metadata image, so consumer groups
+    /// follow created, grown and deleted topics (checked at every wake-up, at least
+    /// every `TICK_INTERVAL_MAX`).
+    fn sync_topics(&mut self) {
+        let Some(broker) = self.broker.upgrade() else {
+            return;
+        };
+        let image = broker.metadata.image();
+        if self
+            .topics_seen
+            .as_ref()
+            .is_some_and(|seen| Arc::ptr_eq(seen, &image))
+        {
+            return;
+        }
+        let mut catalog = TopicCatalog::default();
+        for t in image.topics().filter(|t| !t.internal) {
+            catalog.insert(&t.name, t.id.as_uuid(), t.partitions.len() as i32);
+        }
+        self.topics_seen = Some(image);
+        let effects = self
+            .coordinator
+            .update_topics(crate::clock::now_ms(), catalog);
+        self.apply(effects);
+    }
+
     fn on_command(&mut self, cmd: Command) {
         let now = crate::clock::now_ms();
         match cmd {
@@ -166,6 +201,7 @@ impl Worker {
                 // The publisher queues a sync when offsets leadership changes; a request
                 // racing that (or a sync dropped on a full queue) syncs here first.
                 self.load_partitions();
+                self.sync_topics();
                 self.next_reply += 1;
                 let id = self.next_reply;
                 self.pending_replies.insert(id, reply);

@@ -48,7 +48,19 @@ pub fn format_offsets_record(
         Ok(RecordKey::GroupMetadata(k)) => {
             (format!("{{\"group\":{}}}", json_string(&k.group)), false)
         }
-        // Types above group metadata (KIP-848, share groups) and negative ones.
+        // KIP-848 consumer group records: the coordinator's own rendering.
+        Ok(RecordKey::Consumer(k)) => {
+            let text =
+                moldau_coordinator::consumer_group::records::describe_consumer_record(&k, value);
+            return match text.split_once(" payload: ") {
+                Some((key, payload)) => (
+                    key.trim_start_matches("key: ").to_string(),
+                    payload.to_string(),
+                ),
+                None => (text, String::new()),
+            };
+        }
+        // Types above group metadata (share groups) and negative ones.
         Ok(RecordKey::Other { .. }) | Err(RecordError::UnsupportedVersion { .. }) => {
             return (
                 format!("Unknown record type {key_type} at offset {offset}, skipping."),

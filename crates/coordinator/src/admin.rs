@@ -68,8 +68,7 @@ impl GroupCoordinator {
             .groups
             .values()
             .filter(|g| {
-                type_ok(g)
-                    && (states.is_empty() || states.contains(&state_name(g).to_lowercase()))
+                type_ok(g) && (states.is_empty() || states.contains(&state_name(g).to_lowercase()))
             })
             .map(|g| {
                 ListedGroup::default()

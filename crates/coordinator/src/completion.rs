@@ -105,7 +105,11 @@ impl GroupCoordinator {
                 if error == codes::NONE {
                     Self::reply(out, reply, *response);
                 } else {
-                    Self::reply(out, reply, consumer_heartbeat_error(codes::store_group_error(error)));
+                    Self::reply(
+                        out,
+                        reply,
+                        consumer_heartbeat_error(codes::store_group_error(error)),
+                    );
                 }
             }
         }

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::codes;
-use crate::consumer_group::topic_catalog::TopicCatalog;
 use crate::config::GroupConfig;
+use crate::consumer_group::topic_catalog::TopicCatalog;
 use crate::deadlines::DeadlineIndex;
 use crate::effect::{AppendId, Effect, ReplyId};
 use crate::group::Group;

@@ -397,7 +397,10 @@ impl Group {
     pub fn next_deadline_ms(&self) -> Option<i64> {
         let members = self.members.values().filter_map(Member::expiry_deadline_ms);
         let pending = self.pending_members.values().copied();
-        let consumer = self.consumer.as_deref().and_then(ConsumerGroup::next_deadline_ms);
+        let consumer = self
+            .consumer
+            .as_deref()
+            .and_then(ConsumerGroup::next_deadline_ms);
         members
             .chain(pending)
             .chain(consumer)

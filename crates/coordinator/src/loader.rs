@@ -94,8 +94,8 @@ impl LoadBuffer {
         self.groups
             .into_iter()
             .filter_map(|(id, mut loaded)| {
-                let consumer = std::mem::take(&mut loaded.consumer)
-                    .build(now_ms, consumer_session_timeout_ms);
+                let consumer =
+                    std::mem::take(&mut loaded.consumer).build(now_ms, consumer_session_timeout_ms);
                 if loaded.metadata.is_none() && loaded.offsets.is_empty() && consumer.is_none() {
                     return None;
                 }

@@ -66,11 +66,29 @@ impl GroupCoordinator {
             );
         }
         let metadata_max = self.config.offset_metadata_max_bytes;
+        // Consumer groups check member epochs (against the topic catalog).
+        let consumer_check = self
+            .groups
+            .get(&group_id)
+            .and_then(|g| g.consumer.as_deref())
+            .map(|cg| {
+                cg.validate_offset_commit(
+                    member_id,
+                    generation,
+                    ctx.api_version,
+                    &self.topics,
+                    req.topics.iter().flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(move |p| (t.name.as_str(), p.partition_index))
+                    }),
+                )
+            });
         let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
             return;
         };
-        let error = match g.consumer.as_deref() {
-            Some(cg) => cg.validate_offset_commit(member_id, generation, ctx.api_version),
+        let error = match consumer_check {
+            Some(checked) => checked,
             None => validate_offset_commit(g, generation, member_id, instance_id),
         };
         if let Some(error) = error {

@@ -52,6 +52,8 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::PushTelemetry, 0, 0),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
     api(ApiKey::WriteTxnMarkers, 1, 1),
+    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

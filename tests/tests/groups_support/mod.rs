@@ -236,9 +236,13 @@ impl Member {
             .set("client.id", name)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "500")
             .set("topic.metadata.refresh.interval.ms", "2000");
+        // With the KIP-848 protocol the broker owns these (librdkafka refuses them).
+        if !spec.config.contains(&("group.protocol", "consumer")) {
+            config
+                .set("session.timeout.ms", "6000")
+                .set("heartbeat.interval.ms", "500");
+        }
         for (k, v) in spec.config {
             config.set(*k, *v);
         }

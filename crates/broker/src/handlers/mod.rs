@@ -4,6 +4,8 @@
 mod alter_client_quotas;
 mod alter_configs;
 mod api_versions;
+mod consumer_group_describe;
+mod consumer_group_heartbeat;
 mod create_partitions;
 mod create_topics;
 mod delete_groups;
@@ -84,6 +86,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeGroups => describe_groups::handle(ctx, body).await,
         ApiKey::DeleteGroups => delete_groups::handle(ctx, body).await,
         ApiKey::OffsetDelete => offset_delete::handle(ctx, body).await,
+        ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat::handle(ctx, body).await,
+        ApiKey::ConsumerGroupDescribe => consumer_group_describe::handle(ctx, body).await,
         ApiKey::DescribeTopicPartitions => describe_topic_partitions::handle(ctx, body),
         ApiKey::GetTelemetrySubscriptions => get_telemetry_subscriptions::handle(ctx, body),
         ApiKey::PushTelemetry => push_telemetry::handle(ctx, body),

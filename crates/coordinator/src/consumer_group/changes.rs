@@ -23,7 +23,10 @@ impl Changes {
         match (key.encode(), value) {
             (Ok(k), Ok(v)) => self.records.push((k, v)),
             (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(group = key.group(), "consumer group record not encodable: {e}");
+                tracing::error!(
+                    group = key.group(),
+                    "consumer group record not encodable: {e}"
+                );
                 debug_assert!(false, "consumer group record not encodable: {e}");
             }
         }
@@ -103,7 +106,13 @@ impl Changes {
             },
             Ok(None),
         );
-        self.push(ConsumerRecordKey::MemberMetadata { group: g, member: m }, Ok(None));
+        self.push(
+            ConsumerRecordKey::MemberMetadata {
+                group: g,
+                member: m,
+            },
+            Ok(None),
+        );
     }
 
     /// The whole group is gone (deleted while empty).

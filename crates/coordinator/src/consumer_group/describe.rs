@@ -46,7 +46,9 @@ impl GroupCoordinator {
                 match self.groups.get(id.as_str()) {
                     None => not_found(format!("Group {} not found.", id.as_str())),
                     Some(g) => match g.consumer.as_deref() {
-                        None => not_found(format!("Group {} is not a consumer group.", id.as_str())),
+                        None => {
+                            not_found(format!("Group {} is not a consumer group.", id.as_str()))
+                        }
                         Some(cg) => {
                             let assignor = cg.assignor(&assignors).name();
                             describe(cg, &self.topics, base, assignor)

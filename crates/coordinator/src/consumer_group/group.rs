@@ -116,7 +116,10 @@ impl ConsumerGroup {
     /// The assignor most members ask for (ties to the earliest configured), else the
     /// default.
     pub fn assignor(&self, configured: &[ServerAssignor]) -> ServerAssignor {
-        let default = configured.first().copied().unwrap_or(ServerAssignor::Uniform);
+        let default = configured
+            .first()
+            .copied()
+            .unwrap_or(ServerAssignor::Uniform);
         let mut votes: BTreeMap<usize, usize> = BTreeMap::new();
         for m in self.members.values() {
             let asked = m.subscription.server_assignor.as_deref();
@@ -176,8 +179,8 @@ impl ConsumerGroup {
                 self.owners.remove(&(t, p));
             }
         }
-        for (t, p) in assignment::pairs(&next.assigned)
-            .chain(assignment::pairs(&next.pending_revocation))
+        for (t, p) in
+            assignment::pairs(&next.assigned).chain(assignment::pairs(&next.pending_revocation))
         {
             self.owners.insert((t, p), member_id.to_string());
         }
@@ -198,10 +201,13 @@ impl ConsumerGroup {
         }
         let id = member.id.clone();
         let current = member.current.clone();
-        self.members.insert(id.clone(), ConsumerMember {
-            current: MemberAssignment::default(),
-            ..member
-        });
+        self.members.insert(
+            id.clone(),
+            ConsumerMember {
+                current: MemberAssignment::default(),
+                ..member
+            },
+        );
         self.set_current(&id, current);
     }
 
@@ -228,7 +234,19 @@ impl ConsumerGroup {
     /// Kafka's ConsumerGroup.validateOffsetCommit: an empty group takes commits from
     /// anyone with a negative epoch (admin tools, assign()); otherwise the member must
     /// exist and commit in its current epoch, with OffsetCommit v9 or later.
-    pub fn validate_offset_commit(&self, member_id: &str, epoch: i32, version: i16) -> Option<i16> {
+    ///
+    /// Like KIP-1251, a commit sent in the member's previous epoch is taken too when
+    /// the member still owns every partition it commits: its epoch moved while the
+    /// commit was on its way (every member moves with the group's target), and no
+    /// other member can have consumed those partitions since.
+    pub fn validate_offset_commit<'a>(
+        &self,
+        member_id: &str,
+        epoch: i32,
+        version: i16,
+        catalog: &TopicCatalog,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Option<i16> {
         if epoch < 0 && self.members.is_empty() {
             return None;
         }
@@ -238,7 +256,16 @@ impl ConsumerGroup {
         if version < OFFSET_COMMIT_MEMBER_EPOCH_VERSION {
             return Some(codes::UNSUPPORTED_VERSION);
         }
-        (epoch != m.current.member_epoch).then_some(codes::STALE_MEMBER_EPOCH)
+        if epoch == m.current.member_epoch {
+            return None;
+        }
+        let still_owned = epoch == m.current.previous_member_epoch
+            && partitions.into_iter().all(|(topic, p)| {
+                catalog
+                    .get(topic)
+                    .is_some_and(|t| assignment::contains(&m.current.assigned, &t.id, p))
+            });
+        (!still_owned).then_some(codes::STALE_MEMBER_EPOCH)
     }
 
     /// OffsetFetch v9 from a member: it must exist and be at its current epoch

@@ -68,8 +68,7 @@ fn validate(
     if empty(&req.rack_id) {
         return invalid("RackId can't be empty.");
     }
-    if (version >= CLIENT_MEMBER_ID_VERSION || req.member_epoch > 0) && req.member_id.is_empty()
-    {
+    if (version >= CLIENT_MEMBER_ID_VERSION || req.member_epoch > 0) && req.member_id.is_empty() {
         return invalid("MemberId can't be empty.");
     }
     let too_long = [
@@ -117,9 +116,12 @@ fn validate(
         e if e < LEAVE_GROUP_STATIC_MEMBER_EPOCH => return invalid("MemberEpoch is invalid."),
         _ => {}
     }
-    if let Some(regex) = req.subscribed_topic_regex.as_deref().filter(|r| !r.is_empty()) {
-        if regex.len() > SUBSCRIBED_TOPIC_REGEX_BYTES_MAX || compile_topic_regex(regex).is_none()
-        {
+    if let Some(regex) = req
+        .subscribed_topic_regex
+        .as_deref()
+        .filter(|r| !r.is_empty())
+    {
+        if regex.len() > SUBSCRIBED_TOPIC_REGEX_BYTES_MAX || compile_topic_regex(regex).is_none() {
             return Err(refuse(
                 codes::INVALID_REGULAR_EXPRESSION,
                 format!("SubscribedTopicRegex `{regex}` is not a valid regular expression."),
@@ -553,7 +555,10 @@ fn check_member(
         ));
     }
     if received < known {
-        let owned = req.topic_partitions.as_ref().map(|t| assignment::from_request(t));
+        let owned = req
+            .topic_partitions
+            .as_ref()
+            .map(|t| assignment::from_request(t));
         let owned_ok = owned
             .as_ref()
             .is_none_or(|o| assignment::is_subset(o, &m.current.assigned));

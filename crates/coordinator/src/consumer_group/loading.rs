@@ -25,7 +25,11 @@ pub(crate) struct LoadedConsumerGroup {
 
 impl LoadedConsumerGroup {
     /// Applies one record (`value` None = tombstone).
-    pub fn apply(&mut self, key: ConsumerRecordKey, value: Option<&[u8]>) -> Result<(), RecordError> {
+    pub fn apply(
+        &mut self,
+        key: ConsumerRecordKey,
+        value: Option<&[u8]>,
+    ) -> Result<(), RecordError> {
         match (key, value) {
             (ConsumerRecordKey::GroupMetadata { .. }, v) => {
                 self.epoch = v.map(decode_epoch_value).transpose()?;
@@ -49,7 +53,8 @@ impl LoadedConsumerGroup {
                 self.current.remove(&member);
             }
             (ConsumerRecordKey::CurrentMemberAssignment { member, .. }, Some(v)) => {
-                self.current.insert(member, CurrentAssignmentValue::decode(v)?);
+                self.current
+                    .insert(member, CurrentAssignmentValue::decode(v)?);
             }
         }
         Ok(())

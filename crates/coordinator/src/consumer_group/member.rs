@@ -92,6 +92,8 @@ pub(crate) struct ConsumerMember {
 impl ConsumerMember {
     pub fn next_deadline_ms(&self) -> i64 {
         self.revocation_deadline_ms
-            .map_or(self.session_deadline_ms, |r| r.min(self.session_deadline_ms))
+            .map_or(self.session_deadline_ms, |r| {
+                r.min(self.session_deadline_ms)
+            })
     }
 }

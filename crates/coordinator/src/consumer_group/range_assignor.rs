@@ -12,8 +12,10 @@ pub(crate) fn assign(
     members: &BTreeMap<String, MemberSpec>,
     partitions: &BTreeMap<Uuid, i32>,
 ) -> BTreeMap<String, Assignment> {
-    let mut out: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut out: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     for (topic, count) in partitions {
         let subscribers: Vec<&String> = members
             .iter()

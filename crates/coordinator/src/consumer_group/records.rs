@@ -380,7 +380,10 @@ mod tests {
         let bytes = ok(current.encode());
         assert_eq!(ok(CurrentAssignmentValue::decode(&bytes)), current);
         for cut in 0..bytes.len() {
-            assert!(CurrentAssignmentValue::decode(&bytes[..cut]).is_err(), "{cut}");
+            assert!(
+                CurrentAssignmentValue::decode(&bytes[..cut]).is_err(),
+                "{cut}"
+            );
         }
         let target = ok(encode_target_member_value(&assigned));
         assert_eq!(ok(decode_target_member_value(&target)), assigned);

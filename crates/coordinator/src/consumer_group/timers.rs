@@ -2,7 +2,9 @@
 //! move the group epoch without any member asking.
 
 use super::changes::Changes;
-use super::heartbeat::{bump_and_assign, configured_assignors, remove_member, sync_classic_view, Context};
+use super::heartbeat::{
+    bump_and_assign, configured_assignors, remove_member, sync_classic_view, Context,
+};
 use super::topic_catalog::TopicCatalog;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::Effect;
@@ -49,7 +51,11 @@ impl GroupCoordinator {
         }
         let mut changes = Changes::default();
         for (member, why) in expired {
-            tracing::info!(group = group_id, member, "consumer group member removed: {why}");
+            tracing::info!(
+                group = group_id,
+                member,
+                "consumer group member removed: {why}"
+            );
             remove_member(cg, group_id, &hb, &member, &mut changes);
         }
         sync_classic_view(g, now_ms);
@@ -91,8 +97,12 @@ impl GroupCoordinator {
             let mut changes = Changes::default();
             bump_and_assign(cg, &group_id, &hb, &mut changes);
             sync_classic_view(g, now_ms);
-            self.appender
-                .append(partition, changes.records, PendingAppend::Background, &mut out);
+            self.appender.append(
+                partition,
+                changes.records,
+                PendingAppend::Background,
+                &mut out,
+            );
         }
         out
     }

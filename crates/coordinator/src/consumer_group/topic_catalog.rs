@@ -23,7 +23,10 @@ impl TopicCatalog {
     /// Adds (or replaces) a topic.
     pub fn insert(&mut self, name: &str, id: Uuid, partitions: i32) {
         assert!(partitions >= 0, "negative partition count for {name}");
-        if let Some(old) = self.by_name.insert(name.to_string(), CatalogTopic { id, partitions }) {
+        if let Some(old) = self
+            .by_name
+            .insert(name.to_string(), CatalogTopic { id, partitions })
+        {
             self.names_by_id.remove(&old.id);
         }
         self.names_by_id.insert(id, name.to_string());

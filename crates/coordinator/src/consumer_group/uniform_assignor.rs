@@ -13,8 +13,10 @@ pub(crate) fn assign(
     members: &BTreeMap<String, MemberSpec>,
     partitions: &BTreeMap<Uuid, i32>,
 ) -> BTreeMap<String, Assignment> {
-    let mut out: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut out: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     let mut counts: BTreeMap<&str, usize> = members.keys().map(|m| (m.as_str(), 0)).collect();
     // Every partition some member can take, in (topic, partition) order.
     let assignable: Vec<(Uuid, i32)> = partitions
@@ -90,13 +92,16 @@ mod tests {
     }
 
     fn counts(out: &BTreeMap<String, Assignment>) -> Vec<usize> {
-        out.values().map(|a| a.values().map(BTreeSet::len).sum()).collect()
+        out.values()
+            .map(|a| a.values().map(BTreeSet::len).sum())
+            .collect()
     }
 
     #[test]
     fn balanced_within_one_and_every_partition_once() {
-        let members: BTreeMap<String, MemberSpec> =
-            (0..3).map(|i| (format!("m{i}"), spec(&[1, 2], &[]))).collect();
+        let members: BTreeMap<String, MemberSpec> = (0..3)
+            .map(|i| (format!("m{i}"), spec(&[1, 2], &[])))
+            .collect();
         let partitions = BTreeMap::from([(t(1), 5), (t(2), 2)]);
         let out = assign(&members, &partitions);
         let mut c = counts(&out);

@@ -124,7 +124,10 @@ fn assert_exclusive(clients: &[Client]) {
     for c in clients {
         for (t, ps) in &c.owned {
             for p in ps {
-                assert!(seen.insert((*t, *p)), "partition {p} owned twice: {clients:?}");
+                assert!(
+                    seen.insert((*t, *p)),
+                    "partition {p} owned twice: {clients:?}"
+                );
             }
         }
     }
@@ -159,7 +162,13 @@ fn describe(
 }
 
 /// OffsetCommit v9 (member epochs).
-fn commit(h: &mut Harness, group: &str, member: &str, epoch: i32, offsets: &[(&str, i32, i64)]) -> u64 {
+fn commit(
+    h: &mut Harness,
+    group: &str,
+    member: &str,
+    epoch: i32,
+    offsets: &[(&str, i32, i64)],
+) -> u64 {
     let r = Harness::commit_request(group, member, epoch, offsets);
     h.send(9, GroupRequest::OffsetCommit(r))
 }
@@ -171,7 +180,9 @@ fn count(c: &Client) -> usize {
 #[test]
 fn three_members_share_six_partitions_and_a_fourth_gets_its_share_after_revocation() {
     let mut h = harness(&[("t", 6)]);
-    let mut clients: Vec<Client> = (0..3).map(|i| Client::new(&format!("m{i}"), &["t"])).collect();
+    let mut clients: Vec<Client> = (0..3)
+        .map(|i| Client::new(&format!("m{i}"), &["t"]))
+        .collect();
     settle(&mut h, "g", &mut clients);
     assert!(clients.iter().all(|c| count(c) == 2), "{clients:?}");
     let kept: Vec<_> = clients.iter().map(|c| c.owned.clone()).collect();
@@ -187,7 +198,10 @@ fn three_members_share_six_partitions_and_a_fourth_gets_its_share_after_revocati
     // Sticky: the old members kept partitions they had.
     for (c, before) in clients.iter().zip(&kept) {
         let before: BTreeSet<_> = before.values().flatten().collect();
-        assert!(c.owned.values().flatten().all(|p| before.contains(p)), "{c:?}");
+        assert!(
+            c.owned.values().flatten().all(|p| before.contains(p)),
+            "{c:?}"
+        );
     }
 }
 
@@ -205,8 +219,13 @@ fn a_member_that_does_not_revoke_keeps_the_epoch_and_the_newcomer_waits() {
     // a is told to give one up, but keeps reporting it.
     let owned_before = a.owned.clone();
     let r = send_hb(&mut h, a.request("g"));
-    assert_eq!(r.member_epoch, epoch_a, "no new epoch before the revocation");
-    let left: usize = r.assignment.expect("assignment").topic_partitions[0].partitions.len();
+    assert_eq!(
+        r.member_epoch, epoch_a,
+        "no new epoch before the revocation"
+    );
+    let left: usize = r.assignment.expect("assignment").topic_partitions[0]
+        .partitions
+        .len();
     assert_eq!(left, 1);
     let r = send_hb(&mut h, a.clone().request("g"));
     assert_eq!(r.member_epoch, epoch_a);
@@ -215,7 +234,10 @@ fn a_member_that_does_not_revoke_keeps_the_epoch_and_the_newcomer_waits() {
     // a acknowledges; then b gets it.
     a.owned = owned_before;
     let first = *a.owned[&topic_id("t")].iter().next().expect("one");
-    a.owned.get_mut(&topic_id("t")).expect("t").retain(|p| *p == first);
+    a.owned
+        .get_mut(&topic_id("t"))
+        .expect("t")
+        .retain(|p| *p == first);
     let _ = hb(&mut h, "g", &mut a);
     assert_eq!(a.epoch, epoch_a + 1);
     hb(&mut h, "g", &mut b);
@@ -297,7 +319,10 @@ fn new_partitions_and_matching_topics_are_assigned_without_rejoining() {
     assert_eq!(count(&clients[0]), 2);
     assert_eq!(count(&clients[1]), 1);
     let epoch = describe(&mut h, "g").group_epoch;
-    let effects = h.c.update_topics(h.now, catalog(&[("t", 4), ("x-1", 1), ("x-2", 2), ("y", 1)]));
+    let effects = h.c.update_topics(
+        h.now,
+        catalog(&[("t", 4), ("x-1", 1), ("x-2", 2), ("y", 1)]),
+    );
     h.apply(effects);
     assert_eq!(describe(&mut h, "g").group_epoch, epoch + 1);
     settle(&mut h, "g", &mut clients);
@@ -336,7 +361,9 @@ fn heartbeat_errors_are_kafkas() {
         ..a.clone()
     };
     assert_eq!(err(&mut h, unknown.request("g")), codes::UNKNOWN_MEMBER_ID);
-    let assignor = Client::new("c", &["t"]).request("g").with_server_assignor(Some(s("sticky")));
+    let assignor = Client::new("c", &["t"])
+        .request("g")
+        .with_server_assignor(Some(s("sticky")));
     assert_eq!(err(&mut h, assignor), codes::UNSUPPORTED_ASSIGNOR);
     let mut bad_regex = Client::new("c", &[]);
     bad_regex.regex = Some("(".into());
@@ -370,16 +397,34 @@ fn commits_need_the_members_current_epoch() {
     hb(&mut h, "g", &mut a);
     let ok = commit(&mut h, "g", "a", a.epoch, &[("t", 0, 10)]);
     assert_eq!(h.error_of(ok), 0);
-    let stale = commit(&mut h, "g", "a", a.epoch - 1, &[("t", 0, 11)]);
+    let stale = commit(&mut h, "g", "a", a.epoch + 1, &[("t", 0, 11)]);
     assert_eq!(h.error_of(stale), codes::STALE_MEMBER_EPOCH);
     let unknown = commit(&mut h, "g", "zz", a.epoch, &[("t", 0, 11)]);
     assert_eq!(h.error_of(unknown), codes::UNKNOWN_MEMBER_ID);
+    let classic_version = h.commit("g", "a", a.epoch, &[("t", 0, 11)]);
+    assert_eq!(h.error_of(classic_version), codes::UNSUPPORTED_VERSION);
+    // b joins; a gives up one partition and moves to the next epoch. A commit still
+    // on its way in a's previous epoch is fine for the partition a kept, stale for
+    // the one it gave up.
+    let mut b = Client::new("b", &["t"]);
+    hb(&mut h, "g", &mut b);
+    let old = a.epoch;
+    hb(&mut h, "g", &mut a);
+    hb(&mut h, "g", &mut a);
+    assert!(a.epoch > old);
+    let kept = *a.owned[&topic_id("t")].iter().next().expect("kept one");
+    let ok = commit(&mut h, "g", "a", old, &[("t", kept, 12)]);
+    assert_eq!(h.error_of(ok), 0);
+    let given_up = commit(&mut h, "g", "a", old, &[("t", 1 - kept, 12)]);
+    assert_eq!(h.error_of(given_up), codes::STALE_MEMBER_EPOCH);
 }
 
 #[test]
 fn the_group_comes_back_from_its_records() {
     let mut h = harness(&[("t", 6)]);
-    let mut clients: Vec<Client> = (0..3).map(|i| Client::new(&format!("m{i}"), &["t"])).collect();
+    let mut clients: Vec<Client> = (0..3)
+        .map(|i| Client::new(&format!("m{i}"), &["t"]))
+        .collect();
     settle(&mut h, "g", &mut clients);
     let c = commit(&mut h, "g", "m0", clients[0].epoch, &[("t", 0, 42)]);
     assert_eq!(h.error_of(c), 0);
@@ -394,7 +439,9 @@ fn the_group_comes_back_from_its_records() {
         fresh.c.begin_loading(p);
         for (offset, (partition, key, value)) in h.log.iter().enumerate() {
             if *partition == p {
-                fresh.c.load_record(p, offset as i64, Some(key), value.as_deref());
+                fresh
+                    .c
+                    .load_record(p, offset as i64, Some(key), value.as_deref());
             }
         }
         let effects = fresh.c.finish_loading(p, fresh.now);
