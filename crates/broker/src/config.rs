@@ -665,6 +665,17 @@ impl BrokerConfig {
 }
 
 /// The non-empty items of a comma-separated list.
+/// A server-side assignor by short name or Kafka's class name.
+fn consumer_assignor_name(name: &str) -> Option<&'static str> {
+    match name.trim() {
+        "uniform" | "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => {
+            Some("uniform")
+        }
+        "range" | "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => Some("range"),
+        _ => None,
+    }
+}
+
 fn list_items(list: &str) -> Vec<&str> {
     list.split(',')
         .map(str::trim)
@@ -681,6 +692,42 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn consumer_group_settings_are_checked_together() {
+        let ok = |pairs: &[(&str, &str)]| BrokerConfig::from_properties(props(pairs));
+        let c = ok(&[]).unwrap();
+        assert_eq!(c.consumer_assignors(), ["uniform", "range"]);
+        let c = ok(&[(
+            "group.consumer.assignors",
+            "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+        )])
+        .unwrap();
+        assert_eq!(c.consumer_assignors(), ["range"]);
+        assert!(ok(&[("group.consumer.assignors", "sticky")]).is_err());
+        // Below the minimum, above the maximum, not shorter than the session.
+        assert!(ok(&[("group.consumer.session.timeout.ms", "6000")]).is_err());
+        assert!(ok(&[("group.consumer.heartbeat.interval.ms", "20000")]).is_err());
+        let short = ok(&[
+            ("group.consumer.session.timeout.ms", "6000"),
+            ("group.consumer.min.session.timeout.ms", "1000"),
+            ("group.consumer.heartbeat.interval.ms", "500"),
+            ("group.consumer.min.heartbeat.interval.ms", "100"),
+        ]);
+        assert!(short.is_ok());
+        assert!(ok(&[
+            ("group.consumer.session.timeout.ms", "45000"),
+            ("group.consumer.heartbeat.interval.ms", "15000"),
+            ("group.consumer.max.heartbeat.interval.ms", "50000"),
+            ("group.consumer.max.session.timeout.ms", "50000"),
+            ("group.consumer.min.session.timeout.ms", "15000"),
+        ])
+        .is_ok());
+        assert!(matches!(
+            ok(&[("group.consumer.migration.policy", "bidirectional")]),
+            Err(ConfigError::Refused { .. })
+        ));
     }
 
     #[test]
@@ -770,16 +817,5 @@ mod tests {
         assert_eq!(c.retention_ms(), 120_000);
         let c = BrokerConfig::from_properties(props(&[("log.retention.ms", "-1")])).unwrap();
         assert_eq!(c.retention_ms(), -1);
-    }
-}
-
-/// A server-side assignor by short name or Kafka's class name.
-fn consumer_assignor_name(name: &str) -> Option<&'static str> {
-    match name.trim() {
-        "uniform" | "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => {
-            Some("uniform")
-        }
-        "range" | "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => Some("range"),
-        _ => None,
     }
 }
