@@ -134,8 +134,7 @@ impl GroupCoordinator {
                 "skipped undecodable __consumer_offsets records"
             );
         }
-        let groups =
-            buffer.into_groups(partition, now_ms, self.config.consumer_session_timeout_ms);
+        let groups = buffer.into_groups(partition, now_ms, self.config.consumer_session_timeout_ms);
         // The broker logs one summary line for all partitions it loads at once.
         tracing::debug!(
             partition,
