@@ -245,9 +245,6 @@ impl Writer {
         self.buf.put_slice(b);
         Ok(())
     }
-    pub fn i8(&mut self, v: i8) {
-        self.buf.put_i8(v);
-    }
     pub fn uuid(&mut self, v: &[u8; 16]) {
         self.buf.put_slice(v);
     }
