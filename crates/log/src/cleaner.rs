@@ -11,9 +11,11 @@
 //!    `*.swap`, retires the originals, and renames the swaps into place. A crash at
 //!    any point is finished or undone by the loader (see `log_loader.rs`).
 //!
-//! Transactions: nothing at or after the first unstable offset is cleaned; records
-//! of aborted transactions never enter the key map (they must not hide the
-//! committed value of their key); control batches are kept, and each cleaned
+//! Transactions and producers, as Kafka: nothing at or after the first unstable
+//! offset is cleaned; records of aborted transactions never enter the key map (they
+//! must not hide the committed value of their key) and their batches are removed;
+//! each producer's last batch is kept whole, so its state (epoch, sequence) can
+//! still be rebuilt from the log; control batches are kept, and each cleaned
 //! segment keeps the `.txnindex` entries of the markers it holds.
 //!
 //! Tombstones (null values) follow KIP-534: the first cleaning that retains one
@@ -71,6 +73,8 @@ pub struct CompactionPlan {
     delete_retention_ms: i64,
     /// Every aborted transaction with data below `end_offset`.
     aborted: Vec<AbortedTxn>,
+    /// Last offset of each producer's last data batch.
+    producer_last_offsets: HashMap<i64, i64>,
 }
 
 impl CompactionPlan {
@@ -175,6 +179,12 @@ impl PartitionLog {
                 .flat_map(|s| s.txn_index().entries())
                 .filter(|a| a.first_offset < end_offset)
                 .copied()
+                .collect(),
+            producer_last_offsets: self
+                .producers
+                .entries()
+                .filter(|e| e.last_offset() >= 0)
+                .map(|e| (e.producer_id, e.last_offset()))
                 .collect(),
         })
     }
@@ -386,8 +396,17 @@ impl CompactionPlan {
         let mut earliest_horizon: Option<i64> = None;
         for seg in group {
             for_each_batch(seg, &mut |_, view| {
-                let kept = filter_batch(&view, map, now_ms, self.delete_retention_ms)
-                    .map_err(|e| corrupt(seg, e))?;
+                let producers_last = view.producer_id() >= 0
+                    && self.producer_last_offsets.get(&view.producer_id())
+                        == Some(&view.last_offset());
+                let kept = if producers_last {
+                    Filtered::Unchanged
+                } else if self.is_aborted(&view) {
+                    Filtered::Dropped
+                } else {
+                    filter_batch(&view, map, now_ms, self.delete_retention_ms)
+                        .map_err(|e| corrupt(seg, e))?
+                };
                 let bytes: &[u8] = match &kept {
                     Filtered::Unchanged => view.bytes(),
                     Filtered::Rewritten(b) => b,

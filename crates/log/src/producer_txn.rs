@@ -97,10 +97,13 @@ impl PartitionLog {
     }
 
     /// The last stable offset: read_committed consumers see everything below it —
-    /// the high watermark, or the start of the oldest open transaction if earlier.
+    /// the high watermark, or the start of the oldest open transaction if earlier
+    /// (never below the log start, which DeleteRecords may have moved past it).
     pub fn last_stable_offset(&self) -> i64 {
         self.first_unstable_offset()
-            .map_or(self.high_watermark, |first| first.min(self.high_watermark))
+            .map_or(self.high_watermark, |first| {
+                first.max(self.log_start_offset).min(self.high_watermark)
+            })
     }
 
     /// The aborted transactions overlapping `[fetch_offset, upper_bound_offset)`,

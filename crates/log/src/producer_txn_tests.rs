@@ -315,6 +315,16 @@ fn compaction_keeps_committed_values_over_aborted_ones_and_stops_at_open_transac
     put(&mut log, keyed("a", "committed", None)).unwrap(); // 0
     put(&mut log, keyed("a", "aborted", Some((1, 0)))).unwrap(); // 1
     marker(&mut log, 1, 0, false, 0).unwrap(); // 2
+    put(&mut log, keyed("p1", "later", Some((1, 1)))).unwrap(); // 3
+    marker(&mut log, 1, 0, true, 0).unwrap(); // 4
+                                              // An idempotent producer's only batch, superseded by a plain write of its key.
+    let mut idempotent = keyed("dup", "old", None);
+    batch::set_producer(&mut idempotent, 5, 0, 0);
+    batch::refresh_crc(&mut idempotent);
+    put(&mut log, idempotent).unwrap(); // 5
+    put(&mut log, keyed("dup", "new", None)).unwrap(); // 6
+    put(&mut log, keyed("gone", "old", None)).unwrap(); // 7
+    put(&mut log, keyed("gone", "new", None)).unwrap(); // 8
     for i in 0..60 {
         put(
             &mut log,
@@ -335,8 +345,14 @@ fn compaction_keeps_committed_values_over_aborted_ones_and_stops_at_open_transac
     assert!(log.compact(0).unwrap());
     assert_eq!(
         values_of(&log, "a"),
-        vec![(0, "committed".to_string()), (1, "aborted".to_string())],
-        "the aborted value does not hide the committed one"
+        vec![(0, "committed".to_string())],
+        "the aborted value neither hides the committed one nor stays"
+    );
+    assert_eq!(values_of(&log, "gone"), vec![(8, "new".to_string())]);
+    assert_eq!(
+        values_of(&log, "dup"),
+        vec![(5, "old".to_string()), (6, "new".to_string())],
+        "a producer's last batch stays"
     );
     assert_eq!(log.aborted_transactions(0, 3), vec![aborted(1, 1, 2, 3)]);
     // Nothing from the open transaction's segment on was cleaned.
