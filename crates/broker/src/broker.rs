@@ -43,6 +43,8 @@ pub struct Broker {
     pub producer_ids: crate::producer_ids::ProducerIdAllocator,
     /// The group coordinator task, started once the broker exists.
     pub groups: std::sync::OnceLock<crate::group_service::GroupService>,
+    /// The transaction coordinator task, started once the broker exists.
+    pub txns: std::sync::OnceLock<crate::txn_service::TxnService>,
     /// Request, traffic, connection and flush metrics (rendered by the console).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Byte rates of clients under a produce or fetch quota.
@@ -139,6 +141,7 @@ impl Broker {
             started_at_ms: crate::clock::now_ms(),
             producer_ids: Default::default(),
             groups: std::sync::OnceLock::new(),
+            txns: std::sync::OnceLock::new(),
             metrics,
             client_quotas: Default::default(),
             lifecycle: LifecycleAgent::new(Duration::from_millis(
@@ -165,6 +168,9 @@ impl Broker {
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));
+        let _ = broker
+            .txns
+            .set(crate::txn_service::TxnService::start(&broker));
         broker.start_lifecycle().await;
         Ok(broker)
     }

@@ -198,6 +198,45 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some("disabled"),
         None,
     ),
+    // The transaction coordinator (txn_service.rs) and its topic, __transaction_state.
+    prop(
+        "transaction.state.log.num.partitions",
+        Int,
+        Some("50"),
+        Some(1),
+    ),
+    prop(
+        "transaction.state.log.replication.factor",
+        Int,
+        Some("1"),
+        Some(1),
+    ),
+    prop("transaction.state.log.min.isr", Int, Some("1"), Some(1)),
+    prop(
+        "transaction.state.log.segment.bytes",
+        Int,
+        Some("104857600"),
+        Some(1),
+    ),
+    prop("transaction.max.timeout.ms", Int, Some("900000"), Some(1)),
+    prop(
+        "transactional.id.expiration.ms",
+        Int,
+        Some("604800000"),
+        Some(1),
+    ),
+    prop(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        Int,
+        Some("10000"),
+        Some(1),
+    ),
+    prop(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        Int,
+        Some("3600000"),
+        Some(1),
+    ),
     prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
     // Connection limits (connection.rs, connection_limits.rs); -1 never closes idle ones.
     prop("connections.max.idle.ms", Long, Some("600000"), Some(-1)),
@@ -332,14 +371,6 @@ pub const REFUSED_PROPERTIES: &[(&str, &str)] = &[
         "num.recovery.threads.per.data.dir",
         "Moldau opens and recovers partitions on a fixed number of threads",
     ),
-    (
-        "transaction.state.log.replication.factor",
-        "Moldau has no transaction coordinator yet (no __transaction_state topic)",
-    ),
-    (
-        "transaction.state.log.min.isr",
-        "Moldau has no transaction coordinator yet (no __transaction_state topic)",
-    ),
 ];
 
 /// Looks a broker property up by name.
@@ -463,6 +494,18 @@ impl BrokerConfig {
             return Err(refuse(
                 "offsets.topic.replication.factor",
                 "Moldau runs a single node and creates __consumer_offsets with one replica; only 1 is accepted",
+            ));
+        }
+        if self.int("transaction.state.log.replication.factor") != 1 {
+            return Err(refuse(
+                "transaction.state.log.replication.factor",
+                "Moldau creates __transaction_state like __consumer_offsets, with one replica; only 1 is accepted",
+            ));
+        }
+        if self.int("transaction.state.log.min.isr") != 1 {
+            return Err(refuse(
+                "transaction.state.log.min.isr",
+                "__transaction_state has one replica, so only 1 is accepted",
             ));
         }
         if let Some(id) = self.explicit("cluster.id") {
@@ -770,6 +813,8 @@ mod tests {
             [("num.io.threads", "8")],
             [("listeners", "SSL://127.0.0.1:9093")],
             [("offsets.topic.replication.factor", "3")],
+            [("transaction.state.log.replication.factor", "3")],
+            [("transaction.state.log.min.isr", "2")],
         ] {
             let err = BrokerConfig::from_properties(props(&pairs)).unwrap_err();
             assert!(
@@ -778,6 +823,13 @@ mod tests {
             );
         }
         assert!(BrokerConfig::from_properties(props(&[("log.dirs", "/a")])).is_ok());
+        let c = BrokerConfig::from_properties(props(&[
+            ("transaction.state.log.replication.factor", "1"),
+            ("transaction.max.timeout.ms", "60000"),
+        ]))
+        .unwrap();
+        assert_eq!(c.int("transaction.max.timeout.ms"), 60_000);
+        assert_eq!(c.int("transaction.state.log.num.partitions"), 50);
     }
 
     #[test]

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const TOPIC_NAME_CHARS_MAX: usize = 249;
 /// Upper bound on partitions per topic, so one request cannot exhaust file handles.
 pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
-pub use crate::internal_topics::OFFSETS_TOPIC;
 use crate::internal_topics::{self, ReservedTopic};
+pub use crate::internal_topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 
 /// Checks a topic name the way Kafka does.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
@@ -187,6 +187,43 @@ impl Broker {
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.config.settings.offsets_topic_num_partitions,
+            replication_factor: -1,
+            configs,
+        };
+        match self.create_topic_unchecked(&topic, false).await {
+            Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Creates `__transaction_state` (compacted, internal) when it does not exist yet,
+    /// shaped by the `transaction.state.log.*` settings.
+    pub async fn ensure_transaction_state_topic(&self) -> Result<(), BrokerError> {
+        if self
+            .metadata
+            .image()
+            .topic(TRANSACTION_STATE_TOPIC)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            (
+                "segment.bytes".to_string(),
+                self.config
+                    .int("transaction.state.log.segment.bytes")
+                    .to_string(),
+            ),
+            (
+                "min.insync.replicas".to_string(),
+                self.config.int("transaction.state.log.min.isr").to_string(),
+            ),
+            ("compression.type".to_string(), "producer".to_string()),
+        ]);
+        let topic = NewTopic {
+            name: TRANSACTION_STATE_TOPIC.to_string(),
+            num_partitions: self.config.int("transaction.state.log.num.partitions"),
             replication_factor: -1,
             configs,
         };

@@ -20,6 +20,7 @@ pub mod fetch_session;
 pub mod frame_writer;
 pub mod group_service;
 mod handlers;
+pub mod inter_broker_client;
 pub mod internal_topics;
 pub mod leader_connection;
 pub mod leadership;
@@ -49,6 +50,8 @@ pub mod server;
 #[cfg(test)]
 mod test_images;
 pub mod topic_config;
+pub mod txn_marker_sender;
+pub mod txn_service;
 pub mod voters_cluster_id;
 
 pub use broker::Broker;

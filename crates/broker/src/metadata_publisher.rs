@@ -103,6 +103,9 @@ impl Broker {
             if let Some(groups) = self.groups.get() {
                 groups.load_partitions();
             }
+            if let Some(txns) = self.txns.get() {
+                txns.load_partitions();
+            }
         }
         Ok(())
     }

@@ -17,8 +17,18 @@ pub struct CoordinatorSync {
 
 impl CoordinatorSync {
     pub fn new(image: &MetadataImage, node_id: i32, loaded: &HashSet<i32>) -> Self {
+        Self::for_topic(image, OFFSETS_TOPIC, node_id, loaded)
+    }
+
+    /// The same for another coordinator topic (`__transaction_state`).
+    pub fn for_topic(
+        image: &MetadataImage,
+        topic: &str,
+        node_id: i32,
+        loaded: &HashSet<i32>,
+    ) -> Self {
         let led: BTreeSet<i32> = image
-            .topic(OFFSETS_TOPIC)
+            .topic(topic)
             .map(|t| {
                 t.partitions
                     .values()

@@ -4,7 +4,7 @@
 //! leadership. A node hosts the partitions it is a replica of (as leader or
 //! follower) and drops one that is no longer assigned to it.
 
-use crate::internal_topics::OFFSETS_TOPIC;
+use crate::internal_topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use moldau_metadata::{MetadataDelta, MetadataImage, PartitionImage, TopicId};
 use std::collections::BTreeSet;
 
@@ -65,7 +65,8 @@ impl PublishPlan {
             let Some(p) = topic.partitions.get(partition) else {
                 continue;
             };
-            plan.load_coordinators |= topic.name == OFFSETS_TOPIC;
+            plan.load_coordinators |=
+                topic.name == OFFSETS_TOPIC || topic.name == TRANSACTION_STATE_TOPIC;
             match role_of(p, node_id) {
                 Some(_) => {
                     plan.host_topics.insert(topic.name.clone());

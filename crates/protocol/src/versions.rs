@@ -54,6 +54,8 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::WriteTxnMarkers, 1, 1),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
+    api(ApiKey::AddPartitionsToTxn, 0, 5),
+    api(ApiKey::EndTxn, 0, 5),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

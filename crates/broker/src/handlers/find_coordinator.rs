@@ -1,8 +1,9 @@
 //! FindCoordinator: the coordinator of a group is the leader of its
-//! `__consumer_offsets` partition; the topic is created on first use.
+//! `__consumer_offsets` partition, that of a transactional id the leader of its
+//! `__transaction_state` partition; each topic is created on first use.
 
 use crate::broker::Broker;
-use crate::controller::OFFSETS_TOPIC;
+use crate::controller::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_protocol::kafka::messages::find_coordinator_response::Coordinator;
@@ -19,20 +20,19 @@ fn locate(
     listener: &str,
     key: &str,
     key_type: i8,
-    offsets_topic_ready: bool,
+    topic_ready: bool,
 ) -> Result<(i32, String, i32), ResponseError> {
-    match key_type {
-        KEY_TYPE_GROUP => {}
-        // Transactions are not served yet.
-        KEY_TYPE_TRANSACTION => return Err(ResponseError::CoordinatorNotAvailable),
+    let topic_name = match key_type {
+        KEY_TYPE_GROUP => OFFSETS_TOPIC,
+        KEY_TYPE_TRANSACTION => TRANSACTION_STATE_TOPIC,
         // Share groups (v6, KIP-932) are not enabled, as on a Kafka without them.
         _ => return Err(ResponseError::InvalidRequest),
-    }
-    if !offsets_topic_ready {
+    };
+    if !topic_ready {
         return Err(ResponseError::CoordinatorNotAvailable);
     }
     let image = broker.metadata.image();
-    let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+    let Some(topic) = image.topic(topic_name) else {
         return Err(ResponseError::CoordinatorNotAvailable);
     };
     let partition = moldau_coordinator::partition_for_group(key, topic.partitions.len() as i32);
@@ -47,11 +47,7 @@ fn locate(
         // Right after the topic is created its partitions exist in the metadata before
         // this node hosts them; until then the group cannot be served, and a client
         // sent here would get NOT_COORDINATOR and back off for seconds.
-        if broker
-            .replicas
-            .get_by_name(OFFSETS_TOPIC, partition)
-            .is_none()
-        {
+        if broker.replicas.get_by_name(topic_name, partition).is_none() {
             return Err(ResponseError::CoordinatorNotAvailable);
         }
     }
@@ -62,14 +58,22 @@ fn locate(
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: FindCoordinatorRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
-    let offsets_topic_ready = request.key_type == KEY_TYPE_GROUP
-        && match broker.ensure_offsets_topic().await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!("creating {OFFSETS_TOPIC}: {e}");
-                false
-            }
-        };
+    let created = match request.key_type {
+        KEY_TYPE_GROUP => Some((OFFSETS_TOPIC, broker.ensure_offsets_topic().await)),
+        KEY_TYPE_TRANSACTION => Some((
+            TRANSACTION_STATE_TOPIC,
+            broker.ensure_transaction_state_topic().await,
+        )),
+        _ => None,
+    };
+    let topic_ready = match created {
+        Some((_, Ok(()))) => true,
+        Some((name, Err(e))) => {
+            tracing::warn!("creating {name}: {e}");
+            false
+        }
+        None => false,
+    };
     let response = if ctx.version >= 4 {
         let coordinators = request
             .coordinator_keys
@@ -81,7 +85,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     &ctx.listener,
                     key.as_str(),
                     request.key_type,
-                    offsets_topic_ready,
+                    topic_ready,
                 ) {
                     Ok((id, host, port)) => c
                         .with_error_code(0)
@@ -105,7 +109,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             &ctx.listener,
             request.key.as_str(),
             request.key_type,
-            offsets_topic_ready,
+            topic_ready,
         ) {
             Ok((id, host, port)) => FindCoordinatorResponse::default()
                 .with_error_code(0)

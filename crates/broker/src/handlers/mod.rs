@@ -1,6 +1,7 @@
 //! One module per Kafka API. `dispatch` checks the version against the advertised
 //! table, then hands the body to the API's handler.
 
+mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
 mod api_versions;
@@ -17,6 +18,7 @@ mod describe_configs;
 mod describe_groups;
 mod describe_quorum;
 mod describe_topic_partitions;
+mod end_txn;
 mod fetch;
 mod find_coordinator;
 mod get_telemetry_subscriptions;
@@ -38,6 +40,7 @@ mod produce;
 mod push_telemetry;
 mod sync_group;
 mod telemetry_subscription;
+mod txn;
 mod update_features;
 mod write_txn_markers;
 
@@ -95,6 +98,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::AlterClientQuotas => alter_client_quotas::handle(ctx, body).await,
         ApiKey::UpdateFeatures => update_features::handle(ctx, body).await,
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(ctx, body),
+        ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(ctx, body).await,
+        ApiKey::EndTxn => end_txn::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
