@@ -39,9 +39,13 @@ class Broker:
         env = dict(os.environ, RUST_LOG=os.environ.get("MOLDAU_TEST_LOG", "warn"))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
         found = {}
+        self.listeners = {}
 
         def read():
             for line in self.proc.stdout:
+                named = re.match(r"moldau listening listener\.(\S+?)=(\S+)", line)
+                if named:
+                    self.listeners[named.group(1)] = named.group(2)
                 m = re.match(r"moldau listening kafka=(\S+)", line)
                 if m:
                     found["addr"] = m.group(1)

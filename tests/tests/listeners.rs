@@ -258,7 +258,7 @@ fn listener_and_quorum_settings_that_cannot_be_honoured_stop_start_up() {
         (&["--process-roles", "broker"], &["process.roles"]),
         (
             &["--set", "listeners=SSL://127.0.0.1:0"],
-            &["listeners", "SSL"],
+            &["ssl.keystore.location", "SSL"],
         ),
         (
             &[

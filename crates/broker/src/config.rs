@@ -20,6 +20,8 @@ pub enum PropertyKind {
     Str,
     /// Comma-separated list of strings.
     List,
+    /// A secret: DescribeConfigs marks it sensitive and never returns its value.
+    Password,
 }
 
 impl PropertyKind {
@@ -32,6 +34,7 @@ impl PropertyKind {
             PropertyKind::Long => 5,
             PropertyKind::Double => 6,
             PropertyKind::List => 7,
+            PropertyKind::Password => 9,
         }
     }
 }
@@ -91,6 +94,23 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         None,
     ),
     prop("inter.broker.listener.name", Str, None, None),
+    // TLS and SASL (listener_security.rs); each may also be set for one listener as
+    // `listener.name.<listener>.<property>`. Kafka's keystore defaults are JKS, which
+    // Moldau refuses with a message: it reads PEM.
+    prop("ssl.keystore.type", Str, Some("JKS"), None),
+    prop("ssl.keystore.location", Str, None, None),
+    prop("ssl.keystore.password", Password, None, None),
+    prop("ssl.key.password", Password, None, None),
+    prop("ssl.keystore.certificate.chain", Password, None, None),
+    prop("ssl.keystore.key", Password, None, None),
+    prop("ssl.truststore.type", Str, Some("JKS"), None),
+    prop("ssl.truststore.location", Str, None, None),
+    prop("ssl.truststore.password", Password, None, None),
+    prop("ssl.truststore.certificates", Password, None, None),
+    prop("ssl.client.auth", Str, Some("none"), None),
+    prop("ssl.principal.mapping.rules", Str, Some("DEFAULT"), None),
+    prop("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), None),
+    prop("sasl.enabled.mechanisms", List, Some("GSSAPI"), None),
     prop("controller.listener.names", List, None, None),
     // KRaft: node_config.rs resolves and checks these together.
     prop("process.roles", List, Some("broker,controller"), None),
@@ -426,7 +446,7 @@ pub fn validate_value(def: &PropertyDef, value: &str) -> Result<(), ConfigError>
             }
             None
         }
-        Str | List => None,
+        Str | List | Password => None,
     };
     if let (Some(v), Some(min)) = (numeric, def.min) {
         if v < min {
@@ -446,6 +466,9 @@ pub fn validate_property(name: &str, value: &str) -> Result<(), ConfigError> {
             reason: reason.to_string(),
         });
     }
+    if let Some((listener, property)) = crate::listener_security::split_listener_property(name) {
+        return crate::listener_security::validate_listener_property(listener, property, value);
+    }
     let def = broker_property(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
     validate_value(def, value)
 }
@@ -458,6 +481,8 @@ pub struct BrokerConfig {
     pub node: NodeConfig,
     /// The settings requests consult, resolved once.
     pub settings: RequestSettings,
+    /// Each listener's TLS and SASL settings, resolved once.
+    pub security: crate::listener_security::SecuritySettings,
 }
 
 impl BrokerConfig {
@@ -470,10 +495,12 @@ impl BrokerConfig {
             values: props,
             node: NodeConfig::placeholder(),
             settings: RequestSettings::placeholder(),
+            security: Default::default(),
         };
         config.validate_cross()?;
         config.node = NodeConfig::resolve(&config)?;
         config.settings = RequestSettings::resolve(&config)?;
+        config.security = crate::listener_security::SecuritySettings::resolve(&config)?;
         Ok(config)
     }
 
@@ -811,7 +838,7 @@ mod tests {
         for pairs in [
             [("log.dirs", "/a,/b")],
             [("num.io.threads", "8")],
-            [("listeners", "SSL://127.0.0.1:9093")],
+            [("listener.name.ssl.ssl.keystore.type", "JKS")],
             [("offsets.topic.replication.factor", "3")],
             [("transaction.state.log.replication.factor", "3")],
             [("transaction.state.log.min.isr", "2")],

@@ -1,11 +1,15 @@
 //! One client connection: frames in, handlers run, responses out in request order.
+//! On a TLS listener the handshake comes first; on a SASL listener the SASL exchange
+//! (sasl_session.rs) must succeed before any request reaches a handler.
 
 use crate::broker::Broker;
 use crate::connection_limits::ConnectionPermit;
 use crate::connection_settings::ConnectionSettings;
 use crate::frame_writer::FrameWriter;
 use crate::handlers;
-use crate::request::{Deferred, RequestContext};
+use crate::listener_auth::ListenerAuth;
+use crate::request::{ready_frame, Deferred, RequestContext};
+use crate::sasl_session::{SaslGate, SaslSession};
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
 use futures::FutureExt;
@@ -14,9 +18,12 @@ use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, ReadHalf};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 
 /// Requests of one connection being worked on or waiting to be written; past it the
 /// connection stops reading. (Kafka answers one request per connection at a time.)
@@ -27,6 +34,81 @@ const READ_CHUNK_BYTES_MIN: usize = 4 * 1024;
 /// claim, so a large frame's buffer grows with the bytes that arrive (doubling as it
 /// fills) rather than being reserved whole.
 const READ_CHUNK_BYTES_MAX: usize = 64 * 1024;
+/// Longest a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The read side of a connection.
+enum Reader {
+    Tcp(OwnedReadHalf),
+    Tls(Box<ReadHalf<TlsStream<TcpStream>>>),
+}
+
+impl Reader {
+    /// Reads what is available into `buf`, growing it by `reserve` first; None when
+    /// the socket turned out to have nothing after all. Cancel-safe: nothing is lost
+    /// when another branch of a select wins. A plaintext connection reserves only
+    /// once bytes are there, so an idle one holds no read buffer.
+    async fn read_into(
+        &mut self,
+        buf: &mut BytesMut,
+        reserve: usize,
+    ) -> std::io::Result<Option<usize>> {
+        match self {
+            Reader::Tcp(r) => {
+                r.readable().await?;
+                buf.reserve(reserve);
+                match r.try_read_buf(buf) {
+                    Ok(n) => Ok(Some(n)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Reader::Tls(r) => {
+                buf.reserve(reserve);
+                r.read_buf(buf).await.map(Some)
+            }
+        }
+    }
+}
+
+/// Splits the stream, after the TLS handshake on a TLS listener. The principal is
+/// the subject of the client's certificate, when it presented one. None when the
+/// handshake fails (logged).
+async fn open_stream(
+    stream: TcpStream,
+    auth: &ListenerAuth,
+    peer: &SocketAddr,
+) -> Option<(Reader, FrameWriter, Option<String>)> {
+    let Some(tls) = &auth.tls else {
+        let (reader, writer) = stream.into_split();
+        return Some((Reader::Tcp(reader), FrameWriter::new(writer), None));
+    };
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream))
+        .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, listener = %auth.security.name, "closing connection: TLS handshake failed: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::info!(%peer, listener = %auth.security.name, "closing connection: no TLS handshake within {TLS_HANDSHAKE_TIMEOUT:?}");
+            return None;
+        }
+    };
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| tls.principal_name(cert));
+    let (reader, writer) = tokio::io::split(stream);
+    Some((
+        Reader::Tls(Box::new(reader)),
+        FrameWriter::tls(writer),
+        principal,
+    ))
+}
 
 /// When the connection last did something, for `connections.max.idle.ms`.
 struct Activity {
@@ -66,8 +148,25 @@ pub async fn serve(
     let _permit = permit;
     let _ = stream.set_nodelay(true);
     let _open = broker.metrics.connection_opened();
-    let (reader, writer) = stream.into_split();
-    let mut writer = FrameWriter::new(writer);
+    let auth = broker.listener_auths.get(&listener);
+    let opened = tokio::select! {
+        opened = open_stream(stream, &auth, &peer) => opened,
+        _ = shutdown.changed() => None,
+    };
+    let Some((mut reader, mut writer, certificate_principal)) = opened else {
+        return;
+    };
+    let mut principal = Arc::new(match certificate_principal {
+        Some(name) => moldau_security::KafkaPrincipal::user(name),
+        None => moldau_security::KafkaPrincipal::anonymous(),
+    });
+    let mut sasl = auth.uses_sasl().then(|| {
+        let broker = Arc::clone(&broker);
+        SaslSession::new(
+            Arc::clone(&auth),
+            Arc::new(move |user: &str, mechanism| broker.scram_credential(user, mechanism)),
+        )
+    });
     let (tx, mut rx) = mpsc::channel::<Deferred>(CONNECTION_INFLIGHT_REQUESTS_MAX);
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
@@ -137,6 +236,28 @@ pub async fn serve(
                     break 'read;
                 }
             };
+            if let Some(session) = sasl.as_mut().filter(|s| !s.is_authenticated()) {
+                let gate = session.gate(api_key, &header, body.clone(), &client_host);
+                let (frame, close) = match gate {
+                    SaslGate::Dispatch => (None, false),
+                    SaslGate::Answer(frame) => (Some(frame), false),
+                    SaslGate::AnswerAndClose(frame) => (Some(frame), true),
+                    SaslGate::Close(reason) => {
+                        tracing::warn!(%peer, ?api_key, "closing connection: {reason}");
+                        break 'read;
+                    }
+                };
+                if let Some(authenticated) = session.principal() {
+                    principal = Arc::new(authenticated.clone());
+                }
+                if let Some(frame) = frame {
+                    activity.in_flight.fetch_add(1, Ordering::AcqRel);
+                    if tx.send(ready_frame(Some(frame))).await.is_err() || close {
+                        break 'read;
+                    }
+                    continue;
+                }
+            }
             // Held until the handler has taken the request up (what waits after that,
             // like a long-polling fetch, is Kafka's purgatory and holds no place).
             let queued = tokio::select! {
@@ -154,6 +275,7 @@ pub async fn serve(
                 header,
                 client_host: client_host.clone(),
                 listener: Arc::clone(&listener),
+                principal: Arc::clone(&principal),
             };
             let dispatched = handlers::dispatch(ctx, body).await;
             drop(queued);
@@ -176,18 +298,15 @@ pub async fn serve(
             buf = BytesMut::new();
         }
         let idle_deadline = settings.idle_max.map(|idle| activity.idle_deadline(idle));
+        // split_frame accepted the size prefix, so this cannot fail here.
+        let missing = frame_bytes_missing(&buf, limit).unwrap_or(READ_CHUNK_BYTES_MIN);
+        let reserve = missing.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX);
         tokio::select! {
-            ready = reader.readable() => {
-                if ready.is_err() {
-                    break 'read;
-                }
-                // split_frame accepted the size prefix, so this cannot fail here.
-                let missing = frame_bytes_missing(&buf, limit).unwrap_or(READ_CHUNK_BYTES_MIN);
-                buf.reserve(missing.clamp(READ_CHUNK_BYTES_MIN, READ_CHUNK_BYTES_MAX));
-                match reader.try_read_buf(&mut buf) {
-                    Ok(0) => break 'read,
-                    Ok(_) => activity.touch(),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            read = reader.read_into(&mut buf, reserve) => {
+                match read {
+                    Ok(Some(0)) => break 'read,
+                    Ok(Some(_)) => activity.touch(),
+                    Ok(None) => {}
                     Err(_) => break 'read,
                 }
             },

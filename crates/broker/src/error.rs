@@ -18,6 +18,8 @@ pub enum BrokerError {
     Io(#[from] std::io::Error),
     #[error("config: {0}")]
     Config(#[from] crate::config::ConfigError),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("the log flusher stopped")]
     FlusherStopped,
     #[error("{message}")]

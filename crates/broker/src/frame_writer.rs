@@ -1,14 +1,18 @@
 //! Writes response frames to a client socket: bytes with ordinary writes (small
 //! adjacent chunks coalesced into one), file regions with `sendfile` so records go
-//! from the page cache to the socket without a user-space copy.
+//! from the page cache to the socket without a user-space copy. On a TLS connection
+//! records must be encrypted, so file regions are read into memory and written
+//! through the TLS stream instead.
 
 use crate::response_frame::{FileRegion, Frame, FrameChunk};
 use bytes::BytesMut;
 use std::io;
 use std::os::fd::AsRawFd;
-use tokio::io::{AsyncWriteExt, Interest};
+use std::os::unix::fs::FileExt;
+use tokio::io::{AsyncWriteExt, Interest, WriteHalf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 
 /// Byte chunks up to this size are copied together and written at once; larger ones
 /// are written straight from their buffer.
@@ -18,10 +22,18 @@ const COALESCE_CHUNK_BYTES_MAX: usize = 16 * 1024;
 const QUEUED_BYTES_MAX: usize = 64 * 1024;
 /// Most bytes one `sendfile` call is asked for (Linux caps a call near 2 GiB anyway).
 const SENDFILE_CALL_BYTES_MAX: u64 = 1 << 30;
+/// Bytes of a file region read into memory at once for a TLS connection.
+const TLS_FILE_READ_BYTES_MAX: usize = 256 * 1024;
+
+/// The socket under a writer.
+enum Socket {
+    Tcp(OwnedWriteHalf),
+    Tls(Box<WriteHalf<TlsStream<TcpStream>>>),
+}
 
 /// The write side of a connection.
 pub struct FrameWriter {
-    socket: OwnedWriteHalf,
+    socket: Socket,
     /// Small byte chunks waiting to go out together.
     pending: BytesMut,
 }
@@ -29,8 +41,23 @@ pub struct FrameWriter {
 impl FrameWriter {
     pub fn new(socket: OwnedWriteHalf) -> Self {
         FrameWriter {
-            socket,
+            socket: Socket::Tcp(socket),
             pending: BytesMut::new(),
+        }
+    }
+
+    /// A writer for a TLS connection.
+    pub fn tls(socket: WriteHalf<TlsStream<TcpStream>>) -> Self {
+        FrameWriter {
+            socket: Socket::Tls(Box::new(socket)),
+            pending: BytesMut::new(),
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.socket {
+            Socket::Tcp(s) => s.write_all(bytes).await,
+            Socket::Tls(s) => s.write_all(bytes).await,
         }
     }
 
@@ -47,11 +74,14 @@ impl FrameWriter {
                 }
                 FrameChunk::Bytes(b) => {
                     self.flush_pending().await?;
-                    self.socket.write_all(b).await?;
+                    self.write_all(b).await?;
                 }
                 FrameChunk::File(region) => {
                     self.flush_pending().await?;
-                    send_region(self.socket.as_ref(), region).await?;
+                    match &mut self.socket {
+                        Socket::Tcp(s) => send_region(s.as_ref(), region).await?,
+                        Socket::Tls(s) => copy_region(s, region).await?,
+                    }
                 }
             }
         }
@@ -68,15 +98,50 @@ impl FrameWriter {
 
     async fn flush_pending(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            self.socket.write_all(&self.pending).await?;
+            let pending = std::mem::take(&mut self.pending);
+            self.write_all(&pending).await?;
+            self.pending = pending;
             self.pending.clear();
+        }
+        if let Socket::Tls(s) = &mut self.socket {
+            // The TLS layer buffers a record until flushed.
+            s.flush().await?;
         }
         Ok(())
     }
 
     pub async fn shutdown(&mut self) -> io::Result<()> {
-        self.socket.shutdown().await
+        match &mut self.socket {
+            Socket::Tcp(s) => s.shutdown().await,
+            Socket::Tls(s) => s.shutdown().await,
+        }
     }
+}
+
+/// Copies `region` through a TLS stream, a bounded buffer at a time. A file that ends
+/// early is an error, as for `sendfile`.
+async fn copy_region(
+    socket: &mut WriteHalf<TlsStream<TcpStream>>,
+    region: &FileRegion,
+) -> io::Result<()> {
+    let mut position = region.position;
+    let mut left = region.len;
+    let mut buf = vec![0u8; (left.min(TLS_FILE_READ_BYTES_MAX as u64)) as usize];
+    while left > 0 {
+        let count = left.min(buf.len() as u64) as usize;
+        // A read of the page cache, like the one sendfile would do in the kernel.
+        let read = region.file.read_at(&mut buf[..count], position)?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("log file ended {left} bytes before the fetched region"),
+            ));
+        }
+        socket.write_all(&buf[..read]).await?;
+        position += read as u64;
+        left -= read as u64;
+    }
+    Ok(())
 }
 
 /// Sends `region` with `sendfile`, waiting for the socket to drain when it is full.

@@ -44,6 +44,8 @@ pub struct ListenerConfig {
     pub inter_broker: String,
     /// Listeners that carry the controller quorum's traffic, not client requests.
     pub controller_names: Vec<String>,
+    /// Each listener's security protocol, in the order of `listeners`.
+    pub protocols: Vec<(String, SecurityProtocol)>,
 }
 
 /// Kafka's default map; controller listeners not in it are PLAINTEXT while the map is
@@ -165,6 +167,7 @@ impl ListenerConfig {
             }
         }
         let map = parse_protocol_map(p.protocol_map.unwrap_or(DEFAULT_PROTOCOL_MAP))?;
+        let mut protocols = Vec::new();
         for l in &listeners {
             let protocol = match map.iter().find(|(n, _)| *n == l.name) {
                 Some((_, protocol)) => *protocol,
@@ -179,16 +182,7 @@ impl ListenerConfig {
                     ))
                 }
             };
-            if protocol != SecurityProtocol::Plaintext {
-                return Err(ConfigError::Refused {
-                    name: "listeners".into(),
-                    reason: format!(
-                        "listener {} uses {}: only PLAINTEXT listeners exist yet (TLS and SASL are issue 15)",
-                        l.name,
-                        protocol.name()
-                    ),
-                });
-            }
+            protocols.push((l.name.clone(), protocol));
         }
         if let Some((a, b)) = duplicate_port(&listeners) {
             return Err(invalid(
@@ -249,11 +243,26 @@ impl ListenerConfig {
                 "a controller listener cannot be the inter-broker listener",
             ));
         }
+        // Brokers and controllers reach each other in plaintext only (their clients
+        // have no TLS or SASL yet): refused rather than served insecurely.
+        for (name, protocol) in &protocols {
+            let internal = *name == inter_broker || controller_names.contains(name);
+            if internal && *protocol != SecurityProtocol::Plaintext {
+                return Err(ConfigError::Refused {
+                    name: "listener.security.protocol.map".into(),
+                    reason: format!(
+                        "listener {name} carries inter-broker or controller traffic and uses {}; Moldau's brokers and controllers talk PLAINTEXT only: give them a PLAINTEXT listener on a private address",
+                        protocol.name()
+                    ),
+                });
+            }
+        }
         Ok(ListenerConfig {
             listeners,
             advertised,
             inter_broker,
             controller_names,
+            protocols,
         })
     }
 
@@ -269,6 +278,14 @@ impl ListenerConfig {
         self.listeners
             .iter()
             .filter(|l| self.controller_names.contains(&l.name))
+    }
+
+    /// The security protocol of listener `name`.
+    pub fn protocol_of(&self, name: &str) -> Option<SecurityProtocol> {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| *p)
     }
 
     /// The explicit advertised address of listener `name`, if any.
@@ -345,7 +362,13 @@ mod tests {
         p.protocol_map = Some("PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT");
         assert!(refused(p).contains("same port"));
         assert!(refused(props("INTERNAL://a:1")).contains("no security protocol"));
-        assert!(refused(props("SSL://a:1")).contains("issue 15"));
+        assert!(refused(props("SSL://a:1")).contains("inter.broker.listener.name"));
+        let mut p = props("SSL://a:1");
+        p.inter_broker = Some("SSL");
+        assert!(refused(p).contains("PLAINTEXT only"));
+        let mut p = props("PLAINTEXT://a:1,SSL://a:2");
+        p.controller_names = Some("SSL");
+        assert!(refused(p).contains("PLAINTEXT only"));
         assert!(refused(props("a:1")).contains("NAME://HOST:PORT"));
         let mut p = props("PLAINTEXT://a:1,INTERNAL://a:2");
         p.protocol_map = Some("PLAINTEXT:PLAINTEXT,INTERNAL:KERBEROS");

@@ -93,6 +93,7 @@ impl NodeConfig {
                 advertised: Vec::new(),
                 inter_broker: String::new(),
                 controller_names: Vec::new(),
+                protocols: Vec::new(),
             },
         }
     }

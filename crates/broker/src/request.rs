@@ -33,6 +33,9 @@ pub struct RequestContext {
     pub client_host: String,
     /// The listener the connection came in on; Metadata answers with its addresses.
     pub listener: Arc<str>,
+    /// Who the connection authenticated as (`User:ANONYMOUS` without SASL or a
+    /// client certificate), for the authorizer.
+    pub principal: Arc<moldau_security::KafkaPrincipal>,
 }
 
 impl RequestContext {

@@ -33,6 +33,10 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::ApiVersions, 0, 4),
+    // v0 (raw SASL tokens without SaslAuthenticate) is not served; see
+    // SASL_HANDSHAKE_ADVERTISED_VERSION_MIN.
+    api(ApiKey::SaslHandshake, 1, 1),
+    api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DeleteRecords, 0, 2),
@@ -63,12 +67,19 @@ pub const BROKER_APIS: &[SupportedApi] = &[
 /// requests themselves are refused.
 pub const PRODUCE_ADVERTISED_VERSION_MIN: i16 = 0;
 
-/// The range ApiVersions advertises for `a`: the served range, except Produce.
+/// SaslHandshake is advertised from v0 because librdkafka before 2.x's Kafka 4
+/// support (Debian's kcat among them) takes a range without v0 to mean the broker
+/// has no SASL at all; it then sends v1 and SaslAuthenticate, which are served. A v0
+/// request closes the connection.
+pub const SASL_HANDSHAKE_ADVERTISED_VERSION_MIN: i16 = 0;
+
+/// The range ApiVersions advertises for `a`: the served range, except Produce and
+/// SaslHandshake.
 pub fn advertised(a: SupportedApi) -> (i16, i16) {
-    if a.key == ApiKey::Produce {
-        (PRODUCE_ADVERTISED_VERSION_MIN, a.max)
-    } else {
-        (a.min, a.max)
+    match a.key {
+        ApiKey::Produce => (PRODUCE_ADVERTISED_VERSION_MIN, a.max),
+        ApiKey::SaslHandshake => (SASL_HANDSHAKE_ADVERTISED_VERSION_MIN, a.max),
+        _ => (a.min, a.max),
     }
 }
 
@@ -152,5 +163,7 @@ mod tests {
         assert!(is_supported(ApiKey::ApiVersions, 3));
         assert!(!is_supported(ApiKey::ApiVersions, 9));
         assert!(!is_supported(ApiKey::SaslHandshake, 0));
+        assert!(is_supported(ApiKey::SaslHandshake, 1));
+        assert!(is_supported(ApiKey::SaslAuthenticate, 2));
     }
 }

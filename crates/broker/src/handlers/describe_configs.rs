@@ -21,12 +21,15 @@ fn entry(
     config_type: i8,
     synonyms: Vec<DescribeConfigsSynonym>,
 ) -> DescribeConfigsResourceResult {
+    // Secrets (Kafka's PASSWORD type) are never sent back, as Kafka does.
+    let sensitive = config_type == crate::config::PropertyKind::Password.config_type();
+    let value = value.filter(|_| !sensitive);
     DescribeConfigsResourceResult::default()
         .with_name(super::str_bytes(name))
         .with_value(value.as_deref().map(super::str_bytes))
         .with_read_only(false)
         .with_config_source(source as i8)
-        .with_is_sensitive(false)
+        .with_is_sensitive(sensitive)
         .with_config_type(config_type)
         .with_synonyms(synonyms)
 }

@@ -38,6 +38,8 @@ mod offset_delete;
 mod offset_fetch;
 mod produce;
 mod push_telemetry;
+mod sasl_authenticate;
+mod sasl_handshake;
 mod sync_group;
 mod telemetry_subscription;
 mod txn;
@@ -100,6 +102,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(ctx, body),
         ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(ctx, body).await,
         ApiKey::EndTxn => end_txn::handle(ctx, body).await,
+        ApiKey::SaslHandshake => sasl_handshake::handle(ctx, body),
+        ApiKey::SaslAuthenticate => sasl_authenticate::handle(ctx, body),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
