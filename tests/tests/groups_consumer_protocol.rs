@@ -111,6 +111,29 @@ fn members_come_and_go_partitions_move_only_when_released_and_records_are_proces
         .members
         .iter()
         .all(|m| m.member_epoch == cg.assignment_epoch));
+    // `moldau group describe` shows the type, epochs, assignor and each member's epoch.
+    let out = std::process::Command::new(moldau_e2e::moldau_bin())
+        .args(["-b", &broker.addr, "group", "describe", group, "--json"])
+        .output()
+        .expect("moldau group describe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["group_type"], "consumer", "{doc}");
+    assert_eq!(doc["assignor"], "uniform", "{doc}");
+    assert_eq!(doc["group_epoch"], cg.group_epoch, "{doc}");
+    let described = doc["members"].as_array().expect("members");
+    assert_eq!(described.len(), 4, "{doc}");
+    for m in described {
+        assert_eq!(m["member_epoch"], cg.assignment_epoch, "{doc}");
+        assert_eq!(
+            m["assignment"], m["target_assignment"],
+            "stable: nothing in flight"
+        );
+    }
     wait_for(&view, "records so far", |v| v.records.len() >= 600);
 
     // One leaves: its partitions move at once, long before its session could end.

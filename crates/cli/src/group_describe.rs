@@ -200,6 +200,9 @@ fn describe_json(
 ) -> Value {
     json!({
         "group_id": desc.group_id,
+        "group_type": desc.group_type,
+        "group_epoch": desc.group_epoch,
+        "assignment_epoch": desc.assignment_epoch,
         "state": desc.state,
         "protocol_type": desc.protocol_type,
         "assignor": desc.protocol,
@@ -212,6 +215,10 @@ fn describe_json(
             "assignment": m.assignment.iter()
                 .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
                 .collect::<Vec<_>>(),
+            "member_epoch": m.member_epoch,
+            "target_assignment": m.target_assignment.as_ref().map(|t| t.iter()
+                .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
+                .collect::<Vec<_>>()),
         })).collect::<Vec<_>>(),
         "partitions": rows.iter().map(|r| json!({
             "topic": r.tp.topic,
@@ -224,6 +231,48 @@ fn describe_json(
         })).collect::<Vec<_>>(),
         "total_lag": rows.iter().filter_map(|r| r.lag).sum::<i64>(),
     })
+}
+
+/// Members of a consumer group with their epochs and the partitions still in flight:
+/// `+p` waits to be assigned (owned elsewhere or not yet reached), `-p` is being
+/// revoked.
+fn consumer_members_table(desc: &GroupDescription) -> String {
+    let mut members = Table::new(&[
+        "MEMBER-ID",
+        "CLIENT-ID",
+        "HOST",
+        "EPOCH",
+        "PARTITIONS",
+        "IN-FLIGHT",
+    ]);
+    let list = |tps: Vec<String>| {
+        if tps.is_empty() {
+            "-".to_string()
+        } else {
+            tps.join(",")
+        }
+    };
+    for m in &desc.members {
+        let target = m.target_assignment.clone().unwrap_or_default();
+        let coming = target
+            .iter()
+            .filter(|tp| !m.assignment.contains(tp))
+            .map(|tp| format!("+{tp}"));
+        let going = m
+            .assignment
+            .iter()
+            .filter(|tp| !target.contains(tp))
+            .map(|tp| format!("-{tp}"));
+        members.row(vec![
+            m.member_id.clone(),
+            m.client_id.clone(),
+            m.host.clone(),
+            or_dash(m.member_epoch),
+            list(m.assignment.iter().map(|tp| tp.to_string()).collect()),
+            list(coming.chain(going).collect()),
+        ]);
+    }
+    members.render()
 }
 
 fn describe_text(
@@ -246,7 +295,17 @@ fn describe_text(
         assignor,
         desc.members.len()
     );
-    if !desc.members.is_empty() {
+    if let (Some(group_epoch), Some(assignment_epoch)) = (desc.group_epoch, desc.assignment_epoch) {
+        // KIP-848: the broker assigns; members move to the target one at a time.
+        text.push_str(&format!(
+            "Type: {}  Group epoch: {group_epoch}  Assignment epoch: {assignment_epoch}\n",
+            desc.group_type
+        ));
+    }
+    if desc.members.iter().any(|m| m.member_epoch.is_some()) {
+        text.push('\n');
+        text.push_str(&consumer_members_table(desc));
+    } else if !desc.members.is_empty() {
         let mut members = Table::new(&["MEMBER-ID", "CLIENT-ID", "HOST", "PARTITIONS"]);
         for m in &desc.members {
             let parts: Vec<String> = m.assignment.iter().map(|tp| tp.to_string()).collect();
@@ -313,6 +372,9 @@ mod tests {
     fn text_shows_members_and_partition_lag() {
         let desc = GroupDescription {
             group_id: "billing".into(),
+            group_type: "classic".into(),
+            group_epoch: None,
+            assignment_epoch: None,
             state: "Stable".into(),
             protocol_type: "consumer".into(),
             protocol: "range".into(),
@@ -322,6 +384,8 @@ mod tests {
                 client_id: "app".into(),
                 host: "/127.0.0.1".into(),
                 assignment: vec![TopicPartition::new("payments", 0)],
+                member_epoch: None,
+                target_assignment: None,
             }],
         };
         let rows = vec![PartitionRow {
@@ -347,5 +411,36 @@ mod tests {
         let doc = describe_json(&desc, 1, None, &rows);
         assert_eq!(doc["total_lag"], 5);
         assert_eq!(doc["partitions"][0]["time_lag_ms"], 192_000);
+    }
+
+    #[test]
+    fn text_shows_a_consumer_groups_epochs_and_partitions_in_flight() {
+        let tp = |p| TopicPartition::new("t", p);
+        let desc = GroupDescription {
+            group_id: "g".into(),
+            group_type: "consumer".into(),
+            group_epoch: Some(7),
+            assignment_epoch: Some(7),
+            state: "Reconciling".into(),
+            protocol_type: "consumer".into(),
+            protocol: "uniform".into(),
+            members: vec![MemberDescription {
+                member_id: "m-1".into(),
+                client_id: "app".into(),
+                host: "/h".into(),
+                assignment: vec![tp(0), tp(1)],
+                member_epoch: Some(6),
+                target_assignment: Some(vec![tp(0), tp(2)]),
+                ..MemberDescription::default()
+            }],
+        };
+        let text = describe_text(&desc, 1, None, &[]);
+        assert!(
+            text.contains("Type: consumer  Group epoch: 7  Assignment epoch: 7\n"),
+            "{text}"
+        );
+        assert!(text.contains("EPOCH"), "{text}");
+        assert!(text.contains("t-0,t-1"), "{text}");
+        assert!(text.contains("+t-2,-t-1"), "{text}");
     }
 }

@@ -37,6 +37,7 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::DescribeQuorum, 0, 2),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The range the client implements for `key`, if it uses the API at all.

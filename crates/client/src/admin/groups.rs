@@ -7,8 +7,8 @@ use moldau_protocol::kafka::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
 use moldau_protocol::kafka::messages::{
-    ApiKey, DeleteGroupsRequest, DescribeGroupsRequest, GroupId, ListGroupsRequest,
-    OffsetDeleteRequest,
+    ApiKey, ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest, GroupId,
+    ListGroupsRequest, OffsetDeleteRequest,
 };
 
 use super::{
@@ -56,6 +56,13 @@ impl AdminClient {
     pub async fn describe_groups(&self, groups: &[&str]) -> Result<Vec<GroupDescription>> {
         let mut out = Vec::new();
         for &group in groups {
+            // A KIP-848 consumer group first; a classic group (GROUP_ID_NOT_FOUND) or a
+            // broker without ConsumerGroupDescribe falls back to DescribeGroups, as
+            // Kafka's admin client does.
+            if let Some(d) = self.describe_consumer_group(group).await {
+                out.push(d);
+                continue;
+            }
             let coord = self.coordinator(group);
             let resp = coord
                 .retry(|| async {
@@ -74,6 +81,9 @@ impl AdminClient {
                 let consumer = &*g.protocol_type == "consumer";
                 out.push(GroupDescription {
                     group_id: g.group_id.0.to_string(),
+                    group_type: "classic".into(),
+                    group_epoch: None,
+                    assignment_epoch: None,
                     state: g.group_state.to_string(),
                     protocol_type: g.protocol_type.to_string(),
                     protocol: g.protocol_data.to_string(),
@@ -90,12 +100,68 @@ impl AdminClient {
                             } else {
                                 Vec::new()
                             },
+                            member_epoch: None,
+                            target_assignment: None,
                         })
                         .collect(),
                 });
             }
         }
         Ok(out)
+    }
+
+    /// `group` as ConsumerGroupDescribe shows it, if it is a consumer group.
+    async fn describe_consumer_group(&self, group: &str) -> Option<GroupDescription> {
+        let coord = self.coordinator(group);
+        let resp = coord
+            .retry(|| async {
+                coord
+                    .send_with(ApiKey::ConsumerGroupDescribe, None, |_| {
+                        ConsumerGroupDescribeRequest::default()
+                            .with_group_ids(vec![GroupId(sb(group))])
+                    })
+                    .await
+            })
+            .await
+            .ok()?;
+        let g = resp
+            .groups
+            .into_iter()
+            .next()
+            .filter(|g| g.error_code == 0)?;
+        let partitions =
+            |a: &moldau_protocol::kafka::messages::consumer_group_describe_response::Assignment| {
+                a.topic_partitions
+                    .iter()
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| TopicPartition::new(t.topic_name.0.as_str(), *p))
+                    })
+                    .collect::<Vec<_>>()
+            };
+        Some(GroupDescription {
+            group_id: g.group_id.0.to_string(),
+            group_type: "consumer".into(),
+            group_epoch: Some(g.group_epoch),
+            assignment_epoch: Some(g.assignment_epoch),
+            state: g.group_state.to_string(),
+            protocol_type: "consumer".into(),
+            protocol: g.assignor_name.to_string(),
+            members: g
+                .members
+                .iter()
+                .map(|m| MemberDescription {
+                    member_id: m.member_id.to_string(),
+                    group_instance_id: m.instance_id.as_ref().map(|i| i.to_string()),
+                    client_id: m.client_id.to_string(),
+                    host: m.client_host.to_string(),
+                    assignment: partitions(&m.assignment),
+                    member_epoch: Some(m.member_epoch),
+                    target_assignment: Some(partitions(&m.target_assignment)),
+                })
+                .collect(),
+        })
     }
 
     /// Deletes empty groups; the result per group says whether it worked.

@@ -210,7 +210,7 @@ pub struct GroupListing {
 }
 
 /// A member as DescribeGroups reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MemberDescription {
     /// Member id.
     pub member_id: String,
@@ -222,13 +222,25 @@ pub struct MemberDescription {
     pub host: String,
     /// Its partitions (decoded when the group uses the consumer protocol).
     pub assignment: Vec<TopicPartition>,
+    /// Its epoch (KIP-848 consumer groups only).
+    pub member_epoch: Option<i32>,
+    /// The partitions it is moving towards (KIP-848 consumer groups only); those not
+    /// in `assignment` yet are still owned elsewhere or not yet acknowledged.
+    pub target_assignment: Option<Vec<TopicPartition>>,
 }
 
-/// A group as DescribeGroups reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A group as DescribeGroups (classic groups) or ConsumerGroupDescribe (KIP-848
+/// consumer groups) reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GroupDescription {
     /// Group id.
     pub group_id: String,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: String,
+    /// Group epoch (consumer groups only).
+    pub group_epoch: Option<i32>,
+    /// Epoch of the target assignment (consumer groups only).
+    pub assignment_epoch: Option<i32>,
     /// State: `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`, `Dead`.
     pub state: String,
     /// Protocol type (`consumer`).
