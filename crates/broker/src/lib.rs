@@ -35,6 +35,7 @@ pub mod node_config;
 pub mod offsets_leadership;
 pub mod open_files_limit;
 pub mod partition;
+pub mod process_metrics;
 pub mod producer_ids;
 mod publish_plan;
 pub mod quorum_view;

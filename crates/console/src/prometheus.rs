@@ -42,6 +42,7 @@ fn broker_section(console: &Console, out: &mut String) {
         b.started_at_ms as f64 / 1000.0
     );
     b.metrics.write_prometheus(out);
+    moldau_broker::process_metrics::write_prometheus(out);
     let gc = b.logs.group_commit();
     family(
         out,
@@ -114,10 +115,7 @@ async fn group_section(console: &Console, out: &mut String) {
             return;
         }
     };
-    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
-    for (d, _) in &groups {
-        *by_state.entry(d.state.as_str()).or_insert(0) += 1;
-    }
+    let by_state = groups_by_state(groups.iter().map(|(d, _)| d.state.as_str()));
     family(
         out,
         "moldau_consumer_groups",
@@ -199,6 +197,28 @@ async fn group_section(console: &Console, out: &mut String) {
     }
 }
 
+/// The states a group can be in (classic and KIP-848 groups), each always emitted
+/// so that a state's series does not vanish when no group is in it.
+const GROUP_STATES: [&str; 7] = [
+    "Empty",
+    "Stable",
+    "PreparingRebalance",
+    "CompletingRebalance",
+    "Assigning",
+    "Reconciling",
+    "Dead",
+];
+
+/// Groups counted by state: every known state (zero included), plus any other state
+/// a group reports.
+fn groups_by_state<'a>(states: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
+    let mut by_state: BTreeMap<&str, usize> = GROUP_STATES.iter().map(|s| (*s, 0)).collect();
+    for state in states {
+        *by_state.entry(state).or_insert(0) += 1;
+    }
+    by_state
+}
+
 /// Renders every metric.
 pub async fn render(console: &Console) -> String {
     let mut out = String::with_capacity(16 * 1024);
@@ -219,4 +239,20 @@ pub async fn metrics(State(console): State<Arc<Console>>) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_state_is_counted_zero_included() {
+        let by_state = groups_by_state(["Stable", "Stable", "Empty", "Weird"].into_iter());
+        assert_eq!(by_state.get("Stable"), Some(&2));
+        assert_eq!(by_state.get("Empty"), Some(&1));
+        assert_eq!(by_state.get("Dead"), Some(&0));
+        assert_eq!(by_state.get("PreparingRebalance"), Some(&0));
+        assert_eq!(by_state.get("Weird"), Some(&1));
+        assert_eq!(by_state.len(), GROUP_STATES.len() + 1);
+    }
 }
