@@ -251,11 +251,6 @@ fn check_against(
     let Some(entry) = entry else {
         return Ok(BatchCheck::Append);
     };
-    if !batch.is_transactional && entry.current_txn_first_offset.is_some() {
-        return Err(ProducerStateError::InvalidTxnState {
-            producer_id: batch.producer_id,
-        });
-    }
     if batch.epoch < entry.epoch {
         return Err(ProducerStateError::InvalidProducerEpoch {
             producer_id: batch.producer_id,
@@ -479,6 +474,16 @@ impl ProducerAppend<'_> {
         }
         let current = self.current(batch.producer_id);
         let decision = check_against(current, batch)?;
+        // After the epoch and sequence checks, as Kafka: a plain batch cannot join
+        // the producer's open transaction.
+        if decision == BatchCheck::Append
+            && !batch.is_transactional
+            && current.is_some_and(|e| e.current_txn_first_offset.is_some())
+        {
+            return Err(ProducerStateError::InvalidTxnState {
+                producer_id: batch.producer_id,
+            });
+        }
         if decision == BatchCheck::Append {
             let mut entry = current
                 .cloned()

@@ -163,9 +163,20 @@ fn a_plain_batch_during_an_open_transaction_is_invalid_txn_state() {
             ProducerStateError::InvalidTxnState { .. }
         ))
     ));
+    // A stale epoch is reported as such first, as Kafka orders its checks.
+    put(&mut log, txn_batch(2, 3, 0, 1)).unwrap();
+    let mut stale = plain_batch(1, 10, 1_000);
+    batch::set_producer(&mut stale, 2, 2, 1);
+    batch::refresh_crc(&mut stale);
+    assert!(matches!(
+        put(&mut log, stale),
+        Err(LogError::Producer(
+            ProducerStateError::InvalidProducerEpoch { .. }
+        ))
+    ));
     // The sequence continues across transactions at the same epoch.
-    marker(&mut log, 1, 0, true, 0).unwrap();
-    assert_eq!(put(&mut log, txn_batch(1, 0, 1, 1)).unwrap(), (2, 2));
+    assert_eq!(marker(&mut log, 1, 0, true, 0).unwrap(), 2);
+    assert_eq!(put(&mut log, txn_batch(1, 0, 1, 1)).unwrap(), (3, 3));
 }
 
 #[test]
