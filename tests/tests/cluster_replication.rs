@@ -237,3 +237,99 @@ async fn consumers_never_read_past_what_every_in_sync_replica_has() {
     let seen = consume_all(&leader_addr, topic, 1, 6);
     assert_eq!(seen[&0].len(), 6);
 }
+
+/// Waits until Metadata through `bootstrap` shows `isr` (sorted) for partition 0.
+fn wait_for_isr(bootstrap: &str, topic: &str, isr: &[i32]) {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let state = partitions_of(bootstrap, topic)[&0].clone();
+        if state.isr == isr {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the ISR never became {isr:?}: {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() {
+    // Five nodes (a quorum that survives two stopped), one partition on 1, 2, 3,
+    // led by 1, min.insync.replicas=2; a follower not caught up for 2 s leaves the ISR.
+    let mut cluster =
+        ClusterProcesses::start(5, &["--set", "replica.lag.time.max.ms=2000"]);
+    let bootstrap = cluster.addr(1);
+    let topic = "isr-moves";
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("admin client");
+    let assignment: &[&[i32]] = &[&[1, 2, 3]];
+    let new_topic = NewTopic::new(topic, 1, TopicReplication::Variable(assignment))
+        .set("min.insync.replicas", "2");
+    for r in admin
+        .create_topics(&[new_topic], &AdminOptions::new())
+        .await
+        .expect("create topics")
+    {
+        r.expect("topic created");
+    }
+    wait_for_isr(&bootstrap, topic, &[1, 2, 3]);
+    assert_eq!(partitions_of(&bootstrap, topic)[&0].leader, 1);
+
+    let acks_all = producer(&bootstrap, &[("acks", "all"), ("linger.ms", "0")]);
+    let mut acked = Vec::new();
+    let send = |producer: &rdkafka::producer::FutureProducer, i: usize| {
+        let value = format!("r{i}");
+        let producer = producer.clone();
+        async move {
+            let record = FutureRecord::<(), _>::to(topic).partition(0).payload(&value);
+            delivered(enqueue(&producer, record).await).await
+        }
+    };
+    for i in 0..5 {
+        acked.push(send(&acks_all, i).await.expect("all three in sync").offset);
+    }
+
+    // One follower stopped: it leaves the ISR and acks=all goes on with two.
+    let pid3 = cluster.node(3).pid().expect("node 3 runs");
+    signal(pid3, "STOP");
+    for i in 5..10 {
+        acked.push(send(&acks_all, i).await.expect("two in sync").offset);
+    }
+    wait_for_isr(&bootstrap, topic, &[1, 2]);
+
+    // Two stopped: the ISR is the leader alone, fewer than min.insync.replicas.
+    let pid2 = cluster.node(2).pid().expect("node 2 runs");
+    signal(pid2, "STOP");
+    wait_for_isr(&bootstrap, topic, &[1]);
+    let no_retries = producer(
+        &bootstrap,
+        &[("acks", "all"), ("retries", "0"), ("linger.ms", "0")],
+    );
+    let refused = send(&no_retries, 99).await;
+    signal(pid2, "CONT");
+    signal(pid3, "CONT");
+    match refused {
+        Err((rdkafka::error::KafkaError::MessageProduction(code), _)) => assert_eq!(
+            code,
+            rdkafka::types::RDKafkaErrorCode::NotEnoughReplicas,
+            "refused before the append"
+        ),
+        other => panic!("expected NOT_ENOUGH_REPLICAS, got {other:?}"),
+    }
+
+    // They come back, catch up and rejoin; nothing refused was written.
+    wait_for_isr(&bootstrap, topic, &[1, 2, 3]);
+    for i in 10..13 {
+        acked.push(send(&acks_all, i).await.expect("three in sync again").offset);
+    }
+    let expected: Vec<i64> = (0..13).collect();
+    assert_eq!(acked, expected, "acknowledged at consecutive offsets");
+    let seen = consume_all(&bootstrap, topic, 1, 13);
+    let values: Vec<Vec<u8>> = seen[&0].iter().map(|r| r.1.clone()).collect();
+    let sent: Vec<Vec<u8>> = (0..13).map(|i| format!("r{i}").into_bytes()).collect();
+    assert_eq!(values, sent);
+}

@@ -181,6 +181,7 @@ impl Broker {
         }
         broker.published.send_replace(image.last_offset());
         broker.start_publisher(image);
+        crate::isr_maintenance::start(&broker);
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));

@@ -18,8 +18,9 @@ use crate::raft_transport::{
     forward_controller_write, forward_lifecycle_call, ControllerWriteError, RaftRequest,
 };
 use moldau_metadata::controller::{
-    decode_body, encode_body, ControllerError, HeartbeatReply, HeartbeatRequest, RegistrationReply,
-    RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
+    decode_body, encode_body, AlterPartitionReply, AlterPartitionRequest, ControllerError,
+    HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
+    ALTER_PARTITION_VERSION, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 use moldau_protocol::kafka::messages::{BrokerHeartbeatResponse, BrokerRegistrationResponse};
 
@@ -143,6 +144,32 @@ impl ControllerClient {
                     decode_body::<BrokerHeartbeatResponse>(&body, BROKER_HEARTBEAT_VERSION)
                         .map_err(|e| not_written(e.message))?;
                 Ok(HeartbeatReply::from_wire(&response))
+            }
+        }
+    }
+
+    /// Asks the active controller to change a partition's ISR (AlterPartition).
+    pub async fn alter_partition(
+        &self,
+        request: &AlterPartitionRequest,
+    ) -> Result<Result<AlterPartitionReply, ControllerError>, BrokerError> {
+        let body = encode_body(&request.to_wire(), ALTER_PARTITION_VERSION)
+            .map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let reply = self
+            .lifecycle_call(
+                || local.alter_partition(request),
+                || RaftRequest::AlterPartition(body.clone()),
+            )
+            .await?;
+        match reply {
+            LocalOrRemote::Local(decided) => Ok(decided),
+            LocalOrRemote::Remote(body) => {
+                let response = decode_body::<
+                    moldau_protocol::kafka::messages::AlterPartitionResponse,
+                >(&body, ALTER_PARTITION_VERSION)
+                .map_err(|e| not_written(e.message))?;
+                Ok(AlterPartitionReply::from_wire(&response))
             }
         }
     }

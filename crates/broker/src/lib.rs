@@ -22,6 +22,7 @@ pub mod group_service;
 mod handlers;
 pub mod inter_broker_client;
 pub mod internal_topics;
+mod isr_maintenance;
 pub mod leader_connection;
 pub mod leadership;
 pub mod lifecycle_agent;

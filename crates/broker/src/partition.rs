@@ -123,6 +123,7 @@ pub struct Partition {
     data_arrived: Arc<Notify>,
     /// Woken on every append and high-watermark move: replica fetches wait on it.
     replica_data: Arc<Notify>,
+    isr_check: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
     /// Whether this broker leads the partition (else it follows).
     leading: AtomicBool,
@@ -139,6 +140,8 @@ pub struct PartitionWakers {
     pub data_arrived: Arc<Notify>,
     /// Replica fetches (appended, or the high watermark moved).
     pub replica_data: Arc<Notify>,
+    /// The ISR maintenance (a follower outside the ISR caught up).
+    pub isr_check: Arc<Notify>,
 }
 
 /// What a durable append reports back to the producer.
@@ -165,6 +168,7 @@ impl Partition {
             logs,
             data_arrived: wakers.data_arrived,
             replica_data: wakers.replica_data,
+            isr_check: wakers.isr_check,
             metrics,
             leading: AtomicBool::new(false),
             progress: parking_lot::Mutex::new(ReplicaProgressTable::new(-1, &[], &[], 0, 0)),
@@ -253,12 +257,16 @@ impl Partition {
     /// move. False when `replica` is not a follower of this partition.
     pub fn record_follower_fetch(&self, replica: i32, fetch_offset: i64, now_ms: i64) -> bool {
         let leader_end = self.log_end_offset();
-        let known = self
-            .progress
-            .lock()
-            .record_fetch(replica, fetch_offset, leader_end, now_ms);
+        let (known, outside_isr) = {
+            let mut progress = self.progress.lock();
+            let known = progress.record_fetch(replica, fetch_offset, leader_end, now_ms);
+            (known, !progress.isr().contains(&replica))
+        };
         if known {
             self.maybe_advance_high_watermark();
+            if outside_isr && self.is_leader() && fetch_offset >= self.high_watermark() {
+                self.isr_check.notify_one();
+            }
         }
         known
     }

@@ -24,6 +24,8 @@ pub struct ReplicaManager {
     pub data_arrived: Arc<Notify>,
     /// Woken on every append and high-watermark move: replica fetches wait on it.
     pub replica_data: Arc<Notify>,
+    /// Woken when a follower may rejoin an ISR: the ISR maintenance looks at once.
+    pub isr_check: Arc<Notify>,
     metrics: Arc<crate::metrics::Metrics>,
     node_id: i32,
 }
@@ -43,6 +45,7 @@ impl ReplicaManager {
             partitions: RwLock::new(HashMap::new()),
             data_arrived: Arc::new(Notify::new()),
             replica_data: Arc::new(Notify::new()),
+            isr_check: Arc::new(Notify::new()),
             metrics,
             node_id,
         }
@@ -176,6 +179,7 @@ impl ReplicaManager {
             PartitionWakers {
                 data_arrived: Arc::clone(&self.data_arrived),
                 replica_data: Arc::clone(&self.replica_data),
+                isr_check: Arc::clone(&self.isr_check),
             },
             Arc::clone(&self.metrics),
         ));

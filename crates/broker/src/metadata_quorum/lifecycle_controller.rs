@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{
-    BrokerLifecycle, ControllerError, HeartbeatReply, HeartbeatRequest, LifecycleConfig,
-    RegistrationReply, RegistrationRequest,
+    alter_partition, AlterPartitionReply, AlterPartitionRequest, BrokerLifecycle, ControllerError,
+    HeartbeatReply, HeartbeatRequest, LifecycleConfig, RegistrationReply, RegistrationRequest,
 };
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
 use moldau_metadata::{MetadataImage, MetadataRecord};
@@ -171,6 +171,32 @@ impl LifecycleController {
     pub async fn heartbeat(&self, request: &HeartbeatRequest) -> LifecycleAnswer<HeartbeatReply> {
         self.decide(|lifecycle, image, now_ms| lifecycle.on_heartbeat(image, request, now_ms))
             .await
+    }
+
+    /// A partition leader asks to change its ISR (AlterPartition): decided on the
+    /// image under the same lock as fencing and elections, so no leader change slips
+    /// between the check of its epochs and the commit.
+    pub async fn alter_partition(
+        &self,
+        request: &AlterPartitionRequest,
+    ) -> LifecycleAnswer<AlterPartitionReply> {
+        let answer = self
+            .decide(|_, image, _| {
+                let outcome = alter_partition(image, request)?;
+                let reply = AlterPartitionReply::from(&outcome);
+                Ok((outcome.records, reply))
+            })
+            .await;
+        if let Ok(Ok(reply)) = &answer {
+            tracing::info!(
+                broker = request.broker_id,
+                partition = request.partition,
+                isr = ?reply.isr,
+                partition_epoch = reply.partition_epoch,
+                "ISR changed"
+            );
+        }
+        answer
     }
 
     /// Fences brokers whose session expired (and elects leaders where one can be),

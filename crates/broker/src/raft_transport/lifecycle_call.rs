@@ -18,7 +18,8 @@ pub async fn forward_lifecycle_call(
     let sent = request.name();
     match (&request, call_controller(addr, &request, timeout).await?) {
         (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
-        | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result)) => Ok(result),
+        | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result))
+        | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

@@ -26,6 +26,8 @@ pub enum RaftRequest {
     BrokerRegistration(Vec<u8>),
     /// A broker's BrokerHeartbeat body (api key 63).
     BrokerHeartbeat(Vec<u8>),
+    /// A partition leader's AlterPartition body (api key 56).
+    AlterPartition(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -53,6 +55,8 @@ pub enum RaftReply {
     BrokerRegistration(Result<Vec<u8>, ControllerWriteError>),
     /// The BrokerHeartbeatResponse body, or why this node could not decide.
     BrokerHeartbeat(Result<Vec<u8>, ControllerWriteError>),
+    /// The AlterPartitionResponse body, or why this node could not decide.
+    AlterPartition(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -64,6 +68,7 @@ impl RaftRequest {
             RaftRequest::ControllerWrite(_) => "ControllerWrite",
             RaftRequest::BrokerRegistration(_) => "BrokerRegistration",
             RaftRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
+            RaftRequest::AlterPartition(_) => "AlterPartition",
         }
     }
 }
@@ -77,6 +82,7 @@ impl RaftReply {
             RaftReply::ControllerWrite(_) => "ControllerWrite",
             RaftReply::BrokerRegistration(_) => "BrokerRegistration",
             RaftReply::BrokerHeartbeat(_) => "BrokerHeartbeat",
+            RaftReply::AlterPartition(_) => "AlterPartition",
         }
     }
 }

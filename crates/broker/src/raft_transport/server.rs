@@ -17,11 +17,17 @@ use crate::raft_transport::message::{
     decode, encode, ControllerWriteError, RaftReply, RaftRequest,
 };
 use moldau_metadata::controller::{
+    alter_partition_response, AlterPartitionRequest as PartitionIsrChange, ALTER_PARTITION_VERSION,
+};
+use moldau_metadata::controller::{
     decode_body, encode_body, heartbeat_response, registration_response, HeartbeatRequest,
     RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
-use moldau_protocol::kafka::messages::{BrokerHeartbeatRequest, BrokerRegistrationRequest};
+use moldau_protocol::kafka::messages::{
+    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
+    BrokerRegistrationRequest,
+};
 use openraft::error::{ClientWriteError, RaftError};
 
 /// How long a forwarded write may wait for its commit here; the forwarding node
@@ -101,6 +107,9 @@ async fn serve_connection(
             RaftRequest::BrokerHeartbeat(body) => {
                 RaftReply::BrokerHeartbeat(heartbeat(&lifecycle, &body).await)
             }
+            RaftRequest::AlterPartition(body) => {
+                RaftReply::AlterPartition(alter_partition(&lifecycle, &body).await)
+            }
         };
         write_frame(&mut writer, &encode(&reply)?).await?;
     }
@@ -139,6 +148,24 @@ async fn heartbeat(
         Err(malformed) => Err(malformed),
     };
     encode_body(&heartbeat_response(&decided), BROKER_HEARTBEAT_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded AlterPartition here; the answer is the response body.
+async fn alter_partition(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<AlterPartitionRequest>(body, ALTER_PARTITION_VERSION)
+        .and_then(|r| PartitionIsrChange::from_wire(&r));
+    let response = match request {
+        Ok(request) => {
+            let decided = lifecycle.alter_partition(&request).await?;
+            alter_partition_response(&request, &decided)
+        }
+        Err(malformed) => AlterPartitionResponse::default().with_error_code(malformed.error.code()),
+    };
+    encode_body(&response, ALTER_PARTITION_VERSION)
         .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 

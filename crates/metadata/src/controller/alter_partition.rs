@@ -9,10 +9,9 @@
 use crate::controller::ControllerError;
 use crate::{MetadataImage, MetadataRecord, PartitionChange, TopicId};
 use moldau_protocol::ResponseError;
-use serde::{Deserialize, Serialize};
 
 /// One partition's ISR change, as the leader asks for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlterPartitionRequest {
     pub broker_id: i32,
     /// The leader's broker epoch (KIP-903); -1 skips the check.

@@ -4,6 +4,7 @@
 //! reads a clock — the time comes in as an argument.
 
 mod alter_partition;
+mod alter_partition_wire;
 mod assignment;
 mod broker_lifecycle;
 mod broker_session;
@@ -18,6 +19,9 @@ mod topic_partitions;
 mod wire_messages;
 
 pub use alter_partition::{alter_partition, AlterPartitionOutcome, AlterPartitionRequest};
+pub use alter_partition_wire::{
+    alter_partition_response, AlterPartitionReply, ALTER_PARTITION_VERSION,
+};
 pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
 pub use broker_lifecycle::{BrokerLifecycle, LifecycleConfig};
 pub use broker_session::{BrokerSession, ShutdownState};

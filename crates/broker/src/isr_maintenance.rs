@@ -1,0 +1,101 @@
+//! Keeps the ISR of every partition led here true to its followers, as Kafka's
+//! leader does: a follower not caught up for `replica.lag.time.max.ms` leaves the
+//! ISR, one that reached the high watermark rejoins, each change asked of the active
+//! controller with AlterPartition and applied when the metadata publisher brings the
+//! committed change back. One task for all partitions: it looks every half lag time,
+//! and at once when a follower's fetch suggests it may rejoin.
+
+use crate::broker::Broker;
+use moldau_metadata::controller::AlterPartitionRequest;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shortest pause between two looks, however often followers catch up.
+const ISR_CHECK_INTERVAL_MIN: Duration = Duration::from_millis(50);
+
+/// Starts the task; it ends with the broker.
+pub(crate) fn start(broker: &Arc<Broker>) {
+    let lag_max_ms = broker.config.long("replica.lag.time.max.ms").max(1);
+    let interval = Duration::from_millis((lag_max_ms / 2).max(1) as u64);
+    let wake = Arc::clone(&broker.replicas.isr_check);
+    let weak = Arc::downgrade(broker);
+    tokio::spawn(async move {
+        loop {
+            let _ = tokio::time::timeout(interval, wake.notified()).await;
+            let Some(broker) = weak.upgrade() else { return };
+            for request in proposals(&broker, lag_max_ms) {
+                match broker.controller.alter_partition(&request).await {
+                    Ok(Ok(reply)) => {
+                        tracing::debug!(partition = request.partition, isr = ?reply.isr, "ISR change committed")
+                    }
+                    Ok(Err(refused)) => {
+                        tracing::info!(partition = request.partition, error = %refused, "ISR change refused")
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition = request.partition, error = %e, "ISR change not sent")
+                    }
+                }
+            }
+            drop(broker);
+            tokio::time::sleep(ISR_CHECK_INTERVAL_MIN).await;
+        }
+    });
+}
+
+/// The ISR changes the partitions led here need now.
+fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<AlterPartitionRequest> {
+    let image = broker.metadata.image();
+    let broker_epoch = image.broker(broker.node_id).map_or(-1, |b| b.epoch);
+    let now_ms = crate::clock::now_ms();
+    let mut out = Vec::new();
+    for partition in broker.replicas.all() {
+        if !partition.is_leader() {
+            continue;
+        }
+        let Some(topic) = image.topic(&partition.tp.topic) else {
+            continue;
+        };
+        let Some(p) = topic.partitions.get(&partition.tp.partition) else {
+            continue;
+        };
+        // Only from the state this leader was given, else the controller refuses.
+        if p.leader != broker.node_id || p.leader_epoch != partition.leader_epoch() {
+            continue;
+        }
+        let progress = partition.progress();
+        let lagging: BTreeSet<i32> = progress.lagging(now_ms, lag_max_ms).into_iter().collect();
+        let rejoining = progress.caught_up(partition.high_watermark(), now_ms, lag_max_ms);
+        if lagging.is_empty() && rejoining.is_empty() {
+            continue;
+        }
+        let new_isr: Vec<i32> = p
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| {
+                *r == broker.node_id
+                    || (p.isr.contains(r) && !lagging.contains(r))
+                    || rejoining.contains(r)
+            })
+            .collect();
+        let mut current = p.isr.clone();
+        current.sort_unstable();
+        let mut proposed = new_isr.clone();
+        proposed.sort_unstable();
+        if proposed == current {
+            continue;
+        }
+        tracing::info!(partition = %partition.tp, isr = ?p.isr, proposed = ?new_isr, "asking to change the ISR");
+        out.push(AlterPartitionRequest {
+            broker_id: broker.node_id,
+            broker_epoch,
+            topic_id: topic.id,
+            partition: p.partition,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            new_isr,
+        });
+    }
+    out
+}
