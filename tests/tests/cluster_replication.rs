@@ -76,7 +76,7 @@ fn partitions_of(bootstrap: &str, topic: &str) -> BTreeMap<i32, PartitionState> 
                     (p.id(), state)
                 })
                 .collect();
-            if md.brokers().len() == NODES as usize && !partitions.is_empty() {
+            if md.brokers().len() >= NODES as usize && !partitions.is_empty() {
                 return partitions;
             }
         }
@@ -256,28 +256,25 @@ fn wait_for_isr(bootstrap: &str, topic: &str, isr: &[i32]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() {
-    // Five nodes (a quorum that survives two stopped), one partition on 1, 2, 3,
-    // led by 1, min.insync.replicas=2; a follower not caught up for 2 s leaves the ISR.
-    let mut cluster =
-        ClusterProcesses::start(5, &["--set", "replica.lag.time.max.ms=2000"]);
-    let bootstrap = cluster.addr(1);
+    // Five nodes (a quorum that survives two stopped), one partition on three of
+    // them, min.insync.replicas=2; a follower not caught up for 2 s leaves the ISR.
+    let mut cluster = ClusterProcesses::start(5, &["--set", "replica.lag.time.max.ms=2000"]);
     let topic = "isr-moves";
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("admin client");
-    let assignment: &[&[i32]] = &[&[1, 2, 3]];
-    let new_topic = NewTopic::new(topic, 1, TopicReplication::Variable(assignment))
-        .set("min.insync.replicas", "2");
-    for r in admin
-        .create_topics(&[new_topic], &AdminOptions::new())
-        .await
-        .expect("create topics")
-    {
-        r.expect("topic created");
-    }
-    wait_for_isr(&bootstrap, topic, &[1, 2, 3]);
-    assert_eq!(partitions_of(&bootstrap, topic)[&0].leader, 1);
+    create_replicated_topic(&cluster.addr(1), topic, 1).await;
+    let state = partitions_of(&cluster.addr(1), topic)[&0].clone();
+    let bootstrap = cluster.addr(state.leader);
+    let mut all = state.replicas.clone();
+    all.sort_unstable();
+    wait_for_isr(&bootstrap, topic, &all);
+    let followers: Vec<i32> = state
+        .replicas
+        .iter()
+        .copied()
+        .filter(|r| *r != state.leader)
+        .collect();
+    let (second, third) = (followers[0], followers[1]);
+    let isr_without =
+        |gone: &[i32]| -> Vec<i32> { all.iter().copied().filter(|r| !gone.contains(r)).collect() };
 
     let acks_all = producer(&bootstrap, &[("acks", "all"), ("linger.ms", "0")]);
     let mut acked = Vec::new();
@@ -285,7 +282,9 @@ async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() 
         let value = format!("r{i}");
         let producer = producer.clone();
         async move {
-            let record = FutureRecord::<(), _>::to(topic).partition(0).payload(&value);
+            let record = FutureRecord::<(), _>::to(topic)
+                .partition(0)
+                .payload(&value);
             delivered(enqueue(&producer, record).await).await
         }
     };
@@ -294,17 +293,17 @@ async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() 
     }
 
     // One follower stopped: it leaves the ISR and acks=all goes on with two.
-    let pid3 = cluster.node(3).pid().expect("node 3 runs");
+    let pid3 = cluster.node(third).pid().expect("a follower runs");
     signal(pid3, "STOP");
     for i in 5..10 {
         acked.push(send(&acks_all, i).await.expect("two in sync").offset);
     }
-    wait_for_isr(&bootstrap, topic, &[1, 2]);
+    wait_for_isr(&bootstrap, topic, &isr_without(&[third]));
 
     // Two stopped: the ISR is the leader alone, fewer than min.insync.replicas.
-    let pid2 = cluster.node(2).pid().expect("node 2 runs");
+    let pid2 = cluster.node(second).pid().expect("a follower runs");
     signal(pid2, "STOP");
-    wait_for_isr(&bootstrap, topic, &[1]);
+    wait_for_isr(&bootstrap, topic, &[state.leader]);
     let no_retries = producer(
         &bootstrap,
         &[("acks", "all"), ("retries", "0"), ("linger.ms", "0")],
@@ -322,9 +321,14 @@ async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() 
     }
 
     // They come back, catch up and rejoin; nothing refused was written.
-    wait_for_isr(&bootstrap, topic, &[1, 2, 3]);
+    wait_for_isr(&bootstrap, topic, &all);
     for i in 10..13 {
-        acked.push(send(&acks_all, i).await.expect("three in sync again").offset);
+        acked.push(
+            send(&acks_all, i)
+                .await
+                .expect("three in sync again")
+                .offset,
+        );
     }
     let expected: Vec<i64> = (0..13).collect();
     assert_eq!(acked, expected, "acknowledged at consecutive offsets");
