@@ -15,14 +15,17 @@
 //! offset is cleaned; records of aborted transactions never enter the key map (they
 //! must not hide the committed value of their key) and their batches are removed;
 //! each producer's last batch is kept whole, so its state (epoch, sequence) can
-//! still be rebuilt from the log; control batches are kept, and each cleaned
-//! segment keeps the `.txnindex` entries of the markers it holds.
+//! still be rebuilt from the log. A transaction marker goes once no record of its
+//! transaction is left: the first cleaning that finds it so stamps it with a delete
+//! horizon (`delete.retention.ms`, as tombstones), a cleaning after the horizon
+//! drops it with its `.txnindex` entry. Each cleaned segment keeps the `.txnindex`
+//! entries of the markers it still holds.
 //!
 //! Tombstones (null values) follow KIP-534: the first cleaning that retains one
 //! stamps its batch with a delete horizon (`now + delete.retention.ms`, stored in the
 //! base timestamp with attribute bit 6); a later cleaning after the horizon drops it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,6 +90,66 @@ impl CompactionPlan {
                     && view.base_offset() <= a.last_offset
             })
     }
+}
+
+/// What one cleaning pass learns about transactions, batch by batch in log order.
+#[derive(Default)]
+struct TxnCleaning {
+    /// Producers whose transactional records were read since their last marker:
+    /// whether any record was kept.
+    data_kept: HashMap<i64, bool>,
+    /// Offsets of the markers dropped (their `.txnindex` entries go with them).
+    dropped_markers: HashSet<i64>,
+}
+
+impl TxnCleaning {
+    /// Notes a transactional data batch and whether anything of it stays.
+    fn on_data(&mut self, producer_id: i64, kept: bool) {
+        *self.data_kept.entry(producer_id).or_insert(false) |= kept;
+    }
+
+    /// What happens to a marker: kept while records of its transaction remain,
+    /// else stamped with a delete horizon, then dropped after it.
+    fn on_marker(
+        &mut self,
+        view: &BatchView<'_>,
+        now_ms: i64,
+        delete_retention_ms: i64,
+    ) -> Result<Filtered, RecordError> {
+        if self.data_kept.remove(&view.producer_id()).unwrap_or(false) {
+            return Ok(Filtered::Unchanged);
+        }
+        if !view.has_delete_horizon() {
+            let horizon = now_ms.saturating_add(delete_retention_ms);
+            return Ok(Filtered::Rewritten(with_delete_horizon(view, horizon)?));
+        }
+        if now_ms >= view.base_timestamp() {
+            self.dropped_markers.insert(view.base_offset());
+            return Ok(Filtered::Dropped);
+        }
+        Ok(Filtered::Unchanged)
+    }
+}
+
+/// `view` re-encoded with delete horizon `horizon` (KIP-534: the base timestamp
+/// holds it, the records' timestamp deltas are rebased on it).
+fn with_delete_horizon(view: &BatchView<'_>, horizon: i64) -> Result<Vec<u8>, RecordError> {
+    let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)?;
+    let records = parse_records(&data, view.records_count())?;
+    let mut buffer = BytesMut::with_capacity(BATCH_HEADER_BYTES + data.len());
+    buffer.resize(BATCH_HEADER_BYTES, 0);
+    for r in &records {
+        let timestamp = view.base_timestamp() + r.timestamp_delta;
+        reencode_with_timestamp_delta(&mut buffer, r, timestamp - horizon);
+    }
+    let mut header = BatchHeader::of(view);
+    header.set_flag(DELETE_HORIZON_BIT, true);
+    header.base_timestamp = horizon;
+    Ok(Vec::from(header.seal(
+        view.codec(),
+        buffer,
+        BATCH_BYTES_MAX,
+    )?))
 }
 
 /// A cleaned segment replacing the original segments `replaced`.
@@ -326,6 +389,7 @@ impl CompactionPlan {
         let mut bytes_before = 0;
         let mut bytes_after = 0;
         let mut earliest_horizon = None;
+        let mut txns = TxnCleaning::default();
         let mut i = 0;
         while i < cleanable.len() {
             let mut j = i + 1;
@@ -343,7 +407,7 @@ impl CompactionPlan {
                 CLEANED_SUFFIX,
                 now_ms,
             )?;
-            match self.clean_group(group, &map, now_ms, &mut out) {
+            match self.clean_group(group, &map, now_ms, &mut txns, &mut out) {
                 Ok(h) => {
                     if let Some(h) = h {
                         earliest_horizon = Some(earliest_horizon.map_or(h, |e: i64| e.min(h)));
@@ -359,7 +423,9 @@ impl CompactionPlan {
                 }
             }
             for txn in group.iter().flat_map(|s| &s.aborted) {
-                out.txn_index_mut().append(*txn)?;
+                if !txns.dropped_markers.contains(&txn.last_offset) {
+                    out.txn_index_mut().append(*txn)?;
+                }
             }
             out.on_become_inactive()?;
             out.sync_all()?;
@@ -391,6 +457,7 @@ impl CompactionPlan {
         group: &[&SourceSegment],
         map: &HashMap<Vec<u8>, i64>,
         now_ms: i64,
+        txns: &mut TxnCleaning,
         out: &mut LogSegment,
     ) -> Result<Option<i64>, LogError> {
         let mut earliest_horizon: Option<i64> = None;
@@ -399,7 +466,10 @@ impl CompactionPlan {
                 let producers_last = view.producer_id() >= 0
                     && self.producer_last_offsets.get(&view.producer_id())
                         == Some(&view.last_offset());
-                let kept = if producers_last {
+                let kept = if view.is_control() && view.producer_id() >= 0 {
+                    txns.on_marker(&view, now_ms, self.delete_retention_ms)
+                        .map_err(|e| corrupt(seg, e))?
+                } else if producers_last {
                     Filtered::Unchanged
                 } else if self.is_aborted(&view) {
                     Filtered::Dropped
@@ -407,6 +477,9 @@ impl CompactionPlan {
                     filter_batch(&view, map, now_ms, self.delete_retention_ms)
                         .map_err(|e| corrupt(seg, e))?
                 };
+                if view.is_transactional() && !view.is_control() {
+                    txns.on_data(view.producer_id(), kept != Filtered::Dropped);
+                }
                 let bytes: &[u8] = match &kept {
                     Filtered::Unchanged => view.bytes(),
                     Filtered::Rewritten(b) => b,

@@ -319,6 +319,7 @@ fn compaction_keeps_committed_values_over_aborted_ones_and_stops_at_open_transac
             compact: true,
         },
         min_cleanable_dirty_ratio: 0.0,
+        delete_retention_ms: 1_000,
         ..small_config()
     };
     let mut log =
@@ -373,4 +374,30 @@ fn compaction_keeps_committed_values_over_aborted_ones_and_stops_at_open_transac
         .filter(|(o, _)| *o > open_at)
         .count();
     assert_eq!(pads_after_open, 20);
+    // Both markers stay for now: the abort's records just went (its marker is now
+    // stamped with a delete horizon), the commit's record is its producer's last.
+    assert_eq!(&control_offsets(&log)[..2], &[2, 4]);
+    // After delete.retention.ms the abort marker goes, with its index entry.
+    assert!(log.compact(5_000).unwrap());
+    assert_eq!(&control_offsets(&log)[..1], &[4]);
+    assert!(log.aborted_transactions(0, 3).is_empty());
+    assert_eq!(values_of(&log, "p1"), vec![(3, "later".to_string())]);
+}
+
+/// Base offsets of the control batches in the log.
+fn control_offsets(log: &PartitionLog) -> Vec<i64> {
+    use moldau_protocol::batch::BatchIter;
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let r = log.read(offset, 1 << 24, i64::MAX, true).unwrap();
+        for item in BatchIter::new(&r.bytes) {
+            let (_, v) = item.unwrap();
+            offset = v.last_offset() + 1;
+            if v.is_control() {
+                out.push(v.base_offset());
+            }
+        }
+    }
+    out
 }
