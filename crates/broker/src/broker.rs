@@ -62,8 +62,14 @@ impl Broker {
         user: &str,
         mechanism: moldau_security::ScramMechanism,
     ) -> Option<moldau_security::ScramCredential> {
-        let _ = (user, mechanism);
-        None
+        let image = self.metadata.image();
+        let c = image.scram_credential(user, mechanism.code())?;
+        Some(moldau_security::ScramCredential {
+            salt: c.salt.clone(),
+            stored_key: c.stored_key.clone(),
+            server_key: c.server_key.clone(),
+            iterations: c.iterations,
+        })
     }
 
     /// Opens the data directory, joins the metadata quorum (serving its transport on

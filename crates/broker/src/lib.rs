@@ -63,3 +63,5 @@ pub mod voters_cluster_id;
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError};
 pub use error::BrokerError;
+/// For the `moldau user` command, which salts passwords as SCRAM clients do.
+pub use moldau_security as security;

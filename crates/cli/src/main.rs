@@ -20,6 +20,7 @@ mod storage;
 mod timeparse;
 mod topic;
 mod topic_describe;
+mod user;
 
 use clap::{Parser, Subcommand};
 
@@ -89,6 +90,8 @@ enum Command {
     Consume(consume::ConsumeArgs),
     /// The cluster: id, brokers, controller, API versions.
     Cluster(cluster::ClusterArgs),
+    /// SCRAM users (add, delete, list), as kafka-configs.sh --entity-type users.
+    User(user::UserArgs),
 }
 
 #[derive(clap::Args)]
@@ -145,5 +148,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::run(&cli.client.context()?, args),
         Command::Consume(args) => consume::run(&cli.client.context()?, args),
         Command::Cluster(args) => cluster::run(&cli.client.context()?, args),
+        Command::User(args) => user::run(&cli.client.context()?, args),
     }
 }

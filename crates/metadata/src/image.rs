@@ -3,7 +3,8 @@
 use crate::delta::{DeletedTopic, MetadataDelta};
 use crate::record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
-    PartitionRecord, QuotaEntity, LEADER_UNCHANGED, NO_LEADER,
+    PartitionRecord, QuotaEntity, ScramCredentialRecord, LEADER_UNCHANGED, NO_LEADER,
+    SCRAM_MECHANISM_CODES,
 };
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
@@ -71,6 +72,8 @@ pub struct MetadataImage {
     features: BTreeMap<String, i16>,
     /// Client quotas: entity (parts ordered by type) -> quota key -> value.
     client_quotas: BTreeMap<QuotaEntity, BTreeMap<String, f64>>,
+    /// SCRAM credentials by user name and mechanism code.
+    scram_credentials: BTreeMap<(String, i8), ScramCredentialRecord>,
     /// The first producer id not yet handed out in a block (0 before any).
     next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
@@ -88,6 +91,16 @@ impl MetadataImage {
     /// Every client quota entity with its quotas, entities in order.
     pub fn client_quotas(&self) -> &BTreeMap<QuotaEntity, BTreeMap<String, f64>> {
         &self.client_quotas
+    }
+
+    /// A user's SCRAM credential for a mechanism code (1 SHA-256, 2 SHA-512).
+    pub fn scram_credential(&self, name: &str, mechanism: i8) -> Option<&ScramCredentialRecord> {
+        self.scram_credentials.get(&(name.to_string(), mechanism))
+    }
+
+    /// Every SCRAM credential, by user name then mechanism.
+    pub fn scram_credentials(&self) -> impl Iterator<Item = &ScramCredentialRecord> {
+        self.scram_credentials.values()
     }
 
     /// Checks a record against the image without changing it.
@@ -246,6 +259,19 @@ impl MetadataImage {
                         .insert(q.key.clone(), q.value);
                 }
                 delta.client_quotas_changed = true;
+            }
+            R::UserScramCredential(c) => {
+                if c.name.is_empty() || !SCRAM_MECHANISM_CODES.contains(&c.mechanism) {
+                    return Err(MetadataError::Invalid(format!(
+                        "SCRAM credential for user '{}' with mechanism {}",
+                        c.name, c.mechanism
+                    )));
+                }
+                self.scram_credentials
+                    .insert((c.name.clone(), c.mechanism), c.clone());
+            }
+            R::RemoveUserScramCredential { name, mechanism } => {
+                self.scram_credentials.remove(&(name.clone(), *mechanism));
             }
             R::ProducerIds {
                 next_producer_id, ..

@@ -279,3 +279,45 @@ fn client_quotas_are_set_removed_and_snapshotted() {
         .apply(&quota(vec![], "producer_byte_rate", 1.0, false), 4)
         .is_err());
 }
+
+#[test]
+fn scram_credentials_are_set_removed_and_snapshotted() {
+    let credential = |name: &str, mechanism: i8| {
+        MetadataRecord::UserScramCredential(crate::ScramCredentialRecord {
+            name: name.into(),
+            mechanism,
+            salt: vec![9; 16],
+            stored_key: vec![1; 32],
+            server_key: vec![2; 32],
+            iterations: 4096,
+        })
+    };
+    let mut image = MetadataImage::new();
+    image.apply(&credential("alice", 1), 0).unwrap();
+    image.apply(&credential("alice", 2), 1).unwrap();
+    image.apply(&credential("bob", 1), 2).unwrap();
+    assert_eq!(image.scram_credentials().count(), 3);
+    assert_eq!(image.scram_credential("alice", 2).unwrap().iterations, 4096);
+    let again = MetadataImage::from_records(&image.to_records(), 2).unwrap();
+    assert_eq!(
+        again.scram_credential("bob", 1),
+        image.scram_credential("bob", 1)
+    );
+    assert_eq!(again.scram_credentials().count(), 3);
+    image
+        .apply(
+            &MetadataRecord::RemoveUserScramCredential {
+                name: "alice".into(),
+                mechanism: 1,
+            },
+            3,
+        )
+        .unwrap();
+    assert!(image.scram_credential("alice", 1).is_none());
+    assert!(image.scram_credential("alice", 2).is_some());
+    assert!(
+        image.apply(&credential("carol", 3), 4).is_err(),
+        "unknown mechanism"
+    );
+    assert!(image.apply(&credential("", 1), 4).is_err(), "empty name");
+}

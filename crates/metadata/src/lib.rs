@@ -26,8 +26,8 @@ pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use record::{MetadataRecord, TopicId};
 pub use record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ClientQuotaChange, ConfigResource,
-    PartitionChange, PartitionRecord, QuotaEntity, QuotaEntityPart, SecurityProtocol,
-    LEADER_UNCHANGED, NO_LEADER,
+    PartitionChange, PartitionRecord, QuotaEntity, QuotaEntityPart, ScramCredentialRecord,
+    SecurityProtocol, LEADER_UNCHANGED, NO_LEADER, SCRAM_MECHANISM_CODES,
 };
 pub use wire::{RECORD_ARRAY_ITEMS_MAX, RECORD_STRING_BYTES_MAX, RECORD_TAGGED_FIELDS_MAX};
 

@@ -5,6 +5,7 @@
 
 use crate::record_types::{
     BrokerRegistration, ClientQuotaChange, ConfigResource, PartitionChange, PartitionRecord,
+    ScramCredentialRecord,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +29,8 @@ impl std::fmt::Display for TopicId {
 }
 
 /// One change to the cluster metadata. Variants are named after KRaft's records
-/// (`Topic` is TopicRecord, api key 2, ...); ACL and SCRAM records get api keys 18/19
-/// and 11/22 when they are added.
+/// (`Topic` is TopicRecord, api key 2, ...); ACL records get api keys 18/19 when
+/// they are added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
     /// Api key 0: a broker registers with its listeners and rack.
@@ -54,6 +55,10 @@ pub enum MetadataRecord {
     UnfenceBroker { broker_id: i32, broker_epoch: i64 },
     /// Api key 9: a topic and all its partitions and configs are deleted.
     RemoveTopic { id: TopicId },
+    /// Api key 11: a user's SCRAM credential for one mechanism is set.
+    UserScramCredential(ScramCredentialRecord),
+    /// Api key 22: a user's SCRAM credential for one mechanism is removed.
+    RemoveUserScramCredential { name: String, mechanism: i8 },
     /// Api key 12: a cluster feature's finalized level (`metadata.version`, ...).
     FeatureLevel { name: String, level: i16 },
     /// Api key 14: a client quota of an entity is set or removed.

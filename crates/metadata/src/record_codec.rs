@@ -6,7 +6,8 @@
 
 use crate::record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ClientQuotaChange, ConfigResource,
-    PartitionChange, PartitionRecord, QuotaEntityPart, SecurityProtocol, LEADER_UNCHANGED,
+    PartitionChange, PartitionRecord, QuotaEntityPart, ScramCredentialRecord, SecurityProtocol,
+    LEADER_UNCHANGED,
 };
 use crate::wire::{Reader, Writer};
 use crate::{MetadataError, MetadataRecord, TopicId};
@@ -27,10 +28,12 @@ pub mod api_key {
     pub const FENCE_BROKER: u32 = 7;
     pub const UNFENCE_BROKER: u32 = 8;
     pub const REMOVE_TOPIC: u32 = 9;
+    pub const USER_SCRAM_CREDENTIAL: u32 = 11;
     pub const FEATURE_LEVEL: u32 = 12;
     pub const CLIENT_QUOTA: u32 = 14;
     pub const PRODUCER_IDS: u32 = 15;
     pub const NO_OP: u32 = 20;
+    pub const REMOVE_USER_SCRAM_CREDENTIAL: u32 = 22;
 }
 
 /// RegisterBrokerRecord version written: 1 adds InControlledShutdown to 0.
@@ -58,6 +61,8 @@ pub fn api_key_of(record: &MetadataRecord) -> u32 {
         R::RemoveTopic { .. } => api_key::REMOVE_TOPIC,
         R::FeatureLevel { .. } => api_key::FEATURE_LEVEL,
         R::ClientQuota(_) => api_key::CLIENT_QUOTA,
+        R::UserScramCredential(_) => api_key::USER_SCRAM_CREDENTIAL,
+        R::RemoveUserScramCredential { .. } => api_key::REMOVE_USER_SCRAM_CREDENTIAL,
         R::ProducerIds { .. } => api_key::PRODUCER_IDS,
         R::NoOp => api_key::NO_OP,
     }
@@ -157,6 +162,18 @@ pub fn encode(record: &MetadataRecord) -> Vec<u8> {
             w.string(&q.key);
             w.f64(q.value);
             w.bool(q.remove);
+        }
+        R::UserScramCredential(c) => {
+            w.string(&c.name);
+            w.i8(c.mechanism);
+            w.bytes(&c.salt);
+            w.bytes(&c.stored_key);
+            w.bytes(&c.server_key);
+            w.i32(c.iterations);
+        }
+        R::RemoveUserScramCredential { name, mechanism } => {
+            w.string(name);
+            w.i8(*mechanism);
         }
         R::ProducerIds {
             broker_id,
@@ -300,6 +317,18 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             level: r.i16("feature level")?,
         },
         api_key::CLIENT_QUOTA => R::ClientQuota(decode_client_quota(&mut r)?),
+        api_key::USER_SCRAM_CREDENTIAL => R::UserScramCredential(ScramCredentialRecord {
+            name: r.string("scram user name")?,
+            mechanism: r.i8("scram mechanism")?,
+            salt: r.bytes("scram salt")?,
+            stored_key: r.bytes("scram stored key")?,
+            server_key: r.bytes("scram server key")?,
+            iterations: r.i32("scram iterations")?,
+        }),
+        api_key::REMOVE_USER_SCRAM_CREDENTIAL => R::RemoveUserScramCredential {
+            name: r.string("scram user name")?,
+            mechanism: r.i8("scram mechanism")?,
+        },
         api_key::PRODUCER_IDS => R::ProducerIds {
             broker_id: r.i32("broker id")?,
             broker_epoch: r.i64("broker epoch")?,

@@ -177,3 +177,19 @@ impl PartialEq for ClientQuotaChange {
     }
 }
 impl Eq for ClientQuotaChange {}
+
+/// A user's SCRAM credential for one mechanism (KRaft's UserScramCredentialRecord):
+/// what the broker keeps of a password, never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramCredentialRecord {
+    pub name: String,
+    /// 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+    pub mechanism: i8,
+    pub salt: Vec<u8>,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+    pub iterations: i32,
+}
+
+/// SCRAM mechanism codes a credential record may carry.
+pub const SCRAM_MECHANISM_CODES: [i8; 2] = [1, 2];

@@ -125,6 +125,18 @@ pub fn one_of_each() -> Vec<MetadataRecord> {
             broker_epoch: 10,
             next_producer_id: 1000,
         },
+        MetadataRecord::UserScramCredential(crate::ScramCredentialRecord {
+            name: "alice".into(),
+            mechanism: 2,
+            salt: vec![1, 2, 3],
+            stored_key: vec![4; 64],
+            server_key: vec![5; 64],
+            iterations: 8192,
+        }),
+        MetadataRecord::RemoveUserScramCredential {
+            name: "alice".into(),
+            mechanism: 1,
+        },
         MetadataRecord::NoOp,
     ]
 }

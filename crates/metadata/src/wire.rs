@@ -66,6 +66,15 @@ impl Writer {
         self.compact_len(s.len());
         self.buf.extend_from_slice(s.as_bytes());
     }
+    /// Compact bytes (KRaft's `bytes` fields), bounded like strings.
+    pub fn bytes(&mut self, b: &[u8]) {
+        assert!(
+            b.len() <= RECORD_STRING_BYTES_MAX,
+            "bytes over the record limit"
+        );
+        self.compact_len(b.len());
+        self.buf.extend_from_slice(b);
+    }
     pub fn nullable_string(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.string(s),
@@ -175,6 +184,13 @@ impl<'a> Reader<'a> {
         let bytes = self.take(len, what)?;
         let s = std::str::from_utf8(bytes).map_err(|_| malformed(&format!("{what}: not UTF-8")))?;
         Ok(Some(s.to_string()))
+    }
+    /// Compact bytes, at most `RECORD_STRING_BYTES_MAX`; null is malformed.
+    pub fn bytes(&mut self, what: &str) -> Result<Vec<u8>, MetadataError> {
+        let len = self
+            .compact_len(RECORD_STRING_BYTES_MAX, what)?
+            .ok_or_else(|| malformed(&format!("{what}: null where bytes are required")))?;
+        Ok(self.take(len, what)?.to_vec())
     }
     pub fn string(&mut self, what: &str) -> Result<String, MetadataError> {
         self.nullable_string(what)?

@@ -55,6 +55,8 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::GetTelemetrySubscriptions, 0, 0),
     api(ApiKey::PushTelemetry, 0, 0),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
+    api(ApiKey::DescribeUserScramCredentials, 0, 0),
+    api(ApiKey::AlterUserScramCredentials, 0, 0),
     api(ApiKey::WriteTxnMarkers, 1, 1),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),

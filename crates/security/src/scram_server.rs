@@ -191,7 +191,10 @@ impl ScramServer {
             .and_then(|f| f.strip_prefix("r="))
             .ok_or_else(|| self.malformed("client-final has no r=nonce"))?;
         if final_nonce != nonce {
-            return Err(self.malformed("nonce differs from the server's"));
+            // Nonces travel in the clear; showing them helps find a client's bug.
+            return Err(self.malformed(&format!(
+                "nonce {final_nonce:?} differs from the server's {nonce:?}"
+            )));
         }
         let proof = BASE64
             .decode(proof)

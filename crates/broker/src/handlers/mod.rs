@@ -4,6 +4,7 @@
 mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
+mod alter_user_scram_credentials;
 mod api_versions;
 mod consumer_group_describe;
 mod consumer_group_heartbeat;
@@ -18,6 +19,7 @@ mod describe_configs;
 mod describe_groups;
 mod describe_quorum;
 mod describe_topic_partitions;
+mod describe_user_scram_credentials;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -103,6 +105,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(ctx, body).await,
         ApiKey::EndTxn => end_txn::handle(ctx, body).await,
         ApiKey::SaslHandshake => sasl_handshake::handle(ctx, body),
+        ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials::handle(ctx, body),
+        ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(ctx, body).await,
         ApiKey::SaslAuthenticate => sasl_authenticate::handle(ctx, body),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }

@@ -7,7 +7,8 @@ use crate::MetadataRecord;
 impl MetadataImage {
     /// Records that, applied in order to an empty image, give this image (up to
     /// `last_offset`): features, brokers, broker configs, then each topic with its
-    /// configs and partitions, then client quotas, then the producer-id block.
+    /// configs and partitions, then client quotas, then SCRAM credentials, then the
+    /// producer-id block.
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         out.extend(
@@ -75,6 +76,11 @@ impl MetadataImage {
                 })
             }));
         }
+        out.extend(
+            self.scram_credentials
+                .values()
+                .map(|c| MetadataRecord::UserScramCredential(c.clone())),
+        );
         if self.next_producer_id > 0 {
             out.push(MetadataRecord::ProducerIds {
                 broker_id: -1,
