@@ -39,6 +39,11 @@ pub struct ClientArgs {
 }
 
 impl ClientArgs {
+    /// True when `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
     /// The context the subcommands run with.
     pub fn context(&self) -> anyhow::Result<Context> {
         if self.bootstrap.split(',').all(|s| s.trim().is_empty()) {

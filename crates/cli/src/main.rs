@@ -59,24 +59,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a broker.
-    ///
-    /// Examples:
-    ///   moldau serve
-    ///   moldau serve --data-dir /var/lib/moldau --set num.partitions=3
-    ///   moldau serve --config moldau.toml --listen 0.0.0.0:9092 --advertise kafka1:9092
+    #[command(after_help = "Examples:
+  moldau serve
+  moldau serve --data-dir /var/lib/moldau --set num.partitions=3
+  moldau serve --config moldau.toml --listen 0.0.0.0:9092 --advertise kafka1:9092")]
     Serve(serve::ServeArgs),
     /// Data directory identity, as kafka-storage.sh: random-uuid, format, info.
-    ///
-    /// Examples:
-    ///   moldau storage random-uuid
-    ///   moldau storage format --cluster-id "$(moldau storage random-uuid)" --node-id 1 --data-dir d1
-    ///   moldau storage info --data-dir d1
+    #[command(after_help = "Examples:
+  moldau storage random-uuid
+  moldau storage format --cluster-id \"$(moldau storage random-uuid)\" --node-id 1 --data-dir d1
+  moldau storage info --data-dir d1")]
     Storage(storage::StorageArgs),
     /// Print log segments, indexes and producer snapshots the way kafka-dump-log.sh does.
-    ///
-    /// Examples:
-    ///   moldau dump-log --files moldau-data/demo-0/00000000000000000000.log --print-data-log
-    ///   moldau dump-log --files demo-0/00000000000000000000.index --verify-index-only
+    #[command(after_help = "Examples:
+  moldau dump-log --files moldau-data/demo-0/00000000000000000000.log --print-data-log
+  moldau dump-log --files demo-0/00000000000000000000.index --verify-index-only")]
     DumpLog(DumpLogArgs),
     /// Create, list, describe, alter and delete topics.
     Topic(topic::TopicArgs),
@@ -131,6 +128,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Storage(args) => storage::run(args),
         Command::DumpLog(args) => {
+            if cli.client.json() {
+                anyhow::bail!(
+                    "dump-log has no JSON output; it prints what kafka-dump-log.sh prints"
+                );
+            }
+            // Checked first, so a missing file is one clear line rather than a
+            // half-printed dump and an I/O error.
+            for file in &args.files {
+                if !file.exists() {
+                    anyhow::bail!("{}: no such file", file.display());
+                }
+            }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             moldau_log::dump::dump_files(

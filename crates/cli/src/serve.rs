@@ -13,11 +13,13 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Data directory (Kafka's log.dirs).
+    /// Data directory (Kafka's log.dirs) [default: ./moldau-data, or log.dirs from
+    /// --config]
     #[arg(long, env = "MOLDAU_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Address of the PLAINTEXT client listener (port 0 picks a free port); other
-    /// listeners come from `listeners`.
+    /// listeners come from `listeners` [default: 127.0.0.1:9092, or listeners from
+    /// --config]
     #[arg(long, env = "MOLDAU_LISTEN")]
     listen: Option<String>,
     /// Address clients of the PLAINTEXT listener are told to connect to (defaults to
@@ -31,7 +33,7 @@ pub struct ServeArgs {
     /// The controller quorum, `id@host:port,…` (Kafka's controller.quorum.voters).
     #[arg(long, env = "MOLDAU_VOTERS")]
     voters: Option<String>,
-    /// broker, controller, or both (Kafka's process.roles).
+    /// broker, controller, or both (Kafka's process.roles) [default: broker,controller]
     #[arg(long, env = "MOLDAU_PROCESS_ROLES")]
     process_roles: Option<String>,
     /// This broker's rack (Kafka's broker.rack), reported to clients.
@@ -40,7 +42,7 @@ pub struct ServeArgs {
     /// Address of the web console, or "off".
     #[arg(long, env = "MOLDAU_CONSOLE", default_value = "127.0.0.1:8080")]
     console: String,
-    /// This broker's id (Kafka's node.id).
+    /// This broker's id (Kafka's node.id) [default: 1]
     #[arg(long, env = "MOLDAU_NODE_ID")]
     node_id: Option<i32>,
     /// The cluster this node belongs to (as `moldau storage random-uuid` prints); a data

@@ -154,3 +154,100 @@ fn small_messages_say_what_happened() {
     let listed = broker.json(&["group", "list", "--state", "empty"]);
     assert!(listed.is_array(), "{listed}");
 }
+
+#[test]
+fn keyless_records_spread_evenly_over_partitions() {
+    let broker = Broker::start();
+    broker.create_topic("spread", 3);
+    // 10 000 records of 1 KiB: about forty batch.size (256 KiB) turns.
+    let line = "x".repeat(1000);
+    let lines: Vec<String> = (0..10_000).map(|_| line.clone()).collect();
+    broker.produce_lines("spread", &lines, &[]);
+    let doc = broker.json(&["topic", "describe", "spread"]);
+    let text = doc.to_string();
+    let printed = broker.ok(&[
+        "consume",
+        "spread",
+        "--from-beginning",
+        "--until-end",
+        "--format",
+        "%p\\n",
+    ]);
+    let mut per_partition = [0u32; 3];
+    for p in printed.lines() {
+        let p: usize = p
+            .parse()
+            .unwrap_or_else(|_| panic!("partition {p}: {text}"));
+        per_partition[p] += 1;
+    }
+    assert_eq!(per_partition.iter().sum::<u32>(), 10_000);
+    for n in per_partition {
+        assert!(
+            (3_000..=3_700).contains(&n),
+            "uneven spread {per_partition:?}"
+        );
+    }
+}
+
+#[test]
+fn dump_log_names_a_missing_file_once_and_refuses_json() {
+    let out = run_with(
+        "127.0.0.1:1",
+        &[
+            "dump-log",
+            "--files",
+            "/nonexistent/t-0/00000000000000000000.log",
+        ],
+        None,
+    );
+    assert!(!out.success);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "moldau: /nonexistent/t-0/00000000000000000000.log: no such file\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("00000000000000000000.log");
+    std::fs::write(&file, b"").expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    let out = run_with(
+        "127.0.0.1:1",
+        &["dump-log", "--files", path, "--json"],
+        None,
+    );
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("dump-log has no JSON output"),
+        "{}",
+        out.stderr
+    );
+    let out = run_with("127.0.0.1:1", &["dump-log", "--files", path], None);
+    assert!(out.success, "{}", out.stderr);
+}
+
+#[test]
+fn help_examples_are_one_per_line() {
+    for (cmd, example) in [
+        (
+            "serve",
+            "  moldau serve --data-dir /var/lib/moldau --set num.partitions=3\n",
+        ),
+        ("storage", "  moldau storage info --data-dir d1\n"),
+        (
+            "dump-log",
+            "  moldau dump-log --files demo-0/00000000000000000000.index --verify-index-only\n",
+        ),
+    ] {
+        let out = run_with("127.0.0.1:1", &[cmd, "--help"], None);
+        assert!(out.success, "{}", out.stderr);
+        assert!(out.stdout.contains(example), "{cmd}:\n{}", out.stdout);
+    }
+    let out = run_with("127.0.0.1:1", &["serve", "--help"], None);
+    for default in [
+        "[default: ./moldau-data",
+        "[default: 127.0.0.1:9092",
+        "[default: 1]",
+    ] {
+        assert!(out.stdout.contains(default), "{default}:\n{}", out.stdout);
+    }
+}

@@ -1,7 +1,8 @@
 //! Choosing a partition. Keyed records use the Java client's rule,
 //! `toPositive(murmur2(key)) % numPartitions`, so a key lands on the same partition
-//! whichever client wrote it. Keyless records stick to one partition until its batch
-//! is sealed, then move on (KIP-480), which fills batches instead of scattering them.
+//! whichever client wrote it. Keyless records stick to one partition until `batch.size`
+//! bytes went to it, then move to the next partition in turn (KIP-480/794), which
+//! fills batches instead of scattering them and spreads records evenly.
 
 use std::collections::HashMap;
 
@@ -49,10 +50,20 @@ pub fn partition_for_key(key: &[u8], partition_count: usize) -> i32 {
     (positive % partition_count.max(1) as u32) as i32
 }
 
-/// Sticky choice for keyless records, per topic.
+/// Sticky choice for keyless records, per topic (Kafka's built-in partitioner,
+/// KIP-480/794): records stick to one partition until `batch.size` bytes went to it,
+/// then move to the next available partition in turn, so every partition gets the
+/// same share whether or not batches fill before `linger.ms`.
 #[derive(Debug, Default)]
 pub struct StickyPartitioner {
-    current: HashMap<String, i32>,
+    current: HashMap<String, Sticky>,
+}
+
+/// Where a topic's keyless records go now, and how much went there so far.
+#[derive(Debug, Clone, Copy)]
+struct Sticky {
+    partition: i32,
+    produced_bytes: usize,
 }
 
 impl StickyPartitioner {
@@ -60,25 +71,60 @@ impl StickyPartitioner {
     pub fn current(&self, topic: &str, partition_count: usize) -> Option<i32> {
         self.current
             .get(topic)
-            .copied()
+            .map(|s| s.partition)
             .filter(|&p| (p as usize) < partition_count)
     }
 
     /// The partition keyless records of `topic` currently go to. `available` lists
     /// partitions that have a leader; when empty, any of `partition_count` is used.
+    /// The first choice is random, so that many producers do not all start together.
     pub fn partition(&mut self, topic: &str, partition_count: usize, available: &[i32]) -> i32 {
-        if let Some(&p) = self.current.get(topic) {
+        if let Some(s) = self.current.get(topic) {
+            let p = s.partition;
             if (p as usize) < partition_count && (available.is_empty() || available.contains(&p)) {
                 return p;
             }
         }
-        let p = pick(partition_count, available, None);
-        self.current.insert(topic.to_string(), p);
+        let p = pick_random(partition_count, available);
+        self.current.insert(
+            topic.to_string(),
+            Sticky {
+                partition: p,
+                produced_bytes: 0,
+            },
+        );
         p
     }
 
-    /// Called when the batch for `previous` was sealed: move keyless records of
-    /// `topic` to another partition (if there is one).
+    /// Counts `bytes` appended to `partition` of `topic`; once `sticky_bytes`
+    /// (`batch.size`) went to the sticky partition, keyless records move on to the
+    /// next one. `available` is asked only then.
+    pub fn record_appended(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        bytes: usize,
+        sticky_bytes: usize,
+        partition_count: usize,
+        available: impl FnOnce() -> Vec<i32>,
+    ) {
+        let Some(s) = self.current.get_mut(topic) else {
+            return;
+        };
+        if s.partition != partition {
+            return;
+        }
+        s.produced_bytes = s.produced_bytes.saturating_add(bytes);
+        if s.produced_bytes >= sticky_bytes.max(1) {
+            *s = Sticky {
+                partition: next_after(partition, partition_count, &available()),
+                produced_bytes: 0,
+            };
+        }
+    }
+
+    /// Called when the batch for `previous` was full: move keyless records of
+    /// `topic` to the next partition (if there is one).
     pub fn on_new_batch(
         &mut self,
         topic: &str,
@@ -86,38 +132,43 @@ impl StickyPartitioner {
         partition_count: usize,
         available: &[i32],
     ) {
-        if self.current.get(topic) != Some(&previous) {
+        let Some(s) = self.current.get_mut(topic) else {
+            return;
+        };
+        if s.partition != previous {
             return;
         }
-        let p = pick(partition_count, available, Some(previous));
-        self.current.insert(topic.to_string(), p);
+        *s = Sticky {
+            partition: next_after(previous, partition_count, available),
+            produced_bytes: 0,
+        };
     }
 }
 
-fn pick(partition_count: usize, available: &[i32], avoid: Option<i32>) -> i32 {
+/// A random partition among `available` (any of `partition_count` when empty).
+fn pick_random(partition_count: usize, available: &[i32]) -> i32 {
     let mut rng = rand::thread_rng();
-    let from_available = !available.is_empty();
-    let n = if from_available {
-        available.len()
+    if available.is_empty() {
+        rng.gen_range(0..partition_count.max(1)) as i32
     } else {
-        partition_count.max(1)
-    };
-    let choose = |i: usize| {
-        if from_available {
-            available[i]
-        } else {
-            i as i32
-        }
-    };
-    if n == 1 {
-        return choose(0);
+        available[rng.gen_range(0..available.len())]
     }
-    loop {
-        let p = choose(rng.gen_range(0..n));
-        if Some(p) != avoid {
-            return p;
-        }
+}
+
+/// The partition after `previous` in turn: the next available one in index order,
+/// wrapping around (any of `partition_count` when none is listed as available).
+fn next_after(previous: i32, partition_count: usize, available: &[i32]) -> i32 {
+    if available.is_empty() {
+        let n = partition_count.max(1) as i64;
+        return ((i64::from(previous) + 1).rem_euclid(n)) as i32;
     }
+    available
+        .iter()
+        .copied()
+        .filter(|&p| p > previous)
+        .min()
+        .or_else(|| available.iter().copied().min())
+        .unwrap_or(previous)
 }
 
 #[cfg(test)]
@@ -165,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn sticky_stays_until_new_batch_then_moves() {
+    fn sticky_stays_until_new_batch_then_moves_to_the_next() {
         let mut s = StickyPartitioner::default();
         let first = s.partition("t", 4, &[]);
         for _ in 0..10 {
@@ -173,7 +224,7 @@ mod tests {
         }
         s.on_new_batch("t", first, 4, &[]);
         let second = s.partition("t", 4, &[]);
-        assert_ne!(first, second);
+        assert_eq!(second, (first + 1) % 4);
         // A sealed batch of a partition that is no longer sticky changes nothing.
         s.on_new_batch("t", first, 4, &[]);
         assert_eq!(s.partition("t", 4, &[]), second);
@@ -189,5 +240,23 @@ mod tests {
         assert_eq!(s.partition("solo", 1, &[]), 0);
         s.on_new_batch("solo", 0, 1, &[]);
         assert_eq!(s.partition("solo", 1, &[]), 0);
+        assert_eq!(next_after(7, 10, &[2, 5, 7]), 2, "wraps around");
+        assert_eq!(next_after(2, 10, &[2, 5, 7]), 5);
+    }
+
+    #[test]
+    fn batch_size_bytes_rotate_through_every_partition_evenly() {
+        // Batches never fill (a sender draining every linger.ms): the bytes count
+        // still moves the records on, so three partitions get equal shares.
+        let mut s = StickyPartitioner::default();
+        let mut per_partition = [0u32; 3];
+        for _ in 0..30_000 {
+            let p = s.partition("t", 3, &[]);
+            per_partition[p as usize] += 1;
+            s.record_appended("t", p, 100, 16_384, 3, Vec::new);
+        }
+        for n in per_partition {
+            assert!((9_800..=10_200).contains(&n), "{per_partition:?}");
+        }
     }
 }

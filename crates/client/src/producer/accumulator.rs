@@ -214,10 +214,13 @@ impl Accumulator {
             self.next_batch_id += 1;
             self.incomplete.insert(id);
         }
+        let mut appended_bytes = 0;
         if let Some(batch) = queue.batches.back_mut() {
             if let Some(builder) = batch.builder.as_mut() {
+                let before = builder.size_bytes();
                 let pushed =
                     builder.push(record.timestamp, record.key, record.value, record.headers);
+                appended_bytes = builder.size_bytes().saturating_sub(before);
                 if let Err(e) = pushed {
                     // The batch is unchanged; only this record fails (and a batch
                     // opened for it alone is dropped again).
@@ -237,6 +240,12 @@ impl Accumulator {
                 Some(p) => p.merge(permit),
                 None => batch.permit = Some(permit),
             }
+        }
+        if let Some(count) = sticky_count {
+            // Keyless records move on after `batch.size` bytes even when the sender
+            // drains batches before they fill (linger.ms), as Kafka's partitioner.
+            self.sticky
+                .record_appended(topic, partition, appended_bytes, size, count, &available);
         }
         (partition, need_new)
     }
