@@ -188,13 +188,16 @@ impl Broker {
         broker.published.send_replace(image.last_offset());
         broker.start_publisher(image);
         crate::isr_maintenance::start(&broker);
+        // Registering a new incarnation fences the previous one, which takes its
+        // leadership away until this one is unfenced: coordinators start after that, so
+        // a restart does not load every offsets partition, drop it and load it again.
+        broker.start_lifecycle().await;
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));
         let _ = broker
             .txns
             .set(crate::txn_service::TxnService::start(&broker));
-        broker.start_lifecycle().await;
         Ok(broker)
     }
 
