@@ -538,6 +538,12 @@ pub(crate) fn cleanup_group(
         {
             records.push((k, None));
         }
+        if g.consumer.is_some() {
+            // A consumer group's own records go too, or a replay would bring it back.
+            let mut changes = crate::consumer_group::changes::Changes::default();
+            changes.group_removed(&g.id);
+            records.extend(changes.records);
+        }
     }
     (records, removed, dead)
 }

@@ -464,3 +464,35 @@ fn the_group_comes_back_from_its_records() {
     assert_eq!(list.groups[0].group_type.as_str(), "consumer");
     assert_eq!(list.groups[0].group_state.as_str(), "Stable");
 }
+
+#[test]
+fn an_empty_consumer_group_whose_offsets_expire_is_deleted_for_good() {
+    let mut h = harness(&[("t", 1)]);
+    let mut a = Client::new("a", &["t"]);
+    hb(&mut h, "g", &mut a);
+    let c = commit(&mut h, "g", "a", a.epoch, &[("t", 0, 5)]);
+    assert_eq!(h.error_of(c), 0);
+    let mut leave = a.request("g").with_member_epoch(-1);
+    leave.topic_partitions = None;
+    assert_eq!(send_hb(&mut h, leave).error_code, 0);
+    let retention = h.c.config().offsets_retention_ms();
+    let check = h.c.config().offsets_retention_check_interval_ms;
+    h.advance(retention + check + 1);
+    let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))]);
+    let id = h.send(0, GroupRequest::ConsumerGroupDescribe(req));
+    let Some(GroupResponse::ConsumerGroupDescribe(r)) = h.replies.remove(&id) else {
+        panic!("no describe answer");
+    };
+    assert_eq!(r.groups[0].error_code, codes::GROUP_ID_NOT_FOUND);
+    // The group's epoch records are deleted: the log's last word on type 3 is a tombstone.
+    let last_epoch_record = h
+        .log
+        .iter()
+        .rev()
+        .find(|(_, k, _)| k.len() >= 2 && k[..2] == [0, 3])
+        .expect("a group epoch record");
+    assert!(
+        last_epoch_record.2.is_none(),
+        "tombstone for the group epoch"
+    );
+}
