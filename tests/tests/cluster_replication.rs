@@ -50,8 +50,17 @@ struct PartitionState {
 }
 
 /// Metadata for `topic` through `bootstrap`, once all three brokers are listed and
-/// every partition has a leader.
+/// a partition has a leader.
 fn partitions_of(bootstrap: &str, topic: &str) -> BTreeMap<i32, PartitionState> {
+    partitions_with_brokers(bootstrap, topic, NODES as usize)
+}
+
+/// As [`partitions_of`], once at least `brokers_min` brokers are listed.
+fn partitions_with_brokers(
+    bootstrap: &str,
+    topic: &str,
+    brokers_min: usize,
+) -> BTreeMap<i32, PartitionState> {
     let client: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
@@ -76,7 +85,7 @@ fn partitions_of(bootstrap: &str, topic: &str) -> BTreeMap<i32, PartitionState> 
                     (p.id(), state)
                 })
                 .collect();
-            if md.brokers().len() >= NODES as usize && !partitions.is_empty() {
+            if md.brokers().len() >= brokers_min && !partitions.is_empty() {
                 return partitions;
             }
         }
@@ -336,4 +345,88 @@ async fn the_isr_shrinks_and_refills_and_acks_all_follows_min_insync_replicas() 
     let values: Vec<Vec<u8>> = seen[&0].iter().map(|r| r.1.clone()).collect();
     let sent: Vec<Vec<u8>> = (0..13).map(|i| format!("r{i}").into_bytes()).collect();
     assert_eq!(values, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_acknowledged_before_the_leader_is_killed_are_read_from_the_new_leader() {
+    // Short broker sessions so the killed leader is fenced and another in-sync
+    // replica elected soon; the survivors' logs must hold every acks=all record.
+    let mut cluster = ClusterProcesses::start(
+        NODES as usize,
+        &[
+            "--set",
+            "broker.heartbeat.interval.ms=500",
+            "--set",
+            "broker.session.timeout.ms=3000",
+            "--set",
+            "replica.lag.time.max.ms=3000",
+        ],
+    );
+    let topic = "failover";
+    create_replicated_topic(&cluster.bootstrap(), topic, 1).await;
+    let state = partitions_of(&cluster.bootstrap(), topic)[&0].clone();
+    let old_leader = state.leader;
+    let acks_all = producer(
+        &cluster.bootstrap(),
+        &[
+            ("acks", "all"),
+            ("linger.ms", "2"),
+            ("enable.idempotence", "true"),
+        ],
+    );
+    let records = 200;
+    let mut pending = Vec::new();
+    for i in 0..records {
+        let value = format!("before-{i}");
+        let record = FutureRecord::<(), _>::to(topic)
+            .partition(0)
+            .payload(&value);
+        pending.push(enqueue(&acks_all, record).await);
+    }
+    let mut acked = Vec::new();
+    for f in pending {
+        acked.push(delivered(f).await.expect("acks=all delivery").offset);
+    }
+    drop(acks_all);
+
+    cluster.kill(old_leader);
+    let survivor = *state
+        .replicas
+        .iter()
+        .find(|r| **r != old_leader)
+        .expect("a follower");
+    let survivor_addr = cluster.addr(survivor);
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let new_state = loop {
+        let s = partitions_with_brokers(&survivor_addr, topic, 1)[&0].clone();
+        if s.leader != old_leader && s.leader >= 0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no new leader: {s:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        state.isr.contains(&new_state.leader),
+        "elected from the ISR"
+    );
+
+    // Every acknowledged record, at the offset it was acknowledged with.
+    let seen = consume_all(&cluster.addr(new_state.leader), topic, 1, records as usize);
+    let values: Vec<Vec<u8>> = seen[&0].iter().map(|r| r.1.clone()).collect();
+    let sent: Vec<Vec<u8>> = (0..records)
+        .map(|i| format!("before-{i}").into_bytes())
+        .collect();
+    assert_eq!(values, sent);
+    assert_eq!(acked, (0..records as i64).collect::<Vec<_>>());
+
+    // The new leader takes acks=all writes with the two replicas left.
+    let producer2 = producer(&cluster.addr(new_state.leader), &[("acks", "all")]);
+    let record = FutureRecord::<(), _>::to(topic)
+        .partition(0)
+        .payload("after");
+    let after = delivered(enqueue(&producer2, record).await)
+        .await
+        .expect("acks=all on the new leader")
+        .offset;
+    assert_eq!(after, records as i64);
 }
