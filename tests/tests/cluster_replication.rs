@@ -23,6 +23,20 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(40);
 /// Creates `name` with `partitions` partitions on all three brokers and
 /// `min.insync.replicas=2`.
 async fn create_replicated_topic(addr: &str, name: &str, partitions: i32) {
+    // Three replicas need three registered brokers.
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .expect("metadata client");
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while client
+        .fetch_metadata(None, Duration::from_secs(5))
+        .map_or(0, |md| md.brokers().len())
+        < NODES as usize
+    {
+        assert!(Instant::now() < deadline, "three brokers never registered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", addr)
         .create()
