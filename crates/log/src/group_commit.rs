@@ -262,15 +262,21 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
         }
         None => Ok(()),
     };
-    if let Err(e) = &result {
-        if log.read().is_deleted() {
+    let deleted = log.read().is_deleted();
+    let result = match result {
+        Err(e) if deleted => {
             // Renamed away for deletion (its topic was deleted) while this flush ran:
-            // its files are gone, which is no disk failure. Its waiters get the error.
+            // its files are gone, which is no disk failure. Its waiters hear that the
+            // partition is gone, not of an I/O error.
             tracing::debug!(%e, "flush of a log deleted meanwhile");
-        } else {
-            shared.mark_offline(e);
+            Err(LogError::Deleted(log.read().topic_partition().to_string()))
         }
-    }
+        Err(e) => {
+            shared.mark_offline(&e);
+            Err(e)
+        }
+        ok => ok,
+    };
     // Another thread's fsync may have failed meanwhile: then nothing more is
     // acknowledged, even data whose own fsync succeeded.
     let result = match result {
@@ -289,6 +295,8 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
         let outcome = match &result {
             Err(e) => Err(e.clone()),
             Ok(()) if durable >= want => Ok(durable),
+            // Deleted before its data was flushed: it never will be.
+            Ok(()) if deleted => Err(LogError::Deleted(log.read().topic_partition().to_string())),
             // Asked beyond the log end (e.g. truncated meanwhile).
             Ok(()) => Err(LogError::OffsetOutOfRange {
                 requested: want,

@@ -283,3 +283,29 @@ fn a_partition_that_cannot_be_opened_is_offline_and_the_rest_open() {
     let log = mgr.create(&broken, small_config(), [8; 16]).unwrap();
     assert_eq!(log.read().log_end_offset(), 0);
 }
+
+#[test]
+fn flushing_a_log_deleted_meanwhile_reports_it_deleted_and_keeps_the_dir_online() {
+    let dir = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("doomed", 0);
+    let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
+    let log = mgr.create(&tp, small_config(), [3; 16]).unwrap();
+    let mut b = batch(2, 100, 1000);
+    log.write().append(&mut b, 0, 1).unwrap();
+    // The produce that wrote the batch asks for its fsync after DeleteTopics removed
+    // the partition's directory.
+    mgr.remove(&tp).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    mgr.group_commit().request(
+        Arc::clone(&log),
+        2,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    let outcome = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("flush answered");
+    assert!(matches!(outcome, Err(LogError::Deleted(_))), "{outcome:?}");
+    assert!(!mgr.is_offline());
+}
