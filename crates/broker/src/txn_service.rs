@@ -10,8 +10,8 @@ use crate::controller::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use crate::offsets_leadership::CoordinatorSync;
 use crate::request::CloseConnection;
 use bytes::{Bytes, BytesMut};
+use moldau_coordinator::txn::TxnResponse;
 use moldau_coordinator::txn::{TransactionCoordinator, TxnConfig, TxnEffect, TxnRequest};
-use moldau_coordinator::txn::{TxnMetadata, TxnResponse};
 use moldau_coordinator::{AppendId, ReplyId};
 use moldau_protocol::batch::BatchIter;
 use moldau_protocol::batch_encode::encode_plain_batch;
@@ -420,9 +420,4 @@ impl Worker {
 /// One uncompressed batch holding one coordinator record.
 fn encode_record(key: Bytes, value: Option<Bytes>) -> Result<BytesMut, String> {
     encode_plain_batch(&[(Some(key), value)], crate::clock::now_ms())
-}
-
-/// A copy of one id's state, for DescribeTransactions.
-pub fn describe(c: &TransactionCoordinator, transactional_id: &str) -> Result<TxnMetadata, i16> {
-    c.describe(transactional_id).cloned()
 }

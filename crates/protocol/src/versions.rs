@@ -62,6 +62,8 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
     api(ApiKey::AddPartitionsToTxn, 0, 5),
     api(ApiKey::EndTxn, 0, 5),
+    api(ApiKey::DescribeTransactions, 0, 0),
+    api(ApiKey::ListTransactions, 0, 1),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

@@ -20,6 +20,7 @@ mod describe_groups;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod describe_user_scram_credentials;
+mod describe_transactions;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -32,6 +33,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_transactions;
 pub(crate) mod metadata;
 mod metadata_partition;
 mod node_endpoints;
@@ -108,6 +110,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials::handle(ctx, body),
         ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(ctx, body).await,
         ApiKey::SaslAuthenticate => sasl_authenticate::handle(ctx, body),
+        ApiKey::DescribeTransactions => describe_transactions::handle(ctx, body).await,
+        ApiKey::ListTransactions => list_transactions::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
