@@ -98,8 +98,10 @@ impl Drop for LoggingBroker {
     }
 }
 
+/// A line about loading offsets partitions (one summary, or the old one per
+/// partition); unloading them at shutdown has its own single line.
 fn is_offsets_load_line(line: &str) -> bool {
-    line.contains("__consumer_offsets partition")
+    line.starts_with("loaded __consumer_offsets partition")
 }
 
 #[test]
@@ -154,6 +156,15 @@ fn a_restart_logs_plain_lines_or_json_without_noise() {
         .collect();
     assert_eq!(loads.len(), 1, "one summary line: {loads:?}");
     assert_eq!(loads[0]["partitions"], 50, "{}", loads[0]);
+    let unloads = events
+        .iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("unloaded __consumer_offsets partition"))
+        })
+        .count();
+    assert!(unloads <= 1, "at most one unload line: {lines:?}");
     let warnings: Vec<&Value> = events
         .iter()
         .filter(|e| e["level"] == "WARN" || e["level"] == "ERROR")
