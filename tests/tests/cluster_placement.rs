@@ -7,7 +7,10 @@ use moldau_e2e::BrokerProcess;
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
-use topic_support::{create_topic, metadata, RawClient, NONE};
+use topic_support::{
+    create_topic, create_topic_assigned, metadata, RawClient, INVALID_REPLICA_ASSIGNMENT,
+    INVALID_REQUEST, NONE,
+};
 
 /// How long the three nodes get to elect a controller and register.
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,4 +92,25 @@ fn six_partitions_get_leaders_on_all_three_brokers() {
         assert_eq!(p.replica_nodes.len(), 1);
         assert_eq!(p.replica_nodes[0], p.leader_id);
     }
+
+    // An explicit assignment is kept as the client gave it, replica order included.
+    assert_eq!(
+        create_topic_assigned(&mut client, "assigned", -1, &[&[2, 3], &[3, 1]]),
+        NONE
+    );
+    let answer = metadata(&mut client, &["assigned"], false);
+    let replicas: Vec<Vec<i32>> = answer.topics[0]
+        .partitions
+        .iter()
+        .map(|p| p.replica_nodes.iter().map(|b| b.0).collect())
+        .collect();
+    assert_eq!(replicas, vec![vec![2, 3], vec![3, 1]]);
+    assert_eq!(
+        create_topic_assigned(&mut client, "unknown-broker", -1, &[&[1, 7]]),
+        INVALID_REPLICA_ASSIGNMENT
+    );
+    assert_eq!(
+        create_topic_assigned(&mut client, "combined", 2, &[&[1]]),
+        INVALID_REQUEST
+    );
 }

@@ -58,6 +58,9 @@ pub struct NewTopic {
     /// -1: the broker default (default.replication.factor).
     pub replication_factor: i16,
     pub configs: BTreeMap<String, String>,
+    /// The client's replica assignment, (partition, replicas); empty: placed by the
+    /// controller. Set only with `num_partitions` and `replication_factor` at -1.
+    pub assignments: Vec<(i32, Vec<i32>)>,
 }
 
 impl Broker {
@@ -93,7 +96,10 @@ impl Broker {
         validate_topic_name(&topic.name)?;
         self.check_not_exists(&topic.name)?;
         let image = self.metadata.image();
-        let partitions = if topic.num_partitions == -1 {
+        let manual = !topic.assignments.is_empty();
+        let partitions = if manual {
+            i32::try_from(topic.assignments.len()).unwrap_or(i32::MAX)
+        } else if topic.num_partitions == -1 {
             self.config.settings.num_partitions
         } else {
             topic.num_partitions
@@ -104,7 +110,9 @@ impl Broker {
                 format!("Number of partitions must be between 1 and {TOPIC_PARTITIONS_MAX}."),
             ));
         }
-        let replication = if topic.replication_factor == -1 {
+        let replication = if let Some((_, replicas)) = topic.assignments.first() {
+            i16::try_from(replicas.len()).unwrap_or(i16::MAX)
+        } else if topic.replication_factor == -1 {
             self.config.settings.default_replication_factor
         } else {
             topic.replication_factor
@@ -116,9 +124,14 @@ impl Broker {
         let id = TopicId::random();
         // Kafka's placement over the unfenced brokers; it also refuses a replication
         // factor they cannot hold (validate_only included, as Kafka does).
-        let layout = TopicLayout::Placed {
-            partitions,
-            replication_factor: replication,
+        // An explicit assignment is checked as Kafka's controller checks it.
+        let layout = if manual {
+            TopicLayout::Manual(topic.assignments.clone())
+        } else {
+            TopicLayout::Placed {
+                partitions,
+                replication_factor: replication,
+            }
         };
         let partition_records = new_topic_partitions(
             &image,
@@ -164,6 +177,7 @@ impl Broker {
             num_partitions: -1,
             replication_factor: -1,
             configs: BTreeMap::new(),
+            assignments: Vec::new(),
         };
         match self.create_topic(&topic, false).await {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
@@ -189,6 +203,7 @@ impl Broker {
             num_partitions: self.config.settings.offsets_topic_num_partitions,
             replication_factor: -1,
             configs,
+            assignments: Vec::new(),
         };
         match self.create_topic_unchecked(&topic, false).await {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
@@ -226,6 +241,7 @@ impl Broker {
             num_partitions: self.config.int("transaction.state.log.num.partitions"),
             replication_factor: -1,
             configs,
+            assignments: Vec::new(),
         };
         match self.create_topic_unchecked(&topic, false).await {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),

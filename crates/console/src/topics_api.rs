@@ -122,6 +122,7 @@ pub async fn create(
         num_partitions: body.partitions.unwrap_or(-1),
         replication_factor: body.replication_factor.unwrap_or(-1),
         configs: body.configs,
+        assignments: Vec::new(),
     };
     let validate_only = body.validate_only;
     let (id, partitions, replication_factor) =

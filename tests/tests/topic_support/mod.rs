@@ -8,7 +8,7 @@ mod raw;
 use bytes::Bytes;
 use moldau_protocol::kafka::messages::create_partitions_request::CreatePartitionsTopic;
 use moldau_protocol::kafka::messages::create_topics_request::{
-    CreatableTopic, CreatableTopicConfig,
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
 use moldau_protocol::kafka::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
@@ -30,6 +30,7 @@ pub const OFFSET_OUT_OF_RANGE: i16 = 1;
 pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
 pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 pub const INVALID_REQUEST: i16 = 42;
 
 /// Largest fetch asked for.
@@ -60,6 +61,35 @@ pub fn create_topic(
                 })
                 .collect(),
         );
+    let request = CreateTopicsRequest::default()
+        .with_topics(vec![topic])
+        .with_timeout_ms(30_000);
+    client.call(4, &request).topics[0].error_code
+}
+
+/// CreateTopics v4 with an explicit replica assignment (partition i gets
+/// `replicas[i]`); `num_partitions` is sent as given (-1 unless a test wants it
+/// combined). The topic's error code.
+pub fn create_topic_assigned(
+    client: &mut RawClient,
+    name: &str,
+    num_partitions: i32,
+    replicas: &[&[i32]],
+) -> i16 {
+    let assignments = replicas
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            CreatableReplicaAssignment::default()
+                .with_partition_index(i as i32)
+                .with_broker_ids(r.iter().map(|b| BrokerId(*b)).collect())
+        })
+        .collect();
+    let topic = CreatableTopic::default()
+        .with_name(topic_name(name))
+        .with_num_partitions(num_partitions)
+        .with_replication_factor(-1)
+        .with_assignments(assignments);
     let request = CreateTopicsRequest::default()
         .with_topics(vec![topic])
         .with_timeout_ms(30_000);

@@ -41,28 +41,36 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 configs.insert(c.name.to_string(), v.to_string());
             }
         }
-        let (mut num_partitions, mut replication_factor) = (t.num_partitions, t.replication_factor);
-        if !t.assignments.is_empty() {
-            let known = t.assignments.iter().all(|a| {
-                a.broker_ids
-                    .iter()
-                    .all(|b| broker.metadata.image().broker(b.0).is_some())
-            });
-            if !known || num_partitions != -1 || replication_factor != -1 {
-                results.push(fail(
-                    ResponseError::InvalidReplicaAssignment,
-                    "Replica assignment names an unknown broker or is combined with a partition count.".into(),
-                ));
-                continue;
-            }
-            num_partitions = t.assignments.len() as i32;
-            replication_factor = t.assignments[0].broker_ids.len() as i16;
+        if !t.assignments.is_empty() && (t.num_partitions != -1 || t.replication_factor != -1) {
+            let which = if t.replication_factor != -1 {
+                "replication factor"
+            } else {
+                "numPartitions"
+            };
+            results.push(fail(
+                ResponseError::InvalidRequest,
+                format!(
+                    "A manual partition assignment was specified, but {which} was not set to -1."
+                ),
+            ));
+            continue;
         }
+        let assignments = t
+            .assignments
+            .iter()
+            .map(|a| {
+                (
+                    a.partition_index,
+                    a.broker_ids.iter().map(|b| b.0).collect(),
+                )
+            })
+            .collect();
         let new_topic = NewTopic {
             name: name.clone(),
-            num_partitions,
-            replication_factor,
+            num_partitions: t.num_partitions,
+            replication_factor: t.replication_factor,
             configs,
+            assignments,
         };
         match broker.create_topic(&new_topic, request.validate_only).await {
             Ok((id, partitions, replication)) => {
