@@ -15,7 +15,7 @@ use moldau_coordinator::{
     RequestContext as GroupContext, TopicCatalog,
 };
 use moldau_metadata::MetadataImage;
-use moldau_protocol::batch::{BatchIter, BatchView};
+use moldau_protocol::batch::BatchView;
 use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{parse_records, record_data};
@@ -25,8 +25,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Largest read while replaying an offsets partition.
-const REPLAY_READ_BYTES_MAX: usize = 4 << 20;
 /// Bound on queued group requests before callers wait.
 const GROUP_REQUESTS_QUEUED_MAX: usize = 4096;
 /// How often timers are checked at the latest, in case no deadline is known.
@@ -334,39 +332,13 @@ impl Worker {
                 continue;
             };
             self.coordinator.begin_loading(p);
-            let log = partition.log.read();
-            let end = log.high_watermark();
-            let mut offset = log.log_start_offset();
             let mut records_loaded = 0u64;
-            while offset < end {
-                let read = match log.read(offset, REPLAY_READ_BYTES_MAX, end, true) {
-                    Ok(r) if !r.bytes.is_empty() => r,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(partition = p, "replaying offsets partition: {e}");
-                        break;
-                    }
-                };
-                let before = offset;
-                for item in BatchIter::new(&read.bytes) {
-                    let view = match item {
-                        Ok((_, view)) => view,
-                        Err(e) => {
-                            tracing::error!(partition = p, offset, "offsets partition: {e}");
-                            break;
-                        }
-                    };
-                    offset = offset.max(view.last_offset() + 1);
-                    if view.is_control() {
-                        continue;
-                    }
-                    records_loaded += self.replay_batch(p, &view);
-                }
-                if offset == before {
-                    break;
-                }
-            }
-            drop(log);
+            crate::coordinator_replay::replay_batches(
+                &partition.log.read(),
+                OFFSETS_TOPIC,
+                p,
+                |view| records_loaded += self.replay_batch(p, view),
+            );
             let effects = self.coordinator.finish_loading(p, now);
             self.loaded.insert(p);
             self.apply(effects);

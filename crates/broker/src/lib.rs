@@ -13,6 +13,7 @@ pub mod connection_limits;
 pub mod connection_settings;
 pub mod controller;
 pub mod controller_client;
+mod coordinator_replay;
 pub mod delayed_produce;
 pub mod error;
 pub mod fetch_response_encoder;

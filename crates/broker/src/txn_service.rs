@@ -13,7 +13,6 @@ use bytes::{Bytes, BytesMut};
 use moldau_coordinator::txn::TxnResponse;
 use moldau_coordinator::txn::{TransactionCoordinator, TxnConfig, TxnEffect, TxnRequest};
 use moldau_coordinator::{AppendId, ReplyId};
-use moldau_protocol::batch::BatchIter;
 use moldau_protocol::batch_encode::encode_plain_batch;
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{parse_records, record_data};
@@ -23,8 +22,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Largest read while replaying a `__transaction_state` partition.
-const REPLAY_READ_BYTES_MAX: usize = 4 << 20;
 /// Bound on queued transaction requests before callers wait.
 const TXN_REQUESTS_QUEUED_MAX: usize = 4096;
 /// How often timers are checked at the latest.
@@ -365,54 +362,27 @@ impl Worker {
     /// Feeds the partition's records up to its high watermark to the coordinator;
     /// returns how many could not be read.
     fn replay(&mut self, p: i32, log: &moldau_log::PartitionLog) -> u64 {
-        let end = log.high_watermark();
-        let mut offset = log.log_start_offset();
         let mut skipped = 0u64;
-        while offset < end {
-            let read = match log.read(offset, REPLAY_READ_BYTES_MAX, end, true) {
-                Ok(r) if !r.bytes.is_empty() => r,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(partition = p, "replaying __transaction_state: {e}");
-                    break;
-                }
+        crate::coordinator_replay::replay_batches(log, TRANSACTION_STATE_TOPIC, p, |view| {
+            let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX);
+            let records = data
+                .as_ref()
+                .ok()
+                .and_then(|d| parse_records(d, view.records_count()).ok());
+            let Some(records) = records else {
+                skipped += 1;
+                return;
             };
-            let before = offset;
-            for item in BatchIter::new(&read.bytes) {
-                let view = match item {
-                    Ok((_, view)) => view,
-                    Err(e) => {
-                        tracing::error!(partition = p, offset, "__transaction_state: {e}");
-                        break;
-                    }
-                };
-                offset = offset.max(view.last_offset() + 1);
-                if view.is_control() {
-                    continue;
-                }
-                let data = record_data(&view, DECOMPRESSED_BATCH_BYTES_MAX);
-                let records = data
-                    .as_ref()
-                    .ok()
-                    .and_then(|d| parse_records(d, view.records_count()).ok());
-                let Some(records) = records else {
+            for r in &records {
+                let Some(key) = r.key else {
                     skipped += 1;
                     continue;
                 };
-                for r in &records {
-                    let Some(key) = r.key else {
-                        skipped += 1;
-                        continue;
-                    };
-                    if !self.coordinator.load_record(p, key, r.value) {
-                        skipped += 1;
-                    }
+                if !self.coordinator.load_record(p, key, r.value) {
+                    skipped += 1;
                 }
             }
-            if offset == before {
-                break;
-            }
-        }
+        });
         skipped
     }
 }
