@@ -285,3 +285,110 @@ fn format_and_info_read_node_id_and_log_dirs_from_the_serve_config() {
     assert!(!other.status.success());
     assert!(stdout(&other).contains("node.id 4"), "{}", stdout(&other));
 }
+
+/// A port free right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+#[test]
+fn a_node_formatted_for_another_cluster_is_refused_when_it_joins() {
+    let temp = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let voters = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+        .collect::<Vec<_>>()
+        .join(",");
+    let cluster = random_uuid();
+    // Nodes 1 and 2, a majority, form the cluster.
+    let nodes: Vec<BrokerProcess> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (1..=2)
+            .map(|id: usize| {
+                let (dir, voters, cluster) =
+                    (temp.path().join(format!("n{id}")), &voters, &cluster);
+                let controller = format!("127.0.0.1:{}", ports[id - 1]);
+                scope.spawn(move || {
+                    let id = id.to_string();
+                    BrokerProcess::start_in(
+                        &dir,
+                        &[
+                            "--node-id",
+                            &id,
+                            "--controller",
+                            &controller,
+                            "--voters",
+                            voters,
+                            "--cluster-id",
+                            cluster,
+                        ],
+                        None,
+                    )
+                })
+            })
+            .collect();
+        starts.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Node 3's directory belongs to another cluster; it is not given an id.
+    let stray = temp.path().join("n3");
+    let other = random_uuid();
+    let out = moldau(&[
+        "storage",
+        "format",
+        "-t",
+        &other,
+        "--node-id",
+        "3",
+        "--data-dir",
+        stray.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = Command::new(moldau_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--console", "off"])
+        .args(["--node-id", "3", "--voters", &voters])
+        .args(["--controller", &format!("127.0.0.1:{}", ports[2])])
+        .arg("--data-dir")
+        .arg(&stray)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a node of another cluster kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("INCONSISTENT_CLUSTER_ID"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains(&other) && line.contains(&stray.display().to_string()),
+        "{line}"
+    );
+    // The cluster itself still works: it lists its two brokers.
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &nodes[0].addr)
+        .create()
+        .unwrap();
+    let md = p
+        .client()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let ids: Vec<i32> = md.brokers().iter().map(|b| b.id()).collect();
+    assert!(!ids.contains(&3), "{ids:?}");
+}

@@ -16,6 +16,7 @@ use moldau_metadata::controller::{LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFI
 use moldau_metadata::{
     BrokerEndpoint, BrokerImage, MetadataDelta, MetadataImage, SecurityProtocol,
 };
+use moldau_protocol::ResponseError;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,6 +193,9 @@ impl Broker {
         // leadership away until this one is unfenced: coordinators start after that, so
         // a restart does not load every offsets partition, drop it and load it again.
         broker.start_lifecycle().await;
+        if let Some(why) = broker.lifecycle.refusal().borrow().clone() {
+            return Err(BrokerError::api(ResponseError::InconsistentClusterId, why));
+        }
         let _ = broker
             .groups
             .set(crate::group_service::GroupService::start(&broker));
@@ -211,11 +215,16 @@ impl Broker {
             Arc::downgrade(self),
             self.metadata.stopped(),
         ));
+        let mut refusal = self.lifecycle.refusal();
         let unfenced = status.wait_for(|s| s.epoch.is_some() && !s.fenced);
-        if tokio::time::timeout(self.metadata.write_timeout(), unfenced)
-            .await
-            .is_err()
-        {
+        let refused = refusal.wait_for(Option::is_some);
+        let settled = tokio::time::timeout(self.metadata.write_timeout(), async {
+            tokio::select! {
+                _ = unfenced => {}
+                _ = refused => {}
+            }
+        });
+        if settled.await.is_err() {
             tracing::warn!("broker not registered and unfenced yet; still trying");
         }
     }

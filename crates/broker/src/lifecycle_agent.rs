@@ -38,6 +38,9 @@ pub struct LifecycleAgent {
     heartbeat_interval: Duration,
     status: watch::Sender<LifecycleStatus>,
     want_shut_down: watch::Sender<bool>,
+    /// Why the controller will never accept this broker (another cluster's data
+    /// directory); the broker must stop.
+    refusal: watch::Sender<Option<String>>,
 }
 
 impl LifecycleAgent {
@@ -52,7 +55,13 @@ impl LifecycleAgent {
             })
             .0,
             want_shut_down: watch::channel(false).0,
+            refusal: watch::channel(None).0,
         }
+    }
+
+    /// Set once the controller refused this broker for good.
+    pub fn refusal(&self) -> watch::Receiver<Option<String>> {
+        self.refusal.subscribe()
     }
 
     pub fn incarnation_id(&self) -> [u8; 16] {
@@ -157,6 +166,17 @@ impl LifecycleAgent {
                     should_shut_down: false,
                 });
                 Duration::ZERO
+            }
+            Ok(Err(refused)) if refused.error == ResponseError::InconsistentClusterId => {
+                let why = format!(
+                    "the active controller refused this broker (INCONSISTENT_CLUSTER_ID): its data directory {} is formatted for cluster {}, which is not the cluster of controller.quorum.voters; format it for that cluster's id (moldau storage format --cluster-id) or use an empty directory",
+                    broker.data_dir.display(),
+                    broker.cluster_id
+                );
+                tracing::error!("{why}");
+                self.refusal.send_replace(Some(why));
+                // Not retried: the broker stops.
+                Duration::from_secs(3600)
             }
             Ok(Err(refused)) => {
                 tracing::warn!(error = %refused.message, code = ?refused.error, "broker registration refused; retrying");

@@ -279,7 +279,12 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         client_listeners,
         stop_rx,
     ));
-    stop_signal.wait().await;
+    let mut refusal = broker.lifecycle.refusal();
+    let refused = tokio::select! {
+        _ = stop_signal.wait() => None,
+        // The controller will never take this broker (another cluster's directory).
+        r = refusal.wait_for(Option::is_some) => r.ok().and_then(|r| r.clone()),
+    };
     // Leadership is handed to other replicas first, while this node still serves:
     // clients move to the new leaders at once instead of after a session timeout.
     let handover_limit =
@@ -293,6 +298,9 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     }
     broker.stop_metadata_quorum().await;
     tokio::task::spawn_blocking(move || broker.shutdown()).await??;
+    if let Some(why) = refused {
+        bail!("{why}");
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
