@@ -22,7 +22,9 @@ use moldau_metadata::controller::{
     HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
     ALTER_PARTITION_VERSION, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
-use moldau_protocol::kafka::messages::{BrokerHeartbeatResponse, BrokerRegistrationResponse};
+use moldau_protocol::kafka::messages::{
+    AlterPartitionResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
+};
 
 /// Pause between looks for a leader while there is none (an election is running).
 const LEADER_POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -106,21 +108,15 @@ impl ControllerClient {
         let body = encode_body(&request.to_wire(), BROKER_REGISTRATION_VERSION)
             .map_err(|e| not_written(e.message))?;
         let local = self.quorum.lifecycle();
-        let reply = self
-            .lifecycle_call(
-                || local.register(request),
-                || RaftRequest::BrokerRegistration(body.clone()),
-            )
-            .await?;
-        match reply {
-            LocalOrRemote::Local(decided) => Ok(decided),
-            LocalOrRemote::Remote(body) => {
-                let response =
-                    decode_body::<BrokerRegistrationResponse>(&body, BROKER_REGISTRATION_VERSION)
-                        .map_err(|e| not_written(e.message))?;
-                Ok(RegistrationReply::from_wire(&response))
-            }
-        }
+        self.lifecycle_call(
+            || local.register(request),
+            || RaftRequest::BrokerRegistration(body.clone()),
+            |answer| {
+                decode_body::<BrokerRegistrationResponse>(answer, BROKER_REGISTRATION_VERSION)
+                    .map(|r| RegistrationReply::from_wire(&r))
+            },
+        )
+        .await
     }
 
     /// Sends a heartbeat to the active controller (BrokerHeartbeat).
@@ -131,21 +127,15 @@ impl ControllerClient {
         let body = encode_body(&request.to_wire(), BROKER_HEARTBEAT_VERSION)
             .map_err(|e| not_written(e.message))?;
         let local = self.quorum.lifecycle();
-        let reply = self
-            .lifecycle_call(
-                || local.heartbeat(request),
-                || RaftRequest::BrokerHeartbeat(body.clone()),
-            )
-            .await?;
-        match reply {
-            LocalOrRemote::Local(decided) => Ok(decided),
-            LocalOrRemote::Remote(body) => {
-                let response =
-                    decode_body::<BrokerHeartbeatResponse>(&body, BROKER_HEARTBEAT_VERSION)
-                        .map_err(|e| not_written(e.message))?;
-                Ok(HeartbeatReply::from_wire(&response))
-            }
-        }
+        self.lifecycle_call(
+            || local.heartbeat(request),
+            || RaftRequest::BrokerHeartbeat(body.clone()),
+            |answer| {
+                decode_body::<BrokerHeartbeatResponse>(answer, BROKER_HEARTBEAT_VERSION)
+                    .map(|r| HeartbeatReply::from_wire(&r))
+            },
+        )
+        .await
     }
 
     /// Asks the active controller to change a partition's ISR (AlterPartition).
@@ -156,31 +146,27 @@ impl ControllerClient {
         let body = encode_body(&request.to_wire(), ALTER_PARTITION_VERSION)
             .map_err(|e| not_written(e.message))?;
         let local = self.quorum.lifecycle();
-        let reply = self
-            .lifecycle_call(
-                || local.alter_partition(request),
-                || RaftRequest::AlterPartition(body.clone()),
-            )
-            .await?;
-        match reply {
-            LocalOrRemote::Local(decided) => Ok(decided),
-            LocalOrRemote::Remote(body) => {
-                let response = decode_body::<
-                    moldau_protocol::kafka::messages::AlterPartitionResponse,
-                >(&body, ALTER_PARTITION_VERSION)
-                .map_err(|e| not_written(e.message))?;
-                Ok(AlterPartitionReply::from_wire(&response))
-            }
-        }
+        self.lifecycle_call(
+            || local.alter_partition(request),
+            || RaftRequest::AlterPartition(body.clone()),
+            |answer| {
+                decode_body::<AlterPartitionResponse>(answer, ALTER_PARTITION_VERSION)
+                    .map(|r| AlterPartitionReply::from_wire(&r))
+            },
+        )
+        .await
     }
 
     /// Asks the active controller: this node's lifecycle when it leads, else the
     /// leader's over the controller listener; follows the leader as it moves.
+    /// `decode_remote` reads the leader's response body into its decision (a
+    /// malformed body is an error, not a decision).
     async fn lifecycle_call<T, F>(
         &self,
         local: impl Fn() -> F,
         remote: impl Fn() -> RaftRequest,
-    ) -> Result<LocalOrRemote<T>, BrokerError>
+        decode_remote: impl FnOnce(&[u8]) -> Result<Result<T, ControllerError>, ControllerError>,
+    ) -> Result<Result<T, ControllerError>, BrokerError>
     where
         F: std::future::Future<Output = LifecycleAnswer<T>>,
     {
@@ -193,7 +179,7 @@ impl ControllerClient {
             let leader = self.quorum.leader_id();
             if leader == Some(self.quorum.node_id()) {
                 match local().await {
-                    Ok(decided) => return Ok(LocalOrRemote::Local(decided)),
+                    Ok(decided) => return Ok(decided),
                     Err(ControllerWriteError::NotLeader { .. }) => {}
                     Err(ControllerWriteError::Timeout(_)) => {
                         return Err(no_majority(self.write_timeout))
@@ -202,7 +188,9 @@ impl ControllerClient {
                 }
             } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
                 match forward_lifecycle_call(addr, remote(), left).await {
-                    Ok(Ok(body)) => return Ok(LocalOrRemote::Remote(body)),
+                    Ok(Ok(body)) => {
+                        return decode_remote(&body).map_err(|e| not_written(e.message))
+                    }
                     Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
                     Ok(Err(ControllerWriteError::Timeout(_))) => {
                         return Err(no_majority(self.write_timeout))
@@ -215,12 +203,6 @@ impl ControllerClient {
             tokio::time::sleep(LEADER_POLL_INTERVAL.min(left)).await;
         }
     }
-}
-
-/// A lifecycle answer decided on this node (typed) or by the leader (a response body).
-enum LocalOrRemote<T> {
-    Local(Result<T, ControllerError>),
-    Remote(Vec<u8>),
 }
 
 fn is_connect_failure(e: &crate::raft_transport::RaftTransportError) -> bool {
