@@ -413,6 +413,23 @@ pub enum ConfigError {
     },
 }
 
+/// `name` is a property Moldau does not take, for `reason`.
+pub(crate) fn refused(name: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Refused {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// `value` is not acceptable for `name`, for `reason`.
+pub(crate) fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
 /// Checks one value against its definition.
 pub fn validate_value(def: &PropertyDef, value: &str) -> Result<(), ConfigError> {
     let invalid = |reason: &str| ConfigError::Invalid {

@@ -2,6 +2,7 @@
 //! `advertised.listeners`, `listener.security.protocol.map`,
 //! `inter.broker.listener.name` and `controller.listener.names`.
 
+use crate::config::invalid;
 use crate::config::ConfigError;
 use crate::quorum_voters::split_host_port;
 pub use moldau_metadata::SecurityProtocol;
@@ -60,14 +61,6 @@ pub struct ListenerProperties<'a> {
     pub protocol_map: Option<&'a str>,
     pub inter_broker: Option<&'a str>,
     pub controller_names: Option<&'a str>,
-}
-
-fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
 }
 
 /// Parses a listener list; names must be unique.

@@ -3,6 +3,7 @@
 //! (`listener.name.sasl_ssl.ssl.client.auth`, which wins). Everything Moldau cannot
 //! honour is refused here with a message, before anything is bound.
 
+use crate::config::{invalid, refused};
 use crate::config::{BrokerConfig, ConfigError};
 use moldau_metadata::SecurityProtocol;
 use moldau_security::jaas::{JaasConfig, PLAIN_LOGIN_MODULE};
@@ -172,21 +173,6 @@ impl ListenerProperties<'_> {
     fn value(&self, property: &str) -> (String, String) {
         self.explicit(property)
             .unwrap_or_else(|| (property.to_string(), self.config.string(property)))
-    }
-}
-
-fn refused(name: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Refused {
-        name: name.to_string(),
-        reason: reason.into(),
-    }
-}
-
-fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
     }
 }
 

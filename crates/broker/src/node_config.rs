@@ -3,6 +3,7 @@
 //! `controller.quorum.bootstrap.servers`, `broker.rack`, the broker heartbeat and
 //! session timeouts, and the listeners.
 
+use crate::config::{invalid, refused};
 use crate::config::{BrokerConfig, ConfigError};
 use crate::listener_config::{ListenerConfig, ListenerProperties};
 use crate::quorum_voters::{parse_voters, QuorumVoter};
@@ -27,21 +28,6 @@ pub struct NodeConfig {
     pub heartbeat_interval_ms: i64,
     pub session_timeout_ms: i64,
     pub listeners: ListenerConfig,
-}
-
-fn refused(name: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Refused {
-        name: name.to_string(),
-        reason: reason.into(),
-    }
-}
-
-fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    }
 }
 
 fn parse_roles(text: &str) -> Result<Vec<ProcessRole>, ConfigError> {
