@@ -16,7 +16,7 @@ use crate::request::{CloseConnection, Deferred, FileRegion, RequestContext, Resp
 use bytes::Bytes;
 use moldau_log::{LogError, RegionRead};
 use moldau_metadata::{MetadataImage, TopicId};
-use moldau_protocol::kafka::messages::{FetchRequest, FetchResponse};
+use moldau_protocol::kafka::messages::{FetchRequest, FetchResponse, TopicName};
 use moldau_protocol::ResponseError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -54,6 +54,24 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     Ok(Box::pin(fetch(ctx, request)))
 }
 
+/// The topic a request names: by id from v13 on (empty when the image has no such
+/// id), by name before.
+fn topic_name(
+    ctx: &RequestContext,
+    image: &MetadataImage,
+    id: &uuid::Uuid,
+    name: &TopicName,
+) -> String {
+    if ctx.version >= 13 {
+        image
+            .topic_by_id(&TopicId(*id.as_bytes()))
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    } else {
+        name.0.to_string()
+    }
+}
+
 /// Which partitions the request names, resolved against the image.
 fn requested_partitions(
     ctx: &RequestContext,
@@ -62,19 +80,14 @@ fn requested_partitions(
 ) -> Vec<SessionPartition> {
     let mut out = Vec::new();
     for topic in &request.topics {
-        let (name, id) = if ctx.version >= 13 {
-            let name = image
-                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
-                .map(|t| t.name.clone())
-                .unwrap_or_default();
-            (name, topic.topic_id)
+        let name = topic_name(ctx, image, &topic.topic_id, &topic.topic);
+        let id = if ctx.version >= 13 {
+            topic.topic_id
         } else {
-            let name = topic.topic.0.to_string();
-            let id = image
+            image
                 .topic(&name)
                 .map(|t| t.id.as_uuid())
-                .unwrap_or_default();
-            (name, id)
+                .unwrap_or_default()
         };
         for p in &topic.partitions {
             out.push(SessionPartition {
@@ -126,14 +139,7 @@ impl ReplicaFetch {
         }
         let mut last_fetched_epochs = BTreeMap::new();
         for topic in &request.topics {
-            let name = if ctx.version >= 13 {
-                image
-                    .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
-                    .map(|t| t.name.clone())
-                    .unwrap_or_default()
-            } else {
-                topic.topic.0.to_string()
-            };
+            let name = topic_name(ctx, image, &topic.topic_id, &topic.topic);
             for p in &topic.partitions {
                 last_fetched_epochs.insert((name.clone(), p.partition), p.last_fetched_epoch);
             }
@@ -406,14 +412,7 @@ async fn fetch(
                 }
             }
             for forgotten in &request.forgotten_topics_data {
-                let name = if ctx.version >= 13 {
-                    image
-                        .topic_by_id(&TopicId(*forgotten.topic_id.as_bytes()))
-                        .map(|t| t.name.clone())
-                        .unwrap_or_default()
-                } else {
-                    forgotten.topic.0.to_string()
-                };
+                let name = topic_name(&ctx, &image, &forgotten.topic_id, &forgotten.topic);
                 for p in &forgotten.partitions {
                     merged.remove(&name, *p);
                 }
