@@ -20,6 +20,8 @@ mod storage;
 mod timeparse;
 mod topic;
 mod topic_describe;
+mod transactions;
+mod transactions_hanging;
 mod user;
 
 use clap::{Parser, Subcommand};
@@ -89,6 +91,9 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// SCRAM users (add, delete, list), as kafka-configs.sh --entity-type users.
     User(user::UserArgs),
+    /// Transactions: list, describe, describe-producers, find-hanging, abort (as
+    /// kafka-transactions.sh).
+    Transactions(transactions::TransactionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -158,5 +163,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => consume::run(&cli.client.context()?, args),
         Command::Cluster(args) => cluster::run(&cli.client.context()?, args),
         Command::User(args) => user::run(&cli.client.context()?, args),
+        Command::Transactions(args) => transactions::run(&cli.client.context()?, args),
     }
 }

@@ -41,6 +41,17 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     // `moldau user`.
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    // Transactions: the producer's (v4+ of AddPartitionsToTxn is broker-to-broker,
+    // EndTxn 5 / TxnOffsetCommit 5 belong to transaction version 2) and the
+    // operator's (`moldau transactions`).
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// The range the client implements for `key`, if it uses the API at all.

@@ -28,6 +28,8 @@ pub const RETRY_BACKOFF_DEFAULT: Duration = Duration::from_millis(100);
 pub const METADATA_MAX_AGE_DEFAULT: Duration = Duration::from_secs(300);
 /// FindCoordinator key type of a consumer group.
 pub const COORDINATOR_KEY_GROUP: i8 = 0;
+/// FindCoordinator key type of a transactional id.
+pub const COORDINATOR_KEY_TRANSACTION: i8 = 1;
 
 /// Settings shared by producer, consumer and admin client.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
-//! The group coordinator of one group: found with FindCoordinator, cached, and
-//! forgotten when the broker says it moved (NOT_COORDINATOR) or the socket breaks.
+//! The coordinator of one group (or one transactional id): found with
+//! FindCoordinator, cached, and forgotten when the broker says it moved
+//! (NOT_COORDINATOR) or the socket breaks.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -9,7 +10,9 @@ use moldau_protocol::kafka::error::ResponseError;
 use moldau_protocol::kafka::messages::ApiKey;
 use moldau_protocol::kafka::protocol::Request;
 
-use crate::cluster::{is_network, Cluster, Lane, COORDINATOR_KEY_GROUP};
+use crate::cluster::{
+    is_network, Cluster, Lane, COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION,
+};
 use crate::error::{Error, Result};
 
 /// Attempts for an operation that keeps hitting moved or loading coordinators.
@@ -20,6 +23,8 @@ pub const COORDINATOR_ATTEMPTS_MAX: u32 = 20;
 pub struct Coordinator {
     cluster: Cluster,
     group_id: String,
+    /// FindCoordinator's key type: a group or a transactional id.
+    key_type: i8,
     node: Mutex<Option<i32>>,
 }
 
@@ -29,7 +34,16 @@ impl Coordinator {
         Coordinator {
             cluster,
             group_id: group_id.to_string(),
+            key_type: COORDINATOR_KEY_GROUP,
             node: Mutex::new(None),
+        }
+    }
+
+    /// A handle to the transaction coordinator of `transactional_id`.
+    pub fn for_transaction(cluster: Cluster, transactional_id: &str) -> Coordinator {
+        Coordinator {
+            key_type: COORDINATOR_KEY_TRANSACTION,
+            ..Coordinator::new(cluster, transactional_id)
         }
     }
 
@@ -50,7 +64,7 @@ impl Coordinator {
         }
         let n = self
             .cluster
-            .find_coordinator(&self.group_id, COORDINATOR_KEY_GROUP)
+            .find_coordinator(&self.group_id, self.key_type)
             .await?;
         if let Ok(mut slot) = self.node.lock() {
             *slot = Some(n);

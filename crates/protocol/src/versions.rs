@@ -62,6 +62,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
     api(ApiKey::AddPartitionsToTxn, 0, 5),
     api(ApiKey::EndTxn, 0, 5),
+    api(ApiKey::DescribeProducers, 0, 0),
     api(ApiKey::DescribeTransactions, 0, 0),
     api(ApiKey::ListTransactions, 0, 1),
 ];

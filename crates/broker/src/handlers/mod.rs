@@ -17,6 +17,7 @@ mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
 mod describe_transactions;
@@ -112,6 +113,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::SaslAuthenticate => sasl_authenticate::handle(ctx, body),
         ApiKey::DescribeTransactions => describe_transactions::handle(ctx, body).await,
         ApiKey::ListTransactions => list_transactions::handle(ctx, body).await,
+        ApiKey::DescribeProducers => describe_producers::handle(ctx, body),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }

@@ -15,6 +15,8 @@
 mod configs;
 mod groups;
 mod quorum;
+mod transaction_types;
+mod transactions;
 mod types;
 
 use std::collections::BTreeMap;
@@ -33,6 +35,8 @@ use moldau_protocol::kafka::messages::{
 };
 use moldau_protocol::kafka::protocol::StrBytes;
 
+pub use transaction_types::*;
+pub use transactions::TransactionFilter;
 pub use types::*;
 
 use crate::cluster::{topic_name, BrokerInfo, ClientConfig, Cluster, Lane, TopicInfo};
