@@ -482,10 +482,13 @@ mod tests {
             refused(&[ssl, pem, file, ("ssl.enabled.protocols", "TLSv1.1")])
                 .contains("TLSv1.2 and TLSv1.3 only")
         );
-        assert!(
-            refused(&[ssl, pem, file, ("ssl.principal.mapping.rules", "RULE:x/y/")])
-                .contains("only DEFAULT")
-        );
+        assert!(refused(&[
+            ssl,
+            pem,
+            file,
+            ("ssl.principal.mapping.rules", "RULE:x/$1/")
+        ])
+        .contains("no group 1"));
         assert!(
             refused(&[("listener.name.ssl.ssl.keystore.type", "PKCS12")])
                 .contains("PEM stores only")

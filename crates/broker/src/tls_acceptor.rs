@@ -243,10 +243,20 @@ impl TlsListener {
     }
 
     /// The principal name of a client that presented `certificate` (its subject as
-    /// an RFC 2253 name, through `ssl.principal.mapping.rules`).
-    pub fn principal_name(&self, certificate: &CertificateDer<'_>) -> Option<String> {
-        let subject = subject_name(certificate)?;
-        Some(self.settings.principal_mapping.apply(&subject))
+    /// an RFC 2253 name, through `ssl.principal.mapping.rules`); None when the
+    /// certificate has no readable subject. Err(subject) when no rule maps it: Kafka
+    /// then fails the authentication.
+    pub fn principal_name(
+        &self,
+        certificate: &CertificateDer<'_>,
+    ) -> Result<Option<String>, String> {
+        let Some(subject) = subject_name(certificate) else {
+            return Ok(None);
+        };
+        match self.settings.principal_mapping.apply(&subject) {
+            Some(name) => Ok(Some(name)),
+            None => Err(subject),
+        }
     }
 }
 
