@@ -260,6 +260,8 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("socket.request.max.bytes", Int, Some("104857600"), Some(1)),
     // Connection limits (connection.rs, connection_limits.rs); -1 never closes idle ones.
     prop("connections.max.idle.ms", Long, Some("600000"), Some(-1)),
+    // KIP-368: a SASL session's lifetime; 0 (Kafka's default) never expires one.
+    prop("connections.max.reauth.ms", Long, Some("0"), Some(0)),
     prop("max.connections", Int, Some("2147483647"), Some(0)),
     prop("max.connections.per.ip", Int, Some("2147483647"), Some(0)),
     prop("max.connections.per.ip.overrides", Str, Some(""), None),

@@ -96,12 +96,19 @@ async fn open_stream(
             return None;
         }
     };
-    let principal = stream
+    let certificate = stream
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|certs| certs.first())
-        .and_then(|cert| tls.principal_name(cert));
+        .and_then(|certs| certs.first());
+    let principal = match certificate.map(|cert| tls.principal_name(cert)) {
+        None => None,
+        Some(Ok(name)) => name,
+        Some(Err(subject)) => {
+            tracing::info!(%peer, listener = %auth.security.name, "closing connection: no ssl.principal.mapping.rules rule matches the certificate subject '{subject}'");
+            return None;
+        }
+    };
     let (reader, writer) = tokio::io::split(stream);
     Some((
         Reader::Tls(Box::new(reader)),
@@ -165,6 +172,7 @@ pub async fn serve(
         SaslSession::new(
             Arc::clone(&auth),
             Arc::new(move |user: &str, mechanism| broker.scram_credential(user, mechanism)),
+            settings.reauth_max,
         )
     });
     let (tx, mut rx) = mpsc::channel::<Deferred>(CONNECTION_INFLIGHT_REQUESTS_MAX);
@@ -236,8 +244,9 @@ pub async fn serve(
                     break 'read;
                 }
             };
-            if let Some(session) = sasl.as_mut().filter(|s| !s.is_authenticated()) {
-                let gate = session.gate(api_key, &header, body.clone(), &client_host);
+            if let Some(session) = sasl.as_mut() {
+                let gate =
+                    session.gate(api_key, &header, body.clone(), &client_host, Instant::now());
                 let (frame, close) = match gate {
                     SaslGate::Dispatch => (None, false),
                     SaslGate::Answer(frame) => (Some(frame), false),

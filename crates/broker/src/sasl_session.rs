@@ -3,6 +3,12 @@
 //! SaslHandshake names a mechanism and SaslAuthenticate carries its messages until the
 //! client is authenticated. Any other request before that closes the connection; a
 //! failed authentication is answered with SASL_AUTHENTICATION_FAILED and then closed.
+//!
+//! KIP-368 re-authentication: with `connections.max.reauth.ms` set, the final
+//! SaslAuthenticate answer carries the session's lifetime; the client re-authenticates
+//! on the same connection (SaslHandshake then SaslAuthenticate, same mechanism and
+//! principal) before it ends, and the first other request after the session expired
+//! closes the connection, as Kafka's broker does.
 
 use crate::listener_auth::ListenerAuth;
 use crate::request::{encode_frame, Frame};
@@ -20,6 +26,7 @@ use moldau_security::{KafkaPrincipal, SaslMechanism, ScramCredential, ScramMecha
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Characters of the server's part of a SCRAM nonce.
 const SCRAM_SERVER_NONCE_CHARS: usize = 32;
@@ -38,6 +45,15 @@ enum State {
     Authenticated,
 }
 
+/// The session a connection authenticated, kept while it re-authenticates.
+#[derive(Clone)]
+struct Session {
+    principal: KafkaPrincipal,
+    mechanism: SaslMechanism,
+    /// None when `connections.max.reauth.ms` is 0: the session never expires.
+    expires_at: Option<Instant>,
+}
+
 /// What the connection does with a request.
 pub enum SaslGate {
     /// Authenticated (or ApiVersions): hand it to the handlers.
@@ -53,50 +69,77 @@ pub enum SaslGate {
 pub struct SaslSession {
     listener: Arc<ListenerAuth>,
     credentials: ScramCredentials,
+    /// `connections.max.reauth.ms`; None when 0 (sessions do not expire).
+    reauth_max: Option<Duration>,
     state: State,
-    principal: Option<KafkaPrincipal>,
+    /// The current session; during a re-authentication, the one being renewed.
+    session: Option<Session>,
 }
 
 impl SaslSession {
-    pub fn new(listener: Arc<ListenerAuth>, credentials: ScramCredentials) -> Self {
+    pub fn new(
+        listener: Arc<ListenerAuth>,
+        credentials: ScramCredentials,
+        reauth_max: Option<Duration>,
+    ) -> Self {
         SaslSession {
             listener,
             credentials,
+            reauth_max,
             state: State::Handshake,
-            principal: None,
+            session: None,
         }
     }
 
     /// The authenticated principal, once there is one.
     pub fn principal(&self) -> Option<&KafkaPrincipal> {
-        self.principal.as_ref()
+        self.session.as_ref().map(|s| &s.principal)
     }
 
     pub fn is_authenticated(&self) -> bool {
         matches!(self.state, State::Authenticated)
     }
 
-    /// Decides what happens to a request; `peer` is for the log.
+    /// Decides what happens to a request read at `now`; `peer` is for the log.
     pub fn gate(
         &mut self,
         api_key: ApiKey,
         header: &RequestHeader,
         body: Bytes,
         peer: &str,
+        now: Instant,
     ) -> SaslGate {
+        let version = header.request_api_version;
         if self.is_authenticated() {
+            // A SaslHandshake (v1+, the version that has SaslAuthenticate) on an
+            // authenticated connection starts a re-authentication, even after expiry.
+            if api_key == ApiKey::SaslHandshake && version >= 1 && is_supported(api_key, version) {
+                self.state = State::Handshake;
+                return self.handshake(header, body);
+            }
+            let expired = self
+                .session
+                .as_ref()
+                .and_then(|s| s.expires_at)
+                .is_some_and(|at| now >= at);
+            if expired {
+                return SaslGate::Close(
+                    "the SASL session expired (connections.max.reauth.ms) without re-authentication"
+                        .into(),
+                );
+            }
             return SaslGate::Dispatch;
         }
-        let version = header.request_api_version;
         match (api_key, &self.state) {
-            (ApiKey::ApiVersions, State::Handshake) => SaslGate::Dispatch,
+            // ApiVersions may open a connection, not interrupt a re-authentication.
+            (ApiKey::ApiVersions, State::Handshake) if self.session.is_none() => SaslGate::Dispatch,
             (ApiKey::SaslHandshake, State::Handshake) if is_supported(api_key, version) => {
                 self.handshake(header, body)
             }
             (ApiKey::SaslAuthenticate, State::Authenticate(_) | State::Scram(..))
                 if is_supported(api_key, version) =>
             {
-                self.authenticate(header, body, peer)
+                self.authenticate(header, body, peer, now)
             }
             (other, _) => SaslGate::Close(format!(
                 "unexpected {other:?} v{version} request during SASL authentication"
@@ -118,6 +161,21 @@ impl SaslSession {
         let chosen =
             SaslMechanism::from_name(request.mechanism.as_str()).filter(|m| enabled.contains(m));
         let response = SaslHandshakeResponse::default().with_mechanisms(names);
+        // A re-authentication keeps the mechanism the session was made with.
+        let previous = self.session.as_ref().map(|s| s.mechanism);
+        if let (Some(previous), Some(mechanism)) = (previous, chosen) {
+            if previous != mechanism {
+                tracing::info!(
+                    "closing connection: re-authentication with {mechanism} on a session authenticated with {previous}"
+                );
+                return answer(
+                    header,
+                    ApiKey::SaslHandshake,
+                    &response.with_error_code(ResponseError::UnsupportedSaslMechanism.code()),
+                    true,
+                );
+            }
+        }
         match chosen {
             Some(mechanism) => {
                 self.state = State::Authenticate(mechanism);
@@ -144,7 +202,13 @@ impl SaslSession {
         }
     }
 
-    fn authenticate(&mut self, header: &RequestHeader, body: Bytes, peer: &str) -> SaslGate {
+    fn authenticate(
+        &mut self,
+        header: &RequestHeader,
+        body: Bytes,
+        peer: &str,
+        now: Instant,
+    ) -> SaslGate {
         let request: SaslAuthenticateRequest =
             match decode_body(ApiKey::SaslAuthenticate, header.request_api_version, body) {
                 Ok(r) => r,
@@ -201,13 +265,37 @@ impl SaslSession {
                 username,
             }) => {
                 let principal = KafkaPrincipal::user(username);
-                tracing::debug!(%peer, %principal, %mechanism, "authenticated");
-                self.principal = Some(principal);
+                if let Some(previous) = self.session.as_ref().filter(|s| s.principal != principal) {
+                    let message = format!(
+                        "Cannot change principals during re-authentication from {} to {principal}",
+                        previous.principal
+                    );
+                    tracing::warn!(%peer, listener = %self.listener.security.name, "failed re-authentication: {message}");
+                    return answer(
+                        header,
+                        ApiKey::SaslAuthenticate,
+                        &response
+                            .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                            .with_error_message(Some(StrBytes::from_string(message))),
+                        true,
+                    );
+                }
+                tracing::debug!(%peer, %principal, %mechanism, reauthentication = self.session.is_some(), "authenticated");
+                let lifetime_ms = self
+                    .reauth_max
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                self.session = Some(Session {
+                    principal,
+                    mechanism,
+                    expires_at: self.reauth_max.map(|d| now + d),
+                });
                 self.state = State::Authenticated;
                 answer(
                     header,
                     ApiKey::SaslAuthenticate,
-                    &response.with_auth_bytes(Bytes::from(bytes)),
+                    &response
+                        .with_auth_bytes(Bytes::from(bytes))
+                        .with_session_lifetime_ms(lifetime_ms),
                     false,
                 )
             }
