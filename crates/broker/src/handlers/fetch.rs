@@ -479,10 +479,14 @@ async fn fetch(
             leaders_named.insert(leader.leader_id);
         }
         let region = read.records.filter(|r| !r.is_empty());
-        if let Some(r) = &region {
+        // Records delivered to consumers: those at or after the fetch offset (a
+        // batch that starts below it is sent whole but its head was read before), and
+        // none of a follower's replication fetches.
+        if let Some(r) = region.as_ref().filter(|_| replica.is_none()) {
+            let delivered = (r.first_offset + r.offset_span) - r.first_offset.max(p.fetch_offset);
             broker
                 .metrics
-                .record_fetched(&p.topic, r.len, r.offset_span.max(0) as u64);
+                .record_fetched(&p.topic, r.len, delivered.max(0) as u64);
         }
         let changed = read.error != 0
             || region.is_some()
