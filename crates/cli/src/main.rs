@@ -24,7 +24,7 @@ mod transactions;
 mod transactions_hanging;
 mod user;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Hostile array counts on the wire must close a connection, not abort the process.
 #[global_allocator]
@@ -101,7 +101,8 @@ struct DumpLogArgs {
     /// Comma-separated .log, .index, .timeindex and .snapshot files.
     #[arg(long, value_delimiter = ',', required = true)]
     files: Vec<std::path::PathBuf>,
-    /// Print every record, not only batch headers.
+    /// Print every record, not only batch headers. With --json: one JSON object per
+    /// line, for each batch and (with this flag) each record; .log files only.
     #[arg(long)]
     print_data_log: bool,
     /// Only check index entries against the log, printing mismatches.
@@ -109,9 +110,53 @@ struct DumpLogArgs {
     verify_index_only: bool,
 }
 
+/// Said under each subcommand's help instead of repeating the global options there.
+const GLOBAL_OPTIONS_NOTE: &str =
+    "Global options (-b, --json, --timeout, --log-level, --log-format) go before or after \
+     the subcommand; see `moldau --help`.";
+
+/// Gives every subcommand (at every depth) a hidden copy of each global option, so
+/// clap does not propagate the visible one: the options still parse anywhere, but
+/// `--help` lists them once, under `moldau --help`.
+fn hide_globals_in_subcommands(mut cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |mut sub| {
+            for g in globals {
+                if !sub.get_arguments().any(|a| a.get_id() == g.get_id()) {
+                    sub = sub.arg(g.clone().hide(true));
+                }
+            }
+            let note = match sub.get_after_help() {
+                Some(examples) => format!("{examples}\n\n{GLOBAL_OPTIONS_NOTE}"),
+                None => GLOBAL_OPTIONS_NOTE.to_string(),
+            };
+            hide_globals_in_subcommands(sub.after_help(note), globals)
+        });
+    }
+    cmd
+}
+
+/// The command line definition, global options shown once.
+fn command() -> clap::Command {
+    let cmd = Cli::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_globals_in_subcommands(cmd, &globals)
+}
+
 fn main() -> std::process::ExitCode {
     moldau_broker::alloc_guard::tune_heap_for_large_buffers();
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -133,11 +178,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Storage(args) => storage::run(args),
         Command::DumpLog(args) => {
-            if cli.client.json() {
-                anyhow::bail!(
-                    "dump-log has no JSON output; it prints what kafka-dump-log.sh prints"
-                );
-            }
             // Checked first, so a missing file is one clear line rather than a
             // half-printed dump and an I/O error.
             for file in &args.files {
@@ -147,13 +187,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            moldau_log::dump::dump_files(
-                &args.files,
-                args.print_data_log,
-                args.verify_index_only,
-                Some(&offsets_dump::format_offsets_record),
-                &mut out,
-            )?;
+            if cli.client.json() {
+                moldau_log::dump_json::dump_logs_json(
+                    &args.files,
+                    args.print_data_log,
+                    Some(&offsets_dump::format_offsets_record),
+                    &mut out,
+                )?;
+            } else {
+                moldau_log::dump::dump_files(
+                    &args.files,
+                    args.print_data_log,
+                    args.verify_index_only,
+                    Some(&offsets_dump::format_offsets_record),
+                    &mut out,
+                )?;
+            }
             std::io::Write::flush(&mut out)?;
             Ok(())
         }

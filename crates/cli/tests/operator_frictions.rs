@@ -190,7 +190,7 @@ fn keyless_records_spread_evenly_over_partitions() {
 }
 
 #[test]
-fn dump_log_names_a_missing_file_once_and_refuses_json() {
+fn dump_log_names_a_missing_file_once() {
     let out = run_with(
         "127.0.0.1:1",
         &[
@@ -210,19 +210,151 @@ fn dump_log_names_a_missing_file_once_and_refuses_json() {
     let file = dir.path().join("00000000000000000000.log");
     std::fs::write(&file, b"").expect("write");
     let path = file.to_str().expect("utf-8 path");
+    let out = run_with("127.0.0.1:1", &["dump-log", "--files", path], None);
+    assert!(out.success, "{}", out.stderr);
+}
+
+/// `--json` prints one object per batch and, with `--print-data-log`, per record.
+#[test]
+fn dump_log_json_prints_a_line_per_batch_and_record() {
+    let broker = Broker::start();
+    let out = broker.run_stdin(&["produce", "dumped", "-K", ":"], b"k1:v1\nk2:\"quoted\"\n");
+    assert!(out.success, "{}", out.stderr);
+    let segment = broker.data_dir().join("dumped-0/00000000000000000000.log");
+    let path = segment.to_str().expect("utf-8 path");
     let out = run_with(
         "127.0.0.1:1",
-        &["dump-log", "--files", path, "--json"],
+        &["dump-log", "--files", path, "--json", "--print-data-log"],
+        None,
+    );
+    assert!(out.success, "{}", out.stderr);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let batches: Vec<&Value> = lines.iter().filter(|l| l["type"] == "batch").collect();
+    let records: Vec<&Value> = lines.iter().filter(|l| l["type"] == "record").collect();
+    assert!(!batches.is_empty(), "{}", out.stdout);
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b["count"].as_i64().unwrap_or(0))
+            .sum::<i64>(),
+        2
+    );
+    assert!(batches
+        .iter()
+        .all(|b| b["is_valid"] == true && b["file"] == path));
+    let kv: Vec<(i64, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["offset"].as_i64().unwrap_or(-1),
+                r["key"].as_str().unwrap_or(""),
+                r["payload"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(kv, [(0, "k1", "v1"), (1, "k2", "\"quoted\"")]);
+    // Without --print-data-log: batches only.
+    let out = run_with(
+        "127.0.0.1:1",
+        &["--json", "dump-log", "--files", path],
+        None,
+    );
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stdout.lines().all(|l| l.contains("\"type\":\"batch\"")),
+        "{}",
+        out.stdout
+    );
+    // Index files have no JSON form: refused, nothing printed.
+    let index = broker
+        .data_dir()
+        .join("dumped-0/00000000000000000000.index");
+    let out = run_with(
+        "127.0.0.1:1",
+        &[
+            "dump-log",
+            "--json",
+            "--files",
+            index.to_str().expect("utf-8 path"),
+        ],
         None,
     );
     assert!(!out.success);
-    assert!(
-        out.stderr.contains("dump-log has no JSON output"),
-        "{}",
-        out.stderr
-    );
-    let out = run_with("127.0.0.1:1", &["dump-log", "--files", path], None);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains(".log segments only"), "{}", out.stderr);
+}
+
+/// Global options are listed once, by `moldau --help`, and still work after any
+/// subcommand.
+#[test]
+fn global_options_are_listed_once() {
+    let top = run_with("127.0.0.1:1", &["--help"], None);
+    assert!(top.success, "{}", top.stderr);
+    for flag in [
+        "--bootstrap",
+        "--log-format",
+        "--log-level",
+        "--timeout",
+        "--json",
+    ] {
+        assert_eq!(
+            top.stdout.matches(flag).count(),
+            1,
+            "{flag}:\n{}",
+            top.stdout
+        );
+    }
+    for cmd in [
+        &["topic"][..],
+        &["topic", "create"],
+        &["produce"],
+        &["serve"],
+        &["group", "reset-offsets"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = run_with("127.0.0.1:1", &args, None);
+        assert!(out.success, "{cmd:?}: {}", out.stderr);
+        // Option lines start with a dash; the closing note names the globals once.
+        let options: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with('-'))
+            .collect();
+        for flag in ["--log-format", "--log-level", "--bootstrap", "--timeout"] {
+            assert!(
+                !options.iter().any(|l| l.contains(flag)),
+                "{cmd:?} lists {flag}:\n{}",
+                out.stdout
+            );
+        }
+        assert!(
+            out.stdout.contains("see `moldau --help`"),
+            "{cmd:?}:\n{}",
+            out.stdout
+        );
+    }
+    // Still accepted after the subcommand, and in effect: JSON output, and a bad log
+    // format refused.
+    let broker = Broker::start();
+    let out = broker.run(&[
+        "topic",
+        "list",
+        "--json",
+        "--log-level",
+        "warn",
+        "--timeout",
+        "5s",
+    ]);
     assert!(out.success, "{}", out.stderr);
+    serde_json::from_str::<Value>(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    let out = broker.run(&["topic", "list", "--log-format", "xml"]);
+    assert!(!out.success);
+    assert!(out.stderr.contains("--log-format"), "{}", out.stderr);
 }
 
 #[test]

@@ -132,7 +132,7 @@ fn dump_producer_snapshot(path: &Path, out: &mut dyn Write) -> Result<(), LogErr
 }
 
 /// Base offset from a segment file name (`00000000000000000042.log` -> 42).
-fn base_offset_of(path: &Path) -> Result<i64, LogError> {
+pub(crate) fn base_offset_of(path: &Path) -> Result<i64, LogError> {
     path.file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.split('.').next())
@@ -140,20 +140,20 @@ fn base_offset_of(path: &Path) -> Result<i64, LogError> {
         .ok_or_else(|| LogError::corrupt(path, "file name does not start with a base offset"))
 }
 
-fn open(path: &Path) -> Result<(File, u64), LogError> {
+pub(crate) fn open(path: &Path) -> Result<(File, u64), LogError> {
     let f = File::open(path).map_err(LogError::at(path))?;
     let len = f.metadata().map_err(LogError::at(path))?.len();
     Ok((f, len))
 }
 
-fn is_consumer_offsets(path: &Path) -> bool {
+pub(crate) fn is_consumer_offsets(path: &Path) -> bool {
     path.parent()
         .and_then(|d| d.file_name())
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with("__consumer_offsets-"))
 }
 
-fn timestamp_type(view: &BatchView<'_>) -> &'static str {
+pub(crate) fn timestamp_type(view: &BatchView<'_>) -> &'static str {
     if view.is_log_append_time() {
         "LogAppendTime"
     } else {
@@ -228,7 +228,7 @@ fn dump_log(
     Ok(())
 }
 
-fn codec_name(codec: Codec) -> &'static str {
+pub(crate) fn codec_name(codec: Codec) -> &'static str {
     codec.name()
 }
 
@@ -238,14 +238,7 @@ fn dump_records(
     offsets_format: Option<OffsetsRecordFormat<'_>>,
     out: &mut dyn Write,
 ) -> Result<(), LogError> {
-    let records = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)
-        .map_err(|e| e.to_string())
-        .and_then(|data| {
-            parse_records(&data, view.records_count())
-                .map(|rs| rs.into_iter().map(OwnedRecord::from).collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
-        });
-    let records = match records {
+    let records = match decode_records(view) {
         Ok(r) => r,
         Err(e) => {
             return w(
@@ -256,17 +249,7 @@ fn dump_records(
         }
     };
     for r in records {
-        let offset = view.base_offset() + r.offset_delta as i64;
-        let timestamp = if view.is_log_append_time() {
-            view.max_timestamp()
-        } else {
-            view.base_timestamp() + r.timestamp_delta
-        };
-        let sequence = if view.base_sequence() < 0 {
-            -1
-        } else {
-            view.base_sequence().wrapping_add(r.offset_delta)
-        };
+        let (offset, timestamp, sequence) = r.position_in(view);
         let len_of = |b: &Option<Vec<u8>>| b.as_ref().map_or(-1, |v| v.len() as i64);
         let header_keys: Vec<String> = r
             .header_keys
@@ -299,13 +282,42 @@ fn dump_records(
     Ok(())
 }
 
+/// A batch's records, decompressed within [`DECOMPRESSED_BATCH_BYTES_MAX`], or why not.
+pub(crate) fn decode_records(view: &BatchView<'_>) -> Result<Vec<OwnedRecord>, String> {
+    record_data(view, DECOMPRESSED_BATCH_BYTES_MAX)
+        .map_err(|e| e.to_string())
+        .and_then(|data| {
+            parse_records(&data, view.records_count())
+                .map(|rs| rs.into_iter().map(OwnedRecord::from).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        })
+}
+
 /// The fields of a record the dump prints, detached from the decompressed buffer.
-struct OwnedRecord {
-    timestamp_delta: i64,
-    offset_delta: i32,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    header_keys: Vec<Vec<u8>>,
+pub(crate) struct OwnedRecord {
+    pub(crate) timestamp_delta: i64,
+    pub(crate) offset_delta: i32,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) header_keys: Vec<Vec<u8>>,
+}
+
+impl OwnedRecord {
+    /// Offset, timestamp and sequence of this record within its batch.
+    pub(crate) fn position_in(&self, view: &BatchView<'_>) -> (i64, i64, i32) {
+        let offset = view.base_offset() + self.offset_delta as i64;
+        let timestamp = if view.is_log_append_time() {
+            view.max_timestamp()
+        } else {
+            view.base_timestamp() + self.timestamp_delta
+        };
+        let sequence = if view.base_sequence() < 0 {
+            -1
+        } else {
+            view.base_sequence().wrapping_add(self.offset_delta)
+        };
+        (offset, timestamp, sequence)
+    }
 }
 
 impl From<Record<'_>> for OwnedRecord {
@@ -322,7 +334,7 @@ impl From<Record<'_>> for OwnedRecord {
 
 /// ` endTxnMarker: COMMIT coordinatorEpoch: N` for transaction markers (key: version
 /// i16, type i16; value: version i16, coordinator epoch i32).
-fn control_description(r: &OwnedRecord) -> String {
+pub(crate) fn control_description(r: &OwnedRecord) -> String {
     let key = r.key.as_deref().unwrap_or_default();
     if key.len() < 4 {
         return " controlType: UNKNOWN(-1)".to_string();

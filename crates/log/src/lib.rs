@@ -14,6 +14,7 @@ pub mod config;
 pub mod dir_lock;
 mod disk_reservation;
 pub mod dump;
+pub mod dump_json;
 mod epoch_cache;
 pub mod error;
 pub mod file_cache;

@@ -27,6 +27,11 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// The broker's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// Starts a one-node broker with fast group joins.
     pub fn start() -> Broker {
         Broker::start_with(&["--console", "off"])
