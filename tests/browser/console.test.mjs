@@ -97,8 +97,27 @@ test("overview shows the cluster and its live throughput chart", async () => {
   const id = await page.locator("#cluster-id").textContent();
   const cluster = (await api("GET", "/cluster")).body;
   assert.equal(id, cluster.cluster_id);
+  assert.equal(await page.locator("#under-replicated-count").textContent(), "0");
+  assert.equal(await page.locator("#offline-count").textContent(), "0");
   await page.locator("#chart-bytes svg").waitFor();
   await shot("overview");
+});
+
+// Every card value on one line, whole, at the widths operators use.
+async function assertCardsFit(width) {
+  await page.setViewportSize({ width, height: 900 });
+  await go("#/");
+  await page.locator("#records-out").waitFor();
+  const bad = await page.evaluate(() => [...document.querySelectorAll("#overview-cards .card .value, #overview-cards .card .label")]
+    .filter((el) => el.scrollWidth > el.clientWidth + 1 || el.getClientRects().length !== 1 || el.offsetHeight > 2 * parseFloat(getComputedStyle(el).fontSize))
+    .map((el) => `${el.className} "${el.textContent}" ${el.scrollWidth}>${el.clientWidth} h=${el.offsetHeight}`));
+  assert.deepEqual(bad, [], `cards at ${width}px`);
+}
+
+test("overview cards fit on one line from 1280 to 1920 px", async () => {
+  for (const width of [1280, 1600, 1920]) await assertCardsFit(width);
+  await shot("overview-1920");
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 test("create a topic in the UI, with confirmation", async () => {
@@ -127,22 +146,41 @@ test("create a topic in the UI, with confirmation", async () => {
 test("produce a record in the UI and see it in the message browser", async () => {
   await go("#/topics/browser-orders");
   await page.click("#tab-produce");
+  assert.match(page.url(), /#\/topics\/browser-orders\/produce$/);
   await page.selectOption("#produce-partition", "1");
   await page.fill("#produce-key", "customer-7");
-  await page.fill("#produce-value", '{"item":"kettle","qty":2}');
+  // Keys not in alphabetical order: the browser must keep them as written.
+  await page.fill("#produce-value", '{"qty":2,"item":"kettle","addr":{"zip":"11000","city":"Praha"}}');
   await page.fill("#produce-headers", "trace-id=abc123");
   await shot("topic-produce");
+  // One record needs no confirmation dialog.
   await page.click("#produce-submit");
-  await page.locator("#confirm-dialog[open]").waitFor();
-  await page.click("#confirm-ok");
+  await page.locator("#produce-result .message.ok").waitFor();
+  assert.equal(await page.locator("#confirm-dialog[open]").count(), 0);
+  await page.click("#tab-messages");
   const row = page.locator("#messages tbody tr", { hasText: "kettle" });
   await row.waitFor();
   assert.match(await row.textContent(), /customer-7/);
-  assert.match(await row.textContent(), /trace-id/);
   assert.equal(await row.getAttribute("data-partition"), "1");
-  // Pretty-printed JSON, as the browser shows it.
-  assert.match(await row.locator("pre.fmt-json").textContent(), /"qty": 2/);
+  // A compact one-line row, keys in their original order.
+  assert.equal(await row.locator("td.value").textContent(), '{ "qty": 2, "item": "kettle", "addr": { "zip": "11000", "city": "Praha" } }');
+  const rowBox = await row.boundingBox();
+  assert.ok(rowBox.height < 60, `row height ${rowBox.height}`);
   await shot("topic-messages");
+
+  // The detail drawer: pretty value as written, headers, copy buttons.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: consoleUrl });
+  await row.click();
+  await page.locator("#msg-drawer:not(.hidden)").waitFor();
+  assert.equal(await page.locator("#drawer-value").textContent(),
+    '{\n  "qty": 2,\n  "item": "kettle",\n  "addr": {\n    "zip": "11000",\n    "city": "Praha"\n  }\n}');
+  assert.match(await page.locator("#drawer-headers").textContent(), /trace-id\s*abc123/);
+  await page.click("#copy-value");
+  await page.locator("#copy-value", { hasText: "Copied" }).waitFor();
+  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^\{\n {2}"qty": 2,/);
+  await shot("topic-message-drawer");
+  await page.click("#msg-drawer-close");
+  await page.locator("#msg-drawer.hidden").waitFor({ state: "attached" });
 
   // Live tail follows a record produced elsewhere.
   await page.click("#msg-tail");
@@ -150,20 +188,77 @@ test("produce a record in the UI and see it in the message browser", async () =>
   await page.locator("#messages tbody tr", { hasText: "tailed-record" }).waitFor();
   await page.click("#msg-tail");
 
-  // Filters: a value substring that only one record has.
-  await page.fill("#msg-value", "kettle");
+  // Filters: a value substring as the drawer shows it, a field path, offset and time ranges.
+  await page.fill("#msg-value", '"item": "kettle"');
   await page.click("#msg-load");
   await page.waitForFunction(() => document.querySelectorAll("#messages tbody tr").length === 1);
+  await page.fill("#msg-value", "");
+  await page.fill("#msg-field", 'addr.city = "Praha"');
+  await page.click("#msg-load");
+  await page.waitForFunction(() => document.querySelectorAll("#messages tbody tr").length === 1);
+  await page.fill("#msg-field", "qty > 2");
+  await page.click("#msg-load");
+  await page.locator("#msg-status", { hasText: "No records" }).waitFor();
+  await page.fill("#msg-field", "");
+  await page.fill("#msg-partitions", "2");
+  await page.fill("#msg-offset-min", "0");
+  await page.fill("#msg-offset-max", "0");
+  await page.click("#msg-load");
+  await page.waitForFunction(() => document.querySelectorAll("#messages tbody tr").length === 1);
+  assert.match(await page.locator("#messages tbody tr").first().textContent(), /tailed-record/);
+  await shot("topic-messages-filtered");
+  await page.fill("#msg-offset-min", "");
+  await page.fill("#msg-offset-max", "");
+  await page.fill("#msg-partitions", "");
+  await page.fill("#msg-time-min", "2000-01-01T00:00:00");
+  await page.fill("#msg-time-max", "2000-01-02T00:00:00");
+  await page.click("#msg-load");
+  await page.locator("#msg-status", { hasText: "No records" }).waitFor();
+  assert.equal(await page.locator("#messages tbody tr").count(), 0);
 });
 
-test("topic partitions and configs tabs; unknown topic page", async () => {
-  await go("#/topics/browser-orders");
-  await page.click("#tab-partitions");
+test("topic tabs are links; configs search, human values and one Save; unknown topic page", async () => {
+  // A tab's own address opens it directly.
+  await go("#/topics/browser-orders/partitions");
   await page.locator("#partitions tbody tr").nth(2).waitFor();
+  assert.ok(await page.locator("#pane-partitions").isVisible());
+  assert.ok(!(await page.locator("#pane-messages").isVisible()));
   await shot("topic-partitions");
+  // "Delete topic…" lives on the configs tab only.
+  assert.equal(await page.locator("#delete-topic").isVisible(), false);
   await page.click("#tab-configs");
+  assert.match(page.url(), /#\/topics\/browser-orders\/configs$/);
+  assert.ok(await page.locator("#delete-topic").isVisible());
   await page.locator("#configs input[data-config='retention.ms']").waitFor();
+  const hint = (n) => page.locator(`#configs tr[data-config-row='${n}'] .human`).textContent();
+  assert.equal(await hint("retention.ms"), "1 day");
+  assert.equal(await hint("retention.bytes"), "unlimited");
+  await page.check("#config-overrides");
+  assert.equal(await page.locator("#configs tbody tr").count(), 1);
+  await page.uncheck("#config-overrides");
+  await page.fill("#config-search", "segment");
+  assert.ok((await page.locator("#configs tbody tr").count()) >= 2);
+  assert.equal(await page.locator("#configs tbody tr", { hasText: "retention.ms" }).count(), 0);
+  await page.fill("#config-search", "");
+  // Two edits, one Save, one confirmation, both applied.
+  await page.fill("#configs input[data-config='retention.ms']", "604800000");
+  assert.equal(await hint("retention.ms"), "7 days");
+  await page.fill("#configs input[data-config='segment.bytes']", "10485760");
+  assert.equal(await page.locator("#configs-save").textContent(), "Save 2 changes…");
   await shot("topic-configs");
+  await page.click("#configs-save");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  assert.match(await page.locator("#configs-plan").textContent(), /retention\.ms = 604800000 \(7 days\)\nsegment\.bytes = 10485760 \(10\.0 MiB\)/);
+  await page.click("#confirm-ok");
+  await page.locator("#configs-result .message.ok").waitFor();
+  const t = (await api("GET", "/topics/browser-orders")).body;
+  const cfg = (n) => t.configs.find((c) => c.name === n);
+  assert.equal(cfg("retention.ms").value, "604800000");
+  assert.equal(cfg("segment.bytes").value, "10485760");
+  assert.equal(cfg("segment.bytes").is_default, false);
+  // Back through the tabs follows the address.
+  await page.goBack();
+  await page.locator("#pane-partitions:not(.hidden)").waitFor();
   await go("#/topics/no-such-topic");
   await page.locator("h1", { hasText: "Topic not found" }).waitFor();
   assert.match(await page.locator("main").textContent(), /no-such-topic' does not exist/);
@@ -263,5 +358,130 @@ test("groups and brokers pages, unknown group, phone layout", async () => {
   await page.locator("#group-lag tbody tr").first().waitFor();
   await page.screenshot({ path: path.join(artifacts, "phone-group.png") });
   await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("chart tooltips show the values under the pointer", async () => {
+  await go("#/");
+  const chart = page.locator("#chart-records svg");
+  await page.locator("#chart-records polyline").first().waitFor();
+  await chart.scrollIntoViewIfNeeded();
+  const box = await chart.boundingBox();
+  await chart.hover({ position: { x: box.width * 0.9, y: box.height * 0.5 } });
+  const tip = page.locator("#chart-records .chart-tip:not(.hidden)");
+  await tip.waitFor();
+  assert.match(await tip.textContent(), /records in\/s.*records out\/s/);
+  assert.ok((await page.locator("#chart-records .x-tick").count()) >= 2, "time ticks");
+  await shot("overview-tooltip");
+});
+
+test("partition operations: add partitions, delete records", async () => {
+  await go("#/topics/browser-orders/partitions");
+  await page.locator("#partitions tbody tr").nth(2).waitFor();
+  await page.fill("#add-partitions-count", "4");
+  await page.click("#add-partitions-submit");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  await page.click("#confirm-ok");
+  await page.locator("#partitions-result .message.ok").waitFor();
+  await page.locator("#partitions tbody tr").nth(3).waitFor();
+  assert.equal((await api("GET", "/topics/browser-orders")).body.partitions, 4);
+  // Partition 2 holds the tailed record and the helper's records: delete below 1.
+  const before = (await api("GET", "/topics/browser-orders")).body.partition_details.find((p) => p.partition === 2);
+  assert.ok(before.high_watermark >= 2);
+  await page.click("#partitions button[data-delete-records='2']");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  await page.fill("#delete-records-offset", "1");
+  await shot("topic-delete-records-confirm");
+  await page.click("#confirm-ok");
+  await page.locator("#partitions-result .message.ok", { hasText: "starts at offset 1" }).waitFor();
+  const after = (await api("GET", "/topics/browser-orders")).body.partition_details.find((p) => p.partition === 2);
+  assert.equal(after.log_start_offset, 1);
+  await shot("topic-partitions-after");
+});
+
+test("group: reset one partition by a shift, the decoded offsets log, delete the group", async () => {
+  await go("#/groups/browser-group");
+  await page.locator(".badge.Empty").first().waitFor();
+  const before = (await api("GET", "/groups/browser-group")).body.partitions.find((p) => p.partition === 0);
+  await page.selectOption("#reset-topic", "browser-orders");
+  await page.fill("#reset-partitions", "0");
+  await page.selectOption("#reset-to", "shift");
+  await page.fill("#reset-shift", "-1");
+  await page.click("#reset-preview-button");
+  await page.locator("#reset-preview tbody tr").first().waitFor();
+  assert.equal(await page.locator("#reset-preview tbody tr").count(), 1);
+  await page.click("#reset-apply");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  await page.click("#confirm-ok");
+  await page.locator("#reset-result .message.ok").waitFor();
+  const after = (await api("GET", "/groups/browser-group")).body.partitions.find((p) => p.partition === 0);
+  assert.equal(after.committed_offset, Math.max(0, before.committed_offset - 1));
+  // The group's own records in __consumer_offsets, newest first.
+  await page.click("#offsets-log-refresh");
+  const newest = page.locator("#offsets-log tbody tr", { hasText: "browser-orders-0" }).first();
+  await newest.waitFor();
+  assert.match(await newest.textContent(), new RegExp(`offset ${after.committed_offset},`));
+  await shot("group-offsets-log");
+  await page.click("#delete-group");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  assert.ok(await page.locator("#confirm-ok").isDisabled());
+  await page.fill("#confirm-typed", "browser-group");
+  await shot("group-delete-confirm");
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => location.hash === "#/groups");
+  assert.equal((await api("GET", "/groups")).body.some((g) => g.group_id === "browser-group"), false);
+  assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
+});
+
+test("a KIP-848 consumer group shows epochs and current vs target assignments", async () => {
+  const created = await api("POST", "/topics", { name: "browser-848", partitions: 2, confirm: true });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  let assigned;
+  const owns = new Promise((r) => (assigned = r));
+  const member = helper(["hold848", kafka, "browser-848", "browser-848-group", "40"], (line) => line.startsWith("assigned") && assigned());
+  try {
+    await owns;
+    await go("#/groups/browser-848-group");
+    const row = page.locator("#group-consumer-members tbody tr").first();
+    await row.waitFor();
+    assert.ok(Number(await row.locator(".member-epoch").textContent()) >= 1);
+    await page.waitForFunction(() => {
+      const cell = document.querySelector("#group-consumer-members tbody tr td.current");
+      return cell && /browser-848: 0, 1/.test(cell.textContent);
+    });
+    assert.match(await row.locator("td.target").textContent(), /browser-848: 0, 1/);
+    assert.ok(Number(await page.locator("#group-epoch").textContent()) >= 1);
+    await shot("group-kip848");
+    assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
+  } finally {
+    member.child.kill("SIGTERM");
+    await member.done.catch(() => {});
+  }
+});
+
+test("transactions and SCRAM users pages", async () => {
+  let opened;
+  const isOpen = new Promise((r) => (opened = r));
+  const txn = helper(["txn-open", kafka, "browser-848", "browser-txn", "30"], (line) => line === "open" && opened());
+  try {
+    await isOpen;
+    await go("#/transactions");
+    const row = page.locator("#transactions-table tr[data-txn='browser-txn']");
+    await row.waitFor();
+    assert.match(await row.textContent(), /Ongoing/);
+    assert.match(await row.textContent(), /browser-848-[01]/);
+    await shot("transactions");
+  } finally {
+    txn.child.kill("SIGTERM");
+    await txn.done.catch(() => {});
+  }
+  // A SCRAM user added with the CLI, as an operator would.
+  const add = spawn(moldauBin, ["-b", kafka, "user", "add", "browser-alice", "--password", "s3cret-pw", "--mechanism", "SCRAM-SHA-512"], { stdio: "inherit" });
+  assert.equal(await new Promise((r) => add.on("exit", r)), 0);
+  await go("#/users");
+  const user = page.locator("#users-table tr[data-user='browser-alice']");
+  await user.waitFor();
+  assert.match(await user.textContent(), /SCRAM-SHA-512/);
+  assert.doesNotMatch(await page.locator("main").textContent(), /s3cret/);
+  await shot("users");
   assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
 });

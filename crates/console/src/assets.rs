@@ -22,6 +22,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("topics.js", JS, include_str!("assets/topics.js")),
     ("messages.js", JS, include_str!("assets/messages.js")),
     ("groups.js", JS, include_str!("assets/groups.js")),
+    ("admin.js", JS, include_str!("assets/admin.js")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 

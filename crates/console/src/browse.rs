@@ -7,7 +7,9 @@
 //! Blocking: runs on tokio's blocking pool.
 
 use crate::error::{ApiError, ApiResult};
+use crate::json_path::FieldFilter;
 use crate::reader::{read_chunk, READ_STEP_BYTES};
+use crate::render::{render, RenderMode};
 use moldau_broker::partition::Partition;
 use moldau_client::ConsumerRecord;
 use std::collections::BTreeMap;
@@ -20,13 +22,20 @@ const BACKWARD_WINDOW_OFFSETS_MIN: i64 = 64;
 /// Largest window of a newest-first scan, in offsets.
 const BACKWARD_WINDOW_OFFSETS_MAX: i64 = 1 << 20;
 
-/// Which records a page keeps. Substrings match raw bytes, case-sensitively.
+/// Which records a page keeps. Substrings match case-sensitively: keys and headers
+/// their raw bytes, values their raw bytes or the pretty JSON the browser shows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     /// Header name, and optionally a substring of its value (`name=value`).
     pub header: Option<(String, Option<Vec<u8>>)>,
+    /// A field of the JSON value (`user.country = "CZ"`).
+    pub field: Option<FieldFilter>,
+    /// Offsets kept, both ends included.
+    pub offsets: Option<(i64, i64)>,
+    /// Timestamps kept (ms since the epoch), both ends included.
+    pub timestamps: Option<(i64, i64)>,
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -42,12 +51,41 @@ impl Filter {
         }
     }
 
+    /// Whether the value contains `want` as stored, or as the browser shows it.
+    fn value_contains(want: &[u8], value: Option<&[u8]>) -> bool {
+        let Some(v) = value else { return false };
+        if contains(v, want) {
+            return true;
+        }
+        let shown = render(v, RenderMode::Auto);
+        shown.format == "json" && contains(shown.data.as_bytes(), want)
+    }
+
     pub fn matches(&self, r: &ConsumerRecord) -> bool {
-        let field = |want: &Option<Vec<u8>>, have: &Option<bytes::Bytes>| match want {
+        if self
+            .offsets
+            .is_some_and(|(lo, hi)| r.offset < lo || r.offset > hi)
+            || self
+                .timestamps
+                .is_some_and(|(lo, hi)| r.timestamp < lo || r.timestamp > hi)
+        {
+            return false;
+        }
+        let key_ok = match &self.key {
             None => true,
-            Some(w) => have.as_deref().is_some_and(|h| contains(h, w)),
+            Some(w) => r.key.as_deref().is_some_and(|h| contains(h, w)),
         };
-        if !field(&self.key, &r.key) || !field(&self.value, &r.value) {
+        let value_ok = match &self.value {
+            None => true,
+            Some(w) => Self::value_contains(w, r.value.as_deref()),
+        };
+        if !key_ok
+            || !value_ok
+            || self
+                .field
+                .as_ref()
+                .is_some_and(|f| !f.matches(r.value.as_deref()))
+        {
             return false;
         }
         match &self.header {
@@ -115,6 +153,7 @@ fn scan_forward(
             READ_STEP_BYTES.min(*budget),
         )?;
         *budget = budget.saturating_sub(chunk.bytes_read.max(1));
+        let past_range = filter.offsets.is_some_and(|(_, hi)| chunk.next_offset > hi);
         for r in chunk.records {
             if filter.matches(&r) {
                 let next = r.offset + 1;
@@ -128,7 +167,7 @@ fn scan_forward(
                 }
             }
         }
-        if chunk.at_end || chunk.next_offset <= at {
+        if chunk.at_end || chunk.next_offset <= at || past_range {
             return Ok(Scanned {
                 records,
                 next: chunk.next_offset.max(at),
@@ -151,7 +190,11 @@ fn scan_backward(
     want: usize,
     budget: &mut usize,
 ) -> ApiResult<Scanned> {
-    let log_start = p.partition.log_start_offset();
+    // Nothing below the offset range is wanted.
+    let log_start = p
+        .partition
+        .log_start_offset()
+        .max(filter.offsets.map_or(i64::MIN, |(lo, _)| lo));
     let mut hi = p.position;
     let mut window = (want as i64).max(BACKWARD_WINDOW_OFFSETS_MIN);
     let mut out: Vec<ConsumerRecord> = Vec::new();
@@ -333,6 +376,38 @@ mod tests {
         let mut tombstone = r.clone();
         tombstone.value = None;
         assert!(!value.matches(&tombstone));
+    }
+
+    #[test]
+    fn value_filter_sees_the_pretty_json_and_ranges_bound_offsets_and_times() {
+        let mut r = record("k", r#"{"item":"kettle","qty":2}"#, &[]);
+        r.offset = 7;
+        r.timestamp = 1_000;
+        let shown = Filter {
+            value: Some(b"\"qty\": 2".to_vec()),
+            ..Filter::default()
+        };
+        assert!(shown.matches(&r));
+        let field = Filter {
+            field: FieldFilter::parse("item = kettle").ok(),
+            ..Filter::default()
+        };
+        assert!(field.matches(&r));
+        for (offsets, timestamps, want) in [
+            (Some((7, 7)), None, true),
+            (Some((8, 20)), None, false),
+            (Some((0, 6)), None, false),
+            (None, Some((1_000, 1_000)), true),
+            (None, Some((0, 999)), false),
+            (None, Some((1_001, 5_000)), false),
+        ] {
+            let f = Filter {
+                offsets,
+                timestamps,
+                ..Filter::default()
+            };
+            assert_eq!(f.matches(&r), want, "{offsets:?} {timestamps:?}");
+        }
     }
 
     #[test]

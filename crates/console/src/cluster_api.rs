@@ -45,6 +45,31 @@ pub struct ClusterOverview {
     /// Group count by state; `None` when the coordinator could not be asked.
     pub groups_by_state: Option<BTreeMap<String, usize>>,
     pub quorum: QuorumSummary,
+    /// Partitions with fewer in-sync replicas than replicas.
+    pub under_replicated_count: usize,
+    /// Partitions without a leader: no client can use them.
+    pub offline_count: usize,
+    /// Partitions with replicas being added or removed.
+    pub reassigning_count: usize,
+    /// The first [`PROBLEM_PARTITIONS_LISTED_MAX`] of each kind above, to show.
+    pub problem_partitions: Vec<ProblemPartition>,
+}
+
+/// Most problem partitions listed by the overview (all are counted).
+pub const PROBLEM_PARTITIONS_LISTED_MAX: usize = 50;
+
+/// A partition the overview highlights.
+#[derive(Debug, Serialize)]
+pub struct ProblemPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// `offline`, `under_replicated` or `reassigning`.
+    pub problem: &'static str,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
 }
 
 /// A replica of the metadata log.
@@ -120,6 +145,36 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
         }
         partitions += t.partitions.len();
     }
+    let (mut under_replicated_count, mut offline_count, mut reassigning_count) = (0, 0, 0);
+    let mut problem_partitions = Vec::new();
+    for t in image.topics() {
+        for p in t.partitions.values() {
+            let problem = if p.leader < 0 {
+                offline_count += 1;
+                "offline"
+            } else if p.isr.len() < p.replicas.len() {
+                under_replicated_count += 1;
+                "under_replicated"
+            } else if !p.adding_replicas.is_empty() || !p.removing_replicas.is_empty() {
+                reassigning_count += 1;
+                "reassigning"
+            } else {
+                continue;
+            };
+            if problem_partitions.len() < PROBLEM_PARTITIONS_LISTED_MAX {
+                problem_partitions.push(ProblemPartition {
+                    topic: t.name.clone(),
+                    partition: p.partition,
+                    problem,
+                    leader: p.leader,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    adding: p.adding_replicas.clone(),
+                    removing: p.removing_replicas.clone(),
+                });
+            }
+        }
+    }
     let groups_by_state = match console.groups.list().await {
         Ok(groups) => {
             let mut by_state = BTreeMap::new();
@@ -145,6 +200,10 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
         rates: console.history.current_rates(),
         groups_by_state,
         quorum: quorum(&console),
+        under_replicated_count,
+        offline_count,
+        reassigning_count,
+        problem_partitions,
     }))
 }
 

@@ -39,6 +39,14 @@ pub struct GroupLag {
     pub max_time_lag_ms: i64,
 }
 
+impl GroupLag {
+    /// The group has committed an offset somewhere: before that its lag means nothing
+    /// (uncommitted partitions are not summed), so its lag chart starts here.
+    pub fn has_commits(&self) -> bool {
+        self.partitions.iter().any(|p| p.committed.is_some())
+    }
+}
+
 impl Console {
     pub fn new(broker: Arc<Broker>, loopback_only: bool) -> Self {
         Console {
@@ -128,6 +136,10 @@ impl Console {
                 let now = now_ms();
                 let mut live = HashSet::with_capacity(groups.len());
                 for (d, lag) in groups {
+                    if !lag.has_commits() {
+                        live.insert(d.group_id);
+                        continue;
+                    }
                     self.history.record_lag(
                         &d.group_id,
                         LagSample {
@@ -161,5 +173,35 @@ impl Console {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(committed: Option<i64>) -> PartitionLag {
+        PartitionLag {
+            topic: "t".into(),
+            partition: 0,
+            committed,
+            log_start_offset: 0,
+            end_offset: 10,
+            lag: committed.map(|c| 10 - c),
+            lag_exact: true,
+            time_lag_ms: None,
+        }
+    }
+
+    #[test]
+    fn lag_is_charted_only_once_the_group_committed() {
+        let lag = |parts: Vec<PartitionLag>| GroupLag {
+            partitions: parts,
+            total_lag: 0,
+            max_time_lag_ms: 0,
+        };
+        assert!(!lag(vec![]).has_commits());
+        assert!(!lag(vec![partition(None), partition(None)]).has_commits());
+        assert!(lag(vec![partition(None), partition(Some(3))]).has_commits());
     }
 }

@@ -3,6 +3,7 @@
 //! its [`GroupService`](moldau_broker::group_service::GroupService), so the console
 //! shows and changes exactly what `kafka-consumer-groups.sh` would.
 
+use crate::consumer_group_view::ConsumerGroupView;
 use crate::error::{ApiError, ApiResult};
 use moldau_broker::controller::OFFSETS_TOPIC;
 use moldau_broker::Broker;
@@ -11,6 +12,7 @@ use moldau_coordinator::{GroupRequest, GroupResponse, RequestContext as GroupCon
 use moldau_protocol::kafka::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use moldau_protocol::kafka::messages::{ConsumerGroupDescribeRequest, DeleteGroupsRequest};
 use moldau_protocol::kafka::messages::{
     DescribeGroupsRequest, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetFetchRequest,
     TopicName,
@@ -29,6 +31,10 @@ const LIST_GROUPS_VERSION: i16 = 4;
 const DESCRIBE_GROUPS_VERSION: i16 = 5;
 const OFFSET_FETCH_VERSION: i16 = 7;
 const OFFSET_COMMIT_VERSION: i16 = 8;
+const DELETE_GROUPS_VERSION: i16 = 2;
+/// ConsumerGroupDescribe's answer for a group that is not a consumer-protocol one.
+const GROUP_ID_NOT_FOUND: i16 = moldau_protocol::ResponseError::GroupIdNotFound.code();
+const CONSUMER_GROUP_DESCRIBE_VERSION: i16 = 0;
 
 /// A group as ListGroups reports it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -314,5 +320,54 @@ impl GroupAdmin {
             }
         }
         Ok(failed)
+    }
+
+    /// Deletes a group and its committed offsets (DeleteGroups), which the coordinator
+    /// allows only while the group has no members.
+    pub async fn delete(&self, id: &str) -> ApiResult<()> {
+        let request =
+            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes(id))]);
+        let GroupResponse::DeleteGroups(r) = self
+            .call(DELETE_GROUPS_VERSION, GroupRequest::DeleteGroups(request))
+            .await?
+        else {
+            return Err(ApiError::Internal(
+                "coordinator answered another API".into(),
+            ));
+        };
+        let code = r.results.first().map_or(0, |g| g.error_code);
+        if code != 0 {
+            return Err(ApiError::from_code(code, &format!("deleting group '{id}'")));
+        }
+        Ok(())
+    }
+
+    /// The group as a KIP-848 consumer group, or `None` when it is a classic group
+    /// (or unknown).
+    pub async fn describe_consumer(&self, id: &str) -> ApiResult<Option<ConsumerGroupView>> {
+        let request =
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(str_bytes(id))]);
+        let GroupResponse::ConsumerGroupDescribe(r) = self
+            .call(
+                CONSUMER_GROUP_DESCRIBE_VERSION,
+                GroupRequest::ConsumerGroupDescribe(request),
+            )
+            .await?
+        else {
+            return Err(ApiError::Internal(
+                "coordinator answered another API".into(),
+            ));
+        };
+        let Some(g) = r.groups.first() else {
+            return Ok(None);
+        };
+        match g.error_code {
+            0 => Ok(Some(ConsumerGroupView::of(g))),
+            GROUP_ID_NOT_FOUND => Ok(None),
+            code => Err(ApiError::from_code(
+                code,
+                &format!("describing group '{id}'"),
+            )),
+        }
     }
 }

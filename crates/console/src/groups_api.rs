@@ -3,6 +3,7 @@
 //! members, as `kafka-consumer-groups.sh --reset-offsets` refuses).
 
 use crate::console::{Console, GroupLag};
+use crate::consumer_group_view::ConsumerGroupView;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody, PathParams};
 use crate::group_admin::{CommittedOffset, GroupDescription, GroupMember};
@@ -78,6 +79,8 @@ pub struct GroupDetail {
     pub lag_history: Vec<LagSample>,
     /// What the members' clients pushed (KIP-714), matched by client id.
     pub client_telemetry: Vec<ClientTelemetry>,
+    /// For a KIP-848 consumer group: epochs, and current vs target assignments.
+    pub consumer_protocol: Option<ConsumerGroupView>,
 }
 
 /// The latest metrics one client instance pushed (KIP-714).
@@ -168,7 +171,9 @@ pub async fn detail(
             }
         })
         .collect();
+    let consumer_protocol = console.groups.describe_consumer(&id).await?;
     Ok(Json(GroupDetail {
+        consumer_protocol,
         client_telemetry: client_telemetry(&console, &d.members),
         lag_history: console.history.lag_history(&id),
         group_id: d.group_id,
@@ -189,8 +194,11 @@ pub struct ResetBody {
     pub topic: Option<String>,
     /// Only these partitions of `topic`; default: all of them.
     pub partitions: Option<Vec<i32>>,
-    /// `earliest`, `latest`, `timestamp` or `offset`.
+    /// `earliest`, `latest`, `timestamp`, `offset` or `shift`.
     pub to: String,
+    /// For `to = shift`: added to each partition's committed offset (negative moves
+    /// back), then clamped into its range, as `--shift-by` does.
+    pub shift: Option<i64>,
     /// For `to = timestamp`: milliseconds since the epoch.
     pub timestamp: Option<i64>,
     /// For `to = offset`; clamped into each partition's range, as Kafka's tool does.
@@ -234,6 +242,7 @@ enum Target {
     Latest,
     Timestamp(i64),
     Offset(i64),
+    Shift(i64),
 }
 
 fn target_of(body: &ResetBody) -> ApiResult<Target> {
@@ -247,8 +256,12 @@ fn target_of(body: &ResetBody) -> ApiResult<Target> {
             .offset
             .map(Target::Offset)
             .ok_or_else(|| ApiError::BadRequest("to=offset needs an 'offset'".into())),
+        "shift" => body
+            .shift
+            .map(Target::Shift)
+            .ok_or_else(|| ApiError::BadRequest("to=shift needs a 'shift' (records, ± )".into())),
         other => Err(ApiError::BadRequest(format!(
-            "to must be earliest, latest, timestamp or offset, not '{other}'"
+            "to must be earliest, latest, timestamp, offset or shift, not '{other}'"
         ))),
     }
 }
@@ -275,6 +288,14 @@ fn plan(
             Target::Earliest => start,
             Target::Latest => end,
             Target::Offset(o) => o.clamp(start, end.max(start)),
+            Target::Shift(by) => {
+                let from = current.ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "{topic}-{partition} has no committed offset to shift from"
+                    ))
+                })?;
+                from.saturating_add(by).clamp(start, end.max(start))
+            }
             Target::Timestamp(ts) => hosted
                 .log
                 .read()
@@ -381,4 +402,41 @@ pub async fn reset_offsets(
         applied: true,
         plan: entries,
     }))
+}
+
+/// Query of `DELETE /api/v1/groups/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteGroupQuery {
+    /// Must repeat the group id.
+    pub confirm: Option<String>,
+}
+
+/// `DELETE /api/v1/groups/{id}?confirm={id}`: the group and its committed offsets,
+/// refused while it has members (as Kafka's DeleteGroups is).
+pub async fn delete(
+    State(console): State<Arc<Console>>,
+    PathParams(id): PathParams<String>,
+    crate::extract::QueryParams(q): crate::extract::QueryParams<DeleteGroupQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    console.groups.ensure_coordinator().await?;
+    let described = console.groups.describe(&id).await?;
+    if described.state == "Dead" {
+        return Err(ApiError::UnknownGroup(id));
+    }
+    if !described.is_inactive() {
+        return Err(ApiError::GroupActive(format!(
+            "Group '{id}' can only be deleted while it is inactive, but its state is {} with {} \
+             member(s); stop its consumers first.",
+            described.state,
+            described.members.len()
+        )));
+    }
+    if q.confirm.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::ConfirmationRequired(format!(
+            "deleting group '{id}' forgets its committed offsets; repeat the request with ?confirm={id}"
+        )));
+    }
+    console.groups.delete(&id).await?;
+    tracing::info!(group = %id, "group deleted from the console");
+    Ok(Json(serde_json::json!({ "group_id": id, "deleted": true })))
 }

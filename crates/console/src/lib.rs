@@ -16,18 +16,25 @@ pub mod assets;
 pub mod browse;
 pub mod cluster_api;
 pub mod console;
+pub mod consumer_group_view;
 pub mod error;
 pub mod extract;
 pub mod group_admin;
 pub mod groups_api;
 pub mod guard;
 pub mod history;
+pub mod json_layout;
+pub mod json_path;
 pub mod lag;
+pub mod offsets_log;
 pub mod prometheus;
 pub mod reader;
 pub mod records_api;
 pub mod render;
+pub mod replication_metrics;
 pub mod topics_api;
+pub mod transactions_api;
+pub mod users_api;
 
 pub use console::Console;
 pub use error::ApiError;
@@ -71,11 +78,21 @@ pub fn router(console: Arc<Console>) -> Router {
             get(records_api::list).post(records_api::produce),
         )
         .route(
+            "/topics/{name}/partitions/{partition}/delete-records",
+            post(records_api::delete_records),
+        )
+        .route(
             "/topics/{name}/partitions/{partition}/records/{offset}/{part}",
             get(records_api::download),
         )
         .route("/groups", get(groups_api::list))
-        .route("/groups/{id}", get(groups_api::detail))
+        .route("/transactions", get(transactions_api::list))
+        .route("/users", get(users_api::list))
+        .route(
+            "/groups/{id}",
+            get(groups_api::detail).delete(groups_api::delete),
+        )
+        .route("/groups/{id}/offsets-log", get(offsets_log::offsets_log))
         .route(
             "/groups/{id}/offsets/reset",
             post(groups_api::reset_offsets),

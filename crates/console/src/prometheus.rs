@@ -4,6 +4,7 @@
 
 use crate::console::Console;
 use crate::reader::partition_state;
+use crate::replication_metrics::{self, LedPartition};
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -105,6 +106,47 @@ fn partition_section(console: &Console, out: &mut String) {
             let _ = writeln!(out, "{name}{{{labels}}} {}", get(s));
         }
     }
+}
+
+/// Replication as this broker's led partitions see it (see [`replication_metrics`]).
+fn replication_section(console: &Console, out: &mut String) {
+    let b = &console.broker;
+    let image = b.metadata.image();
+    let mut led: Vec<LedPartition> = b
+        .replicas
+        .all()
+        .into_iter()
+        .filter(|p| p.is_leader())
+        .filter_map(|p| {
+            let assigned = image.topic(&p.tp.topic)?.partitions.get(&p.tp.partition)?;
+            let progress = p.progress();
+            let followers = assigned
+                .replicas
+                .iter()
+                .filter(|id| **id != b.node_id)
+                .map(|id| (*id, progress.follower(*id).map_or(-1, |f| f.log_end_offset)))
+                .collect();
+            Some(LedPartition {
+                topic: p.tp.topic.clone(),
+                partition: p.tp.partition,
+                replicas: assigned.replicas.clone(),
+                isr: assigned.isr.clone(),
+                log_end_offset: partition_state(&p).log_end_offset,
+                followers,
+            })
+        })
+        .collect();
+    led.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    let offline = if b.quorum_view().leader_id == b.node_id {
+        image
+            .topics()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.leader < 0)
+            .count()
+    } else {
+        0
+    };
+    replication_metrics::write(out, &led, offline);
 }
 
 async fn group_section(console: &Console, out: &mut String) {
@@ -224,6 +266,7 @@ pub async fn render(console: &Console) -> String {
     let mut out = String::with_capacity(16 * 1024);
     broker_section(console, &mut out);
     partition_section(console, &mut out);
+    replication_section(console, &mut out);
     group_section(console, &mut out).await;
     out
 }

@@ -4,6 +4,7 @@ use crate::browse::{browse, format_cursor, parse_cursor, Filter, Order, ScanPart
 use crate::console::{now_ms, Console};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody, PathParams, QueryParams};
+use crate::json_path::FieldFilter;
 use crate::reader::{partition_state, record_at};
 use crate::render::{RecordView, RenderMode};
 use crate::topics_api::topic;
@@ -46,6 +47,14 @@ pub struct BrowseQuery {
     pub value: Option<String>,
     /// `name` or `name=value-substring`.
     pub header: Option<String>,
+    /// A field of the JSON value: `path op value`, e.g. `user.country = "CZ"`.
+    pub field: Option<String>,
+    /// Offset range kept (inclusive); either end may be left out.
+    pub offset_min: Option<i64>,
+    pub offset_max: Option<i64>,
+    /// Timestamp range kept (ms since the epoch, inclusive); either end may be left out.
+    pub time_min: Option<i64>,
+    pub time_max: Option<i64>,
     /// `auto`, `text`, `json` or `hex`.
     pub render: Option<RenderMode>,
 }
@@ -178,6 +187,20 @@ fn positions(
     Ok(out)
 }
 
+/// An inclusive range from optional ends; `None` when both are absent.
+fn range(what: &str, min: Option<i64>, max: Option<i64>) -> ApiResult<Option<(i64, i64)>> {
+    if min.is_none() && max.is_none() {
+        return Ok(None);
+    }
+    let (lo, hi) = (min.unwrap_or(i64::MIN), max.unwrap_or(i64::MAX));
+    if lo > hi {
+        return Err(ApiError::BadRequest(format!(
+            "{what}_min ({lo}) is above {what}_max ({hi})"
+        )));
+    }
+    Ok(Some((lo, hi)))
+}
+
 fn optional_bytes(s: &Option<String>) -> Option<Vec<u8>> {
     s.as_ref()
         .filter(|s| !s.is_empty())
@@ -215,11 +238,28 @@ pub async fn list(
             .as_deref()
             .filter(|h| !h.is_empty())
             .map(Filter::header_from),
+        field: q
+            .field
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(FieldFilter::parse)
+            .transpose()?,
+        offsets: range("offset", q.offset_min, q.offset_max)?,
+        timestamps: range("time", q.time_min, q.time_max)?,
     };
     let partitions = selected_partitions(&console, &name, q.partitions.as_deref())?;
     let render = q.render.unwrap_or_default();
     let page = tokio::task::spawn_blocking(move || -> ApiResult<RecordsPage> {
-        let scan = positions(&q, order, partitions)?;
+        let mut scan = positions(&q, order, partitions)?;
+        // Start inside the offset range rather than filter up to it.
+        if let Some((lo, hi)) = filter.offsets {
+            for s in &mut scan {
+                s.position = match order {
+                    Order::OldestFirst => s.position.max(lo),
+                    Order::NewestFirst => s.position.min(hi.saturating_add(1)),
+                };
+            }
+        }
         let page = browse(&name, &scan, order, &filter, limit)?;
         let mut tail = std::collections::BTreeMap::new();
         let mut bounds = Vec::with_capacity(scan.len());
@@ -472,5 +512,79 @@ pub async fn produce(
         } else {
             timestamp
         },
+    }))
+}
+
+/// Body of `POST /api/v1/topics/{name}/partitions/{partition}/delete-records`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteRecordsBody {
+    /// Records below this offset go; -1 means up to the high watermark (as Kafka's
+    /// DeleteRecords).
+    pub before_offset: i64,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// The partition's new log start.
+#[derive(Debug, Serialize)]
+pub struct RecordsDeleted {
+    pub partition: i32,
+    pub log_start_offset: i64,
+}
+
+/// `POST /api/v1/topics/{name}/partitions/{partition}/delete-records`: moves the log
+/// start forward, as DeleteRecords (`kafka-delete-records.sh`) does.
+pub async fn delete_records(
+    State(console): State<Arc<Console>>,
+    PathParams((name, partition)): PathParams<(String, i32)>,
+    JsonBody(body): JsonBody<DeleteRecordsBody>,
+) -> ApiResult<Json<RecordsDeleted>> {
+    if let Err(e) = moldau_broker::internal_topics::check_client_delete_records(&name) {
+        return Err(ApiError::Forbidden(format!(
+            "records of '{name}' cannot be deleted: {e:?}"
+        )));
+    }
+    let hosted = selected_partitions(&console, &name, Some(&partition.to_string()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal("no partition selected".into()))?;
+    let image = console.broker.metadata.image();
+    if let Err(not_served) = moldau_broker::leadership::check_leader(
+        &image,
+        console.broker.node_id,
+        &name,
+        partition,
+        -1,
+    ) {
+        return Err(ApiError::Unavailable(format!(
+            "this broker does not lead {name}-{partition} ({:?})",
+            not_served.error
+        )));
+    }
+    let state = partition_state(&hosted);
+    let target = if body.before_offset == -1 {
+        state.high_watermark
+    } else {
+        body.before_offset
+    };
+    if target < 0 || target > state.high_watermark {
+        return Err(ApiError::BadRequest(format!(
+            "before_offset must be between 0 and the high watermark {} (or -1 for all), not {}",
+            state.high_watermark, body.before_offset
+        )));
+    }
+    require_confirmation(
+        body.confirm,
+        &format!(
+            "deleting the records of {name}-{partition} below offset {target} cannot be undone"
+        ),
+    )?;
+    let start =
+        tokio::task::spawn_blocking(move || hosted.log.write().delete_records_before(target))
+            .await??;
+    tracing::info!(topic = %name, partition, log_start_offset = start, "records deleted from the console");
+    Ok(Json(RecordsDeleted {
+        partition,
+        log_start_offset: start,
     }))
 }

@@ -2,6 +2,7 @@
 //! hex, cut to a preview size so one huge value cannot swamp a page (the full bytes
 //! stay downloadable).
 
+use crate::json_layout;
 use moldau_client::{ConsumerRecord, TimestampType};
 use serde::{Deserialize, Serialize};
 
@@ -73,14 +74,14 @@ fn hex(bytes: &[u8]) -> Rendered {
     }
 }
 
-/// Pretty JSON if `s` is a JSON object or array that fits the preview.
+/// Pretty JSON if `s` is a JSON object or array that fits the preview, with its keys
+/// in the order they were written.
 fn pretty_json(s: &str) -> Option<String> {
     let t = s.trim_start();
     if s.len() > PREVIEW_TEXT_BYTES_MAX || !(t.starts_with('{') || t.starts_with('[')) {
         return None;
     }
-    let value: serde_json::Value = serde_json::from_str(s).ok()?;
-    serde_json::to_string_pretty(&value).ok()
+    json_layout::pretty(s)
 }
 
 /// Renders bytes for display.
@@ -158,6 +159,9 @@ mod tests {
         let j = render(br#"{"a":1,"b":[true]}"#, RenderMode::Auto);
         assert_eq!(j.format, "json");
         assert!(j.data.contains("\n  \"a\": 1"));
+        // Keys as written, not sorted.
+        let z = render(br#"{"z":1,"a":2}"#, RenderMode::Auto);
+        assert_eq!(z.data, "{\n  \"z\": 1,\n  \"a\": 2\n}");
         let t = render("grüße".as_bytes(), RenderMode::Auto);
         assert_eq!((t.format, t.data.as_str()), ("text", "grüße"));
         let h = render(&[0xff, 0x00, 0x10], RenderMode::Auto);

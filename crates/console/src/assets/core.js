@@ -141,33 +141,86 @@
     if (text !== undefined) el.textContent = text;
     return el;
   };
-  M.fmtCompact = (v) => (v < 10 ? Number(v).toFixed(1) : M.fmtNum(Math.round(v)));
-  M.lineChart = function (series, { format = M.fmtCompact, empty = "No data yet" } = {}) {
-    const W = 960, H = 200, L = 76, R = 8, T = 10, B = 22;
+  M.fmtCompact = (v) => (v < 10 ? Number(v).toFixed(v % 1 ? 1 : 0) : M.fmtNum(Math.round(v)));
+  // A round upper bound (1, 2 or 5 times a power of ten) at or above v.
+  const niceMax = (v) => {
+    if (v <= 1) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    return [1, 2, 5, 10].map((m) => m * p).find((x) => x >= v);
+  };
+  const TIME_STEPS_MS = [5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5];
+  const pad2 = (n) => String(n).padStart(2, "0");
+  const clock = (t, seconds) => {
+    const d = new Date(t);
+    return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` + (seconds ? `:${pad2(d.getSeconds())}` : "");
+  };
+
+  // Line chart (SVG) with round value ticks, clock-time ticks and a hover tooltip.
+  // series = [{name, points: [[t, v], ...]}]; `domain` = [t0, t1] fixes the time axis
+  // so charts drawn from the same samples line up.
+  M.lineChart = function (series, { format = M.fmtCompact, empty = "No data yet", domain = null } = {}) {
+    const W = 960, H = 210, L = 76, R = 12, T = 12, B = 26;
     const svg = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img" });
-    // One sample is drawn as a short flat line, so the chart shows something at once.
-    series = series.map((x) => (x.points.length === 1 ? { ...x, points: [[x.points[0][0] - 1000, x.points[0][1]], x.points[0]] } : x));
+    const box = h("div.chart-box", {}, svg);
     const all = series.flatMap((x) => x.points);
-    if (all.length < 2) {
+    if (all.length === 0) {
       svg.append(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis-label" }, empty));
-      return h("div", {}, svg);
+      return h("div", {}, box);
     }
-    const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
-    const vmax = Math.max(1, ...all.map((p) => p[1]));
-    const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - R);
+    let [t0, t1] = domain || [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+    if (t1 - t0 < 1000) t0 = t1 - 60000;
+    const vmax = niceMax(Math.max(...all.map((p) => p[1])));
+    const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     const y = (v) => T + (1 - v / vmax) * (H - T - B);
-    for (const f of [0, 0.5, 1]) {
+    // Round ticks: 50 -> 0, 10, ..., 50; 20 -> 0, 5, ..., 20.
+    const steps = String(vmax)[0] === "2" ? 4 : 5;
+    for (const f of Array.from({ length: steps + 1 }, (_, i) => i / steps)) {
       svg.append(s("line", { class: "grid", x1: L, x2: W - R, y1: y(vmax * f), y2: y(vmax * f) }));
-      svg.append(s("text", { class: "axis-label", x: L - 6, y: y(vmax * f) + 4, "text-anchor": "end" }, format(vmax * f)));
+      svg.append(s("text", { class: "axis-label y-tick", x: L - 6, y: y(vmax * f) + 4, "text-anchor": "end" }, format(vmax * f)));
     }
-    svg.append(s("text", { class: "axis-label", x: L, y: H - 4 }, new Date(t0).toLocaleTimeString()));
-    svg.append(s("text", { class: "axis-label", x: W - R, y: H - 4, "text-anchor": "end" }, new Date(t1).toLocaleTimeString()));
+    const step = TIME_STEPS_MS.find((st) => (t1 - t0) / st <= 6) || TIME_STEPS_MS[TIME_STEPS_MS.length - 1];
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
+      svg.append(s("line", { class: "tick", x1: x(t), x2: x(t), y1: H - B, y2: H - B + 4 }));
+      svg.append(s("text", { class: "axis-label x-tick", x: x(t), y: H - 6, "text-anchor": "middle" }, clock(t, step < 60000)));
+    }
+    svg.append(s("line", { class: "grid", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     series.forEach((ser, i) => {
+      if (ser.points.length === 1) {
+        const [pt] = ser.points;
+        svg.append(s("circle", { class: `dot s${i}`, cx: x(pt[0]), cy: y(pt[1]), r: 3 }));
+        return;
+      }
       const pts = ser.points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
       svg.append(s("polyline", { class: `line s${i}`, points: pts, "vector-effect": "non-scaling-stroke" }));
     });
+    // Hover: the nearest sample's time and every series' value there.
+    const cursor = s("line", { class: "cursor hidden", y1: T, y2: H - B });
+    const hit = s("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "transparent" });
+    svg.append(cursor, hit);
+    const tip = h("div.chart-tip.hidden", { role: "tooltip" });
+    box.append(tip);
+    const times = [...new Set(all.map((p) => p[0]))].sort((a, b) => a - b);
+    hit.addEventListener("mousemove", (e) => {
+      const rect = svg.getBoundingClientRect();
+      const vx = ((e.clientX - rect.left) / rect.width) * W;
+      const t = t0 + ((vx - L) / (W - L - R)) * (t1 - t0);
+      const near = times.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a));
+      cursor.setAttribute("x1", x(near));
+      cursor.setAttribute("x2", x(near));
+      cursor.classList.remove("hidden");
+      M.replace(tip, h("strong", { text: new Date(near).toLocaleTimeString() }),
+        series.map((ser, i) => {
+          const p = ser.points.find((q) => q[0] === near);
+          return h("div", {}, h("span.s" + i, { text: ser.name }), h("span", { text: p ? format(p[1]) : "–" }));
+        }));
+      tip.classList.remove("hidden");
+      const px = (x(near) / W) * rect.width;
+      tip.style.left = Math.min(px + 12, rect.width - tip.offsetWidth - 4) + "px";
+      tip.style.top = "8px";
+    });
+    hit.addEventListener("mouseleave", () => { tip.classList.add("hidden"); cursor.classList.add("hidden"); });
     const legend = h("div.legend", {}, series.map((ser, i) => h("span.s" + i, { text: ser.name })));
-    return h("div", {}, svg, legend);
+    return h("div", {}, box, legend);
   };
 
   // ---- sortable table: columns = [{key, label, num, render(row)}] ----
@@ -223,7 +276,7 @@
       if (!m) continue;
       document.querySelectorAll("#nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === r.nav));
       M.replace(main, h("p.muted", { text: "Loading…" }));
-      Promise.resolve(r.page(main, ...m.slice(1).map(decodeURIComponent))).catch((e) => M.replace(main, M.errorBox(e)));
+      Promise.resolve(r.page(main, ...m.slice(1).map((x) => (x === undefined ? x : decodeURIComponent(x))))).catch((e) => M.replace(main, M.errorBox(e)));
       return;
     }
     M.notFound(main, "Page not found", `There is no console page at ${path}.`, ["#/", "Back to the overview"]);

@@ -26,26 +26,38 @@
   function resetPanel(id, getDetail) {
     const topic = h("select", { id: "reset-topic" });
     const to = h("select", { id: "reset-to" },
-      [["earliest", "Earliest"], ["latest", "Latest"], ["timestamp", "Time"], ["offset", "Offset"]]
+      [["earliest", "Earliest"], ["latest", "Latest"], ["timestamp", "Date and time"], ["offset", "Offset"], ["shift", "Shift by"]]
         .map(([v, l]) => h("option", { value: v, text: l })));
     const offset = h("input", { id: "reset-offset", type: "number", min: 0, placeholder: "offset" });
     const time = h("input", { id: "reset-time", type: "datetime-local", step: 1 });
+    const shift = h("input", { id: "reset-shift", type: "number", placeholder: "-100 or 50", class: "short" });
+    const parts = h("input", { id: "reset-partitions", placeholder: "all", size: 8, autocomplete: "off", title: "Comma-separated partition numbers" });
     const plan = h("div", { id: "reset-plan" });
     const result = h("div", { id: "reset-result" });
     const apply = h("button.danger", { id: "reset-apply", type: "button", text: "Reset offsets…", disabled: true });
     const sync = () => {
       offset.classList.toggle("hidden", to.value !== "offset");
       time.classList.toggle("hidden", to.value !== "timestamp");
+      shift.classList.toggle("hidden", to.value !== "shift");
+      parts.disabled = !topic.value;
       apply.disabled = true;
       M.replace(plan);
     };
     to.addEventListener("change", sync);
+    parts.addEventListener("input", () => { apply.disabled = true; M.replace(plan); });
     topic.addEventListener("change", sync);
     sync();
     const request = () => {
       const body = { to: to.value };
       if (topic.value) body.topic = topic.value;
+      if (topic.value && parts.value.trim()) {
+        body.partitions = parts.value.split(",").map((x) => x.trim()).filter(Boolean).map((x) => {
+          if (!/^\d+$/.test(x)) throw new Error(`'${x}' is not a partition number.`);
+          return Number(x);
+        });
+      }
       if (to.value === "offset") body.offset = Number(offset.value || 0);
+      if (to.value === "shift") body.shift = Number(shift.value || 0);
       if (to.value === "timestamp") body.timestamp = time.value ? new Date(time.value).getTime() : Date.now();
       return body;
     };
@@ -103,11 +115,53 @@
       el: h("div.panel", { id: "reset-panel" },
         h("p.muted", { text: "Offsets can be reset only while the group has no active members (state Empty), as with kafka-consumer-groups.sh. Preview first, then confirm." }),
         h("form.inline", { onsubmit: preview },
-          h("label", {}, "Topic", topic), h("label", {}, "Reset to", to), h("label", {}, "\u00a0", offset), h("label", {}, "\u00a0", time),
+          h("label", {}, "Topic", topic), h("label", {}, "Partitions", parts), h("label", {}, "Reset to", to),
+          h("label", {}, "\u00a0", offset), h("label", {}, "\u00a0", time), h("label", {}, "\u00a0", shift),
           h("button", { type: "submit", id: "reset-preview-button", text: "Preview" }), apply),
         plan, result),
       update: fillTopics,
     };
+  }
+
+  // Deleting the group: only when it has no members, and the id typed again.
+  function deletePanel(id) {
+    const result = h("div", { id: "group-delete-result" });
+    const run = async () => {
+      M.replace(result);
+      const ok = await M.confirmAction({
+        title: "Delete consumer group?",
+        okLabel: "Delete group",
+        typed: id,
+        body: h("p", {}, "This deletes group ", h("code", { text: id }), " and all of its committed offsets. Its consumers will start from auto.offset.reset next time."),
+      });
+      if (!ok) return;
+      try {
+        await M.api("DELETE", `/groups/${M.enc(id)}?confirm=${M.enc(id)}`);
+        M.go("#/groups");
+      } catch (e) { M.replace(result, M.errorBox(e)); }
+    };
+    return h("div.panel.danger-zone", {}, h("h3", { text: "Delete this group" }),
+      h("p.muted", { text: "Possible only while the group has no active members." }),
+      h("button.danger", { id: "delete-group", type: "button", text: "Delete group…", onclick: run }), result);
+  }
+
+  // The group's records in __consumer_offsets, decoded (newest first).
+  function offsetsRecords(id) {
+    const body = h("div", { id: "group-offsets-log" });
+    const load = async () => {
+      try {
+        const r = await M.get(`/groups/${M.enc(id)}/offsets-log`);
+        M.replace(body, r.records.length === 0 ? h("p.muted", { text: `No records for this group in ${r.topic}-${r.partition}.` }) :
+          h("div", {}, h("p.muted", { text: `${r.topic} partition ${r.partition} (where this group's coordinator keeps it), newest first${r.partial ? "; older records not searched" : ""}.` }),
+            h("div.scroll", {}, h("table", { id: "offsets-log" },
+              h("thead", {}, h("tr", {}, ["Offset", "Time", "Kind", "Key", "Value"].map((x) => h("th", { text: x })))),
+              h("tbody", {}, r.records.map((x) => h("tr", {},
+                h("td.num", { text: x.offset }), h("td.nowrap", { text: M.fmtTime(x.timestamp) }), h("td", { text: x.kind }),
+                h("td.mono", { text: x.key }), h("td.mono", { text: x.value }))))))));
+      } catch (e) { M.replace(body, M.errorBox(e)); }
+    };
+    load();
+    return h("div", {}, h("button", { type: "button", id: "offsets-log-refresh", text: "Refresh", onclick: load }), body);
   }
 
   M.route(/^\/groups\/(.+)$/, "groups", async (main, id) => {
@@ -121,16 +175,20 @@
     const head = h("div.cards", { id: "group-cards" });
     const members = h("div", { id: "group-members" });
     const telemetry = h("div", { id: "group-client-metrics" });
+    const kip848 = h("div", { id: "group-consumer-protocol" });
     const parts = h("div", { id: "group-partitions" });
     const chart = h("div", { id: "group-lag-chart" });
     const problem = h("div");
     const reset = resetPanel(id, () => d);
+    const offsetsLog = offsetsRecords(id);
     M.replace(main, h("h1", {}, "Group ", h("span.mono", { id: "group-name", text: id })), problem, head,
       h("h2", { text: "Lag per partition" }), parts,
       h("h2", { text: "Lag over the last hour" }), h("div.panel", {}, chart),
-      h("h2", { text: "Members" }), members,
+      h("h2", { text: "Members" }), members, kip848,
       h("h2", { text: "Client metrics" }), telemetry,
-      h("h2", { text: "Reset offsets" }), reset.el);
+      h("h2", { text: "Reset offsets" }), reset.el,
+      h("h2", { text: "Committed offsets, as stored" }), offsetsLog,
+      deletePanel(id));
     const draw = () => {
       M.replace(head, ...[["State", badge(d.state), "group-state"], ["Members", M.fmtNum(d.members.length)], ["Assignor", d.assignor || "–"],
         ["Total lag", M.fmtNum(d.total_lag), "group-total-lag"], ["Time lag", M.fmtDuration(d.max_time_lag_ms)]]
@@ -152,6 +210,22 @@
           h("tbody", {}, d.members.map((m) => h("tr", {},
             h("td", { text: m.client_id }), h("td.mono", { text: m.host }), h("td.mono", { text: m.member_id }),
             h("td", { text: m.assignment.map((a) => `${a.topic}: ${a.partitions.join(", ")}`).join("; ") || "–" })))))));
+      const cp = d.consumer_protocol;
+      const parts848 = (list) => list.map((a) => `${a.topic}: ${a.partitions.join(", ")}`).join("; ") || "–";
+      M.replace(kip848, !cp ? null : h("div", {},
+        h("h2", { text: "Consumer protocol (KIP-848)" }),
+        h("dl.kv", {}, h("dt", { text: "Group epoch" }), h("dd", { id: "group-epoch", text: String(cp.group_epoch) }),
+          h("dt", { text: "Assignment epoch" }), h("dd", { text: String(cp.assignment_epoch) }),
+          h("dt", { text: "Assignor" }), h("dd", { text: cp.assignor })),
+        cp.members.length === 0 ? h("p.muted", { text: "No members." }) : h("div.scroll", {}, h("table", { id: "group-consumer-members" },
+          h("thead", {}, h("tr", {}, ["Member", "Client", "Epoch", "Subscribed", "Current assignment", "Target assignment", "Revoking", "Awaiting"].map((x) => h("th", { text: x })))),
+          h("tbody", {}, cp.members.map((m) => h("tr", { class: m.revoking.length || m.awaiting.length || m.member_epoch < cp.group_epoch ? "warn" : null, "data-member": m.member_id },
+            h("td.mono", { text: m.member_id, title: m.instance_id ? "static: " + m.instance_id : null }),
+            h("td", { text: `${m.client_id} ${m.host}` }),
+            h("td.num.member-epoch", { text: String(m.member_epoch), title: m.member_epoch < cp.group_epoch ? "behind the group epoch: reconciling" : "up to date" }),
+            h("td", { text: m.subscribed_regex ? `/${m.subscribed_regex}/` : m.subscribed_topics.join(", ") }),
+            h("td.current", { text: parts848(m.current) }), h("td.target", { text: parts848(m.target) }),
+            h("td.revoking", { text: parts848(m.revoking) }), h("td.awaiting", { text: parts848(m.awaiting) }))))))));
       M.replace(telemetry, d.client_telemetry.length === 0
         ? h("p.muted", { text: "No client pushed metrics (KIP-714: librdkafka 2.5+ and the Java client 3.7+ do when the broker asks)." })
         : h("div", {}, d.client_telemetry.map((c) => h("div", {},

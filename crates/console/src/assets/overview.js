@@ -4,7 +4,8 @@
 (function () {
   const M = window.Moldau, h = M.h;
 
-  const card = (label, value, id) => h("div.card", {}, h("div.label", { text: label }), h("div.value", { text: value, id }));
+  const card = (label, value, id, opts = {}) => h("div.card", { class: opts.cls || null },
+    h("div.label", { text: label }), h("div.value", { text: value, id, title: value }), opts.sub ? h("div.sub", { text: opts.sub }) : null);
 
   M.route(/^\/$/, "overview", async (main) => {
     const cards = h("div.cards", { id: "overview-cards" });
@@ -13,8 +14,9 @@
     const chartBytes = h("div", { id: "chart-bytes" });
     const chartRecords = h("div", { id: "chart-records" });
     const problem = h("div");
+    const health = h("div", { id: "overview-problems" });
     M.replace(main,
-      h("h1", { text: "Overview" }), problem, cards,
+      h("h1", { text: "Overview" }), problem, cards, health,
       h("h2", { text: "Throughput" }),
       h("div.panel", {}, h("div.muted", { text: "Bytes per second, last minutes" }), chartBytes),
       h("div.panel", {}, h("div.muted", { text: "Records per second, last minutes" }), chartRecords),
@@ -30,22 +32,37 @@
         M.replace(problem, M.errorBox(e));
         return;
       }
+      const alert = (n) => ({ cls: n > 0 ? "alert" : null });
       M.replace(cards,
-        card("Cluster id", o.cluster_id, "cluster-id"),
-        card("Brokers", M.fmtNum(o.brokers.length)),
-        card("Topics", M.fmtNum(o.topics) + (o.internal_topics ? ` (+${o.internal_topics} internal)` : ""), "topic-count"),
-        card("Partitions", M.fmtNum(o.partitions)),
-        card("Bytes in", M.fmtBytes(o.rates.bytes_in_per_sec) + "/s"),
-        card("Bytes out", M.fmtBytes(o.rates.bytes_out_per_sec) + "/s"),
-        card("Records in", M.fmtRate(o.rates.records_in_per_sec, "rec")),
-        card("Records out", M.fmtRate(o.rates.records_out_per_sec, "rec")));
+        card("Cluster id", o.cluster_id, "cluster-id", { cls: "wide" }),
+        card("Brokers", M.fmtNum(o.brokers.length), "broker-count", { sub: `controller ${o.controller_id >= 0 ? o.controller_id : "none"}` }),
+        card("Topics", M.fmtNum(o.topics), "topic-count", { sub: o.internal_topics ? `+${o.internal_topics} internal` : null }),
+        card("Partitions", M.fmtNum(o.partitions), "partition-count"),
+        card("Under-replicated", M.fmtNum(o.under_replicated_count), "under-replicated-count", alert(o.under_replicated_count)),
+        card("Offline partitions", M.fmtNum(o.offline_count), "offline-count", alert(o.offline_count)),
+        card("Bytes in", M.fmtBytes(o.rates.bytes_in_per_sec) + "/s", "bytes-in"),
+        card("Bytes out", M.fmtBytes(o.rates.bytes_out_per_sec) + "/s", "bytes-out"),
+        card("Records in", M.fmtRate(o.rates.records_in_per_sec, "rec"), "records-in"),
+        card("Records out", M.fmtRate(o.rates.records_out_per_sec, "rec"), "records-out", { sub: "delivered to consumers" }));
+      M.replace(health, o.problem_partitions.length === 0 ? null : h("div.panel", {},
+        h("h2", { text: "Partitions needing attention" }),
+        h("div.scroll", {}, h("table", { id: "problem-partitions" },
+          h("thead", {}, h("tr", {}, ["Topic", "Partition", "Problem", "Leader", "Replicas", "ISR", "Moving"].map((x) => h("th", { text: x })))),
+          h("tbody", {}, o.problem_partitions.map((p) => h("tr", { class: p.problem === "offline" ? "bad" : "warn" },
+            h("td", {}, h("a", { href: `#/topics/${M.enc(p.topic)}/partitions`, text: p.topic })), h("td.num", { text: p.partition }),
+            h("td", { text: p.problem.replace("_", "-") }), h("td", { text: p.leader >= 0 ? p.leader : "none" }),
+            h("td", { text: p.replicas.join(", ") }), h("td", { text: p.isr.join(", ") }),
+            h("td", { text: [p.adding.length ? "+" + p.adding.join(",") : "", p.removing.length ? "−" + p.removing.join(",") : ""].filter(Boolean).join(" ") || "–" })))))),
+        o.problem_partitions.length < o.under_replicated_count + o.offline_count + o.reassigning_count ? h("p.muted", { text: "Only the first ones are listed." }) : null));
       const pts = (k) => t.samples.map((x) => [x.t, x[k]]);
+      // Both charts share one time axis: the sampled window.
+      const domain = t.samples.length ? [t.samples[0].t, t.samples[t.samples.length - 1].t] : null;
       M.replace(chartBytes, M.lineChart([
         { name: "bytes in/s", points: pts("bytes_in_per_sec") },
-        { name: "bytes out/s", points: pts("bytes_out_per_sec") }], { format: M.fmtBytes, empty: "Collecting samples (one every 5 s)…" }));
+        { name: "bytes out/s", points: pts("bytes_out_per_sec") }], { format: M.fmtBytes, domain, empty: "Collecting samples (one every 5 s)…" }));
       M.replace(chartRecords, M.lineChart([
         { name: "records in/s", points: pts("records_in_per_sec") },
-        { name: "records out/s", points: pts("records_out_per_sec") }], { empty: "Collecting samples (one every 5 s)…" }));
+        { name: "records out/s (delivered)", points: pts("records_out_per_sec") }], { domain, empty: "Collecting samples (one every 5 s)…" }));
       M.replace(brokers, h("div.scroll", {}, h("table", {},
         h("thead", {}, h("tr", {}, ["Id", "Address", "Controller", "Up since"].map((x) => h("th", { text: x })))),
         h("tbody", {}, o.brokers.map((b) => h("tr", {},

@@ -94,55 +94,159 @@
     M.every(10000, refresh);
   });
 
-  function partitionsTab(el, name) {
+  // Partitions: leader, replicas, ISR (under-replicated and offline rows marked),
+  // offsets; add partitions; delete records below an offset (DeleteRecords).
+  function partitionsTab(el, name, reload, first) {
     const body = h("div", { id: "partitions-table" });
-    M.replace(el, body);
+    const result = h("div", { id: "partitions-result" });
+    const count = h("input", { id: "add-partitions-count", type: "number", min: first.partitions + 1, placeholder: String(first.partitions + 1), class: "short" });
+    const addPartitions = async (e) => {
+      e.preventDefault();
+      M.replace(result);
+      const n = Number(count.value);
+      try {
+        const ok = await M.confirmAction({
+          title: "Add partitions?",
+          okLabel: "Add partitions",
+          body: h("p", {}, "Grow ", h("code", { text: name }), ` to ${n} partitions. Keyed records will map to other partitions from now on; partitions cannot be removed again.`),
+        });
+        if (!ok) return;
+        await M.api("POST", `/topics/${M.enc(name)}/partitions`, { count: n, confirm: true });
+        M.replace(result, M.okBox(`${name} now has ${n} partitions.`));
+        count.value = "";
+        reload();
+      } catch (err) { M.replace(result, M.errorBox(err)); }
+    };
+    const deleteRecords = async (p) => {
+      M.replace(result);
+      const input = h("input", { id: "delete-records-offset", type: "number", min: p.log_start_offset ?? 0, max: p.high_watermark ?? 0, value: p.high_watermark ?? 0 });
+      const ok = await M.confirmAction({
+        title: `Delete records of partition ${p.partition}?`,
+        okLabel: "Delete records",
+        body: [h("p", {}, "Records of ", h("code", { text: `${name}-${p.partition}` }), ` below the offset given are deleted (log start ${M.fmtNum(p.log_start_offset)}, high watermark ${M.fmtNum(p.high_watermark)}). This cannot be undone.`),
+          h("label", {}, "Delete records before offset", input)],
+      });
+      if (!ok) return;
+      try {
+        const r = await M.api("POST", `/topics/${M.enc(name)}/partitions/${p.partition}/delete-records`, { before_offset: Number(input.value), confirm: true });
+        M.replace(result, M.okBox(`Partition ${r.partition} now starts at offset ${M.fmtNum(r.log_start_offset)}.`));
+        reload();
+      } catch (err) { M.replace(result, M.errorBox(err)); }
+    };
+    M.replace(el,
+      first.internal ? null : h("form.inline", { id: "add-partitions", onsubmit: addPartitions },
+        h("label", {}, "New partition count", count), h("button", { type: "submit", id: "add-partitions-submit", text: "Add partitions…" })),
+      result, body);
     return async (t) => {
+      count.min = t.partitions + 1;
+      count.placeholder = String(t.partitions + 1);
       M.replace(body, h("div.scroll", {}, h("table", { id: "partitions" },
-        h("thead", {}, h("tr", {}, ["Partition", "Leader", "Replicas", "ISR", "Log start", "High watermark", "Size", "Segments"]
-          .map((x, i) => h("th", { class: i === 0 || i > 3 ? "num" : null, text: x })))),
-        h("tbody", {}, t.partition_details.map((p) => h("tr", {},
-          h("td.num", { text: p.partition }),
-          h("td", p.offline ? { text: "none (offline)", title: p.offline_reason } : { text: p.leader }),
-          h("td", { text: p.replicas.join(", ") }), h("td", { text: p.isr.join(", ") }),
-          h("td.num", { text: M.fmtNum(p.log_start_offset) }), h("td.num", { text: M.fmtNum(p.high_watermark) }),
-          h("td.num", { text: M.fmtBytes(p.size_bytes) }), h("td.num", { text: M.fmtNum(p.segments) })))))));
+        h("thead", {}, h("tr", {}, ["Partition", "Leader", "Replicas", "ISR", "Log start", "High watermark", "Size", "Segments", ""]
+          .map((x, i) => h("th", { class: i === 0 || (i > 3 && i < 8) ? "num" : null, text: x })))),
+        h("tbody", {}, t.partition_details.map((p) => {
+          const under = p.isr.length < p.replicas.length;
+          return h("tr", { class: p.offline || p.leader < 0 ? "bad" : under ? "warn" : null, "data-partition": p.partition },
+            h("td.num", { text: p.partition }),
+            h("td", p.offline ? { text: "none (offline)", title: p.offline_reason } : p.leader < 0 ? { text: "none" } : { text: p.leader }),
+            h("td", { text: p.replicas.join(", ") }),
+            h("td", { text: p.isr.join(", ") + (under ? " (under-replicated)" : "") }),
+            h("td.num", { text: M.fmtNum(p.log_start_offset) }), h("td.num", { text: M.fmtNum(p.high_watermark) }),
+            h("td.num", { text: M.fmtBytes(p.size_bytes) }), h("td.num", { text: M.fmtNum(p.segments) }),
+            h("td", {}, t.internal || p.high_watermark === null ? null : h("button.small", { type: "button", text: "Delete records…",
+              "data-delete-records": p.partition, onclick: () => deleteRecords(p) })));
+        })))));
     };
   }
 
-  function configsTab(el, name, reload) {
-    const result = h("div");
+  // "604800000" for retention.ms -> "7 days"; -1 -> "unlimited". Only names whose
+  // unit Kafka fixes (.ms, .bytes) are translated.
+  const DURATIONS = [[86400000, "day"], [3600000, "hour"], [60000, "minute"], [1000, "second"], [1, "ms"]];
+  M.humanConfig = function (name, value) {
+    if (value === null || value === undefined || value === "" || !/^-?\d+$/.test(value)) return "";
+    const n = Number(value);
+    const unit = /\.ms$/.test(name) ? "ms" : /\.bytes$/.test(name) ? "bytes" : null;
+    if (!unit) return "";
+    if (n < 0 || (unit === "ms" && n >= 9223372036854775807)) return "unlimited";
+    if (unit === "bytes") return n < 1024 ? n + " B" : M.fmtBytes(n);
+    if (n === 0) return "0 ms";
+    for (const [size, word] of DURATIONS) {
+      if (n % size === 0 || size === 1) {
+        const k = n / size;
+        return word === "ms" ? k + " ms" : `${M.fmtNum(k)} ${word}${k === 1 ? "" : "s"}`;
+      }
+    }
+    return "";
+  };
+
+  // The configs tab: search, "overrides only", human-readable values, and one Save for
+  // every change made (one IncrementalAlterConfigs).
+  function configsTab(el, name, reload, internal) {
+    const result = h("div", { id: "configs-result" });
+    const search = h("input", { id: "config-search", type: "search", placeholder: "Search configs", autocomplete: "off" });
+    const overrides = h("input", { id: "config-overrides", type: "checkbox" });
+    const save = h("button.primary", { id: "configs-save", type: "button", text: "Save changes", disabled: true });
+    const discard = h("button", { id: "configs-discard", type: "button", text: "Discard", disabled: true });
     const body = h("div", { id: "configs-table" });
-    M.replace(el, result, body);
-    const change = async (cfg, value, reset) => {
-      M.replace(result);
-      const req = reset ? { reset: [cfg.name] } : { set: { [cfg.name]: value } };
-      try {
-        const ok = await M.confirmAction({
-          title: "Change topic config?",
-          okLabel: reset ? "Reset config" : "Save config",
-          body: h("p", {}, reset ? `Reset ${cfg.name} on ${name} to the broker's value.`
-            : `Set ${cfg.name} = ${value} on ${name} (was ${cfg.value ?? "unset"}).`),
-        });
-        if (!ok) return;
-        await M.api("PATCH", `/topics/${M.enc(name)}/configs`, { ...req, confirm: true });
-        M.replace(result, M.okBox(`${cfg.name} ${reset ? "reset" : "updated"}.`));
-        reload();
-      } catch (e) { M.replace(result, M.errorBox(e)); }
+    const deleteSlot = h("div");
+    let configs = [];
+    const edits = new Map(); // name -> new value, or null to reset to the default
+    const sync = () => {
+      save.disabled = discard.disabled = edits.size === 0;
+      save.textContent = edits.size ? `Save ${edits.size} change${edits.size === 1 ? "" : "s"}…` : "Save changes";
     };
-    return (t) => {
-      M.replace(body, h("div.scroll", {}, h("table", { id: "configs" },
-        h("thead", {}, h("tr", {}, ["Name", "Value", "Source", ""].map((x) => h("th", { text: x })))),
-        h("tbody", {}, t.configs.map((c) => {
-          const input = h("input", { value: c.value ?? "", "aria-label": c.name, "data-config": c.name });
-          return h("tr", {},
-            h("td.mono", { text: c.name }), h("td", {}, input),
-            h("td", { class: "hide-narrow" }, h("span.badge", { text: c.is_default ? "default" : "topic override", title: c.source })),
-            h("td", {},
-              h("button", { text: "Save…", onclick: () => change(c, input.value.trim(), false) }), " ",
-              c.is_default ? null : h("button", { text: "Reset…", onclick: () => change(c, null, true) })));
+    const draw = () => {
+      const q = search.value.trim().toLowerCase();
+      const rows = configs.filter((c) => (!overrides.checked || !c.is_default || edits.has(c.name)) && (!q || c.name.includes(q)));
+      M.replace(body, rows.length === 0 ? h("p.muted", { text: "No config matches." }) : h("div.scroll", {}, h("table", { id: "configs" },
+        h("thead", {}, h("tr", {}, ["Name", "Value", "", "Source", ""].map((x) => h("th", { text: x })))),
+        h("tbody", {}, rows.map((c) => {
+          const edited = edits.has(c.name);
+          const shown = edited ? (edits.get(c.name) ?? c.value ?? "") : (c.value ?? "");
+          const hint = h("span.muted.human", { text: M.humanConfig(c.name, shown) });
+          const input = h("input", { value: shown, "aria-label": c.name, "data-config": c.name, class: edited ? "edited" : null,
+            oninput: () => {
+              const v = input.value.trim();
+              if (v === (c.value ?? "")) edits.delete(c.name); else edits.set(c.name, v);
+              input.classList.toggle("edited", edits.has(c.name));
+              hint.textContent = M.humanConfig(c.name, v);
+              sync();
+            } });
+          return h("tr", { "data-config-row": c.name },
+            h("td.mono", { text: c.name }), h("td", {}, input), h("td.nowrap", {}, hint),
+            h("td", { class: "hide-narrow" }, h("span.badge", { text: edited && edits.get(c.name) === null ? "reset pending" : c.is_default ? "default" : "override", title: c.source })),
+            h("td", {}, c.is_default ? null : h("button.small", { type: "button", text: "Reset", "data-reset": c.name,
+              onclick: () => { edits.set(c.name, null); sync(); draw(); } })));
         })))));
     };
+    search.addEventListener("input", draw);
+    overrides.addEventListener("change", draw);
+    discard.addEventListener("click", () => { edits.clear(); sync(); draw(); M.replace(result); });
+    save.addEventListener("click", async () => {
+      M.replace(result);
+      const set = {}, reset = [];
+      for (const [k, v] of edits) { if (v === null) reset.push(k); else set[k] = v; }
+      const lines = Object.entries(set).map(([k, v]) => `${k} = ${v}` + (M.humanConfig(k, v) ? ` (${M.humanConfig(k, v)})` : "")).concat(reset.map((k) => `${k}: back to the default`));
+      try {
+        const ok = await M.confirmAction({
+          title: "Change topic configs?",
+          okLabel: "Save",
+          body: [h("p", {}, `${lines.length} change(s) to `, h("code", { text: name }), ":"), h("pre", { id: "configs-plan", text: lines.join("\n") })],
+        });
+        if (!ok) return;
+        await M.api("PATCH", `/topics/${M.enc(name)}/configs`, { set, reset, confirm: true });
+        edits.clear();
+        sync();
+        M.replace(result, M.okBox(`${lines.length} config change(s) saved.`));
+        reload();
+      } catch (e) { M.replace(result, M.errorBox(e)); }
+    });
+    M.replace(el,
+      h("div.toolbar", {}, h("label", {}, "Search", search), h("label.check", {}, overrides, "Overrides only"), save, discard),
+      result, body,
+      internal ? null : h("div.panel.danger-zone", {}, h("h3", { text: "Delete this topic" }),
+        h("p.muted", { text: "Deletes the topic and all of its records, on every broker." }),
+        h("button.danger", { id: "delete-topic", type: "button", text: "Delete topic…", onclick: () => deleteTopic(name, deleteSlot) }), deleteSlot));
+    return (t) => { configs = t.configs; draw(); };
   }
 
   async function deleteTopic(name, slot) {
@@ -159,7 +263,10 @@
     } catch (e) { M.replace(slot, M.errorBox(e)); }
   }
 
-  M.route(/^\/topics\/([^/]+)$/, "topics", async (main, name) => {
+  const TOPIC_TABS = [["messages", "Messages"], ["produce", "Produce"], ["partitions", "Partitions"], ["configs", "Configs"]];
+
+  // #/topics/NAME and #/topics/NAME/TAB: each tab has its own link.
+  M.route(/^\/topics\/([^/]+)(?:\/(messages|produce|partitions|configs))?$/, "topics", async (main, name, tab) => {
     let t;
     try {
       t = await M.get("/topics/" + M.enc(name));
@@ -173,11 +280,18 @@
     const tabs = h("div.tabs", { role: "tablist" });
     const show = (key) => {
       for (const [k, p] of Object.entries(panes)) p.classList.toggle("hidden", k !== key);
-      tabs.querySelectorAll("button").forEach((b) => b.classList.toggle("active", b.dataset.tab === key));
+      tabs.querySelectorAll("a").forEach((b) => b.classList.toggle("active", b.dataset.tab === key));
     };
-    for (const [key, label] of [["messages", "Messages"], ["produce", "Produce"], ["partitions", "Partitions"], ["configs", "Configs"]]) {
+    // A tab's link changes the address without reloading the page.
+    const open = (key) => {
+      const url = `#/topics/${M.enc(name)}/${key}`;
+      if (location.hash !== url) history.pushState(null, "", url);
+      show(key);
+    };
+    for (const [key, label] of TOPIC_TABS) {
       panes[key] = h("div", { id: "pane-" + key });
-      tabs.append(h("button", { id: "tab-" + key, "data-tab": key, text: label, onclick: () => show(key) }));
+      tabs.append(h("a", { id: "tab-" + key, role: "tab", "data-tab": key, href: `#/topics/${M.enc(name)}/${key}`, text: label,
+        onclick: (e) => { e.preventDefault(); open(key); } }));
     }
     const reload = async (force) => {
       try {
@@ -194,20 +308,17 @@
       // Never redraw the configs under someone editing them.
       if (panes.configs.classList.contains("hidden") || force) drawConfigs(t);
     };
-    const deleteSlot = h("div");
     M.replace(main,
       h("h1", {}, "Topic ", h("span.mono", { id: "topic-name", text: name }), t.internal ? h("span.badge", { text: "internal" }) : null),
-      problem, cards, tabs, ...Object.values(panes),
-      t.internal ? null : h("div.panel", {}, h("button.danger", { id: "delete-topic", text: "Delete topic…", onclick: () => deleteTopic(name, deleteSlot) }), deleteSlot));
-    const drawPartitions = partitionsTab(panes.partitions, name);
-    const drawConfigs = configsTab(panes.configs, name, () => reload(true));
+      problem, cards, tabs, ...Object.values(panes));
+    const drawPartitions = partitionsTab(panes.partitions, name, () => reload(true), t);
+    const drawConfigs = configsTab(panes.configs, name, () => reload(true), t.internal);
     M.messagesTab(panes.messages, name, t);
     M.produceTab(panes.produce, name, t, () => {
-      show("messages");
       M.refreshMessages();
       reload(false);
     });
-    show("messages");
+    show(tab || "messages");
     await reload(true);
     M.every(5000, () => reload(false));
   });

@@ -31,6 +31,11 @@ async fn overview_throughput_and_brokers() {
     );
     assert!(o["rates"]["bytes_in_per_sec"].is_number());
     assert!(o["groups_by_state"].is_object());
+    // One healthy node: nothing under-replicated, offline or moving.
+    assert_eq!(o["under_replicated_count"], 0);
+    assert_eq!(o["offline_count"], 0);
+    assert_eq!(o["reassigning_count"], 0);
+    assert_eq!(o["problem_partitions"], serde_json::json!([]));
 
     let t = c.get("/api/v1/cluster/throughput").await.json();
     assert_eq!(t["interval_ms"], 5000);

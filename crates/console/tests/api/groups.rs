@@ -297,3 +297,78 @@ async fn lag_is_right_after_retention_and_on_compacted_topics() {
     assert!(metrics
         .contains("moldau_consumer_group_lag{group=\"gr\",topic=\"ret\",partition=\"0\"} 5\n"));
 }
+
+/// Reset one partition by a shift; delete a group only while it is empty, with the
+/// id repeated as confirmation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shift_one_partition_and_delete_the_group() {
+    let c = start(&[]).await;
+    c.create_topic("s", 2, json!({})).await;
+    for i in 0..10 {
+        c.produce("s", json!({"partition": i % 2, "value": format!("v{i}")}))
+            .await;
+    }
+    let member = consumer(&c, "sg");
+    member.subscribe(&["s"]).await.expect("subscribe");
+    consume_and_commit(&member, 10).await;
+
+    let active = c.delete("/api/v1/groups/sg?confirm=sg").await;
+    assert_eq!(
+        (active.status, active.error()),
+        (409, "group_active".into())
+    );
+    member.close().await.expect("close");
+
+    // Partition 1 only, back by 3 (5 -> 2); partition 0 keeps 5.
+    let r = reset(
+        &c,
+        "sg",
+        json!({"topic": "s", "partitions": [1], "to": "shift", "shift": -3, "confirm": true}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let g = group(&c, "sg").await;
+    assert_eq!((committed(&g, 0), committed(&g, 1)), (Some(5), Some(2)));
+    // The decoded __consumer_offsets records of the group, newest first.
+    let log = c.get("/api/v1/groups/sg/offsets-log").await.json();
+    let records = log["records"].as_array().unwrap();
+    let newest_s1 = records.iter().find(|r| r["key"] == "s-1").unwrap();
+    assert_eq!(newest_s1["kind"], "offset_commit");
+    assert!(
+        newest_s1["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("offset 2,"),
+        "{newest_s1}"
+    );
+    assert!(
+        records.iter().any(|r| r["kind"] == "group_metadata"),
+        "{log}"
+    );
+    let offsets: Vec<i64> = records
+        .iter()
+        .map(|r| r["offset"].as_i64().unwrap())
+        .collect();
+    assert!(offsets.windows(2).all(|w| w[0] > w[1]), "{offsets:?}");
+    // Clamped into the partition's range, as --shift-by.
+    let r = reset(
+        &c,
+        "sg",
+        json!({"topic": "s", "partitions": [1], "to": "shift", "shift": 100, "dry_run": true}),
+    )
+    .await;
+    assert_eq!(r.json()["plan"][0]["new_offset"], 5);
+    let r = reset(&c, "sg", json!({"topic": "s", "to": "shift"})).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    let unconfirmed = c.delete("/api/v1/groups/sg").await;
+    assert_eq!(unconfirmed.error(), "confirmation_required");
+    let wrong = c.delete("/api/v1/groups/sg?confirm=other").await;
+    assert_eq!(wrong.error(), "confirmation_required");
+    let r = c.delete("/api/v1/groups/sg?confirm=sg").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = c.get("/api/v1/groups").await.json();
+    assert!(!listed.to_string().contains("\"sg\""), "{listed}");
+    let again = c.delete("/api/v1/groups/sg?confirm=sg").await;
+    assert_eq!(again.status, 404, "{}", again.text());
+}

@@ -126,6 +126,19 @@ async fn scrape_matches_what_was_produced_and_consumed() {
     );
     assert!(value(&m, &format!("moldau_partition_size_bytes{p}")) > 0.0);
 
+    // Replication, as the only replica leads it: in sync, nothing offline.
+    assert_eq!(value(&m, &format!("moldau_partition_replicas{p}")), 1.0);
+    assert_eq!(
+        value(&m, &format!("moldau_partition_in_sync_replicas{p}")),
+        1.0
+    );
+    assert_eq!(
+        value(&m, &format!("moldau_partition_under_replicated{p}")),
+        0.0
+    );
+    assert_eq!(value(&m, "moldau_under_replicated_partitions"), 0.0);
+    assert_eq!(value(&m, "moldau_offline_partitions"), 0.0);
+
     let g = "{group=\"mg\",topic=\"m\",partition=\"0\"}";
     assert_eq!(
         value(&m, &format!("moldau_consumer_group_committed_offset{g}")),
@@ -185,4 +198,67 @@ async fn scrape_matches_what_was_produced_and_consumed() {
     assert!(buckets.len() > 10);
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
+}
+
+/// A consumer that starts in the middle of a batch is sent the whole batch, but only
+/// the records from its fetch offset on were delivered: "records out" counts those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_out_counts_records_from_the_fetch_offset_not_whole_batches() {
+    use moldau_client::{ConsumerBuilder, OffsetReset, SeekTo, TopicPartition};
+    use moldau_protocol::batch::Codec;
+    use moldau_protocol::batch_builder::BatchBuilder;
+    use moldau_protocol::batch_header::ProducerStamp;
+    use std::time::Duration;
+
+    let c = start(&[]).await;
+    c.create_topic("half", 1, json!({})).await;
+    let now = moldau_console::console::now_ms();
+    let mut builder = BatchBuilder::new(Codec::None, 0);
+    let no_headers: [(String, Option<bytes::Bytes>); 0] = [];
+    for i in 0..10 {
+        builder
+            .push(now, None, Some(format!("v{i}").as_bytes()), &no_headers)
+            .expect("push");
+    }
+    let mut batch = builder.build(ProducerStamp::default()).expect("batch");
+    let hosted = c.broker.replicas.get_by_name("half", 0).expect("hosted");
+    let (_, durable) = hosted.append(&mut batch, now, true).expect("append");
+    if let Some(rx) = durable {
+        rx.await.expect("durable").expect("durable ok");
+    }
+
+    // Starts at the end (nothing delivered), then seeks into the batch.
+    let consumer = ConsumerBuilder::new(&c.kafka)
+        .auto_offset_reset(OffsetReset::Latest)
+        .build()
+        .expect("consumer");
+    let tp = TopicPartition {
+        topic: "half".into(),
+        partition: 0,
+    };
+    consumer
+        .assign(std::slice::from_ref(&tp))
+        .await
+        .expect("assign");
+    consumer.seek(&tp, SeekTo::Offset(6)).await.expect("seek");
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 4 && tokio::time::Instant::now() < deadline {
+        got.extend(
+            consumer
+                .poll(Duration::from_millis(500))
+                .await
+                .expect("poll")
+                .into_iter()
+                .map(|r| r.offset),
+        );
+    }
+    assert_eq!(got, vec![6, 7, 8, 9]);
+    consumer.close().await.expect("close");
+
+    let m = parse(&c.get("/metrics").await.text());
+    assert_eq!(
+        value(&m, "moldau_topic_records_out_total{topic=\"half\"}"),
+        4.0
+    );
 }

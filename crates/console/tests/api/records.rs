@@ -334,3 +334,113 @@ async fn bad_browse_input_and_downloads() {
         assert_eq!(c.get(path).await.status, status, "{path}");
     }
 }
+
+/// JSON values keep their key order; a field filter, a value filter on the JSON as
+/// shown, and offset and timestamp ranges select records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_key_order_field_filter_and_ranges() {
+    let c = start(&[]).await;
+    c.create_topic("t", 1, json!({})).await;
+    let mut stamps = Vec::new();
+    for (i, country) in ["CZ", "DE", "CZ", "AT", "CZ"].iter().enumerate() {
+        let value = format!(r#"{{"zeta":{i},"user":{{"country":"{country}"}},"alpha":true}}"#);
+        c.produce("t", json!({"partition": 0, "value": value}))
+            .await;
+        let p = page(&c, "seek=end&limit=1").await;
+        stamps.push(p["records"][0]["timestamp"].as_i64().unwrap());
+        // Distinct timestamps, so a time range can split them.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let first = page(&c, "seek=beginning&limit=1").await;
+    assert_eq!(
+        first["records"][0]["value"]["data"],
+        "{\n  \"zeta\": 0,\n  \"user\": {\n    \"country\": \"CZ\"\n  },\n  \"alpha\": true\n}"
+    );
+
+    let q = |s: &str| {
+        s.replace(' ', "%20")
+            .replace('"', "%22")
+            .replace('=', "%3D")
+    };
+    let cz = page(
+        &c,
+        &format!("seek=beginning&field={}", q(r#"user.country = "CZ""#)),
+    )
+    .await;
+    assert_eq!(offsets(&cz), vec![(0, 0), (0, 2), (0, 4)]);
+    let shown = page(
+        &c,
+        &format!("seek=beginning&value={}", q(r#""country": "DE""#)),
+    )
+    .await;
+    assert_eq!(offsets(&shown), vec![(0, 1)]);
+    let range = page(&c, "seek=beginning&offset_min=1&offset_max=3").await;
+    assert_eq!(offsets(&range), vec![(0, 1), (0, 2), (0, 3)]);
+    let newest = page(&c, "seek=end&offset_max=2&limit=2").await;
+    assert_eq!(offsets(&newest), vec![(0, 2), (0, 1)]);
+    let times = page(
+        &c,
+        &format!(
+            "seek=beginning&time_min={}&time_max={}",
+            stamps[1], stamps[3]
+        ),
+    )
+    .await;
+    assert_eq!(offsets(&times), vec![(0, 1), (0, 2), (0, 3)]);
+
+    for bad in [
+        "field=user.country",
+        "field=a%5Bx%5D%3D1",
+        "offset_min=5&offset_max=1",
+        "time_min=9&time_max=1",
+    ] {
+        let r = c.get(&format!("/api/v1/topics/t/records?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+}
+
+/// DeleteRecords from the console: confirmation, range checks, the new log start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_records_up_to_an_offset() {
+    let c = start(&[]).await;
+    c.create_topic("t", 1, json!({})).await;
+    for i in 0..6 {
+        c.produce("t", json!({"partition": 0, "value": format!("v{i}")}))
+            .await;
+    }
+    let path = "/api/v1/topics/t/partitions/0/delete-records";
+    let r = c.json("POST", path, json!({"before_offset": 4})).await;
+    assert_eq!(r.error(), "confirmation_required");
+    assert_eq!(offsets(&page(&c, "seek=beginning").await).len(), 6);
+    for bad in [7, -2] {
+        let r = c
+            .json("POST", path, json!({"before_offset": bad, "confirm": true}))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let r = c
+        .json("POST", path, json!({"before_offset": 4, "confirm": true}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["log_start_offset"], 4);
+    assert_eq!(
+        offsets(&page(&c, "seek=beginning").await),
+        vec![(0, 4), (0, 5)]
+    );
+    let r = c
+        .json(
+            "POST",
+            "/api/v1/topics/t/partitions/9/delete-records",
+            json!({"before_offset": 1, "confirm": true}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = c
+        .json(
+            "POST",
+            "/api/v1/topics/__consumer_offsets/partitions/0/delete-records",
+            json!({"before_offset": 0, "confirm": true}),
+        )
+        .await;
+    assert!(r.status == 403 || r.status == 404, "{}", r.text());
+}

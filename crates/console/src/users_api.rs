@@ -1,0 +1,54 @@
+//! `GET /api/v1/users`: users with SCRAM credentials, their mechanisms and
+//! iterations, from the metadata image (as DescribeUserScramCredentials answers);
+//! never a salt or a key.
+
+use crate::console::Console;
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One credential of a user.
+#[derive(Debug, Serialize)]
+pub struct CredentialView {
+    /// `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub mechanism: String,
+    pub iterations: i32,
+}
+
+/// A user and its credentials.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub user: String,
+    pub credentials: Vec<CredentialView>,
+}
+
+fn mechanism_name(code: i8) -> String {
+    match code {
+        1 => "SCRAM-SHA-256".into(),
+        2 => "SCRAM-SHA-512".into(),
+        other => format!("UNKNOWN({other})"),
+    }
+}
+
+/// `GET /api/v1/users`
+pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<UserView>> {
+    let image = console.broker.metadata.image();
+    let mut by_user: BTreeMap<String, Vec<CredentialView>> = BTreeMap::new();
+    for c in image.scram_credentials() {
+        by_user
+            .entry(c.name.clone())
+            .or_default()
+            .push(CredentialView {
+                mechanism: mechanism_name(c.mechanism),
+                iterations: c.iterations,
+            });
+    }
+    Json(
+        by_user
+            .into_iter()
+            .map(|(user, credentials)| UserView { user, credentials })
+            .collect(),
+    )
+}
