@@ -1,10 +1,13 @@
 """kafka-python's idempotent producer against a real moldau broker: batches whose
 acknowledgements a proxy loses are retried and stored once; a kill -9 between two
-sends of the same producer loses nothing and duplicates nothing."""
+sends of the same producer loses nothing and duplicates nothing, and neither do 50
+kill -9 cycles while it keeps sending."""
 
+import random
 import socket
 import struct
 import threading
+import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -170,5 +173,56 @@ def test_kill_9_between_sends_of_one_producer():
         records = stored_values(broker.addr, "py-idem-crash")
         assert [v for _, v in records] == first + second
         assert [o for o, _ in records] == list(range(100))
+    finally:
+        broker.close()
+
+
+KILL_CYCLES = 50
+# Bounds of the random time the producer runs before each kill, in seconds.
+LOAD_S_MIN = 0.05
+LOAD_S_MAX = 0.3
+# Records sent between two short pauses (bounds the records a run checks).
+RECORDS_PER_PAUSE = 20
+
+
+def test_idempotent_producer_through_50_kill_9_cycles():
+    broker = Broker()
+    try:
+        producer = KafkaProducer(bootstrap_servers=broker.addr, enable_idempotence=True, acks="all",
+                                 linger_ms=2, retries=10000, reconnect_backoff_ms=50,
+                                 reconnect_backoff_max_ms=200, request_timeout_ms=10000)
+        sent = []
+        failures = []
+        stop = threading.Event()
+
+        def produce():
+            i = 0
+            while not stop.is_set():
+                value = b"s%07d" % i
+                future = producer.send("py-idem-cycles", value=value, partition=0)
+                future.add_errback(lambda e: failures.append(repr(e)))
+                sent.append(value)
+                i += 1
+                if i % RECORDS_PER_PAUSE == 0:
+                    time.sleep(0.005)
+
+        thread = threading.Thread(target=produce, daemon=True)
+        thread.start()
+        for _ in range(KILL_CYCLES):
+            time.sleep(random.uniform(LOAD_S_MIN, LOAD_S_MAX))
+            broker.kill()
+            broker.start()
+        time.sleep(LOAD_S_MAX)
+        stop.set()
+        thread.join(60)
+        producer.flush(120)
+        producer.close()
+        assert not failures, failures
+
+        records = stored_values(broker.addr, "py-idem-cycles")
+        values = [v for _, v in records]
+        assert len(set(values)) == len(values), "a record is stored twice"
+        assert values == sent, "records missing (gap) or out of order"
+        print(f"{KILL_CYCLES} kill -9 cycles, {len(sent)} records, each stored once")
     finally:
         broker.close()
