@@ -127,6 +127,14 @@ pub enum Error {
     /// Encoding a request or record batch failed.
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// Another producer with the same `transactional.id` (a newer epoch) took over:
+    /// this producer can only be closed.
+    #[error("producer fenced: {0}")]
+    Fenced(String),
+    /// A transactional call out of order (`send` before `begin_transaction`, a
+    /// second `begin_transaction`, ...) or on a non-transactional producer.
+    #[error("transaction state: {0}")]
+    TransactionState(String),
 }
 
 impl Error {
@@ -151,6 +159,19 @@ impl Error {
     /// True when the broker returned exactly this error.
     pub fn is(&self, kind: ResponseError) -> bool {
         matches!(self, Error::Broker(b) if b.code == kind.code())
+    }
+
+    /// The typed error for a transactional call's answer: PRODUCER_FENCED and
+    /// INVALID_PRODUCER_EPOCH mean a newer producer took the transactional id.
+    pub(crate) fn transactional(e: Error) -> Error {
+        let fenced = e.is(ResponseError::ProducerFenced)
+            || e.is(ResponseError::InvalidProducerEpoch)
+            || e.is(ResponseError::TransactionCoordinatorFenced);
+        if fenced {
+            Error::Fenced(e.to_string())
+        } else {
+            e
+        }
     }
 
     pub(crate) fn io(addr: &str, e: &std::io::Error) -> Error {

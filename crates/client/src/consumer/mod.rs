@@ -23,6 +23,7 @@ mod commits;
 mod config;
 mod fetcher;
 mod group;
+mod group_metadata;
 mod listener;
 mod state;
 
@@ -37,6 +38,7 @@ use tokio::task::JoinHandle;
 
 pub use assignor::AssignmentStrategy;
 pub use config::{ConsumerBuilder, ConsumerConfig, IsolationLevel, OffsetReset};
+pub use group_metadata::ConsumerGroupMetadata;
 pub use listener::RebalanceListener;
 
 use crate::cluster::Cluster;
@@ -464,6 +466,22 @@ impl Consumer {
             out.push(l.clone());
         }
         out
+    }
+
+    /// What a transactional producer's `send_offsets_to_transaction` needs to
+    /// commit this consumer's offsets: the group, and the member and generation
+    /// once joined (a consumer without a group has none).
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let group_id = self.config().group_id.clone()?;
+        let (member_id, generation_id) = self
+            .group_generation()
+            .unwrap_or_else(|| (String::new(), -1));
+        Some(ConsumerGroupMetadata {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id: self.config().group_instance_id.clone(),
+        })
     }
 
     /// Member id and generation in the group, once joined.

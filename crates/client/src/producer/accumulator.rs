@@ -82,6 +82,8 @@ pub struct AccumulatorConfig {
     pub pool_bytes_max: usize,
     /// Stamp batches with a producer id and sequences (`enable.idempotence`).
     pub idempotent: bool,
+    /// Mark batches as part of a transaction (`transactional.id`).
+    pub transactional: bool,
 }
 
 /// What one drain produced.
@@ -163,6 +165,7 @@ impl Accumulator {
         };
         let id = self.next_batch_id;
         let compression = self.config.compression;
+        let transactional = self.config.transactional;
         // Look up before inserting: `entry` would allocate the key on every record.
         if !self.topics.contains_key(topic) {
             self.topics.insert(
@@ -198,12 +201,16 @@ impl Accumulator {
                 id,
                 topic: name,
                 partition,
-                builder: Some(match self.pool.pop() {
-                    Some(buf) => BatchBuilder::with_buffer(compression.codec(), buf),
-                    None => {
-                        BatchBuilder::new(compression.codec(), size.min(BATCH_CAPACITY_BYTES_MAX))
+                builder: Some(
+                    match self.pool.pop() {
+                        Some(buf) => BatchBuilder::with_buffer(compression.codec(), buf),
+                        None => BatchBuilder::new(
+                            compression.codec(),
+                            size.min(BATCH_CAPACITY_BYTES_MAX),
+                        ),
                     }
-                }),
+                    .transactional(transactional),
+                ),
                 sealed: None,
                 deliveries: Vec::new(),
                 created: Instant::now(),
@@ -444,6 +451,16 @@ impl Accumulator {
     #[cfg(test)]
     pub fn producer(&self) -> Option<ProducerIdentity> {
         self.producer
+    }
+
+    /// The producer's identity, once known (transactional calls carry it).
+    pub fn identity(&self) -> Option<ProducerIdentity> {
+        self.producer
+    }
+
+    /// True when a sequence error asked for a new producer id or epoch.
+    pub fn needs_reset(&self) -> bool {
+        self.needs_reset
     }
 
     /// True when the producer needs a (new) id before sending: none yet, or a reset

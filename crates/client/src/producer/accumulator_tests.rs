@@ -14,6 +14,7 @@ fn acc(batch: usize, linger_ms: u64) -> Accumulator {
         max_in_flight_per_partition: 1,
         pool_bytes_max: 1 << 20,
         idempotent: false,
+        transactional: false,
     })
 }
 
@@ -115,6 +116,7 @@ fn idempotent_acc(batch: usize) -> Accumulator {
         max_in_flight_per_partition: 5,
         pool_bytes_max: 1 << 20,
         idempotent: true,
+        transactional: false,
     })
 }
 

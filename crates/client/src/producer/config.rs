@@ -17,6 +17,8 @@ pub const BUFFER_MEMORY_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
 pub const MAX_REQUEST_SIZE_BYTES_DEFAULT: usize = 1024 * 1024;
 /// Java's `delivery.timeout.ms` default.
 pub const DELIVERY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
+/// Java's `transaction.timeout.ms` default.
+pub const TRANSACTION_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 /// Java's `max.block.ms` default.
 pub const MAX_BLOCK_DEFAULT: Duration = Duration::from_secs(60);
 /// Java's `max.in.flight.requests.per.connection` default.
@@ -90,6 +92,12 @@ pub struct ProducerConfig {
     /// or duplicating them. `None` (the default) means on when `acks=all`, as in
     /// the Java client.
     pub enable_idempotence: Option<bool>,
+    /// `transactional.id`: makes the producer transactional (idempotence is then
+    /// on); transactions go through `init_transactions`, `begin_transaction`,
+    /// `commit_transaction` / `abort_transaction`.
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction open longer.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -110,6 +118,8 @@ impl Default for ProducerConfig {
             max_request_size_bytes: MAX_REQUEST_SIZE_BYTES_DEFAULT,
             max_in_flight_per_connection: MAX_IN_FLIGHT_PER_CONNECTION_DEFAULT,
             enable_idempotence: None,
+            transactional_id: None,
+            transaction_timeout: TRANSACTION_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -117,13 +127,31 @@ impl Default for ProducerConfig {
 impl ProducerConfig {
     /// Whether batches are sent idempotently.
     pub fn idempotent(&self) -> bool {
-        self.enable_idempotence.unwrap_or(self.acks == Acks::All)
+        self.enable_idempotence
+            .unwrap_or(self.acks == Acks::All || self.transactional_id.is_some())
     }
 
     /// Checks the settings for values that cannot work.
     pub fn validate(&self) -> Result<()> {
         if self.enable_idempotence == Some(true) && self.acks != Acks::All {
             return Err(Error::Config("enable.idempotence needs acks=all".into()));
+        }
+        if let Some(id) = &self.transactional_id {
+            if id.is_empty() {
+                return Err(Error::Config("transactional.id must not be empty".into()));
+            }
+            if self.enable_idempotence == Some(false) || self.acks != Acks::All {
+                return Err(Error::Config(
+                    "transactional.id needs idempotence (enable.idempotence, acks=all)".into(),
+                ));
+            }
+            if self.transaction_timeout.as_millis() > i32::MAX as u128
+                || self.transaction_timeout.is_zero()
+            {
+                return Err(Error::Config(
+                    "transaction.timeout.ms must be between 1 and 2147483647".into(),
+                ));
+            }
         }
         if self.batch_size_bytes == 0 {
             return Err(Error::Config("batch.size must be positive".into()));
@@ -172,6 +200,8 @@ impl ProducerConfig {
                 self.max_in_flight_per_connection = bytes(value)?
             }
             "enable.idempotence" => self.enable_idempotence = Some(property::boolean(key, value)?),
+            "transactional.id" => self.transactional_id = Some(value.to_string()),
+            "transaction.timeout.ms" => self.transaction_timeout = ms(value)?,
             other => return Err(Error::Config(format!("unknown producer property {other}"))),
         }
         Ok(())
@@ -233,6 +263,16 @@ impl ProducerBuilder {
     /// Sets `enable.idempotence`.
     pub fn enable_idempotence(mut self, on: bool) -> Self {
         self.config.enable_idempotence = Some(on);
+        self
+    }
+    /// Sets `transactional.id` (the producer becomes transactional).
+    pub fn transactional_id(mut self, id: &str) -> Self {
+        self.config.transactional_id = Some(id.to_string());
+        self
+    }
+    /// Sets `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, d: Duration) -> Self {
+        self.config.transaction_timeout = d;
         self
     }
     /// Sets `client.id`.

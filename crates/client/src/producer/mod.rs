@@ -18,6 +18,7 @@ mod config;
 mod request;
 mod sender;
 mod sequence;
+mod transaction;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +58,8 @@ pub(crate) struct Shared {
     flushes: AtomicUsize,
     /// The lowest batch id not yet complete; flush waits for it to pass a mark.
     progress: watch::Sender<u64>,
+    /// Transactions, for a producer with a `transactional.id`.
+    txn: Option<transaction::TransactionManager>,
 }
 
 impl Shared {
@@ -136,6 +139,10 @@ impl Producer {
             },
             pool_bytes_max: config.buffer_memory_bytes / BUFFER_POOL_SHARE,
             idempotent: config.idempotent(),
+            transactional: config.transactional_id.is_some(),
+        });
+        let txn = config.transactional_id.as_deref().map(|id| {
+            transaction::TransactionManager::new(cluster.clone(), id, config.transaction_timeout)
         });
         let (progress, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -148,6 +155,7 @@ impl Producer {
             closing: AtomicBool::new(false),
             flushes: AtomicUsize::new(0),
             progress,
+            txn,
         });
         runtime.spawn(sender::run(shared.clone()));
         Ok(Producer {
@@ -198,6 +206,26 @@ impl Producer {
             }
             (None, Some(key)) => Target::Partition(partition_for_key(key, partition_count)),
             (None, None) => Target::Sticky { partition_count },
+        };
+        // In a transaction the partition must be known, and added to it, first.
+        let target = if shared.txn.is_some() {
+            let available = shared
+                .cluster
+                .metadata()
+                .topics
+                .get(&record.topic)
+                .map(|t| {
+                    t.partitions
+                        .iter()
+                        .filter(|p| p.leader >= 0)
+                        .map(|p| p.partition)
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.add_to_transaction(&record.topic, target, available)
+                .await?
+        } else {
+            target
         };
         let size = record_size_bound(&record);
         let limit = shared

@@ -31,7 +31,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
             .lock()
             .map(|a| a.wants_producer_id())
             .unwrap_or(false);
-        if wants_id {
+        // A transactional producer gets its id from `init_transactions`.
+        if wants_id && shared.txn.is_none() {
             init_producer_id(&shared).await;
         }
         let closing = shared.is_closing();
@@ -52,6 +53,9 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 batch.topic, batch.partition
             ));
             // Never in flight: only its records are told.
+            if let Some(txn) = &shared.txn {
+                txn.record_failure(&err);
+            }
             batch.fail(&err);
             if let Ok(acc) = shared.accumulator.lock() {
                 shared.publish_progress(acc.lowest_incomplete());
@@ -249,6 +253,17 @@ async fn init_producer_id(shared: &Arc<Shared>) {
 /// its records. Errors that mean "leader moved" refresh metadata first; sequence
 /// errors of idempotent batches are retried (after a producer reset if needed).
 fn retry_or_fail(shared: &Arc<Shared>, batch: ProducerBatch, err: Error) {
+    if shared.txn.is_some() {
+        // Fenced: a newer producer owns the transactional id. A sequence error:
+        // the transaction must abort, and the abort starts a new epoch.
+        let fatal = Error::transactional(err.clone());
+        let sequence_error = err.is(ResponseError::OutOfOrderSequenceNumber)
+            || err.is(ResponseError::UnknownProducerId);
+        if matches!(fatal, Error::Fenced(_)) || sequence_error {
+            finish(shared, batch, Err(fatal));
+            return;
+        }
+    }
     if batch.stamp.is_some() {
         if err.is(ResponseError::DuplicateSequenceNumber) {
             // The broker has it already; the offset is not known any more.
@@ -317,7 +332,12 @@ fn finish(shared: &Arc<Shared>, mut batch: ProducerBatch, outcome: Result<(i64, 
     }
     match outcome {
         Ok((base, log_append)) => batch.succeed(base, log_append),
-        Err(e) => batch.fail(&e),
+        Err(e) => {
+            if let Some(txn) = &shared.txn {
+                txn.record_failure(&e);
+            }
+            batch.fail(&e)
+        }
     }
     shared.wake.notify_one();
 }

@@ -1,0 +1,255 @@
+//! The transactional producer and read_committed consumption against a real broker:
+//! committed transactions are read by read_committed consumers (ours and
+//! librdkafka's) and aborted ones never, read_uncommitted sees both; a second
+//! producer with the same transactional.id fences the first (a typed error); calls
+//! out of order are refused; idempotent sequencing carries on across transactions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failure should panic
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use moldau_client::admin::OffsetSpec;
+use moldau_client::consumer::{ConsumerBuilder, IsolationLevel};
+use moldau_client::producer::{Producer, ProducerBuilder};
+use moldau_client::{AdminClient, Error, OffsetReset, ProducerRecord, TopicPartition};
+use rdkafka::config::ClientConfig as RdConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 3;
+const BROKER_PROPS: &[&str] = &[
+    "num.partitions=3",
+    "transaction.state.log.num.partitions=1",
+    "offsets.topic.num.partitions=1",
+    "group.initial.rebalance.delay.ms=0",
+];
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn transactional(addr: &str, id: &str) -> Producer {
+    ProducerBuilder::new(addr)
+        .transactional_id(id)
+        .build()
+        .unwrap()
+}
+
+/// Sends `values` (keyed by themselves) in one transaction and commits or aborts it.
+async fn transaction(p: &Producer, topic: &str, values: &[String], commit: bool) {
+    p.begin_transaction().await.unwrap();
+    let mut deliveries = Vec::new();
+    for v in values {
+        let record = ProducerRecord::new(topic, v.clone()).with_key(v.clone());
+        deliveries.push(p.send(record).await.unwrap());
+    }
+    if commit {
+        p.commit_transaction().await.unwrap();
+    } else {
+        p.abort_transaction().await.unwrap();
+    }
+    for d in deliveries {
+        d.await.unwrap();
+    }
+}
+
+fn values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// Every partition's log end offset.
+async fn ends(addr: &str, topic: &str) -> BTreeMap<TopicPartition, i64> {
+    let admin = AdminClient::connect(addr).unwrap();
+    let tps: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    admin
+        .list_offsets(&tps, OffsetSpec::Latest)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(tp, o)| (tp, o.offset))
+        .collect()
+}
+
+/// The values our consumer with `isolation` reads from the beginning until its
+/// position reaches every partition's end (markers included), sorted.
+async fn read_with_ours(addr: &str, topic: &str, isolation: IsolationLevel) -> Vec<String> {
+    let ends = ends(addr, topic).await;
+    let mut builder = ConsumerBuilder::new(addr).auto_offset_reset(OffsetReset::Earliest);
+    builder = builder
+        .set(
+            "isolation.level",
+            match isolation {
+                IsolationLevel::ReadCommitted => "read_committed",
+                IsolationLevel::ReadUncommitted => "read_uncommitted",
+            },
+        )
+        .unwrap();
+    let consumer = builder.build().unwrap();
+    let tps: Vec<TopicPartition> = ends.keys().cloned().collect();
+    consumer.assign(&tps).await.unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        for r in consumer.poll(Duration::from_millis(200)).await.unwrap() {
+            out.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+        }
+        let done = ends
+            .iter()
+            .all(|(tp, end)| consumer.position(tp).is_some_and(|p| p >= *end));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached the end: {ends:?}");
+    }
+    consumer.close().await.unwrap();
+    out.sort();
+    out
+}
+
+/// The values librdkafka with isolation.level=read_committed reads, sorted.
+fn read_with_librdkafka(
+    addr: &str,
+    topic: &str,
+    ends: &BTreeMap<TopicPartition, i64>,
+) -> Vec<String> {
+    let consumer: BaseConsumer = RdConfig::new()
+        .set("bootstrap.servers", addr)
+        .set("group.id", common::unique("rd-reader"))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for tp in ends.keys() {
+        tpl.add_partition_offset(topic, tp.partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut at_end = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while at_end.len() < ends.len() {
+        assert!(
+            Instant::now() < deadline,
+            "librdkafka never reached the end"
+        );
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap()),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                let tp = TopicPartition::new(topic, p);
+                let position = consumer
+                    .position()
+                    .unwrap()
+                    .find_partition(topic, p)
+                    .and_then(|e| e.offset().to_raw());
+                if position.is_some_and(|o| o >= ends[&tp]) {
+                    at_end.insert(p);
+                }
+            }
+            Some(Err(e)) => panic!("librdkafka: {e}"),
+            None => {}
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn committed_transactions_are_read_committed_and_aborted_ones_never() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    common::init_logs();
+    let topic = common::unique("txn");
+    let p = transactional(&broker.addr, "rust-tx");
+    p.init_transactions().await.unwrap();
+    let first = values("commit-a", 30);
+    let aborted = values("abort", 30);
+    let second = values("commit-b", 20);
+    transaction(&p, &topic, &first, true).await;
+    transaction(&p, &topic, &aborted, false).await;
+    transaction(&p, &topic, &second, true).await;
+    // An empty transaction commits without asking the coordinator.
+    p.begin_transaction().await.unwrap();
+    p.commit_transaction().await.unwrap();
+    p.close().await.unwrap();
+
+    let mut committed: Vec<String> = first.iter().chain(&second).cloned().collect();
+    committed.sort();
+    let mut everything: Vec<String> = committed.iter().chain(&aborted).cloned().collect();
+    everything.sort();
+    assert_eq!(
+        read_with_ours(&broker.addr, &topic, IsolationLevel::ReadCommitted).await,
+        committed
+    );
+    assert_eq!(
+        read_with_ours(&broker.addr, &topic, IsolationLevel::ReadUncommitted).await,
+        everything
+    );
+    let ends = ends(&broker.addr, &topic).await;
+    let addr = broker.addr.clone();
+    let topic2 = topic.clone();
+    let theirs = tokio::task::spawn_blocking(move || read_with_librdkafka(&addr, &topic2, &ends))
+        .await
+        .unwrap();
+    assert_eq!(theirs, committed, "librdkafka read_committed");
+}
+
+#[tokio::test]
+async fn a_second_producer_with_the_same_id_fences_the_first() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    let topic = common::unique("fence");
+    let old = transactional(&broker.addr, "fenced-tx");
+    old.init_transactions().await.unwrap();
+    old.begin_transaction().await.unwrap();
+    old.send(ProducerRecord::new(&topic, "old").with_key("k"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let new = transactional(&broker.addr, "fenced-tx");
+    new.init_transactions().await.unwrap();
+    let err = old.commit_transaction().await.unwrap_err();
+    assert!(matches!(err, Error::Fenced(_)), "{err:?}");
+    // Fenced for good: nothing else is allowed.
+    let err = old.begin_transaction().await.unwrap_err();
+    assert!(matches!(err, Error::Fenced(_)), "{err:?}");
+
+    transaction(&new, &topic, &["new".to_string()], true).await;
+    assert_eq!(
+        read_with_ours(&broker.addr, &topic, IsolationLevel::ReadCommitted).await,
+        vec!["new".to_string()],
+        "the fenced producer's open transaction was aborted"
+    );
+}
+
+#[tokio::test]
+async fn transactional_calls_out_of_order_are_refused() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    let topic = common::unique("order");
+    let p = transactional(&broker.addr, "order-tx");
+    let state = |r: moldau_client::Result<()>| matches!(r, Err(Error::TransactionState(_)));
+    assert!(state(p.begin_transaction().await), "begin before init");
+    p.init_transactions().await.unwrap();
+    assert!(state(p.init_transactions().await), "init twice");
+    let sent = p.send(ProducerRecord::new(&topic, "x")).await;
+    assert!(
+        matches!(sent, Err(Error::TransactionState(_))),
+        "send outside"
+    );
+    assert!(state(p.commit_transaction().await), "commit outside");
+    p.begin_transaction().await.unwrap();
+    assert!(state(p.begin_transaction().await), "begin twice");
+    p.abort_transaction().await.unwrap();
+    // Not transactional at all.
+    let plain = ProducerBuilder::new(&broker.addr).build().unwrap();
+    assert!(state(plain.begin_transaction().await));
+}
