@@ -346,6 +346,17 @@ test("groups and brokers pages, unknown group, phone layout", async () => {
   await page.locator("h1", { hasText: "Group not found" }).waitFor();
   await go("#/brokers");
   await page.locator("#brokers .panel").first().waitFor();
+  // Broker configs: static ones read-only, a dynamic one changed for the cluster.
+  await page.locator("#configs input[data-config='log.retention.ms']").waitFor();
+  assert.ok(await page.locator("#configs input[data-config='node.id']").isDisabled());
+  await page.fill("#configs input[data-config='log.retention.ms']", "259200000");
+  assert.equal(await page.locator("#configs tr[data-config-row='log.retention.ms'] .human").textContent(), "3 days");
+  await page.click("#configs-save");
+  await page.locator("#confirm-dialog[open]").waitFor();
+  await page.click("#confirm-ok");
+  await page.locator("#configs-result .message.ok").waitFor();
+  const retention = (await api("GET", "/broker-configs")).body.find((c) => c.name === "log.retention.ms");
+  assert.deepEqual([retention.value, retention.source], ["259200000", "DYNAMIC_DEFAULT_BROKER_CONFIG"]);
   await shot("brokers");
   await go("#/");
   await page.locator("#chart-bytes polyline").first().waitFor();

@@ -13,6 +13,7 @@
 //! driving the console through the operator's browser.
 
 pub mod assets;
+pub mod broker_configs_api;
 pub mod browse;
 pub mod cluster_api;
 pub mod console;
@@ -60,6 +61,10 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/cluster", get(cluster_api::overview))
         .route("/cluster/throughput", get(cluster_api::throughput))
         .route("/brokers", get(cluster_api::list))
+        .route(
+            "/broker-configs",
+            get(broker_configs_api::list).patch(broker_configs_api::alter),
+        )
         .route("/topics", get(topics_api::list).post(topics_api::create))
         .route(
             "/topics/{name}",

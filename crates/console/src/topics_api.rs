@@ -188,7 +188,8 @@ pub struct TopicDetail {
     pub configs: Vec<ConfigEntry>,
 }
 
-fn source_name(source: ConfigSource) -> &'static str {
+/// Kafka's name of a config source.
+pub fn source_name(source: ConfigSource) -> &'static str {
     match source {
         ConfigSource::DynamicTopic => "DYNAMIC_TOPIC_CONFIG",
         ConfigSource::DynamicBroker => "DYNAMIC_BROKER_CONFIG",

@@ -101,7 +101,24 @@
 
   M.route(/^\/brokers$/, "brokers", async (main) => {
     const body = h("div", { id: "brokers" });
-    M.replace(main, h("h1", { text: "Brokers" }), body);
+    const configsEl = h("div", { id: "broker-configs" });
+    const loadConfigs = async () => {
+      try { drawConfigs(await M.get("/broker-configs")); } catch (e) { M.replace(configsEl, M.errorBox(e)); }
+    };
+    const drawConfigs = M.configEditor(configsEl, {
+      patch: "/broker-configs",
+      title: "Change broker configs?",
+      subject: "every broker (cluster-wide dynamic defaults)",
+      editable: (c) => c.dynamic,
+      resettable: (c) => c.source === "DYNAMIC_DEFAULT_BROKER_CONFIG",
+      overridesLabel: "Set values only",
+      sourceLabel: (c) => ({ DYNAMIC_DEFAULT_BROKER_CONFIG: "dynamic", STATIC_BROKER_CONFIG: "config file", DEFAULT_CONFIG: "default" }[c.source] || c.source),
+    }, loadConfigs);
+    M.replace(main, h("h1", { text: "Brokers" }), body,
+      h("h2", { text: "Broker configs" }),
+      h("p.muted", { text: "This broker's configuration. Dynamic properties can be changed for the whole cluster (as kafka-configs.sh --entity-type brokers --entity-default); the others are read-only here." }),
+      configsEl);
+    loadConfigs();
     M.every(10000, async () => {
       let list, cluster;
       try {

@@ -178,16 +178,18 @@
     return "";
   };
 
-  // The configs tab: search, "overrides only", human-readable values, and one Save for
-  // every change made (one IncrementalAlterConfigs).
-  function configsTab(el, name, reload, internal) {
+  // A config editor: search, "overrides only", human-readable values, and one Save
+  // for every change made (one PATCH, one IncrementalAlterConfigs). `opts.patch` is
+  // the API path, `opts.subject` names what changes in the confirmation, and
+  // `opts.editable(c)` says which rows can change (the rest are shown read-only).
+  M.configEditor = function (el, opts, reload) {
     const result = h("div", { id: "configs-result" });
     const search = h("input", { id: "config-search", type: "search", placeholder: "Search configs", autocomplete: "off" });
     const overrides = h("input", { id: "config-overrides", type: "checkbox" });
     const save = h("button.primary", { id: "configs-save", type: "button", text: "Save changes", disabled: true });
     const discard = h("button", { id: "configs-discard", type: "button", text: "Discard", disabled: true });
     const body = h("div", { id: "configs-table" });
-    const deleteSlot = h("div");
+    const editable = opts.editable || (() => true);
     let configs = [];
     const edits = new Map(); // name -> new value, or null to reset to the default
     const sync = () => {
@@ -204,6 +206,7 @@
           const shown = edited ? (edits.get(c.name) ?? c.value ?? "") : (c.value ?? "");
           const hint = h("span.muted.human", { text: M.humanConfig(c.name, shown) });
           const input = h("input", { value: shown, "aria-label": c.name, "data-config": c.name, class: edited ? "edited" : null,
+            disabled: !editable(c), title: editable(c) ? null : "Not changeable at runtime",
             oninput: () => {
               const v = input.value.trim();
               if (v === (c.value ?? "")) edits.delete(c.name); else edits.set(c.name, v);
@@ -211,11 +214,12 @@
               hint.textContent = M.humanConfig(c.name, v);
               sync();
             } });
+          const overridden = opts.resettable ? opts.resettable(c) : !c.is_default;
           return h("tr", { "data-config-row": c.name },
             h("td.mono", { text: c.name }), h("td", {}, input), h("td.nowrap", {}, hint),
-            h("td", { class: "hide-narrow" }, h("span.badge", { text: edited && edits.get(c.name) === null ? "reset pending" : c.is_default ? "default" : "override", title: c.source })),
-            h("td", {}, c.is_default ? null : h("button.small", { type: "button", text: "Reset", "data-reset": c.name,
-              onclick: () => { edits.set(c.name, null); sync(); draw(); } })));
+            h("td", { class: "hide-narrow" }, h("span.badge", { text: edited && edits.get(c.name) === null ? "reset pending" : opts.sourceLabel(c), title: c.source })),
+            h("td", {}, overridden && editable(c) ? h("button.small", { type: "button", text: "Reset", "data-reset": c.name,
+              onclick: () => { edits.set(c.name, null); sync(); draw(); } }) : null));
         })))));
     };
     search.addEventListener("input", draw);
@@ -228,12 +232,12 @@
       const lines = Object.entries(set).map(([k, v]) => `${k} = ${v}` + (M.humanConfig(k, v) ? ` (${M.humanConfig(k, v)})` : "")).concat(reset.map((k) => `${k}: back to the default`));
       try {
         const ok = await M.confirmAction({
-          title: "Change topic configs?",
+          title: opts.title,
           okLabel: "Save",
-          body: [h("p", {}, `${lines.length} change(s) to `, h("code", { text: name }), ":"), h("pre", { id: "configs-plan", text: lines.join("\n") })],
+          body: [h("p", {}, `${lines.length} change(s) to ${opts.subject}:`), h("pre", { id: "configs-plan", text: lines.join("\n") })],
         });
         if (!ok) return;
-        await M.api("PATCH", `/topics/${M.enc(name)}/configs`, { set, reset, confirm: true });
+        await M.api("PATCH", opts.patch, { set, reset, confirm: true });
         edits.clear();
         sync();
         M.replace(result, M.okBox(`${lines.length} config change(s) saved.`));
@@ -241,12 +245,24 @@
       } catch (e) { M.replace(result, M.errorBox(e)); }
     });
     M.replace(el,
-      h("div.toolbar", {}, h("label", {}, "Search", search), h("label.check", {}, overrides, "Overrides only"), save, discard),
-      result, body,
-      internal ? null : h("div.panel.danger-zone", {}, h("h3", { text: "Delete this topic" }),
+      h("div.toolbar", {}, h("label", {}, "Search", search), h("label.check", {}, overrides, opts.overridesLabel || "Overrides only"), save, discard),
+      result, body, opts.footer || null);
+    return (list) => { configs = list; draw(); };
+  };
+
+  // The topic's configs tab; "Delete topic…" lives at its foot.
+  function configsTab(el, name, reload, internal) {
+    const deleteSlot = h("div");
+    const draw = M.configEditor(el, {
+      patch: `/topics/${M.enc(name)}/configs`,
+      title: "Change topic configs?",
+      subject: `topic ${name}`,
+      sourceLabel: (c) => (c.is_default ? "default" : "override"),
+      footer: internal ? null : h("div.panel.danger-zone", {}, h("h3", { text: "Delete this topic" }),
         h("p.muted", { text: "Deletes the topic and all of its records, on every broker." }),
-        h("button.danger", { id: "delete-topic", type: "button", text: "Delete topic…", onclick: () => deleteTopic(name, deleteSlot) }), deleteSlot));
-    return (t) => { configs = t.configs; draw(); };
+        h("button.danger", { id: "delete-topic", type: "button", text: "Delete topic…", onclick: () => deleteTopic(name, deleteSlot) }), deleteSlot),
+    }, reload);
+    return (t) => draw(t.configs);
   }
 
   async function deleteTopic(name, slot) {

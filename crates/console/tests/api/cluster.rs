@@ -165,3 +165,54 @@ async fn guard_refuses_rebinding_cross_origin_and_form_posts() {
     assert_eq!(garbage.status, 400);
     assert_eq!(garbage.error(), "bad_request");
 }
+
+/// Broker configs: every property with its source; dynamic ones change cluster-wide
+/// with a confirmation, static ones are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_configs_read_and_dynamic_update() {
+    let c = start(&[]).await;
+    let entry = |list: &serde_json::Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let list = c.get("/api/v1/broker-configs").await.json();
+    let retention = entry(&list, "log.retention.ms");
+    assert_eq!(retention["dynamic"], true);
+    assert_eq!(entry(&list, "node.id")["dynamic"], false);
+
+    let path = "/api/v1/broker-configs";
+    let body = serde_json::json!({"set": {"log.retention.ms": "259200000"}});
+    let r = c.json("PATCH", path, body.clone()).await;
+    assert_eq!(r.error(), "confirmation_required");
+    let r = c
+        .json(
+            "PATCH",
+            path,
+            serde_json::json!({"set": {"node.id": "7"}, "confirm": true}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let mut confirmed = body;
+    confirmed["confirm"] = serde_json::Value::Bool(true);
+    let r = c.json("PATCH", path, confirmed).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let changed = entry(&r.json(), "log.retention.ms");
+    assert_eq!(changed["value"], "259200000");
+    assert_eq!(changed["source"], "DYNAMIC_DEFAULT_BROKER_CONFIG");
+    let r = c
+        .json(
+            "PATCH",
+            path,
+            serde_json::json!({"reset": ["log.retention.ms"], "confirm": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_ne!(
+        entry(&r.json(), "log.retention.ms")["source"],
+        "DYNAMIC_DEFAULT_BROKER_CONFIG"
+    );
+}

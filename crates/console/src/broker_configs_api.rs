@@ -1,0 +1,88 @@
+//! `/api/v1/broker-configs`: this broker's configuration as DescribeConfigs reports
+//! it (value and source of every property), and dynamic updates of the cluster-wide
+//! defaults, as `kafka-configs.sh --entity-type brokers --entity-default --alter`.
+
+use crate::console::Console;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{require_confirmation, JsonBody};
+use crate::topics_api::source_name;
+use axum::extract::State;
+use axum::Json;
+use moldau_broker::config::BROKER_PROPERTIES;
+use moldau_broker::topic_config::{resolve_broker_value, ConfigSource};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One broker property.
+#[derive(Debug, Serialize)]
+pub struct BrokerConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// Kafka's source names: `DYNAMIC_DEFAULT_BROKER_CONFIG`, `STATIC_BROKER_CONFIG`, ...
+    pub source: &'static str,
+    /// Neither set in the broker's configuration nor changed dynamically.
+    pub is_default: bool,
+    /// Changeable at runtime (the console can update it).
+    pub dynamic: bool,
+}
+
+/// `GET /api/v1/broker-configs`
+pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<BrokerConfigEntry>> {
+    let b = &console.broker;
+    let image = b.metadata.image();
+    Json(
+        BROKER_PROPERTIES
+            .iter()
+            .map(|d| {
+                let (value, source) =
+                    resolve_broker_value(&b.config, image.broker_configs(None), d.name);
+                BrokerConfigEntry {
+                    name: d.name.to_string(),
+                    value,
+                    source: source_name(source),
+                    is_default: source == ConfigSource::Default,
+                    dynamic: d.dynamic,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Body of `PATCH /api/v1/broker-configs`.
+#[derive(Debug, Deserialize)]
+pub struct AlterBrokerConfigsBody {
+    /// Dynamic cluster-wide values to set.
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Dynamic values to remove (back to each broker's configured value).
+    #[serde(default)]
+    pub reset: Vec<String>,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// `PATCH /api/v1/broker-configs`
+pub async fn alter(
+    State(console): State<Arc<Console>>,
+    JsonBody(body): JsonBody<AlterBrokerConfigsBody>,
+) -> ApiResult<Json<Vec<BrokerConfigEntry>>> {
+    let mut changes: Vec<(String, Option<String>)> =
+        body.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
+    changes.extend(body.reset.into_iter().map(|k| (k, None)));
+    if changes.is_empty() {
+        return Err(ApiError::BadRequest("no config changes given".into()));
+    }
+    // Validated first, so a typo or a static property is reported before anything.
+    console.broker.alter_broker_configs(&changes, true).await?;
+    require_confirmation(
+        body.confirm,
+        "changing broker configs affects every broker of the cluster",
+    )?;
+    console.broker.alter_broker_configs(&changes, false).await?;
+    tracing::info!(
+        changes = changes.len(),
+        "broker configs changed from the console"
+    );
+    Ok(list(State(console)).await)
+}
