@@ -461,7 +461,14 @@ test("a KIP-848 consumer group shows epochs and current vs target assignments", 
     });
     assert.match(await row.locator("td.target").textContent(), /browser-848: 0, 1/);
     assert.ok(Number(await page.locator("#group-epoch").textContent()) >= 1);
+    assert.equal(await page.locator("#group-type").textContent(), "consumer");
     await shot("group-kip848");
+    // The list tells the two protocols apart.
+    await go("#/groups");
+    const listed = page.locator("#groups tr", { hasText: "browser-848-group" });
+    await listed.waitFor();
+    assert.match(await listed.textContent(), /consumer/);
+    await shot("groups-both-protocols");
     assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
   } finally {
     member.child.kill("SIGTERM");

@@ -27,7 +27,7 @@ pub const GROUP_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// `client.id` the console's requests carry (shown in the coordinator's logs).
 pub const CONSOLE_CLIENT_ID: &str = "moldau-console";
 /// Versions used: the newest each coordinator path answers in the shape used here.
-const LIST_GROUPS_VERSION: i16 = 4;
+const LIST_GROUPS_VERSION: i16 = 5;
 const DESCRIBE_GROUPS_VERSION: i16 = 5;
 const OFFSET_FETCH_VERSION: i16 = 7;
 const OFFSET_COMMIT_VERSION: i16 = 8;
@@ -42,6 +42,8 @@ pub struct GroupListing {
     pub group_id: String,
     pub state: String,
     pub protocol_type: String,
+    /// `classic` or `consumer` (KIP-848), as ListGroups v5 reports it.
+    pub group_type: String,
 }
 
 /// One member of a described group.
@@ -167,6 +169,7 @@ impl GroupAdmin {
                 group_id: g.group_id.to_string(),
                 state: g.group_state.to_string(),
                 protocol_type: g.protocol_type.to_string(),
+                group_type: g.group_type.to_string(),
             })
             .collect();
         groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));

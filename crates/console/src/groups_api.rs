@@ -19,6 +19,8 @@ use std::sync::Arc;
 #[derive(Debug, Serialize)]
 pub struct GroupSummary {
     pub group_id: String,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: String,
     pub state: String,
     pub protocol_type: String,
     pub assignor: String,
@@ -37,10 +39,21 @@ fn topics_of(lag: &GroupLag) -> Vec<String> {
 /// `GET /api/v1/groups`
 pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<GroupSummary>>> {
     let groups = console.all_group_lags().await?;
+    let types: std::collections::HashMap<String, String> = console
+        .groups
+        .list()
+        .await?
+        .into_iter()
+        .map(|g| (g.group_id, g.group_type))
+        .collect();
     Ok(Json(
         groups
             .into_iter()
             .map(|(d, lag)| GroupSummary {
+                group_type: types
+                    .get(&d.group_id)
+                    .cloned()
+                    .unwrap_or_else(|| "classic".into()),
                 topics: topics_of(&lag),
                 group_id: d.group_id,
                 state: d.state,
@@ -68,6 +81,8 @@ pub struct GroupPartition {
 #[derive(Debug, Serialize)]
 pub struct GroupDetail {
     pub group_id: String,
+    /// `classic` or `consumer` (KIP-848).
+    pub group_type: &'static str,
     pub state: String,
     pub protocol_type: String,
     pub assignor: String,
@@ -173,6 +188,11 @@ pub async fn detail(
         .collect();
     let consumer_protocol = console.groups.describe_consumer(&id).await?;
     Ok(Json(GroupDetail {
+        group_type: if consumer_protocol.is_some() {
+            "consumer"
+        } else {
+            "classic"
+        },
         consumer_protocol,
         client_telemetry: client_telemetry(&console, &d.members),
         lag_history: console.history.lag_history(&id),

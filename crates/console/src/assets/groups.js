@@ -11,6 +11,7 @@
     const draw = () => M.replace(table, rows.length === 0 ? h("p.muted", { text: "No consumer groups yet." }) :
       M.sortableTable([
         { key: "group_id", label: "Group", render: (g) => h("a", { href: "#/groups/" + M.enc(g.group_id), text: g.group_id }) },
+        { key: "group_type", label: "Protocol", render: (g) => h("span.badge", { text: g.group_type, title: g.group_type === "consumer" ? "KIP-848 consumer protocol" : "classic protocol" }) },
         { key: "state", label: "State", render: (g) => badge(g.state) },
         { key: "members", label: "Members", num: true },
         { key: "assignor", label: "Assignor", narrow: true, render: (g) => g.assignor || "–" },
@@ -190,7 +191,7 @@
       h("h2", { text: "Committed offsets, as stored" }), offsetsLog,
       deletePanel(id));
     const draw = () => {
-      M.replace(head, ...[["State", badge(d.state), "group-state"], ["Members", M.fmtNum(d.members.length)], ["Assignor", d.assignor || "–"],
+      M.replace(head, ...[["State", badge(d.state), "group-state"], ["Protocol", d.group_type, "group-type"], ["Members", M.fmtNum(d.members.length)], ["Assignor", d.assignor || "–"],
         ["Total lag", M.fmtNum(d.total_lag), "group-total-lag"], ["Time lag", M.fmtDuration(d.max_time_lag_ms)]]
         .map(([l, v, vid]) => h("div.card", {}, h("div.label", { text: l }), h("div.value", { id: vid }, v))));
       M.replace(parts, d.partitions.length === 0 ? h("p.muted", { text: "No committed offsets or assigned partitions." }) :

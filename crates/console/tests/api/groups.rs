@@ -76,6 +76,7 @@ async fn members_lag_and_offset_resets() {
     let list = c.get("/api/v1/groups").await.json();
     assert_eq!(list[0]["group_id"], "g1");
     assert_eq!(list[0]["state"], "Stable");
+    assert_eq!(list[0]["group_type"], "classic");
     assert_eq!(list[0]["members"], 1);
     assert_eq!(list[0]["total_lag"], 4);
     assert_eq!(list[0]["topics"], json!(["g-t"]));
@@ -86,6 +87,8 @@ async fn members_lag_and_offset_resets() {
 
     let g = group(&c, "g1").await;
     assert_eq!(g["protocol_type"], "consumer");
+    assert_eq!(g["group_type"], "classic");
+    assert_eq!(g["consumer_protocol"], Value::Null);
     assert_eq!(g["members"][0]["client_id"], "api-test");
     let mut assigned = g["members"][0]["assignment"][0]["partitions"]
         .as_array()
