@@ -46,6 +46,12 @@ struct Args {
     /// run produces its own topic first.
     #[arg(long)]
     topic: Option<String>,
+    /// Records per transaction of the transactional produce run.
+    #[arg(long, default_value_t = 100)]
+    records_per_transaction: u64,
+    /// Rounds of the `eos` mode (each runs plain, idempotent and transactional once).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Extra librdkafka producer property `name=value` (repeatable), applied last.
     #[arg(long = "producer-property", value_name = "NAME=VALUE")]
     producer_properties: Vec<String>,
@@ -60,6 +66,34 @@ enum Mode {
     Consume,
     Latency,
     All,
+    /// acks=all with idempotence on.
+    ProduceIdempotent,
+    /// acks=all in transactions of `--records-per-transaction` records.
+    ProduceTransactional,
+    /// Exactly-once costs: acks=all without idempotence, with it, and transactional,
+    /// alternating for `--rounds` rounds; medians at the end.
+    Eos,
+}
+
+/// How the produce run's producer delivers.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Delivery {
+    /// librdkafka's default: no idempotence.
+    Plain,
+    /// `enable.idempotence=true`.
+    Idempotent,
+    /// `transactional.id` set; a commit every `per_transaction` records.
+    Transactional { per_transaction: u64 },
+}
+
+impl Delivery {
+    fn label(self) -> &'static str {
+        match self {
+            Delivery::Plain => "acks=all",
+            Delivery::Idempotent => "acks=all idempotent",
+            Delivery::Transactional { .. } => "acks=all transactional",
+        }
+    }
 }
 
 /// Delivery callbacks: count them, and record latency for the latency run.
@@ -124,6 +158,7 @@ fn producer(
     args: &Args,
     acks: &str,
     linger_ms: &str,
+    extra: &[(&str, String)],
     stats: Arc<Stats>,
 ) -> anyhow::Result<ThreadedProducer<Ctx>> {
     let mut config = ClientConfig::new();
@@ -135,6 +170,9 @@ fn producer(
         .set("queue.buffering.max.kbytes", "1048576")
         .set("queue.buffering.max.messages", "1000000")
         .set("compression.type", "none");
+    for (name, value) in extra {
+        config.set(*name, value);
+    }
     for property in &args.producer_properties {
         let Some((name, value)) = property.split_once('=') else {
             bail!("--producer-property {property:?} is not NAME=VALUE");
@@ -184,13 +222,44 @@ fn wait_for_leaders<C: ClientContext>(
 
 /// Sends `records` values as fast as librdkafka takes them; returns MB/s.
 fn produce(args: &Args, topic: &str, acks: &str) -> anyhow::Result<f64> {
+    produce_with(args, topic, acks, Delivery::Plain)
+}
+
+/// [`produce`] with idempotence or in transactions; a transactional run commits
+/// every `per_transaction` records (the commit waits for their acknowledgements).
+fn produce_with(args: &Args, topic: &str, acks: &str, delivery: Delivery) -> anyhow::Result<f64> {
+    const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
     let stats = new_stats();
-    let p = producer(args, acks, "5", stats.clone())?;
+    let extra: Vec<(&str, String)> = match delivery {
+        Delivery::Plain => vec![("enable.idempotence", "false".into())],
+        Delivery::Idempotent => vec![("enable.idempotence", "true".into())],
+        Delivery::Transactional { .. } => {
+            vec![("transactional.id", format!("loadgen-{topic}"))]
+        }
+    };
+    let p = producer(args, acks, "5", &extra, stats.clone())?;
     wait_for_leaders(p.client(), topic, args.partitions)?;
+    let per_transaction = match delivery {
+        Delivery::Transactional { per_transaction } => {
+            p.init_transactions(TRANSACTION_TIMEOUT)
+                .context("init_transactions")?;
+            Some(per_transaction.max(1))
+        }
+        _ => None,
+    };
     let value = vec![b'm'; args.size];
     let keys: Vec<String> = (0..1024).map(|k: u32| k.to_string()).collect();
     let start = Instant::now();
     for i in 0..args.records {
+        if let Some(n) = per_transaction {
+            if i % n == 0 {
+                if i > 0 {
+                    p.commit_transaction(TRANSACTION_TIMEOUT)
+                        .context("commit_transaction")?;
+                }
+                p.begin_transaction().context("begin_transaction")?;
+            }
+        }
         let key = &keys[(i % 1024) as usize];
         let mut record = BaseRecord::with_opaque_to(topic, 0)
             .key(key)
@@ -204,6 +273,10 @@ fn produce(args: &Args, topic: &str, acks: &str) -> anyhow::Result<f64> {
                 }
             }
         }
+    }
+    if per_transaction.is_some() {
+        p.commit_transaction(TRANSACTION_TIMEOUT)
+            .context("commit_transaction")?;
     }
     p.flush(Duration::from_secs(120))?;
     let secs = start.elapsed().as_secs_f64();
@@ -263,7 +336,7 @@ fn latency(args: &Args, topic: &str) -> anyhow::Result<(f64, f64, f64)> {
     // 50 MB/s), each waiting for its own fsync, and client and broker spend the two
     // cores on per-request work; 1 ms lowered both p50 and p99 here.
     let linger = args.latency_linger_ms.to_string();
-    let p = producer(args, "all", &linger, stats.clone())?;
+    let p = producer(args, "all", &linger, &[], stats.clone())?;
     wait_for_leaders(p.client(), topic, args.partitions)?;
     let value = vec![b'l'; args.size];
     let per_sec = (args.latency_rate_mb * 1e6 / args.size as f64) as u64;
@@ -326,6 +399,23 @@ fn main() -> anyhow::Result<()> {
         println!("produce acks=all  {:8.1} MB/s", produce(&args, &t, "all")?);
         produced_topic = Some(t);
     }
+    let transactional = Delivery::Transactional {
+        per_transaction: args.records_per_transaction,
+    };
+    for (mode, delivery, name) in [
+        (Mode::ProduceIdempotent, Delivery::Idempotent, "idem"),
+        (Mode::ProduceTransactional, transactional, "txn"),
+    ] {
+        if args.mode == mode {
+            let t = format!("loadgen-{name}-{run}");
+            create_topic(&args.bootstrap, &t, args.partitions)?;
+            let mbs = produce_with(&args, &t, "all", delivery)?;
+            println!("produce {:<24}{mbs:8.1} MB/s", delivery.label());
+        }
+    }
+    if args.mode == Mode::Eos {
+        eos(&args, run, transactional)?;
+    }
     if matches!(args.mode, Mode::Consume | Mode::All) {
         let t = match produced_topic.or(args.topic.clone()) {
             Some(t) => t,
@@ -349,6 +439,34 @@ fn main() -> anyhow::Result<()> {
             "produce latency at {} MB/s, acks=all, linger {} ms: p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms",
             args.latency_rate_mb, args.latency_linger_ms
         );
+    }
+    Ok(())
+}
+
+/// Plain, idempotent and transactional acks=all produce runs, alternating round by
+/// round so that a quiet or busy period of the machine hits all three alike.
+fn eos(args: &Args, run: u32, transactional: Delivery) -> anyhow::Result<()> {
+    let kinds = [Delivery::Plain, Delivery::Idempotent, transactional];
+    let mut figures: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    for round in 0..args.rounds {
+        for (k, delivery) in kinds.iter().enumerate() {
+            let t = format!("loadgen-eos-{run}-{round}-{k}");
+            create_topic(&args.bootstrap, &t, args.partitions)?;
+            let mbs = produce_with(args, &t, "all", *delivery)?;
+            println!(
+                "round {round} produce {:<24}{mbs:8.1} MB/s",
+                delivery.label()
+            );
+            figures[k].push(mbs);
+        }
+    }
+    for (delivery, mut f) in kinds.into_iter().zip(figures) {
+        f.sort_by(|a, b| a.total_cmp(b));
+        let median = f.get(f.len() / 2).copied().unwrap_or(0.0);
+        println!("median  produce {:<24}{median:8.1} MB/s", delivery.label());
+    }
+    if let Delivery::Transactional { per_transaction } = transactional {
+        println!("(transactional: {per_transaction} records per transaction)");
     }
     Ok(())
 }

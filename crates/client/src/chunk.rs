@@ -10,7 +10,10 @@
 //!   the work of revoked partitions finishes (queued work is dropped) and is
 //!   committed before the partitions move; lost partitions are abandoned.
 //!
-//! Both require `enable.auto.commit=false`: they commit themselves.
+//! - [`Consumer::process_chunks_transactionally`] (in `chunk_transactional`): each
+//!   chunk's output records and its input offsets commit in one transaction.
+//!
+//! All require `enable.auto.commit=false`: they commit themselves.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::future::Future;
@@ -28,7 +31,7 @@ use crate::offsets::OffsetAndMetadata;
 use crate::record::{ConsumerRecord, TopicPartition};
 
 /// How long one poll of a chunk loop waits for records.
-const CHUNK_POLL_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const CHUNK_POLL_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the key-parallel loop polls while work is running.
 const KEYED_POLL_TIMEOUT: Duration = Duration::from_millis(50);
 
@@ -53,7 +56,7 @@ impl Default for KeyParallelOptions {
     }
 }
 
-fn require_manual_commits(c: &Consumer) -> Result<()> {
+pub(crate) fn require_manual_commits(c: &Consumer) -> Result<()> {
     if c.config().enable_auto_commit {
         return Err(Error::Config(
             "chunk processing commits itself: set enable.auto.commit=false".into(),
@@ -63,7 +66,9 @@ fn require_manual_commits(c: &Consumer) -> Result<()> {
 }
 
 /// For each partition in `records`, the offset after its last record.
-fn next_offsets(records: &[ConsumerRecord]) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+pub(crate) fn next_offsets(
+    records: &[ConsumerRecord],
+) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
     let mut out: BTreeMap<TopicPartition, OffsetAndMetadata> = BTreeMap::new();
     for r in records {
         let tp = TopicPartition::new(&*r.topic, r.partition);
@@ -79,7 +84,7 @@ fn next_offsets(records: &[ConsumerRecord]) -> BTreeMap<TopicPartition, OffsetAn
 }
 
 /// For each partition in `records`, its first offset.
-fn first_offsets(records: &[ConsumerRecord]) -> BTreeMap<TopicPartition, i64> {
+pub(crate) fn first_offsets(records: &[ConsumerRecord]) -> BTreeMap<TopicPartition, i64> {
     let mut out: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     for r in records {
         let e = out

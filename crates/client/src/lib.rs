@@ -12,6 +12,7 @@ pub mod api_versions;
 pub mod batch_builder;
 pub mod batch_decoder;
 pub mod chunk;
+mod chunk_transactional;
 pub mod cluster;
 pub mod codec;
 pub mod connection;
