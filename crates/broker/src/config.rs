@@ -262,6 +262,16 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("connections.max.idle.ms", Long, Some("600000"), Some(-1)),
     // KIP-368: a SASL session's lifetime; 0 (Kafka's default) never expires one.
     prop("connections.max.reauth.ms", Long, Some("0"), Some(0)),
+    // The web console's login (moldau-console login.rs): always on when the console
+    // is bound beyond loopback; the token is a shared secret accepted besides users.
+    prop("console.auth.enabled", Bool, Some("false"), None),
+    prop("console.auth.token", Password, Some(""), None),
+    prop(
+        "console.session.timeout.ms",
+        Long,
+        Some("3600000"),
+        Some(1000),
+    ),
     prop("max.connections", Int, Some("2147483647"), Some(0)),
     prop("max.connections.per.ip", Int, Some("2147483647"), Some(0)),
     prop("max.connections.per.ip.overrides", Str, Some(""), None),

@@ -37,6 +37,7 @@ pub mod node_config;
 pub mod offsets_leadership;
 pub mod open_files_limit;
 pub mod partition;
+pub mod password_check;
 pub mod process_metrics;
 pub mod producer_ids;
 mod publish_plan;

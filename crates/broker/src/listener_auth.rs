@@ -71,6 +71,11 @@ impl ListenerAuths {
         Ok(ListenerAuths { by_name })
     }
 
+    /// Every configured listener's authentication.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<ListenerAuth>> {
+        self.by_name.values()
+    }
+
     /// The listener's authentication; a listener the configuration does not name (an
     /// in-process test listener) is plaintext.
     pub fn get(&self, name: &str) -> Arc<ListenerAuth> {

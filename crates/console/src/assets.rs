@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 /// The page shell.
 pub const INDEX_HTML: &str = include_str!("assets/index.html");
+/// The login page (login.rs), when the console requires one.
+pub const LOGIN_HTML: &str = include_str!("assets/login.html");
 
 /// Every file under `/assets/`: name, content type, content. The scripts load in the
 /// order `index.html` lists them; `core.js` first.
@@ -18,6 +20,8 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/app.css"),
     ),
     ("core.js", JS, include_str!("assets/core.js")),
+    ("session.js", JS, include_str!("assets/session.js")),
+    ("login.js", JS, include_str!("assets/login.js")),
     ("overview.js", JS, include_str!("assets/overview.js")),
     ("topics.js", JS, include_str!("assets/topics.js")),
     ("messages.js", JS, include_str!("assets/messages.js")),
@@ -41,6 +45,11 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// `GET /`
 pub async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+/// `GET /login`
+pub async fn login_page() -> Response {
+    asset("text/html; charset=utf-8", LOGIN_HTML)
 }
 
 /// `GET /assets/{file}`

@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::group_admin::{GroupAdmin, GroupDescription};
 use crate::history::{History, LagSample, LAG_SAMPLE_INTERVAL, THROUGHPUT_SAMPLE_INTERVAL};
 use crate::lag::{partition_lag, PartitionLag, ScanBudget};
+use crate::login::ConsoleAuth;
 use moldau_broker::Broker;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +21,8 @@ pub struct Console {
     /// Bound to a loopback address: requests must name a loopback host (this stops
     /// DNS-rebinding pages from reaching the console through the browser).
     pub loopback_only: bool,
+    /// The login, and whether one is required.
+    pub auth: ConsoleAuth,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -49,7 +52,18 @@ impl GroupLag {
 
 impl Console {
     pub fn new(broker: Arc<Broker>, loopback_only: bool) -> Self {
+        let config = &broker.config;
+        // Beyond loopback anyone on the network could reach it: a login is a must.
+        let required = !loopback_only || config.bool("console.auth.enabled");
+        let auth = ConsoleAuth::new(
+            required,
+            Some(config.string("console.auth.token")),
+            std::time::Duration::from_millis(
+                u64::try_from(config.long("console.session.timeout.ms")).unwrap_or(1000),
+            ),
+        );
         Console {
+            auth,
             groups: GroupAdmin::new(Arc::clone(&broker)),
             broker,
             history: History::new(),

@@ -6,16 +6,30 @@
 //! - a changing request (anything but GET/HEAD) must not come from another origin, and
 //!   must carry a JSON body type, which browsers never send cross-site without a
 //!   CORS preflight that the console does not grant;
-//! - pages may not be framed (no clickjacking of the confirmation buttons).
+//! - pages may not be framed (no clickjacking of the confirmation buttons);
+//! - when a login is required (login.rs), a request needs a live session (pages
+//!   redirect to `/login`, API calls get 401), and a change needs the session's
+//!   CSRF token in `X-CSRF-Token`; the handler sees the principal in the request's
+//!   extensions.
 
 use crate::console::Console;
+use crate::login::csrf_matches;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// Paths served without a session: the login page, its assets and the login API.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/api/v1/login" | "/api/v1/logout" | "/api/v1/session"
+    ) || path.starts_with("/assets/")
+}
 
 /// Content-Security-Policy of every response: only the console's own scripts/styles.
 pub const CONTENT_SECURITY_POLICY: &str =
@@ -101,9 +115,50 @@ pub fn check(loopback_only: bool, method: &Method, headers: &HeaderMap) -> Optio
     None
 }
 
+/// With a login required: no session, no console; a change needs the session's
+/// CSRF token. On success the principal goes into the request's extensions.
+fn login_gate(console: &Console, request: &mut Request) -> Option<Response> {
+    let auth = &console.auth;
+    let path = request.uri().path();
+    if !auth.required || is_public(path) {
+        return None;
+    }
+    let Some(who) = auth.principal_of(request.headers(), Instant::now()) else {
+        if path.starts_with("/api/") || path == "/metrics" {
+            return Some(refuse(
+                StatusCode::UNAUTHORIZED,
+                "login_required",
+                "Log in first (POST /api/v1/login), or send Authorization: Bearer <console.auth.token>.",
+            ));
+        }
+        return Some(Redirect::to("/login").into_response());
+    };
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if let (true, Some(expected)) = (changes, &who.csrf_token) {
+        if !csrf_matches(request.headers(), expected) {
+            return Some(refuse(
+                StatusCode::FORBIDDEN,
+                "csrf_token_required",
+                "A change needs the session's CSRF token in the X-CSRF-Token header.",
+            ));
+        }
+    }
+    request.extensions_mut().insert(who);
+    None
+}
+
 /// Middleware: the checks, then the handler, then the security headers.
-pub async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
-    let mut response = match check(console.loopback_only, request.method(), request.headers()) {
+pub async fn guard(
+    State(console): State<Arc<Console>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let refused = check(console.loopback_only, request.method(), request.headers())
+        .or_else(|| login_gate(&console, &mut request));
+    let mut response = match refused {
         Some(refused) => refused,
         None => next.run(request).await,
     };

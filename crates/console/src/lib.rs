@@ -27,6 +27,7 @@ pub mod history;
 pub mod json_layout;
 pub mod json_path;
 pub mod lag;
+pub mod login;
 pub mod offsets_log;
 pub mod prometheus;
 pub mod reader;
@@ -90,6 +91,9 @@ pub fn router(console: Arc<Console>) -> Router {
             "/topics/{name}/partitions/{partition}/records/{offset}/{part}",
             get(records_api::download),
         )
+        .route("/login", post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/session", get(login::session))
         .route("/groups", get(groups_api::list))
         .route("/transactions", get(transactions_api::list))
         .route("/users", get(users_api::list))
@@ -104,6 +108,7 @@ pub fn router(console: Arc<Console>) -> Router {
         );
     Router::new()
         .route("/", get(assets::index))
+        .route("/login", get(assets::login_page))
         .route("/assets/{file}", get(assets::file))
         .route("/metrics", get(prometheus::metrics))
         .nest("/api/v1", api)

@@ -123,6 +123,24 @@ impl ScramCredential {
             mechanism.salted_password(password.as_bytes(), &salt, iterations.unsigned_abs());
         Self::from_salted_password(mechanism, &salted, salt, iterations)
     }
+
+    /// True when `password` is the one this credential was made from, for logins that
+    /// are not SCRAM exchanges (the web console). The comparison takes the same time
+    /// whatever the stored key; an iteration count outside Kafka's bounds never
+    /// matches (it would make the check as slow as the record asks).
+    pub fn matches_password(&self, mechanism: ScramMechanism, password: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        if !(SCRAM_ITERATIONS_MIN..=SCRAM_ITERATIONS_MAX).contains(&self.iterations) {
+            return false;
+        }
+        let salted = mechanism.salted_password(
+            password.as_bytes(),
+            &self.salt,
+            self.iterations.unsigned_abs(),
+        );
+        let stored_key = mechanism.hash(&mechanism.hmac(&salted, b"Client Key"));
+        stored_key.ct_eq(&self.stored_key).into()
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +160,23 @@ mod tests {
         assert_eq!(c.stored_key.len(), 32);
         assert_eq!(ScramMechanism::from_code(2), Some(ScramMechanism::Sha512));
         assert_eq!(ScramMechanism::from_code(0), None);
+    }
+
+    #[test]
+    fn a_password_matches_only_its_own_credential() {
+        let c = ScramCredential::from_password(
+            ScramMechanism::Sha512,
+            "pencil",
+            b"salt".to_vec(),
+            4096,
+        );
+        assert!(c.matches_password(ScramMechanism::Sha512, "pencil"));
+        assert!(!c.matches_password(ScramMechanism::Sha512, "pencil2"));
+        assert!(!c.matches_password(ScramMechanism::Sha256, "pencil"));
+        let absurd = ScramCredential {
+            iterations: i32::MAX,
+            ..c
+        };
+        assert!(!absurd.matches_password(ScramMechanism::Sha512, "pencil"));
     }
 }

@@ -48,6 +48,11 @@
 
   M.api = async function (method, path, body) {
     const opts = { method, headers: { Accept: "application/json" } };
+    // With a login (session.js): every change carries the session's CSRF token.
+    if (method !== "GET" && method !== "HEAD" && M.sessionReady) {
+      await M.sessionReady;
+      if (M.csrf) opts.headers["X-CSRF-Token"] = M.csrf;
+    }
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
@@ -61,6 +66,7 @@
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
+    if (res.status === 401 && data && data.error === "login_required") location.assign("/login");
     if (!res.ok) {
       const msg = (data && data.message) || res.status + " " + res.statusText;
       throw new ApiError(res.status, (data && data.error) || "http_" + res.status, msg);
