@@ -197,11 +197,20 @@ async fn a_killed_broker_is_fenced_and_leads_again_once_restarted() {
     wait_for(&cluster.addr(1), "broker 3 back as leader", |v| {
         v.brokers.contains(&victim) && v.leaders(solo) == solo_before
     });
-    let described = described_brokers(&cluster.addr(3));
-    assert!(
-        described.values().all(|fenced| !fenced) && described.len() == 3,
-        "describe after restart: {described:?}"
-    );
+    // The restarted node learns of its own unfencing by replicating the metadata
+    // log, a moment after the controller committed it.
+    let deadline = Instant::now() + WAIT_MAX;
+    loop {
+        let described = described_brokers(&cluster.addr(3));
+        if described.values().all(|fenced| !fenced) && described.len() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "describe after restart: {described:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
