@@ -35,6 +35,8 @@ pub struct MetadataDelta {
     pub producer_ids_changed: bool,
     /// A client quota was set or removed.
     pub client_quotas_changed: bool,
+    /// An ACL was added or removed.
+    pub acls_changed: bool,
 }
 
 impl MetadataDelta {

@@ -1,5 +1,6 @@
 //! The metadata image: the state obtained by applying records in order.
 
+use crate::acl_index::AclIndex;
 use crate::delta::{DeletedTopic, MetadataDelta};
 use crate::record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
@@ -8,6 +9,7 @@ use crate::record_types::{
 };
 use crate::{MetadataError, MetadataRecord, TopicId};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 mod delta_to;
 mod snapshot_records;
@@ -74,6 +76,8 @@ pub struct MetadataImage {
     client_quotas: BTreeMap<QuotaEntity, BTreeMap<String, f64>>,
     /// SCRAM credentials by user name and mechanism code.
     scram_credentials: BTreeMap<(String, i8), ScramCredentialRecord>,
+    /// The ACLs, shared between image copies until one changes them.
+    acls: Arc<AclIndex>,
     /// The first producer id not yet handed out in a block (0 before any).
     next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
@@ -101,6 +105,11 @@ impl MetadataImage {
     /// Every SCRAM credential, by user name then mechanism.
     pub fn scram_credentials(&self) -> impl Iterator<Item = &ScramCredentialRecord> {
         self.scram_credentials.values()
+    }
+
+    /// The ACLs, indexed for the authorizer.
+    pub fn acls(&self) -> &AclIndex {
+        &self.acls
     }
 
     /// Checks a record against the image without changing it.
@@ -284,6 +293,20 @@ impl MetadataImage {
                 }
                 self.next_producer_id = *next_producer_id;
                 delta.producer_ids_changed = true;
+            }
+            R::AccessControlEntry(acl) => {
+                Arc::make_mut(&mut self.acls).insert(acl.clone())?;
+                delta.acls_changed = true;
+            }
+            R::RemoveAccessControlEntry { id } => {
+                if self.acls.get(id).is_none() {
+                    return Err(MetadataError::Invalid(format!(
+                        "no ACL with id {}",
+                        uuid::Uuid::from_bytes(*id)
+                    )));
+                }
+                Arc::make_mut(&mut self.acls).remove(id)?;
+                delta.acls_changed = true;
             }
             R::NoOp => {}
         }

@@ -321,3 +321,34 @@ fn scram_credentials_are_set_removed_and_snapshotted() {
     );
     assert!(image.apply(&credential("", 1), 4).is_err(), "empty name");
 }
+
+#[test]
+fn acls_are_added_removed_snapshotted_and_reported_in_the_delta() {
+    let acl = |n: u8, name: &str| {
+        MetadataRecord::AccessControlEntry(crate::AclRecord {
+            id: [n; 16],
+            resource_type: crate::AclResourceType::Topic,
+            resource_name: name.into(),
+            pattern_type: crate::AclPatternType::Literal,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: crate::AclOperation::Read,
+            permission: crate::AclPermission::Allow,
+        })
+    };
+    let image = MetadataImage::new();
+    let (mut image, delta) = image.apply_batch(&[acl(1, "a"), acl(2, "b")], 0).unwrap();
+    assert!(delta.acls_changed);
+    assert_eq!(image.acls().len(), 2);
+    assert!(image.apply(&acl(1, "c"), 2).is_err(), "id in use");
+    let again = MetadataImage::from_records(&image.to_records(), 1).unwrap();
+    assert_eq!(again.acls(), image.acls());
+    let remove = |n: u8| MetadataRecord::RemoveAccessControlEntry { id: [n; 16] };
+    image.apply(&remove(1), 2).unwrap();
+    assert_eq!(image.acls().len(), 1);
+    assert!(image.apply(&remove(1), 3).is_err(), "unknown id");
+    assert_eq!(
+        crate::AclLookup::matching(image.acls(), crate::AclResourceType::Topic, "b").len(),
+        1
+    );
+}

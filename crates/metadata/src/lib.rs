@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl_index;
 pub mod client_quotas;
 pub mod controller;
 mod delta;
@@ -21,8 +22,13 @@ mod record_types;
 pub mod snapshot;
 mod wire;
 
+pub use acl_index::AclIndex;
 pub use delta::{DeletedTopic, MetadataDelta};
 pub use image::{BrokerImage, MetadataImage, PartitionImage, TopicImage};
+pub use moldau_protocol::acl::{
+    AclLookup, AclOperation, AclPatternType, AclPermission, AclRecord, AclResourceType,
+    ACL_WILDCARD, CLUSTER_RESOURCE_NAME,
+};
 pub use record::{MetadataRecord, TopicId};
 pub use record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ClientQuotaChange, ConfigResource,

@@ -7,6 +7,7 @@ use crate::record_types::{
     BrokerRegistration, ClientQuotaChange, ConfigResource, PartitionChange, PartitionRecord,
     ScramCredentialRecord,
 };
+use moldau_protocol::acl::AclRecord;
 use serde::{Deserialize, Serialize};
 
 /// A topic's 16-byte id, rendered like Kafka's (URL-safe base64 without padding).
@@ -29,8 +30,7 @@ impl std::fmt::Display for TopicId {
 }
 
 /// One change to the cluster metadata. Variants are named after KRaft's records
-/// (`Topic` is TopicRecord, api key 2, ...); ACL records get api keys 18/19 when
-/// they are added.
+/// (`Topic` is TopicRecord, api key 2, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
     /// Api key 0: a broker registers with its listeners and rack.
@@ -70,6 +70,10 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         next_producer_id: i64,
     },
+    /// Api key 18: an ACL is added (AccessControlEntryRecord).
+    AccessControlEntry(AclRecord),
+    /// Api key 19: the ACL with this id is removed (RemoveAccessControlEntryRecord).
+    RemoveAccessControlEntry { id: [u8; 16] },
     /// Api key 20: changes nothing (a new leader's first write, a heartbeat).
     NoOp,
 }

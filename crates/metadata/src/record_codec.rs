@@ -11,6 +11,9 @@ use crate::record_types::{
 };
 use crate::wire::{Reader, Writer};
 use crate::{MetadataError, MetadataRecord, TopicId};
+use moldau_protocol::acl::{
+    AclOperation, AclPatternType, AclPermission, AclRecord, AclResourceType,
+};
 
 /// The frame version every record starts with (KRaft's is 1 too).
 pub const RECORD_FRAME_VERSION: u32 = 1;
@@ -32,6 +35,8 @@ pub mod api_key {
     pub const FEATURE_LEVEL: u32 = 12;
     pub const CLIENT_QUOTA: u32 = 14;
     pub const PRODUCER_IDS: u32 = 15;
+    pub const ACCESS_CONTROL_ENTRY: u32 = 18;
+    pub const REMOVE_ACCESS_CONTROL_ENTRY: u32 = 19;
     pub const NO_OP: u32 = 20;
     pub const REMOVE_USER_SCRAM_CREDENTIAL: u32 = 22;
 }
@@ -64,6 +69,8 @@ pub fn api_key_of(record: &MetadataRecord) -> u32 {
         R::UserScramCredential(_) => api_key::USER_SCRAM_CREDENTIAL,
         R::RemoveUserScramCredential { .. } => api_key::REMOVE_USER_SCRAM_CREDENTIAL,
         R::ProducerIds { .. } => api_key::PRODUCER_IDS,
+        R::AccessControlEntry(_) => api_key::ACCESS_CONTROL_ENTRY,
+        R::RemoveAccessControlEntry { .. } => api_key::REMOVE_ACCESS_CONTROL_ENTRY,
         R::NoOp => api_key::NO_OP,
     }
 }
@@ -184,6 +191,17 @@ pub fn encode(record: &MetadataRecord) -> Vec<u8> {
             w.i64(*broker_epoch);
             w.i64(*next_producer_id);
         }
+        R::AccessControlEntry(a) => {
+            w.uuid(&a.id);
+            w.i8(a.resource_type.code());
+            w.string(&a.resource_name);
+            w.i8(a.pattern_type.code());
+            w.string(&a.principal);
+            w.string(&a.host);
+            w.i8(a.operation.code());
+            w.i8(a.permission.code());
+        }
+        R::RemoveAccessControlEntry { id } => w.uuid(id),
         R::NoOp => {}
     }
     w.tagged_fields(&tagged);
@@ -334,6 +352,10 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             broker_epoch: r.i64("broker epoch")?,
             next_producer_id: r.i64("next producer id")?,
         },
+        api_key::ACCESS_CONTROL_ENTRY => R::AccessControlEntry(decode_acl(&mut r)?),
+        api_key::REMOVE_ACCESS_CONTROL_ENTRY => R::RemoveAccessControlEntry {
+            id: r.uuid("acl id")?,
+        },
         api_key::NO_OP => R::NoOp,
         other => {
             return Err(malformed(format!(
@@ -434,5 +456,24 @@ fn decode_client_quota(r: &mut Reader) -> Result<ClientQuotaChange, MetadataErro
         key: r.string("quota key")?,
         value: r.f64("quota value")?,
         remove: r.bool("quota remove")?,
+    })
+}
+
+/// An AccessControlEntryRecord's fields; a code outside Kafka's concrete values
+/// (ANY, MATCH, UNKNOWN included) is malformed.
+fn decode_acl(r: &mut Reader) -> Result<AclRecord, MetadataError> {
+    fn code<T>(r: &mut Reader, what: &str, from: fn(i8) -> Option<T>) -> Result<T, MetadataError> {
+        let c = r.i8(what)?;
+        from(c).ok_or_else(|| malformed(format!("{what} {c}")))
+    }
+    Ok(AclRecord {
+        id: r.uuid("acl id")?,
+        resource_type: code(r, "acl resource type", AclResourceType::from_code)?,
+        resource_name: r.string("acl resource name")?,
+        pattern_type: code(r, "acl pattern type", AclPatternType::from_code)?,
+        principal: r.string("acl principal")?,
+        host: r.string("acl host")?,
+        operation: code(r, "acl operation", AclOperation::from_code)?,
+        permission: code(r, "acl permission type", AclPermission::from_code)?,
     })
 }

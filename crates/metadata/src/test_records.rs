@@ -137,6 +137,17 @@ pub fn one_of_each() -> Vec<MetadataRecord> {
             name: "alice".into(),
             mechanism: 1,
         },
+        MetadataRecord::AccessControlEntry(crate::AclRecord {
+            id: [7; 16],
+            resource_type: crate::AclResourceType::Topic,
+            resource_name: "payments-".into(),
+            pattern_type: crate::AclPatternType::Prefixed,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: crate::AclOperation::Read,
+            permission: crate::AclPermission::Allow,
+        }),
+        MetadataRecord::RemoveAccessControlEntry { id: [7; 16] },
         MetadataRecord::NoOp,
     ]
 }

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod batch;
 pub mod batch_builder;
 pub mod batch_encode;

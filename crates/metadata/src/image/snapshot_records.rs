@@ -7,7 +7,7 @@ use crate::MetadataRecord;
 impl MetadataImage {
     /// Records that, applied in order to an empty image, give this image (up to
     /// `last_offset`): features, brokers, broker configs, then each topic with its
-    /// configs and partitions, then client quotas, then SCRAM credentials, then the
+    /// configs and partitions, then client quotas, then SCRAM credentials, then ACLs, then the
     /// producer-id block.
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
@@ -80,6 +80,11 @@ impl MetadataImage {
             self.scram_credentials
                 .values()
                 .map(|c| MetadataRecord::UserScramCredential(c.clone())),
+        );
+        out.extend(
+            self.acls
+                .iter()
+                .map(|a| MetadataRecord::AccessControlEntry(a.clone())),
         );
         if self.next_producer_id > 0 {
             out.push(MetadataRecord::ProducerIds {
