@@ -112,6 +112,10 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), None),
     prop("sasl.enabled.mechanisms", List, Some("GSSAPI"), None),
     prop("controller.listener.names", List, None, None),
+    // ACLs (authorizer_config.rs): Kafka's StandardAuthorizer class name turns them on.
+    prop("authorizer.class.name", Str, Some(""), None),
+    prop("super.users", Str, None, None),
+    prop("allow.everyone.if.no.acl.found", Bool, Some("false"), None),
     // KRaft: node_config.rs resolves and checks these together.
     prop("process.roles", List, Some("broker,controller"), None),
     prop("controller.quorum.voters", List, None, None),
@@ -512,6 +516,8 @@ pub struct BrokerConfig {
     pub settings: RequestSettings,
     /// Each listener's TLS and SASL settings, resolved once.
     pub security: crate::listener_security::SecuritySettings,
+    /// The ACL authorizer; None when `authorizer.class.name` is empty.
+    pub authorizer: Option<moldau_security::Authorizer>,
 }
 
 impl BrokerConfig {
@@ -525,11 +531,13 @@ impl BrokerConfig {
             node: NodeConfig::placeholder(),
             settings: RequestSettings::placeholder(),
             security: Default::default(),
+            authorizer: None,
         };
         config.validate_cross()?;
         config.node = NodeConfig::resolve(&config)?;
         config.settings = RequestSettings::resolve(&config)?;
         config.security = crate::listener_security::SecuritySettings::resolve(&config)?;
+        config.authorizer = crate::authorizer_config::resolve(&config)?;
         Ok(config)
     }
 

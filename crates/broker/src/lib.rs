@@ -3,6 +3,7 @@
 
 pub mod advertised_listeners;
 pub mod alloc_guard;
+pub mod authorizer_config;
 pub mod broker;
 pub mod client_quota_manager;
 pub mod client_telemetry;
@@ -50,6 +51,7 @@ pub mod replica_fetchers;
 pub mod replica_manager;
 pub mod replica_progress;
 pub mod request;
+mod request_access;
 pub mod request_settings;
 pub mod response_frame;
 pub mod sasl_session;

@@ -63,10 +63,13 @@ impl ListenerAuths {
                 }),
             );
         }
-        for address in SecuritySettings::exposed_plaintext_listeners(config) {
-            tracing::warn!(
-                "listener on {address} is PLAINTEXT and reachable beyond this machine: anyone who can connect can read, write and delete every topic; bind it to 127.0.0.1 or use SSL/SASL_SSL"
-            );
+        // With an authorizer, a PLAINTEXT client is User:ANONYMOUS and the ACLs decide.
+        if config.authorizer.is_none() {
+            for address in SecuritySettings::exposed_plaintext_listeners(config) {
+                tracing::warn!(
+                    "listener on {address} is PLAINTEXT, reachable beyond this machine and without an authorizer: anyone who can connect can read, write and delete every topic; bind it to 127.0.0.1, use SSL/SASL_SSL, or set authorizer.class.name"
+                );
+            }
         }
         Ok(ListenerAuths { by_name })
     }

@@ -1,5 +1,6 @@
 //! `moldau`: the broker and the tools around it in one binary.
 
+mod acl;
 mod base64;
 mod cluster;
 mod consume;
@@ -94,6 +95,8 @@ enum Command {
     /// Transactions: list, describe, describe-producers, find-hanging, abort (as
     /// kafka-transactions.sh).
     Transactions(transactions::TransactionsArgs),
+    /// ACLs (add, remove, list), as kafka-acls.sh.
+    Acl(acl::AclArgs),
 }
 
 #[derive(clap::Args)]
@@ -213,5 +216,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args) => cluster::run(&cli.client.context()?, args),
         Command::User(args) => user::run(&cli.client.context()?, args),
         Command::Transactions(args) => transactions::run(&cli.client.context()?, args),
+        Command::Acl(args) => acl::run(&cli.client.context()?, args),
     }
 }

@@ -3,11 +3,14 @@
 //! transactions at once, each possibly `verify_only` (KIP-890: is this partition in
 //! the open transaction?). As Kafka's API layer does, partitions that do not exist
 //! are answered UNKNOWN_TOPIC_OR_PARTITION and the rest of that transaction
-//! OPERATION_NOT_ATTEMPTED, without asking the coordinator.
+//! OPERATION_NOT_ATTEMPTED, without asking the coordinator. ACLs as in Kafka: a
+//! client (v0-v3) needs WRITE on the transactional id and on each topic; the batched
+//! form is for brokers and needs CLUSTER_ACTION.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_coordinator::txn::{AddPartitions, TxnPartition, TxnRequest, TxnResponse};
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use moldau_protocol::kafka::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
@@ -38,6 +41,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 partitions: partitions_of(&request.v3_and_below_topics),
                 verify_only: false,
             },
+            true,
         )
         .await?;
         return Ok(Box::pin(async move {
@@ -47,6 +51,12 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             )
             .map(Some)
         }));
+    }
+    if !ctx.access().cluster(AclOperation::ClusterAction) {
+        return ctx.ready(
+            &AddPartitionsToTxnResponse::default()
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code()),
+        );
     }
     if request.transactions.len() > BATCHED_TRANSACTIONS_MAX {
         return ctx.ready(
@@ -65,6 +75,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 partitions: partitions_of(&t.topics),
                 verify_only: t.verify_only,
             },
+            false,
         )
         .await?;
         answers.push((t.transactional_id.clone(), answer));
@@ -87,9 +98,44 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     }))
 }
 
-/// One transaction's partitions: refused up front when some do not exist, else
-/// handed to the coordinator.
-async fn add(ctx: &RequestContext, request: AddPartitions) -> Result<Answer, CloseConnection> {
+/// One transaction's partitions: refused up front when the client may not write to
+/// the transaction or some of its topics (`check_client`), or when some do not
+/// exist; else handed to the coordinator.
+async fn add(
+    ctx: &RequestContext,
+    request: AddPartitions,
+    check_client: bool,
+) -> Result<Answer, CloseConnection> {
+    if check_client {
+        let access = ctx.access();
+        let all = |code: ResponseError| -> Answer {
+            let errors = request
+                .partitions
+                .iter()
+                .map(|tp| (tp.clone(), code.code()))
+                .collect();
+            Box::pin(std::future::ready(Ok(errors)))
+        };
+        if !access.transactional_id(AclOperation::Write, &request.transactional_id) {
+            return Ok(all(ResponseError::TransactionalIdAuthorizationFailed));
+        }
+        let denied = |(t, _): &TxnPartition| !access.topic(AclOperation::Write, t);
+        if request.partitions.iter().any(denied) {
+            let errors = request
+                .partitions
+                .iter()
+                .map(|tp| {
+                    let code = if denied(tp) {
+                        ResponseError::TopicAuthorizationFailed
+                    } else {
+                        ResponseError::OperationNotAttempted
+                    };
+                    (tp.clone(), code.code())
+                })
+                .collect();
+            return Ok(Box::pin(std::future::ready(Ok(errors))));
+        }
+    }
     let image = ctx.broker.metadata.image();
     let unknown = |(t, p): &TxnPartition| !super::txn::partition_exists(&image, t, *p);
     if request.partitions.iter().any(unknown) {

@@ -11,6 +11,9 @@ use moldau_protocol::ResponseError;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterClientQuotasRequest = super::decode(&ctx, body)?;
+    let allowed = ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::AlterConfigs);
     let mut entries = Vec::with_capacity(request.entries.len());
     for entry in request.entries {
         let parts: Vec<QuotaEntityPart> = entry
@@ -45,6 +48,12 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     .with_entity_name(e.entity_name)
             })
             .collect();
+        let denied = moldau_protocol::ResponseError::ClusterAuthorizationFailed;
+        let outcome = if allowed {
+            outcome
+        } else {
+            Err((denied.code(), denied.to_string()))
+        };
         let (code, message) = match outcome {
             Ok(()) => (0, None),
             Err((code, message)) => (code, Some(super::str_bytes(&message))),

@@ -10,16 +10,24 @@ use moldau_protocol::ResponseError;
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterConfigsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
+    let access = ctx.access();
     let mut responses = Vec::new();
     for resource in request.resources {
         let name = resource.resource_name.to_string();
+        let denied = super::config_access::refusal(
+            &access,
+            moldau_protocol::acl::AclOperation::AlterConfigs,
+            resource.resource_type,
+            &name,
+        );
         let mut changes: Vec<(String, Option<String>)> = resource
             .configs
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        let outcome = match resource.resource_type {
-            RESOURCE_TOPIC => {
+        let outcome = match (denied, resource.resource_type) {
+            (Some(e), _) => Err(e),
+            (None, RESOURCE_TOPIC) => {
                 // Overrides not named are removed: the request is the new full set.
                 if let Some(t) = broker.metadata.image().topic(&name) {
                     for k in t.configs.keys() {
@@ -32,12 +40,12 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     .alter_topic_configs(&name, &changes, request.validate_only)
                     .await
             }
-            RESOURCE_BROKER => {
+            (None, RESOURCE_BROKER) => {
                 broker
                     .alter_broker_configs(&changes, request.validate_only)
                     .await
             }
-            other => Err(crate::error::BrokerError::api(
+            (None, other) => Err(crate::error::BrokerError::api(
                 ResponseError::InvalidRequest,
                 format!("Resource type {other} is not supported."),
             )),

@@ -125,9 +125,14 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         })();
         add(name, record, u.mechanism);
     }
+    let allowed = ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::Alter);
     let mut results = Vec::with_capacity(order.len());
     for name in order {
+        let denied = ResponseError::ClusterAuthorizationFailed;
         let outcome = match users.remove(&name) {
+            _ if !allowed => Err((denied, denied.to_string())),
             Some(Ok(records)) if !records.is_empty() => ctx
                 .broker
                 .commit(&records)

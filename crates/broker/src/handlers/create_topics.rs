@@ -1,8 +1,10 @@
 //! CreateTopics: validate, create through the controller, report configs (v5+).
+//! Needs CREATE on the cluster or on the topic (TOPIC_AUTHORIZATION_FAILED).
 
 use crate::controller::NewTopic;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
@@ -17,6 +19,8 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     for t in &request.topics {
         *seen.entry(t.name.0.to_string()).or_default() += 1;
     }
+    let access = ctx.access();
+    let cluster_create = access.cluster(AclOperation::Create);
     let mut results = Vec::new();
     for t in request.topics {
         let name = t.name.0.to_string();
@@ -28,6 +32,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 .with_num_partitions(-1)
                 .with_replication_factor(-1)
         };
+        if !cluster_create && !access.topic(AclOperation::Create, &name) {
+            results.push(fail(
+                ResponseError::TopicAuthorizationFailed,
+                format!("Authorization failed for topic '{name}'."),
+            ));
+            continue;
+        }
         if seen.get(&name).copied().unwrap_or(0) > 1 {
             results.push(fail(
                 ResponseError::InvalidRequest,

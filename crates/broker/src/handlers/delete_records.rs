@@ -1,4 +1,4 @@
-//! DeleteRecords: move a partition's log start forward.
+//! DeleteRecords: move a partition's log start forward; needs DELETE on the topic.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -12,12 +12,21 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let request: DeleteRecordsRequest = super::decode(&ctx, body)?;
     let image = ctx.broker.metadata.image();
     let node_id = ctx.broker.node_id;
+    let access = ctx.access();
     let mut topics = Vec::new();
     for t in request.topics {
         let name = t.name.0.to_string();
+        let deletable = access.topic(moldau_protocol::acl::AclOperation::Delete, &name);
         let mut partitions = Vec::new();
         for p in t.partitions {
             let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+            if !deletable {
+                partitions.push(
+                    r.with_low_watermark(-1)
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+                );
+                continue;
+            }
             if let Err(error) = crate::internal_topics::check_client_delete_records(&name) {
                 partitions.push(r.with_low_watermark(-1).with_error_code(error.code()));
                 continue;

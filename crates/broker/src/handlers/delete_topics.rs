@@ -1,8 +1,11 @@
-//! DeleteTopics, by name (all versions) or by topic id (v6+).
+//! DeleteTopics, by name (all versions) or by topic id (v6+). Needs DELETE on the
+//! topic (TOPIC_AUTHORIZATION_FAILED); a topic id the principal may not DESCRIBE is
+//! answered as unknown, as Kafka does.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_metadata::TopicId;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::delete_topics_response::DeletableTopicResult;
 use moldau_protocol::kafka::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use moldau_protocol::ResponseError;
@@ -24,6 +27,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
             .collect()
     };
+    let access = ctx.access();
     let mut responses = Vec::new();
     for (name, id) in wanted {
         let image = broker.metadata.image();
@@ -31,6 +35,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             Some(n) => Some(n.clone()),
             None => image
                 .topic_by_id(&TopicId(*id.as_bytes()))
+                .filter(|t| access.topic(AclOperation::Describe, &t.name))
                 .map(|t| t.name.clone()),
         };
         let mut result = DeletableTopicResult::default();
@@ -42,6 +47,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             None => result
                 .with_name(None)
                 .with_error_code(ResponseError::UnknownTopicId.code()),
+            Some(n) if !access.topic(AclOperation::Delete, &n) => result
+                .with_name(Some(TopicName(super::str_bytes(&n))))
+                .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
             Some(n) => {
                 let r = result.with_name(Some(TopicName(super::str_bytes(&n))));
                 match broker.delete_topic(&n).await {

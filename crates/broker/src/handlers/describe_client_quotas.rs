@@ -12,6 +12,18 @@ use moldau_protocol::ResponseError;
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeClientQuotasRequest = super::decode(&ctx, body)?;
+    if !ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::DescribeConfigs)
+    {
+        let e = ResponseError::ClusterAuthorizationFailed;
+        return ctx.ready(
+            &DescribeClientQuotasResponse::default()
+                .with_error_code(e.code())
+                .with_error_message(Some(super::str_bytes(&e.to_string())))
+                .with_entries(None),
+        );
+    }
     let components: Vec<FilterComponent> = request
         .components
         .iter()

@@ -1,11 +1,16 @@
 //! DescribeCluster: cluster id, controller and brokers; fenced brokers only when a
-//! v2+ client asks for them (marked `is_fenced`), as Kafka answers.
+//! v2+ client asks for them (marked `is_fenced`), as Kafka answers. Needs DESCRIBE on
+//! the cluster (CLUSTER_AUTHORIZATION_FAILED otherwise).
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
+use crate::request_access::CLUSTER_OPERATIONS;
 use bytes::Bytes;
 use moldau_metadata::{BrokerImage, MetadataImage};
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::describe_cluster_response::DescribeClusterBroker;
 use moldau_protocol::kafka::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use moldau_protocol::ResponseError;
+use moldau_security::AclResource;
 
 /// First version that can list fenced brokers.
 const FENCED_BROKERS_VERSION_MIN: i16 = 2;
@@ -20,6 +25,17 @@ fn listed_brokers(image: &MetadataImage, include_fenced: bool) -> Vec<&BrokerIma
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeClusterRequest = super::decode(&ctx, body)?;
+    let access = ctx.access();
+    if !access.cluster(AclOperation::Describe) {
+        let error = ResponseError::ClusterAuthorizationFailed;
+        let mut response = DescribeClusterResponse::default()
+            .with_error_code(error.code())
+            .with_error_message(Some(super::str_bytes(&error.to_string())));
+        if ctx.version >= 1 {
+            response = response.with_endpoint_type(1);
+        }
+        return ctx.ready(&response);
+    }
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let include_fenced =
@@ -42,8 +58,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .with_controller_id(BrokerId(broker.controller_for_clients(&image)))
         .with_brokers(brokers);
     if request.include_cluster_authorized_operations {
-        response =
-            response.with_cluster_authorized_operations(super::metadata::CLUSTER_OPERATIONS_ALL);
+        response = response.with_cluster_authorized_operations(
+            access.operations(&AclResource::cluster(), CLUSTER_OPERATIONS),
+        );
     }
     if ctx.version >= 1 {
         response = response.with_endpoint_type(1);

@@ -38,6 +38,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let request: DescribeConfigsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
     let image = broker.metadata.image();
+    let access = ctx.access();
     let mut results = Vec::new();
     for resource in request.resources {
         let name = resource.resource_name.to_string();
@@ -49,6 +50,19 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_error_message(None)
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
+        if let Some(e) = super::config_access::refusal(
+            &access,
+            moldau_protocol::acl::AclOperation::DescribeConfigs,
+            resource.resource_type,
+            &name,
+        ) {
+            results.push(
+                result
+                    .with_error_code(e.code())
+                    .with_error_message(Some(super::str_bytes(&e.to_string()))),
+            );
+            continue;
+        }
         let result = match resource.resource_type {
             RESOURCE_TOPIC => {
                 if image.topic(&name).is_none() {

@@ -3,6 +3,7 @@
 //! them. As in Kafka any replica holding the log answers (the admin client asks the
 //! leader unless told a broker); a partition not hosted here gets
 //! NOT_LEADER_OR_FOLLOWER, one the cluster does not have UNKNOWN_TOPIC_OR_PARTITION.
+//! Needs READ on the topic (TOPIC_AUTHORIZATION_FAILED), as Kafka.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -31,15 +32,26 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             "DescribeProducers for {asked} partitions (at most {DESCRIBED_PARTITIONS_MAX})"
         )));
     }
+    let access = ctx.access();
     let topics = request
         .topics
         .into_iter()
         .map(|t| {
             let name = t.name.0.to_string();
+            let readable = access.topic(moldau_protocol::acl::AclOperation::Read, &name);
+            let denied = ResponseError::TopicAuthorizationFailed;
             let partitions = t
                 .partition_indexes
                 .iter()
-                .map(|&index| describe_partition(&ctx, &name, index))
+                .map(|&index| {
+                    if readable {
+                        describe_partition(&ctx, &name, index)
+                    } else {
+                        PartitionResponse::default()
+                            .with_partition_index(index)
+                            .with_error_code(denied.code())
+                    }
+                })
                 .collect();
             TopicResponse::default()
                 .with_name(t.name)

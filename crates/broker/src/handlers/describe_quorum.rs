@@ -80,6 +80,20 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         && request.topics[0].topic_name.0.as_str() == METADATA_LOG_TOPIC
         && request.topics[0].partitions.len() == 1
         && request.topics[0].partitions[0].partition_index == 0;
+    if !ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::Describe)
+    {
+        let e = ResponseError::ClusterAuthorizationFailed;
+        let response = DescribeQuorumResponse::default().with_error_code(e.code());
+        // The message field exists from v2.
+        let response = if ctx.version >= 2 {
+            response.with_error_message(Some(super::str_bytes(&e.to_string())))
+        } else {
+            response
+        };
+        return ctx.ready(&response);
+    }
     if !asks_metadata_log {
         let response = DescribeQuorumResponse::default()
             .with_error_code(ResponseError::UnknownTopicOrPartition.code());

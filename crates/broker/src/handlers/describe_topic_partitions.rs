@@ -1,10 +1,14 @@
 //! DescribeTopicPartitions (KIP-966): topics and their partitions, paged. Topics go
 //! in name order from the cursor's; at most `response_partition_limit` partitions
 //! (capped by the broker) are answered, and the next cursor says where to go on.
+//! Topics the principal may not DESCRIBE are left out of an all-topics answer and
+//! answered with TOPIC_AUTHORIZATION_FAILED when named.
 
 use crate::internal_topics::is_hidden;
 use crate::request::{CloseConnection, Deferred, RequestContext};
+use crate::request_access::TOPIC_OPERATIONS;
 use bytes::Bytes;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
@@ -13,6 +17,7 @@ use moldau_protocol::kafka::messages::{
     DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, TopicName,
 };
 use moldau_protocol::ResponseError;
+use moldau_security::AclResource;
 use std::collections::BTreeSet;
 
 /// Most partitions one response carries, whatever the client asks for (Kafka's
@@ -50,6 +55,7 @@ fn cursor(topic: &str, partition: i32) -> Option<Cursor> {
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeTopicPartitionsRequest = super::decode(&ctx, body)?;
     let image = ctx.broker.metadata.image();
+    let access = ctx.access();
     let all = request.topics.is_empty();
     let (cursor_topic, cursor_partition) =
         request.cursor.as_ref().map_or((String::new(), 0), |c| {
@@ -60,6 +66,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .topics()
             .map(|t| t.name.clone())
             .filter(|n| !is_hidden(n))
+            .filter(|n| access.topic(AclOperation::Describe, n))
             .collect()
     } else {
         request.topics.iter().map(|t| t.name.to_string()).collect()
@@ -94,6 +101,12 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         if remaining == 0 {
             response.next_cursor = cursor(name, 0);
             break;
+        }
+        if !access.topic(AclOperation::Describe, name) {
+            response
+                .topics
+                .push(topic_error(name, ResponseError::TopicAuthorizationFailed));
+            continue;
         }
         let topic = image.topic(name).filter(|_| !is_hidden(name));
         let Some(topic) = topic else {
@@ -132,7 +145,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_topic_id(described.topic_id)
                 .with_is_internal(described.is_internal)
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(super::metadata::TOPIC_OPERATIONS_ALL),
+                .with_topic_authorized_operations(
+                    access.operations(&AclResource::topic(name), TOPIC_OPERATIONS),
+                ),
         );
         if let Some(next) = next {
             response.next_cursor = cursor(name, next);

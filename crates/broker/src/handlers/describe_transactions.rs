@@ -5,12 +5,14 @@
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_coordinator::txn::TxnMetadata;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::describe_transactions_response::{
     TopicData, TransactionState,
 };
 use moldau_protocol::kafka::messages::{
     DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName,
 };
+use moldau_protocol::ResponseError;
 use std::collections::BTreeMap;
 
 /// Most ids one request may ask about.
@@ -44,8 +46,15 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 .collect::<Vec<_>>()
         })
         .await?;
+    // Each id needs DESCRIBE on it (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+    let access = ctx.access();
     let states = found
         .into_iter()
+        .map(|(id, state)| {
+            let described = access.transactional_id(AclOperation::Describe, &id);
+            let code = ResponseError::TransactionalIdAuthorizationFailed.code();
+            (id, if described { state } else { Err(code) })
+        })
         .map(|(id, state)| match state {
             Ok(t) => describe(&t),
             Err(code) => TransactionState::default()

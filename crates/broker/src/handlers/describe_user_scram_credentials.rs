@@ -14,6 +14,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeUserScramCredentialsRequest = super::decode(&ctx, body)?;
+    if !ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::Describe)
+    {
+        let e = ResponseError::ClusterAuthorizationFailed;
+        return ctx.ready(
+            &DescribeUserScramCredentialsResponse::default()
+                .with_error_code(e.code())
+                .with_error_message(Some(super::str_bytes(&e.to_string()))),
+        );
+    }
     let image = ctx.broker.metadata.image();
     let mut by_user: BTreeMap<&str, Vec<CredentialInfo>> = BTreeMap::new();
     for c in image.scram_credentials() {

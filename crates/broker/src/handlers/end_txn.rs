@@ -1,5 +1,6 @@
 //! EndTxn: commit or abort the producer's open transaction. Answered once the
-//! PrepareCommit/PrepareAbort state is durable; the markers follow.
+//! PrepareCommit/PrepareAbort state is durable; the markers follow. Needs WRITE on
+//! the transactional id.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -9,6 +10,20 @@ use moldau_protocol::kafka::messages::{EndTxnRequest, EndTxnResponse, ProducerId
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: EndTxnRequest = super::decode(&ctx, body)?;
     let (producer_id, producer_epoch) = (request.producer_id.0, request.producer_epoch);
+    let access = ctx.access();
+    if !access.transactional_id(
+        moldau_protocol::acl::AclOperation::Write,
+        request.transactional_id.as_str(),
+    ) {
+        return ctx.ready(
+            &EndTxnResponse::default()
+                .with_error_code(
+                    moldau_protocol::ResponseError::TransactionalIdAuthorizationFailed.code(),
+                )
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        );
+    }
     let pending = super::txn::submit(
         &ctx,
         TxnRequest::EndTxn(EndTxn {

@@ -310,6 +310,7 @@ fn read_all(
     max_bytes: usize,
     read_committed: bool,
     replica: Option<&ReplicaFetch>,
+    readable: &dyn Fn(&str) -> bool,
 ) -> (Vec<PartitionRead>, usize, bool) {
     // The image of this pass: a long poll notices leadership moving away.
     let image = broker.metadata.image();
@@ -317,6 +318,11 @@ fn read_all(
     let mut total = 0usize;
     let mut any_error = false;
     for p in partitions {
+        if !readable(&p.topic) {
+            any_error = true;
+            reads.push(error_read(ResponseError::TopicAuthorizationFailed));
+            continue;
+        }
         let budget = max_bytes.saturating_sub(total);
         let read = read_partition(
             broker,
@@ -368,7 +374,19 @@ async fn fetch(
     let image = broker.metadata.image();
     let now = crate::clock::now_ms();
     let requested = requested_partitions(&ctx, &image, &request);
+    // A replica needs CLUSTER_ACTION (else every partition is refused, as in Kafka), a
+    // consumer READ on each topic; asked for every request over the current image, so
+    // an ACL change applies to the next fetch of a session.
+    let access = ctx.access();
     let replica = ReplicaFetch::of(&ctx, &image, &request);
+    let replica_denied =
+        replica.is_some() && !access.cluster(moldau_protocol::acl::AclOperation::ClusterAction);
+    let replica = replica.filter(|_| !replica_denied);
+    let is_replica = replica.is_some();
+    let readable = move |topic: &str| {
+        !replica_denied
+            && (is_replica || access.topic(moldau_protocol::acl::AclOperation::Read, topic))
+    };
     if let Some(replica) = &replica {
         record_replica_progress(&broker, &image, replica.replica_id, &requested, now);
     }
@@ -444,6 +462,7 @@ async fn fetch(
             max_bytes,
             read_committed,
             replica.as_ref(),
+            &readable,
         );
         let has_news = match &mode {
             Mode::Incremental(_) => partitions
@@ -466,6 +485,7 @@ async fn fetch(
                 max_bytes,
                 read_committed,
                 replica.as_ref(),
+                &readable,
             )
             .0;
         }

@@ -1,6 +1,7 @@
 //! FindCoordinator: the coordinator of a group is the leader of its
 //! `__consumer_offsets` partition, that of a transactional id the leader of its
-//! `__transaction_state` partition; each topic is created on first use.
+//! `__transaction_state` partition; each topic is created on first use. Needs
+//! DESCRIBE on the group or transactional id.
 
 use crate::broker::Broker;
 use crate::controller::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
@@ -74,19 +75,26 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         }
         None => false,
     };
+    let access = ctx.access();
+    let find = |key: &str| {
+        use moldau_protocol::acl::AclOperation::Describe;
+        match request.key_type {
+            KEY_TYPE_GROUP if !access.group(Describe, key) => {
+                Err(ResponseError::GroupAuthorizationFailed)
+            }
+            KEY_TYPE_TRANSACTION if !access.transactional_id(Describe, key) => {
+                Err(ResponseError::TransactionalIdAuthorizationFailed)
+            }
+            _ => locate(broker, &ctx.listener, key, request.key_type, topic_ready),
+        }
+    };
     let response = if ctx.version >= 4 {
         let coordinators = request
             .coordinator_keys
             .iter()
             .map(|key| {
                 let c = Coordinator::default().with_key(key.clone());
-                match locate(
-                    broker,
-                    &ctx.listener,
-                    key.as_str(),
-                    request.key_type,
-                    topic_ready,
-                ) {
+                match find(key.as_str()) {
                     Ok((id, host, port)) => c
                         .with_error_code(0)
                         .with_error_message(None)
@@ -104,13 +112,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             .collect();
         FindCoordinatorResponse::default().with_coordinators(coordinators)
     } else {
-        match locate(
-            broker,
-            &ctx.listener,
-            request.key.as_str(),
-            request.key_type,
-            topic_ready,
-        ) {
+        match find(request.key.as_str()) {
             Ok((id, host, port)) => FindCoordinatorResponse::default()
                 .with_error_code(0)
                 .with_error_message(None)

@@ -37,9 +37,16 @@ fn list_op(current: Option<&str>, item: &str, append: bool) -> String {
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: IncrementalAlterConfigsRequest = super::decode(&ctx, body)?;
     let broker = &ctx.broker;
+    let access = ctx.access();
     let mut responses = Vec::new();
     for resource in request.resources {
         let name = resource.resource_name.to_string();
+        let denied = super::config_access::refusal(
+            &access,
+            moldau_protocol::acl::AclOperation::AlterConfigs,
+            resource.resource_type,
+            &name,
+        );
         let image = broker.metadata.image();
         let current = |key: &str| -> Option<String> {
             match resource.resource_type {
@@ -69,19 +76,20 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 other => bad = Some(format!("Unknown config operation {other}.")),
             }
         }
-        let outcome = match (bad, resource.resource_type) {
-            (Some(msg), _) => Err(BrokerError::api(ResponseError::InvalidRequest, msg)),
-            (None, RESOURCE_TOPIC) => {
+        let outcome = match (denied, bad, resource.resource_type) {
+            (Some(e), _, _) => Err(e),
+            (None, Some(msg), _) => Err(BrokerError::api(ResponseError::InvalidRequest, msg)),
+            (None, None, RESOURCE_TOPIC) => {
                 broker
                     .alter_topic_configs(&name, &changes, request.validate_only)
                     .await
             }
-            (None, RESOURCE_BROKER) => {
+            (None, None, RESOURCE_BROKER) => {
                 broker
                     .alter_broker_configs(&changes, request.validate_only)
                     .await
             }
-            (None, other) => Err(BrokerError::api(
+            (None, None, other) => Err(BrokerError::api(
                 ResponseError::InvalidRequest,
                 format!("Resource type {other} is not supported."),
             )),

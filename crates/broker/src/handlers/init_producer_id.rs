@@ -1,14 +1,33 @@
 //! InitProducerId: a fresh producer id for an idempotent producer; for a
 //! transactional one, the transaction coordinator's answer (a new id or a bumped
-//! epoch, fencing older producers of the same `transactional.id`).
+//! epoch, fencing older producers of the same `transactional.id`). Needs WRITE on the
+//! transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the cluster or
+//! WRITE on some topic (Kafka 3+).
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_coordinator::txn::{InitProducerId, TxnRequest, TxnResponse};
+use moldau_protocol::acl::{AclOperation, AclResourceType};
 use moldau_protocol::kafka::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use moldau_protocol::ResponseError;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: InitProducerIdRequest = super::decode(&ctx, body)?;
+    let access = ctx.access();
+    let refused = match &request.transactional_id {
+        Some(id) if !access.transactional_id(AclOperation::Write, id.as_str()) => {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        }
+        None if !access.cluster(AclOperation::IdempotentWrite)
+            && !access.any(AclOperation::Write, AclResourceType::Topic) =>
+        {
+            Some(ResponseError::ClusterAuthorizationFailed)
+        }
+        _ => None,
+    };
+    if let Some(error) = refused {
+        return ctx.ready(&answer(error.code(), -1, -1));
+    }
     // A transactional producer takes a new id only when its id is new or its epoch is
     // exhausted; one is claimed up front either way so that the coordinator, which
     // does no I/O, can hand it out.

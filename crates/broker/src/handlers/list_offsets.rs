@@ -34,12 +34,18 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let read_committed = request.isolation_level == READ_COMMITTED;
+    let access = ctx.access();
     let mut topics = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.to_string();
+        let describable = access.topic(moldau_protocol::acl::AclOperation::Describe, &name);
         let mut partitions = Vec::new();
         for p in topic.partitions {
             let index = p.partition_index;
+            if !describable {
+                partitions.push(error(index, ResponseError::TopicAuthorizationFailed));
+                continue;
+            }
             // Only the leader answers, at the image's leader epoch.
             let leadership = crate::leadership::check_leader(
                 &image,

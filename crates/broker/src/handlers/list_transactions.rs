@@ -60,8 +60,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     } else {
         0
     };
+    // Only the ids the principal may DESCRIBE are listed, as in Kafka.
+    let access = ctx.access();
     let transaction_states = listed
         .into_iter()
+        .filter(|(id, _, _)| {
+            access.transactional_id(moldau_protocol::acl::AclOperation::Describe, id)
+        })
         .map(|(id, pid, state)| {
             TransactionState::default()
                 .with_transactional_id(super::str_bytes(&id).into())

@@ -1,36 +1,24 @@
 //! Metadata: the live brokers on the client's listener, the controller, and topics
 //! with each partition's leadership from the image; creates unknown topics when
-//! auto-creation is on and the client allows it.
+//! auto-creation is on and the client allows it. With an authorizer, topics the
+//! principal may not DESCRIBE are left out of an all-topics answer and answered with
+//! TOPIC_AUTHORIZATION_FAILED when named; auto-creation needs CREATE on the cluster or
+//! the topic.
 
 use super::metadata_partition::{partition_metadata, LocalReplica};
 use crate::controller::validate_topic_name;
 use crate::internal_topics::is_hidden;
 use crate::request::{CloseConnection, Deferred, RequestContext};
+use crate::request_access::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
 use bytes::Bytes;
 use moldau_metadata::{MetadataImage, TopicImage};
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponseTopic,
 };
 use moldau_protocol::kafka::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use moldau_protocol::ResponseError;
-
-/// Operations allowed on a topic without an authorizer, as Kafka's bit set:
-/// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-pub const TOPIC_OPERATIONS_ALL: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
-/// Operations Kafka supports on the cluster resource, all allowed without an
-/// authorizer: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
-/// ALTER_CONFIGS, IDEMPOTENT_WRITE.
-pub const CLUSTER_OPERATIONS_ALL: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
-
-const fn bits(ops: &[i32]) -> i32 {
-    let mut v = 0;
-    let mut i = 0;
-    while i < ops.len() {
-        v |= 1 << ops[i];
-        i += 1;
-    }
-    v
-}
+use moldau_security::AclResource;
 
 pub(crate) fn topic_response(
     image: &MetadataImage,
@@ -78,6 +66,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation)
         && broker.config.settings.auto_create_topics_enable;
 
+    let access = ctx.access();
     let mut topics = Vec::new();
     if all_topics {
         let image = broker.metadata.image();
@@ -85,6 +74,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             image
                 .topics()
                 .filter(|t| !is_hidden(&t.name))
+                .filter(|t| access.topic(AclOperation::Describe, &t.name))
                 .map(|t| topic_response(&image, t, &ctx)),
         );
     } else {
@@ -95,6 +85,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 // Lookup by topic id (v10+).
                 let id = moldau_metadata::TopicId(*requested.topic_id.as_bytes());
                 match image.topic_by_id(&id) {
+                    Some(t) if !access.topic(AclOperation::Describe, &t.name) => {
+                        topics.push(topic_error(
+                            None,
+                            requested.topic_id,
+                            ResponseError::TopicAuthorizationFailed,
+                        ))
+                    }
                     Some(t) => topics.push(topic_response(&image, t, &ctx)),
                     None => topics.push(topic_error(
                         None,
@@ -110,6 +107,14 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     Some(&name),
                     uuid::Uuid::nil(),
                     ResponseError::UnknownTopicOrPartition,
+                ));
+                continue;
+            }
+            if !access.topic(AclOperation::Describe, &name) {
+                topics.push(topic_error(
+                    Some(&name),
+                    uuid::Uuid::nil(),
+                    ResponseError::TopicAuthorizationFailed,
                 ));
                 continue;
             }
@@ -130,6 +135,14 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     Some(&name),
                     uuid::Uuid::nil(),
                     ResponseError::UnknownTopicOrPartition,
+                ));
+                continue;
+            }
+            if !access.cluster(AclOperation::Create) && !access.topic(AclOperation::Create, &name) {
+                topics.push(topic_error(
+                    Some(&name),
+                    uuid::Uuid::nil(),
+                    ResponseError::TopicAuthorizationFailed,
                 ));
                 continue;
             }
@@ -159,7 +172,10 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
 
     if ctx.version >= 8 && request.include_topic_authorized_operations {
         for t in topics.iter_mut().filter(|t| t.error_code == 0) {
-            t.topic_authorized_operations = TOPIC_OPERATIONS_ALL;
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations =
+                    access.operations(&AclResource::topic(name.0.as_str()), TOPIC_OPERATIONS);
+            }
         }
     }
     let image = broker.metadata.image();
@@ -183,7 +199,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         .with_topics(topics);
     let response =
         if (8..=10).contains(&ctx.version) && request.include_cluster_authorized_operations {
-            response.with_cluster_authorized_operations(CLUSTER_OPERATIONS_ALL)
+            response.with_cluster_authorized_operations(
+                access.operations(&AclResource::cluster(), CLUSTER_OPERATIONS),
+            )
         } else {
             response
         };

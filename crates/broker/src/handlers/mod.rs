@@ -6,13 +6,17 @@ mod alter_client_quotas;
 mod alter_configs;
 mod alter_user_scram_credentials;
 mod api_versions;
+mod config_access;
 mod consumer_group_describe;
 mod consumer_group_heartbeat;
+mod create_acls;
 mod create_partitions;
 mod create_topics;
+mod delete_acls;
 mod delete_groups;
 mod delete_records;
 mod delete_topics;
+mod describe_acls;
 mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
@@ -27,6 +31,7 @@ mod fetch;
 mod find_coordinator;
 mod get_telemetry_subscriptions;
 mod group;
+mod group_access;
 mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
@@ -111,6 +116,9 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials::handle(ctx, body),
         ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(ctx, body).await,
         ApiKey::SaslAuthenticate => sasl_authenticate::handle(ctx, body),
+        ApiKey::CreateAcls => create_acls::handle(ctx, body).await,
+        ApiKey::DescribeAcls => describe_acls::handle(ctx, body),
+        ApiKey::DeleteAcls => delete_acls::handle(ctx, body).await,
         ApiKey::DescribeTransactions => describe_transactions::handle(ctx, body).await,
         ApiKey::ListTransactions => list_transactions::handle(ctx, body).await,
         ApiKey::DescribeProducers => describe_producers::handle(ctx, body),

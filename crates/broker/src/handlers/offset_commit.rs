@@ -1,6 +1,7 @@
 //! OffsetCommit: handled by the group coordinator state machine. As Kafka's API
-//! layer does, the broker first answers every partition that does not exist with
-//! UNKNOWN_TOPIC_OR_PARTITION; only the rest reaches the coordinator.
+//! layer does, the broker first answers every partition of a topic the principal may
+//! not READ with TOPIC_AUTHORIZATION_FAILED and every partition that does not exist
+//! with UNKNOWN_TOPIC_OR_PARTITION; only the rest reaches the coordinator.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -14,7 +15,11 @@ use moldau_protocol::ResponseError;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: OffsetCommitRequest = super::decode(&ctx, body)?;
-    let (request, unknown) = without_unknown_partitions(request, &ctx.broker.metadata.image());
+    let access = ctx.access();
+    let (request, unknown) =
+        without_unknown_partitions(request, &ctx.broker.metadata.image(), |topic| {
+            access.topic(moldau_protocol::acl::AclOperation::Read, topic)
+        });
     if request.topics.is_empty() && !unknown.is_empty() {
         return ctx.ready(&OffsetCommitResponse::default().with_topics(unknown));
     }
@@ -28,14 +33,22 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     .await
 }
 
-/// The request without the partitions `image` lacks, and the answers for those.
+/// The request without the partitions of topics not `readable` or that `image`
+/// lacks, and the answers for those.
 fn without_unknown_partitions(
     mut request: OffsetCommitRequest,
     image: &MetadataImage,
+    readable: impl Fn(&str) -> bool,
 ) -> (OffsetCommitRequest, Vec<OffsetCommitResponseTopic>) {
     let mut unknown = Vec::new();
     for topic in &mut request.topics {
-        let known = image.topic(topic.name.as_str());
+        let allowed = readable(topic.name.as_str());
+        let error = if allowed {
+            ResponseError::UnknownTopicOrPartition
+        } else {
+            ResponseError::TopicAuthorizationFailed
+        };
+        let known = image.topic(topic.name.as_str()).filter(|_| allowed);
         let (keep, drop): (Vec<_>, Vec<_>) = topic
             .partitions
             .drain(..)
@@ -47,7 +60,7 @@ fn without_unknown_partitions(
                 .map(|p| {
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                        .with_error_code(error.code())
                 })
                 .collect();
             unknown.push(

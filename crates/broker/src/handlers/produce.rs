@@ -10,6 +10,7 @@ use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
@@ -112,8 +113,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     let mut topics: Vec<(TopicProduceResponse, Vec<Pending>)> = Vec::new();
     let mut leaders_named = BTreeSet::new();
     let mut accepted_bytes: u64 = 0;
+    // Kafka checks WRITE on the transactional id first, then WRITE on each topic.
+    let access = ctx.access();
+    let transactional_denied = request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|id| !access.transactional_id(AclOperation::Write, id.as_str()));
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
+        let writable = access.topic(AclOperation::Write, &name);
         let mut partitions = Vec::new();
         for pd in topic.partition_data {
             let index = pd.index;
@@ -121,6 +129,22 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(error_response(
                     index,
                     ResponseError::InvalidRequiredAcks,
+                    None,
+                ));
+                continue;
+            }
+            if transactional_denied {
+                partitions.push(error_response(
+                    index,
+                    ResponseError::TransactionalIdAuthorizationFailed,
+                    None,
+                ));
+                continue;
+            }
+            if !writable {
+                partitions.push(error_response(
+                    index,
+                    ResponseError::TopicAuthorizationFailed,
                     None,
                 ));
                 continue;

@@ -64,7 +64,16 @@ fn decide(
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: UpdateFeaturesRequest = super::decode(&ctx, body)?;
-    let outcome = match decide(&ctx, &request) {
+    let denied = moldau_protocol::ResponseError::ClusterAuthorizationFailed;
+    let decided = if ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::Alter)
+    {
+        decide(&ctx, &request)
+    } else {
+        Err((denied, denied.to_string()))
+    };
+    let outcome = match decided {
         Ok(records) if !request.validate_only && !records.is_empty() => ctx
             .broker
             .commit(&records)

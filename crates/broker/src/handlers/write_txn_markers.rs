@@ -3,7 +3,9 @@
 //! batch with the producer's id and epoch and the coordinator's epoch). The log
 //! checks the epochs (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) and
 //! closes the producer's open transaction, which moves the last stable offset. The
-//! answer waits until every marker is durable, as an acks=all produce does.
+//! answer waits until every marker is durable, as an acks=all produce does. Only
+//! brokers send it: it needs CLUSTER_ACTION (CLUSTER_AUTHORIZATION_FAILED on every
+//! partition otherwise).
 
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
@@ -16,6 +18,38 @@ use moldau_protocol::kafka::messages::write_txn_markers_response::{
 };
 use moldau_protocol::kafka::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 use moldau_protocol::ResponseError;
+
+/// Every partition of every marker answered with `error`.
+fn refused(request: &WriteTxnMarkersRequest, error: ResponseError) -> WriteTxnMarkersResponse {
+    let markers = request
+        .markers
+        .iter()
+        .map(|m| {
+            let topics = m
+                .topics
+                .iter()
+                .map(|t| {
+                    let partitions = t
+                        .partition_indexes
+                        .iter()
+                        .map(|p| {
+                            WritableTxnMarkerPartitionResult::default()
+                                .with_partition_index(*p)
+                                .with_error_code(error.code())
+                        })
+                        .collect();
+                    WritableTxnMarkerTopicResult::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(partitions)
+                })
+                .collect();
+            WritableTxnMarkerResult::default()
+                .with_producer_id(m.producer_id)
+                .with_topics(topics)
+        })
+        .collect();
+    WriteTxnMarkersResponse::default().with_markers(markers)
+}
 
 /// One partition's outcome before durability is known.
 struct PendingMarker {
@@ -36,6 +70,15 @@ impl PendingMarker {
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: WriteTxnMarkersRequest = super::decode(&ctx, body)?;
+    if !ctx
+        .access()
+        .cluster(moldau_protocol::acl::AclOperation::ClusterAction)
+    {
+        return ctx.ready(&refused(
+            &request,
+            ResponseError::ClusterAuthorizationFailed,
+        ));
+    }
     let now = crate::clock::now_ms();
     let mut markers = Vec::with_capacity(request.markers.len());
     // Appending writes the log (and fsyncs a transaction index on an abort): off the

@@ -1,0 +1,131 @@
+//! What the connection's principal may do, asked of the ACL authorizer over the
+//! current metadata image (so an ACL change applies to the next request of every
+//! connection). Without an authorizer (`authorizer.class.name` empty) everything is
+//! allowed, as in Kafka.
+
+use crate::broker::Broker;
+use crate::request::RequestContext;
+use moldau_metadata::MetadataImage;
+use moldau_protocol::acl::{AclOperation, AclResourceType};
+use moldau_security::{AclResource, Authorizer, KafkaPrincipal};
+use std::sync::Arc;
+
+/// Operations Kafka reports in a topic's authorized operations.
+pub const TOPIC_OPERATIONS: &[AclOperation] = &[
+    AclOperation::Read,
+    AclOperation::Write,
+    AclOperation::Create,
+    AclOperation::Delete,
+    AclOperation::Alter,
+    AclOperation::Describe,
+    AclOperation::DescribeConfigs,
+    AclOperation::AlterConfigs,
+];
+/// Operations Kafka reports in a group's authorized operations.
+pub const GROUP_OPERATIONS: &[AclOperation] = &[
+    AclOperation::Read,
+    AclOperation::Describe,
+    AclOperation::Delete,
+];
+/// Operations Kafka reports in the cluster's authorized operations.
+pub const CLUSTER_OPERATIONS: &[AclOperation] = &[
+    AclOperation::Create,
+    AclOperation::ClusterAction,
+    AclOperation::DescribeConfigs,
+    AclOperation::AlterConfigs,
+    AclOperation::IdempotentWrite,
+    AclOperation::Alter,
+    AclOperation::Describe,
+];
+
+/// One request's view of the authorizer: the principal, its host and the image.
+/// Owned, so a deferred answer (a group response filtered later) can keep it.
+#[derive(Clone)]
+pub struct Access {
+    broker: Arc<Broker>,
+    image: Arc<MetadataImage>,
+    principal: Arc<KafkaPrincipal>,
+    host: Arc<str>,
+}
+
+impl RequestContext {
+    /// The authorizer's view for this request, over the current image.
+    pub fn access(&self) -> Access {
+        Access {
+            broker: Arc::clone(&self.broker),
+            image: self.broker.metadata.image(),
+            principal: Arc::clone(&self.principal),
+            host: Arc::from(self.client_host.as_str()),
+        }
+    }
+}
+
+impl Access {
+    fn authorizer(&self) -> Option<&Authorizer> {
+        self.broker.config.authorizer.as_ref()
+    }
+
+    /// Whether an authorizer is configured at all.
+    pub fn enforced(&self) -> bool {
+        self.authorizer().is_some()
+    }
+
+    pub fn allows(&self, operation: AclOperation, resource: &AclResource<'_>) -> bool {
+        self.authorizer().is_none_or(|a| {
+            a.authorize(
+                self.image.acls(),
+                &self.principal,
+                &self.host,
+                operation,
+                resource,
+            )
+            .is_allowed()
+        })
+    }
+
+    pub fn topic(&self, operation: AclOperation, name: &str) -> bool {
+        self.allows(operation, &AclResource::topic(name))
+    }
+
+    pub fn group(&self, operation: AclOperation, name: &str) -> bool {
+        self.allows(operation, &AclResource::group(name))
+    }
+
+    pub fn cluster(&self, operation: AclOperation) -> bool {
+        self.allows(operation, &AclResource::cluster())
+    }
+
+    pub fn transactional_id(&self, operation: AclOperation, id: &str) -> bool {
+        self.allows(operation, &AclResource::transactional_id(id))
+    }
+
+    /// May the principal do `operation` on some resource of `resource_type`?
+    pub fn any(&self, operation: AclOperation, resource_type: AclResourceType) -> bool {
+        self.authorizer().is_none_or(|a| {
+            a.authorize_any(
+                self.image.acls(),
+                &self.principal,
+                &self.host,
+                operation,
+                resource_type,
+            )
+            .is_allowed()
+        })
+    }
+
+    /// The authorized-operations bit field for `resource` over `candidates`.
+    pub fn operations(&self, resource: &AclResource<'_>, candidates: &[AclOperation]) -> i32 {
+        match self.authorizer() {
+            None => candidates
+                .iter()
+                .fold(0, |bits, op| bits | (1 << op.code())),
+            Some(a) => a.authorized_operations(
+                self.image.acls(),
+                &self.principal,
+                &self.host,
+                resource,
+                candidates,
+            ),
+        }
+    }
+}
