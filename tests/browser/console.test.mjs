@@ -476,7 +476,7 @@ test("a KIP-848 consumer group shows epochs and current vs target assignments", 
   }
 });
 
-test("transactions and SCRAM users pages", async () => {
+test("transactions, SCRAM users and ACLs pages", async () => {
   let opened;
   const isOpen = new Promise((r) => (opened = r));
   const txn = helper(["txn-open", kafka, "browser-848", "browser-txn", "30"], (line) => line === "open" && opened());
@@ -501,5 +501,15 @@ test("transactions and SCRAM users pages", async () => {
   assert.match(await user.textContent(), /SCRAM-SHA-512/);
   assert.doesNotMatch(await page.locator("main").textContent(), /s3cret/);
   await shot("users");
+  // An ACL added with the CLI; this broker has no authorizer, and the page says so.
+  const acl = spawn(moldauBin, ["-b", kafka, "acl", "add", "--deny-principal", "User:browser-alice", "--operation", "Write", "--topic", "browser-acl-", "--resource-pattern-type", "prefixed"], { stdio: "inherit" });
+  assert.equal(await new Promise((r) => acl.on("exit", r)), 0);
+  await go("#/acls");
+  const entry = page.locator("#acls-table tr[data-principal='User:browser-alice'][data-resource='browser-acl-']");
+  await entry.waitFor();
+  const text = await entry.textContent();
+  for (const part of ["TOPIC", "PREFIXED", "WRITE", "DENY"]) assert.match(text, new RegExp(part));
+  assert.match(await page.locator("#acls").textContent(), /Not enforced/);
+  await shot("acls");
   assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
 });

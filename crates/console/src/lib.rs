@@ -12,6 +12,7 @@
 //! confirmation in the request, and the guard in [`guard`] keeps other web pages from
 //! driving the console through the operator's browser.
 
+pub mod acls_api;
 pub mod assets;
 pub mod broker_configs_api;
 pub mod browse;
@@ -97,6 +98,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/groups", get(groups_api::list))
         .route("/transactions", get(transactions_api::list))
         .route("/users", get(users_api::list))
+        .route("/acls", get(acls_api::list))
         .route(
             "/groups/{id}",
             get(groups_api::detail).delete(groups_api::delete),

@@ -1,4 +1,4 @@
-// Transactions and SCRAM users pages.
+// Transactions, SCRAM users and ACLs pages.
 "use strict";
 
 (function () {
@@ -37,6 +37,25 @@
         h("tbody", {}, users.map((u) => h("tr", { "data-user": u.user },
           h("td.mono", { text: u.user }), h("td", { text: u.credentials.map((c) => c.mechanism).join(", ") }),
           h("td", { text: u.credentials.map((c) => String(c.iterations)).join(", ") })))))));
+    });
+  });
+
+  M.route(/^\/acls$/, "acls", async (main) => {
+    const body = h("div", { id: "acls" });
+    M.replace(main, h("h1", { text: "ACLs" }),
+      h("p.muted", {}, "Access control entries in the metadata log. Add or remove them with ", h("code", { text: "moldau acl add" }), " / ", h("code", { text: "moldau acl remove" }), "."),
+      body);
+    M.every(10000, async () => {
+      let r;
+      try { r = await M.get("/acls"); } catch (e) { M.replace(body, M.errorBox(e)); return; }
+      M.replace(body,
+        r.enforced ? null : M.infoBox("Not enforced: this broker has no authorizer.class.name, so every principal may do everything."),
+        r.acls.length === 0 ? h("p.muted", { text: "No ACLs." }) : h("div.scroll", {}, h("table", { id: "acls-table" },
+          h("thead", {}, h("tr", {}, ["Resource", "Name", "Pattern", "Principal", "Host", "Operation", "Permission"].map((x) => h("th", { text: x })))),
+          h("tbody", {}, r.acls.map((a) => h("tr", { class: a.permission === "DENY" ? "bad" : null, "data-principal": a.principal, "data-resource": a.resource_name },
+            h("td", { text: a.resource_type }), h("td.mono", { text: a.resource_name }), h("td", { text: a.pattern_type }),
+            h("td.mono", { text: a.principal }), h("td.mono", { text: a.host }), h("td", { text: a.operation }),
+            h("td", {}, h("span.badge", { text: a.permission }))))))));
     });
   });
 })();
