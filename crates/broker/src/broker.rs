@@ -143,6 +143,7 @@ impl Broker {
         let fetchers = crate::replica_fetchers::ReplicaFetchers::new(
             node_id,
             advertised.inter_broker().name.clone(),
+            listener_auths.inter_broker_tls.clone(),
             Arc::clone(&metadata),
             crate::replica_fetchers::ReplicaFetchSettings::from_config(&config),
         );

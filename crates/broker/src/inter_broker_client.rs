@@ -2,13 +2,18 @@
 //! over the inter-broker listener, for requests one broker sends another: the
 //! transaction coordinator's WriteTxnMarkers. One request at a time.
 
+use crate::tls_connector::TlsConnector;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
 use std::time::Duration;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A plaintext or TLS socket.
+trait InterBrokerStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> InterBrokerStream for T {}
 
 /// Largest response accepted (marker answers are a few bytes per partition).
 pub const INTER_BROKER_RESPONSE_BYTES_MAX: usize = 8 << 20;
@@ -38,13 +43,20 @@ pub enum InterBrokerError {
 /// One open connection.
 pub struct InterBrokerConnection {
     address: String,
-    stream: TcpStream,
+    stream: Box<dyn InterBrokerStream>,
     client_id: String,
     next_correlation_id: i32,
 }
 
 impl InterBrokerConnection {
-    pub async fn connect(host: &str, port: i32, node_id: i32) -> Result<Self, InterBrokerError> {
+    /// Connects to `host:port`, with TLS when `tls` is set (an SSL inter-broker
+    /// listener).
+    pub async fn connect(
+        host: &str,
+        port: i32,
+        node_id: i32,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Self, InterBrokerError> {
         let address = format!("{host}:{port}");
         let stream = tokio::time::timeout(
             INTER_BROKER_REQUEST_TIMEOUT,
@@ -57,6 +69,18 @@ impl InterBrokerConnection {
             source,
         })?;
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn InterBrokerStream> = match tls {
+            None => Box::new(stream),
+            Some(tls) => Box::new(
+                tokio::time::timeout(INTER_BROKER_REQUEST_TIMEOUT, tls.connect(host, stream))
+                    .await
+                    .map_err(|_| InterBrokerError::Timeout(address.clone()))?
+                    .map_err(|source| InterBrokerError::Connect {
+                        address: address.clone(),
+                        source,
+                    })?,
+            ),
+        };
         Ok(InterBrokerConnection {
             address,
             stream,
@@ -113,6 +137,7 @@ impl InterBrokerConnection {
             source,
         };
         self.stream.write_all(&frame).await.map_err(io)?;
+        self.stream.flush().await.map_err(io)?;
         let size = self.stream.read_i32().await.map_err(io)?;
         let size = usize::try_from(size)
             .ok()

@@ -2,12 +2,44 @@
 //! requests out, responses in, blocking (it belongs to one replica fetcher thread).
 //! Every response frame's size is checked against a limit before it is read.
 
+use crate::tls_connector::TlsConnector;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+/// The socket, in plaintext or TLS (an SSL inter-broker listener).
+enum LeaderStream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for LeaderStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            LeaderStream::Plain(s) => s.read(buf),
+            LeaderStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for LeaderStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LeaderStream::Plain(s) => s.write(buf),
+            LeaderStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LeaderStream::Plain(s) => s.flush(),
+            LeaderStream::Tls(s) => s.flush(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderConnectionError {
@@ -27,17 +59,19 @@ pub enum LeaderConnectionError {
 }
 
 pub struct LeaderConnection {
-    stream: TcpStream,
+    stream: LeaderStream,
     client_id: String,
     next_correlation_id: i32,
     response_bytes_max: usize,
 }
 
 impl LeaderConnection {
-    /// Connects within `timeout`; reads and writes then time out after
+    /// Connects within `timeout` (then the TLS handshake with `tls`, checking the
+    /// leader's certificate for `addr`'s host); reads and writes then time out after
     /// `io_timeout`. Responses larger than `response_bytes_max` end the connection.
     pub fn connect(
         addr: &str,
+        tls: Option<&TlsConnector>,
         client_id: &str,
         timeout: Duration,
         io_timeout: Duration,
@@ -55,6 +89,16 @@ impl LeaderConnection {
                     stream.set_read_timeout(Some(io_timeout))?;
                     stream.set_write_timeout(Some(io_timeout))?;
                     stream.set_nodelay(true)?;
+                    let stream = match tls {
+                        None => LeaderStream::Plain(stream),
+                        Some(tls) => {
+                            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                            let host = host.trim_start_matches('[').trim_end_matches(']');
+                            LeaderStream::Tls(Box::new(
+                                tls.connect_blocking(host, stream).map_err(connect_error)?,
+                            ))
+                        }
+                    };
                     return Ok(LeaderConnection {
                         stream,
                         client_id: client_id.to_string(),
@@ -97,6 +141,7 @@ impl LeaderConnection {
         })?;
         body[..4].copy_from_slice(&size.to_be_bytes());
         self.stream.write_all(&body)?;
+        self.stream.flush()?;
 
         let mut size_bytes = [0u8; 4];
         self.stream.read_exact(&mut size_bytes)?;

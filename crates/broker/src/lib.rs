@@ -59,6 +59,7 @@ pub mod server;
 #[cfg(test)]
 mod test_images;
 pub mod tls_acceptor;
+pub mod tls_connector;
 pub mod topic_config;
 pub mod txn_marker_sender;
 pub mod txn_service;

@@ -4,6 +4,7 @@
 use crate::config::BrokerConfig;
 use crate::listener_security::{ListenerSecurity, SecuritySettings};
 use crate::tls_acceptor::{TlsListener, TlsSetupError};
+use crate::tls_connector::TlsConnector;
 use moldau_metadata::SecurityProtocol;
 use moldau_security::plain::PlainUsers;
 use std::collections::HashMap;
@@ -40,6 +41,9 @@ impl ListenerAuth {
 /// Every listener's authentication, by listener name.
 pub struct ListenerAuths {
     by_name: HashMap<String, Arc<ListenerAuth>>,
+    /// TLS for the connections this broker opens to other brokers, when the
+    /// inter-broker listener is SSL.
+    pub inter_broker_tls: Option<TlsConnector>,
 }
 
 impl ListenerAuths {
@@ -71,7 +75,24 @@ impl ListenerAuths {
                 );
             }
         }
-        Ok(ListenerAuths { by_name })
+        let inter_broker = &config.node.listeners.inter_broker;
+        let inter_broker_tls = match config.security.listener(inter_broker) {
+            Some(security) if security.protocol == SecurityProtocol::Ssl => {
+                let ssl = security.ssl.as_ref().ok_or_else(|| TlsSetupError {
+                    property: "ssl.keystore.location",
+                    reason: format!("inter-broker listener {inter_broker} has no SSL settings"),
+                })?;
+                Some(TlsConnector::load(ssl).map_err(|e| TlsSetupError {
+                    property: e.property,
+                    reason: format!("inter-broker listener {inter_broker}: {}", e.reason),
+                })?)
+            }
+            _ => None,
+        };
+        Ok(ListenerAuths {
+            by_name,
+            inter_broker_tls,
+        })
     }
 
     /// Every configured listener's authentication.

@@ -236,15 +236,28 @@ impl ListenerConfig {
                 "a controller listener cannot be the inter-broker listener",
             ));
         }
-        // Brokers and controllers reach each other in plaintext only (their clients
-        // have no TLS or SASL yet): refused rather than served insecurely.
+        // Brokers reach each other in PLAINTEXT or SSL, controllers in PLAINTEXT only
+        // (their clients speak no SASL, the Raft transport no TLS yet): refused
+        // rather than served insecurely.
         for (name, protocol) in &protocols {
-            let internal = *name == inter_broker || controller_names.contains(name);
-            if internal && *protocol != SecurityProtocol::Plaintext {
+            let allowed = if *name == inter_broker {
+                matches!(
+                    protocol,
+                    SecurityProtocol::Plaintext | SecurityProtocol::Ssl
+                )
+            } else {
+                !controller_names.contains(name) || *protocol == SecurityProtocol::Plaintext
+            };
+            if !allowed {
+                let what = if *name == inter_broker {
+                    "inter-broker traffic, which Moldau sends over PLAINTEXT or SSL only (no SASL between brokers yet)"
+                } else {
+                    "controller traffic, which Moldau sends over PLAINTEXT only: give it a PLAINTEXT listener on a private address"
+                };
                 return Err(ConfigError::Refused {
                     name: "listener.security.protocol.map".into(),
                     reason: format!(
-                        "listener {name} carries inter-broker or controller traffic and uses {}; Moldau's brokers and controllers talk PLAINTEXT only: give them a PLAINTEXT listener on a private address",
+                        "listener {name} uses {} and carries {what}",
                         protocol.name()
                     ),
                 });
@@ -358,7 +371,10 @@ mod tests {
         assert!(refused(props("SSL://a:1")).contains("inter.broker.listener.name"));
         let mut p = props("SSL://a:1");
         p.inter_broker = Some("SSL");
-        assert!(refused(p).contains("PLAINTEXT only"));
+        assert!(ListenerConfig::resolve(&p).is_ok(), "brokers may talk SSL");
+        let mut p = props("SASL_SSL://a:1");
+        p.inter_broker = Some("SASL_SSL");
+        assert!(refused(p).contains("no SASL between brokers"));
         let mut p = props("PLAINTEXT://a:1,SSL://a:2");
         p.controller_names = Some("SSL");
         assert!(refused(p).contains("PLAINTEXT only"));

@@ -34,6 +34,8 @@ const SESSIONLESS_EPOCH: i32 = -1;
 pub struct FetcherContext {
     pub node_id: i32,
     pub inter_broker_listener: String,
+    /// Set when the inter-broker listener is SSL.
+    pub inter_broker_tls: Option<crate::tls_connector::TlsConnector>,
     pub metadata: Arc<MetadataQuorum>,
     pub settings: ReplicaFetchSettings,
 }
@@ -218,6 +220,7 @@ impl Fetcher {
                 settings.socket_timeout + Duration::from_millis(settings.wait_max_ms as u64);
             self.connection = Some(LeaderConnection::connect(
                 &addr,
+                self.context.inter_broker_tls.as_ref(),
                 &self.client_id,
                 settings.socket_timeout,
                 io_timeout,

@@ -59,6 +59,7 @@ impl ReplicaFetchers {
     pub fn new(
         node_id: i32,
         inter_broker_listener: String,
+        inter_broker_tls: Option<crate::tls_connector::TlsConnector>,
         metadata: Arc<MetadataQuorum>,
         settings: ReplicaFetchSettings,
     ) -> Self {
@@ -66,6 +67,7 @@ impl ReplicaFetchers {
             context: FetcherContext {
                 node_id,
                 inter_broker_listener,
+                inter_broker_tls,
                 metadata,
                 settings,
             },

@@ -28,14 +28,14 @@ pub struct TlsSetupError {
     pub reason: String,
 }
 
-fn setup_error(property: &'static str, reason: impl Into<String>) -> TlsSetupError {
+pub(crate) fn setup_error(property: &'static str, reason: impl Into<String>) -> TlsSetupError {
     TlsSetupError {
         property,
         reason: reason.into(),
     }
 }
 
-fn read_pem_file(property: &'static str, path: &str) -> Result<Vec<u8>, TlsSetupError> {
+pub(crate) fn read_pem_file(property: &'static str, path: &str) -> Result<Vec<u8>, TlsSetupError> {
     let size = std::fs::metadata(path)
         .map_err(|e| setup_error(property, format!("cannot read {path}: {e}")))?
         .len();
@@ -48,7 +48,7 @@ fn read_pem_file(property: &'static str, path: &str) -> Result<Vec<u8>, TlsSetup
     std::fs::read(path).map_err(|e| setup_error(property, format!("cannot read {path}: {e}")))
 }
 
-fn certificates(
+pub(crate) fn certificates(
     property: &'static str,
     pem: &[u8],
 ) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
@@ -76,12 +76,18 @@ fn private_key(
     })
 }
 
-/// The server's certificate and key from `source`.
-fn load_certified_key(
+/// The keystore's certificate chain and private key, and the property they came from.
+pub(crate) fn keystore_chain_and_key(
     source: &KeystoreSource,
-    provider: &CryptoProvider,
-) -> Result<CertifiedKey, TlsSetupError> {
-    let (chain, key, property) = match source {
+) -> Result<
+    (
+        Vec<CertificateDer<'static>>,
+        PrivateKeyDer<'static>,
+        &'static str,
+    ),
+    TlsSetupError,
+> {
+    Ok(match source {
         KeystoreSource::File(path) => {
             let pem = read_pem_file("ssl.keystore.location", path)?;
             (
@@ -95,7 +101,15 @@ fn load_certified_key(
             private_key("ssl.keystore.key", key.as_bytes())?,
             "ssl.keystore.key",
         ),
-    };
+    })
+}
+
+/// The server's certificate and key from `source`.
+fn load_certified_key(
+    source: &KeystoreSource,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsSetupError> {
+    let (chain, key, property) = keystore_chain_and_key(source)?;
     let signing = provider
         .key_provider
         .load_private_key(key)

@@ -134,7 +134,8 @@ async fn write_to(
                 .collect(),
         );
     let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
-    let mut connection = InterBrokerConnection::connect(host, port, broker.node_id)
+    let tls = broker.listener_auths.inter_broker_tls.as_ref();
+    let mut connection = InterBrokerConnection::connect(host, port, broker.node_id, tls)
         .await
         .map_err(|e| e.to_string())?;
     let response: WriteTxnMarkersResponse = connection
