@@ -11,8 +11,8 @@ use moldau_metadata::{MetadataImage, QuotaEntity, QuotaEntityPart};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-/// The principal every client has until SASL exists.
-pub const ANONYMOUS_USER: &str = "ANONYMOUS";
+/// The user of a client that did not authenticate.
+pub const ANONYMOUS_USER: &str = moldau_security::principal::ANONYMOUS_NAME;
 /// Rates kept at most; beyond this, idle ones are dropped first.
 pub const TRACKED_CLIENTS_MAX: usize = 10_000;
 /// The longest a client is held back at once: the whole quota window, as Kafka
@@ -139,11 +139,12 @@ impl ClientQuotaManager {
         tracked.rate.throttle_ms(now_ms, quota).min(THROTTLE_MS_MAX)
     }
 
-    /// [`Self::record`] for a request's client (the anonymous user until SASL), now.
+    /// [`Self::record`] for a request's client (its principal's name and client id), now.
     pub fn record_request(
         &self,
         image: &MetadataImage,
         kind: QuotaKind,
+        user: &str,
         client_id: &str,
         bytes: u64,
     ) -> u64 {
@@ -151,7 +152,17 @@ impl ClientQuotaManager {
             return 0;
         }
         let now_ms = u64::try_from(crate::clock::now_ms()).unwrap_or(0);
-        self.record(image, kind, ANONYMOUS_USER, client_id, bytes, now_ms)
+        self.record(image, kind, user, client_id, bytes, now_ms)
+    }
+
+    /// True when some enforced quota applies to (user, client id): its connection is
+    /// then served one request at a time, so a throttle holds back the next request.
+    pub fn limits(image: &MetadataImage, user: &str, client_id: &str) -> bool {
+        let quotas = image.client_quotas();
+        !quotas.is_empty()
+            && [QuotaKind::Produce, QuotaKind::Fetch]
+                .iter()
+                .any(|kind| resolve_quota(quotas, user, client_id, kind.key()).is_some())
     }
 
     /// How many rates are kept.
@@ -287,6 +298,18 @@ mod tests {
             ),
             0
         );
+    }
+
+    #[test]
+    fn only_a_client_with_a_quota_is_served_one_request_at_a_time() {
+        let image = image_with_producer_quota("slow", 1000.0);
+        assert!(ClientQuotaManager::limits(&image, ANONYMOUS_USER, "slow"));
+        assert!(!ClientQuotaManager::limits(&image, ANONYMOUS_USER, "fast"));
+        assert!(!ClientQuotaManager::limits(
+            &MetadataImage::new(),
+            ANONYMOUS_USER,
+            "slow"
+        ));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! (sasl_session.rs) must succeed before any request reaches a handler.
 
 use crate::broker::Broker;
+use crate::channel_mute::ChannelMute;
+use crate::client_quota_manager::ClientQuotaManager;
 use crate::connection_limits::ConnectionPermit;
 use crate::connection_settings::ConnectionSettings;
 use crate::frame_writer::FrameWriter;
@@ -226,6 +228,7 @@ pub async fn serve(
     // Empty until bytes arrive: an idle connection holds no read buffer.
     let mut buf = BytesMut::new();
     let client_host = peer.ip().to_string();
+    let mute = Arc::new(ChannelMute::new());
     'read: loop {
         loop {
             let frame = match split_frame(&mut buf, limit) {
@@ -277,6 +280,13 @@ pub async fn serve(
                 _ = shutdown.changed() => break 'read,
             };
             let started = std::time::Instant::now();
+            // A client under a quota is served one request at a time, as Kafka serves
+            // every connection, so that a throttle holds back its next request.
+            let one_at_a_time = ClientQuotaManager::limits(
+                &broker.metadata.image(),
+                &principal.name,
+                header.client_id.as_deref().unwrap_or_default(),
+            );
             let ctx = RequestContext {
                 broker: Arc::clone(&broker),
                 api_key,
@@ -285,15 +295,39 @@ pub async fn serve(
                 client_host: client_host.clone(),
                 listener: Arc::clone(&listener),
                 principal: Arc::clone(&principal),
+                mute: Arc::clone(&mute),
             };
             let dispatched = handlers::dispatch(ctx, body).await;
             drop(queued);
             match dispatched {
                 Ok(deferred) => {
-                    let deferred = broker.metrics.time_request(api_key, started, deferred);
+                    let mut deferred = broker.metrics.time_request(api_key, started, deferred);
+                    let mut answered = None;
+                    if one_at_a_time {
+                        let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
+                        answered = Some(done_rx);
+                        deferred = Box::pin(deferred.map(move |answer| {
+                            let _ = done.send(());
+                            answer
+                        }));
+                    }
                     activity.in_flight.fetch_add(1, Ordering::AcqRel);
                     if tx.send(deferred).await.is_err() {
                         break 'read;
+                    }
+                    if let Some(answered) = answered {
+                        tokio::select! {
+                            _ = answered => {}
+                            _ = shutdown.changed() => break 'read,
+                        }
+                    }
+                    // KIP-219: the channel stays muted for the throttle the answer gave.
+                    let mute_ms = mute.take_ms();
+                    if mute_ms > 0 {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(mute_ms)) => {}
+                            _ = shutdown.changed() => break 'read,
+                        }
                     }
                 }
                 Err(close) => {

@@ -5,6 +5,7 @@ pub mod advertised_listeners;
 pub mod alloc_guard;
 pub mod authorizer_config;
 pub mod broker;
+pub mod channel_mute;
 pub mod client_quota_manager;
 pub mod client_telemetry;
 pub mod clock;

@@ -36,6 +36,8 @@ pub struct RequestContext {
     /// Who the connection authenticated as (`User:ANONYMOUS` without SASL or a
     /// client certificate), for the authorizer.
     pub principal: Arc<moldau_security::KafkaPrincipal>,
+    /// The connection's quota throttle (KIP-219).
+    pub mute: Arc<crate::channel_mute::ChannelMute>,
 }
 
 impl RequestContext {
@@ -49,6 +51,20 @@ impl RequestContext {
             .as_ref()
             .map(|s| s.to_string())
             .unwrap_or_default()
+    }
+
+    /// Applies a quota's throttle as Kafka does for this request's version: a
+    /// KIP-219 client is answered at once and its connection muted afterwards; an
+    /// older one gets its answer held back for the returned time.
+    pub fn throttle(&self, throttle_ms: u64) -> std::time::Duration {
+        if throttle_ms == 0 {
+            return std::time::Duration::ZERO;
+        }
+        if moldau_protocol::throttle_versions::client_honours_throttle(self.api_key, self.version) {
+            self.mute.mute_after_answer(throttle_ms);
+            return std::time::Duration::ZERO;
+        }
+        std::time::Duration::from_millis(throttle_ms)
     }
 
     /// Encodes a response with this request's header version and correlation id.

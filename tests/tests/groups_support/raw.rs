@@ -68,8 +68,8 @@ impl RawClient {
         self.receive::<R>(version)
     }
 
-    /// Sends a request without waiting for its answer (one outstanding at a time).
-    pub fn send<R: Request>(&mut self, version: i16, request: &R) {
+    /// Sends a request without waiting for its answer; its correlation id.
+    pub fn send<R: Request>(&mut self, version: i16, request: &R) -> i32 {
         self.correlation_id += 1;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
@@ -84,10 +84,17 @@ impl RawClient {
         let mut frame = (body.len() as i32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body);
         self.stream.write_all(&frame).expect("send");
+        self.correlation_id
     }
 
     /// Reads the answer to the request sent last.
     pub fn receive<R: Request>(&mut self, version: i16) -> R::Response {
+        self.receive_answer::<R>(version, self.correlation_id)
+    }
+
+    /// Reads the next answer, which must be the one to request `correlation_id`
+    /// (answers come in request order).
+    pub fn receive_answer<R: Request>(&mut self, version: i16, correlation_id: i32) -> R::Response {
         let mut size = [0u8; 4];
         self.stream.read_exact(&mut size).expect("response size");
         let size = i32::from_be_bytes(size) as usize;
@@ -97,7 +104,7 @@ impl RawClient {
         let mut buf = Bytes::from(buf);
         let h = ResponseHeader::decode(&mut buf, R::Response::header_version(version))
             .expect("response header");
-        assert_eq!(h.correlation_id, self.correlation_id);
+        assert_eq!(h.correlation_id, correlation_id);
         R::Response::decode(&mut buf, version).expect("response decodes")
     }
 }

@@ -573,19 +573,25 @@ async fn fetch(
             id
         }
     };
-    // Kafka before KIP-219: over its quota, the client's response (and so its
-    // connection) is held back for the throttle time, which the response reports.
+    // Over its quota, the client is told to back off (KIP-219) or, for an old
+    // version, its answer is held back (ctx.throttle). Replication is not a client.
     let response_bytes: u64 = topics
         .iter()
         .flat_map(|t| &t.partitions)
         .filter_map(|(_, records)| records.len())
         .sum();
-    let throttle_ms = broker.client_quotas.record_request(
-        &image,
-        QuotaKind::Fetch,
-        &ctx.client_id(),
-        response_bytes,
-    );
+    let throttle_ms = if replica.is_some() {
+        0
+    } else {
+        broker.client_quotas.record_request(
+            &image,
+            QuotaKind::Fetch,
+            &ctx.principal.name,
+            &ctx.client_id(),
+            response_bytes,
+        )
+    };
+    let hold_back = ctx.throttle(throttle_ms);
     let mut encoder = FetchResponseEncoder::new(
         ctx.version,
         ctx.correlation_id(),
@@ -603,8 +609,8 @@ async fn fetch(
     let image = broker.metadata.image();
     let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named);
     let frame = encoder.finish(&node_endpoints)?;
-    if throttle_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(throttle_ms)).await;
+    if !hold_back.is_zero() {
+        tokio::time::sleep(hold_back).await;
     }
     Ok(Some(frame))
 }

@@ -286,20 +286,22 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             partitions,
         ));
     }
-    // Kafka before KIP-219: over its quota, the client's response (and so its
-    // connection) is held back for the throttle time, which the response reports.
+    // Over its quota, the client is told to back off (KIP-219) or, for an old
+    // version, its answer is held back (ctx.throttle).
     let throttle_ms = broker.client_quotas.record_request(
         &image,
         QuotaKind::Produce,
+        &ctx.principal.name,
         &ctx.client_id(),
         accepted_bytes,
     );
+    let hold_back = ctx.throttle(throttle_ms);
     if acks == 0 {
-        if throttle_ms == 0 {
+        if hold_back.is_zero() {
             return Ok(crate::request::ready_frame(None));
         }
         return Ok(Box::pin(async move {
-            tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+            tokio::time::sleep(hold_back).await;
             Ok(None)
         }));
     }
@@ -363,8 +365,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_responses(responses)
             .with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX))
             .with_node_endpoints(node_endpoints);
-        if throttle_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(throttle_ms)).await;
+        if !hold_back.is_zero() {
+            tokio::time::sleep(hold_back).await;
         }
         ctx.encode(&response).map(Some)
     }))

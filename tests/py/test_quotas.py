@@ -1,0 +1,117 @@
+"""Client quotas as librdkafka sees them: a producer over its producer_byte_rate is told
+to back off (throttle_cb fires, the broker's `throttle` statistic is above 0), while a
+producer with another client id beside it is never throttled."""
+
+import json
+import socket
+import struct
+import time
+
+from confluent_kafka import Producer
+
+ALTER_CLIENT_QUOTAS = 49
+# A value of this size 100 times is 1 MB, twice a 50 000 bytes/s quota over
+# Kafka's 10 s window.
+VALUE_BYTES = 10_000
+RECORDS = 100
+QUOTA_BYTES_PER_SEC = 50_000.0
+# Longest wait for a statistic or a callback.
+WAIT_S = 30
+
+
+def _string(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def set_client_quota(addr, client_id, key, value):
+    """AlterClientQuotas v0 by hand (neither client library has it): one entity
+    client-id=`client_id`, one op. Returns the entry's error code."""
+    body = struct.pack(">i", 1)  # entries
+    body += struct.pack(">i", 1) + _string("client-id") + _string(client_id)
+    body += struct.pack(">i", 1) + _string(key) + struct.pack(">d?", value, False)
+    body += struct.pack(">?", False)  # validate_only
+    header = struct.pack(">hhi", ALTER_CLIENT_QUOTAS, 0, 1) + _string("quota-admin")
+    frame = header + body
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=WAIT_S) as conn:
+        conn.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", _read(conn, 4))[0]
+        response = _read(conn, size)
+    correlation_id, _throttle, entries, error_code = struct.unpack(">iiih", response[:14])
+    assert correlation_id == 1 and entries == 1
+    return error_code
+
+
+def _read(conn, n):
+    out = b""
+    while len(out) < n:
+        chunk = conn.recv(n - len(out))
+        assert chunk, "connection closed"
+        out += chunk
+    return out
+
+
+class Observed:
+    """What one producer's callbacks reported."""
+
+    def __init__(self):
+        self.throttle_events = []
+        self.throttle_max_ms = 0
+        self.stats_seen = 0
+
+    def on_throttle(self, event):
+        self.throttle_events.append(event.throttle_time)
+
+    def on_stats(self, text):
+        stats = json.loads(text)
+        self.stats_seen += 1
+        for b in stats.get("brokers", {}).values():
+            self.throttle_max_ms = max(self.throttle_max_ms, b.get("throttle", {}).get("max", 0))
+
+
+def producer(addr, client_id, observed):
+    return Producer({
+        "bootstrap.servers": addr,
+        "client.id": client_id,
+        "acks": 1,
+        "linger.ms": 50,
+        "statistics.interval.ms": 200,
+        "throttle_cb": observed.on_throttle,
+        "stats_cb": observed.on_stats,
+    })
+
+
+def send_a_megabyte(p, topic):
+    for _ in range(RECORDS):
+        p.produce(topic, value=b"v" * VALUE_BYTES)
+    assert p.flush(WAIT_S) == 0
+
+
+def poll_until(p, done):
+    deadline = time.monotonic() + WAIT_S
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        p.poll(0.1)
+
+
+def test_a_producer_over_its_quota_sees_the_throttle_and_its_neighbour_does_not(broker):
+    assert set_client_quota(broker.addr, "noisy", "producer_byte_rate", QUOTA_BYTES_PER_SEC) == 0
+    topic = "quota-librdkafka"
+
+    quiet_seen = Observed()
+    quiet = producer(broker.addr, "quiet", quiet_seen)
+    send_a_megabyte(quiet, topic)
+    # Two more statistics after everything is answered.
+    after = quiet_seen.stats_seen
+    poll_until(quiet, lambda: quiet_seen.stats_seen >= after + 2)
+
+    noisy_seen = Observed()
+    noisy = producer(broker.addr, "noisy", noisy_seen)
+    send_a_megabyte(noisy, topic)
+    poll_until(noisy, lambda: noisy_seen.throttle_events and noisy_seen.throttle_max_ms > 0)
+
+    # librdkafka also reports the end of a throttle, as 0.
+    assert max(noisy_seen.throttle_events) > 0, noisy_seen.throttle_events
+    assert quiet_seen.throttle_events == []
+    assert quiet_seen.throttle_max_ms == 0
