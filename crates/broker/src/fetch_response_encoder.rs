@@ -1,4 +1,4 @@
-//! A hand-written Fetch response encoder (versions 4..=16) whose records stay where
+//! A hand-written Fetch response encoder (versions 4..=18) whose records stay where
 //! they are: a partition's records may be a region of a segment file, which becomes
 //! its own chunk of the frame and goes to the socket with `sendfile`.
 //!
@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 /// Oldest Fetch version this encoder writes.
 pub const FETCH_RESPONSE_VERSION_MIN: i16 = 4;
-/// Newest Fetch version this encoder writes.
-pub const FETCH_RESPONSE_VERSION_MAX: i16 = 16;
+/// Newest Fetch version this encoder writes (v17 and v18 changed only the request).
+pub const FETCH_RESPONSE_VERSION_MAX: i16 = 18;
 /// First flexible version (compact encodings, tagged fields, response header v1).
 const FLEXIBLE_VERSION_MIN: i16 = 12;
 /// First version naming topics by id.

@@ -257,5 +257,16 @@ fn file_records_stay_out_of_the_byte_chunks() {
 #[test]
 fn unsupported_versions_are_refused() {
     assert!(FetchResponseEncoder::new(3, 1, 0, 0, 0, 0).is_err());
-    assert!(FetchResponseEncoder::new(17, 1, 0, 0, 0, 0).is_err());
+    assert!(FetchResponseEncoder::new(19, 1, 0, 0, 0, 0).is_err());
+}
+
+#[test]
+fn every_advertised_fetch_version_has_an_encoding() {
+    let advertised = moldau_protocol::versions::supported(ApiKey::Fetch).expect("Fetch is served");
+    assert!(advertised.min >= FETCH_RESPONSE_VERSION_MIN);
+    assert!(
+        advertised.max <= FETCH_RESPONSE_VERSION_MAX,
+        "Fetch v{} is advertised but has no response encoding",
+        advertised.max
+    );
 }

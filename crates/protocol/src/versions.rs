@@ -19,8 +19,8 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
 /// the `kafka-protocol` crate knows, and Kafka 4.0's oldest (KIP-896). The README's
 /// table is generated from this one (`markdown_table`; a test keeps them equal).
 pub const BROKER_APIS: &[SupportedApi] = &[
-    api(ApiKey::Produce, 3, 12),
-    api(ApiKey::Fetch, 4, 17),
+    api(ApiKey::Produce, 3, 13),
+    api(ApiKey::Fetch, 4, 18),
     api(ApiKey::ListOffsets, 1, 10),
     api(ApiKey::Metadata, 0, 13),
     api(ApiKey::OffsetCommit, 2, 9),

@@ -10,6 +10,7 @@ use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_metadata::TopicId;
 use moldau_protocol::acl::AclOperation;
 use moldau_protocol::batch;
 use moldau_protocol::kafka::messages::produce_response::{
@@ -120,8 +121,18 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .as_ref()
         .is_some_and(|id| !access.transactional_id(AclOperation::Write, id.as_str()));
     for topic in request.topic_data {
-        let name = topic.name.0.to_string();
-        let writable = access.topic(AclOperation::Write, &name);
+        // From v13 a topic is named by its id (KIP-516); an id the image does not
+        // know is UNKNOWN_TOPIC_ID.
+        let name = if ctx.version >= 13 {
+            image
+                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
+                .map(|t| t.name.clone())
+        } else {
+            Some(topic.name.0.to_string())
+        };
+        let writable = name
+            .as_deref()
+            .is_none_or(|n| access.topic(AclOperation::Write, n));
         let mut partitions = Vec::new();
         for pd in topic.partition_data {
             let index = pd.index;
@@ -149,8 +160,12 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 ));
                 continue;
             }
-            let Some(topic_image) = image.topic(&name) else {
-                let error = if validate_topic_name(&name).is_err() {
+            let Some(name) = name.as_deref() else {
+                partitions.push(error_response(index, ResponseError::UnknownTopicId, None));
+                continue;
+            };
+            let Some(topic_image) = image.topic(name) else {
+                let error = if validate_topic_name(name).is_err() {
                     ResponseError::InvalidTopicException
                 } else {
                     ResponseError::UnknownTopicOrPartition
@@ -158,7 +173,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 partitions.push(error_response(index, error, None));
                 continue;
             };
-            if let Err(error) = crate::internal_topics::check_client_produce(&name) {
+            if let Err(error) = crate::internal_topics::check_client_produce(name) {
                 partitions.push(error_response(
                     index,
                     error,
@@ -168,15 +183,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             }
             // Only the partition's leader takes writes; others name it (KIP-951).
             let leadership =
-                crate::leadership::check_leader(&image, broker.node_id, &name, index, -1);
+                crate::leadership::check_leader(&image, broker.node_id, name, index, -1);
             if let Err(not_served) = leadership {
                 partitions.push(not_served_response(index, not_served, &mut leaders_named));
                 continue;
             }
-            let Some(partition) = broker.replicas.get_by_name(&name, index) else {
+            let Some(partition) = broker.replicas.get_by_name(name, index) else {
                 let error = if broker
                     .logs
-                    .offline_reason(&moldau_log::TopicPartition::new(&name, index))
+                    .offline_reason(&moldau_log::TopicPartition::new(name, index))
                     .is_some()
                 {
                     ResponseError::KafkaStorageError
@@ -257,7 +272,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     accepted_bytes = accepted_bytes.saturating_add(info.bytes as u64);
                     broker
                         .metrics
-                        .record_produced(&name, info.bytes, info.record_count);
+                        .record_produced(name, info.bytes, info.record_count);
                     partitions.push(Pending {
                         response: PartitionProduceResponse::default()
                             .with_index(index)
@@ -282,7 +297,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             }
         }
         topics.push((
-            TopicProduceResponse::default().with_name(topic.name),
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_topic_id(topic.topic_id),
             partitions,
         ));
     }
