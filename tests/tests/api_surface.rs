@@ -38,8 +38,8 @@ fn api_versions_advertises_kafka_4_1_ranges_and_the_cluster_features() {
     let v4 = c.call(4, &ApiVersionsRequest::default());
     assert_eq!(v4.error_code, NONE);
     // Produce from v0 as Kafka 4 advertises it for librdkafka (KAFKA-18659).
-    assert_eq!(range(&v4, ApiKey::Produce), Some((0, 12)));
-    assert_eq!(range(&v4, ApiKey::Fetch), Some((4, 17)));
+    assert_eq!(range(&v4, ApiKey::Produce), Some((0, 13)));
+    assert_eq!(range(&v4, ApiKey::Fetch), Some((4, 18)));
     assert_eq!(range(&v4, ApiKey::ListOffsets), Some((1, 10)));
     assert_eq!(range(&v4, ApiKey::Metadata), Some((0, 13)));
     assert_eq!(range(&v4, ApiKey::UpdateFeatures), Some((0, 2)));
