@@ -1,7 +1,7 @@
 //! Reading a coordinator's internal partition (`__consumer_offsets`,
 //! `__transaction_state`) back from its log when the coordinator takes it over: every
-//! data batch up to the high watermark, in order. Control batches (transaction markers)
-//! carry no coordinator records.
+//! batch up to the high watermark, in order, control batches (transaction markers)
+//! included: the group coordinator needs them for offsets committed in transactions.
 
 use moldau_log::PartitionLog;
 use moldau_protocol::batch::{BatchIter, BatchView};
@@ -9,7 +9,7 @@ use moldau_protocol::batch::{BatchIter, BatchView};
 /// How much of the log one read brings into memory.
 const REPLAY_READ_BYTES_MAX: usize = 4 << 20;
 
-/// Calls `on_batch` with each data batch of `log` below its high watermark. A read or
+/// Calls `on_batch` with each batch of `log` below its high watermark. A read or
 /// framing error ends the replay where it happened (logged with `topic` and
 /// `partition`): what came before is kept.
 pub(crate) fn replay_batches(
@@ -39,9 +39,7 @@ pub(crate) fn replay_batches(
                 }
             };
             offset = offset.max(view.last_offset() + 1);
-            if !view.is_control() {
-                on_batch(&view);
-            }
+            on_batch(&view);
         }
         if offset == before {
             return;

@@ -12,12 +12,14 @@ use crate::request::CloseConnection;
 use bytes::{Bytes, BytesMut};
 use moldau_coordinator::{
     AppendId, Effect, GroupConfig, GroupCoordinator, GroupRequest, GroupResponse, ReplyId,
-    RequestContext as GroupContext, TopicCatalog,
+    RequestContext as GroupContext, TopicCatalog, TxnProducer,
 };
+use moldau_log::AppendOrigin;
 use moldau_metadata::MetadataImage;
 use moldau_protocol::batch::BatchView;
-use moldau_protocol::batch_encode::{encode_plain_batch, KeyValue};
+use moldau_protocol::batch_encode::{encode_plain_batch, encode_transactional_batch, KeyValue};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
+use moldau_protocol::control_record::read_control_batch;
 use moldau_protocol::record::{parse_records, record_data};
 use moldau_protocol::ResponseError;
 use std::collections::{HashMap, HashSet};
@@ -42,6 +44,13 @@ enum Command {
     AppendDone {
         id: AppendId,
         error_code: i16,
+    },
+    /// A transaction marker of `producer_id` is durable on offsets partition
+    /// `partition`: the offsets its transaction committed there become visible.
+    TxnCompleted {
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
     },
 }
 
@@ -88,6 +97,24 @@ impl GroupService {
             .await
             .map_err(|_| CloseConnection("group coordinator stopped".into()))?;
         Ok(rx)
+    }
+
+    /// Reports a durable COMMIT (`commit`) or ABORT marker of `producer_id` on offsets
+    /// partition `partition` (queued behind the requests submitted before it).
+    pub async fn complete_transaction(
+        &self,
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+    ) -> Result<(), CloseConnection> {
+        self.tx
+            .send(Command::TxnCompleted {
+                partition,
+                producer_id,
+                commit,
+            })
+            .await
+            .map_err(|_| CloseConnection("group coordinator stopped".into()))
     }
 
     /// Asks the coordinator to load offsets partitions it has not loaded yet.
@@ -211,6 +238,16 @@ impl Worker {
                 let effects = self.coordinator.append_completed(now, id, error_code);
                 self.apply(effects);
             }
+            Command::TxnCompleted {
+                partition,
+                producer_id,
+                commit,
+            } => {
+                let effects =
+                    self.coordinator
+                        .complete_transaction(now, partition, producer_id, commit);
+                self.apply(effects);
+            }
         }
     }
 
@@ -229,13 +266,20 @@ impl Worker {
                     id,
                     partition,
                     records,
-                } => self.append(id, partition, records),
+                    transaction,
+                } => self.append(id, partition, records, transaction),
             }
         }
     }
 
     /// Appends in the coordinator's order; durability is awaited off the task.
-    fn append(&mut self, id: AppendId, partition: i32, records: Vec<(Bytes, Option<Bytes>)>) {
+    fn append(
+        &mut self,
+        id: AppendId,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        transaction: Option<TxnProducer>,
+    ) {
         let done = self.self_tx.clone();
         let fail = |code: i16| {
             let done = done.clone();
@@ -261,7 +305,7 @@ impl Worker {
             fail(ResponseError::NotCoordinator.code());
             return;
         };
-        let mut batch = match encode_records(&records) {
+        let mut batch = match encode_records(&records, transaction) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!("encoding group records: {e}");
@@ -269,7 +313,13 @@ impl Worker {
                 return;
             }
         };
-        match target.append(&mut batch, crate::clock::now_ms(), true) {
+        // Transactional offsets carry the client's producer id and epoch but no
+        // sequence: the log checks only their epoch (Kafka's COORDINATOR origin).
+        let origin = match transaction {
+            Some(_) => AppendOrigin::Coordinator,
+            None => AppendOrigin::Client,
+        };
+        match target.append_from(&mut batch, crate::clock::now_ms(), true, origin) {
             Ok((_, durable)) => {
                 tokio::spawn(async move {
                     let code = match durable {
@@ -286,6 +336,11 @@ impl Worker {
                         })
                         .await;
                 });
+            }
+            // A fenced producer's offsets: its epoch error goes back to it.
+            Err(e) if transaction.is_some() => {
+                tracing::debug!("transactional offsets refused: {e}");
+                fail(e.response_error().code());
             }
             Err(e) => {
                 tracing::error!("appending group records: {e}");
@@ -363,8 +418,22 @@ impl Worker {
 
 impl Worker {
     /// Feeds one batch's records to the coordinator; a batch whose records cannot be
-    /// read is skipped (and counted) so that the groups after it still load.
+    /// read is skipped (and counted) so that the groups after it still load. A
+    /// transaction's offsets wait for its marker (a control batch).
     fn replay_batch(&mut self, partition: i32, view: &BatchView<'_>) -> u64 {
+        if view.is_control() {
+            match read_control_batch(view) {
+                Ok((_, Some(marker))) => {
+                    self.coordinator
+                        .load_txn_marker(partition, view.producer_id(), marker.commit)
+                }
+                Ok((_, None)) => {}
+                Err(_) => self
+                    .coordinator
+                    .skip_undecodable_batch(partition, view.base_offset()),
+            }
+            return 0;
+        }
         let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX);
         let records = data
             .as_ref()
@@ -379,20 +448,39 @@ impl Worker {
                 return 0;
             }
         };
+        let transaction = view.is_transactional().then(|| view.producer_id());
         for r in &records {
             let offset = view.base_offset() + i64::from(r.offset_delta);
-            self.coordinator
-                .load_record(partition, offset, r.key, r.value);
+            match transaction {
+                Some(producer_id) => self.coordinator.load_transactional_record(
+                    partition,
+                    producer_id,
+                    offset,
+                    r.key,
+                    r.value,
+                ),
+                None => self
+                    .coordinator
+                    .load_record(partition, offset, r.key, r.value),
+            }
         }
         records.len() as u64
     }
 }
 
-/// One uncompressed batch holding the coordinator's records.
-fn encode_records(records: &[(Bytes, Option<Bytes>)]) -> Result<BytesMut, String> {
+/// One uncompressed batch holding the coordinator's records, part of `transaction`
+/// when set.
+fn encode_records(
+    records: &[(Bytes, Option<Bytes>)],
+    transaction: Option<TxnProducer>,
+) -> Result<BytesMut, String> {
     let records: Vec<KeyValue> = records
         .iter()
         .map(|(k, v)| (Some(k.clone()), v.clone()))
         .collect();
-    encode_plain_batch(&records, crate::clock::now_ms())
+    let now = crate::clock::now_ms();
+    match transaction {
+        Some(t) => encode_transactional_batch(&records, now, t.producer_id, t.producer_epoch),
+        None => encode_plain_batch(&records, now),
+    }
 }

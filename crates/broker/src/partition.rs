@@ -12,7 +12,7 @@ use crate::error::BrokerError;
 use crate::replica_progress::ReplicaProgressTable;
 use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
 use bytes::{Bytes, BytesMut};
-use moldau_log::{AppendInfo, LogError, LogManager, SharedLog, TopicPartition};
+use moldau_log::{AppendInfo, AppendOrigin, LogError, LogManager, SharedLog, TopicPartition};
 use moldau_protocol::batch::{BatchView, Codec};
 use moldau_protocol::compression::recompress_batch;
 use moldau_protocol::produce_validation::ProduceValidation;
@@ -392,12 +392,24 @@ impl Partition {
         now_ms: i64,
         want_durable: bool,
     ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
+        self.append_from(batches, now_ms, want_durable, AppendOrigin::Client)
+    }
+
+    /// [`Self::append`] for batches from `origin` (a coordinator's transactional
+    /// offsets are checked for their epoch only).
+    pub fn append_from(
+        self: &Arc<Self>,
+        batches: &mut [u8],
+        now_ms: i64,
+        want_durable: bool,
+        origin: AppendOrigin,
+    ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
         if self.logs.is_offline() {
             return Err(LogError::DirOffline.into());
         }
         let (info, log_start_offset, page_cache_mode, flush_due) = {
             let mut log = self.log.write();
-            let info = match log.append(batches, self.leader_epoch(), now_ms) {
+            let info = match log.append_from(batches, self.leader_epoch(), now_ms, origin) {
                 Ok(info) => info,
                 Err(e) => {
                     // A failed write, like a failed fsync, takes the directory offline.

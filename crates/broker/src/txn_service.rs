@@ -364,6 +364,10 @@ impl Worker {
     fn replay(&mut self, p: i32, log: &moldau_log::PartitionLog) -> u64 {
         let mut skipped = 0u64;
         crate::coordinator_replay::replay_batches(log, TRANSACTION_STATE_TOPIC, p, |view| {
+            // Markers carry no transaction state.
+            if view.is_control() {
+                return;
+            }
             let data = record_data(view, DECOMPRESSED_BATCH_BYTES_MAX);
             let records = data
                 .as_ref()

@@ -37,6 +37,7 @@ pub const UNSUPPORTED_ASSIGNOR: i16 = E::UnsupportedAssignor.code();
 pub const STALE_MEMBER_EPOCH: i16 = E::StaleMemberEpoch.code();
 pub const INVALID_REGULAR_EXPRESSION: i16 = E::InvalidRegularExpression.code();
 pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = E::GroupSubscribedToTopic.code();
+pub const UNSTABLE_OFFSET_COMMIT: i16 = E::UnstableOffsetCommit.code();
 
 /// How Kafka reports a failed `__consumer_offsets` append to a group request
 /// (GroupMetadataManager's storeGroup error mapping).

@@ -87,6 +87,28 @@ impl GroupCoordinator {
                 }
                 Self::reply(out, reply, GroupResponse::OffsetCommit(response));
             }
+            PendingAppend::TxnOffsetCommit {
+                group_id,
+                producer_id,
+                reply,
+                partitions,
+                mut response,
+            } => {
+                if let Some(g) = self.groups.get_mut(&group_id) {
+                    g.txn_offsets_written(producer_id, id, &partitions, error == codes::NONE);
+                }
+                if error != codes::NONE {
+                    let mapped = codes::store_offsets_error(error);
+                    for t in &mut response.topics {
+                        for p in &mut t.partitions {
+                            if p.error_code == codes::NONE {
+                                p.error_code = mapped;
+                            }
+                        }
+                    }
+                }
+                Self::reply(out, reply, GroupResponse::TxnOffsetCommit(response));
+            }
             PendingAppend::DeleteGroups { barrier, groups } => {
                 self.complete_barrier(barrier, &groups, error, out);
             }
@@ -145,6 +167,18 @@ impl GroupCoordinator {
                     }
                 }
                 Self::reply(out, reply, GroupResponse::OffsetCommit(response));
+            }
+            PendingAppend::TxnOffsetCommit {
+                reply,
+                mut response,
+                ..
+            } => {
+                for t in &mut response.topics {
+                    for p in &mut t.partitions {
+                        p.error_code = error;
+                    }
+                }
+                Self::reply(out, reply, GroupResponse::TxnOffsetCommit(response));
             }
             PendingAppend::DeleteGroups { barrier, groups } => {
                 self.complete_barrier(barrier, &groups, error, out)

@@ -109,6 +109,28 @@ impl GroupCoordinator {
         }
     }
 
+    /// Feeds one record of a transactional batch of `producer_id` (offsets committed
+    /// in its transaction): pending until the producer's marker is replayed.
+    pub fn load_transactional_record(
+        &mut self,
+        partition: i32,
+        producer_id: i64,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) {
+        if let Some(PartitionStatus::Loading(buffer)) = self.partitions.get_mut(&partition) {
+            buffer.apply_transactional(producer_id, offset, key, value);
+        }
+    }
+
+    /// Feeds a COMMIT (`commit`) or ABORT marker of `producer_id` in log order.
+    pub fn load_txn_marker(&mut self, partition: i32, producer_id: i64, commit: bool) {
+        if let Some(PartitionStatus::Loading(buffer)) = self.partitions.get_mut(&partition) {
+            buffer.apply_marker(producer_id, commit);
+        }
+    }
+
     /// Notes that the batch at `base_offset` of `partition` could not be decoded: its
     /// records are skipped (and counted, logged once when the replay finishes) and the
     /// replay goes on with the next batch.
@@ -223,6 +245,9 @@ impl GroupCoordinator {
             GroupRequest::ConsumerGroupDescribe(r) => {
                 self.consumer_group_describe(reply, r, &mut out)
             }
+            GroupRequest::TxnOffsetCommit(r) => {
+                self.txn_offset_commit(now_ms, &ctx, reply, r, &mut out)
+            }
         }
         self.run_due_timers(now_ms, &mut out);
         out
@@ -233,6 +258,28 @@ impl GroupCoordinator {
         let mut out = std::mem::take(&mut self.deferred);
         if let Some(entry) = self.appender.pending.remove(&id) {
             self.complete_pending(now_ms, id, entry.kind, error_code, &mut out);
+        }
+        self.run_due_timers(now_ms, &mut out);
+        out
+    }
+
+    /// A transaction marker of `producer_id` was written to offsets partition
+    /// `partition` and is durable: the offsets its transaction committed there become
+    /// visible (COMMIT) or are dropped (ABORT). A partition not served here, or still
+    /// loading, reads the marker from its log instead.
+    pub fn complete_transaction(
+        &mut self,
+        now_ms: i64,
+        partition: i32,
+        producer_id: i64,
+        commit: bool,
+    ) -> Vec<Effect> {
+        let mut out = std::mem::take(&mut self.deferred);
+        if matches!(
+            self.partitions.get(&partition),
+            Some(PartitionStatus::Active)
+        ) {
+            self.end_transaction(partition, producer_id, commit);
         }
         self.run_due_timers(now_ms, &mut out);
         out

@@ -13,6 +13,15 @@ pub struct ReplyId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AppendId(pub u64);
 
+/// The producer whose transaction an append belongs to (TxnOffsetCommit): the broker
+/// writes the records as one transactional batch under this producer id and epoch,
+/// which the transaction's COMMIT or ABORT marker later closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxnProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
 /// One thing for the broker to do, in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -27,5 +36,7 @@ pub enum Effect {
         id: AppendId,
         partition: i32,
         records: Vec<(Bytes, Option<Bytes>)>,
+        /// Set for transactional offsets: the batch belongs to this transaction.
+        transaction: Option<TxnProducer>,
     },
 }

@@ -13,6 +13,7 @@ use crate::consumer_protocol::{subscription_topics, CONSUMER_PROTOCOL_TYPE};
 use crate::effect::AppendId;
 use crate::member::Member;
 use crate::records::{GroupMetadataValue, MemberMetadata, OffsetCommitValue};
+use crate::txn_offsets::PendingTxnOffset;
 
 /// Life cycle of a classic group, named exactly as Kafka names the states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +85,8 @@ pub(crate) struct Group {
     /// order they are emitted but may complete in any order; a completion older than
     /// this must not overwrite what a newer record says.
     pub offset_writes: HashMap<TopicPartition, AppendId>,
+    /// Offsets committed in transactions not yet ended, by producer id.
+    pub pending_txn_offsets: BTreeMap<i64, BTreeMap<TopicPartition, PendingTxnOffset>>,
     /// Topics the members subscribe to (consumer protocol only; None = unknown).
     pub subscribed_topics: Option<BTreeSet<String>>,
     /// Set when this is a KIP-848 consumer group (its classic fields stay unused,
@@ -113,6 +116,7 @@ impl Group {
             offsets: BTreeMap::new(),
             pending_commits: HashMap::new(),
             offset_writes: HashMap::new(),
+            pending_txn_offsets: BTreeMap::new(),
             subscribed_topics: None,
             consumer: None,
         }
@@ -437,6 +441,7 @@ impl Group {
             .filter(|(tp, v)| {
                 !subscribed.contains(&tp.0)
                     && !self.pending_commits.contains_key(*tp)
+                    && !self.has_pending_txn_offset(tp)
                     && match v.expire_timestamp_ms {
                         Some(expire) => now_ms >= expire,
                         None => now_ms.saturating_sub(base(v)) >= retention_ms,

@@ -32,12 +32,13 @@ pub mod records;
 pub mod request;
 mod responses;
 pub mod txn;
+mod txn_offsets;
 pub mod wire;
 
 pub use config::GroupConfig;
 pub use consumer_group::topic_catalog::{CatalogTopic, TopicCatalog};
 pub use coordinator::GroupCoordinator;
-pub use effect::{AppendId, Effect, ReplyId};
+pub use effect::{AppendId, Effect, ReplyId, TxnProducer};
 pub use group::GroupState;
 pub use member_id::{MemberIdSource, SeededMemberIds};
 pub use partitioner::{java_string_hash, partition_for_group};

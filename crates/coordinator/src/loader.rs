@@ -7,19 +7,29 @@ use crate::consumer_group::loading::LoadedConsumerGroup;
 use crate::group::{Group, GroupState, TopicPartition};
 use crate::member::Member;
 use crate::records::{GroupMetadataValue, OffsetCommitValue, RecordKey};
+use crate::txn_offsets::{PendingTxnOffset, TxnWrite};
 
 /// What one group's records amount to so far.
 #[derive(Debug, Default)]
 struct LoadedGroup {
     metadata: Option<GroupMetadataValue>,
     offsets: BTreeMap<TopicPartition, OffsetCommitValue>,
+    /// Log offset of the record each of `offsets` came from: a transaction's offset
+    /// replaces a committed one only if its record is later (Kafka's rule).
+    offsets_at: BTreeMap<TopicPartition, i64>,
     consumer: LoadedConsumerGroup,
 }
+
+/// An offset committed in a transaction whose marker has not been read yet.
+type TxnOffsetRecord = (OffsetCommitValue, i64);
 
 /// Accumulates a partition's records during replay.
 #[derive(Debug, Default)]
 pub(crate) struct LoadBuffer {
     groups: BTreeMap<String, LoadedGroup>,
+    /// Transactional offsets by producer id, then (group, partition), until the
+    /// producer's marker.
+    pending: BTreeMap<i64, BTreeMap<(String, TopicPartition), TxnOffsetRecord>>,
     /// Records that did not decode (skipped, as Kafka skips them).
     pub skipped_records: u64,
     /// Whole batches whose records could not be read (skipped likewise).
@@ -43,14 +53,13 @@ impl LoadBuffer {
                     None => {
                         if let Some(g) = self.groups.get_mut(&k.group) {
                             g.offsets.remove(&tp);
+                            g.offsets_at.remove(&tp);
                         }
                     }
                     Some(Ok(v)) => {
-                        self.groups
-                            .entry(k.group)
-                            .or_default()
-                            .offsets
-                            .insert(tp, v);
+                        let g = self.groups.entry(k.group).or_default();
+                        g.offsets_at.insert(tp.clone(), offset);
+                        g.offsets.insert(tp, v);
                     }
                     Some(Err(_)) => self.skipped_records += 1,
                 }
@@ -77,6 +86,50 @@ impl LoadBuffer {
         }
     }
 
+    /// Applies one record of a transactional batch of `producer_id`: an offset held
+    /// until the producer's marker. Anything else there is skipped (Kafka writes
+    /// only offsets in transactions).
+    pub fn apply_transactional(
+        &mut self,
+        producer_id: i64,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) {
+        self.last_offset = Some(offset);
+        let decoded = key.map(RecordKey::decode);
+        let (Some(Ok(RecordKey::OffsetCommit(k))), Some(Ok(v))) =
+            (decoded, value.map(OffsetCommitValue::decode))
+        else {
+            self.skipped_records += 1;
+            return;
+        };
+        // The group exists from its first transactional offset on, as in Kafka.
+        self.groups.entry(k.group.clone()).or_default();
+        self.pending
+            .entry(producer_id)
+            .or_default()
+            .insert((k.group, (k.topic, k.partition)), (v, offset));
+    }
+
+    /// A COMMIT (`commit`) or ABORT marker of `producer_id`: its offsets become the
+    /// committed ones where no later record is, or are dropped.
+    pub fn apply_marker(&mut self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.pending.remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        for ((group, tp), (value, record_offset)) in pending {
+            let g = self.groups.entry(group).or_default();
+            if g.offsets_at.get(&tp).is_none_or(|at| *at < record_offset) {
+                g.offsets_at.insert(tp.clone(), record_offset);
+                g.offsets.insert(tp, value);
+            }
+        }
+    }
+
     /// Counts a batch whose records could not be read; replay goes on after it.
     pub fn skip_batch(&mut self, base_offset: i64) {
         self.last_offset = Some(base_offset);
@@ -91,15 +144,42 @@ impl LoadBuffer {
         now_ms: i64,
         consumer_session_timeout_ms: i32,
     ) -> Vec<Group> {
+        // Transactions still open at the end of the log stay pending.
+        type Pending = BTreeMap<i64, BTreeMap<TopicPartition, PendingTxnOffset>>;
+        let mut open: BTreeMap<String, Pending> = BTreeMap::new();
+        for (producer_id, offsets) in self.pending {
+            for ((group, tp), (value, record_offset)) in offsets {
+                let superseded = self
+                    .groups
+                    .get(&group)
+                    .and_then(|g| g.offsets_at.get(&tp))
+                    .is_some_and(|at| *at > record_offset);
+                let write = TxnWrite::Replayed {
+                    record_offset,
+                    superseded,
+                };
+                open.entry(group)
+                    .or_default()
+                    .entry(producer_id)
+                    .or_default()
+                    .insert(tp, PendingTxnOffset { value, write });
+            }
+        }
         self.groups
             .into_iter()
             .filter_map(|(id, mut loaded)| {
                 let consumer =
                     std::mem::take(&mut loaded.consumer).build(now_ms, consumer_session_timeout_ms);
-                if loaded.metadata.is_none() && loaded.offsets.is_empty() && consumer.is_none() {
+                let pending = open.remove(&id).unwrap_or_default();
+                if loaded.metadata.is_none()
+                    && loaded.offsets.is_empty()
+                    && consumer.is_none()
+                    && pending.is_empty()
+                {
                     return None;
                 }
                 let mut g = build(id, partition, loaded, now_ms);
+                g.pending_txn_offsets = pending;
                 if let Some(cg) = consumer {
                     g.consumer = Some(Box::new(cg));
                     g.protocol_type =

@@ -76,6 +76,7 @@ impl GroupCoordinator {
                     member_id,
                     generation,
                     ctx.api_version,
+                    false,
                     &self.topics,
                     req.topics.iter().flat_map(|t| {
                         t.partitions
@@ -199,7 +200,7 @@ impl GroupCoordinator {
                     if let Some(error) = member_error {
                         return base.with_error_code(error);
                     }
-                    match self.fetch_offsets(group_id, wanted.as_deref()) {
+                    match self.fetch_offsets(group_id, wanted.as_deref(), req.require_stable) {
                         Err(error) => base.with_error_code(error),
                         Ok(topics) => base.with_topics(
                             topics
@@ -211,12 +212,14 @@ impl GroupCoordinator {
                                             parts
                                                 .into_iter()
                                                 .map(|(p, v)| {
-                                                    let (offset, epoch, metadata) = fetched(v);
+                                                    let (offset, epoch, metadata, error) =
+                                                        fetched(v);
                                                     OffsetFetchResponsePartitions::default()
                                                         .with_partition_index(p)
                                                         .with_committed_offset(offset)
                                                         .with_committed_leader_epoch(epoch)
                                                         .with_metadata(Some(str(&metadata)))
+                                                        .with_error_code(error)
                                                 })
                                                 .collect(),
                                         )
@@ -233,7 +236,8 @@ impl GroupCoordinator {
                     .map(|t| (t.name.as_str().to_string(), t.partition_indexes.clone()))
                     .collect()
             });
-            let result = self.fetch_offsets(req.group_id.as_str(), wanted.as_deref());
+            let result =
+                self.fetch_offsets(req.group_id.as_str(), wanted.as_deref(), req.require_stable);
             let (error, topics) = match result {
                 Ok(topics) => (codes::NONE, topics),
                 // v0-v1 carry the group error in every requested partition.
@@ -242,7 +246,10 @@ impl GroupCoordinator {
                     wanted
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                        .map(|(t, ps)| {
+                            let none = |p| (p, Fetched::Committed(None));
+                            (t, ps.into_iter().map(none).collect())
+                        })
                         .collect(),
                 ),
                 Err(error) => (error, Vec::new()),
@@ -261,13 +268,17 @@ impl GroupCoordinator {
                             parts
                                 .into_iter()
                                 .map(|(p, v)| {
-                                    let (offset, epoch, metadata) = fetched(v);
+                                    let (offset, epoch, metadata, error) = fetched(v);
                                     OffsetFetchResponsePartition::default()
                                         .with_partition_index(p)
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(str(&metadata)))
-                                        .with_error_code(partition_error)
+                                        .with_error_code(if error == codes::NONE {
+                                            partition_error
+                                        } else {
+                                            error
+                                        })
                                 })
                                 .collect(),
                         )
@@ -286,14 +297,25 @@ impl GroupCoordinator {
     }
 
     /// Committed offsets of a group: the requested partitions (-1 where none), or all.
+    /// With `require_stable` (KIP-447), a partition with an offset pending in an open
+    /// transaction is answered UNSTABLE_OFFSET_COMMIT instead.
     #[allow(clippy::type_complexity)]
     fn fetch_offsets(
         &self,
         group_id: &str,
         wanted: Option<&[(String, Vec<i32>)]>,
-    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetCommitValue>)>)>, i16> {
+        require_stable: bool,
+    ) -> Result<Vec<(String, Vec<(i32, Fetched)>)>, i16> {
         self.group_status(group_id, true)?;
-        let offsets = self.groups.get(group_id).map(|g| &g.offsets);
+        let group = self.groups.get(group_id);
+        let offsets = group.map(|g| &g.offsets);
+        let answer = |tp: &TopicPartition, v: Option<&OffsetCommitValue>| {
+            if require_stable && group.is_some_and(|g| g.has_pending_txn_offset(tp)) {
+                Fetched::Unstable
+            } else {
+                Fetched::Committed(v.cloned())
+            }
+        };
         Ok(match wanted {
             Some(wanted) => wanted
                 .iter()
@@ -301,19 +323,22 @@ impl GroupCoordinator {
                     let parts = partitions
                         .iter()
                         .map(|p| {
-                            let v = offsets.and_then(|o| o.get(&(topic.clone(), *p))).cloned();
-                            (*p, v)
+                            let tp = (topic.clone(), *p);
+                            let v = offsets.and_then(|o| o.get(&tp));
+                            (*p, answer(&tp, v))
                         })
                         .collect();
                     (topic.clone(), parts)
                 })
                 .collect(),
             None => {
-                let mut by_topic: Vec<(String, Vec<(i32, Option<OffsetCommitValue>)>)> = Vec::new();
-                for ((topic, p), v) in offsets.into_iter().flatten() {
+                let mut by_topic: Vec<(String, Vec<(i32, Fetched)>)> = Vec::new();
+                for (tp, v) in offsets.into_iter().flatten() {
+                    let (topic, p) = tp;
+                    let part = (*p, answer(tp, Some(v)));
                     match by_topic.last_mut() {
-                        Some((t, parts)) if t == topic => parts.push((*p, Some(v.clone()))),
-                        _ => by_topic.push((topic.clone(), vec![(*p, Some(v.clone()))])),
+                        Some((t, parts)) if t == topic => parts.push(part),
+                        _ => by_topic.push((topic.clone(), vec![part])),
                     }
                 }
                 by_topic
@@ -495,11 +520,21 @@ fn commit_response(
     GroupResponse::OffsetCommit(OffsetCommitResponse::default().with_topics(topics))
 }
 
-/// (offset, leader epoch, metadata) to answer for a committed value or none.
-fn fetched(v: Option<OffsetCommitValue>) -> (i64, i32, String) {
+/// What OffsetFetch answers for one partition.
+#[derive(Debug)]
+enum Fetched {
+    /// The committed offset, if any.
+    Committed(Option<OffsetCommitValue>),
+    /// An open transaction has an offset pending there (asked for stable offsets).
+    Unstable,
+}
+
+/// (offset, leader epoch, metadata, error) to answer for one partition.
+fn fetched(v: Fetched) -> (i64, i32, String, i16) {
     match v {
-        Some(v) => (v.offset, v.leader_epoch, v.metadata),
-        None => (-1, -1, String::new()),
+        Fetched::Committed(Some(v)) => (v.offset, v.leader_epoch, v.metadata, codes::NONE),
+        Fetched::Committed(None) => (-1, -1, String::new(), codes::NONE),
+        Fetched::Unstable => (-1, -1, String::new(), codes::UNSTABLE_OFFSET_COMMIT),
     }
 }
 
@@ -528,6 +563,7 @@ pub(crate) fn cleanup_group(
     let dead = g.is(GroupState::Empty)
         && g.offsets.is_empty()
         && g.pending_commits.is_empty()
+        && g.pending_txn_offsets.is_empty()
         && g.members.is_empty();
     if dead {
         g.transition(GroupState::Dead, g.state_timestamp_ms.unwrap_or(0));

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use moldau_protocol::kafka::messages::{
-    DeleteGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse,
+    DeleteGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse, TxnOffsetCommitResponse,
 };
 
 use crate::config::GroupConfig;
-use crate::effect::{AppendId, Effect, ReplyId};
+use crate::effect::{AppendId, Effect, ReplyId, TxnProducer};
 use crate::member::Waiter;
 use crate::request::GroupResponse;
 
@@ -40,6 +40,15 @@ pub(crate) enum PendingAppend {
         /// The response with every partition's answer; written partitions say NONE
         /// until the append says otherwise.
         response: OffsetCommitResponse,
+    },
+    /// TxnOffsetCommit: answered once durable; the offsets stay pending until the
+    /// transaction's marker.
+    TxnOffsetCommit {
+        group_id: String,
+        producer_id: i64,
+        reply: ReplyId,
+        partitions: Vec<(String, i32)>,
+        response: TxnOffsetCommitResponse,
     },
     /// DeleteGroups tombstones for some of the groups of one request.
     DeleteGroups { barrier: u64, groups: Vec<String> },
@@ -104,6 +113,18 @@ impl Appender {
         kind: PendingAppend,
         out: &mut Vec<Effect>,
     ) -> AppendId {
+        self.append_in(partition, records, None, kind, out)
+    }
+
+    /// An append that is part of `transaction` when set.
+    pub fn append_in(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        transaction: Option<TxnProducer>,
+        kind: PendingAppend,
+        out: &mut Vec<Effect>,
+    ) -> AppendId {
         let id = AppendId(self.next_id);
         self.next_id += 1;
         self.pending.insert(id, PendingEntry { partition, kind });
@@ -111,6 +132,7 @@ impl Appender {
             id,
             partition,
             records,
+            transaction,
         });
         id
     }
@@ -137,5 +159,17 @@ impl Io<'_> {
         kind: PendingAppend,
     ) -> AppendId {
         self.appender.append(partition, records, kind, self.out)
+    }
+
+    /// An append that is part of `transaction` when set.
+    pub fn append_in(
+        &mut self,
+        partition: i32,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        transaction: Option<TxnProducer>,
+        kind: PendingAppend,
+    ) -> AppendId {
+        self.appender
+            .append_in(partition, records, transaction, kind, self.out)
     }
 }

@@ -7,7 +7,7 @@ use moldau_protocol::kafka::messages::{
     JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest,
     ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
     OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest,
-    SyncGroupResponse,
+    SyncGroupResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
 /// Who sent a request and in which version; responses are shaped for that version.
@@ -36,6 +36,7 @@ pub enum GroupRequest {
     OffsetDelete(OffsetDeleteRequest),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
+    TxnOffsetCommit(TxnOffsetCommitRequest),
 }
 
 /// The response to a [`GroupRequest`], same variant, ready to encode in the request's
@@ -54,4 +55,5 @@ pub enum GroupResponse {
     OffsetDelete(OffsetDeleteResponse),
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
+    TxnOffsetCommit(TxnOffsetCommitResponse),
 }

@@ -52,6 +52,7 @@ pub use manager::{LogManager, SharedLog};
 pub use map_cache::MapCache;
 pub use offline_partition::OfflinePartition;
 pub use partition_log::{AppendInfo, PartitionLog, ReadInfo};
+pub use producer_state::AppendOrigin;
 pub use region_read::RegionRead;
 pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 

@@ -9,7 +9,7 @@ use moldau_protocol::batch::{self, BatchError, BatchView};
 use crate::config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
-use crate::producer_state::{BatchCheck, ProducerBatch, ProducerStateManager};
+use crate::producer_state::{AppendOrigin, BatchCheck, ProducerBatch, ProducerStateManager};
 use crate::producer_txn::{txn_marker, ReplicatedProducerBatch};
 use crate::segment::{BatchMeta, LogSegment};
 use crate::topic_partition::{LogKind, TopicPartition};
@@ -154,6 +154,18 @@ impl PartitionLog {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.append_from(batches, leader_epoch, now_ms, AppendOrigin::Client)
+    }
+
+    /// [`Self::append`] for batches from `origin`: a coordinator's own transactional
+    /// batches skip the retry and sequence checks (see [`AppendOrigin`]).
+    pub fn append_from(
+        &mut self,
+        batches: &mut [u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
         self.check_not_deleted()?;
         let append_time = self.config.message_timestamp_type == TimestampType::LogAppendTime;
         let first_offset = self.log_end_offset;
@@ -192,7 +204,7 @@ impl PartitionLog {
             if let Some(marker) = marker {
                 completed.extend(producers.check_marker(&marker)?);
             } else if let Some(producer) = producer {
-                if let BatchCheck::Duplicate(original) = producers.check(&producer)? {
+                if let BatchCheck::Duplicate(original) = producers.check_from(&producer, origin)? {
                     // A retry of a stored batch: Kafka answers with the original
                     // offsets and appends nothing.
                     return Ok(AppendInfo {

@@ -28,6 +28,16 @@ pub const NO_PRODUCER_EPOCH: i16 = -1;
 /// Sequence of a batch written without idempotence, or of a producer with no batch.
 pub const NO_SEQUENCE: i32 = -1;
 
+/// Who asks for an append, as Kafka's AppendOrigin. A client's batches are checked
+/// for retries and sequence gaps; a coordinator's own transactional batches (the
+/// offsets of a TxnOffsetCommit, written under the client's producer id and epoch)
+/// carry no sequence, so only their epoch is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendOrigin {
+    Client,
+    Coordinator,
+}
+
 /// One stored batch of a producer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchMetadata {
@@ -469,11 +479,34 @@ pub struct ProducerAppend<'a> {
 impl ProducerAppend<'_> {
     /// Checks a client's batch (with the offsets it would get) and stages it.
     pub fn check(&mut self, batch: &ProducerBatch) -> Result<BatchCheck, ProducerStateError> {
+        self.check_from(batch, AppendOrigin::Client)
+    }
+
+    /// Checks a batch from `origin` and stages it: a coordinator's batch is never a
+    /// retry and has no sequence, only its epoch is checked (Kafka's
+    /// `maybeValidateDataBatch` checks the sequence of client batches alone).
+    pub fn check_from(
+        &mut self,
+        batch: &ProducerBatch,
+        origin: AppendOrigin,
+    ) -> Result<BatchCheck, ProducerStateError> {
         if batch.is_control {
             return Ok(BatchCheck::Append);
         }
         let current = self.current(batch.producer_id);
-        let decision = check_against(current, batch)?;
+        let decision = match origin {
+            AppendOrigin::Client => check_against(current, batch)?,
+            AppendOrigin::Coordinator => match current {
+                Some(e) if batch.epoch < e.epoch => {
+                    return Err(ProducerStateError::InvalidProducerEpoch {
+                        producer_id: batch.producer_id,
+                        found: batch.epoch,
+                        current: e.epoch,
+                    })
+                }
+                _ => BatchCheck::Append,
+            },
+        };
         // After the epoch and sequence checks, as Kafka: a plain batch cannot join
         // the producer's open transaction.
         if decision == BatchCheck::Append

@@ -401,3 +401,36 @@ fn control_offsets(log: &PartitionLog) -> Vec<i64> {
     }
     out
 }
+
+#[test]
+fn a_coordinators_transactional_batches_skip_the_sequence_checks_but_not_the_epoch() {
+    use crate::AppendOrigin;
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path());
+    // The group coordinator writes two TxnOffsetCommits of one transaction, both
+    // without a sequence: from a client the second would be taken for a retry.
+    let mut first = txn_batch(9, 2, -1, 1);
+    let mut second = txn_batch(9, 2, -1, 1);
+    let a = log
+        .append_from(&mut first, 0, 5_000, AppendOrigin::Coordinator)
+        .unwrap();
+    let b = log
+        .append_from(&mut second, 0, 5_000, AppendOrigin::Coordinator)
+        .unwrap();
+    assert_eq!((a.first_offset, b.first_offset), (0, 1));
+    assert_eq!(b.record_count, 1, "stored, not answered as a duplicate");
+    let end = log.log_end_offset();
+    log.set_high_watermark(end);
+    assert_eq!(log.last_stable_offset(), 0, "the transaction is open");
+    // An older epoch is still refused.
+    let mut stale = txn_batch(9, 1, -1, 1);
+    assert!(matches!(
+        log.append_from(&mut stale, 0, 5_000, AppendOrigin::Coordinator),
+        Err(LogError::Producer(
+            ProducerStateError::InvalidProducerEpoch { .. }
+        ))
+    ));
+    // The marker closes it as it closes a client's transaction.
+    let at = marker(&mut log, 9, 2, true, 0).unwrap();
+    assert_eq!(log.last_stable_offset(), at + 1);
+}

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::batch::Codec;
 use crate::batch_builder::{BatchBuilder, NO_HEADERS};
-use crate::batch_header::ProducerStamp;
+use crate::batch_header::{ProducerStamp, NO_SEQUENCE};
 
 /// One record of a plain batch: key and value, either may be absent (a tombstone
 /// has no value).
@@ -26,6 +26,29 @@ pub fn encode_batch(
     encode(records.iter().map(|(k, v)| (k, v, timestamp_ms)), codec)
 }
 
+/// Like [`encode_plain_batch`], but part of producer `producer_id`'s transaction at
+/// `producer_epoch`: what a coordinator writes for a transaction it does not own
+/// (Kafka's group coordinator for TxnOffsetCommit). No sequence: the log checks only
+/// the epoch of a coordinator's batches.
+pub fn encode_transactional_batch(
+    records: &[KeyValue],
+    timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<BytesMut, String> {
+    let stamp = ProducerStamp {
+        producer_id,
+        producer_epoch,
+        base_sequence: NO_SEQUENCE,
+    };
+    build(
+        records.iter().map(|(k, v)| (k, v, timestamp_ms)),
+        Codec::None,
+        true,
+        stamp,
+    )
+}
+
 /// A record with its own timestamp (ms).
 pub type TimedKeyValue = (Option<Bytes>, Option<Bytes>, i64);
 
@@ -39,6 +62,15 @@ fn encode<'a>(
     records: impl Iterator<Item = (&'a Option<Bytes>, &'a Option<Bytes>, i64)> + Clone,
     codec: Codec,
 ) -> Result<BytesMut, String> {
+    build(records, codec, false, ProducerStamp::default())
+}
+
+fn build<'a>(
+    records: impl Iterator<Item = (&'a Option<Bytes>, &'a Option<Bytes>, i64)> + Clone,
+    codec: Codec,
+    transactional: bool,
+    stamp: ProducerStamp,
+) -> Result<BytesMut, String> {
     // A first guess at the record bytes (fields plus room for their varints), so the
     // buffer rarely grows.
     let field_bytes = |f: &Option<Bytes>| f.as_ref().map_or(0, |b| b.len()) + 8;
@@ -46,15 +78,13 @@ fn encode<'a>(
         .clone()
         .map(|(k, v, _)| field_bytes(k) + field_bytes(v))
         .sum();
-    let mut builder = BatchBuilder::new(codec, capacity);
+    let mut builder = BatchBuilder::new(codec, capacity).transactional(transactional);
     for (key, value, timestamp) in records {
         builder
             .push(timestamp, key.as_deref(), value.as_deref(), &NO_HEADERS)
             .map_err(|e| e.to_string())?;
     }
-    builder
-        .build(ProducerStamp::default())
-        .map_err(|e| e.to_string())
+    builder.build(stamp).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -79,6 +109,18 @@ mod tests {
         view.validate().unwrap();
         assert_eq!(view.records_count(), 2);
         assert_eq!(view.max_timestamp(), 42);
+    }
+
+    #[test]
+    fn a_transactional_batch_carries_the_producer_and_no_sequence() {
+        let recs = vec![(Some(Bytes::from_static(b"k")), None)];
+        let buf = encode_transactional_batch(&recs, 42, 7000, 3).unwrap();
+        let view = BatchView::parse(&buf).unwrap();
+        view.validate().unwrap();
+        assert!(view.is_transactional());
+        assert!(!view.is_control());
+        assert_eq!((view.producer_id(), view.producer_epoch()), (7000, 3));
+        assert_eq!(view.base_sequence(), NO_SEQUENCE);
     }
 
     #[test]

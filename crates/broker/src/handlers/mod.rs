@@ -1,6 +1,7 @@
 //! One module per Kafka API. `dispatch` checks the version against the advertised
 //! table, then hands the body to the API's handler.
 
+mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
@@ -53,6 +54,7 @@ mod sasl_handshake;
 mod sync_group;
 mod telemetry_subscription;
 mod txn;
+mod txn_offset_commit;
 mod update_features;
 mod write_txn_markers;
 
@@ -112,6 +114,8 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::WriteTxnMarkers => write_txn_markers::handle(ctx, body),
         ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(ctx, body).await,
         ApiKey::EndTxn => end_txn::handle(ctx, body).await,
+        ApiKey::AddOffsetsToTxn => add_offsets_to_txn::handle(ctx, body).await,
+        ApiKey::TxnOffsetCommit => txn_offset_commit::handle(ctx, body).await,
         ApiKey::SaslHandshake => sasl_handshake::handle(ctx, body),
         ApiKey::DescribeUserScramCredentials => describe_user_scram_credentials::handle(ctx, body),
         ApiKey::AlterUserScramCredentials => alter_user_scram_credentials::handle(ctx, body).await,

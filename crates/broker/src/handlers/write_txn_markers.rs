@@ -5,8 +5,11 @@
 //! closes the producer's open transaction, which moves the last stable offset. The
 //! answer waits until every marker is durable, as an acks=all produce does. Only
 //! brokers send it: it needs CLUSTER_ACTION (CLUSTER_AUTHORIZATION_FAILED on every
-//! partition otherwise).
+//! partition otherwise). A durable marker on a `__consumer_offsets` partition also
+//! completes the offsets the transaction committed there (TxnOffsetCommit), before
+//! the answer goes out.
 
+use crate::controller::OFFSETS_TOPIC;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -56,6 +59,9 @@ struct PendingMarker {
     partition: i32,
     error: Option<ResponseError>,
     durable: Option<DurableReceiver>,
+    /// Set on an offsets partition: (producer id, commit) to hand to the group
+    /// coordinator once the marker is durable.
+    completes_offsets: Option<(i64, bool)>,
 }
 
 impl PendingMarker {
@@ -64,6 +70,7 @@ impl PendingMarker {
             partition,
             error: Some(error),
             durable: None,
+            completes_offsets: None,
         }
     }
 }
@@ -116,6 +123,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                             Err(_) => Some(ResponseError::KafkaStorageError),
                         },
                     };
+                    if let (None, Some((producer_id, commit))) = (error, p.completes_offsets) {
+                        on_marker_durable(&ctx, p.partition, producer_id, commit).await?;
+                    }
                     partition_results.push(
                         WritableTxnMarkerPartitionResult::default()
                             .with_partition_index(p.partition)
@@ -185,11 +195,13 @@ fn write_marker(
             // Closing a transaction can move the LSO before the high watermark moves:
             // read_committed fetches waiting for it look again.
             broker.replicas.data_arrived.notify_waiters();
-            on_marker_written(ctx, topic, index, marker);
+            let completes_offsets = (topic == OFFSETS_TOPIC)
+                .then_some((marker.producer_id.0, marker.transaction_result));
             PendingMarker {
                 partition: index,
                 error: None,
                 durable,
+                completes_offsets,
             }
         }
         Err(e) => {
@@ -200,13 +212,23 @@ fn write_marker(
     }
 }
 
-/// Where a marker's effect reaches beyond the log: a marker on a
+/// Where a marker's effect reaches beyond the log: a durable marker on a
 /// `__consumer_offsets` partition completes the producer's pending transactional
-/// offset commits there (the group coordinator's part, added with it).
-fn on_marker_written(
-    _ctx: &RequestContext,
-    _topic: &str,
-    _partition: i32,
-    _marker: &WritableTxnMarker,
-) {
+/// offsets there. Queued to the group coordinator before the answer goes out, so
+/// the producer's next transaction cannot overtake it. A node not coordinating the
+/// partition has nothing pending: whoever loads it reads the marker from the log.
+async fn on_marker_durable(
+    ctx: &RequestContext,
+    partition: i32,
+    producer_id: i64,
+    commit: bool,
+) -> Result<(), CloseConnection> {
+    match ctx.broker.groups.get() {
+        Some(groups) => {
+            groups
+                .complete_transaction(partition, producer_id, commit)
+                .await
+        }
+        None => Ok(()),
+    }
 }

@@ -244,6 +244,7 @@ impl ConsumerGroup {
         member_id: &str,
         epoch: i32,
         version: i16,
+        transactional: bool,
         catalog: &TopicCatalog,
         partitions: impl IntoIterator<Item = (&'a str, i32)>,
     ) -> Option<i16> {
@@ -253,7 +254,8 @@ impl ConsumerGroup {
         let Some(m) = self.members.get(member_id) else {
             return Some(codes::UNKNOWN_MEMBER_ID);
         };
-        if version < OFFSET_COMMIT_MEMBER_EPOCH_VERSION {
+        // TxnOffsetCommit carries the epoch in every version that has members.
+        if !transactional && version < OFFSET_COMMIT_MEMBER_EPOCH_VERSION {
             return Some(codes::UNSUPPORTED_VERSION);
         }
         if epoch == m.current.member_epoch {

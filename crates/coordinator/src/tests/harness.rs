@@ -45,6 +45,7 @@ fn assert_encodes(response: &GroupResponse, version: i16) {
         GroupResponse::OffsetDelete(r) => r.encode(&mut buf, version),
         GroupResponse::ConsumerGroupHeartbeat(r) => r.encode(&mut buf, version),
         GroupResponse::ConsumerGroupDescribe(r) => r.encode(&mut buf, version),
+        GroupResponse::TxnOffsetCommit(r) => r.encode(&mut buf, version),
     };
     if let Err(e) = result {
         panic!("response does not encode in v{version}: {e}: {response:?}");
@@ -59,6 +60,11 @@ pub struct Harness {
     pub replies: BTreeMap<u64, GroupResponse>,
     /// Every record appended, in append order: (partition, key, value).
     pub log: Vec<(i32, Bytes, Option<Bytes>)>,
+    /// For each record of `log`, the producer whose transaction it belongs to.
+    pub log_producers: Vec<Option<i64>>,
+    /// Transaction markers written: (records of `log` before it, partition,
+    /// producer id, commit).
+    pub markers: Vec<(usize, i32, i64, bool)>,
     /// Appends not completed yet (when `auto_complete` is off).
     pub pending: Vec<AppendId>,
     pub auto_complete: bool,
@@ -75,6 +81,8 @@ impl Harness {
             versions: HashMap::new(),
             replies: BTreeMap::new(),
             log: Vec::new(),
+            log_producers: Vec::new(),
+            markers: Vec::new(),
             pending: Vec::new(),
             auto_complete: true,
         };
@@ -109,7 +117,10 @@ impl Harness {
                     id,
                     partition,
                     records,
+                    transaction,
                 } => {
+                    self.log_producers
+                        .extend(records.iter().map(|_| transaction.map(|t| t.producer_id)));
                     for (k, v) in records {
                         self.log.push((partition, k, v));
                     }

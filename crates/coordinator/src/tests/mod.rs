@@ -8,4 +8,5 @@ mod membership_tests;
 mod offsets_tests;
 mod replay_tests;
 mod static_tests;
+mod txn_offsets_tests;
 mod versions_tests;
