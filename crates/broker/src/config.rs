@@ -280,6 +280,9 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("max.connections.per.ip", Int, Some("2147483647"), Some(0)),
     prop("max.connections.per.ip.overrides", Str, Some(""), None),
     prop("queued.max.requests", Int, Some("500"), Some(1)),
+    // Not a Kafka property: the console's /metrics has one series per topic for
+    // partition sizes, offsets and group lag unless this asks for one per partition.
+    prop("metrics.partition.level", Bool, Some("false"), None),
     prop(
         "log.retention.check.interval.ms",
         Long,

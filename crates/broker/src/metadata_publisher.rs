@@ -8,11 +8,14 @@
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::internal_topics;
+use crate::partition::ProduceLimits;
 use crate::publish_plan::{role_of, PublishPlan, Role};
 use crate::replica_manager::Assignment;
+use moldau_log::LogConfig;
 use moldau_log::TopicPartition;
-use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord};
+use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use moldau_protocol::ResponseError;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 impl Broker {
@@ -94,9 +97,11 @@ impl Broker {
             self.fetchers.unfollow(&tp);
             self.replicas.remove(&tp, id.0)?;
         }
+        let mut jobs = Vec::new();
         for name in &plan.host_topics {
-            self.host_partitions(image, name)?;
+            self.hosting_jobs(image, name, &mut jobs);
         }
+        self.host_all(jobs);
         if plan.load_coordinators {
             // Queued before the commit returns, so a client's next group request
             // finds the partition loaded (or loading), or unloaded once led elsewhere.
@@ -110,18 +115,17 @@ impl Broker {
         Ok(())
     }
 
-    /// Makes the replica manager host every partition of `topic` this node is a
-    /// replica of, in its current role, with the topic's current configuration. A partition that cannot be hosted is
-    /// marked offline (reported to clients) and the rest are still hosted.
-    fn host_partitions(&self, image: &MetadataImage, topic: &str) -> Result<(), BrokerError> {
+    /// The partitions of `topic` this node is a replica of, each to be hosted in its
+    /// current role with the topic's current configuration.
+    fn hosting_jobs<'a>(&self, image: &'a MetadataImage, topic: &str, jobs: &mut Vec<HostJob<'a>>) {
         let Some(t) = image.topic(topic) else {
-            return Ok(());
+            return;
         };
         if internal_topics::is_hidden(topic) {
             // Left by an older version that let a client create it: the metadata
             // log is never hosted as a topic.
             tracing::warn!(topic, "not hosting a topic named like the metadata log");
-            return Ok(());
+            return;
         }
         let resolved = self.topic_configs(image, topic);
         let config = crate::topic_config::log_config_from(&resolved);
@@ -138,39 +142,106 @@ impl Broker {
                 // Its log could not be opened: never create a fresh one in its place.
                 continue;
             }
-            let (id, config) = (t.id.0, config.clone());
-            let assignment = Assignment {
-                leader_epoch: p.leader_epoch,
-                replicas: &p.replicas,
-                isr: &p.isr,
-            };
-            let hosted = match role {
-                Role::Leader => {
-                    self.fetchers.unfollow(&tp);
-                    self.replicas
-                        .become_leader(&tp, id, assignment, config, limits)
-                }
-                Role::Follower => {
-                    let hosted = self
-                        .replicas
-                        .become_follower(&tp, id, assignment, config, limits);
-                    match &hosted {
-                        Ok(partition) if p.leader >= 0 => self.fetchers.follow(
-                            Arc::clone(partition),
-                            t.id.as_uuid(),
-                            p.leader,
-                            p.leader_epoch,
-                        ),
-                        _ => self.fetchers.unfollow(&tp),
-                    }
-                    hosted
-                }
-            };
-            if let Err(e) = hosted {
-                // One partition that cannot be hosted must not stop the others.
-                self.logs.mark_partition_offline(&tp, &e.to_string());
-            }
+            jobs.push(HostJob {
+                tp,
+                topic: t,
+                partition: p,
+                role,
+                config: config.clone(),
+                limits,
+            });
         }
-        Ok(())
     }
+
+    /// Hosts every job's partition, several at once: each one creates or opens its
+    /// files and fsyncs its leader-epoch checkpoint, waits that overlap. A partition
+    /// that cannot be hosted is marked offline (reported to clients) and the rest are
+    /// still hosted.
+    fn host_all(&self, jobs: Vec<HostJob<'_>>) {
+        let threads = jobs
+            .len()
+            .div_ceil(HOSTED_PER_THREAD_MIN)
+            .clamp(1, HOSTING_THREADS_MAX);
+        if threads == 1 {
+            for job in &jobs {
+                self.host_one(job);
+            }
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(job) = jobs.get(i) else { break };
+            self.host_one(job);
+        };
+        std::thread::scope(|s| {
+            for i in 1..threads {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("moldau-host-{i}"))
+                    .spawn_scoped(s, work);
+                if let Err(e) = spawned {
+                    // Fewer helpers only make it slower; this thread still works.
+                    tracing::warn!(error = %e, "hosting partitions on fewer threads");
+                    break;
+                }
+            }
+            work();
+        });
+    }
+
+    fn host_one(&self, job: &HostJob<'_>) {
+        let (tp, t, p) = (&job.tp, job.topic, job.partition);
+        let (id, config) = (t.id.0, job.config.clone());
+        let assignment = Assignment {
+            leader_epoch: p.leader_epoch,
+            replicas: &p.replicas,
+            isr: &p.isr,
+        };
+        let hosted = match job.role {
+            Role::Leader => {
+                self.fetchers.unfollow(tp);
+                self.replicas
+                    .become_leader(tp, id, assignment, config, job.limits)
+            }
+            Role::Follower => {
+                let hosted = self
+                    .replicas
+                    .become_follower(tp, id, assignment, config, job.limits);
+                match &hosted {
+                    Ok(partition) if p.leader >= 0 => self.fetchers.follow(
+                        Arc::clone(partition),
+                        t.id.as_uuid(),
+                        p.leader,
+                        p.leader_epoch,
+                    ),
+                    _ => self.fetchers.unfollow(tp),
+                }
+                hosted
+            }
+        };
+        if let Err(e) = hosted {
+            // One partition that cannot be hosted must not stop the others.
+            self.logs.mark_partition_offline(tp, &e.to_string());
+        }
+    }
+}
+
+/// Most threads hosting partitions at once. Hosting is mostly waiting for the disk
+/// (directory and file creation, fsyncs), and concurrent fsyncs share the device's
+/// work: on this project's 2-core VM, 1 000 appends each fdatasynced took 261 ms on 2
+/// threads and 91 ms on 16.
+const HOSTING_THREADS_MAX: usize = 16;
+
+/// A change hosting fewer partitions than this per thread uses fewer threads (a
+/// leadership change of one partition spawns none).
+const HOSTED_PER_THREAD_MIN: usize = 8;
+
+/// One partition to host: where it is in the image and in what role.
+struct HostJob<'a> {
+    tp: TopicPartition,
+    topic: &'a TopicImage,
+    partition: &'a PartitionImage,
+    role: Role,
+    config: LogConfig,
+    limits: ProduceLimits,
 }

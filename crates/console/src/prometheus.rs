@@ -1,6 +1,8 @@
 //! `GET /metrics`: Prometheus text format (0.0.4). The broker's own counters and
 //! histograms, plus what is read at scrape time: partition sizes and offsets, and
-//! every group's committed offsets, lag and time lag per partition.
+//! every group's committed offsets, lag and time lag; per topic by default, per
+//! partition with `metrics.partition.level=true` (a series per partition would be
+//! hundreds of thousands of series on a node with that many partitions).
 
 use crate::console::Console;
 use crate::reader::partition_state;
@@ -61,49 +63,72 @@ fn broker_section(console: &Console, out: &mut String) {
     let _ = writeln!(out, "moldau_log_flush_rounds_total {}", gc.round_count());
 }
 
+/// Whether partition-level series are asked for (`metrics.partition.level`): off by
+/// default, so a node with 100 000 partitions does not publish 400 000 series.
+fn partition_level(console: &Console) -> bool {
+    console.broker.config.bool(PARTITION_LEVEL_PROPERTY)
+}
+
+/// The broker property that turns on one series per partition.
+pub const PARTITION_LEVEL_PROPERTY: &str = "metrics.partition.level";
+
+/// The labels of a partition's series: its topic, and its partition number only at
+/// partition level (otherwise the partitions of a topic add up to one series).
+fn partition_labels(topic: &str, partition: i32, partition_level: bool) -> String {
+    if partition_level {
+        format!(
+            "topic=\"{}\",partition=\"{partition}\"",
+            escape_label(topic)
+        )
+    } else {
+        format!("topic=\"{}\"", escape_label(topic))
+    }
+}
+
+/// Adds `value` to the series of `labels`.
+fn accumulate(rows: &mut BTreeMap<String, i64>, labels: String, value: i64) {
+    *rows.entry(labels).or_insert(0) += value;
+}
+
 fn partition_section(console: &Console, out: &mut String) {
+    let per_partition = partition_level(console);
     let mut hosted = console.broker.replicas.all();
     hosted.sort_by(|a, b| (&a.tp.topic, a.tp.partition).cmp(&(&b.tp.topic, b.tp.partition)));
-    let states: Vec<(String, _)> = hosted
-        .iter()
-        .map(|p| {
-            (
-                format!(
-                    "topic=\"{}\",partition=\"{}\"",
-                    escape_label(&p.tp.topic),
-                    p.tp.partition
-                ),
-                partition_state(p),
-            )
-        })
-        .collect();
-    type Field = fn(&crate::reader::PartitionState) -> String;
+    type Field = fn(&crate::reader::PartitionState) -> i64;
     let families: [(&str, &str, Field); 4] = [
         (
             "moldau_partition_size_bytes",
-            "Bytes of the partition's log segments.",
-            |s| s.size_bytes.to_string(),
+            "Bytes of the partition's log segments (summed over a topic's partitions unless metrics.partition.level=true).",
+            |s| s.size_bytes as i64,
         ),
         (
             "moldau_partition_log_start_offset",
-            "First offset still in the log.",
-            |s| s.log_start_offset.to_string(),
+            "First offset still in the log (summed over a topic's partitions unless metrics.partition.level=true).",
+            |s| s.log_start_offset,
         ),
         (
             "moldau_partition_log_end_offset",
-            "Offset the next appended record gets.",
-            |s| s.log_end_offset.to_string(),
+            "Offset the next appended record gets (summed over a topic's partitions unless metrics.partition.level=true).",
+            |s| s.log_end_offset,
         ),
         (
             "moldau_partition_high_watermark",
-            "Offset up to which consumers can read.",
-            |s| s.high_watermark.to_string(),
+            "Offset up to which consumers can read (summed over a topic's partitions unless metrics.partition.level=true).",
+            |s| s.high_watermark,
         ),
     ];
-    for (name, help, get) in families {
+    let mut rows: Vec<BTreeMap<String, i64>> = vec![BTreeMap::new(); families.len()];
+    for p in &hosted {
+        let state = partition_state(p);
+        let labels = partition_labels(&p.tp.topic, p.tp.partition, per_partition);
+        for (i, (_, _, get)) in families.iter().enumerate() {
+            accumulate(&mut rows[i], labels.clone(), get(&state));
+        }
+    }
+    for ((name, help, _), rows) in families.iter().zip(&rows) {
         family(out, name, "gauge", help);
-        for (labels, s) in &states {
-            let _ = writeln!(out, "{name}{{{labels}}} {}", get(s));
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
 }
@@ -146,7 +171,7 @@ fn replication_section(console: &Console, out: &mut String) {
     } else {
         0
     };
-    replication_metrics::write(out, &led, offline);
+    replication_metrics::write(out, &led, offline, partition_level(console));
 }
 
 async fn group_section(console: &Console, out: &mut String) {
@@ -185,19 +210,24 @@ async fn group_section(console: &Console, out: &mut String) {
             d.members.len()
         );
     }
-    let mut rows = Vec::new();
+    // (committed, lag, time lag) per series: per partition, or per topic summed
+    // (the time lag is the topic's largest) unless metrics.partition.level=true.
+    let per_partition = partition_level(console);
+    let mut rows: BTreeMap<String, (i64, i64, Option<i64>)> = BTreeMap::new();
     for (d, lag) in &groups {
         for p in &lag.partitions {
             let (Some(committed), Some(l)) = (p.committed, p.lag) else {
                 continue;
             };
             let labels = format!(
-                "group=\"{}\",topic=\"{}\",partition=\"{}\"",
+                "group=\"{}\",{}",
                 escape_label(&d.group_id),
-                escape_label(&p.topic),
-                p.partition
+                partition_labels(&p.topic, p.partition, per_partition)
             );
-            rows.push((labels, committed, l, p.time_lag_ms));
+            let row = rows.entry(labels).or_insert((0, 0, None));
+            row.0 += committed;
+            row.1 += l;
+            row.2 = row.2.max(p.time_lag_ms);
         }
     }
     family(
@@ -206,7 +236,7 @@ async fn group_section(console: &Console, out: &mut String) {
         "gauge",
         "Committed offset of a group on a partition.",
     );
-    for (labels, committed, _, _) in &rows {
+    for (labels, (committed, _, _)) in &rows {
         let _ = writeln!(
             out,
             "moldau_consumer_group_committed_offset{{{labels}}} {committed}"
@@ -219,7 +249,7 @@ async fn group_section(console: &Console, out: &mut String) {
         "Records a group has yet to consume on a partition (counted from the log start \
          after retention, records actually present on compacted topics).",
     );
-    for (labels, _, lag, _) in &rows {
+    for (labels, (_, lag, _)) in &rows {
         let _ = writeln!(out, "moldau_consumer_group_lag{{{labels}}} {lag}");
     }
     family(
@@ -228,7 +258,7 @@ async fn group_section(console: &Console, out: &mut String) {
         "gauge",
         "Age of the next record a group would consume on a partition; 0 when caught up.",
     );
-    for (labels, _, _, time_lag) in &rows {
+    for (labels, (_, _, time_lag)) in &rows {
         if let Some(ms) = time_lag {
             let _ = writeln!(
                 out,

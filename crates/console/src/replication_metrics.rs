@@ -23,36 +23,55 @@ pub struct LedPartition {
 /// Writes the families; `offline` is the cluster's count of partitions without a
 /// leader when this broker is the active controller (Kafka's controller metric),
 /// else 0.
-pub fn write(out: &mut String, led: &[LedPartition], offline: usize) {
+/// Per partition when `per_partition`, else one series per topic over its partitions
+/// led here: the fewest replicas and in-sync replicas (the weakest partition), and the
+/// count of under-replicated ones.
+pub fn write(out: &mut String, led: &[LedPartition], offline: usize, per_partition: bool) {
     let labels = |p: &LedPartition| {
-        format!(
-            "topic=\"{}\",partition=\"{}\"",
-            escape_label(&p.topic),
-            p.partition
-        )
+        if per_partition {
+            format!(
+                "topic=\"{}\",partition=\"{}\"",
+                escape_label(&p.topic),
+                p.partition
+            )
+        } else {
+            format!("topic=\"{}\"", escape_label(&p.topic))
+        }
     };
     type Field = fn(&LedPartition) -> usize;
-    let families: [(&str, &str, Field); 3] = [
+    /// How a topic's partitions make its one series.
+    type Combine = fn(usize, usize) -> usize;
+    let families: [(&str, &str, Field, Combine); 3] = [
         (
             "moldau_partition_replicas",
-            "Replicas assigned to a partition this broker leads.",
+            "Replicas assigned to a partition this broker leads (per topic: the fewest).",
             |p| p.replicas.len(),
+            usize::min,
         ),
         (
             "moldau_partition_in_sync_replicas",
-            "In-sync replicas of a partition this broker leads.",
+            "In-sync replicas of a partition this broker leads (per topic: the fewest).",
             |p| p.isr.len(),
+            usize::min,
         ),
         (
             "moldau_partition_under_replicated",
-            "1 when a partition this broker leads has fewer in-sync replicas than replicas.",
+            "1 when a partition this broker leads has fewer in-sync replicas than replicas (per topic: how many).",
             |p| usize::from(p.isr.len() < p.replicas.len()),
+            |a, b| a + b,
         ),
     ];
-    for (name, help, get) in families {
+    for (name, help, get, combine) in families {
         family(out, name, "gauge", help);
+        let mut rows: BTreeMap<String, usize> = BTreeMap::new();
         for p in led {
-            let _ = writeln!(out, "{name}{{{}}} {}", labels(p), get(p));
+            let value = get(p);
+            rows.entry(labels(p))
+                .and_modify(|v| *v = combine(*v, value))
+                .or_insert(value);
+        }
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
     family(
@@ -121,7 +140,7 @@ mod tests {
             led(0, &[1, 2, 3], 100, &[(2, 100), (3, 100)]),
             led(1, &[1, 2], 50, &[(2, 48), (3, -1)]),
         ];
-        write(&mut out, &parts, 0);
+        write(&mut out, &parts, 0, true);
         for line in [
             "moldau_partition_in_sync_replicas{topic=\"t\",partition=\"1\"} 2",
             "moldau_partition_under_replicated{topic=\"t\",partition=\"0\"} 0",
@@ -134,5 +153,24 @@ mod tests {
         ] {
             assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
         }
+    }
+
+    #[test]
+    fn per_topic_by_default_the_weakest_partition_and_the_under_replicated_count() {
+        let mut out = String::new();
+        let parts = [
+            led(0, &[1, 2, 3], 100, &[(2, 100), (3, 100)]),
+            led(1, &[1, 2], 50, &[(2, 48), (3, -1)]),
+        ];
+        write(&mut out, &parts, 0, false);
+        for line in [
+            "moldau_partition_replicas{topic=\"t\"} 3",
+            "moldau_partition_in_sync_replicas{topic=\"t\"} 2",
+            "moldau_partition_under_replicated{topic=\"t\"} 1",
+            "moldau_under_replicated_partitions 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+        }
+        assert!(!out.contains("partition=\""), "no partition label:\n{out}");
     }
 }

@@ -104,7 +104,13 @@ impl IndexFile {
             // data directory); other processes only read them while the broker is
             // stopped. The length is the file's, which only this index changes, and
             // it unmaps (forgets) before it shrinks the file.
-            unsafe { MmapOptions::new().len(len).map_mut(&file) }
+            let map = unsafe { MmapOptions::new().len(len).map_mut(&file)? };
+            // An index is touched an entry at a time; the kernel's default readahead on
+            // a fault instead fills a large run of pages (zeroes of the preallocated
+            // tail), which with thousands of active indexes was most of the cost of
+            // produce spread over many partitions. Advice only: ignored if refused.
+            let _ = map.advise(memmap2::Advice::Random);
+            Ok(map)
         };
         MapCache::global()
             .get_or_map(self.id, map)

@@ -14,9 +14,11 @@ use memmap2::MmapMut;
 
 use crate::lru::Lru;
 
-/// Index mappings kept at once. Two per segment in the working set; far below the
-/// default `vm.max_map_count` (65 530), which also covers the allocator and threads.
-pub const MAP_CACHE_DEFAULT_MAPS: usize = 16_384;
+/// Index mappings kept at once. Two per segment in the working set, so produce spread
+/// over 10 000 partitions (20 000 maps) stays mapped instead of re-mapping an index on
+/// every append; half the default `vm.max_map_count` (65 530), the rest left for the
+/// allocator and threads.
+pub const MAP_CACHE_DEFAULT_MAPS: usize = 32_768;
 /// The cache never shrinks below this many maps (a segment's two indexes and some).
 pub const MAP_CACHE_MIN_MAPS: usize = 8;
 
