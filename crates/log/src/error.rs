@@ -63,6 +63,20 @@ pub enum LogError {
     /// Another process (or another log manager) holds the data directory's `.lock`.
     #[error("data directory {dir} is in use by another broker (its .lock file is held); stop that broker or use another directory")]
     DirLocked { dir: PathBuf },
+    /// Two log directories of one broker belong to different clusters.
+    #[error("log directory {dir} belongs to cluster {found}, the other log directories to {expected}")]
+    DirClusterMismatch {
+        dir: PathBuf,
+        found: String,
+        expected: String,
+    },
+    /// A partition's log was found in two log directories.
+    #[error("partition {partition} is in two log directories, {first} and {second}; remove one copy (after a move that was interrupted, they hold the same records)")]
+    DuplicatePartition {
+        partition: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     /// Records of the metadata log are never deleted (DeleteRecords, retention).
     #[error("records of {0} are never deleted")]
     Protected(String),

@@ -12,6 +12,7 @@ mod checkpoint_file;
 pub mod cleaner;
 pub mod config;
 pub mod dir_lock;
+pub mod disk_space;
 mod disk_reservation;
 pub mod dump;
 pub mod dump_json;
@@ -19,8 +20,10 @@ mod epoch_cache;
 pub mod error;
 pub mod file_cache;
 pub mod flush_plan;
+pub mod future_replica;
 mod group_commit;
 mod index_file;
+pub mod log_dirs;
 mod log_loader;
 mod lru;
 pub mod manager;
@@ -48,6 +51,9 @@ pub use error::LogError;
 pub use file_cache::FileCache;
 pub use flush_plan::FlushPlan;
 pub use group_commit::{FlushCallback, GroupCommit, OfflineHandler};
+pub use disk_space::DiskSpace;
+pub use future_replica::MoveError;
+pub use log_dirs::{LogDirDescription, LogDirs, ReplicaDescription};
 pub use manager::{LogManager, SharedLog};
 pub use map_cache::MapCache;
 pub use offline_partition::OfflinePartition;
@@ -60,6 +66,8 @@ pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 mod cleaner_tests;
 #[cfg(test)]
 mod file_cache_tests;
+#[cfg(test)]
+mod log_dirs_tests;
 #[cfg(test)]
 mod manager_tests;
 #[cfg(test)]

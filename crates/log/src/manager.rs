@@ -38,6 +38,9 @@ pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
 /// Suffix of partition directories awaiting deletion.
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
+/// Suffix of a partition's copy being built in another log directory
+/// (AlterReplicaLogDirs, Kafka's `<topic>-<p>.<uuid>-future`).
+pub const FUTURE_DIR_SUFFIX: &str = "-future";
 const OFFSET_CHECKPOINT_VERSION: i32 = 0;
 /// Threads opening (and recovering) partitions at start, and closing them at
 /// shutdown. Mostly waiting on the disk (metadata reads, fsyncs), so more than the
@@ -113,7 +116,7 @@ fn write_offsets(path: &Path, offsets: &[(TopicPartition, i64)]) -> Result<(), L
 impl LogManager {
     /// A fresh name for a partition directory that is being deleted (Kafka's
     /// `<topic>-<p>.<uuid>-delete`), so it can never alias a recreated partition.
-    fn deletion_path(&self, tp: &TopicPartition) -> PathBuf {
+    pub(crate) fn deletion_path(&self, tp: &TopicPartition) -> PathBuf {
         self.inner.data_dir.join(format!(
             "{}.{}{}",
             tp.dir_name(),
@@ -181,6 +184,13 @@ impl LogManager {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if name.ends_with(DELETE_DIR_SUFFIX) {
+                std::fs::remove_dir_all(entry.path()).map_err(LogError::at(&entry.path()))?;
+                continue;
+            }
+            if name.ends_with(FUTURE_DIR_SUFFIX) {
+                // A move between log directories that did not finish: the current
+                // log is intact elsewhere; the move starts again when asked again.
+                tracing::warn!(dir = %entry.path().display(), "removing the unfinished copy of a partition move (AlterReplicaLogDirs)");
                 std::fs::remove_dir_all(entry.path()).map_err(LogError::at(&entry.path()))?;
                 continue;
             }
@@ -334,6 +344,28 @@ impl LogManager {
         logs.insert(tp.clone(), Arc::clone(&log));
         self.inner.topic_ids.write().insert(tp.clone(), topic_id);
         Ok(log)
+    }
+
+    /// Partitions (logs) kept in this directory.
+    pub fn partition_count(&self) -> usize {
+        self.inner.logs.read().len() + self.inner.offline.read().len()
+    }
+
+    /// Takes `tp`'s log out of this directory's bookkeeping without touching its
+    /// files (it moved to another directory). Returns the log and its topic id.
+    pub(crate) fn release(&self, tp: &TopicPartition) -> Option<(SharedLog, Option<[u8; 16]>)> {
+        let log = self.inner.logs.write().remove(tp)?;
+        let topic_id = self.inner.topic_ids.write().remove(tp);
+        Some((log, topic_id))
+    }
+
+    /// Takes over a log that moved into this directory.
+    pub(crate) fn adopt(&self, tp: &TopicPartition, log: SharedLog, topic_id: Option<[u8; 16]>) {
+        let previous = self.inner.logs.write().insert(tp.clone(), log);
+        assert!(previous.is_none(), "{tp} moved into a directory that already holds it");
+        if let Some(id) = topic_id {
+            self.inner.topic_ids.write().insert(tp.clone(), id);
+        }
     }
 
     /// Why the partition is offline, if it is (it could not be opened or hosted).
