@@ -10,8 +10,9 @@ use crate::lifecycle_agent::LifecycleAgent;
 use crate::metadata_quorum::{MetadataQuorum, QuorumConfig};
 use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
+use moldau_log::dir_lock::DirLock;
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
-use moldau_log::{LogConfig, LogManager};
+use moldau_log::{LogConfig, LogDirs};
 use moldau_metadata::controller::{LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG};
 use moldau_metadata::{
     BrokerEndpoint, BrokerImage, MetadataDelta, MetadataImage, SecurityProtocol,
@@ -27,8 +28,12 @@ pub struct Broker {
     pub cluster_id: String,
     /// Where clients reach each client listener; Metadata answers on the one they used.
     pub advertised: AdvertisedListeners,
+    /// The first log directory.
     pub data_dir: PathBuf,
-    pub logs: Arc<LogManager>,
+    /// Every log directory (`log.dirs`).
+    pub logs: Arc<LogDirs>,
+    /// The `.lock` of `metadata.log.dir` when it is not one of the log directories.
+    _metadata_dir_lock: Option<DirLock>,
     /// This node's seat in the metadata quorum: the image as applied here.
     pub metadata: Arc<MetadataQuorum>,
     /// Where metadata changes go (the active controller).
@@ -88,26 +93,41 @@ impl Broker {
             .map_err(|e| BrokerError::Tls(e.to_string()))?;
         let node_id = config.node_id();
         let data_dir = PathBuf::from(config.data_dir());
+        let log_dirs: Vec<PathBuf> = config.log_dirs().into_iter().map(PathBuf::from).collect();
+        let metadata_dir = PathBuf::from(config.metadata_log_dir());
         // A formatted directory must be this node's (and this cluster's, when one is
         // configured); an empty one is formatted here, as `moldau storage format` would.
         let configured_cluster = config.explicit("cluster.id").map(str::to_string);
-        let logs = {
-            let (config, data_dir) = (config.clone(), data_dir.clone());
+        let (logs, metadata_dir_lock) = {
+            let config = config.clone();
+            let metadata_dir = metadata_dir.clone();
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
-                let cluster_id = match MetaProperties::read_checked(
-                    &data_dir,
-                    node_id,
-                    configured_cluster.as_deref(),
-                )? {
-                    Some(meta) => meta.cluster_id,
-                    None => configured_cluster
-                        .or_else(|| {
-                            crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters)
-                        })
-                        .unwrap_or_else(random_kafka_uuid),
+                // Every directory must agree; the first formatted one names the cluster.
+                let mut cluster_id = configured_cluster.clone();
+                for dir in log_dirs.iter().chain(std::iter::once(&metadata_dir)) {
+                    if let Some(meta) =
+                        MetaProperties::read_checked(dir, node_id, cluster_id.as_deref())?
+                    {
+                        cluster_id.get_or_insert(meta.cluster_id);
+                    }
+                }
+                let cluster_id = cluster_id
+                    .or_else(|| crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters))
+                    .unwrap_or_else(random_kafka_uuid);
+                let metadata_dir_lock = if log_dirs.contains(&metadata_dir) {
+                    None
+                } else {
+                    // Its own directory, with its own lock and identity, as in Kafka.
+                    std::fs::create_dir_all(&metadata_dir)
+                        .map_err(|e| moldau_log::LogError::io(&metadata_dir, e))?;
+                    let lock = DirLock::acquire(&metadata_dir)?;
+                    if MetaProperties::read(&metadata_dir)?.is_none() {
+                        MetaProperties::new_directory(&cluster_id, node_id).write(&metadata_dir)?;
+                    }
+                    Some(lock)
                 };
-                let logs = LogManager::open(
-                    &data_dir,
+                let logs = LogDirs::open(
+                    &log_dirs,
                     node_id,
                     &cluster_id,
                     LogConfig::default(),
@@ -119,13 +139,13 @@ impl Broker {
                     "meta.properties changed under us"
                 );
                 logs.set_producer_id_expiration_ms(config.long("producer.id.expiration.ms"));
-                Ok(Arc::new(logs))
+                Ok((Arc::new(logs), metadata_dir_lock))
             })
             .await
             .map_err(|e| BrokerError::Corrupt(format!("opening the logs: {e}")))??
         };
         let cluster_id = logs.cluster_id().to_string();
-        let mut quorum_config = quorum_config(&config, &data_dir)?;
+        let mut quorum_config = quorum_config(&config, &metadata_dir)?;
         quorum_config.lifecycle = LifecycleConfig {
             cluster_id: cluster_id.clone(),
             session_timeout_ms: config.node.session_timeout_ms.max(1) as u64,
@@ -154,6 +174,7 @@ impl Broker {
             cluster_id,
             advertised,
             data_dir,
+            _metadata_dir_lock: metadata_dir_lock,
             replicas,
             fetchers,
             logs,
@@ -317,7 +338,7 @@ impl Broker {
         self.metadata.shutdown().await;
     }
 
-    /// Flushes every log and writes the checkpoints.
+    /// Flushes every log and writes the checkpoints (of every log directory).
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         self.fetchers.shutdown();
         self.logs.shutdown()?;

@@ -85,6 +85,8 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("cluster.id", Str, None, None),
     prop("log.dirs", Str, None, None),
     prop("log.dir", Str, Some("./moldau-data"), None),
+    // Where `__cluster_metadata` lives; the first log directory when unset (Kafka's).
+    prop("metadata.log.dir", Str, None, None),
     prop("listeners", List, Some("PLAINTEXT://127.0.0.1:9092"), None),
     prop("advertised.listeners", List, None, None),
     prop(
@@ -549,11 +551,15 @@ impl BrokerConfig {
             name: name.to_string(),
             reason: reason.to_string(),
         };
-        if list_items(&self.string("log.dirs")).len() > 1 {
-            return Err(refuse(
-                "log.dirs",
-                "Moldau keeps all partitions in one log directory; give a single directory",
-            ));
+        let dirs = self.log_dirs();
+        for (i, dir) in dirs.iter().enumerate() {
+            if dirs[..i].contains(dir) {
+                return Err(ConfigError::Invalid {
+                    name: "log.dirs".into(),
+                    value: self.string("log.dirs"),
+                    reason: format!("{dir} is listed twice"),
+                });
+            }
         }
         // default.replication.factor needs no such check: CreateTopics refuses a factor
         // above the number of brokers, as Kafka does.
@@ -731,16 +737,27 @@ impl BrokerConfig {
         }
     }
 
+    /// The first log directory.
     pub fn data_dir(&self) -> String {
+        self.log_dirs().swap_remove(0)
+    }
+
+    /// Every log directory: `log.dirs` (comma-separated), else `log.dir`.
+    pub fn log_dirs(&self) -> Vec<String> {
         let dirs = self.string("log.dirs");
-        if dirs.is_empty() {
-            self.string("log.dir")
+        let listed: Vec<String> = list_items(&dirs).into_iter().map(str::to_string).collect();
+        if listed.is_empty() {
+            vec![self.string("log.dir")]
         } else {
-            dirs.split(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string()
+            listed
+        }
+    }
+
+    /// Where the metadata log lives: `metadata.log.dir`, else the first log directory.
+    pub fn metadata_log_dir(&self) -> String {
+        match self.explicit("metadata.log.dir").map(str::trim) {
+            Some(dir) if !dir.is_empty() => dir.to_string(),
+            _ => self.data_dir(),
         }
     }
 
@@ -876,7 +893,6 @@ mod tests {
     #[test]
     fn ignored_settings_are_refused_by_name() {
         for pairs in [
-            [("log.dirs", "/a,/b")],
             [("num.io.threads", "8")],
             [("listener.name.ssl.ssl.keystore.type", "JKS")],
             [("offsets.topic.replication.factor", "3")],
@@ -897,6 +913,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.int("transaction.max.timeout.ms"), 60_000);
         assert_eq!(c.int("transaction.state.log.num.partitions"), 50);
+    }
+
+    #[test]
+    fn several_log_dirs_as_kafka() {
+        let c = BrokerConfig::from_properties(props(&[("log.dirs", " /a, /b ,/c")])).unwrap();
+        assert_eq!(c.log_dirs(), ["/a", "/b", "/c"]);
+        assert_eq!(c.data_dir(), "/a");
+        assert_eq!(c.metadata_log_dir(), "/a");
+        let c = BrokerConfig::from_properties(props(&[
+            ("log.dirs", "/a,/b"),
+            ("metadata.log.dir", "/m"),
+        ]))
+        .unwrap();
+        assert_eq!(c.metadata_log_dir(), "/m");
+        let c = BrokerConfig::from_properties(props(&[("log.dir", "/only")])).unwrap();
+        assert_eq!(c.log_dirs(), ["/only"]);
+        let err = BrokerConfig::from_properties(props(&[("log.dirs", "/a,/b,/a")])).unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
     }
 
     #[test]

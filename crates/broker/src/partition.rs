@@ -12,7 +12,7 @@ use crate::error::BrokerError;
 use crate::replica_progress::ReplicaProgressTable;
 use crate::topic_config::{parse_cleanup_policy, resolved_value, ResolvedConfig};
 use bytes::{Bytes, BytesMut};
-use moldau_log::{AppendInfo, AppendOrigin, LogError, LogManager, SharedLog, TopicPartition};
+use moldau_log::{AppendInfo, AppendOrigin, LogDirs, LogError, SharedLog, TopicPartition};
 use moldau_protocol::batch::{BatchView, Codec};
 use moldau_protocol::compression::recompress_batch;
 use moldau_protocol::produce_validation::ProduceValidation;
@@ -119,7 +119,7 @@ pub struct Partition {
     pub log: SharedLog,
     leader_epoch: AtomicI32,
     limits: parking_lot::RwLock<ProduceLimits>,
-    logs: Arc<LogManager>,
+    logs: Arc<LogDirs>,
     data_arrived: Arc<Notify>,
     /// Woken on every append and high-watermark move: replica fetches wait on it.
     replica_data: Arc<Notify>,
@@ -156,7 +156,7 @@ impl Partition {
         tp: TopicPartition,
         log: SharedLog,
         leader_epoch: i32,
-        logs: Arc<LogManager>,
+        logs: Arc<LogDirs>,
         wakers: PartitionWakers,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
@@ -290,7 +290,7 @@ impl Partition {
         leader_high_watermark: i64,
         fetched_at_epoch: i32,
     ) -> Result<(), BrokerError> {
-        if self.logs.is_offline() {
+        if self.logs.is_offline(&self.tp) {
             return Err(LogError::DirOffline.into());
         }
         let appended_end = {
@@ -300,7 +300,7 @@ impl Partition {
             if !batches.is_empty() {
                 if let Err(e) = log.append_as_follower(batches) {
                     if matches!(e, LogError::Io { .. }) {
-                        self.logs.mark_offline(&e);
+                        self.logs.mark_offline(&self.tp, &e);
                     }
                     return Err(e.into());
                 }
@@ -379,6 +379,12 @@ impl Partition {
         self.log.read().log_end_offset()
     }
 
+    /// True once the log directory holding this partition failed: it is not served
+    /// (KAFKA_STORAGE_ERROR) while the other directories' partitions are.
+    pub fn is_offline(&self) -> bool {
+        self.logs.is_offline(&self.tp)
+    }
+
     /// Appends validated batches (in the caller's order; the log lock serialises
     /// appenders). Returns at once; the receiver, when asked for with `want_durable`,
     /// resolves once the batches are fsynced (group-committed with every other append
@@ -404,7 +410,7 @@ impl Partition {
         want_durable: bool,
         origin: AppendOrigin,
     ) -> Result<(AppendResult, Option<DurableReceiver>), BrokerError> {
-        if self.logs.is_offline() {
+        if self.logs.is_offline(&self.tp) {
             return Err(LogError::DirOffline.into());
         }
         let (info, log_start_offset, page_cache_mode, flush_due) = {
@@ -414,7 +420,7 @@ impl Partition {
                 Err(e) => {
                     // A failed write, like a failed fsync, takes the directory offline.
                     if matches!(e, LogError::Io { .. }) {
-                        self.logs.mark_offline(&e);
+                        self.logs.mark_offline(&self.tp, &e);
                     }
                     return Err(e.into());
                 }

@@ -4,7 +4,7 @@
 
 use crate::error::BrokerError;
 use crate::partition::{Partition, PartitionWakers, ProduceLimits};
-use moldau_log::{LogConfig, LogKind, LogManager, TopicPartition};
+use moldau_log::{LogConfig, LogDirs, LogKind, TopicPartition};
 use moldau_metadata::MetadataImage;
 use parking_lot::RwLock;
 use std::collections::HashMap;
@@ -18,7 +18,7 @@ struct Hosted {
 }
 
 pub struct ReplicaManager {
-    logs: Arc<LogManager>,
+    logs: Arc<LogDirs>,
     partitions: RwLock<HashMap<TopicPartition, Hosted>>,
     /// Woken whenever a high watermark moves: long-polling fetches wait on it.
     pub data_arrived: Arc<Notify>,
@@ -39,7 +39,7 @@ pub struct Assignment<'a> {
 }
 
 impl ReplicaManager {
-    pub fn new(logs: Arc<LogManager>, metrics: Arc<crate::metrics::Metrics>, node_id: i32) -> Self {
+    pub fn new(logs: Arc<LogDirs>, metrics: Arc<crate::metrics::Metrics>, node_id: i32) -> Self {
         ReplicaManager {
             logs,
             partitions: RwLock::new(HashMap::new()),

@@ -213,14 +213,15 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
     }
     let broker: Arc<Broker> =
         Broker::open(config.clone(), advertised.clone(), controller_listener).await?;
-    // One log directory: when it fails the broker stops, as Kafka does when its last
-    // log directory goes offline; a restart recovers from the last good fsync.
-    broker.logs.on_offline(Box::new(|error| {
-        tracing::error!(%error, "the only log directory is offline; stopping the broker");
+    // A failed log directory takes only its partitions offline; once every one has
+    // failed the broker stops, as Kafka does; a restart recovers from the last good
+    // fsync.
+    broker.logs.on_all_offline(Box::new(|error| {
+        tracing::error!(%error, "every log directory is offline; stopping the broker");
         std::process::exit(1);
     }));
-    if broker.logs.is_offline() {
-        bail!("the log directory went offline during start-up");
+    if broker.logs.all_offline() {
+        bail!("every log directory went offline during start-up");
     }
     for (l, a) in client_listeners.iter().zip(advertised.iter()) {
         shown.push(format!(
@@ -235,6 +236,7 @@ async fn serve(config: BrokerConfig, console: String) -> anyhow::Result<()> {
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
         data_dir = %broker.data_dir.display(),
+        log_dirs = %broker.config.log_dirs().join(","),
         "listeners: {}",
         shown.join(", ")
     );

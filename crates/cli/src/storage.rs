@@ -76,7 +76,13 @@ impl DirArgs {
         let config = BrokerConfig::from_properties(props).context("invalid configuration")?;
         let node_id = self.node_id.unwrap_or_else(|| config.node_id());
         let dirs = if self.data_dir.is_empty() {
-            vec![PathBuf::from(config.data_dir())]
+            // Every log directory and the metadata log's, as kafka-storage.sh does.
+            let mut dirs: Vec<PathBuf> = config.log_dirs().into_iter().map(PathBuf::from).collect();
+            let metadata_dir = PathBuf::from(config.metadata_log_dir());
+            if !dirs.contains(&metadata_dir) {
+                dirs.push(metadata_dir);
+            }
+            dirs
         } else {
             self.data_dir.clone()
         };

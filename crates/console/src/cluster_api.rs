@@ -229,6 +229,11 @@ pub struct LogDir {
     /// Bytes of every partition log in it (the metadata log included).
     pub size_bytes: u64,
     pub partitions: usize,
+    /// The directory failed: its partitions are not served.
+    pub offline: bool,
+    /// The filesystem's size and free space, when they can be read.
+    pub total_bytes: Option<u64>,
+    pub usable_bytes: Option<u64>,
 }
 
 /// A row of the brokers page.
@@ -247,13 +252,17 @@ pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<Bro
     let image = console.broker.metadata.image();
     let logs = Arc::clone(&console.broker.logs);
     let local = tokio::task::spawn_blocking(move || {
-        let all = logs.all();
-        let size_bytes = all.iter().map(|(_, l)| l.read().size_bytes()).sum();
-        LogDir {
-            path: logs.data_dir().display().to_string(),
-            size_bytes,
-            partitions: all.len(),
-        }
+        logs.describe(|_| true)
+            .into_iter()
+            .map(|d| LogDir {
+                path: d.path.display().to_string(),
+                size_bytes: d.partitions.iter().map(|p| p.size_bytes).sum(),
+                partitions: d.partitions.iter().filter(|p| !p.is_future).count(),
+                offline: d.offline.is_some(),
+                total_bytes: d.space.map(|s| s.total_bytes),
+                usable_bytes: d.space.map(|s| s.usable_bytes),
+            })
+            .collect::<Vec<_>>()
     })
     .await?;
     let mut local = Some(local);
@@ -267,7 +276,7 @@ pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<Bro
                 .count();
             BrokerDetail {
                 log_dirs: if b.this_broker {
-                    local.take().map(|d| vec![d])
+                    local.take()
                 } else {
                     None
                 },

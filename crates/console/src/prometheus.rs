@@ -46,21 +46,20 @@ fn broker_section(console: &Console, out: &mut String) {
     );
     b.metrics.write_prometheus(out);
     moldau_broker::process_metrics::write_prometheus(out);
-    let gc = b.logs.group_commit();
     family(
         out,
         "moldau_log_fsyncs_total",
         "counter",
         "fsync calls made by the log flusher.",
     );
-    let _ = writeln!(out, "moldau_log_fsyncs_total {}", gc.fsync_count());
+    let _ = writeln!(out, "moldau_log_fsyncs_total {}", b.logs.fsync_count());
     family(
         out,
         "moldau_log_flush_rounds_total",
         "counter",
         "Group-commit rounds run by the log flusher (each serves every request queued).",
     );
-    let _ = writeln!(out, "moldau_log_flush_rounds_total {}", gc.round_count());
+    let _ = writeln!(out, "moldau_log_flush_rounds_total {}", b.logs.flush_count());
 }
 
 /// Whether partition-level series are asked for (`metrics.partition.level`): off by

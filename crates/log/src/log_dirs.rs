@@ -19,6 +19,9 @@ use crate::group_commit::{FlushCallback, OfflineHandler};
 use crate::manager::{LogManager, SharedLog};
 use crate::topic_partition::TopicPartition;
 
+/// Most partitions remembered with a directory asked for before they are hosted.
+pub const PREFERRED_DIRS_MAX: usize = 10_000;
+
 /// Which directories failed, and what to do once all of them have.
 struct DirFailures {
     paths: Vec<PathBuf>,
@@ -171,6 +174,13 @@ impl LogDirs {
         let wanted = Path::new(path);
         if let Some(i) = self.dirs.iter().position(|d| d.data_dir() == wanted) {
             return Some(i);
+        }
+        // DescribeLogDirs reports absolute paths; a failed directory may not resolve.
+        if let Ok(absolute) = std::path::absolute(wanted) {
+            let same = |d: &LogManager| std::path::absolute(d.data_dir()).ok() == Some(absolute.clone());
+            if let Some(i) = self.dirs.iter().position(same) {
+                return Some(i);
+            }
         }
         let canonical = std::fs::canonicalize(wanted).ok()?;
         self.dirs
@@ -436,8 +446,12 @@ impl LogDirs {
             return Err(MoveError::PartitionOffline(tp.to_string(), reason));
         }
         let Some(current) = self.dir_of(tp) else {
-            // Not hosted yet: it is created there when it comes (as Kafka does).
-            self.preferred.lock().insert(tp.clone(), dest);
+            // Not hosted yet: it is created there when it comes (as Kafka does),
+            // unless too many such requests are pending already.
+            let mut preferred = self.preferred.lock();
+            if preferred.len() < PREFERRED_DIRS_MAX || preferred.contains_key(tp) {
+                preferred.insert(tp.clone(), dest);
+            }
             return Err(MoveError::NotHosted(tp.to_string()));
         };
         let mut moves = self.moves.lock();

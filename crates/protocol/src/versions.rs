@@ -71,6 +71,8 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::TxnOffsetCommit, 0, 4),
     api(ApiKey::DescribeTransactions, 0, 0),
     api(ApiKey::ListTransactions, 0, 1),
+    api(ApiKey::AlterReplicaLogDirs, 1, 2),
+    api(ApiKey::DescribeLogDirs, 1, 4),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

@@ -199,6 +199,9 @@ fn read_partition(
             ResponseError::NotLeaderOrFollower
         });
     };
+    if partition.is_offline() {
+        return error_read(ResponseError::KafkaStorageError);
+    }
     let log = partition.log.read();
     let high_watermark = log.high_watermark();
     let last_stable_offset = log.last_stable_offset();

@@ -5,6 +5,7 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
+mod alter_replica_log_dirs;
 mod alter_user_scram_credentials;
 mod api_versions;
 mod config_access;
@@ -22,6 +23,7 @@ mod describe_client_quotas;
 mod describe_cluster;
 mod describe_configs;
 mod describe_groups;
+mod describe_log_dirs;
 mod describe_producers;
 mod describe_quorum;
 mod describe_topic_partitions;
@@ -126,6 +128,9 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeTransactions => describe_transactions::handle(ctx, body).await,
         ApiKey::ListTransactions => list_transactions::handle(ctx, body).await,
         ApiKey::DescribeProducers => describe_producers::handle(ctx, body),
+        // Both read the disk (sizes, statvfs) or take a partition's lock.
+        ApiKey::DescribeLogDirs => blocking(|| describe_log_dirs::handle(ctx, body)),
+        ApiKey::AlterReplicaLogDirs => blocking(|| alter_replica_log_dirs::handle(ctx, body)),
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }

@@ -133,9 +133,10 @@
           h("dt", { text: "Up since" }), h("dd", { text: M.fmtTime(b.up_since_ms) }),
           h("dt", { text: "Partitions led" }), h("dd", { text: M.fmtNum(b.partitions_led) })),
         b.log_dirs ? h("div.scroll", {}, h("table", {},
-          h("thead", {}, h("tr", {}, h("th", { text: "Log dir" }), h("th.num", { text: "Size" }), h("th.num", { text: "Partition logs" }))),
+          h("thead", {}, h("tr", {}, h("th", { text: "Log dir" }), h("th", { text: "State" }), h("th.num", { text: "Size" }), h("th.num", { text: "Partition logs" }), h("th.num", { text: "Free of disk" }))),
           h("tbody", {}, b.log_dirs.map((d) => h("tr", {},
-            h("td.mono", { text: d.path }), h("td.num", { text: M.fmtBytes(d.size_bytes) }), h("td.num", { text: M.fmtNum(d.partitions) }))))))
+            h("td.mono", { text: d.path }), h("td", { text: d.offline ? "offline" : "online" }), h("td.num", { text: M.fmtBytes(d.size_bytes) }), h("td.num", { text: M.fmtNum(d.partitions) }),
+            h("td.num", { text: d.total_bytes == null ? "–" : `${M.fmtBytes(d.usable_bytes)} of ${M.fmtBytes(d.total_bytes)}` }))))))
           : h("p.muted", { text: "Log dirs are reported by each broker's own console." }))));
     });
   });
