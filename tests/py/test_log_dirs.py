@@ -276,3 +276,36 @@ def test_a_move_under_load_keeps_every_record(jbod):
     assert dir_of(describe(admin), "moving", 0) == target
     assert consume(jbod, "moving", 0, 8001) == first + more + [b"after"]
     admin.close()
+
+
+def test_cli_describes_and_moves(jbod):
+    import json
+    import subprocess
+    from conftest import moldau_bin
+
+    admin = admin_of(jbod)
+    admin.create_topics([NewTopic("cli", num_partitions=1, replication_factor=1)])
+    assert produce(jbod, "cli", 0, [b"c-%d" % i for i in range(100)]) == []
+    source = dir_of(describe(admin), "cli", 0)
+    target = next(os.path.abspath(d) for d in jbod.dirs if os.path.abspath(d) != source)
+
+    def cli(*args):
+        done = subprocess.run([moldau_bin(), "-b", jbod.addr, *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # kafka-log-dirs.sh --describe's JSON.
+    out = json.loads(cli("--json", "log-dirs", "describe", "--topic", "cli"))
+    [broker] = out["brokers"]
+    by_dir = {d["logDir"]: [p["partition"] for p in d["partitions"]] for d in broker["logDirs"]}
+    assert by_dir == {source: ["cli-0"], target: []}
+    assert all(d["error"] is None and d["totalBytes"] > 0 for d in broker["logDirs"])
+
+    assert "moved" in cli("log-dirs", "move", "cli", "0", target, "--wait")
+    assert dir_of(describe(admin), "cli", 0) == target
+    assert consume(jbod, "cli", 0, 100) == [b"c-%d" % i for i in range(100)]
+    assert "LOG_DIR_NOT_FOUND" in subprocess.run(
+        [moldau_bin(), "-b", jbod.addr, "log-dirs", "move", "cli", "0", "/nowhere"],
+        capture_output=True, text=True, timeout=60).stderr
+    admin.close()

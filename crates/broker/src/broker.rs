@@ -112,7 +112,9 @@ impl Broker {
                     }
                 }
                 let cluster_id = cluster_id
-                    .or_else(|| crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters))
+                    .or_else(|| {
+                        crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters)
+                    })
                     .unwrap_or_else(random_kafka_uuid);
                 let metadata_dir_lock = if log_dirs.contains(&metadata_dir) {
                     None

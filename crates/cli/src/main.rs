@@ -8,6 +8,7 @@ mod context;
 mod group;
 mod group_describe;
 mod group_reset;
+mod log_dirs;
 mod log_json;
 mod log_setup;
 mod offsets_dump;
@@ -97,6 +98,8 @@ enum Command {
     Transactions(transactions::TransactionsArgs),
     /// ACLs (add, remove, list), as kafka-acls.sh.
     Acl(acl::AclArgs),
+    /// Log directories: describe them (as kafka-log-dirs.sh), move a partition between them.
+    LogDirs(log_dirs::LogDirsArgs),
 }
 
 #[derive(clap::Args)]
@@ -217,5 +220,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(args) => user::run(&cli.client.context()?, args),
         Command::Transactions(args) => transactions::run(&cli.client.context()?, args),
         Command::Acl(args) => acl::run(&cli.client.context()?, args),
+        Command::LogDirs(args) => log_dirs::run(&cli.client.context()?, args),
     }
 }

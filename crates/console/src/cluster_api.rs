@@ -275,11 +275,7 @@ pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<Bro
                 .filter(|p| p.leader == b.id)
                 .count();
             BrokerDetail {
-                log_dirs: if b.this_broker {
-                    local.take()
-                } else {
-                    None
-                },
+                log_dirs: if b.this_broker { local.take() } else { None },
                 partitions_led,
                 broker: b,
             }

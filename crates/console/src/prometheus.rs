@@ -59,7 +59,11 @@ fn broker_section(console: &Console, out: &mut String) {
         "counter",
         "Group-commit rounds run by the log flusher (each serves every request queued).",
     );
-    let _ = writeln!(out, "moldau_log_flush_rounds_total {}", b.logs.flush_count());
+    let _ = writeln!(
+        out,
+        "moldau_log_flush_rounds_total {}",
+        b.logs.flush_count()
+    );
 }
 
 /// Whether partition-level series are asked for (`metrics.partition.level`): off by

@@ -26,10 +26,16 @@ impl DiskSpace {
         }
         // SAFETY: statvfs returned 0, so it initialised `stat`.
         let stat = unsafe { stat.assume_init() };
-        let fragment = stat.f_frsize as u64;
+        // The field types differ between platforms (u32 on some 32-bit targets).
+        #[allow(clippy::unnecessary_cast)]
+        let (fragment, blocks, available) = (
+            stat.f_frsize as u64,
+            stat.f_blocks as u64,
+            stat.f_bavail as u64,
+        );
         Ok(DiskSpace {
-            total_bytes: (stat.f_blocks as u64).saturating_mul(fragment),
-            usable_bytes: (stat.f_bavail as u64).saturating_mul(fragment),
+            total_bytes: blocks.saturating_mul(fragment),
+            usable_bytes: available.saturating_mul(fragment),
         })
     }
 }

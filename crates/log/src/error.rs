@@ -64,7 +64,9 @@ pub enum LogError {
     #[error("data directory {dir} is in use by another broker (its .lock file is held); stop that broker or use another directory")]
     DirLocked { dir: PathBuf },
     /// Two log directories of one broker belong to different clusters.
-    #[error("log directory {dir} belongs to cluster {found}, the other log directories to {expected}")]
+    #[error(
+        "log directory {dir} belongs to cluster {found}, the other log directories to {expected}"
+    )]
     DirClusterMismatch {
         dir: PathBuf,
         found: String,

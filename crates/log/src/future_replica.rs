@@ -240,6 +240,7 @@ impl FutureReplica {
     fn progress(&self, future: &PartitionLog) {
         self.end_offset
             .store(future.log_end_offset(), Ordering::Relaxed);
-        self.size_bytes.store(future.size_bytes(), Ordering::Relaxed);
+        self.size_bytes
+            .store(future.size_bytes(), Ordering::Relaxed);
     }
 }

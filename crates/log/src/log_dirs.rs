@@ -177,7 +177,8 @@ impl LogDirs {
         }
         // DescribeLogDirs reports absolute paths; a failed directory may not resolve.
         if let Ok(absolute) = std::path::absolute(wanted) {
-            let same = |d: &LogManager| std::path::absolute(d.data_dir()).ok() == Some(absolute.clone());
+            let same =
+                |d: &LogManager| std::path::absolute(d.data_dir()).ok() == Some(absolute.clone());
             if let Some(i) = self.dirs.iter().position(same) {
                 return Some(i);
             }
@@ -343,12 +344,18 @@ impl LogDirs {
 
     /// fsync calls made by every directory's flusher.
     pub fn fsync_count(&self) -> u64 {
-        self.dirs.iter().map(|d| d.group_commit().fsync_count()).sum()
+        self.dirs
+            .iter()
+            .map(|d| d.group_commit().fsync_count())
+            .sum()
     }
 
     /// Group-commit flushes run by every directory's flusher.
     pub fn flush_count(&self) -> u64 {
-        self.dirs.iter().map(|d| d.group_commit().flush_count()).sum()
+        self.dirs
+            .iter()
+            .map(|d| d.group_commit().flush_count())
+            .sum()
     }
 
     /// Writes every directory's checkpoint files.
@@ -435,7 +442,11 @@ impl LogDirs {
     /// AlterReplicaLogDirs for one partition: starts moving `tp` to the directory
     /// `dest_path` (Kafka's checks and errors, see [`MoveError`]). Returns at once;
     /// the copy runs on its own thread and the swap happens when it has caught up.
-    pub fn alter_dir(self: &Arc<Self>, tp: &TopicPartition, dest_path: &str) -> Result<(), MoveError> {
+    pub fn alter_dir(
+        self: &Arc<Self>,
+        tp: &TopicPartition,
+        dest_path: &str,
+    ) -> Result<(), MoveError> {
         let dest = self
             .dir_index(dest_path)
             .ok_or_else(|| MoveError::DirNotFound(dest_path.to_string()))?;
@@ -486,7 +497,10 @@ impl LogDirs {
             });
         if let Err(e) = spawned {
             self.moves.lock().remove(tp);
-            return Err(MoveError::Storage(LogError::io(Path::new("<move thread>"), e)));
+            return Err(MoveError::Storage(LogError::io(
+                Path::new("<move thread>"),
+                e,
+            )));
         }
         Ok(())
     }

@@ -91,7 +91,10 @@ fn a_failed_dir_takes_only_its_partitions_offline() {
     dirs.create(&t0, small_config(), [7; 16]).unwrap();
     dirs.create(&t1, small_config(), [7; 16]).unwrap();
     let failed = dirs.dir_of(&t1).unwrap();
-    dirs.mark_offline(&t1, &LogError::io(&paths[failed], std::io::Error::other("disk gone")));
+    dirs.mark_offline(
+        &t1,
+        &LogError::io(&paths[failed], std::io::Error::other("disk gone")),
+    );
     assert!(dirs.is_offline(&t1) && !dirs.is_offline(&t0));
     assert!(dirs.offline_reason(&t1).is_some() && dirs.offline_reason(&t0).is_none());
     assert!(!dirs.all_offline());
@@ -127,7 +130,9 @@ fn a_move_keeps_every_record_written_during_it() {
     };
     dirs.alter_dir(&tp, paths[to].to_str().unwrap()).unwrap();
     writer.join().unwrap();
-    wait_until("the move", || dirs.dir_of(&tp) == Some(to) && !dirs.is_moving(&tp));
+    wait_until("the move", || {
+        dirs.dir_of(&tp) == Some(to) && !dirs.is_moving(&tp)
+    });
     // The same shared log now reads from the new directory, every record there.
     assert!(log.read().dir().starts_with(&paths[to]));
     assert_eq!(log.read().log_end_offset(), 2000);
@@ -139,13 +144,18 @@ fn a_move_keeps_every_record_written_during_it() {
         assert_eq!(read.bytes.len() % batch_len, 0, "whole batches");
         offset += (read.bytes.len() / batch_len) as i64 * 5;
     }
-    wait_until("the old directory removed", || !paths[from].join("moving-0").exists());
+    wait_until("the old directory removed", || {
+        !paths[from].join("moving-0").exists()
+    });
     let leftovers: Vec<_> = std::fs::read_dir(&paths[from])
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .filter(|n| n.starts_with("moving-0"))
         .collect();
-    assert!(leftovers.is_empty(), "left in the old directory: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "left in the old directory: {leftovers:?}"
+    );
     // Appends go on in the new place, and a restart finds it there.
     let mut b = batch(5, 100, 1000);
     log.write().append(&mut b, 0, 1).unwrap();

@@ -362,7 +362,10 @@ impl LogManager {
     /// Takes over a log that moved into this directory.
     pub(crate) fn adopt(&self, tp: &TopicPartition, log: SharedLog, topic_id: Option<[u8; 16]>) {
         let previous = self.inner.logs.write().insert(tp.clone(), log);
-        assert!(previous.is_none(), "{tp} moved into a directory that already holds it");
+        assert!(
+            previous.is_none(),
+            "{tp} moved into a directory that already holds it"
+        );
         if let Some(id) = topic_id {
             self.inner.topic_ids.write().insert(tp.clone(), id);
         }

@@ -54,9 +54,9 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .into_iter()
         .map(|(name, partitions)| {
             AlterReplicaLogDirTopicResult::default()
-                .with_topic_name(moldau_protocol::kafka::messages::TopicName(super::str_bytes(
-                    &name,
-                )))
+                .with_topic_name(moldau_protocol::kafka::messages::TopicName(
+                    super::str_bytes(&name),
+                ))
                 .with_partitions(partitions)
         })
         .collect();
