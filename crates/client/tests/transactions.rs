@@ -253,3 +253,95 @@ async fn transactional_calls_out_of_order_are_refused() {
     let plain = ProducerBuilder::new(&broker.addr).build().unwrap();
     assert!(state(plain.begin_transaction().await));
 }
+
+/// Consume-transform-produce with `process_chunks_transactionally`: a chunk whose
+/// processing fails is aborted and processed again, and in the end the output holds
+/// every input record exactly once and the group's committed offsets are at the end.
+#[tokio::test]
+async fn transactional_chunks_commit_output_and_offsets_together() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    const N: usize = 600;
+    let input = common::unique("eos-in");
+    let output = common::unique("eos-out");
+    let group = common::unique("eos-group");
+    let plain = ProducerBuilder::new(&broker.addr).build().unwrap();
+    let mut deliveries = Vec::new();
+    for v in values("in", N) {
+        let record = ProducerRecord::new(&input, v.clone()).with_key(v);
+        deliveries.push(plain.send(record).await.unwrap());
+    }
+    for d in deliveries {
+        d.await.unwrap();
+    }
+    let input_ends = ends(&broker.addr, &input).await;
+
+    let consumer = ConsumerBuilder::new(&broker.addr)
+        .group_id(&group)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .enable_auto_commit(false)
+        .max_poll_records(50)
+        .set("isolation.level", "read_committed")
+        .unwrap()
+        .build()
+        .unwrap();
+    consumer.subscribe(&[&input]).await.unwrap();
+    let producer = transactional(&broker.addr, "chunk-tx");
+    producer.init_transactions().await.unwrap();
+    let out_topic = output.clone();
+    let transform = move |chunk: Vec<moldau_client::ConsumerRecord>| {
+        let out_topic = out_topic.clone();
+        async move {
+            Ok::<_, String>(
+                chunk
+                    .into_iter()
+                    .map(|r| {
+                        let v = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
+                        ProducerRecord::new(&out_topic, format!("out-{v}")).with_key(v)
+                    })
+                    .collect(),
+            )
+        }
+    };
+    // The first chunk fails: its transaction aborts and the positions go back.
+    let failed = consumer
+        .process_chunks_transactionally(&producer, |_chunk| async {
+            Err::<Vec<ProducerRecord>, _>("transform failed".to_string())
+        })
+        .await;
+    assert!(matches!(failed, Err(Error::Processing(_))), "{failed:?}");
+
+    let closer = consumer.clone();
+    let admin = AdminClient::connect(&broker.addr).unwrap();
+    let run = {
+        let producer = producer.clone();
+        tokio::spawn(async move {
+            consumer
+                .process_chunks_transactionally(&producer, transform)
+                .await
+        })
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let committed = admin.list_group_offsets(&group).await.unwrap();
+        let done = input_ends
+            .iter()
+            .all(|(tp, end)| *end == 0 || committed.get(tp).map(|o| o.offset) == Some(*end));
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "offsets never reached the end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    closer.close().await.unwrap();
+    run.await.unwrap().unwrap();
+
+    let mut expected: Vec<String> = values("in", N).iter().map(|v| format!("out-{v}")).collect();
+    expected.sort();
+    assert_eq!(
+        read_with_ours(&broker.addr, &output, IsolationLevel::ReadCommitted).await,
+        expected,
+        "every input exactly once in the committed output"
+    );
+}
