@@ -1,6 +1,7 @@
 """Client quotas as librdkafka sees them: a producer over its producer_byte_rate is told
 to back off (throttle_cb fires, the broker's `throttle` statistic is above 0), while a
-producer with another client id beside it is never throttled."""
+producer with another client id beside it is never throttled; an admin client over its
+controller_mutation_rate is told to back off too."""
 
 import json
 import socket
@@ -8,6 +9,7 @@ import struct
 import time
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 ALTER_CLIENT_QUOTAS = 49
 # A value of this size 100 times is 1 MB, twice a 50 000 bytes/s quota over
@@ -115,3 +117,18 @@ def test_a_producer_over_its_quota_sees_the_throttle_and_its_neighbour_does_not(
     assert max(noisy_seen.throttle_events) > 0, noisy_seen.throttle_events
     assert quiet_seen.throttle_events == []
     assert quiet_seen.throttle_max_ms == 0
+
+
+def test_an_admin_client_over_its_mutation_rate_sees_the_throttle(broker):
+    # One partition per second: 20 partitions at once go 9 over the 11 s burst.
+    assert set_client_quota(broker.addr, "mutator", "controller_mutation_rate", 1.0) == 0
+    seen = Observed()
+    admin = AdminClient({"bootstrap.servers": broker.addr, "client.id": "mutator",
+                         "throttle_cb": seen.on_throttle})
+    created = admin.create_topics([NewTopic("many", num_partitions=20, replication_factor=1)])
+    created["many"].result(WAIT_S)
+    deadline = time.monotonic() + WAIT_S
+    while not seen.throttle_events:
+        assert time.monotonic() < deadline, "no throttle reported"
+        admin.poll(0.1)
+    assert max(seen.throttle_events) > 0

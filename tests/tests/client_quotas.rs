@@ -252,7 +252,8 @@ fn bad_requests_are_invalid_request_and_store_nothing() {
         ),
         // Not enforced by Moldau: refused, not stored and ignored.
         (&bob[..], &[("request_percentage", 50.0, false)][..]),
-        (&bob[..], &[("controller_mutation_rate", 10.0, false)][..]),
+        // A controller mutation rate is a positive number of partitions per second.
+        (&bob[..], &[("controller_mutation_rate", 0.0, false)][..]),
         // Byte rates are whole positive numbers.
         (&bob[..], &[("producer_byte_rate", 1.5, false)][..]),
         (&bob[..], &[("consumer_byte_rate", -1.0, false)][..]),

@@ -55,6 +55,8 @@ pub struct Broker {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Byte rates of clients under a produce or fetch quota.
     pub client_quotas: crate::client_quota_manager::ClientQuotaManager,
+    /// Partitions created and deleted by clients under a controller mutation quota.
+    pub controller_mutations: crate::controller_mutation_quota::ControllerMutationQuotas,
     /// This broker's registration and heartbeats with the active controller.
     pub lifecycle: LifecycleAgent,
     /// How each listener authenticates (TLS acceptors, SASL mechanisms).
@@ -190,6 +192,7 @@ impl Broker {
             txns: std::sync::OnceLock::new(),
             metrics,
             client_quotas: Default::default(),
+            controller_mutations: Default::default(),
             lifecycle: LifecycleAgent::new(Duration::from_millis(
                 config.node.heartbeat_interval_ms.max(1) as u64,
             )),

@@ -5,7 +5,7 @@
 
 use crate::quota_rate::QuotaRate;
 use moldau_metadata::client_quotas::{
-    CONSUMER_BYTE_RATE, ENTITY_CLIENT_ID, ENTITY_USER, PRODUCER_BYTE_RATE,
+    CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, ENTITY_CLIENT_ID, ENTITY_USER, PRODUCER_BYTE_RATE,
 };
 use moldau_metadata::{MetadataImage, QuotaEntity, QuotaEntityPart};
 use std::collections::{BTreeMap, HashMap};
@@ -160,9 +160,13 @@ impl ClientQuotaManager {
     pub fn limits(image: &MetadataImage, user: &str, client_id: &str) -> bool {
         let quotas = image.client_quotas();
         !quotas.is_empty()
-            && [QuotaKind::Produce, QuotaKind::Fetch]
-                .iter()
-                .any(|kind| resolve_quota(quotas, user, client_id, kind.key()).is_some())
+            && [
+                PRODUCER_BYTE_RATE,
+                CONSUMER_BYTE_RATE,
+                CONTROLLER_MUTATION_RATE,
+            ]
+            .iter()
+            .any(|key| resolve_quota(quotas, user, client_id, key).is_some())
     }
 
     /// How many rates are kept.

@@ -15,6 +15,7 @@ pub mod connection_limits;
 pub mod connection_settings;
 pub mod controller;
 pub mod controller_client;
+pub mod controller_mutation_quota;
 mod coordinator_replay;
 pub mod delayed_produce;
 pub mod error;

@@ -67,6 +67,30 @@ impl RequestContext {
         std::time::Duration::from_millis(throttle_ms)
     }
 
+    /// [`Self::ready`] for a response that carries `throttle_ms` (set in it by the
+    /// caller): held back that long for a version older than KIP-219, else answered
+    /// at once with the connection muted afterwards.
+    pub fn ready_throttled<R: Encodable>(
+        &self,
+        response: &R,
+        throttle_ms: u64,
+    ) -> Result<Deferred, CloseConnection> {
+        let frame = self.encode(response)?;
+        let hold_back = self.throttle(throttle_ms);
+        if hold_back.is_zero() {
+            return Ok(ready_frame(Some(frame)));
+        }
+        Ok(Box::pin(async move {
+            tokio::time::sleep(hold_back).await;
+            Ok(Some(frame))
+        }))
+    }
+
+    /// Milliseconds now, for quotas.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(crate::clock::now_ms()).unwrap_or(0)
+    }
+
     /// Encodes a response with this request's header version and correlation id.
     pub fn encode<R: Encodable>(&self, response: &R) -> Result<Frame, CloseConnection> {
         encode_frame(

@@ -70,9 +70,10 @@ pub fn validate_entity(parts: &[QuotaEntityPart]) -> Result<QuotaEntity, QuotaRe
     Ok(entity)
 }
 
-/// Checks one quota operation on a validated entity. Moldau enforces only the byte
-/// rates (the broker's client quota manager throttles Produce and Fetch); the other
-/// keys Kafka knows are refused rather than stored and ignored.
+/// Checks one quota operation on a validated entity. Moldau enforces the byte rates
+/// (Produce and Fetch) and the controller mutation rate (CreateTopics,
+/// CreatePartitions, DeleteTopics); the other keys Kafka knows are refused rather
+/// than stored and ignored.
 pub fn validate_op(
     entity: &QuotaEntity,
     key: &str,
@@ -82,7 +83,16 @@ pub fn validate_op(
     let is_ip = entity.iter().any(|p| p.entity_type == ENTITY_IP);
     match key {
         PRODUCER_BYTE_RATE | CONSUMER_BYTE_RATE if !is_ip => {}
-        REQUEST_PERCENTAGE | CONTROLLER_MUTATION_RATE if !is_ip => {
+        CONTROLLER_MUTATION_RATE if !is_ip => {
+            // A rate in partitions per second, a double in Kafka.
+            if !remove && !(value.is_finite() && value > 0.0) {
+                return Err(invalid(format!(
+                    "Configuration {key} must be a positive number, not {value}"
+                )));
+            }
+            return Ok(());
+        }
+        REQUEST_PERCENTAGE if !is_ip => {
             return Err(invalid(format!(
                 "Quota {key} is not enforced by Moldau, so it cannot be set."
             )))
@@ -230,7 +240,8 @@ mod tests {
         assert!(validate_op(&user, PRODUCER_BYTE_RATE, 1024.0, false).is_ok());
         assert!(validate_op(&user, "bogus_rate", 1.0, false).is_err());
         assert!(validate_op(&user, REQUEST_PERCENTAGE, 50.0, false).is_err());
-        assert!(validate_op(&user, CONTROLLER_MUTATION_RATE, 5.0, false).is_err());
+        assert!(validate_op(&user, CONTROLLER_MUTATION_RATE, 0.5, false).is_ok());
+        assert!(validate_op(&user, CONTROLLER_MUTATION_RATE, 0.0, false).is_err());
         assert!(validate_op(&user, PRODUCER_BYTE_RATE, 1.5, false).is_err());
         assert!(validate_op(&user, PRODUCER_BYTE_RATE, 0.0, false).is_err());
         assert!(validate_op(&user, CONSUMER_BYTE_RATE, f64::NAN, true).is_ok());

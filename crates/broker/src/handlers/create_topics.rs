@@ -1,6 +1,8 @@
 //! CreateTopics: validate, create through the controller, report configs (v5+).
-//! Needs CREATE on the cluster or on the topic (TOPIC_AUTHORIZATION_FAILED).
+//! Needs CREATE on the cluster or on the topic (TOPIC_AUTHORIZATION_FAILED); limited
+//! by the controller mutation quota (strict from v6, KIP-599).
 
+use super::mutation_quota;
 use crate::controller::NewTopic;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -11,6 +13,9 @@ use moldau_protocol::kafka::messages::create_topics_response::{
 use moldau_protocol::kafka::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use moldau_protocol::ResponseError;
 use std::collections::{BTreeMap, HashMap};
+
+/// The first CreateTopics version refused THROTTLING_QUOTA_EXCEEDED (KIP-599).
+const STRICT_QUOTA_VERSION_MIN: i16 = 6;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: CreateTopicsRequest = super::decode(&ctx, body)?;
@@ -76,6 +81,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 )
             })
             .collect();
+        if !mutation_quota::admits(&ctx, STRICT_QUOTA_VERSION_MIN, request.validate_only) {
+            results.push(fail(
+                ResponseError::ThrottlingQuotaExceeded,
+                mutation_quota::THROTTLED_MESSAGE.into(),
+            ));
+            continue;
+        }
         let new_topic = NewTopic {
             name: name.clone(),
             num_partitions: t.num_partitions,
@@ -85,6 +97,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         };
         match broker.create_topic(&new_topic, request.validate_only).await {
             Ok((id, partitions, replication)) => {
+                mutation_quota::record(&ctx, i64::from(partitions), request.validate_only);
                 let image = broker.metadata.image();
                 let described = broker
                     .topic_configs(&image, &name)
@@ -124,5 +137,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             }
         }
     }
-    ctx.ready(&CreateTopicsResponse::default().with_topics(results))
+    let throttle_ms = mutation_quota::throttle_ms(&ctx);
+    let response = CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(mutation_quota::field(throttle_ms));
+    ctx.ready_throttled(&response, throttle_ms)
 }

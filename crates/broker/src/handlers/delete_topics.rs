@@ -1,7 +1,9 @@
 //! DeleteTopics, by name (all versions) or by topic id (v6+). Needs DELETE on the
 //! topic (TOPIC_AUTHORIZATION_FAILED); a topic id the principal may not DESCRIBE is
-//! answered as unknown, as Kafka does.
+//! answered as unknown, as Kafka does. Limited by the controller mutation quota
+//! (strict from v5, KIP-599).
 
+use super::mutation_quota;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_metadata::TopicId;
@@ -9,6 +11,9 @@ use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::delete_topics_response::DeletableTopicResult;
 use moldau_protocol::kafka::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use moldau_protocol::ResponseError;
+
+/// The first DeleteTopics version refused THROTTLING_QUOTA_EXCEEDED (KIP-599).
+const STRICT_QUOTA_VERSION_MIN: i16 = 5;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DeleteTopicsRequest = super::decode(&ctx, body)?;
@@ -50,9 +55,20 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             Some(n) if !access.topic(AclOperation::Delete, &n) => result
                 .with_name(Some(TopicName(super::str_bytes(&n))))
                 .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+            Some(n) if !mutation_quota::admits(&ctx, STRICT_QUOTA_VERSION_MIN, false) => result
+                .with_name(Some(TopicName(super::str_bytes(&n))))
+                .with_error_code(ResponseError::ThrottlingQuotaExceeded.code())
+                .with_error_message(Some(super::str_bytes(mutation_quota::THROTTLED_MESSAGE))),
             Some(n) => {
                 let r = result.with_name(Some(TopicName(super::str_bytes(&n))));
-                match broker.delete_topic(&n).await {
+                let partitions = image
+                    .topic(&n)
+                    .map_or(0, |topic| topic.partitions.len() as i64);
+                let deleted = broker.delete_topic(&n).await;
+                if deleted.is_ok() {
+                    mutation_quota::record(&ctx, partitions, false);
+                }
+                match deleted {
                     Ok(id) if ctx.version >= 6 => r.with_error_code(0).with_topic_id(id.as_uuid()),
                     Ok(_) => r.with_error_code(0),
                     Err(e) => {
@@ -68,5 +84,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         };
         responses.push(result);
     }
-    ctx.ready(&DeleteTopicsResponse::default().with_responses(responses))
+    let throttle_ms = mutation_quota::throttle_ms(&ctx);
+    let response = DeleteTopicsResponse::default()
+        .with_responses(responses)
+        .with_throttle_time_ms(mutation_quota::field(throttle_ms));
+    ctx.ready_throttled(&response, throttle_ms)
 }

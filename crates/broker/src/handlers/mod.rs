@@ -45,6 +45,7 @@ mod list_offsets;
 mod list_transactions;
 pub(crate) mod metadata;
 mod metadata_partition;
+mod mutation_quota;
 mod node_endpoints;
 mod offset_commit;
 mod offset_delete;
