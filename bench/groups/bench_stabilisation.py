@@ -16,12 +16,17 @@ at 3000: Kafka's default minimum, 6000, refuses a 3 s session).
 
 What Kafka's algorithm gives for the same settings (its InitialDelayedJoin): the first
 rebalance of an empty group waits the delay; when the wait ends and a member joined
-during it, it waits again (another delay, bounded by the rebalance timeout), so with
-members 1 s apart and a 3 s delay it completes once a whole 3 s passed without a new
-member: (members - 1) * gap rounded up to the next multiple of the delay, plus one
-delay. With delay 0 every join rebalances at once; members learn of a rebalance
-through their next heartbeat (1 s), so the group is stable about one heartbeat after
-the last member joins.
+during it, it waits again (another delay, bounded by the rebalance timeout), so it
+completes at the first multiple of the delay that ends a whole delay without a join:
+delay x (floor(last join / delay) + 2); members at 0, 1, 2 and 3 s with a 3 s delay,
+9 s, each member assigned once. With delay 0 every join rebalances at once; members
+learn of a rebalance through their next heartbeat (1 s), so the group is stable about
+one heartbeat after the last member joins (about 4 s), the first members assigned
+several times.
+
+Measured on Moldau (debug build, loaded 2-core VM, 2026-12-06): delay 3000: 9.1 s,
+assignments per member [1, 1, 1, 1]; delay 0: 4.2 s, [3, 2, 1, 1]. Both as Kafka's
+algorithm predicts.
 """
 
 import argparse
