@@ -85,7 +85,8 @@ pub fn validate_op(
         PRODUCER_BYTE_RATE | CONSUMER_BYTE_RATE if !is_ip => {}
         CONTROLLER_MUTATION_RATE if !is_ip => {
             // A rate in partitions per second, a double in Kafka.
-            if !remove && !(value.is_finite() && value > 0.0) {
+            let positive = value.is_finite() && value > 0.0;
+            if !remove && !positive {
                 return Err(invalid(format!(
                     "Configuration {key} must be a positive number, not {value}"
                 )));
