@@ -50,41 +50,22 @@ impl GroupCoordinator {
         let member_id = req.member_id.as_str();
         let instance_id = req.group_instance_id.as_ref().map(|s| s.as_str());
         let all = |error: i16| commit_response(&req, |_, _| error);
-        let partition = match self.group_status(&group_id, true) {
-            Ok(p) => p,
-            Err(error) => return Self::reply(out, reply, all(error)),
-        };
-        if !self.groups.contains_key(&group_id) {
-            if generation >= 0 {
-                // Not a group this coordinator manages: a commit from a stale generation.
-                return Self::reply(out, reply, all(codes::ILLEGAL_GENERATION));
-            }
-            // A simple consumer (assign(), no group management) stores offsets only.
-            self.groups.insert(
-                group_id.clone(),
-                crate::group::Group::new(group_id.clone(), partition, now_ms),
-            );
+        if let Err(error) = self.commit_target(&group_id, generation, true, now_ms) {
+            return Self::reply(out, reply, all(error));
         }
         let metadata_max = self.config.offset_metadata_max_bytes;
-        // Consumer groups check member epochs (against the topic catalog).
-        let consumer_check = self
-            .groups
-            .get(&group_id)
-            .and_then(|g| g.consumer.as_deref())
-            .map(|cg| {
-                cg.validate_offset_commit(
-                    member_id,
-                    generation,
-                    ctx.api_version,
-                    false,
-                    &self.topics,
-                    req.topics.iter().flat_map(|t| {
-                        t.partitions
-                            .iter()
-                            .map(move |p| (t.name.as_str(), p.partition_index))
-                    }),
-                )
-            });
+        let consumer_check = self.consumer_commit_check(
+            &group_id,
+            member_id,
+            generation,
+            ctx.api_version,
+            false,
+            req.topics.iter().flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |p| (t.name.as_str(), p.partition_index))
+            }),
+        );
         let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
             return;
         };
@@ -469,6 +450,54 @@ impl GroupCoordinator {
 }
 
 /// Kafka's validateOffsetCommit.
+impl GroupCoordinator {
+    /// Makes sure the group a commit writes to exists. A commit without group
+    /// management (generation < 0, a simple consumer or a producer's transaction) to
+    /// an unknown group creates it to hold offsets; one that names a generation of a
+    /// group this coordinator does not manage is stale (ILLEGAL_GENERATION).
+    pub(crate) fn commit_target(
+        &mut self,
+        group_id: &str,
+        generation: i32,
+        allow_empty_id: bool,
+        now_ms: i64,
+    ) -> Result<(), i16> {
+        let partition = self.group_status(group_id, allow_empty_id)?;
+        if !self.groups.contains_key(group_id) {
+            if generation >= 0 {
+                return Err(codes::ILLEGAL_GENERATION);
+            }
+            self.groups.insert(
+                group_id.to_string(),
+                Group::new(group_id.to_string(), partition, now_ms),
+            );
+        }
+        Ok(())
+    }
+
+    /// A consumer-protocol group checks a commit's member epoch against the topic
+    /// catalog: `Some(verdict)`; a classic group leaves the check to the caller: `None`.
+    pub(crate) fn consumer_commit_check<'a>(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        member_epoch: i32,
+        api_version: i16,
+        transactional: bool,
+        partitions: impl IntoIterator<Item = (&'a str, i32)>,
+    ) -> Option<Option<i16>> {
+        let consumer = self.groups.get(group_id)?.consumer.as_deref()?;
+        Some(consumer.validate_offset_commit(
+            member_id,
+            member_epoch,
+            api_version,
+            transactional,
+            &self.topics,
+            partitions,
+        ))
+    }
+}
+
 fn validate_offset_commit(
     g: &Group,
     generation: i32,

@@ -181,39 +181,25 @@ impl GroupCoordinator {
         let member_id = req.member_id.as_str();
         let instance_id = req.group_instance_id.as_ref().map(|s| s.as_str());
         let all = |error: i16| txn_commit_response(&req, |_, _| error);
-        let partition = match self.group_status(&group_id, false) {
-            Ok(p) => p,
-            Err(error) => return Self::reply(out, reply, all(error)),
-        };
-        if !self.groups.contains_key(&group_id) {
-            if generation >= 0 {
-                return Self::reply(out, reply, all(codes::ILLEGAL_GENERATION));
-            }
-            // A producer committing for a group without group management.
-            self.groups.insert(
-                group_id.clone(),
-                Group::new(group_id.clone(), partition, now_ms),
-            );
+        if let Err(error) = self.commit_target(&group_id, generation, false, now_ms) {
+            return Self::reply(out, reply, all(error));
         }
         let consumer_check = self
-            .groups
-            .get(&group_id)
-            .and_then(|g| g.consumer.as_deref())
-            .map(|cg| {
-                cg.validate_offset_commit(
-                    member_id,
-                    generation,
-                    ctx.api_version,
-                    true,
-                    &self.topics,
-                    req.topics.iter().flat_map(|t| {
-                        t.partitions
-                            .iter()
-                            .map(move |p| (t.name.as_str(), p.partition_index))
-                    }),
-                )
-                // TxnOffsetCommit has no STALE_MEMBER_EPOCH (Kafka maps it so).
-                .map(|e| {
+            .consumer_commit_check(
+                &group_id,
+                member_id,
+                generation,
+                ctx.api_version,
+                true,
+                req.topics.iter().flat_map(|t| {
+                    t.partitions
+                        .iter()
+                        .map(move |p| (t.name.as_str(), p.partition_index))
+                }),
+            )
+            // TxnOffsetCommit has no STALE_MEMBER_EPOCH (Kafka maps it so).
+            .map(|checked| {
+                checked.map(|e| {
                     if e == codes::STALE_MEMBER_EPOCH {
                         codes::ILLEGAL_GENERATION
                     } else {
