@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use moldau_protocol::batch::{BatchView, Codec};
 
 use crate::batch_header::BatchHeader;
-use crate::batch_reader::{BatchReader, ReadOutcome};
 use crate::error::LogError;
 use crate::offset_index::{decode_offset_entry, OFFSET_INDEX_ENTRY_BYTES};
 use crate::producer_state_file::{self, SNAPSHOT_SUFFIX};
 use crate::segment::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::segment_walk::{walk_segment, RecordContent, RecordLine, SegmentSink};
 use crate::time_index::{decode_time_entry, TIME_INDEX_ENTRY_BYTES};
 use crate::txn_index::{self, TXN_INDEX_SUFFIX};
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
@@ -169,20 +169,30 @@ fn dump_log(
 ) -> Result<(), LogError> {
     let base = base_offset_of(path)?;
     w(out, path, format_args!("Log starting offset: {base}\n"))?;
-    let (file, len) = open(path)?;
-    let offsets_format = offsets_format.filter(|_| is_consumer_offsets(path));
-    let mut reader = BatchReader::new(&file, path, 0, len, false);
-    let mut valid_bytes = 0u64;
-    while let ReadOutcome::Batch { position, bytes } = reader.next_batch()? {
-        let view = BatchView::parse(bytes)?;
+    walk_segment(
+        path,
+        print_data_log,
+        offsets_format,
+        &mut TextSink { path, out },
+    )
+}
+
+/// Lines as `kafka-dump-log.sh` prints them.
+struct TextSink<'a> {
+    path: &'a Path,
+    out: &'a mut dyn Write,
+}
+
+impl SegmentSink for TextSink<'_> {
+    fn batch(&mut self, view: &BatchView<'_>, position: u64) -> Result<(), LogError> {
         let delete_horizon = if view.has_delete_horizon() {
             format!("OptionalLong[{}]", view.base_timestamp())
         } else {
             "OptionalLong.empty".to_string()
         };
         w(
-            out,
-            path,
+            self.out,
+            self.path,
             format_args!(
                 "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {} producerId: {} producerEpoch: {} partitionLeaderEpoch: {} isTransactional: {} isControl: {} deleteHorizonMs: {} position: {} {}: {} size: {} magic: {} compresscodec: {} crc: {} isvalid: {}\n",
                 view.base_offset(),
@@ -197,7 +207,7 @@ fn dump_log(
                 view.is_control(),
                 delete_horizon,
                 position,
-                timestamp_type(&view),
+                timestamp_type(view),
                 view.max_timestamp(),
                 view.size(),
                 view.magic(),
@@ -205,81 +215,64 @@ fn dump_log(
                 view.stored_crc(),
                 view.stored_crc() == view.computed_crc(),
             ),
-        )?;
-        if print_data_log {
-            dump_records(path, &view, offsets_format, out)?;
-        }
-        valid_bytes = position + bytes.len() as u64;
+        )
     }
-    if len > valid_bytes {
-        let name = path
+
+    fn record(&mut self, view: &BatchView<'_>, r: RecordLine<'_>) -> Result<(), LogError> {
+        let mut line = format!(
+            "| offset: {} {}: {} keySize: {} valueSize: {} sequence: {} headerKeys: [{}]",
+            r.offset,
+            timestamp_type(view),
+            r.timestamp,
+            r.key_size,
+            r.value_size,
+            r.sequence,
+            r.header_keys.join(",")
+        );
+        match r.content {
+            RecordContent::Control(description) => line.push_str(&description),
+            RecordContent::Offsets { key, payload } => {
+                line.push_str(&format!(" key: {key} payload: {payload}"))
+            }
+            RecordContent::Raw { key, value } => {
+                if let Some(k) = key {
+                    line.push_str(&format!(" key: {}", String::from_utf8_lossy(k)));
+                }
+                if let Some(v) = value {
+                    line.push_str(&format!(" payload: {}", String::from_utf8_lossy(v)));
+                }
+            }
+        }
+        line.push('\n');
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(LogError::at(self.path))
+    }
+
+    fn undecodable_records(&mut self, _view: &BatchView<'_>, error: &str) -> Result<(), LogError> {
+        w(
+            self.out,
+            self.path,
+            format_args!("| records could not be decoded: {error}\n"),
+        )
+    }
+
+    fn invalid_bytes(&mut self, _valid_bytes: u64, invalid: u64) -> Result<(), LogError> {
+        let name = self
+            .path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         w(
-            out,
-            path,
-            format_args!(
-                "Found {} invalid bytes at the end of {name}\n",
-                len - valid_bytes
-            ),
-        )?;
+            self.out,
+            self.path,
+            format_args!("Found {invalid} invalid bytes at the end of {name}\n"),
+        )
     }
-    Ok(())
 }
 
 pub(crate) fn codec_name(codec: Codec) -> &'static str {
     codec.name()
-}
-
-fn dump_records(
-    path: &Path,
-    view: &BatchView<'_>,
-    offsets_format: Option<OffsetsRecordFormat<'_>>,
-    out: &mut dyn Write,
-) -> Result<(), LogError> {
-    let records = match decode_records(view) {
-        Ok(r) => r,
-        Err(e) => {
-            return w(
-                out,
-                path,
-                format_args!("| records could not be decoded: {e}\n"),
-            )
-        }
-    };
-    for r in records {
-        let (offset, timestamp, sequence) = r.position_in(view);
-        let len_of = |b: &Option<Vec<u8>>| b.as_ref().map_or(-1, |v| v.len() as i64);
-        let header_keys: Vec<String> = r
-            .header_keys
-            .iter()
-            .map(|k| String::from_utf8_lossy(k).into_owned())
-            .collect();
-        let mut line = format!(
-            "| offset: {offset} {}: {timestamp} keySize: {} valueSize: {} sequence: {sequence} headerKeys: [{}]",
-            timestamp_type(view),
-            len_of(&r.key),
-            len_of(&r.value),
-            header_keys.join(",")
-        );
-        if view.is_control() {
-            line.push_str(&control_description(&r));
-        } else if let Some(format) = offsets_format {
-            let (key, value) = format(offset, r.key.as_deref(), r.value.as_deref());
-            line.push_str(&format!(" key: {key} payload: {value}"));
-        } else {
-            if let Some(k) = &r.key {
-                line.push_str(&format!(" key: {}", String::from_utf8_lossy(k)));
-            }
-            if let Some(v) = &r.value {
-                line.push_str(&format!(" payload: {}", String::from_utf8_lossy(v)));
-            }
-        }
-        line.push('\n');
-        out.write_all(line.as_bytes()).map_err(LogError::at(path))?;
-    }
-    Ok(())
 }
 
 /// A batch's records, decompressed within [`DECOMPRESSED_BATCH_BYTES_MAX`], or why not.

@@ -9,13 +9,10 @@ use std::path::{Path, PathBuf};
 
 use moldau_protocol::batch::BatchView;
 
-use crate::batch_reader::{BatchReader, ReadOutcome};
-use crate::dump::{
-    base_offset_of, codec_name, control_description, decode_records, is_consumer_offsets, open,
-    timestamp_type, OffsetsRecordFormat,
-};
+use crate::dump::{codec_name, timestamp_type, OffsetsRecordFormat};
 use crate::error::LogError;
 use crate::segment::LOG_SUFFIX;
+use crate::segment_walk::{walk_segment, RecordContent, RecordLine, SegmentSink};
 
 /// A JSON string literal.
 fn string(s: &str) -> String {
@@ -129,83 +126,75 @@ fn dump_log_json(
     offsets_format: Option<OffsetsRecordFormat<'_>>,
     out: &mut dyn Write,
 ) -> Result<(), LogError> {
-    base_offset_of(path)?;
-    let (file, len) = open(path)?;
-    let offsets_format = offsets_format.filter(|_| is_consumer_offsets(path));
-    let mut reader = BatchReader::new(&file, path, 0, len, false);
-    let mut valid_bytes = 0u64;
-    while let ReadOutcome::Batch { position, bytes } = reader.next_batch()? {
-        let view = BatchView::parse(bytes)?;
-        line(out, path, "batch", &batch_fields(&view, position))?;
-        if print_data_log {
-            dump_records_json(path, &view, offsets_format, out)?;
-        }
-        valid_bytes = position + bytes.len() as u64;
+    walk_segment(
+        path,
+        print_data_log,
+        offsets_format,
+        &mut JsonSink { path, out },
+    )
+}
+
+/// One JSON object per line, named by `type`.
+struct JsonSink<'a> {
+    path: &'a Path,
+    out: &'a mut dyn Write,
+}
+
+impl SegmentSink for JsonSink<'_> {
+    fn batch(&mut self, view: &BatchView<'_>, position: u64) -> Result<(), LogError> {
+        line(self.out, self.path, "batch", &batch_fields(view, position))
     }
-    if len > valid_bytes {
+
+    fn record(&mut self, view: &BatchView<'_>, r: RecordLine<'_>) -> Result<(), LogError> {
+        let header_keys: Vec<String> = r.header_keys.iter().map(|k| string(k)).collect();
+        let mut fields = vec![
+            ("offset", r.offset.to_string()),
+            ("timestamp_type", string(timestamp_type(view))),
+            ("timestamp", r.timestamp.to_string()),
+            ("key_size", r.key_size.to_string()),
+            ("value_size", r.value_size.to_string()),
+            ("sequence", r.sequence.to_string()),
+            ("header_keys", format!("[{}]", header_keys.join(","))),
+        ];
+        match r.content {
+            RecordContent::Control(description) => {
+                fields.push(("control", string(description.trim())))
+            }
+            RecordContent::Offsets { key, payload } => {
+                fields.push(("key", string(&key)));
+                fields.push(("payload", string(&payload)));
+            }
+            RecordContent::Raw { key, value } => {
+                fields.push(("key", bytes_text(key)));
+                fields.push(("payload", bytes_text(value)));
+            }
+        }
+        line(self.out, self.path, "record", &fields)
+    }
+
+    fn undecodable_records(&mut self, view: &BatchView<'_>, error: &str) -> Result<(), LogError> {
         line(
-            out,
-            path,
+            self.out,
+            self.path,
+            "undecodable_records",
+            &[
+                ("base_offset", view.base_offset().to_string()),
+                ("error", string(error)),
+            ],
+        )
+    }
+
+    fn invalid_bytes(&mut self, valid_bytes: u64, invalid: u64) -> Result<(), LogError> {
+        line(
+            self.out,
+            self.path,
             "invalid_bytes",
             &[
                 ("position", valid_bytes.to_string()),
-                ("bytes", (len - valid_bytes).to_string()),
+                ("bytes", invalid.to_string()),
             ],
-        )?;
+        )
     }
-    Ok(())
-}
-
-fn dump_records_json(
-    path: &Path,
-    view: &BatchView<'_>,
-    offsets_format: Option<OffsetsRecordFormat<'_>>,
-    out: &mut dyn Write,
-) -> Result<(), LogError> {
-    let records = match decode_records(view) {
-        Ok(r) => r,
-        Err(e) => {
-            return line(
-                out,
-                path,
-                "undecodable_records",
-                &[
-                    ("base_offset", view.base_offset().to_string()),
-                    ("error", string(&e)),
-                ],
-            )
-        }
-    };
-    for r in records {
-        let (offset, timestamp, sequence) = r.position_in(view);
-        let len_of = |b: &Option<Vec<u8>>| b.as_ref().map_or(-1, |v| v.len() as i64);
-        let header_keys: Vec<String> = r
-            .header_keys
-            .iter()
-            .map(|k| string(&String::from_utf8_lossy(k)))
-            .collect();
-        let mut fields = vec![
-            ("offset", offset.to_string()),
-            ("timestamp_type", string(timestamp_type(view))),
-            ("timestamp", timestamp.to_string()),
-            ("key_size", len_of(&r.key).to_string()),
-            ("value_size", len_of(&r.value).to_string()),
-            ("sequence", sequence.to_string()),
-            ("header_keys", format!("[{}]", header_keys.join(","))),
-        ];
-        if view.is_control() {
-            fields.push(("control", string(control_description(&r).trim())));
-        } else if let Some(format) = offsets_format {
-            let (key, value) = format(offset, r.key.as_deref(), r.value.as_deref());
-            fields.push(("key", string(&key)));
-            fields.push(("payload", string(&value)));
-        } else {
-            fields.push(("key", bytes_text(r.key.as_deref())));
-            fields.push(("payload", bytes_text(r.value.as_deref())));
-        }
-        line(out, path, "record", &fields)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

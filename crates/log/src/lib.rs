@@ -40,6 +40,7 @@ mod raft_log_ops;
 pub mod region_read;
 mod retention;
 mod segment;
+mod segment_walk;
 pub mod time_index;
 pub mod topic_partition;
 pub mod txn_index;
