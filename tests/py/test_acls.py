@@ -9,15 +9,25 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,
+                             KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
                                    AclPermissionType, AdminClient, NewTopic,
                                    ResourcePatternType, ResourceType)
+from kafka import KafkaAdminClient
+from kafka.protocol.txn_offset_commit import TxnOffsetCommitRequest_v0
 
+import acl_requests
 from conftest import Broker, moldau_bin
 from test_security import jaas, kcat
 
-USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret"}
+USERS = {"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret",
+         "carol": "carol-secret"}
+# Kafka's error codes, as the raw answers carry them.
+TOPIC_AUTHORIZATION_FAILED = 29
+GROUP_AUTHORIZATION_FAILED = 30
+CLUSTER_AUTHORIZATION_FAILED = 31
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
@@ -225,3 +235,177 @@ def test_moldau_acl_commands_and_kcat(acl_broker):
                   "--topic", topic)
     assert "1 ACL removed" in removed, removed
     assert "User:bob" not in run("list", "--topic", topic)
+
+
+def raw_admin(broker, user):
+    """kafka-python's admin client as `user`, to send requests one by one."""
+    return KafkaAdminClient(bootstrap_servers=broker.listeners["SASL_PLAINTEXT"],
+                            security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                            sasl_plain_username=user, sasl_plain_password=USERS[user],
+                            request_timeout_ms=30000)
+
+
+def commit_as_admin(broker, group, offsets):
+    c = Consumer(dict(conf(broker, "admin"), **{"group.id": group}))
+    c.commit(offsets=offsets, asynchronous=False)
+    c.close()
+
+
+def test_offset_fetch_hides_topics_the_principal_may_not_describe(acl_broker):
+    shown, hidden, group = unique("of-shown"), unique("of-hidden"), unique("of-group")
+    create_topics(acl_broker, shown, hidden)
+    commit_as_admin(acl_broker, group, [TopicPartition(shown, 0, 1),
+                                        TopicPartition(hidden, 0, 2)])
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.GROUP, group)
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.TOPIC, shown)
+    carol = admin_of(acl_broker, "carol")
+
+    def fetched(partitions=None):
+        request = ConsumerGroupTopicPartitions(group, partitions)
+        futures = carol.list_consumer_group_offsets([request])
+        return futures[group].result(timeout=30).topic_partitions
+
+    # Every committed topic: the undescribable one is left out.
+    everything = fetched()
+    assert [(tp.topic, tp.offset) for tp in everything] == [(shown, 1)], everything
+    # Asked by name: refused on its partitions, its offset not revealed.
+    named = {tp.topic: tp for tp in fetched([TopicPartition(shown, 0),
+                                              TopicPartition(hidden, 0)])}
+    assert named[shown].offset == 1 and named[shown].error is None, named
+    assert named[hidden].offset != 2, named
+    assert named[hidden].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, named
+
+
+def test_offset_delete_needs_read_on_the_topic(acl_broker):
+    readable, unreadable = unique("od-read"), unique("od-noread")
+    group = unique("od-group")
+    create_topics(acl_broker, readable, unreadable)
+    commit_as_admin(acl_broker, group, [TopicPartition(readable, 0, 1),
+                                        TopicPartition(unreadable, 0, 1)])
+    allow(acl_broker, "User:carol", AclOperation.DELETE, ResourceType.GROUP, group)
+    allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.TOPIC, readable)
+    client = raw_admin(acl_broker, "carol")
+    try:
+        answer = client.send_request(acl_requests.OffsetDeleteRequest_v0(
+            group_id=group, topics=[(readable, [0]), (unreadable, [0])]))
+    finally:
+        client.close()
+    assert answer.error_code == 0, answer
+    codes = {name: [code for _, code in partitions] for name, partitions in answer.topics}
+    assert codes == {readable: [0], unreadable: [TOPIC_AUTHORIZATION_FAILED]}, codes
+    # The refused topic's offset is still there.
+    admin = admin_of(acl_broker)
+    left = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    topics = {tp.topic for tp in left[group].result(timeout=30).topic_partitions}
+    assert topics == {unreadable}, topics
+
+
+def test_consumer_group_heartbeat_needs_describe_on_subscribed_topics(acl_broker):
+    seen, unseen, group = unique("cgh-seen"), unique("cgh-unseen"), unique("cgh-group")
+    create_topics(acl_broker, seen, unseen)
+    allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.GROUP, group)
+    allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.TOPIC, seen)
+    client = raw_admin(acl_broker, "carol")
+    try:
+        answer = client.send_request(acl_requests.join_heartbeat(group, [seen, unseen]))
+    finally:
+        client.close()
+    assert answer.error_code == TOPIC_AUTHORIZATION_FAILED, answer
+    assert unseen in answer.error_message and seen not in answer.error_message, answer
+
+
+def test_created_topic_configs_need_describe_configs(acl_broker):
+    prefix = unique("ct") + "-"
+    allow(acl_broker, "User:carol", AclOperation.CREATE, ResourceType.TOPIC, prefix,
+          pattern=ResourcePatternType.PREFIXED)
+    client = raw_admin(acl_broker, "carol")
+    try:
+        blind = client.send_request(acl_requests.create_topic_v5(prefix + "blind"))
+        allow(acl_broker, "User:carol", AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC,
+              prefix, pattern=ResourcePatternType.PREFIXED)
+        seeing = client.send_request(acl_requests.create_topic_v5(prefix + "seeing"))
+    finally:
+        client.close()
+    (name, error, _msg, partitions, replication, configs, tags), = blind.topics
+    assert (name, error) == (prefix + "blind", 0), blind
+    assert (partitions, replication, configs) == (-1, -1, []), blind
+    # topic_config_error_code: tagged field 0 from v5.
+    assert tags.get(0) == TOPIC_AUTHORIZATION_FAILED.to_bytes(2, "big"), blind
+    (name, error, _msg, partitions, replication, configs, tags), = seeing.topics
+    assert (error, partitions, replication) == (0, 1, 1), seeing
+    assert any(c[0] == "cleanup.policy" for c in configs), seeing
+    assert 0 not in tags, seeing
+
+
+def test_log_dirs_need_cluster_describe_and_alter(acl_broker):
+    topic = unique("logdirs")
+    create_topics(acl_broker, topic)
+    admin, carol = raw_admin(acl_broker, "admin"), raw_admin(acl_broker, "carol")
+    try:
+        described = admin.send_request(acl_requests.DescribeLogDirsRequest_v1(topics=None))
+        refused = carol.send_request(acl_requests.DescribeLogDirsRequest_v1(topics=None))
+        log_dir = described.results[0][1]
+        moved = carol.send_request(acl_requests.AlterReplicaLogDirsRequest_v1(
+            dirs=[(log_dir, [(topic, [0])])]))
+    finally:
+        admin.close()
+        carol.close()
+    assert any(topic == t[0] for t in described.results[0][2]), described
+    # v1 has no top-level error: a principal without DESCRIBE on the cluster sees none.
+    assert refused.results == [], refused
+    assert moved.results == [(topic, [(0, CLUSTER_AUTHORIZATION_FAILED)])], moved
+
+
+def test_transactional_offsets_need_group_and_topic_read(acl_broker):
+    topic, group = unique("txo-in"), unique("txo-group")
+    txn = unique("txo-txn")
+    create_topics(acl_broker, topic)
+    allow(acl_broker, "User:carol", AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, txn)
+    # DESCRIBE lets the producer find the group's coordinator, READ is what it lacks.
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.GROUP, group)
+    metadata = Consumer(dict(conf(acl_broker, "carol"), **{"group.id": group}))
+    p = Producer(dict(conf(acl_broker, "carol"), **{"transactional.id": txn}))
+    p.init_transactions(30)
+
+    def send_offsets():
+        p.begin_transaction()
+        try:
+            p.send_offsets_to_transaction([TopicPartition(topic, 0, 1)],
+                                          metadata.consumer_group_metadata(), 30)
+        except KafkaException as e:
+            p.abort_transaction(30)
+            return e.args[0].code()
+        p.abort_transaction(30)
+        return None
+
+    try:
+        # AddOffsetsToTxn: READ on the group.
+        assert send_offsets() == KafkaError.GROUP_AUTHORIZATION_FAILED
+        # TxnOffsetCommit: READ on the topic.
+        allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.GROUP, group)
+        assert send_offsets() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.TOPIC, topic)
+        assert send_offsets() is None
+    finally:
+        metadata.close()
+
+
+def test_txn_offset_commit_needs_transactional_id_write_and_group_read(acl_broker):
+    topic, group, txn = unique("tx-in"), unique("tx-group"), unique("tx-txn")
+    create_topics(acl_broker, topic)
+    allow(acl_broker, "User:carol", AclOperation.READ, ResourceType.TOPIC, topic)
+    client = raw_admin(acl_broker, "carol")
+
+    def commit():
+        answer = client.send_request(TxnOffsetCommitRequest_v0(
+            transactional_id=txn, group_id=group, producer_id=1000, producer_epoch=0,
+            topics=[(topic, [(0, 1, "")])]))
+        return [code for _, partitions in answer.topics for _, code in partitions]
+
+    try:
+        assert commit() == [TRANSACTIONAL_ID_AUTHORIZATION_FAILED]
+        allow(acl_broker, "User:carol", AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID,
+              txn)
+        assert commit() == [GROUP_AUTHORIZATION_FAILED]
+    finally:
+        client.close()

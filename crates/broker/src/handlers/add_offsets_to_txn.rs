@@ -1,11 +1,13 @@
 //! AddOffsetsToTxn: the `__consumer_offsets` partition of a group joins the
 //! producer's transaction, so that its COMMIT or ABORT marker also completes the
 //! offsets the producer then commits there (TxnOffsetCommit). The transaction
-//! coordinator treats it as AddPartitionsToTxn of that one partition.
+//! coordinator treats it as AddPartitionsToTxn of that one partition. Needs WRITE on
+//! the transactional id, then READ on the group, as in Kafka.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_coordinator::txn::{AddOffsets, TxnRequest, TxnResponse};
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 use moldau_protocol::ResponseError;
 
@@ -15,6 +17,18 @@ const PRODUCER_FENCED_VERSION: i16 = 2;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AddOffsetsToTxnRequest = super::decode(&ctx, body)?;
+    let access = ctx.access();
+    let refused = if !access.transactional_id(AclOperation::Write, request.transactional_id.as_str())
+    {
+        Some(ResponseError::TransactionalIdAuthorizationFailed)
+    } else if !access.group(AclOperation::Read, request.group_id.as_str()) {
+        Some(ResponseError::GroupAuthorizationFailed)
+    } else {
+        None
+    };
+    if let Some(error) = refused {
+        return ctx.ready(&AddOffsetsToTxnResponse::default().with_error_code(error.code()));
+    }
     // The markers go to the group's offsets partition: it must exist (a producer may
     // send offsets before any consumer looked the group up).
     if let Err(e) = ctx.broker.ensure_offsets_topic().await {

@@ -1,6 +1,9 @@
 //! CreateTopics: validate, create through the controller, report configs (v5+).
 //! Needs CREATE on the cluster or on the topic (TOPIC_AUTHORIZATION_FAILED); limited
-//! by the controller mutation quota (strict from v6, KIP-599).
+//! by the controller mutation quota (strict from v6, KIP-599). A created topic's
+//! configs, partition count and replication factor are reported only with
+//! DESCRIBE_CONFIGS on it (else TOPIC_AUTHORIZATION_FAILED as its config error), as
+//! Kafka's controller does.
 
 use super::mutation_quota;
 use crate::controller::NewTopic;
@@ -121,7 +124,17 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                     .with_error_message(None)
                     .with_num_partitions(partitions)
                     .with_replication_factor(replication);
-                if ctx.version >= 5 {
+                if !access.topic(AclOperation::DescribeConfigs, &name) {
+                    result = result
+                        .with_num_partitions(-1)
+                        .with_replication_factor(-1)
+                        .with_topic_config_error_code(
+                            ResponseError::TopicAuthorizationFailed.code(),
+                        );
+                    if ctx.version >= 5 {
+                        result = result.with_configs(Some(Vec::new()));
+                    }
+                } else if ctx.version >= 5 {
                     result = result.with_configs(Some(described));
                 }
                 if ctx.version >= 7 {

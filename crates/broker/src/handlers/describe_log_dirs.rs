@@ -2,11 +2,14 @@
 //! Kafka reports it), error (KAFKA_STORAGE_ERROR when offline), the filesystem's
 //! total and usable bytes, and per replica its size, offset lag (0 for the current
 //! log, how far a `-future` copy is behind it) and whether it is a future copy.
-//! `topics` null asks for every partition, else exactly the ones listed.
+//! `topics` null asks for every partition, else exactly the ones listed. Needs
+//! DESCRIBE on the cluster: without it the answer is CLUSTER_AUTHORIZATION_FAILED
+//! (v3+) and no directories, as from Kafka.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
 use moldau_log::{LogDirDescription, TopicPartition};
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
 };
@@ -18,6 +21,12 @@ use std::collections::{BTreeMap, HashSet};
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeLogDirsRequest = super::decode(&ctx, body)?;
+    if !ctx.access().cluster(AclOperation::Describe) {
+        return ctx.ready(
+            &DescribeLogDirsResponse::default()
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code()),
+        );
+    }
     let wanted: Option<HashSet<TopicPartition>> = request.topics.map(|topics| {
         topics
             .iter()
