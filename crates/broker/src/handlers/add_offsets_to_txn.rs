@@ -18,14 +18,14 @@ const PRODUCER_FENCED_VERSION: i16 = 2;
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AddOffsetsToTxnRequest = super::decode(&ctx, body)?;
     let access = ctx.access();
-    let refused = if !access.transactional_id(AclOperation::Write, request.transactional_id.as_str())
-    {
-        Some(ResponseError::TransactionalIdAuthorizationFailed)
-    } else if !access.group(AclOperation::Read, request.group_id.as_str()) {
-        Some(ResponseError::GroupAuthorizationFailed)
-    } else {
-        None
-    };
+    let refused =
+        if !access.transactional_id(AclOperation::Write, request.transactional_id.as_str()) {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        } else if !access.group(AclOperation::Read, request.group_id.as_str()) {
+            Some(ResponseError::GroupAuthorizationFailed)
+        } else {
+            None
+        };
     if let Some(error) = refused {
         return ctx.ready(&AddOffsetsToTxnResponse::default().with_error_code(error.code()));
     }

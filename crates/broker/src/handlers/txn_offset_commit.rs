@@ -6,9 +6,9 @@
 //! on each topic (TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
+use crate::request_access::Access;
 use bytes::Bytes;
 use moldau_coordinator::{GroupRequest, GroupResponse};
-use crate::request_access::Access;
 use moldau_metadata::MetadataImage;
 use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::txn_offset_commit_response::{
@@ -55,7 +55,10 @@ fn refusal(access: &Access, request: &TxnOffsetCommitRequest) -> Option<Response
 }
 
 /// `error` on every partition of `request`.
-fn every_partition(request: &TxnOffsetCommitRequest, error: ResponseError) -> TxnOffsetCommitResponse {
+fn every_partition(
+    request: &TxnOffsetCommitRequest,
+    error: ResponseError,
+) -> TxnOffsetCommitResponse {
     let topics = request
         .topics
         .iter()
