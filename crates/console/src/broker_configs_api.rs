@@ -2,16 +2,16 @@
 //! it (value and source of every property), and dynamic updates of the cluster-wide
 //! defaults, as `kafka-configs.sh --entity-type brokers --entity-default --alter`.
 
+use crate::config_changes::AlterConfigsBody;
 use crate::console::Console;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{require_confirmation, JsonBody};
 use crate::topics_api::source_name;
 use axum::extract::State;
 use axum::Json;
 use moldau_broker::config::BROKER_PROPERTIES;
 use moldau_broker::topic_config::{resolve_broker_value, ConfigSource};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::Serialize;
 use std::sync::Arc;
 
 /// One broker property.
@@ -49,34 +49,16 @@ pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<BrokerConfigE
     )
 }
 
-/// Body of `PATCH /api/v1/broker-configs`.
-#[derive(Debug, Deserialize)]
-pub struct AlterBrokerConfigsBody {
-    /// Dynamic cluster-wide values to set.
-    #[serde(default)]
-    pub set: BTreeMap<String, String>,
-    /// Dynamic values to remove (back to each broker's configured value).
-    #[serde(default)]
-    pub reset: Vec<String>,
-    #[serde(default)]
-    pub confirm: bool,
-}
-
 /// `PATCH /api/v1/broker-configs`
 pub async fn alter(
     State(console): State<Arc<Console>>,
-    JsonBody(body): JsonBody<AlterBrokerConfigsBody>,
+    JsonBody(body): JsonBody<AlterConfigsBody>,
 ) -> ApiResult<Json<Vec<BrokerConfigEntry>>> {
-    let mut changes: Vec<(String, Option<String>)> =
-        body.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-    changes.extend(body.reset.into_iter().map(|k| (k, None)));
-    if changes.is_empty() {
-        return Err(ApiError::BadRequest("no config changes given".into()));
-    }
+    let (changes, confirmed) = body.changes()?;
     // Validated first, so a typo or a static property is reported before anything.
     console.broker.alter_broker_configs(&changes, true).await?;
     require_confirmation(
-        body.confirm,
+        confirmed,
         "changing broker configs affects every broker of the cluster",
     )?;
     console.broker.alter_broker_configs(&changes, false).await?;

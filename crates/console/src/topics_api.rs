@@ -2,6 +2,7 @@
 //! through the broker's controller methods, the same path CreateTopics, DeleteTopics,
 //! IncrementalAlterConfigs and CreatePartitions take.
 
+use crate::config_changes::AlterConfigsBody;
 use crate::console::Console;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody, PathParams, QueryParams};
@@ -290,19 +291,6 @@ pub async fn delete(
     ))
 }
 
-/// Body of `PATCH /api/v1/topics/{name}/configs`.
-#[derive(Debug, Deserialize)]
-pub struct AlterConfigsBody {
-    /// Overrides to set.
-    #[serde(default)]
-    pub set: BTreeMap<String, String>,
-    /// Overrides to remove (back to the broker's value).
-    #[serde(default)]
-    pub reset: Vec<String>,
-    #[serde(default)]
-    pub confirm: bool,
-}
-
 /// `PATCH /api/v1/topics/{name}/configs`
 pub async fn alter_configs(
     State(console): State<Arc<Console>>,
@@ -310,19 +298,14 @@ pub async fn alter_configs(
     JsonBody(body): JsonBody<AlterConfigsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
     topic(&console.broker.metadata.image(), &name)?;
-    let mut changes: Vec<(String, Option<String>)> =
-        body.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-    changes.extend(body.reset.into_iter().map(|k| (k, None)));
-    if changes.is_empty() {
-        return Err(ApiError::BadRequest("no config changes given".into()));
-    }
+    let (changes, confirmed) = body.changes()?;
     // Validate before asking for confirmation, so a typo is reported first.
     console
         .broker
         .alter_topic_configs(&name, &changes, true)
         .await?;
     require_confirmation(
-        body.confirm,
+        confirmed,
         &format!("changing configs of topic '{name}' affects its data"),
     )?;
     console
