@@ -42,12 +42,22 @@
     setTimeout(() => { button.textContent = was; }, 1500);
   };
 
+  // Escape closes the drawer on show. One listener for the page's lifetime: the
+  // messages tab is built afresh on every visit, and a listener per drawer would
+  // pile up (and keep every old drawer alive).
+  let openDrawer = null;
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && openDrawer) openDrawer.close();
+  });
+
   // The detail drawer: one record in full, with copy buttons.
   function drawer(name) {
     const body = h("div.drawer-body");
     const el = h("aside.drawer.hidden", { id: "msg-drawer", role: "dialog", "aria-label": "Record" }, body);
-    const close = () => { el.classList.add("hidden"); };
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
+    const close = () => {
+      el.classList.add("hidden");
+      if (openDrawer && openDrawer.el === el) openDrawer = null;
+    };
     const part = (label, v, r, which) => {
       const link = `/api/v1/topics/${M.enc(name)}/partitions/${r.partition}/records/${r.offset}/${which}`;
       const copyBtn = h("button.small", { id: `copy-${which}`, type: "button", text: "Copy", disabled: !v, onclick: (e) => M.copy(v.data, e.target) });
@@ -57,7 +67,7 @@
         v && v.truncated ? h("div.trunc", {}, `Showing the start of ${M.fmtBytes(v.size)}. `,
           h("a", { href: link, download: "", text: "Download the full " + which })) : null];
     };
-    return {
+    const self = {
       el,
       open(r) {
         M.replace(body,
@@ -71,9 +81,11 @@
             h("tbody", {}, r.headers.map((x) => h("tr", {}, h("td.mono", { text: x.key }),
               h("td.mono", { text: x.value ? x.value.data : "null" }))))));
         el.classList.remove("hidden");
+        openDrawer = self;
       },
       close,
     };
+    return self;
   }
 
   M.messagesTab = function (el, name, topic) {
