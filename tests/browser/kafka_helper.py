@@ -12,14 +12,24 @@
     kafka_helper.py txn-open BOOTSTRAP TOPIC TRANSACTIONAL_ID SECONDS
         Begins a transaction, produces one record in it, prints "open", waits
         SECONDS and aborts it.
+    kafka_helper.py hang BOOTSTRAP TOPIC PARTITION PRODUCER_ID AGE_S
+        Writes three records with raw Produce requests: "before", then "hanging" in a
+        transaction of PRODUCER_ID (an id no coordinator handed out) timestamped
+        AGE_S ago and never ended, then "after"; prints "start OFFSET" of the
+        hanging one. Only an operator can end that transaction.
+    kafka_helper.py read-committed BOOTSTRAP TOPIC PARTITION WANT SECONDS
+        Reads the partition from the start with isolation.level=read_committed
+        until it has WANT records or SECONDS passed; prints "values" and a JSON list.
 Progress goes to stdout, one line per step.
 """
 
 import json
+import socket
+import struct
 import sys
 import time
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 
 def produce(bootstrap, topic, count):
@@ -98,6 +108,95 @@ def txn_open(bootstrap, topic, txid, seconds):
     print("aborted", flush=True)
 
 
+def _crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def _varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _batch(value, timestamp, producer_id, producer_epoch, transactional):
+    """One record batch (magic 2, uncompressed) holding one keyless record."""
+    v = value.encode()
+    record = b"\0" + _varint(0) + _varint(0) + _varint(-1) + _varint(len(v)) + v + _varint(0)
+    record = _varint(len(record)) + record
+    attributes = 0x10 if transactional else 0
+    after_crc = struct.pack(">hiqqqhii", attributes, 0, timestamp, timestamp,
+                            producer_id, producer_epoch, 0 if producer_id >= 0 else -1, 1) + record
+    head = struct.pack(">ib", 0, 2)  # partition leader epoch, magic
+    body = head + struct.pack(">I", _crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(body)) + body
+
+
+def _produce_raw(bootstrap, topic, partition, batch):
+    """Produce v3 (acks=all) of one batch; returns its base offset."""
+    host, port = bootstrap.rsplit(":", 1)
+    t = topic.encode()
+    client = b"browser-test-raw"
+    body = struct.pack(">hhih", 0, 3, 1, len(client)) + client
+    body += struct.pack(">hhi", -1, -1, 10000)  # null transactional id, acks, timeout
+    body += struct.pack(">ih", 1, len(t)) + t + struct.pack(">iii", 1, partition, len(batch)) + batch
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(struct.pack(">i", len(body)) + body)
+        size = struct.unpack(">i", _read(s, 4))[0]
+        answer = _read(s, size)
+    name_len = struct.unpack(">h", answer[8:10])[0]
+    at = 10 + name_len + 4
+    _partition, error, base_offset = struct.unpack(">ihq", answer[at:at + 14])
+    if error:
+        sys.exit(f"produce refused with error {error}")
+    return base_offset
+
+
+def _read(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            sys.exit("connection closed")
+        buf += chunk
+    return buf
+
+
+def hang(bootstrap, topic, partition, producer_id, age_s):
+    now = int(time.time() * 1000)
+    _produce_raw(bootstrap, topic, partition, _batch("before", now, -1, -1, False))
+    start = _produce_raw(bootstrap, topic, partition,
+                         _batch("hanging", now - int(age_s * 1000), producer_id, 0, True))
+    _produce_raw(bootstrap, topic, partition, _batch("after", now, -1, -1, False))
+    print(f"start {start}", flush=True)
+
+
+def read_committed(bootstrap, topic, partition, want, seconds):
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "browser-test-read-committed",
+        "isolation.level": "read_committed",
+        "enable.auto.commit": False,
+    })
+    c.assign([TopicPartition(topic, partition, 0)])
+    values = []
+    deadline = time.time() + seconds
+    while len(values) < want and time.time() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            values.append(m.value().decode())
+    c.close()
+    print("values " + json.dumps(values), flush=True)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "produce":
@@ -108,5 +207,9 @@ if __name__ == "__main__":
         txn_open(args[0], args[1], args[2], float(args[3]))
     elif cmd == "hold848":
         hold848(args[0], args[1], args[2], float(args[3]))
+    elif cmd == "hang":
+        hang(args[0], args[1], int(args[2]), int(args[3]), float(args[4]))
+    elif cmd == "read-committed":
+        read_committed(args[0], args[1], int(args[2]), int(args[3]), float(args[4]))
     else:
         sys.exit(f"unknown command {cmd}")

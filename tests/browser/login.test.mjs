@@ -146,6 +146,10 @@ test("a change needs the session's CSRF token", async () => {
   const without = await fromPage("POST", "/topics", body, null);
   assert.equal(without.status, 403);
   assert.equal(without.body.error, "csrf_token_required");
+  // Aborting a transaction is a change like any other.
+  const abort = await fromPage("POST", "/transactions/abort", { topic: "csrf-checked", partition: 0, start_offset: 0, confirm: true }, null);
+  assert.equal(abort.status, 403);
+  assert.equal(abort.body.error, "csrf_token_required");
   const csrf = await page.evaluate(async () => (await (await fetch("/api/v1/session")).json()).csrf_token);
   assert.ok(csrf);
   const withToken = await fromPage("POST", "/topics", body, csrf);

@@ -4,11 +4,52 @@
 (function () {
   const M = window.Moldau, h = M.h;
 
+  // Open transactions no coordinator will finish, each with an Abort button (an
+  // ABORT marker written by the partition's leader, as `moldau transactions abort`).
+  function hangingPanel(el) {
+    const result = h("div", { id: "hanging-result" });
+    const table = h("div");
+    const abort = async (t) => {
+      M.replace(result);
+      const ok = await M.confirmAction({
+        title: "Abort this transaction?",
+        okLabel: "Abort transaction",
+        body: [h("p", {}, "An ABORT marker is written to ", h("code", { text: `${t.topic}-${t.partition}` }),
+          ` for producer ${t.producer_id} (epoch ${t.producer_epoch}). Its records from offset ${M.fmtNum(t.start_offset)} on are then skipped by read_committed consumers, which move past them. This cannot be undone.`)],
+      });
+      if (!ok) return;
+      try {
+        const r = await M.api("POST", "/transactions/abort", { topic: t.topic, partition: t.partition, start_offset: t.start_offset, confirm: true });
+        M.replace(result, M.okBox(`Aborted the transaction of producer ${r.producer_id} on ${r.topic}-${r.partition}.`));
+        await load();
+      } catch (e) { M.replace(result, M.errorBox(e)); }
+    };
+    const load = async () => {
+      let r;
+      try { r = await M.get("/transactions/hanging"); } catch (e) { M.replace(table, M.errorBox(e)); return; }
+      M.replace(table,
+        h("p.muted", { text: `Open on a partition this broker leads, idle longer than transaction.max.timeout.ms (${M.fmtDuration(r.max_timeout_ms)}), and not being finished by a coordinator.` }),
+        r.loading ? M.infoBox("Some coordinator partitions are still loading; a listed transaction may still be finished by its coordinator.") : null,
+        r.transactions.length === 0 ? h("p.muted", { id: "hanging-none", text: "No hanging transactions." }) : h("div.scroll", {}, h("table", { id: "hanging-table" },
+          h("thead", {}, h("tr", {}, ["Partition", "Producer id", "Epoch", "Start offset", "Last write", "Idle for", ""].map((x) => h("th", { text: x })))),
+          h("tbody", {}, r.transactions.map((t) => h("tr.bad", { "data-hanging": `${t.topic}-${t.partition}@${t.start_offset}` },
+            h("td.mono", { text: `${t.topic}-${t.partition}` }), h("td.num", { text: String(t.producer_id) }),
+            h("td.num", { text: String(t.producer_epoch) }), h("td.num", { text: M.fmtNum(t.start_offset) }),
+            h("td", { text: M.fmtTime(t.last_timestamp) }), h("td", { text: M.fmtDuration(t.idle_ms) }),
+            h("td", {}, h("button.small.danger", { type: "button", text: "Abort…", "data-abort": `${t.topic}-${t.partition}@${t.start_offset}`, onclick: () => abort(t) }))))))),
+        r.count > r.transactions.length ? h("p.muted", { text: `Only the first ${r.transactions.length} of ${r.count} are listed.` }) : null);
+    };
+    M.replace(el, h("h2", { text: "Hanging transactions" }), result, table);
+    return load;
+  }
+
   M.route(/^\/transactions$/, "transactions", async (main) => {
     const body = h("div", { id: "transactions" });
+    const hanging = h("div", { id: "hanging" });
     M.replace(main, h("h1", { text: "Transactions" }),
       h("p.muted", { text: "Transactional ids this broker's transaction coordinator keeps. An open transaction older than its timeout is marked: the coordinator aborts those itself." }),
-      body);
+      body, hanging);
+    M.every(10000, hangingPanel(hanging));
     M.every(5000, async () => {
       let r;
       try { r = await M.get("/transactions"); } catch (e) { M.replace(body, M.errorBox(e)); return; }
