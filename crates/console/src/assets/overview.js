@@ -64,9 +64,10 @@
         { name: "records in/s", points: pts("records_in_per_sec") },
         { name: "records out/s (delivered)", points: pts("records_out_per_sec") }], { domain, empty: "Collecting samples (one every 5 s)…" }));
       M.replace(brokers, h("div.scroll", {}, h("table", {},
-        h("thead", {}, h("tr", {}, ["Id", "Address", "Controller", "Up since"].map((x) => h("th", { text: x })))),
-        h("tbody", {}, o.brokers.map((b) => h("tr", {},
-          h("td", { text: b.id }), h("td.mono", { text: `${b.host}:${b.port}` }),
+        h("thead", {}, h("tr", {}, ["Id", "Address", "Rack", "State", "Controller", "Up since"].map((x) => h("th", { text: x })))),
+        h("tbody", {}, o.brokers.map((b) => h("tr", { class: b.fenced ? "bad" : null, "data-broker": b.id },
+          h("td", { text: b.id }), h("td.mono", { text: `${b.host}:${b.port}` }), h("td", { text: b.rack || "–" }),
+          h("td", {}, h("span.badge", { class: b.fenced ? "Dead" : "Stable", text: b.fenced ? "fenced" : "serving" })),
           h("td", { text: b.controller ? "yes" : "" }), h("td", { text: M.fmtTime(b.up_since_ms) })))))));
       if (!o.groups_by_state) {
         M.replace(groups, M.infoBox("The group coordinator did not answer."));
@@ -99,8 +100,23 @@
           h("td.num", { text: r.lag === null ? "–" : M.fmtNum(r.lag) })))))));
   }
 
+  // Partitions whose replicas are being moved (ListPartitionReassignments).
+  function reassignmentsPanel(r) {
+    return [h("h2", { text: "Reassignments in progress" }),
+      r.reassignments.length === 0 ? h("p.muted", { id: "reassignments-none", text: "No partition is being reassigned." })
+        : h("div.scroll", {}, h("table", { id: "reassignments" },
+          h("thead", {}, h("tr", {}, ["Topic", "Partition", "Replicas", "Adding", "Removing", "ISR", "Leader"].map((x) => h("th", { text: x })))),
+          h("tbody", {}, r.reassignments.map((p) => h("tr.warn", {},
+            h("td", {}, h("a", { href: `#/topics/${M.enc(p.topic)}/partitions`, text: p.topic })), h("td.num", { text: p.partition }),
+            h("td", { text: p.replicas.join(", ") }), h("td", { text: p.adding.join(", ") || "–" }),
+            h("td", { text: p.removing.join(", ") || "–" }), h("td", { text: p.isr.join(", ") }),
+            h("td", { text: p.leader >= 0 ? p.leader : "none" })))))),
+      r.count > r.reassignments.length ? h("p.muted", { text: `Only the first ${r.reassignments.length} of ${r.count} are listed.` }) : null];
+  }
+
   M.route(/^\/brokers$/, "brokers", async (main) => {
     const body = h("div", { id: "brokers" });
+    const moving = h("div", { id: "reassignments-panel" });
     const configsEl = h("div", { id: "broker-configs" });
     const loadConfigs = async () => {
       try { drawConfigs(await M.get("/broker-configs")); } catch (e) { M.replace(configsEl, M.errorBox(e)); }
@@ -114,17 +130,18 @@
       overridesLabel: "Set values only",
       sourceLabel: (c) => ({ DYNAMIC_DEFAULT_BROKER_CONFIG: "dynamic", STATIC_BROKER_CONFIG: "config file", DEFAULT_CONFIG: "default" }[c.source] || c.source),
     }, loadConfigs);
-    M.replace(main, h("h1", { text: "Brokers" }), body,
+    M.replace(main, h("h1", { text: "Brokers" }), body, moving,
       h("h2", { text: "Broker configs" }),
       h("p.muted", { text: "This broker's configuration. Dynamic properties can be changed for the whole cluster (as kafka-configs.sh --entity-type brokers --entity-default); the others are read-only here." }),
       configsEl);
     loadConfigs();
     M.every(10000, async () => {
-      let list, cluster;
+      let list, cluster, reassignments;
       try {
-        [list, cluster] = await Promise.all([M.get("/brokers"), M.get("/cluster")]);
+        [list, cluster, reassignments] = await Promise.all([M.get("/brokers"), M.get("/cluster"), M.get("/reassignments")]);
       } catch (e) { M.replace(body, M.errorBox(e)); return; }
-      M.replace(body, quorumPanel(cluster.quorum), list.map((b) => h("div.panel", {},
+      M.replace(moving, reassignmentsPanel(reassignments));
+      M.replace(body, quorumPanel(cluster.quorum), list.map((b) => h("div.panel", { class: b.fenced ? "fenced" : null, "data-broker": b.id },
         h("h2", { text: `Broker ${b.id}${b.controller ? " (controller)" : ""}${b.fenced ? " (fenced)" : ""}` }),
         h("dl.kv", {},
           h("dt", { text: "Address" }), h("dd.mono", { text: `${b.host}:${b.port}` }),
