@@ -217,6 +217,37 @@ test("produce a record in the UI and see it in the message browser", async () =>
   assert.equal(await page.locator("#messages tbody tr").count(), 0);
 });
 
+// Listeners of `type` on the document, as Chromium's DevTools count them.
+async function documentListeners(type) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { result } = await cdp.send("Runtime.evaluate", { expression: "document" });
+    const { listeners } = await cdp.send("DOMDebugger.getEventListeners", { objectId: result.objectId });
+    return listeners.filter((l) => l.type === type).length;
+  } finally {
+    await cdp.detach();
+  }
+}
+
+test("the record drawer keeps one Escape listener however often the topic opens", async () => {
+  await go("#/topics/browser-orders");
+  await page.locator("#messages tbody tr").first().waitFor();
+  const first = await documentListeners("keydown");
+  // In-page navigation (no reload): each visit builds the messages tab afresh.
+  for (let i = 0; i < 3; i++) {
+    await go("#/topics");
+    await page.locator("#topics a", { hasText: "browser-orders" }).waitFor();
+    await go("#/topics/browser-orders");
+    await page.locator("#messages tbody tr").first().waitFor();
+  }
+  assert.equal(await documentListeners("keydown"), first, "a keydown listener per visit");
+  // Escape still closes the drawer.
+  await page.locator("#messages tbody tr").first().click();
+  await page.locator("#msg-drawer:not(.hidden)").waitFor();
+  await page.keyboard.press("Escape");
+  await page.locator("#msg-drawer.hidden").waitFor({ state: "attached" });
+});
+
 test("topic tabs are links; configs search, human values and one Save; unknown topic page", async () => {
   // A tab's own address opens it directly.
   await go("#/topics/browser-orders/partitions");
@@ -511,5 +542,59 @@ test("transactions, SCRAM users and ACLs pages", async () => {
   for (const part of ["TOPIC", "PREFIXED", "WRITE", "DENY"]) assert.match(text, new RegExp(part));
   assert.match(await page.locator("#acls").textContent(), /Not enforced/);
   await shot("acls");
+  assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
+});
+
+test("a hanging transaction is aborted from the transactions page; read_committed moves past it", async () => {
+  const created = await api("POST", "/topics", { name: "browser-hang", partitions: 1, confirm: true });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  // A transactional record an hour old whose producer no coordinator knows: the
+  // transaction never ends by itself.
+  let start;
+  await helper(["hang", kafka, "browser-hang", "0", "987654", "3600"], (line) => {
+    const m = line.match(/^start (\d+)$/);
+    if (m) start = Number(m[1]);
+  }).done;
+  assert.equal(start, 1);
+  const readCommitted = async (seconds) => {
+    let values;
+    await helper(["read-committed", kafka, "browser-hang", "0", "2", String(seconds)], (line) => {
+      if (line.startsWith("values ")) values = JSON.parse(line.slice("values ".length));
+    }).done;
+    return values;
+  };
+  // The open transaction holds the last stable offset: "after" stays out of reach.
+  assert.deepEqual(await readCommitted(15), ["before"]);
+
+  await go("#/transactions");
+  const key = "browser-hang-0@1";
+  const row = page.locator(`#hanging-table tr[data-hanging='${key}']`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /987654/);
+  // The API refuses without confirmation, changing nothing.
+  const unconfirmed = await api("POST", "/transactions/abort", { topic: "browser-hang", partition: 0, start_offset: 1 });
+  assert.equal(unconfirmed.status, 400);
+  assert.equal(unconfirmed.body.error, "confirmation_required");
+  await shot("transactions-hanging");
+  // Cancelling changes nothing either.
+  await page.click(`button[data-abort='${key}']`);
+  await page.locator("#confirm-dialog[open]").waitFor();
+  await page.click("#confirm-cancel");
+  assert.equal((await api("GET", "/transactions/hanging")).body.count, 1);
+  await page.click(`button[data-abort='${key}']`);
+  await page.locator("#confirm-dialog[open]").waitFor();
+  assert.match(await page.locator("#confirm-body").textContent(), /browser-hang-0.*987654/);
+  await shot("transactions-abort-confirm");
+  await page.click("#confirm-ok");
+  await page.locator("#hanging-result .message.ok").waitFor();
+  await page.locator("#hanging-none").waitFor();
+  await shot("transactions-after-abort");
+
+  // The ABORT marker moved the last stable offset past the records: a read_committed
+  // consumer gets "after", and never the aborted record.
+  assert.deepEqual(await readCommitted(30), ["before", "after"]);
+  const again = await api("POST", "/transactions/abort", { topic: "browser-hang", partition: 0, start_offset: 1, confirm: true });
+  assert.equal(again.status, 409);
+  assert.match(again.body.message, /no open transaction starts at offset 1/);
   assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
 });

@@ -2,7 +2,7 @@
 # Browser tests of the web console: installs what they need if missing (Debian's
 # Chromium with apt-get, playwright-core with npm into tests/browser/node_modules,
 # confluent-kafka into ./.venv), builds moldau, and runs the tests against a broker
-# they start themselves. Screenshots land in test-artifacts/console/.
+# they start themselves (one broker, and a three-node cluster). Screenshots land in test-artifacts/console/.
 #
 #   tests/browser/run.sh            # from anywhere; uses $CARGO_TARGET_DIR if set
 #   MOLDAU_BIN=path/to/moldau tests/browser/run.sh   # skip the build
@@ -46,4 +46,4 @@ fi
 mkdir -p test-artifacts/console
 say "browser tests (Chromium $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | awk '{print $2}'))"
 cd "$here"
-exec node --test --test-concurrency=1 console.test.mjs login.test.mjs
+exec node --test --test-concurrency=1 console.test.mjs login.test.mjs cluster.test.mjs

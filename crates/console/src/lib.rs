@@ -17,6 +17,7 @@ pub mod assets;
 pub mod broker_configs_api;
 pub mod browse;
 pub mod cluster_api;
+pub mod config_changes;
 pub mod console;
 pub mod consumer_group_view;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod extract;
 pub mod group_admin;
 pub mod groups_api;
 pub mod guard;
+pub mod hanging_transactions;
 pub mod history;
 pub mod json_layout;
 pub mod json_path;
@@ -32,6 +34,7 @@ pub mod login;
 pub mod offsets_log;
 pub mod prometheus;
 pub mod reader;
+pub mod reassignments_api;
 pub mod records_api;
 pub mod render;
 pub mod replication_metrics;
@@ -63,6 +66,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/cluster", get(cluster_api::overview))
         .route("/cluster/throughput", get(cluster_api::throughput))
         .route("/brokers", get(cluster_api::list))
+        .route("/reassignments", get(reassignments_api::list))
         .route(
             "/broker-configs",
             get(broker_configs_api::list).patch(broker_configs_api::alter),
@@ -97,6 +101,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/session", get(login::session))
         .route("/groups", get(groups_api::list))
         .route("/transactions", get(transactions_api::list))
+        .route("/transactions/hanging", get(hanging_transactions::list))
+        .route("/transactions/abort", post(hanging_transactions::abort))
         .route("/users", get(users_api::list))
         .route("/acls", get(acls_api::list))
         .route(
