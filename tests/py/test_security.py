@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from conftest import Broker
+from conftest import Broker, moldau_bin
 
 OPENSSL = shutil.which("openssl")
 KCAT = shutil.which("kcat") or shutil.which("kafkacat")
@@ -267,3 +267,51 @@ def test_kcat_over_ssl_and_sasl(secure_broker, pki):
                "-X", "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=PLAIN",
                "-X", "sasl.username=alice", "-X", "sasl.password=nope", "-L", "-m", "5")
     assert out.returncode != 0
+
+
+def encrypted_keystore(pki, password):
+    """The broker's certificate and its key as encrypted PKCS#8 (AES-256, PBKDF2)."""
+    openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "server.key",
+            "-out", "server-encrypted.key", "-passout", f"pass:{password}", cwd=pki)
+    path = os.path.join(pki, "server-encrypted-keystore.pem")
+    with open(path, "w") as out:
+        for part in ("server.pem", "server-encrypted.key"):
+            with open(os.path.join(pki, part)) as f:
+                out.write(f.read())
+    return path
+
+
+def as_flags(settings):
+    flags = []
+    for k, v in settings.items():
+        flags += ["--set", f"{k}={v}"]
+    return flags
+
+
+def test_encrypted_private_key_with_ssl_key_password(pki):
+    settings = {
+        "listeners": "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": encrypted_keystore(pki, "key-secret"),
+        "ssl.key.password": "key-secret",
+    }
+    b = Broker(as_flags(settings))
+    try:
+        round_trip(client_config(b, "SSL", pki, client=None))
+    finally:
+        b.close()
+    # A wrong password, or none, stops start-up with a message naming the property.
+    for password in ("wrong", None):
+        s = dict(settings)
+        s.pop("ssl.key.password")
+        if password is not None:
+            s["ssl.key.password"] = password
+        d = tempfile.mkdtemp(prefix="moldau-py-")
+        try:
+            out = subprocess.run([moldau_bin(), "serve", "--listen", "127.0.0.1:0",
+                                  "--data-dir", d, "--console", "off"] + as_flags(s),
+                                 capture_output=True, text=True, timeout=60)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        assert out.returncode != 0, (password, out.stdout)
+        assert "ssl.key.password" in out.stderr, (password, out.stderr)

@@ -27,6 +27,7 @@ mod handlers;
 pub mod inter_broker_client;
 pub mod internal_topics;
 mod isr_maintenance;
+pub mod key_password;
 pub mod leader_connection;
 pub mod leadership;
 pub mod lifecycle_agent;

@@ -5,6 +5,7 @@
 
 use crate::config::{invalid, refused};
 use crate::config::{BrokerConfig, ConfigError};
+use crate::key_password::KeyPassword;
 use moldau_metadata::SecurityProtocol;
 use moldau_security::jaas::{JaasConfig, PLAIN_LOGIN_MODULE};
 use moldau_security::plain::PlainUsers;
@@ -49,6 +50,8 @@ pub enum TlsVersion {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SslSettings {
     pub keystore: KeystoreSource,
+    /// `ssl.key.password`: the keystore's key is encrypted PKCS#8.
+    pub key_password: Option<KeyPassword>,
     pub truststore: Option<TruststoreSource>,
     pub client_auth: ClientAuth,
     pub principal_mapping: PrincipalMappingRules,
@@ -178,18 +181,17 @@ impl ListenerProperties<'_> {
 
 fn resolve_ssl(p: &ListenerProperties) -> Result<SslSettings, ConfigError> {
     let listener = p.listener;
-    for secret in [
-        "ssl.keystore.password",
-        "ssl.key.password",
-        "ssl.truststore.password",
-    ] {
+    for secret in ["ssl.keystore.password", "ssl.truststore.password"] {
         if let Some((name, _)) = p.explicit(secret) {
             return Err(refused(
                 &name,
-                "Moldau reads unencrypted PEM files, which take no password (encrypted private keys are not supported)",
+                "Moldau reads PEM stores, which take no store password (an encrypted private key takes ssl.key.password)",
             ));
         }
     }
+    let key_password = p
+        .explicit("ssl.key.password")
+        .map(|(_, password)| KeyPassword::new(password));
     let location = p.explicit("ssl.keystore.location");
     let chain = p.explicit("ssl.keystore.certificate.chain");
     let key = p.explicit("ssl.keystore.key");
@@ -276,6 +278,7 @@ fn resolve_ssl(p: &ListenerProperties) -> Result<SslSettings, ConfigError> {
     }
     Ok(SslSettings {
         keystore,
+        key_password,
         truststore,
         client_auth,
         principal_mapping,
@@ -474,7 +477,13 @@ mod tests {
         let file = ("ssl.keystore.location", "/k.pem");
         assert!(refused(&[ssl]).contains("needs a PEM keystore"));
         assert!(refused(&[ssl, file]).contains("PEM stores only, not JKS"));
-        assert!(refused(&[ssl, pem, file, ("ssl.keystore.password", "x")]).contains("no password"));
+        assert!(refused(&[ssl, pem, file, ("ssl.keystore.password", "x")])
+            .contains("no store password"));
+        let key_password = ("ssl.key.password", "hunter2");
+        let with_key_password = config(&[ssl, pem, file, key_password]).unwrap();
+        let settings = with_key_password.security.listener("SSL").unwrap();
+        let debug = format!("{:?}", settings.ssl.as_ref().unwrap());
+        assert!(!debug.contains("hunter2"), "{debug}");
         assert!(refused(&[ssl, pem, file, ("ssl.client.auth", "required")]).contains("truststore"));
         assert!(refused(&[ssl, pem, file, ("ssl.client.auth", "always")])
             .contains("required, requested or none"));

@@ -3,6 +3,7 @@
 //! a restart), client certificates checked against a PEM truststore per
 //! `ssl.client.auth`, and the subject of the client's certificate as its principal.
 
+use crate::key_password::{self, KeyEncryption, KeyPassword};
 use crate::listener_security::{
     ClientAuth, KeystoreSource, SslSettings, TlsVersion, TruststoreSource,
 };
@@ -64,10 +65,32 @@ pub(crate) fn certificates(
     Ok(certs)
 }
 
+/// The private key in `pem`: decrypted with `password` when it is encrypted PKCS#8
+/// (which then needs one), as Kafka reads PEM keystores.
 fn private_key(
     property: &'static str,
     pem: &[u8],
+    password: Option<&KeyPassword>,
 ) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    let encryption = key_password::key_encryption(pem).map_err(|e| setup_error(property, e))?;
+    match (encryption, password) {
+        (KeyEncryption::Pkcs8(der), Some(password)) => {
+            return key_password::decrypt(&der, password).map_err(|e| setup_error(property, e));
+        }
+        (KeyEncryption::Pkcs8(_), None) => {
+            return Err(setup_error(
+                property,
+                "the private key is encrypted: set ssl.key.password",
+            ));
+        }
+        (KeyEncryption::None, Some(_)) => {
+            return Err(setup_error(
+                property,
+                "ssl.key.password is set but the private key is not encrypted (-----BEGIN ENCRYPTED PRIVATE KEY-----)",
+            ));
+        }
+        (KeyEncryption::None, None) => {}
+    }
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
         setup_error(
             property,
@@ -79,6 +102,7 @@ fn private_key(
 /// The keystore's certificate chain and private key, and the property they came from.
 pub(crate) fn keystore_chain_and_key(
     source: &KeystoreSource,
+    password: Option<&KeyPassword>,
 ) -> Result<
     (
         Vec<CertificateDer<'static>>,
@@ -92,13 +116,13 @@ pub(crate) fn keystore_chain_and_key(
             let pem = read_pem_file("ssl.keystore.location", path)?;
             (
                 certificates("ssl.keystore.location", &pem)?,
-                private_key("ssl.keystore.location", &pem)?,
+                private_key("ssl.keystore.location", &pem, password)?,
                 "ssl.keystore.location",
             )
         }
         KeystoreSource::Inline { chain, key } => (
             certificates("ssl.keystore.certificate.chain", chain.as_bytes())?,
-            private_key("ssl.keystore.key", key.as_bytes())?,
+            private_key("ssl.keystore.key", key.as_bytes(), password)?,
             "ssl.keystore.key",
         ),
     })
@@ -107,9 +131,10 @@ pub(crate) fn keystore_chain_and_key(
 /// The server's certificate and key from `source`.
 fn load_certified_key(
     source: &KeystoreSource,
+    password: Option<&KeyPassword>,
     provider: &CryptoProvider,
 ) -> Result<CertifiedKey, TlsSetupError> {
-    let (chain, key, property) = keystore_chain_and_key(source)?;
+    let (chain, key, property) = keystore_chain_and_key(source, password)?;
     let signing = provider
         .key_provider
         .load_private_key(key)
@@ -133,6 +158,7 @@ fn modified(path: &str) -> Option<SystemTime> {
 #[derive(Debug)]
 struct ServerCertificate {
     source: KeystoreSource,
+    key_password: Option<KeyPassword>,
     provider: Arc<CryptoProvider>,
     state: Mutex<CertificateState>,
 }
@@ -158,7 +184,7 @@ impl ServerCertificate {
             return;
         }
         state.modified = now;
-        match load_certified_key(&self.source, &self.provider) {
+        match load_certified_key(&self.source, self.key_password.as_ref(), &self.provider) {
             Ok(key) => {
                 tracing::info!(path = %path, "reloaded the TLS certificate (ssl.keystore.location changed)");
                 state.current = Arc::new(key);
@@ -242,8 +268,13 @@ impl TlsListener {
         };
         let certificate = ServerCertificate {
             source: settings.keystore.clone(),
+            key_password: settings.key_password.clone(),
             state: Mutex::new(CertificateState {
-                current: Arc::new(load_certified_key(&settings.keystore, &provider)?),
+                current: Arc::new(load_certified_key(
+                    &settings.keystore,
+                    settings.key_password.as_ref(),
+                    &provider,
+                )?),
                 modified: modified_at,
                 checked: Instant::now(),
             }),

@@ -61,7 +61,8 @@ impl TlsConnector {
             .with_protocol_versions(&versions)
             .map_err(|e| setup_error("ssl.enabled.protocols", e.to_string()))?
             .with_root_certificates(roots);
-        let (chain, key, property) = keystore_chain_and_key(&settings.keystore)?;
+        let (chain, key, property) =
+            keystore_chain_and_key(&settings.keystore, settings.key_password.as_ref())?;
         let config = builder
             .with_client_auth_cert(chain, key)
             .map_err(|e| setup_error(property, format!("unusable as a client certificate: {e}")))?;
