@@ -30,6 +30,7 @@ impl KeyPassword {
 }
 
 /// What a PEM text says about its private key's encryption.
+#[derive(Debug)]
 pub enum KeyEncryption {
     /// An unencrypted key (or none at all): read as before.
     None,
