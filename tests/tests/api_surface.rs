@@ -50,7 +50,7 @@ fn api_versions_advertises_kafka_4_1_ranges_and_the_cluster_features() {
         .collect();
     assert!(supported.contains(&("metadata.version".into(), 7, 7)));
     assert!(supported.contains(&("group.version".into(), 0, 0)));
-    assert!(supported.contains(&("transaction.version".into(), 0, 0)));
+    assert!(supported.contains(&("transaction.version".into(), 0, 2)));
     assert_eq!(finalized(&v4, "metadata.version"), Some(7));
     assert_eq!(finalized(&v4, "group.version"), None);
     assert!(v4.finalized_features_epoch >= 0);
@@ -98,7 +98,7 @@ fn update_features_commits_supported_levels_and_refuses_the_rest() {
     let mut c = RawClient::connect(&broker.addr);
     for (name, level) in [
         ("group.version", 1),
-        ("transaction.version", 2),
+        ("transaction.version", 3),
         ("metadata.version", 27),
         ("no.such.feature", 1),
     ] {

@@ -144,7 +144,7 @@ fn group_config(broker: &Broker) -> GroupConfig {
 /// Partitions group ids are hashed over: the offsets topic's actual count once it
 /// exists (changing `offsets.topic.num.partitions` later must not move groups), else
 /// the count it will be created with.
-fn offsets_topic_partitions(broker: &Broker) -> i32 {
+pub(crate) fn offsets_topic_partitions(broker: &Broker) -> i32 {
     match broker.metadata.image().topic(OFFSETS_TOPIC) {
         Some(t) => t.partitions.len() as i32,
         None => broker.config.settings.offsets_topic_num_partitions,

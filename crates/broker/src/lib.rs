@@ -65,6 +65,7 @@ pub mod tls_acceptor;
 pub mod tls_connector;
 pub mod topic_config;
 pub mod txn_marker_sender;
+pub mod txn_partition_adder;
 pub mod txn_service;
 pub mod voters_cluster_id;
 

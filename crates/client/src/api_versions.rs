@@ -10,8 +10,10 @@ use crate::error::{Error, Result};
 /// The version range the client implements for each API it uses. Upper bounds stop
 /// before versions whose semantics the client does not implement (topic ids in
 /// Produce 13 / Fetch 13, the KIP-848 fields of OffsetCommit 9 / OffsetFetch 9).
+/// Produce 12, EndTxn 5 and TxnOffsetCommit 5 are transaction version 2's and used
+/// only when the broker finalized it (see [`TRANSACTION_VERSION_2_APIS`]).
 pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 8),
     (ApiKey::Metadata, 1, 12),
@@ -41,13 +43,12 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     // `moldau user`.
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
-    // Transactions: the producer's (v4+ of AddPartitionsToTxn is broker-to-broker,
-    // EndTxn 5 / TxnOffsetCommit 5 belong to transaction version 2) and the
-    // operator's (`moldau transactions`).
+    // Transactions: the producer's (v4+ of AddPartitionsToTxn is broker-to-broker)
+    // and the operator's (`moldau transactions`).
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::EndTxn, 0, 5),
     (ApiKey::WriteTxnMarkers, 1, 1),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeTransactions, 0, 0),
@@ -61,6 +62,18 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AlterReplicaLogDirs, 1, 2),
 ];
 
+/// The first version of each API that belongs to transaction version 2 (KIP-890
+/// part 2): used only against a broker that finalized `transaction.version` 2, as
+/// Java's client does.
+pub const TRANSACTION_VERSION_2_APIS: &[(ApiKey, i16)] = &[
+    (ApiKey::Produce, 12),
+    (ApiKey::EndTxn, 5),
+    (ApiKey::TxnOffsetCommit, 5),
+];
+
+/// The feature whose finalized level 2 enables transaction version 2.
+const TRANSACTION_VERSION_FEATURE: &str = "transaction.version";
+
 /// The range the client implements for `key`, if it uses the API at all.
 pub fn client_range(key: ApiKey) -> Option<(i16, i16)> {
     CLIENT_APIS
@@ -73,6 +86,8 @@ pub fn client_range(key: ApiKey) -> Option<(i16, i16)> {
 #[derive(Debug, Clone, Default)]
 pub struct ApiVersionTable {
     broker: HashMap<i16, (i16, i16)>,
+    /// The broker's finalized `transaction.version` (0 when not finalized).
+    transaction_version: i16,
 }
 
 impl ApiVersionTable {
@@ -83,7 +98,25 @@ impl ApiVersionTable {
             .iter()
             .map(|a| (a.api_key, (a.min_version, a.max_version)))
             .collect();
-        ApiVersionTable { broker }
+        let transaction_version = resp
+            .finalized_features
+            .iter()
+            .find(|f| f.name.as_str() == TRANSACTION_VERSION_FEATURE)
+            .map_or(0, |f| f.max_version_level);
+        ApiVersionTable {
+            broker,
+            transaction_version,
+        }
+    }
+
+    /// True when the broker finalized transaction version 2 (KIP-890 part 2) and
+    /// serves its EndTxn.
+    pub fn transaction_version_2(&self) -> bool {
+        self.transaction_version >= 2
+            && self
+                .broker
+                .get(&(ApiKey::EndTxn as i16))
+                .is_some_and(|&(_, max)| max >= 5)
     }
 
     /// A table that assumes the broker supports every version the client does; used
@@ -93,7 +126,10 @@ impl ApiVersionTable {
             .iter()
             .map(|&(k, min, max)| (k as i16, (min, max)))
             .collect();
-        ApiVersionTable { broker }
+        ApiVersionTable {
+            broker,
+            transaction_version: 0,
+        }
     }
 
     /// The highest version of `key` both sides support.
@@ -104,7 +140,12 @@ impl ApiVersionTable {
             .broker
             .get(&(key as i16))
             .ok_or_else(|| Error::UnsupportedApi(format!("{key:?}")))?;
-        let high = cmax.min(bmax);
+        let mut high = cmax.min(bmax);
+        if self.transaction_version < 2 {
+            if let Some(&(_, first)) = TRANSACTION_VERSION_2_APIS.iter().find(|(k, _)| *k == key) {
+                high = high.min(first - 1);
+            }
+        }
         if high < cmin.max(bmin) {
             return Err(Error::UnsupportedApi(format!(
                 "{key:?} (client {cmin}..{cmax}, broker {bmin}..{bmax})"
@@ -144,6 +185,42 @@ mod tests {
         let t = table(&[(ApiKey::Fetch, 0, 16), (ApiKey::Produce, 3, 7)]);
         assert_eq!(t.version_for(ApiKey::Fetch).unwrap(), 12);
         assert_eq!(t.version_for(ApiKey::Produce).unwrap(), 7);
+    }
+
+    #[test]
+    fn transaction_version_2_versions_need_the_finalized_feature() {
+        use moldau_protocol::kafka::messages::api_versions_response::FinalizedFeatureKey;
+        let apis = [
+            (ApiKey::Produce, 3, 13),
+            (ApiKey::EndTxn, 0, 5),
+            (ApiKey::TxnOffsetCommit, 0, 5),
+        ];
+        let t = table(&apis);
+        assert!(!t.transaction_version_2());
+        assert_eq!(t.version_for(ApiKey::Produce).unwrap(), 11);
+        assert_eq!(t.version_for(ApiKey::EndTxn).unwrap(), 4);
+        assert_eq!(t.version_for(ApiKey::TxnOffsetCommit).unwrap(), 4);
+        let mut resp = ApiVersionsResponse::default().with_api_keys(
+            apis.iter()
+                .map(|&(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(k as i16)
+                        .with_min_version(min)
+                        .with_max_version(max)
+                })
+                .collect(),
+        );
+        resp.finalized_features = vec![FinalizedFeatureKey::default()
+            .with_name(moldau_protocol::kafka::protocol::StrBytes::from_static_str(
+                "transaction.version",
+            ))
+            .with_max_version_level(2)
+            .with_min_version_level(2)];
+        let t = ApiVersionTable::from_response(&resp);
+        assert!(t.transaction_version_2());
+        assert_eq!(t.version_for(ApiKey::Produce).unwrap(), 12);
+        assert_eq!(t.version_for(ApiKey::EndTxn).unwrap(), 5);
+        assert_eq!(t.version_for(ApiKey::TxnOffsetCommit).unwrap(), 5);
     }
 
     #[test]

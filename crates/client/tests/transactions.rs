@@ -262,6 +262,111 @@ async fn transactional_chunks_commit_output_and_offsets_together() {
     let Some(broker) = common::start_broker(BROKER_PROPS) else {
         return;
     };
+    chunks_exactly_once(&broker, "chunk-tx").await;
+}
+
+/// The same under transaction version 2 (KIP-890 part 2): no AddPartitionsToTxn or
+/// AddOffsetsToTxn, an epoch bump per transaction.
+#[tokio::test]
+async fn transactional_chunks_under_transaction_version_2() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    finalize_transaction_version_2(&broker.addr);
+    chunks_exactly_once(&broker, "chunk-tx-v2").await;
+}
+
+/// Commits and aborts under transaction version 2: read_committed readers (ours and
+/// librdkafka's) see exactly the committed ones, and the producer's epoch moved on
+/// with every transaction (a new producer still fences it).
+#[tokio::test]
+async fn transaction_version_2_commits_and_aborts() {
+    let Some(broker) = common::start_broker(BROKER_PROPS) else {
+        return;
+    };
+    finalize_transaction_version_2(&broker.addr);
+    let topic = common::unique("txn-v2");
+    let p = transactional(&broker.addr, "rust-tx-v2");
+    p.init_transactions().await.unwrap();
+    let first = values("commit-a", 30);
+    let aborted = values("abort", 30);
+    let second = values("commit-b", 20);
+    transaction(&p, &topic, &first, true).await;
+    transaction(&p, &topic, &aborted, false).await;
+    transaction(&p, &topic, &second, true).await;
+    let mut committed: Vec<String> = first.iter().chain(&second).cloned().collect();
+    committed.sort();
+    assert_eq!(
+        read_with_ours(&broker.addr, &topic, IsolationLevel::ReadCommitted).await,
+        committed
+    );
+    let ends = ends(&broker.addr, &topic).await;
+    let addr = broker.addr.clone();
+    let topic2 = topic.clone();
+    let theirs = tokio::task::spawn_blocking(move || read_with_librdkafka(&addr, &topic2, &ends))
+        .await
+        .unwrap();
+    assert_eq!(theirs, committed, "librdkafka read_committed");
+    // A newer producer of the id fences this one, whose epoch kept moving.
+    let new = transactional(&broker.addr, "rust-tx-v2");
+    new.init_transactions().await.unwrap();
+    p.begin_transaction().await.unwrap();
+    let delivery = p
+        .send(ProducerRecord::new(&topic, "stale").with_key("k"))
+        .await
+        .unwrap();
+    let sent = tokio::time::timeout(TIMEOUT, delivery).await;
+    assert!(
+        matches!(sent, Ok(Err(_))),
+        "a fenced producer's record is refused: {sent:?}"
+    );
+}
+
+/// Finalizes `transaction.version` 2 with a raw UpdateFeatures, as
+/// `kafka-features.sh upgrade --feature transaction.version=2` does.
+fn finalize_transaction_version_2(addr: &str) {
+    use moldau_protocol::kafka::messages::update_features_request::FeatureUpdateKey;
+    use moldau_protocol::kafka::messages::{
+        RequestHeader, ResponseHeader, UpdateFeaturesRequest, UpdateFeaturesResponse,
+    };
+    use moldau_protocol::kafka::protocol::{
+        Decodable, Encodable, HeaderVersion, Request, StrBytes,
+    };
+    use std::io::{Read, Write};
+    const VERSION: i16 = 1;
+    let request = UpdateFeaturesRequest::default()
+        .with_timeout_ms(5000)
+        .with_feature_updates(vec![FeatureUpdateKey::default()
+            .with_feature(StrBytes::from_static_str("transaction.version"))
+            .with_max_version_level(2)
+            .with_upgrade_type(1)]);
+    let mut body = bytes::BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(UpdateFeaturesRequest::KEY)
+        .with_request_api_version(VERSION)
+        .with_correlation_id(1)
+        .encode(&mut body, UpdateFeaturesRequest::header_version(VERSION))
+        .unwrap();
+    request.encode(&mut body, VERSION).unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream
+        .write_all(&(body.len() as i32).to_be_bytes())
+        .unwrap();
+    stream.write_all(&body).unwrap();
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).unwrap();
+    let mut answer = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut answer).unwrap();
+    let mut answer = bytes::Bytes::from(answer);
+    ResponseHeader::decode(&mut answer, UpdateFeaturesResponse::header_version(VERSION)).unwrap();
+    let response = UpdateFeaturesResponse::decode(&mut answer, VERSION).unwrap();
+    assert_eq!(response.error_code, 0, "{response:?}");
+}
+
+/// Consume-transform-produce with `process_chunks_transactionally` under the
+/// transactional id `txn_id`.
+async fn chunks_exactly_once(broker: &common::Broker, txn_id: &str) {
     const N: usize = 600;
     let input = common::unique("eos-in");
     let output = common::unique("eos-out");
@@ -287,7 +392,7 @@ async fn transactional_chunks_commit_output_and_offsets_together() {
         .build()
         .unwrap();
     consumer.subscribe(&[&input]).await.unwrap();
-    let producer = transactional(&broker.addr, "chunk-tx");
+    let producer = transactional(&broker.addr, txn_id);
     producer.init_transactions().await.unwrap();
     let out_topic = output.clone();
     let transform = move |chunk: Vec<moldau_client::ConsumerRecord>| {

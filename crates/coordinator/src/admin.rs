@@ -190,14 +190,22 @@ impl GroupCoordinator {
     }
 }
 
-/// The records that delete `g` for good: a tombstone for every committed offset and
-/// for every offset whose commit is still in flight (its record is already appended,
-/// so these tombstones land after it and win on replay), then one for the group's
-/// metadata, always. Clears the group's offsets.
+/// The records that delete `g` for good: a tombstone for every committed offset, for
+/// every offset whose commit is still in flight and for every offset of a
+/// transaction still open (their records are already appended, so these tombstones
+/// land after them and win on replay: as in Kafka, a tombstone drops the open
+/// transactions' offsets of its partition, and a later COMMIT marker brings nothing
+/// back), then one for the group's metadata, always. Clears the group's offsets.
 fn deletion_tombstones(g: &mut Group) -> Vec<(Bytes, Option<Bytes>)> {
     let mut partitions: BTreeSet<TopicPartition> = g.offsets.keys().cloned().collect();
     partitions.extend(g.pending_commits.keys().cloned());
+    partitions.extend(
+        g.pending_txn_offsets
+            .values()
+            .flat_map(|p| p.keys().cloned()),
+    );
     g.offsets.clear();
+    g.pending_txn_offsets.clear();
     let mut records: Vec<(Bytes, Option<Bytes>)> = partitions
         .into_iter()
         .filter_map(|(topic, partition)| {

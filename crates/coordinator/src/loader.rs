@@ -55,6 +55,13 @@ impl LoadBuffer {
                             g.offsets.remove(&tp);
                             g.offsets_at.remove(&tp);
                         }
+                        // As Kafka: a tombstone (DeleteGroups, OffsetDelete) also drops
+                        // that partition's offsets of transactions still open.
+                        let key = (k.group, tp);
+                        for offsets in self.pending.values_mut() {
+                            offsets.remove(&key);
+                        }
+                        self.pending.retain(|_, offsets| !offsets.is_empty());
                     }
                     Some(Ok(v)) => {
                         let g = self.groups.entry(k.group).or_default();

@@ -383,7 +383,20 @@ impl GroupCoordinator {
             .collect();
         drop(check);
         let response = OffsetDeleteResponse::default().with_topics(topics);
-        let (records, removed, dead) = cleanup_group(g, &deletable);
+        // Offsets of open transactions go too (their tombstone drops them on replay,
+        // as in Kafka); a partition with no committed offset still needs one.
+        let dropped_pending = g.drop_pending_txn_offsets(&deletable);
+        let (mut records, removed, dead) = cleanup_group(g, &deletable);
+        for tp in dropped_pending.iter().filter(|tp| !removed.contains(tp)) {
+            let key = OffsetCommitKey {
+                group: g.id.clone(),
+                topic: tp.0.clone(),
+                partition: tp.1,
+            };
+            if let Ok(k) = key.encode() {
+                records.insert(0, (k, None));
+            }
+        }
         let partition = g.partition;
         if records.is_empty() {
             io.reply(reply, GroupResponse::OffsetDelete(response));

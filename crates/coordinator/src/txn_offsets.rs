@@ -54,6 +54,27 @@ impl Group {
             .any(|p| p.contains_key(tp))
     }
 
+    /// Drops every open transaction's offsets of `partitions` (OffsetDelete);
+    /// returns the partitions that had some.
+    pub(crate) fn drop_pending_txn_offsets(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Vec<TopicPartition> {
+        let mut dropped = Vec::new();
+        for tp in partitions {
+            let mut had = false;
+            for offsets in self.pending_txn_offsets.values_mut() {
+                had |= offsets.remove(tp).is_some();
+            }
+            if had {
+                dropped.push(tp.clone());
+            }
+        }
+        self.pending_txn_offsets
+            .retain(|_, offsets| !offsets.is_empty());
+        dropped
+    }
+
     /// Makes `p`, whose transaction committed, the committed offset of `tp` unless a
     /// later write is already in place.
     fn apply_txn_offset(&mut self, tp: TopicPartition, p: PendingTxnOffset) {

@@ -5,7 +5,8 @@
 //! Only what Moldau implements is advertised: the metadata records it writes are
 //! those of metadata.version 3.3-IV3 (level 7, Kafka 4.0's minimum); the quorum has
 //! static voters (kraft.version 0); groups are classic only (group.version 0, no
-//! KIP-848) and there are no transactions (transaction.version 0).
+//! KIP-848); transactions run at transaction.version 0 to 2 (2: KIP-890 part 2,
+//! an epoch bump per transaction, for the clients that see it finalized).
 
 use crate::{MetadataImage, MetadataRecord};
 
@@ -21,6 +22,12 @@ pub struct SupportedFeature {
 pub const METADATA_VERSION: &str = "metadata.version";
 /// Level of `metadata.version` 3.3-IV3, the records Moldau writes.
 pub const METADATA_VERSION_LEVEL: i16 = 7;
+
+/// `transaction.version`: 2 lets clients use KIP-890 part 2 (EndTxn v5, partitions
+/// added by their leaders).
+pub const TRANSACTION_VERSION: &str = "transaction.version";
+/// Highest `transaction.version` Moldau serves.
+pub const TRANSACTION_VERSION_LEVEL_MAX: i16 = 2;
 
 /// Every feature Kafka 4.1 defines, with the levels Moldau implements.
 pub const SUPPORTED_FEATURES: &[SupportedFeature] = &[
@@ -40,9 +47,9 @@ pub const SUPPORTED_FEATURES: &[SupportedFeature] = &[
         max_level: METADATA_VERSION_LEVEL,
     },
     SupportedFeature {
-        name: "transaction.version",
+        name: TRANSACTION_VERSION,
         min_level: 0,
-        max_level: 0,
+        max_level: TRANSACTION_VERSION_LEVEL_MAX,
     },
 ];
 
@@ -151,7 +158,7 @@ mod tests {
         let image = MetadataImage::new();
         for (name, level) in [
             ("group.version", 1),
-            ("transaction.version", 2),
+            ("transaction.version", 3),
             ("kraft.version", 1),
             (METADATA_VERSION, 27),
             (METADATA_VERSION, 0),
@@ -182,6 +189,14 @@ mod tests {
         );
         let removal = decide_feature_update(&image, "group.version", 0, UpgradeType::Upgrade);
         assert!(removal.is_ok());
+        let tv2 = decide_feature_update(&image, TRANSACTION_VERSION, 2, UpgradeType::Upgrade);
+        assert_eq!(
+            tv2,
+            Ok(MetadataRecord::FeatureLevel {
+                name: TRANSACTION_VERSION.into(),
+                level: 2
+            })
+        );
     }
 
     #[test]

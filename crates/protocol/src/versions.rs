@@ -68,7 +68,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::EndTxn, 0, 5),
     api(ApiKey::DescribeProducers, 0, 0),
     api(ApiKey::AddOffsetsToTxn, 0, 4),
-    api(ApiKey::TxnOffsetCommit, 0, 4),
+    api(ApiKey::TxnOffsetCommit, 0, 5),
     api(ApiKey::DescribeTransactions, 0, 0),
     api(ApiKey::ListTransactions, 0, 1),
     api(ApiKey::AlterReplicaLogDirs, 1, 2),

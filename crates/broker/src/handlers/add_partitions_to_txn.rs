@@ -1,7 +1,8 @@
 //! AddPartitionsToTxn: partitions join the producer's transaction (v0–v3, one
 //! transaction from a client), or, in the batched v4+ form brokers send, several
 //! transactions at once, each possibly `verify_only` (KIP-890: is this partition in
-//! the open transaction?). As Kafka's API layer does, partitions that do not exist
+//! the open transaction?), or, from v5, adding the partition of a transaction
+//! version 2 producer's batch (KIP-890 part 2). As Kafka's API layer does, partitions that do not exist
 //! are answered UNKNOWN_TOPIC_OR_PARTITION and the rest of that transaction
 //! OPERATION_NOT_ATTEMPTED, without asking the coordinator. ACLs as in Kafka: a
 //! client (v0-v3) needs WRITE on the transactional id and on each topic; the batched
@@ -40,6 +41,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 producer_epoch: request.v3_and_below_producer_epoch,
                 partitions: partitions_of(&request.v3_and_below_topics),
                 verify_only: false,
+                transaction_version_2: false,
             },
             true,
         )
@@ -74,6 +76,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 producer_epoch: t.producer_epoch,
                 partitions: partitions_of(&t.topics),
                 verify_only: t.verify_only,
+                // v5 adds come from a leader serving a transaction version 2
+                // producer's Produce (KIP-890 part 2).
+                transaction_version_2: ctx.version >= 5 && !t.verify_only,
             },
             false,
         )

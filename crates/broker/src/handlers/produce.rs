@@ -1,6 +1,8 @@
 //! Produce: validate each partition's batch as Kafka does (the protocol crate's
 //! validator), append in request order, and answer once the data is durable
-//! (acks=1/all) or not at all (acks=0).
+//! (acks=1/all) or not at all (acks=0). A transaction version 2 producer's
+//! (Produce v12+) first transactional batch on a partition has the partition added
+//! to its transaction first (KIP-890 part 2).
 
 use crate::client_quota_manager::QuotaKind;
 use crate::controller::validate_topic_name;
@@ -9,10 +11,13 @@ use crate::error::BrokerError;
 use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
 use crate::request::{CloseConnection, Deferred, RequestContext};
+use crate::txn_partition_adder::{self, ImplicitAdd};
 use bytes::Bytes;
+use moldau_coordinator::txn::TxnPartition;
 use moldau_metadata::TopicId;
 use moldau_protocol::acl::AclOperation;
 use moldau_protocol::batch;
+use moldau_protocol::batch::BatchView;
 use moldau_protocol::kafka::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
     TopicProduceResponse,
@@ -20,7 +25,7 @@ use moldau_protocol::kafka::messages::produce_response::{
 use moldau_protocol::kafka::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use moldau_protocol::produce_validation::{validate_produce, ProduceRejection};
 use moldau_protocol::ResponseError;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// A partition's outcome before durability is known.
@@ -106,6 +111,88 @@ async fn replication_error(
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: ProduceRequest = super::decode(&ctx, body)?;
+    let Some(add) = implicit_add(&ctx, &request) else {
+        return append_all(ctx, request, HashMap::new());
+    };
+    // A transaction version 2 producer's first batch on a partition: the
+    // coordinator adds the partition before the batch is appended.
+    Ok(Box::pin(async move {
+        let deadline = txn_partition_adder::add_deadline(request.timeout_ms);
+        let refused = txn_partition_adder::add_partitions(&ctx.broker, add, deadline).await;
+        append_all(ctx, request, refused)?.await
+    }))
+}
+
+/// The partitions of a Produce v12+ request (KIP-890 part 2) whose transactional
+/// batch opens the producer's transaction here: the leader adds them to the
+/// transaction itself. Partitions the request may not write, or not led here, are
+/// left to the append path, which refuses them.
+fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<ImplicitAdd> {
+    let transactional_id = request.transactional_id.as_ref()?;
+    if ctx.version < 12 || !matches!(request.acks, -1..=1) {
+        return None;
+    }
+    let access = ctx.access();
+    if !access.transactional_id(AclOperation::Write, transactional_id.as_str()) {
+        return None;
+    }
+    let image = ctx.broker.metadata.image();
+    let mut add: Option<ImplicitAdd> = None;
+    for topic in &request.topic_data {
+        let name = if ctx.version >= 13 {
+            image
+                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
+                .map(|t| t.name.clone())
+        } else {
+            Some(topic.name.0.to_string())
+        };
+        let Some(name) = name.filter(|n| access.topic(AclOperation::Write, n)) else {
+            continue;
+        };
+        for pd in &topic.partition_data {
+            let Some(view) = pd.records.as_deref().and_then(|r| BatchView::parse(r).ok()) else {
+                continue;
+            };
+            if !view.is_transactional() || view.producer_id() < 0 {
+                continue;
+            }
+            let Some(partition) = ctx.broker.replicas.get_by_name(&name, pd.index) else {
+                continue;
+            };
+            let (producer_id, producer_epoch) = (view.producer_id(), view.producer_epoch());
+            let open_here = partition
+                .log
+                .read()
+                .producer_state()
+                .entry(producer_id)
+                .is_some_and(|e| e.epoch == producer_epoch && e.current_txn_first_offset.is_some());
+            if open_here {
+                continue;
+            }
+            let entry = add.get_or_insert_with(|| ImplicitAdd {
+                transactional_id: transactional_id.0.to_string(),
+                producer_id,
+                producer_epoch,
+                partitions: Vec::new(),
+                verify_only: false,
+            });
+            // One producer per request; a batch of another is refused on append.
+            if (entry.producer_id, entry.producer_epoch) == (producer_id, producer_epoch) {
+                entry.partitions.push((name.clone(), pd.index));
+            }
+        }
+    }
+    add
+}
+
+/// Validates and appends every partition of `request`, in request order; the
+/// partitions in `refused` (their implicit add failed) are answered with their error
+/// instead.
+fn append_all(
+    ctx: RequestContext,
+    request: ProduceRequest,
+    refused: HashMap<TxnPartition, ResponseError>,
+) -> Result<Deferred, CloseConnection> {
     let acks = request.acks;
     let timeout_ms = request.timeout_ms;
     let broker = &ctx.broker;
@@ -217,6 +304,14 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     ));
                     continue;
                 }
+            }
+            if let Some(error) = refused.get(&(name.to_string(), index)) {
+                partitions.push(error_response(
+                    index,
+                    *error,
+                    Some("the partition could not be added to the transaction".into()),
+                ));
+                continue;
             }
             let Some(records) = pd.records else {
                 partitions.push(error_response(

@@ -4,6 +4,11 @@
 //! of each partition, AddOffsetsToTxn + TxnOffsetCommit for a consumer's offsets,
 //! and EndTxn once every record is acknowledged. Records keep their idempotent
 //! sequences; the batches carry the transactional bit.
+//!
+//! Against a broker that finalized transaction version 2 (KIP-890 part 2) the
+//! producer sends no AddPartitionsToTxn or AddOffsetsToTxn (partition leaders and
+//! the group coordinator add the partitions: Produce 12, TxnOffsetCommit 5), and
+//! each EndTxn (5) answers with the bumped epoch the next transaction uses.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -88,6 +93,9 @@ pub(super) struct TransactionManager {
     progress: tokio::sync::Mutex<Progress>,
     /// The first failure of a record of the open transaction: it can only abort.
     failure: std::sync::Mutex<Option<Error>>,
+    /// Transaction version 2, decided at `init_transactions` from the coordinator's
+    /// finalized features.
+    version_2: std::sync::atomic::AtomicBool,
 }
 
 impl TransactionManager {
@@ -98,7 +106,12 @@ impl TransactionManager {
             coordinator: Coordinator::for_transaction(cluster, transactional_id),
             progress: tokio::sync::Mutex::new(Progress::default()),
             failure: std::sync::Mutex::new(None),
+            version_2: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    fn is_version_2(&self) -> bool {
+        self.version_2.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Remembers a record's failure (the first one) for commit to report.
@@ -165,6 +178,19 @@ impl Producer {
         let mut progress = txn.progress.lock().await;
         progress.expect(Phase::Uninitialized, "init_transactions")?;
         self.init_producer_id(txn, None).await?;
+        let node = txn.coordinator.node().await?;
+        let connection = self
+            .cluster()
+            .connection(node, crate::cluster::Lane::Coordinator)
+            .await?;
+        let version_2 = connection.versions().transaction_version_2();
+        txn.version_2
+            .store(version_2, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(
+            transactional_id = %txn.transactional_id,
+            version_2,
+            "transaction version"
+        );
         progress.phase = Phase::Ready;
         Ok(())
     }
@@ -260,6 +286,11 @@ impl Producer {
         if progress.partitions.contains(&key) {
             return Ok(Target::Partition(partition));
         }
+        // Transaction version 2: the partition's leader adds it on the first batch.
+        if txn.is_version_2() {
+            progress.partitions.insert(key);
+            return Ok(Target::Partition(partition));
+        }
         let identity = self.identity()?;
         let result = txn
             .call(|| async {
@@ -308,8 +339,13 @@ impl Producer {
         progress.expect(Phase::InTransaction, "send_offsets_to_transaction")?;
         let identity = self.identity()?;
         let group_id = GroupId(StrBytes::from_string(group.group_id.clone()));
+        // Transaction version 2: the group coordinator adds its partition itself.
+        let version_2 = txn.is_version_2();
         let added = txn
             .call(|| async {
+                if version_2 {
+                    return Ok(());
+                }
                 let resp = txn
                     .coordinator
                     .send_with(ApiKey::AddOffsetsToTxn, None, |_| {
@@ -420,12 +456,15 @@ impl Producer {
         }
         let identity = self.identity()?;
         // A transaction that added nothing has nothing for the coordinator to end.
+        let mut bumped = None;
         if !progress.partitions.is_empty() || progress.has_offsets {
             let ended = txn
                 .call(|| async {
+                    let version = std::sync::atomic::AtomicI16::new(0);
                     let resp = txn
                         .coordinator
-                        .send_with(ApiKey::EndTxn, None, |_| {
+                        .send_with(ApiKey::EndTxn, None, |v| {
+                            version.store(v, std::sync::atomic::Ordering::Relaxed);
                             EndTxnRequest::default()
                                 .with_transactional_id(txn.id())
                                 .with_producer_id(ProducerId(identity.id))
@@ -433,15 +472,36 @@ impl Producer {
                                 .with_committed(commit)
                         })
                         .await?;
-                    check_code(resp.error_code, None)
+                    check_code(resp.error_code, None)?;
+                    // v5 (transaction version 2): the epoch (or producer id) the
+                    // next transaction uses.
+                    let version = version.load(std::sync::atomic::Ordering::Relaxed);
+                    Ok((version >= 5).then_some(ProducerIdentity {
+                        id: resp.producer_id.0,
+                        epoch: resp.producer_epoch,
+                    }))
                 })
                 .await;
-            if let Err(e) = ended {
-                if matches!(e, Error::Fenced(_)) {
-                    progress.phase = Phase::Fenced;
+            match ended {
+                Ok(next) => bumped = next,
+                Err(e) => {
+                    if matches!(e, Error::Fenced(_)) {
+                        progress.phase = Phase::Fenced;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
             }
+        }
+        if let Some(next) = bumped.filter(|n| n.id >= 0 && n.epoch >= 0) {
+            // A new epoch restarts every partition's sequence at 0.
+            self.shared()
+                .accumulator
+                .lock()
+                .map_err(|_| Error::Closed)?
+                .set_producer(next);
+            self.shared().wake.notify_one();
+            progress.phase = Phase::Ready;
+            return Ok(());
         }
         // Records that failed may have left a sequence gap: a new epoch starts the
         // sequences again (KIP-360), as Java's client does after such an abort.

@@ -3,13 +3,16 @@
 //! require_stable, and replay of open, committed and aborted transactions.
 
 use moldau_protocol::kafka::messages::consumer_group_heartbeat_request::TopicPartitions;
+use moldau_protocol::kafka::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use moldau_protocol::kafka::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use moldau_protocol::kafka::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use moldau_protocol::kafka::messages::{
-    ConsumerGroupHeartbeatRequest, GroupId, OffsetFetchRequest, ProducerId, TopicName,
-    TransactionalId, TxnOffsetCommitRequest,
+    ConsumerGroupHeartbeatRequest, DeleteGroupsRequest, GroupId, OffsetDeleteRequest,
+    OffsetFetchRequest, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
 };
 use uuid::Uuid;
 
@@ -347,4 +350,72 @@ fn pending_transactional_offsets_are_not_expired_and_keep_the_group() {
     );
     marker(&mut h, "g", PRODUCER, true);
     assert_eq!(committed(&mut h, "g", "t", 0), 10);
+}
+
+/// DeleteGroups of `group`; its error.
+fn delete_group(h: &mut Harness, group: &str) -> i16 {
+    let r = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s(group))]);
+    let id = h.send(2, GroupRequest::DeleteGroups(r));
+    match h.replies.remove(&id) {
+        Some(GroupResponse::DeleteGroups(r)) => r.results[0].error_code,
+        other => panic!("expected a DeleteGroups answer, got {other:?}"),
+    }
+}
+
+/// OffsetDelete of one partition; (top error, partition error).
+fn offset_delete(h: &mut Harness, group: &str, topic: &str, partition: i32) -> (i16, i16) {
+    let r = OffsetDeleteRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(TopicName(s(topic)))
+            .with_partitions(vec![
+                OffsetDeleteRequestPartition::default().with_partition_index(partition)
+            ])]);
+    let id = h.send(0, GroupRequest::OffsetDelete(r));
+    match h.replies.remove(&id) {
+        Some(GroupResponse::OffsetDelete(r)) => {
+            (r.error_code, r.topics[0].partitions[0].error_code)
+        }
+        other => panic!("expected an OffsetDelete answer, got {other:?}"),
+    }
+}
+
+/// As Kafka: deleting an (empty) group writes a tombstone for every offset of its
+/// open transactions too, and a tombstone drops those pending offsets, so the
+/// transaction's COMMIT marker brings nothing back, now or after a restart.
+#[test]
+fn deleting_a_group_drops_the_offsets_of_its_open_transactions() {
+    let mut h = Harness::quick();
+    let c = h.commit("g", "", -1, &[("t", 0, 5)]);
+    assert_eq!(h.error_of(c), 0);
+    let id = txn_commit(&mut h, "g", &[("t", 0, 10), ("t", 1, 11)]);
+    assert_eq!(txn_errors(&mut h, id), vec![0, 0]);
+    assert_eq!(delete_group(&mut h, "g"), 0);
+    marker(&mut h, "g", PRODUCER, true);
+    assert_eq!(committed(&mut h, "g", "t", 0), -1);
+    assert_eq!(committed(&mut h, "g", "t", 1), -1);
+    let mut r = replay(&h);
+    assert_eq!(committed(&mut r, "g", "t", 0), -1, "after a restart");
+    assert_eq!(committed(&mut r, "g", "t", 1), -1, "after a restart");
+}
+
+/// OffsetDelete of a partition whose only offset is an open transaction's drops it
+/// the same way.
+#[test]
+fn offset_delete_drops_an_open_transactions_offset() {
+    let mut h = Harness::quick();
+    let id = txn_commit(&mut h, "g", &[("t", 0, 10), ("t", 1, 11)]);
+    assert_eq!(txn_errors(&mut h, id), vec![0, 0]);
+    assert_eq!(offset_delete(&mut h, "g", "t", 0), (0, 0));
+    assert_eq!(
+        fetch_stable(&mut h, "g", "t", 0),
+        (-1, 0),
+        "nothing pending"
+    );
+    marker(&mut h, "g", PRODUCER, true);
+    assert_eq!(committed(&mut h, "g", "t", 0), -1);
+    assert_eq!(committed(&mut h, "g", "t", 1), 11);
+    let mut r = replay(&h);
+    assert_eq!(committed(&mut r, "g", "t", 0), -1, "after a restart");
+    assert_eq!(committed(&mut r, "g", "t", 1), 11, "after a restart");
 }

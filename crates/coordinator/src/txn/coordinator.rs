@@ -14,7 +14,9 @@ use crate::codes;
 use crate::effect::{AppendId, ReplyId};
 use crate::partitioner::partition_for_group;
 use crate::txn::config::TxnConfig;
-use crate::txn::metadata::{TxnMetadata, TxnPartition};
+use crate::txn::metadata::{
+    TxnMetadata, TxnPartition, TRANSACTION_VERSION_0, TRANSACTION_VERSION_2,
+};
 use crate::txn::records::{TransactionLogKey, TransactionLogValue};
 use crate::txn::request::{
     AddOffsets, AddPartitions, EndTxn, InitProducerId, MarkerJob, TxnEffect, TxnRequest,
@@ -25,6 +27,13 @@ use crate::wire::STRING_BYTES_MAX;
 
 /// The group offsets topic, whose partitions AddOffsetsToTxn adds.
 pub const OFFSETS_TOPIC_NAME: &str = "__consumer_offsets";
+/// Longest a request waits for its transactional id's completing transaction
+/// (markers being written) before it is answered CONCURRENT_TRANSACTIONS. Waiting
+/// here instead of answering at once spares the client its retry backoff (100 ms in
+/// librdkafka): back-to-back transactions no longer pay it each time.
+pub const COMPLETION_WAIT_MS_MAX: i64 = 1_000;
+/// Most requests one transactional id may have waiting.
+const WAITING_PER_ID_MAX: usize = 16;
 /// An epoch at or above this is exhausted: the next bump takes a new producer id
 /// (Kafka keeps the last value free so that a fence can still bump once).
 const PRODUCER_EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
@@ -76,6 +85,15 @@ struct PendingWrite {
     after: AfterWrite,
 }
 
+/// A request held until its id's transition completes (see
+/// [`COMPLETION_WAIT_MS_MAX`]).
+#[derive(Debug)]
+struct Waiting {
+    reply: ReplyId,
+    request: TxnRequest,
+    deadline_ms: i64,
+}
+
 /// Transaction coordinator (see the module docs).
 pub struct TransactionCoordinator {
     config: TxnConfig,
@@ -87,6 +105,8 @@ pub struct TransactionCoordinator {
     next_expiry_check_ms: Option<i64>,
     /// Effects from calls that return none, handed out by the next call.
     deferred: Vec<TxnEffect>,
+    /// Requests waiting for their id's transition, by transactional id.
+    waiting: BTreeMap<String, Vec<Waiting>>,
 }
 
 impl TransactionCoordinator {
@@ -100,6 +120,7 @@ impl TransactionCoordinator {
             next_abort_check_ms: None,
             next_expiry_check_ms: None,
             deferred: Vec::new(),
+            waiting: BTreeMap::new(),
         }
     }
 
@@ -191,6 +212,18 @@ impl TransactionCoordinator {
         let mut out = std::mem::take(&mut self.deferred);
         self.partitions.remove(&partition);
         self.txns.retain(|_, t| t.partition != partition);
+        let count = self.config.transaction_state_num_partitions;
+        let moved: Vec<String> = self
+            .waiting
+            .keys()
+            .filter(|id| partition_for_group(id, count) == partition)
+            .cloned()
+            .collect();
+        for id in moved {
+            for w in self.waiting.remove(&id).unwrap_or_default() {
+                out.push(refusal(w.reply, &w.request, codes::NOT_COORDINATOR));
+            }
+        }
         let stale: Vec<AppendId> = self
             .pending
             .iter()
@@ -218,14 +251,76 @@ impl TransactionCoordinator {
     /// Answers one request; the answer may come with a later call (after a write).
     pub fn handle(&mut self, now_ms: i64, reply: ReplyId, request: TxnRequest) -> Vec<TxnEffect> {
         let mut out = std::mem::take(&mut self.deferred);
-        match request {
-            TxnRequest::InitProducerId(r) => self.init_producer_id(now_ms, reply, r, &mut out),
-            TxnRequest::AddPartitions(r) => self.add_partitions(now_ms, reply, r, &mut out),
-            TxnRequest::AddOffsets(r) => self.add_offsets(now_ms, reply, r, &mut out),
-            TxnRequest::EndTxn(r) => self.end_txn(now_ms, reply, r, &mut out),
-        }
+        let deadline_ms = now_ms.saturating_add(COMPLETION_WAIT_MS_MAX);
+        self.dispatch(now_ms, reply, request, deadline_ms, &mut out);
         self.run_timers(now_ms, &mut out);
         out
+    }
+
+    /// Answers `request`, or holds it while its id's transaction completes.
+    fn dispatch(
+        &mut self,
+        now_ms: i64,
+        reply: ReplyId,
+        request: TxnRequest,
+        deadline_ms: i64,
+        out: &mut Vec<TxnEffect>,
+    ) {
+        if self.must_wait(&request) {
+            let id = request_id(&request).to_string();
+            let waiting = self.waiting.entry(id).or_default();
+            if now_ms < deadline_ms && waiting.len() < WAITING_PER_ID_MAX {
+                waiting.push(Waiting {
+                    reply,
+                    request,
+                    deadline_ms,
+                });
+                return;
+            }
+            return out.push(refusal(reply, &request, CONCURRENT_TRANSACTIONS));
+        }
+        match request {
+            TxnRequest::InitProducerId(r) => self.init_producer_id(now_ms, reply, r, out),
+            TxnRequest::AddPartitions(r) => self.add_partitions(now_ms, reply, r, out),
+            TxnRequest::AddOffsets(r) => self.add_offsets(now_ms, reply, r, out),
+            TxnRequest::EndTxn(r) => self.end_txn(now_ms, reply, r, out),
+        }
+    }
+
+    /// True for an AddPartitionsToTxn (not a verification) or AddOffsetsToTxn of the
+    /// id's current producer (or the producer id a version 2 transaction moves to)
+    /// while a transition of the id is in flight or its markers are being written:
+    /// the answer would be CONCURRENT_TRANSACTIONS, and shortly it will not be.
+    fn must_wait(&self, request: &TxnRequest) -> bool {
+        let (id, producer_id, producer_epoch) = match request {
+            TxnRequest::AddPartitions(r) if !r.verify_only => {
+                (&r.transactional_id, r.producer_id, r.producer_epoch)
+            }
+            TxnRequest::AddOffsets(r) => (&r.transactional_id, r.producer_id, r.producer_epoch),
+            _ => return false,
+        };
+        if self.check_coordinator(id).is_err() {
+            return false;
+        }
+        let Some(t) = self.txns.get(id) else {
+            return false;
+        };
+        let completing =
+            t.pending || matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort);
+        let current = t.producer_id == producer_id && t.producer_epoch == producer_epoch;
+        let next = t.next_producer_id >= 0 && t.next_producer_id == producer_id;
+        completing && (current || next)
+    }
+
+    /// Hands the requests waiting on `transactional_id` back to [`Self::dispatch`]
+    /// once a transition of the id completed.
+    fn wake(&mut self, now_ms: i64, transactional_id: &str, out: &mut Vec<TxnEffect>) {
+        let Some(waiting) = self.waiting.remove(transactional_id) else {
+            return;
+        };
+        for w in waiting {
+            self.dispatch(now_ms, w.reply, w.request, w.deadline_ms, out);
+        }
     }
 
     /// The broker reports that append `id` is durable (`error_code` 0) or failed.
@@ -237,7 +332,9 @@ impl TransactionCoordinator {
     ) -> Vec<TxnEffect> {
         let mut out = std::mem::take(&mut self.deferred);
         if let Some(p) = self.pending.remove(&id) {
+            let transactional_id = p.transactional_id.clone();
             self.complete_write(p, error_code, &mut out);
+            self.wake(now_ms, &transactional_id, &mut out);
         }
         self.run_timers(now_ms, &mut out);
         out
@@ -267,6 +364,15 @@ impl TransactionCoordinator {
                 target.state = state;
                 target.partitions.clear();
                 target.last_update_ms = now_ms;
+                if target.next_producer_id >= 0 {
+                    // Transaction version 2 exhausted the epoch: the producer goes on
+                    // with the id it was handed in the EndTxn answer.
+                    target.previous_producer_id = target.producer_id;
+                    target.producer_id = target.next_producer_id;
+                    target.next_producer_id = -1;
+                    target.producer_epoch = 0;
+                    target.last_producer_epoch = -1;
+                }
                 self.write(target, false, AfterWrite::Nothing, &mut out);
             }
         }
@@ -286,9 +392,15 @@ impl TransactionCoordinator {
         if !self.deferred.is_empty() {
             return Some(0);
         }
+        let waiting = self
+            .waiting
+            .values()
+            .flat_map(|w| w.iter().map(|w| w.deadline_ms))
+            .min();
         self.next_abort_check_ms
             .into_iter()
             .chain(self.next_expiry_check_ms)
+            .chain(waiting)
             .min()
     }
 
@@ -343,6 +455,8 @@ impl TransactionCoordinator {
                 producer_id: r.fresh_producer_id,
                 previous_producer_id: -1,
                 producer_epoch: 0,
+                next_producer_id: -1,
+                client_transaction_version: TRANSACTION_VERSION_0,
                 last_producer_epoch: -1,
                 timeout_ms: r.timeout_ms,
                 state: TxnState::Empty,
@@ -423,6 +537,17 @@ impl TransactionCoordinator {
         let all = |code: i16| -> Vec<(TxnPartition, i16)> {
             r.partitions.iter().map(|p| (p.clone(), code)).collect()
         };
+        // A transaction version 2 producer whose epoch ran out starts its next
+        // transaction with the producer id the completing one only makes current.
+        let completing_into = self.txns.get(&r.transactional_id).is_some_and(|t| {
+            t.next_producer_id >= 0
+                && t.next_producer_id == r.producer_id
+                && (t.pending
+                    || matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
+        });
+        if completing_into && self.check_coordinator(&r.transactional_id).is_ok() {
+            return respond(out, all(CONCURRENT_TRANSACTIONS));
+        }
         let current =
             match self.check_producer(&r.transactional_id, r.producer_id, r.producer_epoch) {
                 Ok(t) => t,
@@ -452,6 +577,12 @@ impl TransactionCoordinator {
             target.start_ms = now_ms;
         }
         target.state = TxnState::Ongoing;
+        // A transaction keeps the version it began with, whatever adds to it.
+        if r.transaction_version_2 {
+            target.client_transaction_version = TRANSACTION_VERSION_2;
+        } else if current.state != TxnState::Ongoing {
+            target.client_transaction_version = TRANSACTION_VERSION_0;
+        }
         target.partitions.extend(r.partitions.iter().cloned());
         target.last_update_ms = now_ms;
         let response = TxnResponse::AddPartitions {
@@ -478,6 +609,7 @@ impl TransactionCoordinator {
                 producer_epoch: r.producer_epoch,
                 partitions: vec![(OFFSETS_TOPIC_NAME.to_string(), partition)],
                 verify_only: false,
+                transaction_version_2: false,
             },
             &mut inner,
         );
@@ -507,11 +639,11 @@ impl TransactionCoordinator {
     }
 
     fn end_txn(&mut self, now_ms: i64, reply: ReplyId, r: EndTxn, out: &mut Vec<TxnEffect>) {
+        if r.transaction_version_2 {
+            return self.end_txn_v2(now_ms, reply, r, out);
+        }
         let answer = |out: &mut Vec<TxnEffect>, error: i16| {
-            out.push(TxnEffect::Reply {
-                id: reply,
-                response: TxnResponse::EndTxn { error },
-            })
+            out.push(end_txn_reply(reply, error, r.producer_id, r.producer_epoch))
         };
         let current =
             match self.check_producer(&r.transactional_id, r.producer_id, r.producer_epoch) {
@@ -537,13 +669,104 @@ impl TransactionCoordinator {
             return answer(out, e);
         }
         let mut target = current.clone();
+        target.client_transaction_version = TRANSACTION_VERSION_0;
         target.state = if r.commit {
             TxnState::PrepareCommit
         } else {
             TxnState::PrepareAbort
         };
         target.last_update_ms = now_ms;
-        let response = TxnResponse::EndTxn { error: codes::NONE };
+        let response = end_txn_response(codes::NONE, target.producer_id, target.producer_epoch);
+        self.write(target, false, AfterWrite::Reply(reply, response), out);
+    }
+
+    /// EndTxn v5+ (KIP-890 part 2): the epoch is bumped with every transaction, so
+    /// the markers carry an epoch no batch of the finished transaction has and a
+    /// late batch of it is fenced. The answer carries the epoch (or, once the epoch
+    /// is exhausted, the new producer id at epoch 0) the producer continues with. A
+    /// retry is recognised by its epoch being one below the stored one; an abort is
+    /// allowed with no partition added (the producer cannot know whether a partition
+    /// leader added one).
+    fn end_txn_v2(&mut self, now_ms: i64, reply: ReplyId, r: EndTxn, out: &mut Vec<TxnEffect>) {
+        let answer = |out: &mut Vec<TxnEffect>, error: i16, id: i64, epoch: i16| {
+            out.push(end_txn_reply(reply, error, id, epoch))
+        };
+        if let Err(e) = self.check_coordinator(&r.transactional_id) {
+            return answer(out, e, -1, -1);
+        }
+        let Some(current) = self.txns.get(&r.transactional_id) else {
+            return answer(out, INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        };
+        // The transition in flight completes first: with an exhausted epoch the
+        // producer may already hold the producer id it only makes current.
+        if current.pending {
+            return answer(out, CONCURRENT_TRANSACTIONS, -1, -1);
+        }
+        let retry_on_overflow = current.previous_producer_id == r.producer_id
+            && r.producer_epoch == PRODUCER_EPOCH_EXHAUSTED
+            && current.producer_epoch == 0;
+        let retry_on_bump = current.producer_id == r.producer_id
+            && r.producer_epoch < i16::MAX
+            && current.producer_epoch == r.producer_epoch + 1;
+        if current.producer_id != r.producer_id && !retry_on_overflow {
+            return answer(out, INVALID_PRODUCER_ID_MAPPING, -1, -1);
+        }
+        let valid_epoch = match current.state {
+            TxnState::Ongoing | TxnState::Empty | TxnState::Dead | TxnState::PrepareEpochFence => {
+                r.producer_epoch == current.producer_epoch
+            }
+            TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
+            TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                retry_on_bump || retry_on_overflow || r.producer_epoch == current.producer_epoch
+            }
+        };
+        if !valid_epoch {
+            return answer(out, PRODUCER_FENCED, -1, -1);
+        }
+        let is_retry = retry_on_bump || retry_on_overflow;
+        let (continue_id, continue_epoch) = (current.producer_id, current.producer_epoch);
+        let no_partition_added = match (current.state, r.commit) {
+            (TxnState::Ongoing, _) => false,
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if is_retry => {
+                return answer(out, codes::NONE, continue_id, continue_epoch);
+            }
+            (TxnState::CompleteCommit | TxnState::CompleteAbort | TxnState::Empty, false)
+                if !is_retry =>
+            {
+                true
+            }
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                return answer(out, CONCURRENT_TRANSACTIONS, -1, -1);
+            }
+            (TxnState::Dead | TxnState::PrepareEpochFence, _) => {
+                return answer(out, CONCURRENT_TRANSACTIONS, -1, -1);
+            }
+            _ => return answer(out, INVALID_TXN_STATE, -1, -1),
+        };
+        let mut target = current.clone();
+        target.client_transaction_version = TRANSACTION_VERSION_2;
+        if target.producer_epoch >= PRODUCER_EPOCH_EXHAUSTED {
+            target.next_producer_id = r.fresh_producer_id;
+        }
+        // The markers take the bumped epoch (i16::MAX at most: an exhausted epoch
+        // moves to the next producer id once the markers are written).
+        target.last_producer_epoch = target.producer_epoch;
+        target.producer_epoch = target.producer_epoch.saturating_add(1);
+        target.state = if r.commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        if no_partition_added {
+            target.partitions.clear();
+            target.start_ms = now_ms;
+        }
+        target.last_update_ms = now_ms;
+        let response = if target.next_producer_id >= 0 {
+            end_txn_response(codes::NONE, target.next_producer_id, 0)
+        } else {
+            end_txn_response(codes::NONE, target.producer_id, target.producer_epoch)
+        };
         self.write(target, false, AfterWrite::Reply(reply, response), out);
     }
 
@@ -709,6 +932,16 @@ impl TransactionCoordinator {
     }
 
     fn run_timers(&mut self, now_ms: i64, out: &mut Vec<TxnEffect>) {
+        for waiting in self.waiting.values_mut() {
+            let (expired, kept): (Vec<Waiting>, Vec<Waiting>) = std::mem::take(waiting)
+                .into_iter()
+                .partition(|w| w.deadline_ms <= now_ms);
+            *waiting = kept;
+            for w in expired {
+                out.push(refusal(w.reply, &w.request, CONCURRENT_TRANSACTIONS));
+            }
+        }
+        self.waiting.retain(|_, w| !w.is_empty());
         if self.next_abort_check_ms.is_some_and(|d| d <= now_ms) {
             self.next_abort_check_ms =
                 Some(now_ms.saturating_add(self.config.abort_timed_out_interval_ms.max(1)));
@@ -764,6 +997,7 @@ fn fenced_abort(current: &TxnMetadata, now_ms: i64) -> TxnMetadata {
 /// The epoch after InitProducerId: one more, or a new producer id at epoch 0 once
 /// the epoch is exhausted.
 fn bump_epoch(target: &mut TxnMetadata, fresh_producer_id: i64) {
+    target.next_producer_id = -1;
     if target.producer_epoch >= PRODUCER_EPOCH_EXHAUSTED {
         target.previous_producer_id = target.producer_id;
         target.producer_id = fresh_producer_id;
@@ -794,6 +1028,27 @@ fn marker_job(t: &TxnMetadata, coordinator_epoch: i32) -> MarkerJob {
     }
 }
 
+fn end_txn_response(error: i16, producer_id: i64, producer_epoch: i16) -> TxnResponse {
+    TxnResponse::EndTxn {
+        error,
+        producer_id,
+        producer_epoch,
+    }
+}
+
+/// An EndTxn answer; failed ones carry no producer id and epoch (-1).
+fn end_txn_reply(reply: ReplyId, error: i16, producer_id: i64, producer_epoch: i16) -> TxnEffect {
+    let (producer_id, producer_epoch) = if error == codes::NONE {
+        (producer_id, producer_epoch)
+    } else {
+        (-1, -1)
+    };
+    TxnEffect::Reply {
+        id: reply,
+        response: end_txn_response(error, producer_id, producer_epoch),
+    }
+}
+
 /// How Kafka answers a client whose transition could not be written.
 fn append_error(error: i16) -> i16 {
     match error {
@@ -801,6 +1056,36 @@ fn append_error(error: i16) -> i16 {
             codes::NOT_COORDINATOR
         }
         _ => codes::COORDINATOR_NOT_AVAILABLE,
+    }
+}
+
+/// The transactional id a request is about.
+fn request_id(request: &TxnRequest) -> &str {
+    match request {
+        TxnRequest::InitProducerId(r) => &r.transactional_id,
+        TxnRequest::AddPartitions(r) => &r.transactional_id,
+        TxnRequest::AddOffsets(r) => &r.transactional_id,
+        TxnRequest::EndTxn(r) => &r.transactional_id,
+    }
+}
+
+/// `request` answered with `error` alone (every partition of an AddPartitions).
+fn refusal(reply: ReplyId, request: &TxnRequest, error: i16) -> TxnEffect {
+    let response = match request {
+        TxnRequest::InitProducerId(_) => TxnResponse::InitProducerId {
+            error,
+            producer_id: -1,
+            producer_epoch: -1,
+        },
+        TxnRequest::AddPartitions(r) => TxnResponse::AddPartitions {
+            errors: r.partitions.iter().map(|p| (p.clone(), error)).collect(),
+        },
+        TxnRequest::AddOffsets(_) => TxnResponse::AddOffsets { error },
+        TxnRequest::EndTxn(_) => end_txn_response(error, -1, -1),
+    };
+    TxnEffect::Reply {
+        id: reply,
+        response,
     }
 }
 
@@ -815,7 +1100,7 @@ fn reply_with_error(reply: ReplyId, response: TxnResponse, error: i16) -> TxnEff
             errors: errors.into_iter().map(|(p, _)| (p, error)).collect(),
         },
         TxnResponse::AddOffsets { .. } => TxnResponse::AddOffsets { error },
-        TxnResponse::EndTxn { .. } => TxnResponse::EndTxn { error },
+        TxnResponse::EndTxn { .. } => end_txn_response(error, -1, -1),
     };
     TxnEffect::Reply {
         id: reply,

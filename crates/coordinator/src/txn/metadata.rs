@@ -5,6 +5,11 @@ use std::collections::BTreeSet;
 use crate::txn::records::TransactionLogValue;
 use crate::txn::state::TxnState;
 
+/// `ClientTransactionVersion` of a transaction version 2 producer (Kafka's TV_2).
+pub const TRANSACTION_VERSION_2: i16 = 2;
+/// `ClientTransactionVersion` of older producers (Kafka's TV_0).
+pub const TRANSACTION_VERSION_0: i16 = 0;
+
 /// A partition of a transaction: (topic, partition).
 pub type TxnPartition = (String, i32);
 
@@ -18,6 +23,12 @@ pub struct TxnMetadata {
     /// The producer id before the current one (epoch exhaustion), -1 if none.
     pub previous_producer_id: i64,
     pub producer_epoch: i16,
+    /// The producer id the id moves to when the completing transaction is done
+    /// (transaction version 2 exhausted the epoch), -1 if none.
+    pub next_producer_id: i64,
+    /// The transaction version of the producer's last request: 2 bumps the epoch
+    /// with every EndTxn, 0 (version 1 clients) never does.
+    pub client_transaction_version: i16,
     /// The epoch before the last bump, so a retried InitProducerId is recognised
     /// (-1 when unknown; not persisted, as in Kafka).
     pub last_producer_epoch: i16,
@@ -44,6 +55,8 @@ impl TxnMetadata {
         TransactionLogValue {
             producer_id: self.producer_id,
             previous_producer_id: self.previous_producer_id,
+            next_producer_id: self.next_producer_id,
+            client_transaction_version: self.client_transaction_version,
             producer_epoch: self.producer_epoch,
             transaction_timeout_ms: self.timeout_ms,
             state: self.state,
@@ -61,6 +74,8 @@ impl TxnMetadata {
             producer_id: v.producer_id,
             previous_producer_id: v.previous_producer_id,
             producer_epoch: v.producer_epoch,
+            next_producer_id: v.next_producer_id,
+            client_transaction_version: v.client_transaction_version,
             last_producer_epoch: -1,
             timeout_ms: v.transaction_timeout_ms,
             state: v.state,
@@ -73,6 +88,11 @@ impl TxnMetadata {
             last_update_ms: v.last_update_timestamp_ms,
             pending: false,
         }
+    }
+
+    /// True when the producer uses transaction version 2 (an epoch per transaction).
+    pub fn is_transaction_version_2(&self) -> bool {
+        self.client_transaction_version >= TRANSACTION_VERSION_2
     }
 
     /// True when the open transaction has outlived its timeout at `now_ms`.

@@ -11,8 +11,11 @@ use crate::wire::{Reader, RecordError, Writer};
 
 /// Key version Kafka writes (the only one).
 pub const TXN_KEY_VERSION: i16 = 0;
-/// Value version Moldau writes (v0: transaction version 1 clients).
+/// Value version Moldau writes for version 1 clients (classic encoding).
 pub const TXN_VALUE_VERSION: i16 = 0;
+/// Value version written for transaction version 2 producers (flexible, with the
+/// tagged producer ids and client transaction version).
+pub const TXN_VALUE_VERSION_FLEXIBLE: i16 = 1;
 /// Highest value version read (v1 = flexible, KIP-890's tagged producer ids).
 pub const TXN_VALUE_VERSION_MAX: i16 = 1;
 /// Smallest encoding of one topic entry of a value (empty name, empty id array),
@@ -22,6 +25,8 @@ const TOPIC_ENTRY_BYTES_MIN: usize = 2 + 4;
 const TAG_PREVIOUS_PRODUCER_ID: u32 = 0;
 /// Tag of `NextProducerId` in a v1 value.
 const TAG_NEXT_PRODUCER_ID: u32 = 1;
+/// Tag of `ClientTransactionVersion` in a v1 value.
+const TAG_CLIENT_TRANSACTION_VERSION: u32 = 2;
 
 /// Key of a `__transaction_state` record: the transactional id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +40,11 @@ pub struct TransactionLogValue {
     pub producer_id: i64,
     /// The producer id before the last epoch exhaustion (v1's tagged field), -1 if none.
     pub previous_producer_id: i64,
+    /// The producer id taken once the completing transaction is done (v1's tagged
+    /// field; transaction version 2 exhausted the epoch), -1 if none.
+    pub next_producer_id: i64,
+    /// The producer's transaction version (v1's tagged field), 0 if absent.
+    pub client_transaction_version: i16,
     pub producer_epoch: i16,
     pub transaction_timeout_ms: i32,
     pub state: TxnState,
@@ -69,9 +79,13 @@ impl TransactionLogKey {
 }
 
 impl TransactionLogValue {
-    /// Version 0 (classic encoding). Empty transactions write a null partition list,
-    /// as Kafka does.
+    /// Version 0 (classic encoding) for version 1 clients, version 1 (flexible,
+    /// with tagged fields) for transaction version 2 producers. Empty transactions
+    /// write a null partition list, as Kafka does.
     pub fn encode(&self) -> Result<Bytes, RecordError> {
+        if self.client_transaction_version >= 2 {
+            return self.encode_flexible();
+        }
         let mut w = Writer::with_capacity(64);
         w.i16(TXN_VALUE_VERSION);
         w.i64(self.producer_id);
@@ -92,6 +106,59 @@ impl TransactionLogValue {
         }
         w.i64(self.last_update_timestamp_ms);
         w.i64(self.start_timestamp_ms);
+        Ok(w.finish())
+    }
+
+    /// Version 1: compact forms; the tagged fields that differ from their defaults.
+    fn encode_flexible(&self) -> Result<Bytes, RecordError> {
+        let mut w = Writer::with_capacity(96);
+        w.i16(TXN_VALUE_VERSION_FLEXIBLE);
+        w.i64(self.producer_id);
+        w.i16(self.producer_epoch);
+        w.i32(self.transaction_timeout_ms);
+        w.i8(self.state.code());
+        if self.state == TxnState::Empty && self.partitions.is_empty() {
+            w.uvarint(0);
+        } else {
+            w.compact_array_len(self.partitions.len())?;
+            for (topic, ids) in &self.partitions {
+                w.compact_string(topic)?;
+                w.compact_array_len(ids.len())?;
+                for id in ids {
+                    w.i32(*id);
+                }
+                w.no_tagged_fields();
+            }
+        }
+        w.i64(self.last_update_timestamp_ms);
+        w.i64(self.start_timestamp_ms);
+        let mut tags: Vec<(u32, Vec<u8>)> = Vec::new();
+        if self.previous_producer_id != -1 {
+            tags.push((
+                TAG_PREVIOUS_PRODUCER_ID,
+                self.previous_producer_id.to_be_bytes().to_vec(),
+            ));
+        }
+        if self.next_producer_id != -1 {
+            tags.push((
+                TAG_NEXT_PRODUCER_ID,
+                self.next_producer_id.to_be_bytes().to_vec(),
+            ));
+        }
+        if self.client_transaction_version != 0 {
+            tags.push((
+                TAG_CLIENT_TRANSACTION_VERSION,
+                self.client_transaction_version.to_be_bytes().to_vec(),
+            ));
+        }
+        w.uvarint(tags.len() as u32);
+        for (tag, bytes) in tags {
+            w.uvarint(tag);
+            w.uvarint(bytes.len() as u32);
+            for b in bytes {
+                w.i8(b as i8);
+            }
+        }
         Ok(w.finish())
     }
 
@@ -142,13 +209,19 @@ impl TransactionLogValue {
         }
         let last_update_timestamp_ms = r.i64()?;
         let start_timestamp_ms = r.i64()?;
-        let mut previous_producer_id = -1;
+        let mut tagged = TaggedFields {
+            previous_producer_id: -1,
+            next_producer_id: -1,
+            client_transaction_version: 0,
+        };
         if flexible {
-            read_tagged_producer_ids(&mut r, &mut previous_producer_id)?;
+            read_tagged_fields(&mut r, &mut tagged)?;
         }
         Ok(TransactionLogValue {
             producer_id,
-            previous_producer_id,
+            previous_producer_id: tagged.previous_producer_id,
+            next_producer_id: tagged.next_producer_id,
+            client_transaction_version: tagged.client_transaction_version,
             producer_epoch,
             transaction_timeout_ms,
             state,
@@ -179,20 +252,24 @@ fn nullable_array_len(r: &mut Reader<'_>, min_element_bytes: usize) -> Result<us
     Ok(count)
 }
 
-/// The tag section of a v1 value: PreviousProducerId is kept, NextProducerId and
-/// unknown tags are skipped.
-fn read_tagged_producer_ids(
-    r: &mut Reader<'_>,
-    previous_producer_id: &mut i64,
-) -> Result<(), RecordError> {
+/// The tagged fields of a v1 value.
+struct TaggedFields {
+    previous_producer_id: i64,
+    next_producer_id: i64,
+    client_transaction_version: i16,
+}
+
+/// The tag section of a v1 value: the known tags are kept, unknown ones skipped.
+fn read_tagged_fields(r: &mut Reader<'_>, tagged: &mut TaggedFields) -> Result<(), RecordError> {
     let count = r.uvarint()?;
     for _ in 0..count {
         let tag = r.uvarint()?;
         let size = r.uvarint()? as usize;
         match tag {
-            TAG_PREVIOUS_PRODUCER_ID if size == 8 => *previous_producer_id = r.i64()?,
-            TAG_NEXT_PRODUCER_ID if size == 8 => {
-                r.i64()?;
+            TAG_PREVIOUS_PRODUCER_ID if size == 8 => tagged.previous_producer_id = r.i64()?,
+            TAG_NEXT_PRODUCER_ID if size == 8 => tagged.next_producer_id = r.i64()?,
+            TAG_CLIENT_TRANSACTION_VERSION if size == 2 => {
+                tagged.client_transaction_version = r.i16()?
             }
             _ => r.skip(size)?,
         }
@@ -208,6 +285,8 @@ mod tests {
         TransactionLogValue {
             producer_id: 4000,
             previous_producer_id: -1,
+            next_producer_id: -1,
+            client_transaction_version: 0,
             producer_epoch: 3,
             transaction_timeout_ms: 60_000,
             state,
@@ -280,6 +359,27 @@ mod tests {
         assert_eq!(v.state, TxnState::CompleteCommit);
         assert_eq!(v.partitions, vec![("a".to_string(), vec![5])]);
         assert_eq!(v.start_timestamp_ms, -1);
+    }
+
+    #[test]
+    fn transaction_version_2_values_are_v1_and_round_trip_their_tags() {
+        let mut v = value(TxnState::PrepareCommit, vec![("t".into(), vec![0, 2])]);
+        v.client_transaction_version = 2;
+        v.next_producer_id = 4001;
+        v.previous_producer_id = 3999;
+        let bytes = v.encode().expect("encode");
+        assert_eq!(&bytes[..2], &[0, 1]);
+        assert_eq!(TransactionLogValue::decode(&bytes), Ok(v.clone()));
+        // The tag section holds three fields; defaults are left out.
+        let mut plain = value(TxnState::Empty, vec![]);
+        plain.client_transaction_version = 2;
+        let bytes = plain.encode().expect("encode");
+        // version, id, epoch, timeout, state, null list, two timestamps, one tag.
+        assert_eq!(bytes.len(), 2 + 8 + 2 + 4 + 1 + 1 + 8 + 8 + 1 + 1 + 1 + 2);
+        assert_eq!(TransactionLogValue::decode(&bytes), Ok(plain));
+        for cut in 0..bytes.len() {
+            assert!(TransactionLogValue::decode(&bytes[..cut]).is_err(), "{cut}");
+        }
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct AddPartitions {
     /// KIP-890 verification (from a partition leader): only check that the
     /// partitions are in the open transaction, add nothing.
     pub verify_only: bool,
+    /// Sent for a transaction version 2 producer (a partition leader adding the
+    /// partition of a Produce v12+ batch, AddPartitionsToTxn v5+).
+    pub transaction_version_2: bool,
 }
 
 /// AddOffsetsToTxn: the group's `__consumer_offsets` partition joins the transaction.
@@ -47,6 +50,11 @@ pub struct EndTxn {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub commit: bool,
+    /// EndTxn v5+ (KIP-890 part 2): the epoch is bumped with every transaction.
+    pub transaction_version_2: bool,
+    /// An unused producer id from the broker's block, taken when the bump exhausts
+    /// the epoch (transaction version 2 only).
+    pub fresh_producer_id: i64,
 }
 
 /// A transaction request.
@@ -73,8 +81,12 @@ pub enum TxnResponse {
     AddOffsets {
         error: i16,
     },
+    /// The producer id and epoch the producer continues with (v5: bumped under
+    /// transaction version 2; -1 on error).
     EndTxn {
         error: i16,
+        producer_id: i64,
+        producer_epoch: i16,
     },
 }
 

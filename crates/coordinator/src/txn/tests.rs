@@ -123,6 +123,7 @@ impl Harness {
                 .map(|(t, p)| (t.to_string(), *p))
                 .collect(),
             verify_only,
+            transaction_version_2: false,
         })) {
             TxnResponse::AddPartitions { errors } => errors.into_iter().map(|(_, e)| e).collect(),
             other => panic!("{other:?}"),
@@ -135,14 +136,55 @@ impl Harness {
             producer_id: pid,
             producer_epoch: epoch,
             commit,
+            transaction_version_2: false,
+            fresh_producer_id: -1,
         })) {
-            TxnResponse::EndTxn { error } => error,
+            TxnResponse::EndTxn { error, .. } => error,
             other => panic!("{other:?}"),
         }
     }
 
-    /// Reports the last marker job written, as the marker sender would.
-    fn finish_markers(&mut self) {
+    /// EndTxn v5: (error, producer id, producer epoch) to continue with.
+    fn end_v2(&mut self, pid: i64, epoch: i16, commit: bool) -> (i16, i64, i16) {
+        self.next_pid += 1;
+        match self.send(TxnRequest::EndTxn(EndTxn {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            commit,
+            transaction_version_2: true,
+            fresh_producer_id: self.next_pid,
+        })) {
+            TxnResponse::EndTxn {
+                error,
+                producer_id,
+                producer_epoch,
+            } => (error, producer_id, producer_epoch),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A partition leader adding a Produce v12 batch's partition (TV2).
+    fn add_v2(&mut self, pid: i64, epoch: i16, partitions: &[(&str, i32)]) -> Vec<i16> {
+        match self.send(TxnRequest::AddPartitions(AddPartitions {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            partitions: partitions
+                .iter()
+                .map(|(t, p)| (t.to_string(), *p))
+                .collect(),
+            verify_only: false,
+            transaction_version_2: true,
+        })) {
+            TxnResponse::AddPartitions { errors } => errors.into_iter().map(|(_, e)| e).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Reports the last marker job written, as the marker sender would; the answers
+    /// to requests that waited for the completion.
+    fn finish_markers(&mut self) -> Vec<(ReplyId, TxnResponse)> {
         let job = self.markers.pop().expect("a marker job");
         let out = self.c.markers_written(
             self.now,
@@ -150,7 +192,16 @@ impl Harness {
             job.producer_id,
             job.producer_epoch,
         );
-        assert!(self.apply(out).is_empty());
+        self.apply(out)
+    }
+
+    /// Sends a request that must wait (no answer yet); its reply id.
+    fn send_waiting(&mut self, request: TxnRequest) -> ReplyId {
+        self.next_reply += 1;
+        let id = ReplyId(self.next_reply);
+        let out = self.c.handle(self.now, id, request);
+        assert!(self.apply(out).is_empty(), "answered at once");
+        id
     }
 
     fn state(&self) -> TxnState {
@@ -234,10 +285,6 @@ fn a_full_commit_goes_through_prepare_markers_complete() {
     assert_eq!((job.producer_id, job.producer_epoch), (pid, epoch));
     assert_eq!(job.partitions, vec![("a".into(), 0), ("b".into(), 1)]);
     // While the markers are written, the producer must wait.
-    assert_eq!(
-        h.add(pid, epoch, &[("c", 0)]),
-        vec![CONCURRENT_TRANSACTIONS]
-    );
     assert_eq!(h.end(pid, epoch, true), CONCURRENT_TRANSACTIONS);
     assert_eq!(h.end(pid, epoch, false), INVALID_TXN_STATE);
     h.finish_markers();
@@ -291,11 +338,15 @@ fn unknown_ids_producers_and_epochs_get_kafkas_errors() {
         producer_id: pid,
         producer_epoch: epoch,
         commit: true,
+        transaction_version_2: false,
+        fresh_producer_id: -1,
     }));
     assert_eq!(
         r,
         TxnResponse::EndTxn {
-            error: INVALID_REQUEST
+            error: INVALID_REQUEST,
+            producer_id: -1,
+            producer_epoch: -1
         }
     );
 }
@@ -417,6 +468,7 @@ fn requests_during_a_write_get_concurrent_transactions() {
             producer_epoch: epoch,
             partitions: vec![("a".into(), 0)],
             verify_only: false,
+            transaction_version_2: false,
         }),
     );
     assert!(h.apply(out).is_empty(), "answered only once durable");
@@ -644,4 +696,201 @@ fn resigning_answers_waiting_requests_not_coordinator() {
     let id = h.held.pop().expect("held");
     assert!(h.c.append_completed(h.now, id, codes::NONE).is_empty());
     assert_eq!(h.c.next_deadline_ms(), None);
+}
+
+#[test]
+fn transaction_version_2_bumps_the_epoch_with_every_end_txn() {
+    let mut h = Harness::new();
+    let (_, pid, e0) = h.init(None);
+    assert_eq!(h.add_v2(pid, e0, &[("a", 0)]), vec![0]);
+    assert_eq!(h.end_v2(pid, e0, true), (codes::NONE, pid, e0 + 1));
+    assert_eq!(h.state(), TxnState::PrepareCommit);
+    // The markers carry the bumped epoch: a late batch of the old one is fenced.
+    let job = h.markers.last().expect("markers").clone();
+    assert_eq!((job.producer_id, job.producer_epoch), (pid, e0 + 1));
+    // Until they are written a retried commit is told to wait.
+    assert_eq!(h.end_v2(pid, e0, true).0, CONCURRENT_TRANSACTIONS);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteCommit);
+    // A retried commit (old epoch) is answered with the epoch to go on with.
+    assert_eq!(h.end_v2(pid, e0, true), (codes::NONE, pid, e0 + 1));
+    assert_eq!(h.end_v2(pid, e0, false).0, INVALID_TXN_STATE);
+    // The old epoch is fenced; the new one opens the next transaction.
+    assert_eq!(h.add_v2(pid, e0, &[("b", 0)]), vec![PRODUCER_FENCED]);
+    assert_eq!(h.add_v2(pid, e0 + 1, &[("b", 0)]), vec![0]);
+    assert_eq!(h.end_v2(pid, e0 + 1, false), (codes::NONE, pid, e0 + 2));
+    let job = h.markers.last().expect("markers").clone();
+    assert!(!job.commit);
+    assert_eq!(job.partitions, vec![("b".into(), 0)]);
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteAbort);
+    // The stored state says which version the producer speaks.
+    let last = h.log.last().and_then(|(_, v)| v.clone()).expect("value");
+    let value = TransactionLogValue::decode(&last).expect("value");
+    assert_eq!(value.client_transaction_version, 2);
+    assert_eq!(value.producer_epoch, e0 + 2);
+}
+
+#[test]
+fn transaction_version_2_aborts_with_no_partition_added_and_refuses_an_empty_commit() {
+    let mut h = Harness::new();
+    let (_, pid, e0) = h.init(None);
+    assert_eq!(h.end_v2(pid, e0, true).0, INVALID_TXN_STATE);
+    // The producer cannot know whether a leader added a partition: abort is fine.
+    assert_eq!(h.end_v2(pid, e0, false), (codes::NONE, pid, e0 + 1));
+    assert_eq!(h.state(), TxnState::PrepareAbort);
+    assert!(h.markers.last().expect("job").partitions.is_empty());
+    h.finish_markers();
+    assert_eq!(h.state(), TxnState::CompleteAbort);
+    // Another empty abort with the current epoch bumps again; an older one is fenced.
+    assert_eq!(h.end_v2(pid, e0 + 1, false), (codes::NONE, pid, e0 + 2));
+    h.finish_markers();
+    assert_eq!(h.end_v2(pid, e0 + 5, false).0, PRODUCER_FENCED);
+    assert_eq!(h.end_v2(pid + 1, e0, false).0, INVALID_PRODUCER_ID_MAPPING);
+}
+
+#[test]
+fn transaction_version_2_epoch_exhaustion_moves_to_a_new_producer_id() {
+    let mut h = Harness::new();
+    let (_, pid, _) = h.init(None);
+    // Bring the epoch to the last usable value through InitProducerId bumps is slow;
+    // a replayed state at that epoch is the same thing.
+    let mut state = h.c.describe(TX).expect("id").clone();
+    state.producer_epoch = i16::MAX - 1;
+    state.client_transaction_version = 2;
+    let mut c = TransactionCoordinator::new(config());
+    c.begin_loading(0, 8);
+    let key = TransactionLogKey {
+        transactional_id: TX.into(),
+    }
+    .encode()
+    .expect("key");
+    let value = state.to_value().encode().expect("value");
+    assert!(c.load_record(0, &key, Some(&value)));
+    assert!(c.finish_loading(0, h.now).is_empty());
+    h.c = c;
+    let exhausted = i16::MAX - 1;
+    assert_eq!(h.add_v2(pid, exhausted, &[("a", 0)]), vec![0]);
+    let (error, new_pid, new_epoch) = h.end_v2(pid, exhausted, true);
+    assert_eq!(error, codes::NONE);
+    assert_ne!(new_pid, pid);
+    assert_eq!(new_epoch, 0);
+    // The markers close the transaction under the old id at the highest epoch.
+    let job = h.markers.last().expect("markers").clone();
+    assert_eq!((job.producer_id, job.producer_epoch), (pid, i16::MAX));
+    // The new id's first add waits for the old transaction to complete.
+    let waiting = h.send_waiting(TxnRequest::AddPartitions(AddPartitions {
+        transactional_id: TX.into(),
+        producer_id: new_pid,
+        producer_epoch: 0,
+        partitions: vec![("a".into(), 0)],
+        verify_only: false,
+        transaction_version_2: true,
+    }));
+    let replies = h.finish_markers();
+    assert_eq!(
+        replies,
+        vec![(
+            waiting,
+            TxnResponse::AddPartitions {
+                errors: vec![(("a".into(), 0), codes::NONE)]
+            }
+        )]
+    );
+    h.markers.clear();
+    let t = h.c.describe(TX).expect("id");
+    assert_eq!((t.producer_id, t.producer_epoch), (new_pid, 0));
+    assert_eq!(t.previous_producer_id, pid);
+    // A retry of the commit under the old id gets the new id back.
+    assert_eq!(h.add_v2(new_pid, 0, &[("a", 0)]), vec![0]);
+    assert_eq!(h.end_v2(new_pid, 0, true), (codes::NONE, new_pid, 1));
+}
+
+#[test]
+fn version_1_end_txn_keeps_the_epoch_beside_version_2() {
+    let mut h = Harness::new();
+    let (_, pid, e0) = h.init(None);
+    h.add(pid, e0, &[("a", 0)]);
+    assert_eq!(h.end(pid, e0, true), codes::NONE);
+    assert_eq!(h.markers.last().expect("job").producer_epoch, e0);
+    h.finish_markers();
+    let t = h.c.describe(TX).expect("id");
+    assert_eq!((t.producer_epoch, t.client_transaction_version), (e0, 0));
+    // Version 1 values stay in the classic encoding.
+    let last = h.log.last().and_then(|(_, v)| v.clone()).expect("value");
+    assert_eq!(&last[..2], &[0, 0]);
+}
+
+/// An AddPartitionsToTxn or AddOffsetsToTxn arriving while the previous
+/// transaction's markers are written is answered once they are, not with
+/// CONCURRENT_TRANSACTIONS (which costs a client its retry backoff); one still
+/// waiting after COMPLETION_WAIT_MS_MAX gets CONCURRENT_TRANSACTIONS after all.
+#[test]
+fn adds_during_the_markers_wait_for_the_completion() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    assert_eq!(h.end(pid, epoch, true), codes::NONE);
+    let add = h.send_waiting(TxnRequest::AddPartitions(AddPartitions {
+        transactional_id: TX.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        partitions: vec![("c".into(), 0)],
+        verify_only: false,
+        transaction_version_2: false,
+    }));
+    let offsets = h.send_waiting(TxnRequest::AddOffsets(AddOffsets {
+        transactional_id: TX.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        group_id: "g".into(),
+    }));
+    // Another producer's request is not held: it is fenced at once.
+    assert_eq!(h.add(pid, epoch + 1, &[("c", 0)]), vec![PRODUCER_FENCED]);
+    let mut replies = h.finish_markers();
+    replies.sort_by_key(|(id, _)| id.0);
+    assert_eq!(
+        replies,
+        vec![
+            (
+                add,
+                TxnResponse::AddPartitions {
+                    errors: vec![(("c".into(), 0), codes::NONE)]
+                }
+            ),
+            (offsets, TxnResponse::AddOffsets { error: codes::NONE }),
+        ]
+    );
+    let t = h.c.describe(TX).expect("id");
+    assert_eq!(t.state, TxnState::Ongoing);
+    assert_eq!(
+        t.partitions.len(),
+        2,
+        "c-0 and the group's offsets partition"
+    );
+
+    // Markers that take too long: the waiting add is told to retry.
+    assert_eq!(h.end(pid, epoch, true), codes::NONE);
+    let late = h.send_waiting(TxnRequest::AddPartitions(AddPartitions {
+        transactional_id: TX.into(),
+        producer_id: pid,
+        producer_epoch: epoch,
+        partitions: vec![("d".into(), 0)],
+        verify_only: false,
+        transaction_version_2: false,
+    }));
+    assert_eq!(h.c.next_deadline_ms(), Some(h.now + COMPLETION_WAIT_MS_MAX));
+    h.now += COMPLETION_WAIT_MS_MAX;
+    let out = h.c.tick(h.now);
+    assert_eq!(
+        h.apply(out),
+        vec![(
+            late,
+            TxnResponse::AddPartitions {
+                errors: vec![(("d".into(), 0), CONCURRENT_TRANSACTIONS)]
+            }
+        )]
+    );
+    assert!(h.finish_markers().is_empty());
+    assert_eq!(h.state(), TxnState::CompleteCommit);
 }
