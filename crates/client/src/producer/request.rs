@@ -23,9 +23,12 @@ fn put_len(buf: &mut BytesMut, flexible: bool, len: usize, short: bool) {
     }
 }
 
-/// The body pieces of a Produce request (no transactional id).
+/// The body pieces of a Produce request; a transactional producer names its
+/// transactional id (a leader adds the partition to a transaction version 2
+/// producer's transaction from it).
 pub(crate) fn encode_produce(
     version: i16,
+    transactional_id: Option<&str>,
     acks: i16,
     timeout_ms: i32,
     topics: &[TopicBatches],
@@ -33,11 +36,13 @@ pub(crate) fn encode_produce(
     let flexible = version >= FIRST_FLEXIBLE_VERSION;
     let mut parts = Vec::with_capacity(topics.iter().map(|t| t.1.len() * 2).sum::<usize>() + 1);
     let mut cur = BytesMut::with_capacity(128);
-    // transactional_id: null
-    if flexible {
-        put_uvarint(&mut cur, 0);
-    } else {
-        cur.put_i16(-1);
+    match transactional_id {
+        Some(id) => {
+            put_len(&mut cur, flexible, id.len(), true);
+            cur.put_slice(id.as_bytes());
+        }
+        None if flexible => put_uvarint(&mut cur, 0),
+        None => cur.put_i16(-1),
     }
     cur.put_i16(acks);
     cur.put_i32(timeout_ms);
@@ -83,12 +88,17 @@ mod tests {
             (Arc::from("alpha"), vec![(0, batch(1)), (3, batch(2))]),
             (Arc::from("b"), vec![(1, batch(3))]),
         ];
-        for version in 3..=11 {
-            let ours: Vec<u8> = encode_produce(version, -1, 30_000, &topics)
+        for (version, id) in (3..=12).flat_map(|v| [(v, None), (v, Some("tx-1"))]) {
+            let ours: Vec<u8> = encode_produce(version, id, -1, 30_000, &topics)
                 .iter()
                 .flat_map(|b| b.iter().copied())
                 .collect();
             let req = ProduceRequest::default()
+                .with_transactional_id(id.map(|i| {
+                    moldau_protocol::kafka::messages::TransactionalId(
+                        moldau_protocol::kafka::protocol::StrBytes::from_static_str(i),
+                    )
+                }))
                 .with_acks(-1)
                 .with_timeout_ms(30_000)
                 .with_topic_data(

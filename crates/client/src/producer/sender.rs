@@ -146,7 +146,13 @@ async fn send_request(shared: &Arc<Shared>, node: i32, mut batches: Vec<Producer
     }
     let request_timeout = shared.config.client.connection.request_timeout;
     let timeout_ms = request_timeout.as_millis().min(i32::MAX as u128) as i32;
-    let body = encode_produce(version, shared.config.acks.wire(), timeout_ms, &topics);
+    let body = encode_produce(
+        version,
+        shared.config.transactional_id.as_deref(),
+        shared.config.acks.wire(),
+        timeout_ms,
+        &topics,
+    );
     // Only the batches keep their bytes now, so they can be recycled when done.
     drop(topics);
     let expect_response = shared.config.acks != Acks::None;
