@@ -161,6 +161,10 @@ test("a killed broker: under-replicated partitions highlighted, the broker shown
   await problems.nth(2).waitFor();
   assert.equal(await problems.count(), 3);
   for (const row of await problems.all()) assert.match(await row.textContent(), /under-replicated/);
+  // With no traffic the bytes axis still reads 0, 1, 2 … B, each tick once.
+  await page.locator("#chart-bytes .y-tick").first().waitFor();
+  const ticks = await page.locator("#chart-bytes .y-tick").allTextContents();
+  assert.deepEqual(ticks, [...new Set(ticks)], `bytes ticks ${ticks}`);
   const fencedRow = page.locator(`#overview-brokers tr[data-broker='${victim.id}']`);
   assert.match(await fencedRow.textContent(), /fenced/);
   assert.match(await fencedRow.getAttribute("class"), /bad/);

@@ -163,8 +163,10 @@
 
   // Line chart (SVG) with round value ticks, clock-time ticks and a hover tooltip.
   // series = [{name, points: [[t, v], ...]}]; `domain` = [t0, t1] fixes the time axis
-  // so charts drawn from the same samples line up.
-  M.lineChart = function (series, { format = M.fmtCompact, empty = "No data yet", domain = null } = {}) {
+  // so charts drawn from the same samples line up. `integers`: the values are whole
+  // (bytes, records of lag), so the axis never goes below 0..5 (ticks of 0.2 would
+  // print as "0 B, 0 B, 1 B…").
+  M.lineChart = function (series, { format = M.fmtCompact, empty = "No data yet", domain = null, integers = false } = {}) {
     const W = 960, H = 210, L = 76, R = 12, T = 12, B = 26;
     const svg = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img" });
     const box = h("div.chart-box", {}, svg);
@@ -175,7 +177,7 @@
     }
     let [t0, t1] = domain || [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
     if (t1 - t0 < 1000) t0 = t1 - 60000;
-    const vmax = niceMax(Math.max(...all.map((p) => p[1])));
+    const vmax = Math.max(niceMax(Math.max(...all.map((p) => p[1]))), integers ? 5 : 0);
     const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     const y = (v) => T + (1 - v / vmax) * (H - T - B);
     // Round ticks: 50 -> 0, 10, ..., 50; 20 -> 0, 5, ..., 20.

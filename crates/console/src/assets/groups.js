@@ -204,7 +204,7 @@
             h("td.num.lag", { text: M.fmtNum(p.lag) + (p.lag_exact ? "" : " (est.)") }), h("td.num", { text: M.fmtDuration(p.time_lag_ms) }),
             h("td", { text: p.client_id ? `${p.client_id} ${p.host}` : "–", title: p.member_id || "" })))))));
       M.replace(chart, M.lineChart([{ name: "total lag (records)", points: d.lag_history.map((s) => [s.t, s.lag]) }],
-        { empty: "Collecting samples (one every 10 s)…" }));
+        { integers: true, empty: "Collecting samples (one every 10 s)…" }));
       M.replace(members, d.members.length === 0 ? h("p.muted", { text: "No active members." }) :
         h("div.scroll", {}, h("table", { id: "group-members-table" },
           h("thead", {}, h("tr", {}, ["Client id", "Host", "Member id", "Assigned partitions"].map((x) => h("th", { text: x })))),

@@ -59,7 +59,7 @@
       const domain = t.samples.length ? [t.samples[0].t, t.samples[t.samples.length - 1].t] : null;
       M.replace(chartBytes, M.lineChart([
         { name: "bytes in/s", points: pts("bytes_in_per_sec") },
-        { name: "bytes out/s", points: pts("bytes_out_per_sec") }], { format: M.fmtBytes, domain, empty: "Collecting samples (one every 5 s)…" }));
+        { name: "bytes out/s", points: pts("bytes_out_per_sec") }], { format: M.fmtBytes, integers: true, domain, empty: "Collecting samples (one every 5 s)…" }));
       M.replace(chartRecords, M.lineChart([
         { name: "records in/s", points: pts("records_in_per_sec") },
         { name: "records out/s (delivered)", points: pts("records_out_per_sec") }], { domain, empty: "Collecting samples (one every 5 s)…" }));
