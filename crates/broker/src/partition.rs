@@ -201,7 +201,7 @@ impl Partition {
                 // or not at all.
                 let mut log = self.log.write();
                 let leo = log.log_end_offset();
-                log.assign_leader_epoch(epoch, leo)?;
+                log.assign_leader_epoch_at_log_end(epoch)?;
                 *self.progress.lock() = ReplicaProgressTable::new(
                     local_id,
                     replicas,

@@ -286,6 +286,7 @@ impl PartitionLog {
         sync_dir(&self.dir)?;
         self.cleaner_checkpoint = self.cleaner_checkpoint.max(cleaned.cleaned_up_to);
         self.earliest_delete_horizon = cleaned.earliest_delete_horizon;
+        self.note_change();
         tracing::info!(
             partition = %self.tp,
             bytes_before = cleaned.bytes_before,
@@ -305,6 +306,7 @@ impl PartitionLog {
     /// to the log.
     pub fn set_cleaner_checkpoint(&mut self, offset: i64) {
         self.cleaner_checkpoint = offset.clamp(self.log_start_offset, self.log_end_offset);
+        self.note_change();
     }
 
     /// Plans, builds and swaps in one go (the caller holds the write lock

@@ -17,6 +17,11 @@ const LEADER_EPOCH_CHECKPOINT_VERSION: i32 = 0;
 pub(crate) struct LeaderEpochCache {
     path: PathBuf,
     entries: Vec<(i32, i64)>,
+    /// The file lacks an entry (or keeps one) that only concerns offsets with no
+    /// record yet: an epoch taken by becoming leader, or one dropped at load because
+    /// it started at the log end. Such an entry is rebuilt or made irrelevant by the
+    /// next leadership, so it is written with the next record, not on its own.
+    unpersisted: bool,
 }
 
 impl LeaderEpochCache {
@@ -44,7 +49,11 @@ impl LeaderEpochCache {
                 entries.push(entry);
             }
         }
-        Ok(LeaderEpochCache { path, entries })
+        Ok(LeaderEpochCache {
+            path,
+            entries,
+            unpersisted: false,
+        })
     }
 
     /// A fresh, empty cache (its file is written on the first change).
@@ -53,10 +62,12 @@ impl LeaderEpochCache {
         LeaderEpochCache {
             path: dir.join(LEADER_EPOCH_CHECKPOINT_FILE),
             entries: Vec::new(),
+            unpersisted: false,
         }
     }
 
-    fn persist(&self) -> Result<(), LogError> {
+    fn persist(&mut self) -> Result<(), LogError> {
+        self.unpersisted = false;
         let lines: Vec<String> = self
             .entries
             .iter()
@@ -78,11 +89,43 @@ impl LeaderEpochCache {
     /// really written). Persists when something changed.
     pub fn assign(&mut self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
         if epoch < 0 || self.latest_epoch().is_some_and(|e| e >= epoch) {
+            if self.unpersisted && epoch >= 0 {
+                // A record is written at or past an entry kept only in memory.
+                self.persist()?;
+            }
             return Ok(());
         }
         self.entries.retain(|(_, o)| *o < start_offset);
         self.entries.push((epoch, start_offset));
         self.persist()
+    }
+
+    /// Like [`Self::assign`] for an epoch that starts at the log end with no record
+    /// yet (a new leadership): kept in memory, and written with the first record
+    /// appended, so taking leadership of an idle partition writes no file.
+    pub fn assign_at_log_end(&mut self, epoch: i32, log_end: i64) {
+        if epoch < 0 || self.latest_epoch().is_some_and(|e| e >= epoch) {
+            return;
+        }
+        self.entries.retain(|(_, o)| *o < log_end);
+        self.entries.push((epoch, log_end));
+        self.unpersisted = true;
+    }
+
+    /// At load: drops entries starting at or after the log end (no record of theirs
+    /// survived) in memory only; the file is rewritten with the next change.
+    pub fn forget_from_end(&mut self, log_end: i64) {
+        let before = self.entries.len();
+        self.entries.retain(|(_, o)| *o < log_end);
+        if self.entries.len() != before {
+            self.unpersisted = true;
+        }
+    }
+
+    /// Whether the file differs from the entries in memory.
+    #[cfg(test)]
+    pub fn is_unpersisted(&self) -> bool {
+        self.unpersisted
     }
 
     /// Kafka's `endOffsetFor`: `(epoch, end offset)` of the largest epoch <= `epoch`,
@@ -155,6 +198,31 @@ mod tests {
         assert_eq!(c.end_offset_for(2, 20), Some((1, 10)));
         assert_eq!(c.end_offset_for(0, 20), Some((0, 0)));
         assert_eq!(c.end_offset_for(4, 20), None);
+    }
+
+    #[test]
+    fn an_epoch_without_records_is_written_with_its_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(LEADER_EPOCH_CHECKPOINT_FILE);
+        let mut c = LeaderEpochCache::empty(dir.path());
+        c.assign(1, 0).unwrap();
+        let written = std::fs::read_to_string(&file).unwrap();
+        // Leadership at epoch 4 with the log ending at 10: memory only.
+        c.assign_at_log_end(4, 10);
+        assert_eq!(c.entries(), &[(1, 0), (4, 10)]);
+        assert_eq!(c.end_offset_for(1, 10), Some((1, 10)));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+        // The first record under it writes the file.
+        c.assign(4, 10).unwrap();
+        assert!(!c.is_unpersisted());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n2\n1 0\n4 10\n");
+        // Reloaded with the log ending at 10 (the epoch-4 record lost in a crash):
+        // dropped in memory, the file left alone.
+        let mut c = LeaderEpochCache::load(dir.path()).unwrap();
+        c.forget_from_end(10);
+        assert_eq!(c.entries(), &[(1, 0)]);
+        assert!(c.is_unpersisted());
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "0\n2\n1 0\n4 10\n");
     }
 
     #[test]

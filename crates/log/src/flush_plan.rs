@@ -128,6 +128,7 @@ impl PartitionLog {
                 self.unflushed_messages = 0;
             }
             self.last_flush_ms = now_ms;
+            self.note_change();
         }
         self.recovery_point
     }

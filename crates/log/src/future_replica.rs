@@ -219,6 +219,7 @@ impl FutureReplica {
         };
         moved.set_high_watermark(current.high_watermark());
         moved.set_cleaner_checkpoint(current.cleaner_checkpoint());
+        moved.track_changes(dest.change_tracker());
         let mut old = std::mem::replace(&mut *current, moved);
         // Visible in the destination before it leaves the source: a flush asked for
         // meanwhile finds it in one or the other, both holding the same log.

@@ -5,15 +5,20 @@
 //! No async: the broker calls into a [`PartitionLog`] under its lock; the
 //! [`LogManager`] runs a flusher thread ([`GroupCommit`]) and a retention thread.
 
+mod background_due;
+pub mod background_work;
 mod batch_header;
 mod batch_reader;
 mod cached_file;
+pub mod change_tracker;
 mod checkpoint_file;
+pub mod checkpoint_state;
 pub mod cleaner;
 pub mod config;
 pub mod dir_lock;
 mod disk_reservation;
 pub mod disk_space;
+pub mod due_schedule;
 pub mod dump;
 pub mod dump_json;
 mod epoch_cache;
@@ -63,6 +68,8 @@ pub use producer_state::AppendOrigin;
 pub use region_read::RegionRead;
 pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 
+#[cfg(test)]
+mod background_pass_tests;
 #[cfg(test)]
 mod cleaner_tests;
 #[cfg(test)]

@@ -197,7 +197,7 @@ impl PartitionLog {
         }
 
         let mut epochs = LeaderEpochCache::load(dir)?;
-        epochs.truncate_from_end(log_end_offset)?;
+        epochs.forget_from_end(log_end_offset);
         for (epoch, start) in recovered_epochs {
             epochs.assign(epoch, start)?;
         }
@@ -241,6 +241,8 @@ impl PartitionLog {
             earliest_delete_horizon: None,
             deleted: false,
             producers: ProducerStateManager::new(log_start),
+            change_tracker: None,
+            change_marked: std::sync::atomic::AtomicBool::new(false),
         };
         if log.tp.kind() == LogKind::Data {
             log.load_producer_state()?;

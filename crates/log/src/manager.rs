@@ -10,9 +10,13 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::background_work::{BackgroundCounters, BackgroundWork};
+use crate::change_tracker::ChangeTracker;
 use crate::checkpoint_file::{read_checkpoint, sync_dir, write_checkpoint};
+use crate::checkpoint_state::{CheckpointEntry, CheckpointState, CHECKPOINT_FILE_COUNT};
 use crate::config::LogConfig;
 use crate::dir_lock::DirLock;
+use crate::due_schedule::DueSchedule;
 use crate::error::LogError;
 use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 use crate::offline_partition::OfflinePartition;
@@ -67,6 +71,14 @@ struct Inner {
     retention_check_interval_ms: u64,
     /// `producer.id.expiration.ms`: idle producers are forgotten after this long.
     producer_id_expiration_ms: AtomicI64,
+    /// Partitions changed since the last background pass (each log marks itself).
+    changes: Arc<ChangeTracker>,
+    /// When partitions next have background work that time alone brings.
+    schedule: Mutex<DueSchedule>,
+    /// The checkpoint files' content, updated for the partitions a pass visits.
+    /// Lock order: `checkpoints`, then `logs`.
+    checkpoints: Mutex<CheckpointState>,
+    work: BackgroundCounters,
 }
 
 /// Owner of every partition log in one data directory.
@@ -238,8 +250,10 @@ impl LogManager {
         let mut logs = BTreeMap::new();
         let mut topic_ids = HashMap::new();
         let mut offline = BTreeMap::new();
+        // Every log starts marked: the first pass visits each once.
+        let changes = Arc::new(ChangeTracker::new());
         for (tp, result) in opened.into_inner() {
-            let (log, topic_id) = match result {
+            let (mut log, topic_id) = match result {
                 Ok(opened) => opened,
                 Err(e) => {
                     // One bad partition must not keep the broker (and every other
@@ -259,6 +273,7 @@ impl LogManager {
             if let Some(id) = topic_id {
                 topic_ids.insert(tp.clone(), id);
             }
+            log.track_changes(Arc::clone(&changes));
             logs.insert(tp, Arc::new(RwLock::new(log)));
         }
         tracing::info!(
@@ -289,6 +304,10 @@ impl LogManager {
             shut_down: AtomicBool::new(false),
             retention_check_interval_ms: retention_check_interval_ms.max(1),
             producer_id_expiration_ms: AtomicI64::new(PRODUCER_ID_EXPIRATION_MS_DEFAULT),
+            changes,
+            schedule: Mutex::new(DueSchedule::new()),
+            checkpoints: Mutex::new(CheckpointState::new()),
+            work: BackgroundCounters::default(),
         });
         let worker = Arc::clone(&inner);
         let retention = std::thread::Builder::new()
@@ -337,7 +356,8 @@ impl LogManager {
             return Ok(Arc::clone(log));
         }
         let dir = self.inner.data_dir.join(tp.dir_name());
-        let log = PartitionLog::open(&dir, tp.clone(), config, 0, None)?;
+        let mut log = PartitionLog::open(&dir, tp.clone(), config, 0, None)?;
+        log.track_changes(Arc::clone(&self.inner.changes));
         write_partition_metadata(&dir, &topic_id)?;
         sync_dir(&self.inner.data_dir)?;
         let log = Arc::new(RwLock::new(log));
@@ -356,10 +376,13 @@ impl LogManager {
     pub(crate) fn release(&self, tp: &TopicPartition) -> Option<(SharedLog, Option<[u8; 16]>)> {
         let log = self.inner.logs.write().remove(tp)?;
         let topic_id = self.inner.topic_ids.write().remove(tp);
+        self.inner.forget(tp);
         Some((log, topic_id))
     }
 
     /// Takes over a log that moved into this directory.
+    /// The log must report its changes to [`LogManager::change_tracker`] already
+    /// (the caller holds its lock).
     pub(crate) fn adopt(&self, tp: &TopicPartition, log: SharedLog, topic_id: Option<[u8; 16]>) {
         let previous = self.inner.logs.write().insert(tp.clone(), log);
         assert!(
@@ -369,6 +392,11 @@ impl LogManager {
         if let Some(id) = topic_id {
             self.inner.topic_ids.write().insert(tp.clone(), id);
         }
+    }
+
+    /// Where this directory's logs report their changes for the background pass.
+    pub(crate) fn change_tracker(&self) -> Arc<ChangeTracker> {
+        Arc::clone(&self.inner.changes)
     }
 
     /// Why the partition is offline, if it is (it could not be opened or hosted).
@@ -400,6 +428,8 @@ impl LogManager {
                 ..OfflinePartition::default()
             },
         );
+        drop(offline);
+        self.inner.checkpoints.lock().mark_all_dirty();
     }
 
     /// Forgets an offline partition whose topic was deleted and moves its files out
@@ -409,6 +439,7 @@ impl LogManager {
         if self.inner.offline.write().remove(tp).is_none() {
             return Ok(false);
         }
+        self.inner.checkpoints.lock().mark_all_dirty();
         let from = self.inner.data_dir.join(tp.dir_name());
         let Ok(kind) = std::fs::symlink_metadata(&from).map(|m| m.file_type()) else {
             return Ok(true);
@@ -443,6 +474,7 @@ impl LogManager {
             return Ok(());
         };
         self.inner.topic_ids.write().remove(tp);
+        self.inner.forget(tp);
         self.retire(tp, &log)
     }
 
@@ -460,6 +492,7 @@ impl LogManager {
             logs.remove(tp);
             self.inner.topic_ids.write().remove(tp);
         }
+        self.inner.forget(tp);
         self.retire(tp, log)?;
         Ok(true)
     }
@@ -522,9 +555,21 @@ impl LogManager {
     }
 
     /// Writes recovery-point-offset-checkpoint, replication-offset-checkpoint (high
-    /// watermarks) and log-start-offset-checkpoint atomically.
+    /// watermarks), log-start-offset-checkpoint and cleaner-offset-checkpoint
+    /// atomically, each only if its content changed.
     pub fn checkpoint(&self) -> Result<(), LogError> {
-        self.inner.checkpoint()
+        self.inner.checkpoint(true)
+    }
+
+    /// What the background passes did so far.
+    pub fn background_work(&self) -> BackgroundWork {
+        self.inner.work.snapshot()
+    }
+
+    /// One background pass now, as the background thread runs them (for tests that
+    /// drive time themselves).
+    pub fn run_background_pass(&self, now_ms: i64) {
+        self.inner.background_pass_at(now_ms);
     }
 
     /// Sets `producer.id.expiration.ms`, applied by the background pass.
@@ -533,9 +578,16 @@ impl LogManager {
             expiration_ms > 0,
             "producer.id.expiration.ms must be positive"
         );
-        self.inner
+        let previous = self
+            .inner
             .producer_id_expiration_ms
-            .store(expiration_ms, Ordering::Release);
+            .swap(expiration_ms, Ordering::AcqRel);
+        if previous != expiration_ms {
+            // Every partition's expiry time moves: each is looked at once more.
+            for (_, log) in self.all() {
+                log.read().note_change();
+            }
+        }
     }
 
     /// Flushes every log, writes the checkpoints and the clean-shutdown marker so the
@@ -571,7 +623,7 @@ impl LogManager {
         if let Some(e) = failed.into_inner() {
             return Err(e);
         }
-        self.inner.checkpoint()?;
+        self.inner.checkpoint(true)?;
         let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);
         std::fs::write(&marker, b"").map_err(LogError::at(&marker))?;
         sync_dir(&self.inner.data_dir)?;
@@ -599,70 +651,150 @@ impl Drop for LogManager {
 }
 
 impl Inner {
-    fn checkpoint(&self) -> Result<(), LogError> {
-        let _one_writer = self.checkpoint_lock.lock();
-        let logs: Vec<(TopicPartition, SharedLog)> = self
+    /// The checkpoint files' line for `log`.
+    fn checkpoint_entry(log: &PartitionLog) -> CheckpointEntry {
+        CheckpointEntry {
+            recovery_point: log.recovery_point(),
+            high_watermark: log.high_watermark(),
+            log_start_offset: log.log_start_offset(),
+            cleaned_up_to: (log.cleaner_checkpoint() > log.log_start_offset())
+                .then(|| log.cleaner_checkpoint()),
+        }
+    }
+
+    /// `tp` left this directory: its lines go and nothing is scheduled for it.
+    fn forget(&self, tp: &TopicPartition) {
+        self.checkpoints.lock().remove(tp);
+        self.schedule.lock().set(tp, None);
+    }
+
+    /// Records `log`'s lines unless it left the directory meanwhile.
+    fn record_checkpoint_entry(&self, tp: &TopicPartition, log: &SharedLog) {
+        let entry = Self::checkpoint_entry(&log.read());
+        let mut checkpoints = self.checkpoints.lock();
+        let current = self
             .logs
             .read()
-            .iter()
-            .map(|(tp, l)| (tp.clone(), Arc::clone(l)))
-            .collect();
-        let mut recovery = Vec::with_capacity(logs.len());
-        let mut hws = Vec::with_capacity(logs.len());
-        let mut starts = Vec::with_capacity(logs.len());
-        let mut cleaned = Vec::new();
-        for (tp, log) in logs {
-            let log = log.read();
-            recovery.push((tp.clone(), log.recovery_point()));
-            hws.push((tp.clone(), log.high_watermark()));
-            if log.cleaner_checkpoint() > log.log_start_offset() {
-                cleaned.push((tp.clone(), log.cleaner_checkpoint()));
+            .get(tp)
+            .is_some_and(|l| Arc::ptr_eq(l, log));
+        if current {
+            checkpoints.update(tp, entry);
+        }
+    }
+
+    /// Rewrites the checkpoint files whose content changed; with `refresh_all`,
+    /// every log's offsets are read first (shutdown, an explicit checkpoint),
+    /// otherwise the passes' records of changed partitions are trusted.
+    fn checkpoint(&self, refresh_all: bool) -> Result<(), LogError> {
+        let _one_writer = self.checkpoint_lock.lock();
+        if refresh_all {
+            let logs: Vec<(TopicPartition, SharedLog)> = self
+                .logs
+                .read()
+                .iter()
+                .map(|(tp, l)| (tp.clone(), Arc::clone(l)))
+                .collect();
+            for (tp, log) in &logs {
+                self.record_checkpoint_entry(tp, log);
             }
-            starts.push((tp, log.log_start_offset()));
+        }
+        let (dirty, mut files) = {
+            let mut checkpoints = self.checkpoints.lock();
+            let dirty = checkpoints.take_dirty();
+            let mut files: [Vec<(TopicPartition, i64)>; CHECKPOINT_FILE_COUNT] = Default::default();
+            for (tp, e) in checkpoints.entries() {
+                let values = [
+                    Some(e.recovery_point),
+                    Some(e.high_watermark),
+                    Some(e.log_start_offset),
+                    e.cleaned_up_to,
+                ];
+                for (i, value) in values.into_iter().enumerate() {
+                    if let (true, Some(offset)) = (dirty[i], value) {
+                        files[i].push((tp.clone(), offset));
+                    }
+                }
+            }
+            (dirty, files)
+        };
+        if !dirty.contains(&true) {
+            return Ok(());
         }
         // Offline partitions keep what the checkpoints said, for when they are repaired.
         for (tp, kept) in self.offline.read().iter() {
-            let entries = [
-                (&mut recovery, kept.recovery_point),
-                (&mut hws, kept.high_watermark),
-                (&mut starts, kept.log_start_offset),
-                (&mut cleaned, kept.cleaned_up_to),
+            let values = [
+                kept.recovery_point,
+                kept.high_watermark,
+                kept.log_start_offset,
+                kept.cleaned_up_to,
             ];
-            for (list, value) in entries {
-                if let Some(offset) = value {
-                    list.push((tp.clone(), offset));
+            for (i, value) in values.into_iter().enumerate() {
+                if let (true, Some(offset)) = (dirty[i], value) {
+                    files[i].push((tp.clone(), offset));
                 }
             }
         }
-        write_offsets(
-            &self.data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE),
-            &recovery,
-        )?;
-        write_offsets(&self.data_dir.join(REPLICATION_CHECKPOINT_FILE), &hws)?;
-        write_offsets(&self.data_dir.join(LOG_START_CHECKPOINT_FILE), &starts)?;
-        write_offsets(&self.data_dir.join(CLEANER_CHECKPOINT_FILE), &cleaned)
+        let names = [
+            RECOVERY_POINT_CHECKPOINT_FILE,
+            REPLICATION_CHECKPOINT_FILE,
+            LOG_START_CHECKPOINT_FILE,
+            CLEANER_CHECKPOINT_FILE,
+        ];
+        for (i, name) in names.into_iter().enumerate() {
+            if !dirty[i] {
+                continue;
+            }
+            if let Err(e) = write_offsets(&self.data_dir.join(name), &files[i]) {
+                // Not written: this and the later files are written by the next try.
+                let mut again = [false; CHECKPOINT_FILE_COUNT];
+                again[i..].copy_from_slice(&dirty[i..]);
+                self.checkpoints.lock().mark_dirty(again);
+                return Err(e);
+            }
+            self.work.file_written();
+        }
+        Ok(())
     }
 
-    /// One pass of background work over every log.
     fn background_pass(&self) {
-        let now_ms = wall_clock_ms();
-        let logs: Vec<SharedLog> = self.logs.read().values().cloned().collect();
-        for log in logs {
+        self.background_pass_at(wall_clock_ms());
+    }
+
+    /// One pass of background work over the partitions that changed since the last
+    /// one or whose time came (retention, delayed deletes, `flush.ms`, producer
+    /// expiry, compaction), then the checkpoint files that changed.
+    fn background_pass_at(&self, now_ms: i64) {
+        let expiration_ms = self.producer_id_expiration_ms.load(Ordering::Acquire);
+        let mut visit = self.changes.take();
+        visit.extend(self.schedule.lock().take_due(now_ms));
+        visit.sort_unstable();
+        visit.dedup();
+        let mut visited = 0u64;
+        for tp in &visit {
+            let Some(log) = self.logs.read().get(tp).cloned() else {
+                continue;
+            };
+            visited += 1;
+            // A change from here on marks the log for the next pass.
+            log.read().clear_change_mark();
             if let Err(e) = crate::cleaner::run_retention_and_compaction(&log, now_ms) {
-                tracing::warn!(error = %e, "retention/compaction failed");
+                tracing::warn!(partition = %tp, error = %e, "retention/compaction failed");
             }
-            let expiration_ms = self.producer_id_expiration_ms.load(Ordering::Acquire);
             let expired = log.write().remove_expired_producers(now_ms, expiration_ms);
             if expired > 0 {
-                tracing::debug!(expired, "expired idle producers");
+                tracing::debug!(partition = %tp, expired, "expired idle producers");
             }
-            let (due, end) = {
+            let (due, end, next_due) = {
                 let l = log.read();
-                (l.flush_due(now_ms), l.log_end_offset())
+                (
+                    l.flush_due(now_ms),
+                    l.log_end_offset(),
+                    l.next_background_due_ms(now_ms, expiration_ms),
+                )
             };
             if due {
                 self.group_commit.request(
-                    log,
+                    Arc::clone(&log),
                     end,
                     Box::new(|r| {
                         if let Err(e) = r {
@@ -671,11 +803,15 @@ impl Inner {
                     }),
                 );
             }
+            // Work due now (a flush in flight) is looked at again by the next pass.
+            self.schedule.lock().set(tp, next_due);
+            self.record_checkpoint_entry(tp, &log);
         }
+        self.work.pass(visited);
         if self.group_commit.is_offline() {
             return;
         }
-        if let Err(e) = self.checkpoint() {
+        if let Err(e) = self.checkpoint(false) {
             tracing::warn!(error = %e, "writing offset checkpoints failed");
             self.group_commit.mark_offline(&e);
         }

@@ -2,10 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use moldau_protocol::batch::{self, BatchError, BatchView};
 
+use crate::change_tracker::ChangeTracker;
 use crate::config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 use crate::epoch_cache::LeaderEpochCache;
 use crate::error::LogError;
@@ -78,6 +81,10 @@ pub struct PartitionLog {
     pub(crate) deleted: bool,
     /// Idempotent producers' state, describing the log up to its end.
     pub(crate) producers: ProducerStateManager,
+    /// The manager's record of changed partitions (none for a log on its own).
+    pub(crate) change_tracker: Option<Arc<ChangeTracker>>,
+    /// Already marked in `change_tracker` since the background pass last visited.
+    pub(crate) change_marked: AtomicBool,
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping where the caller gave no clock.
@@ -363,6 +370,7 @@ impl PartitionLog {
         self.active_mut().append(buf, metas, interval)?;
         self.log_end_offset = last_offset + 1;
         self.unflushed_messages += record_count as u64;
+        self.note_change();
         Ok(AppendInfo {
             first_offset,
             last_offset,
@@ -564,7 +572,11 @@ impl PartitionLog {
     }
     /// Sets the high watermark, clamped to `[log_start, log_end]`.
     pub fn set_high_watermark(&mut self, hw: i64) {
-        self.high_watermark = hw.clamp(self.log_start_offset, self.log_end_offset);
+        let hw = hw.clamp(self.log_start_offset, self.log_end_offset);
+        if hw != self.high_watermark {
+            self.high_watermark = hw;
+            self.note_change();
+        }
     }
     pub fn size_bytes(&self) -> u64 {
         self.segments.values().map(|s| s.size_bytes()).sum()
@@ -590,6 +602,7 @@ impl PartitionLog {
     /// Takes effect for later appends, rolls and retention runs.
     pub fn update_config(&mut self, config: LogConfig) {
         self.config = config;
+        self.note_change();
     }
     pub fn topic_partition(&self) -> &TopicPartition {
         &self.tp
@@ -611,6 +624,16 @@ impl PartitionLog {
     pub fn assign_leader_epoch(&mut self, epoch: i32, start_offset: i64) -> Result<(), LogError> {
         self.check_not_deleted()?;
         self.epochs.assign(epoch, start_offset)
+    }
+    /// A new leadership at `epoch` starts at the log end: kept in memory and written
+    /// to leader-epoch-checkpoint with the first record appended, so a partition that
+    /// becomes leader without being written to (every idle partition after a restart)
+    /// rewrites no file. Nothing is lost by a crash before that record: no record of
+    /// the epoch exists, and the next leadership starts at the same offset.
+    pub fn assign_leader_epoch_at_log_end(&mut self, epoch: i32) -> Result<(), LogError> {
+        self.check_not_deleted()?;
+        self.epochs.assign_at_log_end(epoch, self.log_end_offset);
+        Ok(())
     }
     /// The (epoch, start offset) entries of the leader epoch cache.
     pub fn epoch_entries(&self) -> Vec<(i32, i64)> {

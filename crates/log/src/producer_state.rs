@@ -455,6 +455,17 @@ impl ProducerStateManager {
     /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`) by
     /// their last batch's timestamp, as Kafka does; a producer with an open
     /// transaction stays. Returns how many were removed.
+    /// When [`Self::remove_expired`] would next forget a producer: the earliest
+    /// idle producer's last write plus `expiration_ms` (an open transaction never
+    /// expires).
+    pub fn next_expiry_ms(&self, expiration_ms: i64) -> Option<i64> {
+        self.producers
+            .values()
+            .filter(|e| e.current_txn_first_offset.is_none())
+            .map(|e| e.last_timestamp.saturating_add(expiration_ms))
+            .min()
+    }
+
     pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
         self.producers.retain(|_, e| {

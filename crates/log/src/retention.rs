@@ -55,6 +55,7 @@ impl PartitionLog {
             self.load_producer_state()?;
         }
         self.dir_changes += 1;
+        self.note_change();
         tracing::info!(partition = %self.tp, offset, new_end, bytes_removed = removed, "truncated log");
         Ok(())
     }
@@ -88,6 +89,7 @@ impl PartitionLog {
         crate::producer_state_file::delete_where(&self.dir, |_| true)?;
         self.producers = crate::producer_state::ProducerStateManager::new(offset);
         self.dir_changes += 1;
+        self.note_change();
         tracing::info!(partition = %self.tp, offset, "truncated log fully");
         Ok(())
     }
@@ -109,6 +111,7 @@ impl PartitionLog {
             self.cleaner_checkpoint = self.cleaner_checkpoint.max(offset);
             self.epochs.truncate_from_start(offset)?;
             self.delete_segments_below_log_start(wall_clock_ms())?;
+            self.note_change();
         }
         Ok(self.log_start_offset)
     }
@@ -139,6 +142,7 @@ impl PartitionLog {
     ) -> Result<(), LogError> {
         self.unsynced_index_segments.remove(&seg.base_offset());
         self.dir_changes += 1;
+        self.note_change();
         // Snapshots go with their segments.
         self.delete_old_producer_snapshots()?;
         if self.config.file_delete_delay_ms <= 0 {
@@ -197,7 +201,7 @@ impl PartitionLog {
 
     /// Newest timestamp in a segment, or its file's modification time if it holds
     /// no timestamps (as Kafka does).
-    fn segment_largest_timestamp(seg: &LogSegment) -> i64 {
+    pub(crate) fn segment_largest_timestamp(seg: &LogSegment) -> i64 {
         if seg.max_timestamp() >= 0 {
             return seg.max_timestamp();
         }
