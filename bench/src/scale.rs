@@ -188,8 +188,15 @@ fn create_topics(addr: &str, names: &[String], partitions: i32) -> anyhow::Resul
     let results = futures::executor::block_on(admin.create_topics(&topics, &options))?;
     for r in results {
         if let Err((topic, code)) = r {
-            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
-                bail!("creating {topic}: {code}");
+            match code {
+                rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists => {}
+                // Committed, but hosting its partitions outlasted the broker's
+                // metadata write timeout (as Kafka answers): they are waited for
+                // by `wait_serving`, like every other partition.
+                rdkafka::types::RDKafkaErrorCode::RequestTimedOut => {
+                    eprintln!("creating {topic}: request timed out; waiting for it to be served");
+                }
+                _ => bail!("creating {topic}: {code}"),
             }
         }
     }
