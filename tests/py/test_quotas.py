@@ -1,14 +1,15 @@
 """Client quotas as librdkafka sees them: a producer over its producer_byte_rate is told
 to back off (throttle_cb fires, the broker's `throttle` statistic is above 0), while a
 producer with another client id beside it is never throttled; an admin client over its
-controller_mutation_rate is told to back off too."""
+controller_mutation_rate or its request_percentage is told to back off too; a consumer
+over its consumer_byte_rate is throttled and still reads every record exactly once."""
 
 import json
 import socket
 import struct
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 ALTER_CLIENT_QUOTAS = 49
@@ -132,3 +133,81 @@ def test_an_admin_client_over_its_mutation_rate_sees_the_throttle(broker):
         assert time.monotonic() < deadline, "no throttle reported"
         admin.poll(0.1)
     assert max(seen.throttle_events) > 0
+
+
+def test_an_admin_client_over_its_request_percentage_sees_the_throttle_and_its_neighbour_does_not(broker):
+    # 0.01 percent of a handler thread is 1 ms of handling over Kafka's 10 s window:
+    # a few dozen Metadata requests use it up.
+    assert set_client_quota(broker.addr, "busy-admin", "request_percentage", 0.01) == 0
+    requests_max = 2000
+
+    def admin(client_id, seen):
+        return AdminClient({"bootstrap.servers": broker.addr, "client.id": client_id,
+                            "throttle_cb": seen.on_throttle})
+
+    busy_seen = Observed()
+    busy = admin("busy-admin", busy_seen)
+    sent = 0
+    deadline = time.monotonic() + WAIT_S * 2
+    while not busy_seen.throttle_events:
+        assert sent < requests_max and time.monotonic() < deadline, "no throttle reported"
+        busy.list_topics(timeout=WAIT_S)
+        busy.poll(0)
+        sent += 1
+    assert max(busy_seen.throttle_events) > 0
+    # Kafka bounds a request quota's throttle to one sample of the window (1 s).
+    assert max(busy_seen.throttle_events) <= 1000, busy_seen.throttle_events
+
+    calm_seen = Observed()
+    calm = admin("calm-admin", calm_seen)
+    for _ in range(sent):
+        calm.list_topics(timeout=WAIT_S)
+        calm.poll(0)
+    calm.poll(0.5)
+    assert calm_seen.throttle_events == []
+
+
+def test_a_consumer_over_its_byte_rate_is_throttled_and_reads_every_record_once(broker):
+    topic = "quota-consumer"
+    records = 60
+    value_bytes = 10_000
+    # 600 kB against 40 kB/s: the first 400 kB fit Kafka's 10 s window, the rest waits.
+    assert set_client_quota(broker.addr, "slow-reader", "consumer_byte_rate", 40_000.0) == 0
+    p = Producer({"bootstrap.servers": broker.addr, "linger.ms": 0})
+    for i in range(records):
+        # One batch per record, so that each fetch stays far below the window's bytes.
+        p.produce(topic, value=str(i).encode().ljust(value_bytes, b"."))
+        assert p.flush(WAIT_S) == 0
+
+    seen = Observed()
+    c = Consumer({
+        "bootstrap.servers": broker.addr,
+        "client.id": "slow-reader",
+        "group.id": "slow-readers",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        # A fetch over the window's bytes would be throttled every time (as in Kafka).
+        "fetch.max.bytes": 30_000,
+        "max.partition.fetch.bytes": 30_000,
+        "message.max.bytes": 30_000,
+        "throttle_cb": seen.on_throttle,
+    })
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + WAIT_S * 2
+    try:
+        while len(got) < records:
+            assert time.monotonic() < deadline, f"read {len(got)} of {records}"
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            got.append((m.offset(), int(m.value().rstrip(b"."))))
+        # Nothing more arrives: no record is delivered twice.
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            m = c.poll(0.2)
+            assert m is None or m.error(), f"extra record at offset {m.offset()}"
+    finally:
+        c.close()
+    assert got == [(i, i) for i in range(records)]
+    assert seen.throttle_events and max(seen.throttle_events) > 0, seen.throttle_events

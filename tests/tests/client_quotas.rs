@@ -250,8 +250,8 @@ fn bad_requests_are_invalid_request_and_store_nothing() {
             &bob[..],
             &[("producer_byte_rate", 1000.0, false), ("bogus", 1.0, false)][..],
         ),
-        // Not enforced by Moldau: refused, not stored and ignored.
-        (&bob[..], &[("request_percentage", 50.0, false)][..]),
+        // A request percentage is a positive share of a handler thread.
+        (&bob[..], &[("request_percentage", -5.0, false)][..]),
         // A controller mutation rate is a positive number of partitions per second.
         (&bob[..], &[("controller_mutation_rate", 0.0, false)][..]),
         // Byte rates are whole positive numbers.
@@ -341,7 +341,13 @@ fn fetch_big(c: &mut RawClient, topic: &str) -> (i16, i32) {
                 .with_fetch_offset(0)
                 .with_partition_max_bytes(bytes_max)])]);
     let r = c.call(4, &request);
-    (r.responses[0].partitions[0].error_code, r.throttle_time_ms)
+    // A throttled answer has no partitions at all (KIP-219).
+    let code = r
+        .responses
+        .first()
+        .and_then(|t| t.partitions.first())
+        .map_or(NONE, |p| p.error_code);
+    (code, r.throttle_time_ms)
 }
 
 /// Sends requests until one is throttled; the throttle times seen, in order.

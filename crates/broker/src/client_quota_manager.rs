@@ -1,11 +1,13 @@
-//! Enforces the stored byte-rate client quotas (KIP-13): each (user, client id)
-//! has a windowed rate for produce and one for fetch; the quota that applies is
-//! resolved from the metadata image with Kafka's precedence, and a client over it is
-//! told how long to back off (`throttle_time_ms`) and held back that long.
+//! Enforces the stored client quotas on windowed rates: each (user, client id) has
+//! one for produce bytes and one for fetch bytes (KIP-13), and one for the handler
+//! time of its requests (KIP-124); the quota that applies is resolved from the
+//! metadata image with Kafka's precedence, and a client over it is told how long to
+//! back off (`throttle_time_ms`) and held back that long.
 
 use crate::quota_rate::QuotaRate;
 use moldau_metadata::client_quotas::{
-    CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, ENTITY_CLIENT_ID, ENTITY_USER, PRODUCER_BYTE_RATE,
+    CONSUMER_BYTE_RATE, CONTROLLER_MUTATION_RATE, ENTITY_CLIENT_ID, ENTITY_USER,
+    PRODUCER_BYTE_RATE, REQUEST_PERCENTAGE,
 };
 use moldau_metadata::{MetadataImage, QuotaEntity, QuotaEntityPart};
 use std::collections::{BTreeMap, HashMap};
@@ -19,14 +21,24 @@ pub const TRACKED_CLIENTS_MAX: usize = 10_000;
 /// bounds it (a longer wait would outlast the samples it is based on).
 pub const THROTTLE_MS_MAX: u64 =
     crate::quota_rate::QUOTA_WINDOW_SAMPLES as u64 * crate::quota_rate::QUOTA_WINDOW_SIZE_MS;
+/// The longest a client over its request quota is held back at once: one sample of
+/// the window, as Kafka bounds it (`quota.window.size.seconds`).
+pub const REQUEST_THROTTLE_MS_MAX: u64 = crate::quota_rate::QUOTA_WINDOW_SIZE_MS;
 /// A rate unused this long has left its whole window and is dropped.
 pub const IDLE_RATE_MS: u64 = 60_000;
+/// Handler nanoseconds per second that one percent of `request_percentage` allows:
+/// 100 percent is one thread kept busy the whole time.
+pub const REQUEST_NANOS_PER_SEC_PER_PERCENT: f64 = 1e9 / 100.0;
 
 /// Which traffic a quota limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuotaKind {
+    /// Bytes appended.
     Produce,
+    /// Bytes sent.
     Fetch,
+    /// Nanoseconds of request handling.
+    Request,
 }
 
 impl QuotaKind {
@@ -34,6 +46,22 @@ impl QuotaKind {
         match self {
             QuotaKind::Produce => PRODUCER_BYTE_RATE,
             QuotaKind::Fetch => CONSUMER_BYTE_RATE,
+            QuotaKind::Request => REQUEST_PERCENTAGE,
+        }
+    }
+
+    /// The stored quota as a rate of this kind's unit per second.
+    fn per_sec(self, quota: f64) -> f64 {
+        match self {
+            QuotaKind::Produce | QuotaKind::Fetch => quota,
+            QuotaKind::Request => quota * REQUEST_NANOS_PER_SEC_PER_PERCENT,
+        }
+    }
+
+    fn throttle_ms_max(self) -> u64 {
+        match self {
+            QuotaKind::Produce | QuotaKind::Fetch => THROTTLE_MS_MAX,
+            QuotaKind::Request => REQUEST_THROTTLE_MS_MAX,
         }
     }
 }
@@ -95,8 +123,9 @@ impl ClientQuotaManager {
         Self::default()
     }
 
-    /// Counts `bytes` of `kind` traffic for (user, client id) and returns how long
-    /// (ms) the client must be held back; 0 when no quota applies or it is within it.
+    /// Counts `bytes` (nanoseconds for [`QuotaKind::Request`]) of `kind` traffic for
+    /// (user, client id) and returns how long (ms) the client must be held back; 0
+    /// when no quota applies or it is within it.
     pub fn record(
         &self,
         image: &MetadataImage,
@@ -136,7 +165,21 @@ impl ClientQuotaManager {
         });
         tracked.last_used_ms = now_ms;
         tracked.rate.record(now_ms, bytes);
-        tracked.rate.throttle_ms(now_ms, quota).min(THROTTLE_MS_MAX)
+        tracked
+            .rate
+            .throttle_ms(now_ms, kind.per_sec(quota))
+            .min(kind.throttle_ms_max())
+    }
+
+    /// Takes back `bytes` counted by [`Self::record`] at `now_ms` that were not sent
+    /// after all (a throttled Fetch is answered empty, as in Kafka).
+    pub fn unrecord(&self, kind: QuotaKind, user: &str, client_id: &str, bytes: u64, now_ms: u64) {
+        let Ok(mut rates) = self.rates.lock() else {
+            return;
+        };
+        if let Some(tracked) = rates.get_mut(&(kind, user.to_string(), client_id.to_string())) {
+            tracked.rate.unrecord(now_ms, bytes);
+        }
     }
 
     /// [`Self::record`] for a request's client (its principal's name and client id), now.
@@ -164,9 +207,17 @@ impl ClientQuotaManager {
                 PRODUCER_BYTE_RATE,
                 CONSUMER_BYTE_RATE,
                 CONTROLLER_MUTATION_RATE,
+                REQUEST_PERCENTAGE,
             ]
             .iter()
             .any(|key| resolve_quota(quotas, user, client_id, key).is_some())
+    }
+
+    /// True when a request quota applies to (user, client id): its requests' handler
+    /// time is then measured.
+    pub fn limits_requests(image: &MetadataImage, user: &str, client_id: &str) -> bool {
+        let quotas = image.client_quotas();
+        !quotas.is_empty() && resolve_quota(quotas, user, client_id, REQUEST_PERCENTAGE).is_some()
     }
 
     /// How many rates are kept.
@@ -302,6 +353,89 @@ mod tests {
             ),
             0
         );
+    }
+
+    fn image_with_request_quota(client: &str, percent: f64) -> MetadataImage {
+        let record =
+            moldau_metadata::MetadataRecord::ClientQuota(moldau_metadata::ClientQuotaChange {
+                entity: entity(None, Some(Some(client))),
+                key: REQUEST_PERCENTAGE.to_string(),
+                value: percent,
+                remove: false,
+            });
+        crate::test_images::image_of(&[record])
+    }
+
+    #[test]
+    fn handler_time_over_the_request_percentage_is_throttled_at_most_one_sample() {
+        // 1 percent of a thread is 10 ms of handling a second: 100 ms over the 10 s
+        // floor of the window is within it, 150 ms is half as much again.
+        let image = image_with_request_quota("busy", 1.0);
+        let quotas = ClientQuotaManager::new();
+        let ms = 1_000_000;
+        let request = |client, nanos, now| {
+            quotas.record(
+                &image,
+                QuotaKind::Request,
+                ANONYMOUS_USER,
+                client,
+                nanos,
+                now,
+            )
+        };
+        assert_eq!(request("busy", 100 * ms, 0), 0);
+        // (150 - 100) / 100 of the 10 s window is 5 s, bounded by one sample (1 s).
+        assert_eq!(request("busy", 50 * ms, 0), REQUEST_THROTTLE_MS_MAX);
+        assert_eq!(request("idle", 1000 * ms, 0), 0, "no quota for this one");
+        // Just over: (101 - 100) / 100 of 10 s = 100 ms, not bounded.
+        let quotas = ClientQuotaManager::new();
+        let throttle = quotas.record(
+            &image,
+            QuotaKind::Request,
+            ANONYMOUS_USER,
+            "busy",
+            101 * ms,
+            0,
+        );
+        assert!((100..=101).contains(&throttle), "{throttle}");
+        assert!(ClientQuotaManager::limits_requests(
+            &image,
+            ANONYMOUS_USER,
+            "busy"
+        ));
+        assert!(ClientQuotaManager::limits(&image, ANONYMOUS_USER, "busy"));
+        assert!(!ClientQuotaManager::limits_requests(
+            &image,
+            ANONYMOUS_USER,
+            "idle"
+        ));
+        // A produce-only quota does not measure handler time.
+        let produce_only = image_with_producer_quota("busy", 1000.0);
+        assert!(!ClientQuotaManager::limits_requests(
+            &produce_only,
+            ANONYMOUS_USER,
+            "busy"
+        ));
+    }
+
+    #[test]
+    fn bytes_taken_back_no_longer_count() {
+        let image = image_with_producer_quota("slow", 1000.0);
+        let record =
+            moldau_metadata::MetadataRecord::ClientQuota(moldau_metadata::ClientQuotaChange {
+                entity: entity(None, Some(Some("slow"))),
+                key: CONSUMER_BYTE_RATE.to_string(),
+                value: 1000.0,
+                remove: false,
+            });
+        let image = image.apply_batch(&[record], 1).expect("quota applies").0;
+        let quotas = ClientQuotaManager::new();
+        let fetch =
+            |bytes| quotas.record(&image, QuotaKind::Fetch, ANONYMOUS_USER, "slow", bytes, 5);
+        assert!(fetch(20_000) > 0);
+        quotas.unrecord(QuotaKind::Fetch, ANONYMOUS_USER, "slow", 20_000, 5);
+        assert_eq!(fetch(0), 0, "the bytes not sent are not counted");
+        assert_eq!(fetch(10_000), 0, "within the quota again");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::frame_writer::FrameWriter;
 use crate::handlers;
 use crate::listener_auth::ListenerAuth;
 use crate::request::{ready_frame, Deferred, RequestContext};
+use crate::request_quota::{self, LimitedRequest, RequestTime, Timed};
 use crate::sasl_session::{SaslGate, SaslSession};
 use bytes::BytesMut;
 use futures::stream::{FuturesOrdered, StreamExt};
@@ -282,11 +283,23 @@ pub async fn serve(
             let started = std::time::Instant::now();
             // A client under a quota is served one request at a time, as Kafka serves
             // every connection, so that a throttle holds back its next request.
-            let one_at_a_time = ClientQuotaManager::limits(
-                &broker.metadata.image(),
-                &principal.name,
-                header.client_id.as_deref().unwrap_or_default(),
-            );
+            let image = broker.metadata.image();
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            let one_at_a_time = ClientQuotaManager::limits(&image, &principal.name, client_id);
+            // Under a request quota, the handler's time is measured (KIP-124).
+            let time_limited = !request_quota::is_exempt(api_key)
+                && ClientQuotaManager::limits_requests(&image, &principal.name, client_id);
+            drop(image);
+            let request_time = Arc::new(RequestTime::new());
+            let limited = time_limited.then(|| LimitedRequest {
+                broker: Arc::clone(&broker),
+                user: principal.name.clone(),
+                client_id: client_id.to_string(),
+                api_key,
+                version: header.request_api_version,
+                mute: Arc::clone(&mute),
+                time: Arc::clone(&request_time),
+            });
             let ctx = RequestContext {
                 broker: Arc::clone(&broker),
                 api_key,
@@ -296,11 +309,20 @@ pub async fn serve(
                 listener: Arc::clone(&listener),
                 principal: Arc::clone(&principal),
                 mute: Arc::clone(&mute),
+                request_time: Arc::clone(&request_time),
             };
-            let dispatched = handlers::dispatch(ctx, body).await;
+            let dispatched = if time_limited {
+                Timed::new(Box::pin(handlers::dispatch(ctx, body)), request_time).await
+            } else {
+                handlers::dispatch(ctx, body).await
+            };
             drop(queued);
             match dispatched {
                 Ok(deferred) => {
+                    let deferred = match limited {
+                        Some(limited) => request_quota::limit(deferred, limited),
+                        None => deferred,
+                    };
                     let mut deferred = broker.metrics.time_request(api_key, started, deferred);
                     let mut answered = None;
                     if one_at_a_time {

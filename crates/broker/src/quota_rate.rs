@@ -55,6 +55,15 @@ impl QuotaRate {
         }
     }
 
+    /// Takes back `amount` counted at `now_ms` (in the sample that covers it).
+    pub fn unrecord(&mut self, now_ms: u64, amount: u64) {
+        if let Some((start, total)) = self.samples.back_mut() {
+            if *start <= now_ms && now_ms < *start + self.sample_ms {
+                *total = total.saturating_sub(amount);
+            }
+        }
+    }
+
     /// Forgets samples older than the whole window.
     fn expire(&mut self, now_ms: u64) {
         let span_ms = self.sample_ms * self.samples_max as u64;
@@ -132,6 +141,17 @@ mod tests {
         assert_eq!(r.throttle_ms(0, 1000.0), 10_000);
         // Silent while it is held back, the burst leaves the window.
         assert_eq!(r.throttle_ms(11_000, 1000.0), 0);
+    }
+
+    #[test]
+    fn what_is_taken_back_no_longer_counts() {
+        let mut r = QuotaRate::default();
+        r.record(0, 5000);
+        r.record(10, 20_000);
+        r.unrecord(10, 20_000);
+        assert_eq!(r.rate_per_sec(10), 500.0);
+        r.unrecord(5000, 1000);
+        assert_eq!(r.rate_per_sec(10), 500.0, "no sample covers that time");
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct RequestContext {
     pub principal: Arc<moldau_security::KafkaPrincipal>,
     /// The connection's quota throttle (KIP-219).
     pub mute: Arc<crate::channel_mute::ChannelMute>,
+    /// This request's handler time, for the request quota (KIP-124).
+    pub request_time: Arc<crate::request_quota::RequestTime>,
 }
 
 impl RequestContext {
@@ -65,6 +67,20 @@ impl RequestContext {
             return std::time::Duration::ZERO;
         }
         std::time::Duration::from_millis(throttle_ms)
+    }
+
+    /// The request quota's throttle (ms) for this request's handler time so far, for
+    /// a handler that reports it in its answer itself (the larger of it and a
+    /// byte-rate throttle, as Kafka's Produce and Fetch do); the rest of the request's
+    /// time is counted when it is answered, without throttling it again.
+    pub fn request_quota_throttle(&self) -> u64 {
+        self.request_time.settle();
+        crate::request_quota::count(
+            &self.broker,
+            &self.principal.name,
+            &self.client_id(),
+            &self.request_time,
+        )
     }
 
     /// [`Self::ready`] for a response that carries `throttle_ms` (set in it by the

@@ -63,6 +63,18 @@ impl Frame {
         self.len == 0
     }
 
+    /// The frame with `patch` applied to its first chunk's bytes (copied once); the
+    /// same frame when it starts with a file region or `patch` reports no change.
+    pub fn with_head_patched(mut self, patch: impl FnOnce(&mut [u8]) -> bool) -> Frame {
+        if let Some(FrameChunk::Bytes(head)) = self.chunks.first() {
+            let mut patched = head.to_vec();
+            if patch(&mut patched) {
+                self.chunks[0] = FrameChunk::Bytes(Bytes::from(patched));
+            }
+        }
+        self
+    }
+
     /// The frame as one buffer, file regions read in (tests, and diagnostics).
     pub fn materialize(&self) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
@@ -111,5 +123,11 @@ mod tests {
         assert_eq!(frame.materialize().unwrap(), b"ab3456z");
         let plain = Frame::from(Bytes::from_static(b"xyz"));
         assert_eq!(plain.materialize().unwrap(), b"xyz");
+        let patched = plain.with_head_patched(|head| {
+            head[1] = b'Y';
+            true
+        });
+        assert_eq!(patched.materialize().unwrap(), b"xYz");
+        assert_eq!(patched.len(), 3);
     }
 }

@@ -71,9 +71,9 @@ pub fn validate_entity(parts: &[QuotaEntityPart]) -> Result<QuotaEntity, QuotaRe
 }
 
 /// Checks one quota operation on a validated entity. Moldau enforces the byte rates
-/// (Produce and Fetch) and the controller mutation rate (CreateTopics,
-/// CreatePartitions, DeleteTopics); the other keys Kafka knows are refused rather
-/// than stored and ignored.
+/// (Produce and Fetch), the request percentage (handler time) and the controller
+/// mutation rate (CreateTopics, CreatePartitions, DeleteTopics); the other key Kafka
+/// knows (`connection_creation_rate`) is refused rather than stored and ignored.
 pub fn validate_op(
     entity: &QuotaEntity,
     key: &str,
@@ -83,8 +83,9 @@ pub fn validate_op(
     let is_ip = entity.iter().any(|p| p.entity_type == ENTITY_IP);
     match key {
         PRODUCER_BYTE_RATE | CONSUMER_BYTE_RATE if !is_ip => {}
-        CONTROLLER_MUTATION_RATE if !is_ip => {
-            // A rate in partitions per second, a double in Kafka.
+        // A rate in partitions per second, and a share of the handler time in
+        // percent of one thread (KIP-124): doubles in Kafka.
+        CONTROLLER_MUTATION_RATE | REQUEST_PERCENTAGE if !is_ip => {
             let positive = value.is_finite() && value > 0.0;
             if !remove && !positive {
                 return Err(invalid(format!(
@@ -92,11 +93,6 @@ pub fn validate_op(
                 )));
             }
             return Ok(());
-        }
-        REQUEST_PERCENTAGE if !is_ip => {
-            return Err(invalid(format!(
-                "Quota {key} is not enforced by Moldau, so it cannot be set."
-            )))
         }
         CONNECTION_CREATION_RATE if is_ip => {
             return Err(invalid(format!(
@@ -240,7 +236,10 @@ mod tests {
         let user = validate_entity(&[part("user", None)]).unwrap();
         assert!(validate_op(&user, PRODUCER_BYTE_RATE, 1024.0, false).is_ok());
         assert!(validate_op(&user, "bogus_rate", 1.0, false).is_err());
-        assert!(validate_op(&user, REQUEST_PERCENTAGE, 50.0, false).is_err());
+        assert!(validate_op(&user, REQUEST_PERCENTAGE, 50.0, false).is_ok());
+        assert!(validate_op(&user, REQUEST_PERCENTAGE, 0.01, false).is_ok());
+        assert!(validate_op(&user, REQUEST_PERCENTAGE, -1.0, false).is_err());
+        assert!(validate_op(&user, REQUEST_PERCENTAGE, f64::INFINITY, false).is_err());
         assert!(validate_op(&user, CONTROLLER_MUTATION_RATE, 0.5, false).is_ok());
         assert!(validate_op(&user, CONTROLLER_MUTATION_RATE, 0.0, false).is_err());
         assert!(validate_op(&user, PRODUCER_BYTE_RATE, 1.5, false).is_err());

@@ -19,6 +19,7 @@ pub mod frame;
 pub mod otlp;
 pub mod produce_validation;
 pub mod record;
+pub mod throttle_field;
 pub mod throttle_versions;
 pub mod varint;
 pub mod versions;

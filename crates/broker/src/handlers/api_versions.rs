@@ -73,7 +73,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     if ctx.version >= FEATURES_VERSION {
         response = with_features(response, &ctx.broker.metadata.image(), ctx.version);
     }
-    ctx.ready(&response)
+    // Kafka counts ApiVersions against the request quota like any request; its
+    // throttle field follows the table, so it is set here rather than patched in.
+    let throttle_ms = ctx.request_quota_throttle();
+    let response = response.with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX));
+    ctx.ready_throttled(&response, throttle_ms)
 }
 
 pub fn unsupported_version(ctx: &RequestContext) -> Result<Deferred, CloseConnection> {

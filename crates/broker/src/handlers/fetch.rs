@@ -494,6 +494,36 @@ async fn fetch(
         }
     };
 
+    // Over a quota, the client is told to back off (KIP-219) or, for an old
+    // version, its answer is held back (ctx.throttle): the larger of the byte-rate
+    // and the request-quota throttle. Replication is not a client.
+    let throttle_ms = if replica.is_some() {
+        ctx.request_time.exempt();
+        0
+    } else {
+        let response_bytes: u64 = reads.iter().map(|r| r.records_bytes() as u64).sum();
+        let (user, client_id) = (&ctx.principal.name, ctx.client_id());
+        let now_ms = ctx.now_ms();
+        let quotas = &broker.client_quotas;
+        let bytes_throttle_ms = quotas.record(
+            &image,
+            QuotaKind::Fetch,
+            user,
+            &client_id,
+            response_bytes,
+            now_ms,
+        );
+        let throttle_ms = bytes_throttle_ms.max(ctx.request_quota_throttle());
+        if throttle_ms > 0 {
+            // Not sent, so not counted: the records come once the throttle is over.
+            quotas.unrecord(QuotaKind::Fetch, user, &client_id, response_bytes, now_ms);
+        }
+        throttle_ms
+    };
+    if throttle_ms > 0 {
+        return throttled(&ctx, mode, partitions, throttle_ms).await;
+    }
+
     let incremental = matches!(mode, Mode::Incremental(_));
     let mut topics: Vec<ResponseTopic> = Vec::new();
     let mut leaders_named = BTreeSet::new();
@@ -576,29 +606,10 @@ async fn fetch(
             id
         }
     };
-    // Over its quota, the client is told to back off (KIP-219) or, for an old
-    // version, its answer is held back (ctx.throttle). Replication is not a client.
-    let response_bytes: u64 = topics
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .filter_map(|(_, records)| records.len())
-        .sum();
-    let throttle_ms = if replica.is_some() {
-        0
-    } else {
-        broker.client_quotas.record_request(
-            &image,
-            QuotaKind::Fetch,
-            &ctx.principal.name,
-            &ctx.client_id(),
-            response_bytes,
-        )
-    };
-    let hold_back = ctx.throttle(throttle_ms);
     let mut encoder = FetchResponseEncoder::new(
         ctx.version,
         ctx.correlation_id(),
-        i32::try_from(throttle_ms).unwrap_or(i32::MAX),
+        0,
         0,
         session_id,
         topics.len(),
@@ -612,6 +623,36 @@ async fn fetch(
     let image = broker.metadata.image();
     let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named);
     let frame = encoder.finish(&node_endpoints)?;
+    Ok(Some(frame))
+}
+
+/// Kafka's answer to a throttled fetch (KIP-219): no partitions, only the throttle
+/// time. A new session is not created (the client's next full fetch makes it); an
+/// incremental one moves on to its next epoch with the offsets this request sent,
+/// but with nothing marked as delivered, so its next answer has what this one lacks.
+async fn throttled(
+    ctx: &RequestContext,
+    mode: Mode,
+    partitions: Vec<SessionPartition>,
+    throttle_ms: u64,
+) -> Result<ResponseFrame, CloseConnection> {
+    let session_id = match mode {
+        Mode::Sessionless | Mode::NewSession => 0,
+        Mode::Incremental(mut session) => {
+            session.partitions = partitions;
+            session.next_epoch = session.next_epoch.wrapping_add(1).max(1);
+            session.last_used_ms = crate::clock::now_ms();
+            let id = session.id;
+            ctx.broker.fetch_sessions.store(session);
+            id
+        }
+    };
+    let hold_back = ctx.throttle(throttle_ms);
+    let response = FetchResponse::default()
+        .with_throttle_time_ms(i32::try_from(throttle_ms).unwrap_or(i32::MAX))
+        .with_error_code(0)
+        .with_session_id(session_id);
+    let frame = ctx.encode(&response)?;
     if !hold_back.is_zero() {
         tokio::time::sleep(hold_back).await;
     }

@@ -398,15 +398,24 @@ fn append_all(
             partitions,
         ));
     }
-    // Over its quota, the client is told to back off (KIP-219) or, for an old
-    // version, its answer is held back (ctx.throttle).
-    let throttle_ms = broker.client_quotas.record_request(
+    // Over a quota, the client is told to back off (KIP-219) or, for an old
+    // version, its answer is held back (ctx.throttle): the larger of the byte-rate
+    // and the request-quota throttle. As in Kafka, acks=0 (no answer) counts no
+    // handler time.
+    let bytes_throttle_ms = broker.client_quotas.record_request(
         &image,
         QuotaKind::Produce,
         &ctx.principal.name,
         &ctx.client_id(),
         accepted_bytes,
     );
+    let request_throttle_ms = if acks == 0 {
+        ctx.request_time.exempt();
+        0
+    } else {
+        ctx.request_quota_throttle()
+    };
+    let throttle_ms = bytes_throttle_ms.max(request_throttle_ms);
     let hold_back = ctx.throttle(throttle_ms);
     if acks == 0 {
         if hold_back.is_zero() {
