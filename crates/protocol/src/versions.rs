@@ -70,7 +70,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::AddOffsetsToTxn, 0, 4),
     api(ApiKey::TxnOffsetCommit, 0, 5),
     api(ApiKey::DescribeTransactions, 0, 0),
-    api(ApiKey::ListTransactions, 0, 1),
+    api(ApiKey::ListTransactions, 0, 2),
     api(ApiKey::AlterReplicaLogDirs, 1, 2),
     api(ApiKey::DescribeLogDirs, 1, 4),
 ];

@@ -1,9 +1,11 @@
 //! ListTransactions: the transactional ids this node coordinates, filtered by state,
-//! producer id and (v1) how long their transaction has been open, as
-//! `kafka-transactions.sh list` and `find-hanging` ask every broker.
+//! producer id, (v1) how long their transaction has been open and (v2, KIP-1152) a
+//! regular expression on the id, as `kafka-transactions.sh list` and `find-hanging`
+//! ask every broker.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_coordinator::txn::id_pattern::TransactionalIdPattern;
 use moldau_coordinator::txn::TxnState;
 use moldau_protocol::kafka::messages::list_transactions_response::TransactionState;
 use moldau_protocol::kafka::messages::{
@@ -38,6 +40,21 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     } else {
         -1
     };
+    let pattern = if ctx.version >= 2 {
+        request.transactional_id_pattern.as_deref()
+    } else {
+        None
+    };
+    let pattern = match TransactionalIdPattern::compile(pattern) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!("ListTransactions refused: {e}");
+            return ctx.ready(
+                &ListTransactionsResponse::default()
+                    .with_error_code(ResponseError::InvalidRegularExpression.code()),
+            );
+        }
+    };
     let now = crate::clock::now_ms();
     let (listed, loading) = service
         .inspect(move |c| {
@@ -45,6 +62,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             let listed: Vec<(String, i64, TxnState)> = all
                 .filter(|t| states.is_empty() || states.contains(&t.state))
                 .filter(|t| producers.is_empty() || producers.contains(&t.producer_id))
+                .filter(|t| pattern.matches(&t.transactional_id))
                 // Only open transactions have a duration: older than the filter.
                 .filter(|t| {
                     duration_ms < 0

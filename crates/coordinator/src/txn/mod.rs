@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod coordinator;
+pub mod id_pattern;
 pub mod metadata;
 pub mod records;
 pub mod request;
