@@ -31,6 +31,7 @@ pub mod json_layout;
 pub mod json_path;
 pub mod lag;
 pub mod login;
+pub mod login_throttle;
 pub mod offsets_log;
 pub mod prometheus;
 pub mod reader;

@@ -4,9 +4,11 @@
 //! `console.auth.token`. A session lives in an `HttpOnly`, `SameSite=Strict` cookie
 //! that expires after `console.session.timeout.ms`; each session has a CSRF token the
 //! page sends in `X-CSRF-Token` on every change. Scripts may send the token as
-//! `Authorization: Bearer …` instead of logging in.
+//! `Authorization: Bearer …` instead of logging in. Repeated wrong logins for one
+//! name lock it briefly (login_throttle.rs).
 
 use crate::console::Console;
+use crate::login_throttle::LoginThrottle;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -58,6 +60,7 @@ pub struct ConsoleAuth {
     sessions: Mutex<HashMap<String, Session>>,
     /// SESSIONS_MAX; smaller in tests.
     sessions_max: usize,
+    throttle: LoginThrottle,
 }
 
 impl ConsoleAuth {
@@ -68,6 +71,7 @@ impl ConsoleAuth {
             session_timeout,
             sessions: Mutex::new(HashMap::new()),
             sessions_max: SESSIONS_MAX,
+            throttle: LoginThrottle::default(),
         }
     }
 
@@ -214,19 +218,32 @@ pub async fn login(
         );
     }
     let auth = &console.auth;
+    // Wrong logins are counted per user name, token logins under one name.
+    let name = match (&request.token, &request.user) {
+        (Some(_), _) => "(token)".to_string(),
+        (None, user) => user.clone().unwrap_or_default(),
+    };
+    if let Some(wait) = auth.throttle.locked_for(&name, Instant::now()) {
+        tracing::warn!(user = %name, "console login locked after repeated failures");
+        return locked(wait);
+    }
     let checked = {
         let console = Arc::clone(&console);
         // PBKDF2 takes milliseconds: off the async workers.
         tokio::task::spawn_blocking(move || console.auth.check_login(&console, &request)).await
     };
     let Ok(Some(principal)) = checked else {
-        tracing::warn!("console login refused");
+        tracing::warn!(user = %name, "console login refused");
+        if let Some(wait) = auth.throttle.failed(&name, Instant::now()) {
+            return locked(wait);
+        }
         return error(
             StatusCode::UNAUTHORIZED,
             "login_failed",
             "Wrong user name, password or token.",
         );
     };
+    auth.throttle.succeeded(&name);
     tracing::info!(%principal, "console login");
     let (id, csrf_token) = auth.open_session(principal.clone(), Instant::now());
     let body = serde_json::json!({ "principal": principal, "csrf_token": csrf_token });
@@ -235,6 +252,20 @@ pub async fn login(
         header::SET_COOKIE,
         cookie(&id, auth.session_timeout.as_secs()),
     );
+    response
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) for a locked login name.
+fn locked(wait: Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "login_locked",
+        &format!("Too many wrong logins: try again in {seconds} s."),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

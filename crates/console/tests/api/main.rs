@@ -7,6 +7,7 @@
 mod cluster;
 mod groups;
 mod harness;
+mod login;
 mod metrics;
 mod records;
 mod topics;
