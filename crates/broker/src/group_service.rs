@@ -22,7 +22,7 @@ use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::control_record::read_control_batch;
 use moldau_protocol::record::{parse_records, record_data};
 use moldau_protocol::ResponseError;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -206,7 +206,18 @@ impl Worker {
         }
         let mut catalog = TopicCatalog::default();
         for t in image.topics().filter(|t| !t.internal) {
-            catalog.insert(&t.name, t.id.as_uuid(), t.partitions.len() as i32);
+            // Racks of each partition's replicas, for rack-aware assignment.
+            let racks: Vec<BTreeSet<String>> = t
+                .partitions
+                .values()
+                .map(|p| {
+                    p.replicas
+                        .iter()
+                        .filter_map(|id| image.broker(*id)?.rack.clone())
+                        .collect()
+                })
+                .collect();
+            catalog.insert_with_racks(&t.name, t.id.as_uuid(), t.partitions.len() as i32, racks);
         }
         self.topics_seen = Some(image);
         let effects = self

@@ -1,6 +1,7 @@
 //! What happens when an append to `__consumer_offsets` completes or is abandoned.
 
 use crate::codes;
+use crate::consumer_group::undo::failure_code;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{AppendId, Effect};
 use crate::group::GroupState;
@@ -123,15 +124,24 @@ impl GroupCoordinator {
                 Self::reply(out, reply, GroupResponse::OffsetDelete(response));
             }
             PendingAppend::Background => {}
-            PendingAppend::ConsumerHeartbeat { reply, response } => {
-                if error == codes::NONE {
+            PendingAppend::ConsumerHeartbeat {
+                reply,
+                response,
+                undo,
+            } => {
+                if error == codes::NONE && undo.reverted.is_none() {
                     Self::reply(out, reply, *response);
                 } else {
-                    Self::reply(
-                        out,
-                        reply,
-                        consumer_heartbeat_error(codes::store_group_error(error)),
-                    );
+                    let code = failure_code(&undo, error);
+                    if undo.reverted.is_none() {
+                        self.revert_consumer_change(now_ms, id, *undo, error);
+                    }
+                    Self::reply(out, reply, consumer_heartbeat_error(code));
+                }
+            }
+            PendingAppend::ConsumerChange { undo } => {
+                if error != codes::NONE && undo.reverted.is_none() {
+                    self.revert_consumer_change(now_ms, id, *undo, error);
                 }
             }
         }
@@ -142,7 +152,9 @@ impl GroupCoordinator {
     pub(crate) fn fail_pending(&mut self, kind: PendingAppend, error: i16, out: &mut Vec<Effect>) {
         match kind {
             // Their groups are gone; the waiting members were answered on unload.
-            PendingAppend::SyncAssignment { .. } | PendingAppend::Background => {}
+            PendingAppend::SyncAssignment { .. }
+            | PendingAppend::Background
+            | PendingAppend::ConsumerChange { .. } => {}
             PendingAppend::ConsumerHeartbeat { reply, .. } => {
                 Self::reply(out, reply, consumer_heartbeat_error(error));
             }

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use moldau_protocol::kafka::messages::JoinGroupRequest;
 
 use crate::codes;
+use crate::consumer_group::undo::{ConsumerUndo, GroupBefore};
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
 use crate::group::{Group, GroupState};
@@ -134,9 +135,15 @@ impl GroupCoordinator {
                 // An empty consumer group becomes a classic group: its consumer records go.
                 let mut changes = crate::consumer_group::changes::Changes::default();
                 changes.group_removed(&group_id);
+                let before = GroupBefore::of(Some(g));
                 g.consumer = None;
-                self.appender
-                    .append(partition, changes.records, PendingAppend::Background, out);
+                let undo = ConsumerUndo::new(&group_id, before);
+                self.appender.append(
+                    partition,
+                    changes.records,
+                    PendingAppend::ConsumerChange { undo },
+                    out,
+                );
             }
         }
         // Drawn before borrowing the group; unused when the member already has an id.

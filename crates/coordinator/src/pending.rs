@@ -9,6 +9,7 @@ use moldau_protocol::kafka::messages::{
 };
 
 use crate::config::GroupConfig;
+use crate::consumer_group::undo::ConsumerUndo;
 use crate::effect::{AppendId, Effect, ReplyId, TxnProducer};
 use crate::member::Waiter;
 use crate::request::GroupResponse;
@@ -61,7 +62,12 @@ pub(crate) enum PendingAppend {
     ConsumerHeartbeat {
         reply: ReplyId,
         response: Box<GroupResponse>,
+        /// The group before this heartbeat, restored if the append fails.
+        undo: Box<ConsumerUndo>,
     },
+    /// A consumer group changed by a timer, a topic change or a conversion; nobody
+    /// waits, but a failure restores the group as it was.
+    ConsumerChange { undo: Box<ConsumerUndo> },
     /// Nobody waits (empty-group metadata, expiry tombstones).
     Background,
 }

@@ -7,7 +7,7 @@ use regex_automata::meta::Regex;
 use uuid::Uuid;
 
 use super::assignment::{self, Assignment};
-use super::assignor::{MemberSpec, ServerAssignor};
+use super::assignor::{MemberSpec, PartitionRacks, ServerAssignor};
 use super::member::{ConsumerMember, MemberAssignment, MemberState};
 use super::topic_catalog::{CatalogTopic, TopicCatalog};
 use crate::codes;
@@ -27,7 +27,7 @@ pub(crate) fn compile_topic_regex(pattern: &str) -> Option<Regex> {
     Regex::new(&format!("^(?:{pattern})$")).ok()
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ConsumerGroup {
     pub group_epoch: i32,
     pub assignment_epoch: i32,
@@ -151,11 +151,32 @@ impl ConsumerGroup {
                 .filter_map(|n| catalog.get(n).map(|t| t.id))
                 .collect();
             let previous = self.target.get(&id).cloned().unwrap_or_default();
-            specs.insert(id, MemberSpec { topics, previous });
+            let rack = self
+                .members
+                .get(&id)
+                .and_then(|m| m.subscription.rack_id.clone());
+            specs.insert(
+                id,
+                MemberSpec {
+                    topics,
+                    previous,
+                    rack,
+                },
+            );
         }
         let partitions: BTreeMap<Uuid, i32> =
             metadata.values().map(|t| (t.id, t.partitions)).collect();
-        let new_target = self.assignor(assignors).assign(&specs, &partitions);
+        // Replica racks matter only when some member says where it is.
+        let racks: PartitionRacks = if specs.values().any(|s| s.rack.is_some()) {
+            metadata
+                .values()
+                .map(|t| (t.id, catalog.partition_racks(&t.id).to_vec()))
+                .filter(|(_, r)| !r.is_empty())
+                .collect()
+        } else {
+            PartitionRacks::new()
+        };
+        let new_target = self.assignor(assignors).assign(&specs, &partitions, &racks);
         let changed: Vec<String> = new_target
             .iter()
             .filter(|(id, a)| self.target.get(*id) != Some(*a))

@@ -17,13 +17,14 @@ use super::member::{
 };
 use super::reconciliation::reconcile;
 use super::topic_catalog::TopicCatalog;
+use super::undo::{ConsumerUndo, GroupBefore};
 use crate::codes;
 use crate::config::GroupConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
 use crate::group::{Group, GroupState};
 use crate::member_id::MemberIdSource;
-use crate::pending::{Appender, PendingAppend};
+use crate::pending::PendingAppend;
 use crate::request::{GroupResponse, RequestContext};
 use crate::responses::str;
 use crate::wire::STRING_BYTES_MAX;
@@ -184,6 +185,7 @@ impl GroupCoordinator {
             Ok(p) => p,
             Err(code) => return Self::reply(out, reply, error_response((code, String::new()))),
         };
+        let before = GroupBefore::of(self.groups.get(&group_id));
         match self.groups.get_mut(&group_id) {
             Some(g) if g.consumer.is_none() => {
                 // A classic group becomes a consumer group only while it has no members.
@@ -237,37 +239,20 @@ impl GroupCoordinator {
                 if outcome.changes.records.is_empty() {
                     Self::reply(out, reply, response);
                 } else {
-                    append_then_reply(
-                        &mut self.appender,
+                    self.appender.append(
                         partition,
-                        outcome.changes,
-                        reply,
-                        response,
+                        outcome.changes.records,
+                        PendingAppend::ConsumerHeartbeat {
+                            reply,
+                            response: Box::new(response),
+                            undo: ConsumerUndo::new(&group_id, before),
+                        },
                         out,
                     );
                 }
             }
         }
     }
-}
-
-fn append_then_reply(
-    appender: &mut Appender,
-    partition: i32,
-    changes: Changes,
-    reply: ReplyId,
-    response: GroupResponse,
-    out: &mut Vec<Effect>,
-) {
-    appender.append(
-        partition,
-        changes.records,
-        PendingAppend::ConsumerHeartbeat {
-            reply,
-            response: Box::new(response),
-        },
-        out,
-    );
 }
 
 /// Keeps the classic fields the shared code reads (state for deletion and offset
@@ -327,7 +312,8 @@ fn heartbeat(
         if m.subscription != before {
             bump |= m.subscription.topic_names != before.topic_names
                 || m.subscription.topic_regex != before.topic_regex
-                || m.subscription.server_assignor != before.server_assignor;
+                || m.subscription.server_assignor != before.server_assignor
+                || m.subscription.rack_id != before.rack_id;
             changes.member_metadata(&group_id, m);
         }
         m.session_deadline_ms = hb

@@ -16,6 +16,7 @@ mod reconciliation;
 pub mod records;
 mod timers;
 pub mod topic_catalog;
+pub(crate) mod undo;
 mod uniform_assignor;
 
 pub(crate) use group::ConsumerGroup;

@@ -6,6 +6,7 @@ use super::heartbeat::{
     bump_and_assign, configured_assignors, remove_member, sync_classic_view, Context,
 };
 use super::topic_catalog::TopicCatalog;
+use super::undo::{ConsumerUndo, GroupBefore};
 use crate::coordinator::GroupCoordinator;
 use crate::effect::Effect;
 use crate::pending::PendingAppend;
@@ -29,10 +30,14 @@ impl GroupCoordinator {
             return false;
         };
         let partition = g.partition;
+        if g.consumer.is_none() {
+            return false;
+        }
+        self.deadlines.mark(group_id);
+        let before = GroupBefore::of(Some(g));
         let Some(cg) = g.consumer.as_deref_mut() else {
             return false;
         };
-        self.deadlines.mark(group_id);
         let expired: Vec<(String, &'static str)> = cg
             .members
             .values()
@@ -60,8 +65,13 @@ impl GroupCoordinator {
         }
         sync_classic_view(g, now_ms);
         if !changes.records.is_empty() {
-            self.appender
-                .append(partition, changes.records, PendingAppend::Background, out);
+            let undo = ConsumerUndo::new(group_id, before);
+            self.appender.append(
+                partition,
+                changes.records,
+                PendingAppend::ConsumerChange { undo },
+                out,
+            );
         }
         true
     }
@@ -95,12 +105,18 @@ impl GroupCoordinator {
                 continue;
             }
             let mut changes = Changes::default();
+            let before = GroupBefore::of(Some(g));
+            let Some(cg) = g.consumer.as_deref_mut() else {
+                continue;
+            };
             bump_and_assign(cg, &group_id, &hb, &mut changes);
             sync_classic_view(g, now_ms);
             self.appender.append(
                 partition,
                 changes.records,
-                PendingAppend::Background,
+                PendingAppend::ConsumerChange {
+                    undo: ConsumerUndo::new(&group_id, before),
+                },
                 &mut out,
             );
         }

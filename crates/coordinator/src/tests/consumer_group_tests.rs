@@ -20,11 +20,11 @@ use crate::{
 const HB_VERSION: i16 = 1;
 const SESSION_MS: i32 = 45_000;
 
-fn topic_id(name: &str) -> Uuid {
+pub(super) fn topic_id(name: &str) -> Uuid {
     Uuid::from_u128(name.bytes().fold(7u128, |a, b| a * 131 + u128::from(b)))
 }
 
-fn catalog(topics: &[(&str, i32)]) -> TopicCatalog {
+pub(super) fn catalog(topics: &[(&str, i32)]) -> TopicCatalog {
     let mut c = TopicCatalog::default();
     for (name, n) in topics {
         c.insert(name, topic_id(name), *n);
@@ -32,11 +32,11 @@ fn catalog(topics: &[(&str, i32)]) -> TopicCatalog {
     c
 }
 
-fn harness(topics: &[(&str, i32)]) -> Harness {
+pub(super) fn harness(topics: &[(&str, i32)]) -> Harness {
     harness_with(GroupConfig::default(), topics)
 }
 
-fn harness_with(config: GroupConfig, topics: &[(&str, i32)]) -> Harness {
+pub(super) fn harness_with(config: GroupConfig, topics: &[(&str, i32)]) -> Harness {
     let mut h = Harness::new(config);
     let effects = h.c.update_topics(h.now, catalog(topics));
     h.apply(effects);
@@ -45,17 +45,17 @@ fn harness_with(config: GroupConfig, topics: &[(&str, i32)]) -> Harness {
 
 /// A simulated consumer: it owns what it was last given, and gives up at once.
 #[derive(Debug, Clone)]
-struct Client {
-    id: String,
-    instance: Option<String>,
-    epoch: i32,
-    owned: BTreeMap<Uuid, BTreeSet<i32>>,
-    topics: Vec<String>,
-    regex: Option<String>,
+pub(super) struct Client {
+    pub(super) id: String,
+    pub(super) instance: Option<String>,
+    pub(super) epoch: i32,
+    pub(super) owned: BTreeMap<Uuid, BTreeSet<i32>>,
+    pub(super) topics: Vec<String>,
+    pub(super) regex: Option<String>,
 }
 
 impl Client {
-    fn new(id: &str, topics: &[&str]) -> Self {
+    pub(super) fn new(id: &str, topics: &[&str]) -> Self {
         Client {
             id: id.into(),
             instance: None,
@@ -77,7 +77,7 @@ impl Client {
             .collect()
     }
 
-    fn request(&self, group: &str) -> ConsumerGroupHeartbeatRequest {
+    pub(super) fn request(&self, group: &str) -> ConsumerGroupHeartbeatRequest {
         let joining = self.epoch == 0;
         ConsumerGroupHeartbeatRequest::default()
             .with_group_id(GroupId(s(group)))
@@ -93,7 +93,10 @@ impl Client {
     }
 }
 
-fn send_hb(h: &mut Harness, req: ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse {
+pub(super) fn send_hb(
+    h: &mut Harness,
+    req: ConsumerGroupHeartbeatRequest,
+) -> ConsumerGroupHeartbeatResponse {
     let id = h.send(HB_VERSION, GroupRequest::ConsumerGroupHeartbeat(req));
     match h.replies.remove(&id) {
         Some(GroupResponse::ConsumerGroupHeartbeat(r)) => r,
@@ -102,7 +105,7 @@ fn send_hb(h: &mut Harness, req: ConsumerGroupHeartbeatRequest) -> ConsumerGroup
 }
 
 /// One heartbeat of `c`: takes the answer's epoch and assignment.
-fn hb(h: &mut Harness, group: &str, c: &mut Client) -> ConsumerGroupHeartbeatResponse {
+pub(super) fn hb(h: &mut Harness, group: &str, c: &mut Client) -> ConsumerGroupHeartbeatResponse {
     let r = send_hb(h, c.request(group));
     if r.error_code == 0 {
         c.epoch = r.member_epoch;
@@ -119,7 +122,7 @@ fn hb(h: &mut Harness, group: &str, c: &mut Client) -> ConsumerGroupHeartbeatRes
 }
 
 /// No partition owned by two clients at once.
-fn assert_exclusive(clients: &[Client]) {
+pub(super) fn assert_exclusive(clients: &[Client]) {
     let mut seen = BTreeSet::new();
     for c in clients {
         for (t, ps) in &c.owned {
@@ -135,7 +138,7 @@ fn assert_exclusive(clients: &[Client]) {
 
 /// Heartbeats every client in turn until the group is stable (checking exclusivity
 /// after every single heartbeat).
-fn settle(h: &mut Harness, group: &str, clients: &mut [Client]) {
+pub(super) fn settle(h: &mut Harness, group: &str, clients: &mut [Client]) {
     for _ in 0..10 {
         for i in 0..clients.len() {
             let r = hb(h, group, &mut clients[i]);
@@ -149,7 +152,7 @@ fn settle(h: &mut Harness, group: &str, clients: &mut [Client]) {
     panic!("group {group} did not settle: {:?}", describe(h, group));
 }
 
-fn describe(
+pub(super) fn describe(
     h: &mut Harness,
     group: &str,
 ) -> moldau_protocol::kafka::messages::consumer_group_describe_response::DescribedGroup {
@@ -173,7 +176,7 @@ fn commit(
     h.send(9, GroupRequest::OffsetCommit(r))
 }
 
-fn count(c: &Client) -> usize {
+pub(super) fn count(c: &Client) -> usize {
     c.owned.values().map(BTreeSet::len).sum()
 }
 
