@@ -43,6 +43,7 @@ fn api_versions_advertises_kafka_4_1_ranges_and_the_cluster_features() {
     assert_eq!(range(&v4, ApiKey::ListOffsets), Some((1, 10)));
     assert_eq!(range(&v4, ApiKey::Metadata), Some((0, 13)));
     assert_eq!(range(&v4, ApiKey::UpdateFeatures), Some((0, 2)));
+    assert_eq!(range(&v4, ApiKey::OffsetForLeaderEpoch), Some((2, 4)));
     let supported: Vec<(String, i16, i16)> = v4
         .supported_features
         .iter()

@@ -73,6 +73,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::ListTransactions, 0, 2),
     api(ApiKey::AlterReplicaLogDirs, 1, 2),
     api(ApiKey::DescribeLogDirs, 1, 4),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

@@ -50,6 +50,7 @@ mod node_endpoints;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod push_telemetry;
 mod sasl_authenticate;
@@ -85,6 +86,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::Produce => produce::handle(ctx, body),
         ApiKey::Fetch => fetch::handle(ctx, body),
         ApiKey::ListOffsets => list_offsets::handle(ctx, body),
+        ApiKey::OffsetForLeaderEpoch => offset_for_leader_epoch::handle(ctx, body),
         ApiKey::CreateTopics => create_topics::handle(ctx, body).await,
         ApiKey::DeleteTopics => delete_topics::handle(ctx, body).await,
         ApiKey::CreatePartitions => create_partitions::handle(ctx, body).await,
