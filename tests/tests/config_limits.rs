@@ -161,16 +161,16 @@ async fn out_of_range_configs_get_invalid_config_and_restart_still_works() {
 fn settings_moldau_would_ignore_stop_start_up_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("moldau.toml");
-    std::fs::write(&config, "\"transaction.state.log.min.isr\" = \"2\"\n").unwrap();
+    std::fs::write(&config, "\"num.recovery.threads.per.data.dir\" = \"2\"\n").unwrap();
     let refused: [&[&str]; 3] = [
         &["--config", config.to_str().unwrap()],
         &["--set", "num.io.threads=8"],
-        &["--set", "offsets.topic.replication.factor=3"],
+        &["--set", "num.network.threads=3"],
     ];
     for (args, name) in refused.iter().zip([
-        "transaction.state.log.min.isr",
+        "num.recovery.threads.per.data.dir",
         "num.io.threads",
-        "offsets.topic.replication.factor",
+        "num.network.threads",
     ]) {
         let mut child = Command::new(moldau_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--console", "off"])

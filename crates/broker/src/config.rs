@@ -130,7 +130,9 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("auto.create.topics.enable", Bool, Some("true"), None),
     prop("delete.topic.enable", Bool, Some("true"), None),
     prop("offsets.topic.num.partitions", Int, Some("50"), Some(1)),
-    prop("offsets.topic.replication.factor", Int, Some("1"), Some(1)),
+    // Kafka's defaults; left unset, internal_topic_shape caps them by the cluster.
+    prop("offsets.topic.replication.factor", Int, Some("3"), Some(1)),
+    prop("offsets.commit.timeout.ms", Int, Some("5000"), Some(1)),
     // Replication (Kafka's names and defaults).
     prop("num.replica.fetchers", Int, Some("1"), Some(1)),
     prop("replica.lag.time.max.ms", Long, Some("30000"), Some(1)),
@@ -234,10 +236,10 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop(
         "transaction.state.log.replication.factor",
         Int,
-        Some("1"),
+        Some("3"),
         Some(1),
     ),
-    prop("transaction.state.log.min.isr", Int, Some("1"), Some(1)),
+    prop("transaction.state.log.min.isr", Int, Some("2"), Some(1)),
     prop(
         "transaction.state.log.segment.bytes",
         Int,
@@ -547,10 +549,6 @@ impl BrokerConfig {
     }
 
     fn validate_cross(&self) -> Result<(), ConfigError> {
-        let refuse = |name: &str, reason: &str| ConfigError::Refused {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        };
         let dirs = self.log_dirs();
         for (i, dir) in dirs.iter().enumerate() {
             if dirs[..i].contains(dir) {
@@ -561,26 +559,9 @@ impl BrokerConfig {
                 });
             }
         }
-        // default.replication.factor needs no such check: CreateTopics refuses a factor
-        // above the number of brokers, as Kafka does.
-        if self.int("offsets.topic.replication.factor") != 1 {
-            return Err(refuse(
-                "offsets.topic.replication.factor",
-                "Moldau runs a single node and creates __consumer_offsets with one replica; only 1 is accepted",
-            ));
-        }
-        if self.int("transaction.state.log.replication.factor") != 1 {
-            return Err(refuse(
-                "transaction.state.log.replication.factor",
-                "Moldau creates __transaction_state like __consumer_offsets, with one replica; only 1 is accepted",
-            ));
-        }
-        if self.int("transaction.state.log.min.isr") != 1 {
-            return Err(refuse(
-                "transaction.state.log.min.isr",
-                "__transaction_state has one replica, so only 1 is accepted",
-            ));
-        }
+        // default.replication.factor and the internal topics' factors need no such
+        // check: CreateTopics refuses a factor above the number of brokers, as Kafka
+        // does (internal_topic_shape says how an unset one is capped).
         if let Some(id) = self.explicit("cluster.id") {
             if moldau_log::properties_file::uuid_from_kafka_string(id).is_none() {
                 return Err(ConfigError::Invalid {
@@ -895,9 +876,6 @@ mod tests {
         for pairs in [
             [("num.io.threads", "8")],
             [("listener.name.ssl.ssl.keystore.type", "JKS")],
-            [("offsets.topic.replication.factor", "3")],
-            [("transaction.state.log.replication.factor", "3")],
-            [("transaction.state.log.min.isr", "2")],
         ] {
             let err = BrokerConfig::from_properties(props(&pairs)).unwrap_err();
             assert!(
@@ -907,7 +885,9 @@ mod tests {
         }
         assert!(BrokerConfig::from_properties(props(&[("log.dirs", "/a")])).is_ok());
         let c = BrokerConfig::from_properties(props(&[
-            ("transaction.state.log.replication.factor", "1"),
+            ("transaction.state.log.replication.factor", "3"),
+            ("transaction.state.log.min.isr", "2"),
+            ("offsets.topic.replication.factor", "2"),
             ("transaction.max.timeout.ms", "60000"),
         ]))
         .unwrap();

@@ -201,7 +201,7 @@ impl Broker {
         let topic = NewTopic {
             name: OFFSETS_TOPIC.to_string(),
             num_partitions: self.config.settings.offsets_topic_num_partitions,
-            replication_factor: -1,
+            replication_factor: self.internal_replication("offsets.topic.replication.factor"),
             configs,
             assignments: Vec::new(),
         };
@@ -222,6 +222,7 @@ impl Broker {
         {
             return Ok(());
         }
+        let replication = self.internal_replication("transaction.state.log.replication.factor");
         let configs = BTreeMap::from([
             ("cleanup.policy".to_string(), "compact".to_string()),
             (
@@ -232,14 +233,21 @@ impl Broker {
             ),
             (
                 "min.insync.replicas".to_string(),
-                self.config.int("transaction.state.log.min.isr").to_string(),
+                internal_topics::internal_min_insync_replicas(
+                    self.config.int("transaction.state.log.min.isr"),
+                    self.config
+                        .explicit("transaction.state.log.min.isr")
+                        .is_some(),
+                    replication,
+                )
+                .to_string(),
             ),
             ("compression.type".to_string(), "producer".to_string()),
         ]);
         let topic = NewTopic {
             name: TRANSACTION_STATE_TOPIC.to_string(),
             num_partitions: self.config.int("transaction.state.log.num.partitions"),
-            replication_factor: -1,
+            replication_factor: replication,
             configs,
             assignments: Vec::new(),
         };
@@ -247,6 +255,15 @@ impl Broker {
             Err(e) if e.code() == ResponseError::TopicAlreadyExists.code() => Ok(()),
             other => other.map(|_| ()),
         }
+    }
+
+    /// The replication factor an internal topic is created with now, from `setting`.
+    fn internal_replication(&self, setting: &str) -> i16 {
+        internal_topics::internal_replication_factor(
+            self.config.int(setting),
+            self.config.explicit(setting).is_some(),
+            self.metadata.image().brokers().count(),
+        )
     }
 
     pub async fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {

@@ -1,7 +1,13 @@
 //! Reading a coordinator's internal partition (`__consumer_offsets`,
 //! `__transaction_state`) back from its log when the coordinator takes it over: every
-//! batch up to the high watermark, in order, control batches (transaction markers)
+//! batch up to the log end, in order, control batches (transaction markers)
 //! included: the group coordinator needs them for offsets committed in transactions.
+//!
+//! Up to the log end, not the high watermark, as Kafka's loader reads: a new leader
+//! learns the high watermark only from its followers' next fetches, and until then
+//! its own lags behind records every in-sync replica had (commits already
+//! acknowledged). The leader's log is the one its followers truncate to, so what it
+//! holds is what the partition will hold.
 
 use moldau_log::PartitionLog;
 use moldau_protocol::batch::{BatchIter, BatchView};
@@ -9,7 +15,7 @@ use moldau_protocol::batch::{BatchIter, BatchView};
 /// How much of the log one read brings into memory.
 const REPLAY_READ_BYTES_MAX: usize = 4 << 20;
 
-/// Calls `on_batch` with each batch of `log` below its high watermark. A read or
+/// Calls `on_batch` with each batch of `log`. A read or
 /// framing error ends the replay where it happened (logged with `topic` and
 /// `partition`): what came before is kept.
 pub(crate) fn replay_batches(
@@ -18,7 +24,7 @@ pub(crate) fn replay_batches(
     partition: i32,
     mut on_batch: impl FnMut(&BatchView<'_>),
 ) {
-    let end = log.high_watermark();
+    let end = log.log_end_offset();
     let mut offset = log.log_start_offset();
     while offset < end {
         let read = match log.read(offset, REPLAY_READ_BYTES_MAX, end, true) {

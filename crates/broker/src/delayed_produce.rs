@@ -3,6 +3,7 @@
 //! moves (on follower progress or the leader's fsync). No task per request: the
 //! produce response future holds the receiver and its own deadline.
 
+use moldau_protocol::ResponseError;
 use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 
@@ -63,6 +64,32 @@ impl DelayedProduces {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+}
+
+/// Waits for every ISR member to have an acks=all append, until `deadline`; the
+/// error to answer with, if any.
+pub async fn replication_error(
+    rx: AckReceiver,
+    min_insync: usize,
+    deadline: tokio::time::Instant,
+) -> Option<(ResponseError, String)> {
+    match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(AckOutcome::Replicated { isr_len })) if isr_len < min_insync => Some((
+            ResponseError::NotEnoughReplicasAfterAppend,
+            format!(
+                "written, but the ISR shrank to {isr_len} while waiting; min.insync.replicas is {min_insync}"
+            ),
+        )),
+        Ok(Ok(AckOutcome::Replicated { .. })) => None,
+        Ok(Ok(AckOutcome::NotLeader)) | Ok(Err(_)) => Some((
+            ResponseError::NotLeaderOrFollower,
+            "leadership moved before the in-sync replicas had the records".into(),
+        )),
+        Err(_) => Some((
+            ResponseError::RequestTimedOut,
+            "the in-sync replicas did not all have the records within timeout.ms".into(),
+        )),
     }
 }
 

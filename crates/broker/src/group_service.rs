@@ -330,16 +330,14 @@ impl Worker {
             Some(_) => AppendOrigin::Coordinator,
             None => AppendOrigin::Client,
         };
-        match target.append_from(&mut batch, crate::clock::now_ms(), true, origin) {
-            Ok((_, durable)) => {
+        // Acks=all, as Kafka's coordinator writes: an acknowledged commit is on every
+        // in-sync replica, so it survives this broker.
+        let timeout =
+            Duration::from_millis(broker.config.int("offsets.commit.timeout.ms").max(1) as u64);
+        match crate::coordinator_write::append_replicated(&target, &mut batch, origin, timeout) {
+            Ok(replicated) => {
                 tokio::spawn(async move {
-                    let code = match durable {
-                        Some(rx) => match rx.await {
-                            Ok(Ok(_)) => 0,
-                            _ => ResponseError::KafkaStorageError.code(),
-                        },
-                        None => 0,
-                    };
+                    let code = replicated.await;
                     let _ = done
                         .send(Command::AppendDone {
                             id,
@@ -348,14 +346,16 @@ impl Worker {
                         .await;
                 });
             }
-            // A fenced producer's offsets: its epoch error goes back to it.
-            Err(e) if transaction.is_some() => {
-                tracing::debug!("transactional offsets refused: {e}");
-                fail(e.response_error().code());
-            }
             Err(e) => {
-                tracing::error!("appending group records: {e}");
-                fail(ResponseError::KafkaStorageError.code());
+                let error = e.response_error();
+                // A fenced producer's offsets or too few in-sync replicas are answered
+                // to the client; only a storage fault is the broker's.
+                if error == ResponseError::KafkaStorageError {
+                    tracing::error!("appending group records: {e}");
+                } else {
+                    tracing::debug!("group records refused: {e}");
+                }
+                fail(error.code());
             }
         }
     }

@@ -42,6 +42,31 @@ impl ReservedTopic {
     }
 }
 
+/// The replication factor an internal topic is created with, from its setting
+/// (`offsets.topic.replication.factor`, `transaction.state.log.replication.factor`).
+/// Set explicitly it is used as is, so creation is refused until that many brokers
+/// are registered (Kafka since KIP-115; FindCoordinator answers
+/// COORDINATOR_NOT_AVAILABLE meanwhile). Left at Kafka's default of 3 it is capped by
+/// the brokers registered, so a single node works with no configuration.
+pub fn internal_replication_factor(configured: i32, explicit: bool, brokers: usize) -> i16 {
+    let configured = i16::try_from(configured).unwrap_or(i16::MAX);
+    if explicit {
+        return configured;
+    }
+    let brokers = i16::try_from(brokers.max(1)).unwrap_or(i16::MAX);
+    configured.min(brokers)
+}
+
+/// `min.insync.replicas` of `__transaction_state` (`transaction.state.log.min.isr`):
+/// set explicitly, as is (Kafka's); left at its default of 2, capped by the topic's
+/// replication factor, or a capped single-replica topic could never be written.
+pub fn internal_min_insync_replicas(configured: i32, explicit: bool, replication: i16) -> i32 {
+    if explicit {
+        return configured;
+    }
+    configured.min(i32::from(replication)).max(1)
+}
+
 /// Kafka's `Topic.isInternal`: the topics marked internal in Metadata.
 pub fn is_internal(name: &str) -> bool {
     matches!(
@@ -98,6 +123,23 @@ pub fn check_client_delete(name: &str) -> Result<(), BrokerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_topics_replicate_as_set_or_capped_by_the_brokers_when_unset() {
+        // Kafka's default of 3 on one, two and five brokers.
+        assert_eq!(internal_replication_factor(3, false, 1), 1);
+        assert_eq!(internal_replication_factor(3, false, 2), 2);
+        assert_eq!(internal_replication_factor(3, false, 5), 3);
+        assert_eq!(internal_replication_factor(3, false, 0), 1);
+        // Set explicitly: as set, refused by placement while too few brokers exist.
+        assert_eq!(internal_replication_factor(3, true, 1), 3);
+        assert_eq!(internal_replication_factor(1, true, 3), 1);
+        // min.isr follows a capped factor only when left unset.
+        assert_eq!(internal_min_insync_replicas(2, false, 1), 1);
+        assert_eq!(internal_min_insync_replicas(2, false, 3), 2);
+        assert_eq!(internal_min_insync_replicas(2, true, 1), 2);
+        assert_eq!(internal_min_insync_replicas(3, true, 3), 3);
+    }
 
     #[test]
     fn only_the_three_names_are_reserved() {

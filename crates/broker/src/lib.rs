@@ -17,6 +17,7 @@ pub mod controller;
 pub mod controller_client;
 pub mod controller_mutation_quota;
 mod coordinator_replay;
+mod coordinator_write;
 pub mod delayed_produce;
 pub mod error;
 pub mod fetch_response_encoder;

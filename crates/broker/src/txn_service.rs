@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use moldau_coordinator::txn::TxnResponse;
 use moldau_coordinator::txn::{TransactionCoordinator, TxnConfig, TxnEffect, TxnRequest};
 use moldau_coordinator::{AppendId, ReplyId};
+use moldau_log::AppendOrigin;
 use moldau_protocol::batch_encode::encode_plain_batch;
 use moldau_protocol::compression::DECOMPRESSED_BATCH_BYTES_MAX;
 use moldau_protocol::record::{parse_records, record_data};
@@ -26,6 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 const TXN_REQUESTS_QUEUED_MAX: usize = 4096;
 /// How often timers are checked at the latest.
 const TICK_INTERVAL_MAX: Duration = Duration::from_millis(500);
+/// How long a `__transaction_state` write waits for the in-sync replicas: Kafka's
+/// transaction coordinator waits `request.timeout.ms`, 30 s by default.
+const TXN_STATE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Command {
     Request {
@@ -285,17 +289,19 @@ impl Worker {
                 return;
             }
         };
-        match target.append(&mut batch, crate::clock::now_ms(), true) {
-            Ok((_, durable)) => {
+        // Acks=all, as Kafka's coordinator writes: the transaction's state is on every
+        // in-sync replica before the client hears of it, so it survives this broker.
+        let written = crate::coordinator_write::append_replicated(
+            &target,
+            &mut batch,
+            AppendOrigin::Client,
+            TXN_STATE_WRITE_TIMEOUT,
+        );
+        match written {
+            Ok(replicated) => {
                 let done = self.self_tx.clone();
                 tokio::spawn(async move {
-                    let code = match durable {
-                        Some(rx) => match rx.await {
-                            Ok(Ok(_)) => 0,
-                            _ => ResponseError::KafkaStorageError.code(),
-                        },
-                        None => 0,
-                    };
+                    let code = replicated.await;
                     let _ = done
                         .send(Command::AppendDone {
                             id,
@@ -305,7 +311,11 @@ impl Worker {
                 });
             }
             Err(e) => {
-                tracing::error!("appending a transaction state record: {e}");
+                if e.response_error() == ResponseError::KafkaStorageError {
+                    tracing::error!("appending a transaction state record: {e}");
+                } else {
+                    tracing::debug!("transaction state record refused: {e}");
+                }
                 report(e.response_error().code());
             }
         }
@@ -359,7 +369,7 @@ impl Worker {
         }
     }
 
-    /// Feeds the partition's records up to its high watermark to the coordinator;
+    /// Feeds the partition's records to the coordinator;
     /// returns how many could not be read.
     fn replay(&mut self, p: i32, log: &moldau_log::PartitionLog) -> u64 {
         let mut skipped = 0u64;

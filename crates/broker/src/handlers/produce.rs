@@ -6,7 +6,7 @@
 
 use crate::client_quota_manager::QuotaKind;
 use crate::controller::validate_topic_name;
-use crate::delayed_produce::{AckOutcome, AckReceiver};
+use crate::delayed_produce::{replication_error, AckReceiver};
 use crate::error::BrokerError;
 use crate::leadership::NotServed;
 use crate::partition::DurableReceiver;
@@ -81,32 +81,6 @@ fn rejection_response(index: i32, rejection: ProduceRejection) -> Pending {
         })
         .collect();
     pending
-}
-
-/// Waits for every ISR member to have an acks=all append, until `deadline`; the
-/// error to answer with, if any.
-async fn replication_error(
-    rx: AckReceiver,
-    min_insync: usize,
-    deadline: tokio::time::Instant,
-) -> Option<(ResponseError, String)> {
-    match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(AckOutcome::Replicated { isr_len })) if isr_len < min_insync => Some((
-            ResponseError::NotEnoughReplicasAfterAppend,
-            format!(
-                "written, but the ISR shrank to {isr_len} while waiting; min.insync.replicas is {min_insync}"
-            ),
-        )),
-        Ok(Ok(AckOutcome::Replicated { .. })) => None,
-        Ok(Ok(AckOutcome::NotLeader)) | Ok(Err(_)) => Some((
-            ResponseError::NotLeaderOrFollower,
-            "leadership moved before the in-sync replicas had the records".into(),
-        )),
-        Err(_) => Some((
-            ResponseError::RequestTimedOut,
-            "the in-sync replicas did not all have the records within timeout.ms".into(),
-        )),
-    }
 }
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
