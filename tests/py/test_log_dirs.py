@@ -8,6 +8,7 @@ confluent-kafka has neither API."""
 
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -20,7 +21,7 @@ from kafka.protocol.admin import DescribeLogDirsResponse_v0
 from kafka.protocol.api import Request, Response
 from kafka.protocol.types import Array, Int16, Int32, Schema, String
 
-from conftest import Broker
+from conftest import Broker, moldau_bin
 
 KAFKA_STORAGE_ERROR = 56
 LOG_DIR_NOT_FOUND = 57
@@ -227,6 +228,81 @@ def test_a_removed_log_dir_goes_offline_while_the_other_serves(jbod):
     assert alter(admin, lost_dir, "failing", [0]) == {("failing", 0): KAFKA_STORAGE_ERROR}
     assert jbod.proc.poll() is None, "the broker keeps running"
     admin.close()
+
+
+def test_a_dir_failing_at_start_up_is_offline_and_the_broker_serves_the_others(jbod):
+    admin = admin_of(jbod)
+    admin.create_topics([NewTopic("survivor", num_partitions=2, replication_factor=1)])
+    for p in range(2):
+        assert produce(jbod, "survivor", p, [b"before-%d" % i for i in range(10)]) == []
+    described = describe(admin)
+    # The first directory also holds the metadata log (metadata.log.dir defaults to
+    # it), whose failure stops a broker: the other one fails here.
+    lost_dir = os.path.abspath(jbod.dirs[1])
+    lost = 0 if dir_of(described, "survivor", 0) == lost_dir else 1
+    kept = 1 - lost
+    assert dir_of(described, "survivor", kept) != lost_dir
+    admin.close()
+    jbod.stop()
+
+    # A corrupt meta.properties: before, the broker refused to start at all.
+    meta = os.path.join(lost_dir, "meta.properties")
+    original = open(meta).read()
+    with open(meta, "w") as f:
+        f.write("not a properties line\n")
+    jbod.start()
+    admin = admin_of(jbod)
+    now = describe(admin)
+    assert now[lost_dir][0] == KAFKA_STORAGE_ERROR
+    assert now[os.path.abspath(jbod.dirs[0])][0] == 0
+    # Metadata: no leader for the partition of the failed directory, its replica
+    # offline; the other partition is led as before.
+    (topic,) = admin.describe_topics(["survivor"])
+    partitions = {p["partition"]: p for p in topic["partitions"]}
+    assert partitions[lost]["leader"] == -1
+    assert partitions[lost]["offline_replicas"] == [1]
+    assert partitions[kept]["leader"] == 1 and partitions[kept]["error_code"] == 0
+    errors = produce(jbod, "survivor", lost, [b"lost"], retries=0,
+                     **{"message.timeout.ms": 5000})
+    assert len(errors) == 1, "nothing acknowledged into the failed directory"
+    assert produce(jbod, "survivor", kept, [b"after-%d" % i for i in range(10)]) == []
+    assert consume(jbod, "survivor", kept, 20) == (
+        [b"before-%d" % i for i in range(10)] + [b"after-%d" % i for i in range(10)])
+    # A new topic goes to the directory that works.
+    admin.create_topics([NewTopic("fresh", num_partitions=1, replication_factor=1)])
+    assert produce(jbod, "fresh", 0, [b"new"]) == []
+    assert ("fresh", 0, False) in describe(admin)[os.path.abspath(jbod.dirs[0])][1]
+    admin.close()
+    jbod.stop()
+
+    # Repaired: the partition comes back with its records, nothing was created in
+    # its place meanwhile.
+    with open(meta, "w") as f:
+        f.write(original)
+    jbod.start()
+    assert consume(jbod, "survivor", lost, 10) == [b"before-%d" % i for i in range(10)]
+    admin = admin_of(jbod)
+    assert dir_of(describe(admin), "survivor", lost) == lost_dir
+    admin.close()
+
+
+def test_the_broker_refuses_to_start_when_every_log_dir_failed():
+    root = tempfile.mkdtemp(prefix="moldau-jbod-")
+    try:
+        dirs = [os.path.join(root, f"dir{i}") for i in range(2)]
+        for d in dirs:
+            # Not a directory at all, as a mount point gone wrong can be.
+            with open(d, "w") as f:
+                f.write("not a directory")
+        cmd = [moldau_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", ",".join(dirs),
+               "--console", "off", "--set", "metadata.log.dir=" + os.path.join(root, "meta")]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0
+        assert "every log directory failed" in done.stderr, done.stderr
+        for d in dirs:
+            assert d in done.stderr, done.stderr
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_alter_replica_log_dirs_errors(jbod):

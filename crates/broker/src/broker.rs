@@ -107,10 +107,15 @@ impl Broker {
                 // Every directory must agree; the first formatted one names the cluster.
                 let mut cluster_id = configured_cluster.clone();
                 for dir in log_dirs.iter().chain(std::iter::once(&metadata_dir)) {
-                    if let Some(meta) =
-                        MetaProperties::read_checked(dir, node_id, cluster_id.as_deref())?
-                    {
-                        cluster_id.get_or_insert(meta.cluster_id);
+                    match MetaProperties::read_checked(dir, node_id, cluster_id.as_deref()) {
+                        Ok(Some(meta)) => {
+                            cluster_id.get_or_insert(meta.cluster_id);
+                        }
+                        Ok(None) => {}
+                        // A log directory whose storage fails is taken offline when
+                        // the logs are opened; the metadata directory must work.
+                        Err(e) if e.is_storage_fault() && *dir != metadata_dir => {}
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 let cluster_id = cluster_id
@@ -142,6 +147,15 @@ impl Broker {
                     cluster_id,
                     "meta.properties changed under us"
                 );
+                if let Some(i) = log_dirs.iter().position(|d| *d == metadata_dir) {
+                    if let Some(why) = logs.dirs()[i].failed_at_start() {
+                        // The metadata log lives there: Kafka stops when it fails.
+                        return Err(BrokerError::Corrupt(format!(
+                            "the metadata log directory {} (metadata.log.dir) failed: {why}",
+                            metadata_dir.display()
+                        )));
+                    }
+                }
                 logs.set_producer_id_expiration_ms(config.long("producer.id.expiration.ms"));
                 Ok((Arc::new(logs), metadata_dir_lock))
             })

@@ -13,7 +13,9 @@ use crate::publish_plan::{role_of, PublishPlan, Role};
 use crate::replica_manager::Assignment;
 use moldau_log::LogConfig;
 use moldau_log::TopicPartition;
-use moldau_metadata::{MetadataDelta, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
+use moldau_metadata::{
+    MetadataDelta, MetadataImage, MetadataRecord, PartitionImage, TopicId, TopicImage,
+};
 use moldau_protocol::ResponseError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -97,9 +99,14 @@ impl Broker {
             self.fetchers.unfollow(&tp);
             self.replicas.remove(&tp, id.0)?;
         }
+        // Start-up publishes the whole image: nothing in it is new to this broker.
+        let startup = *self.published.borrow() < 0;
+        let may_create = |id: TopicId, partition: i32| {
+            !startup && delta.created_partitions.contains(&(id, partition))
+        };
         let mut jobs = Vec::new();
         for name in &plan.host_topics {
-            self.hosting_jobs(image, name, &mut jobs);
+            self.hosting_jobs(image, name, &may_create, &mut jobs);
         }
         self.host_all(jobs);
         if plan.load_coordinators {
@@ -117,7 +124,15 @@ impl Broker {
 
     /// The partitions of `topic` this node is a replica of, each to be hosted in its
     /// current role with the topic's current configuration.
-    fn hosting_jobs<'a>(&self, image: &'a MetadataImage, topic: &str, jobs: &mut Vec<HostJob<'a>>) {
+    /// `is_new(topic id, partition)`: the partition was created by this change, so
+    /// it cannot be in a log directory that failed at start-up.
+    fn hosting_jobs<'a>(
+        &self,
+        image: &'a MetadataImage,
+        topic: &str,
+        is_new: &dyn Fn(TopicId, i32) -> bool,
+        jobs: &mut Vec<HostJob<'a>>,
+    ) {
         let Some(t) = image.topic(topic) else {
             return;
         };
@@ -141,6 +156,23 @@ impl Broker {
             if self.logs.offline_reason(&tp).is_some() {
                 // Its log could not be opened: never create a fresh one in its place.
                 continue;
+            }
+            if self.logs.get(&tp).is_none() && !is_new(t.id, p.partition) {
+                let failed = self.logs.failed_at_start();
+                if !failed.is_empty() {
+                    // Its log may be in a failed directory: an empty one created
+                    // here would hide it (Kafka refuses too). Reported offline.
+                    let dirs: Vec<String> = failed
+                        .iter()
+                        .map(|(d, _)| d.display().to_string())
+                        .collect();
+                    let reason = format!(
+                        "not in any online log directory, and log directories {} failed at start-up",
+                        dirs.join(", ")
+                    );
+                    self.logs.mark_partition_offline(&tp, &reason);
+                    continue;
+                }
             }
             jobs.push(HostJob {
                 tp,

@@ -79,6 +79,9 @@ pub enum LogError {
         first: PathBuf,
         second: PathBuf,
     },
+    /// Every log directory failed at start-up: nothing is left to serve.
+    #[error("every log directory failed, the broker cannot start: {reasons}")]
+    AllDirsFailed { reasons: String },
     /// Records of the metadata log are never deleted (DeleteRecords, retention).
     #[error("records of {0} are never deleted")]
     Protected(String),
@@ -112,6 +115,15 @@ impl LogError {
     /// A closure for `map_err` that attaches `path`.
     pub(crate) fn at(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
         move |e| LogError::io(path, e)
+    }
+
+    /// Whether this is a fault of the directory's storage (an I/O error, a corrupt
+    /// file), which takes only that directory offline, rather than a configuration
+    /// mistake (another node's or cluster's directory, a directory in use by another
+    /// broker), which stops the broker so the operator fixes it.
+    pub fn is_storage_fault(&self) -> bool {
+        matches!(self, LogError::Io { .. } | LogError::Corrupt { .. })
+            && !self.is_descriptor_shortage()
     }
 
     /// Whether this is the process (or system) running out of file descriptors: a

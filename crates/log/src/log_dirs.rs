@@ -78,6 +78,8 @@ pub struct ReplicaDescription {
 /// Owner of every log directory.
 pub struct LogDirs {
     dirs: Vec<LogManager>,
+    /// The cluster every online directory's meta.properties names.
+    cluster_id: String,
     failures: Arc<DirFailures>,
     /// Serialises placement, so that two creations never count the same partitions.
     placement: Mutex<()>,
@@ -88,9 +90,12 @@ pub struct LogDirs {
 }
 
 impl LogDirs {
-    /// Opens every directory (see [`LogManager::open`]); the first that fails stops
-    /// start-up. A partition found in two directories is refused: the operator must
-    /// remove one copy.
+    /// Opens every directory (see [`LogManager::open`]). A directory whose storage
+    /// fails (unreadable, missing mount, corrupt meta.properties or checkpoint) is
+    /// kept offline and the others are served, as Kafka does; only when every one
+    /// failed does start-up stop. A configuration mistake (another node's or
+    /// cluster's directory, one in use by another broker) stops it too. A partition
+    /// found in two directories is refused: the operator must remove one copy.
     pub fn open(
         paths: &[PathBuf],
         node_id: i32,
@@ -99,18 +104,27 @@ impl LogDirs {
         retention_check_interval_ms: u64,
     ) -> Result<Self, LogError> {
         assert!(!paths.is_empty(), "at least one log directory");
-        let mut dirs: Vec<LogManager> = Vec::with_capacity(paths.len());
+        let mut opened: Vec<Result<LogManager, LogError>> = Vec::with_capacity(paths.len());
         let mut cluster_id = cluster_id.to_string();
+        let mut online_seen = false;
         for path in paths {
-            let dir = LogManager::open(
+            let dir = match LogManager::open(
                 path,
                 node_id,
                 &cluster_id,
                 default_config.clone(),
                 retention_check_interval_ms,
-            )?;
+            ) {
+                Ok(dir) => dir,
+                Err(e) if e.is_storage_fault() => {
+                    tracing::error!(dir = %path.display(), error = %e, "log directory {} failed at start-up and stays offline: {e}", path.display());
+                    opened.push(Err(e));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if dir.cluster_id() != cluster_id {
-                if dirs.is_empty() {
+                if !online_seen {
                     cluster_id = dir.cluster_id();
                 } else {
                     return Err(LogError::DirClusterMismatch {
@@ -120,7 +134,24 @@ impl LogDirs {
                     });
                 }
             }
-            dirs.push(dir);
+            online_seen = true;
+            opened.push(Ok(dir));
+        }
+        if !online_seen {
+            let reasons = opened
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(LogError::AllDirsFailed { reasons });
+        }
+        let mut dirs: Vec<LogManager> = Vec::with_capacity(paths.len());
+        for (path, result) in paths.iter().zip(opened) {
+            dirs.push(match result {
+                Ok(dir) => dir,
+                Err(e) => LogManager::failed(path, &cluster_id, &e)?,
+            });
         }
         let mut seen: HashMap<TopicPartition, usize> = HashMap::new();
         for (i, dir) in dirs.iter().enumerate() {
@@ -137,7 +168,10 @@ impl LogDirs {
         }
         let failures = Arc::new(DirFailures {
             paths: paths.to_vec(),
-            offline: paths.iter().map(|_| AtomicBool::new(false)).collect(),
+            offline: dirs
+                .iter()
+                .map(|d| AtomicBool::new(d.is_offline()))
+                .collect(),
             all_offline: OnceLock::new(),
         });
         for (i, dir) in dirs.iter().enumerate() {
@@ -146,6 +180,7 @@ impl LogDirs {
         }
         Ok(LogDirs {
             dirs,
+            cluster_id,
             failures,
             placement: Mutex::new(()),
             preferred: Mutex::new(HashMap::new()),
@@ -153,9 +188,19 @@ impl LogDirs {
         })
     }
 
-    /// The cluster id every directory's meta.properties names.
+    /// The cluster id every online directory's meta.properties names.
     pub fn cluster_id(&self) -> String {
-        self.dirs[0].cluster_id()
+        self.cluster_id.clone()
+    }
+
+    /// The directories that could not be opened at start-up, with the reason. A
+    /// partition assigned here but found in no online directory may be in one of
+    /// them: it is reported offline rather than created empty.
+    pub fn failed_at_start(&self) -> Vec<(PathBuf, String)> {
+        self.dirs
+            .iter()
+            .filter_map(|d| Some((d.data_dir().to_path_buf(), d.failed_at_start()?.to_string())))
+            .collect()
     }
 
     /// The first log directory.
@@ -382,7 +427,8 @@ impl LogDirs {
             replica.cancel();
         }
         let mut first = None;
-        for dir in &self.dirs {
+        // A directory that failed at start-up holds nothing to flush or mark clean.
+        for dir in self.dirs.iter().filter(|d| d.failed_at_start().is_none()) {
             if let Err(e) = dir.shutdown() {
                 tracing::error!(dir = %dir.data_dir().display(), error = %e, "log directory not shut down cleanly");
                 first.get_or_insert(e);
@@ -405,9 +451,15 @@ impl LogDirs {
             .enumerate()
             .map(|(i, dir)| {
                 let path = dir.data_dir().to_path_buf();
-                let offline = dir
-                    .is_offline()
-                    .then(|| format!("log directory {} is offline", path.display()));
+                let offline = match dir.failed_at_start() {
+                    Some(why) => Some(format!(
+                        "log directory {} failed at start-up: {why}",
+                        path.display()
+                    )),
+                    None => dir
+                        .is_offline()
+                        .then(|| format!("log directory {} is offline", path.display())),
+                };
                 let mut partitions: Vec<ReplicaDescription> = Vec::new();
                 if offline.is_none() {
                     for (tp, log) in dir.all().into_iter().filter(|(tp, _)| wanted(tp)) {

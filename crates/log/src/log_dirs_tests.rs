@@ -209,3 +209,74 @@ fn an_unfinished_copy_is_removed_at_start() {
     assert!(!future.exists());
     assert_eq!(dirs.all().len(), 1);
 }
+
+#[test]
+fn a_dir_failing_at_start_is_offline_and_the_others_serve() {
+    let (_root, paths) = two_dirs();
+    {
+        let dirs = open(&paths);
+        for p in 0..2 {
+            dirs.create(&TopicPartition::new("t", p), small_config(), [7; 16])
+                .unwrap();
+        }
+        dirs.shutdown().unwrap();
+    }
+    std::fs::write(paths[1].join("meta.properties"), "garbage\n").unwrap();
+    let dirs = open(&paths);
+    assert!(!dirs.is_dir_offline(0));
+    assert!(dirs.is_dir_offline(1));
+    assert!(!dirs.all_offline());
+    let failed = dirs.failed_at_start();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, paths[1]);
+    assert!(failed[0].1.contains("meta.properties"), "{}", failed[0].1);
+    // Only the partition of the good directory is open; new ones go there.
+    assert_eq!(dirs.all().len(), 1);
+    let created = TopicPartition::new("u", 0);
+    dirs.create(&created, small_config(), [8; 16]).unwrap();
+    assert_eq!(dirs.dir_of(&created), Some(0));
+    let described = dirs.describe(|_| true);
+    let why = described[1].offline.as_deref().unwrap();
+    assert!(why.contains("failed at start-up"), "{why}");
+    assert!(described[0].offline.is_none());
+    assert_eq!(described[0].partitions.len(), 2);
+    dirs.shutdown().unwrap();
+}
+
+#[test]
+fn start_up_stops_only_when_every_dir_failed() {
+    let (root, paths) = two_dirs();
+    // Both "directories" are plain files: neither can be created or read.
+    for p in &paths {
+        std::fs::write(p, b"not a directory").unwrap();
+    }
+    match LogDirs::open(&paths, 1, "cluster-a", small_config(), HOUR_MS) {
+        Err(LogError::AllDirsFailed { reasons }) => {
+            assert!(
+                reasons.contains("/a") && reasons.contains("/b"),
+                "{reasons}"
+            )
+        }
+        Err(other) => panic!("expected AllDirsFailed, got {other}"),
+        Ok(_) => panic!("opened with every directory failed"),
+    }
+    // A directory of another node is a configuration mistake: start-up stops.
+    let other_node = root.path().join("c");
+    {
+        let dirs = LogDirs::open(
+            std::slice::from_ref(&other_node),
+            2,
+            "cluster-a",
+            small_config(),
+            HOUR_MS,
+        )
+        .unwrap();
+        dirs.shutdown().unwrap();
+    }
+    let good = root.path().join("d");
+    match LogDirs::open(&[good, other_node], 1, "cluster-a", small_config(), HOUR_MS) {
+        Err(LogError::NodeIdMismatch { found, .. }) => assert_eq!(found, 2),
+        Err(other) => panic!("expected NodeIdMismatch, got {other}"),
+        Ok(_) => panic!("opened another node's directory"),
+    }
+}

@@ -56,8 +56,11 @@ pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
 
 struct Inner {
     data_dir: PathBuf,
-    /// Held for the manager's lifetime: one broker per data directory.
-    _dir_lock: DirLock,
+    /// Held for the manager's lifetime: one broker per data directory. A directory
+    /// that failed at start-up holds none (Kafka does not lock a failed directory).
+    _dir_lock: Option<DirLock>,
+    /// Why the directory could not be opened at start-up, if it could not.
+    failed_at_start: Option<String>,
     cluster_id: String,
     logs: RwLock<BTreeMap<TopicPartition, SharedLog>>,
     topic_ids: RwLock<HashMap<TopicPartition, [u8; 16]>>,
@@ -292,7 +295,8 @@ impl LogManager {
 
         let inner = Arc::new(Inner {
             data_dir: data_dir.to_path_buf(),
-            _dir_lock: dir_lock,
+            _dir_lock: Some(dir_lock),
+            failed_at_start: None,
             cluster_id,
             logs: RwLock::new(logs),
             topic_ids: RwLock::new(topic_ids),
@@ -318,6 +322,42 @@ impl LogManager {
             inner,
             threads: Mutex::new(vec![retention]),
         })
+    }
+
+    /// A directory that could not be opened at start-up (`error`): offline from the
+    /// start, holding no partitions, with no lock and no background threads, so the
+    /// broker serves its other directories (Kafka's behaviour).
+    pub fn failed(data_dir: &Path, cluster_id: &str, error: &LogError) -> Result<Self, LogError> {
+        let inner = Arc::new(Inner {
+            data_dir: data_dir.to_path_buf(),
+            _dir_lock: None,
+            failed_at_start: Some(error.to_string()),
+            cluster_id: cluster_id.to_string(),
+            logs: RwLock::new(BTreeMap::new()),
+            topic_ids: RwLock::new(HashMap::new()),
+            offline: RwLock::new(BTreeMap::new()),
+            group_commit: GroupCommit::start()?,
+            stopping: Mutex::new(false),
+            stop_signal: Condvar::new(),
+            checkpoint_lock: Mutex::new(()),
+            shut_down: AtomicBool::new(false),
+            retention_check_interval_ms: 1,
+            producer_id_expiration_ms: AtomicI64::new(PRODUCER_ID_EXPIRATION_MS_DEFAULT),
+            changes: Arc::new(ChangeTracker::new()),
+            schedule: Mutex::new(DueSchedule::new()),
+            checkpoints: Mutex::new(CheckpointState::new()),
+            work: BackgroundCounters::default(),
+        });
+        inner.group_commit.mark_offline(error);
+        Ok(LogManager {
+            inner,
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Why the directory could not be opened at start-up, if it could not.
+    pub fn failed_at_start(&self) -> Option<&str> {
+        self.inner.failed_at_start.as_deref()
     }
 
     /// The cluster id: from meta.properties if it existed, else the one given to `open`.
