@@ -13,7 +13,9 @@ use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig
 use moldau_log::dir_lock::DirLock;
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogDirs};
-use moldau_metadata::controller::{LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG};
+use moldau_metadata::controller::{
+    LeaderRebalance, LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG,
+};
 use moldau_metadata::{
     BrokerEndpoint, BrokerImage, MetadataDelta, MetadataImage, SecurityProtocol,
 };
@@ -168,6 +170,17 @@ impl Broker {
             cluster_id: cluster_id.clone(),
             session_timeout_ms: config.node.session_timeout_ms.max(1) as u64,
             unclean_leader_election: config.bool(UNCLEAN_LEADER_ELECTION_CONFIG),
+            leader_rebalance: config.bool("auto.leader.rebalance.enable").then(|| {
+                LeaderRebalance {
+                    check_interval_ms: (config
+                        .long("leader.imbalance.check.interval.seconds")
+                        .max(1) as u64)
+                        .saturating_mul(1000),
+                    imbalance_percentage: config
+                        .int("leader.imbalance.per.broker.percentage")
+                        .max(0) as u32,
+                }
+            }),
         };
         let voters = quorum_config.voters.clone();
         let metadata = Arc::new(

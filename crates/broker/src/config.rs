@@ -125,6 +125,20 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("broker.rack", Str, None, None),
     prop("broker.heartbeat.interval.ms", Int, Some("2000"), Some(1)),
     prop("broker.session.timeout.ms", Int, Some("9000"), Some(1)),
+    // The active controller's automatic preferred-leader rebalance (Kafka's defaults).
+    prop("auto.leader.rebalance.enable", Bool, Some("true"), None),
+    prop(
+        "leader.imbalance.check.interval.seconds",
+        Long,
+        Some("300"),
+        Some(1),
+    ),
+    prop(
+        "leader.imbalance.per.broker.percentage",
+        Int,
+        Some("10"),
+        Some(0),
+    ),
     prop("num.partitions", Int, Some("1"), Some(1)),
     prop("default.replication.factor", Int, Some("1"), Some(1)),
     prop("auto.create.topics.enable", Bool, Some("true"), None),

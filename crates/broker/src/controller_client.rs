@@ -18,12 +18,15 @@ use crate::raft_transport::{
     forward_controller_write, forward_lifecycle_call, ControllerWriteError, RaftRequest,
 };
 use moldau_metadata::controller::{
-    decode_body, encode_body, AlterPartitionReply, AlterPartitionRequest, ControllerError,
-    HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
+    decode_body, election_outcomes, election_request_to_wire, encode_body, refusal,
+    AlterPartitionReply, AlterPartitionRequest, ControllerError, ElectionKind, ElectionOutcome,
+    ElectionTargets, HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
     ALTER_PARTITION_VERSION, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
+    ELECT_LEADERS_VERSION,
 };
 use moldau_protocol::kafka::messages::{
     AlterPartitionResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
+    ElectLeadersResponse,
 };
 
 /// Pause between looks for a leader while there is none (an election is running).
@@ -152,6 +155,29 @@ impl ControllerClient {
             |answer| {
                 decode_body::<AlterPartitionResponse>(answer, ALTER_PARTITION_VERSION)
                     .map(|r| AlterPartitionReply::from_wire(&r))
+            },
+        )
+        .await
+    }
+
+    /// Asks the active controller to elect leaders (ElectLeaders).
+    pub async fn elect_leaders(
+        &self,
+        kind: ElectionKind,
+        targets: &ElectionTargets,
+    ) -> Result<Result<Vec<ElectionOutcome>, ControllerError>, BrokerError> {
+        let wire = election_request_to_wire(kind, targets, 0);
+        let body = encode_body(&wire, ELECT_LEADERS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        self.lifecycle_call(
+            || local.elect_leaders(kind, targets),
+            || RaftRequest::ElectLeaders(body.clone()),
+            |answer| {
+                let response: ElectLeadersResponse = decode_body(answer, ELECT_LEADERS_VERSION)?;
+                Ok(match refusal(response.error_code, "leader election") {
+                    Some(refused) => Err(refused),
+                    None => Ok(election_outcomes(&response)),
+                })
             },
         )
         .await

@@ -8,6 +8,7 @@ mod context;
 mod group;
 mod group_describe;
 mod group_reset;
+mod leader_election;
 mod log_dirs;
 mod log_json;
 mod log_setup;
@@ -100,6 +101,9 @@ enum Command {
     Acl(acl::AclArgs),
     /// Log directories: describe them (as kafka-log-dirs.sh), move a partition between them.
     LogDirs(log_dirs::LogDirsArgs),
+    /// Elect partition leaders: the preferred replicas, or unclean (as
+    /// kafka-leader-election.sh).
+    LeaderElection(leader_election::LeaderElectionArgs),
 }
 
 #[derive(clap::Args)]
@@ -221,5 +225,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transactions(args) => transactions::run(&cli.client.context()?, args),
         Command::Acl(args) => acl::run(&cli.client.context()?, args),
         Command::LogDirs(args) => log_dirs::run(&cli.client.context()?, args),
+        Command::LeaderElection(args) => leader_election::run(&cli.client.context()?, args),
     }
 }

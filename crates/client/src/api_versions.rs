@@ -60,6 +60,8 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     // `moldau log-dirs`.
     (ApiKey::DescribeLogDirs, 1, 4),
     (ApiKey::AlterReplicaLogDirs, 1, 2),
+    // `moldau leader-election`.
+    (ApiKey::ElectLeaders, 0, 2),
 ];
 
 /// The first version of each API that belongs to transaction version 2 (KIP-890

@@ -74,6 +74,7 @@ pub const BROKER_APIS: &[SupportedApi] = &[
     api(ApiKey::AlterReplicaLogDirs, 1, 2),
     api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::ElectLeaders, 0, 2),
 ];
 
 /// Kafka 4.0 removed Produce v0-v2 but still advertises them from v0, because

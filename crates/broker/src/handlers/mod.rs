@@ -29,6 +29,7 @@ mod describe_quorum;
 mod describe_topic_partitions;
 mod describe_transactions;
 mod describe_user_scram_credentials;
+mod elect_leaders;
 mod end_txn;
 mod fetch;
 mod find_coordinator;
@@ -134,6 +135,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         // Both read the disk (sizes, statvfs) or take a partition's lock.
         ApiKey::DescribeLogDirs => blocking(|| describe_log_dirs::handle(ctx, body)),
         ApiKey::AlterReplicaLogDirs => blocking(|| alter_replica_log_dirs::handle(ctx, body)),
+        ApiKey::ElectLeaders => elect_leaders::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }

@@ -61,6 +61,7 @@ impl QuorumConfig {
                 cluster_id: String::new(),
                 session_timeout_ms: 9000,
                 unclean_leader_election: false,
+                leader_rebalance: None,
             },
         }
     }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{
     alter_partition, AlterPartitionReply, AlterPartitionRequest, BrokerLifecycle, ControllerError,
-    HeartbeatReply, HeartbeatRequest, LifecycleConfig, RegistrationReply, RegistrationRequest,
+    ElectionKind, ElectionOutcome, ElectionTargets, HeartbeatReply, HeartbeatRequest,
+    LifecycleConfig, RegistrationReply, RegistrationRequest,
 };
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
 use moldau_metadata::{MetadataImage, MetadataRecord};
@@ -195,6 +196,23 @@ impl LifecycleController {
                 partition_epoch = reply.partition_epoch,
                 "ISR changed"
             );
+        }
+        answer
+    }
+
+    /// ElectLeaders: decided on the image under the same lock as fencing and ISR
+    /// changes, and committed as one entry.
+    pub async fn elect_leaders(
+        &self,
+        kind: ElectionKind,
+        targets: &ElectionTargets,
+    ) -> LifecycleAnswer<Vec<ElectionOutcome>> {
+        let answer = self
+            .decide(|lifecycle, image, _| Ok(lifecycle.on_elect_leaders(image, kind, targets)))
+            .await;
+        if let Ok(Ok(outcomes)) = &answer {
+            let elected = outcomes.iter().filter(|o| o.error.is_none()).count();
+            tracing::info!(?kind, elected, asked = outcomes.len(), "leader election");
         }
         answer
     }

@@ -19,7 +19,8 @@ pub async fn forward_lifecycle_call(
     match (&request, call_controller(addr, &request, timeout).await?) {
         (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
         | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result))
-        | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result)) => Ok(result),
+        | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result))
+        | (RaftRequest::ElectLeaders(_), RaftReply::ElectLeaders(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

@@ -28,6 +28,8 @@ pub enum RaftRequest {
     BrokerHeartbeat(Vec<u8>),
     /// A partition leader's AlterPartition body (api key 56).
     AlterPartition(Vec<u8>),
+    /// A client's ElectLeaders, forwarded (api key 43, `ELECT_LEADERS_VERSION`).
+    ElectLeaders(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -57,6 +59,8 @@ pub enum RaftReply {
     BrokerHeartbeat(Result<Vec<u8>, ControllerWriteError>),
     /// The AlterPartitionResponse body, or why this node could not decide.
     AlterPartition(Result<Vec<u8>, ControllerWriteError>),
+    /// The ElectLeadersResponse body, or why this node could not decide.
+    ElectLeaders(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -69,6 +73,7 @@ impl RaftRequest {
             RaftRequest::BrokerRegistration(_) => "BrokerRegistration",
             RaftRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
             RaftRequest::AlterPartition(_) => "AlterPartition",
+            RaftRequest::ElectLeaders(_) => "ElectLeaders",
         }
     }
 }
@@ -83,6 +88,7 @@ impl RaftReply {
             RaftReply::BrokerRegistration(_) => "BrokerRegistration",
             RaftReply::BrokerHeartbeat(_) => "BrokerHeartbeat",
             RaftReply::AlterPartition(_) => "AlterPartition",
+            RaftReply::ElectLeaders(_) => "ElectLeaders",
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::raft_transport::message::{
     decode, encode, ControllerWriteError, RaftReply, RaftRequest,
 };
 use moldau_metadata::controller::{
-    alter_partition_response, AlterPartitionRequest as PartitionIsrChange, ALTER_PARTITION_VERSION,
+    alter_partition_response, elect_leaders_response, election_request,
+    AlterPartitionRequest as PartitionIsrChange, ALTER_PARTITION_VERSION, ELECT_LEADERS_VERSION,
 };
 use moldau_metadata::controller::{
     decode_body, encode_body, heartbeat_response, registration_response, HeartbeatRequest,
@@ -26,7 +27,7 @@ use moldau_metadata::controller::{
 use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
 use moldau_protocol::kafka::messages::{
     AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
-    BrokerRegistrationRequest,
+    BrokerRegistrationRequest, ElectLeadersRequest, ElectLeadersResponse,
 };
 use openraft::error::{ClientWriteError, RaftError};
 
@@ -110,6 +111,9 @@ async fn serve_connection(
             RaftRequest::AlterPartition(body) => {
                 RaftReply::AlterPartition(alter_partition(&lifecycle, &body).await)
             }
+            RaftRequest::ElectLeaders(body) => {
+                RaftReply::ElectLeaders(elect_leaders(&lifecycle, &body).await)
+            }
         };
         write_frame(&mut writer, &encode(&reply)?).await?;
     }
@@ -148,6 +152,28 @@ async fn heartbeat(
         Err(malformed) => Err(malformed),
     };
     encode_body(&heartbeat_response(&decided), BROKER_HEARTBEAT_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded ElectLeaders here; the answer is the response body (a
+/// refusal of the whole request as its top-level error).
+async fn elect_leaders(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<ElectLeadersRequest>(body, ELECT_LEADERS_VERSION)
+        .and_then(|r| election_request(&r, ELECT_LEADERS_VERSION));
+    let decided = match request {
+        Ok((kind, targets)) => lifecycle.elect_leaders(kind, &targets).await?,
+        Err(malformed) => Err(malformed),
+    };
+    let response = match decided {
+        Ok(outcomes) => elect_leaders_response(&outcomes),
+        Err(refused) => ElectLeadersResponse::default()
+            .with_error_code(refused.error.code())
+            .with_replica_election_results(Vec::new()),
+    };
+    encode_body(&response, ELECT_LEADERS_VERSION)
         .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 

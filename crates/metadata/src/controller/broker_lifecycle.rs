@@ -9,6 +9,7 @@
 use super::broker_session::{BrokerSession, ShutdownState};
 use super::draft::Draft;
 use super::election::LeaderElection;
+use super::leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
 use super::messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
 use super::ControllerError;
 use crate::{BrokerRegistration, MetadataImage, MetadataRecord};
@@ -23,12 +24,26 @@ pub struct LifecycleConfig {
     pub session_timeout_ms: u64,
     /// The static `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// `auto.leader.rebalance.enable`: how often and past what imbalance leadership
+    /// moves back to preferred replicas; `None` when disabled.
+    pub leader_rebalance: Option<LeaderRebalance>,
+}
+
+/// Kafka's automatic preferred-leader rebalance settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderRebalance {
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds.
+    pub check_interval_ms: u64,
+    /// `leader.imbalance.per.broker.percentage`.
+    pub imbalance_percentage: u32,
 }
 
 #[derive(Debug, Clone)]
 pub struct BrokerLifecycle {
     config: LifecycleConfig,
     sessions: BTreeMap<i32, BrokerSession>,
+    /// When the next automatic leader rebalance check is due (set on activation).
+    next_rebalance_ms: Option<u64>,
 }
 
 impl BrokerLifecycle {
@@ -36,6 +51,7 @@ impl BrokerLifecycle {
         BrokerLifecycle {
             config,
             sessions: BTreeMap::new(),
+            next_rebalance_ms: None,
         }
     }
 
@@ -46,6 +62,10 @@ impl BrokerLifecycle {
             .brokers()
             .map(|b| (b.id, BrokerSession::new(b.epoch, now_ms)))
             .collect();
+        self.next_rebalance_ms = self
+            .config
+            .leader_rebalance
+            .map(|r| now_ms.saturating_add(r.check_interval_ms));
     }
 
     /// Brokers in a controlled shutdown: they may not lead nor get new replicas.
@@ -58,9 +78,10 @@ impl BrokerLifecycle {
     }
 
     /// When [`Self::on_tick`] next has something to do: the earliest session expiry
-    /// of an unfenced broker.
+    /// of an unfenced broker, or the next leader rebalance check.
     pub fn next_deadline_ms(&self, image: &MetadataImage) -> Option<u64> {
-        self.sessions
+        let expiry = self
+            .sessions
             .iter()
             .filter(|(id, s)| {
                 image
@@ -68,7 +89,8 @@ impl BrokerLifecycle {
                     .is_some_and(|b| !b.fenced && b.epoch == s.epoch)
             })
             .map(|(_, s)| s.deadline_ms(self.config.session_timeout_ms))
-            .min()
+            .min();
+        expiry.into_iter().chain(self.next_rebalance_ms).min()
     }
 
     /// A broker registers. Its epoch is the offset its record is committed at (the
@@ -253,7 +275,35 @@ impl BrokerLifecycle {
             .election(draft.image(), &self.in_controlled_shutdown())
             .move_leaders_off_unfit();
         draft.push_all(moves);
+        if let (Some(rebalance), Some(due)) = (self.config.leader_rebalance, self.next_rebalance_ms)
+        {
+            if now_ms >= due {
+                self.next_rebalance_ms = Some(now_ms.saturating_add(rebalance.check_interval_ms));
+                let back = self
+                    .election(draft.image(), &self.in_controlled_shutdown())
+                    .rebalance_preferred_leaders(rebalance.imbalance_percentage);
+                draft.push_all(back);
+            }
+        }
         draft.into_records()
+    }
+
+    /// ElectLeaders: the records electing `kind` leaders for `targets` (brokers in a
+    /// controlled shutdown may not lead) and each partition's outcome.
+    pub fn on_elect_leaders(
+        &self,
+        image: &MetadataImage,
+        kind: ElectionKind,
+        targets: &ElectionTargets,
+    ) -> (Vec<MetadataRecord>, Vec<ElectionOutcome>) {
+        let shutting_down = self.in_controlled_shutdown();
+        let (records, outcomes) = self
+            .election(image, &shutting_down)
+            .elect_leaders(kind, targets);
+        // Checked against the image as one commit would apply them.
+        let mut draft = Draft::new(image);
+        draft.push_all(records);
+        (draft.into_records(), outcomes)
     }
 
     /// FenceBroker records for `brokers` (id, epoch), then their leadership moved.

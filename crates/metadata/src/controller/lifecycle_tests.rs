@@ -22,6 +22,7 @@ impl Controller {
                 cluster_id: "cluster-a".into(),
                 session_timeout_ms: SESSION_TIMEOUT_MS,
                 unclean_leader_election: false,
+                leader_rebalance: None,
             }),
             now_ms: 1_000,
         }
@@ -221,6 +222,7 @@ fn a_new_active_controller_starts_every_session_afresh() {
         cluster_id: "cluster-a".into(),
         session_timeout_ms: SESSION_TIMEOUT_MS,
         unclean_leader_election: false,
+        leader_rebalance: None,
     });
     c.lifecycle.on_activate(&c.image, c.now_ms);
     c.now_ms += SESSION_TIMEOUT_MS;
@@ -316,6 +318,7 @@ fn a_new_controller_lets_a_new_incarnation_register_until_the_old_one_is_heard_f
         cluster_id: "cluster-a".into(),
         session_timeout_ms: SESSION_TIMEOUT_MS,
         unclean_leader_election: false,
+        leader_rebalance: None,
     });
     c.lifecycle.on_activate(&c.image, c.now_ms);
     // Broker 1 restarted with a new incarnation: accepted at once.

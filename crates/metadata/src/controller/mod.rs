@@ -11,6 +11,8 @@ mod broker_session;
 mod draft;
 mod election;
 mod error;
+mod leader_elections;
+mod leader_elections_wire;
 mod messages;
 mod placement;
 mod producer_ids;
@@ -23,10 +25,15 @@ pub use alter_partition_wire::{
     alter_partition_response, AlterPartitionReply, ALTER_PARTITION_VERSION,
 };
 pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
-pub use broker_lifecycle::{BrokerLifecycle, LifecycleConfig};
+pub use broker_lifecycle::{BrokerLifecycle, LeaderRebalance, LifecycleConfig};
 pub use broker_session::{BrokerSession, ShutdownState};
 pub use election::{LeaderElection, UNCLEAN_LEADER_ELECTION_CONFIG};
 pub use error::ControllerError;
+pub use leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
+pub use leader_elections_wire::{
+    elect_leaders_response, election_outcomes, election_request, election_request_to_wire,
+    ELECT_LEADERS_VERSION,
+};
 pub use messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
 pub use placement::{
     place_replicas, placement_brokers, start_after, PlacementBroker, PlacementRequest,
@@ -42,6 +49,8 @@ pub use wire_messages::{
 
 #[cfg(test)]
 mod election_tests;
+#[cfg(test)]
+mod leader_elections_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
