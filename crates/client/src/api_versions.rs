@@ -167,8 +167,8 @@ mod tests {
     use super::*;
     use moldau_protocol::kafka::messages::api_versions_response::ApiVersion;
 
-    fn table(entries: &[(ApiKey, i16, i16)]) -> ApiVersionTable {
-        let resp = ApiVersionsResponse::default().with_api_keys(
+    fn response(entries: &[(ApiKey, i16, i16)]) -> ApiVersionsResponse {
+        ApiVersionsResponse::default().with_api_keys(
             entries
                 .iter()
                 .map(|&(k, min, max)| {
@@ -178,8 +178,11 @@ mod tests {
                         .with_max_version(max)
                 })
                 .collect(),
-        );
-        ApiVersionTable::from_response(&resp)
+        )
+    }
+
+    fn table(entries: &[(ApiKey, i16, i16)]) -> ApiVersionTable {
+        ApiVersionTable::from_response(&response(entries))
     }
 
     #[test]
@@ -202,16 +205,7 @@ mod tests {
         assert_eq!(t.version_for(ApiKey::Produce).unwrap(), 11);
         assert_eq!(t.version_for(ApiKey::EndTxn).unwrap(), 4);
         assert_eq!(t.version_for(ApiKey::TxnOffsetCommit).unwrap(), 4);
-        let mut resp = ApiVersionsResponse::default().with_api_keys(
-            apis.iter()
-                .map(|&(k, min, max)| {
-                    ApiVersion::default()
-                        .with_api_key(k as i16)
-                        .with_min_version(min)
-                        .with_max_version(max)
-                })
-                .collect(),
-        );
+        let mut resp = response(&apis);
         resp.finalized_features = vec![FinalizedFeatureKey::default()
             .with_name(moldau_protocol::kafka::protocol::StrBytes::from_static_str(
                 "transaction.version",

@@ -14,10 +14,11 @@ use crate::request::{CloseConnection, Deferred, RequestContext};
 use crate::txn_partition_adder::{self, ImplicitAdd};
 use bytes::Bytes;
 use moldau_coordinator::txn::TxnPartition;
-use moldau_metadata::TopicId;
+use moldau_metadata::{MetadataImage, TopicId};
 use moldau_protocol::acl::AclOperation;
 use moldau_protocol::batch;
 use moldau_protocol::batch::BatchView;
+use moldau_protocol::kafka::messages::produce_request::TopicProduceData;
 use moldau_protocol::kafka::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
     TopicProduceResponse,
@@ -113,14 +114,9 @@ fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<Implic
     let image = ctx.broker.metadata.image();
     let mut add: Option<ImplicitAdd> = None;
     for topic in &request.topic_data {
-        let name = if ctx.version >= 13 {
-            image
-                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
-                .map(|t| t.name.clone())
-        } else {
-            Some(topic.name.0.to_string())
-        };
-        let Some(name) = name.filter(|n| access.topic(AclOperation::Write, n)) else {
+        let Some(name) =
+            topic_name(ctx.version, &image, topic).filter(|n| access.topic(AclOperation::Write, n))
+        else {
             continue;
         };
         for pd in &topic.partition_data {
@@ -162,6 +158,18 @@ fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<Implic
 /// Validates and appends every partition of `request`, in request order; the
 /// partitions in `refused` (their implicit add failed) are answered with their error
 /// instead.
+/// The topic a request entry names: from v13 by its id (KIP-516), `None` for an id
+/// the image does not know (UNKNOWN_TOPIC_ID); before v13 by its name.
+fn topic_name(version: i16, image: &MetadataImage, topic: &TopicProduceData) -> Option<String> {
+    if version >= 13 {
+        image
+            .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
+            .map(|t| t.name.clone())
+    } else {
+        Some(topic.name.0.to_string())
+    }
+}
+
 fn append_all(
     ctx: RequestContext,
     request: ProduceRequest,
@@ -182,15 +190,7 @@ fn append_all(
         .as_ref()
         .is_some_and(|id| !access.transactional_id(AclOperation::Write, id.as_str()));
     for topic in request.topic_data {
-        // From v13 a topic is named by its id (KIP-516); an id the image does not
-        // know is UNKNOWN_TOPIC_ID.
-        let name = if ctx.version >= 13 {
-            image
-                .topic_by_id(&TopicId(*topic.topic_id.as_bytes()))
-                .map(|t| t.name.clone())
-        } else {
-            Some(topic.name.0.to_string())
-        };
+        let name = topic_name(ctx.version, &image, &topic);
         let writable = name
             .as_deref()
             .is_none_or(|n| access.topic(AclOperation::Write, n));
