@@ -22,7 +22,10 @@ pub fn throttle_field_from(key: ApiKey) -> Option<(i16, usize)> {
         | ApiKey::DescribeGroups
         | ApiKey::ListGroups
         | ApiKey::DeleteTopics => 1,
-        ApiKey::ListOffsets | ApiKey::JoinGroup | ApiKey::CreateTopics => 2,
+        ApiKey::ListOffsets
+        | ApiKey::JoinGroup
+        | ApiKey::CreateTopics
+        | ApiKey::OffsetForLeaderEpoch => 2,
         ApiKey::Metadata | ApiKey::OffsetCommit | ApiKey::OffsetFetch => 3,
         ApiKey::DeleteRecords
         | ApiKey::InitProducerId
@@ -53,7 +56,8 @@ pub fn throttle_field_from(key: ApiKey) -> Option<(i16, usize)> {
         | ApiKey::ConsumerGroupDescribe
         | ApiKey::GetTelemetrySubscriptions
         | ApiKey::PushTelemetry
-        | ApiKey::DescribeTopicPartitions => 0,
+        | ApiKey::DescribeTopicPartitions
+        | ApiKey::ElectLeaders => 0,
         // After the error code.
         ApiKey::OffsetDelete => return Some((0, 2)),
         _ => return None,
@@ -179,6 +183,8 @@ mod tests {
             PushTelemetry => PushTelemetryResponse,
             DescribeTopicPartitions => DescribeTopicPartitionsResponse,
             OffsetDelete => OffsetDeleteResponse,
+            OffsetForLeaderEpoch => OffsetForLeaderEpochResponse,
+            ElectLeaders => ElectLeadersResponse,
         );
         // Every served API is either verified here or known to carry no throttle
         // field at a fixed place (its handler sets it, or muting alone applies).
