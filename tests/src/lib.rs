@@ -19,11 +19,20 @@ pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a clean shutdown may take by default.
 pub const BROKER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The workspace this test binary was built in: `<root>/target/debug/deps/<test>`.
+/// Taken from the running executable, not `CARGO_MANIFEST_DIR`, because a target dir
+/// copied from another checkout can keep that checkout's path baked in.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf()
+    let from_exe = std::env::current_exe().ok().and_then(|exe| {
+        let root = exe.ancestors().nth(4)?.to_path_buf();
+        root.join("Cargo.toml").is_file().then_some(root)
+    });
+    from_exe.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ lives in the workspace")
+            .to_path_buf()
+    })
 }
 
 /// Path of the `moldau` binary: `MOLDAU_BIN`, else the workspace's debug build (built
