@@ -166,6 +166,7 @@ impl Broker {
         };
         let cluster_id = logs.cluster_id().to_string();
         let mut quorum_config = quorum_config(&config, &metadata_dir)?;
+        quorum_config.channel = listener_auths.controller_channel.clone();
         quorum_config.lifecycle = LifecycleConfig {
             cluster_id: cluster_id.clone(),
             session_timeout_ms: config.node.session_timeout_ms.max(1) as u64,
@@ -195,6 +196,7 @@ impl Broker {
             node_id,
             advertised.inter_broker().name.clone(),
             listener_auths.inter_broker_tls.clone(),
+            listener_auths.inter_broker_sasl.clone(),
             Arc::clone(&metadata),
             crate::replica_fetchers::ReplicaFetchSettings::from_config(&config),
         );

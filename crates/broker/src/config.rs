@@ -113,6 +113,18 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     prop("ssl.principal.mapping.rules", Str, Some("DEFAULT"), None),
     prop("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), None),
     prop("sasl.enabled.mechanisms", List, Some("GSSAPI"), None),
+    prop(
+        "sasl.mechanism.inter.broker.protocol",
+        Str,
+        Some("GSSAPI"),
+        None,
+    ),
+    prop(
+        "sasl.mechanism.controller.protocol",
+        Str,
+        Some("GSSAPI"),
+        None,
+    ),
     prop("controller.listener.names", List, None, None),
     // ACLs (authorizer_config.rs): Kafka's StandardAuthorizer class name turns them on.
     prop("authorizer.class.name", Str, Some(""), None),

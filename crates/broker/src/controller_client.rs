@@ -82,7 +82,9 @@ impl ControllerClient {
                     Err(e) => return Err(not_written(e.to_string())),
                 }
             } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
-                match forward_controller_write(addr, encoded.clone(), left).await {
+                match forward_controller_write(self.quorum.channel(), addr, encoded.clone(), left)
+                    .await
+                {
                     Ok(Ok(applied)) => return Ok(applied),
                     Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
                     Ok(Err(ControllerWriteError::Timeout(_))) => {
@@ -213,7 +215,7 @@ impl ControllerClient {
                     Err(ControllerWriteError::Failed(e)) => return Err(not_written(e)),
                 }
             } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
-                match forward_lifecycle_call(addr, remote(), left).await {
+                match forward_lifecycle_call(self.quorum.channel(), addr, remote(), left).await {
                     Ok(Ok(body)) => {
                         return decode_remote(&body).map_err(|e| not_written(e.message))
                     }

@@ -2,10 +2,15 @@
 //! over the inter-broker listener, for requests one broker sends another: the
 //! transaction coordinator's WriteTxnMarkers. One request at a time.
 
+use crate::inter_broker_sasl::{
+    InterBrokerLogin, SASL_AUTHENTICATE_VERSION, SASL_HANDSHAKE_VERSION, SASL_ROUND_TRIPS_MAX,
+};
 use crate::tls_connector::TlsConnector;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
+use moldau_protocol::kafka::messages::{SaslAuthenticateResponse, SaslHandshakeResponse};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, StrBytes};
+use moldau_security::sasl_client::SaslClientCredentials;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -38,6 +43,8 @@ pub enum InterBrokerError {
     Timeout(String),
     #[error("response from {address} is malformed: {reason}")]
     Malformed { address: String, reason: String },
+    #[error("SASL login to {address}: {reason}")]
+    Authentication { address: String, reason: String },
 }
 
 /// One open connection.
@@ -49,13 +56,14 @@ pub struct InterBrokerConnection {
 }
 
 impl InterBrokerConnection {
-    /// Connects to `host:port`, with TLS when `tls` is set (an SSL inter-broker
-    /// listener).
+    /// Connects to `host:port`, with TLS when `tls` is set (an SSL or SASL_SSL
+    /// inter-broker listener), then logs in when `sasl` is set (a SASL one).
     pub async fn connect(
         host: &str,
         port: i32,
         node_id: i32,
         tls: Option<&TlsConnector>,
+        sasl: Option<&SaslClientCredentials>,
     ) -> Result<Self, InterBrokerError> {
         let address = format!("{host}:{port}");
         let stream = tokio::time::timeout(
@@ -81,12 +89,54 @@ impl InterBrokerConnection {
                     })?,
             ),
         };
-        Ok(InterBrokerConnection {
+        let mut connection = InterBrokerConnection {
             address,
             stream,
             client_id: format!("{CLIENT_ID_PREFIX}{node_id}-txn-marker-sender"),
             next_correlation_id: 0,
-        })
+        };
+        if let Some(credentials) = sasl {
+            connection.log_in(credentials).await?;
+        }
+        Ok(connection)
+    }
+
+    /// The SASL login (inter_broker_sasl.rs) before any other request.
+    async fn log_in(
+        &mut self,
+        credentials: &SaslClientCredentials,
+    ) -> Result<(), InterBrokerError> {
+        let address = self.address.clone();
+        let refused = |reason: String| InterBrokerError::Authentication {
+            address: address.clone(),
+            reason,
+        };
+        let mut login = InterBrokerLogin::new(credentials);
+        let handshake: SaslHandshakeResponse = self
+            .send(
+                ApiKey::SaslHandshake,
+                SASL_HANDSHAKE_VERSION,
+                &login.handshake(),
+            )
+            .await?;
+        login.check_handshake(&handshake).map_err(refused)?;
+        let mut request = login.first();
+        for _ in 0..SASL_ROUND_TRIPS_MAX {
+            let response: SaslAuthenticateResponse = self
+                .send(
+                    ApiKey::SaslAuthenticate,
+                    SASL_AUTHENTICATE_VERSION,
+                    &request,
+                )
+                .await?;
+            match login.next(&response).map_err(refused)? {
+                None => return Ok(()),
+                Some(next) => request = next,
+            }
+        }
+        Err(refused(format!(
+            "not done after {SASL_ROUND_TRIPS_MAX} round trips"
+        )))
     }
 
     /// Sends `request` as `api_key` version `version` and decodes the answer.

@@ -2,10 +2,15 @@
 //! requests out, responses in, blocking (it belongs to one replica fetcher thread).
 //! Every response frame's size is checked against a limit before it is read.
 
+use crate::inter_broker_sasl::{
+    InterBrokerLogin, SASL_AUTHENTICATE_VERSION, SASL_HANDSHAKE_VERSION, SASL_ROUND_TRIPS_MAX,
+};
 use crate::tls_connector::TlsConnector;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
+use moldau_protocol::kafka::messages::{SaslAuthenticateResponse, SaslHandshakeResponse};
 use moldau_protocol::kafka::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use moldau_security::sasl_client::SaslClientCredentials;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -56,6 +61,8 @@ pub enum LeaderConnectionError {
     Correlation { got: i32, expected: i32 },
     #[error("encoding or decoding {0}")]
     Codec(String),
+    #[error("SASL login to the leader: {0}")]
+    Authentication(String),
 }
 
 pub struct LeaderConnection {
@@ -72,6 +79,7 @@ impl LeaderConnection {
     pub fn connect(
         addr: &str,
         tls: Option<&TlsConnector>,
+        sasl: Option<&SaslClientCredentials>,
         client_id: &str,
         timeout: Duration,
         io_timeout: Duration,
@@ -99,17 +107,52 @@ impl LeaderConnection {
                             ))
                         }
                     };
-                    return Ok(LeaderConnection {
+                    let mut connection = LeaderConnection {
                         stream,
                         client_id: client_id.to_string(),
                         next_correlation_id: 0,
                         response_bytes_max,
-                    });
+                    };
+                    if let Some(credentials) = sasl {
+                        connection.log_in(credentials)?;
+                    }
+                    return Ok(connection);
                 }
                 Err(e) => last = e,
             }
         }
         Err(connect_error(last))
+    }
+
+    /// The SASL login (inter_broker_sasl.rs) before any other request.
+    fn log_in(&mut self, credentials: &SaslClientCredentials) -> Result<(), LeaderConnectionError> {
+        let mut login = InterBrokerLogin::new(credentials);
+        let handshake: SaslHandshakeResponse = self.call(
+            ApiKey::SaslHandshake,
+            SASL_HANDSHAKE_VERSION,
+            &login.handshake(),
+        )?;
+        login
+            .check_handshake(&handshake)
+            .map_err(LeaderConnectionError::Authentication)?;
+        let mut request = login.first();
+        for _ in 0..SASL_ROUND_TRIPS_MAX {
+            let response: SaslAuthenticateResponse = self.call(
+                ApiKey::SaslAuthenticate,
+                SASL_AUTHENTICATE_VERSION,
+                &request,
+            )?;
+            match login
+                .next(&response)
+                .map_err(LeaderConnectionError::Authentication)?
+            {
+                None => return Ok(()),
+                Some(next) => request = next,
+            }
+        }
+        Err(LeaderConnectionError::Authentication(format!(
+            "not done after {SASL_ROUND_TRIPS_MAX} round trips"
+        )))
     }
 
     /// Sends `request` as `api_key` v`version` and returns the decoded response.

@@ -26,6 +26,7 @@ pub mod frame_writer;
 pub mod group_service;
 mod handlers;
 pub mod inter_broker_client;
+pub mod inter_broker_sasl;
 pub mod internal_topics;
 mod isr_maintenance;
 pub mod key_password;

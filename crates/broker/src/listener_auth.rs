@@ -3,10 +3,12 @@
 
 use crate::config::BrokerConfig;
 use crate::listener_security::{ListenerSecurity, SecuritySettings};
+use crate::raft_transport::ControllerChannel;
 use crate::tls_acceptor::{TlsListener, TlsSetupError};
 use crate::tls_connector::TlsConnector;
 use moldau_metadata::SecurityProtocol;
 use moldau_security::plain::PlainUsers;
+use moldau_security::sasl_client::SaslClientCredentials;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,18 +34,51 @@ impl ListenerAuth {
                 ssl: None,
                 sasl_mechanisms: Vec::new(),
                 plain_users: PlainUsers::default(),
+                logins: Vec::new(),
             },
             tls: None,
         }
     }
 }
 
+/// TLS for the connections this node opens to `listener` on other nodes, when it is
+/// SSL or SASL_SSL.
+fn connector(
+    config: &BrokerConfig,
+    listener: &str,
+    what: &str,
+) -> Result<Option<TlsConnector>, TlsSetupError> {
+    let Some(security) = config.security.listener(listener) else {
+        return Ok(None);
+    };
+    if !matches!(
+        security.protocol,
+        SecurityProtocol::Ssl | SecurityProtocol::SaslSsl
+    ) {
+        return Ok(None);
+    }
+    let ssl = security.ssl.as_ref().ok_or_else(|| TlsSetupError {
+        property: "ssl.keystore.location",
+        reason: format!("{what} listener {listener} has no SSL settings"),
+    })?;
+    TlsConnector::load(ssl)
+        .map(Some)
+        .map_err(|e| TlsSetupError {
+            property: e.property,
+            reason: format!("{what} listener {listener}: {}", e.reason),
+        })
+}
+
 /// Every listener's authentication, by listener name.
 pub struct ListenerAuths {
     by_name: HashMap<String, Arc<ListenerAuth>>,
     /// TLS for the connections this broker opens to other brokers, when the
-    /// inter-broker listener is SSL.
+    /// inter-broker listener is SSL or SASL_SSL.
     pub inter_broker_tls: Option<TlsConnector>,
+    /// The SASL login for those connections, when the inter-broker listener uses SASL.
+    pub inter_broker_sasl: Option<SaslClientCredentials>,
+    /// How the controller listener is secured, both ways.
+    pub controller_channel: ControllerChannel,
 }
 
 impl ListenerAuths {
@@ -76,22 +111,27 @@ impl ListenerAuths {
             }
         }
         let inter_broker = &config.node.listeners.inter_broker;
-        let inter_broker_tls = match config.security.listener(inter_broker) {
-            Some(security) if security.protocol == SecurityProtocol::Ssl => {
-                let ssl = security.ssl.as_ref().ok_or_else(|| TlsSetupError {
-                    property: "ssl.keystore.location",
-                    reason: format!("inter-broker listener {inter_broker} has no SSL settings"),
-                })?;
-                Some(TlsConnector::load(ssl).map_err(|e| TlsSetupError {
-                    property: e.property,
-                    reason: format!("inter-broker listener {inter_broker}: {}", e.reason),
-                })?)
-            }
-            _ => None,
+        let inter_broker_tls = connector(config, inter_broker, "inter-broker")?;
+        let controller_channel = match config.node.listeners.controller_names.first() {
+            Some(name) => ControllerChannel {
+                connector: connector(config, name, "controller")?,
+                acceptor: by_name
+                    .get(name)
+                    .and_then(|l: &Arc<ListenerAuth>| l.tls.as_ref())
+                    .map(|t| t.acceptor.clone()),
+                login: config.security.controller_login.clone(),
+                users: by_name
+                    .get(name)
+                    .filter(|l| l.uses_sasl())
+                    .map(|l| Arc::new(l.security.plain_users.clone())),
+            },
+            None => ControllerChannel::default(),
         };
         Ok(ListenerAuths {
             by_name,
             inter_broker_tls,
+            inter_broker_sasl: config.security.inter_broker_login.clone(),
+            controller_channel,
         })
     }
 

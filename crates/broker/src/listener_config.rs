@@ -236,33 +236,6 @@ impl ListenerConfig {
                 "a controller listener cannot be the inter-broker listener",
             ));
         }
-        // Brokers reach each other in PLAINTEXT or SSL, controllers in PLAINTEXT only
-        // (their clients speak no SASL, the Raft transport no TLS yet): refused
-        // rather than served insecurely.
-        for (name, protocol) in &protocols {
-            let allowed = if *name == inter_broker {
-                matches!(
-                    protocol,
-                    SecurityProtocol::Plaintext | SecurityProtocol::Ssl
-                )
-            } else {
-                !controller_names.contains(name) || *protocol == SecurityProtocol::Plaintext
-            };
-            if !allowed {
-                let what = if *name == inter_broker {
-                    "inter-broker traffic, which Moldau sends over PLAINTEXT or SSL only (no SASL between brokers yet)"
-                } else {
-                    "controller traffic, which Moldau sends over PLAINTEXT only: give it a PLAINTEXT listener on a private address"
-                };
-                return Err(ConfigError::Refused {
-                    name: "listener.security.protocol.map".into(),
-                    reason: format!(
-                        "listener {name} uses {} and carries {what}",
-                        protocol.name()
-                    ),
-                });
-            }
-        }
         Ok(ListenerConfig {
             listeners,
             advertised,
@@ -372,12 +345,14 @@ mod tests {
         let mut p = props("SSL://a:1");
         p.inter_broker = Some("SSL");
         assert!(ListenerConfig::resolve(&p).is_ok(), "brokers may talk SSL");
+        // SASL between brokers and TLS or SASL between controllers are secured by
+        // their listener's settings (listener_security.rs checks those).
         let mut p = props("SASL_SSL://a:1");
         p.inter_broker = Some("SASL_SSL");
-        assert!(refused(p).contains("no SASL between brokers"));
+        assert!(ListenerConfig::resolve(&p).is_ok());
         let mut p = props("PLAINTEXT://a:1,SSL://a:2");
         p.controller_names = Some("SSL");
-        assert!(refused(p).contains("PLAINTEXT only"));
+        assert!(ListenerConfig::resolve(&p).is_ok());
         assert!(refused(props("a:1")).contains("NAME://HOST:PORT"));
         let mut p = props("PLAINTEXT://a:1,INTERNAL://a:2");
         p.protocol_map = Some("PLAINTEXT:PLAINTEXT,INTERNAL:KERBEROS");

@@ -7,14 +7,21 @@ use crate::config::{invalid, refused};
 use crate::config::{BrokerConfig, ConfigError};
 use crate::key_password::KeyPassword;
 use moldau_metadata::SecurityProtocol;
-use moldau_security::jaas::{JaasConfig, PLAIN_LOGIN_MODULE};
+use moldau_security::jaas::{JaasConfig, PLAIN_LOGIN_MODULE, SCRAM_LOGIN_MODULE};
 use moldau_security::plain::PlainUsers;
 use moldau_security::principal_mapping::PrincipalMappingRules;
+use moldau_security::sasl_client::SaslClientCredentials;
 use moldau_security::SaslMechanism;
 
 const LISTENER_PREFIX: &str = "listener.name.";
-/// The one mechanism-prefixed property a listener takes: PLAIN's users.
+/// The mechanism-prefixed property with PLAIN's users (and the login this broker
+/// presents with PLAIN to other brokers).
 const PLAIN_JAAS_PROPERTY: &str = "plain.sasl.jaas.config";
+/// The mechanism-prefixed properties with the login this broker presents with SCRAM.
+const SCRAM_JAAS_PROPERTIES: [(&str, SaslMechanism); 2] = [
+    ("scram-sha-256.sasl.jaas.config", SaslMechanism::ScramSha256),
+    ("scram-sha-512.sasl.jaas.config", SaslMechanism::ScramSha512),
+];
 
 /// Where a PEM keystore's certificate chain and private key come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +76,21 @@ pub struct ListenerSecurity {
     pub sasl_mechanisms: Vec<SaslMechanism>,
     /// PLAIN's users (`user_<name>` in the listener's PlainLoginModule line).
     pub plain_users: PlainUsers,
+    /// The logins this broker presents to this listener on other nodes: the
+    /// `username`/`password` of each mechanism's JAAS line.
+    pub logins: Vec<SaslClientCredentials>,
 }
 
 /// Every listener's security settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecuritySettings {
     pub listeners: Vec<ListenerSecurity>,
+    /// The login for other brokers' inter-broker listener, when it uses SASL
+    /// (`sasl.mechanism.inter.broker.protocol`).
+    pub inter_broker_login: Option<SaslClientCredentials>,
+    /// The login for the controllers' listener, when it uses SASL
+    /// (`sasl.mechanism.controller.protocol`).
+    pub controller_login: Option<SaslClientCredentials>,
 }
 
 /// Splits `listener.name.<listener>.<property>`.
@@ -92,6 +108,9 @@ pub fn validate_listener_property(
     let full = format!("{LISTENER_PREFIX}{listener}.{property}");
     if property == PLAIN_JAAS_PROPERTY {
         return parse_plain_jaas(&full, value).map(|_| ());
+    }
+    if let Some((_, mechanism)) = SCRAM_JAAS_PROPERTIES.iter().find(|(p, _)| *p == property) {
+        return parse_scram_jaas(&full, value, *mechanism).map(|_| ());
     }
     let def = crate::config::broker_property(property)
         .filter(|d| d.name.starts_with("ssl.") || d.name == "sasl.enabled.mechanisms")
@@ -124,21 +143,73 @@ fn check_store_type(name: &str, property: &str, value: &str) -> Result<(), Confi
     })
 }
 
-fn parse_plain_jaas(name: &str, value: &str) -> Result<PlainUsers, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
+fn hidden_invalid(name: &str, reason: String) -> ConfigError {
+    ConfigError::Invalid {
         name: name.to_string(),
         // The line holds passwords: never echoed.
         value: "(hidden)".into(),
         reason,
-    };
-    let jaas = JaasConfig::parse(value).map_err(invalid)?;
-    if jaas.login_module != PLAIN_LOGIN_MODULE {
-        return Err(invalid(format!(
-            "the login module must be {PLAIN_LOGIN_MODULE}, not {}",
-            jaas.login_module
-        )));
     }
-    Ok(PlainUsers::new(jaas.plain_users()))
+}
+
+fn parse_plain_jaas(
+    name: &str,
+    value: &str,
+) -> Result<(PlainUsers, Option<SaslClientCredentials>), ConfigError> {
+    let jaas = JaasConfig::parse(value).map_err(|r| hidden_invalid(name, r))?;
+    if jaas.login_module != PLAIN_LOGIN_MODULE {
+        return Err(hidden_invalid(
+            name,
+            format!(
+                "the login module must be {PLAIN_LOGIN_MODULE}, not {}",
+                jaas.login_module
+            ),
+        ));
+    }
+    let login = jaas_login(name, &jaas, SaslMechanism::Plain)?;
+    Ok((PlainUsers::new(jaas.plain_users()), login))
+}
+
+/// A SCRAM JAAS line: only the login this broker presents (the users it accepts
+/// are SCRAM credentials in the metadata log).
+fn parse_scram_jaas(
+    name: &str,
+    value: &str,
+    mechanism: SaslMechanism,
+) -> Result<Option<SaslClientCredentials>, ConfigError> {
+    let jaas = JaasConfig::parse(value).map_err(|r| hidden_invalid(name, r))?;
+    if jaas.login_module != SCRAM_LOGIN_MODULE {
+        return Err(hidden_invalid(
+            name,
+            format!(
+                "the login module must be {SCRAM_LOGIN_MODULE}, not {}",
+                jaas.login_module
+            ),
+        ));
+    }
+    jaas_login(name, &jaas, mechanism)
+}
+
+/// The `username` and `password` options, when the line has them (both or neither).
+fn jaas_login(
+    name: &str,
+    jaas: &JaasConfig,
+    mechanism: SaslMechanism,
+) -> Result<Option<SaslClientCredentials>, ConfigError> {
+    match (jaas.options.get("username"), jaas.options.get("password")) {
+        (Some(username), Some(password)) if !username.is_empty() && !password.is_empty() => {
+            Ok(Some(SaslClientCredentials {
+                mechanism,
+                username: username.clone(),
+                password: password.clone(),
+            }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(hidden_invalid(
+            name,
+            "give both username=\"…\" and password=\"…\" (the login this broker presents to others)".into(),
+        )),
+    }
 }
 
 /// One listener's view of the properties: its own prefixed value first.
@@ -286,7 +357,9 @@ fn resolve_ssl(p: &ListenerProperties) -> Result<SslSettings, ConfigError> {
     })
 }
 
-fn resolve_sasl(p: &ListenerProperties) -> Result<(Vec<SaslMechanism>, PlainUsers), ConfigError> {
+type SaslSettings = (Vec<SaslMechanism>, PlainUsers, Vec<SaslClientCredentials>);
+
+fn resolve_sasl(p: &ListenerProperties) -> Result<SaslSettings, ConfigError> {
     let (name, text) = p.value("sasl.enabled.mechanisms");
     let mut mechanisms = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -311,8 +384,13 @@ fn resolve_sasl(p: &ListenerProperties) -> Result<(Vec<SaslMechanism>, PlainUser
             format!("listener {} uses SASL and enables no mechanism", p.listener),
         ));
     }
+    let mut logins = Vec::new();
     let plain_users = match p.prefixed(PLAIN_JAAS_PROPERTY) {
-        Some((name, value)) => parse_plain_jaas(&name, value)?,
+        Some((name, value)) => {
+            let (users, login) = parse_plain_jaas(&name, value)?;
+            logins.extend(login);
+            users
+        }
         None if mechanisms.contains(&SaslMechanism::Plain) => {
             return Err(invalid(
                 &format!(
@@ -325,7 +403,77 @@ fn resolve_sasl(p: &ListenerProperties) -> Result<(Vec<SaslMechanism>, PlainUser
         }
         None => PlainUsers::default(),
     };
-    Ok((mechanisms, plain_users))
+    for (property, mechanism) in SCRAM_JAAS_PROPERTIES {
+        if let Some((name, value)) = p.prefixed(property) {
+            logins.extend(parse_scram_jaas(&name, value, mechanism)?);
+        }
+    }
+    Ok((mechanisms, plain_users, logins))
+}
+
+/// The login this broker presents on `listener` with the mechanism `property`
+/// names, when the listener uses SASL; refused when it cannot authenticate.
+fn resolve_login(
+    config: &BrokerConfig,
+    listener: &ListenerSecurity,
+    property: &str,
+    controller: bool,
+) -> Result<Option<SaslClientCredentials>, ConfigError> {
+    if listener.sasl_mechanisms.is_empty() {
+        return Ok(None);
+    }
+    let text = config.string(property);
+    let mechanism = SaslMechanism::parse_configured(&text).map_err(|reason| {
+        let hint = if config.explicit(property).is_none() {
+            " (Kafka's default is GSSAPI: set it)"
+        } else {
+            ""
+        };
+        refused(property, format!("{reason}{hint}"))
+    })?;
+    if controller && mechanism != SaslMechanism::Plain {
+        // SCRAM credentials live in the metadata log this listener replicates: a
+        // controller could not check them before it has caught up.
+        return Err(refused(
+            property,
+            format!(
+                "the controller listener {} authenticates with PLAIN only (SCRAM credentials are stored in the metadata log the controllers replicate)",
+                listener.name
+            ),
+        ));
+    }
+    if !listener.sasl_mechanisms.contains(&mechanism) {
+        return Err(invalid(
+            property,
+            &text,
+            format!(
+                "listener {} does not enable {} in sasl.enabled.mechanisms",
+                listener.name,
+                mechanism.name()
+            ),
+        ));
+    }
+    let login = listener
+        .logins
+        .iter()
+        .find(|l| l.mechanism == mechanism)
+        .cloned()
+        .ok_or_else(|| {
+            invalid(
+                &format!(
+                    "{LISTENER_PREFIX}{}.{}.sasl.jaas.config",
+                    listener.name.to_ascii_lowercase(),
+                    mechanism.name().to_ascii_lowercase()
+                ),
+                "",
+                format!(
+                    "listener {} carries traffic between nodes with {}: its JAAS line needs username=\"…\" password=\"…\" for this broker's login",
+                    listener.name,
+                    mechanism.name()
+                ),
+            )
+        })?;
+    Ok(Some(login))
 }
 
 impl SecuritySettings {
@@ -356,9 +504,9 @@ impl SecuritySettings {
                 SecurityProtocol::Ssl | SecurityProtocol::SaslSsl => Some(resolve_ssl(&p)?),
                 _ => None,
             };
-            let (sasl_mechanisms, plain_users) = match protocol {
+            let (sasl_mechanisms, plain_users, logins) = match protocol {
                 SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl => resolve_sasl(&p)?,
-                _ => (Vec::new(), PlainUsers::default()),
+                _ => (Vec::new(), PlainUsers::default(), Vec::new()),
             };
             out.push(ListenerSecurity {
                 name: name.clone(),
@@ -366,9 +514,24 @@ impl SecuritySettings {
                 ssl,
                 sasl_mechanisms,
                 plain_users,
+                logins,
             });
         }
-        Ok(SecuritySettings { listeners: out })
+        let find = |name: &str| out.iter().find(|l| l.name == name);
+        let inter_broker_login = match find(&listeners.inter_broker) {
+            Some(l) => resolve_login(config, l, "sasl.mechanism.inter.broker.protocol", false)?,
+            None => None,
+        };
+        // Kafka's controllers talk on the first of controller.listener.names.
+        let controller_login = match listeners.controller_names.first().and_then(|n| find(n)) {
+            Some(l) => resolve_login(config, l, "sasl.mechanism.controller.protocol", true)?,
+            None => None,
+        };
+        Ok(SecuritySettings {
+            listeners: out,
+            inter_broker_login,
+            controller_login,
+        })
     }
 
     pub fn listener(&self, name: &str) -> Option<&ListenerSecurity> {

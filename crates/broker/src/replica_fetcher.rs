@@ -34,8 +34,10 @@ const SESSIONLESS_EPOCH: i32 = -1;
 pub struct FetcherContext {
     pub node_id: i32,
     pub inter_broker_listener: String,
-    /// Set when the inter-broker listener is SSL.
+    /// Set when the inter-broker listener is SSL or SASL_SSL.
     pub inter_broker_tls: Option<crate::tls_connector::TlsConnector>,
+    /// Set when the inter-broker listener uses SASL.
+    pub inter_broker_sasl: Option<moldau_security::sasl_client::SaslClientCredentials>,
     pub metadata: Arc<MetadataQuorum>,
     pub settings: ReplicaFetchSettings,
 }
@@ -221,6 +223,7 @@ impl Fetcher {
             self.connection = Some(LeaderConnection::connect(
                 &addr,
                 self.context.inter_broker_tls.as_ref(),
+                self.context.inter_broker_sasl.as_ref(),
                 &self.client_id,
                 settings.socket_timeout,
                 io_timeout,

@@ -60,6 +60,7 @@ impl ReplicaFetchers {
         node_id: i32,
         inter_broker_listener: String,
         inter_broker_tls: Option<crate::tls_connector::TlsConnector>,
+        inter_broker_sasl: Option<moldau_security::sasl_client::SaslClientCredentials>,
         metadata: Arc<MetadataQuorum>,
         settings: ReplicaFetchSettings,
     ) -> Self {
@@ -68,6 +69,7 @@ impl ReplicaFetchers {
                 node_id,
                 inter_broker_listener,
                 inter_broker_tls,
+                inter_broker_sasl,
                 metadata,
                 settings,
             },

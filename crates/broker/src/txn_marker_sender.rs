@@ -135,9 +135,15 @@ async fn write_to(
         );
     let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
     let tls = broker.listener_auths.inter_broker_tls.as_ref();
-    let mut connection = InterBrokerConnection::connect(host, port, broker.node_id, tls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut connection = InterBrokerConnection::connect(
+        host,
+        port,
+        broker.node_id,
+        tls,
+        broker.listener_auths.inter_broker_sasl.as_ref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let response: WriteTxnMarkersResponse = connection
         .send(ApiKey::WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, &request)
         .await

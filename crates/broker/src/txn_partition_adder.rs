@@ -162,9 +162,15 @@ async fn ask_coordinator(
         .ok_or_else(|| format!("coordinator {leader} has no endpoint"))?;
     let (host, port) = broker.address_on(endpoint, &broker.advertised.inter_broker().name);
     let tls = broker.listener_auths.inter_broker_tls.as_ref();
-    let mut connection = InterBrokerConnection::connect(&host, port, broker.node_id, tls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut connection = InterBrokerConnection::connect(
+        &host,
+        port,
+        broker.node_id,
+        tls,
+        broker.listener_auths.inter_broker_sasl.as_ref(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
         AddPartitionsToTxnTransaction::default()
             .with_transactional_id(TransactionalId(StrBytes::from_string(

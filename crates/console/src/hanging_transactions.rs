@@ -243,9 +243,15 @@ async fn write_abort_marker(broker: &Broker, txn: &OpenTransaction) -> ApiResult
     let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
     let tls = broker.listener_auths.inter_broker_tls.as_ref();
     let unreachable = |e| ApiError::Unavailable(format!("writing the abort marker: {e}"));
-    let mut connection = InterBrokerConnection::connect(&host, port, broker.node_id, tls)
-        .await
-        .map_err(unreachable)?;
+    let mut connection = InterBrokerConnection::connect(
+        &host,
+        port,
+        broker.node_id,
+        tls,
+        broker.listener_auths.inter_broker_sasl.as_ref(),
+    )
+    .await
+    .map_err(unreachable)?;
     let response: WriteTxnMarkersResponse = connection
         .send(ApiKey::WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, &request)
         .await

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 /// Kafka's login module for PLAIN, the only one whose options the broker reads.
 pub const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
+/// Kafka's login module for SCRAM: the broker reads its `username`/`password`, the
+/// login it presents to other brokers.
+pub const SCRAM_LOGIN_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
 /// Most options one JAAS line may carry (users included).
 pub const JAAS_OPTIONS_MAX: usize = 10_000;
 

@@ -13,6 +13,7 @@ pub mod jaas;
 pub mod plain;
 pub mod principal;
 pub mod principal_mapping;
+pub mod sasl_client;
 pub mod sasl_mechanism;
 pub mod scram_credential;
 pub mod scram_server;

@@ -10,6 +10,7 @@ use moldau_metadata::raft::NodeId;
 
 use crate::metadata_quorum::error::QuorumError;
 use crate::quorum_voters::QuorumVoter;
+use crate::raft_transport::ControllerChannel;
 
 /// Most voters `controller.quorum.voters` may name (Kafka clusters run 3 or 5).
 pub const QUORUM_VOTERS_MAX: usize = 16;
@@ -41,6 +42,8 @@ pub struct QuorumConfig {
     /// The cluster id, session timeout and unclean election default the active
     /// controller's broker lifecycle decides with.
     pub lifecycle: LifecycleConfig,
+    /// How the controller listener is secured (TLS, SASL), both ways.
+    pub channel: ControllerChannel,
 }
 
 impl QuorumConfig {
@@ -63,6 +66,7 @@ impl QuorumConfig {
                 unclean_leader_election: false,
                 leader_rebalance: None,
             },
+            channel: ControllerChannel::default(),
         }
     }
 

@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::raft_transport::{serve_raft, TcpRaftNetwork};
+use crate::raft_transport::{serve_raft, ControllerChannel, TcpRaftNetwork};
 
 /// A running Raft node of the metadata quorum.
 pub struct MetadataQuorum {
@@ -41,6 +41,7 @@ pub struct MetadataQuorum {
     /// The controller listener's address; none for a lone voter without one.
     local_addr: Option<SocketAddr>,
     write_timeout: std::time::Duration,
+    channel: ControllerChannel,
     stop_listener: watch::Sender<bool>,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     /// The image at start includes everything this node had committed before.
@@ -81,6 +82,7 @@ impl MetadataQuorum {
         let (log_store, state_machine) = open_metadata_raft_storage(&dir)?;
         let network = TcpRaftNetwork {
             local_id: config.node_id,
+            channel: config.channel.clone(),
         };
         let raft = Raft::new(
             config.node_id,
@@ -109,6 +111,7 @@ impl MetadataQuorum {
         if let Some(listener) = listener {
             tasks.push(tokio::spawn(serve_raft(
                 listener,
+                config.channel.clone(),
                 raft.clone(),
                 Arc::clone(&lifecycle),
                 stopped.clone(),
@@ -130,6 +133,7 @@ impl MetadataQuorum {
             lifecycle,
             local_addr,
             write_timeout: config.write_timeout,
+            channel: config.channel.clone(),
             stop_listener,
             tasks: parking_lot::Mutex::new(tasks),
         };
@@ -189,6 +193,11 @@ impl MetadataQuorum {
     /// stopped (else the image may lack topics whose logs are on disk).
     pub fn caught_up_at_start(&self) -> bool {
         self.caught_up_at_start
+    }
+
+    /// TLS and the login for other nodes' controller listeners.
+    pub fn channel(&self) -> &ControllerChannel {
+        &self.channel
     }
 
     /// How long a write waits for the quorum to commit.

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use tokio::io::BufReader;
-use tokio::net::TcpStream;
-
+use crate::raft_transport::channel::ControllerChannel;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{
@@ -16,11 +14,19 @@ use moldau_metadata::raft::MetadataApplied;
 /// Sends `records` (an encoded record list) to the controller listener at `addr`
 /// and waits at most `timeout` for its answer.
 pub async fn forward_controller_write(
+    channel: &ControllerChannel,
     addr: &str,
     records: Vec<u8>,
     timeout: Duration,
 ) -> Result<Result<MetadataApplied, ControllerWriteError>, RaftTransportError> {
-    match call_controller(addr, &RaftRequest::ControllerWrite(records), timeout).await? {
+    match call_controller(
+        channel,
+        addr,
+        &RaftRequest::ControllerWrite(records),
+        timeout,
+    )
+    .await?
+    {
         RaftReply::ControllerWrite(result) => Ok(result),
         other => Err(RaftTransportError::WrongReply {
             sent: "ControllerWrite",
@@ -32,14 +38,13 @@ pub async fn forward_controller_write(
 /// One request to the controller listener at `addr` on a fresh connection, and its
 /// reply, within `timeout`.
 pub(crate) async fn call_controller(
+    channel: &ControllerChannel,
     addr: &str,
     request: &RaftRequest,
     timeout: Duration,
 ) -> Result<RaftReply, RaftTransportError> {
     let exchange = async {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let mut stream = BufReader::new(stream);
+        let mut stream = channel.connect(addr).await?;
         write_frame(&mut stream, &encode(request)?).await?;
         match read_frame(&mut stream).await? {
             Some(body) => decode::<RaftReply>(&body),

@@ -10,6 +10,9 @@ pub enum RaftTransportError {
     FrameTooLarge { bytes: usize, limit: usize },
     #[error("malformed raft message: {0}")]
     Malformed(String),
+    /// The controller listener refused this node's login, or a peer's.
+    #[error("controller listener authentication: {0}")]
+    Authentication(String),
     #[error("the peer answered a {got} to a {sent} request")]
     WrongReply {
         sent: &'static str,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::raft_transport::channel::ControllerChannel;
 use crate::raft_transport::controller_write::call_controller;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::message::{ControllerWriteError, RaftReply, RaftRequest};
@@ -11,12 +12,16 @@ use crate::raft_transport::message::{ControllerWriteError, RaftReply, RaftReques
 /// Sends `request` (a `BrokerRegistration` or `BrokerHeartbeat`) to the controller
 /// listener at `addr`; the reply must be of the same kind.
 pub async fn forward_lifecycle_call(
+    channel: &ControllerChannel,
     addr: &str,
     request: RaftRequest,
     timeout: Duration,
 ) -> Result<Result<Vec<u8>, ControllerWriteError>, RaftTransportError> {
     let sent = request.name();
-    match (&request, call_controller(addr, &request, timeout).await?) {
+    match (
+        &request,
+        call_controller(channel, addr, &request, timeout).await?,
+    ) {
         (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
         | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result))
         | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result))

@@ -30,6 +30,11 @@ pub enum RaftRequest {
     AlterPartition(Vec<u8>),
     /// A client's ElectLeaders, forwarded (api key 43, `ELECT_LEADERS_VERSION`).
     ElectLeaders(Vec<u8>),
+    /// The first frame on a SASL controller listener: the peer's login (channel.rs).
+    SaslAuthenticate {
+        mechanism: String,
+        message: Vec<u8>,
+    },
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -61,6 +66,8 @@ pub enum RaftReply {
     AlterPartition(Result<Vec<u8>, ControllerWriteError>),
     /// The ElectLeadersResponse body, or why this node could not decide.
     ElectLeaders(Result<Vec<u8>, ControllerWriteError>),
+    /// The mechanism's answer, or why the login was refused (then the connection ends).
+    SaslAuthenticate(Result<Vec<u8>, String>),
 }
 
 impl RaftRequest {
@@ -74,6 +81,7 @@ impl RaftRequest {
             RaftRequest::BrokerHeartbeat(_) => "BrokerHeartbeat",
             RaftRequest::AlterPartition(_) => "AlterPartition",
             RaftRequest::ElectLeaders(_) => "ElectLeaders",
+            RaftRequest::SaslAuthenticate { .. } => "SaslAuthenticate",
         }
     }
 }
@@ -89,6 +97,7 @@ impl RaftReply {
             RaftReply::BrokerHeartbeat(_) => "BrokerHeartbeat",
             RaftReply::AlterPartition(_) => "AlterPartition",
             RaftReply::ElectLeaders(_) => "ElectLeaders",
+            RaftReply::SaslAuthenticate(_) => "SaslAuthenticate",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The Raft transport between controllers (the controller listener): a small
-//! framed protocol of our own, JSON-encoded openraft RPCs over TCP.
+//! framed protocol of our own, JSON-encoded openraft RPCs over TCP, or TLS and a
+//! SASL login when the controller listener's security protocol asks (channel.rs).
 
+mod channel;
 mod controller_write;
 mod error;
 mod frame;
@@ -9,6 +11,7 @@ mod message;
 mod peer_client;
 mod server;
 
+pub use channel::{ControllerChannel, RaftConnection};
 pub use controller_write::forward_controller_write;
 pub use error::RaftTransportError;
 pub use frame::{read_frame, write_frame, RAFT_FRAME_BYTES_MAX};

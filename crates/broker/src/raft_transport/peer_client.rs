@@ -14,9 +14,8 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, RPCTypes};
-use tokio::io::BufReader;
-use tokio::net::TcpStream;
 
+use crate::raft_transport::channel::{ControllerChannel, RaftConnection};
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
@@ -30,6 +29,8 @@ type RpcResult<T, E = openraft::error::Infallible> =
 pub struct TcpRaftNetwork {
     /// This node, for timeouts reported to openraft.
     pub local_id: NodeId,
+    /// TLS and the login for peers' controller listeners.
+    pub channel: ControllerChannel,
 }
 
 impl RaftNetworkFactory<C> for TcpRaftNetwork {
@@ -40,7 +41,9 @@ impl RaftNetworkFactory<C> for TcpRaftNetwork {
             local_id: self.local_id,
             target,
             addr: node.addr.clone(),
+            channel: self.channel.clone(),
             connection: None,
+            login_refused: false,
         }
     }
 }
@@ -50,12 +53,15 @@ pub struct PeerClient {
     local_id: NodeId,
     target: NodeId,
     addr: String,
-    connection: Option<BufReader<TcpStream>>,
+    channel: ControllerChannel,
+    connection: Option<RaftConnection>,
+    /// The peer refused our login and that was logged (once, not every retry).
+    login_refused: bool,
 }
 
 /// Why a call failed, before it is told to openraft.
 enum CallError {
-    Connect(std::io::Error),
+    Connect(RaftTransportError),
     Transport(RaftTransportError),
     TimedOut,
 }
@@ -65,18 +71,11 @@ impl PeerClient {
         let body = encode(&request).map_err(CallError::Transport)?;
         let addr = self.addr.clone();
         let slot = &mut self.connection;
+        let channel = &self.channel;
         let exchange = async move {
             let connection = match slot {
                 Some(connection) => connection,
-                None => {
-                    let stream = TcpStream::connect(&addr)
-                        .await
-                        .map_err(CallError::Connect)?;
-                    stream
-                        .set_nodelay(true)
-                        .map_err(|e| CallError::Transport(e.into()))?;
-                    slot.insert(BufReader::new(stream))
-                }
+                None => slot.insert(channel.connect(&addr).await.map_err(CallError::Connect)?),
             };
             write_frame(connection, &body)
                 .await
@@ -92,6 +91,16 @@ impl PeerClient {
             Ok(result) => result,
             Err(_) => Err(CallError::TimedOut),
         };
+        match &result {
+            Err(CallError::Connect(RaftTransportError::Authentication(why))) => {
+                if !self.login_refused {
+                    tracing::error!(peer = self.target, addr = %self.addr, reason = %why, "the controller listener refused this node's login; check sasl.mechanism.controller.protocol and the listener's sasl.jaas.config");
+                    self.login_refused = true;
+                }
+            }
+            Ok(_) => self.login_refused = false,
+            Err(_) => {}
+        }
         if result.is_err() {
             // The stream may hold half a frame: start over on the next call.
             self.connection = None;

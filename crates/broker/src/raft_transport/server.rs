@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use moldau_metadata::raft::MetadataRaftConfig;
 use openraft::Raft;
-use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::metadata_quorum::LifecycleController;
+use crate::raft_transport::channel::ControllerChannel;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{
@@ -39,9 +39,11 @@ pub const FORWARDED_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::fr
 /// handful of voters, each keeping one connection to every other).
 pub const RAFT_CONNECTIONS_MAX: usize = 64;
 
-/// Serves `listener` until `shutdown` turns true.
+/// Serves `listener` until `shutdown` turns true, each connection secured as
+/// `channel` says.
 pub async fn serve_raft(
     listener: TcpListener,
+    channel: ControllerChannel,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
     mut shutdown: watch::Receiver<bool>,
@@ -66,13 +68,18 @@ pub async fn serve_raft(
         };
         let raft = raft.clone();
         let lifecycle = Arc::clone(&lifecycle);
+        let channel = channel.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
             tokio::select! {
-                result = serve_connection(stream, raft, lifecycle) => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "closed controller connection");
+                result = serve_connection(stream, &channel, raft, lifecycle) => {
+                    match result {
+                        Err(RaftTransportError::Authentication(why)) => {
+                            tracing::warn!(%peer, reason = %why, "controller listener refused a peer's login");
+                        }
+                        Err(e) => tracing::debug!(%peer, error = %e, "closed controller connection"),
+                        Ok(()) => {}
                     }
                 }
                 _ = shutdown.wait_for(|stop| *stop) => {}
@@ -83,13 +90,12 @@ pub async fn serve_raft(
 
 async fn serve_connection(
     stream: TcpStream,
+    channel: &ControllerChannel,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
 ) -> Result<(), RaftTransportError> {
-    stream.set_nodelay(true)?;
-    let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(reader);
-    while let Some(body) = read_frame(&mut reader).await? {
+    let mut connection = channel.accept(stream).await?;
+    while let Some(body) = read_frame(&mut connection).await? {
         let request: RaftRequest = decode(&body)?;
         let reply = match request {
             RaftRequest::AppendEntries(rpc) => {
@@ -114,8 +120,13 @@ async fn serve_connection(
             RaftRequest::ElectLeaders(body) => {
                 RaftReply::ElectLeaders(elect_leaders(&lifecycle, &body).await)
             }
+            RaftRequest::SaslAuthenticate { .. } => {
+                return Err(RaftTransportError::Malformed(
+                    "a login after the connection started".into(),
+                ))
+            }
         };
-        write_frame(&mut writer, &encode(&reply)?).await?;
+        write_frame(&mut connection, &encode(&reply)?).await?;
     }
     Ok(())
 }

@@ -1,0 +1,153 @@
+//! How connections on the controller listener are secured, from its security
+//! protocol: TLS when it is SSL or SASL_SSL (the peer's certificate checked against
+//! the truststore and the voter's host, as inter-broker TLS does), and on SASL_*
+//! listeners one PLAIN authentication as the first frame of every connection
+//! (`sasl.mechanism.controller.protocol`, the user and password of the listener's
+//! JAAS line). A refused peer gets the reason and the connection is closed.
+
+use std::sync::Arc;
+
+use moldau_security::plain::PlainUsers;
+use moldau_security::sasl_client::{SaslClient, SaslClientCredentials, SaslClientStep};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
+use tokio::net::TcpStream;
+
+use crate::raft_transport::error::RaftTransportError;
+use crate::raft_transport::frame::{read_frame, write_frame};
+use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
+use crate::tls_connector::TlsConnector;
+
+/// A plaintext or TLS socket to or from a peer.
+pub trait RaftStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> RaftStream for T {}
+
+/// An open, authenticated connection, buffered for frame reads.
+pub type RaftConnection = BufReader<Box<dyn RaftStream>>;
+
+/// The controller listener's security, the same on its client and server sides.
+#[derive(Clone, Default)]
+pub struct ControllerChannel {
+    /// TLS to peers' controller listeners.
+    pub connector: Option<TlsConnector>,
+    /// TLS on this node's controller listener.
+    pub acceptor: Option<tokio_rustls::TlsAcceptor>,
+    /// The login this node presents to peers (SASL listeners).
+    pub login: Option<SaslClientCredentials>,
+    /// The PLAIN users this node's listener accepts; set exactly on SASL listeners.
+    pub users: Option<Arc<PlainUsers>>,
+}
+
+impl std::fmt::Debug for ControllerChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerChannel")
+            .field("tls", &self.connector.is_some())
+            .field("login", &self.login)
+            .field("sasl", &self.users.is_some())
+            .finish()
+    }
+}
+
+impl ControllerChannel {
+    /// Connects to the controller listener at `addr`: TCP, then TLS and the SASL
+    /// login when the listener takes them.
+    pub async fn connect(&self, addr: &str) -> Result<RaftConnection, RaftTransportError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let stream: Box<dyn RaftStream> = match &self.connector {
+            None => Box::new(stream),
+            Some(tls) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                Box::new(tls.connect(host, stream).await?)
+            }
+        };
+        let mut connection = BufReader::new(stream);
+        if let Some(login) = &self.login {
+            log_in(&mut connection, login).await?;
+        }
+        Ok(connection)
+    }
+
+    /// Secures an accepted connection: the TLS handshake, then the peer's login.
+    pub async fn accept(&self, stream: TcpStream) -> Result<RaftConnection, RaftTransportError> {
+        stream.set_nodelay(true)?;
+        let stream: Box<dyn RaftStream> = match &self.acceptor {
+            None => Box::new(stream),
+            Some(tls) => Box::new(tls.accept(stream).await?),
+        };
+        let mut connection = BufReader::new(stream);
+        if let Some(users) = &self.users {
+            check_login(&mut connection, users).await?;
+        }
+        Ok(connection)
+    }
+}
+
+/// The client side: one SaslAuthenticate frame (PLAIN) and its answer.
+async fn log_in(
+    connection: &mut RaftConnection,
+    login: &SaslClientCredentials,
+) -> Result<(), RaftTransportError> {
+    // PLAIN takes no nonce; the controller listener accepts PLAIN only.
+    let mut client = SaslClient::new(login.clone(), "-".into());
+    let message = client.start();
+    let request = RaftRequest::SaslAuthenticate {
+        mechanism: login.mechanism.name().to_string(),
+        message,
+    };
+    write_frame(connection, &encode(&request)?).await?;
+    let reply = match read_frame(connection).await? {
+        Some(body) => decode::<RaftReply>(&body)?,
+        None => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+    };
+    match reply {
+        RaftReply::SaslAuthenticate(Ok(answer)) => match client.step(&answer) {
+            Ok(SaslClientStep::Done) => Ok(()),
+            Ok(SaslClientStep::Send(_)) => Err(RaftTransportError::Authentication(
+                "the controller listener expects one PLAIN message".into(),
+            )),
+            Err(e) => Err(RaftTransportError::Authentication(e.to_string())),
+        },
+        RaftReply::SaslAuthenticate(Err(why)) => Err(RaftTransportError::Authentication(why)),
+        other => Err(RaftTransportError::WrongReply {
+            sent: "SaslAuthenticate",
+            got: other.name(),
+        }),
+    }
+}
+
+/// The server side: the first frame must be a valid PLAIN login; anything else is
+/// answered with the reason and the connection ends.
+async fn check_login(
+    connection: &mut RaftConnection,
+    users: &PlainUsers,
+) -> Result<(), RaftTransportError> {
+    let Some(body) = read_frame(connection).await? else {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    };
+    let refusal = match decode::<RaftRequest>(&body)? {
+        RaftRequest::SaslAuthenticate { mechanism, message } if mechanism == "PLAIN" => {
+            match users.authenticate(&message) {
+                Ok(_user) => {
+                    write_frame(connection, &encode(&RaftReply::SaslAuthenticate(Ok(Vec::new())))?)
+                        .await?;
+                    return Ok(());
+                }
+                Err(e) => e.to_string(),
+            }
+        }
+        RaftRequest::SaslAuthenticate { mechanism, .. } => format!(
+            "Authentication failed: the controller listener takes SASL mechanism PLAIN, not {mechanism}"
+        ),
+        other => format!(
+            "Authentication failed: the controller listener uses SASL and a {} came before the login",
+            other.name()
+        ),
+    };
+    write_frame(
+        connection,
+        &encode(&RaftReply::SaslAuthenticate(Err(refusal.clone())))?,
+    )
+    .await?;
+    Err(RaftTransportError::Authentication(refusal))
+}
