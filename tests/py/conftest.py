@@ -22,9 +22,11 @@ def moldau_bin():
 
 
 class Broker:
-    def __init__(self, extra=()):
+    def __init__(self, extra=(), log_path=None):
         self.data_dir = tempfile.mkdtemp(prefix="moldau-py-")
         self.extra = list(extra)
+        # Where the process's log (stderr) goes; inherited when None.
+        self.log_path = log_path
         self.port = 0
         self.proc = None
         self.start()
@@ -37,7 +39,10 @@ class Broker:
             "--console", "off",
         ] + self.extra
         env = dict(os.environ, RUST_LOG=os.environ.get("MOLDAU_TEST_LOG", "warn"))
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        log = open(self.log_path, "a") if self.log_path else None
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        if log:
+            log.close()
         found = {}
         self.listeners = {}
 

@@ -699,6 +699,66 @@ mod tests {
     }
 
     #[test]
+    fn logins_between_nodes_come_from_the_listeners_jaas_lines() {
+        let listeners = (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9093,CONTROLLER://127.0.0.1:9094",
+        );
+        let map = (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        );
+        let names = [
+            ("inter.broker.listener.name", "INTERNAL"),
+            ("controller.listener.names", "CONTROLLER"),
+        ];
+        let plain = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="pw" user_broker="pw";"#;
+        let scram = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="scram-pw";"#;
+        let base = |inter: &'static str, controller: &'static str| {
+            vec![
+                listeners,
+                map,
+                names[0],
+                names[1],
+                ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
+                ("listener.name.internal.plain.sasl.jaas.config", plain),
+                (
+                    "listener.name.internal.scram-sha-512.sasl.jaas.config",
+                    scram,
+                ),
+                ("listener.name.controller.plain.sasl.jaas.config", plain),
+                ("sasl.mechanism.inter.broker.protocol", inter),
+                ("sasl.mechanism.controller.protocol", controller),
+            ]
+        };
+        let c = config(&base("SCRAM-SHA-512", "PLAIN")).unwrap();
+        let inter = c.security.inter_broker_login.as_ref().unwrap();
+        assert_eq!(inter.mechanism, SaslMechanism::ScramSha512);
+        assert_eq!(inter.password, "scram-pw");
+        let controller = c.security.controller_login.as_ref().unwrap();
+        assert_eq!(
+            (controller.mechanism, controller.username.as_str()),
+            (SaslMechanism::Plain, "broker")
+        );
+
+        let refused = |pairs: &[(&str, &str)]| config(pairs).unwrap_err().to_string();
+        assert!(refused(&base("PLAIN", "SCRAM-SHA-512")).contains("PLAIN only"));
+        assert!(refused(&base("SCRAM-SHA-256", "PLAIN")).contains("does not enable SCRAM-SHA-256"));
+        let mut no_default = base("PLAIN", "PLAIN");
+        no_default.retain(|(k, _)| *k != "sasl.mechanism.inter.broker.protocol");
+        assert!(refused(&no_default).contains("GSSAPI"));
+        let mut no_login = base("PLAIN", "PLAIN");
+        no_login[5].1 =
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_broker="pw";"#;
+        assert!(refused(&no_login).contains("username"));
+        let mut half = base("PLAIN", "PLAIN");
+        half[6].1 = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="broker";"#;
+        let err = refused(&half);
+        assert!(err.contains("both username"), "{err}");
+        assert!(!err.contains("scram-pw"));
+    }
+
+    #[test]
     fn plaintext_beyond_loopback_is_reported() {
         let c = config(&[
             ("listeners", "PLAINTEXT://127.0.0.1:9092,OUTSIDE://0.0.0.0:9093,LOCAL://localhost:9094,V6://[::1]:9095"),

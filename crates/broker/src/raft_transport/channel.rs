@@ -151,3 +151,88 @@ async fn check_login(
     .await?;
     Err(RaftTransportError::Authentication(refusal))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moldau_security::SaslMechanism;
+    use std::collections::BTreeMap;
+    use tokio::net::TcpListener;
+
+    fn server() -> ControllerChannel {
+        let users = BTreeMap::from([("broker".to_string(), "secret".to_string())]);
+        ControllerChannel {
+            users: Some(Arc::new(PlainUsers::new(users))),
+            ..ControllerChannel::default()
+        }
+    }
+
+    fn client(password: &str) -> ControllerChannel {
+        ControllerChannel {
+            login: Some(SaslClientCredentials {
+                mechanism: SaslMechanism::Plain,
+                username: "broker".into(),
+                password: password.into(),
+            }),
+            ..ControllerChannel::default()
+        }
+    }
+
+    /// The client's and the server's outcome of one connection.
+    async fn exchange(
+        client: ControllerChannel,
+        before_login: Option<RaftRequest>,
+    ) -> (Result<(), String>, Result<(), String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            server()
+                .accept(stream)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        let connected = match before_login {
+            None => client.connect(&addr).await.map(|_| ()),
+            Some(request) => {
+                async {
+                    let mut c = client.connect(&addr).await?;
+                    write_frame(&mut c, &encode(&request)?).await?;
+                    match read_frame(&mut c).await? {
+                        Some(body) => match decode::<RaftReply>(&body)? {
+                            RaftReply::SaslAuthenticate(Err(why)) => {
+                                Err(RaftTransportError::Authentication(why))
+                            }
+                            other => Err(RaftTransportError::Malformed(other.name().into())),
+                        },
+                        None => Err(RaftTransportError::Malformed("closed".into())),
+                    }
+                }
+                .await
+            }
+        };
+        (
+            connected.map_err(|e| e.to_string()),
+            accepted.await.unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_sasl_controller_listener_takes_the_right_login_only() {
+        let (client_side, server_side) = exchange(client("secret"), None).await;
+        assert_eq!(client_side, Ok(()));
+        assert_eq!(server_side, Ok(()));
+
+        let (client_side, server_side) = exchange(client("wrong"), None).await;
+        let refused = client_side.unwrap_err();
+        assert!(refused.contains("invalid credentials"), "{refused}");
+        assert!(server_side.unwrap_err().contains("invalid credentials"));
+
+        // A peer that sends Raft traffic without logging in is refused with a reason.
+        let vote = RaftRequest::ElectLeaders(Vec::new());
+        let (client_side, server_side) = exchange(ControllerChannel::default(), Some(vote)).await;
+        assert!(client_side.unwrap_err().contains("came before the login"));
+        assert!(server_side.is_err());
+    }
+}
