@@ -2,7 +2,7 @@
 types, so the ACL tests can send them through KafkaAdminClient.send_request as an
 authenticated principal: DescribeLogDirs v1, AlterReplicaLogDirs v1, OffsetDelete v0
 and CreateTopics v5 (whose answer carries configs and, as tagged field 0, the
-topic's config error code), ConsumerGroupHeartbeat v0."""
+topic's config error code), ConsumerGroupHeartbeat v0, ConsumerGroupDescribe v0."""
 
 from kafka.protocol.api import Request, Response
 from kafka.protocol.types import (Array, Boolean, CompactArray, CompactString, Int8,
@@ -181,3 +181,60 @@ def join_heartbeat(group, topics):
         group_id=group, member_id="", member_epoch=0, instance_id=None, rack_id=None,
         rebalance_timeout_ms=30000, subscribed_topic_names=list(topics),
         server_assignor=None, topic_partitions=[], tags={})
+
+
+_ASSIGNMENT = (
+    ("topic_partitions", CompactArray(
+        ("topic_id_high", Int64),
+        ("topic_id_low", Int64),
+        ("topic_name", CompactString("utf-8")),
+        ("partitions", CompactArray(Int32)),
+        ("tags", TaggedFields))),
+    ("tags", TaggedFields))
+
+
+class ConsumerGroupDescribeResponse_v0(Response):
+    API_KEY = 69
+    API_VERSION = 0
+    FLEXIBLE_VERSION = True
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("groups", CompactArray(
+            ("error_code", Int16),
+            ("error_message", CompactString("utf-8")),
+            ("group_id", CompactString("utf-8")),
+            ("group_state", CompactString("utf-8")),
+            ("group_epoch", Int32),
+            ("assignment_epoch", Int32),
+            ("assignor_name", CompactString("utf-8")),
+            ("members", CompactArray(
+                ("member_id", CompactString("utf-8")),
+                ("instance_id", CompactString("utf-8")),
+                ("rack_id", CompactString("utf-8")),
+                ("member_epoch", Int32),
+                ("client_id", CompactString("utf-8")),
+                ("client_host", CompactString("utf-8")),
+                ("subscribed_topic_names", CompactArray(CompactString("utf-8"))),
+                ("subscribed_topic_regex", CompactString("utf-8")),
+                ("assignment", Schema(*_ASSIGNMENT)),
+                ("target_assignment", Schema(*_ASSIGNMENT)),
+                ("tags", TaggedFields))),
+            ("authorized_operations", Int32),
+            ("tags", TaggedFields))),
+        ("tags", TaggedFields))
+
+
+class ConsumerGroupDescribeRequest_v0(Request):
+    API_KEY = 69
+    API_VERSION = 0
+    FLEXIBLE_VERSION = True
+    RESPONSE_TYPE = ConsumerGroupDescribeResponse_v0
+    SCHEMA = Schema(
+        ("group_ids", CompactArray(CompactString("utf-8"))),
+        ("include_authorized_operations", Boolean),
+        ("tags", TaggedFields))
+
+
+def consumer_group_describe(*groups):
+    return ConsumerGroupDescribeRequest_v0(group_ids=list(groups),
+                                           include_authorized_operations=False, tags={})

@@ -314,6 +314,41 @@ def test_consumer_group_heartbeat_needs_describe_on_subscribed_topics(acl_broker
     assert unseen in answer.error_message and seen not in answer.error_message, answer
 
 
+def test_consumer_group_describe_refuses_groups_with_undescribable_topics(acl_broker):
+    shown, hidden, group = unique("cgd-shown"), unique("cgd-hidden"), unique("cgd-group")
+    create_topics(acl_broker, shown, hidden)
+    # A member (the super user) is assigned both topics.
+    admin = raw_admin(acl_broker, "admin")
+    try:
+        # FindCoordinator first: it brings the offsets topic (and the coordinator) up.
+        admin.describe_consumer_groups([group])
+        joined = admin.send_request(acl_requests.join_heartbeat(group, [shown, hidden]))
+        assert joined.error_code == 0, joined
+        described = admin.send_request(acl_requests.consumer_group_describe(group))
+    finally:
+        admin.close()
+    (g,) = described.groups
+    assert g[0] == 0 and len(g[7]) == 1, described
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.GROUP, group)
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.TOPIC, shown)
+
+    def describe_as_carol():
+        client = raw_admin(acl_broker, "carol")
+        try:
+            return client.send_request(acl_requests.consumer_group_describe(group)).groups[0]
+        finally:
+            client.close()
+
+    # As Kafka: the whole group is refused, its members (and topics) not shown.
+    error_code, error_message, group_id, *_rest = describe_as_carol()
+    members = _rest[4]
+    assert (error_code, group_id, members) == (TOPIC_AUTHORIZATION_FAILED, group, []), _rest
+    assert "not authorized to describe" in error_message, error_message
+    allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.TOPIC, hidden)
+    error_code, _message, _id, *rest = describe_as_carol()
+    assert error_code == 0 and len(rest[4]) == 1, rest
+
+
 def test_created_topic_configs_need_describe_configs(acl_broker):
     prefix = unique("ct") + "-"
     allow(acl_broker, "User:carol", AclOperation.CREATE, ResourceType.TOPIC, prefix,

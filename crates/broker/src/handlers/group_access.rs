@@ -131,7 +131,15 @@ pub struct Narrowed {
     operations: Vec<(String, i32)>,
     /// ListGroups without DESCRIBE on the cluster: keep only DESCRIBE-able groups.
     list_filter: Option<Access>,
+    /// ConsumerGroupDescribe: the principal, whose DESCRIBE on every topic of a
+    /// group's assignments decides whether the group is shown.
+    topic_check: Option<Access>,
 }
+
+/// Kafka's message for a described group whose assignments name a topic the
+/// principal may not describe (the group gets TOPIC_AUTHORIZATION_FAILED, no members).
+const UNDESCRIBABLE_TOPICS_MESSAGE: &str =
+    "The group has described topic(s) that the client is not authorized to describe.";
 
 /// Takes the groups the principal may not act on out of a multi-group request
 /// (DescribeGroups, ConsumerGroupDescribe, DeleteGroups, OffsetFetch v8+), and notes
@@ -153,6 +161,7 @@ pub fn narrow(access: &Access, request: &mut GroupRequest) -> Narrowed {
         GroupRequest::ConsumerGroupDescribe(r) => {
             narrowed.refused = split(&mut r.group_ids, AclOperation::Describe);
             narrowed.operations = operations_of(access, &r.group_ids);
+            narrowed.topic_check = Some(access.clone());
         }
         GroupRequest::DeleteGroups(r) => {
             narrowed.refused = split(&mut r.groups_names, AclOperation::Delete);
@@ -170,6 +179,28 @@ pub fn narrow(access: &Access, request: &mut GroupRequest) -> Narrowed {
         _ => {}
     }
     narrowed
+}
+
+/// As Kafka's ConsumerGroupDescribe: a group whose members' current or target
+/// assignment names a topic the principal may not DESCRIBE is answered with
+/// TOPIC_AUTHORIZATION_FAILED and no members, so its topics are not revealed.
+fn hide_if_topics_undescribable(
+    access: &Access,
+    group: &mut consumer_group_describe_response::DescribedGroup,
+) {
+    let undescribable = group
+        .members
+        .iter()
+        .flat_map(|m| [&m.assignment, &m.target_assignment])
+        .flat_map(|a| a.topic_partitions.iter())
+        // A deleted topic has no name left to check.
+        .filter(|t| !t.topic_name.is_empty())
+        .any(|t| !access.topic(AclOperation::Describe, t.topic_name.as_str()));
+    if undescribable {
+        group.error_code = ResponseError::TopicAuthorizationFailed.code();
+        group.error_message = Some(StrBytes::from_static_str(UNDESCRIBABLE_TOPICS_MESSAGE));
+        group.members.clear();
+    }
 }
 
 fn operations_of(access: &Access, groups: &[GroupId]) -> Vec<(String, i32)> {
@@ -246,6 +277,11 @@ pub fn complete(response: &mut GroupResponse, narrowed: &Narrowed, operations_as
             }));
         }
         GroupResponse::ConsumerGroupDescribe(r) => {
+            if let Some(access) = &narrowed.topic_check {
+                for g in r.groups.iter_mut().filter(|g| g.error_code == 0) {
+                    hide_if_topics_undescribable(access, g);
+                }
+            }
             if operations_asked {
                 for g in r.groups.iter_mut().filter(|g| g.error_code == 0) {
                     if let Some(b) = bits(g.group_id.as_str()) {
