@@ -17,6 +17,10 @@ use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
 use crate::tls_connector::TlsConnector;
 
+/// How long an accepted peer has for its TLS handshake and login: a peer that
+/// stalls would otherwise hold one of the listener's connection slots.
+pub const CONTROLLER_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A plaintext or TLS socket to or from a peer.
 pub trait RaftStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> RaftStream for T {}
@@ -68,8 +72,20 @@ impl ControllerChannel {
         Ok(connection)
     }
 
-    /// Secures an accepted connection: the TLS handshake, then the peer's login.
-    pub async fn accept(&self, stream: TcpStream) -> Result<RaftConnection, RaftTransportError> {
+    /// Secures an accepted connection: the TLS handshake, then the peer's login,
+    /// within `timeout` (the listener gives [`CONTROLLER_HANDSHAKE_TIMEOUT`]).
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+        timeout: std::time::Duration,
+    ) -> Result<RaftConnection, RaftTransportError> {
+        match tokio::time::timeout(timeout, self.secure(stream)).await {
+            Ok(result) => result,
+            Err(_) => Err(RaftTransportError::Io(std::io::ErrorKind::TimedOut.into())),
+        }
+    }
+
+    async fn secure(&self, stream: TcpStream) -> Result<RaftConnection, RaftTransportError> {
         stream.set_nodelay(true)?;
         let stream: Box<dyn RaftStream> = match &self.acceptor {
             None => Box::new(stream),
@@ -188,7 +204,7 @@ mod tests {
         let accepted = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             server()
-                .accept(stream)
+                .accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -234,5 +250,20 @@ mod tests {
         let (client_side, server_side) = exchange(ControllerChannel::default(), Some(vote)).await;
         assert!(client_side.unwrap_err().contains("came before the login"));
         assert!(server_side.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_logs_in_is_dropped() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Connected, then silent: no login frame ever comes.
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let accepted = server()
+            .accept(stream, std::time::Duration::from_millis(50))
+            .await;
+        assert!(
+            matches!(accepted, Err(RaftTransportError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut)
+        );
     }
 }

@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 use crate::metadata_quorum::LifecycleController;
-use crate::raft_transport::channel::ControllerChannel;
+use crate::raft_transport::channel::{ControllerChannel, CONTROLLER_HANDSHAKE_TIMEOUT};
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{
@@ -94,7 +94,7 @@ async fn serve_connection(
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
 ) -> Result<(), RaftTransportError> {
-    let mut connection = channel.accept(stream).await?;
+    let mut connection = channel.accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT).await?;
     while let Some(body) = read_frame(&mut connection).await? {
         let request: RaftRequest = decode(&body)?;
         let reply = match request {
