@@ -250,3 +250,108 @@ fn crates_depend_only_downwards() {
     }
     assert!(checked >= 7, "found the workspace crates ({checked})");
 }
+
+/// The code of a Rust source line: without its `//` comment and with its string
+/// literals emptied, so words in messages and docs do not count as names.
+fn code_of(line: &str) -> String {
+    let mut code = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    in_string = false;
+                    code.push('"');
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                code.push('"');
+            }
+            '/' if chars.peek() == Some(&'/') => break,
+            _ => code.push(c),
+        }
+    }
+    code
+}
+
+/// Whether `code` uses `word` as a whole identifier (`Broker`, not `MetadataResponseBroker`).
+fn names_identifier(code: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// Every line of the `.rs` files under `dir` (relative to the workspace) that names
+/// one of `forbidden`, as "path:line: text".
+fn lines_naming(dir: &str, forbidden: &[&str]) -> (usize, Vec<String>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = 0;
+    let mut found = Vec::new();
+    let mut pending = vec![root.join(dir)];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("source directory reads") {
+                pending.push(entry.expect("directory entry").path());
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        files += 1;
+        let text = std::fs::read_to_string(&path).expect("source file reads");
+        for (i, line) in text.lines().enumerate() {
+            let code = code_of(line);
+            if forbidden.iter().any(|w| names_identifier(&code, w)) {
+                found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    (files, found)
+}
+
+/// DESIGN.md, "Inside the broker": a handler gets narrow services from its request
+/// context, never the whole broker.
+#[test]
+fn handlers_do_not_name_the_broker() {
+    let (files, found) = lines_naming("crates/broker/src/handlers", &["Broker"]);
+    assert!(files >= 50, "found the handlers ({files} files)");
+    assert!(
+        found.is_empty(),
+        "handlers must use the services of RequestContext, not Broker:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn identifier_scan_ignores_comments_strings_and_longer_names() {
+    assert!(names_identifier(&code_of("fn f(b: &Broker) {}"), "Broker"));
+    assert!(names_identifier(
+        &code_of("use crate::broker::Broker;"),
+        "Broker"
+    ));
+    assert!(!names_identifier(
+        &code_of("MetadataResponseBroker::default()"),
+        "Broker"
+    ));
+    assert!(!names_identifier(
+        &code_of("format!(\"Broker {x} \\\" Broker\")"),
+        "Broker"
+    ));
+    assert!(!names_identifier(
+        &code_of("let x = 1; // the Broker"),
+        "Broker"
+    ));
+}

@@ -300,17 +300,16 @@ pub async fn serve(
                 mute: Arc::clone(&mute),
                 time: Arc::clone(&request_time),
             });
-            let ctx = RequestContext {
-                broker: Arc::clone(&broker),
+            let ctx = RequestContext::new(
+                Arc::clone(&broker),
                 api_key,
-                version: header.request_api_version,
                 header,
-                client_host: client_host.clone(),
-                listener: Arc::clone(&listener),
-                principal: Arc::clone(&principal),
-                mute: Arc::clone(&mute),
-                request_time: Arc::clone(&request_time),
-            };
+                client_host.clone(),
+                Arc::clone(&listener),
+                Arc::clone(&principal),
+                Arc::clone(&mute),
+                Arc::clone(&request_time),
+            );
             let dispatched = if time_limited {
                 Timed::new(Box::pin(handlers::dispatch(ctx, body)), request_time).await
             } else {

@@ -62,6 +62,7 @@ pub mod request_settings;
 pub mod response_frame;
 pub mod sasl_session;
 pub mod server;
+pub mod services;
 #[cfg(test)]
 mod test_images;
 pub mod tls_acceptor;

@@ -1,6 +1,11 @@
 //! What a handler knows about the request it serves, and how it encodes its answer.
 
 use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::metrics::Metrics;
+use crate::services::{
+    Controller, FetchSessions, Groups, MetadataView, Partitions, Quotas, Transactions,
+};
 use bytes::{BufMut, Bytes, BytesMut};
 use moldau_protocol::kafka::messages::{ApiKey, RequestHeader, ResponseHeader};
 use moldau_protocol::kafka::protocol::Encodable;
@@ -26,7 +31,8 @@ pub struct CloseConnection(pub String);
 /// A decoded request header plus where it came from.
 #[derive(Clone)]
 pub struct RequestContext {
-    pub broker: Arc<Broker>,
+    /// Private: handlers reach the broker only through the services below.
+    broker: Arc<Broker>,
     pub api_key: ApiKey,
     pub version: i16,
     pub header: RequestHeader,
@@ -40,6 +46,79 @@ pub struct RequestContext {
     pub mute: Arc<crate::channel_mute::ChannelMute>,
     /// This request's handler time, for the request quota (KIP-124).
     pub request_time: Arc<crate::request_quota::RequestTime>,
+}
+
+/// The services a handler is given (see [`crate::services`]).
+impl RequestContext {
+    /// The context of one request on a connection (one argument per field).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        broker: Arc<Broker>,
+        api_key: ApiKey,
+        header: RequestHeader,
+        client_host: String,
+        listener: Arc<str>,
+        principal: Arc<moldau_security::KafkaPrincipal>,
+        mute: Arc<crate::channel_mute::ChannelMute>,
+        request_time: Arc<crate::request_quota::RequestTime>,
+    ) -> Self {
+        Self {
+            broker,
+            api_key,
+            version: header.request_api_version,
+            header,
+            client_host,
+            listener,
+            principal,
+            mute,
+            request_time,
+        }
+    }
+
+    /// Hosted partitions: append, read, leader checks, log directories.
+    pub fn partitions(&self) -> Partitions {
+        Partitions::new(Arc::clone(&self.broker))
+    }
+
+    /// The metadata image, this node's identity and the typed configuration.
+    pub fn metadata(&self) -> MetadataView {
+        MetadataView::new(Arc::clone(&self.broker))
+    }
+
+    /// The resolved broker configuration (fields, not string lookups, on hot paths).
+    pub fn config(&self) -> &BrokerConfig {
+        &self.broker.config
+    }
+
+    /// The group coordinator runtime.
+    pub fn groups(&self) -> Groups {
+        Groups::new(Arc::clone(&self.broker))
+    }
+
+    /// The transaction coordinator runtime and producer ids.
+    pub fn transactions(&self) -> Transactions {
+        Transactions::new(Arc::clone(&self.broker))
+    }
+
+    /// Incremental fetch sessions.
+    pub fn fetch_sessions(&self) -> FetchSessions {
+        FetchSessions::new(Arc::clone(&self.broker))
+    }
+
+    /// Metadata changes through the active controller.
+    pub fn controller(&self) -> Controller {
+        Controller::new(Arc::clone(&self.broker))
+    }
+
+    /// Client quotas.
+    pub fn quotas(&self) -> Quotas {
+        Quotas::new(Arc::clone(&self.broker))
+    }
+
+    /// Request, traffic and telemetry metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.broker.metrics
+    }
 }
 
 impl RequestContext {
@@ -75,12 +154,8 @@ impl RequestContext {
     /// time is counted when it is answered, without throttling it again.
     pub fn request_quota_throttle(&self) -> u64 {
         self.request_time.settle();
-        crate::request_quota::count(
-            &self.broker,
-            &self.principal.name,
-            &self.client_id(),
-            &self.request_time,
-        )
+        self.quotas()
+            .request_throttle(&self.principal.name, &self.client_id(), &self.request_time)
     }
 
     /// [`Self::ready`] for a response that carries `throttle_ms` (set in it by the

@@ -3,8 +3,8 @@
 //! connection). Without an authorizer (`authorizer.class.name` empty) everything is
 //! allowed, as in Kafka.
 
-use crate::broker::Broker;
 use crate::request::RequestContext;
+use crate::services::MetadataView;
 use moldau_metadata::MetadataImage;
 use moldau_protocol::acl::{AclOperation, AclResourceType};
 use moldau_security::{AclResource, Authorizer, KafkaPrincipal};
@@ -42,7 +42,7 @@ pub const CLUSTER_OPERATIONS: &[AclOperation] = &[
 /// Owned, so a deferred answer (a group response filtered later) can keep it.
 #[derive(Clone)]
 pub struct Access {
-    broker: Arc<Broker>,
+    metadata: MetadataView,
     image: Arc<MetadataImage>,
     principal: Arc<KafkaPrincipal>,
     host: Arc<str>,
@@ -52,8 +52,8 @@ impl RequestContext {
     /// The authorizer's view for this request, over the current image.
     pub fn access(&self) -> Access {
         Access {
-            broker: Arc::clone(&self.broker),
-            image: self.broker.metadata.image(),
+            metadata: self.metadata(),
+            image: self.metadata().image(),
             principal: Arc::clone(&self.principal),
             host: Arc::from(self.client_host.as_str()),
         }
@@ -62,7 +62,7 @@ impl RequestContext {
 
 impl Access {
     fn authorizer(&self) -> Option<&Authorizer> {
-        self.broker.config.authorizer.as_ref()
+        self.metadata.config().authorizer.as_ref()
     }
 
     /// Whether an authorizer is configured at all.

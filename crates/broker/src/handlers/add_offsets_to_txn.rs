@@ -31,7 +31,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     }
     // The markers go to the group's offsets partition: it must exist (a producer may
     // send offsets before any consumer looked the group up).
-    if let Err(e) = ctx.broker.ensure_offsets_topic().await {
+    if let Err(e) = ctx.controller().ensure_offsets_topic().await {
         tracing::warn!("creating __consumer_offsets: {e}");
         return ctx.ready(
             &AddOffsetsToTxnResponse::default()

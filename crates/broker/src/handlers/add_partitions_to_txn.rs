@@ -141,7 +141,7 @@ async fn add(
             return Ok(Box::pin(std::future::ready(Ok(errors))));
         }
     }
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let unknown = |(t, p): &TxnPartition| !super::txn::partition_exists(&image, t, *p);
     if request.partitions.iter().any(unknown) {
         let errors = request

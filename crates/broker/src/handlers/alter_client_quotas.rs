@@ -33,7 +33,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             Err(e) => Err((ResponseError::InvalidRequest.code(), e.to_string())),
             Ok(records) if request.validate_only || records.is_empty() => Ok(()),
             Ok(records) => ctx
-                .broker
+                .controller()
                 .commit(&records)
                 .await
                 .map(|_| ())

@@ -9,7 +9,6 @@ use moldau_protocol::ResponseError;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterConfigsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
     let access = ctx.access();
     let mut responses = Vec::new();
     for resource in request.resources {
@@ -29,19 +28,19 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             (Some(e), _) => Err(e),
             (None, RESOURCE_TOPIC) => {
                 // Overrides not named are removed: the request is the new full set.
-                if let Some(t) = broker.metadata.image().topic(&name) {
+                if let Some(t) = ctx.metadata().image().topic(&name) {
                     for k in t.configs.keys() {
                         if !changes.iter().any(|(n, _)| n == k) {
                             changes.push((k.clone(), None));
                         }
                     }
                 }
-                broker
+                ctx.controller()
                     .alter_topic_configs(&name, &changes, request.validate_only)
                     .await
             }
             (None, RESOURCE_BROKER) => {
-                broker
+                ctx.controller()
                     .alter_broker_configs(&changes, request.validate_only)
                     .await
             }

@@ -29,7 +29,8 @@ fn error_of(e: &MoveError) -> ResponseError {
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterReplicaLogDirsRequest = super::decode(&ctx, body)?;
-    let logs = &ctx.broker.logs;
+    let hosted = ctx.partitions();
+    let logs = hosted.logs();
     let alterable = ctx.access().cluster(AclOperation::Alter);
     let mut results: BTreeMap<String, Vec<AlterReplicaLogDirPartitionResult>> = BTreeMap::new();
     for dir in &request.dirs {

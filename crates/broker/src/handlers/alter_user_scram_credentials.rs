@@ -26,7 +26,7 @@ fn mechanism(code: i8) -> Result<ScramMechanism, Refusal> {
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: AlterUserScramCredentialsRequest = super::decode(&ctx, body)?;
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     // Each user's records, or why the user's changes are refused; in request order.
     let mut users: BTreeMap<String, Result<Vec<MetadataRecord>, Refusal>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -134,7 +134,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         let outcome = match users.remove(&name) {
             _ if !allowed => Err((denied, denied.to_string())),
             Some(Ok(records)) if !records.is_empty() => ctx
-                .broker
+                .controller()
                 .commit(&records)
                 .await
                 .map(|_| ())

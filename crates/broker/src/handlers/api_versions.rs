@@ -71,7 +71,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .with_error_code(0)
         .with_api_keys(table());
     if ctx.version >= FEATURES_VERSION {
-        response = with_features(response, &ctx.broker.metadata.image(), ctx.version);
+        response = with_features(response, &ctx.metadata().image(), ctx.version);
     }
     // Kafka counts ApiVersions against the request quota like any request; its
     // throttle field follows the table, so it is set here rather than patched in.

@@ -60,7 +60,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             .collect();
         return ctx.ready(&CreateAclsResponse::default().with_results(results));
     }
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let mut outcomes: Vec<Result<(), Refusal>> = Vec::with_capacity(request.creations.len());
     let mut records: Vec<MetadataRecord> = Vec::new();
     for c in &request.creations {
@@ -79,7 +79,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         }
     }
     if !records.is_empty() {
-        if let Err(e) = ctx.broker.commit(&records).await {
+        if let Err(e) = ctx.controller().commit(&records).await {
             tracing::warn!("CreateAcls commit failed: {e}");
             for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
                 *outcome = Err((e.response_error(), e.to_string()));

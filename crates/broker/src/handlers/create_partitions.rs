@@ -34,14 +34,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             continue;
         }
         let before = ctx
-            .broker
-            .metadata
+            .metadata()
             .image()
             .topic(&name)
             .map_or(0, |topic| topic.partitions.len() as i64);
         results.push(
             match ctx
-                .broker
+                .controller()
                 .create_partitions(&name, t.count, request.validate_only)
                 .await
             {

@@ -22,7 +22,6 @@ const STRICT_QUOTA_VERSION_MIN: i16 = 6;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: CreateTopicsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &request.topics {
         *seen.entry(t.name.0.to_string()).or_default() += 1;
@@ -98,11 +97,16 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             configs,
             assignments,
         };
-        match broker.create_topic(&new_topic, request.validate_only).await {
+        match ctx
+            .controller()
+            .create_topic(&new_topic, request.validate_only)
+            .await
+        {
             Ok((id, partitions, replication)) => {
                 mutation_quota::record(&ctx, i64::from(partitions), request.validate_only);
-                let image = broker.metadata.image();
-                let described = broker
+                let image = ctx.metadata().image();
+                let described = ctx
+                    .metadata()
                     .topic_configs(&image, &name)
                     .into_iter()
                     .map(|c| {

@@ -57,7 +57,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             .collect();
         return ctx.ready(&DeleteAclsResponse::default().with_filter_results(results));
     }
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let mut taken: BTreeSet<[u8; 16]> = BTreeSet::new();
     // Per filter: the ACLs it removes, or why it is refused.
     let mut selected: Vec<Result<Vec<&AclRecord>, String>> = Vec::new();
@@ -77,7 +77,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     let committed = if records.is_empty() {
         Ok(())
     } else {
-        ctx.broker.commit(&records).await.map(|_| ())
+        ctx.controller().commit(&records).await.map(|_| ())
     };
     let results = selected
         .into_iter()

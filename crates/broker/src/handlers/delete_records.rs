@@ -10,8 +10,8 @@ use moldau_protocol::ResponseError;
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DeleteRecordsRequest = super::decode(&ctx, body)?;
-    let image = ctx.broker.metadata.image();
-    let node_id = ctx.broker.node_id;
+    let image = ctx.metadata().image();
+    let node_id = ctx.metadata().node_id();
     let access = ctx.access();
     let mut topics = Vec::new();
     for t in request.topics {
@@ -41,11 +41,11 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 );
                 continue;
             }
-            let Some(partition) = ctx.broker.replicas.get_by_name(&name, p.partition_index) else {
+            let Some(partition) = ctx.partitions().get_by_name(&name, p.partition_index) else {
                 // Led here but not hosted (yet, or its log is offline).
                 let offline = ctx
-                    .broker
-                    .logs
+                    .partitions()
+                    .logs()
                     .offline_reason(&moldau_log::TopicPartition::new(&name, p.partition_index))
                     .is_some();
                 let error = if offline {

@@ -17,7 +17,6 @@ const STRICT_QUOTA_VERSION_MIN: i16 = 5;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DeleteTopicsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
     // (name if given, id if given)
     let wanted: Vec<(Option<String>, uuid::Uuid)> = if ctx.version >= 6 {
         request
@@ -35,7 +34,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     let access = ctx.access();
     let mut responses = Vec::new();
     for (name, id) in wanted {
-        let image = broker.metadata.image();
+        let image = ctx.metadata().image();
         let resolved = match &name {
             Some(n) => Some(n.clone()),
             None => image
@@ -64,7 +63,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 let partitions = image
                     .topic(&n)
                     .map_or(0, |topic| topic.partitions.len() as i64);
-                let deleted = broker.delete_topic(&n).await;
+                let deleted = ctx.controller().delete_topic(&n).await;
                 if deleted.is_ok() {
                     mutation_quota::record(&ctx, partitions, false);
                 }

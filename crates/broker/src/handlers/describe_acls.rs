@@ -38,7 +38,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         Ok(f) => f,
         Err(why) => return ctx.ready(&refused(ResponseError::InvalidRequest, why)),
     };
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let resources = described(image.acls().iter().filter(|a| filter.matches(a)));
     ctx.ready(
         &DescribeAclsResponse::default()

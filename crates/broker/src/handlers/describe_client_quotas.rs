@@ -46,7 +46,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             )
         }
     };
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let entries = image
         .client_quotas()
         .iter()

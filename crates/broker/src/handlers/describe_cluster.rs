@@ -36,14 +36,13 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         }
         return ctx.ready(&response);
     }
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     let include_fenced =
         ctx.version >= FENCED_BROKERS_VERSION_MIN && request.include_fenced_brokers;
     let brokers = listed_brokers(&image, include_fenced)
         .into_iter()
         .map(|b| {
-            let (host, port) = broker.address_on(b, &ctx.listener);
+            let (host, port) = ctx.metadata().address_on(b, &ctx.listener);
             DescribeClusterBroker::default()
                 .with_broker_id(BrokerId(b.id))
                 .with_host(super::str_bytes(&host))
@@ -54,8 +53,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
         .collect();
     let mut response = DescribeClusterResponse::default()
         .with_error_code(0)
-        .with_cluster_id(super::str_bytes(&broker.cluster_id))
-        .with_controller_id(BrokerId(broker.controller_for_clients(&image)))
+        .with_cluster_id(super::str_bytes(ctx.metadata().cluster_id()))
+        .with_controller_id(BrokerId(ctx.metadata().controller_for_clients(&image)))
         .with_brokers(brokers);
     if request.include_cluster_authorized_operations {
         response = response.with_cluster_authorized_operations(

@@ -36,8 +36,7 @@ fn entry(
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeConfigsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     let access = ctx.access();
     let mut results = Vec::new();
     for resource in request.resources {
@@ -75,7 +74,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     );
                     continue;
                 }
-                let configs = broker
+                let configs = ctx
+                    .metadata()
                     .topic_configs(&image, &name)
                     .into_iter()
                     .filter(|c| wanted(c.name))
@@ -92,7 +92,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                             }
                             if let Some(def) = topic_config_def(c.name) {
                                 let (v, s) = resolve_broker_value(
-                                    &broker.config,
+                                    ctx.config(),
                                     image.broker_configs(None),
                                     def.synonym,
                                 );
@@ -110,7 +110,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 result.with_error_code(0).with_configs(configs)
             }
             RESOURCE_BROKER => {
-                if !name.is_empty() && name != broker.node_id.to_string() {
+                if !name.is_empty() && name != ctx.metadata().node_id().to_string() {
                     results.push(
                         result
                             .with_error_code(ResponseError::InvalidRequest.code())
@@ -124,11 +124,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     .iter()
                     .filter(|d| wanted(d.name))
                     .map(|d| {
-                        let (v, s) = resolve_broker_value(
-                            &broker.config,
-                            image.broker_configs(None),
-                            d.name,
-                        );
+                        let (v, s) =
+                            resolve_broker_value(ctx.config(), image.broker_configs(None), d.name);
                         entry(d.name, v, s, d.kind.config_type(), Vec::new())
                     })
                     .collect();

@@ -38,8 +38,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .collect()
     });
     let described = ctx
-        .broker
-        .logs
+        .partitions()
+        .logs()
         .describe(|tp| wanted.as_ref().is_none_or(|w| w.contains(tp)));
     let results = described.into_iter().map(dir_result).collect();
     ctx.ready(

@@ -63,15 +63,15 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
 
 fn describe_partition(ctx: &RequestContext, topic: &str, index: i32) -> PartitionResponse {
     let response = PartitionResponse::default().with_partition_index(index);
-    let broker = &ctx.broker;
-    let Some(partition) = broker.replicas.get_by_name(topic, index) else {
-        let known = broker
-            .metadata
+    let Some(partition) = ctx.partitions().get_by_name(topic, index) else {
+        let known = ctx
+            .metadata()
             .image()
             .topic(topic)
             .is_some_and(|t| t.partitions.contains_key(&index));
-        let offline = broker
-            .logs
+        let offline = ctx
+            .partitions()
+            .logs()
             .offline_reason(&TopicPartition::new(topic, index))
             .is_some();
         let error = match (known, offline) {

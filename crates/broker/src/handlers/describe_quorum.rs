@@ -99,8 +99,8 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             .with_error_code(ResponseError::UnknownTopicOrPartition.code());
         return ctx.ready(&response);
     }
-    let view = ctx.broker.quorum_view();
-    let partition = partition_answer(&view, ctx.broker.node_id, crate::clock::now_ms());
+    let view = ctx.metadata().quorum_view();
+    let partition = partition_answer(&view, ctx.metadata().node_id(), crate::clock::now_ms());
     let topic = TopicData::default()
         .with_topic_name(TopicName(super::str_bytes(METADATA_LOG_TOPIC)))
         .with_partitions(vec![partition]);

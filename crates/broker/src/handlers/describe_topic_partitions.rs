@@ -54,7 +54,7 @@ fn cursor(topic: &str, partition: i32) -> Option<Cursor> {
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: DescribeTopicPartitionsRequest = super::decode(&ctx, body)?;
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let access = ctx.access();
     let all = request.topics.is_empty();
     let (cursor_topic, cursor_partition) =

@@ -26,7 +26,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             request.transactional_ids.len()
         )));
     }
-    let Some(service) = ctx.broker.txns.get().cloned() else {
+    let Some(service) = ctx.transactions().service() else {
         return Err(CloseConnection(
             "transaction coordinator not running".into(),
         ));

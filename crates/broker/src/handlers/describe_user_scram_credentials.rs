@@ -25,7 +25,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                 .with_error_message(Some(super::str_bytes(&e.to_string()))),
         );
     }
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let mut by_user: BTreeMap<&str, Vec<CredentialInfo>> = BTreeMap::new();
     for c in image.scram_credentials() {
         by_user.entry(c.name.as_str()).or_default().push(

@@ -27,16 +27,14 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     } else {
         match election_request(&request, ctx.version) {
             Err(e) => refused(&request, &e),
-            Ok((kind, targets)) => {
-                match ctx.broker.controller.elect_leaders(kind, &targets).await {
-                    Ok(Ok(outcomes)) => elect_leaders_response(&outcomes),
-                    Ok(Err(e)) => refused(&request, &e),
-                    Err(e) => refused(
-                        &request,
-                        &ControllerError::new(e.response_error(), e.to_string()),
-                    ),
-                }
-            }
+            Ok((kind, targets)) => match ctx.controller().elect_leaders(kind, &targets).await {
+                Ok(Ok(outcomes)) => elect_leaders_response(&outcomes),
+                Ok(Err(e)) => refused(&request, &e),
+                Err(e) => refused(
+                    &request,
+                    &ControllerError::new(e.response_error(), e.to_string()),
+                ),
+            },
         }
     };
     let response = if ctx.version < ERROR_CODE_VERSION {

@@ -32,7 +32,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     // because the coordinator does no I/O.
     let transaction_version_2 = ctx.version >= 5;
     let fresh_producer_id = if transaction_version_2 && producer_epoch >= EPOCH_EXHAUSTED {
-        match ctx.broker.producer_ids.next_id(&ctx.broker).await {
+        match ctx.transactions().next_producer_id().await {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!("claiming a producer id block failed: {e}");

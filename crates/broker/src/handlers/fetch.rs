@@ -3,7 +3,6 @@
 //! is returned), long-polling until `min_bytes` arrive or `max_wait_ms` passes, with
 //! incremental fetch sessions.
 
-use crate::broker::Broker;
 use crate::client_quota_manager::QuotaKind;
 use crate::fetch_response_encoder::{
     AbortedTransaction, FetchPartitionHeader, FetchRecords, FetchResponseEncoder,
@@ -13,6 +12,7 @@ use crate::fetch_session::{
 };
 use crate::leadership::CurrentLeader;
 use crate::request::{CloseConnection, Deferred, FileRegion, RequestContext, ResponseFrame};
+use crate::services::{MetadataView, Partitions};
 use bytes::Bytes;
 use moldau_log::{LogError, RegionRead};
 use moldau_metadata::{MetadataImage, TopicId};
@@ -162,7 +162,7 @@ impl ReplicaFetch {
 /// reads up to the log end (it must copy what is not committed yet); a consumer
 /// up to the high watermark.
 fn read_partition(
-    broker: &Broker,
+    hosted: &Partitions,
     image: &MetadataImage,
     p: &SessionPartition,
     budget: usize,
@@ -176,7 +176,7 @@ fn read_partition(
     // Only the leader serves reads; others name it (KIP-951).
     let leadership = crate::leadership::check_leader(
         image,
-        broker.node_id,
+        hosted.node_id(),
         &p.topic,
         p.partition,
         p.current_leader_epoch,
@@ -187,9 +187,9 @@ fn read_partition(
             ..error_read(not_served.error)
         };
     }
-    let Some(partition) = broker.replicas.get_by_name(&p.topic, p.partition) else {
-        let offline = broker
-            .logs
+    let Some(partition) = hosted.get_by_name(&p.topic, p.partition) else {
+        let offline = hosted
+            .logs()
             .offline_reason(&moldau_log::TopicPartition::new(&p.topic, p.partition))
             .is_some();
         // Led here by the image but not hosted yet: the publisher is on its way.
@@ -281,7 +281,7 @@ fn read_partition(
 /// partition led here: the high watermark may move, and the ISR bookkeeping learns
 /// when it was last caught up.
 fn record_replica_progress(
-    broker: &Broker,
+    hosted: &Partitions,
     image: &MetadataImage,
     replica_id: i32,
     partitions: &[SessionPartition],
@@ -290,7 +290,7 @@ fn record_replica_progress(
     for p in partitions {
         let led_here = crate::leadership::check_leader(
             image,
-            broker.node_id,
+            hosted.node_id(),
             &p.topic,
             p.partition,
             p.current_leader_epoch,
@@ -299,7 +299,7 @@ fn record_replica_progress(
         if !led_here {
             continue;
         }
-        if let Some(partition) = broker.replicas.get_by_name(&p.topic, p.partition) {
+        if let Some(partition) = hosted.get_by_name(&p.topic, p.partition) {
             partition.record_follower_fetch(replica_id, p.fetch_offset, now_ms);
         }
     }
@@ -308,7 +308,8 @@ fn record_replica_progress(
 /// Reads every partition in order within `max_bytes`; the first partition with data
 /// may exceed the budget by one batch, as in Kafka, so progress is always possible.
 fn read_all(
-    broker: &Broker,
+    metadata: &MetadataView,
+    hosted: &Partitions,
     partitions: &[SessionPartition],
     max_bytes: usize,
     read_committed: bool,
@@ -316,7 +317,7 @@ fn read_all(
     readable: &dyn Fn(&str) -> bool,
 ) -> (Vec<PartitionRead>, usize, bool) {
     // The image of this pass: a long poll notices leadership moving away.
-    let image = broker.metadata.image();
+    let image = metadata.image();
     let mut reads = Vec::with_capacity(partitions.len());
     let mut total = 0usize;
     let mut any_error = false;
@@ -328,7 +329,7 @@ fn read_all(
         }
         let budget = max_bytes.saturating_sub(total);
         let read = read_partition(
-            broker,
+            hosted,
             &image,
             p,
             budget,
@@ -373,8 +374,8 @@ async fn fetch(
     ctx: RequestContext,
     request: FetchRequest,
 ) -> Result<ResponseFrame, CloseConnection> {
-    let broker = std::sync::Arc::clone(&ctx.broker);
-    let image = broker.metadata.image();
+    let (metadata, hosted) = (ctx.metadata(), ctx.partitions());
+    let image = metadata.image();
     let now = crate::clock::now_ms();
     let requested = requested_partitions(&ctx, &image, &request);
     // A replica needs CLUSTER_ACTION (else every partition is refused, as in Kafka), a
@@ -391,9 +392,9 @@ async fn fetch(
             && (is_replica || access.topic(moldau_protocol::acl::AclOperation::Read, topic))
     };
     if let Some(replica) = &replica {
-        record_replica_progress(&broker, &image, replica.replica_id, &requested, now);
+        record_replica_progress(&hosted, &image, replica.replica_id, &requested, now);
     }
-    let sessions = &broker.fetch_sessions;
+    let sessions = ctx.fetch_sessions();
 
     let mode = match (request.session_id, request.session_epoch) {
         (0, FINAL_EPOCH) => Mode::Sessionless,
@@ -444,7 +445,7 @@ async fn fetch(
     };
 
     // The broker's fetch.max.bytes caps what a client may ask for, as in Kafka.
-    let broker_max_bytes = broker.config.settings.fetch_max_bytes.max(0);
+    let broker_max_bytes = ctx.config().settings.fetch_max_bytes.max(0);
     let max_bytes = request.max_bytes.clamp(0, broker_max_bytes) as usize;
     let min_bytes = request.min_bytes.max(0) as usize;
     let wait_ms = request.max_wait_ms.clamp(0, FETCH_WAIT_MS_MAX) as u64;
@@ -452,15 +453,16 @@ async fn fetch(
     let read_committed = request.isolation_level == READ_COMMITTED;
     // A replica waits for appends, a consumer for the high watermark.
     let wakes = match &replica {
-        Some(_) => &broker.replicas.replica_data,
-        None => &broker.replicas.data_arrived,
+        Some(_) => &hosted.replica_data,
+        None => &hosted.data_arrived,
     };
     let reads = loop {
         let notified = wakes.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (reads, total, any_error) = read_all(
-            &broker,
+            &metadata,
+            &hosted,
             &partitions,
             max_bytes,
             read_committed,
@@ -483,7 +485,8 @@ async fn fetch(
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             break read_all(
-                &broker,
+                &metadata,
+                &hosted,
                 &partitions,
                 max_bytes,
                 read_committed,
@@ -504,7 +507,8 @@ async fn fetch(
         let response_bytes: u64 = reads.iter().map(|r| r.records_bytes() as u64).sum();
         let (user, client_id) = (&ctx.principal.name, ctx.client_id());
         let now_ms = ctx.now_ms();
-        let quotas = &broker.client_quotas;
+        let quotas = ctx.quotas();
+        let quotas = quotas.clients();
         let bytes_throttle_ms = quotas.record(
             &image,
             QuotaKind::Fetch,
@@ -537,8 +541,7 @@ async fn fetch(
         // none of a follower's replication fetches.
         if let Some(r) = region.as_ref().filter(|_| replica.is_none()) {
             let delivered = (r.first_offset + r.offset_span) - r.first_offset.max(p.fetch_offset);
-            broker
-                .metrics
+            ctx.metrics()
                 .record_fetched(&p.topic, r.len, delivered.max(0) as u64);
         }
         let changed = read.error != 0
@@ -596,13 +599,13 @@ async fn fetch(
     let now = crate::clock::now_ms().max(now);
     let session_id = match mode {
         Mode::Sessionless => 0,
-        Mode::NewSession => broker.fetch_sessions.create(partitions, now),
+        Mode::NewSession => sessions.create(partitions, now),
         Mode::Incremental(mut session) => {
             session.partitions = partitions;
             session.next_epoch = session.next_epoch.wrapping_add(1).max(1);
             session.last_used_ms = now;
             let id = session.id;
-            broker.fetch_sessions.store(session);
+            sessions.store(session);
             id
         }
     };
@@ -620,7 +623,7 @@ async fn fetch(
             encoder.partition(header, records)?;
         }
     }
-    let image = broker.metadata.image();
+    let image = metadata.image();
     let node_endpoints = super::node_endpoints::of(&ctx, &image, &leaders_named);
     let frame = encoder.finish(&node_endpoints)?;
     Ok(Some(frame))
@@ -643,7 +646,7 @@ async fn throttled(
             session.next_epoch = session.next_epoch.wrapping_add(1).max(1);
             session.last_used_ms = crate::clock::now_ms();
             let id = session.id;
-            ctx.broker.fetch_sessions.store(session);
+            ctx.fetch_sessions().store(session);
             id
         }
     };

@@ -3,7 +3,6 @@
 //! `__transaction_state` partition; each topic is created on first use. Needs
 //! DESCRIBE on the group or transactional id.
 
-use crate::broker::Broker;
 use crate::controller::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
@@ -17,7 +16,7 @@ const KEY_TYPE_TRANSACTION: i8 = 1;
 
 /// (node id, host, port) of the coordinator for one key.
 fn locate(
-    broker: &Broker,
+    ctx: &RequestContext,
     listener: &str,
     key: &str,
     key_type: i8,
@@ -32,7 +31,7 @@ fn locate(
     if !topic_ready {
         return Err(ResponseError::CoordinatorNotAvailable);
     }
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     let Some(topic) = image.topic(topic_name) else {
         return Err(ResponseError::CoordinatorNotAvailable);
     };
@@ -44,26 +43,30 @@ fn locate(
     else {
         return Err(ResponseError::CoordinatorNotAvailable);
     };
-    if leader.id == broker.node_id {
+    if leader.id == ctx.metadata().node_id() {
         // Right after the topic is created its partitions exist in the metadata before
         // this node hosts them; until then the group cannot be served, and a client
         // sent here would get NOT_COORDINATOR and back off for seconds.
-        if broker.replicas.get_by_name(topic_name, partition).is_none() {
+        if ctx
+            .partitions()
+            .get_by_name(topic_name, partition)
+            .is_none()
+        {
             return Err(ResponseError::CoordinatorNotAvailable);
         }
     }
-    let (host, port) = broker.address_on(leader, listener);
+    let (host, port) = ctx.metadata().address_on(leader, listener);
     Ok((leader.id, host, port))
 }
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: FindCoordinatorRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
+    let controller = ctx.controller();
     let created = match request.key_type {
-        KEY_TYPE_GROUP => Some((OFFSETS_TOPIC, broker.ensure_offsets_topic().await)),
+        KEY_TYPE_GROUP => Some((OFFSETS_TOPIC, controller.ensure_offsets_topic().await)),
         KEY_TYPE_TRANSACTION => Some((
             TRANSACTION_STATE_TOPIC,
-            broker.ensure_transaction_state_topic().await,
+            controller.ensure_transaction_state_topic().await,
         )),
         _ => None,
     };
@@ -85,7 +88,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             KEY_TYPE_TRANSACTION if !access.transactional_id(Describe, key) => {
                 Err(ResponseError::TransactionalIdAuthorizationFailed)
             }
-            _ => locate(broker, &ctx.listener, key, request.key_type, topic_ready),
+            _ => locate(&ctx, &ctx.listener, key, request.key_type, topic_ready),
         }
     };
     let response = if ctx.version >= 4 {

@@ -40,7 +40,7 @@ where
             return ctx.ready(&picked(pick(response))?);
         }
     }
-    let Some(service) = ctx.broker.groups.get().cloned() else {
+    let Some(service) = ctx.groups().service() else {
         return Err(CloseConnection("group coordinator not running".into()));
     };
     let group_ctx = GroupContext {

@@ -36,7 +36,6 @@ fn list_op(current: Option<&str>, item: &str, append: bool) -> String {
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: IncrementalAlterConfigsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
     let access = ctx.access();
     let mut responses = Vec::new();
     for resource in request.resources {
@@ -47,14 +46,15 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             resource.resource_type,
             &name,
         );
-        let image = broker.metadata.image();
+        let image = ctx.metadata().image();
         let current = |key: &str| -> Option<String> {
             match resource.resource_type {
-                RESOURCE_TOPIC => {
-                    crate::topic_config::resolved_value(&broker.topic_configs(&image, &name), key)
-                        .map(str::to_string)
-                }
-                _ => Some(broker.config.string(key)),
+                RESOURCE_TOPIC => crate::topic_config::resolved_value(
+                    &ctx.metadata().topic_configs(&image, &name),
+                    key,
+                )
+                .map(str::to_string),
+                _ => Some(ctx.config().string(key)),
             }
         };
         let mut changes = Vec::new();
@@ -80,12 +80,12 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             (Some(e), _, _) => Err(e),
             (None, Some(msg), _) => Err(BrokerError::api(ResponseError::InvalidRequest, msg)),
             (None, None, RESOURCE_TOPIC) => {
-                broker
+                ctx.controller()
                     .alter_topic_configs(&name, &changes, request.validate_only)
                     .await
             }
             (None, None, RESOURCE_BROKER) => {
-                broker
+                ctx.controller()
                     .alter_broker_configs(&changes, request.validate_only)
                     .await
             }

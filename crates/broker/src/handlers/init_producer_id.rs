@@ -31,7 +31,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     // A transactional producer takes a new id only when its id is new or its epoch is
     // exhausted; one is claimed up front either way so that the coordinator, which
     // does no I/O, can hand it out.
-    let fresh = match ctx.broker.producer_ids.next_id(&ctx.broker).await {
+    let fresh = match ctx.transactions().next_producer_id().await {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!("claiming a producer id block failed: {e}");

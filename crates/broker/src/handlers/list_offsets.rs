@@ -31,8 +31,7 @@ fn error(index: i32, e: ResponseError) -> ListOffsetsPartitionResponse {
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: ListOffsetsRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     let read_committed = request.isolation_level == READ_COMMITTED;
     let access = ctx.access();
     let mut topics = Vec::new();
@@ -49,7 +48,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
             // Only the leader answers, at the image's leader epoch.
             let leadership = crate::leadership::check_leader(
                 &image,
-                broker.node_id,
+                ctx.metadata().node_id(),
                 &name,
                 index,
                 p.current_leader_epoch,
@@ -61,9 +60,10 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
                     continue;
                 }
             };
-            let Some(partition) = broker.replicas.get_by_name(&name, index) else {
-                let offline = broker
-                    .logs
+            let Some(partition) = ctx.partitions().get_by_name(&name, index) else {
+                let offline = ctx
+                    .partitions()
+                    .logs()
                     .offline_reason(&moldau_log::TopicPartition::new(&name, index))
                     .is_some();
                 // Led here but not hosted yet: the publisher is on its way.

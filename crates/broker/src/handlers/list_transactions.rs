@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: ListTransactionsRequest = super::decode(&ctx, body)?;
-    let Some(service) = ctx.broker.txns.get().cloned() else {
+    let Some(service) = ctx.transactions().service() else {
         return Err(CloseConnection(
             "transaction coordinator not running".into(),
         ));

@@ -30,14 +30,14 @@ pub(crate) fn topic_response(
         .values()
         .map(|p| {
             let tp = moldau_log::TopicPartition::new(&topic.name, p.partition);
-            let local = if ctx.broker.replicas.get(&tp).is_some() {
+            let local = if ctx.partitions().get(&tp).is_some() {
                 LocalReplica::Hosted
-            } else if ctx.broker.logs.offline_reason(&tp).is_some() {
+            } else if ctx.partitions().logs().offline_reason(&tp).is_some() {
                 LocalReplica::Offline
             } else {
                 LocalReplica::Pending
             };
-            partition_metadata(image, p, ctx.broker.node_id, local)
+            partition_metadata(image, p, ctx.metadata().node_id(), local)
         })
         .collect();
     MetadataResponseTopic::default()
@@ -57,19 +57,18 @@ fn topic_error(name: Option<&str>, id: uuid::Uuid, error: ResponseError) -> Meta
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: MetadataRequest = super::decode(&ctx, body)?;
-    let broker = &ctx.broker;
     // v0 asks for every topic with an empty list; v1+ with a null one.
     let all_topics = match &request.topics {
         None => true,
         Some(t) => t.is_empty() && ctx.version == 0,
     };
     let allow_auto_create = (ctx.version < 4 || request.allow_auto_topic_creation)
-        && broker.config.settings.auto_create_topics_enable;
+        && ctx.config().settings.auto_create_topics_enable;
 
     let access = ctx.access();
     let mut topics = Vec::new();
     if all_topics {
-        let image = broker.metadata.image();
+        let image = ctx.metadata().image();
         topics.extend(
             image
                 .topics()
@@ -79,7 +78,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         );
     } else {
         for requested in request.topics.unwrap_or_default() {
-            let image = broker.metadata.image();
+            let image = ctx.metadata().image();
             let name = requested.name.as_ref().map(|n| n.0.to_string());
             let Some(name) = name else {
                 // Lookup by topic id (v10+).
@@ -146,9 +145,9 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 ));
                 continue;
             }
-            match broker.auto_create_topic(&name).await {
+            match ctx.controller().auto_create_topic(&name).await {
                 Ok(()) => {
-                    let image = broker.metadata.image();
+                    let image = ctx.metadata().image();
                     match image.topic(&name) {
                         Some(t) => topics.push(topic_response(&image, t, &ctx)),
                         None => topics.push(topic_error(
@@ -178,13 +177,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             }
         }
     }
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     // Clients are given only brokers that serve: registered and not fenced.
     let brokers = image
         .brokers()
         .filter(|b| !b.fenced)
         .map(|b| {
-            let (host, port) = broker.address_on(b, &ctx.listener);
+            let (host, port) = ctx.metadata().address_on(b, &ctx.listener);
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(b.id))
                 .with_host(super::str_bytes(&host))
@@ -194,8 +193,8 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         .collect();
     let response = MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id(Some(super::str_bytes(&broker.cluster_id)))
-        .with_controller_id(BrokerId(broker.controller_for_clients(&image)))
+        .with_cluster_id(Some(super::str_bytes(ctx.metadata().cluster_id())))
+        .with_controller_id(BrokerId(ctx.metadata().controller_for_clients(&image)))
         .with_topics(topics);
     let response =
         if (8..=10).contains(&ctx.version) && request.include_cluster_authorized_operations {

@@ -14,9 +14,9 @@ pub fn admits(ctx: &RequestContext, strict_from: i16, validate_only: bool) -> bo
     if validate_only || ctx.version < strict_from {
         return true;
     }
-    let image = ctx.broker.metadata.image();
-    ctx.broker
-        .controller_mutations
+    let image = ctx.metadata().image();
+    ctx.quotas()
+        .controller_mutations()
         .check(&image, &ctx.principal.name, &ctx.client_id(), ctx.now_ms())
         .is_ok()
 }
@@ -26,8 +26,8 @@ pub fn record(ctx: &RequestContext, partitions: i64, validate_only: bool) {
     if validate_only || partitions <= 0 {
         return;
     }
-    let image = ctx.broker.metadata.image();
-    ctx.broker.controller_mutations.record(
+    let image = ctx.metadata().image();
+    ctx.quotas().controller_mutations().record(
         &image,
         &ctx.principal.name,
         &ctx.client_id(),
@@ -38,8 +38,8 @@ pub fn record(ctx: &RequestContext, partitions: i64, validate_only: bool) {
 
 /// The throttle the response reports, in ms.
 pub fn throttle_ms(ctx: &RequestContext) -> u64 {
-    let image = ctx.broker.metadata.image();
-    ctx.broker.controller_mutations.throttle_ms(
+    let image = ctx.metadata().image();
+    ctx.quotas().controller_mutations().throttle_ms(
         &image,
         &ctx.principal.name,
         &ctx.client_id(),

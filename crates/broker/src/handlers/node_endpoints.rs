@@ -11,7 +11,7 @@ pub fn of(ctx: &RequestContext, image: &MetadataImage, ids: &BTreeSet<i32>) -> V
     ids.iter()
         .filter_map(|id| image.broker(*id))
         .map(|b| {
-            let (host, port) = ctx.broker.address_on(b, &ctx.listener);
+            let (host, port) = ctx.metadata().address_on(b, &ctx.listener);
             LeaderEndpoint {
                 node_id: b.id,
                 host,

@@ -17,7 +17,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     let request: OffsetCommitRequest = super::decode(&ctx, body)?;
     let access = ctx.access();
     let (request, unknown) =
-        without_unknown_partitions(request, &ctx.broker.metadata.image(), |topic| {
+        without_unknown_partitions(request, &ctx.metadata().image(), |topic| {
             access.topic(moldau_protocol::acl::AclOperation::Read, topic)
         });
     if request.topics.is_empty() && !unknown.is_empty() {

@@ -78,16 +78,21 @@ fn end_offset(
     current_leader_epoch: i32,
     leader_epoch: i32,
 ) -> EpochEndOffset {
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
-    let leadership =
-        crate::leadership::check_leader(&image, broker.node_id, topic, index, current_leader_epoch);
+    let image = ctx.metadata().image();
+    let leadership = crate::leadership::check_leader(
+        &image,
+        ctx.metadata().node_id(),
+        topic,
+        index,
+        current_leader_epoch,
+    );
     if let Err(not_served) = leadership {
         return answer(index, not_served.error);
     }
-    let Some(partition) = broker.replicas.get_by_name(topic, index) else {
-        let offline = broker
-            .logs
+    let Some(partition) = ctx.partitions().get_by_name(topic, index) else {
+        let offline = ctx
+            .partitions()
+            .logs()
             .offline_reason(&moldau_log::TopicPartition::new(topic, index))
             .is_some();
         // Led here but not hosted yet: the publisher is on its way.

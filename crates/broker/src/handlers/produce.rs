@@ -93,7 +93,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     // coordinator adds the partition before the batch is appended.
     Ok(Box::pin(async move {
         let deadline = txn_partition_adder::add_deadline(request.timeout_ms);
-        let refused = txn_partition_adder::add_partitions(&ctx.broker, add, deadline).await;
+        let refused = ctx.transactions().add_partitions(add, deadline).await;
         append_all(ctx, request, refused)?.await
     }))
 }
@@ -111,7 +111,7 @@ fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<Implic
     if !access.transactional_id(AclOperation::Write, transactional_id.as_str()) {
         return None;
     }
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let mut add: Option<ImplicitAdd> = None;
     for topic in &request.topic_data {
         let Some(name) =
@@ -126,7 +126,7 @@ fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<Implic
             if !view.is_transactional() || view.producer_id() < 0 {
                 continue;
             }
-            let Some(partition) = ctx.broker.replicas.get_by_name(&name, pd.index) else {
+            let Some(partition) = ctx.partitions().get_by_name(&name, pd.index) else {
                 continue;
             };
             let (producer_id, producer_epoch) = (view.producer_id(), view.producer_epoch());
@@ -177,8 +177,7 @@ fn append_all(
 ) -> Result<Deferred, CloseConnection> {
     let acks = request.acks;
     let timeout_ms = request.timeout_ms;
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     let now = crate::clock::now_ms();
     let mut topics: Vec<(TopicProduceResponse, Vec<Pending>)> = Vec::new();
     let mut leaders_named = BTreeSet::new();
@@ -244,14 +243,15 @@ fn append_all(
             }
             // Only the partition's leader takes writes; others name it (KIP-951).
             let leadership =
-                crate::leadership::check_leader(&image, broker.node_id, name, index, -1);
+                crate::leadership::check_leader(&image, ctx.metadata().node_id(), name, index, -1);
             if let Err(not_served) = leadership {
                 partitions.push(not_served_response(index, not_served, &mut leaders_named));
                 continue;
             }
-            let Some(partition) = broker.replicas.get_by_name(name, index) else {
-                let error = if broker
-                    .logs
+            let Some(partition) = ctx.partitions().get_by_name(name, index) else {
+                let error = if ctx
+                    .partitions()
+                    .logs()
                     .offline_reason(&moldau_log::TopicPartition::new(name, index))
                     .is_some()
                 {
@@ -339,8 +339,7 @@ fn append_all(
                         None
                     };
                     accepted_bytes = accepted_bytes.saturating_add(info.bytes as u64);
-                    broker
-                        .metrics
+                    ctx.metrics()
                         .record_produced(name, info.bytes, info.record_count);
                     partitions.push(Pending {
                         response: PartitionProduceResponse::default()
@@ -376,7 +375,7 @@ fn append_all(
     // version, its answer is held back (ctx.throttle): the larger of the byte-rate
     // and the request-quota throttle. As in Kafka, acks=0 (no answer) counts no
     // handler time.
-    let bytes_throttle_ms = broker.client_quotas.record_request(
+    let bytes_throttle_ms = ctx.quotas().clients().record_request(
         &image,
         QuotaKind::Produce,
         &ctx.principal.name,

@@ -8,9 +8,9 @@ use moldau_protocol::kafka::messages::{PushTelemetryRequest, PushTelemetryRespon
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: PushTelemetryRequest = super::decode(&ctx, body)?;
-    let sub = super::telemetry_subscription::configured(&ctx.broker.config);
+    let sub = super::telemetry_subscription::configured(ctx.config());
     let client_id = ctx.client_id();
-    let outcome = ctx.broker.metrics.client_telemetry.push(
+    let outcome = ctx.metrics().client_telemetry.push(
         &sub,
         Push {
             instance: request.client_instance_id,

@@ -12,7 +12,7 @@ pub async fn submit(
     ctx: &RequestContext,
     request: TxnRequest,
 ) -> Result<impl Future<Output = Result<TxnResponse, CloseConnection>>, CloseConnection> {
-    let Some(service) = ctx.broker.txns.get().cloned() else {
+    let Some(service) = ctx.transactions().service() else {
         return Err(CloseConnection(
             "transaction coordinator not running".into(),
         ));

@@ -33,14 +33,13 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         return ctx.ready(&every_partition(&request, error));
     }
     let readable = |topic: &str| access.topic(AclOperation::Read, topic);
-    let (request, unknown) =
-        without_unknown_partitions(request, &ctx.broker.metadata.image(), readable);
+    let (request, unknown) = without_unknown_partitions(request, &ctx.metadata().image(), readable);
     if request.topics.is_empty() && !unknown.is_empty() {
         return ctx.ready(&TxnOffsetCommitResponse::default().with_topics(unknown));
     }
     if let Some(check) = transaction_check(&ctx, &request) {
         let deadline = txn_partition_adder::add_deadline(TRANSACTION_CHECK_WAIT_MS);
-        let failed = txn_partition_adder::add_partitions(&ctx.broker, check, deadline).await;
+        let failed = ctx.transactions().add_partitions(check, deadline).await;
         if let Some(error) = failed.into_values().next() {
             let mut response = every_partition(&request, offset_commit_error(error));
             response.topics.extend(unknown);
@@ -115,12 +114,12 @@ fn transaction_check(
     if request.producer_id.0 < 0 {
         return None;
     }
-    let broker = &ctx.broker;
-    let partitions = crate::group_service::offsets_topic_partitions(broker);
+    let partitions = ctx.groups().offsets_topic_partitions();
     let index = moldau_coordinator::partition_for_group(request.group_id.as_str(), partitions);
-    let image = broker.metadata.image();
-    crate::leadership::check_leader(&image, broker.node_id, OFFSETS_TOPIC, index, -1).ok()?;
-    let partition = broker.replicas.get_by_name(OFFSETS_TOPIC, index)?;
+    let image = ctx.metadata().image();
+    crate::leadership::check_leader(&image, ctx.metadata().node_id(), OFFSETS_TOPIC, index, -1)
+        .ok()?;
+    let partition = ctx.partitions().get_by_name(OFFSETS_TOPIC, index)?;
     let written = partition
         .log
         .read()

@@ -21,7 +21,7 @@ fn decide(
     ctx: &RequestContext,
     request: &UpdateFeaturesRequest,
 ) -> Result<Vec<MetadataRecord>, (ResponseError, String)> {
-    let image = ctx.broker.metadata.image();
+    let image = ctx.metadata().image();
     let mut seen = BTreeSet::new();
     let mut records = Vec::new();
     for update in &request.feature_updates {
@@ -75,7 +75,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
     };
     let outcome = match decided {
         Ok(records) if !request.validate_only && !records.is_empty() => ctx
-            .broker
+            .controller()
             .commit(&records)
             .await
             .map(|_| ())

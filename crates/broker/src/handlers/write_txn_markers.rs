@@ -157,16 +157,16 @@ fn write_marker(
     index: i32,
     now_ms: i64,
 ) -> PendingMarker {
-    let broker = &ctx.broker;
-    let image = broker.metadata.image();
+    let image = ctx.metadata().image();
     if let Err(not_served) =
-        crate::leadership::check_leader(&image, broker.node_id, topic, index, -1)
+        crate::leadership::check_leader(&image, ctx.metadata().node_id(), topic, index, -1)
     {
         return PendingMarker::failed(index, not_served.error);
     }
-    let Some(partition) = broker.replicas.get_by_name(topic, index) else {
-        let offline = broker
-            .logs
+    let Some(partition) = ctx.partitions().get_by_name(topic, index) else {
+        let offline = ctx
+            .partitions()
+            .logs()
             .offline_reason(&TopicPartition::new(topic, index))
             .is_some();
         return PendingMarker::failed(
@@ -194,7 +194,7 @@ fn write_marker(
         Ok((_, durable)) => {
             // Closing a transaction can move the LSO before the high watermark moves:
             // read_committed fetches waiting for it look again.
-            broker.replicas.data_arrived.notify_waiters();
+            ctx.partitions().data_arrived.notify_waiters();
             let completes_offsets = (topic == OFFSETS_TOPIC)
                 .then_some((marker.producer_id.0, marker.transaction_result));
             PendingMarker {
@@ -223,7 +223,7 @@ async fn on_marker_durable(
     producer_id: i64,
     commit: bool,
 ) -> Result<(), CloseConnection> {
-    match ctx.broker.groups.get() {
+    match ctx.groups().service() {
         Some(groups) => {
             groups
                 .complete_transaction(partition, producer_id, commit)

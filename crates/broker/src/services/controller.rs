@@ -1,0 +1,98 @@
+//! Metadata changes for handlers: topic, partition and config changes validated
+//! here and committed through the active controller (forwarded when it is another
+//! node), raw record commits, and leader elections.
+
+use crate::broker::Broker;
+use crate::controller::NewTopic;
+use crate::error::BrokerError;
+use moldau_metadata::controller::{
+    ControllerError, ElectionKind, ElectionOutcome, ElectionTargets,
+};
+use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Controller {
+    broker: Arc<Broker>,
+}
+
+impl Controller {
+    pub(crate) fn new(broker: Arc<Broker>) -> Self {
+        Self { broker }
+    }
+
+    /// Commits `records` as one entry; returns once this node has applied them.
+    pub async fn commit(
+        &self,
+        records: &[MetadataRecord],
+    ) -> Result<Arc<MetadataImage>, BrokerError> {
+        self.broker.commit(records).await
+    }
+
+    /// CreateTopics: (id, partitions, replication factor) of the topic created.
+    pub async fn create_topic(
+        &self,
+        topic: &NewTopic,
+        validate_only: bool,
+    ) -> Result<(TopicId, i32, i16), BrokerError> {
+        self.broker.create_topic(topic, validate_only).await
+    }
+
+    /// A topic created because a client asked for it (`auto.create.topics.enable`).
+    pub async fn auto_create_topic(&self, name: &str) -> Result<(), BrokerError> {
+        self.broker.auto_create_topic(name).await
+    }
+
+    pub async fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
+        self.broker.ensure_offsets_topic().await
+    }
+
+    pub async fn ensure_transaction_state_topic(&self) -> Result<(), BrokerError> {
+        self.broker.ensure_transaction_state_topic().await
+    }
+
+    pub async fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
+        self.broker.delete_topic(name).await
+    }
+
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.broker
+            .create_partitions(name, count, validate_only)
+            .await
+    }
+
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.broker
+            .alter_topic_configs(name, changes, validate_only)
+            .await
+    }
+
+    pub async fn alter_broker_configs(
+        &self,
+        changes: &[(String, Option<String>)],
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.broker
+            .alter_broker_configs(changes, validate_only)
+            .await
+    }
+
+    /// ElectLeaders, decided by the active controller.
+    pub async fn elect_leaders(
+        &self,
+        kind: ElectionKind,
+        targets: &ElectionTargets,
+    ) -> Result<Result<Vec<ElectionOutcome>, ControllerError>, BrokerError> {
+        self.broker.controller.elect_leaders(kind, targets).await
+    }
+}
