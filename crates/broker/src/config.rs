@@ -162,6 +162,7 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
     // Replication (Kafka's names and defaults).
     prop("num.replica.fetchers", Int, Some("1"), Some(1)),
     prop("replica.lag.time.max.ms", Long, Some("30000"), Some(1)),
+    prop("replica.selector.class", Str, None, None),
     prop("replica.fetch.wait.max.ms", Int, Some("500"), Some(0)),
     prop("replica.fetch.min.bytes", Int, Some("1"), Some(1)),
     prop("replica.fetch.max.bytes", Int, Some("1048576"), Some(0)),

@@ -259,10 +259,18 @@ impl Broker {
 
     /// The replication factor an internal topic is created with now, from `setting`.
     fn internal_replication(&self, setting: &str) -> i16 {
+        let node = &self.config.node;
+        let combined = node
+            .roles
+            .contains(&crate::node_config::ProcessRole::Broker)
+            && node
+                .roles
+                .contains(&crate::node_config::ProcessRole::Controller);
         internal_topics::internal_replication_factor(
             self.config.int(setting),
             self.config.explicit(setting).is_some(),
             self.metadata.image().brokers().count(),
+            if combined { node.voters.len() } else { 0 },
         )
     }
 

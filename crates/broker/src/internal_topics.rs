@@ -47,14 +47,24 @@ impl ReservedTopic {
 /// Set explicitly it is used as is, so creation is refused until that many brokers
 /// are registered (Kafka since KIP-115; FindCoordinator answers
 /// COORDINATOR_NOT_AVAILABLE meanwhile). Left at Kafka's default of 3 it is capped by
-/// the brokers registered, so a single node works with no configuration.
-pub fn internal_replication_factor(configured: i32, explicit: bool, brokers: usize) -> i16 {
+/// the brokers the cluster is known to have: those registered, or, when this node is
+/// a combined broker and controller, the controller voters (each of them a broker
+/// too), so a three-node cluster whose first FindCoordinator comes before all three
+/// registered waits for them instead of keeping one replica for ever, while a single
+/// node still works with no configuration.
+pub fn internal_replication_factor(
+    configured: i32,
+    explicit: bool,
+    brokers: usize,
+    combined_voters: usize,
+) -> i16 {
     let configured = i16::try_from(configured).unwrap_or(i16::MAX);
     if explicit {
         return configured;
     }
-    let brokers = i16::try_from(brokers.max(1)).unwrap_or(i16::MAX);
-    configured.min(brokers)
+    let known = brokers.max(combined_voters).max(1);
+    let known = i16::try_from(known).unwrap_or(i16::MAX);
+    configured.min(known)
 }
 
 /// `min.insync.replicas` of `__transaction_state` (`transaction.state.log.min.isr`):
@@ -126,14 +136,19 @@ mod tests {
 
     #[test]
     fn internal_topics_replicate_as_set_or_capped_by_the_brokers_when_unset() {
-        // Kafka's default of 3 on one, two and five brokers.
-        assert_eq!(internal_replication_factor(3, false, 1), 1);
-        assert_eq!(internal_replication_factor(3, false, 2), 2);
-        assert_eq!(internal_replication_factor(3, false, 5), 3);
-        assert_eq!(internal_replication_factor(3, false, 0), 1);
+        // Kafka's default of 3 on one, two and five brokers (dedicated controllers).
+        assert_eq!(internal_replication_factor(3, false, 1, 0), 1);
+        assert_eq!(internal_replication_factor(3, false, 2, 0), 2);
+        assert_eq!(internal_replication_factor(3, false, 5, 0), 3);
+        assert_eq!(internal_replication_factor(3, false, 0, 0), 1);
+        // Combined nodes: the voters are brokers to come, so one registered broker of
+        // three does not fix the factor at one; a single node still gets one.
+        assert_eq!(internal_replication_factor(3, false, 1, 3), 3);
+        assert_eq!(internal_replication_factor(3, false, 1, 1), 1);
+        assert_eq!(internal_replication_factor(3, false, 2, 5), 3);
         // Set explicitly: as set, refused by placement while too few brokers exist.
-        assert_eq!(internal_replication_factor(3, true, 1), 3);
-        assert_eq!(internal_replication_factor(1, true, 3), 1);
+        assert_eq!(internal_replication_factor(3, true, 1, 0), 3);
+        assert_eq!(internal_replication_factor(1, true, 3, 3), 1);
         // min.isr follows a capped factor only when left unset.
         assert_eq!(internal_min_insync_replicas(2, false, 1), 1);
         assert_eq!(internal_min_insync_replicas(2, false, 3), 2);

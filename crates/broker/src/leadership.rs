@@ -93,6 +93,31 @@ pub fn check_leader(
     Ok(p.leader_epoch)
 }
 
+/// As [`check_leader`], for a consumer that may read from a follower (Fetch v11+,
+/// KIP-392): true when `node_id` leads, false when it is a follower at the epoch the
+/// client has.
+pub fn check_replica(
+    image: &MetadataImage,
+    node_id: i32,
+    topic: &str,
+    partition: i32,
+    current_leader_epoch: i32,
+) -> Result<bool, NotServed> {
+    match check_leader(image, node_id, topic, partition, current_leader_epoch) {
+        Ok(_) => Ok(true),
+        Err(not_served)
+            if not_served.error == ResponseError::NotLeaderOrFollower
+                && image
+                    .topic(topic)
+                    .and_then(|t| t.partitions.get(&partition))
+                    .is_some_and(|p| p.replicas.contains(&node_id)) =>
+        {
+            Ok(false)
+        }
+        Err(not_served) => Err(not_served),
+    }
+}
+
 /// The leader of `topic`-`partition` in the image, if it has one.
 pub fn leader_of(image: &MetadataImage, topic: &str, partition: i32) -> Option<i32> {
     let p = image.topic(topic)?.partitions.get(&partition)?;
@@ -147,6 +172,18 @@ mod tests {
         let leaderless = check_leader(&image, 1, "t", 3, -1).unwrap_err();
         assert_eq!(leaderless.error, ResponseError::NotLeaderOrFollower);
         assert_eq!(leaderless.current_leader, leader(-1, 0));
+    }
+
+    #[test]
+    fn a_follower_serves_reads_from_followers_at_the_image_epoch() {
+        let image = image();
+        assert_eq!(check_replica(&image, 1, "t", 0, 1), Ok(true));
+        assert_eq!(check_replica(&image, 2, "t", 0, 1), Ok(false));
+        assert_eq!(check_replica(&image, 2, "t", 0, -1), Ok(false));
+        let stale = check_replica(&image, 2, "t", 0, 0).unwrap_err();
+        assert_eq!(stale.error, ResponseError::FencedLeaderEpoch);
+        let stranger = check_replica(&image, 1, "t", 2, 0).unwrap_err();
+        assert_eq!(stranger.error, ResponseError::NotLeaderOrFollower);
     }
 
     #[test]

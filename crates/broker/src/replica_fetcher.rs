@@ -4,6 +4,7 @@
 //! the leader's batches exactly as stored (same offsets, bytes and leader epochs).
 //! A diverging epoch in the answer truncates the log first; errors back off.
 
+use crate::fetch_failure_log::FetchFailureLog;
 use crate::leader_connection::{LeaderConnection, LeaderConnectionError};
 use crate::metadata_quorum::MetadataQuorum;
 use crate::partition::Partition;
@@ -146,6 +147,7 @@ struct Fetcher {
     context: FetcherContext,
     client_id: String,
     connection: Option<LeaderConnection>,
+    failures: FetchFailureLog,
 }
 
 impl Fetcher {
@@ -155,6 +157,7 @@ impl Fetcher {
             context,
             client_id,
             connection: None,
+            failures: FetchFailureLog::default(),
         }
     }
 
@@ -165,10 +168,25 @@ impl Fetcher {
             if due.is_empty() {
                 continue;
             }
-            if let Err(e) = self.fetch_once(&due) {
-                tracing::warn!(leader = self.shared.leader, error = %e, "replica fetch failed; backing off");
-                self.connection = None;
-                self.sleep(self.context.settings.backoff);
+            match self.fetch_once(&due) {
+                Ok(()) => {
+                    if let Some(failures) = self.failures.succeeded() {
+                        tracing::info!(
+                            leader = self.shared.leader,
+                            failures,
+                            "replica fetch works again"
+                        );
+                    }
+                }
+                Err(e) => {
+                    if self.failures.failed() {
+                        tracing::warn!(leader = self.shared.leader, error = %e, "replica fetch failed; backing off (retries logged at DEBUG until the leader answers)");
+                    } else {
+                        tracing::debug!(leader = self.shared.leader, error = %e, "replica fetch failed again; backing off");
+                    }
+                    self.connection = None;
+                    self.sleep(self.context.settings.backoff);
+                }
             }
         }
         tracing::info!(leader = self.shared.leader, "replica fetcher stopped");

@@ -2,6 +2,7 @@
 //! looks a property up by name.
 
 use crate::config::{BrokerConfig, ConfigError};
+use crate::read_replica_selector::RACK_AWARE_REPLICA_SELECTOR;
 
 /// The static broker settings handlers and the controller read per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub struct RequestSettings {
     pub offsets_topic_num_partitions: i32,
     /// `offsets.topic.segment.bytes`: that topic's segment size.
     pub offsets_topic_segment_bytes: i32,
+    /// `replica.selector.class` is Kafka's `RackAwareReplicaSelector`: leaders send a
+    /// consumer naming its rack to a replica in that rack (KIP-392).
+    pub rack_aware_replica_selector: bool,
 }
 
 impl RequestSettings {
@@ -32,7 +36,22 @@ impl RequestSettings {
                 value: factor.to_string(),
                 reason: format!("must be at most {} (a replica count is 16 bits)", i16::MAX),
             })?;
+        let selector = config.explicit("replica.selector.class").map(str::trim);
+        let rack_aware_replica_selector = match selector {
+            None | Some("") => false,
+            Some(RACK_AWARE_REPLICA_SELECTOR) => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "replica.selector.class".into(),
+                    value: other.to_string(),
+                    reason: format!(
+                        "Moldau runs no Java classes; the one selector it has is {RACK_AWARE_REPLICA_SELECTOR} (or leave it unset: consumers read from leaders)"
+                    ),
+                })
+            }
+        };
         Ok(RequestSettings {
+            rack_aware_replica_selector,
             auto_create_topics_enable: config.bool("auto.create.topics.enable"),
             delete_topic_enable: config.bool("delete.topic.enable"),
             num_partitions: config.int("num.partitions"),
@@ -53,6 +72,7 @@ impl RequestSettings {
             fetch_max_bytes: 0,
             offsets_topic_num_partitions: 0,
             offsets_topic_segment_bytes: 0,
+            rack_aware_replica_selector: false,
         }
     }
 }
@@ -84,6 +104,20 @@ mod tests {
         .unwrap();
         assert_eq!(s.num_partitions, 6);
         assert!(!s.auto_create_topics_enable);
+    }
+
+    #[test]
+    fn only_kafkas_rack_aware_replica_selector_is_taken() {
+        assert!(!settings(&[]).unwrap().rack_aware_replica_selector);
+        let s = settings(&[("replica.selector.class", RACK_AWARE_REPLICA_SELECTOR)]).unwrap();
+        assert!(s.rack_aware_replica_selector);
+        let refused = settings(&[("replica.selector.class", "com.example.NearestSelector")]);
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("replica.selector.class")
+                && message.contains("RackAwareReplicaSelector"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ struct PartitionRead {
     /// For a replica whose log diverged: (epoch, end offset) of the largest epoch
     /// this leader has up to the replica's last fetched epoch.
     diverging_epoch: Option<(i32, i64)>,
+    /// KIP-392: the replica the consumer should read this partition from instead.
+    preferred_read_replica: Option<i32>,
 }
 
 impl PartitionRead {
@@ -115,6 +117,7 @@ fn error_read(error: ResponseError) -> PartitionRead {
         records: None,
         current_leader: None,
         diverging_epoch: None,
+        preferred_read_replica: None,
     }
 }
 
@@ -158,9 +161,69 @@ impl ReplicaFetch {
     }
 }
 
+/// No `current_leader_epoch` in the request.
+const EPOCH_UNCHECKED: i32 = -1;
+
+/// What KIP-392 lets a consumer's Fetch (v11+) do: be served by a follower, and
+/// with a rack named and the rack-aware selector configured, be sent to one.
+#[derive(Debug, Default)]
+struct ConsumerReads {
+    from_followers: bool,
+    client_rack: Option<String>,
+}
+
+impl ConsumerReads {
+    fn of(ctx: &RequestContext, request: &FetchRequest, replica: Option<&ReplicaFetch>) -> Self {
+        if replica.is_some() || ctx.version < 11 {
+            return ConsumerReads::default();
+        }
+        let client_rack = Some(request.rack_id.as_str().to_string())
+            .filter(|r| !r.is_empty() && ctx.config().settings.rack_aware_replica_selector);
+        ConsumerReads {
+            from_followers: true,
+            client_rack,
+        }
+    }
+}
+
+/// The in-sync follower on a live broker in the consumer's rack that it should
+/// read `p` from instead of this leader, if any.
+fn preferred_read_replica(
+    node_id: i32,
+    image: &MetadataImage,
+    partition: &crate::partition::Partition,
+    client_rack: &str,
+    fetch_offset: i64,
+) -> Option<i32> {
+    use crate::read_replica_selector::ReadCandidate;
+    let progress = partition.progress();
+    let followers: Vec<ReadCandidate<'_>> = progress
+        .isr()
+        .iter()
+        .filter(|id| **id != node_id)
+        .filter_map(|id| {
+            let b = image.broker(*id).filter(|b| !b.fenced)?;
+            Some(ReadCandidate {
+                id: *id,
+                rack: b.rack.as_deref(),
+                log_end_offset: progress.follower(*id)?.log_end_offset,
+            })
+        })
+        .collect();
+    let leader_rack = image.broker(node_id).and_then(|b| b.rack.as_deref());
+    crate::read_replica_selector::preferred_read_replica(
+        leader_rack,
+        client_rack,
+        &followers,
+        fetch_offset,
+    )
+}
+
 /// Reads one partition within the byte budget left for the response. A replica
 /// reads up to the log end (it must copy what is not committed yet); a consumer
-/// up to the high watermark.
+/// up to the high watermark (a follower's, learnt from its leader, when a
+/// consumer reads from a follower).
+#[allow(clippy::too_many_arguments)]
 fn read_partition(
     hosted: &Partitions,
     image: &MetadataImage,
@@ -169,24 +232,40 @@ fn read_partition(
     min_one_batch: bool,
     read_committed: bool,
     replica: Option<&ReplicaFetch>,
+    consumer: &ConsumerReads,
 ) -> PartitionRead {
     if p.topic.is_empty() {
         return error_read(ResponseError::UnknownTopicId);
     }
-    // Only the leader serves reads; others name it (KIP-951).
-    let leadership = crate::leadership::check_leader(
-        image,
-        hosted.node_id(),
-        &p.topic,
-        p.partition,
-        p.current_leader_epoch,
-    );
-    if let Err(not_served) = leadership {
-        return PartitionRead {
-            current_leader: not_served.current_leader,
-            ..error_read(not_served.error)
-        };
-    }
+    // The leader serves reads, and a follower a consumer's that may read from one
+    // (KIP-392); others name the leader (KIP-951).
+    let leadership = if consumer.from_followers {
+        crate::leadership::check_replica(
+            image,
+            hosted.node_id(),
+            &p.topic,
+            p.partition,
+            p.current_leader_epoch,
+        )
+    } else {
+        crate::leadership::check_leader(
+            image,
+            hosted.node_id(),
+            &p.topic,
+            p.partition,
+            p.current_leader_epoch,
+        )
+        .map(|_| true)
+    };
+    let leading = match leadership {
+        Ok(leading) => leading,
+        Err(not_served) => {
+            return PartitionRead {
+                current_leader: not_served.current_leader,
+                ..error_read(not_served.error)
+            }
+        }
+    };
     let Some(partition) = hosted.get_by_name(&p.topic, p.partition) else {
         let offline = hosted
             .logs()
@@ -202,7 +281,27 @@ fn read_partition(
     if partition.is_offline() {
         return error_read(ResponseError::KafkaStorageError);
     }
+    let preferred = match &consumer.client_rack {
+        Some(rack) if leading => {
+            preferred_read_replica(hosted.node_id(), image, &partition, rack, p.fetch_offset)
+        }
+        _ => None,
+    };
     let log = partition.log.read();
+    if let Some(id) = preferred {
+        // No records: the consumer reads them from the replica named.
+        return PartitionRead {
+            error: 0,
+            high_watermark: log.high_watermark(),
+            last_stable_offset: log.last_stable_offset(),
+            log_start_offset: log.log_start_offset(),
+            aborted_transactions: Vec::new(),
+            records: None,
+            current_leader: None,
+            diverging_epoch: None,
+            preferred_read_replica: Some(id),
+        };
+    }
     let high_watermark = log.high_watermark();
     let last_stable_offset = log.last_stable_offset();
     let log_start_offset = log.log_start_offset();
@@ -221,6 +320,7 @@ fn read_partition(
                     records: None,
                     current_leader: None,
                     diverging_epoch: Some((epoch, end)),
+                    preferred_read_replica: None,
                 };
             }
         }
@@ -258,10 +358,19 @@ fn read_partition(
                 records: Some(region),
                 current_leader: None,
                 diverging_epoch: None,
+                preferred_read_replica: None,
             }
         }
         Err(LogError::OffsetOutOfRange { .. }) => PartitionRead {
-            error: ResponseError::OffsetOutOfRange.code(),
+            // A follower asked for what it does not have yet by a client that gave
+            // no leader epoch (so may just have stale metadata) answers with nothing
+            // rather than an error, as Kafka does; with an epoch the client asks
+            // the leader.
+            error: if !leading && p.current_leader_epoch == EPOCH_UNCHECKED {
+                0
+            } else {
+                ResponseError::OffsetOutOfRange.code()
+            },
             high_watermark,
             last_stable_offset,
             log_start_offset,
@@ -269,6 +378,7 @@ fn read_partition(
             records: None,
             current_leader: None,
             diverging_epoch: None,
+            preferred_read_replica: None,
         },
         Err(e) => {
             tracing::error!(topic = %p.topic, partition = p.partition, "read failed: {e}");
@@ -307,6 +417,7 @@ fn record_replica_progress(
 
 /// Reads every partition in order within `max_bytes`; the first partition with data
 /// may exceed the budget by one batch, as in Kafka, so progress is always possible.
+#[allow(clippy::too_many_arguments)]
 fn read_all(
     metadata: &MetadataView,
     hosted: &Partitions,
@@ -314,6 +425,7 @@ fn read_all(
     max_bytes: usize,
     read_committed: bool,
     replica: Option<&ReplicaFetch>,
+    consumer: &ConsumerReads,
     readable: &dyn Fn(&str) -> bool,
 ) -> (Vec<PartitionRead>, usize, bool) {
     // The image of this pass: a long poll notices leadership moving away.
@@ -336,9 +448,13 @@ fn read_all(
             total == 0,
             read_committed,
             replica,
+            consumer,
         );
         total += read.records_bytes();
-        any_error |= read.error != 0 || read.diverging_epoch.is_some();
+        // A consumer sent to another replica is answered at once, as in Kafka.
+        any_error |= read.error != 0
+            || read.diverging_epoch.is_some()
+            || read.preferred_read_replica.is_some();
         reads.push(read);
     }
     (reads, total, any_error)
@@ -387,6 +503,7 @@ async fn fetch(
         replica.is_some() && !access.cluster(moldau_protocol::acl::AclOperation::ClusterAction);
     let replica = replica.filter(|_| !replica_denied);
     let is_replica = replica.is_some();
+    let consumer = ConsumerReads::of(&ctx, &request, replica.as_ref());
     let readable = move |topic: &str| {
         !replica_denied
             && (is_replica || access.topic(moldau_protocol::acl::AclOperation::Read, topic))
@@ -467,6 +584,7 @@ async fn fetch(
             max_bytes,
             read_committed,
             replica.as_ref(),
+            &consumer,
             &readable,
         );
         let has_news = match &mode {
@@ -491,6 +609,7 @@ async fn fetch(
                 max_bytes,
                 read_committed,
                 replica.as_ref(),
+                &consumer,
                 &readable,
             )
             .0;
@@ -546,6 +665,7 @@ async fn fetch(
         }
         let changed = read.error != 0
             || region.is_some()
+            || read.preferred_read_replica.is_some()
             || p.last_high_watermark != read.high_watermark
             || p.last_log_start_offset != read.log_start_offset;
         p.last_high_watermark = read.high_watermark;
@@ -560,7 +680,7 @@ async fn fetch(
             last_stable_offset: read.last_stable_offset,
             log_start_offset: read.log_start_offset,
             aborted_transactions: Some(read.aborted_transactions),
-            preferred_read_replica: -1,
+            preferred_read_replica: read.preferred_read_replica.unwrap_or(-1),
             current_leader: read.current_leader,
             diverging_epoch: read.diverging_epoch,
         };
