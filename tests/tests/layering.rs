@@ -355,3 +355,19 @@ fn identifier_scan_ignores_comments_strings_and_longer_names() {
         "Broker"
     ));
 }
+
+/// DESIGN.md: the console reaches the broker through one facade (`ConsoleBackend`);
+/// only its entry point, which builds the facade, names `Broker`.
+#[test]
+fn console_reaches_the_broker_through_its_backend() {
+    let (files, found) = lines_naming("crates/console/src", &["Broker"]);
+    assert!(files >= 20, "found the console's modules ({files} files)");
+    let outside_entry: Vec<&String> = found
+        .iter()
+        .filter(|l| !l.contains("console/src/lib.rs:"))
+        .collect();
+    assert!(
+        outside_entry.is_empty(),
+        "console modules must use ConsoleBackend, not Broker:\n{outside_entry:?}"
+    );
+}

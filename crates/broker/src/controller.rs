@@ -246,7 +246,7 @@ impl Broker {
         ]);
         let topic = NewTopic {
             name: TRANSACTION_STATE_TOPIC.to_string(),
-            num_partitions: self.config.int("transaction.state.log.num.partitions"),
+            num_partitions: self.config.settings.transaction_state_num_partitions,
             replication_factor: replication,
             configs,
             assignments: Vec::new(),

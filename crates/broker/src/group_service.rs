@@ -333,7 +333,7 @@ impl Worker {
         // Acks=all, as Kafka's coordinator writes: an acknowledged commit is on every
         // in-sync replica, so it survives this broker.
         let timeout =
-            Duration::from_millis(broker.config.int("offsets.commit.timeout.ms").max(1) as u64);
+            Duration::from_millis(broker.config.settings.offsets_commit_timeout_ms.max(1) as u64);
         match crate::coordinator_write::append_replicated(&target, &mut batch, origin, timeout) {
             Ok(replicated) => {
                 tokio::spawn(async move {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod connection_limits;
 pub mod connection_settings;
+pub mod console_backend;
 pub mod controller;
 pub mod controller_client;
 pub mod controller_mutation_quota;

@@ -24,6 +24,19 @@ pub struct RequestSettings {
     /// `replica.selector.class` is Kafka's `RackAwareReplicaSelector`: leaders send a
     /// consumer naming its rack to a replica in that rack (KIP-392).
     pub rack_aware_replica_selector: bool,
+    /// `offsets.commit.timeout.ms`: how long an offset commit waits for the ISR.
+    pub offsets_commit_timeout_ms: i64,
+    /// `transaction.state.log.num.partitions`: partitions `__transaction_state` is
+    /// created with.
+    pub transaction_state_num_partitions: i32,
+    /// `transaction.max.timeout.ms`: the longest transaction timeout a producer may ask.
+    pub transaction_max_timeout_ms: i32,
+    /// `telemetry.metrics`: the metric name prefixes clients are asked to push (KIP-714).
+    pub telemetry_metrics: Vec<String>,
+    /// `telemetry.push.interval.ms`.
+    pub telemetry_push_interval_ms: i32,
+    /// `telemetry.max.bytes`: the largest push accepted.
+    pub telemetry_max_bytes: i32,
 }
 
 impl RequestSettings {
@@ -59,6 +72,18 @@ impl RequestSettings {
             fetch_max_bytes: config.int("fetch.max.bytes"),
             offsets_topic_num_partitions: config.int("offsets.topic.num.partitions"),
             offsets_topic_segment_bytes: config.int("offsets.topic.segment.bytes"),
+            offsets_commit_timeout_ms: config.long("offsets.commit.timeout.ms"),
+            transaction_state_num_partitions: config.int("transaction.state.log.num.partitions"),
+            transaction_max_timeout_ms: config.int("transaction.max.timeout.ms"),
+            telemetry_metrics: config
+                .string("telemetry.metrics")
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
+            telemetry_push_interval_ms: config.int("telemetry.push.interval.ms"),
+            telemetry_max_bytes: config.int("telemetry.max.bytes"),
         })
     }
 
@@ -73,6 +98,12 @@ impl RequestSettings {
             offsets_topic_num_partitions: 0,
             offsets_topic_segment_bytes: 0,
             rack_aware_replica_selector: false,
+            offsets_commit_timeout_ms: 0,
+            transaction_state_num_partitions: 0,
+            transaction_max_timeout_ms: 0,
+            telemetry_metrics: Vec::new(),
+            telemetry_push_interval_ms: 0,
+            telemetry_max_bytes: 0,
         }
     }
 }
@@ -97,6 +128,9 @@ mod tests {
         assert_eq!((s.num_partitions, s.default_replication_factor), (1, 1));
         assert_eq!(s.fetch_max_bytes, 57_671_680);
         assert_eq!(s.offsets_topic_num_partitions, 50);
+        assert_eq!(s.transaction_state_num_partitions, 50);
+        assert_eq!(s.transaction_max_timeout_ms, 900_000);
+        assert_eq!(s.offsets_commit_timeout_ms, 5_000);
         let s = settings(&[
             ("num.partitions", "6"),
             ("auto.create.topics.enable", "false"),

@@ -130,7 +130,7 @@ impl TxnService {
 pub fn transaction_state_partitions(broker: &Broker) -> i32 {
     match broker.metadata.image().topic(TRANSACTION_STATE_TOPIC) {
         Some(t) => t.partitions.len() as i32,
-        None => broker.config.int("transaction.state.log.num.partitions"),
+        None => broker.config.settings.transaction_state_num_partitions,
     }
 }
 

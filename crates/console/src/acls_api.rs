@@ -29,7 +29,7 @@ pub struct AclsView {
 
 /// `GET /api/v1/acls`
 pub async fn list(State(console): State<Arc<Console>>) -> Json<AclsView> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let mut acls: Vec<AclView> = image
         .acls()
         .iter()
@@ -52,7 +52,7 @@ pub async fn list(State(console): State<Arc<Console>>) -> Json<AclsView> {
         ))
     });
     Json(AclsView {
-        enforced: console.broker.config.authorizer.is_some(),
+        enforced: console.backend.config().authorizer.is_some(),
         acls,
     })
 }

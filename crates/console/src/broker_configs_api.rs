@@ -29,14 +29,14 @@ pub struct BrokerConfigEntry {
 
 /// `GET /api/v1/broker-configs`
 pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<BrokerConfigEntry>> {
-    let b = &console.broker;
-    let image = b.metadata.image();
+    let b = console.backend.metadata();
+    let image = b.image();
     Json(
         BROKER_PROPERTIES
             .iter()
             .map(|d| {
                 let (value, source) =
-                    resolve_broker_value(&b.config, image.broker_configs(None), d.name);
+                    resolve_broker_value(b.config(), image.broker_configs(None), d.name);
                 BrokerConfigEntry {
                     name: d.name.to_string(),
                     value,
@@ -56,12 +56,20 @@ pub async fn alter(
 ) -> ApiResult<Json<Vec<BrokerConfigEntry>>> {
     let (changes, confirmed) = body.changes()?;
     // Validated first, so a typo or a static property is reported before anything.
-    console.broker.alter_broker_configs(&changes, true).await?;
+    console
+        .backend
+        .controller()
+        .alter_broker_configs(&changes, true)
+        .await?;
     require_confirmation(
         confirmed,
         "changing broker configs affects every broker of the cluster",
     )?;
-    console.broker.alter_broker_configs(&changes, false).await?;
+    console
+        .backend
+        .controller()
+        .alter_broker_configs(&changes, false)
+        .await?;
     tracing::info!(
         changes = changes.len(),
         "broker configs changed from the console"

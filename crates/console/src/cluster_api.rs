@@ -93,7 +93,7 @@ pub struct QuorumSummary {
 }
 
 fn quorum(console: &Console) -> QuorumSummary {
-    let view = console.broker.quorum_view();
+    let view = console.backend.metadata().quorum_view();
     let replicas = |v: &[ReplicaProgress]| {
         v.iter()
             .map(|r| QuorumReplica {
@@ -114,9 +114,11 @@ fn quorum(console: &Console) -> QuorumSummary {
 }
 
 fn brokers(console: &Console) -> Vec<BrokerSummary> {
-    let b = &console.broker;
-    let controller_id = b.quorum_view().leader_id;
-    b.metadata
+    let b = &console.backend;
+    let metadata = b.metadata();
+    let node_id = metadata.node_id();
+    let controller_id = metadata.quorum_view().leader_id;
+    metadata
         .image()
         .brokers()
         .map(|x| (x, x.first_address()))
@@ -127,15 +129,15 @@ fn brokers(console: &Console) -> Vec<BrokerSummary> {
             rack: x.rack.clone(),
             controller: x.id == controller_id,
             fenced: x.fenced,
-            this_broker: x.id == b.node_id,
-            up_since_ms: (x.id == b.node_id).then_some(b.started_at_ms),
+            this_broker: x.id == node_id,
+            up_since_ms: (x.id == node_id).then_some(b.started_at_ms()),
         })
         .collect()
 }
 
 /// `GET /api/v1/cluster`
 pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<ClusterOverview>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let (mut topics, mut internal_topics, mut partitions) = (0, 0, 0);
     for t in image.topics() {
         if t.internal {
@@ -189,9 +191,9 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
         }
     };
     Ok(Json(ClusterOverview {
-        cluster_id: console.broker.cluster_id.clone(),
-        node_id: console.broker.node_id,
-        controller_id: console.broker.quorum_view().leader_id,
+        cluster_id: console.backend.metadata().cluster_id().to_string(),
+        node_id: console.backend.metadata().node_id(),
+        controller_id: console.backend.metadata().quorum_view().leader_id,
         version: env!("CARGO_PKG_VERSION"),
         brokers: brokers(&console),
         topics,
@@ -249,8 +251,8 @@ pub struct BrokerDetail {
 
 /// `GET /api/v1/brokers`
 pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<BrokerDetail>>> {
-    let image = console.broker.metadata.image();
-    let logs = Arc::clone(&console.broker.logs);
+    let image = console.backend.metadata().image();
+    let logs = Arc::clone(console.backend.partitions().logs());
     let local = tokio::task::spawn_blocking(move || {
         logs.describe(|_| true)
             .into_iter()

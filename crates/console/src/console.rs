@@ -6,7 +6,7 @@ use crate::group_admin::{GroupAdmin, GroupDescription};
 use crate::history::{History, LagSample, LAG_SAMPLE_INTERVAL, THROUGHPUT_SAMPLE_INTERVAL};
 use crate::lag::{partition_lag, PartitionLag, ScanBudget};
 use crate::login::ConsoleAuth;
-use moldau_broker::Broker;
+use moldau_broker::console_backend::ConsoleBackend;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 /// Everything a console request handler can reach.
 pub struct Console {
-    pub broker: Arc<Broker>,
+    pub backend: ConsoleBackend,
     pub groups: GroupAdmin,
     pub history: History,
     /// Bound to a loopback address: requests must name a loopback host (this stops
@@ -51,8 +51,8 @@ impl GroupLag {
 }
 
 impl Console {
-    pub fn new(broker: Arc<Broker>, loopback_only: bool) -> Self {
-        let config = &broker.config;
+    pub fn new(backend: ConsoleBackend, loopback_only: bool) -> Self {
+        let config = backend.config();
         // Beyond loopback anyone on the network could reach it: a login is a must.
         let required = !loopback_only || config.bool("console.auth.enabled");
         let auth = ConsoleAuth::new(
@@ -64,8 +64,8 @@ impl Console {
         );
         Console {
             auth,
-            groups: GroupAdmin::new(Arc::clone(&broker)),
-            broker,
+            groups: GroupAdmin::new(backend.clone()),
+            backend,
             history: History::new(),
             loopback_only,
         }
@@ -90,13 +90,13 @@ impl Console {
                 }
             }
         }
-        let broker = Arc::clone(&self.broker);
+        let hosted = self.backend.partitions();
         let now = now_ms();
         let partitions = tokio::task::spawn_blocking(move || {
             wanted
                 .into_iter()
                 .map(|((topic, partition), committed)| {
-                    partition_lag(&broker, &topic, partition, committed, now, &budget)
+                    partition_lag(&hosted, &topic, partition, committed, now, &budget)
                 })
                 .collect::<Vec<_>>()
         })
@@ -139,7 +139,7 @@ impl Console {
     }
 
     fn sample_traffic(&self) {
-        let metrics = &self.broker.metrics;
+        let metrics = self.backend.metrics();
         self.history
             .record_traffic(now_ms(), metrics.traffic_totals(), metrics.topic_totals());
     }

@@ -5,8 +5,8 @@
 
 use crate::consumer_group_view::ConsumerGroupView;
 use crate::error::{ApiError, ApiResult};
+use moldau_broker::console_backend::ConsoleBackend;
 use moldau_broker::controller::OFFSETS_TOPIC;
-use moldau_broker::Broker;
 use moldau_coordinator::consumer_protocol::{assignment_partitions, CONSUMER_PROTOCOL_TYPE};
 use moldau_coordinator::{GroupRequest, GroupResponse, RequestContext as GroupContext};
 use moldau_protocol::kafka::messages::offset_commit_request::{
@@ -19,7 +19,6 @@ use moldau_protocol::kafka::messages::{
 };
 use moldau_protocol::kafka::protocol::StrBytes;
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the console waits for the coordinator before giving up on a call.
@@ -93,7 +92,7 @@ pub struct CommittedOffset {
 /// Talks to the broker's group coordinator.
 #[derive(Clone)]
 pub struct GroupAdmin {
-    broker: Arc<Broker>,
+    backend: ConsoleBackend,
 }
 
 fn str_bytes(s: &str) -> StrBytes {
@@ -101,13 +100,13 @@ fn str_bytes(s: &str) -> StrBytes {
 }
 
 impl GroupAdmin {
-    pub fn new(broker: Arc<Broker>) -> Self {
-        GroupAdmin { broker }
+    pub fn new(backend: ConsoleBackend) -> Self {
+        GroupAdmin { backend }
     }
 
     async fn call(&self, version: i16, request: GroupRequest) -> ApiResult<GroupResponse> {
         let service =
-            self.broker.groups.get().cloned().ok_or_else(|| {
+            self.backend.groups().service().ok_or_else(|| {
                 ApiError::Unavailable("the group coordinator is not running".into())
             })?;
         let ctx = GroupContext {
@@ -132,7 +131,11 @@ impl GroupAdmin {
 
     /// Whether `__consumer_offsets` exists: without it no group does.
     pub fn offsets_topic_exists(&self) -> bool {
-        self.broker.metadata.image().topic(OFFSETS_TOPIC).is_some()
+        self.backend
+            .metadata()
+            .image()
+            .topic(OFFSETS_TOPIC)
+            .is_some()
     }
 
     /// Creates `__consumer_offsets` if needed (as FindCoordinator does) and has the
@@ -141,8 +144,8 @@ impl GroupAdmin {
         if self.offsets_topic_exists() {
             return Ok(());
         }
-        self.broker.ensure_offsets_topic().await?;
-        if let Some(service) = self.broker.groups.get() {
+        self.backend.controller().ensure_offsets_topic().await?;
+        if let Some(service) = self.backend.groups().service() {
             service.load_partitions();
         }
         Ok(())

@@ -120,7 +120,7 @@ fn client_telemetry(console: &Console, members: &[GroupMember]) -> Vec<ClientTel
     let mut ids: Vec<&str> = members.iter().map(|m| m.client_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let store = &console.broker.metrics.client_telemetry;
+    let store = &console.backend.metrics().client_telemetry;
     ids.into_iter()
         .flat_map(|client_id| {
             store
@@ -295,8 +295,8 @@ fn plan(
     let mut out = Vec::with_capacity(scope.len());
     for (topic, partition, current) in scope {
         let hosted = console
-            .broker
-            .replicas
+            .backend
+            .partitions()
             .get_by_name(&topic, partition)
             .ok_or_else(|| ApiError::UnknownPartition {
                 topic: topic.clone(),
@@ -362,7 +362,7 @@ pub async fn reset_offsets(
     };
     let scope: Vec<(String, i32, Option<i64>)> = match &body.topic {
         Some(t) => {
-            let image = console.broker.metadata.image();
+            let image = console.backend.metadata().image();
             let topic = crate::topics_api::topic(&image, t)?;
             let ids: Vec<i32> = match &body.partitions {
                 Some(ps) => ps.clone(),

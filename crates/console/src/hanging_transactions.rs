@@ -9,9 +9,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody};
 use axum::extract::State;
 use axum::Json;
+use moldau_broker::console_backend::ConsoleBackend;
 use moldau_broker::inter_broker_client::InterBrokerConnection;
 use moldau_broker::partition::Partition;
-use moldau_broker::Broker;
 use moldau_coordinator::txn::TxnState;
 use moldau_protocol::kafka::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
@@ -99,9 +99,9 @@ fn open_on(hosted: &Partition, now: i64) -> Vec<OpenTransaction> {
 
 /// Every open transaction on the partitions this broker leads, in topic,
 /// partition and offset order.
-fn open_transactions(broker: &Broker, now: i64) -> Vec<OpenTransaction> {
-    let mut hosted: Vec<Arc<Partition>> = broker
-        .replicas
+fn open_transactions(backend: &ConsoleBackend, now: i64) -> Vec<OpenTransaction> {
+    let mut hosted: Vec<Arc<Partition>> = backend
+        .partitions()
         .all()
         .into_iter()
         .filter(|p| p.is_leader())
@@ -113,7 +113,7 @@ fn open_transactions(broker: &Broker, now: i64) -> Vec<OpenTransaction> {
 /// (producer id, topic, partition) of every transaction this broker's coordinator
 /// is still finishing, and whether its partitions are still loading.
 async fn finishing(console: &Console) -> ApiResult<(HashSet<(i64, String, i32)>, bool)> {
-    let Some(service) = console.broker.txns.get().cloned() else {
+    let Some(service) = console.backend.transactions().service() else {
         return Ok((HashSet::new(), false));
     };
     service
@@ -140,9 +140,9 @@ async fn finishing(console: &Console) -> ApiResult<(HashSet<(i64, String, i32)>,
 
 /// `GET /api/v1/transactions/hanging`
 pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<HangingTransactions>> {
-    let max_timeout_ms = i64::from(console.broker.config.int("transaction.max.timeout.ms"));
+    let max_timeout_ms = i64::from(console.backend.config().settings.transaction_max_timeout_ms);
     let (finishing, loading) = finishing(&console).await?;
-    let open = open_transactions(&console.broker, now_ms());
+    let open = open_transactions(&console.backend, now_ms());
     let mut transactions = hanging_among(open, &finishing, max_timeout_ms);
     let count = transactions.len();
     transactions.truncate(HANGING_LISTED_MAX);
@@ -170,8 +170,9 @@ pub async fn abort(
     State(console): State<Arc<Console>>,
     JsonBody(body): JsonBody<AbortBody>,
 ) -> ApiResult<Json<OpenTransaction>> {
-    let broker = &console.broker;
-    let image = broker.metadata.image();
+    let backend = &console.backend;
+    let node_id = backend.metadata().node_id();
+    let image = backend.metadata().image();
     let Some(topic) = image.topic(&body.topic) else {
         return Err(ApiError::UnknownTopic(body.topic));
     };
@@ -182,15 +183,15 @@ pub async fn abort(
         });
     };
     let tp = format!("{}-{}", body.topic, body.partition);
-    let Some(hosted) = broker
-        .replicas
+    let Some(hosted) = backend
+        .partitions()
         .get_by_name(&body.topic, body.partition)
         .filter(|p| p.is_leader())
     else {
         return Err(ApiError::Conflict(format!(
             "broker {} does not lead {tp} (its leader is {}): abort it from the leader's \
              console or with moldau transactions abort",
-            broker.node_id, assigned.leader
+            node_id, assigned.leader
         )));
     };
     let found = open_on(&hosted, now_ms())
@@ -210,7 +211,7 @@ pub async fn abort(
             txn.producer_id
         ),
     )?;
-    write_abort_marker(broker, &txn).await?;
+    write_abort_marker(backend, &txn).await?;
     tracing::info!(
         partition = %tp,
         producer_id = txn.producer_id,
@@ -222,15 +223,16 @@ pub async fn abort(
 
 /// Sends WriteTxnMarkers(ABORT) for `txn` to this broker, its leader, over the
 /// inter-broker listener: the path (and the checks) of a coordinator's markers.
-async fn write_abort_marker(broker: &Broker, txn: &OpenTransaction) -> ApiResult<()> {
-    let image = broker.metadata.image();
-    let Some(me) = image.broker(broker.node_id) else {
+async fn write_abort_marker(backend: &ConsoleBackend, txn: &OpenTransaction) -> ApiResult<()> {
+    let metadata = backend.metadata();
+    let node_id = metadata.node_id();
+    let image = metadata.image();
+    let Some(me) = image.broker(node_id) else {
         return Err(ApiError::Unavailable(format!(
-            "broker {} is not registered yet",
-            broker.node_id
+            "broker {node_id} is not registered yet"
         )));
     };
-    let (host, port) = broker.address_on(me, &broker.advertised.inter_broker().name);
+    let (host, port) = metadata.address_on(me, backend.inter_broker_listener());
     let marker = WritableTxnMarker::default()
         .with_producer_id(ProducerId(txn.producer_id))
         .with_producer_epoch(txn.producer_epoch)
@@ -241,17 +243,12 @@ async fn write_abort_marker(broker: &Broker, txn: &OpenTransaction) -> ApiResult
             .with_name(TopicName(StrBytes::from_string(txn.topic.clone())))
             .with_partition_indexes(vec![txn.partition])]);
     let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
-    let tls = broker.listener_auths.inter_broker_tls.as_ref();
+    let tls = backend.inter_broker_tls();
     let unreachable = |e| ApiError::Unavailable(format!("writing the abort marker: {e}"));
-    let mut connection = InterBrokerConnection::connect(
-        &host,
-        port,
-        broker.node_id,
-        tls,
-        broker.listener_auths.inter_broker_sasl.as_ref(),
-    )
-    .await
-    .map_err(unreachable)?;
+    let mut connection =
+        InterBrokerConnection::connect(&host, port, node_id, tls, backend.inter_broker_sasl())
+            .await
+            .map_err(unreachable)?;
     let response: WriteTxnMarkersResponse = connection
         .send(ApiKey::WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, &request)
         .await

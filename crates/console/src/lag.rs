@@ -20,7 +20,7 @@
 
 use crate::reader::{first_timestamp_from, partition_state, read_chunk, READ_STEP_BYTES};
 use moldau_broker::partition::Partition;
-use moldau_broker::Broker;
+use moldau_broker::services::Partitions;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -86,7 +86,7 @@ pub struct PartitionLag {
 
 /// Computes the lag of a committed offset (blocking: reads the log when it must).
 pub fn partition_lag(
-    broker: &Broker,
+    hosted: &Partitions,
     topic: &str,
     partition: i32,
     committed: Option<i64>,
@@ -103,7 +103,7 @@ pub fn partition_lag(
         time_lag_ms: None,
         lag_exact: true,
     };
-    let Some(hosted) = broker.replicas.get_by_name(topic, partition) else {
+    let Some(hosted) = hosted.get_by_name(topic, partition) else {
         return out;
     };
     let state = partition_state(&hosted);

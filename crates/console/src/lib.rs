@@ -138,7 +138,8 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::
         .local_addr()
         .map(|a| a.ip().is_loopback())
         .unwrap_or(true);
-    let console = Arc::new(Console::new(broker, loopback_only));
+    let backend = moldau_broker::console_backend::ConsoleBackend::new(broker);
+    let console = Arc::new(Console::new(backend, loopback_only));
     let sampler = tokio::spawn(Arc::clone(&console).run_sampler(shutdown.clone()));
     let app = router(console);
     let mut stop = shutdown.clone();

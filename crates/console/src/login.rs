@@ -137,7 +137,7 @@ impl ConsoleAuth {
         }
         let (user, password) = (login.user.as_deref()?, login.password.as_deref()?);
         console
-            .broker
+            .backend
             .check_password(user, password)
             .then(|| format!("User:{user}"))
     }

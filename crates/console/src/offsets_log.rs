@@ -119,14 +119,14 @@ pub async fn offsets_log(
             "limit must be between 1 and {OFFSETS_LOG_RECORDS_MAX}"
         )));
     }
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let Some(topic) = image.topic(OFFSETS_TOPIC) else {
         return Err(ApiError::UnknownGroup(id));
     };
     let partition = partition_for_group(&id, topic.partitions.len() as i32);
     let hosted = console
-        .broker
-        .replicas
+        .backend
+        .partitions()
         .get_by_name(OFFSETS_TOPIC, partition)
         .ok_or_else(|| {
             ApiError::Unavailable(format!(

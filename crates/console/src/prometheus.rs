@@ -19,7 +19,8 @@ use std::sync::Arc;
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn broker_section(console: &Console, out: &mut String) {
-    let b = &console.broker;
+    let b = &console.backend;
+    let metadata = b.metadata();
     family(
         out,
         "moldau_broker_info",
@@ -29,8 +30,8 @@ fn broker_section(console: &Console, out: &mut String) {
     let _ = writeln!(
         out,
         "moldau_broker_info{{cluster_id=\"{}\",node_id=\"{}\",version=\"{}\"}} 1",
-        escape_label(&b.cluster_id),
-        b.node_id,
+        escape_label(metadata.cluster_id()),
+        metadata.node_id(),
         env!("CARGO_PKG_VERSION")
     );
     family(
@@ -42,9 +43,9 @@ fn broker_section(console: &Console, out: &mut String) {
     let _ = writeln!(
         out,
         "moldau_broker_start_time_seconds {}",
-        b.started_at_ms as f64 / 1000.0
+        b.started_at_ms() as f64 / 1000.0
     );
-    b.metrics.write_prometheus(out);
+    b.metrics().write_prometheus(out);
     moldau_broker::process_metrics::write_prometheus(out);
     family(
         out,
@@ -52,7 +53,11 @@ fn broker_section(console: &Console, out: &mut String) {
         "counter",
         "fsync calls made by the log flusher.",
     );
-    let _ = writeln!(out, "moldau_log_fsyncs_total {}", b.logs.fsync_count());
+    let _ = writeln!(
+        out,
+        "moldau_log_fsyncs_total {}",
+        b.partitions().logs().fsync_count()
+    );
     family(
         out,
         "moldau_log_flush_rounds_total",
@@ -62,14 +67,14 @@ fn broker_section(console: &Console, out: &mut String) {
     let _ = writeln!(
         out,
         "moldau_log_flush_rounds_total {}",
-        b.logs.flush_count()
+        b.partitions().logs().flush_count()
     );
 }
 
 /// Whether partition-level series are asked for (`metrics.partition.level`): off by
 /// default, so a node with 100 000 partitions does not publish 400 000 series.
 fn partition_level(console: &Console) -> bool {
-    console.broker.config.bool(PARTITION_LEVEL_PROPERTY)
+    console.backend.config().bool(PARTITION_LEVEL_PROPERTY)
 }
 
 /// The broker property that turns on one series per partition.
@@ -95,7 +100,7 @@ fn accumulate(rows: &mut BTreeMap<String, i64>, labels: String, value: i64) {
 
 fn partition_section(console: &Console, out: &mut String) {
     let per_partition = partition_level(console);
-    let mut hosted = console.broker.replicas.all();
+    let mut hosted = console.backend.partitions().all();
     hosted.sort_by(|a, b| (&a.tp.topic, a.tp.partition).cmp(&(&b.tp.topic, b.tp.partition)));
     type Field = fn(&crate::reader::PartitionState) -> i64;
     let families: [(&str, &str, Field); 4] = [
@@ -138,10 +143,12 @@ fn partition_section(console: &Console, out: &mut String) {
 
 /// Replication as this broker's led partitions see it (see [`replication_metrics`]).
 fn replication_section(console: &Console, out: &mut String) {
-    let b = &console.broker;
-    let image = b.metadata.image();
-    let mut led: Vec<LedPartition> = b
-        .replicas
+    let metadata = console.backend.metadata();
+    let node_id = metadata.node_id();
+    let image = metadata.image();
+    let mut led: Vec<LedPartition> = console
+        .backend
+        .partitions()
         .all()
         .into_iter()
         .filter(|p| p.is_leader())
@@ -151,7 +158,7 @@ fn replication_section(console: &Console, out: &mut String) {
             let followers = assigned
                 .replicas
                 .iter()
-                .filter(|id| **id != b.node_id)
+                .filter(|id| **id != node_id)
                 .map(|id| (*id, progress.follower(*id).map_or(-1, |f| f.log_end_offset)))
                 .collect();
             Some(LedPartition {
@@ -165,7 +172,7 @@ fn replication_section(console: &Console, out: &mut String) {
         })
         .collect();
     led.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    let offline = if b.quorum_view().leader_id == b.node_id {
+    let offline = if metadata.quorum_view().leader_id == node_id {
         image
             .topics()
             .flat_map(|t| t.partitions.values())

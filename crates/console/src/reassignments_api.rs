@@ -66,7 +66,7 @@ pub fn reassignments<'a>(topics: impl Iterator<Item = &'a TopicImage>) -> Reassi
 
 /// `GET /api/v1/reassignments`
 pub async fn list(State(console): State<Arc<Console>>) -> Json<Reassignments> {
-    Json(reassignments(console.broker.metadata.image().topics()))
+    Json(reassignments(console.backend.metadata().image().topics()))
 }
 
 #[cfg(test)]

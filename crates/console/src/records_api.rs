@@ -89,7 +89,7 @@ fn selected_partitions(
     name: &str,
     list: Option<&str>,
 ) -> ApiResult<Vec<Arc<Partition>>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let t = topic(&image, name)?;
     let ids: Vec<i32> = match list.filter(|s| !s.trim().is_empty()) {
         None => t.partitions.keys().copied().collect(),
@@ -115,8 +115,8 @@ fn selected_partitions(
     ids.into_iter()
         .map(|id| {
             console
-                .broker
-                .replicas
+                .backend
+                .partitions()
                 .get_by_name(name, id)
                 .ok_or_else(|| {
                     ApiError::Unavailable(format!(
@@ -417,7 +417,7 @@ pub async fn produce(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<ProduceBody>,
 ) -> ApiResult<Json<Produced>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let t = topic(&image, &name)?;
     if t.internal {
         return Err(ApiError::Forbidden(format!(
@@ -455,8 +455,8 @@ pub async fn produce(
         (None, None) => (rand::random::<u32>() % count.max(1) as u32) as i32,
     };
     let hosted = console
-        .broker
-        .replicas
+        .backend
+        .partitions()
         .get_by_name(&name, partition)
         .ok_or_else(|| {
             ApiError::Unavailable(format!(
@@ -501,8 +501,8 @@ pub async fn produce(
         }
     }
     console
-        .broker
-        .metrics
+        .backend
+        .metrics()
         .record_produced(&name, size, appended.info.record_count);
     Ok(Json(Produced {
         partition,
@@ -548,10 +548,10 @@ pub async fn delete_records(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::Internal("no partition selected".into()))?;
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     if let Err(not_served) = moldau_broker::leadership::check_leader(
         &image,
-        console.broker.node_id,
+        console.backend.metadata().node_id(),
         &name,
         partition,
         -1,

@@ -46,7 +46,7 @@ fn summary(console: &Console, t: &TopicImage) -> TopicSummary {
     let mut size_bytes = 0u64;
     let mut records = 0i64;
     for p in t.partitions.keys() {
-        if let Some(hosted) = console.broker.replicas.get_by_name(&t.name, *p) {
+        if let Some(hosted) = console.backend.partitions().get_by_name(&t.name, *p) {
             let s = partition_state(&hosted);
             size_bytes += s.size_bytes;
             records += (s.high_watermark - s.log_start_offset).max(0);
@@ -68,7 +68,7 @@ pub async fn list(
     State(console): State<Arc<Console>>,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<TopicSummary>>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let needle = q.search.unwrap_or_default().to_lowercase();
     let internal = q.internal.unwrap_or(true);
     let topics = image
@@ -126,8 +126,11 @@ pub async fn create(
         assignments: Vec::new(),
     };
     let validate_only = body.validate_only;
-    let (id, partitions, replication_factor) =
-        console.broker.create_topic(&topic, validate_only).await?;
+    let (id, partitions, replication_factor) = console
+        .backend
+        .controller()
+        .create_topic(&topic, validate_only)
+        .await?;
     let status = if validate_only {
         StatusCode::OK
     } else {
@@ -212,7 +215,7 @@ pub async fn detail(
     State(console): State<Arc<Console>>,
     PathParams(name): PathParams<String>,
 ) -> ApiResult<Json<TopicDetail>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let t = topic(&image, &name)?;
     let mut compacted = false;
     let partition_details = t
@@ -220,14 +223,15 @@ pub async fn detail(
         .values()
         .map(|p| {
             let hosted = console
-                .broker
-                .replicas
+                .backend
+                .partitions()
                 .get_by_name(&name, p.partition)
                 .map(|h| partition_state(&h));
             compacted |= hosted.is_some_and(|s| s.compacted);
             let offline_reason = console
-                .broker
-                .logs
+                .backend
+                .partitions()
+                .logs()
                 .offline_reason(&moldau_log::TopicPartition::new(&name, p.partition));
             PartitionDetail {
                 partition: p.partition,
@@ -246,7 +250,8 @@ pub async fn detail(
         })
         .collect();
     let configs = console
-        .broker
+        .backend
+        .metadata()
         .topic_configs(&image, &name)
         .into_iter()
         .map(|c| ConfigEntry {
@@ -278,13 +283,13 @@ pub async fn delete(
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    topic(&console.broker.metadata.image(), &name)?;
+    topic(&console.backend.metadata().image(), &name)?;
     if q.confirm.as_deref() != Some(name.as_str()) {
         return Err(ApiError::ConfirmationRequired(format!(
             "deleting topic '{name}' destroys its data; repeat the request with ?confirm={name}"
         )));
     }
-    let id = console.broker.delete_topic(&name).await?;
+    let id = console.backend.controller().delete_topic(&name).await?;
     tracing::info!(topic = %name, "topic deleted from the console");
     Ok(Json(
         serde_json::json!({ "name": name, "topic_id": id.to_string(), "deleted": true }),
@@ -297,11 +302,12 @@ pub async fn alter_configs(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<AlterConfigsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
-    topic(&console.broker.metadata.image(), &name)?;
+    topic(&console.backend.metadata().image(), &name)?;
     let (changes, confirmed) = body.changes()?;
     // Validate before asking for confirmation, so a typo is reported first.
     console
-        .broker
+        .backend
+        .controller()
         .alter_topic_configs(&name, &changes, true)
         .await?;
     require_confirmation(
@@ -309,7 +315,8 @@ pub async fn alter_configs(
         &format!("changing configs of topic '{name}' affects its data"),
     )?;
     console
-        .broker
+        .backend
+        .controller()
         .alter_topic_configs(&name, &changes, false)
         .await?;
     tracing::info!(topic = %name, "topic configs changed from the console");
@@ -331,15 +338,20 @@ pub async fn add_partitions(
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<AddPartitionsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
-    topic(&console.broker.metadata.image(), &name)?;
+    topic(&console.backend.metadata().image(), &name)?;
     let count = body.count;
-    console.broker.create_partitions(&name, count, true).await?;
+    console
+        .backend
+        .controller()
+        .create_partitions(&name, count, true)
+        .await?;
     require_confirmation(
         body.confirm,
         &format!("adding partitions to '{name}' changes which partition keys map to"),
     )?;
     console
-        .broker
+        .backend
+        .controller()
         .create_partitions(&name, count, false)
         .await?;
     detail(State(console), PathParams(name)).await

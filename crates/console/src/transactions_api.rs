@@ -40,7 +40,7 @@ pub struct Transactions {
 
 /// `GET /api/v1/transactions`
 pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Transactions>> {
-    let Some(service) = console.broker.txns.get().cloned() else {
+    let Some(service) = console.backend.transactions().service() else {
         return Err(ApiError::Unavailable(
             "the transaction coordinator is not running".into(),
         ));

@@ -34,7 +34,7 @@ fn mechanism_name(code: i8) -> String {
 
 /// `GET /api/v1/users`
 pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<UserView>> {
-    let image = console.broker.metadata.image();
+    let image = console.backend.metadata().image();
     let mut by_user: BTreeMap<String, Vec<CredentialView>> = BTreeMap::new();
     for c in image.scram_credentials() {
         by_user

@@ -15,7 +15,7 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     } else {
         request.client_instance_id
     };
-    let sub = super::telemetry_subscription::configured(ctx.config());
+    let sub = super::telemetry_subscription::configured(&ctx.config().settings);
     let response = GetTelemetrySubscriptionsResponse::default()
         .with_error_code(0)
         .with_client_instance_id(instance)

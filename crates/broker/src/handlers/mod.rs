@@ -96,7 +96,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::IncrementalAlterConfigs => incremental_alter_configs::handle(ctx, body).await,
         ApiKey::DescribeCluster => describe_cluster::handle(ctx, body),
         ApiKey::DescribeQuorum => describe_quorum::handle(ctx, body),
-        ApiKey::DeleteRecords => blocking(|| delete_records::handle(ctx, body)),
+        ApiKey::DeleteRecords => on_blocking_pool(ctx, body, delete_records::handle).await,
         ApiKey::InitProducerId => init_producer_id::handle(ctx, body).await,
         ApiKey::FindCoordinator => find_coordinator::handle(ctx, body).await,
         ApiKey::JoinGroup => join_group::handle(ctx, body).await,
@@ -117,7 +117,7 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::DescribeClientQuotas => describe_client_quotas::handle(ctx, body),
         ApiKey::AlterClientQuotas => alter_client_quotas::handle(ctx, body).await,
         ApiKey::UpdateFeatures => update_features::handle(ctx, body).await,
-        ApiKey::WriteTxnMarkers => write_txn_markers::handle(ctx, body),
+        ApiKey::WriteTxnMarkers => on_blocking_pool(ctx, body, write_txn_markers::handle).await,
         ApiKey::AddPartitionsToTxn => add_partitions_to_txn::handle(ctx, body).await,
         ApiKey::EndTxn => end_txn::handle(ctx, body).await,
         ApiKey::AddOffsetsToTxn => add_offsets_to_txn::handle(ctx, body).await,
@@ -133,18 +133,30 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
         ApiKey::ListTransactions => list_transactions::handle(ctx, body).await,
         ApiKey::DescribeProducers => describe_producers::handle(ctx, body),
         // Both read the disk (sizes, statvfs) or take a partition's lock.
-        ApiKey::DescribeLogDirs => blocking(|| describe_log_dirs::handle(ctx, body)),
-        ApiKey::AlterReplicaLogDirs => blocking(|| alter_replica_log_dirs::handle(ctx, body)),
+        ApiKey::DescribeLogDirs => on_blocking_pool(ctx, body, describe_log_dirs::handle).await,
+        ApiKey::AlterReplicaLogDirs => {
+            on_blocking_pool(ctx, body, alter_replica_log_dirs::handle).await
+        }
         ApiKey::ElectLeaders => elect_leaders::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }
 
-/// Runs a handler that writes and fsyncs a partition log (DeleteRecords) without
-/// stalling the other connections served by this worker thread. Metadata changes
+/// A handler whose in-order part writes and fsyncs a log (DeleteRecords, transaction
+/// markers) or reads the disk (log dir sizes, a replica move): run on the blocking
+/// pool and awaited, so the connection's next request still comes after it but the
+/// worker thread serves other connections meanwhile (`block_in_place` would stall
+/// the tasks queued on it and panics on a current-thread runtime). Metadata changes
 /// never need it: they are awaited from the quorum's writer.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
+async fn on_blocking_pool(
+    ctx: RequestContext,
+    body: Bytes,
+    handler: fn(RequestContext, Bytes) -> Result<Deferred, CloseConnection>,
+) -> Result<Deferred, CloseConnection> {
+    let api_key = ctx.api_key;
+    tokio::task::spawn_blocking(move || handler(ctx, body))
+        .await
+        .map_err(|e| CloseConnection(format!("{api_key:?} handler failed: {e}")))?
 }
 
 /// Decodes a request body, closing the connection when it does not decode.

@@ -8,7 +8,7 @@ use moldau_protocol::kafka::messages::{PushTelemetryRequest, PushTelemetryRespon
 
 pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: PushTelemetryRequest = super::decode(&ctx, body)?;
-    let sub = super::telemetry_subscription::configured(ctx.config());
+    let sub = super::telemetry_subscription::configured(&ctx.config().settings);
     let client_id = ctx.client_id();
     let outcome = ctx.metrics().client_telemetry.push(
         &sub,

@@ -2,18 +2,12 @@
 //! `telemetry.push.interval.ms` and `telemetry.max.bytes`.
 
 use crate::client_telemetry::Subscription;
-use crate::config::BrokerConfig;
+use crate::request_settings::RequestSettings;
 
-pub fn configured(config: &BrokerConfig) -> Subscription {
+pub fn configured(settings: &RequestSettings) -> Subscription {
     Subscription {
-        metrics: config
-            .string("telemetry.metrics")
-            .split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .collect(),
-        push_interval_ms: config.int("telemetry.push.interval.ms"),
-        telemetry_max_bytes: config.int("telemetry.max.bytes"),
+        metrics: settings.telemetry_metrics.clone(),
+        push_interval_ms: settings.telemetry_push_interval_ms,
+        telemetry_max_bytes: settings.telemetry_max_bytes,
     }
 }

@@ -88,23 +88,21 @@ pub fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnect
     }
     let now = crate::clock::now_ms();
     let mut markers = Vec::with_capacity(request.markers.len());
-    // Appending writes the log (and fsyncs a transaction index on an abort): off the
-    // connection's worker, as DeleteRecords.
-    tokio::task::block_in_place(|| {
-        for marker in &request.markers {
-            let mut topics = Vec::with_capacity(marker.topics.len());
-            for topic in &marker.topics {
-                let name = topic.name.0.to_string();
-                let partitions: Vec<PendingMarker> = topic
-                    .partition_indexes
-                    .iter()
-                    .map(|&index| write_marker(&ctx, marker, &name, index, now))
-                    .collect();
-                topics.push((topic.name.clone(), partitions));
-            }
-            markers.push((marker.producer_id, topics));
+    // Appending writes the log (and fsyncs a transaction index on an abort): this
+    // runs on the blocking pool (see `on_blocking_pool`).
+    for marker in &request.markers {
+        let mut topics = Vec::with_capacity(marker.topics.len());
+        for topic in &marker.topics {
+            let name = topic.name.0.to_string();
+            let partitions: Vec<PendingMarker> = topic
+                .partition_indexes
+                .iter()
+                .map(|&index| write_marker(&ctx, marker, &name, index, now))
+                .collect();
+            topics.push((topic.name.clone(), partitions));
         }
-    });
+        markers.push((marker.producer_id, topics));
+    }
     Ok(Box::pin(async move {
         let mut results = Vec::with_capacity(markers.len());
         for (producer_id, topics) in markers {
