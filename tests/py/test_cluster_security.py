@@ -1,7 +1,8 @@
 """Secured traffic between nodes (issue 15) on three real `moldau serve` processes:
 the controller listener on SSL (client certificates required) carries the Raft
 quorum and broker registrations, and the inter-broker listener on SASL_SSL (PLAIN,
-`sasl.mechanism.inter.broker.protocol`) carries replication. The nodes replicate,
+`sasl.mechanism.inter.broker.protocol`; SCRAM-SHA-256 in another test) carries
+replication. The nodes replicate,
 elect a new controller after kill -9 of the active one, and confluent-kafka
 produces and consumes over SASL_SSL. A node whose inter-broker password is wrong is
 refused by the others: its replicas never join the ISR, and both sides log why.
@@ -17,7 +18,7 @@ import threading
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import Broker, moldau_bin
@@ -62,11 +63,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def settings(pki, broker_password):
+def settings(pki, broker_password, mechanism="PLAIN"):
     jaas = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="broker" password="{broker_password}" '
             f'user_broker="{BROKER_PASSWORD}" user_alice="{ALICE_PASSWORD}";')
-    return {
+    scram = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+             f'username="broker" password="{broker_password}";')
+    chosen = {
         "listeners": "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:SSL",
         "inter.broker.listener.name": "INTERNAL",
@@ -76,7 +79,7 @@ def settings(pki, broker_password):
         "ssl.truststore.location": os.path.join(pki, "ca.pem"),
         "listener.name.controller.ssl.client.auth": "required",
         "sasl.enabled.mechanisms": "PLAIN",
-        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.inter.broker.protocol": mechanism,
         "listener.name.internal.plain.sasl.jaas.config": jaas,
         "broker.heartbeat.interval.ms": "500",
         "broker.session.timeout.ms": "3000",
@@ -84,9 +87,13 @@ def settings(pki, broker_password):
         "offsets.topic.replication.factor": "3",
         "offsets.topic.num.partitions": "3",
     }
+    if mechanism != "PLAIN":
+        chosen["sasl.enabled.mechanisms"] = f"PLAIN,{mechanism}"
+        chosen[f"listener.name.internal.{mechanism.lower()}.sasl.jaas.config"] = scram
+    return chosen
 
 
-def start_cluster(pki, log_dir, password_of=lambda node: BROKER_PASSWORD):
+def start_cluster(pki, log_dir, password_of=lambda node: BROKER_PASSWORD, mechanism="PLAIN"):
     controllers = [free_port() for _ in range(NODES)]
     voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
     nodes = [None] * NODES
@@ -95,7 +102,7 @@ def start_cluster(pki, log_dir, password_of=lambda node: BROKER_PASSWORD):
     def start(i):
         extra = ["--node-id", str(i + 1), "--controller", f"127.0.0.1:{controllers[i]}",
                  "--voters", voters, "--cluster-id", CLUSTER_ID]
-        for k, v in settings(pki, password_of(i + 1)).items():
+        for k, v in settings(pki, password_of(i + 1), mechanism).items():
             extra += ["--set", f"{k}={v}"]
         try:
             nodes[i] = Broker(extra=extra, log_path=os.path.join(log_dir, f"node-{i + 1}.log"))
@@ -182,9 +189,10 @@ def produce(conf, topic, values):
 
 
 def consume(conf, topic, count):
-    c = Consumer(dict(conf, **{"group.id": f"reader-{topic}", "auto.offset.reset": "earliest",
-                               "enable.auto.commit": False}))
-    c.subscribe([topic])
+    """The first `count` values of partition 0, read by an assigned consumer (group
+    coordinator failover is test_failover.py's subject)."""
+    c = Consumer(dict(conf, **{"group.id": f"reader-{topic}", "enable.auto.commit": False}))
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     got = []
     deadline = time.time() + SETTLE_S
     while len(got) < count and time.time() < deadline:
@@ -232,7 +240,13 @@ def test_tls_controllers_and_sasl_ssl_brokers_replicate_and_fail_over(pki, logs)
             assert time.time() < deadline, f"no new controller: {seen}"
             time.sleep(0.2)
 
-        # The new controller decides over TLS: a topic on the two brokers left.
+        # Once the dead broker is fenced (placed on no new topic), the new controller
+        # decides over TLS: a topic on the two brokers left.
+        admin = AdminClient({"bootstrap.servers": plaintext(nodes)})
+        deadline = time.time() + SETTLE_S
+        while controller in admin.list_topics(timeout=10).brokers:
+            assert time.time() < deadline, "the killed broker was never fenced"
+            time.sleep(0.2)
         conf = sasl_ssl(nodes, pki)
         create_topic(conf, "after-failover", 2)
         produce(conf, "after-failover", [b"after"])
@@ -277,5 +291,27 @@ def test_a_node_with_a_wrong_inter_broker_password_is_refused(pki, logs):
         assert "failed authentication" in leader_log, leader_log[-2000:]
         # The others keep serving: node 3 is running, never crashed.
         assert nodes[2].proc.poll() is None
+    finally:
+        close_all(nodes)
+
+
+def test_brokers_log_in_to_each_other_with_scram(pki, logs):
+    """SCRAM credentials live in the metadata log: replication starts once the
+    broker's user exists (created here with `moldau user`), as in Kafka."""
+    nodes = start_cluster(pki, logs, mechanism="SCRAM-SHA-256")
+    try:
+        wait_for_brokers(plaintext(nodes), NODES)
+        subprocess.run([moldau_bin(), "-b", nodes[0].addr, "user", "add", "broker",
+                        "--mechanism", "SCRAM-SHA-256", "--password", BROKER_PASSWORD],
+                       check=True, capture_output=True, timeout=30)
+        conf = sasl_ssl(nodes, pki)
+        topic = "scram-replicated"
+        create_topic(conf, topic, NODES)
+        produce(conf, topic, [b"x", b"y"])
+        deadline = time.time() + SETTLE_S
+        while isr_of(plaintext(nodes), topic) != [1, 2, 3]:
+            assert time.time() < deadline, f"followers never caught up: {isr_of(plaintext(nodes), topic)}"
+            time.sleep(0.2)
+        assert consume(conf, topic, 2) == [b"x", b"y"]
     finally:
         close_all(nodes)
