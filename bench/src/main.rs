@@ -30,6 +30,10 @@ struct Args {
     /// Partitions of the benchmark topics.
     #[arg(long, default_value_t = 6)]
     partitions: i32,
+    /// Replicas of each benchmark topic's partitions (3 on three brokers measures
+    /// replication; min.insync.replicas is then 2).
+    #[arg(long, default_value_t = 1)]
+    replication_factor: i32,
     /// Target rate of the latency run, in MB/s.
     #[arg(long, default_value_t = 50.0)]
     latency_rate_mb: f64,
@@ -138,11 +142,15 @@ impl ProducerContext for Ctx {
     }
 }
 
-fn create_topic(bootstrap: &str, name: &str, partitions: i32) -> anyhow::Result<()> {
+fn create_topic(args: &Args, name: &str) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+        .set("bootstrap.servers", &args.bootstrap)
         .create()?;
-    let topics = [NewTopic::new(name, partitions, TopicReplication::Fixed(1))];
+    let replication = args.replication_factor;
+    let min_insync = replication.min(2).to_string();
+    let topic = NewTopic::new(name, args.partitions, TopicReplication::Fixed(replication))
+        .set("min.insync.replicas", &min_insync);
+    let topics = [topic];
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let fut = admin.create_topics(&topics, &options);
     let results = futures::executor::block_on(fut)?;
@@ -389,13 +397,13 @@ fn main() -> anyhow::Result<()> {
     let mut produced_topic = None;
     if matches!(args.mode, Mode::ProduceAcks1 | Mode::All) {
         let t = format!("loadgen-acks1-{run}");
-        create_topic(&args.bootstrap, &t, args.partitions)?;
+        create_topic(&args, &t)?;
         println!("produce acks=1    {:8.1} MB/s", produce(&args, &t, "1")?);
         produced_topic = Some(t);
     }
     if matches!(args.mode, Mode::ProduceAcksAll | Mode::All) {
         let t = format!("loadgen-acksall-{run}");
-        create_topic(&args.bootstrap, &t, args.partitions)?;
+        create_topic(&args, &t)?;
         println!("produce acks=all  {:8.1} MB/s", produce(&args, &t, "all")?);
         produced_topic = Some(t);
     }
@@ -408,7 +416,7 @@ fn main() -> anyhow::Result<()> {
     ] {
         if args.mode == mode {
             let t = format!("loadgen-{name}-{run}");
-            create_topic(&args.bootstrap, &t, args.partitions)?;
+            create_topic(&args, &t)?;
             let mbs = produce_with(&args, &t, "all", delivery)?;
             println!("produce {:<24}{mbs:8.1} MB/s", delivery.label());
         }
@@ -421,7 +429,7 @@ fn main() -> anyhow::Result<()> {
             Some(t) => t,
             None => {
                 let t = format!("loadgen-consume-{run}");
-                create_topic(&args.bootstrap, &t, args.partitions)?;
+                create_topic(&args, &t)?;
                 produce(&args, &t, "1")?;
                 t
             }
@@ -433,7 +441,7 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(args.mode, Mode::Latency | Mode::All) {
         let t = format!("loadgen-latency-{run}");
-        create_topic(&args.bootstrap, &t, args.partitions)?;
+        create_topic(&args, &t)?;
         let (p50, p99, max) = latency(&args, &t)?;
         println!(
             "produce latency at {} MB/s, acks=all, linger {} ms: p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms",
@@ -451,7 +459,7 @@ fn eos(args: &Args, run: u32, transactional: Delivery) -> anyhow::Result<()> {
     for round in 0..args.rounds {
         for (k, delivery) in kinds.iter().enumerate() {
             let t = format!("loadgen-eos-{run}-{round}-{k}");
-            create_topic(&args.bootstrap, &t, args.partitions)?;
+            create_topic(args, &t)?;
             let mbs = produce_with(args, &t, "all", *delivery)?;
             println!(
                 "round {round} produce {:<24}{mbs:8.1} MB/s",
