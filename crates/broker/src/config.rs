@@ -6,6 +6,7 @@
 
 use crate::node_config::NodeConfig;
 use crate::request_settings::RequestSettings;
+use moldau_coordinator::MigrationPolicy;
 use moldau_log::config::{SEGMENT_BYTES_MIN, SEGMENT_INDEX_BYTES_MIN};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -245,12 +246,12 @@ pub const BROKER_PROPERTIES: &[PropertyDef] = &[
         Some("uniform,range"),
         None,
     ),
-    // Online migration between classic and consumer groups is not implemented, so the
-    // only policy is Kafka's `disabled` (Kafka defaults to `bidirectional`).
+    // Online migration between classic and consumer groups (KIP-848): bidirectional,
+    // upgrade, downgrade or disabled, Kafka's default first.
     prop(
         "group.consumer.migration.policy",
         Str,
-        Some("disabled"),
+        Some("bidirectional"),
         None,
     ),
     // The transaction coordinator (txn_service.rs) and its topic, __transaction_state.
@@ -626,7 +627,7 @@ impl BrokerConfig {
     }
 
     /// KIP-848 settings: interval and session timeout inside their bounds (as Kafka
-    /// requires at start-up), known assignors, and the one migration policy served.
+    /// requires at start-up), known assignors, and a known migration policy.
     fn validate_consumer_groups(&self) -> Result<(), ConfigError> {
         let invalid = |name: &str, reason: String| ConfigError::Invalid {
             name: name.into(),
@@ -667,13 +668,18 @@ impl BrokerConfig {
                 "Moldau's server-side assignors are uniform and range (or Kafka's UniformAssignor and RangeAssignor class names)".into(),
             ));
         }
-        if self.string("group.consumer.migration.policy") != "disabled" {
-            return Err(ConfigError::Refused {
-                name: "group.consumer.migration.policy".into(),
-                reason: "online migration between classic and consumer groups is not supported; only `disabled` is accepted (a classic member cannot join a consumer group, and the reverse)".into(),
-            });
+        if MigrationPolicy::parse(&self.string("group.consumer.migration.policy")).is_none() {
+            return Err(invalid(
+                "group.consumer.migration.policy",
+                "must be one of bidirectional, upgrade, downgrade, disabled".into(),
+            ));
         }
         Ok(())
+    }
+
+    /// `group.consumer.migration.policy` (validated at start-up).
+    pub fn consumer_migration_policy(&self) -> MigrationPolicy {
+        MigrationPolicy::parse(&self.string("group.consumer.migration.policy")).unwrap_or_default()
     }
 
     /// `group.consumer.assignors` as the short names the coordinator knows.
@@ -859,9 +865,13 @@ mod tests {
             ("group.consumer.min.session.timeout.ms", "15000"),
         ])
         .is_ok());
+        for policy in ["bidirectional", "upgrade", "downgrade", "disabled"] {
+            let c = ok(&[("group.consumer.migration.policy", policy)]);
+            assert!(c.is_ok(), "{policy}");
+        }
         assert!(matches!(
-            ok(&[("group.consumer.migration.policy", "bidirectional")]),
-            Err(ConfigError::Refused { .. })
+            ok(&[("group.consumer.migration.policy", "sideways")]),
+            Err(ConfigError::Invalid { .. })
         ));
     }
 

@@ -137,6 +137,7 @@ fn group_config(broker: &Broker) -> GroupConfig {
         consumer_session_timeout_ms: c.int("group.consumer.session.timeout.ms"),
         consumer_max_size: c.int("group.consumer.max.size"),
         consumer_assignors: c.consumer_assignors(),
+        consumer_migration_policy: c.consumer_migration_policy(),
         ..GroupConfig::default()
     }
 }

@@ -136,7 +136,7 @@ impl GroupCoordinator {
                     if undo.reverted.is_none() {
                         self.revert_consumer_change(now_ms, id, *undo, error);
                     }
-                    Self::reply(out, reply, consumer_heartbeat_error(code));
+                    Self::reply(out, reply, failed_answer(&response, code));
                 }
             }
             PendingAppend::ConsumerChange { undo } => {
@@ -155,8 +155,10 @@ impl GroupCoordinator {
             PendingAppend::SyncAssignment { .. }
             | PendingAppend::Background
             | PendingAppend::ConsumerChange { .. } => {}
-            PendingAppend::ConsumerHeartbeat { reply, .. } => {
-                Self::reply(out, reply, consumer_heartbeat_error(error));
+            PendingAppend::ConsumerHeartbeat {
+                reply, response, ..
+            } => {
+                Self::reply(out, reply, failed_answer(&response, error));
             }
             PendingAppend::StaticRejoin(r) => {
                 // Answered on unload if the group was dropped; otherwise answer here.
@@ -230,6 +232,20 @@ impl GroupCoordinator {
                 Self::reply(out, b.reply, GroupResponse::DeleteGroups(b.response));
             }
         }
+    }
+}
+
+/// The answer, shaped like `response`, for records that could not be written
+/// (ConsumerGroupHeartbeat, or JoinGroup from a classic member of a consumer group).
+fn failed_answer(response: &GroupResponse, code: i16) -> GroupResponse {
+    match response {
+        GroupResponse::JoinGroup(r) => GroupResponse::JoinGroup(
+            r.clone()
+                .with_error_code(code)
+                .with_generation_id(-1)
+                .with_members(Vec::new()),
+        ),
+        _ => consumer_heartbeat_error(code),
     }
 }
 

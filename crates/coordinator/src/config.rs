@@ -1,5 +1,7 @@
 //! Group coordinator settings, named after Kafka's broker properties.
 
+use crate::consumer_group::MigrationPolicy;
+
 /// Settings of the group coordinator. `Default` gives Kafka's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupConfig {
@@ -34,6 +36,9 @@ pub struct GroupConfig {
     /// `group.consumer.assignors`: server-side assignors in order of preference (the
     /// first is the default); the broker accepts `uniform` and `range`.
     pub consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: online upgrade/downgrade between classic
+    /// and consumer groups.
+    pub consumer_migration_policy: MigrationPolicy,
 }
 
 impl Default for GroupConfig {
@@ -52,6 +57,7 @@ impl Default for GroupConfig {
             consumer_session_timeout_ms: 45_000,
             consumer_max_size: i32::MAX,
             consumer_assignors: vec!["uniform".into(), "range".into()],
+            consumer_migration_policy: MigrationPolicy::Bidirectional,
         }
     }
 }

@@ -24,6 +24,60 @@ pub fn subscription_topics(metadata: &[u8]) -> Result<Vec<String>, RecordError> 
     (0..count).map(|_| r.string()).collect()
 }
 
+/// What a `ConsumerProtocolSubscription` says besides its topics: its version, the
+/// partitions the member owns (v1+) and its rack (v3+).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionDetails {
+    pub version: i16,
+    pub owned: Vec<(String, Vec<i32>)>,
+    pub rack_id: Option<String>,
+}
+
+/// Version, owned partitions and rack of a `ConsumerProtocolSubscription`; fields
+/// missing from a short (older) encoding are left empty.
+pub fn subscription_details(metadata: &[u8]) -> Result<SubscriptionDetails, RecordError> {
+    let mut r = Reader::new(metadata);
+    let version = r.i16()?;
+    if version < 0 {
+        return Err(RecordError::UnsupportedVersion {
+            what: "consumer subscription",
+            version,
+        });
+    }
+    let count = r.array_len(2)?;
+    for _ in 0..count {
+        r.string()?;
+    }
+    let mut details = SubscriptionDetails {
+        version,
+        ..SubscriptionDetails::default()
+    };
+    if r.remaining() == 0 {
+        return Ok(details);
+    }
+    let user_data_bytes = r.i32()?;
+    if user_data_bytes > 0 {
+        r.skip(user_data_bytes as usize)?;
+    }
+    if version < 1 || r.remaining() == 0 {
+        return Ok(details);
+    }
+    let topics = r.array_len(TOPIC_PARTITIONS_BYTES_MIN)?;
+    for _ in 0..topics {
+        let topic = r.string()?;
+        let n = r.array_len(4)?;
+        let partitions = (0..n).map(|_| r.i32()).collect::<Result<Vec<_>, _>>()?;
+        details.owned.push((topic, partitions));
+    }
+    if version >= 2 && r.remaining() >= 4 {
+        let _generation = r.i32()?;
+    }
+    if version >= 3 && r.remaining() > 0 {
+        details.rack_id = r.nullable_string()?;
+    }
+    Ok(details)
+}
+
 /// Topic partitions of a `ConsumerProtocolAssignment` (any version).
 pub fn assignment_partitions(assignment: &[u8]) -> Result<Vec<(String, Vec<i32>)>, RecordError> {
     let mut r = Reader::new(assignment);
@@ -88,6 +142,27 @@ pub(crate) mod tests {
             Ok(vec![("a".to_string(), vec![0, 2])])
         );
         assert!(subscription_topics(&[0, 0, 0x7f, 0, 0, 0]).is_err());
+        let mut v3 = vec![0, 3];
+        v3.extend_from_slice(&subscription(&["a"])[2..]);
+        v3.extend_from_slice(&[0, 0, 0, 1, 0, 1, b'a', 0, 0, 0, 1, 0, 0, 0, 2]);
+        v3.extend_from_slice(&[0, 0, 0, 7, 0, 2, b'r', b'1']);
+        let details = subscription_details(&v3);
+        assert_eq!(
+            details,
+            Ok(SubscriptionDetails {
+                version: 3,
+                owned: vec![("a".to_string(), vec![2])],
+                rack_id: Some("r1".into()),
+            })
+        );
+        assert_eq!(
+            subscription_details(&subscription(&["a"])).map(|d| d.owned),
+            Ok(vec![])
+        );
+        for cut in 2..v3.len() - 1 {
+            // A cut inside a field is an error, never a panic.
+            let _ = subscription_details(&v3[..cut]);
+        }
         assert!(subscription_topics(&[]).is_err());
         assert!(assignment_partitions(&[0, 1, 0, 0, 0, 1, 0, 1, b'a', 0x7f, 0, 0, 0]).is_err());
     }

@@ -123,14 +123,8 @@ impl GroupCoordinator {
         if let Some(g) = self.groups.get_mut(&group_id) {
             if let Some(cg) = g.consumer.as_deref() {
                 if !cg.members.is_empty() {
-                    // Online migration (a classic member joining a consumer group) is not
-                    // supported: the group stays a consumer group.
-                    let (_, mut io) = self.io(now_ms, out);
-                    return join.answer(
-                        &mut io,
-                        &join.member_id,
-                        codes::INCONSISTENT_GROUP_PROTOCOL,
-                    );
+                    // A classic member of a consumer group (online migration).
+                    return self.classic_join_to_consumer_group(now_ms, ctx, reply, &req, out);
                 }
                 // An empty consumer group becomes a classic group: its consumer records go.
                 let mut changes = crate::consumer_group::changes::Changes::default();

@@ -37,6 +37,7 @@ pub mod wire;
 
 pub use config::GroupConfig;
 pub use consumer_group::topic_catalog::{CatalogTopic, TopicCatalog};
+pub use consumer_group::MigrationPolicy;
 pub use coordinator::GroupCoordinator;
 pub use effect::{AppendId, Effect, ReplyId, TxnProducer};
 pub use group::GroupState;

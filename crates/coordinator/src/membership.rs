@@ -10,6 +10,7 @@ use moldau_protocol::kafka::messages::{
 };
 
 use crate::codes;
+use crate::consumer_group::classic_heartbeat;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
 use crate::group::{Group, GroupState};
@@ -46,6 +47,13 @@ impl GroupCoordinator {
         };
         if let Some(error) = error {
             return Self::reply(out, reply, sync_error(error));
+        }
+        if self
+            .groups
+            .get(&group_id)
+            .is_some_and(|g| g.consumer.is_some())
+        {
+            return self.classic_sync_to_consumer_group(now_ms, reply, &req, out);
         }
         let Some((g, mut io)) = self.group_io(&group_id, now_ms, out) else {
             return;
@@ -139,6 +147,11 @@ impl GroupCoordinator {
             Err(error) => error,
             Ok(_) => match self.groups.get_mut(&group_id) {
                 None => codes::UNKNOWN_MEMBER_ID,
+                Some(g) if g.consumer.is_some() => {
+                    self.deadlines.mark(&group_id);
+                    let session_ms = self.config.consumer_session_timeout_ms;
+                    classic_heartbeat(g, &req, now_ms, session_ms)
+                }
                 Some(g) => {
                     self.deadlines.mark(&group_id);
                     heartbeat_group(g, &req, now_ms)
@@ -171,8 +184,16 @@ impl GroupCoordinator {
         } else {
             vec![(req.member_id.as_str().to_string(), None)]
         };
+        let consumer_group = self
+            .groups
+            .get(&group_id)
+            .is_some_and(|g| g.consumer.is_some());
         let (top_error, results) = match self.group_status(&group_id, false) {
             Err(error) => (error, Vec::new()),
+            Ok(_) if consumer_group => (
+                codes::NONE,
+                self.classic_leave_to_consumer_group(now_ms, &group_id, &leaving, out),
+            ),
             Ok(_) => match self.group_io(&group_id, now_ms, out) {
                 None => (
                     codes::NONE,

@@ -183,6 +183,23 @@ impl<'a> Reader<'a> {
         self.array()
     }
 
+    /// Reads a tagged field section, returning the bytes of field `wanted` (others
+    /// are skipped).
+    pub fn tagged_field(&mut self, wanted: u32) -> Result<Option<&'a [u8]>, RecordError> {
+        let count = self.uvarint()?;
+        self.check_array(u64::from(count), 2)?;
+        let mut found = None;
+        for _ in 0..count {
+            let tag = self.uvarint()?;
+            let size = self.uvarint()?;
+            let bytes = self.take(size as usize)?;
+            if tag == wanted {
+                found = Some(bytes);
+            }
+        }
+        Ok(found)
+    }
+
     /// Skips a flexible-version tagged field section (fields Moldau does not know).
     pub fn skip_tagged_fields(&mut self) -> Result<(), RecordError> {
         let count = self.uvarint()?;
@@ -282,6 +299,21 @@ impl Writer {
             .and_then(|n| n.checked_add(1))
             .ok_or(RecordError::StringTooLong(count))?;
         self.uvarint(n);
+        Ok(())
+    }
+    /// Compact bytes (uvarint length+1).
+    pub fn compact_bytes(&mut self, b: &[u8]) -> Result<(), RecordError> {
+        self.compact_array_len(b.len())?;
+        self.buf.put_slice(b);
+        Ok(())
+    }
+    /// A tagged-field section holding one field, `tag`, with `body` as its bytes.
+    pub fn one_tagged_field(&mut self, tag: u32, body: &[u8]) -> Result<(), RecordError> {
+        let size = u32::try_from(body.len()).map_err(|_| RecordError::StringTooLong(body.len()))?;
+        self.uvarint(1);
+        self.uvarint(tag);
+        self.uvarint(size);
+        self.buf.put_slice(body);
         Ok(())
     }
     /// An empty tagged-field section.

@@ -6,9 +6,10 @@ use super::assignment::Assignment;
 use super::group::ConsumerGroup;
 use super::member::ConsumerMember;
 use super::records::{
-    encode_epoch_value, encode_target_member_value, ConsumerRecordKey, CurrentAssignmentValue,
-    MemberMetadataValue,
+    encode_epoch_value, encode_target_member_value, ClassicMemberMetadataValue, ConsumerRecordKey,
+    CurrentAssignmentValue, MemberMetadataValue,
 };
+use crate::records::{GroupMetadataKey, GroupMetadataValue};
 use crate::wire::RecordError;
 
 /// Records to append, in order.
@@ -57,6 +58,10 @@ impl Changes {
             subscribed_topic_regex: s.topic_regex.clone(),
             rebalance_timeout_ms: s.rebalance_timeout_ms,
             server_assignor: s.server_assignor.clone(),
+            classic_member_metadata: s.classic.as_ref().map(|c| ClassicMemberMetadataValue {
+                session_timeout_ms: c.session_timeout_ms,
+                supported_protocols: c.protocols.clone(),
+            }),
         };
         let key = ConsumerRecordKey::MemberMetadata {
             group: group.into(),
@@ -129,6 +134,48 @@ impl Changes {
             },
             Ok(None),
         );
+    }
+
+    /// The classic group's GroupMetadata record: `None` deletes it (upgrade), a value
+    /// writes the classic group (downgrade).
+    pub fn classic_group(&mut self, group: &str, value: Option<&GroupMetadataValue>) {
+        let key = GroupMetadataKey {
+            group: group.into(),
+        }
+        .encode();
+        let value = value.map(GroupMetadataValue::encode).transpose();
+        match (key, value) {
+            (Ok(k), Ok(v)) => self.records.push((k, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(group, "classic group record not encodable: {e}");
+                debug_assert!(false, "classic group record not encodable: {e}");
+            }
+        }
+    }
+
+    /// Every record of the consumer group as it stands (Kafka's
+    /// createConsumerGroupRecords, written when a classic group is upgraded).
+    pub fn whole_group(&mut self, group: &str, cg: &ConsumerGroup) {
+        for m in cg.members.values() {
+            self.member_metadata(group, m);
+        }
+        self.group_epoch(group, cg.group_epoch);
+        for (id, a) in &cg.target {
+            self.target_member(group, id, a);
+        }
+        self.assignment_epoch(group, cg.assignment_epoch);
+        for m in cg.members.values() {
+            self.current_assignment(group, m);
+        }
+    }
+
+    /// Tombstones for every record of the consumer group (Kafka's
+    /// createGroupTombstoneRecords, written when it is downgraded).
+    pub fn whole_group_removed(&mut self, group: &str, cg: &ConsumerGroup) {
+        for id in cg.members.keys() {
+            self.member_removed(group, id);
+        }
+        self.group_removed(group);
     }
 
     /// After the group epoch moved: the new epoch, and the new target assignment if it

@@ -20,6 +20,8 @@ use crate::responses::str;
 
 /// Kafka's member type for a member speaking the consumer protocol.
 const MEMBER_TYPE_CONSUMER: i8 = 1;
+/// Kafka's member type for a member speaking the classic protocol.
+const MEMBER_TYPE_CLASSIC: i8 = 0;
 
 impl GroupCoordinator {
     pub(crate) fn consumer_group_describe(
@@ -100,7 +102,11 @@ fn describe(
                 .with_subscribed_topic_regex(s.topic_regex.as_deref().map(str))
                 .with_assignment(described(&m.current.assigned, catalog))
                 .with_target_assignment(described(&target, catalog))
-                .with_member_type(MEMBER_TYPE_CONSUMER)
+                .with_member_type(if m.is_classic() {
+                    MEMBER_TYPE_CLASSIC
+                } else {
+                    MEMBER_TYPE_CONSUMER
+                })
         })
         .collect();
     base.with_group_state(str(cg.state_name()))
@@ -133,8 +139,12 @@ pub(crate) fn as_described_group(
                 .with_group_instance_id(m.subscription.instance_id.as_deref().map(str))
                 .with_client_id(str(&m.subscription.client_id))
                 .with_client_host(str(&m.subscription.client_host))
-                .with_member_metadata(classic_subscription(&m.subscription.topic_names))
-                .with_member_assignment(classic_assignment(&m.current.assigned, catalog))
+                .with_member_metadata(match &m.subscription.classic {
+                    // A classic member shows what it sent in JoinGroup.
+                    Some(c) => c.protocols.first().map(|p| p.1.clone()).unwrap_or_default(),
+                    None => classic_subscription(&m.subscription.topic_names),
+                })
+                .with_member_assignment(classic_assignment(&m.current.assigned, catalog, 0))
         })
         .collect();
     base.with_group_state(str(cg.state_name()))
@@ -156,14 +166,19 @@ fn classic_subscription(topics: &[String]) -> bytes::Bytes {
     w.finish()
 }
 
-/// ConsumerProtocolAssignment v0: partitions by topic name, no user data.
-fn classic_assignment(a: &Assignment, catalog: &TopicCatalog) -> bytes::Bytes {
+/// ConsumerProtocolAssignment at `version` (0 to 3 share one layout): partitions by
+/// topic name, no user data.
+pub(crate) fn classic_assignment(
+    a: &Assignment,
+    catalog: &TopicCatalog,
+    version: i16,
+) -> bytes::Bytes {
     let named: Vec<(&str, &std::collections::BTreeSet<i32>)> = a
         .iter()
         .filter_map(|(id, ps)| catalog.name_of(id).map(|n| (n, ps)))
         .collect();
     let mut w = crate::wire::Writer::with_capacity(8 + named.len() * 32);
-    w.i16(0);
+    w.i16(version);
     w.i32(i32::try_from(named.len()).unwrap_or(i32::MAX));
     for (name, ps) in named {
         let _ = w.string(name);

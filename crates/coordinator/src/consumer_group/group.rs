@@ -275,6 +275,10 @@ impl ConsumerGroup {
         let Some(m) = self.members.get(member_id) else {
             return Some(codes::UNKNOWN_MEMBER_ID);
         };
+        if m.is_classic() {
+            // A classic member commits with its generation, which is its epoch.
+            return (epoch != m.current.member_epoch).then_some(codes::ILLEGAL_GENERATION);
+        }
         // TxnOffsetCommit carries the epoch in every version that has members.
         if !transactional && version < OFFSET_COMMIT_MEMBER_EPOCH_VERSION {
             return Some(codes::UNSUPPORTED_VERSION);

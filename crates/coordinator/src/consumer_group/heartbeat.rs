@@ -10,6 +10,7 @@ use moldau_protocol::kafka::messages::{
 use super::assignment;
 use super::assignor::ServerAssignor;
 use super::changes::Changes;
+use super::downgrade::maybe_downgrade;
 use super::group::{compile_topic_regex, ConsumerGroup, SUBSCRIBED_TOPIC_REGEX_BYTES_MAX};
 use super::member::{
     ConsumerMember, MemberAssignment, MemberState, MemberSubscription, JOIN_GROUP_MEMBER_EPOCH,
@@ -18,13 +19,14 @@ use super::member::{
 use super::reconciliation::reconcile;
 use super::topic_catalog::TopicCatalog;
 use super::undo::{ConsumerUndo, GroupBefore};
+use super::upgrade::{upgrade, upgrade_refusal};
 use crate::codes;
 use crate::config::GroupConfig;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
 use crate::group::{Group, GroupState};
 use crate::member_id::MemberIdSource;
-use crate::pending::PendingAppend;
+use crate::pending::{Io, PendingAppend};
 use crate::request::{GroupResponse, RequestContext};
 use crate::responses::str;
 use crate::wire::STRING_BYTES_MAX;
@@ -186,10 +188,21 @@ impl GroupCoordinator {
             Err(code) => return Self::reply(out, reply, error_response((code, String::new()))),
         };
         let before = GroupBefore::of(self.groups.get(&group_id));
+        // Records of a classic group's upgrade, written before the heartbeat's own.
+        let mut upgraded = Changes::default();
         match self.groups.get_mut(&group_id) {
-            Some(g) if g.consumer.is_none() => {
-                // A classic group becomes a consumer group only while it has no members.
-                if !g.members.is_empty() || !g.is(GroupState::Empty) {
+            Some(g)
+                if g.consumer.is_none() && !(g.members.is_empty() && g.is(GroupState::Empty)) =>
+            {
+                // A classic group with members: upgraded online when a member joins
+                // and the policy allows it (Kafka's getOrMaybeCreateConsumerGroup).
+                let refusal = if req.member_epoch == JOIN_GROUP_MEMBER_EPOCH {
+                    upgrade_refusal(g, &self.config)
+                } else {
+                    Some("the member is not joining")
+                };
+                if let Some(why) = refusal {
+                    tracing::info!(group = group_id, "classic group not upgraded: {why}");
                     return Self::reply(
                         out,
                         reply,
@@ -199,6 +212,10 @@ impl GroupCoordinator {
                         )),
                     );
                 }
+                upgrade(g, &self.topics, now_ms, &mut upgraded, out);
+            }
+            Some(g) if g.consumer.is_none() => {
+                // An empty classic group simply becomes a consumer group.
                 g.consumer = Some(Box::default());
                 g.protocol_type = Some(crate::consumer_protocol::CONSUMER_PROTOCOL_TYPE.into());
             }
@@ -232,9 +249,26 @@ impl GroupCoordinator {
         };
         let result = heartbeat(g, &hb, ctx, &req, self.member_ids.as_mut());
         match result {
-            Err(refusal) => Self::reply(out, reply, error_response(refusal)),
-            Ok(outcome) => {
+            Err(refusal) => {
+                if !upgraded.records.is_empty() {
+                    // Refused after all: the upgrade did not happen either.
+                    before.restore(g);
+                }
+                Self::reply(out, reply, error_response(refusal))
+            }
+            Ok(mut outcome) => {
                 sync_classic_view(g, now_ms);
+                if req.member_epoch == LEAVE_GROUP_MEMBER_EPOCH {
+                    let mut io = Io {
+                        config: &self.config,
+                        now_ms,
+                        appender: &mut self.appender,
+                        out,
+                    };
+                    maybe_downgrade(g, &self.topics, &mut outcome.changes, &mut io);
+                }
+                upgraded.records.append(&mut outcome.changes.records);
+                outcome.changes.records = upgraded.records;
                 let response = GroupResponse::ConsumerGroupHeartbeat(outcome.response);
                 if outcome.changes.records.is_empty() {
                     Self::reply(out, reply, response);
@@ -485,6 +519,7 @@ fn replace_static_member(
             client_id: ctx.client_id.clone(),
             client_host: ctx.client_host.clone(),
             rebalance_timeout_ms: req.rebalance_timeout_ms,
+            classic: None,
             ..old.subscription
         },
         current: MemberAssignment {

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use super::assignment::Assignment;
 use super::group::ConsumerGroup;
-use super::member::{ConsumerMember, MemberAssignment, MemberState, MemberSubscription};
+use super::member::{
+    ClassicMemberMetadata, ConsumerMember, MemberAssignment, MemberState, MemberSubscription,
+};
 use super::records::{
     decode_epoch_value, decode_target_member_value, ConsumerRecordKey, CurrentAssignmentValue,
     MemberMetadataValue,
@@ -69,7 +71,6 @@ impl LoadedConsumerGroup {
             assignment_epoch: self.assignment_epoch,
             ..ConsumerGroup::default()
         };
-        let session_deadline_ms = now_ms.saturating_add(i64::from(session_timeout_ms));
         for (id, meta) in self.members {
             let current = self
                 .current
@@ -82,6 +83,12 @@ impl LoadedConsumerGroup {
                     pending_revocation: c.pending_revocation.clone(),
                 })
                 .unwrap_or_default();
+            // A classic member keeps its own session timeout.
+            let member_session_ms = meta
+                .classic_member_metadata
+                .as_ref()
+                .map_or(session_timeout_ms, |c| c.session_timeout_ms);
+            let session_deadline_ms = now_ms.saturating_add(i64::from(member_session_ms));
             let revocation_deadline_ms = (current.state == MemberState::UnrevokedPartitions)
                 .then(|| now_ms.saturating_add(i64::from(meta.rebalance_timeout_ms.max(0))));
             cg.add_member(ConsumerMember {
@@ -95,6 +102,10 @@ impl LoadedConsumerGroup {
                     topic_regex: meta.subscribed_topic_regex,
                     server_assignor: meta.server_assignor,
                     rebalance_timeout_ms: meta.rebalance_timeout_ms,
+                    classic: meta.classic_member_metadata.map(|c| ClassicMemberMetadata {
+                        session_timeout_ms: c.session_timeout_ms,
+                        protocols: c.supported_protocols,
+                    }),
                 },
                 current,
                 session_deadline_ms,

@@ -1,5 +1,7 @@
 //! One member of a consumer group (KIP-848).
 
+use bytes::Bytes;
+
 use super::assignment::Assignment;
 
 /// Epoch a member sends to leave the group.
@@ -40,6 +42,30 @@ impl MemberState {
     }
 }
 
+/// What a member speaking the classic protocol (JoinGroup/SyncGroup/Heartbeat) in a
+/// consumer group keeps besides a consumer member's fields (Kafka's
+/// ClassicMemberMetadata, tag 0 of ConsumerGroupMemberMetadata).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ClassicMemberMetadata {
+    pub session_timeout_ms: i32,
+    /// Its JoinGroup protocols (assignor name, subscription), in its order.
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+/// Highest ConsumerProtocolAssignment version (versions 0 to 3 share one layout).
+const ASSIGNMENT_VERSION_MAX: i16 = 3;
+
+impl ClassicMemberMetadata {
+    /// The ConsumerProtocolAssignment version the member reads: that of the
+    /// subscription it sent first.
+    pub fn assignment_version(&self) -> i16 {
+        self.protocols
+            .first()
+            .and_then(|(_, metadata)| crate::consumer_protocol::subscription_details(metadata).ok())
+            .map_or(0, |d| d.version.clamp(0, ASSIGNMENT_VERSION_MAX))
+    }
+}
+
 /// What the member told us about itself (stored in ConsumerGroupMemberMetadata).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct MemberSubscription {
@@ -51,6 +77,8 @@ pub(crate) struct MemberSubscription {
     pub topic_regex: Option<String>,
     pub server_assignor: Option<String>,
     pub rebalance_timeout_ms: i32,
+    /// Set when the member speaks the classic protocol.
+    pub classic: Option<ClassicMemberMetadata>,
 }
 
 /// Its reconciliation state (stored in ConsumerGroupCurrentMemberAssignment).
@@ -90,6 +118,18 @@ pub(crate) struct ConsumerMember {
 }
 
 impl ConsumerMember {
+    pub fn is_classic(&self) -> bool {
+        self.subscription.classic.is_some()
+    }
+
+    /// Its session timeout: the classic member's own, else the group's setting.
+    pub fn session_timeout_ms(&self, consumer_session_timeout_ms: i32) -> i32 {
+        self.subscription
+            .classic
+            .as_ref()
+            .map_or(consumer_session_timeout_ms, |c| c.session_timeout_ms)
+    }
+
     pub fn next_deadline_ms(&self) -> i64 {
         self.revocation_deadline_ms
             .map_or(self.session_deadline_ms, |r| {

@@ -6,11 +6,14 @@
 pub(crate) mod assignment;
 mod assignor;
 pub(crate) mod changes;
+mod classic_members;
 pub(crate) mod describe;
+mod downgrade;
 pub(crate) mod group;
 mod heartbeat;
 pub(crate) mod loading;
 pub(crate) mod member;
+pub mod migration_policy;
 mod range_assignor;
 mod reconciliation;
 pub mod records;
@@ -18,6 +21,9 @@ mod timers;
 pub mod topic_catalog;
 pub(crate) mod undo;
 mod uniform_assignor;
+mod upgrade;
 
+pub(crate) use classic_members::classic_heartbeat;
 pub(crate) use group::ConsumerGroup;
 pub(crate) use heartbeat::sync_classic_view;
+pub use migration_policy::MigrationPolicy;

@@ -124,6 +124,54 @@ pub struct MemberMetadataValue {
     pub subscribed_topic_regex: Option<String>,
     pub rebalance_timeout_ms: i32,
     pub server_assignor: Option<String>,
+    /// Tag 0: set for a member speaking the classic protocol.
+    pub classic_member_metadata: Option<ClassicMemberMetadataValue>,
+}
+
+/// ClassicMemberMetadata (tagged field 0 of ConsumerGroupMemberMetadataValue).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassicMemberMetadataValue {
+    pub session_timeout_ms: i32,
+    /// SupportedProtocols: (name, metadata) in the member's order.
+    pub supported_protocols: Vec<(String, Bytes)>,
+}
+
+/// Tag of ClassicMemberMetadata in ConsumerGroupMemberMetadataValue.
+const CLASSIC_MEMBER_METADATA_TAG: u32 = 0;
+/// Smallest encoding of one supported protocol: empty name, empty metadata, tags.
+const CLASSIC_PROTOCOL_BYTES_MIN: usize = 3;
+
+impl ClassicMemberMetadataValue {
+    fn encode(&self) -> Result<Bytes, RecordError> {
+        let mut w = Writer::with_capacity(64);
+        w.i32(self.session_timeout_ms);
+        w.compact_array_len(self.supported_protocols.len())?;
+        for (name, metadata) in &self.supported_protocols {
+            w.compact_string(name)?;
+            w.compact_bytes(metadata)?;
+            w.no_tagged_fields();
+        }
+        w.no_tagged_fields();
+        Ok(w.finish())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, RecordError> {
+        let mut r = Reader::new(bytes);
+        let session_timeout_ms = r.i32()?;
+        let count = r.compact_array_len(CLASSIC_PROTOCOL_BYTES_MIN)?;
+        let mut supported_protocols = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = r.compact_string()?;
+            let metadata = r.compact_bytes()?;
+            r.skip_tagged_fields()?;
+            supported_protocols.push((name, metadata));
+        }
+        r.skip_tagged_fields()?;
+        Ok(ClassicMemberMetadataValue {
+            session_timeout_ms,
+            supported_protocols,
+        })
+    }
 }
 
 /// ConsumerGroupCurrentMemberAssignmentValue v0.
@@ -219,7 +267,10 @@ impl MemberMetadataValue {
         w.compact_nullable_string(self.subscribed_topic_regex.as_deref())?;
         w.i32(self.rebalance_timeout_ms);
         w.compact_nullable_string(self.server_assignor.as_deref())?;
-        w.no_tagged_fields();
+        match &self.classic_member_metadata {
+            Some(classic) => w.one_tagged_field(CLASSIC_MEMBER_METADATA_TAG, &classic.encode()?)?,
+            None => w.no_tagged_fields(),
+        }
         Ok(w.finish())
     }
 
@@ -238,8 +289,12 @@ impl MemberMetadataValue {
         let rebalance_timeout_ms = r.i32()?;
         let server_assignor = r.compact_nullable_string()?;
         // Tag 0 (ClassicMemberMetadata) is for classic members of a consumer group.
-        r.skip_tagged_fields()?;
+        let classic_member_metadata = r
+            .tagged_field(CLASSIC_MEMBER_METADATA_TAG)?
+            .map(ClassicMemberMetadataValue::decode)
+            .transpose()?;
         Ok(MemberMetadataValue {
+            classic_member_metadata,
             instance_id,
             rack_id,
             client_id,
@@ -359,9 +414,25 @@ mod tests {
             subscribed_topic_regex: Some("x.*".into()),
             rebalance_timeout_ms: 300_000,
             server_assignor: Some("uniform".into()),
+            classic_member_metadata: None,
         };
         let bytes = ok(member.encode());
         assert_eq!(ok(MemberMetadataValue::decode(&bytes)), member);
+        for cut in 0..bytes.len() {
+            assert!(MemberMetadataValue::decode(&bytes[..cut]).is_err(), "{cut}");
+        }
+        let classic = MemberMetadataValue {
+            classic_member_metadata: Some(ClassicMemberMetadataValue {
+                session_timeout_ms: 45_000,
+                supported_protocols: vec![
+                    ("range".into(), Bytes::from_static(&[0, 1, 2])),
+                    ("roundrobin".into(), Bytes::new()),
+                ],
+            }),
+            ..member
+        };
+        let bytes = ok(classic.encode());
+        assert_eq!(ok(MemberMetadataValue::decode(&bytes)), classic);
         for cut in 0..bytes.len() {
             assert!(MemberMetadataValue::decode(&bytes[..cut]).is_err(), "{cut}");
         }

@@ -2,6 +2,7 @@
 //! move the group epoch without any member asking.
 
 use super::changes::Changes;
+use super::downgrade::maybe_downgrade;
 use super::heartbeat::{
     bump_and_assign, configured_assignors, remove_member, sync_classic_view, Context,
 };
@@ -9,7 +10,7 @@ use super::topic_catalog::TopicCatalog;
 use super::undo::{ConsumerUndo, GroupBefore};
 use crate::coordinator::GroupCoordinator;
 use crate::effect::Effect;
-use crate::pending::PendingAppend;
+use crate::pending::{Io, PendingAppend};
 
 impl GroupCoordinator {
     /// Removes the members of a consumer group whose session or revocation deadline
@@ -55,15 +56,26 @@ impl GroupCoordinator {
             return true;
         }
         let mut changes = Changes::default();
+        let mut consumer_member_left = false;
         for (member, why) in expired {
             tracing::info!(
                 group = group_id,
                 member,
                 "consumer group member removed: {why}"
             );
+            consumer_member_left |= cg.members.get(&member).is_some_and(|m| !m.is_classic());
             remove_member(cg, group_id, &hb, &member, &mut changes);
         }
         sync_classic_view(g, now_ms);
+        if consumer_member_left {
+            let mut io = Io {
+                config: hb.config,
+                now_ms,
+                appender: &mut self.appender,
+                out,
+            };
+            maybe_downgrade(g, hb.catalog, &mut changes, &mut io);
+        }
         if !changes.records.is_empty() {
             let undo = ConsumerUndo::new(group_id, before);
             self.appender.append(

@@ -8,13 +8,16 @@
 //! are marked reverted: their answers become the failure's error, as Kafka fails
 //! every write after the one it reverts.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+use indexmap::IndexMap;
 
 use super::ConsumerGroup;
 use crate::codes;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::AppendId;
 use crate::group::{Group, GroupState};
+use crate::member::Member;
 use crate::pending::PendingAppend;
 
 /// How long a timer (session or revocation timeout) whose records failed waits
@@ -31,6 +34,51 @@ pub(crate) struct GroupBefore {
     state: GroupState,
     state_timestamp_ms: Option<i64>,
     subscribed_topics: Option<BTreeSet<String>>,
+    /// The classic side, which an upgrade empties and a downgrade fills.
+    classic: ClassicBefore,
+}
+
+/// A group's classic membership (parked requests are not part of it: they were
+/// answered when the group changed type).
+#[derive(Debug, Clone, Default)]
+struct ClassicBefore {
+    generation: i32,
+    protocol_name: Option<String>,
+    leader: Option<String>,
+    members: IndexMap<String, Member>,
+    static_members: HashMap<String, String>,
+    join_deadline_ms: Option<i64>,
+    sync_deadline_ms: Option<i64>,
+}
+
+impl ClassicBefore {
+    fn of(g: &Group) -> Self {
+        let mut members = g.members.clone();
+        for m in members.values_mut() {
+            m.join_waiter = None;
+            m.sync_waiter = None;
+        }
+        ClassicBefore {
+            generation: g.generation,
+            protocol_name: g.protocol_name.clone(),
+            leader: g.leader.clone(),
+            members,
+            static_members: g.static_members.clone(),
+            join_deadline_ms: g.join_deadline_ms,
+            sync_deadline_ms: g.sync_deadline_ms,
+        }
+    }
+
+    fn restore(self, g: &mut Group) {
+        g.generation = self.generation;
+        g.protocol_name = self.protocol_name;
+        g.leader = self.leader;
+        g.members = self.members;
+        g.static_members = self.static_members;
+        g.join_deadline_ms = self.join_deadline_ms;
+        g.sync_deadline_ms = self.sync_deadline_ms;
+        g.pending_sync.clear();
+    }
 }
 
 impl GroupBefore {
@@ -44,6 +92,7 @@ impl GroupBefore {
                 state: g.state,
                 state_timestamp_ms: g.state_timestamp_ms,
                 subscribed_topics: g.subscribed_topics.clone(),
+                classic: ClassicBefore::of(g),
             },
             None => GroupBefore {
                 existed: false,
@@ -52,18 +101,20 @@ impl GroupBefore {
                 state: GroupState::Empty,
                 state_timestamp_ms: None,
                 subscribed_topics: None,
+                classic: ClassicBefore::default(),
             },
         }
     }
 
     /// Puts the copy back into `g`. Offsets are left alone: they have their own
     /// appends and are never part of a consumer-group change.
-    fn restore(self, g: &mut Group) {
+    pub fn restore(self, g: &mut Group) {
         g.consumer = self.consumer;
         g.protocol_type = self.protocol_type;
         g.state = self.state;
         g.state_timestamp_ms = self.state_timestamp_ms;
         g.subscribed_topics = self.subscribed_topics;
+        self.classic.restore(g);
     }
 }
 

@@ -382,15 +382,16 @@ fn heartbeat_errors_are_kafkas() {
     assert_eq!(err(&mut h, owned_on_join), codes::INVALID_REQUEST);
     let bad_epoch = a.request("g").with_member_epoch(-3);
     assert_eq!(err(&mut h, bad_epoch), codes::INVALID_REQUEST);
-    // A classic group with members is not a consumer group.
+    // A classic group with members is upgraded only if it fits, else left as it was.
     let (_, _) = stable_group(&mut h, "classic", 1);
     assert_eq!(
         err(&mut h, Client::new("c", &["t"]).request("classic")),
-        codes::GROUP_ID_NOT_FOUND
+        codes::GROUP_MAX_SIZE_REACHED
     );
-    // A classic member cannot join the consumer group (no online migration).
+    assert_eq!(h.state("classic"), "Stable");
+    // A classic member joining the consumer group is asked for its member id first.
     let join = h.join("g", "");
-    assert_eq!(h.error_of(join), codes::INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(h.error_of(join), codes::MEMBER_ID_REQUIRED);
 }
 
 #[test]

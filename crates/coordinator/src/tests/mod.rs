@@ -5,6 +5,7 @@ mod consumer_group_tests;
 mod garbage_tests;
 mod harness;
 mod membership_tests;
+mod migration_tests;
 mod offsets_tests;
 mod rack_tests;
 mod replay_tests;
