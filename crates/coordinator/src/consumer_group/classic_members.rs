@@ -146,9 +146,16 @@ impl GroupCoordinator {
                 remove_member(cg, &group_id, &hb, old, &mut changes);
                 None
             }
-            (Some(_), false) | (None, false) => {
-                classic_member(cg, &member_id, instance_id.as_deref()).err()
-            }
+            (Some(_), false) => classic_member(cg, &member_id, instance_id.as_deref()).err(),
+            // A static member must be known by its instance id.
+            (None, false) if instance_id.is_some() => Some(codes::UNKNOWN_MEMBER_ID),
+            // A dynamic member: known ones must speak the classic protocol; an id
+            // not known yet (the one MEMBER_ID_REQUIRED handed out) joins.
+            (None, false) => cg
+                .members
+                .get(&member_id)
+                .is_some_and(|m| !m.is_classic())
+                .then_some(codes::UNKNOWN_MEMBER_ID),
             (None, true) => None,
         };
         let max = usize::try_from(hb.config.consumer_max_size.max(0)).unwrap_or(usize::MAX);

@@ -165,11 +165,24 @@ fn a_classic_group_upgrades_when_a_consumer_member_joins_and_both_kinds_share_it
     let described = h.describe("g");
     assert_eq!(described.members.len(), 4);
     assert_eq!(described.protocol_type.as_str(), "consumer");
+    // A new classic member joins the consumer group (with the id MEMBER_ID_REQUIRED
+    // hands out) and gets its share once the others let go.
+    let (join, id) = h.join_new("g");
+    let r = h.join_reply(join);
+    assert_eq!(r.error_code, codes::NONE, "{r:?}");
+    classics.push(Classic {
+        id,
+        generation: r.generation_id,
+        owned: BTreeSet::new(),
+    });
+    settle_mixed(&mut h, &mut classics, &mut consumers);
+    assert!(classics.iter().all(|c| !c.owned.is_empty()), "{classics:?}");
+    assert_eq!(describe(&mut h, "g").members.len(), 5);
     // A classic member leaving moves its partitions to the others.
     let left = classics.remove(2);
     assert_eq!(h.leave("g", &[(&left.id, None)]), vec![codes::NONE]);
     settle_mixed(&mut h, &mut classics, &mut consumers);
-    assert_eq!(describe(&mut h, "g").members.len(), 3);
+    assert_eq!(describe(&mut h, "g").members.len(), 4);
 }
 
 #[test]
