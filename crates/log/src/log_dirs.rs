@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::config::LogConfig;
 use crate::disk_space::DiskSpace;
@@ -81,8 +81,13 @@ pub struct LogDirs {
     /// The cluster every online directory's meta.properties names.
     cluster_id: String,
     failures: Arc<DirFailures>,
-    /// Serialises placement, so that two creations never count the same partitions.
-    placement: Mutex<()>,
+    /// Partitions being created, with the directory each was placed in. Creation does
+    /// its file work outside every lock, so many partitions are created at once; this
+    /// keeps one partition from being created twice and counts in-flight creations in
+    /// placement.
+    creating: Mutex<HashMap<TopicPartition, usize>>,
+    /// Signalled when a creation ends.
+    created: Condvar,
     /// Directories asked for (AlterReplicaLogDirs) before the partition was hosted.
     preferred: Mutex<HashMap<TopicPartition, usize>>,
     /// Moves in progress, by partition.
@@ -182,7 +187,8 @@ impl LogDirs {
             dirs,
             cluster_id,
             failures,
-            placement: Mutex::new(()),
+            creating: Mutex::new(HashMap::new()),
+            created: Condvar::new(),
             preferred: Mutex::new(HashMap::new()),
             moves: Mutex::new(BTreeMap::new()),
         })
@@ -269,22 +275,37 @@ impl LogDirs {
         config: LogConfig,
         topic_id: [u8; 16],
     ) -> Result<SharedLog, LogError> {
-        let _placing = self.placement.lock();
-        if let Some(log) = self.get(tp) {
-            return Ok(log);
-        }
-        let preferred = self.preferred.lock().remove(tp);
-        let index = preferred
-            .filter(|i| !self.is_dir_offline(*i))
-            .or_else(|| self.least_loaded_online_dir())
-            .ok_or(LogError::DirOffline)?;
-        self.dirs[index].create(tp, config, topic_id)
+        let index = {
+            let mut creating = self.creating.lock();
+            loop {
+                if let Some(log) = self.get(tp) {
+                    return Ok(log);
+                }
+                if !creating.contains_key(tp) {
+                    break;
+                }
+                self.created.wait(&mut creating);
+            }
+            let preferred = self.preferred.lock().remove(tp);
+            let index = preferred
+                .filter(|i| !self.is_dir_offline(*i))
+                .or_else(|| self.least_loaded_online_dir(&creating))
+                .ok_or(LogError::DirOffline)?;
+            creating.insert(tp.clone(), index);
+            index
+        };
+        let created = self.dirs[index].create(tp, config, topic_id);
+        self.creating.lock().remove(tp);
+        self.created.notify_all();
+        created
     }
 
-    fn least_loaded_online_dir(&self) -> Option<usize> {
+    /// Partitions held or being created count alike.
+    fn least_loaded_online_dir(&self, creating: &HashMap<TopicPartition, usize>) -> Option<usize> {
+        let in_flight = |i: usize| creating.values().filter(|d| **d == i).count();
         (0..self.dirs.len())
             .filter(|i| !self.is_dir_offline(*i))
-            .min_by_key(|i| (self.dirs[*i].partition_count(), *i))
+            .min_by_key(|i| (self.dirs[*i].partition_count() + in_flight(*i), *i))
     }
 
     /// Why the partition is offline, if it is: it could not be opened or hosted, or
@@ -317,7 +338,7 @@ impl LogDirs {
     pub fn mark_partition_offline(&self, tp: &TopicPartition, reason: &str) {
         let index = self
             .dir_of(tp)
-            .or_else(|| self.least_loaded_online_dir())
+            .or_else(|| self.least_loaded_online_dir(&self.creating.lock()))
             .unwrap_or(0);
         self.dirs[index].mark_partition_offline(tp, reason);
     }

@@ -61,6 +61,42 @@ fn partitions_spread_over_the_dirs_and_are_found_after_restart() {
     }
 }
 
+/// Creation does its file work outside the locks; racing creators of the same
+/// partitions still get one log each, in one directory, and placement stays even.
+#[test]
+fn racing_creations_make_each_partition_once_and_stay_balanced() {
+    let (_root, paths) = two_dirs();
+    let dirs = open(&paths);
+    let partitions = 64;
+    let logs: Vec<Vec<_>> = std::thread::scope(|s| {
+        let creators: Vec<_> = (0..8)
+            .map(|_| {
+                let dirs = &dirs;
+                s.spawn(move || {
+                    (0..partitions)
+                        .map(|p| {
+                            dirs.create(&TopicPartition::new("t", p), small_config(), [7; 16])
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        creators.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for p in 0..partitions as usize {
+        assert!(
+            logs.iter().all(|l| Arc::ptr_eq(&l[p], &logs[0][p])),
+            "t-{p} created twice"
+        );
+        let name = TopicPartition::new("t", p as i32).dir_name();
+        let holders = paths.iter().filter(|d| d.join(&name).is_dir()).count();
+        assert_eq!(holders, 1, "{name} is in {holders} directories");
+    }
+    assert_eq!(dirs.dirs()[0].partition_count(), 32);
+    assert_eq!(dirs.dirs()[1].partition_count(), 32);
+}
+
 #[test]
 fn a_partition_in_two_dirs_is_refused() {
     let (_root, paths) = two_dirs();

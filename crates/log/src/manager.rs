@@ -391,15 +391,22 @@ impl LogManager {
         config: LogConfig,
         topic_id: [u8; 16],
     ) -> Result<SharedLog, LogError> {
-        let mut logs = self.inner.logs.write();
-        if let Some(log) = logs.get(tp) {
+        if let Some(log) = self.inner.logs.read().get(tp) {
             return Ok(Arc::clone(log));
         }
+        // The file work (directory, segment, partition.metadata, fsyncs) runs without
+        // the map's lock: holding it made every creation wait for the one before, and
+        // every reader of the map wait for the disk. `LogDirs::create` keeps one
+        // partition from being created twice at once.
         let dir = self.inner.data_dir.join(tp.dir_name());
         let mut log = PartitionLog::open(&dir, tp.clone(), config, 0, None)?;
         log.track_changes(Arc::clone(&self.inner.changes));
         write_partition_metadata(&dir, &topic_id)?;
         sync_dir(&self.inner.data_dir)?;
+        let mut logs = self.inner.logs.write();
+        if let Some(log) = logs.get(tp) {
+            return Ok(Arc::clone(log));
+        }
         let log = Arc::new(RwLock::new(log));
         logs.insert(tp.clone(), Arc::clone(&log));
         self.inner.topic_ids.write().insert(tp.clone(), topic_id);
