@@ -76,6 +76,7 @@ class JbodBroker(Broker):
         # --data-dir sets log.dirs, a comma-separated list as in Kafka.
         self.data_dir = ",".join(self.dirs)
         self.extra = list(extra)
+        self.log_path = None
         self.port = 0
         self.proc = None
         self.start()
