@@ -35,6 +35,11 @@ fn workspace_root() -> PathBuf {
     })
 }
 
+/// `relative` (e.g. `scripts/cluster`) in the workspace this test was built in.
+pub fn workspace_path(relative: &str) -> PathBuf {
+    workspace_root().join(relative)
+}
+
 /// Path of the `moldau` binary: `MOLDAU_BIN`, else the workspace's debug build (built
 /// once per test process if missing or stale).
 pub fn moldau_bin() -> PathBuf {

@@ -2,7 +2,7 @@
 //! `format` and `info`, and `moldau serve` refusing a data directory formatted for
 //! another node or another cluster.
 
-use moldau_e2e::{moldau_bin, BrokerProcess};
+use moldau_e2e::{moldau_bin, workspace_path, BrokerProcess};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
 use std::path::Path;
@@ -372,14 +372,13 @@ fn a_node_formatted_for_another_cluster_is_refused_when_it_joins() {
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(!status.success(), "{err}");
+    // The last word names the directory, its cluster id and the voters' one.
+    let stray_dir = stray.display().to_string();
     let line = err
         .lines()
-        .find(|l| l.contains("INCONSISTENT_CLUSTER_ID"))
+        .find(|l| l.contains("INCONSISTENT_CLUSTER_ID") && l.contains(&stray_dir))
         .unwrap_or_else(|| panic!("{err}"));
-    assert!(
-        line.contains(&other) && line.contains(&stray.display().to_string()),
-        "{line}"
-    );
+    assert!(line.contains(&other) && line.contains(&cluster), "{line}");
     // The cluster itself still works: it lists its two brokers.
     let p: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &nodes[0].addr)
@@ -391,4 +390,124 @@ fn a_node_formatted_for_another_cluster_is_refused_when_it_joins() {
         .unwrap();
     let ids: Vec<i32> = md.brokers().iter().map(|b| b.id()).collect();
     assert!(!ids.contains(&3), "{ids:?}");
+}
+
+#[test]
+fn a_quorum_member_does_not_name_a_cluster_itself() {
+    let temp = tempfile::tempdir().unwrap();
+    let (mine, peer) = (free_port(), free_port());
+    let voters = format!("1@127.0.0.1:{mine},2@127.0.0.1:{peer}");
+    let err = serve_refused(
+        temp.path(),
+        &[
+            "--node-id",
+            "1",
+            "--controller",
+            &format!("127.0.0.1:{mine}"),
+            "--voters",
+            &voters,
+        ],
+    );
+    assert!(
+        err.contains("not formatted")
+            && err.contains(&temp.path().display().to_string())
+            && err.contains("moldau storage format")
+            && err.contains("--cluster-id"),
+        "{err}"
+    );
+    assert!(!temp.path().join("meta.properties").exists());
+}
+
+/// `scripts/cluster` on its own ports and directory; stopped (or killed) on drop.
+struct ScriptCluster {
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl ScriptCluster {
+    fn run(&self, action: &str) -> Output {
+        Command::new(workspace_path("scripts/cluster"))
+            .arg(action)
+            .env("MOLDAU_BIN", moldau_bin())
+            .env("MOLDAU_CLUSTER_DIR", &self.dir)
+            .env("MOLDAU_CLUSTER_PORT", self.port.to_string())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for ScriptCluster {
+    fn drop(&mut self) {
+        for n in 1..=3 {
+            let pid = std::fs::read_to_string(self.dir.join(format!("d{n}.pid")));
+            if let Ok(pid) = pid {
+                let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+            }
+        }
+    }
+}
+
+/// A base port whose six ports the script uses (`base + 100k`, `+1`) are free now.
+fn free_script_ports() -> u16 {
+    (0..200)
+        .map(|i| 20_000 + i * 7)
+        .find(|base| {
+            (0..3u16).all(|n| {
+                [0u16, 1].iter().all(|c| {
+                    std::net::TcpListener::bind(("127.0.0.1", base + n * 100 + c)).is_ok()
+                })
+            })
+        })
+        .expect("free ports")
+}
+
+#[test]
+fn the_quick_start_script_formats_three_nodes_for_one_cluster() {
+    let temp = tempfile::tempdir().unwrap();
+    let cluster = ScriptCluster {
+        dir: temp.path().join("cluster"),
+        port: free_script_ports(),
+    };
+    let out = cluster.run("start");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids: Vec<String> = (1..=3)
+        .map(|n| {
+            let meta = meta_properties(&cluster.dir.join(format!("d{n}")));
+            assert!(meta.contains(&format!("node.id={n}")), "{meta}");
+            meta.lines()
+                .find_map(|l| l.strip_prefix("cluster.id="))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    // Every node's broker registers and they report that one cluster id.
+    let bootstrap = format!("127.0.0.1:{}", cluster.port + 100);
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let brokers = p
+            .client()
+            .fetch_metadata(None, Duration::from_secs(5))
+            .map(|md| md.brokers().len())
+            .unwrap_or(0);
+        if brokers == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three brokers never registered ({brokers})"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        cluster_id_seen_by_librdkafka(&bootstrap).as_deref(),
+        Some(ids[0].as_str())
+    );
+    let out = cluster.run("stop");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("node 3 stopped"), "{}", stdout(&out));
 }

@@ -3,7 +3,7 @@
 
 mod topic_support;
 
-use moldau_e2e::BrokerProcess;
+use moldau_e2e::{BrokerProcess, TEST_CLUSTER_ID};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -54,6 +54,8 @@ fn six_partitions_get_leaders_on_all_three_brokers() {
                         &controller,
                         "--voters",
                         &voters,
+                        "--cluster-id",
+                        TEST_CLUSTER_ID,
                     ],
                     None,
                 )

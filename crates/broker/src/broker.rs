@@ -120,11 +120,18 @@ impl Broker {
                         Err(e) => return Err(e.into()),
                     }
                 }
-                let cluster_id = cluster_id
-                    .or_else(|| {
-                        crate::voters_cluster_id::cluster_id_from_voters(&config.node.voters)
-                    })
-                    .unwrap_or_else(random_kafka_uuid);
+                // As KRaft: the members of a quorum share the id `storage format`
+                // gave them; only a lone node names a new cluster itself.
+                let cluster_id = match cluster_id {
+                    Some(id) => id,
+                    None if config.node.voters.len() > 1 => {
+                        return Err(BrokerError::Unformatted(unformatted_member(
+                            &metadata_dir,
+                            config.node.voters.len(),
+                        )))
+                    }
+                    None => random_kafka_uuid(),
+                };
                 let metadata_dir_lock = if log_dirs.contains(&metadata_dir) {
                     None
                 } else {
@@ -243,6 +250,7 @@ impl Broker {
             .map_err(|e| BrokerError::Corrupt(format!("publishing metadata: {e}")))??;
         }
         broker.published.send_replace(image.last_offset());
+        broker.watch_cluster_id_conflict();
         broker.start_publisher(image);
         crate::isr_maintenance::start(&broker);
         // Registering a new incarnation fences the previous one, which takes its
@@ -259,6 +267,34 @@ impl Broker {
             .txns
             .set(crate::txn_service::TxnService::start(&broker));
         Ok(broker)
+    }
+
+    /// A majority of the voters turned out to belong to another cluster: this node
+    /// can neither vote nor replicate there, so the broker stops, saying why.
+    fn watch_cluster_id_conflict(self: &Arc<Self>) {
+        let mut conflict = self.metadata.cluster_id_conflict();
+        let broker = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let Ok(found) = conflict.wait_for(Option::is_some).await.map(|c| c.clone()) else {
+                return;
+            };
+            let (Some(found), Some(broker)) = (found, broker.upgrade()) else {
+                return;
+            };
+            let theirs: Vec<String> = found
+                .theirs
+                .iter()
+                .map(|(node, id)| format!("node {node}: {id}"))
+                .collect();
+            let why = format!(
+                "INCONSISTENT_CLUSTER_ID: this node's data directory {} is formatted for cluster {}, but a majority of controller.quorum.voters belong to another cluster ({}); they refuse its Raft requests. Format it for their cluster id (moldau storage format --cluster-id) or use an empty directory with --cluster-id",
+                broker.data_dir.display(),
+                found.ours,
+                theirs.join(", ")
+            );
+            tracing::error!("{why}");
+            broker.lifecycle.refuse(why);
+        });
     }
 
     /// Starts registering and heartbeating; start-up waits until the controller has
@@ -409,4 +445,12 @@ fn quorum_config(
     let snapshot_bytes = config.long("metadata.log.max.record.bytes.between.snapshots");
     quorum.snapshot_after_bytes = u64::try_from(snapshot_bytes).ok().filter(|b| *b > 0);
     Ok(quorum)
+}
+
+/// Why a member of a multi-voter quorum will not name a cluster itself.
+fn unformatted_member(dir: &std::path::Path, voters: usize) -> String {
+    format!(
+        "the data directory {} is not formatted and no cluster id is given: a node of a {voters}-voter quorum needs the cluster id every voter shares (as KRaft's kafka-storage.sh format). Create one with `moldau storage random-uuid`, then run `moldau storage format --cluster-id <id>` on every node or start each with --cluster-id <id>",
+        dir.display()
+    )
 }

@@ -16,6 +16,7 @@ use crate::error::BrokerError;
 use crate::metadata_quorum::{LifecycleAnswer, MetadataQuorum, QuorumError};
 use crate::raft_transport::{
     forward_controller_write, forward_lifecycle_call, ControllerWriteError, RaftRequest,
+    RaftTransportError,
 };
 use moldau_metadata::controller::{
     decode_body, election_outcomes, election_request_to_wire, encode_body, refusal,
@@ -82,8 +83,8 @@ impl ControllerClient {
                     Err(e) => return Err(not_written(e.to_string())),
                 }
             } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
-                match forward_controller_write(self.quorum.channel(), addr, encoded.clone(), left)
-                    .await
+                let (channel, cluster) = (self.quorum.channel(), self.quorum.cluster_id_check());
+                match forward_controller_write(channel, addr, cluster, encoded.clone(), left).await
                 {
                     Ok(Ok(applied)) => return Ok(applied),
                     Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
@@ -91,6 +92,12 @@ impl ControllerClient {
                         return Err(no_majority(self.write_timeout))
                     }
                     Ok(Err(ControllerWriteError::Failed(e))) => return Err(not_written(e)),
+                    Err(e @ RaftTransportError::InconsistentClusterId { .. }) => {
+                        return Err(BrokerError::api(
+                            ResponseError::InconsistentClusterId,
+                            e.to_string(),
+                        ))
+                    }
                     // Not delivered (connection refused, or no answer in time): the
                     // leader may be gone; an answer lost after a commit is a timeout,
                     // as a Kafka request's would be.
@@ -215,9 +222,17 @@ impl ControllerClient {
                     Err(ControllerWriteError::Failed(e)) => return Err(not_written(e)),
                 }
             } else if let Some(addr) = leader.and_then(|l| self.voters.get(&l)) {
-                match forward_lifecycle_call(self.quorum.channel(), addr, remote(), left).await {
+                let (channel, cluster) = (self.quorum.channel(), self.quorum.cluster_id_check());
+                match forward_lifecycle_call(channel, addr, cluster, remote(), left).await {
                     Ok(Ok(body)) => {
                         return decode_remote(&body).map_err(|e| not_written(e.message))
+                    }
+                    // The controller's answer, as Kafka's would be in the response.
+                    Err(e @ RaftTransportError::InconsistentClusterId { .. }) => {
+                        return Ok(Err(ControllerError::new(
+                            ResponseError::InconsistentClusterId,
+                            e.to_string(),
+                        )))
                     }
                     Ok(Err(ControllerWriteError::NotLeader { .. })) => {}
                     Ok(Err(ControllerWriteError::Timeout(_))) => {
@@ -233,8 +248,8 @@ impl ControllerClient {
     }
 }
 
-fn is_connect_failure(e: &crate::raft_transport::RaftTransportError) -> bool {
-    matches!(e, crate::raft_transport::RaftTransportError::Io(io)
+fn is_connect_failure(e: &RaftTransportError) -> bool {
+    matches!(e, RaftTransportError::Io(io)
         if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset))
 }
 

@@ -20,6 +20,9 @@ pub enum BrokerError {
     Config(#[from] crate::config::ConfigError),
     #[error("TLS: {0}")]
     Tls(String),
+    /// A directory that needs `moldau storage format` (or a cluster id) first.
+    #[error("{0}")]
+    Unformatted(String),
     #[error("the log flusher stopped")]
     FlusherStopped,
     #[error("{message}")]

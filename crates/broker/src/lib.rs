@@ -74,7 +74,6 @@ pub mod topic_config;
 pub mod txn_marker_sender;
 pub mod txn_partition_adder;
 pub mod txn_service;
-pub mod voters_cluster_id;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError};

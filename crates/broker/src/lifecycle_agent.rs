@@ -64,6 +64,17 @@ impl LifecycleAgent {
         self.refusal.subscribe()
     }
 
+    /// This broker can never join (`why`): it stops, as on the controller's refusal.
+    pub fn refuse(&self, why: String) {
+        self.refusal.send_if_modified(|refusal| {
+            let first = refusal.is_none();
+            if first {
+                *refusal = Some(why);
+            }
+            first
+        });
+    }
+
     pub fn incarnation_id(&self) -> [u8; 16] {
         self.incarnation_id
     }

@@ -23,6 +23,8 @@ struct Cluster {
     dirs: BTreeMap<NodeId, TempDir>,
     voters: BTreeMap<NodeId, String>,
     nodes: BTreeMap<NodeId, MetadataQuorum>,
+    /// Each node's cluster id; the same (empty) one unless a test says otherwise.
+    cluster_ids: BTreeMap<NodeId, String>,
 }
 
 fn topic(name: &str) -> MetadataRecord {
@@ -35,6 +37,11 @@ fn topic(name: &str) -> MetadataRecord {
 impl Cluster {
     /// Binds every controller listener first (port 0), then starts the nodes.
     async fn start(count: u64) -> Cluster {
+        Cluster::start_with(count, BTreeMap::new()).await
+    }
+
+    /// As `start`, node `id` formatted for `cluster_ids[id]` where given.
+    async fn start_with(count: u64, cluster_ids: BTreeMap<NodeId, String>) -> Cluster {
         // RUST_LOG=openraft=debug shows the nodes at work when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -53,6 +60,7 @@ impl Cluster {
             dirs,
             voters,
             nodes: BTreeMap::new(),
+            cluster_ids,
         };
         for (id, listener) in listeners {
             cluster.start_node_on(id, listener).await;
@@ -67,6 +75,7 @@ impl Cluster {
         config.snapshot_after_entries = 4;
         config.entries_kept_below_snapshot = 0;
         config.write_timeout = Duration::from_secs(3);
+        config.lifecycle.cluster_id = self.cluster_ids.get(&id).cloned().unwrap_or_default();
         config
     }
 
@@ -318,6 +327,51 @@ async fn nodes_restart_with_their_vote_and_log_and_rebuild_the_image() {
         .await
         .unwrap();
     cluster.wait_for_topic_everywhere("after").await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_of_another_cluster_can_neither_vote_nor_replicate() {
+    let ids = |c: &str| c.to_string();
+    let mut cluster = Cluster::start_with(
+        3,
+        BTreeMap::from([(1, ids("ours")), (2, ids("ours")), (3, ids("theirs"))]),
+    )
+    .await;
+    let leader = wait_until("nodes 1 and 2 agree on a leader", || {
+        let leader = cluster.nodes[&1].leader_id()?;
+        let agreed = cluster.nodes[&2].leader_id() == Some(leader);
+        (agreed && leader != 3 && cluster.nodes[&leader].is_leader()).then_some(leader)
+    })
+    .await;
+    cluster.nodes[&leader].write(&[topic("ours")]).await.unwrap();
+    // Node 3 hears from both voters of the other cluster: it is the odd one out.
+    let mut conflict = cluster.nodes[&3].cluster_id_conflict();
+    let found = tokio::time::timeout(WAIT_MAX, conflict.wait_for(Option::is_some))
+        .await
+        .expect("node 3 finds the conflict")
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_eq!(found.ours, "theirs");
+    assert_eq!(
+        found.theirs,
+        BTreeMap::from([(1, ids("ours")), (2, ids("ours"))])
+    );
+    for id in [1, 2] {
+        assert!(cluster.nodes[&id].cluster_id_conflict().borrow().is_none());
+    }
+    // It replicated nothing and follows no leader.
+    assert!(cluster.nodes[&3].image().topic("ours").is_none());
+    assert_eq!(cluster.nodes[&3].leader_id(), None);
+    // Its acknowledgement does not count: the leader and node 3 are no majority.
+    let other = if leader == 1 { 2 } else { 1 };
+    cluster.stop(other).await;
+    match cluster.nodes[&leader].write(&[topic("with-3")]).await {
+        Err(QuorumError::Timeout(_) | QuorumError::NotLeader { .. }) => {}
+        other => panic!("committed with a node of another cluster: {other:?}"),
+    }
+    assert!(cluster.nodes[&3].image().topic("with-3").is_none());
     cluster.shutdown().await;
 }
 

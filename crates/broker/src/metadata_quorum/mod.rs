@@ -29,7 +29,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::raft_transport::{serve_raft, ControllerChannel, TcpRaftNetwork};
+use crate::raft_transport::{
+    probe_cluster_ids, serve_raft, ClusterIdCheck, ClusterIdConflict, ControllerChannel,
+    TcpRaftNetwork,
+};
 
 /// A running Raft node of the metadata quorum.
 pub struct MetadataQuorum {
@@ -38,6 +41,8 @@ pub struct MetadataQuorum {
     state_machine: MetadataStateMachine,
     /// Broker registrations and heartbeats, decided here while this node leads.
     lifecycle: Arc<LifecycleController>,
+    /// The cluster id every Raft request carries, checked on every one received.
+    cluster: Arc<ClusterIdCheck>,
     /// The controller listener's address; none for a lone voter without one.
     local_addr: Option<SocketAddr>,
     write_timeout: std::time::Duration,
@@ -80,9 +85,15 @@ impl MetadataQuorum {
             None
         };
         let (log_store, state_machine) = open_metadata_raft_storage(&dir)?;
+        let cluster = Arc::new(ClusterIdCheck::new(
+            config.lifecycle.cluster_id.clone(),
+            config.node_id,
+            config.voters.keys().copied().collect(),
+        ));
         let network = TcpRaftNetwork {
             local_id: config.node_id,
             channel: config.channel.clone(),
+            cluster: Arc::clone(&cluster),
         };
         let raft = Raft::new(
             config.node_id,
@@ -109,11 +120,18 @@ impl MetadataQuorum {
             Arc::clone(&lifecycle).run_ticker(stopped.clone()),
         )];
         if let Some(listener) = listener {
+            tasks.push(tokio::spawn(probe_cluster_ids(
+                config.channel.clone(),
+                config.voters.clone(),
+                Arc::clone(&cluster),
+                stopped.clone(),
+            )));
             tasks.push(tokio::spawn(serve_raft(
                 listener,
                 config.channel.clone(),
                 raft.clone(),
                 Arc::clone(&lifecycle),
+                Arc::clone(&cluster),
                 stopped.clone(),
             )));
         }
@@ -131,6 +149,7 @@ impl MetadataQuorum {
             raft,
             state_machine,
             lifecycle,
+            cluster,
             local_addr,
             write_timeout: config.write_timeout,
             channel: config.channel.clone(),
@@ -214,6 +233,16 @@ impl MetadataQuorum {
     /// The broker lifecycle this node decides while it is the active controller.
     pub fn lifecycle(&self) -> &Arc<LifecycleController> {
         &self.lifecycle
+    }
+
+    /// The cluster id this node sends and accepts on the controller listener.
+    pub fn cluster_id_check(&self) -> &Arc<ClusterIdCheck> {
+        &self.cluster
+    }
+
+    /// Set once a majority of the voters turned out to belong to another cluster.
+    pub fn cluster_id_conflict(&self) -> watch::Receiver<Option<ClusterIdConflict>> {
+        self.cluster.conflict()
     }
 
     /// Turns true when the quorum shuts down, for tasks that live as long as it.

@@ -13,6 +13,8 @@ pub enum RaftTransportError {
     /// The controller listener refused this node's login, or a peer's.
     #[error("controller listener authentication: {0}")]
     Authentication(String),
+    #[error("INCONSISTENT_CLUSTER_ID: the controller belongs to cluster {theirs}, this node to cluster {ours}")]
+    InconsistentClusterId { ours: String, theirs: String },
     #[error("the peer answered a {got} to a {sent} request")]
     WrongReply {
         sent: &'static str,

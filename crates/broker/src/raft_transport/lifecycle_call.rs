@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::raft_transport::channel::ControllerChannel;
+use crate::raft_transport::cluster_id_check::ClusterIdCheck;
 use crate::raft_transport::controller_write::call_controller;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::message::{ControllerWriteError, RaftReply, RaftRequest};
@@ -14,13 +15,14 @@ use crate::raft_transport::message::{ControllerWriteError, RaftReply, RaftReques
 pub async fn forward_lifecycle_call(
     channel: &ControllerChannel,
     addr: &str,
+    cluster: &ClusterIdCheck,
     request: RaftRequest,
     timeout: Duration,
 ) -> Result<Result<Vec<u8>, ControllerWriteError>, RaftTransportError> {
     let sent = request.name();
     match (
         &request,
-        call_controller(channel, addr, &request, timeout).await?,
+        call_controller(channel, addr, cluster, &request, timeout).await?,
     ) {
         (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
         | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result))

@@ -1,5 +1,7 @@
 //! What travels between controllers: openraft's three RPCs and their results, and
-//! a controller write forwarded by a node that is not the active controller.
+//! a controller write forwarded by a node that is not the active controller. Every
+//! request goes in an envelope naming the sender and its cluster id (the SASL login
+//! that may open a connection does not: it belongs to the channel).
 
 use moldau_metadata::raft::{MetadataApplied, MetadataRaftConfig, NodeId};
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -12,6 +14,17 @@ use serde::{Deserialize, Serialize};
 use crate::raft_transport::error::RaftTransportError;
 
 type C = MetadataRaftConfig;
+
+/// A request as sent: who sends it, for which cluster (KRaft puts the cluster id in
+/// every Raft request too).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RaftEnvelope<R = RaftRequest> {
+    pub cluster_id: String,
+    /// The sender's node id.
+    pub from: NodeId,
+    /// A `RaftRequest`, or a reference to one when sending.
+    pub request: R,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum RaftRequest {
@@ -30,6 +43,8 @@ pub enum RaftRequest {
     AlterPartition(Vec<u8>),
     /// A client's ElectLeaders, forwarded (api key 43, `ELECT_LEADERS_VERSION`).
     ElectLeaders(Vec<u8>),
+    /// Nothing but the envelope: is the receiver of the sender's cluster?
+    Hello,
     /// The first frame on a SASL controller listener: the peer's login (channel.rs).
     SaslAuthenticate {
         mechanism: String,
@@ -68,6 +83,11 @@ pub enum RaftReply {
     ElectLeaders(Result<Vec<u8>, ControllerWriteError>),
     /// The mechanism's answer, or why the login was refused (then the connection ends).
     SaslAuthenticate(Result<Vec<u8>, String>),
+    /// The request came from another cluster and was not looked at; `cluster_id` is
+    /// the receiver's (Kafka's INCONSISTENT_CLUSTER_ID).
+    InconsistentClusterId { cluster_id: String },
+    /// The receiver is of the sender's cluster.
+    Hello,
 }
 
 impl RaftRequest {
@@ -82,6 +102,7 @@ impl RaftRequest {
             RaftRequest::AlterPartition(_) => "AlterPartition",
             RaftRequest::ElectLeaders(_) => "ElectLeaders",
             RaftRequest::SaslAuthenticate { .. } => "SaslAuthenticate",
+            RaftRequest::Hello => "Hello",
         }
     }
 }
@@ -98,6 +119,8 @@ impl RaftReply {
             RaftReply::AlterPartition(_) => "AlterPartition",
             RaftReply::ElectLeaders(_) => "ElectLeaders",
             RaftReply::SaslAuthenticate(_) => "SaslAuthenticate",
+            RaftReply::InconsistentClusterId { .. } => "InconsistentClusterId",
+            RaftReply::Hello => "Hello",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! openraft's network: one client per peer over the controller listener, which
 //! connects on first use, reconnects after any failure, and bounds every call by
-//! openraft's timeout.
+//! openraft's timeout. A peer of another cluster is unreachable to openraft.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moldau_metadata::raft::{MetadataRaftConfig, NodeId};
@@ -16,21 +17,24 @@ use openraft::raft::{
 use openraft::{BasicNode, RPCTypes};
 
 use crate::raft_transport::channel::{ControllerChannel, RaftConnection};
+use crate::raft_transport::cluster_id_check::ClusterIdCheck;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
-use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
+use crate::raft_transport::message::{decode, encode, RaftEnvelope, RaftReply, RaftRequest};
 
 type C = MetadataRaftConfig;
 type RpcResult<T, E = openraft::error::Infallible> =
     Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
 
 /// Makes a [`PeerClient`] per target; openraft asks for one per replication stream.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TcpRaftNetwork {
     /// This node, for timeouts reported to openraft.
     pub local_id: NodeId,
     /// TLS and the login for peers' controller listeners.
     pub channel: ControllerChannel,
+    /// The cluster id sent with every request, and what peers answered.
+    pub cluster: Arc<ClusterIdCheck>,
 }
 
 impl RaftNetworkFactory<C> for TcpRaftNetwork {
@@ -39,6 +43,7 @@ impl RaftNetworkFactory<C> for TcpRaftNetwork {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> PeerClient {
         PeerClient {
             local_id: self.local_id,
+            cluster: Arc::clone(&self.cluster),
             target,
             addr: node.addr.clone(),
             channel: self.channel.clone(),
@@ -51,6 +56,7 @@ impl RaftNetworkFactory<C> for TcpRaftNetwork {
 /// A connection to one peer's controller listener.
 pub struct PeerClient {
     local_id: NodeId,
+    cluster: Arc<ClusterIdCheck>,
     target: NodeId,
     addr: String,
     channel: ControllerChannel,
@@ -64,11 +70,18 @@ enum CallError {
     Connect(RaftTransportError),
     Transport(RaftTransportError),
     TimedOut,
+    /// The peer belongs to another cluster.
+    Refused(RaftTransportError),
 }
 
 impl PeerClient {
     async fn call(&mut self, request: RaftRequest, ttl: Duration) -> Result<RaftReply, CallError> {
-        let body = encode(&request).map_err(CallError::Transport)?;
+        let envelope = RaftEnvelope {
+            cluster_id: self.cluster.cluster_id().to_string(),
+            from: self.local_id,
+            request,
+        };
+        let body = encode(&envelope).map_err(CallError::Transport)?;
         let addr = self.addr.clone();
         let slot = &mut self.connection;
         let channel = &self.channel;
@@ -105,7 +118,18 @@ impl PeerClient {
             // The stream may hold half a frame: start over on the next call.
             self.connection = None;
         }
-        result
+        match result? {
+            RaftReply::InconsistentClusterId { cluster_id } => {
+                self.cluster.observe(self.target, &cluster_id);
+                Err(CallError::Refused(
+                    RaftTransportError::InconsistentClusterId {
+                        ours: self.cluster.cluster_id().to_string(),
+                        theirs: cluster_id,
+                    },
+                ))
+            }
+            reply => Ok(reply),
+        }
     }
 
     fn rpc_error<E: std::error::Error>(
@@ -116,6 +140,8 @@ impl PeerClient {
     ) -> RPCError<NodeId, BasicNode, RaftError<NodeId, E>> {
         match error {
             CallError::Connect(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            // Unreachable: openraft backs off instead of retrying at once.
+            CallError::Refused(e) => RPCError::Unreachable(Unreachable::new(&e)),
             CallError::Transport(e) => RPCError::Network(NetworkError::new(&e)),
             CallError::TimedOut => RPCError::Timeout(Timeout {
                 action,

@@ -1,6 +1,6 @@
 //! The controller listener: accepts peers' connections and hands each request to
 //! the local Raft node. One request at a time per connection; a malformed frame or
-//! message closes the connection.
+//! message closes the connection; a request of another cluster is refused unread.
 
 use std::sync::Arc;
 
@@ -11,10 +11,11 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::metadata_quorum::LifecycleController;
 use crate::raft_transport::channel::{ControllerChannel, CONTROLLER_HANDSHAKE_TIMEOUT};
+use crate::raft_transport::cluster_id_check::ClusterIdCheck;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{
-    decode, encode, ControllerWriteError, RaftReply, RaftRequest,
+    decode, encode, ControllerWriteError, RaftEnvelope, RaftReply, RaftRequest,
 };
 use moldau_metadata::controller::{
     alter_partition_response, elect_leaders_response, election_request,
@@ -46,6 +47,7 @@ pub async fn serve_raft(
     channel: ControllerChannel,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
+    cluster: Arc<ClusterIdCheck>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(RAFT_CONNECTIONS_MAX));
@@ -69,11 +71,12 @@ pub async fn serve_raft(
         let raft = raft.clone();
         let lifecycle = Arc::clone(&lifecycle);
         let channel = channel.clone();
+        let cluster = Arc::clone(&cluster);
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
             tokio::select! {
-                result = serve_connection(stream, &channel, raft, lifecycle) => {
+                result = serve_connection(stream, &channel, raft, lifecycle, cluster) => {
                     match result {
                         Err(RaftTransportError::Authentication(why)) => {
                             tracing::warn!(%peer, reason = %why, "controller listener refused a peer's login");
@@ -93,11 +96,19 @@ async fn serve_connection(
     channel: &ControllerChannel,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
+    cluster: Arc<ClusterIdCheck>,
 ) -> Result<(), RaftTransportError> {
     let mut connection = channel.accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT).await?;
     while let Some(body) = read_frame(&mut connection).await? {
-        let request: RaftRequest = decode(&body)?;
-        let reply = match request {
+        let envelope: RaftEnvelope = decode(&body)?;
+        if !cluster.observe(envelope.from, &envelope.cluster_id) {
+            let reply = RaftReply::InconsistentClusterId {
+                cluster_id: cluster.cluster_id().to_string(),
+            };
+            write_frame(&mut connection, &encode(&reply)?).await?;
+            continue;
+        }
+        let reply = match envelope.request {
             RaftRequest::AppendEntries(rpc) => {
                 RaftReply::AppendEntries(raft.append_entries(rpc).await)
             }
@@ -120,6 +131,7 @@ async fn serve_connection(
             RaftRequest::ElectLeaders(body) => {
                 RaftReply::ElectLeaders(elect_leaders(&lifecycle, &body).await)
             }
+            RaftRequest::Hello => RaftReply::Hello,
             RaftRequest::SaslAuthenticate { .. } => {
                 return Err(RaftTransportError::Malformed(
                     "a login after the connection started".into(),
