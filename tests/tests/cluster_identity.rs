@@ -453,9 +453,9 @@ fn free_script_ports() -> u16 {
         .map(|i| 20_000 + i * 7)
         .find(|base| {
             (0..3u16).all(|n| {
-                [0u16, 1].iter().all(|c| {
-                    std::net::TcpListener::bind(("127.0.0.1", base + n * 100 + c)).is_ok()
-                })
+                [0u16, 1]
+                    .iter()
+                    .all(|c| std::net::TcpListener::bind(("127.0.0.1", base + n * 100 + c)).is_ok())
             })
         })
         .expect("free ports")

@@ -344,7 +344,10 @@ async fn a_node_of_another_cluster_can_neither_vote_nor_replicate() {
         (agreed && leader != 3 && cluster.nodes[&leader].is_leader()).then_some(leader)
     })
     .await;
-    cluster.nodes[&leader].write(&[topic("ours")]).await.unwrap();
+    cluster.nodes[&leader]
+        .write(&[topic("ours")])
+        .await
+        .unwrap();
     // Node 3 hears from both voters of the other cluster: it is the odd one out.
     let mut conflict = cluster.nodes[&3].cluster_id_conflict();
     let found = tokio::time::timeout(WAIT_MAX, conflict.wait_for(Option::is_some))

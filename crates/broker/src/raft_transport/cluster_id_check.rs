@@ -63,7 +63,11 @@ impl ClusterIdCheck {
         }
         if peer == self.local_id || !self.voters.contains(&peer) {
             // Only the other voters' word counts (and only they are remembered).
-            tracing::debug!(peer, peer_cluster_id = theirs, "request of another cluster refused");
+            tracing::debug!(
+                peer,
+                peer_cluster_id = theirs,
+                "request of another cluster refused"
+            );
             return false;
         }
         let mut strangers = self.strangers.lock();

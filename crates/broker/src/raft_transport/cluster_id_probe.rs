@@ -32,7 +32,8 @@ pub async fn probe_cluster_ids(
     while !peers.is_empty() {
         let mut answered = Vec::new();
         for (peer, addr) in &peers {
-            match call_controller(&channel, addr, &check, &RaftRequest::Hello, PROBE_TIMEOUT).await {
+            match call_controller(&channel, addr, &check, &RaftRequest::Hello, PROBE_TIMEOUT).await
+            {
                 Ok(RaftReply::Hello) => {
                     check.observe(*peer, check.cluster_id());
                     answered.push(*peer);

@@ -85,7 +85,9 @@ pub enum RaftReply {
     SaslAuthenticate(Result<Vec<u8>, String>),
     /// The request came from another cluster and was not looked at; `cluster_id` is
     /// the receiver's (Kafka's INCONSISTENT_CLUSTER_ID).
-    InconsistentClusterId { cluster_id: String },
+    InconsistentClusterId {
+        cluster_id: String,
+    },
     /// The receiver is of the sender's cluster.
     Hello,
 }

@@ -324,10 +324,13 @@ fn a_new_controller_refuses_a_second_incarnation_while_the_assumed_session_lives
     c.lifecycle.on_activate(&c.image, c.now_ms);
     // Within the first heartbeat interval another process takes broker 1's id.
     c.now_ms += HEARTBEAT_INTERVAL_MS / 2;
-    let err = c.register(1, 2).expect_err("the old incarnation may be alive");
+    let err = c
+        .register(1, 2)
+        .expect_err("the old incarnation may be alive");
     assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
     // The same incarnation is no duplicate.
-    c.register(2, 1).expect("re-registration of the same incarnation");
+    c.register(2, 1)
+        .expect("re-registration of the same incarnation");
     // Broker 1's old incarnation never heartbeats: fenced at the session's end,
     // then the new one registers.
     c.now_ms += SESSION_TIMEOUT_MS;
