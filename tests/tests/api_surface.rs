@@ -50,10 +50,13 @@ fn api_versions_advertises_kafka_4_1_ranges_and_the_cluster_features() {
         .map(|f| (f.name.to_string(), f.min_version, f.max_version))
         .collect();
     assert!(supported.contains(&("metadata.version".into(), 7, 7)));
-    assert!(supported.contains(&("group.version".into(), 0, 0)));
+    assert!(supported.contains(&("group.version".into(), 0, 1)));
     assert!(supported.contains(&("transaction.version".into(), 0, 2)));
     assert_eq!(finalized(&v4, "metadata.version"), Some(7));
-    assert_eq!(finalized(&v4, "group.version"), None);
+    // A new cluster starts at Kafka 4.1's production levels.
+    assert_eq!(finalized(&v4, "group.version"), Some(1));
+    assert_eq!(finalized(&v4, "transaction.version"), Some(2));
+    assert_eq!(finalized(&v4, "kraft.version"), None);
     assert!(v4.finalized_features_epoch >= 0);
     // Before v4 a feature whose minimum is 0 is left out (KAFKA-17011).
     let v3 = c.call(3, &ApiVersionsRequest::default());
@@ -98,7 +101,7 @@ fn update_features_commits_supported_levels_and_refuses_the_rest() {
     let broker = BrokerProcess::start(&[]);
     let mut c = RawClient::connect(&broker.addr);
     for (name, level) in [
-        ("group.version", 1),
+        ("group.version", 2),
         ("transaction.version", 3),
         ("metadata.version", 27),
         ("no.such.feature", 1),
@@ -117,8 +120,8 @@ fn update_features_commits_supported_levels_and_refuses_the_rest() {
     let r = c.call(
         1,
         &UpdateFeaturesRequest::default().with_feature_updates(vec![
-            feature_update("group.version", 0, 1),
-            feature_update("group.version", 0, 1),
+            feature_update("group.version", 0, 2),
+            feature_update("group.version", 0, 2),
         ]),
     );
     assert_eq!(r.error_code, INVALID_REQUEST);

@@ -326,3 +326,53 @@ fn txn_offset_commit_v5_adds_the_offsets_partition_and_v3_is_verified() {
     wait_complete(&mut c, id);
     assert_eq!(committed(&mut c), vec![5]);
 }
+
+/// KAFKA-18042: a transactional batch of an epoch older than the one the partition
+/// has seen is refused by the partition itself, before any coordinator round trip.
+/// Sent under a transactional id the coordinator does not know, it shows who
+/// answered: the coordinator would say INVALID_PRODUCER_ID_MAPPING, the partition
+/// says INVALID_PRODUCER_EPOCH.
+#[test]
+fn a_batch_of_an_older_epoch_is_refused_by_the_partition_first() {
+    const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    let broker = broker();
+    let mut c = RawClient::connect(&broker.addr);
+    assert_eq!(create_topic(&mut c, "tv2-old-epoch", 1, &[]), NONE);
+    finalize_transaction_version_2(&mut c);
+    let id = "tv2-old-epoch";
+    let (pid, e0) = init_producer(&mut c, id);
+    assert_eq!(
+        produce(
+            &mut c,
+            12,
+            id,
+            "tv2-old-epoch",
+            txn_batch(&["a"], (pid, e0), 0)
+        ),
+        NONE
+    );
+    // The COMMIT marker carries the bumped epoch to the partition.
+    assert_eq!(end_txn(&mut c, id, (pid, e0), true), (NONE, pid, e0 + 1));
+    wait_complete(&mut c, id);
+
+    let stale = |c: &mut RawClient, txn_id: &str| {
+        produce(
+            c,
+            12,
+            txn_id,
+            "tv2-old-epoch",
+            txn_batch(&["stale"], (pid, e0), 1),
+        )
+    };
+    assert_eq!(stale(&mut c, id), INVALID_PRODUCER_EPOCH);
+    let unknown = stale(&mut c, "never-initialized");
+    assert_ne!(
+        unknown, INVALID_PRODUCER_ID_MAPPING,
+        "the coordinator was asked"
+    );
+    assert_eq!(unknown, INVALID_PRODUCER_EPOCH);
+    // Nothing was stored: the record and its marker are all the partition holds, and
+    // the transaction was not reopened.
+    assert_eq!(last_stable_offset(&mut c, "tv2-old-epoch"), 2);
+    assert_eq!(describe(&mut c, id), ("CompleteCommit".to_string(), vec![]));
+}

@@ -4,6 +4,7 @@
 pub mod advertised_listeners;
 pub mod alloc_guard;
 pub mod authorizer_config;
+pub mod bootstrap_features;
 pub mod broker;
 pub mod channel_mute;
 pub mod client_quota_manager;

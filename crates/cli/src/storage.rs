@@ -62,12 +62,22 @@ struct FormatArgs {
     /// This node alone is the initial controller quorum.
     #[arg(long, conflicts_with = "initial_controllers")]
     standalone: bool,
+    /// The Kafka release whose feature levels the new cluster starts at (3.3 to
+    /// 4.1; default the latest, 4.1: transaction.version 2, group.version 1).
+    #[arg(long, short = 'r')]
+    release_version: Option<String>,
+    /// A feature level for the new cluster, as name=level (e.g.
+    /// transaction.version=1); repeatable; overrides the release's.
+    #[arg(long = "feature", short = 'f', value_name = "NAME=LEVEL")]
+    features: Vec<String>,
 }
 
 /// Node id and data directories resolved from flags and configuration.
 struct Target {
     node_id: i32,
     dirs: Vec<PathBuf>,
+    /// Where the metadata log lives (metadata.log.dir, else the first data dir).
+    metadata_dir: PathBuf,
 }
 
 impl DirArgs {
@@ -75,6 +85,11 @@ impl DirArgs {
         let props = crate::properties::load(self.config.as_deref(), &self.set)?;
         let config = BrokerConfig::from_properties(props).context("invalid configuration")?;
         let node_id = self.node_id.unwrap_or_else(|| config.node_id());
+        let explicit_metadata_dir = config
+            .explicit("metadata.log.dir")
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
         let dirs = if self.data_dir.is_empty() {
             // Every log directory and the metadata log's, as kafka-storage.sh does.
             let mut dirs: Vec<PathBuf> = config.log_dirs().into_iter().map(PathBuf::from).collect();
@@ -86,7 +101,16 @@ impl DirArgs {
         } else {
             self.data_dir.clone()
         };
-        Ok(Target { node_id, dirs })
+        let metadata_dir = match (explicit_metadata_dir, self.data_dir.first()) {
+            (Some(dir), _) => dir,
+            (None, Some(first)) => first.clone(),
+            (None, None) => PathBuf::from(config.metadata_log_dir()),
+        };
+        Ok(Target {
+            node_id,
+            dirs,
+            metadata_dir,
+        })
     }
 }
 
@@ -108,6 +132,10 @@ fn format(args: FormatArgs) -> anyhow::Result<()> {
             args.cluster_id
         );
     }
+    let levels = moldau_broker::bootstrap_features::levels_for_format(
+        args.release_version.as_deref(),
+        &args.features,
+    )?;
     let target = args.dirs.resolve()?;
     if let Some(voters) = &args.initial_controllers {
         check_initial_controllers(voters, target.node_id)?;
@@ -138,6 +166,13 @@ fn format(args: FormatArgs) -> anyhow::Result<()> {
     }
     for dir in unformatted {
         format_dir(dir, &args.cluster_id, target.node_id)?;
+        if *dir == target.metadata_dir {
+            // The metadata log's directory carries the new cluster's feature levels.
+            moldau_broker::bootstrap_features::write(dir, &levels)
+                .with_context(|| format!("writing the feature levels into {}", dir.display()))?;
+            let shown: Vec<String> = levels.iter().map(|(n, l)| format!("{n}={l}")).collect();
+            println!("Bootstrap feature levels: {}.", shown.join(", "));
+        }
         println!(
             "Formatting data directory {} with cluster.id {} and node.id {}.",
             dir.display(),

@@ -4,9 +4,15 @@
 //!
 //! Only what Moldau implements is advertised: the metadata records it writes are
 //! those of metadata.version 3.3-IV3 (level 7, Kafka 4.0's minimum); the quorum has
-//! static voters (kraft.version 0); groups are classic only (group.version 0, no
-//! KIP-848); transactions run at transaction.version 0 to 2 (2: KIP-890 part 2,
-//! an epoch bump per transaction, for the clients that see it finalized).
+//! static voters (kraft.version 0); groups run the KIP-848 consumer protocol beside
+//! the classic one (group.version 1); transactions run at transaction.version 0 to 2
+//! (2: KIP-890 part 2, an epoch bump per transaction, for the clients that see it
+//! finalized).
+//!
+//! A new cluster starts at the levels `moldau storage format` chose (by default the
+//! latest, as `kafka-storage format` writes Kafka 4.1's production levels): the first
+//! active controller commits them before anything else ([`bootstrap_records`]). A
+//! cluster that already has metadata keeps its levels.
 
 use crate::{MetadataImage, MetadataRecord};
 
@@ -29,12 +35,26 @@ pub const TRANSACTION_VERSION: &str = "transaction.version";
 /// Highest `transaction.version` Moldau serves.
 pub const TRANSACTION_VERSION_LEVEL_MAX: i16 = 2;
 
+/// `group.version`: 1 is the KIP-848 consumer group protocol.
+pub const GROUP_VERSION: &str = "group.version";
+/// Highest `group.version` Moldau serves.
+pub const GROUP_VERSION_LEVEL_MAX: i16 = 1;
+
+/// Oldest Kafka release a cluster can be formatted as: 3.3-IV3, the metadata records
+/// Moldau writes (Kafka 4.x's minimum too).
+pub const RELEASE_VERSION_MIN: (u16, u16) = (3, 3);
+/// The release whose levels a new cluster gets by default (Kafka 4.1).
+pub const RELEASE_VERSION_LATEST: (u16, u16) = (4, 1);
+/// First release whose production levels include transaction.version 2 and
+/// group.version 1 (Kafka 4.0).
+const RELEASE_WITH_TV2_AND_KIP848: (u16, u16) = (4, 0);
+
 /// Every feature Kafka 4.1 defines, with the levels Moldau implements.
 pub const SUPPORTED_FEATURES: &[SupportedFeature] = &[
     SupportedFeature {
-        name: "group.version",
+        name: GROUP_VERSION,
         min_level: 0,
-        max_level: 0,
+        max_level: GROUP_VERSION_LEVEL_MAX,
     },
     SupportedFeature {
         name: "kraft.version",
@@ -72,6 +92,88 @@ pub fn finalized_levels(image: &MetadataImage) -> Vec<(String, i16)> {
         levels.sort();
     }
     levels
+}
+
+/// Parses a Kafka release version as `kafka-storage format --release-version` takes
+/// it (`4.1`, `3.9`, `4.0-IV3`: the part after `-` is ignored); `None` if it is not
+/// one. Whether it is supported is [`bootstrap_levels`]'s decision.
+pub fn parse_release_version(text: &str) -> Option<(u16, u16)> {
+    let release = text.trim().split('-').next()?;
+    let mut parts = release.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    // A patch number ("3.9.1") names the same feature levels as its minor release.
+    if parts.next().is_some_and(|p| p.parse::<u16>().is_err()) || parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor))
+}
+
+/// The feature levels a new cluster of `release` starts at, as `kafka-storage
+/// format --release-version` chooses them (Kafka's production defaults of that
+/// release), then `overrides` (`--feature name=level`) on top. Refused: a release
+/// older than [`RELEASE_VERSION_MIN`] or newer than this build knows, an unknown
+/// feature, a level outside the supported range.
+pub fn bootstrap_levels(
+    release: (u16, u16),
+    overrides: &[(String, i16)],
+) -> Result<Vec<(String, i16)>, FeatureUpdateRefused> {
+    let refuse = |why: String| Err(FeatureUpdateRefused(why));
+    if release < RELEASE_VERSION_MIN || release > RELEASE_VERSION_LATEST {
+        return refuse(format!(
+            "release version {}.{} is not supported: this build formats {}.{} to {}.{}",
+            release.0,
+            release.1,
+            RELEASE_VERSION_MIN.0,
+            RELEASE_VERSION_MIN.1,
+            RELEASE_VERSION_LATEST.0,
+            RELEASE_VERSION_LATEST.1
+        ));
+    }
+    let since_4_0 = i16::from(release >= RELEASE_WITH_TV2_AND_KIP848);
+    let mut levels: Vec<(String, i16)> = vec![
+        (METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL),
+        (GROUP_VERSION.to_string(), since_4_0),
+        (TRANSACTION_VERSION.to_string(), 2 * since_4_0),
+    ];
+    for (name, level) in overrides {
+        let Some(supported) = supported_feature(name) else {
+            return refuse(format!("unknown feature {name}"));
+        };
+        if *level < supported.min_level || *level > supported.max_level {
+            return refuse(format!(
+                "{name}={level}: this build supports levels {} to {}",
+                supported.min_level, supported.max_level
+            ));
+        }
+        match levels.iter_mut().find(|(n, _)| n == name) {
+            Some(entry) => entry.1 = *level,
+            None => levels.push((name.clone(), *level)),
+        }
+    }
+    levels.retain(|(_, level)| *level > 0);
+    levels.sort();
+    Ok(levels)
+}
+
+/// The records that start a new cluster at `levels`: one FeatureLevelRecord each,
+/// only while the image holds nothing yet (no feature, broker or topic), so a
+/// cluster with metadata is never moved to other levels by a restart.
+pub fn bootstrap_records(image: &MetadataImage, levels: &[(String, i16)]) -> Vec<MetadataRecord> {
+    let new_cluster = image.features().next().is_none()
+        && image.brokers().next().is_none()
+        && image.topics().next().is_none();
+    if !new_cluster {
+        return Vec::new();
+    }
+    levels
+        .iter()
+        .filter(|(_, level)| *level > 0)
+        .map(|(name, level)| MetadataRecord::FeatureLevel {
+            name: name.clone(),
+            level: *level,
+        })
+        .collect()
 }
 
 /// How an UpdateFeatures request lets a level move (Kafka's upgrade types).
@@ -157,7 +259,7 @@ mod tests {
     fn unsupported_levels_and_features_are_refused() {
         let image = MetadataImage::new();
         for (name, level) in [
-            ("group.version", 1),
+            ("group.version", 2),
             ("transaction.version", 3),
             ("kraft.version", 1),
             (METADATA_VERSION, 27),
@@ -197,6 +299,58 @@ mod tests {
                 level: 2
             })
         );
+    }
+
+    #[test]
+    fn a_new_cluster_starts_at_kafka_4_1_production_levels() {
+        let latest = bootstrap_levels(RELEASE_VERSION_LATEST, &[]).unwrap();
+        assert_eq!(
+            latest,
+            vec![
+                (GROUP_VERSION.to_string(), 1),
+                (METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL),
+                (TRANSACTION_VERSION.to_string(), 2),
+            ]
+        );
+        // A 3.x release has neither KIP-848 nor KIP-890 part 2 by default.
+        let old = bootstrap_levels((3, 9), &[]).unwrap();
+        assert_eq!(
+            old,
+            vec![(METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL)]
+        );
+        let tv1 = bootstrap_levels(
+            RELEASE_VERSION_LATEST,
+            &[(TRANSACTION_VERSION.to_string(), 1)],
+        )
+        .unwrap();
+        assert!(tv1.contains(&(TRANSACTION_VERSION.to_string(), 1)));
+        assert!(bootstrap_levels((3, 2), &[]).is_err());
+        assert!(bootstrap_levels((4, 2), &[]).is_err());
+        assert!(bootstrap_levels((4, 1), &[(TRANSACTION_VERSION.to_string(), 3)]).is_err());
+        assert!(bootstrap_levels((4, 1), &[("no.such".to_string(), 1)]).is_err());
+    }
+
+    #[test]
+    fn release_versions_parse_as_kafka_storage_takes_them() {
+        assert_eq!(parse_release_version("4.1"), Some((4, 1)));
+        assert_eq!(parse_release_version("3.9.1"), Some((3, 9)));
+        assert_eq!(parse_release_version("4.0-IV3"), Some((4, 0)));
+        assert_eq!(parse_release_version("4"), None);
+        assert_eq!(parse_release_version("x.y"), None);
+    }
+
+    #[test]
+    fn bootstrap_records_only_start_an_empty_cluster() {
+        let levels = bootstrap_levels(RELEASE_VERSION_LATEST, &[]).unwrap();
+        let mut image = MetadataImage::new();
+        let records = bootstrap_records(&image, &levels);
+        assert_eq!(records.len(), 3);
+        for r in &records {
+            image.apply(r, 0).unwrap();
+        }
+        assert_eq!(image.feature_level(TRANSACTION_VERSION), Some(2));
+        // Once the cluster has metadata, a restart writes nothing again.
+        assert!(bootstrap_records(&image, &levels).is_empty());
     }
 
     #[test]

@@ -130,13 +130,21 @@ fn implicit_add(ctx: &RequestContext, request: &ProduceRequest) -> Option<Implic
                 continue;
             };
             let (producer_id, producer_epoch) = (view.producer_id(), view.producer_epoch());
-            let open_here = partition
+            let (open_here, fenced_here) = partition
                 .log
                 .read()
                 .producer_state()
                 .entry(producer_id)
-                .is_some_and(|e| e.epoch == producer_epoch && e.current_txn_first_offset.is_some());
-            if open_here {
+                .map_or((false, false), |e| {
+                    (
+                        e.epoch == producer_epoch && e.current_txn_first_offset.is_some(),
+                        // KAFKA-18042: the partition has seen a newer epoch, so the
+                        // append refuses the batch (INVALID_PRODUCER_EPOCH); asking
+                        // the coordinator first would only delay that answer.
+                        e.epoch > producer_epoch,
+                    )
+                });
+            if open_here || fenced_here {
                 continue;
             }
             let entry = add.get_or_insert_with(|| ImplicitAdd {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use moldau_metadata::controller::LifecycleConfig;
+use moldau_metadata::features::{bootstrap_levels, RELEASE_VERSION_LATEST};
 use moldau_metadata::raft::NodeId;
 
 use crate::metadata_quorum::error::QuorumError;
@@ -44,6 +45,9 @@ pub struct QuorumConfig {
     pub lifecycle: LifecycleConfig,
     /// How the controller listener is secured (TLS, SASL), both ways.
     pub channel: ControllerChannel,
+    /// The feature levels a new cluster starts at when the data directory has no
+    /// `bootstrap.features` (Kafka 4.1's production levels).
+    pub bootstrap_levels: Vec<(String, i16)>,
 }
 
 impl QuorumConfig {
@@ -67,6 +71,8 @@ impl QuorumConfig {
                 leader_rebalance: None,
             },
             channel: ControllerChannel::default(),
+            bootstrap_levels: bootstrap_levels(RELEASE_VERSION_LATEST, &[])
+                .expect("the latest release's levels are supported"),
         }
     }
 

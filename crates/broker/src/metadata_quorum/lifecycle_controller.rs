@@ -13,6 +13,7 @@ use moldau_metadata::controller::{
     ElectionKind, ElectionOutcome, ElectionTargets, HeartbeatReply, HeartbeatRequest,
     LifecycleConfig, RegistrationReply, RegistrationRequest,
 };
+use moldau_metadata::features::bootstrap_records;
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
 use moldau_metadata::{MetadataImage, MetadataRecord};
 use moldau_protocol::ResponseError;
@@ -44,6 +45,8 @@ pub struct LifecycleController {
     state_machine: MetadataStateMachine,
     write_timeout: Duration,
     config: LifecycleConfig,
+    /// The feature levels committed first on a new cluster.
+    bootstrap_levels: Vec<(String, i16)>,
     state: Mutex<ActiveState>,
     /// The controller's clock: milliseconds since this process started it.
     started: Instant,
@@ -52,6 +55,7 @@ pub struct LifecycleController {
 impl LifecycleController {
     pub fn new(
         node_id: NodeId,
+        bootstrap_levels: Vec<(String, i16)>,
         raft: Raft<MetadataRaftConfig>,
         state_machine: MetadataStateMachine,
         write_timeout: Duration,
@@ -67,6 +71,7 @@ impl LifecycleController {
                 term: None,
             }),
             config,
+            bootstrap_levels,
             started: Instant::now(),
         }
     }
@@ -110,6 +115,20 @@ impl LifecycleController {
                         "not caught up with the metadata log within {:?}",
                         self.write_timeout
                     )))
+                }
+            }
+            // A new cluster's feature levels come before anything else it records,
+            // as Kafka's bootstrap metadata does.
+            let bootstrap = bootstrap_records(&self.state_machine.image(), &self.bootstrap_levels);
+            if !bootstrap.is_empty() {
+                match write_records(&self.raft, &bootstrap, self.write_timeout).await {
+                    Ok(_) => {
+                        tracing::info!(levels = ?self.bootstrap_levels, "new cluster: feature levels committed")
+                    }
+                    Err(QuorumError::NotLeader { leader }) => {
+                        return Err(ControllerWriteError::NotLeader { leader })
+                    }
+                    Err(e) => return Err(ControllerWriteError::Failed(e.to_string())),
                 }
             }
             state.lifecycle = BrokerLifecycle::new(self.config.clone());

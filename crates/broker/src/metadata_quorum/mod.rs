@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use moldau_log::{TopicPartition, METADATA_LOG_TOPIC};
 use moldau_metadata::raft::{
-    convert_pre_raft_dir, open_metadata_raft_storage, MetadataApplied, MetadataCommand,
-    MetadataRaftConfig, MetadataStateMachine, NodeId, QuorumStateFile,
+    convert_pre_raft_dir, open_metadata_raft_storage, read_bootstrap_levels, MetadataApplied,
+    MetadataCommand, MetadataRaftConfig, MetadataStateMachine, NodeId, QuorumStateFile,
 };
 use moldau_metadata::{MetadataImage, MetadataRecord};
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
@@ -109,8 +109,12 @@ impl MetadataQuorum {
             None => None,
         };
         let (stop_listener, stopped) = watch::channel(false);
+        // The levels `moldau storage format` chose; the latest without its file.
+        let bootstrap_levels =
+            read_bootstrap_levels(&config.data_dir)?.unwrap_or(config.bootstrap_levels.clone());
         let lifecycle = Arc::new(LifecycleController::new(
             config.node_id,
+            bootstrap_levels,
             raft.clone(),
             state_machine.clone(),
             config.write_timeout,

@@ -3,6 +3,7 @@
 //! `quorum-state`, and the state machine is the [`crate::MetadataImage`]. The
 //! transport between controllers belongs to the broker.
 
+mod bootstrap_file;
 mod entry_codec;
 mod error;
 mod image_snapshot;
@@ -17,6 +18,9 @@ mod type_config;
 #[cfg(test)]
 mod storage_suite_tests;
 
+pub use bootstrap_file::{
+    read_bootstrap_levels, write_bootstrap_levels, BOOTSTRAP_FILE, BOOTSTRAP_FILE_BYTES_MAX,
+};
 pub use entry_codec::{MetadataEntry, ENTRY_KEY_BLANK, ENTRY_KEY_MEMBERSHIP, ENTRY_KEY_NORMAL};
 pub use error::RaftStoreError;
 pub use log_store::MetadataLogStore;
