@@ -894,3 +894,57 @@ fn adds_during_the_markers_wait_for_the_completion() {
     assert!(h.finish_markers().is_empty());
     assert_eq!(h.state(), TxnState::CompleteCommit);
 }
+
+#[test]
+fn the_next_transaction_does_not_wait_for_the_completion_record() {
+    let mut h = Harness::new();
+    let (_, pid, epoch) = h.init(None);
+    h.add(pid, epoch, &[("a", 0)]);
+    assert_eq!(h.end(pid, epoch, true), codes::NONE);
+    h.auto_complete = false;
+    assert!(h.finish_markers().is_empty());
+    // Every marker is durable: the transaction is complete at once.
+    assert_eq!(h.state(), TxnState::CompleteCommit);
+    let completion = h.held.pop().expect("the completion record is written");
+    // The next transaction's add waits only for its own record, appended after the
+    // completion record (whose durability it therefore implies).
+    h.next_reply += 1;
+    let add = ReplyId(h.next_reply);
+    let out = h.c.handle(
+        h.now,
+        add,
+        TxnRequest::AddPartitions(AddPartitions {
+            transactional_id: TX.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            partitions: vec![("b".into(), 0)],
+            verify_only: false,
+            transaction_version_2: false,
+        }),
+    );
+    assert!(h.apply(out).is_empty(), "answered only once durable");
+    let ongoing = h.held.pop().expect("the add's record");
+    let out = h.c.append_completed(h.now, ongoing, codes::NONE);
+    assert_eq!(
+        h.apply(out),
+        vec![(
+            add,
+            TxnResponse::AddPartitions {
+                errors: vec![(("b".into(), 0), codes::NONE)]
+            }
+        )]
+    );
+    let states: Vec<TxnState> = h.log[h.log.len() - 2..]
+        .iter()
+        .map(|(_, v)| {
+            TransactionLogValue::decode(v.as_ref().expect("value"))
+                .expect("value")
+                .state
+        })
+        .collect();
+    assert_eq!(states, vec![TxnState::CompleteCommit, TxnState::Ongoing]);
+    // The completion's late report changes nothing.
+    let out = h.c.append_completed(h.now, completion, codes::NONE);
+    assert!(h.apply(out).is_empty());
+    assert_eq!(h.state(), TxnState::Ongoing);
+}
