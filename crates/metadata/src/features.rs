@@ -130,12 +130,7 @@ pub fn bootstrap_levels(
             RELEASE_VERSION_LATEST.1
         ));
     }
-    let since_4_0 = i16::from(release >= RELEASE_WITH_TV2_AND_KIP848);
-    let mut levels: Vec<(String, i16)> = vec![
-        (METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL),
-        (GROUP_VERSION.to_string(), since_4_0),
-        (TRANSACTION_VERSION.to_string(), 2 * since_4_0),
-    ];
+    let mut levels = production_levels(release);
     for (name, level) in overrides {
         let Some(supported) = supported_feature(name) else {
             return refuse(format!("unknown feature {name}"));
@@ -154,6 +149,20 @@ pub fn bootstrap_levels(
     levels.retain(|(_, level)| *level > 0);
     levels.sort();
     Ok(levels)
+}
+
+/// Kafka's production levels of `release` for the features Moldau implements, above
+/// level 0, by name (the range of `release` is [`bootstrap_levels`]'s check).
+pub fn production_levels(release: (u16, u16)) -> Vec<(String, i16)> {
+    let since_4_0 = i16::from(release >= RELEASE_WITH_TV2_AND_KIP848);
+    let mut levels = vec![
+        (METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL),
+        (GROUP_VERSION.to_string(), since_4_0),
+        (TRANSACTION_VERSION.to_string(), 2 * since_4_0),
+    ];
+    levels.retain(|(_, level)| *level > 0);
+    levels.sort();
+    levels
 }
 
 /// The records that start a new cluster at `levels`: one FeatureLevelRecord each,

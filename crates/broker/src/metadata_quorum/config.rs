@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use moldau_metadata::controller::LifecycleConfig;
-use moldau_metadata::features::{bootstrap_levels, RELEASE_VERSION_LATEST};
+use moldau_metadata::features::{production_levels, RELEASE_VERSION_LATEST};
 use moldau_metadata::raft::NodeId;
 
 use crate::metadata_quorum::error::QuorumError;
@@ -71,8 +71,7 @@ impl QuorumConfig {
                 leader_rebalance: None,
             },
             channel: ControllerChannel::default(),
-            bootstrap_levels: bootstrap_levels(RELEASE_VERSION_LATEST, &[])
-                .expect("the latest release's levels are supported"),
+            bootstrap_levels: production_levels(RELEASE_VERSION_LATEST),
         }
     }
 
