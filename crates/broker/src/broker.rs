@@ -12,7 +12,7 @@ use crate::replica_manager::ReplicaManager;
 use crate::topic_config::{log_config_from, resolve_topic_configs, ResolvedConfig};
 use moldau_log::dir_lock::DirLock;
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
-use moldau_log::{LogConfig, LogDirs};
+use moldau_log::{LogConfig, LogDirs, StartupRecovery};
 use moldau_metadata::controller::{
     LeaderRebalance, LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG,
 };
@@ -42,6 +42,9 @@ pub struct Broker {
     pub controller: ControllerClient,
     /// The offset of the last image the publisher acted on (`-1` before any).
     pub(crate) published: tokio::sync::watch::Sender<i64>,
+    /// The last image the publisher acted on, locked while partitions are hosted, so
+    /// the publisher and partitions finishing recovery never host one twice.
+    pub(crate) hosting: parking_lot::Mutex<Option<Arc<MetadataImage>>>,
     pub replicas: ReplicaManager,
     /// Fetch the partitions this broker follows from their leaders.
     pub fetchers: crate::replica_fetchers::ReplicaFetchers,
@@ -144,12 +147,15 @@ impl Broker {
                     }
                     Some(lock)
                 };
-                let logs = LogDirs::open(
+                // After a crash partitions are recovered while the broker serves
+                // those done (see `host_recovered`).
+                let logs = LogDirs::open_with(
                     &log_dirs,
                     node_id,
                     &cluster_id,
                     LogConfig::default(),
                     config.long("log.retention.check.interval.ms").max(1) as u64,
+                    StartupRecovery::Background,
                 )?;
                 assert_eq!(
                     logs.cluster_id(),
@@ -221,6 +227,7 @@ impl Broker {
             metadata,
             controller,
             published,
+            hosting: parking_lot::Mutex::new(None),
             fetch_sessions: FetchSessionCache::new(),
             started_at_ms: crate::clock::now_ms(),
             producer_ids: Default::default(),
@@ -251,6 +258,7 @@ impl Broker {
         }
         broker.published.send_replace(image.last_offset());
         broker.watch_cluster_id_conflict();
+        broker.host_as_recovered();
         broker.start_publisher(image);
         crate::isr_maintenance::start(&broker);
         // Registering a new incarnation fences the previous one, which takes its
@@ -308,7 +316,9 @@ impl Broker {
             self.metadata.stopped(),
         ));
         let mut refusal = self.lifecycle.refusal();
-        let unfenced = status.wait_for(|s| s.epoch.is_some() && !s.fenced);
+        let unfenced = status.wait_for(|s| {
+            s.epoch.is_some() && (!s.fenced || self.stays_fenced_while_recovering())
+        });
         let refused = refusal.wait_for(Option::is_some);
         let settled = tokio::time::timeout(self.metadata.write_timeout(), async {
             tokio::select! {
@@ -319,6 +329,20 @@ impl Broker {
         if settled.await.is_err() {
             tracing::warn!("broker not registered and unfenced yet; still trying");
         }
+    }
+
+    /// In a cluster with other live brokers, a broker still recovering partitions
+    /// after an unclean shutdown stays fenced: it could be elected leader of a
+    /// partition whose replica here is not recovered (Kafka's broker does not even
+    /// register before its logs are loaded). Alone it is unfenced at once and
+    /// serves each partition as it is recovered.
+    pub(crate) fn stays_fenced_while_recovering(&self) -> bool {
+        self.logs.recovery_progress().0 > 0
+            && self
+                .metadata
+                .image()
+                .brokers()
+                .any(|b| b.id != self.node_id && !b.fenced)
     }
 
     /// Kafka's controlled shutdown: heartbeats ask to shut down, the controller moves

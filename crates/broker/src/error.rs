@@ -62,6 +62,8 @@ impl BrokerError {
                 ResponseError::UnknownTopicOrPartition
             }
             BrokerError::Config(_) => ResponseError::InvalidConfig,
+            // Served once its recovery after an unclean shutdown finishes: retriable.
+            BrokerError::Log(LogError::Recovering(_)) => ResponseError::NotLeaderOrFollower,
             // A request that raced the deletion of its topic.
             BrokerError::Log(LogError::Deleted(_))
             | BrokerError::Log(LogError::UnknownPartition(_)) => {

@@ -2,8 +2,10 @@
 //! leader does: a follower not caught up for `replica.lag.time.max.ms` leaves the
 //! ISR, one that reached the high watermark rejoins, each change asked of the active
 //! controller with AlterPartition and applied when the metadata publisher brings the
-//! committed change back. One task for all partitions: it looks every half lag time,
-//! and at once when a follower's fetch suggests it may rejoin.
+//! committed change back. One task for all partitions: it wakes every half lag time,
+//! and at once when a follower's fetch suggests it may rejoin, and looks only at the
+//! partitions the [`IsrWatch`](crate::isr_watch::IsrWatch) gives (marked, or with a
+//! follower lag deadline passed), not at every partition led here.
 
 use crate::broker::Broker;
 use moldau_metadata::controller::AlterPartitionRequest;
@@ -49,10 +51,19 @@ fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<AlterPartitionRequest> {
     let broker_epoch = image.broker(broker.node_id).map_or(-1, |b| b.epoch);
     let now_ms = crate::clock::now_ms();
     let mut out = Vec::new();
-    for partition in broker.replicas.all() {
+    let watch = &broker.replicas.isr_watch;
+    for tp in watch.take(now_ms) {
+        let Some(partition) = broker.replicas.get(&tp) else {
+            continue;
+        };
         if !partition.is_leader() {
+            // Marked again when it leads again.
             continue;
         }
+        let progress = partition.progress();
+        // Looked at again when a follower could lag (sooner if marked); a follower
+        // lagging already keeps it due until its ISR change is through.
+        watch.schedule(&tp, progress.next_lag_check_ms(lag_max_ms));
         let Some(topic) = image.topic(&partition.tp.topic) else {
             continue;
         };
@@ -63,7 +74,6 @@ fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<AlterPartitionRequest> {
         if p.leader != broker.node_id || p.leader_epoch != partition.leader_epoch() {
             continue;
         }
-        let progress = partition.progress();
         let lagging: BTreeSet<i32> = progress.lagging(now_ms, lag_max_ms).into_iter().collect();
         let rejoining = progress.caught_up(partition.high_watermark(), now_ms, lag_max_ms);
         if lagging.is_empty() && rejoining.is_empty() {

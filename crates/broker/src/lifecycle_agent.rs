@@ -121,7 +121,7 @@ impl LifecycleAgent {
             broker_id: broker.node_id,
             broker_epoch: epoch,
             current_metadata_offset: *broker.published.borrow(),
-            want_fence: false,
+            want_fence: status.fenced && broker.stays_fenced_while_recovering(),
             want_shut_down,
         };
         match broker.controller.heartbeat(&request).await {

@@ -86,7 +86,18 @@ impl Broker {
     }
 
     /// Applies `delta` (which led to `image`) to the services.
-    pub fn publish(&self, image: &MetadataImage, delta: &MetadataDelta) -> Result<(), BrokerError> {
+    pub fn publish(
+        &self,
+        image: &Arc<MetadataImage>,
+        delta: &MetadataDelta,
+    ) -> Result<(), BrokerError> {
+        let mut hosting = self.hosting.lock();
+        self.publish_locked(image, delta)?;
+        *hosting = Some(Arc::clone(image));
+        Ok(())
+    }
+
+    fn publish_locked(&self, image: &MetadataImage, delta: &MetadataDelta) -> Result<(), BrokerError> {
         let plan = PublishPlan::new(image, delta, self.node_id);
         for name in &plan.forget_metrics {
             self.metrics.forget_topic(name);
@@ -106,7 +117,7 @@ impl Broker {
         };
         let mut jobs = Vec::new();
         for name in &plan.host_topics {
-            self.hosting_jobs(image, name, &may_create, &mut jobs);
+            self.hosting_jobs(image, name, &may_create, &|_| true, &mut jobs);
         }
         self.host_all(jobs);
         if plan.load_coordinators {
@@ -126,11 +137,12 @@ impl Broker {
     /// current role with the topic's current configuration.
     /// `is_new(topic id, partition)`: the partition was created by this change, so
     /// it cannot be in a log directory that failed at start-up.
-    fn hosting_jobs<'a>(
+    pub(crate) fn hosting_jobs<'a>(
         &self,
         image: &'a MetadataImage,
         topic: &str,
         is_new: &dyn Fn(TopicId, i32) -> bool,
+        filter: &dyn Fn(&TopicPartition) -> bool,
         jobs: &mut Vec<HostJob<'a>>,
     ) {
         let Some(t) = image.topic(topic) else {
@@ -155,6 +167,10 @@ impl Broker {
             };
             if self.logs.offline_reason(&tp).is_some() {
                 // Its log could not be opened: never create a fresh one in its place.
+                continue;
+            }
+            if !filter(&tp) || self.logs.is_recovering(&tp) {
+                // Hosted once recovered (`host_recovered`), never created over.
                 continue;
             }
             if self.logs.get(&tp).is_none() && !is_new(t.id, p.partition) {
@@ -189,7 +205,7 @@ impl Broker {
     /// files and fsyncs its leader-epoch checkpoint, waits that overlap. A partition
     /// that cannot be hosted is marked offline (reported to clients) and the rest are
     /// still hosted.
-    fn host_all(&self, jobs: Vec<HostJob<'_>>) {
+    pub(crate) fn host_all(&self, jobs: Vec<HostJob<'_>>) {
         let threads = jobs
             .len()
             .div_ceil(HOSTED_PER_THREAD_MIN)
@@ -251,9 +267,16 @@ impl Broker {
                 hosted
             }
         };
-        if let Err(e) = hosted {
-            // One partition that cannot be hosted must not stop the others.
-            self.logs.mark_partition_offline(tp, &e.to_string());
+        match hosted {
+            Ok(_) => {}
+            Err(BrokerError::Log(moldau_log::LogError::Recovering(_))) => {
+                // Hosted by `host_recovered` once its recovery finishes.
+                tracing::debug!(partition = %tp, "hosted once recovered");
+            }
+            Err(e) => {
+                // One partition that cannot be hosted must not stop the others.
+                self.logs.mark_partition_offline(tp, &e.to_string());
+            }
         }
     }
 }
@@ -269,7 +292,7 @@ const HOSTING_THREADS_MAX: usize = 16;
 const HOSTED_PER_THREAD_MIN: usize = 8;
 
 /// One partition to host: where it is in the image and in what role.
-struct HostJob<'a> {
+pub(crate) struct HostJob<'a> {
     tp: TopicPartition,
     topic: &'a TopicImage,
     partition: &'a PartitionImage,

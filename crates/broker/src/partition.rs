@@ -124,6 +124,7 @@ pub struct Partition {
     /// Woken on every append and high-watermark move: replica fetches wait on it.
     replica_data: Arc<Notify>,
     isr_check: Arc<Notify>,
+    isr_watch: Arc<crate::isr_watch::IsrWatch>,
     metrics: Arc<crate::metrics::Metrics>,
     /// Whether this broker leads the partition (else it follows).
     leading: AtomicBool,
@@ -142,6 +143,8 @@ pub struct PartitionWakers {
     pub replica_data: Arc<Notify>,
     /// The ISR maintenance (a follower outside the ISR caught up).
     pub isr_check: Arc<Notify>,
+    /// What the ISR maintenance looks at (this partition, when it may change).
+    pub isr_watch: Arc<crate::isr_watch::IsrWatch>,
 }
 
 /// What a durable append reports back to the producer.
@@ -169,6 +172,7 @@ impl Partition {
             data_arrived: wakers.data_arrived,
             replica_data: wakers.replica_data,
             isr_check: wakers.isr_check,
+            isr_watch: wakers.isr_watch,
             metrics,
             leading: AtomicBool::new(false),
             progress: parking_lot::Mutex::new(ReplicaProgressTable::new(-1, &[], &[], 0, 0)),
@@ -228,6 +232,8 @@ impl Partition {
                 );
             }
         }
+        // New followers or ISR: the ISR maintenance looks at it again.
+        self.isr_watch.mark(&self.tp);
         self.maybe_advance_high_watermark();
         Ok(())
     }
@@ -265,6 +271,7 @@ impl Partition {
         if known {
             self.maybe_advance_high_watermark();
             if outside_isr && self.is_leader() && fetch_offset >= self.high_watermark() {
+                self.isr_watch.mark(&self.tp);
                 self.isr_check.notify_one();
             }
         }

@@ -26,6 +26,8 @@ pub struct ReplicaManager {
     pub replica_data: Arc<Notify>,
     /// Woken when a follower may rejoin an ISR: the ISR maintenance looks at once.
     pub isr_check: Arc<Notify>,
+    /// The led partitions the ISR maintenance looks at next.
+    pub isr_watch: Arc<crate::isr_watch::IsrWatch>,
     metrics: Arc<crate::metrics::Metrics>,
     node_id: i32,
 }
@@ -46,6 +48,7 @@ impl ReplicaManager {
             data_arrived: Arc::new(Notify::new()),
             replica_data: Arc::new(Notify::new()),
             isr_check: Arc::new(Notify::new()),
+            isr_watch: Arc::new(crate::isr_watch::IsrWatch::new()),
             metrics,
             node_id,
         }
@@ -180,6 +183,7 @@ impl ReplicaManager {
                 data_arrived: Arc::clone(&self.data_arrived),
                 replica_data: Arc::clone(&self.replica_data),
                 isr_check: Arc::clone(&self.isr_check),
+                isr_watch: Arc::clone(&self.isr_watch),
             },
             Arc::clone(&self.metrics),
         ));
@@ -230,20 +234,33 @@ impl ReplicaManager {
     /// `partition.metadata` names another topic id than the topic now using the name.
     /// Kafka calls these stray logs and deletes them the same way.
     pub fn remove_stray_logs(&self, image: &MetadataImage) -> Result<(), BrokerError> {
-        for (tp, log) in self.logs.all() {
-            if tp.kind() != LogKind::Data || self.get(&tp).is_some() {
-                continue;
-            }
-            let current = image.topic(&tp.topic).map(|t| t.id.0);
-            let owned = match (current, self.logs.topic_id(&tp)) {
-                (None, _) => false,
-                (Some(id), Some(on_disk)) => id == on_disk,
-                (Some(_), None) => true,
-            };
-            if !owned {
-                tracing::info!(partition = %tp, "removing stray log of a deleted topic");
-                self.logs.remove_if_same(&tp, &log)?;
-            }
+        for (tp, _) in self.logs.all() {
+            self.remove_if_stray(&tp, image)?;
+        }
+        Ok(())
+    }
+
+    /// Removes `tp`'s log if it is a stray one (see [`ReplicaManager::remove_stray_logs`]).
+    pub fn remove_if_stray(
+        &self,
+        tp: &TopicPartition,
+        image: &MetadataImage,
+    ) -> Result<(), BrokerError> {
+        if tp.kind() != LogKind::Data || self.get(tp).is_some() {
+            return Ok(());
+        }
+        let Some(log) = self.logs.get(tp) else {
+            return Ok(());
+        };
+        let current = image.topic(&tp.topic).map(|t| t.id.0);
+        let owned = match (current, self.logs.topic_id(tp)) {
+            (None, _) => false,
+            (Some(id), Some(on_disk)) => id == on_disk,
+            (Some(_), None) => true,
+        };
+        if !owned {
+            tracing::info!(partition = %tp, "removing stray log of a deleted topic");
+            self.logs.remove_if_same(tp, &log)?;
         }
         Ok(())
     }

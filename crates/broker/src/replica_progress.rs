@@ -145,6 +145,18 @@ impl ReplicaProgressTable {
             .collect()
     }
 
+    /// When an ISR follower could first be lagging (see [`Self::lagging`]) if it does
+    /// not catch up again before: the earliest last catch-up plus `lag_max_ms`, and a
+    /// millisecond. `None` with no follower in the ISR.
+    pub fn next_lag_check_ms(&self, lag_max_ms: i64) -> Option<i64> {
+        self.isr
+            .iter()
+            .filter(|id| **id != self.local_id)
+            .filter_map(|id| self.followers.get(id))
+            .map(|f| f.last_caught_up_ms.saturating_add(lag_max_ms).saturating_add(1))
+            .min()
+    }
+
     /// Followers outside the ISR that have reached `high_watermark` and are caught
     /// up within `lag_max_ms`: they may rejoin.
     pub fn caught_up(&self, high_watermark: i64, now_ms: i64, lag_max_ms: i64) -> Vec<i32> {
@@ -221,5 +233,21 @@ mod tests {
         let t = ReplicaProgressTable::new(2, &[1, 2], &[1, 2], 0, 1_000);
         assert!(t.lagging(1_100, 100).is_empty(), "exactly at the limit");
         assert_eq!(t.lagging(1_101, 100), vec![1]);
+        assert_eq!(t.next_lag_check_ms(100), Some(1_101), "when it first lags");
+    }
+
+    #[test]
+    fn the_next_lag_check_follows_the_slowest_in_sync_follower() {
+        let mut t = ReplicaProgressTable::new(1, &[1, 2, 3], &[1, 2, 3], 0, 0);
+        t.record_fetch(2, 10, 10, 500);
+        t.record_fetch(3, 10, 10, 200);
+        assert_eq!(t.next_lag_check_ms(100), Some(301));
+        // Out of the ISR, 3 no longer decides; without followers nothing is due.
+        t.set_assignment(&[1, 2, 3], &[1, 2], 600);
+        assert_eq!(t.next_lag_check_ms(100), Some(601));
+        t.set_assignment(&[1, 2, 3], &[1], 600);
+        assert_eq!(t.next_lag_check_ms(100), None);
+        let alone = ReplicaProgressTable::new(1, &[1], &[1], 0, 0);
+        assert_eq!(alone.next_lag_check_ms(100), None);
     }
 }

@@ -58,6 +58,24 @@ fn broker_section(console: &Console, out: &mut String) {
         "moldau_log_fsyncs_total {}",
         b.partitions().logs().fsync_count()
     );
+    let (recovering, recovery_finished) = b.partitions().logs().recovery_progress();
+    family(
+        out,
+        "moldau_log_partitions_recovering",
+        "gauge",
+        "Partitions still being recovered after an unclean shutdown (each is served once done).",
+    );
+    let _ = writeln!(out, "moldau_log_partitions_recovering {recovering}");
+    family(
+        out,
+        "moldau_log_partitions_recovery_finished_total",
+        "counter",
+        "Partitions whose recovery after an unclean shutdown finished since start (served, or offline if unreadable).",
+    );
+    let _ = writeln!(
+        out,
+        "moldau_log_partitions_recovery_finished_total {recovery_finished}"
+    );
     family(
         out,
         "moldau_log_flush_rounds_total",

@@ -16,7 +16,7 @@ use crate::disk_space::DiskSpace;
 use crate::error::LogError;
 use crate::future_replica::{FutureReplica, MoveError};
 use crate::group_commit::{FlushCallback, OfflineHandler};
-use crate::manager::{LogManager, SharedLog};
+use crate::manager::{LogManager, SharedLog, StartupRecovery};
 use crate::topic_partition::TopicPartition;
 
 /// Most partitions remembered with a directory asked for before they are hosted.
@@ -108,17 +108,38 @@ impl LogDirs {
         default_config: LogConfig,
         retention_check_interval_ms: u64,
     ) -> Result<Self, LogError> {
+        Self::open_with(
+            paths,
+            node_id,
+            cluster_id,
+            default_config,
+            retention_check_interval_ms,
+            StartupRecovery::Wait,
+        )
+    }
+
+    /// [`LogDirs::open`], recovering after an unclean shutdown as `recovery` says.
+    pub fn open_with(
+        paths: &[PathBuf],
+        node_id: i32,
+        cluster_id: &str,
+        default_config: LogConfig,
+        retention_check_interval_ms: u64,
+        recovery: StartupRecovery,
+    ) -> Result<Self, LogError> {
         assert!(!paths.is_empty(), "at least one log directory");
         let mut opened: Vec<Result<LogManager, LogError>> = Vec::with_capacity(paths.len());
         let mut cluster_id = cluster_id.to_string();
         let mut online_seen = false;
         for path in paths {
-            let dir = match LogManager::open(
+            let dir = match LogManager::open_with(
                 path,
                 node_id,
                 &cluster_id,
                 default_config.clone(),
                 retention_check_interval_ms,
+                recovery,
+                None,
             ) {
                 Ok(dir) => dir,
                 Err(e) if e.is_storage_fault() => {
@@ -161,7 +182,14 @@ impl LogDirs {
         let mut seen: HashMap<TopicPartition, usize> = HashMap::new();
         for (i, dir) in dirs.iter().enumerate() {
             let offline = dir.offline_partitions().into_iter().map(|(tp, _)| tp);
-            for tp in dir.all().into_iter().map(|(tp, _)| tp).chain(offline) {
+            let recovering = dir.recovering_partitions().into_iter();
+            for tp in dir
+                .all()
+                .into_iter()
+                .map(|(tp, _)| tp)
+                .chain(offline)
+                .chain(recovering)
+            {
                 if let Some(first) = seen.insert(tp.clone(), i) {
                     return Err(LogError::DuplicatePartition {
                         partition: tp.to_string(),
@@ -260,6 +288,27 @@ impl LogDirs {
         self.dirs.iter().find_map(|d| d.get(tp))
     }
 
+    /// See [`LogManager::is_recovering`].
+    pub fn is_recovering(&self, tp: &TopicPartition) -> bool {
+        self.dirs.iter().any(|d| d.is_recovering(tp))
+    }
+
+    /// Partitions still being recovered after an unclean shutdown, and those whose
+    /// recovery finished, over every directory.
+    pub fn recovery_progress(&self) -> (usize, usize) {
+        self.dirs.iter().fold((0, 0), |(remaining, finished), d| {
+            let (r, f) = d.recovery_progress();
+            (remaining + r, finished + f)
+        })
+    }
+
+    /// See [`LogManager::on_recovered`]; for every directory.
+    pub fn on_recovered(&self, handler: crate::RecoveredHandler) {
+        for dir in &self.dirs {
+            dir.on_recovered(Arc::clone(&handler));
+        }
+    }
+
     pub fn all(&self) -> Vec<(TopicPartition, SharedLog)> {
         let mut all: Vec<_> = self.dirs.iter().flat_map(|d| d.all()).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
@@ -280,6 +329,10 @@ impl LogDirs {
             loop {
                 if let Some(log) = self.get(tp) {
                     return Ok(log);
+                }
+                if self.is_recovering(tp) {
+                    // Its data is in a directory, not checked yet: never a second copy.
+                    return Err(LogError::Recovering(tp.to_string()));
                 }
                 if !creating.contains_key(tp) {
                     break;

@@ -21,6 +21,7 @@ use crate::error::LogError;
 use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 use crate::offline_partition::OfflinePartition;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
+use crate::recovering::{RecoveredHandler, RecoveringPartitions};
 use crate::properties_file::{
     read_partition_metadata, uuid_to_kafka_string, write_partition_metadata, MetaProperties,
     META_PROPERTIES_VERSION,
@@ -50,6 +51,16 @@ const OFFSET_CHECKPOINT_VERSION: i32 = 0;
 /// shutdown. Mostly waiting on the disk (metadata reads, fsyncs), so more than the
 /// cores; bounded so a large partition count does not mean many threads.
 pub const RECOVERY_THREADS: usize = 8;
+
+/// How start-up treats the partitions to recover after an unclean shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupRecovery {
+    /// Every partition is recovered before `open` returns (tools, tests).
+    Wait,
+    /// `open` returns at once; each partition joins once recovered (the broker,
+    /// which serves the others meanwhile).
+    Background,
+}
 
 /// Kafka's default `producer.id.expiration.ms`: one day.
 pub const PRODUCER_ID_EXPIRATION_MS_DEFAULT: i64 = 24 * 60 * 60 * 1000;
@@ -82,6 +93,10 @@ struct Inner {
     /// Lock order: `checkpoints`, then `logs`.
     checkpoints: Mutex<CheckpointState>,
     work: BackgroundCounters,
+    /// Partitions still being recovered after an unclean shutdown: in no map above.
+    recovering: RecoveringPartitions,
+    /// Tests only: called before each partition is recovered (to hold one back).
+    before_recovery: Option<RecoveredHandler>,
 }
 
 /// Owner of every partition log in one data directory.
@@ -151,6 +166,29 @@ impl LogManager {
         default_config: LogConfig,
         retention_check_interval_ms: u64,
     ) -> Result<Self, LogError> {
+        Self::open_with(
+            data_dir,
+            node_id,
+            cluster_id,
+            default_config,
+            retention_check_interval_ms,
+            StartupRecovery::Wait,
+            None,
+        )
+    }
+
+    /// [`LogManager::open`], recovering after an unclean shutdown as `recovery` says,
+    /// calling `before_recovery` before each partition is recovered (tests hold one
+    /// back with it).
+    pub(crate) fn open_with(
+        data_dir: &Path,
+        node_id: i32,
+        cluster_id: &str,
+        default_config: LogConfig,
+        retention_check_interval_ms: u64,
+        recovery: StartupRecovery,
+        before_recovery: Option<RecoveredHandler>,
+    ) -> Result<Self, LogError> {
         std::fs::create_dir_all(data_dir).map_err(LogError::at(data_dir))?;
         let dir_lock = DirLock::acquire(data_dir)?;
         let cluster_id = match MetaProperties::read(data_dir)? {
@@ -216,73 +254,74 @@ impl LogManager {
                 }
             }
         }
-        // Open (and recover) partitions on a few threads, as Kafka's
-        // num.recovery.threads.per.data.dir does.
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let opened = Mutex::new(Vec::with_capacity(found.len()));
-        let open_one = |tp: &TopicPartition,
-                        dir: &Path|
-         -> Result<(PartitionLog, Option<[u8; 16]>), LogError> {
-            let recovery_point = recovery_points.get(tp).copied().unwrap_or(0);
-            let mut log = PartitionLog::open_with_options(
-                dir,
-                tp.clone(),
-                default_config.clone(),
-                recovery_point,
-                log_starts.get(tp).copied(),
-                clean_shutdown,
-            )?;
-            if let Some(hw) = high_watermarks.get(tp) {
-                log.set_high_watermark(*hw);
-            }
-            if let Some(cleaned) = cleaned_up_to.get(tp) {
-                log.set_cleaner_checkpoint(*cleaned);
-            }
-            Ok((log, read_partition_metadata(dir)?))
-        };
-        std::thread::scope(|scope| {
-            for _ in 0..RECOVERY_THREADS.min(found.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((tp, dir)) = found.get(i) else { break };
-                    let result = open_one(tp, dir);
-                    opened.lock().push((tp.clone(), result));
-                });
-            }
+        let plan = Arc::new(OpenPlan {
+            default_config,
+            recovery_points,
+            high_watermarks,
+            log_starts,
+            cleaned_up_to,
+            clean_shutdown,
         });
         let mut logs = BTreeMap::new();
         let mut topic_ids = HashMap::new();
         let mut offline = BTreeMap::new();
         // Every log starts marked: the first pass visits each once.
         let changes = Arc::new(ChangeTracker::new());
-        for (tp, result) in opened.into_inner() {
-            let (mut log, topic_id) = match result {
-                Ok(opened) => opened,
-                Err(e) => {
-                    // One bad partition must not keep the broker (and every other
-                    // partition) down: it is reported offline instead.
-                    tracing::error!(partition = %tp, error = %e, "partition {tp} is offline: {e}");
-                    let kept = OfflinePartition {
-                        reason: e.to_string(),
-                        recovery_point: recovery_points.get(&tp).copied(),
-                        high_watermark: high_watermarks.get(&tp).copied(),
-                        log_start_offset: log_starts.get(&tp).copied(),
-                        cleaned_up_to: cleaned_up_to.get(&tp).copied(),
-                    };
-                    offline.insert(tp, kept);
-                    continue;
+        let mut to_recover = Vec::new();
+        if clean_shutdown {
+            // Nothing is re-read: open on a few threads, as Kafka's
+            // num.recovery.threads.per.data.dir does, before serving.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let opened = Mutex::new(Vec::with_capacity(found.len()));
+            std::thread::scope(|scope| {
+                for _ in 0..RECOVERY_THREADS.min(found.len()) {
+                    scope.spawn(|| loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((tp, dir)) = found.get(i) else { break };
+                        let result = plan.open_one(tp, dir);
+                        opened.lock().push((tp.clone(), result));
+                    });
                 }
-            };
-            if let Some(id) = topic_id {
-                topic_ids.insert(tp.clone(), id);
+            });
+            for (tp, result) in opened.into_inner() {
+                let (mut log, topic_id) = match result {
+                    Ok(opened) => opened,
+                    Err(e) => {
+                        // One bad partition must not keep the broker (and every
+                        // other partition) down: it is reported offline instead.
+                        tracing::error!(partition = %tp, error = %e, "partition {tp} is offline: {e}");
+                        let kept = OfflinePartition {
+                            reason: e.to_string(),
+                            ..plan.kept(&tp)
+                        };
+                        offline.insert(tp, kept);
+                        continue;
+                    }
+                };
+                if let Some(id) = topic_id {
+                    topic_ids.insert(tp.clone(), id);
+                }
+                log.track_changes(Arc::clone(&changes));
+                logs.insert(tp, Arc::new(RwLock::new(log)));
             }
-            log.track_changes(Arc::clone(&changes));
-            logs.insert(tp, Arc::new(RwLock::new(log)));
+        } else {
+            // After a crash each partition is checked past its recovery point in the
+            // background and served once done; the broker listens meanwhile.
+            // Coordinator partitions first: groups and transactions wait on them.
+            to_recover = found;
+            to_recover.sort_by_key(|(tp, _)| (!tp.topic.starts_with("__"), tp.clone()));
         }
+        let recovering = RecoveringPartitions::new(
+            to_recover
+                .iter()
+                .map(|(tp, _)| (tp.clone(), plan.kept(tp)))
+                .collect(),
+        );
         tracing::info!(
             data_dir = %data_dir.display(),
             partitions = logs.len(),
             offline = offline.len(),
+            recovering = to_recover.len(),
             clean_shutdown,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "logs loaded"
@@ -312,15 +351,28 @@ impl LogManager {
             schedule: Mutex::new(DueSchedule::new()),
             checkpoints: Mutex::new(CheckpointState::new()),
             work: BackgroundCounters::default(),
+            recovering,
+            before_recovery,
         });
         let worker = Arc::clone(&inner);
         let retention = std::thread::Builder::new()
             .name("moldau-log-retention".into())
             .spawn(move || background_loop(&worker))
             .map_err(|e| LogError::io(data_dir, e))?;
+        let mut threads = vec![retention];
+        if recovery == StartupRecovery::Wait {
+            recover_all(&inner, &plan, &to_recover);
+        } else if !to_recover.is_empty() {
+            let worker = Arc::clone(&inner);
+            let recovery = std::thread::Builder::new()
+                .name("moldau-log-recovery".into())
+                .spawn(move || recover_all(&worker, &plan, &to_recover))
+                .map_err(|e| LogError::io(data_dir, e))?;
+            threads.push(recovery);
+        }
         Ok(LogManager {
             inner,
-            threads: Mutex::new(vec![retention]),
+            threads: Mutex::new(threads),
         })
     }
 
@@ -347,6 +399,8 @@ impl LogManager {
             schedule: Mutex::new(DueSchedule::new()),
             checkpoints: Mutex::new(CheckpointState::new()),
             work: BackgroundCounters::default(),
+            recovering: RecoveringPartitions::default(),
+            before_recovery: None,
         });
         inner.group_commit.mark_offline(error);
         Ok(LogManager {
@@ -394,6 +448,10 @@ impl LogManager {
         if let Some(log) = self.inner.logs.read().get(tp) {
             return Ok(Arc::clone(log));
         }
+        if self.inner.recovering.contains(tp) {
+            // Its directory holds data not checked yet: never a second log over it.
+            return Err(LogError::Recovering(tp.to_string()));
+        }
         // The file work (directory, segment, partition.metadata, fsyncs) runs without
         // the map's lock: holding it made every creation wait for the one before, and
         // every reader of the map wait for the disk. `LogDirs::create` keeps one
@@ -415,7 +473,34 @@ impl LogManager {
 
     /// Partitions (logs) kept in this directory.
     pub fn partition_count(&self) -> usize {
-        self.inner.logs.read().len() + self.inner.offline.read().len()
+        self.inner.logs.read().len()
+            + self.inner.offline.read().len()
+            + self.inner.recovering.remaining()
+    }
+
+    /// Whether `tp` is still being recovered after an unclean shutdown: its log is
+    /// not open yet, must not be created afresh, and is served once recovered.
+    pub fn is_recovering(&self, tp: &TopicPartition) -> bool {
+        self.inner.recovering.contains(tp)
+    }
+
+    /// The partitions still being recovered.
+    pub fn recovering_partitions(&self) -> Vec<TopicPartition> {
+        self.inner.recovering.names()
+    }
+
+    /// How many partitions are still being recovered, and how many finished.
+    pub fn recovery_progress(&self) -> (usize, usize) {
+        (
+            self.inner.recovering.remaining(),
+            self.inner.recovering.finished(),
+        )
+    }
+
+    /// `handler` hears of each partition whose recovery finished (its log is open,
+    /// or it is offline), including those that finished before this call.
+    pub fn on_recovered(&self, handler: RecoveredHandler) {
+        self.inner.recovering.on_finished(handler);
     }
 
     /// Takes `tp`'s log out of this directory's bookkeeping without touching its
@@ -671,6 +756,12 @@ impl LogManager {
             return Err(e);
         }
         self.inner.checkpoint(true)?;
+        let unrecovered = self.inner.recovering.remaining();
+        if unrecovered > 0 {
+            // Their data was never checked: the next start must recover them.
+            tracing::warn!(data_dir = %self.inner.data_dir.display(), partitions = unrecovered, "stopped before every partition was recovered; the next start recovers again");
+            return Ok(());
+        }
         let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);
         std::fs::write(&marker, b"").map_err(LogError::at(&marker))?;
         sync_dir(&self.inner.data_dir)?;
@@ -698,6 +789,45 @@ impl Drop for LogManager {
 }
 
 impl Inner {
+    /// A partition's recovery after an unclean shutdown finished with `result`: its
+    /// log joins the directory (or it is offline), then listeners hear of it.
+    fn adopt_recovered(&self, tp: &TopicPartition, result: OpenResult, kept: OfflinePartition) {
+        let mut checkpoints = self.checkpoints.lock();
+        match result {
+            Ok((mut log, topic_id)) => {
+                log.track_changes(Arc::clone(&self.changes));
+                let entry = Self::checkpoint_entry(&log);
+                if let Some(id) = topic_id {
+                    self.topic_ids.write().insert(tp.clone(), id);
+                }
+                let previous = self
+                    .logs
+                    .write()
+                    .insert(tp.clone(), Arc::new(RwLock::new(log)));
+                assert!(previous.is_none(), "{tp} opened while being recovered");
+                checkpoints.update(tp, entry);
+            }
+            Err(e) => {
+                tracing::error!(partition = %tp, error = %e, "partition {tp} is offline: {e}");
+                let kept = OfflinePartition {
+                    reason: e.to_string(),
+                    ..kept
+                };
+                self.offline.write().insert(tp.clone(), kept);
+                checkpoints.mark_all_dirty();
+            }
+        }
+        let listener = self.recovering.finish(tp);
+        drop(checkpoints);
+        if let Some(listener) = listener {
+            listener(tp);
+        }
+    }
+
+    fn is_stopping(&self) -> bool {
+        *self.stopping.lock()
+    }
+
     /// The checkpoint files' line for `log`.
     fn checkpoint_entry(log: &PartitionLog) -> CheckpointEntry {
         CheckpointEntry {
@@ -762,6 +892,11 @@ impl Inner {
                     }
                 }
             }
+            // Under the same lock as a recovered log's first entry: each partition
+            // is written once, from one side or the other.
+            for (tp, kept) in self.recovering.kept() {
+                kept.push_lines(&tp, dirty, &mut files);
+            }
             (dirty, files)
         };
         if !dirty.contains(&true) {
@@ -769,17 +904,7 @@ impl Inner {
         }
         // Offline partitions keep what the checkpoints said, for when they are repaired.
         for (tp, kept) in self.offline.read().iter() {
-            let values = [
-                kept.recovery_point,
-                kept.high_watermark,
-                kept.log_start_offset,
-                kept.cleaned_up_to,
-            ];
-            for (i, value) in values.into_iter().enumerate() {
-                if let (true, Some(offset)) = (dirty[i], value) {
-                    files[i].push((tp.clone(), offset));
-                }
-            }
+            kept.push_lines(tp, dirty, &mut files);
         }
         let names = [
             RECOVERY_POINT_CHECKPOINT_FILE,
@@ -879,4 +1004,86 @@ fn background_loop(inner: &Inner) {
         }
         inner.background_pass();
     }
+}
+
+/// What opening a partition's directory gives: its log and its topic id.
+type OpenResult = Result<(PartitionLog, Option<[u8; 16]>), LogError>;
+
+/// What start-up knows before opening the partitions: the checkpoint files and
+/// whether the last shutdown was clean.
+struct OpenPlan {
+    default_config: LogConfig,
+    recovery_points: HashMap<TopicPartition, i64>,
+    high_watermarks: HashMap<TopicPartition, i64>,
+    log_starts: HashMap<TopicPartition, i64>,
+    cleaned_up_to: HashMap<TopicPartition, i64>,
+    clean_shutdown: bool,
+}
+
+impl OpenPlan {
+    /// Opens (and after a crash recovers past its recovery point) `tp`'s log in `dir`.
+    fn open_one(&self, tp: &TopicPartition, dir: &Path) -> OpenResult {
+        let recovery_point = self.recovery_points.get(tp).copied().unwrap_or(0);
+        let mut log = PartitionLog::open_with_options(
+            dir,
+            tp.clone(),
+            self.default_config.clone(),
+            recovery_point,
+            self.log_starts.get(tp).copied(),
+            self.clean_shutdown,
+        )?;
+        if let Some(hw) = self.high_watermarks.get(tp) {
+            log.set_high_watermark(*hw);
+        }
+        if let Some(cleaned) = self.cleaned_up_to.get(tp) {
+            log.set_cleaner_checkpoint(*cleaned);
+        }
+        Ok((log, read_partition_metadata(dir)?))
+    }
+
+    /// `tp`'s checkpoint lines as read.
+    fn kept(&self, tp: &TopicPartition) -> OfflinePartition {
+        OfflinePartition {
+            reason: String::new(),
+            recovery_point: self.recovery_points.get(tp).copied(),
+            high_watermark: self.high_watermarks.get(tp).copied(),
+            log_start_offset: self.log_starts.get(tp).copied(),
+            cleaned_up_to: self.cleaned_up_to.get(tp).copied(),
+        }
+    }
+}
+
+/// Recovers `partitions` on a few threads (Kafka's num.recovery.threads.per.data.dir),
+/// each joining the directory as soon as it is done; stops early with the manager.
+fn recover_all(inner: &Inner, plan: &OpenPlan, partitions: &[(TopicPartition, PathBuf)]) {
+    if partitions.is_empty() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..RECOVERY_THREADS.min(partitions.len()) {
+            scope.spawn(|| loop {
+                if inner.is_stopping() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((tp, dir)) = partitions.get(i) else {
+                    break;
+                };
+                if let Some(hook) = &inner.before_recovery {
+                    hook(tp);
+                }
+                let result = plan.open_one(tp, dir);
+                inner.adopt_recovered(tp, result, plan.kept(tp));
+            });
+        }
+    });
+    tracing::info!(
+        data_dir = %inner.data_dir.display(),
+        recovered = inner.recovering.finished(),
+        remaining = inner.recovering.remaining(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovery after an unclean shutdown finished"
+    );
 }

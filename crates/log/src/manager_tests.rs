@@ -309,3 +309,92 @@ fn flushing_a_log_deleted_meanwhile_reports_it_deleted_and_keeps_the_dir_online(
     assert!(matches!(outcome, Err(LogError::Deleted(_))), "{outcome:?}");
     assert!(!mgr.is_offline());
 }
+
+/// Waits (bounded) until `done` holds.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn after_a_crash_each_partition_joins_once_recovered_and_the_others_serve_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = TopicPartition::new("held", 0);
+    let others = [TopicPartition::new("free", 0), TopicPartition::new("free", 1)];
+    let kept_line = {
+        let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
+        for tp in others.iter().chain([&held]) {
+            let log = mgr.create(tp, small_config(), [7; 16]).unwrap();
+            let mut b = batch(2, 30, 1000);
+            log.write().append(&mut b, 0, 1).unwrap();
+            log.write().flush().unwrap();
+        }
+        mgr.checkpoint().unwrap();
+        for tp in others.iter().chain([&held]) {
+            let mut b = batch(3, 30, 1000);
+            mgr.get(tp).unwrap().write().append(&mut b, 0, 1).unwrap();
+        }
+        let rp = std::fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE)).unwrap();
+        let line = rp.lines().find(|l| l.starts_with("held 0 ")).unwrap();
+        line.to_string()
+        // Dropped without shutdown: a crash.
+    };
+    let (release, gate) = mpsc::channel::<()>();
+    let gate = parking_lot::Mutex::new(gate);
+    let held_back = held.clone();
+    let hook: crate::RecoveredHandler = Arc::new(move |tp| {
+        if *tp == held_back {
+            let _ = gate.lock().recv();
+        }
+    });
+    let mgr = LogManager::open_with(
+        dir.path(),
+        1,
+        "c",
+        small_config(),
+        HOUR_MS,
+        crate::StartupRecovery::Background,
+        Some(hook),
+    )
+    .unwrap();
+    wait_until("the free partitions recovered", || {
+        mgr.recovery_progress() == (1, 2)
+    });
+    for tp in &others {
+        assert_eq!(mgr.get(tp).unwrap().read().log_end_offset(), 5, "{tp}");
+    }
+    // The held one is in no map: not served, never created over, not written off.
+    assert!(mgr.is_recovering(&held));
+    assert!(mgr.get(&held).is_none());
+    assert!(mgr.offline_reason(&held).is_none());
+    assert_eq!(mgr.partition_count(), 3);
+    assert!(matches!(
+        mgr.create(&held, small_config(), [7; 16]),
+        Err(LogError::Recovering(_))
+    ));
+    mgr.checkpoint().unwrap();
+    let rp = std::fs::read_to_string(dir.path().join(RECOVERY_POINT_CHECKPOINT_FILE)).unwrap();
+    assert!(rp.lines().any(|l| l == kept_line), "{kept_line} kept: {rp}");
+    assert_eq!(rp.lines().filter(|l| l.starts_with("held ")).count(), 1);
+    // A listener hears of those done already, then of each one as it finishes.
+    let (heard_tx, heard) = mpsc::channel();
+    let heard_tx = parking_lot::Mutex::new(heard_tx);
+    mgr.on_recovered(Arc::new(move |tp| {
+        let _ = heard_tx.lock().send(tp.clone());
+    }));
+    let mut first: Vec<TopicPartition> = heard.try_iter().collect();
+    first.sort();
+    assert_eq!(first, others.to_vec());
+    release.send(()).unwrap();
+    let last = heard
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(last, held);
+    assert_eq!(mgr.recovery_progress(), (0, 3));
+    assert!(!mgr.is_recovering(&held));
+    assert_eq!(mgr.get(&held).unwrap().read().log_end_offset(), 5);
+    assert_eq!(mgr.topic_id(&held), Some([7; 16]));
+}

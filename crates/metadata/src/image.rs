@@ -8,7 +8,7 @@ use crate::record_types::{
     SCRAM_MECHANISM_CODES,
 };
 use crate::{MetadataError, MetadataRecord, TopicId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 mod delta_to;
@@ -82,6 +82,10 @@ pub struct MetadataImage {
     next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
     last_offset: i64,
+    /// Every partition by its leader (`NO_LEADER` for none), in topic-name order:
+    /// the controller's elections look at the partitions of one leader, or of none,
+    /// instead of walking every partition.
+    by_leader: BTreeMap<i32, BTreeSet<(String, i32)>>,
 }
 
 impl MetadataImage {
@@ -202,6 +206,9 @@ impl MetadataImage {
                     .remove(id)
                     .ok_or_else(|| MetadataError::UnknownTopicId(id.to_string()))?;
                 if let Some(topic) = self.topics.remove(&name) {
+                    for p in topic.partitions.values() {
+                        self.unindex_leader(p.leader, &name, p.partition);
+                    }
                     delta.topic_removed(DeletedTopic {
                         name,
                         id: *id,
@@ -385,8 +392,51 @@ impl MetadataImage {
                 adding_replicas: p.adding_replicas.clone(),
             },
         );
+        let name = topic.name.clone();
+        self.index_leader(p.leader, name, p.partition);
         delta.created_partitions.insert((p.topic_id, p.partition));
         Ok(())
+    }
+
+    fn index_leader(&mut self, leader: i32, topic: String, partition: i32) {
+        let added = self
+            .by_leader
+            .entry(leader)
+            .or_default()
+            .insert((topic, partition));
+        assert!(added, "a partition indexed under two leaders");
+    }
+
+    fn unindex_leader(&mut self, leader: i32, topic: &str, partition: i32) {
+        let Some(led) = self.by_leader.get_mut(&leader) else {
+            unreachable!("partition {topic}-{partition} missing from the leader index");
+        };
+        let removed = led.remove(&(topic.to_string(), partition));
+        assert!(removed, "partition {topic}-{partition} missing from the leader index");
+        if led.is_empty() {
+            self.by_leader.remove(&leader);
+        }
+    }
+
+    /// The partitions `leader` leads (`NO_LEADER`: those without a leader), in
+    /// topic-name and partition order.
+    pub fn partitions_led_by(
+        &self,
+        leader: i32,
+    ) -> impl Iterator<Item = (&TopicImage, &PartitionImage)> + '_ {
+        self.by_leader
+            .get(&leader)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, partition)| {
+                let topic = self.topics.get(name)?;
+                Some((topic, topic.partitions.get(partition)?))
+            })
+    }
+
+    /// Every id that leads a partition (`NO_LEADER` when some have none).
+    pub fn leader_ids(&self) -> impl Iterator<Item = i32> + '_ {
+        self.by_leader.keys().copied()
     }
 
     fn change_partition(
@@ -410,12 +460,17 @@ impl MetadataImage {
         check_assignment(c.partition, replicas, isr, leader)?;
         p.replicas = replicas.clone();
         p.isr = isr.clone();
+        let old_leader = p.leader;
         if c.leader != LEADER_UNCHANGED {
             // As in KRaft: every leader change starts a new leader epoch.
             p.leader = c.leader;
             p.leader_epoch = p.leader_epoch.saturating_add(1);
         }
         p.partition_epoch = p.partition_epoch.saturating_add(1);
+        if old_leader != leader {
+            self.unindex_leader(old_leader, &name, c.partition);
+            self.index_leader(leader, name, c.partition);
+        }
         delta.partition_changed(c.topic_id, c.partition);
         Ok(())
     }

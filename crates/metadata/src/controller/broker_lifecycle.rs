@@ -232,10 +232,7 @@ impl BrokerLifecycle {
         if !moves.is_empty() {
             return Ok((moves, reply(false, true, false)));
         }
-        let leads = image
-            .topics()
-            .flat_map(|t| t.partitions.values())
-            .any(|p| p.leader == id);
+        let leads = image.partitions_led_by(id).next().is_some();
         let shut_down = !leads && self.others_caught_up(image, id);
         Ok((Vec::new(), reply(false, true, shut_down)))
     }

@@ -62,13 +62,31 @@ impl LeaderElection<'_> {
 
     /// Elects leaders for partitions that have none (after a broker returned).
     pub fn elect_leaderless(&self) -> Vec<MetadataRecord> {
-        self.changes(|p| (p.leader == NO_LEADER).then(|| p.isr.clone()))
+        self.changes_among(self.leaderless(), |p| Some(p.isr.clone()))
     }
 
     /// Elects wherever the current leader may not lead (a broker going away), keeping
     /// ISRs as they are.
     pub fn move_leaders_off_unfit(&self) -> Vec<MetadataRecord> {
-        self.changes(|p| (p.leader != NO_LEADER && !self.may_lead(p.leader)).then(|| p.isr.clone()))
+        self.changes_among(self.led_by_unfit(), |p| Some(p.isr.clone()))
+    }
+
+    /// The partitions without a leader: what [`Self::elect_leaderless`] looks at.
+    pub fn leaderless(&self) -> Vec<(&TopicImage, &PartitionImage)> {
+        self.image.partitions_led_by(NO_LEADER).collect()
+    }
+
+    /// The partitions led by a broker that may not lead, in topic-name and partition
+    /// order: what [`Self::move_leaders_off_unfit`] looks at.
+    pub fn led_by_unfit(&self) -> Vec<(&TopicImage, &PartitionImage)> {
+        let mut led: Vec<(&TopicImage, &PartitionImage)> = self
+            .image
+            .leader_ids()
+            .filter(|id| *id != NO_LEADER && !self.may_lead(*id))
+            .flat_map(|id| self.image.partitions_led_by(id))
+            .collect();
+        led.sort_by(|a, b| (&a.0.name, a.1.partition).cmp(&(&b.0.name, b.1.partition)));
+        led
     }
 
     /// A PartitionChange for every partition `target_isr` picks, in topic-name and
@@ -77,13 +95,25 @@ impl LeaderElection<'_> {
         &self,
         target_isr: impl Fn(&PartitionImage) -> Option<Vec<i32>>,
     ) -> Vec<MetadataRecord> {
+        let all = self
+            .image
+            .topics()
+            .flat_map(|t| t.partitions.values().map(move |p| (t, p)))
+            .collect();
+        self.changes_among(all, target_isr)
+    }
+
+    /// [`Self::changes`] over `candidates` only (in the order given).
+    fn changes_among(
+        &self,
+        candidates: Vec<(&TopicImage, &PartitionImage)>,
+        target_isr: impl Fn(&PartitionImage) -> Option<Vec<i32>>,
+    ) -> Vec<MetadataRecord> {
         let mut records = Vec::new();
-        for topic in self.image.topics() {
-            for p in topic.partitions.values() {
-                if let Some(isr) = target_isr(p) {
-                    if let Some(change) = self.partition_change(topic, p, isr) {
-                        records.push(MetadataRecord::PartitionChange(change));
-                    }
+        for (topic, p) in candidates {
+            if let Some(isr) = target_isr(p) {
+                if let Some(change) = self.partition_change(topic, p, isr) {
+                    records.push(MetadataRecord::PartitionChange(change));
                 }
             }
         }

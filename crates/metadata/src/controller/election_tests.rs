@@ -142,3 +142,52 @@ fn nothing_to_change_gives_no_records() {
     fence(&mut image, 3);
     assert!(election(&image, &BTreeSet::from([3])).is_empty());
 }
+
+#[test]
+fn elections_look_only_at_leaderless_partitions_and_those_of_unfit_leaders() {
+    let mut image = three_brokers();
+    let healthy: Vec<Vec<i32>> = (0..3_000)
+        .map(|i| if i % 2 == 0 { vec![2, 3] } else { vec![3, 2] })
+        .collect();
+    let healthy: Vec<&[i32]> = healthy.iter().map(Vec::as_slice).collect();
+    add_topic(&mut image, "busy", &healthy);
+    let on_one = add_topic(&mut image, "one", &[&[1], &[1, 2], &[1, 3], &[1, 2]]);
+    let none = BTreeSet::new();
+    let view = |image: &MetadataImage| -> (usize, usize) {
+        let e = LeaderElection {
+            image,
+            unavailable: &none,
+            unclean_default: false,
+        };
+        (e.leaderless().len(), e.led_by_unfit().len())
+    };
+    assert_eq!(view(&image), (0, 0), "nothing to look at");
+    fence(&mut image, 1);
+    assert_eq!(view(&image), (0, 4), "broker 1's partitions, not 3 004");
+    let moves = LeaderElection {
+        image: &image,
+        unavailable: &none,
+        unclean_default: false,
+    }
+    .move_leaders_off_unfit();
+    assert_eq!(moves.len(), 4);
+    apply(&mut image, &moves);
+    assert_eq!(partition_state(&image, "one", 1).0, 2);
+    assert_eq!(partition_state(&image, "one", 0).0, NO_LEADER);
+    assert_eq!(view(&image), (1, 0), "only one-0 is left without a leader");
+    unfence(&mut image, 1);
+    let back = LeaderElection {
+        image: &image,
+        unavailable: &none,
+        unclean_default: false,
+    }
+    .elect_leaderless();
+    assert_eq!(back.len(), 1);
+    apply(&mut image, &back);
+    assert_eq!(partition_state(&image, "one", 0).0, 1);
+    assert_eq!(view(&image), (0, 0));
+    // A removed topic leaves the leader index.
+    apply(&mut image, &[MetadataRecord::RemoveTopic { id: on_one }]);
+    assert_eq!(image.partitions_led_by(1).count(), 0);
+    assert_eq!(image.partitions_led_by(2).count() + image.partitions_led_by(3).count(), 3_000);
+}
