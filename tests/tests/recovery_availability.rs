@@ -151,7 +151,11 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
         .create()
         .expect("producer");
     let mut expected = acked(send_rounds(&producer, 0, 20)).await;
-    assert_eq!(expected.len(), 20 * partitions().len(), "all acked before the crash");
+    assert_eq!(
+        expected.len(),
+        20 * partitions().len(),
+        "all acked before the crash"
+    );
     // kill -9 with writes in flight: whatever was acknowledged must survive.
     let in_flight = send_rounds(&producer, 20, 20);
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -207,8 +211,7 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
         .collect();
     assert!(missing.is_empty(), "acked but lost: {missing:?}");
     assert!(
-        broker.metric("moldau_log_partitions_recovery_finished_total")
-            >= partitions().len() as f64,
+        broker.metric("moldau_log_partitions_recovery_finished_total") >= partitions().len() as f64,
         "every partition found at start finished recovering"
     );
 }

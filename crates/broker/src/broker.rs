@@ -316,9 +316,8 @@ impl Broker {
             self.metadata.stopped(),
         ));
         let mut refusal = self.lifecycle.refusal();
-        let unfenced = status.wait_for(|s| {
-            s.epoch.is_some() && (!s.fenced || self.stays_fenced_while_recovering())
-        });
+        let unfenced = status
+            .wait_for(|s| s.epoch.is_some() && (!s.fenced || self.stays_fenced_while_recovering()));
         let refused = refusal.wait_for(Option::is_some);
         let settled = tokio::time::timeout(self.metadata.write_timeout(), async {
             tokio::select! {

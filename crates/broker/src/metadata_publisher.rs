@@ -97,7 +97,11 @@ impl Broker {
         Ok(())
     }
 
-    fn publish_locked(&self, image: &MetadataImage, delta: &MetadataDelta) -> Result<(), BrokerError> {
+    fn publish_locked(
+        &self,
+        image: &MetadataImage,
+        delta: &MetadataDelta,
+    ) -> Result<(), BrokerError> {
         let plan = PublishPlan::new(image, delta, self.node_id);
         for name in &plan.forget_metrics {
             self.metrics.forget_topic(name);

@@ -153,7 +153,11 @@ impl ReplicaProgressTable {
             .iter()
             .filter(|id| **id != self.local_id)
             .filter_map(|id| self.followers.get(id))
-            .map(|f| f.last_caught_up_ms.saturating_add(lag_max_ms).saturating_add(1))
+            .map(|f| {
+                f.last_caught_up_ms
+                    .saturating_add(lag_max_ms)
+                    .saturating_add(1)
+            })
             .min()
     }
 

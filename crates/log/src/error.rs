@@ -55,7 +55,9 @@ pub enum LogError {
         expected: String,
     },
     /// The partition's data is still being checked after an unclean shutdown.
-    #[error("partition {0} is being recovered after an unclean shutdown; it is served once recovered")]
+    #[error(
+        "partition {0} is being recovered after an unclean shutdown; it is served once recovered"
+    )]
     Recovering(String),
     /// No log is open for this topic-partition.
     #[error("unknown topic-partition {0}")]

@@ -21,11 +21,11 @@ use crate::error::LogError;
 use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 use crate::offline_partition::OfflinePartition;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
-use crate::recovering::{RecoveredHandler, RecoveringPartitions};
 use crate::properties_file::{
     read_partition_metadata, uuid_to_kafka_string, write_partition_metadata, MetaProperties,
     META_PROPERTIES_VERSION,
 };
+use crate::recovering::{RecoveredHandler, RecoveringPartitions};
 use crate::topic_partition::TopicPartition;
 
 /// A log shared between the broker's handlers and the background threads.

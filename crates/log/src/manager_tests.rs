@@ -323,7 +323,10 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
 fn after_a_crash_each_partition_joins_once_recovered_and_the_others_serve_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
     let held = TopicPartition::new("held", 0);
-    let others = [TopicPartition::new("free", 0), TopicPartition::new("free", 1)];
+    let others = [
+        TopicPartition::new("free", 0),
+        TopicPartition::new("free", 1),
+    ];
     let kept_line = {
         let mgr = LogManager::open(dir.path(), 1, "c", small_config(), HOUR_MS).unwrap();
         for tp in others.iter().chain([&held]) {

@@ -412,7 +412,10 @@ impl MetadataImage {
             unreachable!("partition {topic}-{partition} missing from the leader index");
         };
         let removed = led.remove(&(topic.to_string(), partition));
-        assert!(removed, "partition {topic}-{partition} missing from the leader index");
+        assert!(
+            removed,
+            "partition {topic}-{partition} missing from the leader index"
+        );
         if led.is_empty() {
             self.by_leader.remove(&leader);
         }

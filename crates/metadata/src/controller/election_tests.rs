@@ -189,5 +189,8 @@ fn elections_look_only_at_leaderless_partitions_and_those_of_unfit_leaders() {
     // A removed topic leaves the leader index.
     apply(&mut image, &[MetadataRecord::RemoveTopic { id: on_one }]);
     assert_eq!(image.partitions_led_by(1).count(), 0);
-    assert_eq!(image.partitions_led_by(2).count() + image.partitions_led_by(3).count(), 3_000);
+    assert_eq!(
+        image.partitions_led_by(2).count() + image.partitions_led_by(3).count(),
+        3_000
+    );
 }
