@@ -46,4 +46,4 @@ fi
 mkdir -p test-artifacts/console
 say "browser tests (Chromium $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | awk '{print $2}'))"
 cd "$here"
-exec node --test --test-concurrency=1 console.test.mjs login.test.mjs cluster.test.mjs
+exec node --test --test-concurrency=1 console.test.mjs login.test.mjs console_acls.test.mjs cluster.test.mjs

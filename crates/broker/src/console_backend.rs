@@ -5,9 +5,11 @@
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::metrics::Metrics;
+use crate::request_access::Access;
 use crate::services::{Controller, Groups, MetadataView, Partitions, Transactions};
 use crate::tls_connector::TlsConnector;
 use moldau_security::sasl_client::SaslClientCredentials;
+use moldau_security::KafkaPrincipal;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -58,6 +60,12 @@ impl ConsoleBackend {
     /// When this broker started (ms since the epoch).
     pub fn started_at_ms(&self) -> i64 {
         self.broker.started_at_ms
+    }
+
+    /// The authorizer's view for the console's logged-in `principal` at `host`:
+    /// the same decisions the broker makes for a Kafka request of that principal.
+    pub fn access(&self, principal: KafkaPrincipal, host: &str) -> Access {
+        Access::for_principal(self.metadata(), principal, host)
     }
 
     /// True when `user` exists in a SASL user store and `password` is theirs.

@@ -62,7 +62,7 @@ pub mod replica_fetchers;
 pub mod replica_manager;
 pub mod replica_progress;
 pub mod request;
-mod request_access;
+pub mod request_access;
 pub mod request_quota;
 pub mod request_settings;
 pub mod response_frame;

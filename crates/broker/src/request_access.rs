@@ -61,6 +61,22 @@ impl RequestContext {
 }
 
 impl Access {
+    /// The authorizer's view for a principal that no connection carries: the web
+    /// console's logged-in user, acting from `host`.
+    pub fn for_principal(metadata: MetadataView, principal: KafkaPrincipal, host: &str) -> Access {
+        Access {
+            image: metadata.image(),
+            metadata,
+            principal: Arc::new(principal),
+            host: Arc::from(host),
+        }
+    }
+
+    /// The principal this view decides for.
+    pub fn principal(&self) -> &KafkaPrincipal {
+        &self.principal
+    }
+
     fn authorizer(&self) -> Option<&Authorizer> {
         self.metadata.config().authorizer.as_ref()
     }

@@ -1,9 +1,12 @@
 //! `GET /api/v1/acls`: the ACLs of the metadata image (as DescribeAcls with a
 //! match-any filter answers), and whether this broker enforces them.
 
+use crate::caller::Caller;
 use crate::console::Console;
+use crate::error::ApiResult;
 use axum::extract::State;
 use axum::Json;
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,7 +31,12 @@ pub struct AclsView {
 }
 
 /// `GET /api/v1/acls`
-pub async fn list(State(console): State<Arc<Console>>) -> Json<AclsView> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<AclsView>> {
+    // DescribeAcls: DESCRIBE on the cluster.
+    caller.require_cluster(AclOperation::Describe)?;
     let image = console.backend.metadata().image();
     let mut acls: Vec<AclView> = image
         .acls()
@@ -51,8 +59,8 @@ pub async fn list(State(console): State<Arc<Console>>) -> Json<AclsView> {
             b.operation,
         ))
     });
-    Json(AclsView {
+    Ok(Json(AclsView {
         enforced: console.backend.config().authorizer.is_some(),
         acls,
-    })
+    }))
 }

@@ -2,6 +2,7 @@
 //! it (value and source of every property), and dynamic updates of the cluster-wide
 //! defaults, as `kafka-configs.sh --entity-type brokers --entity-default --alter`.
 
+use crate::caller::Caller;
 use crate::config_changes::AlterConfigsBody;
 use crate::console::Console;
 use crate::error::ApiResult;
@@ -11,6 +12,7 @@ use axum::extract::State;
 use axum::Json;
 use moldau_broker::config::BROKER_PROPERTIES;
 use moldau_broker::topic_config::{resolve_broker_value, ConfigSource};
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,10 +30,15 @@ pub struct BrokerConfigEntry {
 }
 
 /// `GET /api/v1/broker-configs`
-pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<BrokerConfigEntry>> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<BrokerConfigEntry>>> {
+    // DescribeConfigs of a broker: DESCRIBE_CONFIGS on the cluster.
+    caller.require_cluster(AclOperation::DescribeConfigs)?;
     let b = console.backend.metadata();
     let image = b.image();
-    Json(
+    Ok(Json(
         BROKER_PROPERTIES
             .iter()
             .map(|d| {
@@ -46,14 +53,16 @@ pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<BrokerConfigE
                 }
             })
             .collect(),
-    )
+    ))
 }
 
 /// `PATCH /api/v1/broker-configs`
 pub async fn alter(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     JsonBody(body): JsonBody<AlterConfigsBody>,
 ) -> ApiResult<Json<Vec<BrokerConfigEntry>>> {
+    caller.require_cluster(AclOperation::AlterConfigs)?;
     let (changes, confirmed) = body.changes()?;
     // Validated first, so a typo or a static property is reported before anything.
     console
@@ -74,5 +83,5 @@ pub async fn alter(
         changes = changes.len(),
         "broker configs changed from the console"
     );
-    Ok(list(State(console)).await)
+    list(State(console), caller).await
 }

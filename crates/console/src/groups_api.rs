@@ -2,6 +2,7 @@
 //! offsets, and offset resets (previewed, confirmed, and refused while the group has
 //! members, as `kafka-consumer-groups.sh --reset-offsets` refuses).
 
+use crate::caller::Caller;
 use crate::console::{Console, GroupLag};
 use crate::consumer_group_view::ConsumerGroupView;
 use crate::error::{ApiError, ApiResult};
@@ -12,6 +13,7 @@ use crate::lag::PartitionLag;
 use crate::reader::partition_state;
 use axum::extract::State;
 use axum::Json;
+use moldau_protocol::acl::AclOperation;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -37,7 +39,10 @@ fn topics_of(lag: &GroupLag) -> Vec<String> {
 }
 
 /// `GET /api/v1/groups`
-pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<GroupSummary>>> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<GroupSummary>>> {
     let groups = console.all_group_lags().await?;
     let types: std::collections::HashMap<String, String> = console
         .groups
@@ -49,6 +54,8 @@ pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<Gro
     Ok(Json(
         groups
             .into_iter()
+            // As ListGroups does: groups the caller may not describe are not listed.
+            .filter(|(d, _)| caller.may_group(AclOperation::Describe, &d.group_id))
             .map(|(d, lag)| GroupSummary {
                 group_type: types
                     .get(&d.group_id)
@@ -163,8 +170,10 @@ async fn known_group(console: &Console, id: &str) -> ApiResult<(GroupDescription
 /// `GET /api/v1/groups/{id}`
 pub async fn detail(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<GroupDetail>> {
+    caller.require_group(AclOperation::Describe, &id)?;
     let (d, lag) = known_group(&console, &id).await?;
     let owner = |topic: &str, partition: i32| {
         d.members.iter().find(|m| {
@@ -339,9 +348,12 @@ fn plan(
 /// `POST /api/v1/groups/{id}/offsets/reset`
 pub async fn reset_offsets(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> ApiResult<Json<ResetResult>> {
+    // AlterConsumerGroupOffsets / OffsetCommit: READ on the group.
+    caller.require_group(AclOperation::Read, &id)?;
     let target = target_of(&body)?;
     console.groups.ensure_coordinator().await?;
     let described = console.groups.describe(&id).await?;
@@ -435,9 +447,11 @@ pub struct DeleteGroupQuery {
 /// refused while it has members (as Kafka's DeleteGroups is).
 pub async fn delete(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(id): PathParams<String>,
     crate::extract::QueryParams(q): crate::extract::QueryParams<DeleteGroupQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require_group(AclOperation::Delete, &id)?;
     console.groups.ensure_coordinator().await?;
     let described = console.groups.describe(&id).await?;
     if described.state == "Dead" {

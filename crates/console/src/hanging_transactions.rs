@@ -4,6 +4,7 @@
 //! an ABORT marker, a WriteTxnMarkers to the partition's leader (as
 //! `moldau transactions abort`). Each broker's console lists the partitions it leads.
 
+use crate::caller::Caller;
 use crate::console::{now_ms, Console};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody};
@@ -13,6 +14,7 @@ use moldau_broker::console_backend::ConsoleBackend;
 use moldau_broker::inter_broker_client::InterBrokerConnection;
 use moldau_broker::partition::Partition;
 use moldau_coordinator::txn::TxnState;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
@@ -139,7 +141,13 @@ async fn finishing(console: &Console) -> ApiResult<(HashSet<(i64, String, i32)>,
 }
 
 /// `GET /api/v1/transactions/hanging`
-pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<HangingTransactions>> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<HangingTransactions>> {
+    // Reads every partition's producer state (DescribeProducers across the
+    // cluster): DESCRIBE on the cluster.
+    caller.require_cluster(AclOperation::Describe)?;
     let max_timeout_ms = i64::from(console.backend.config().settings.transaction_max_timeout_ms);
     let (finishing, loading) = finishing(&console).await?;
     let open = open_transactions(&console.backend, now_ms());
@@ -168,8 +176,13 @@ pub struct AbortBody {
 /// `POST /api/v1/transactions/abort`
 pub async fn abort(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     JsonBody(body): JsonBody<AbortBody>,
 ) -> ApiResult<Json<OpenTransaction>> {
+    // The abort writes markers as the broker itself (WriteTxnMarkers needs
+    // CLUSTER_ACTION, which no user should hold); ALTER on the cluster is the
+    // operator's right that kafka-transactions.sh's abort amounts to.
+    caller.require_cluster(AclOperation::Alter)?;
     let backend = &console.backend;
     let node_id = backend.metadata().node_id();
     let image = backend.metadata().image();

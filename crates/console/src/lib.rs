@@ -16,6 +16,7 @@ pub mod acls_api;
 pub mod assets;
 pub mod broker_configs_api;
 pub mod browse;
+pub mod caller;
 pub mod cluster_api;
 pub mod config_changes;
 pub mod console;
@@ -150,6 +151,7 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, shutdown: watch::
             }
         }
     };
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
     let mut after = shutdown;
     let grace = async move {

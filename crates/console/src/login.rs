@@ -30,7 +30,8 @@ pub const SESSIONS_MAX: usize = 10_000;
 const SECRET_BYTES: usize = 32;
 /// The longest user name or password a login form may send.
 pub const LOGIN_FIELD_BYTES_MAX: usize = 1024;
-/// The principal a token login acts as.
+/// The principal a token login acts as: the operator's key, a super user to the
+/// ACLs (caller.rs).
 pub const TOKEN_PRINCIPAL: &str = "User:console-token";
 
 /// Who a request acts for, once checked.

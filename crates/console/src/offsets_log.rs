@@ -3,6 +3,7 @@
 //! first: what `kafka-console-consumer.sh --formatter OffsetsMessageFormatter` shows,
 //! for one group.
 
+use crate::caller::Caller;
 use crate::console::Console;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathParams, QueryParams};
@@ -13,6 +14,7 @@ use moldau_broker::controller::OFFSETS_TOPIC;
 use moldau_client::ConsumerRecord;
 use moldau_coordinator::consumer_group::records::describe_consumer_record;
 use moldau_coordinator::{partition_for_group, GroupMetadataValue, OffsetCommitValue, RecordKey};
+use moldau_protocol::acl::AclOperation;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -110,9 +112,11 @@ pub fn decode_for_group(group: &str, r: &ConsumerRecord) -> Option<OffsetsLogRec
 /// `GET /api/v1/groups/{id}/offsets-log`
 pub async fn offsets_log(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(id): PathParams<String>,
     QueryParams(q): QueryParams<OffsetsLogQuery>,
 ) -> ApiResult<Json<OffsetsLog>> {
+    caller.require_group(AclOperation::Describe, &id)?;
     let limit = q.limit.unwrap_or(OFFSETS_LOG_RECORDS_DEFAULT);
     if limit == 0 || limit > OFFSETS_LOG_RECORDS_MAX {
         return Err(ApiError::BadRequest(format!(

@@ -2,10 +2,13 @@
 //! replicas being added and removed, as ListPartitionReassignments answers them
 //! (both read the same adding / removing replica lists of the metadata image).
 
+use crate::caller::Caller;
 use crate::console::Console;
+use crate::error::ApiResult;
 use axum::extract::State;
 use axum::Json;
 use moldau_metadata::TopicImage;
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -65,8 +68,15 @@ pub fn reassignments<'a>(topics: impl Iterator<Item = &'a TopicImage>) -> Reassi
 }
 
 /// `GET /api/v1/reassignments`
-pub async fn list(State(console): State<Arc<Console>>) -> Json<Reassignments> {
-    Json(reassignments(console.backend.metadata().image().topics()))
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Reassignments>> {
+    // ListPartitionReassignments: DESCRIBE on the cluster.
+    caller.require_cluster(AclOperation::Describe)?;
+    Ok(Json(reassignments(
+        console.backend.metadata().image().topics(),
+    )))
 }
 
 #[cfg(test)]

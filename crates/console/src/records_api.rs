@@ -1,6 +1,7 @@
 //! `/api/v1/topics/{name}/records`: browse, download one key or value, produce.
 
 use crate::browse::{browse, format_cursor, parse_cursor, Filter, Order, ScanPartition};
+use crate::caller::Caller;
 use crate::console::{now_ms, Console};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{require_confirmation, JsonBody, PathParams, QueryParams};
@@ -15,6 +16,7 @@ use axum::Json;
 use bytes::{Bytes, BytesMut};
 use moldau_broker::controller::TOPIC_PARTITIONS_MAX;
 use moldau_broker::partition::Partition;
+use moldau_protocol::acl::AclOperation;
 use moldau_protocol::batch::Codec;
 use moldau_protocol::batch_builder::{BatchBuilder, BuildError};
 use moldau_protocol::batch_header::ProducerStamp;
@@ -210,9 +212,11 @@ fn optional_bytes(s: &Option<String>) -> Option<Vec<u8>> {
 /// `GET /api/v1/topics/{name}/records`
 pub async fn list(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<BrowseQuery>,
 ) -> ApiResult<Json<RecordsPage>> {
+    caller.require_topic(AclOperation::Read, &name)?;
     let limit = q.limit.unwrap_or(PAGE_RECORDS_DEFAULT);
     if limit == 0 || limit > PAGE_RECORDS_MAX {
         return Err(ApiError::BadRequest(format!(
@@ -299,8 +303,10 @@ pub async fn list(
 /// part `key` or `value`: the raw bytes, as a download.
 pub async fn download(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams((name, partition, offset, part)): PathParams<(String, i32, i64, String)>,
 ) -> ApiResult<Response> {
+    caller.require_topic(AclOperation::Read, &name)?;
     if part != "key" && part != "value" {
         return Err(ApiError::BadRequest(format!(
             "download 'key' or 'value', not '{part}'"
@@ -414,9 +420,11 @@ pub fn encode_record(
 /// `POST /api/v1/topics/{name}/records`
 pub async fn produce(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<ProduceBody>,
 ) -> ApiResult<Json<Produced>> {
+    caller.require_topic(AclOperation::Write, &name)?;
     let image = console.backend.metadata().image();
     let t = topic(&image, &name)?;
     if t.internal {
@@ -536,9 +544,11 @@ pub struct RecordsDeleted {
 /// start forward, as DeleteRecords (`kafka-delete-records.sh`) does.
 pub async fn delete_records(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams((name, partition)): PathParams<(String, i32)>,
     JsonBody(body): JsonBody<DeleteRecordsBody>,
 ) -> ApiResult<Json<RecordsDeleted>> {
+    caller.require_topic(AclOperation::Delete, &name)?;
     if let Err(e) = moldau_broker::internal_topics::check_client_delete_records(&name) {
         return Err(ApiError::Forbidden(format!(
             "records of '{name}' cannot be deleted: {e:?}"

@@ -2,6 +2,7 @@
 //! through the broker's controller methods, the same path CreateTopics, DeleteTopics,
 //! IncrementalAlterConfigs and CreatePartitions take.
 
+use crate::caller::Caller;
 use crate::config_changes::AlterConfigsBody;
 use crate::console::Console;
 use crate::error::{ApiError, ApiResult};
@@ -12,8 +13,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use moldau_broker::controller::NewTopic;
+use moldau_broker::security::AclResource;
 use moldau_broker::topic_config::ConfigSource;
 use moldau_metadata::{MetadataImage, TopicImage};
+use moldau_protocol::acl::AclOperation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,6 +69,7 @@ fn summary(console: &Console, t: &TopicImage) -> TopicSummary {
 /// `GET /api/v1/topics`
 pub async fn list(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<TopicSummary>>> {
     let image = console.backend.metadata().image();
@@ -75,6 +79,8 @@ pub async fn list(
         .topics()
         .filter(|t| internal || !t.internal)
         .filter(|t| needle.is_empty() || t.name.to_lowercase().contains(&needle))
+        // As Metadata does: topics the caller may not describe are not listed.
+        .filter(|t| caller.may_topic(AclOperation::Describe, &t.name))
         .map(|t| summary(&console, t))
         .collect();
     Ok(Json(topics))
@@ -110,8 +116,13 @@ pub struct CreatedTopic {
 /// `POST /api/v1/topics`
 pub async fn create(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     JsonBody(body): JsonBody<CreateTopicBody>,
 ) -> ApiResult<(StatusCode, Json<CreatedTopic>)> {
+    // CreateTopics: CREATE on the cluster, or on the topic itself.
+    if !caller.may(AclOperation::Create, &AclResource::cluster()) {
+        caller.require_topic(AclOperation::Create, &body.name)?;
+    }
     if !body.validate_only {
         require_confirmation(
             body.confirm,
@@ -213,8 +224,10 @@ pub fn topic<'a>(image: &'a MetadataImage, name: &str) -> ApiResult<&'a TopicIma
 /// `GET /api/v1/topics/{name}`
 pub async fn detail(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
 ) -> ApiResult<Json<TopicDetail>> {
+    caller.require_topic(AclOperation::Describe, &name)?;
     let image = console.backend.metadata().image();
     let t = topic(&image, &name)?;
     let mut compacted = false;
@@ -280,9 +293,11 @@ pub struct DeleteQuery {
 /// `DELETE /api/v1/topics/{name}?confirm={name}`
 pub async fn delete(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     QueryParams(q): QueryParams<DeleteQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    caller.require_topic(AclOperation::Delete, &name)?;
     topic(&console.backend.metadata().image(), &name)?;
     if q.confirm.as_deref() != Some(name.as_str()) {
         return Err(ApiError::ConfirmationRequired(format!(
@@ -299,9 +314,11 @@ pub async fn delete(
 /// `PATCH /api/v1/topics/{name}/configs`
 pub async fn alter_configs(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<AlterConfigsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
+    caller.require_topic(AclOperation::AlterConfigs, &name)?;
     topic(&console.backend.metadata().image(), &name)?;
     let (changes, confirmed) = body.changes()?;
     // Validate before asking for confirmation, so a typo is reported first.
@@ -320,7 +337,7 @@ pub async fn alter_configs(
         .alter_topic_configs(&name, &changes, false)
         .await?;
     tracing::info!(topic = %name, "topic configs changed from the console");
-    detail(State(console), PathParams(name)).await
+    detail(State(console), caller, PathParams(name)).await
 }
 
 /// Body of `POST /api/v1/topics/{name}/partitions`.
@@ -335,9 +352,12 @@ pub struct AddPartitionsBody {
 /// `POST /api/v1/topics/{name}/partitions`
 pub async fn add_partitions(
     State(console): State<Arc<Console>>,
+    caller: Caller,
     PathParams(name): PathParams<String>,
     JsonBody(body): JsonBody<AddPartitionsBody>,
 ) -> ApiResult<Json<TopicDetail>> {
+    // CreatePartitions: ALTER on the topic.
+    caller.require_topic(AclOperation::Alter, &name)?;
     topic(&console.backend.metadata().image(), &name)?;
     let count = body.count;
     console
@@ -354,5 +374,5 @@ pub async fn add_partitions(
         .controller()
         .create_partitions(&name, count, false)
         .await?;
-    detail(State(console), PathParams(name)).await
+    detail(State(console), caller, PathParams(name)).await
 }

@@ -2,11 +2,13 @@
 //! coordinator keeps, as `kafka-transactions.sh list` and `describe` show them, with
 //! how long an open transaction has been open and whether it outlived its timeout.
 
+use crate::caller::Caller;
 use crate::console::{now_ms, Console};
 use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::Json;
 use moldau_coordinator::txn::TxnState;
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -39,7 +41,12 @@ pub struct Transactions {
 }
 
 /// `GET /api/v1/transactions`
-pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Transactions>> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Transactions>> {
+    // Transaction states of every transactional id: DESCRIBE on the cluster.
+    caller.require_cluster(AclOperation::Describe)?;
     let Some(service) = console.backend.transactions().service() else {
         return Err(ApiError::Unavailable(
             "the transaction coordinator is not running".into(),

@@ -2,9 +2,12 @@
 //! iterations, from the metadata image (as DescribeUserScramCredentials answers);
 //! never a salt or a key.
 
+use crate::caller::Caller;
 use crate::console::Console;
+use crate::error::ApiResult;
 use axum::extract::State;
 use axum::Json;
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,7 +36,12 @@ fn mechanism_name(code: i8) -> String {
 }
 
 /// `GET /api/v1/users`
-pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<UserView>> {
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<UserView>>> {
+    // DescribeUserScramCredentials: DESCRIBE on the cluster.
+    caller.require_cluster(AclOperation::Describe)?;
     let image = console.backend.metadata().image();
     let mut by_user: BTreeMap<String, Vec<CredentialView>> = BTreeMap::new();
     for c in image.scram_credentials() {
@@ -45,10 +53,10 @@ pub async fn list(State(console): State<Arc<Console>>) -> Json<Vec<UserView>> {
                 iterations: c.iterations,
             });
     }
-    Json(
+    Ok(Json(
         by_user
             .into_iter()
             .map(|(user, credentials)| UserView { user, credentials })
             .collect(),
-    )
+    ))
 }
