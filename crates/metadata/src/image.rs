@@ -372,6 +372,12 @@ impl MetadataImage {
         delta: &mut MetadataDelta,
     ) -> Result<(), MetadataError> {
         check_assignment(p.partition, &p.replicas, &p.isr, p.leader)?;
+        check_reassignment(
+            p.partition,
+            &p.replicas,
+            &p.removing_replicas,
+            &p.adding_replicas,
+        )?;
         let topic = self.topic_by_id_mut(&p.topic_id)?;
         if topic.partitions.contains_key(&p.partition) {
             return Err(MetadataError::Invalid(format!(
@@ -461,9 +467,14 @@ impl MetadataImage {
             c.leader
         };
         check_assignment(c.partition, replicas, isr, leader)?;
+        let removing = c.removing_replicas.as_ref().unwrap_or(&p.removing_replicas);
+        let adding = c.adding_replicas.as_ref().unwrap_or(&p.adding_replicas);
+        check_reassignment(c.partition, replicas, removing, adding)?;
         p.replicas = replicas.clone();
         p.isr = isr.clone();
         let old_leader = p.leader;
+        p.removing_replicas = removing.clone();
+        p.adding_replicas = adding.clone();
         if c.leader != LEADER_UNCHANGED {
             // As in KRaft: every leader change starts a new leader epoch.
             p.leader = c.leader;
@@ -528,6 +539,30 @@ impl MetadataImage {
 }
 
 /// A partition's id, replicas, ISR and leader must fit together.
+/// A reassignment's adding and removing replicas are replicas, each once, and no
+/// replica is both.
+fn check_reassignment(
+    partition: i32,
+    replicas: &[i32],
+    removing: &[i32],
+    adding: &[i32],
+) -> Result<(), MetadataError> {
+    let mut moving: Vec<i32> = removing.iter().chain(adding).copied().collect();
+    moving.sort_unstable();
+    let distinct = moving.windows(2).all(|w| w[0] != w[1]);
+    if !distinct || !moving.iter().all(|r| replicas.contains(r)) {
+        return Err(MetadataError::Invalid(format!(
+            "partition {partition}: replicas being added {adding:?} and removed {removing:?} must be distinct replicas of {replicas:?}"
+        )));
+    }
+    if removing.len() >= replicas.len() {
+        return Err(MetadataError::Invalid(format!(
+            "partition {partition}: a reassignment may not remove every replica of {replicas:?}"
+        )));
+    }
+    Ok(())
+}
+
 fn check_assignment(
     partition: i32,
     replicas: &[i32],

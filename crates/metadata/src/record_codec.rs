@@ -47,6 +47,8 @@ const REGISTER_BROKER_VERSION: u32 = 1;
 const TAG_ISR: u32 = 0;
 const TAG_LEADER: u32 = 1;
 const TAG_REPLICAS: u32 = 2;
+const TAG_REMOVING_REPLICAS: u32 = 3;
+const TAG_ADDING_REPLICAS: u32 = 4;
 
 fn malformed(what: String) -> MetadataError {
     MetadataError::Malformed(what)
@@ -152,6 +154,16 @@ pub fn encode(record: &MetadataRecord) -> Vec<u8> {
                 let mut v = Writer::default();
                 v.i32_array(replicas);
                 tagged.push((TAG_REPLICAS, v.buf));
+            }
+            for (tag, list) in [
+                (TAG_REMOVING_REPLICAS, &c.removing_replicas),
+                (TAG_ADDING_REPLICAS, &c.adding_replicas),
+            ] {
+                if let Some(list) = list {
+                    let mut v = Writer::default();
+                    v.i32_array(list);
+                    tagged.push((tag, v.buf));
+                }
             }
         }
         R::RemoveTopic { id } => w.uuid(&id.0),
@@ -264,6 +276,8 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
     let mut isr = None;
     let mut leader = LEADER_UNCHANGED;
     let mut replicas = None;
+    let mut removing = None;
+    let mut adding = None;
     let record = match key {
         api_key::REGISTER_BROKER => R::RegisterBroker(decode_registration(&mut r, version)?),
         api_key::UNREGISTER_BROKER | api_key::FENCE_BROKER | api_key::UNFENCE_BROKER => {
@@ -326,6 +340,8 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             isr: None,
             leader: LEADER_UNCHANGED,
             replicas: None,
+            removing_replicas: None,
+            adding_replicas: None,
         }),
         api_key::REMOVE_TOPIC => R::RemoveTopic {
             id: TopicId(r.uuid("topic id")?),
@@ -373,6 +389,8 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             TAG_ISR => isr = Some(v.i32_array("isr")?),
             TAG_LEADER => leader = v.i32("leader")?,
             TAG_REPLICAS => replicas = Some(v.i32_array("replicas")?),
+            TAG_REMOVING_REPLICAS => removing = Some(v.i32_array("removing replicas")?),
+            TAG_ADDING_REPLICAS => adding = Some(v.i32_array("adding replicas")?),
             _ => return Ok(false),
         }
         v.finish("tagged field")?;
@@ -384,6 +402,8 @@ pub fn decode(bytes: &[u8]) -> Result<MetadataRecord, MetadataError> {
             isr,
             leader,
             replicas,
+            removing_replicas: removing,
+            adding_replicas: adding,
             ..c
         }),
         other => other,

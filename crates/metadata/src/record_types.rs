@@ -118,6 +118,10 @@ pub struct PartitionChange {
     /// [`LEADER_UNCHANGED`], [`NO_LEADER`] or the new leader.
     pub leader: i32,
     pub replicas: Option<Vec<i32>>,
+    /// Replicas a reassignment (KIP-455) is taking away / bringing in; `Some(empty)`
+    /// ends the reassignment.
+    pub removing_replicas: Option<Vec<i32>>,
+    pub adding_replicas: Option<Vec<i32>>,
 }
 
 impl PartitionChange {
@@ -129,6 +133,8 @@ impl PartitionChange {
             isr: None,
             leader: LEADER_UNCHANGED,
             replicas: None,
+            removing_replicas: None,
+            adding_replicas: None,
         }
     }
 }

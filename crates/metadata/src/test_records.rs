@@ -91,6 +91,12 @@ pub fn one_of_each() -> Vec<MetadataRecord> {
             replicas: Some(vec![2, 1]),
             ..PartitionChange::new(id, 0)
         }),
+        MetadataRecord::PartitionChange(PartitionChange {
+            replicas: Some(vec![2, 3, 1]),
+            removing_replicas: Some(vec![1]),
+            adding_replicas: Some(vec![3]),
+            ..PartitionChange::new(id, 0)
+        }),
         MetadataRecord::PartitionChange(PartitionChange::new(id, 1)),
         MetadataRecord::FenceBroker {
             broker_id: 1,

@@ -6,9 +6,10 @@
 //! shutting down. An accepted change is one PartitionChange record (which bumps the
 //! partition epoch); an ISR equal to the current one needs none.
 
-use crate::controller::ControllerError;
-use crate::{MetadataImage, MetadataRecord, PartitionChange, TopicId};
+use crate::controller::{ControllerError, LeaderElection};
+use crate::{MetadataImage, MetadataRecord, PartitionChange, TopicId, LEADER_UNCHANGED};
 use moldau_protocol::ResponseError;
+use std::collections::BTreeSet;
 
 /// One partition's ISR change, as the leader asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +151,32 @@ pub fn alter_partition(
             partition_epoch: p.partition_epoch,
             isr: p.isr.clone(),
             records: Vec::new(),
+        });
+    }
+    // Every replica being added now in sync completes a reassignment (KIP-455).
+    let shutting_down: BTreeSet<i32> = image
+        .brokers()
+        .filter(|b| b.in_controlled_shutdown)
+        .map(|b| b.id)
+        .collect();
+    let election = LeaderElection {
+        image,
+        unavailable: &shutting_down,
+        unclean_default: false,
+    };
+    if let Some(mut change) = election.complete_reassignment(topic, p, &ordered) {
+        let isr = change.isr.get_or_insert_with(|| ordered.clone()).clone();
+        let (leader, leader_epoch) = if change.leader == LEADER_UNCHANGED {
+            (p.leader, p.leader_epoch)
+        } else {
+            (change.leader, p.leader_epoch.saturating_add(1))
+        };
+        return Ok(AlterPartitionOutcome {
+            leader,
+            leader_epoch,
+            partition_epoch: p.partition_epoch.saturating_add(1),
+            isr,
+            records: vec![MetadataRecord::PartitionChange(change)],
         });
     }
     Ok(AlterPartitionOutcome {

@@ -11,6 +11,7 @@ use super::draft::Draft;
 use super::election::LeaderElection;
 use super::leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
 use super::messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
+use super::reassignment::{ReassignmentOutcome, ReassignmentTarget};
 use super::ControllerError;
 use crate::{BrokerRegistration, MetadataImage, MetadataRecord};
 use moldau_protocol::ResponseError;
@@ -298,6 +299,20 @@ impl BrokerLifecycle {
         let mut draft = Draft::new(image);
         draft.push_all(records);
         (draft.into_records(), outcomes)
+    }
+
+    /// AlterPartitionReassignments: the records starting, completing or cancelling
+    /// each target's reassignment (brokers in a controlled shutdown may not lead) and
+    /// each partition's outcome.
+    pub fn on_alter_reassignments(
+        &self,
+        image: &MetadataImage,
+        targets: &[ReassignmentTarget],
+        allow_rf_change: bool,
+    ) -> (Vec<MetadataRecord>, Vec<ReassignmentOutcome>) {
+        let shutting_down = self.in_controlled_shutdown();
+        self.election(image, &shutting_down)
+            .alter_reassignments(targets, allow_rf_change)
     }
 
     /// FenceBroker records for `brokers` (id, epoch), then their leadership moved.

@@ -17,6 +17,8 @@ mod messages;
 mod placement;
 mod producer_ids;
 mod random;
+mod reassignment;
+mod reassignment_wire;
 mod topic_partitions;
 mod wire_messages;
 
@@ -41,6 +43,16 @@ pub use placement::{
 };
 pub use producer_ids::{allocate_producer_ids, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
 pub use random::{RandomSource, SeededRandom};
+pub use reassignment::{
+    is_reassigning, ongoing_reassignments, OngoingReassignment, ReassignmentOutcome,
+    ReassignmentTarget,
+};
+pub use reassignment_wire::{
+    alter_reassignments_request_to_wire, alter_reassignments_response,
+    list_reassignments_request_to_wire, list_reassignments_response, ongoing_from_wire,
+    reassignment_list_request, reassignment_outcomes, reassignment_request,
+    ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
+};
 pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
 pub use wire_messages::{
     decode_body, encode_body, heartbeat_response, refusal, registration_response,
@@ -55,6 +67,8 @@ mod leader_elections_tests;
 mod lifecycle_tests;
 #[cfg(test)]
 mod placement_tests;
+#[cfg(test)]
+mod reassignment_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
