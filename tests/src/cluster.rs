@@ -101,6 +101,11 @@ impl ClusterProcesses {
         self.nodes[(id - 1) as usize].addr.clone()
     }
 
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: i32) -> PathBuf {
+        self.nodes[(id - 1) as usize].data_dir.clone()
+    }
+
     /// Whether node `id` runs.
     pub fn is_running(&self, id: i32) -> bool {
         self.nodes[(id - 1) as usize].pid().is_some()

@@ -19,11 +19,19 @@ use crate::raft_transport::{
     RaftTransportError,
 };
 use moldau_metadata::controller::{
+    alter_reassignments_request_to_wire, list_reassignments_request_to_wire, ongoing_from_wire,
+    reassignment_outcomes, OngoingReassignment, ReassignmentOutcome, ReassignmentTarget,
+    ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
+};
+use moldau_metadata::controller::{
     decode_body, election_outcomes, election_request_to_wire, encode_body, refusal,
     AlterPartitionReply, AlterPartitionRequest, ControllerError, ElectionKind, ElectionOutcome,
     ElectionTargets, HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
     ALTER_PARTITION_VERSION, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
     ELECT_LEADERS_VERSION,
+};
+use moldau_protocol::kafka::messages::{
+    AlterPartitionReassignmentsResponse, ListPartitionReassignmentsResponse,
 };
 use moldau_protocol::kafka::messages::{
     AlterPartitionResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
@@ -186,6 +194,59 @@ impl ControllerClient {
                 Ok(match refusal(response.error_code, "leader election") {
                     Some(refused) => Err(refused),
                     None => Ok(election_outcomes(&response)),
+                })
+            },
+        )
+        .await
+    }
+
+    /// Asks the active controller to start, or cancel, partition reassignments
+    /// (AlterPartitionReassignments).
+    pub async fn alter_reassignments(
+        &self,
+        targets: &[ReassignmentTarget],
+        allow_rf_change: bool,
+    ) -> Result<Result<Vec<ReassignmentOutcome>, ControllerError>, BrokerError> {
+        let wire = alter_reassignments_request_to_wire(targets, allow_rf_change);
+        let body =
+            encode_body(&wire, ALTER_REASSIGNMENTS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        self.lifecycle_call(
+            || local.alter_reassignments(targets, allow_rf_change),
+            || RaftRequest::AlterReassignments(body.clone()),
+            |answer| {
+                let response: AlterPartitionReassignmentsResponse =
+                    decode_body(answer, ALTER_REASSIGNMENTS_VERSION)?;
+                Ok(
+                    match refusal(response.error_code, "partition reassignment") {
+                        Some(refused) => Err(refused),
+                        None => Ok(reassignment_outcomes(&response)),
+                    },
+                )
+            },
+        )
+        .await
+    }
+
+    /// Asks the active controller which partitions are being reassigned
+    /// (ListPartitionReassignments); `targets` `None` is all of them.
+    pub async fn list_reassignments(
+        &self,
+        targets: &ElectionTargets,
+    ) -> Result<Result<Vec<OngoingReassignment>, ControllerError>, BrokerError> {
+        let wire = list_reassignments_request_to_wire(targets);
+        let body =
+            encode_body(&wire, LIST_REASSIGNMENTS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        self.lifecycle_call(
+            || local.list_reassignments(targets),
+            || RaftRequest::ListReassignments(body.clone()),
+            |answer| {
+                let response: ListPartitionReassignmentsResponse =
+                    decode_body(answer, LIST_REASSIGNMENTS_VERSION)?;
+                Ok(match refusal(response.error_code, "reassignment list") {
+                    Some(refused) => Err(refused),
+                    None => Ok(ongoing_from_wire(&response)),
                 })
             },
         )

@@ -8,7 +8,9 @@
 //! follower lag deadline passed), not at every partition led here.
 
 use crate::broker::Broker;
+use crate::partition::Partition;
 use moldau_metadata::controller::AlterPartitionRequest;
+use moldau_protocol::ResponseError;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,12 +28,25 @@ pub(crate) fn start(broker: &Arc<Broker>) {
         loop {
             let _ = tokio::time::timeout(interval, wake.notified()).await;
             let Some(broker) = weak.upgrade() else { return };
-            for request in proposals(&broker, lag_max_ms) {
+            for (partition, request) in proposals(&broker, lag_max_ms) {
                 match broker.controller.alter_partition(&request).await {
                     Ok(Ok(reply)) => {
                         tracing::debug!(partition = request.partition, isr = ?reply.isr, "ISR change committed")
                     }
                     Ok(Err(refused)) => {
+                        // Refused on a stale state: the image bringing the newer one
+                        // ends the wait; refused for good: the followers asked for
+                        // no longer hold the high watermark.
+                        let stale = matches!(
+                            refused.error,
+                            ResponseError::InvalidUpdateVersion
+                                | ResponseError::FencedLeaderEpoch
+                                | ResponseError::NotLeaderOrFollower
+                                | ResponseError::NotController
+                        );
+                        if !stale {
+                            partition.forget_pending_isr();
+                        }
                         tracing::info!(partition = request.partition, error = %refused, "ISR change refused")
                     }
                     Err(e) => {
@@ -46,7 +61,7 @@ pub(crate) fn start(broker: &Arc<Broker>) {
 }
 
 /// The ISR changes the partitions led here need now.
-fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<AlterPartitionRequest> {
+fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<(Arc<Partition>, AlterPartitionRequest)> {
     let image = broker.metadata.image();
     let broker_epoch = image.broker(broker.node_id).map_or(-1, |b| b.epoch);
     let now_ms = crate::clock::now_ms();
@@ -97,15 +112,19 @@ fn proposals(broker: &Broker, lag_max_ms: i64) -> Vec<AlterPartitionRequest> {
             continue;
         }
         tracing::info!(partition = %partition.tp, isr = ?p.isr, proposed = ?new_isr, "asking to change the ISR");
-        out.push(AlterPartitionRequest {
-            broker_id: broker.node_id,
-            broker_epoch,
-            topic_id: topic.id,
-            partition: p.partition,
-            leader_epoch: p.leader_epoch,
-            partition_epoch: p.partition_epoch,
-            new_isr,
-        });
+        partition.expect_isr_members(&rejoining);
+        out.push((
+            partition,
+            AlterPartitionRequest {
+                broker_id: broker.node_id,
+                broker_epoch,
+                topic_id: topic.id,
+                partition: p.partition,
+                leader_epoch: p.leader_epoch,
+                partition_epoch: p.partition_epoch,
+                new_isr,
+            },
+        ));
     }
     out
 }

@@ -254,6 +254,18 @@ impl Partition {
         self.progress.lock().isr().to_vec()
     }
 
+    /// This leader asks the controller to add `joining` to the ISR: until the image
+    /// answers they count for the high watermark (see `ReplicaProgressTable`).
+    pub fn expect_isr_members(&self, joining: &[i32]) {
+        self.progress.lock().expect_isr_members(joining);
+    }
+
+    /// The ISR change asked for was refused or not delivered.
+    pub fn forget_pending_isr(&self) {
+        self.progress.lock().forget_pending_isr();
+        self.maybe_advance_high_watermark();
+    }
+
     /// A copy of the leader's follower table.
     pub fn progress(&self) -> ReplicaProgressTable {
         self.progress.lock().clone()

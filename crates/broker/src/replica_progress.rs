@@ -39,6 +39,11 @@ pub struct ReplicaProgressTable {
     local_id: i32,
     replicas: Vec<i32>,
     isr: Vec<i32>,
+    /// Followers this leader asked the controller to add to the ISR, counted in it
+    /// for the high watermark until the image answers (Kafka's maximal ISR): once
+    /// asked, the controller may make one of them leader (a reassignment completing),
+    /// so nothing it lacks may be acknowledged.
+    pending_isr: Vec<i32>,
     followers: BTreeMap<i32, ReplicaProgress>,
     /// The leader's own log is fsynced below this offset.
     durable_end: i64,
@@ -59,6 +64,7 @@ impl ReplicaProgressTable {
             local_id,
             replicas: Vec::new(),
             isr: Vec::new(),
+            pending_isr: Vec::new(),
             followers: BTreeMap::new(),
             durable_end,
         };
@@ -69,6 +75,11 @@ impl ReplicaProgressTable {
     /// The image changed the replicas or the ISR; what is known of the followers that
     /// stay is kept.
     pub fn set_assignment(&mut self, replicas: &[i32], isr: &[i32], now_ms: i64) {
+        if replicas != self.replicas || isr != self.isr {
+            // The controller answered (or something else changed first, and the
+            // request will be refused).
+            self.pending_isr.clear();
+        }
         self.replicas = replicas.to_vec();
         self.isr = isr.to_vec();
         self.followers.retain(|id, _| replicas.contains(id));
@@ -81,6 +92,20 @@ impl ReplicaProgressTable {
 
     pub fn isr(&self) -> &[i32] {
         &self.isr
+    }
+
+    /// This leader asks the controller to add `joining` to the ISR.
+    pub fn expect_isr_members(&mut self, joining: &[i32]) {
+        for id in joining {
+            if self.replicas.contains(id) && !self.pending_isr.contains(id) {
+                self.pending_isr.push(*id);
+            }
+        }
+    }
+
+    /// The controller refused (or never got) the ISR change.
+    pub fn forget_pending_isr(&mut self) {
+        self.pending_isr.clear();
     }
 
     pub fn follower(&self, id: i32) -> Option<&ReplicaProgress> {
@@ -117,11 +142,13 @@ impl ReplicaProgressTable {
         true
     }
 
-    /// The offset every ISR member has reached: the smallest follower log end in the
-    /// ISR and the leader's durable end. A follower not heard from yet holds it at -1.
+    /// The offset every ISR member (and every follower asked to join it) has
+    /// reached: the smallest such follower log end and the leader's durable end. A
+    /// follower not heard from yet holds it at -1.
     pub fn high_watermark_candidate(&self) -> i64 {
         self.isr
             .iter()
+            .chain(&self.pending_isr)
             .filter(|id| **id != self.local_id)
             .map(|id| {
                 self.followers
@@ -198,6 +225,29 @@ mod tests {
         assert_eq!(t.high_watermark_candidate(), 12);
         assert!(!t.record_fetch(4, 1, 12, 8), "not a replica");
         assert!(!t.record_fetch(1, 1, 12, 8), "the leader is not a follower");
+    }
+
+    #[test]
+    fn a_follower_asked_into_the_isr_holds_the_high_watermark_until_the_answer() {
+        let mut t = ReplicaProgressTable::new(1, &[1, 2], &[1], 10, 0);
+        t.record_fetch(2, 8, 10, 0);
+        assert_eq!(t.high_watermark_candidate(), 10, "2 is not in the ISR");
+        t.expect_isr_members(&[2]);
+        assert_eq!(t.high_watermark_candidate(), 8, "asked to join: counted");
+        // The same assignment again (a config change) is no answer.
+        t.set_assignment(&[1, 2], &[1], 0);
+        assert_eq!(t.high_watermark_candidate(), 8);
+        t.forget_pending_isr();
+        assert_eq!(t.high_watermark_candidate(), 10, "refused");
+        t.expect_isr_members(&[2]);
+        t.set_assignment(&[1, 2], &[1, 2], 0);
+        assert_eq!(t.high_watermark_candidate(), 8, "in the ISR now");
+        t.set_assignment(&[1, 2], &[1], 0);
+        assert_eq!(
+            t.high_watermark_candidate(),
+            10,
+            "the answer clears the request"
+        );
     }
 
     #[test]

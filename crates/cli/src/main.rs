@@ -17,6 +17,7 @@ mod output;
 mod produce;
 mod produce_topic;
 mod properties;
+mod reassign_partitions;
 mod record_format;
 mod serve;
 mod storage;
@@ -104,6 +105,9 @@ enum Command {
     /// Elect partition leaders: the preferred replicas, or unclean (as
     /// kafka-leader-election.sh).
     LeaderElection(leader_election::LeaderElectionArgs),
+    /// Move partition replicas between brokers from a JSON plan: execute, verify,
+    /// cancel, list (as kafka-reassign-partitions.sh).
+    ReassignPartitions(reassign_partitions::ReassignPartitionsArgs),
 }
 
 #[derive(clap::Args)]
@@ -226,5 +230,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Acl(args) => acl::run(&cli.client.context()?, args),
         Command::LogDirs(args) => log_dirs::run(&cli.client.context()?, args),
         Command::LeaderElection(args) => leader_election::run(&cli.client.context()?, args),
+        Command::ReassignPartitions(args) => reassign_partitions::run(&cli.client.context()?, args),
     }
 }

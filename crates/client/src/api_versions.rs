@@ -62,6 +62,9 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AlterReplicaLogDirs, 1, 2),
     // `moldau leader-election`.
     (ApiKey::ElectLeaders, 0, 2),
+    // `moldau reassign-partitions`.
+    (ApiKey::AlterPartitionReassignments, 0, 1),
+    (ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 /// The first version of each API that belongs to transaction version 2 (KIP-890

@@ -57,7 +57,9 @@ pub fn throttle_field_from(key: ApiKey) -> Option<(i16, usize)> {
         | ApiKey::GetTelemetrySubscriptions
         | ApiKey::PushTelemetry
         | ApiKey::DescribeTopicPartitions
-        | ApiKey::ElectLeaders => 0,
+        | ApiKey::ElectLeaders
+        | ApiKey::AlterPartitionReassignments
+        | ApiKey::ListPartitionReassignments => 0,
         // After the error code.
         ApiKey::OffsetDelete => return Some((0, 2)),
         _ => return None,
@@ -185,6 +187,8 @@ mod tests {
             OffsetDelete => OffsetDeleteResponse,
             OffsetForLeaderEpoch => OffsetForLeaderEpochResponse,
             ElectLeaders => ElectLeadersResponse,
+            AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
+            ListPartitionReassignments => ListPartitionReassignmentsResponse,
         );
         // Every served API is either verified here or known to carry no throttle
         // field at a fixed place (its handler sets it, or muting alone applies).

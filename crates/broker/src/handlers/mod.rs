@@ -5,6 +5,7 @@ mod add_offsets_to_txn;
 mod add_partitions_to_txn;
 mod alter_client_quotas;
 mod alter_configs;
+mod alter_partition_reassignments;
 mod alter_replica_log_dirs;
 mod alter_user_scram_credentials;
 mod api_versions;
@@ -43,6 +44,7 @@ mod join_group;
 mod leave_group;
 mod list_groups;
 mod list_offsets;
+mod list_partition_reassignments;
 mod list_transactions;
 pub(crate) mod metadata;
 mod metadata_partition;
@@ -138,6 +140,10 @@ pub async fn dispatch(ctx: RequestContext, body: Bytes) -> Result<Deferred, Clos
             on_blocking_pool(ctx, body, alter_replica_log_dirs::handle).await
         }
         ApiKey::ElectLeaders => elect_leaders::handle(ctx, body).await,
+        ApiKey::AlterPartitionReassignments => {
+            alter_partition_reassignments::handle(ctx, body).await
+        }
+        ApiKey::ListPartitionReassignments => list_partition_reassignments::handle(ctx, body).await,
         other => Err(CloseConnection(format!("no handler for {other:?}"))),
     }
 }

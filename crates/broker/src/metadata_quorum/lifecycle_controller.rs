@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{
-    alter_partition, AlterPartitionReply, AlterPartitionRequest, BrokerLifecycle, ControllerError,
-    ElectionKind, ElectionOutcome, ElectionTargets, HeartbeatReply, HeartbeatRequest,
-    LifecycleConfig, RegistrationReply, RegistrationRequest,
+    alter_partition, ongoing_reassignments, AlterPartitionReply, AlterPartitionRequest,
+    BrokerLifecycle, ControllerError, ElectionKind, ElectionOutcome, ElectionTargets,
+    HeartbeatReply, HeartbeatRequest, LifecycleConfig, OngoingReassignment, ReassignmentOutcome,
+    ReassignmentTarget, RegistrationReply, RegistrationRequest,
 };
 use moldau_metadata::features::bootstrap_records;
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
@@ -234,6 +235,35 @@ impl LifecycleController {
             tracing::info!(?kind, elected, asked = outcomes.len(), "leader election");
         }
         answer
+    }
+
+    /// AlterPartitionReassignments: decided on the image under the same lock as ISR
+    /// changes (which complete reassignments), and committed as one entry.
+    pub async fn alter_reassignments(
+        &self,
+        targets: &[ReassignmentTarget],
+        allow_rf_change: bool,
+    ) -> LifecycleAnswer<Vec<ReassignmentOutcome>> {
+        let answer = self
+            .decide(|lifecycle, image, _| {
+                Ok(lifecycle.on_alter_reassignments(image, targets, allow_rf_change))
+            })
+            .await;
+        if let Ok(Ok(outcomes)) = &answer {
+            let accepted = outcomes.iter().filter(|o| o.error.is_none()).count();
+            tracing::info!(accepted, asked = outcomes.len(), "partition reassignment");
+        }
+        answer
+    }
+
+    /// ListPartitionReassignments: read from the active controller's image, which
+    /// holds every committed change.
+    pub async fn list_reassignments(
+        &self,
+        targets: &ElectionTargets,
+    ) -> LifecycleAnswer<Vec<OngoingReassignment>> {
+        self.decide(|_, image, _| Ok((Vec::new(), ongoing_reassignments(image, targets))))
+            .await
     }
 
     /// Fences brokers whose session expired (and elects leaders where one can be),

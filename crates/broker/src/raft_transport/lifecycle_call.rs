@@ -27,7 +27,9 @@ pub async fn forward_lifecycle_call(
         (RaftRequest::BrokerRegistration(_), RaftReply::BrokerRegistration(result))
         | (RaftRequest::BrokerHeartbeat(_), RaftReply::BrokerHeartbeat(result))
         | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result))
-        | (RaftRequest::ElectLeaders(_), RaftReply::ElectLeaders(result)) => Ok(result),
+        | (RaftRequest::ElectLeaders(_), RaftReply::ElectLeaders(result))
+        | (RaftRequest::AlterReassignments(_), RaftReply::AlterReassignments(result))
+        | (RaftRequest::ListReassignments(_), RaftReply::ListReassignments(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

@@ -50,6 +50,12 @@ pub enum RaftRequest {
         mechanism: String,
         message: Vec<u8>,
     },
+    /// A client's AlterPartitionReassignments, forwarded (api key 45,
+    /// `ALTER_REASSIGNMENTS_VERSION`).
+    AlterReassignments(Vec<u8>),
+    /// A client's ListPartitionReassignments, forwarded (api key 46,
+    /// `LIST_REASSIGNMENTS_VERSION`).
+    ListReassignments(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -90,6 +96,10 @@ pub enum RaftReply {
     },
     /// The receiver is of the sender's cluster.
     Hello,
+    /// The AlterPartitionReassignmentsResponse body, or why this node could not decide.
+    AlterReassignments(Result<Vec<u8>, ControllerWriteError>),
+    /// The ListPartitionReassignmentsResponse body, or why this node could not answer.
+    ListReassignments(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -105,6 +115,8 @@ impl RaftRequest {
             RaftRequest::ElectLeaders(_) => "ElectLeaders",
             RaftRequest::SaslAuthenticate { .. } => "SaslAuthenticate",
             RaftRequest::Hello => "Hello",
+            RaftRequest::AlterReassignments(_) => "AlterPartitionReassignments",
+            RaftRequest::ListReassignments(_) => "ListPartitionReassignments",
         }
     }
 }
@@ -123,6 +135,8 @@ impl RaftReply {
             RaftReply::SaslAuthenticate(_) => "SaslAuthenticate",
             RaftReply::InconsistentClusterId { .. } => "InconsistentClusterId",
             RaftReply::Hello => "Hello",
+            RaftReply::AlterReassignments(_) => "AlterPartitionReassignments",
+            RaftReply::ListReassignments(_) => "ListPartitionReassignments",
         }
     }
 }

@@ -22,13 +22,18 @@ use moldau_metadata::controller::{
     AlterPartitionRequest as PartitionIsrChange, ALTER_PARTITION_VERSION, ELECT_LEADERS_VERSION,
 };
 use moldau_metadata::controller::{
+    alter_reassignments_response, list_reassignments_response, reassignment_list_request,
+    reassignment_request, ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
+};
+use moldau_metadata::controller::{
     decode_body, encode_body, heartbeat_response, registration_response, HeartbeatRequest,
     RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
 use moldau_protocol::kafka::messages::{
-    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
-    BrokerRegistrationRequest, ElectLeadersRequest, ElectLeadersResponse,
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, AlterPartitionRequest,
+    AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest, ElectLeadersRequest,
+    ElectLeadersResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
 };
 use openraft::error::{ClientWriteError, RaftError};
 
@@ -137,6 +142,12 @@ async fn serve_connection(
                     "a login after the connection started".into(),
                 ))
             }
+            RaftRequest::AlterReassignments(body) => {
+                RaftReply::AlterReassignments(alter_reassignments(&lifecycle, &body).await)
+            }
+            RaftRequest::ListReassignments(body) => {
+                RaftReply::ListReassignments(list_reassignments(&lifecycle, &body).await)
+            }
         };
         write_frame(&mut connection, &encode(&reply)?).await?;
     }
@@ -197,6 +208,51 @@ async fn elect_leaders(
             .with_replica_election_results(Vec::new()),
     };
     encode_body(&response, ELECT_LEADERS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded AlterPartitionReassignments here; the answer is the response
+/// body (a refusal of the whole request as its top-level error).
+async fn alter_reassignments(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request =
+        decode_body::<AlterPartitionReassignmentsRequest>(body, ALTER_REASSIGNMENTS_VERSION)
+            .map(|r| reassignment_request(&r, ALTER_REASSIGNMENTS_VERSION));
+    let (decided, allow) = match request {
+        Ok((targets, allow)) => (lifecycle.alter_reassignments(&targets, allow).await?, allow),
+        Err(malformed) => (Err(malformed), true),
+    };
+    let response = match decided {
+        Ok(outcomes) => alter_reassignments_response(&outcomes, allow),
+        Err(refused) => AlterPartitionReassignmentsResponse::default()
+            .with_error_code(refused.error.code())
+            .with_error_message(Some(refused.message.into())),
+    };
+    encode_body(&response, ALTER_REASSIGNMENTS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Answers a forwarded ListPartitionReassignments here from this controller's image.
+async fn list_reassignments(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request =
+        decode_body::<ListPartitionReassignmentsRequest>(body, LIST_REASSIGNMENTS_VERSION)
+            .map(|r| reassignment_list_request(&r));
+    let decided = match request {
+        Ok(targets) => lifecycle.list_reassignments(&targets).await?,
+        Err(malformed) => Err(malformed),
+    };
+    let response = match decided {
+        Ok(ongoing) => list_reassignments_response(&ongoing),
+        Err(refused) => ListPartitionReassignmentsResponse::default()
+            .with_error_code(refused.error.code())
+            .with_error_message(Some(refused.message.into())),
+    };
+    encode_body(&response, LIST_REASSIGNMENTS_VERSION)
         .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
