@@ -28,8 +28,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         )
     } else {
         match ctx
-            .broker
-            .controller
+            .controller()
             .alter_reassignments(&targets, allow_rf_change)
             .await
         {

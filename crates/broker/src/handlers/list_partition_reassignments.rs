@@ -22,7 +22,7 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
         )
     } else {
         let targets = reassignment_list_request(&request);
-        match ctx.broker.controller.list_reassignments(&targets).await {
+        match ctx.controller().list_reassignments(&targets).await {
             Ok(Ok(ongoing)) => list_reassignments_response(&ongoing),
             Ok(Err(e)) => refused(e.error, e.message),
             Err(e) => refused(e.response_error(), e.to_string()),

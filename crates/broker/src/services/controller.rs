@@ -1,12 +1,13 @@
 //! Metadata changes for handlers: topic, partition and config changes validated
 //! here and committed through the active controller (forwarded when it is another
-//! node), raw record commits, and leader elections.
+//! node), raw record commits, leader elections and partition reassignments.
 
 use crate::broker::Broker;
 use crate::controller::NewTopic;
 use crate::error::BrokerError;
 use moldau_metadata::controller::{
-    ControllerError, ElectionKind, ElectionOutcome, ElectionTargets,
+    ControllerError, ElectionKind, ElectionOutcome, ElectionTargets, OngoingReassignment,
+    ReassignmentOutcome, ReassignmentTarget,
 };
 use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
 use std::sync::Arc;
@@ -94,5 +95,25 @@ impl Controller {
         targets: &ElectionTargets,
     ) -> Result<Result<Vec<ElectionOutcome>, ControllerError>, BrokerError> {
         self.broker.controller.elect_leaders(kind, targets).await
+    }
+
+    /// AlterPartitionReassignments, decided by the active controller.
+    pub async fn alter_reassignments(
+        &self,
+        targets: &[ReassignmentTarget],
+        allow_rf_change: bool,
+    ) -> Result<Result<Vec<ReassignmentOutcome>, ControllerError>, BrokerError> {
+        self.broker
+            .controller
+            .alter_reassignments(targets, allow_rf_change)
+            .await
+    }
+
+    /// ListPartitionReassignments, answered by the active controller.
+    pub async fn list_reassignments(
+        &self,
+        targets: &ElectionTargets,
+    ) -> Result<Result<Vec<OngoingReassignment>, ControllerError>, BrokerError> {
+        self.broker.controller.list_reassignments(targets).await
     }
 }
