@@ -402,6 +402,26 @@ impl Broker {
         Ok(endpoints)
     }
 
+    /// Connects to another broker's inter-broker listener as this node, with the
+    /// listener's TLS and SASL login when it has them.
+    pub async fn connect_inter_broker(
+        &self,
+        host: &str,
+        port: i32,
+    ) -> Result<
+        crate::inter_broker_client::InterBrokerConnection,
+        crate::inter_broker_client::InterBrokerError,
+    > {
+        crate::inter_broker_client::InterBrokerConnection::connect(
+            host,
+            port,
+            self.node_id,
+            self.listener_auths.inter_broker_tls.as_ref(),
+            self.listener_auths.inter_broker_sasl.as_ref(),
+        )
+        .await
+    }
+
     /// The (host, port) clients that came in on `listener` are given for broker `b`:
     /// its registered endpoint of that name (a broker without one is given by its
     /// first endpoint; with one node every broker has them all).

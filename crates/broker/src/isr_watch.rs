@@ -44,13 +44,9 @@ impl IsrWatch {
     /// forgetting them: a look reschedules those still led here.
     pub fn take(&self, now_ms: i64) -> Vec<TopicPartition> {
         let mut state = self.state.lock();
-        let mut out: Vec<TopicPartition> = state.marked.drain().collect();
-        for tp in state.due.take_due(now_ms) {
-            if !out.contains(&tp) {
-                out.push(tp);
-            }
-        }
-        out
+        let mut out: HashSet<TopicPartition> = state.marked.drain().collect();
+        out.extend(state.due.take_due(now_ms));
+        out.into_iter().collect()
     }
 }
 

@@ -9,7 +9,6 @@
 
 use crate::broker::Broker;
 use crate::controller::TRANSACTION_STATE_TOPIC;
-use crate::inter_broker_client::InterBrokerConnection;
 use moldau_coordinator::txn::{MarkerJob, TxnPartition};
 use moldau_metadata::MetadataImage;
 use moldau_protocol::kafka::messages::write_txn_markers_request::{
@@ -134,16 +133,10 @@ async fn write_to(
                 .collect(),
         );
     let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
-    let tls = broker.listener_auths.inter_broker_tls.as_ref();
-    let mut connection = InterBrokerConnection::connect(
-        host,
-        port,
-        broker.node_id,
-        tls,
-        broker.listener_auths.inter_broker_sasl.as_ref(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut connection = broker
+        .connect_inter_broker(host, port)
+        .await
+        .map_err(|e| e.to_string())?;
     let response: WriteTxnMarkersResponse = connection
         .send(ApiKey::WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, &request)
         .await

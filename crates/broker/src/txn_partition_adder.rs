@@ -11,7 +11,7 @@
 
 use crate::broker::Broker;
 use crate::controller::TRANSACTION_STATE_TOPIC;
-use crate::inter_broker_client::{InterBrokerConnection, INTER_BROKER_REQUEST_TIMEOUT};
+use crate::inter_broker_client::INTER_BROKER_REQUEST_TIMEOUT;
 use moldau_coordinator::txn::{AddPartitions, TxnPartition, TxnRequest, TxnResponse};
 use moldau_protocol::kafka::messages::add_partitions_to_txn_request::{
     AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
@@ -161,16 +161,10 @@ async fn ask_coordinator(
         .broker(leader)
         .ok_or_else(|| format!("coordinator {leader} has no endpoint"))?;
     let (host, port) = broker.address_on(endpoint, &broker.advertised.inter_broker().name);
-    let tls = broker.listener_auths.inter_broker_tls.as_ref();
-    let mut connection = InterBrokerConnection::connect(
-        &host,
-        port,
-        broker.node_id,
-        tls,
-        broker.listener_auths.inter_broker_sasl.as_ref(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let mut connection = broker
+        .connect_inter_broker(&host, port)
+        .await
+        .map_err(|e| e.to_string())?;
     let request = AddPartitionsToTxnRequest::default().with_transactions(vec![
         AddPartitionsToTxnTransaction::default()
             .with_transactional_id(TransactionalId(StrBytes::from_string(
