@@ -127,12 +127,15 @@ impl BrokerLifecycle {
         }
         let existing = image.broker(request.broker_id);
         if let Some(b) = existing {
-            // Live: unfenced and not expired, as Kafka's heartbeat manager has it. A
-            // session a new active controller assumed at activation counts too: the
-            // old incarnation may well be alive and not have heartbeated here yet.
+            // Live: heard from under this controller and not expired. A session this
+            // controller only assumed at activation does not block a new incarnation:
+            // after a whole-cluster restart every old incarnation is gone, and a live
+            // one would have heartbeated within its interval.
             let live = !b.fenced
                 && self.sessions.get(&b.id).is_some_and(|s| {
-                    s.epoch == b.epoch && !s.expired(now_ms, self.config.session_timeout_ms)
+                    s.epoch == b.epoch
+                        && s.heard_from()
+                        && !s.expired(now_ms, self.config.session_timeout_ms)
                 });
             if live && b.incarnation_id != request.incarnation_id {
                 return Err(ControllerError::new(
