@@ -3,6 +3,7 @@
 //! partition's outcome.
 
 use super::leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
+use super::per_partition_results::{error_fields, group_by_topic};
 use super::ControllerError;
 use moldau_protocol::kafka::messages::elect_leaders_request::TopicPartitions;
 use moldau_protocol::kafka::messages::elect_leaders_response::{
@@ -11,7 +12,6 @@ use moldau_protocol::kafka::messages::elect_leaders_response::{
 use moldau_protocol::kafka::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
 use moldau_protocol::kafka::protocol::StrBytes;
 use moldau_protocol::ResponseError;
-use std::collections::BTreeMap;
 
 /// The ElectLeaders version brokers forward in and the controller answers in.
 pub const ELECT_LEADERS_VERSION: i16 = 2;
@@ -69,34 +69,24 @@ pub fn election_request_to_wire(
 
 /// The response for `outcomes`, grouped by topic in the order first seen.
 pub fn elect_leaders_response(outcomes: &[ElectionOutcome]) -> ElectLeadersResponse {
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_topic: BTreeMap<&str, Vec<PartitionResult>> = BTreeMap::new();
-    for o in outcomes {
-        if !by_topic.contains_key(o.topic.as_str()) {
-            order.push(&o.topic);
-        }
-        let (code, message) = match &o.error {
-            None => (0, None),
-            Some(e) => (
-                e.error.code(),
-                Some(StrBytes::from_string(e.message.clone())),
-            ),
-        };
-        by_topic.entry(&o.topic).or_default().push(
+    let results = group_by_topic(
+        outcomes,
+        |o| o.topic.as_str(),
+        |o| {
+            let (code, message) = error_fields(&o.error);
             PartitionResult::default()
                 .with_partition_id(o.partition)
                 .with_error_code(code)
-                .with_error_message(message),
-        );
-    }
-    let results = order
-        .into_iter()
-        .map(|topic| {
-            ReplicaElectionResult::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partition_result(by_topic.remove(topic).unwrap_or_default())
-        })
-        .collect();
+                .with_error_message(message)
+        },
+    )
+    .into_iter()
+    .map(|(topic, partitions)| {
+        ReplicaElectionResult::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partition_result(partitions)
+    })
+    .collect();
     ElectLeadersResponse::default()
         .with_error_code(0)
         .with_replica_election_results(results)

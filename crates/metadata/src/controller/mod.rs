@@ -14,6 +14,7 @@ mod error;
 mod leader_elections;
 mod leader_elections_wire;
 mod messages;
+mod per_partition_results;
 mod placement;
 mod producer_ids;
 mod random;

@@ -2,6 +2,7 @@
 //! encoding, as a client sends them, a broker forwards them to the active controller
 //! (one version each, the newest) and the answers come back.
 
+use super::per_partition_results::{error_fields, group_by_topic};
 use super::reassignment::{OngoingReassignment, ReassignmentOutcome, ReassignmentTarget};
 use super::ControllerError;
 use moldau_protocol::kafka::messages::alter_partition_reassignments_request::{
@@ -89,34 +90,24 @@ pub fn alter_reassignments_response(
     outcomes: &[ReassignmentOutcome],
     allow_rf_change: bool,
 ) -> AlterPartitionReassignmentsResponse {
-    let mut order: Vec<&str> = Vec::new();
-    let mut by_topic: BTreeMap<&str, Vec<ReassignablePartitionResponse>> = BTreeMap::new();
-    for o in outcomes {
-        if !by_topic.contains_key(o.topic.as_str()) {
-            order.push(&o.topic);
-        }
-        let (code, message) = match &o.error {
-            None => (0, None),
-            Some(e) => (
-                e.error.code(),
-                Some(StrBytes::from_string(e.message.clone())),
-            ),
-        };
-        by_topic.entry(&o.topic).or_default().push(
+    let responses = group_by_topic(
+        outcomes,
+        |o| o.topic.as_str(),
+        |o| {
+            let (code, message) = error_fields(&o.error);
             ReassignablePartitionResponse::default()
                 .with_partition_index(o.partition)
                 .with_error_code(code)
-                .with_error_message(message),
-        );
-    }
-    let responses = order
-        .into_iter()
-        .map(|topic| {
-            ReassignableTopicResponse::default()
-                .with_name(topic_name(topic))
-                .with_partitions(by_topic.remove(topic).unwrap_or_default())
-        })
-        .collect();
+                .with_error_message(message)
+        },
+    )
+    .into_iter()
+    .map(|(topic, partitions)| {
+        ReassignableTopicResponse::default()
+            .with_name(topic_name(topic))
+            .with_partitions(partitions)
+    })
+    .collect();
     AlterPartitionReassignmentsResponse::default()
         .with_allow_replication_factor_change(allow_rf_change)
         .with_responses(responses)
