@@ -1,5 +1,5 @@
 """Kafka requests kafka-python has no (usable) class for, written with its protocol
-types, so the ACL tests can send them through KafkaAdminClient.send_request as an
+types, so the ACL and log-directory tests can send them through KafkaAdminClient.send_request as an
 authenticated principal: DescribeLogDirs v1, AlterReplicaLogDirs v1, OffsetDelete v0
 and CreateTopics v5 (whose answer carries configs and, as tagged field 0, the
 topic's config error code), ConsumerGroupHeartbeat v0, ConsumerGroupDescribe v0."""

@@ -1,9 +1,11 @@
-"""Pytest fixtures: a real moldau broker process on a free loopback port."""
+"""Pytest fixtures: a real moldau broker process on a free loopback port, and a
+cluster of them."""
 
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -79,6 +81,54 @@ class Broker:
     def close(self):
         self.kill()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def free_port():
+    """A loopback port free right now (bound to port 0, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_cluster(count, cluster_id, extra_of=lambda node_id: [], log_dir=None):
+    """Starts `count` combined broker+controller nodes (ids 1..count) sharing one
+    quorum, all at once (each node's start-up waits for a quorum leader). `extra_of(id)`
+    gives a node's further arguments; with `log_dir`, node N logs to node-N.log there.
+    If any node fails to start, the others are closed and the error raised."""
+    controllers = [free_port() for _ in range(count)]
+    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
+    nodes = [None] * count
+    errors = []
+
+    def start(i):
+        node_id = i + 1
+        extra = [
+            "--node-id", str(node_id),
+            "--controller", f"127.0.0.1:{controllers[i]}",
+            "--voters", voters,
+            "--cluster-id", cluster_id,
+        ] + list(extra_of(node_id))
+        log_path = os.path.join(log_dir, f"node-{node_id}.log") if log_dir else None
+        try:
+            nodes[i] = Broker(extra=extra, log_path=log_path)
+        except Exception as e:  # reported below, after every start has ended
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        close_all(nodes)
+        raise AssertionError(errors)
+    return nodes
+
+
+def close_all(nodes):
+    for n in nodes:
+        if n is not None:
+            n.close()
 
 
 @pytest.fixture

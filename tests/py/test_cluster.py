@@ -3,57 +3,24 @@ broker+controller nodes; a topic of six partitions led by all three; every parti
 produced to and consumed from through each bootstrap broker alone; a consumer group
 wherever its coordinator is."""
 
-import socket
-import threading
 import time
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from conftest import Broker
+from conftest import close_all, start_cluster
 
 NODES = 3
 PARTITIONS = 6
 CLUSTER_ID = "cm91dGluZy10ZXN0LTAwMg"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def cluster():
-    controllers = [free_port() for _ in range(NODES)]
-    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
-    nodes = [None] * NODES
-    errors = []
-
-    def start(i):
-        try:
-            nodes[i] = Broker(extra=[
-                "--node-id", str(i + 1),
-                "--controller", f"127.0.0.1:{controllers[i]}",
-                "--voters", voters,
-                "--cluster-id", CLUSTER_ID,
-            ])
-        except Exception as e:  # reported below, after every start has ended
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(NODES)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    try:
-        assert not errors, errors
-        yield nodes
-    finally:
-        for n in nodes:
-            if n is not None:
-                n.close()
+    nodes = start_cluster(NODES, CLUSTER_ID)
+    yield nodes
+    close_all(nodes)
 
 
 def leaders_via(bootstrap, topic):

@@ -11,17 +11,15 @@ Certificates are made here with the openssl command."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker, moldau_bin
+from conftest import close_all, moldau_bin, start_cluster
 
 OPENSSL = shutil.which("openssl")
 NODES = 3
@@ -57,12 +55,6 @@ def pki():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def settings(pki, broker_password, mechanism="PLAIN"):
     jaas = ("org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="broker" password="{broker_password}" '
@@ -93,33 +85,12 @@ def settings(pki, broker_password, mechanism="PLAIN"):
     return chosen
 
 
-def start_cluster(pki, log_dir, password_of=lambda node: BROKER_PASSWORD, mechanism="PLAIN"):
-    controllers = [free_port() for _ in range(NODES)]
-    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
-    nodes = [None] * NODES
-    errors = []
+def start_secure_cluster(pki, log_dir, password_of=lambda node: BROKER_PASSWORD, mechanism="PLAIN"):
+    def extra_of(node_id):
+        chosen = settings(pki, password_of(node_id), mechanism)
+        return [arg for k, v in chosen.items() for arg in ("--set", f"{k}={v}")]
 
-    def start(i):
-        extra = ["--node-id", str(i + 1), "--controller", f"127.0.0.1:{controllers[i]}",
-                 "--voters", voters, "--cluster-id", CLUSTER_ID]
-        for k, v in settings(pki, password_of(i + 1), mechanism).items():
-            extra += ["--set", f"{k}={v}"]
-        try:
-            nodes[i] = Broker(extra=extra, log_path=os.path.join(log_dir, f"node-{i + 1}.log"))
-        except Exception as e:  # reported below, after every start has ended
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(NODES)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        for n in nodes:
-            if n is not None:
-                n.close()
-        raise AssertionError(errors)
-    return nodes
+    return start_cluster(NODES, CLUSTER_ID, extra_of, log_dir=log_dir)
 
 
 @pytest.fixture
@@ -127,12 +98,6 @@ def logs():
     d = tempfile.mkdtemp(prefix="moldau-cluster-logs-")
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-def close_all(nodes):
-    for n in nodes:
-        if n is not None:
-            n.close()
 
 
 def plaintext(nodes):
@@ -210,7 +175,7 @@ def create_topic(conf, name, replicas):
 
 
 def test_tls_controllers_and_sasl_ssl_brokers_replicate_and_fail_over(pki, logs):
-    nodes = start_cluster(pki, logs)
+    nodes = start_secure_cluster(pki, logs)
     try:
         wait_for_brokers(plaintext(nodes), NODES)
         conf = sasl_ssl(nodes, pki)
@@ -261,7 +226,7 @@ def test_tls_controllers_and_sasl_ssl_brokers_replicate_and_fail_over(pki, logs)
 
 
 def test_a_node_with_a_wrong_inter_broker_password_is_refused(pki, logs):
-    nodes = start_cluster(pki, logs, password_of=lambda n: "wrong" if n == 3 else BROKER_PASSWORD)
+    nodes = start_secure_cluster(pki, logs, password_of=lambda n: "wrong" if n == 3 else BROKER_PASSWORD)
     try:
         wait_for_brokers(plaintext(nodes), NODES)
         topic = "no-wrong-password"
@@ -298,7 +263,7 @@ def test_a_node_with_a_wrong_inter_broker_password_is_refused(pki, logs):
 def test_brokers_log_in_to_each_other_with_scram(pki, logs):
     """SCRAM credentials live in the metadata log: replication starts once the
     broker's user exists (created here with `moldau user`), as in Kafka."""
-    nodes = start_cluster(pki, logs, mechanism="SCRAM-SHA-256")
+    nodes = start_secure_cluster(pki, logs, mechanism="SCRAM-SHA-256")
     try:
         wait_for_brokers(plaintext(nodes), NODES)
         subprocess.run([moldau_bin(), "-b", nodes[0].addr, "user", "add", "broker",

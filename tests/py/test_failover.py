@@ -9,14 +9,13 @@
 import logging
 import socket
 import struct
-import threading
 import time
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from conftest import Broker
+from conftest import close_all, start_cluster
 
 NODES = 3
 CLUSTER_ID = "ZmFpbG92ZXItdGVzdC0wMQ"
@@ -35,46 +34,15 @@ SETTINGS = [
 SETTLE_S = 60
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def cluster():
-    controllers = [free_port() for _ in range(NODES)]
-    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
-    nodes = [None] * NODES
-    errors = []
-
-    def start(i):
-        extra = [
-            "--node-id", str(i + 1),
-            "--controller", f"127.0.0.1:{controllers[i]}",
-            "--voters", voters,
-            "--cluster-id", CLUSTER_ID,
-        ]
-        for s in SETTINGS:
-            extra += ["--set", s]
-        try:
-            nodes[i] = Broker(extra=extra)
-        except Exception as e:  # reported below, after every start has ended
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(NODES)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    settings = [arg for s in SETTINGS for arg in ("--set", s)]
+    nodes = start_cluster(NODES, CLUSTER_ID, lambda node_id: settings)
     try:
-        assert not errors, errors
         wait_for_brokers(nodes[0].addr, NODES)
         yield nodes
     finally:
-        for n in nodes:
-            if n is not None:
-                n.close()
+        close_all(nodes)
 
 
 def bootstrap(nodes):

@@ -4,9 +4,7 @@ preferred leader is killed and restarted, ElectLeaders PREFERRED (confluent-kafk
 moves leadership back to it; `auto.leader.rebalance.enable` does so by itself; UNCLEAN
 gives a partition whose only in-sync replica is gone a leader outside the ISR."""
 
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -16,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from conftest import Broker, moldau_bin
+from conftest import close_all, moldau_bin, start_cluster
 
 NODES = 3
 CLUSTER_ID = "bGVhZGVyLWVsZWN0aW9uMQ"
@@ -28,56 +26,22 @@ FAST_FENCING = [
 ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_cluster(extra):
-    controllers = [free_port() for _ in range(NODES)]
-    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
-    nodes = [None] * NODES
-    errors = []
-
-    def start(i):
-        try:
-            nodes[i] = Broker(extra=[
-                "--node-id", str(i + 1),
-                "--controller", f"127.0.0.1:{controllers[i]}",
-                "--voters", voters,
-                "--cluster-id", CLUSTER_ID,
-            ] + FAST_FENCING + extra)
-        except Exception as e:  # reported below, after every start has ended
-            errors.append(e)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(NODES)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        for n in nodes:
-            if n is not None:
-                n.close()
-        raise errors[0]
-    return nodes
+def start_three(extra):
+    return start_cluster(NODES, CLUSTER_ID, lambda node_id: FAST_FENCING + extra)
 
 
 @pytest.fixture
 def cluster():
-    nodes = start_cluster(["--set", "auto.leader.rebalance.enable=false"])
+    nodes = start_three(["--set", "auto.leader.rebalance.enable=false"])
     yield nodes
-    for n in nodes:
-        n.close()
+    close_all(nodes)
 
 
 @pytest.fixture
 def rebalancing_cluster():
-    nodes = start_cluster(["--set", "leader.imbalance.check.interval.seconds=1"])
+    nodes = start_three(["--set", "leader.imbalance.check.interval.seconds=1"])
     yield nodes
-    for n in nodes:
-        n.close()
+    close_all(nodes)
 
 
 def partition_state(bootstrap, topic):

@@ -2,8 +2,8 @@
 DescribeLogDirs / AlterReplicaLogDirs through kafka-python's protocol layer.
 
 kafka-python's `describe_log_dirs()` only speaks DescribeLogDirs v0, which Kafka 4.0
-removed (KIP-896) as Moldau does, and it has no AlterReplicaLogDirs: the requests
-below are kafka-python protocol classes for v1 (v0's schema), sent with its client.
+removed (KIP-896) as Moldau does, and it has no AlterReplicaLogDirs: the requests are
+kafka-python protocol classes for v1 (in acl_requests.py), sent with its client.
 confluent-kafka has neither API."""
 
 import os
@@ -17,54 +17,13 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.protocol.admin import DescribeLogDirsResponse_v0
-from kafka.protocol.api import Request, Response
-from kafka.protocol.types import Array, Int16, Int32, Schema, String
 
+from acl_requests import AlterReplicaLogDirsRequest_v1, DescribeLogDirsRequest_v1
 from conftest import Broker, moldau_bin
 
 KAFKA_STORAGE_ERROR = 56
 LOG_DIR_NOT_FOUND = 57
 REPLICA_NOT_AVAILABLE = 9
-
-
-class DescribeLogDirsResponse_v1(DescribeLogDirsResponse_v0):
-    API_VERSION = 1
-
-
-class DescribeLogDirsRequest_v1(Request):
-    # kafka-python's v0 schema has `partitions` as one Int32 instead of an array.
-    API_KEY = 35
-    API_VERSION = 1
-    RESPONSE_TYPE = DescribeLogDirsResponse_v1
-    SCHEMA = Schema(
-        ("topics", Array(
-            ("topic", String("utf-8")),
-            ("partitions", Array(Int32)))))
-
-
-class AlterReplicaLogDirsResponse_v1(Response):
-    API_KEY = 34
-    API_VERSION = 1
-    SCHEMA = Schema(
-        ("throttle_time_ms", Int32),
-        ("results", Array(
-            ("topic_name", String("utf-8")),
-            ("partitions", Array(
-                ("partition_index", Int32),
-                ("error_code", Int16))))))
-
-
-class AlterReplicaLogDirsRequest_v1(Request):
-    API_KEY = 34
-    API_VERSION = 1
-    RESPONSE_TYPE = AlterReplicaLogDirsResponse_v1
-    SCHEMA = Schema(
-        ("dirs", Array(
-            ("path", String("utf-8")),
-            ("topics", Array(
-                ("name", String("utf-8")),
-                ("partitions", Array(Int32)))))))
 
 
 class JbodBroker(Broker):
@@ -101,7 +60,7 @@ def describe(admin, topics=None):
     """{log_dir: (error_code, {(topic, partition, is_future): (size, offset_lag)})}"""
     response = admin.send_request(DescribeLogDirsRequest_v1(topics=topics))
     out = {}
-    for error_code, log_dir, described_topics in response.log_dirs:
+    for error_code, log_dir, described_topics in response.results:
         replicas = {}
         for name, partitions in described_topics:
             for index, size, lag, future in partitions:

@@ -2,9 +2,11 @@
 //! its own data directory, and kills or stops it the way an operator would.
 
 mod cluster;
+mod console_scrape;
 mod produce_dropping_proxy;
 mod serve_process;
 pub use cluster::{ClusterProcesses, TEST_CLUSTER_ID};
+pub use console_scrape::{sample, scrape_metrics};
 pub use produce_dropping_proxy::ProduceDroppingProxy;
 pub use serve_process::ServeProcess;
 

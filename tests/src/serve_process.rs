@@ -1,7 +1,7 @@
 //! A broker started with its own environment and, if asked, its web console: for tests
 //! that watch the process itself (its exit status, its log, its /metrics).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -90,19 +90,7 @@ impl ServeProcess {
     /// One sample of a counter from the console's /metrics.
     pub fn metric(&self, name: &str) -> f64 {
         let console = self.console.as_deref().expect("started with the console");
-        let mut stream = std::net::TcpStream::connect(console).expect("console connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: {console}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("request");
-        let mut body = String::new();
-        stream.read_to_string(&mut body).expect("response");
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        crate::sample(&crate::scrape_metrics(console), name)
             .unwrap_or_else(|| panic!("no {name} in /metrics"))
     }
 }

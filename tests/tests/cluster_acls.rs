@@ -11,16 +11,14 @@ use moldau_e2e::ClusterProcesses;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureRecord;
+use rdkafka_support::cluster_view::{wait_for_brokers, SETTLE_TIMEOUT};
 use rdkafka_support::{delivered, enqueue, producer};
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NODES: i32 = 3;
-/// How long the test waits for the cluster (or an ACL change) to reach every node.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(40);
 const TOPIC: &str = "acl-everywhere";
 const STANDARD_AUTHORIZER: &str = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
@@ -102,7 +100,7 @@ async fn an_acl_made_through_one_broker_applies_on_every_broker() {
         .map(|p| format!("127.0.0.1:{p}"))
         .collect::<Vec<_>>()
         .join(",");
-    brokers_registered(&cluster.bootstrap());
+    wait_for_brokers(&cluster.bootstrap(), NODES as usize);
     // Partition p is led by node p + 1.
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", cluster.addr(1))
@@ -153,21 +151,4 @@ async fn an_acl_made_through_one_broker_applies_on_every_broker() {
     );
     assert!(removed.contains("1 ACL removed"), "{removed}");
     every_node_says(&sasl_bootstrap, false).await;
-}
-
-/// Waits until all three brokers are registered.
-fn brokers_registered(bootstrap: &str) {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while client
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map_or(0, |md| md.brokers().len())
-        < NODES as usize
-    {
-        assert!(Instant::now() < deadline, "three brokers never registered");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }

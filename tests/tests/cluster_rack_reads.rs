@@ -7,65 +7,25 @@
 
 mod rdkafka_support;
 
-use moldau_e2e::ClusterProcesses;
+use moldau_e2e::{sample, scrape_metrics, ClusterProcesses};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka_support::cluster_view::{wait_for_brokers, wait_for_partition_0, SETTLE_TIMEOUT};
 use rdkafka_support::{delivered, enqueue, producer};
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const NODES: i32 = 3;
 const SELECTOR: &str =
     "replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector";
-/// How long the test waits for the cluster to reach a state it expects.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `moldau_topic_records_out_total` of `topic` on the node whose console is `console`.
 fn records_out(console: &str, topic: &str) -> u64 {
-    let mut stream = std::net::TcpStream::connect(console).expect("console connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {console}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut body = String::new();
-    stream.read_to_string(&mut body).expect("response");
-    let series = format!("moldau_topic_records_out_total{{topic=\"{topic}\"}} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The leader and replicas of partition 0 of `topic`, once all are in sync.
-fn settled_partition(bootstrap: &str, topic: &str) -> (i32, Vec<i32>) {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        if let Ok(md) = client.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-            let found = md
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic)
-                .flat_map(|t| t.partitions())
-                .find(|p| p.id() == 0 && p.leader() >= 0 && p.isr().len() == NODES as usize)
-                .map(|p| (p.leader(), p.replicas().to_vec()));
-            if let Some(found) = found {
-                return found;
-            }
-        }
-        assert!(Instant::now() < deadline, "{topic}-0 never settled");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let series = format!("moldau_topic_records_out_total{{topic=\"{topic}\"}}");
+    sample(&scrape_metrics(console), &series).map_or(0, |v| v as u64)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,19 +41,7 @@ async fn a_consumer_reads_from_the_follower_in_its_rack() {
         ]
     });
     let bootstrap = cluster.bootstrap();
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while client
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map_or(0, |md| md.brokers().len())
-        < NODES as usize
-    {
-        assert!(Instant::now() < deadline, "three brokers never registered");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_brokers(&bootstrap, NODES as usize);
     let topic = "racked";
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -107,7 +55,8 @@ async fn a_consumer_reads_from_the_follower_in_its_rack() {
     {
         r.expect("topic created");
     }
-    let (leader, replicas) = settled_partition(&bootstrap, topic);
+    let partition = wait_for_partition_0(&bootstrap, topic, 0, |p| p.isr.len() == NODES as usize);
+    let (leader, replicas) = (partition.leader, partition.replicas);
     let follower = *replicas.iter().find(|r| **r != leader).expect("a follower");
 
     let records = 200;

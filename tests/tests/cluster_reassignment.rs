@@ -11,7 +11,7 @@ use moldau_e2e::{moldau_bin, ClusterProcesses};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka_support::cluster_view::{partitions_now, wait_for_brokers, SETTLE_TIMEOUT};
 use rdkafka_support::{assert_acked_intact, producer, spawn_acked_load, Acked};
 use serde_json::Value;
 use std::path::Path;
@@ -19,8 +19,6 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long a test waits for the cluster to reach a state it expects.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Acknowledged records each load reaches before the move, and again after it.
 const ACKED_STEP: usize = 200;
 
@@ -58,26 +56,6 @@ fn write_plan(path: &Path, moves: &[(&str, &[i32])]) {
     std::fs::write(path, plan.to_string()).expect("plan written");
 }
 
-/// Waits until `count` brokers are registered.
-fn wait_for_brokers(bootstrap: &str, count: usize) {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while client
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map_or(0, |md| md.brokers().len())
-        < count
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{count} brokers never registered"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Creates `name` with one partition on exactly `replicas`.
 async fn create_assigned(bootstrap: &str, name: &str, replicas: &[i32]) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -103,16 +81,9 @@ async fn create_assigned(bootstrap: &str, name: &str, replicas: &[i32]) {
 
 /// Partition 0's replicas as Metadata reports them (once it has a leader).
 fn replicas_of(bootstrap: &str, topic: &str) -> Option<Vec<i32>> {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let md = client
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .ok()?;
-    let t = md.topics().iter().find(|t| t.name() == topic)?;
-    let p = t.partitions().iter().find(|p| p.id() == 0)?;
-    (p.error().is_none() && p.leader() >= 0).then(|| p.replicas().to_vec())
+    partitions_now(bootstrap, topic)
+        .remove(&0)
+        .map(|p| p.replicas)
 }
 
 /// Whether `data_dir` holds a directory of `topic`-0 (live or being deleted).

@@ -11,32 +11,21 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureRecord;
+use rdkafka_support::cluster_view::{
+    wait_for_brokers, wait_for_partition_0, wait_for_partitions, PartitionState, SETTLE_TIMEOUT,
+};
 use rdkafka_support::{consume_all, delivered, enqueue, producer};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const NODES: i32 = 3;
-/// How long a test waits for the cluster to reach a state it expects.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Creates `name` with `partitions` partitions on all three brokers and
 /// `min.insync.replicas=2`.
 async fn create_replicated_topic(addr: &str, name: &str, partitions: i32) {
     // Three replicas need three registered brokers.
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", addr)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while client
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map_or(0, |md| md.brokers().len())
-        < NODES as usize
-    {
-        assert!(Instant::now() < deadline, "three brokers never registered");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_brokers(addr, NODES as usize);
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", addr)
         .create()
@@ -55,57 +44,10 @@ async fn create_replicated_topic(addr: &str, name: &str, partitions: i32) {
     }
 }
 
-/// A partition as Metadata reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PartitionState {
-    leader: i32,
-    replicas: Vec<i32>,
-    isr: Vec<i32>,
-}
-
 /// Metadata for `topic` through `bootstrap`, once all three brokers are listed and
 /// a partition has a leader.
 fn partitions_of(bootstrap: &str, topic: &str) -> BTreeMap<i32, PartitionState> {
-    partitions_with_brokers(bootstrap, topic, NODES as usize)
-}
-
-/// As [`partitions_of`], once at least `brokers_min` brokers are listed.
-fn partitions_with_brokers(
-    bootstrap: &str,
-    topic: &str,
-    brokers_min: usize,
-) -> BTreeMap<i32, PartitionState> {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        if let Ok(md) = client.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-            let partitions: BTreeMap<i32, PartitionState> = md
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic)
-                .flat_map(|t| t.partitions())
-                .filter(|p| p.error().is_none() && p.leader() >= 0)
-                .map(|p| {
-                    let mut isr = p.isr().to_vec();
-                    isr.sort_unstable();
-                    let state = PartitionState {
-                        leader: p.leader(),
-                        replicas: p.replicas().to_vec(),
-                        isr,
-                    };
-                    (p.id(), state)
-                })
-                .collect();
-            if md.brokers().len() >= brokers_min && !partitions.is_empty() {
-                return partitions;
-            }
-        }
-        assert!(Instant::now() < deadline, "no metadata for {topic}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_partitions(bootstrap, topic, NODES as usize, |_| true)
 }
 
 /// The high watermark of `topic`-`partition` as its leader answers ListOffsets.
@@ -263,18 +205,7 @@ async fn consumers_never_read_past_what_every_in_sync_replica_has() {
 
 /// Waits until Metadata through `bootstrap` shows `isr` (sorted) for partition 0.
 fn wait_for_isr(bootstrap: &str, topic: &str, isr: &[i32]) {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        let state = partitions_of(bootstrap, topic)[&0].clone();
-        if state.isr == isr {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the ISR never became {isr:?}: {state:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_partition_0(bootstrap, topic, NODES as usize, |p| p.isr == isr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,15 +341,7 @@ async fn records_acknowledged_before_the_leader_is_killed_are_read_from_the_new_
         .find(|r| **r != old_leader)
         .expect("a follower");
     let survivor_addr = cluster.addr(survivor);
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    let new_state = loop {
-        let s = partitions_with_brokers(&survivor_addr, topic, 1)[&0].clone();
-        if s.leader != old_leader && s.leader >= 0 {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no new leader: {s:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let new_state = wait_for_partition_0(&survivor_addr, topic, 1, |s| s.leader != old_leader);
     assert!(
         state.isr.contains(&new_state.leader),
         "elected from the ISR"

@@ -10,16 +10,14 @@ use moldau_e2e::ClusterProcesses;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureRecord;
+use rdkafka_support::cluster_view::{wait_for_brokers, wait_for_partition_0};
 use rdkafka_support::{consume_all, delivered, enqueue, producer};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NODES: i32 = 3;
-/// How long the test waits for the cluster to reach a state it expects.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(40);
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -104,36 +102,6 @@ fn make_pki(dir: &Path) -> (String, String) {
     )
 }
 
-/// (leader, isr sorted) of partition 0, once it has a leader and `brokers_min`
-/// brokers are listed.
-fn leader_and_isr(bootstrap: &str, topic: &str, brokers_min: usize) -> (i32, Vec<i32>) {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        if let Ok(md) = client.fetch_metadata(Some(topic), Duration::from_secs(5)) {
-            let found = md
-                .topics()
-                .iter()
-                .filter(|t| t.name() == topic)
-                .flat_map(|t| t.partitions())
-                .find(|p| p.id() == 0 && p.error().is_none() && p.leader() >= 0)
-                .map(|p| {
-                    let mut isr = p.isr().to_vec();
-                    isr.sort_unstable();
-                    (p.leader(), isr)
-                });
-            if let Some(found) = found.filter(|_| md.brokers().len() >= brokers_min) {
-                return found;
-            }
-        }
-        assert!(Instant::now() < deadline, "no metadata for {topic}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_and_failover_over_tls_between_brokers() {
     let pki = tempfile::tempdir().expect("tempdir");
@@ -162,7 +130,7 @@ async fn replication_and_failover_over_tls_between_brokers() {
         .create()
         .expect("admin client");
     // Three replicas need three registered brokers.
-    leader_and_isr_brokers_wait(&cluster.bootstrap());
+    wait_for_brokers(&cluster.bootstrap(), NODES as usize);
     let new_topic =
         NewTopic::new(topic, 1, TopicReplication::Fixed(NODES)).set("min.insync.replicas", "2");
     for r in admin
@@ -196,30 +164,15 @@ async fn replication_and_failover_over_tls_between_brokers() {
     }
     drop(acks_all);
     // Every follower fetches over TLS and stays in sync.
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    let leader = loop {
-        let (leader, isr) = leader_and_isr(&cluster.bootstrap(), topic, NODES as usize);
-        if isr == vec![1, 2, 3] {
-            break leader;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "followers never caught up: isr {isr:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let leader = wait_for_partition_0(&cluster.bootstrap(), topic, NODES as usize, |p| {
+        p.isr == [1, 2, 3]
+    })
+    .leader;
 
     cluster.kill(leader);
     let survivor = (1..=NODES).find(|n| *n != leader).expect("a follower");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    let new_leader = loop {
-        let (l, _) = leader_and_isr(&cluster.addr(survivor), topic, 1);
-        if l != leader {
-            break l;
-        }
-        assert!(Instant::now() < deadline, "no new leader");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let new_leader =
+        wait_for_partition_0(&cluster.addr(survivor), topic, 1, |p| p.leader != leader).leader;
     let seen = consume_all(&cluster.addr(new_leader), topic, 1, records as usize);
     let values: Vec<Vec<u8>> = seen[&0].iter().map(|r| r.1.clone()).collect();
     let sent: Vec<Vec<u8>> = (0..records)
@@ -239,21 +192,4 @@ async fn replication_and_failover_over_tls_between_brokers() {
         .expect("acks=all on the new leader")
         .offset;
     assert_eq!(offset, records as i64);
-}
-
-/// Waits until all three brokers are registered.
-fn leader_and_isr_brokers_wait(bootstrap: &str) {
-    let client: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("metadata client");
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    while client
-        .fetch_metadata(None, Duration::from_secs(5))
-        .map_or(0, |md| md.brokers().len())
-        < NODES as usize
-    {
-        assert!(Instant::now() < deadline, "three brokers never registered");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }

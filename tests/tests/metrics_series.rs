@@ -4,8 +4,7 @@
 
 mod topic_support;
 
-use moldau_e2e::{moldau_bin, BrokerProcess};
-use std::io::{Read, Write};
+use moldau_e2e::{moldau_bin, scrape_metrics, BrokerProcess};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use topic_support::{create_topic, RawClient, NONE};
@@ -26,19 +25,6 @@ const HOSTED_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn topic(t: usize) -> String {
     format!("series-{t:02}")
-}
-
-/// The console's /metrics response (headers and body).
-fn scrape(console: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(console).expect("console connects");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {console}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("request");
-    let mut text = String::new();
-    let _ = stream.read_to_string(&mut text);
-    text
 }
 
 /// The series (sample lines) of `family` in `text`, of this test's topics.
@@ -64,7 +50,7 @@ fn two_thousand_partitions_are_per_topic_series_unless_partition_level_is_set() 
         assert_eq!(error, NONE, "creating {}", topic(t));
     }
     // CreateTopics answers once the partitions are hosted here.
-    let text = scrape(&console(&broker));
+    let text = scrape_metrics(&console(&broker));
     for family in PARTITION_FAMILIES {
         let lines = series(&text, family);
         assert_eq!(lines.len(), TOPICS, "{family}: one series per topic");
@@ -89,7 +75,7 @@ fn two_thousand_partitions_are_per_topic_series_unless_partition_level_is_set() 
     let expected = TOPICS * PARTITIONS_PER_TOPIC;
     let deadline = Instant::now() + HOSTED_TIMEOUT;
     let text = loop {
-        let text = scrape(&console(&broker));
+        let text = scrape_metrics(&console(&broker));
         if series(&text, PARTITION_FAMILIES[0]).len() >= expected {
             break text;
         }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of these helpers
 
+pub mod cluster_view;
+
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
