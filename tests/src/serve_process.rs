@@ -87,6 +87,15 @@ impl ServeProcess {
         None
     }
 
+    /// SIGTERM (the clean shutdown path) and waits up to `limit` for the exit.
+    pub fn stop(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.wait_exit(limit)
+    }
+
     /// One sample of a counter from the console's /metrics.
     pub fn metric(&self, name: &str) -> f64 {
         let console = self.console.as_deref().expect("started with the console");

@@ -1,11 +1,12 @@
 //! After kill -9 under load the broker listens while it recovers its partitions and
-//! serves each as soon as it is recovered (issue 17). One partition's recovery is
-//! held back by an LD_PRELOAD shim (`tests/fault/hold_open.c`) that makes opening
-//! its files wait on a flag file: the others are served meanwhile, the held one is
-//! refused with a retriable error, the broker's /metrics counts it as recovering,
-//! and once let go it is served with every acknowledged record. Without the change
-//! the broker does not listen until every partition is recovered, so the restart
-//! never reports its listener.
+//! serves each as soon as it is recovered (issue 17); after a clean stop it listens
+//! at once too and serves each partition as soon as it is opened. One partition's
+//! opening is held back by an LD_PRELOAD shim (`tests/fault/hold_open.c`) that makes
+//! opening its files wait on a flag file: the others are served meanwhile, the held
+//! one is refused with a retriable error, the broker's /metrics counts it as
+//! recovering, and once let go it is served with every acknowledged record. Without
+//! the change the broker does not listen until every partition is open, so the
+//! restart never reports its listener.
 
 use moldau_e2e::ServeProcess;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -163,8 +164,60 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
     expected.extend(acked(in_flight).await);
     drop(producer);
 
-    let flag = temp.path().join("hold");
-    let reached = temp.path().join("held");
+    restart_with_held_partition(temp.path(), &data, &shim, &expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partitions_are_served_as_they_are_opened_after_a_clean_stop() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let shim = build_shim(temp.path());
+    let mut broker = ServeProcess::start(&data, &[], &[], false);
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .create()
+        .unwrap();
+    let created = admin
+        .create_topics(
+            &[
+                NewTopic::new(HELD, 1, TopicReplication::Fixed(1)),
+                NewTopic::new(SPREAD, SPREAD_PARTITIONS, TopicReplication::Fixed(1)),
+            ],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "5000")
+        .create()
+        .expect("producer");
+    let expected = acked(send_rounds(&producer, 0, 20)).await;
+    assert_eq!(expected.len(), 20 * partitions().len(), "all acked");
+    drop(producer);
+    drop(admin);
+    let status = broker.stop(Duration::from_secs(60));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "clean stop: {status:?}"
+    );
+    assert!(
+        data.join(".kafka_cleanshutdown").exists(),
+        "a clean stop leaves Kafka's marker"
+    );
+    drop(broker);
+    restart_with_held_partition(temp.path(), &data, &shim, &expected);
+}
+
+/// Restarts the broker on `data` with `held-0`'s opening held back: the others are
+/// served meanwhile with every `expected` record, the held one is refused with a
+/// retriable error until let go, then served with everything.
+fn restart_with_held_partition(temp: &Path, data: &Path, shim: &Path, expected: &HashSet<String>) {
+    let flag = temp.join("hold");
+    let reached = temp.join("held");
     std::fs::write(&flag, b"").unwrap();
     let envs = [
         ("LD_PRELOAD", shim.to_str().unwrap()),
@@ -172,17 +225,17 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
         ("MOLDAU_HOLD_FLAG", flag.to_str().unwrap()),
         ("MOLDAU_HOLD_REACHED", reached.to_str().unwrap()),
     ];
-    // Listening while `held-0` is still held back in recovery.
-    let broker = ServeProcess::start(&data, &[], &envs, true);
+    // Listening while `held-0` is still held back.
+    let broker = ServeProcess::start(data, &[], &envs, true);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !reached.exists() {
-        assert!(Instant::now() < deadline, "held-0 recovery never started");
+        assert!(Instant::now() < deadline, "held-0 was never reached");
         std::thread::sleep(Duration::from_millis(20));
     }
     wait_for_recovering(&broker, 1.0);
 
-    // The recovered partitions serve every acknowledged record meanwhile.
-    let seen = read_values(&broker.addr, SPREAD, SPREAD_PARTITIONS, &expected);
+    // The partitions open serve every acknowledged record meanwhile.
+    let seen = read_values(&broker.addr, SPREAD, SPREAD_PARTITIONS, expected);
     let missing: Vec<&String> = expected
         .iter()
         .filter(|v| v.starts_with("spread-") && !seen.contains(*v))
@@ -197,14 +250,14 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
         probe
             .fetch_watermarks(HELD, 0, Duration::from_secs(2))
             .is_err(),
-        "a partition being recovered has no offsets to give"
+        "a partition not open yet has no offsets to give"
     );
     assert_eq!(broker.metric(RECOVERING), 1.0, "held-0 still recovering");
 
     // Let it go: it is served, with everything acknowledged.
     std::fs::remove_file(&flag).unwrap();
     wait_for_recovering(&broker, 0.0);
-    let seen = read_values(&broker.addr, HELD, 1, &expected);
+    let seen = read_values(&broker.addr, HELD, 1, expected);
     let missing: Vec<&String> = expected
         .iter()
         .filter(|v| v.starts_with("held-") && !seen.contains(*v))
@@ -212,6 +265,6 @@ async fn partitions_are_served_as_they_recover_after_kill_9_under_load() {
     assert!(missing.is_empty(), "acked but lost: {missing:?}");
     assert!(
         broker.metric("moldau_log_partitions_recovery_finished_total") >= partitions().len() as f64,
-        "every partition found at start finished recovering"
+        "every partition found at start was opened"
     );
 }

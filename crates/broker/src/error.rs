@@ -62,7 +62,7 @@ impl BrokerError {
                 ResponseError::UnknownTopicOrPartition
             }
             BrokerError::Config(_) => ResponseError::InvalidConfig,
-            // Served once its recovery after an unclean shutdown finishes: retriable.
+            // Served once opened at start (recovered after a crash): retriable.
             BrokerError::Log(LogError::Recovering(_)) => ResponseError::NotLeaderOrFollower,
             // A request that raced the deletion of its topic.
             BrokerError::Log(LogError::Deleted(_))

@@ -63,14 +63,14 @@ fn broker_section(console: &Console, out: &mut String) {
         out,
         "moldau_log_partitions_recovering",
         "gauge",
-        "Partitions still being recovered after an unclean shutdown (each is served once done).",
+        "Partitions still being opened at start (after an unclean shutdown: recovered); each is served once done.",
     );
     let _ = writeln!(out, "moldau_log_partitions_recovering {recovering}");
     family(
         out,
         "moldau_log_partitions_recovery_finished_total",
         "counter",
-        "Partitions whose recovery after an unclean shutdown finished since start (served, or offline if unreadable).",
+        "Partitions opened (after an unclean shutdown: recovered) since start (served, or offline if unreadable).",
     );
     let _ = writeln!(
         out,

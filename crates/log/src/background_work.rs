@@ -12,6 +12,9 @@ pub struct BackgroundWork {
     pub partitions_visited: u64,
     /// Checkpoint files rewritten.
     pub checkpoint_files_written: u64,
+    /// Partitions a clean shutdown had to write and fsync (the others had nothing
+    /// written since they were last left at rest).
+    pub partitions_synced_at_shutdown: u64,
 }
 
 /// The live counters behind [`BackgroundWork`].
@@ -20,6 +23,7 @@ pub struct BackgroundCounters {
     passes: AtomicU64,
     partitions_visited: AtomicU64,
     checkpoint_files_written: AtomicU64,
+    partitions_synced_at_shutdown: AtomicU64,
 }
 
 impl BackgroundCounters {
@@ -34,11 +38,19 @@ impl BackgroundCounters {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn synced_at_shutdown(&self) {
+        self.partitions_synced_at_shutdown
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> BackgroundWork {
         BackgroundWork {
             passes: self.passes.load(Ordering::Relaxed),
             partitions_visited: self.partitions_visited.load(Ordering::Relaxed),
             checkpoint_files_written: self.checkpoint_files_written.load(Ordering::Relaxed),
+            partitions_synced_at_shutdown: self
+                .partitions_synced_at_shutdown
+                .load(Ordering::Relaxed),
         }
     }
 }

@@ -134,8 +134,13 @@ impl PartitionLog {
     }
 
     /// Flushes everything, including the active segment's indexes, for a clean
-    /// shutdown (the next open trusts them).
-    pub fn close_for_shutdown(&mut self) -> Result<(), LogError> {
+    /// shutdown (the next open trusts them). A log with nothing written since its
+    /// files were last left that way (opened after a clean shutdown, or closed
+    /// before) is not touched at all. Returns whether anything was written.
+    pub fn close_for_shutdown(&mut self) -> Result<bool, LogError> {
+        if self.is_at_rest() {
+            return Ok(false);
+        }
         self.flush()?;
         if self.tp.kind() == crate::topic_partition::LogKind::Data {
             self.take_producer_snapshot(true)?;
@@ -144,7 +149,11 @@ impl PartitionLog {
         // entries (so the next open reads no preallocated space), all synced.
         self.active_mut().on_become_inactive()?;
         self.active().sync_all()?;
-        crate::checkpoint_file::sync_dir(&self.dir)
+        crate::checkpoint_file::sync_dir(&self.dir)?;
+        // The directory sync covers the snapshot just renamed into place.
+        self.dir_changes_synced = self.dir_changes;
+        self.mark_at_rest();
+        Ok(true)
     }
 
     /// Synchronous flush of everything appended so far; returns the new recovery point.

@@ -5,6 +5,7 @@
 //! No async: the broker calls into a [`PartitionLog`] under its lock; the
 //! [`LogManager`] runs a flusher thread ([`GroupCommit`]) and a retention thread.
 
+mod at_rest;
 mod background_due;
 pub mod background_work;
 mod batch_header;
@@ -72,6 +73,8 @@ pub use topic_partition::{LogKind, TopicPartition, METADATA_LOG_TOPIC};
 
 #[cfg(test)]
 mod background_pass_tests;
+#[cfg(test)]
+mod clean_start_tests;
 #[cfg(test)]
 mod cleaner_tests;
 #[cfg(test)]

@@ -48,12 +48,26 @@ impl PartitionLog {
         clean_shutdown: bool,
     ) -> Result<Self, LogError> {
         config.validate()?;
-        std::fs::create_dir_all(dir).map_err(LogError::at(dir))?;
         let now_ms = wall_clock_ms();
         let mut log_bases = BTreeSet::new();
         let mut index_bases = BTreeSet::new();
         let mut swap_bases = BTreeSet::new();
-        let entries = std::fs::read_dir(dir).map_err(LogError::at(dir))?;
+        let mut swap_paths = Vec::new();
+        let mut snapshots = Vec::new();
+        // Anything removed or renamed here means the files are no longer exactly
+        // what the last clean shutdown left (see `at_rest`).
+        let mut tidied = false;
+        // The directory is listed once: this listing serves the leftovers, the
+        // segments and the producer snapshots (a clean start opens thousands of
+        // partitions; each listing is a system call round per partition).
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(LogError::at(dir))?;
+                std::fs::read_dir(dir).map_err(LogError::at(dir))?
+            }
+            Err(e) => return Err(LogError::io(dir, e)),
+        };
         for entry in entries {
             let entry = entry.map_err(LogError::at(dir))?;
             let name = entry.file_name();
@@ -64,10 +78,17 @@ impl PartitionLog {
                 || name.ends_with(".tmp")
             {
                 remove_if_exists(&path)?;
-            } else if let Some(stem) = name.strip_suffix(&format!("{LOG_SUFFIX}{SWAP_SUFFIX}")) {
-                if let Some(base) = parse_base(stem) {
+                tidied = true;
+            } else if let Some(offset) = crate::producer_state_file::offset_of(name) {
+                snapshots.push((offset, path));
+            } else if name.ends_with(SWAP_SUFFIX) {
+                if let Some(base) = name
+                    .strip_suffix(&format!("{LOG_SUFFIX}{SWAP_SUFFIX}"))
+                    .and_then(parse_base)
+                {
                     swap_bases.insert(base);
                 }
+                swap_paths.push(path);
             } else if let Some(stem) = name.strip_suffix(LOG_SUFFIX) {
                 if let Some(base) = parse_base(stem) {
                     log_bases.insert(base);
@@ -106,21 +127,17 @@ impl PartitionLog {
             log_bases.insert(*base);
             tracing::info!(partition = %tp, base_offset = base, "completed interrupted compaction swap");
         }
-        // Index files whose segment is gone, and half-renamed swap indexes.
+        // Index files whose segment is gone, and half-renamed swap indexes (those a
+        // completed swap renamed are gone already).
         for base in index_bases.difference(&log_bases) {
             for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
                 remove_if_exists(&dir.join(crate::segment::segment_file_name(*base, suffix)))?;
             }
+            tidied = true;
         }
-        for entry in std::fs::read_dir(dir).map_err(LogError::at(dir))? {
-            let entry = entry.map_err(LogError::at(dir))?;
-            if entry
-                .file_name()
-                .to_str()
-                .is_some_and(|n| n.ends_with(SWAP_SUFFIX))
-            {
-                remove_if_exists(&entry.path())?;
-            }
+        for path in &swap_paths {
+            remove_if_exists(path)?;
+            tidied = true;
         }
 
         // Recovery starts at the segment holding the recovery point.
@@ -243,9 +260,23 @@ impl PartitionLog {
             producers: ProducerStateManager::new(log_start),
             change_tracker: None,
             change_marked: std::sync::atomic::AtomicBool::new(false),
+            at_rest: None,
         };
-        if log.tp.kind() == LogKind::Data {
-            log.load_producer_state()?;
+        let snapshot_at_end = if log.tp.kind() == LogKind::Data {
+            log.load_producer_state_from(snapshots)?
+        } else {
+            true
+        };
+        // Opened as the last clean shutdown left it: the next one need not touch it
+        // unless something is written meanwhile.
+        if clean_shutdown
+            && !tidied
+            && swap_bases.is_empty()
+            && rebuilt.is_empty()
+            && truncated_at.is_none()
+            && snapshot_at_end
+        {
+            log.mark_at_rest();
         }
         Ok(log)
     }

@@ -52,13 +52,14 @@ const OFFSET_CHECKPOINT_VERSION: i32 = 0;
 /// cores; bounded so a large partition count does not mean many threads.
 pub const RECOVERY_THREADS: usize = 8;
 
-/// How start-up treats the partitions to recover after an unclean shutdown.
+/// How start-up opens the partitions found (and after an unclean shutdown
+/// recovers them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartupRecovery {
-    /// Every partition is recovered before `open` returns (tools, tests).
+    /// Every partition is open before `open` returns (tools, tests).
     Wait,
-    /// `open` returns at once; each partition joins once recovered (the broker,
-    /// which serves the others meanwhile).
+    /// `open` returns at once; each partition joins once open (the broker, which
+    /// serves the others meanwhile).
     Background,
 }
 
@@ -93,8 +94,13 @@ struct Inner {
     /// Lock order: `checkpoints`, then `logs`.
     checkpoints: Mutex<CheckpointState>,
     work: BackgroundCounters,
-    /// Partitions still being recovered after an unclean shutdown: in no map above.
+    /// Partitions still being opened (and after an unclean shutdown recovered):
+    /// in no map above.
     recovering: RecoveringPartitions,
+    /// The last shutdown was clean, so the partitions not opened yet are exactly
+    /// as it left them: a clean stop before they are open may still write the
+    /// clean-shutdown marker.
+    pending_are_clean: bool,
     /// Tests only: called before each partition is recovered (to hold one back).
     before_recovery: Option<RecoveredHandler>,
 }
@@ -262,55 +268,15 @@ impl LogManager {
             cleaned_up_to,
             clean_shutdown,
         });
-        let mut logs = BTreeMap::new();
-        let mut topic_ids = HashMap::new();
-        let mut offline = BTreeMap::new();
         // Every log starts marked: the first pass visits each once.
         let changes = Arc::new(ChangeTracker::new());
-        let mut to_recover = Vec::new();
-        if clean_shutdown {
-            // Nothing is re-read: open on a few threads, as Kafka's
-            // num.recovery.threads.per.data.dir does, before serving.
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let opened = Mutex::new(Vec::with_capacity(found.len()));
-            std::thread::scope(|scope| {
-                for _ in 0..RECOVERY_THREADS.min(found.len()) {
-                    scope.spawn(|| loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((tp, dir)) = found.get(i) else { break };
-                        let result = plan.open_one(tp, dir);
-                        opened.lock().push((tp.clone(), result));
-                    });
-                }
-            });
-            for (tp, result) in opened.into_inner() {
-                let (mut log, topic_id) = match result {
-                    Ok(opened) => opened,
-                    Err(e) => {
-                        // One bad partition must not keep the broker (and every
-                        // other partition) down: it is reported offline instead.
-                        tracing::error!(partition = %tp, error = %e, "partition {tp} is offline: {e}");
-                        let kept = OfflinePartition {
-                            reason: e.to_string(),
-                            ..plan.kept(&tp)
-                        };
-                        offline.insert(tp, kept);
-                        continue;
-                    }
-                };
-                if let Some(id) = topic_id {
-                    topic_ids.insert(tp.clone(), id);
-                }
-                log.track_changes(Arc::clone(&changes));
-                logs.insert(tp, Arc::new(RwLock::new(log)));
-            }
-        } else {
-            // After a crash each partition is checked past its recovery point in the
-            // background and served once done; the broker listens meanwhile.
-            // Coordinator partitions first: groups and transactions wait on them.
-            to_recover = found;
-            to_recover.sort_by_key(|(tp, _)| (!tp.topic.starts_with("__"), tp.clone()));
-        }
+        // Each partition is opened on a few threads and served once open; the
+        // broker listens meanwhile. After a clean shutdown opening re-reads no
+        // segment (the files are trusted); after a crash each partition is checked
+        // past its recovery point. Coordinator partitions first: groups and
+        // transactions wait on them.
+        let mut to_recover = found;
+        to_recover.sort_by_key(|(tp, _)| (!tp.topic.starts_with("__"), tp.clone()));
         let recovering = RecoveringPartitions::new(
             to_recover
                 .iter()
@@ -319,15 +285,16 @@ impl LogManager {
         );
         tracing::info!(
             data_dir = %data_dir.display(),
-            partitions = logs.len(),
-            offline = offline.len(),
-            recovering = to_recover.len(),
+            partitions = to_recover.len(),
             clean_shutdown,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "logs loaded"
+            "opening logs"
         );
         if clean_shutdown {
-            // From now on a crash must lead to recovery.
+            // Removed before any partition is served, so before anything can be
+            // written: from now on a crash leads to recovery, which checks every
+            // partition from its recovery point (those not opened yet included;
+            // their recovery points are the log ends the clean shutdown synced).
             std::fs::remove_file(&marker).map_err(LogError::at(&marker))?;
             sync_dir(data_dir)?;
         }
@@ -337,9 +304,9 @@ impl LogManager {
             _dir_lock: Some(dir_lock),
             failed_at_start: None,
             cluster_id,
-            logs: RwLock::new(logs),
-            topic_ids: RwLock::new(topic_ids),
-            offline: RwLock::new(offline),
+            logs: RwLock::new(BTreeMap::new()),
+            topic_ids: RwLock::new(HashMap::new()),
+            offline: RwLock::new(BTreeMap::new()),
             group_commit: GroupCommit::start()?,
             stopping: Mutex::new(false),
             stop_signal: Condvar::new(),
@@ -352,6 +319,7 @@ impl LogManager {
             checkpoints: Mutex::new(CheckpointState::new()),
             work: BackgroundCounters::default(),
             recovering,
+            pending_are_clean: clean_shutdown,
             before_recovery,
         });
         let worker = Arc::clone(&inner);
@@ -400,6 +368,7 @@ impl LogManager {
             checkpoints: Mutex::new(CheckpointState::new()),
             work: BackgroundCounters::default(),
             recovering: RecoveringPartitions::default(),
+            pending_are_clean: true,
             before_recovery: None,
         });
         inner.group_commit.mark_offline(error);
@@ -487,6 +456,12 @@ impl LogManager {
     /// The partitions still being recovered.
     pub fn recovering_partitions(&self) -> Vec<TopicPartition> {
         self.inner.recovering.names()
+    }
+
+    /// Whether `shutdown` (or drop) began stopping the background threads.
+    #[cfg(test)]
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.inner.is_stopping()
     }
 
     /// How many partitions are still being recovered, and how many finished.
@@ -737,6 +712,7 @@ impl LogManager {
         }
         // Each close fsyncs its partition: done on a few threads, so the disk sees
         // several at once rather than one after another.
+        // Logs with nothing written since they were last left at rest are skipped.
         let logs = self.all();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let failed: Mutex<Option<LogError>> = Mutex::new(None);
@@ -745,9 +721,13 @@ impl LogManager {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((_, log)) = logs.get(i) else { break };
-                    if let Err(e) = log.write().close_for_shutdown() {
-                        failed.lock().get_or_insert(e);
-                        break;
+                    match log.write().close_for_shutdown() {
+                        Ok(true) => self.inner.work.synced_at_shutdown(),
+                        Ok(false) => {}
+                        Err(e) => {
+                            failed.lock().get_or_insert(e);
+                            break;
+                        }
                     }
                 });
             }
@@ -755,9 +735,10 @@ impl LogManager {
         if let Some(e) = failed.into_inner() {
             return Err(e);
         }
+        // One write per checkpoint file whose content changed, for the directory.
         self.inner.checkpoint(true)?;
         let unrecovered = self.inner.recovering.remaining();
-        if unrecovered > 0 {
+        if unrecovered > 0 && !self.inner.pending_are_clean {
             // Their data was never checked: the next start must recover them.
             tracing::warn!(data_dir = %self.inner.data_dir.display(), partitions = unrecovered, "stopped before every partition was recovered; the next start recovers again");
             return Ok(());
@@ -765,7 +746,13 @@ impl LogManager {
         let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);
         std::fs::write(&marker, b"").map_err(LogError::at(&marker))?;
         sync_dir(&self.inner.data_dir)?;
-        tracing::info!(data_dir = %self.inner.data_dir.display(), "log manager shut down cleanly");
+        tracing::info!(
+            data_dir = %self.inner.data_dir.display(),
+            partitions = logs.len(),
+            synced = self.inner.work.snapshot().partitions_synced_at_shutdown,
+            not_opened = unrecovered,
+            "log manager shut down cleanly"
+        );
         Ok(())
     }
 
@@ -1053,8 +1040,9 @@ impl OpenPlan {
     }
 }
 
-/// Recovers `partitions` on a few threads (Kafka's num.recovery.threads.per.data.dir),
-/// each joining the directory as soon as it is done; stops early with the manager.
+/// Opens (after a crash: recovers) `partitions` on a few threads (Kafka's
+/// num.recovery.threads.per.data.dir), each joining the directory as soon as it is
+/// done; stops early with the manager.
 fn recover_all(inner: &Inner, plan: &OpenPlan, partitions: &[(TopicPartition, PathBuf)]) {
     if partitions.is_empty() {
         return;
@@ -1081,9 +1069,11 @@ fn recover_all(inner: &Inner, plan: &OpenPlan, partitions: &[(TopicPartition, Pa
     });
     tracing::info!(
         data_dir = %inner.data_dir.display(),
-        recovered = inner.recovering.finished(),
+        opened = inner.recovering.finished(),
+        offline = inner.offline.read().len(),
         remaining = inner.recovering.remaining(),
+        clean_shutdown = plan.clean_shutdown,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "recovery after an unclean shutdown finished"
+        "logs loaded"
     );
 }

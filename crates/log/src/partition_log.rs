@@ -85,6 +85,9 @@ pub struct PartitionLog {
     pub(crate) change_tracker: Option<Arc<ChangeTracker>>,
     /// Already marked in `change_tracker` since the background pass last visited.
     pub(crate) change_marked: AtomicBool,
+    /// The state in which the files were last left as a clean shutdown leaves them
+    /// (see [`crate::at_rest`]); `None` when they never were since opening.
+    pub(crate) at_rest: Option<crate::at_rest::AtRest>,
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping where the caller gave no clock.

@@ -203,13 +203,8 @@ pub fn list(dir: &Path) -> Result<Vec<(i64, PathBuf)>, LogError> {
     for entry in std::fs::read_dir(dir).map_err(LogError::at(dir))? {
         let entry = entry.map_err(LogError::at(dir))?;
         let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SNAPSHOT_SUFFIX)) else {
-            continue;
-        };
-        if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(offset) = stem.parse::<i64>() {
-                found.push((offset, entry.path()));
-            }
+        if let Some(offset) = name.to_str().and_then(offset_of) {
+            found.push((offset, entry.path()));
         }
     }
     found.sort();
@@ -220,12 +215,25 @@ pub fn list(dir: &Path) -> Result<Vec<(i64, PathBuf)>, LogError> {
 pub fn delete_where(dir: &Path, doomed: impl Fn(i64) -> bool) -> Result<(), LogError> {
     for (offset, path) in list(dir)? {
         if doomed(offset) {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(LogError::io(&path, e)),
-            }
+            remove(&path)?;
         }
     }
     Ok(())
+}
+
+/// Deletes the snapshot at `path` (gone already is fine).
+pub fn remove(path: &Path) -> Result<(), LogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::io(path, e)),
+    }
+}
+
+/// The offset a snapshot file name stands for (`None` for any other file).
+pub fn offset_of(name: &str) -> Option<i64> {
+    let stem = name.strip_suffix(SNAPSHOT_SUFFIX)?;
+    (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| stem.parse::<i64>().ok())
+        .flatten()
 }

@@ -21,11 +21,31 @@ impl PartitionLog {
     /// (newer ones describe data that is gone and are deleted) and the log after it.
     /// A damaged snapshot is deleted and the next older one tried.
     pub(crate) fn load_producer_state(&mut self) -> Result<(), LogError> {
+        let snapshots = producer_state_file::list(&self.dir)?;
+        self.load_producer_state_from(snapshots).map(|_| ())
+    }
+
+    /// [`Self::load_producer_state`] from `snapshots`, the directory's snapshot
+    /// files (offset, path) as listed by the caller (opening lists the directory
+    /// once for everything). Returns whether the snapshot used was taken at the log
+    /// end, so nothing had to be replayed.
+    pub(crate) fn load_producer_state_from(
+        &mut self,
+        snapshots: Vec<(i64, std::path::PathBuf)>,
+    ) -> Result<bool, LogError> {
         let end = self.log_end_offset;
-        producer_state_file::delete_where(&self.dir, |offset| offset > end)?;
+        let mut usable = Vec::with_capacity(snapshots.len());
+        for (offset, path) in snapshots {
+            if offset > end {
+                producer_state_file::remove(&path)?;
+            } else {
+                usable.push((offset, path));
+            }
+        }
+        usable.sort();
         let first_base = self.segments.keys().next().copied().unwrap_or(end);
         let mut state = None;
-        for (offset, path) in producer_state_file::list(&self.dir)?.into_iter().rev() {
+        for (offset, path) in usable.into_iter().rev() {
             match producer_state_file::read(&path) {
                 Ok(entries) => {
                     state = Some(ProducerStateManager::from_entries(entries, offset));
@@ -38,9 +58,10 @@ impl PartitionLog {
             }
         }
         let mut state = state.unwrap_or_else(|| ProducerStateManager::new(first_base));
+        let snapshot_at_end = state.map_end_offset() == end;
         self.replay_producer_batches(&mut state)?;
         self.producers = state;
-        Ok(())
+        Ok(snapshot_at_end)
     }
 
     /// Applies every batch from `state`'s end to the log end, and rebuilds the

@@ -1,5 +1,7 @@
-//! The partitions of a directory still being recovered after an unclean shutdown.
-//! The broker listens while they are checked and serves each one once it is done,
+//! The partitions of a directory still being opened at start: after an unclean
+//! shutdown each is recovered (checked past its recovery point), after a clean one
+//! only opened (nothing re-read). The broker listens meanwhile and serves each one
+//! once it is done,
 //! so a partition here is in no other map of the directory: nothing (hosting,
 //! checkpoints, background passes, deletion) sees its log before it is whole. Its
 //! checkpoint lines are kept as they were read, so a crash during recovery loses no
