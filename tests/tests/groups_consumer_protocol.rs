@@ -335,3 +335,83 @@ fn after_a_coordinator_restart_the_group_its_epochs_and_offsets_are_back() {
     assert_exactly_once(&view, &produced);
     drop(members);
 }
+
+/// `moldau group describe` on a consumer group: epochs, assignor and state, and per
+/// member its instance id, client, type, epoch, subscription and partitions (none in
+/// flight once the group is stable), in JSON and in text.
+#[test]
+fn group_describe_shows_members_epochs_subscriptions_and_assignments() {
+    let broker = BrokerProcess::start(FLAGS);
+    create_topic(&broker.addr, "described", 3);
+    let member: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .set("group.id", "described848")
+        .set("group.protocol", "consumer")
+        .set("group.instance.id", "instance-7")
+        .set("client.id", "describer")
+        .create()
+        .expect("consumer");
+    member.subscribe(&["described"]).expect("subscribe");
+    poll_until(&[&member], "assignment", || {
+        assigned(&member) == topic_set("described", 3)
+    });
+    let cg = consumer_describe(&broker.addr, "described848");
+    let describe = |json: bool| {
+        let mut args = vec!["-b", &broker.addr, "group", "describe", "described848"];
+        if json {
+            args.push("--json");
+        }
+        let out = std::process::Command::new(moldau_e2e::moldau_bin())
+            .args(&args)
+            .output()
+            .expect("moldau group describe");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let doc: serde_json::Value = serde_json::from_str(&describe(true)).expect("json");
+    assert_eq!(doc["group_type"], "consumer", "{doc}");
+    assert_eq!(doc["state"], "Stable", "{doc}");
+    assert_eq!(doc["assignor"], "uniform", "{doc}");
+    assert_eq!(doc["group_epoch"], cg.group_epoch, "{doc}");
+    assert_eq!(doc["assignment_epoch"], cg.assignment_epoch, "{doc}");
+    let m = &doc["members"][0];
+    assert_eq!(m["member_id"], cg.members[0].member_id.as_str(), "{doc}");
+    assert_eq!(m["group_instance_id"], "instance-7", "{doc}");
+    assert_eq!(m["client_id"], "describer", "{doc}");
+    assert_eq!(m["member_type"], "consumer", "{doc}");
+    assert_eq!(m["member_epoch"], cg.assignment_epoch, "{doc}");
+    assert_eq!(
+        m["subscribed_topic_names"],
+        serde_json::json!(["described"])
+    );
+    let partitions: BTreeSet<i64> = m["assignment"]
+        .as_array()
+        .expect("assignment")
+        .iter()
+        .filter_map(|tp| tp["partition"].as_i64())
+        .collect();
+    assert_eq!(partitions, BTreeSet::from([0, 1, 2]), "{doc}");
+    assert_eq!(m["assignment"], m["target_assignment"], "{doc}");
+    for moving in ["assigning", "waiting_on_revocation", "revoking"] {
+        assert_eq!(m[moving], serde_json::json!([]), "{moving}: {doc}");
+    }
+    let text = describe(false);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(cg.members[0].member_id.as_str()))
+        .unwrap_or_else(|| panic!("no member line: {text}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cells[1..3], ["instance-7", "describer"], "{text}");
+    let epoch = cg.assignment_epoch.to_string();
+    assert_eq!(
+        cells[4..7],
+        ["consumer", epoch.as_str(), "described"],
+        "{text}"
+    );
+    assert!(text.contains("Group epoch:"), "{text}");
+    drop(member);
+}

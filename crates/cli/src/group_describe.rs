@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
-use moldau_client::admin::{GroupDescription, OffsetSpec};
+use moldau_client::admin::{GroupDescription, MemberDescription, OffsetSpec};
 use moldau_client::cluster::COORDINATOR_KEY_GROUP;
 use moldau_client::consumer::ConsumerConfig;
 use moldau_client::{AdminClient, Consumer, OffsetReset, SeekTo, TopicPartition};
@@ -192,6 +192,53 @@ async fn oldest_unconsumed(
     Ok(found)
 }
 
+fn tp_json(tps: &[TopicPartition]) -> Vec<Value> {
+    tps.iter()
+        .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
+        .collect()
+}
+
+/// A consumer-group member's partitions on the move (KIP-848): those it is to get
+/// (target minus current), the part of them another member still holds (waiting on
+/// that member's revocation), and its own it must give up (current minus target).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct InFlight {
+    assigning: Vec<TopicPartition>,
+    waiting_on_revocation: Vec<TopicPartition>,
+    revoking: Vec<TopicPartition>,
+}
+
+fn in_flight(desc: &GroupDescription, member: &MemberDescription) -> InFlight {
+    let Some(target) = &member.target_assignment else {
+        return InFlight::default();
+    };
+    let held_elsewhere: BTreeSet<&TopicPartition> = desc
+        .members
+        .iter()
+        .filter(|m| m.member_id != member.member_id)
+        .flat_map(|m| m.assignment.iter())
+        .collect();
+    let assigning: Vec<TopicPartition> = target
+        .iter()
+        .filter(|tp| !member.assignment.contains(tp))
+        .cloned()
+        .collect();
+    InFlight {
+        waiting_on_revocation: assigning
+            .iter()
+            .filter(|tp| held_elsewhere.contains(tp))
+            .cloned()
+            .collect(),
+        assigning,
+        revoking: member
+            .assignment
+            .iter()
+            .filter(|tp| !target.contains(tp))
+            .cloned()
+            .collect(),
+    }
+}
+
 fn describe_json(
     desc: &GroupDescription,
     coordinator: i32,
@@ -207,19 +254,25 @@ fn describe_json(
         "protocol_type": desc.protocol_type,
         "assignor": desc.protocol,
         "coordinator": { "id": coordinator, "address": coordinator_addr },
-        "members": desc.members.iter().map(|m| json!({
-            "member_id": m.member_id,
-            "group_instance_id": m.group_instance_id,
-            "client_id": m.client_id,
-            "host": m.host,
-            "assignment": m.assignment.iter()
-                .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
-                .collect::<Vec<_>>(),
-            "member_epoch": m.member_epoch,
-            "target_assignment": m.target_assignment.as_ref().map(|t| t.iter()
-                .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
-                .collect::<Vec<_>>()),
-        })).collect::<Vec<_>>(),
+        "members": desc.members.iter().map(|m| {
+            let moving = in_flight(desc, m);
+            json!({
+                "member_id": m.member_id,
+                "group_instance_id": m.group_instance_id,
+                "client_id": m.client_id,
+                "host": m.host,
+                "member_type": m.member_type,
+                "member_epoch": m.member_epoch,
+                "subscribed_topic_names": m.member_epoch.map(|_| &m.subscribed_topics),
+                "subscribed_topic_regex": m.subscribed_topic_regex,
+                "assignment": tp_json(&m.assignment),
+                "target_assignment": m.target_assignment.as_deref().map(tp_json),
+                "assigning": m.target_assignment.as_ref().map(|_| tp_json(&moving.assigning)),
+                "waiting_on_revocation": m.target_assignment.as_ref()
+                    .map(|_| tp_json(&moving.waiting_on_revocation)),
+                "revoking": m.target_assignment.as_ref().map(|_| tp_json(&moving.revoking)),
+            })
+        }).collect::<Vec<_>>(),
         "partitions": rows.iter().map(|r| json!({
             "topic": r.tp.topic,
             "partition": r.tp.partition,
@@ -233,43 +286,56 @@ fn describe_json(
     })
 }
 
-/// Members of a consumer group with their epochs and the partitions still in flight:
-/// `+p` waits to be assigned (owned elsewhere or not yet reached), `-p` is being
-/// revoked.
+fn tp_list(tps: &[TopicPartition]) -> String {
+    if tps.is_empty() {
+        "-".to_string()
+    } else {
+        tps.iter()
+            .map(TopicPartition::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Members of a consumer group with their epochs, subscriptions and the partitions
+/// in flight: ASSIGNING is target minus current (WAITING the part another member
+/// still has to revoke), REVOKING what the member itself must give up.
 fn consumer_members_table(desc: &GroupDescription) -> String {
     let mut members = Table::new(&[
         "MEMBER-ID",
+        "INSTANCE-ID",
         "CLIENT-ID",
         "HOST",
+        "TYPE",
         "EPOCH",
+        "SUBSCRIPTION",
         "PARTITIONS",
-        "IN-FLIGHT",
+        "TARGET",
+        "ASSIGNING",
+        "WAITING",
+        "REVOKING",
     ]);
-    let list = |tps: Vec<String>| {
-        if tps.is_empty() {
-            "-".to_string()
-        } else {
-            tps.join(",")
-        }
-    };
     for m in &desc.members {
-        let target = m.target_assignment.clone().unwrap_or_default();
-        let coming = target
-            .iter()
-            .filter(|tp| !m.assignment.contains(tp))
-            .map(|tp| format!("+{tp}"));
-        let going = m
-            .assignment
-            .iter()
-            .filter(|tp| !target.contains(tp))
-            .map(|tp| format!("-{tp}"));
+        let moving = in_flight(desc, m);
+        let subscription = match &m.subscribed_topic_regex {
+            Some(regex) if m.subscribed_topics.is_empty() => format!("/{regex}/"),
+            Some(regex) => format!("{},/{regex}/", m.subscribed_topics.join(",")),
+            None if m.subscribed_topics.is_empty() => "-".to_string(),
+            None => m.subscribed_topics.join(","),
+        };
         members.row(vec![
             m.member_id.clone(),
+            or_dash(m.group_instance_id.as_deref()),
             m.client_id.clone(),
             m.host.clone(),
+            or_dash(m.member_type.as_deref()),
             or_dash(m.member_epoch),
-            list(m.assignment.iter().map(|tp| tp.to_string()).collect()),
-            list(coming.chain(going).collect()),
+            subscription,
+            tp_list(&m.assignment),
+            tp_list(m.target_assignment.as_deref().unwrap_or_default()),
+            tp_list(&moving.assigning),
+            tp_list(&moving.waiting_on_revocation),
+            tp_list(&moving.revoking),
         ]);
     }
     members.render()
@@ -358,7 +424,6 @@ fn describe_text(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use moldau_client::admin::MemberDescription;
 
     #[test]
     fn lag_needs_a_commit_and_never_goes_negative() {
@@ -384,8 +449,7 @@ mod tests {
                 client_id: "app".into(),
                 host: "/127.0.0.1".into(),
                 assignment: vec![TopicPartition::new("payments", 0)],
-                member_epoch: None,
-                target_assignment: None,
+                ..MemberDescription::default()
             }],
         };
         let rows = vec![PartitionRow {
@@ -424,23 +488,77 @@ mod tests {
             state: "Reconciling".into(),
             protocol_type: "consumer".into(),
             protocol: "uniform".into(),
-            members: vec![MemberDescription {
-                member_id: "m-1".into(),
-                client_id: "app".into(),
-                host: "/h".into(),
-                assignment: vec![tp(0), tp(1)],
-                member_epoch: Some(6),
-                target_assignment: Some(vec![tp(0), tp(2)]),
-                ..MemberDescription::default()
-            }],
+            members: vec![
+                MemberDescription {
+                    member_id: "m-1".into(),
+                    group_instance_id: Some("i-1".into()),
+                    client_id: "app".into(),
+                    host: "/h".into(),
+                    assignment: vec![tp(0), tp(1)],
+                    member_epoch: Some(6),
+                    target_assignment: Some(vec![tp(0), tp(2), tp(3)]),
+                    member_type: Some("consumer".into()),
+                    subscribed_topics: vec!["t".into()],
+                    ..MemberDescription::default()
+                },
+                MemberDescription {
+                    member_id: "m-2".into(),
+                    client_id: "old".into(),
+                    host: "/h".into(),
+                    assignment: vec![tp(2)],
+                    member_epoch: Some(7),
+                    target_assignment: Some(vec![tp(1)]),
+                    member_type: Some("classic".into()),
+                    subscribed_topic_regex: Some("t.*".into()),
+                    ..MemberDescription::default()
+                },
+            ],
         };
+        let moving = in_flight(&desc, &desc.members[0]);
+        assert_eq!(moving.assigning, vec![tp(2), tp(3)]);
+        assert_eq!(moving.waiting_on_revocation, vec![tp(2)], "m-2 holds t-2");
+        assert_eq!(moving.revoking, vec![tp(1)]);
         let text = describe_text(&desc, 1, None, &[]);
         assert!(
             text.contains("Type: consumer  Group epoch: 7  Assignment epoch: 7\n"),
             "{text}"
         );
-        assert!(text.contains("EPOCH"), "{text}");
-        assert!(text.contains("t-0,t-1"), "{text}");
-        assert!(text.contains("+t-2,-t-1"), "{text}");
+        for header in [
+            "INSTANCE-ID",
+            "TYPE",
+            "EPOCH",
+            "SUBSCRIPTION",
+            "TARGET",
+            "WAITING",
+        ] {
+            assert!(text.contains(header), "{header}: {text}");
+        }
+        let line = |id: &str| {
+            text.lines()
+                .find(|l| l.starts_with(id))
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            line("m-1"),
+            "m-1 i-1 app /h consumer 6 t t-0,t-1 t-0,t-2,t-3 t-2,t-3 t-2 t-1"
+        );
+        assert_eq!(
+            line("m-2"),
+            "m-2 - old /h classic 7 /t.*/ t-2 t-1 t-1 t-1 t-2"
+        );
+        let doc = describe_json(&desc, 1, None, &[]);
+        let m1 = &doc["members"][0];
+        assert_eq!(m1["member_type"], "consumer");
+        assert_eq!(m1["group_instance_id"], "i-1");
+        assert_eq!(m1["subscribed_topic_names"], json!(["t"]));
+        assert_eq!(
+            m1["waiting_on_revocation"],
+            json!([{"topic": "t", "partition": 2}])
+        );
+        assert_eq!(m1["revoking"], json!([{"topic": "t", "partition": 1}]));
+        assert_eq!(doc["members"][1]["subscribed_topic_regex"], "t.*");
     }
 }

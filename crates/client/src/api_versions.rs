@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 
 /// The version range the client implements for each API it uses. Upper bounds stop
 /// before versions whose semantics the client does not implement (topic ids in
-/// Produce 13 / Fetch 13, the KIP-848 fields of OffsetCommit 9 / OffsetFetch 9).
+/// Produce 13 / Fetch 13, the KIP-848 member fields of OffsetFetch 9). OffsetCommit 9
+/// is the first a consumer-protocol member may commit with (its field carries the
+/// member epoch, as it carried the generation before).
 /// Produce 12, EndTxn 5 and TxnOffsetCommit 5 are transaction version 2's and used
 /// only when the broker finalized it (see [`TRANSACTION_VERSION_2_APIS`]).
 pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
@@ -17,7 +19,7 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 8),
     (ApiKey::Metadata, 1, 12),
-    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetCommit, 2, 9),
     (ApiKey::OffsetFetch, 1, 7),
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::JoinGroup, 0, 9),
@@ -40,6 +42,8 @@ pub const CLIENT_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 2),
     (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    // `group.protocol=consumer`; from v1 the member names itself (KIP-1082).
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     // `moldau user`.
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),

@@ -303,12 +303,14 @@ pub async fn commit(
                 for p in t.partitions {
                     if let Some(e) = BrokerError::from_code(p.error_code, None) {
                         // Rebalance-related refusals tell the caller its generation is
-                        // gone; keep them typed as broker errors.
+                        // gone; keep them typed as broker errors. STALE_MEMBER_EPOCH
+                        // stays a broker error: the consumer retries it in its new epoch.
                         if matches!(
                             e.kind(),
                             ResponseError::RebalanceInProgress
                                 | ResponseError::IllegalGeneration
                                 | ResponseError::UnknownMemberId
+                                | ResponseError::FencedMemberEpoch
                         ) {
                             return Err(Error::Rebalance(e.to_string()));
                         }

@@ -100,8 +100,7 @@ impl AdminClient {
                             } else {
                                 Vec::new()
                             },
-                            member_epoch: None,
-                            target_assignment: None,
+                            ..MemberDescription::default()
                         })
                         .collect(),
                 });
@@ -159,6 +158,17 @@ impl AdminClient {
                     assignment: partitions(&m.assignment),
                     member_epoch: Some(m.member_epoch),
                     target_assignment: Some(partitions(&m.target_assignment)),
+                    member_type: member_type_name(m.member_type).map(str::to_string),
+                    subscribed_topics: m
+                        .subscribed_topic_names
+                        .iter()
+                        .map(|t| t.0.to_string())
+                        .collect(),
+                    subscribed_topic_regex: m
+                        .subscribed_topic_regex
+                        .as_ref()
+                        .filter(|r| !r.is_empty())
+                        .map(|r| r.to_string()),
                 })
                 .collect(),
         })
@@ -327,5 +337,15 @@ impl AdminClient {
                 Ok(())
             })
             .await
+    }
+}
+
+/// ConsumerGroupDescribe v1's MemberType (KIP-1099): 0 classic, 1 consumer; -1 (or
+/// a v0 answer) says nothing.
+fn member_type_name(code: i8) -> Option<&'static str> {
+    match code {
+        0 => Some("classic"),
+        1 => Some("consumer"),
+        _ => None,
     }
 }

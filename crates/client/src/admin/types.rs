@@ -227,6 +227,13 @@ pub struct MemberDescription {
     /// The partitions it is moving towards (KIP-848 consumer groups only); those not
     /// in `assignment` yet are still owned elsewhere or not yet acknowledged.
     pub target_assignment: Option<Vec<TopicPartition>>,
+    /// `consumer` or `classic`: the protocol the member speaks (KIP-848 consumer
+    /// groups only; a classic member of such a group is `classic`).
+    pub member_type: Option<String>,
+    /// The topics it subscribed to by name (KIP-848 consumer groups only).
+    pub subscribed_topics: Vec<String>,
+    /// The regular expression it subscribed with (KIP-848 consumer groups only).
+    pub subscribed_topic_regex: Option<String>,
 }
 
 /// A group as DescribeGroups (classic groups) or ConsumerGroupDescribe (KIP-848

@@ -4,8 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use moldau_protocol::kafka::error::ResponseError;
 use tokio::task::JoinHandle;
 
+use super::config::GroupProtocol;
 use super::Consumer;
 use crate::coordinator::Coordinator;
 use crate::error::{Error, Result};
@@ -13,6 +15,9 @@ use crate::offsets::{
     self, CommitIdentity, OffsetAndMetadata, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
 };
 use crate::record::TopicPartition;
+
+/// Commits sent again after STALE_MEMBER_EPOCH when the member's epoch moved on.
+const STALE_COMMIT_ATTEMPTS_MAX: u32 = 3;
 
 impl Consumer {
     fn commit_identity(&self) -> CommitIdentity {
@@ -73,7 +78,24 @@ impl Consumer {
         offsets: &BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
         let coord = self.coordinator()?;
-        offsets::commit(coord, &self.commit_identity(), offsets).await
+        let mut attempt = 0;
+        loop {
+            let who = self.commit_identity();
+            let result = offsets::commit(coord, &who, offsets).await;
+            let Err(e) = result else { return Ok(()) };
+            if !e.is(ResponseError::StaleMemberEpoch) {
+                return Err(e);
+            }
+            // KIP-848: the epoch moved while the commit was on its way. Kafka's
+            // consumer commits again in the member's new epoch; a member that is no
+            // longer in the group (no newer epoch) fails the commit.
+            let moved = self.config().group_protocol == GroupProtocol::Consumer
+                && self.commit_identity().generation > who.generation;
+            if !moved || attempt >= STALE_COMMIT_ATTEMPTS_MAX {
+                return Err(Error::Rebalance(e.to_string()));
+            }
+            attempt += 1;
+        }
     }
 
     /// Commits the current positions in the background; await the handle to learn

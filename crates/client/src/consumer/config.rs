@@ -73,6 +73,27 @@ impl IsolationLevel {
     }
 }
 
+/// Which group protocol the consumer speaks (`group.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup / SyncGroup with a leader member running the assignor.
+    #[default]
+    Classic,
+    /// KIP-848: ConsumerGroupHeartbeat; the broker assigns.
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// Parses Kafka's names (`classic`, `consumer`, any case).
+    pub fn from_name(name: &str) -> Result<GroupProtocol> {
+        match name.to_ascii_lowercase().as_str() {
+            "classic" => Ok(GroupProtocol::Classic),
+            "consumer" => Ok(GroupProtocol::Consumer),
+            other => Err(Error::Config(format!("unknown group.protocol {other}"))),
+        }
+    }
+}
+
 /// Every consumer setting.
 #[derive(Clone)]
 pub struct ConsumerConfig {
@@ -112,6 +133,11 @@ pub struct ConsumerConfig {
     pub check_crcs: bool,
     /// `client.rack`.
     pub client_rack: Option<String>,
+    /// `group.protocol`: classic (JoinGroup/SyncGroup) or consumer (KIP-848).
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the broker-side assignor to ask for (consumer
+    /// protocol only; the broker's default when unset).
+    pub group_remote_assignor: Option<String>,
     /// Largest size one batch may decompress to, in bytes.
     pub decompressed_batch_bytes_max: usize,
     /// Called around rebalances.
@@ -131,6 +157,14 @@ impl std::fmt::Debug for ConsumerConfig {
     }
 }
 
+/// Java's `partition.assignment.strategy` default.
+fn default_assignment_strategies() -> Vec<AssignmentStrategy> {
+    vec![
+        AssignmentStrategy::Range,
+        AssignmentStrategy::CooperativeSticky,
+    ]
+}
+
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
@@ -143,10 +177,7 @@ impl Default for ConsumerConfig {
             session_timeout: SESSION_TIMEOUT_DEFAULT,
             heartbeat_interval: HEARTBEAT_INTERVAL_DEFAULT,
             max_poll_interval: MAX_POLL_INTERVAL_DEFAULT,
-            assignment_strategies: vec![
-                AssignmentStrategy::Range,
-                AssignmentStrategy::CooperativeSticky,
-            ],
+            assignment_strategies: default_assignment_strategies(),
             enable_auto_commit: true,
             auto_commit_interval: AUTO_COMMIT_INTERVAL_DEFAULT,
             auto_offset_reset: OffsetReset::Latest,
@@ -158,6 +189,8 @@ impl Default for ConsumerConfig {
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
             client_rack: None,
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
             decompressed_batch_bytes_max: DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT,
             rebalance_listener: None,
         }
@@ -185,6 +218,37 @@ impl ConsumerConfig {
         }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
             return Err(Error::Config("group.instance.id needs group.id".into()));
+        }
+        match self.group_protocol {
+            GroupProtocol::Classic if self.group_remote_assignor.is_some() => {
+                return Err(Error::Config(
+                    "group.remote.assignor needs group.protocol=consumer".into(),
+                ));
+            }
+            GroupProtocol::Consumer => {
+                // As Kafka's consumer: with the consumer protocol the broker owns the
+                // session, the heartbeat interval and the assignment.
+                let broker_owned = [
+                    (
+                        "session.timeout.ms",
+                        self.session_timeout != SESSION_TIMEOUT_DEFAULT,
+                    ),
+                    (
+                        "heartbeat.interval.ms",
+                        self.heartbeat_interval != HEARTBEAT_INTERVAL_DEFAULT,
+                    ),
+                    (
+                        "partition.assignment.strategy",
+                        self.assignment_strategies != default_assignment_strategies(),
+                    ),
+                ];
+                if let Some((name, _)) = broker_owned.iter().find(|(_, set)| *set) {
+                    return Err(Error::Config(format!(
+                        "{name} is not supported with group.protocol=consumer (the broker decides it)"
+                    )));
+                }
+            }
+            GroupProtocol::Classic => {}
         }
         Ok(())
     }
@@ -229,6 +293,8 @@ impl ConsumerConfig {
             }
             "check.crcs" => self.check_crcs = boolean(value)?,
             "client.rack" => self.client_rack = Some(value.to_string()),
+            "group.protocol" => self.group_protocol = GroupProtocol::from_name(value)?,
+            "group.remote.assignor" => self.group_remote_assignor = Some(value.to_string()),
             other => return Err(Error::Config(format!("unknown consumer property {other}"))),
         }
         Ok(())
@@ -346,5 +412,27 @@ mod tests {
         assert!(c.set("enable.auto.commit", "maybe").is_err());
         c.heartbeat_interval = c.session_timeout;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_consumer_protocol_refuses_what_the_broker_decides() {
+        let mut c = ConsumerConfig::default();
+        c.set("group.id", "g").unwrap();
+        assert!(c.set("group.protocol", "bogus").is_err());
+        c.set("group.remote.assignor", "range").unwrap();
+        assert!(c.validate().is_err(), "remote assignor needs the protocol");
+        c.set("group.protocol", "CONSUMER").unwrap();
+        assert_eq!(c.group_protocol, GroupProtocol::Consumer);
+        c.validate().unwrap();
+        for (key, value) in [
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "100"),
+            ("partition.assignment.strategy", "roundrobin"),
+        ] {
+            let mut bad = c.clone();
+            bad.set(key, value).unwrap();
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 }

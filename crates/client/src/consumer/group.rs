@@ -19,6 +19,8 @@ use super::assignor::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription,
     AssignmentStrategy, MemberSubscription,
 };
+use super::config::GroupProtocol;
+use super::consumer_protocol::{self, IdAssignment, SentFields};
 use super::{Consumer, Inner};
 use crate::cluster::is_network;
 use crate::coordinator::is_coordinator_moved;
@@ -51,6 +53,14 @@ pub(crate) struct GroupState {
     /// As leader: the partition counts the assignment was computed from. A change
     /// (partitions added, topic created) triggers a new rebalance.
     pub leader_counts: Option<HashMap<String, usize>>,
+    /// Consumer protocol: the assignment the broker sent that `poll` has not
+    /// reconciled yet (`generation` holds the member epoch).
+    pub target: Option<IdAssignment>,
+    /// Consumer protocol: the heartbeat interval the broker asks for.
+    pub heartbeat_interval: Option<Duration>,
+    /// Consumer protocol: the fields the last answered heartbeat carried, so the
+    /// next one sends only what changed; `None` sends everything.
+    pub sent: Option<SentFields>,
 }
 
 impl Default for GroupState {
@@ -63,6 +73,9 @@ impl Default for GroupState {
             rejoin_needed: true,
             lost: false,
             leader_counts: None,
+            target: None,
+            heartbeat_interval: None,
+            sent: None,
         }
     }
 }
@@ -449,6 +462,12 @@ pub(super) async fn leave(c: &Consumer, reason: &str) -> Result<()> {
 /// sessions, and leaves when the application stops polling for longer than
 /// `max.poll.interval.ms`.
 pub(super) async fn heartbeat_loop(weak: Weak<Inner>) {
+    let consumer_protocol = weak
+        .upgrade()
+        .is_some_and(|i| i.config.group_protocol == GroupProtocol::Consumer);
+    if consumer_protocol {
+        return consumer_protocol::heartbeat_loop(weak).await;
+    }
     let mut last_ok = Instant::now();
     loop {
         let interval = match weak.upgrade() {

@@ -21,6 +21,7 @@
 pub mod assignor;
 mod commits;
 mod config;
+mod consumer_protocol;
 mod fetcher;
 mod group;
 mod group_metadata;
@@ -37,7 +38,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use assignor::AssignmentStrategy;
-pub use config::{ConsumerBuilder, ConsumerConfig, IsolationLevel, OffsetReset};
+pub use config::{ConsumerBuilder, ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset};
 pub use group_metadata::ConsumerGroupMetadata;
 pub use listener::RebalanceListener;
 
@@ -78,6 +79,8 @@ pub(crate) struct Inner {
     subscription: Mutex<Option<Vec<String>>>,
     /// Serialises polls: group rejoins and position updates happen in one place.
     poll_lock: tokio::sync::Mutex<()>,
+    /// One ConsumerGroupHeartbeat in flight at a time, so answers apply in order.
+    heartbeat_lock: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     /// An error the fetcher or heartbeat hit that `poll` must report.
     pending_error: Mutex<Option<Error>>,
@@ -145,6 +148,7 @@ impl Consumer {
             poll_wake: Notify::new(),
             subscription: Mutex::new(None),
             poll_lock: tokio::sync::Mutex::new(()),
+            heartbeat_lock: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             pending_error: Mutex::new(None),
             last_poll: Mutex::new(Instant::now()),
@@ -218,7 +222,7 @@ impl Consumer {
         if let Ok(mut s) = self.inner().subscription.lock() {
             *s = None;
         }
-        group::leave(self, "unsubscribed").await
+        self.leave_group("unsubscribed").await
     }
 
     /// Assigns partitions manually (no group membership). Positions come from
@@ -338,7 +342,10 @@ impl Consumer {
                 return Err(e);
             }
             if self.subscription().is_some() {
-                group::ensure_active(self).await?;
+                match self.config().group_protocol {
+                    GroupProtocol::Classic => group::ensure_active(self).await?,
+                    GroupProtocol::Consumer => consumer_protocol::ensure_active(self).await?,
+                }
             }
             self.maybe_auto_commit();
             self.update_positions().await?;
@@ -490,13 +497,20 @@ impl Consumer {
         (g.generation >= 0).then(|| (g.member_id.clone(), g.generation))
     }
 
+    async fn leave_group(&self, reason: &str) -> Result<()> {
+        match self.config().group_protocol {
+            GroupProtocol::Classic => group::leave(self, reason).await,
+            GroupProtocol::Consumer => consumer_protocol::leave(self).await,
+        }
+    }
+
     /// Commits (with auto commit), tells the listener, leaves the group, and stops
     /// the background tasks.
     pub async fn close(&self) -> Result<()> {
         let result = {
             let _g = self.inner().poll_lock.lock().await;
             if self.subscription().is_some() {
-                group::leave(self, "the consumer is being closed").await
+                self.leave_group("the consumer is being closed").await
             } else {
                 let assigned = self.assignment();
                 self.auto_commit_now(&assigned).await;
