@@ -377,3 +377,99 @@ async fn a_rust_member_and_a_librdkafka_member_share_a_consumer_group() {
     .await;
     drop(theirs);
 }
+
+#[tokio::test]
+async fn a_static_member_leaving_with_epoch_minus_two_gets_its_partitions_back() {
+    common::init_logs();
+    let Some(broker) = start() else { return };
+    let topic = common::unique("static848");
+    let group = common::unique("s848");
+    produce(&broker.addr, &topic, "a", 1).await;
+    let static_member = |addr: &str| {
+        ConsumerBuilder::new(addr)
+            .group_id(&group)
+            .group_instance_id("instance-a")
+            .set("group.protocol", "consumer")
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let a = static_member(&broker.addr);
+    a.subscribe(&[&topic]).await.unwrap();
+    let a_task = {
+        let a = a.clone();
+        tokio::spawn(async move { while a.poll(Duration::from_millis(50)).await.is_ok() {} })
+    };
+    let b = Member::start(&broker.addr, &group, &topic).await;
+    let sets = settle(
+        "a and b",
+        || vec![a.assignment().into_iter().collect(), b.assignment()],
+        |s| s == [3, 3],
+    )
+    .await;
+    // Epoch -2: the broker keeps a's partitions for its return (the session is 45 s).
+    a.close().await.unwrap();
+    let _ = a_task.await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        b.assignment(),
+        sets[1],
+        "b took a static member's partitions"
+    );
+    let again = static_member(&broker.addr);
+    again.subscribe(&[&topic]).await.unwrap();
+    let deadline = Instant::now() + SETTLE_WAIT;
+    loop {
+        again.poll(Duration::from_millis(50)).await.unwrap();
+        let now: BTreeSet<TopicPartition> = again.assignment().into_iter().collect();
+        if now == sets[0] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not given back: {now:?} {sets:?}"
+        );
+    }
+    assert_eq!(b.assignment(), sets[1]);
+    again.close().await.unwrap();
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() {
+    common::init_logs();
+    let Some(broker) = start() else { return };
+    let topic = common::unique("idle848");
+    let group = common::unique("i848");
+    produce(&broker.addr, &topic, "a", 1).await;
+    let idle = ConsumerBuilder::new(&broker.addr)
+        .group_id(&group)
+        .set("group.protocol", "consumer")
+        .unwrap()
+        .set("max.poll.interval.ms", "2000")
+        .unwrap()
+        .build()
+        .unwrap();
+    idle.subscribe(&[&topic]).await.unwrap();
+    let b = Member::start(&broker.addr, &group, &topic).await;
+    let deadline = Instant::now() + SETTLE_WAIT;
+    while idle.assignment().len() != 3 || b.assignment().len() != 3 {
+        idle.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "no 3/3 split");
+    }
+    let (first_id, _) = idle.group_generation().unwrap();
+    // No poll for longer than max.poll.interval.ms: the member leaves the group
+    // and the other one takes everything.
+    settle("b alone", || vec![b.assignment()], |s| s == [6]).await;
+    // Polling again: its partitions are reported lost, it joins again (same id).
+    let deadline = Instant::now() + SETTLE_WAIT;
+    while idle.assignment().len() != 3 || b.assignment().len() != 3 {
+        idle.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "did not rejoin");
+    }
+    let (id, epoch) = idle.group_generation().unwrap();
+    assert_eq!(id, first_id);
+    assert!(epoch > 0);
+    idle.close().await.unwrap();
+    b.stop().await;
+}
