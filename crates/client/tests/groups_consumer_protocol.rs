@@ -473,3 +473,40 @@ async fn a_member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() {
     idle.close().await.unwrap();
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_regex_subscription_gets_matching_topics_including_ones_created_later() {
+    common::init_logs();
+    let Some(broker) = start() else { return };
+    let prefix = common::unique("rx");
+    let group = common::unique("r848");
+    produce(&broker.addr, &format!("{prefix}-one"), "a", 1).await;
+    produce(&broker.addr, &format!("other-{prefix}"), "a", 1).await;
+    let c = consumer(&broker.addr, &group);
+    c.subscribe_regex(&format!("^{prefix}-.*")).await.unwrap();
+    assert!(c.subscribe(&["t"]).await.is_err(), "names while on a regex");
+    let topics = |c: &Consumer| -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for tp in c.assignment() {
+            *out.entry(tp.topic).or_default() += 1;
+        }
+        out
+    };
+    let want_one = BTreeMap::from([(format!("{prefix}-one"), 6)]);
+    let deadline = Instant::now() + SETTLE_WAIT;
+    while topics(&c) != want_one {
+        c.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "{:?}", topics(&c));
+    }
+    let (id, _) = c.group_generation().unwrap();
+    // A new matching topic: assigned without the member rejoining.
+    produce(&broker.addr, &format!("{prefix}-two"), "a", 1).await;
+    let mut want_two = want_one.clone();
+    want_two.insert(format!("{prefix}-two"), 6);
+    while topics(&c) != want_two {
+        c.poll(Duration::from_millis(50)).await.unwrap();
+        assert!(Instant::now() < deadline, "{:?}", topics(&c));
+    }
+    assert_eq!(c.group_generation().unwrap().0, id);
+    c.close().await.unwrap();
+}

@@ -48,6 +48,7 @@ pub(crate) type IdAssignment = BTreeMap<Uuid, BTreeSet<i32>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SentFields {
     topics: Vec<String>,
+    regex: Option<String>,
     assignor: Option<String>,
     owned: IdAssignment,
 }
@@ -123,10 +124,18 @@ fn request(
                 i32::try_from(config.max_poll_interval.as_millis()).unwrap_or(i32::MAX),
             );
     }
-    if changed(|a, b| a.topics == b.topics) {
-        req = req.with_subscribed_topic_names(Some(
-            fields.topics.iter().map(|t| TopicName(sb(t))).collect(),
-        ));
+    // Names or a regular expression, whichever the member subscribed with.
+    match &fields.regex {
+        Some(regex) if changed(|a, b| a.regex == b.regex) => {
+            req = req.with_subscribed_topic_regex(Some(sb(regex)));
+        }
+        Some(_) => {}
+        None if changed(|a, b| a.topics == b.topics) => {
+            req = req.with_subscribed_topic_names(Some(
+                fields.topics.iter().map(|t| TopicName(sb(t))).collect(),
+            ));
+        }
+        None => {}
     }
     if changed(|a, b| a.assignor == b.assignor) {
         req = req.with_server_assignor(fields.assignor.as_deref().map(sb));
@@ -177,8 +186,10 @@ async fn heartbeat(inner: &Arc<Inner>, beat: Beat) -> Result<()> {
         .ok()
         .and_then(|s| s.clone())
         .unwrap_or_default();
+    let regex = inner.subscription_regex.lock().ok().and_then(|r| r.clone());
     let fields = SentFields {
         topics,
+        regex,
         assignor: inner.config.group_remote_assignor.clone(),
         // A joining member owns nothing (the broker refuses anything else).
         owned: if epoch == JOIN_EPOCH {
@@ -295,8 +306,13 @@ async fn resolve(c: &Consumer, target: &IdAssignment) -> (Vec<TopicPartition>, b
     if !found.1 {
         return found;
     }
+    // A regular expression names no topics: look at all of them.
     let topics = c.subscription().unwrap_or_default();
-    match c.cluster().refresh(Some(&topics)).await {
+    let wanted = c
+        .subscription_regex()
+        .is_none()
+        .then_some(topics.as_slice());
+    match c.cluster().refresh(wanted).await {
         Ok(md) => find(&md),
         Err(_) => found,
     }
@@ -520,6 +536,7 @@ mod tests {
         }
         SentFields {
             topics: topics.iter().map(|t| t.to_string()).collect(),
+            regex: None,
             assignor: None,
             owned: o,
         }
@@ -578,6 +595,17 @@ mod tests {
         let full = request(&inner, "m", 5, &after, None);
         assert!(full.subscribed_topic_names.is_some() && full.topic_partitions.is_some());
         assert!(full.rebalance_timeout_ms > 0);
+
+        // A regular expression goes instead of names, and only when it changed.
+        let by_regex = SentFields {
+            regex: Some("^x-.*".into()),
+            ..fields(&[], &[])
+        };
+        let join = request(&inner, "m", JOIN_EPOCH, &by_regex, None);
+        assert_eq!(join.subscribed_topic_regex.as_deref(), Some("^x-.*"));
+        assert!(join.subscribed_topic_names.is_none());
+        let same = request(&inner, "m", 3, &by_regex, Some(&by_regex));
+        assert!(same.subscribed_topic_regex.is_none());
 
         let leave = request(&inner, "m", LEAVE_STATIC_EPOCH, &after, Some(&now));
         assert_eq!(leave.member_epoch, -2);

@@ -77,6 +77,9 @@ pub(crate) struct Inner {
     coordinator: Option<Arc<Coordinator>>,
     group: Mutex<GroupState>,
     subscription: Mutex<Option<Vec<String>>>,
+    /// Consumer protocol: the regular expression (RE2, evaluated by the broker) the
+    /// member subscribed with; `subscription` is then an empty list.
+    subscription_regex: Mutex<Option<String>>,
     /// Serialises polls: group rejoins and position updates happen in one place.
     poll_lock: tokio::sync::Mutex<()>,
     /// One ConsumerGroupHeartbeat in flight at a time, so answers apply in order.
@@ -147,6 +150,7 @@ impl Consumer {
             fetch_wake: Notify::new(),
             poll_wake: Notify::new(),
             subscription: Mutex::new(None),
+            subscription_regex: Mutex::new(None),
             poll_lock: tokio::sync::Mutex::new(()),
             heartbeat_lock: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
@@ -193,6 +197,11 @@ impl Consumer {
         if self.inner().coordinator.is_none() {
             return Err(Error::Config("subscribe needs group.id".into()));
         }
+        if self.subscription_regex().is_some() {
+            return Err(Error::Config(
+                "subscribed with a regular expression; unsubscribe first".into(),
+            ));
+        }
         let mut list: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         list.sort();
         list.dedup();
@@ -206,7 +215,51 @@ impl Consumer {
         Ok(())
     }
 
-    /// The subscribed topics, if subscribed.
+    /// Joins the group (on the next `poll`) with a subscription to every topic whose
+    /// name matches `regex`, in RE2 syntax. The broker resolves it (KIP-848), and
+    /// assigns topics created later without the member doing anything; so this needs
+    /// `group.protocol=consumer`.
+    pub async fn subscribe_regex(&self, regex: &str) -> Result<()> {
+        if self.inner().coordinator.is_none() {
+            return Err(Error::Config("subscribe needs group.id".into()));
+        }
+        if self.config().group_protocol != GroupProtocol::Consumer {
+            return Err(Error::Config(
+                "a regular expression subscription needs group.protocol=consumer".into(),
+            ));
+        }
+        if self.subscription_regex().is_none() && self.subscription().is_some() {
+            return Err(Error::Config(
+                "subscribed to topic names; unsubscribe first".into(),
+            ));
+        }
+        if regex.is_empty() {
+            return Err(Error::Config("the regular expression is empty".into()));
+        }
+        if let Ok(mut r) = self.inner().subscription_regex.lock() {
+            *r = Some(regex.to_string());
+        }
+        if let Ok(mut s) = self.inner().subscription.lock() {
+            *s = Some(Vec::new());
+        }
+        if let Ok(mut g) = self.inner().group.lock() {
+            g.rejoin_needed = true;
+        }
+        self.inner().poll_wake.notify_one();
+        Ok(())
+    }
+
+    /// The regular expression subscribed with, if any.
+    pub fn subscription_regex(&self) -> Option<String> {
+        self.inner()
+            .subscription_regex
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+    }
+
+    /// The subscribed topics, if subscribed (an empty list with a regular
+    /// expression).
     pub fn subscription(&self) -> Option<Vec<String>> {
         self.inner()
             .subscription
@@ -221,6 +274,9 @@ impl Consumer {
         let _g = self.inner().poll_lock.lock().await;
         if let Ok(mut s) = self.inner().subscription.lock() {
             *s = None;
+        }
+        if let Ok(mut r) = self.inner().subscription_regex.lock() {
+            *r = None;
         }
         self.leave_group("unsubscribed").await
     }
