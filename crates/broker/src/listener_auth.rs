@@ -124,6 +124,7 @@ impl ListenerAuths {
                     .get(name)
                     .filter(|l| l.uses_sasl())
                     .map(|l| Arc::new(l.security.plain_users.clone())),
+                authorizer: config.authorizer.clone(),
             },
             None => ControllerChannel::default(),
         };

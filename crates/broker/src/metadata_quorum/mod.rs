@@ -30,8 +30,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::raft_transport::{
-    probe_cluster_ids, serve_raft, ClusterIdCheck, ClusterIdConflict, ControllerChannel,
-    TcpRaftNetwork,
+    probe_cluster_ids, serve_raft, ClusterActionCheck, ClusterIdCheck, ClusterIdConflict,
+    ControllerChannel, TcpRaftNetwork,
 };
 
 /// A running Raft node of the metadata quorum.
@@ -130,9 +130,17 @@ impl MetadataQuorum {
                 Arc::clone(&cluster),
                 stopped.clone(),
             )));
+            // Only a SASL login names a principal to check (see cluster_action_check.rs).
+            let cluster_action = config
+                .channel
+                .authorizer
+                .clone()
+                .filter(|_| config.channel.users.is_some())
+                .map(|a| ClusterActionCheck::new(a, state_machine.clone()));
             tasks.push(tokio::spawn(serve_raft(
                 listener,
                 config.channel.clone(),
+                cluster_action,
                 raft.clone(),
                 Arc::clone(&lifecycle),
                 Arc::clone(&cluster),

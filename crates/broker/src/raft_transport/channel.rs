@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use moldau_security::plain::PlainUsers;
 use moldau_security::sasl_client::{SaslClient, SaslClientCredentials, SaslClientStep};
+use moldau_security::KafkaPrincipal;
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpStream;
 
+use crate::raft_transport::cluster_action_check::ClusterActionCheck;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{decode, encode, RaftReply, RaftRequest};
@@ -28,6 +30,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> RaftStream for T {}
 /// An open, authenticated connection, buffered for frame reads.
 pub type RaftConnection = BufReader<Box<dyn RaftStream>>;
 
+/// An accepted peer's connection and, on a SASL listener, who logged in.
+pub struct AcceptedPeer {
+    pub connection: RaftConnection,
+    pub principal: Option<KafkaPrincipal>,
+}
+
 /// The controller listener's security, the same on its client and server sides.
 #[derive(Clone, Default)]
 pub struct ControllerChannel {
@@ -39,6 +47,9 @@ pub struct ControllerChannel {
     pub login: Option<SaslClientCredentials>,
     /// The PLAIN users this node's listener accepts; set exactly on SASL listeners.
     pub users: Option<Arc<PlainUsers>>,
+    /// The ACL authorizer (`authorizer.class.name`): a peer logged in on a SASL
+    /// listener needs CLUSTER_ACTION (cluster_action_check.rs).
+    pub authorizer: Option<moldau_security::Authorizer>,
 }
 
 impl std::fmt::Debug for ControllerChannel {
@@ -73,29 +84,43 @@ impl ControllerChannel {
     }
 
     /// Secures an accepted connection: the TLS handshake, then the peer's login,
-    /// within `timeout` (the listener gives [`CONTROLLER_HANDSHAKE_TIMEOUT`]).
+    /// within `timeout` (the listener gives [`CONTROLLER_HANDSHAKE_TIMEOUT`]). With
+    /// `cluster_action`, a login whose principal lacks CLUSTER_ACTION is refused.
     pub async fn accept(
         &self,
         stream: TcpStream,
         timeout: std::time::Duration,
-    ) -> Result<RaftConnection, RaftTransportError> {
-        match tokio::time::timeout(timeout, self.secure(stream)).await {
+        cluster_action: Option<&ClusterActionCheck>,
+    ) -> Result<AcceptedPeer, RaftTransportError> {
+        match tokio::time::timeout(timeout, self.secure(stream, cluster_action)).await {
             Ok(result) => result,
             Err(_) => Err(RaftTransportError::Io(std::io::ErrorKind::TimedOut.into())),
         }
     }
 
-    async fn secure(&self, stream: TcpStream) -> Result<RaftConnection, RaftTransportError> {
+    async fn secure(
+        &self,
+        stream: TcpStream,
+        cluster_action: Option<&ClusterActionCheck>,
+    ) -> Result<AcceptedPeer, RaftTransportError> {
         stream.set_nodelay(true)?;
+        let host = stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
         let stream: Box<dyn RaftStream> = match &self.acceptor {
             None => Box::new(stream),
             Some(tls) => Box::new(tls.accept(stream).await?),
         };
         let mut connection = BufReader::new(stream);
-        if let Some(users) = &self.users {
-            check_login(&mut connection, users).await?;
-        }
-        Ok(connection)
+        let principal = match &self.users {
+            Some(users) => Some(check_login(&mut connection, users, cluster_action, &host).await?),
+            None => None,
+        };
+        Ok(AcceptedPeer {
+            connection,
+            principal,
+        })
     }
 }
 
@@ -132,22 +157,32 @@ async fn log_in(
     }
 }
 
-/// The server side: the first frame must be a valid PLAIN login; anything else is
-/// answered with the reason and the connection ends.
+/// The server side: the first frame must be a valid PLAIN login of a principal
+/// allowed CLUSTER_ACTION (when checked); anything else is answered with the reason
+/// and the connection ends.
 async fn check_login(
     connection: &mut RaftConnection,
     users: &PlainUsers,
-) -> Result<(), RaftTransportError> {
+    cluster_action: Option<&ClusterActionCheck>,
+    host: &str,
+) -> Result<KafkaPrincipal, RaftTransportError> {
     let Some(body) = read_frame(connection).await? else {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
     };
     let refusal = match decode::<RaftRequest>(&body)? {
         RaftRequest::SaslAuthenticate { mechanism, message } if mechanism == "PLAIN" => {
             match users.authenticate(&message) {
-                Ok(_user) => {
-                    write_frame(connection, &encode(&RaftReply::SaslAuthenticate(Ok(Vec::new())))?)
+                Ok(user) => {
+                    let principal = KafkaPrincipal::user(&user);
+                    if cluster_action.is_none_or(|c| c.allows(&principal, host)) {
+                        write_frame(
+                            connection,
+                            &encode(&RaftReply::SaslAuthenticate(Ok(Vec::new())))?,
+                        )
                         .await?;
-                    return Ok(());
+                        return Ok(principal);
+                    }
+                    ClusterActionCheck::refusal(&principal)
                 }
                 Err(e) => e.to_string(),
             }
@@ -204,7 +239,7 @@ mod tests {
         let accepted = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
             server()
-                .accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT)
+                .accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT, None)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -260,7 +295,7 @@ mod tests {
         let _silent = TcpStream::connect(addr).await.unwrap();
         let (stream, _) = listener.accept().await.unwrap();
         let accepted = server()
-            .accept(stream, std::time::Duration::from_millis(50))
+            .accept(stream, std::time::Duration::from_millis(50), None)
             .await;
         assert!(
             matches!(accepted, Err(RaftTransportError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut)

@@ -3,6 +3,7 @@
 //! SASL login when the controller listener's security protocol asks (channel.rs).
 
 mod channel;
+mod cluster_action_check;
 mod cluster_id_check;
 mod cluster_id_probe;
 mod controller_write;
@@ -13,7 +14,8 @@ mod message;
 mod peer_client;
 mod server;
 
-pub use channel::{ControllerChannel, RaftConnection};
+pub use channel::{AcceptedPeer, ControllerChannel, RaftConnection};
+pub use cluster_action_check::ClusterActionCheck;
 pub use cluster_id_check::{ClusterIdCheck, ClusterIdConflict};
 pub use cluster_id_probe::probe_cluster_ids;
 pub use controller_write::forward_controller_write;

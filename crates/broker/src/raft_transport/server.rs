@@ -11,6 +11,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::metadata_quorum::LifecycleController;
 use crate::raft_transport::channel::{ControllerChannel, CONTROLLER_HANDSHAKE_TIMEOUT};
+use crate::raft_transport::cluster_action_check::ClusterActionCheck;
 use crate::raft_transport::cluster_id_check::ClusterIdCheck;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
@@ -46,10 +47,11 @@ pub const FORWARDED_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::fr
 pub const RAFT_CONNECTIONS_MAX: usize = 64;
 
 /// Serves `listener` until `shutdown` turns true, each connection secured as
-/// `channel` says.
+/// `channel` says; with `cluster_action`, a logged-in peer needs CLUSTER_ACTION.
 pub async fn serve_raft(
     listener: TcpListener,
     channel: ControllerChannel,
+    cluster_action: Option<ClusterActionCheck>,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
     cluster: Arc<ClusterIdCheck>,
@@ -77,11 +79,12 @@ pub async fn serve_raft(
         let lifecycle = Arc::clone(&lifecycle);
         let channel = channel.clone();
         let cluster = Arc::clone(&cluster);
+        let cluster_action = cluster_action.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
             tokio::select! {
-                result = serve_connection(stream, &channel, raft, lifecycle, cluster) => {
+                result = serve_connection(stream, &channel, cluster_action.as_ref(), raft, lifecycle, cluster) => {
                     match result {
                         Err(RaftTransportError::Authentication(why)) => {
                             tracing::warn!(%peer, reason = %why, "controller listener refused a peer's login");
@@ -99,12 +102,29 @@ pub async fn serve_raft(
 async fn serve_connection(
     stream: TcpStream,
     channel: &ControllerChannel,
+    cluster_action: Option<&ClusterActionCheck>,
     raft: Raft<MetadataRaftConfig>,
     lifecycle: Arc<LifecycleController>,
     cluster: Arc<ClusterIdCheck>,
 ) -> Result<(), RaftTransportError> {
-    let mut connection = channel.accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT).await?;
+    let host = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let accepted = channel
+        .accept(stream, CONTROLLER_HANDSHAKE_TIMEOUT, cluster_action)
+        .await?;
+    let mut connection = accepted.connection;
     while let Some(body) = read_frame(&mut connection).await? {
+        // Checked again per request: a revoked CLUSTER_ACTION ends the connection,
+        // and the peer's next login is refused with the reason.
+        if let (Some(check), Some(principal)) = (cluster_action, &accepted.principal) {
+            if !check.allows(principal, &host) {
+                return Err(RaftTransportError::Authentication(
+                    ClusterActionCheck::refusal(principal),
+                ));
+            }
+        }
         let envelope: RaftEnvelope = decode(&body)?;
         if !cluster.observe(envelope.from, &envelope.cluster_id) {
             let reply = RaftReply::InconsistentClusterId {
