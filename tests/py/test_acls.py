@@ -2,7 +2,9 @@
 confluent-kafka's AdminClient creates, describes and deletes ACLs; a principal
 allowed to read one topic cannot write to it, cannot see other topics, cannot join a
 group it has no ACL for; prefixed ACLs; DENY beats ALLOW; an ACL change applies to an
-already connected client; super users bypass the ACLs; `moldau acl` and kcat."""
+already connected client; super users bypass the ACLs; `moldau acl` and kcat; a
+regex subscription (KIP-848) is assigned only the topics its member may describe;
+DescribeGroups hides groups whose assignments name topics the caller may not describe."""
 
 import subprocess
 import time
@@ -15,6 +17,7 @@ from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
                                    AclPermissionType, AdminClient, NewTopic,
                                    ResourcePatternType, ResourceType)
 from kafka import KafkaAdminClient
+from kafka.protocol.admin import DescribeGroupsRequest_v0
 from kafka.protocol.txn_offset_commit import TxnOffsetCommitRequest_v0
 
 import acl_requests
@@ -444,3 +447,113 @@ def test_txn_offset_commit_needs_transactional_id_write_and_group_read(acl_broke
         assert commit() == [GROUP_AUTHORIZATION_FAILED]
     finally:
         client.close()
+
+
+def assigned_topics(consumer):
+    return {tp.topic for tp in consumer.assignment()}
+
+
+def coordinator_view(broker, group):
+    """Each member's (by client id) current and target assignment's topics, as the
+    super user's ConsumerGroupDescribe reports them."""
+    client = raw_admin(broker, "admin")
+    try:
+        (g,) = client.send_request(acl_requests.consumer_group_describe(group)).groups
+    finally:
+        client.close()
+    assert g[0] == 0, g
+    return {m[4]: {tp[2] for a in (m[8], m[9]) for tp in a[0]} for m in g[7]}
+
+
+def test_regex_subscription_assigns_only_topics_the_member_may_describe(acl_broker):
+    tag = uuid.uuid4().hex[:8]
+    mine, theirs = f"rx-{tag}-mine", f"rx-{tag}-theirs"
+    group = unique("rx-group")
+    create_topics(acl_broker, mine, theirs)
+    for user in ("alice", "bob"):
+        allow(acl_broker, f"User:{user}", AclOperation.READ, ResourceType.GROUP, group)
+    # Alice may see one of the two topics the regex matches; bob both.
+    allow(acl_broker, "User:alice", AclOperation.READ, ResourceType.TOPIC, mine)
+    allow(acl_broker, "User:bob", AclOperation.READ, ResourceType.TOPIC, f"rx-{tag}-",
+          ResourcePatternType.PREFIXED)
+
+    def consumer(user):
+        c = Consumer(dict(conf(acl_broker, user), **{
+            "group.id": group, "group.protocol": "consumer",
+            "auto.offset.reset": "earliest", "client.id": f"rx-{user}"}))
+        c.subscribe([f"^rx-{tag}-.*"])
+        return c
+
+    alice = consumer("alice")
+    bob = None
+    seen_by_alice = set()
+    try:
+        # Alone in the group, alice is still given only the topic she may describe.
+        deadline = time.time() + 60
+        while time.time() < deadline and not assigned_topics(alice):
+            alice.poll(0.2)
+        seen_by_alice |= assigned_topics(alice)
+        assert seen_by_alice == {mine}, seen_by_alice
+        # What the coordinator holds for her (librdkafka would not show a topic it
+        # cannot see in Metadata): current and target assignments name `mine` only.
+        assert coordinator_view(acl_broker, group)["rx-alice"] == {mine}
+        bob = consumer("bob")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            alice.poll(0.1)
+            bob.poll(0.1)
+            seen_by_alice |= assigned_topics(alice)
+            if assigned_topics(bob) == {theirs} and assigned_topics(alice) == {mine}:
+                break
+        assert assigned_topics(bob) == {theirs}, assigned_topics(bob)
+        assert seen_by_alice == {mine}, seen_by_alice
+        assert coordinator_view(acl_broker, group) == {"rx-alice": {mine}, "rx-bob": {theirs}}
+    finally:
+        alice.close()
+        if bob is not None:
+            bob.close()
+
+
+def describe_groups_v0(broker, user, group):
+    client = raw_admin(broker, user)
+    try:
+        return client.send_request(DescribeGroupsRequest_v0(groups=[group])).groups[0]
+    finally:
+        client.close()
+
+
+def test_describe_groups_refuses_groups_whose_assignments_name_undescribable_topics(acl_broker):
+    shown, hidden = unique("dg-shown"), unique("dg-hidden")
+    classic, kip848 = unique("dg-classic"), unique("dg-848")
+    create_topics(acl_broker, shown, hidden)
+    # A classic group: the super user's consumer is assigned both topics.
+    member = Consumer(dict(conf(acl_broker, "admin"), **{"group.id": classic}))
+    member.subscribe([shown, hidden])
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(member.assignment()) < 2:
+            member.poll(0.2)
+        assert {tp.topic for tp in member.assignment()} == {shown, hidden}
+        # A KIP-848 group, described through the classic API too.
+        admin = raw_admin(acl_broker, "admin")
+        try:
+            joined = admin.send_request(acl_requests.join_heartbeat(kip848, [shown, hidden]))
+            assert joined.error_code == 0, joined
+        finally:
+            admin.close()
+        for group in (classic, kip848):
+            allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.GROUP, group)
+        allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.TOPIC, shown)
+        for group in (classic, kip848):
+            # As ConsumerGroupDescribe: refused whole, no member (nor topic) shown.
+            error_code, group_id, _state, _ptype, _protocol, members = \
+                describe_groups_v0(acl_broker, "carol", group)
+            assert (error_code, group_id, members) == \
+                (TOPIC_AUTHORIZATION_FAILED, group, []), members
+        allow(acl_broker, "User:carol", AclOperation.DESCRIBE, ResourceType.TOPIC, hidden)
+        for group in (classic, kip848):
+            error_code, _id, _state, ptype, _protocol, members = \
+                describe_groups_v0(acl_broker, "carol", group)
+            assert (error_code, ptype, len(members)) == (0, "consumer", 1), members
+    finally:
+        member.close()

@@ -72,6 +72,29 @@ impl Access {
         }
     }
 
+    /// For the group coordinator (a regex subscription resolves to the topics the
+    /// member may describe): DESCRIBE on a topic for this principal and host, over
+    /// the image current at each call; None without an authorizer. It holds the
+    /// image feed, not the broker, since a member keeps it.
+    pub fn topic_describe_check(&self) -> Option<moldau_coordinator::TopicDescribeCheck> {
+        let authorizer = self.authorizer()?.clone();
+        let images = self.metadata.images();
+        let principal = Arc::clone(&self.principal);
+        let host = Arc::clone(&self.host);
+        Some(moldau_coordinator::TopicDescribeCheck::new(move |topic| {
+            let image = images.borrow().clone();
+            authorizer
+                .authorize(
+                    image.acls(),
+                    &principal,
+                    &host,
+                    AclOperation::Describe,
+                    &AclResource::topic(topic),
+                )
+                .is_allowed()
+        }))
+    }
+
     /// The principal this view decides for.
     pub fn principal(&self) -> &KafkaPrincipal {
         &self.principal

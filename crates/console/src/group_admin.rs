@@ -113,6 +113,7 @@ impl GroupAdmin {
             client_id: CONSOLE_CLIENT_ID.into(),
             client_host: "/127.0.0.1".into(),
             api_version: version,
+            topic_describe: None,
         };
         let rx = service
             .submit(ctx, request)

@@ -47,7 +47,7 @@ pub use records::{
     describe_record, GroupMetadataKey, GroupMetadataValue, MemberMetadata, OffsetCommitKey,
     OffsetCommitValue, RecordKey,
 };
-pub use request::{GroupRequest, GroupResponse, RequestContext};
+pub use request::{GroupRequest, GroupResponse, RequestContext, TopicDescribeCheck};
 pub use wire::RecordError;
 
 #[cfg(test)]

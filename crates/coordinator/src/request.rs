@@ -1,5 +1,7 @@
 //! The requests the coordinator answers and the responses it gives.
 
+use std::sync::Arc;
+
 use moldau_protocol::kafka::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse, DeleteGroupsRequest, DeleteGroupsResponse,
@@ -19,7 +21,42 @@ pub struct RequestContext {
     pub client_host: String,
     /// Version of the request (and so of the response).
     pub api_version: i16,
+    /// ConsumerGroupHeartbeat under ACLs: which topics the sender's principal may
+    /// DESCRIBE (its regex subscription resolves to those only); None without an
+    /// authorizer.
+    pub topic_describe: Option<TopicDescribeCheck>,
 }
+
+/// Whether a principal may DESCRIBE a topic, as the broker's authorizer decides at
+/// each call (so ACL changes apply at the member's next heartbeat). The coordinator
+/// only calls it; it does no I/O of its own.
+#[derive(Clone)]
+pub struct TopicDescribeCheck(Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl TopicDescribeCheck {
+    pub fn new(check: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        TopicDescribeCheck(Arc::new(check))
+    }
+
+    pub fn allows(&self, topic: &str) -> bool {
+        (self.0)(topic)
+    }
+}
+
+impl std::fmt::Debug for TopicDescribeCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TopicDescribeCheck")
+    }
+}
+
+/// Two checks are the same when they are the same function.
+impl PartialEq for TopicDescribeCheck {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TopicDescribeCheck {}
 
 /// A group API request, decoded by the broker.
 #[derive(Debug, Clone, PartialEq)]

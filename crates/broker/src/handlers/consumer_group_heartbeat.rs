@@ -2,7 +2,9 @@
 //! Needs READ on the group (group_access.rs) and, as Kafka's API layer checks, DESCRIBE
 //! on every subscribed topic name: a member may not learn of (nor be assigned) a topic
 //! it could not see in Metadata, so one undescribable name refuses the heartbeat with
-//! TOPIC_AUTHORIZATION_FAILED.
+//! TOPIC_AUTHORIZATION_FAILED. A regex subscription resolves, per member, to the
+//! topics its principal may DESCRIBE only: the coordinator gets the principal's
+//! check with the request (handlers/group.rs) and filters the matched topics.
 
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;

@@ -43,10 +43,15 @@ where
     let Some(service) = ctx.groups().service() else {
         return Err(CloseConnection("group coordinator not running".into()));
     };
+    let topic_describe = match &request {
+        GroupRequest::ConsumerGroupHeartbeat(_) => access.topic_describe_check(),
+        _ => None,
+    };
     let group_ctx = GroupContext {
         client_id: ctx.client_id(),
         client_host: format!("/{}", ctx.client_host),
         api_version: ctx.version,
+        topic_describe,
     };
     let pending = service.submit(group_ctx, request).await?;
     Ok(Box::pin(async move {

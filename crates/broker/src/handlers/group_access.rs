@@ -131,8 +131,8 @@ pub struct Narrowed {
     operations: Vec<(String, i32)>,
     /// ListGroups without DESCRIBE on the cluster: keep only DESCRIBE-able groups.
     list_filter: Option<Access>,
-    /// ConsumerGroupDescribe: the principal, whose DESCRIBE on every topic of a
-    /// group's assignments decides whether the group is shown.
+    /// ConsumerGroupDescribe and DescribeGroups: the principal, whose DESCRIBE on
+    /// every topic of a group's assignments decides whether the group is shown.
     topic_check: Option<Access>,
 }
 
@@ -157,6 +157,7 @@ pub fn narrow(access: &Access, request: &mut GroupRequest) -> Narrowed {
         GroupRequest::DescribeGroups(r) => {
             narrowed.refused = split(&mut r.groups, AclOperation::Describe);
             narrowed.operations = operations_of(access, &r.groups);
+            narrowed.topic_check = Some(access.clone());
         }
         GroupRequest::ConsumerGroupDescribe(r) => {
             narrowed.refused = split(&mut r.group_ids, AclOperation::Describe);
@@ -200,6 +201,35 @@ fn hide_if_topics_undescribable(
         group.error_code = ResponseError::TopicAuthorizationFailed.code();
         group.error_message = Some(StrBytes::from_static_str(UNDESCRIBABLE_TOPICS_MESSAGE));
         group.members.clear();
+    }
+}
+
+/// DescribeGroups hides what ConsumerGroupDescribe hides: a group of the consumer
+/// protocol type whose members' assignments (ConsumerProtocolAssignment, for a
+/// KIP-848 group as for a classic one) name a topic the principal may not DESCRIBE
+/// is answered with TOPIC_AUTHORIZATION_FAILED and no members. Kafka's DescribeGroups
+/// checks no topics, which would leave ConsumerGroupDescribe's check a way around;
+/// assignments of other protocol types are the clients' own bytes and not read.
+fn hide_classic_if_topics_undescribable(
+    access: &Access,
+    group: &mut describe_groups_response::DescribedGroup,
+) {
+    if group.protocol_type.as_str() != moldau_coordinator::consumer_protocol::CONSUMER_PROTOCOL_TYPE
+    {
+        return;
+    }
+    let undescribable = group
+        .members
+        .iter()
+        .filter_map(|m| {
+            moldau_coordinator::consumer_protocol::assignment_partitions(&m.member_assignment).ok()
+        })
+        .flatten()
+        .any(|(topic, _)| !access.topic(AclOperation::Describe, &topic));
+    if undescribable {
+        *group = describe_groups_response::DescribedGroup::default()
+            .with_group_id(group.group_id.clone())
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
     }
 }
 
@@ -263,6 +293,11 @@ pub fn complete(response: &mut GroupResponse, narrowed: &Narrowed, operations_as
     };
     match response {
         GroupResponse::DescribeGroups(r) => {
+            if let Some(access) = &narrowed.topic_check {
+                for g in r.groups.iter_mut().filter(|g| g.error_code == 0) {
+                    hide_classic_if_topics_undescribable(access, g);
+                }
+            }
             if operations_asked {
                 for g in r.groups.iter_mut().filter(|g| g.error_code == 0) {
                     if let Some(b) = bits(g.group_id.as_str()) {

@@ -25,6 +25,12 @@ impl MetadataView {
         self.broker.metadata.image()
     }
 
+    /// Every applied image, for a check that outlives a request and must not hold
+    /// the broker.
+    pub fn images(&self) -> tokio::sync::watch::Receiver<Arc<MetadataImage>> {
+        self.broker.metadata.subscribe()
+    }
+
     pub fn node_id(&self) -> i32 {
         self.broker.node_id
     }

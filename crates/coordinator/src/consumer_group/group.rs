@@ -11,6 +11,7 @@ use super::assignor::{MemberSpec, PartitionRacks, ServerAssignor};
 use super::member::{ConsumerMember, MemberAssignment, MemberState};
 use super::topic_catalog::{CatalogTopic, TopicCatalog};
 use crate::codes;
+use crate::request::TopicDescribeCheck;
 
 /// OffsetCommit v9 carries member epochs (older versions carry classic generations).
 const OFFSET_COMMIT_MEMBER_EPOCH_VERSION: i16 = 9;
@@ -43,6 +44,16 @@ pub(crate) struct ConsumerGroup {
     pub subscribed_metadata: Option<BTreeMap<String, CatalogTopic>>,
     /// Compiled subscription regexes by pattern.
     pub(crate) regexes: HashMap<String, Regex>,
+    /// Under ACLs, each member's principal's DESCRIBE check, from its last
+    /// heartbeat: its regex resolves only to topics it may describe, as Kafka
+    /// resolves regexes (KAFKA-18813), but per member (not stored; a member not
+    /// heard from since a load is unfiltered until its first heartbeat, which
+    /// filters before answering).
+    pub(crate) describe_checks: HashMap<String, TopicDescribeCheck>,
+    /// The topics each member's subscription resolved to when the target was last
+    /// computed (not stored): a member whose resolution changed since (its ACLs did)
+    /// moves the group epoch.
+    pub(crate) resolved_at_target: HashMap<String, BTreeSet<String>>,
 }
 
 impl ConsumerGroup {
@@ -85,15 +96,37 @@ impl ConsumerGroup {
         if let Some(pattern) = &sub.topic_regex {
             if let Some(re) = self.regex(pattern) {
                 let re = re.clone();
+                let check = self.describe_checks.get(member_id);
                 topics.extend(
                     catalog
                         .iter()
                         .filter(|(name, _)| re.is_match(name.as_str()))
+                        .filter(|(name, _)| check.is_none_or(|c| c.allows(name)))
                         .map(|(name, _)| name.clone()),
                 );
             }
         }
         topics
+    }
+
+    /// Whether the member's subscription resolves to other topics than when the
+    /// target was last computed (its principal's ACLs changed). Just after a load
+    /// that is not known: then only a target naming a topic the member may no
+    /// longer see counts, and the resolution is remembered.
+    pub fn resolution_changed(&mut self, member_id: &str, catalog: &TopicCatalog) -> bool {
+        let now = self.member_topics(member_id, catalog);
+        if let Some(before) = self.resolved_at_target.get(member_id) {
+            return *before != now;
+        }
+        let unseen = self.target.get(member_id).is_some_and(|a| {
+            a.keys()
+                .filter_map(|id| catalog.name_of(id))
+                .any(|name| !now.contains(name))
+        });
+        if !unseen {
+            self.resolved_at_target.insert(member_id.to_string(), now);
+        }
+        unseen
     }
 
     /// Every subscribed topic that exists, with its id and partition count.
@@ -144,12 +177,14 @@ impl ConsumerGroup {
         let metadata = self.compute_subscribed_metadata(catalog);
         let ids: Vec<String> = self.members.keys().cloned().collect();
         let mut specs = BTreeMap::new();
+        self.resolved_at_target.clear();
         for id in ids {
-            let topics = self
-                .member_topics(&id, catalog)
+            let names = self.member_topics(&id, catalog);
+            let topics = names
                 .iter()
                 .filter_map(|n| catalog.get(n).map(|t| t.id))
                 .collect();
+            self.resolved_at_target.insert(id.clone(), names);
             let previous = self.target.get(&id).cloned().unwrap_or_default();
             let rack = self
                 .members
@@ -242,6 +277,8 @@ impl ConsumerGroup {
             }
         }
         self.target.remove(member_id);
+        self.describe_checks.remove(member_id);
+        self.resolved_at_target.remove(member_id);
         Some(removed)
     }
 

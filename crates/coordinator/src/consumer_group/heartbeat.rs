@@ -339,6 +339,15 @@ fn heartbeat(
     } else {
         check_member(cg, &member_id, instance_id.as_deref(), req)?;
     }
+    // The principal's DESCRIBE check filters what its regex resolves to.
+    match &ctx.topic_describe {
+        Some(check) => {
+            cg.describe_checks.insert(member_id.clone(), check.clone());
+        }
+        None => {
+            cg.describe_checks.remove(&member_id);
+        }
+    }
     // Subscription changes (null fields keep what the member had).
     if let Some(m) = cg.members.get_mut(&member_id) {
         let before = m.subscription.clone();
@@ -353,6 +362,14 @@ fn heartbeat(
         m.session_deadline_ms = hb
             .now_ms
             .saturating_add(i64::from(hb.config.consumer_session_timeout_ms));
+    }
+    // What the member's regex resolves to may have changed with its ACLs.
+    let has_regex = cg
+        .members
+        .get(&member_id)
+        .is_some_and(|m| m.subscription.topic_regex.is_some());
+    if !bump && has_regex && cg.resolution_changed(&member_id, hb.catalog) {
+        bump = true;
     }
     // The topics behind the subscriptions may have changed too.
     let metadata = cg.compute_subscribed_metadata(hb.catalog);

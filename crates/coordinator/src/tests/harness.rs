@@ -143,6 +143,17 @@ impl Harness {
     }
 
     pub fn send_as(&mut self, client_id: &str, version: i16, request: GroupRequest) -> u64 {
+        self.send_checked(client_id, version, request, None)
+    }
+
+    /// A request whose sender's principal may DESCRIBE only what `check` allows.
+    pub fn send_checked(
+        &mut self,
+        client_id: &str,
+        version: i16,
+        request: GroupRequest,
+        check: Option<crate::TopicDescribeCheck>,
+    ) -> u64 {
         self.next_reply += 1;
         let id = self.next_reply;
         self.versions.insert(id, version);
@@ -150,6 +161,7 @@ impl Harness {
             client_id: client_id.to_string(),
             client_host: format!("/10.0.0.{}", client_id.len()),
             api_version: version,
+            topic_describe: check,
         };
         let effects = self.c.handle(self.now, ctx, ReplyId(id), request);
         self.apply(effects);

@@ -8,6 +8,7 @@ mod membership_tests;
 mod migration_tests;
 mod offsets_tests;
 mod rack_tests;
+mod regex_acl_tests;
 mod replay_tests;
 mod rollback_tests;
 mod static_tests;
