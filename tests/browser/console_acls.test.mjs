@@ -152,3 +152,60 @@ test("a new ACL applies to the next console request", async () => {
   await cli(["acl", "add", "--allow-principal", "User:bob", "--operation", "Write", "--topic", "acl-visible"]);
   await eventually("bob may write", async () => (await asBob("POST", "/topics/acl-visible/records", { value: "from bob", confirm: true })).status === 200);
 });
+
+// A group that committed offsets on both topics, and READ on it for bob.
+async function groupOnBothTopics(group) {
+  for (const topic of ["acl-visible", "acl-hidden"]) {
+    const r = await asToken("POST", `/groups/${group}/offsets/reset`, { topic, to: "earliest", confirm: true });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  }
+  await cli(["acl", "add", "--allow-principal", "User:bob", "--operation", "Read", "--group", group]);
+  await eventually("bob may describe the group", async () => (await asBob("GET", `/groups/${group}`)).status === 200);
+}
+
+test("an offset reset needs READ on every topic reset, not only on the group", async () => {
+  await groupOnBothTopics("acl-reset-group");
+  const named = await asBob("POST", "/groups/acl-reset-group/offsets/reset", { topic: "acl-hidden", to: "latest", confirm: true });
+  assert.equal(named.status, 403, JSON.stringify(named.body));
+  assert.match(named.body.message, /READ on TOPIC 'acl-hidden'/);
+  // Every committed topic: the one bob may not describe is not part of the plan.
+  const all = await asBob("POST", "/groups/acl-reset-group/offsets/reset", { to: "latest", dry_run: true });
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  assert.deepEqual(all.body.plan.map((e) => e.topic), ["acl-visible"]);
+  const applied = await asBob("POST", "/groups/acl-reset-group/offsets/reset", { topic: "acl-visible", to: "latest", confirm: true });
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
+});
+
+test("group lag, metrics and charts show only what the user may describe", async () => {
+  await groupOnBothTopics("acl-lag-group");
+  const list = await asBob("GET", "/groups");
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  const row = list.body.find((g) => g.group_id === "acl-lag-group");
+  assert.ok(row, JSON.stringify(list.body));
+  assert.deepEqual(row.topics, ["acl-visible"]);
+  const detail = await asBob("GET", "/groups/acl-lag-group");
+  assert.equal(detail.status, 200, JSON.stringify(detail.body));
+  assert.deepEqual([...new Set(detail.body.partitions.map((p) => p.topic))], ["acl-visible"]);
+  assert.deepEqual(detail.body.lag_history, [], "the total would count the hidden topic");
+  const tokenDetail = await asToken("GET", "/groups/acl-lag-group");
+  assert.deepEqual([...new Set(tokenDetail.body.partitions.map((p) => p.topic))].sort(), ["acl-hidden", "acl-visible"]);
+
+  const metrics = await (await fetch(consoleUrl + "/metrics", { headers: { Cookie: bob.cookie } })).text();
+  assert.match(metrics, /moldau_partition_log_end_offset\{topic="acl-visible"\}/);
+  assert.match(metrics, /moldau_consumer_group_committed_offset\{group="acl-lag-group",topic="acl-visible"\}/);
+  assert.doesNotMatch(metrics, /acl-hidden/);
+  assert.doesNotMatch(metrics, /^moldau_broker_info\{/m, "cluster-wide series need cluster DESCRIBE");
+  const all = await (await fetch(consoleUrl + "/metrics", { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
+  assert.match(all, /acl-hidden/);
+  assert.match(all, /^moldau_broker_info\{/m);
+
+  const overview = await asBob("GET", "/cluster");
+  assert.equal(overview.status, 200, JSON.stringify(overview.body));
+  assert.equal(overview.body.topics, 1);
+  assert.equal(overview.body.internal_topics, 0);
+  assert.deepEqual(overview.body.quorum.voters, []);
+  const chart = await asBob("GET", "/cluster/throughput");
+  assert.deepEqual(chart.body.samples, [], "the cluster-wide chart needs cluster DESCRIBE");
+  const brokers = await asBob("GET", "/brokers");
+  assert.ok(brokers.body.every((b) => b.log_dirs === null), JSON.stringify(brokers.body));
+});

@@ -37,6 +37,21 @@ impl Caller {
         Caller { access }
     }
 
+    /// Whether anything is checked for this caller (otherwise it sees everything).
+    pub fn checked(&self) -> bool {
+        self.access.is_some()
+    }
+
+    /// May the caller DESCRIBE the cluster (cluster-wide figures)?
+    pub fn may_describe_cluster(&self) -> bool {
+        self.may(AclOperation::Describe, &AclResource::cluster())
+    }
+
+    /// May the caller DESCRIBE the topic (see it, its offsets and its lag)?
+    pub fn may_describe_topic(&self, name: &str) -> bool {
+        self.may_topic(AclOperation::Describe, name)
+    }
+
     /// May the caller do `operation` on `resource`?
     pub fn may(&self, operation: AclOperation, resource: &AclResource<'_>) -> bool {
         self.access

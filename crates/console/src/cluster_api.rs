@@ -2,12 +2,14 @@
 //! overview page's numbers and the brokers page (brokers with rack and fencing, the
 //! active controller, the metadata quorum and each controller's lag).
 
+use crate::caller::Caller;
 use crate::console::Console;
 use crate::error::ApiResult;
 use crate::history::{RateSample, Rates, THROUGHPUT_SAMPLE_INTERVAL};
 use axum::extract::State;
 use axum::Json;
 use moldau_broker::quorum_view::ReplicaProgress;
+use moldau_protocol::acl::AclOperation;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -135,11 +137,40 @@ fn brokers(console: &Console) -> Vec<BrokerSummary> {
         .collect()
 }
 
-/// `GET /api/v1/cluster`
-pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<ClusterOverview>> {
+/// The rates of the topics the caller may describe, summed: what a caller without
+/// cluster DESCRIBE sees in place of the cluster-wide rates.
+fn visible_rates(console: &Console, caller: &Caller) -> Rates {
     let image = console.backend.metadata().image();
+    let mut sum = Rates::default();
+    for t in image
+        .topics()
+        .filter(|t| caller.may_describe_topic(&t.name))
+    {
+        let r = console.history.topic_rates(&t.name);
+        sum.bytes_in_per_sec += r.bytes_in_per_sec;
+        sum.bytes_out_per_sec += r.bytes_out_per_sec;
+        sum.records_in_per_sec += r.records_in_per_sec;
+        sum.records_out_per_sec += r.records_out_per_sec;
+    }
+    sum
+}
+
+/// `GET /api/v1/cluster`. Under ACLs, topics, partitions and their problems count
+/// only topics the caller may describe, groups only groups it may describe (as
+/// ListGroups without cluster DESCRIBE), and the rates are those topics' unless it
+/// may describe the cluster; the quorum's replicas need cluster DESCRIBE (as
+/// DescribeQuorum).
+pub async fn overview(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<ClusterOverview>> {
+    let image = console.backend.metadata().image();
+    let cluster_wide = caller.may_describe_cluster();
     let (mut topics, mut internal_topics, mut partitions) = (0, 0, 0);
-    for t in image.topics() {
+    for t in image
+        .topics()
+        .filter(|t| caller.may_describe_topic(&t.name))
+    {
         if t.internal {
             internal_topics += 1;
         } else {
@@ -149,7 +180,10 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
     }
     let (mut under_replicated_count, mut offline_count, mut reassigning_count) = (0, 0, 0);
     let mut problem_partitions = Vec::new();
-    for t in image.topics() {
+    for t in image
+        .topics()
+        .filter(|t| caller.may_describe_topic(&t.name))
+    {
         for p in t.partitions.values() {
             let problem = if p.leader < 0 {
                 offline_count += 1;
@@ -180,7 +214,10 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
     let groups_by_state = match console.groups.list().await {
         Ok(groups) => {
             let mut by_state = BTreeMap::new();
-            for g in groups {
+            for g in groups
+                .into_iter()
+                .filter(|g| cluster_wide || caller.may_group(AclOperation::Describe, &g.group_id))
+            {
                 *by_state.entry(g.state).or_insert(0) += 1;
             }
             Some(by_state)
@@ -199,9 +236,20 @@ pub async fn overview(State(console): State<Arc<Console>>) -> ApiResult<Json<Clu
         topics,
         internal_topics,
         partitions,
-        rates: console.history.current_rates(),
+        rates: if cluster_wide {
+            console.history.current_rates()
+        } else {
+            visible_rates(&console, &caller)
+        },
         groups_by_state,
-        quorum: quorum(&console),
+        quorum: {
+            let mut q = quorum(&console);
+            if !cluster_wide {
+                q.voters.clear();
+                q.observers.clear();
+            }
+            q
+        },
         under_replicated_count,
         offline_count,
         reassigning_count,
@@ -216,11 +264,16 @@ pub struct Throughput {
     pub samples: Vec<RateSample>,
 }
 
-/// `GET /api/v1/cluster/throughput`
-pub async fn throughput(State(console): State<Arc<Console>>) -> Json<Throughput> {
+/// `GET /api/v1/cluster/throughput`: cluster-wide, so empty for a caller who may
+/// not describe the cluster.
+pub async fn throughput(State(console): State<Arc<Console>>, caller: Caller) -> Json<Throughput> {
     Json(Throughput {
         interval_ms: THROUGHPUT_SAMPLE_INTERVAL.as_millis() as u64,
-        samples: console.history.throughput(),
+        samples: if caller.may_describe_cluster() {
+            console.history.throughput()
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -249,8 +302,12 @@ pub struct BrokerDetail {
     pub partitions_led: usize,
 }
 
-/// `GET /api/v1/brokers`
-pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<BrokerDetail>>> {
+/// `GET /api/v1/brokers`. Under ACLs, log directories need cluster DESCRIBE (as
+/// DescribeLogDirs) and partitions led count only topics the caller may describe.
+pub async fn list(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<BrokerDetail>>> {
     let image = console.backend.metadata().image();
     let logs = Arc::clone(console.backend.partitions().logs());
     let local = tokio::task::spawn_blocking(move || {
@@ -267,12 +324,13 @@ pub async fn list(State(console): State<Arc<Console>>) -> ApiResult<Json<Vec<Bro
             .collect::<Vec<_>>()
     })
     .await?;
-    let mut local = Some(local);
+    let mut local = Some(local).filter(|_| caller.may_describe_cluster());
     let out = brokers(&console)
         .into_iter()
         .map(|b| {
             let partitions_led = image
                 .topics()
+                .filter(|t| caller.may_describe_topic(&t.name))
                 .flat_map(|t| t.partitions.values())
                 .filter(|p| p.leader == b.id)
                 .count();

@@ -43,6 +43,24 @@ pub struct GroupLag {
 }
 
 impl GroupLag {
+    /// Only the partitions of topics `keep` accepts, totals summed again over them;
+    /// the flag says whether any partition was left out.
+    pub fn retain_topics(mut self, keep: impl Fn(&str) -> bool) -> (GroupLag, bool) {
+        let before = self.partitions.len();
+        self.partitions.retain(|p| keep(&p.topic));
+        let hidden = self.partitions.len() != before;
+        if hidden {
+            self.total_lag = self.partitions.iter().filter_map(|p| p.lag).sum();
+            self.max_time_lag_ms = self
+                .partitions
+                .iter()
+                .filter_map(|p| p.time_lag_ms)
+                .max()
+                .unwrap_or(0);
+        }
+        (self, hidden)
+    }
+
     /// The group has committed an offset somewhere: before that its lag means nothing
     /// (uncommitted partitions are not summed), so its lag chart starts here.
     pub fn has_commits(&self) -> bool {
@@ -205,6 +223,28 @@ mod tests {
             lag_exact: true,
             time_lag_ms: None,
         }
+    }
+
+    #[test]
+    fn a_hidden_topic_leaves_the_totals_too() {
+        let part = |topic: &str, lag: i64, time_lag_ms: i64| PartitionLag {
+            topic: topic.into(),
+            lag: Some(lag),
+            time_lag_ms: Some(time_lag_ms),
+            ..partition(Some(0))
+        };
+        let lag = GroupLag {
+            partitions: vec![part("seen", 3, 100), part("hidden", 40, 9000)],
+            total_lag: 43,
+            max_time_lag_ms: 9000,
+        };
+        let (all, hidden) = lag.clone().retain_topics(|_| true);
+        assert!(!hidden);
+        assert_eq!((all.total_lag, all.max_time_lag_ms), (43, 9000));
+        let (seen, hidden) = lag.retain_topics(|t| t == "seen");
+        assert!(hidden);
+        assert_eq!(seen.partitions.len(), 1);
+        assert_eq!((seen.total_lag, seen.max_time_lag_ms), (3, 100));
     }
 
     #[test]

@@ -99,6 +99,22 @@ fn member(m: &Member) -> ConsumerMemberView {
 }
 
 impl ConsumerGroupView {
+    /// The view with only the assignments of topics `keep` accepts (subscriptions
+    /// stay: they are what the members asked for, not what exists).
+    pub fn retain_topics(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        for m in &mut self.members {
+            for list in [
+                &mut m.current,
+                &mut m.target,
+                &mut m.revoking,
+                &mut m.awaiting,
+            ] {
+                list.retain(|a| keep(&a.topic));
+            }
+        }
+        self
+    }
+
     /// The view of a described group (error code already checked by the caller).
     pub fn of(g: &DescribedGroup) -> Self {
         let mut members: Vec<ConsumerMemberView> = g.members.iter().map(member).collect();

@@ -56,6 +56,9 @@ pub async fn list(
             .into_iter()
             // As ListGroups does: groups the caller may not describe are not listed.
             .filter(|(d, _)| caller.may_group(AclOperation::Describe, &d.group_id))
+            // As OffsetFetch does: offsets (and so lag) of topics the caller may not
+            // describe are left out.
+            .map(|(d, lag)| (d, lag.retain_topics(|t| caller.may_describe_topic(t)).0))
             .map(|(d, lag)| GroupSummary {
                 group_type: types
                     .get(&d.group_id)
@@ -122,8 +125,13 @@ pub struct ClientMetric {
     pub value: f64,
 }
 
-/// The pushed metrics of every client instance whose client id a member has.
-fn client_telemetry(console: &Console, members: &[GroupMember]) -> Vec<ClientTelemetry> {
+/// The pushed metrics of every client instance whose client id a member has; a
+/// point about a topic (a `topic` attribute) only if `may_topic` accepts it.
+fn client_telemetry(
+    console: &Console,
+    members: &[GroupMember],
+    may_topic: impl Fn(&str) -> bool + Copy,
+) -> Vec<ClientTelemetry> {
     let mut ids: Vec<&str> = members.iter().map(|m| m.client_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -138,6 +146,11 @@ fn client_telemetry(console: &Console, members: &[GroupMember]) -> Vec<ClientTel
                     client_instance_id: instance.to_string(),
                     metrics: points
                         .into_iter()
+                        .filter(|p| {
+                            p.attributes
+                                .iter()
+                                .all(|(k, v)| k != "topic" || may_topic(v))
+                        })
                         .map(|p| ClientMetric {
                             labels: p
                                 .attributes
@@ -174,7 +187,15 @@ pub async fn detail(
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<GroupDetail>> {
     caller.require_group(AclOperation::Describe, &id)?;
-    let (d, lag) = known_group(&console, &id).await?;
+    let (mut d, lag) = known_group(&console, &id).await?;
+    // Topics the caller may not describe are left out of the lag, the assignments
+    // and the pushed metrics; the lag chart sums every topic, so it is shown only
+    // to a caller who may describe them all.
+    let may_topic = |t: &str| caller.may_describe_topic(t);
+    let (lag, hidden) = lag.retain_topics(may_topic);
+    for m in &mut d.members {
+        m.assignment.retain(|a| may_topic(&a.topic));
+    }
     let owner = |topic: &str, partition: i32| {
         d.members.iter().find(|m| {
             m.assignment
@@ -195,7 +216,11 @@ pub async fn detail(
             }
         })
         .collect();
-    let consumer_protocol = console.groups.describe_consumer(&id).await?;
+    let consumer_protocol = console
+        .groups
+        .describe_consumer(&id)
+        .await?
+        .map(|v| v.retain_topics(may_topic));
     Ok(Json(GroupDetail {
         group_type: if consumer_protocol.is_some() {
             "consumer"
@@ -203,8 +228,12 @@ pub async fn detail(
             "classic"
         },
         consumer_protocol,
-        client_telemetry: client_telemetry(&console, &d.members),
-        lag_history: console.history.lag_history(&id),
+        client_telemetry: client_telemetry(&console, &d.members, may_topic),
+        lag_history: if hidden {
+            Vec::new()
+        } else {
+            console.history.lag_history(&id)
+        },
         group_id: d.group_id,
         state: d.state,
         protocol_type: d.protocol_type,
@@ -352,7 +381,8 @@ pub async fn reset_offsets(
     PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> ApiResult<Json<ResetResult>> {
-    // AlterConsumerGroupOffsets / OffsetCommit: READ on the group.
+    // AlterConsumerGroupOffsets / OffsetCommit: READ on the group (and on each
+    // topic, below).
     caller.require_group(AclOperation::Read, &id)?;
     let target = target_of(&body)?;
     console.groups.ensure_coordinator().await?;
@@ -374,6 +404,9 @@ pub async fn reset_offsets(
     };
     let scope: Vec<(String, i32, Option<i64>)> = match &body.topic {
         Some(t) => {
+            // OffsetCommit: READ on each topic too (checked before the topic is
+            // looked up, so a refusal says nothing of whether it exists).
+            caller.require_topic(AclOperation::Read, t)?;
             let image = console.backend.metadata().image();
             let topic = crate::topics_api::topic(&image, t)?;
             let ids: Vec<i32> = match &body.partitions {
@@ -395,10 +428,22 @@ pub async fn reset_offsets(
         None if committed.is_empty() => {
             return Err(ApiError::UnknownGroup(id));
         }
-        None => committed
-            .iter()
-            .map(|c| (c.topic.clone(), c.partition, Some(c.offset)))
-            .collect(),
+        None => {
+            // As OffsetFetch of all topics: topics the caller may not describe are
+            // not part of it; every other one needs READ, as OffsetCommit does.
+            let scope: Vec<(String, i32, Option<i64>)> = committed
+                .iter()
+                .filter(|c| caller.may_describe_topic(&c.topic))
+                .map(|c| (c.topic.clone(), c.partition, Some(c.offset)))
+                .collect();
+            if scope.is_empty() {
+                return Err(ApiError::UnknownGroup(id));
+            }
+            for (topic, _, _) in &scope {
+                caller.require_topic(AclOperation::Read, topic)?;
+            }
+            scope
+        }
     };
     let planner = Arc::clone(&console);
     let entries = tokio::task::spawn_blocking(move || plan(&planner, scope, target)).await??;

@@ -33,6 +33,7 @@ pub mod json_path;
 pub mod lag;
 pub mod login;
 pub mod login_throttle;
+pub mod metrics_filter;
 pub mod offsets_log;
 pub mod prometheus;
 pub mod reader;

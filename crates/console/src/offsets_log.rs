@@ -55,12 +55,24 @@ pub struct OffsetsLog {
     pub partial: bool,
 }
 
-/// The record, decoded, if it belongs to `group`.
-pub fn decode_for_group(group: &str, r: &ConsumerRecord) -> Option<OffsetsLogRecord> {
+/// What a caller under ACLs may see of a group's records: commits of topics it may
+/// describe, and the KIP-848 records (which name topics by name and id) only with
+/// cluster DESCRIBE.
+pub struct RecordAccess {
+    pub topic: Box<dyn Fn(&str) -> bool + Send>,
+    pub consumer_records: bool,
+}
+
+/// The record, decoded, if it belongs to `group` and `access` shows it.
+pub fn decode_for_group(
+    group: &str,
+    r: &ConsumerRecord,
+    access: &RecordAccess,
+) -> Option<OffsetsLogRecord> {
     let key = RecordKey::decode(r.key.as_deref()?).ok()?;
     let value = r.value.as_deref();
     let (kind, key_text, value_text) = match key {
-        RecordKey::OffsetCommit(k) if k.group == group => {
+        RecordKey::OffsetCommit(k) if k.group == group && (access.topic)(&k.topic) => {
             let text = match value.map(OffsetCommitValue::decode) {
                 None => "deleted".to_string(),
                 Some(Ok(v)) => format!(
@@ -89,7 +101,7 @@ pub fn decode_for_group(group: &str, r: &ConsumerRecord) -> Option<OffsetsLogRec
             };
             ("group_metadata", format!("group {}", k.group), text)
         }
-        RecordKey::Consumer(k) if k.group() == group => {
+        RecordKey::Consumer(k) if k.group() == group && access.consumer_records => {
             let text = describe_consumer_record(&k, value);
             let (key_text, value_text) = text
                 .split_once(" payload: ")
@@ -117,6 +129,13 @@ pub async fn offsets_log(
     QueryParams(q): QueryParams<OffsetsLogQuery>,
 ) -> ApiResult<Json<OffsetsLog>> {
     caller.require_group(AclOperation::Describe, &id)?;
+    let access = {
+        let caller = caller.clone();
+        RecordAccess {
+            consumer_records: caller.may_describe_cluster(),
+            topic: Box::new(move |t: &str| caller.may_describe_topic(t)),
+        }
+    };
     let limit = q.limit.unwrap_or(OFFSETS_LOG_RECORDS_DEFAULT);
     if limit == 0 || limit > OFFSETS_LOG_RECORDS_MAX {
         return Err(ApiError::BadRequest(format!(
@@ -154,7 +173,7 @@ pub async fn offsets_log(
                     chunk
                         .records
                         .iter()
-                        .filter_map(|r| decode_for_group(&id, r)),
+                        .filter_map(|r| decode_for_group(&id, r, &access)),
                 );
                 if chunk.at_end || chunk.next_offset <= at || budget == 0 {
                     break;

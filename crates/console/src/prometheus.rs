@@ -4,13 +4,16 @@
 //! partition with `metrics.partition.level=true` (a series per partition would be
 //! hundreds of thousands of series on a node with that many partitions).
 
+use crate::caller::Caller;
 use crate::console::Console;
+use crate::metrics_filter::{filter_series, SeriesAccess};
 use crate::reader::partition_state;
 use crate::replication_metrics::{self, LedPartition};
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use moldau_broker::metrics::{escape_label, header as family};
+use moldau_protocol::acl::AclOperation;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -329,9 +332,22 @@ pub async fn render(console: &Console) -> String {
     out
 }
 
-/// `GET /metrics`
-pub async fn metrics(State(console): State<Arc<Console>>) -> Response {
-    let text = render(&console).await;
+/// `GET /metrics`: a logged-in user under ACLs sees the series it may describe
+/// (metrics_filter.rs).
+pub async fn metrics(State(console): State<Arc<Console>>, caller: Caller) -> Response {
+    let mut text = render(&console).await;
+    if caller.checked() {
+        let topic = |t: &str| caller.may_describe_topic(t);
+        let group = |g: &str| caller.may_group(AclOperation::Describe, g);
+        text = filter_series(
+            &text,
+            &SeriesAccess {
+                cluster: caller.may_describe_cluster(),
+                topic: &topic,
+                group: &group,
+            },
+        );
+    }
     (
         [(
             header::CONTENT_TYPE,
