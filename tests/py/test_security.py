@@ -1,7 +1,8 @@
 """TLS and SASL listeners (issue 15) with real clients: confluent-kafka (librdkafka),
 kafka-python and kcat over SSL, SASL_PLAINTEXT and SASL_SSL. Certificates are made
 here with the openssl command: a CA, the broker's certificate, a client certificate
-the CA signed, and a client certificate from a CA the broker does not trust."""
+the CA signed, one it signed that expired in 2020, and a client certificate from a CA
+the broker does not trust."""
 
 import os
 import shutil
@@ -46,6 +47,25 @@ def make_signed(d, name, ca, subject, san=None):
             cwd=d)
 
 
+def make_expired(d, name, ca, subject):
+    """A client certificate signed by `ca` that expired in 2020 (`openssl ca`, which
+    unlike `x509 -req` takes explicit validity dates)."""
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr", "-subj", subject, cwd=d)
+    index = os.path.join(d, f"{name}-index.txt")
+    open(index, "w").close()
+    with open(os.path.join(d, f"{name}-serial"), "w") as f:
+        f.write("1000\n")
+    with open(os.path.join(d, f"{name}-ca.cnf"), "w") as f:
+        f.write(f"[ca]\ndefault_ca = past\n[past]\ndatabase = {index}\n"
+                f"new_certs_dir = {d}\nserial = {d}/{name}-serial\ndefault_md = sha256\n"
+                "policy = any\nx509_extensions = ext\n[any]\ncommonName = supplied\n"
+                "[ext]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n")
+    openssl("ca", "-batch", "-config", f"{name}-ca.cnf", "-cert", f"{ca}.pem",
+            "-keyfile", f"{ca}.key", "-in", f"{name}.csr", "-out", f"{name}.pem", "-notext",
+            "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", cwd=d)
+
+
 @pytest.fixture(scope="module")
 def pki():
     assert OPENSSL, "openssl is missing: scripts/test installs it with apt-get"
@@ -55,6 +75,7 @@ def pki():
     make_signed(d, "server", "ca", "/CN=localhost", "DNS:localhost,IP:127.0.0.1")
     make_signed(d, "client", "ca", "/O=Example/CN=alice")
     make_signed(d, "rogue", "rogue-ca", "/CN=mallory")
+    make_expired(d, "expired", "ca", "/CN=expired-alice")
     # The broker's PEM keystore: its certificate followed by its key, one file.
     with open(os.path.join(d, "server-keystore.pem"), "w") as out:
         for part in ("server.pem", "server.key"):
@@ -161,6 +182,12 @@ def test_ssl_with_a_client_certificate(secure_broker, pki):
 def test_ssl_refuses_missing_and_untrusted_client_certificates(secure_broker, pki):
     refused(client_config(secure_broker, "SSL", pki, client=None))
     refused(client_config(secure_broker, "SSL", pki, client="rogue"))
+    still_serving(secure_broker)
+
+
+def test_ssl_refuses_an_expired_client_certificate(secure_broker, pki):
+    # Signed by the trusted CA, so only its dates make it unacceptable.
+    refused(client_config(secure_broker, "SSL", pki, client="expired"), "certificate expired")
     still_serving(secure_broker)
 
 
