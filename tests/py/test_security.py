@@ -2,7 +2,8 @@
 kafka-python and kcat over SSL, SASL_PLAINTEXT and SASL_SSL. Certificates are made
 here with the openssl command: a CA, the broker's certificate, a client certificate
 the CA signed, one it signed that expired in 2020, and a client certificate from a CA
-the broker does not trust."""
+the broker does not trust; a keystore file replaced while the broker runs is served
+to the next connection."""
 
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -76,6 +78,8 @@ def pki():
     make_signed(d, "client", "ca", "/O=Example/CN=alice")
     make_signed(d, "rogue", "rogue-ca", "/CN=mallory")
     make_expired(d, "expired", "ca", "/CN=expired-alice")
+    # The broker's next certificate, from another CA (certificate reload).
+    make_signed(d, "server-next", "rogue-ca", "/CN=localhost", "DNS:localhost,IP:127.0.0.1")
     # The broker's PEM keystore: its certificate followed by its key, one file.
     with open(os.path.join(d, "server-keystore.pem"), "w") as out:
         for part in ("server.pem", "server.key"):
@@ -342,3 +346,46 @@ def test_encrypted_private_key_with_ssl_key_password(pki):
             shutil.rmtree(d, ignore_errors=True)
         assert out.returncode != 0, (password, out.stdout)
         assert "ssl.key.password" in out.stderr, (password, out.stderr)
+
+
+def keystore(pki, name):
+    parts = []
+    for part in (f"{name}.pem", f"{name}.key"):
+        with open(os.path.join(pki, part)) as f:
+            parts.append(f.read())
+    return "".join(parts)
+
+
+def test_a_changed_keystore_file_is_served_without_a_restart(pki):
+    d = tempfile.mkdtemp(prefix="moldau-reload-")
+    path = os.path.join(d, "keystore.pem")
+    with open(path, "w") as f:
+        f.write(keystore(pki, "server"))
+    settings = {"listeners": "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0",
+                "ssl.keystore.type": "PEM", "ssl.keystore.location": path}
+    extra = []
+    for k, v in settings.items():
+        extra += ["--set", f"{k}={v}"]
+    b = Broker(extra)
+    try:
+        def trusting(ca):
+            return {"bootstrap.servers": b.listeners["SSL"], "security.protocol": "ssl",
+                    "ssl.ca.location": os.path.join(pki, f"{ca}.pem"),
+                    "socket.timeout.ms": 10000}
+
+        assert AdminClient(trusting("ca")).list_topics(timeout=10).brokers
+        # Replaced in one rename, as certificate tools do.
+        with open(path + ".new", "w") as f:
+            f.write(keystore(pki, "server-next"))
+        os.replace(path + ".new", path)
+        deadline = time.time() + 30
+        while True:
+            try:
+                assert AdminClient(trusting("rogue-ca")).list_topics(timeout=5).brokers
+                break
+            except KafkaException:
+                assert time.time() < deadline, "the new certificate was never served"
+        refused(trusting("ca"), "certificate verify failed")
+    finally:
+        b.close()
+        shutil.rmtree(d, ignore_errors=True)
