@@ -294,6 +294,13 @@ def test_kcat_over_ssl_and_sasl(secure_broker, pki):
     out = kcat(*sasl, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["one", "two"]
+    sasl_ssl = ["-b", secure_broker.listeners["SASL_SSL"],
+                "-X", "security.protocol=sasl_ssl", "-X", "sasl.mechanisms=PLAIN",
+                "-X", "sasl.username=bob", "-X", "sasl.password=bob-secret",
+                "-X", f"ssl.ca.location={pki}/ca.pem"]
+    out = kcat(*sasl_ssl, "-C", "-t", topic, "-o", "beginning", "-e", "-q")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["one", "two"]
     out = kcat("-b", secure_broker.listeners["SASL_PLAINTEXT"],
                "-X", "security.protocol=sasl_plaintext", "-X", "sasl.mechanisms=PLAIN",
                "-X", "sasl.username=alice", "-X", "sasl.password=nope", "-L", "-m", "5")
