@@ -57,6 +57,7 @@ impl Driver {
             client_id: "bench".into(),
             client_host: "/127.0.0.1".into(),
             api_version: version,
+            topic_describe: None,
         };
         let effects = self.c.handle(self.now, ctx, id, request);
         self.run(effects);

@@ -44,7 +44,9 @@ fn topics_of(c: &Client) -> Vec<uuid::Uuid> {
 
 #[test]
 fn a_members_regex_resolves_to_the_topics_it_may_describe_only() {
-    let mut h = harness(&[("acl-a", 2), ("acl-b", 2), ("other", 1)]);
+    // acl-b has more partitions than acl-a, so that a balanced assignment gives alice
+    // some of acl-b once she may see it.
+    let mut h = harness(&[("acl-a", 1), ("acl-b", 3), ("other", 1)]);
     // Alice may describe acl-a only; bob every topic. Both subscribe to acl-.*.
     let alice_b = Arc::new(AtomicBool::new(false));
     let alice = {
@@ -71,13 +73,15 @@ fn a_members_regex_resolves_to_the_topics_it_may_describe_only() {
         "every acl-* partition assigned once"
     );
 
-    // Alice is granted acl-b: her next heartbeat resolves her regex again.
+    // Alice is granted acl-b: her next heartbeat resolves her regex again, and the
+    // group is balanced over both members.
     alice_b.store(true, Ordering::SeqCst);
     for _ in 0..6 {
         hb_as(&mut h, &mut a, &alice);
         hb_as(&mut h, &mut b, &bob);
     }
     assert!(a.owned.contains_key(&topic_id("acl-b")), "alice: {a:?}");
+    assert_eq!((count(&a), count(&b)), (2, 2));
 
     // And revoked: acl-b leaves her assignment.
     alice_b.store(false, Ordering::SeqCst);
