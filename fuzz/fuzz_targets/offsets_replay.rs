@@ -45,6 +45,7 @@ fn context(version: i16) -> RequestContext {
         client_id: "fuzz".into(),
         client_host: "/127.0.0.1".into(),
         api_version: version,
+        topic_describe: None,
     }
 }
 
