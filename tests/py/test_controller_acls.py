@@ -14,18 +14,12 @@ import time
 
 import pytest
 
-from conftest import Broker, moldau_bin
+from conftest import Broker, free_port, moldau_bin
 
 CLUSTER_ID = "Y29udHJvbGxlci1hY2wtMQ"
 PASSWORDS = {"broker": "broker-secret", "mallory": "mallory-secret"}
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 TIMEOUT_S = 30
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
