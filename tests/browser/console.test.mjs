@@ -507,6 +507,77 @@ test("a KIP-848 consumer group shows epochs and current vs target assignments", 
   }
 });
 
+// Polls the group's consumer_protocol view until `ok` holds for it (bounded).
+async function until848(group, what, ok, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const cp = (await api("GET", "/groups/" + group)).body.consumer_protocol;
+    if (cp && ok(cp)) return cp;
+    assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(cp)}`);
+    await sleep(200);
+  }
+}
+
+test("a KIP-848 member waiting for a partition names the member that has not revoked it yet", async () => {
+  const created = await api("POST", "/topics", { name: "browser-revoke", partitions: 2, confirm: true });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const group = "browser-revoke-group";
+  const count = (list) => list.reduce((n, a) => n + a.partitions.length, 0);
+  // The first member owns both partitions; its rebalance callback then holds a
+  // revocation for 25 s, so the newcomer visibly waits on it.
+  let revoking;
+  const revokeStarted = new Promise((r) => (revoking = r));
+  const slow = helper(["hold848", kafka, "browser-revoke", group, "120", "25"], (line) => line.startsWith("revoking") && revoking());
+  let quick;
+  try {
+    const alone = await until848(group, "the first member owning both partitions",
+      (cp) => cp.members.length === 1 && count(cp.members[0].current) === 2);
+    const holderId = alone.members[0].member_id;
+    assert.equal(alone.members[0].member_type, "consumer");
+    quick = helper(["hold848", kafka, "browser-revoke", group, "120"]);
+    await revokeStarted;
+    const cp = await until848(group, "the newcomer waiting on the holder",
+      (cp) => cp.members.some((m) => m.waiting_on.length > 0), 20_000);
+    const waiter = cp.members.find((m) => m.waiting_on.length > 0);
+    const holder = cp.members.find((m) => m.member_id === holderId);
+    const moving = waiter.waiting_on[0];
+    assert.equal(moving.owner, holderId);
+    assert.notEqual(waiter.member_id, holderId);
+    assert.deepEqual(holder.revoking, [{ topic: "browser-revoke", partitions: [moving.partition] }]);
+    assert.deepEqual(waiter.awaiting, [{ topic: "browser-revoke", partitions: [moving.partition] }]);
+    assert.ok(cp.assignment_epoch >= 2 && cp.assignment_epoch <= cp.group_epoch, JSON.stringify(cp));
+    assert.ok(cp.members.every((m) => m.member_type === "consumer"), JSON.stringify(cp));
+    assert.ok(["uniform", "range"].includes(cp.assignor), cp.assignor);
+    // The page shows the same, while the revocation is still held.
+    await go("#/groups/" + group);
+    await page.waitForFunction(([id, owner, p]) => {
+      const row = document.querySelector(`#group-consumer-members tr[data-member="${id}"]`);
+      return row && row.querySelector("td.awaiting").textContent.includes(`browser-revoke: ${p} (held by ${owner})`);
+    }, [waiter.member_id, holderId, moving.partition], { timeout: 20_000 });
+    const holderRow = page.locator(`#group-consumer-members tr[data-member="${holderId}"]`);
+    assert.equal(await holderRow.locator("td.revoking").textContent(), `browser-revoke: ${moving.partition}`);
+    assert.equal(await holderRow.locator("td.member-type").textContent(), "consumer");
+    assert.equal(Number(await page.locator("#assignment-epoch").textContent()), cp.assignment_epoch);
+    assert.equal(await page.locator("#group-assignor").textContent(), cp.assignor);
+    await shot("group-kip848-waiting-on-revocation");
+    // Once the holder acknowledges, the partition moves and nobody waits.
+    const settled = await until848(group, "the partition handed over",
+      (cp) => cp.members.length === 2 && cp.members.every((m) => m.waiting_on.length === 0 && m.revoking.length === 0 && count(m.current) === 1));
+    assert.deepEqual(settled.members.find((m) => m.member_id === waiter.member_id).current,
+      [{ topic: "browser-revoke", partitions: [moving.partition] }]);
+    await page.waitForFunction((id) => {
+      const row = document.querySelector(`#group-consumer-members tr[data-member="${id}"]`);
+      return row && row.querySelector("td.awaiting").textContent === "–";
+    }, waiter.member_id, { timeout: 20_000 });
+    assert.deepEqual(pageErrors, [], "no JavaScript errors on any page");
+  } finally {
+    for (const m of [slow, quick].filter(Boolean)) {
+      m.child.kill("SIGTERM");
+      await m.done.catch(() => {});
+    }
+  }
+});
+
 test("transactions, SCRAM users and ACLs pages", async () => {
   let opened;
   const isOpen = new Promise((r) => (opened = r));

@@ -5,10 +5,12 @@
     kafka_helper.py consume BOOTSTRAP TOPIC GROUP COUNT BATCH PAUSE_S
         Joins GROUP, consumes COUNT records BATCH at a time, commits after each batch
         and sleeps PAUSE_S, so the group's lag visibly shrinks; then leaves the group.
-    kafka_helper.py hold848 BOOTSTRAP TOPIC GROUP SECONDS
+    kafka_helper.py hold848 BOOTSTRAP TOPIC GROUP SECONDS [REVOKE_DELAY_S]
         Joins GROUP with the KIP-848 consumer protocol (group.protocol=consumer),
         prints "assigned N" once it owns N partitions, keeps polling for SECONDS (or
-        until stdin closes), then leaves the group.
+        until stdin closes), then leaves the group. With REVOKE_DELAY_S, a revocation
+        prints "revoking N" and is acknowledged only that long after (the rebalance
+        callback sleeps), so the partitions stay owned while another member waits.
     kafka_helper.py txn-open BOOTSTRAP TOPIC TRANSACTIONAL_ID SECONDS
         Begins a transaction, produces one record in it, prints "open", waits
         SECONDS and aborts it.
@@ -70,7 +72,7 @@ def consume(bootstrap, topic, group, count, batch, pause_s):
         sys.exit(f"consumed only {consumed} of {count}")
 
 
-def hold848(bootstrap, topic, group, seconds):
+def hold848(bootstrap, topic, group, seconds, revoke_delay_s=0.0):
     c = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -79,7 +81,16 @@ def hold848(bootstrap, topic, group, seconds):
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
     })
-    c.subscribe([topic])
+
+    closing = []
+
+    def on_revoke(_consumer, partitions):
+        # librdkafka acknowledges the revocation once this callback returns.
+        if partitions and revoke_delay_s and not closing:
+            print(f"revoking {len(partitions)}", flush=True)
+            time.sleep(revoke_delay_s)
+
+    c.subscribe([topic], on_revoke=on_revoke)
     deadline = time.time() + seconds
     announced = False
     while time.time() < deadline:
@@ -88,6 +99,7 @@ def hold848(bootstrap, topic, group, seconds):
         if owned and not announced:
             print(f"assigned {len(owned)}", flush=True)
             announced = True
+    closing.append(True)
     c.close()
     print("closed", flush=True)
     if not announced:
@@ -206,7 +218,7 @@ if __name__ == "__main__":
     elif cmd == "txn-open":
         txn_open(args[0], args[1], args[2], float(args[3]))
     elif cmd == "hold848":
-        hold848(args[0], args[1], args[2], float(args[3]))
+        hold848(args[0], args[1], args[2], float(args[3]), float(args[4]) if len(args) > 4 else 0.0)
     elif cmd == "hang":
         hang(args[0], args[1], int(args[2]), int(args[3]), float(args[4]))
     elif cmd == "read-committed":

@@ -1,7 +1,8 @@
 //! A KIP-848 consumer group as ConsumerGroupDescribe reports it: group and assignment
 //! epochs, and each member's epoch, subscription, current and target assignment, and
 //! the partitions it still has to give up (current but not target) or is still
-//! waiting for (target but not current).
+//! waiting for (target but not current), and who still owns those: a partition the
+//! target gives to X is handed over only once its owner Y has revoked it.
 
 use crate::group_admin::AssignedTopic;
 use moldau_protocol::kafka::messages::consumer_group_describe_response::{
@@ -19,6 +20,9 @@ pub struct ConsumerMemberView {
     pub client_id: String,
     pub host: String,
     pub member_epoch: i32,
+    /// `consumer` (speaks ConsumerGroupHeartbeat) or `classic` (a JoinGroup member
+    /// of a migrating group), as ConsumerGroupDescribe v1 reports it.
+    pub member_type: &'static str,
     pub subscribed_topics: Vec<String>,
     pub subscribed_regex: Option<String>,
     pub current: Vec<AssignedTopic>,
@@ -27,6 +31,30 @@ pub struct ConsumerMemberView {
     pub revoking: Vec<AssignedTopic>,
     /// In the target, not owned yet: waiting for another member to revoke them.
     pub awaiting: Vec<AssignedTopic>,
+    /// The awaited partitions another member still owns, with that owner.
+    pub waiting_on: Vec<WaitingPartition>,
+}
+
+/// A partition in a member's target that another member has yet to revoke.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WaitingPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// The member that owns it now.
+    pub owner: String,
+}
+
+/// Kafka's member type of a classic-protocol member (ConsumerGroupDescribe v1).
+const MEMBER_TYPE_CLASSIC: i8 = 0;
+/// Kafka's member type of a consumer-protocol member.
+const MEMBER_TYPE_CONSUMER: i8 = 1;
+
+fn member_type_name(t: i8) -> &'static str {
+    match t {
+        MEMBER_TYPE_CLASSIC => "classic",
+        MEMBER_TYPE_CONSUMER => "consumer",
+        _ => "unknown",
+    }
 }
 
 /// A consumer-protocol group.
@@ -85,6 +113,7 @@ fn member(m: &Member) -> ConsumerMemberView {
         client_id: m.client_id.to_string(),
         host: m.client_host.to_string(),
         member_epoch: m.member_epoch,
+        member_type: member_type_name(m.member_type),
         subscribed_topics: m
             .subscribed_topic_names
             .iter()
@@ -95,6 +124,34 @@ fn member(m: &Member) -> ConsumerMemberView {
         awaiting: listed(&minus(&target, &current)),
         current: listed(&current),
         target: listed(&target),
+        waiting_on: Vec::new(),
+    }
+}
+
+/// Fills each member's `waiting_on`: who owns each partition it awaits.
+fn find_owners(members: &mut [ConsumerMemberView]) {
+    let mut owners: BTreeMap<(String, i32), String> = BTreeMap::new();
+    for m in members.iter() {
+        for t in &m.current {
+            for p in &t.partitions {
+                owners.insert((t.topic.clone(), *p), m.member_id.clone());
+            }
+        }
+    }
+    for m in members.iter_mut() {
+        m.waiting_on = m
+            .awaiting
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(move |p| (t.topic.clone(), *p)))
+            .filter_map(|key| {
+                let owner = owners.get(&key)?.clone();
+                Some(WaitingPartition {
+                    topic: key.0,
+                    partition: key.1,
+                    owner,
+                })
+            })
+            .collect();
     }
 }
 
@@ -119,6 +176,7 @@ impl ConsumerGroupView {
     pub fn of(g: &DescribedGroup) -> Self {
         let mut members: Vec<ConsumerMemberView> = g.members.iter().map(member).collect();
         members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+        find_owners(&mut members);
         ConsumerGroupView {
             group_epoch: g.group_epoch,
             assignment_epoch: g.assignment_epoch,
@@ -163,5 +221,38 @@ mod tests {
         assert_eq!(parts(&m.target), [1, 2, 3]);
         assert_eq!(parts(&m.revoking), [0]);
         assert_eq!(parts(&m.awaiting), [3]);
+        assert_eq!(m.member_type, "unknown");
+    }
+
+    #[test]
+    fn a_member_waits_on_the_owner_that_has_not_revoked_yet() {
+        // m2's target has 2 and 3; m1 still owns 2 (and must revoke it), 3 is free.
+        let g = DescribedGroup::default()
+            .with_group_epoch(3)
+            .with_assignment_epoch(3)
+            .with_members(vec![
+                Member::default()
+                    .with_member_id(StrBytes::from_static_str("m1"))
+                    .with_member_type(MEMBER_TYPE_CONSUMER)
+                    .with_assignment(assignment(&[0, 1, 2]))
+                    .with_target_assignment(assignment(&[0, 1])),
+                Member::default()
+                    .with_member_id(StrBytes::from_static_str("m2"))
+                    .with_member_type(MEMBER_TYPE_CLASSIC)
+                    .with_assignment(assignment(&[]))
+                    .with_target_assignment(assignment(&[2, 3])),
+            ]);
+        let v = ConsumerGroupView::of(&g);
+        let (m1, m2) = (&v.members[0], &v.members[1]);
+        assert_eq!((m1.member_type, m2.member_type), ("consumer", "classic"));
+        assert!(m1.waiting_on.is_empty());
+        assert_eq!(
+            m2.waiting_on,
+            [WaitingPartition {
+                topic: "orders".into(),
+                partition: 2,
+                owner: "m1".into()
+            }]
+        );
     }
 }

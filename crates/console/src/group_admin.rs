@@ -33,7 +33,8 @@ const OFFSET_COMMIT_VERSION: i16 = 8;
 const DELETE_GROUPS_VERSION: i16 = 2;
 /// ConsumerGroupDescribe's answer for a group that is not a consumer-protocol one.
 const GROUP_ID_NOT_FOUND: i16 = moldau_protocol::ResponseError::GroupIdNotFound.code();
-const CONSUMER_GROUP_DESCRIBE_VERSION: i16 = 0;
+/// v1 tells classic members of a consumer group from consumer-protocol ones.
+const CONSUMER_GROUP_DESCRIBE_VERSION: i16 = 1;
 
 /// A group as ListGroups reports it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -11,7 +11,8 @@
     const draw = () => M.replace(table, rows.length === 0 ? h("p.muted", { text: "No consumer groups yet." }) :
       M.sortableTable([
         { key: "group_id", label: "Group", render: (g) => h("a", { href: "#/groups/" + M.enc(g.group_id), text: g.group_id }) },
-        { key: "group_type", label: "Protocol", render: (g) => h("span.badge", { text: g.group_type, title: g.group_type === "consumer" ? "KIP-848 consumer protocol" : "classic protocol" }) },
+        { key: "group_type", label: "Type", render: (g) => h("span.badge", { text: g.group_type, title: g.group_type === "consumer" ? "KIP-848 consumer protocol" : "classic protocol" }) },
+        { key: "protocol_type", label: "Protocol", narrow: true, render: (g) => g.protocol_type || "–" },
         { key: "state", label: "State", render: (g) => badge(g.state) },
         { key: "members", label: "Members", num: true },
         { key: "assignor", label: "Assignor", narrow: true, render: (g) => g.assignor || "–" },
@@ -213,20 +214,29 @@
             h("td", { text: m.assignment.map((a) => `${a.topic}: ${a.partitions.join(", ")}`).join("; ") || "–" })))))));
       const cp = d.consumer_protocol;
       const parts848 = (list) => list.map((a) => `${a.topic}: ${a.partitions.join(", ")}`).join("; ") || "–";
+      // Awaited partitions another member still owns name that owner; the rest are free.
+      const waiting = (m) => {
+        const held = new Map(m.waiting_on.map((w) => [`${w.topic}:${w.partition}`, w.owner]));
+        return m.awaiting.flatMap((a) => a.partitions.map((p) => {
+          const owner = held.get(`${a.topic}:${p}`);
+          return `${a.topic}: ${p}` + (owner ? ` (held by ${owner})` : "");
+        })).join("; ") || "–";
+      };
       M.replace(kip848, !cp ? null : h("div", {},
         h("h2", { text: "Consumer protocol (KIP-848)" }),
         h("dl.kv", {}, h("dt", { text: "Group epoch" }), h("dd", { id: "group-epoch", text: String(cp.group_epoch) }),
-          h("dt", { text: "Assignment epoch" }), h("dd", { text: String(cp.assignment_epoch) }),
-          h("dt", { text: "Assignor" }), h("dd", { text: cp.assignor })),
+          h("dt", { text: "Target assignment epoch" }), h("dd", { id: "assignment-epoch", text: String(cp.assignment_epoch) }),
+          h("dt", { text: "Assignor" }), h("dd", { id: "group-assignor", text: cp.assignor })),
         cp.members.length === 0 ? h("p.muted", { text: "No members." }) : h("div.scroll", {}, h("table", { id: "group-consumer-members" },
-          h("thead", {}, h("tr", {}, ["Member", "Client", "Epoch", "Subscribed", "Current assignment", "Target assignment", "Revoking", "Awaiting"].map((x) => h("th", { text: x })))),
+          h("thead", {}, h("tr", {}, ["Member", "Type", "Client", "Epoch", "Subscribed", "Current assignment", "Target assignment", "Revoking", "Waiting on revocation"].map((x) => h("th", { text: x })))),
           h("tbody", {}, cp.members.map((m) => h("tr", { class: m.revoking.length || m.awaiting.length || m.member_epoch < cp.group_epoch ? "warn" : null, "data-member": m.member_id },
             h("td.mono", { text: m.member_id, title: m.instance_id ? "static: " + m.instance_id : null }),
+            h("td.member-type", { text: m.member_type, title: m.member_type === "classic" ? "JoinGroup member of a migrating group" : "ConsumerGroupHeartbeat member" }),
             h("td", { text: `${m.client_id} ${m.host}` }),
             h("td.num.member-epoch", { text: String(m.member_epoch), title: m.member_epoch < cp.group_epoch ? "behind the group epoch: reconciling" : "up to date" }),
             h("td", { text: m.subscribed_regex ? `/${m.subscribed_regex}/` : m.subscribed_topics.join(", ") }),
             h("td.current", { text: parts848(m.current) }), h("td.target", { text: parts848(m.target) }),
-            h("td.revoking", { text: parts848(m.revoking) }), h("td.awaiting", { text: parts848(m.awaiting) }))))))));
+            h("td.revoking", { text: parts848(m.revoking) }), h("td.awaiting", { text: waiting(m), title: "in the target, not owned yet" }))))))));
       M.replace(telemetry, d.client_telemetry.length === 0
         ? h("p.muted", { text: "No client pushed metrics (KIP-714: librdkafka 2.5+ and the Java client 3.7+ do when the broker asks)." })
         : h("div", {}, d.client_telemetry.map((c) => h("div", {},
