@@ -223,6 +223,37 @@ impl ConsumerGroup {
         changed
     }
 
+    /// A copy to roll a change back to, without `owners`: it follows from the
+    /// members' assignments (`rebuild_owners`), and with one entry (and one member
+    /// id) per partition it was most of what a copy of a big group cost.
+    pub(crate) fn rollback_copy(&self) -> ConsumerGroup {
+        ConsumerGroup {
+            group_epoch: self.group_epoch,
+            assignment_epoch: self.assignment_epoch,
+            members: self.members.clone(),
+            target: self.target.clone(),
+            static_members: self.static_members.clone(),
+            owners: HashMap::new(),
+            subscribed_metadata: self.subscribed_metadata.clone(),
+            regexes: self.regexes.clone(),
+        }
+    }
+
+    /// `owners` again from the members' current assignments (assigned or pending
+    /// revocation), as `set_current` keeps it.
+    pub(crate) fn rebuild_owners(&mut self) {
+        self.owners.clear();
+        for (id, m) in &self.members {
+            for (t, p) in assignment::pairs(&m.current.assigned)
+                .chain(assignment::pairs(&m.current.pending_revocation))
+            {
+                // One owner per partition: reconciliation gives a partition only
+                // once its previous owner released it.
+                self.owners.insert((t, p), id.clone());
+            }
+        }
+    }
+
     /// Replaces a member's current assignment, keeping `owners` in step.
     pub fn set_current(&mut self, member_id: &str, next: MemberAssignment) {
         let Some(m) = self.members.get_mut(member_id) else {

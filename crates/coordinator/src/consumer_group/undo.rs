@@ -1,7 +1,8 @@
 //! Rolling back a consumer group when its records could not be written (Kafka keeps
 //! timeline snapshots for this): every change that appends records keeps a copy of
 //! the group as it was before, and a failed append puts that copy back, so memory
-//! never says more than `__consumer_offsets` does.
+//! never says more than `__consumer_offsets` does. The copy leaves out what follows
+//! from the rest (who owns which partition), which is rebuilt on the way back.
 //!
 //! Appends complete asynchronously, so later changes may already have been made on
 //! top of the failed one; restoring the copy undoes them too, and their own appends
@@ -87,7 +88,7 @@ impl GroupBefore {
         match group {
             Some(g) => GroupBefore {
                 existed: true,
-                consumer: g.consumer.clone(),
+                consumer: g.consumer.as_deref().map(|cg| Box::new(cg.rollback_copy())),
                 protocol_type: g.protocol_type.clone(),
                 state: g.state,
                 state_timestamp_ms: g.state_timestamp_ms,
@@ -110,6 +111,9 @@ impl GroupBefore {
     /// appends and are never part of a consumer-group change.
     pub fn restore(self, g: &mut Group) {
         g.consumer = self.consumer;
+        if let Some(cg) = g.consumer.as_deref_mut() {
+            cg.rebuild_owners();
+        }
         g.protocol_type = self.protocol_type;
         g.state = self.state;
         g.state_timestamp_ms = self.state_timestamp_ms;

@@ -35,6 +35,14 @@ fn a_join_whose_records_fail_leaves_the_group_as_it_was_and_undoes_later_changes
     let mut clients = vec![Client::new("a", &["t"]), Client::new("b", &["t"])];
     settle(&mut h, "g", &mut clients);
     let before = describe(&mut h, "g");
+    let owners = |h: &Harness| {
+        h.c.groups["g"]
+            .consumer
+            .as_ref()
+            .map(|cg| cg.owners.clone())
+    };
+    let owners_before = owners(&h);
+    assert_eq!(owners_before.as_ref().map(|o| o.len()), Some(4));
     h.auto_complete = false;
     // c joins (new epoch, new target); a then hears it must give up a partition.
     let c = Client::new("c", &["t"]);
@@ -55,6 +63,8 @@ fn a_join_whose_records_fail_leaves_the_group_as_it_was_and_undoes_later_changes
     h.complete_next(codes::NONE);
     assert_eq!(answer(&mut h, revoke).error_code, codes::NOT_COORDINATOR);
     assert_eq!(describe(&mut h, "g"), before);
+    // Who owns which partition is not part of the copy: it is rebuilt the same.
+    assert_eq!(owners(&h), owners_before);
     // With the log back, the members carry on at their epochs and c joins.
     h.auto_complete = true;
     for c in clients.iter_mut() {
