@@ -2,9 +2,12 @@
 //! epochs, and each member's epoch, subscription, current and target assignment, and
 //! the partitions it still has to give up (current but not target) or is still
 //! waiting for (target but not current), and who still owns those: a partition the
-//! target gives to X is handed over only once its owner Y has revoked it.
+//! target gives to X is handed over only once its owner Y has revoked it. Once Y has
+//! been told, the partition is pending revocation, which ConsumerGroupDescribe (as
+//! Kafka's) leaves out of Y's assignment: the coordinator's PendingRevocations adds it.
 
 use crate::group_admin::AssignedTopic;
+use moldau_coordinator::PendingRevocation;
 use moldau_protocol::kafka::messages::consumer_group_describe_response::{
     Assignment, DescribedGroup, Member,
 };
@@ -27,7 +30,8 @@ pub struct ConsumerMemberView {
     pub subscribed_regex: Option<String>,
     pub current: Vec<AssignedTopic>,
     pub target: Vec<AssignedTopic>,
-    /// Owned now, not in the target: the member must revoke these first.
+    /// Owned now, not in the target: the member must revoke these first (those it
+    /// was already told to give up included).
     pub revoking: Vec<AssignedTopic>,
     /// In the target, not owned yet: waiting for another member to revoke them.
     pub awaiting: Vec<AssignedTopic>,
@@ -103,9 +107,18 @@ fn minus(a: &Owned, b: &Owned) -> Owned {
         .collect()
 }
 
-fn member(m: &Member) -> ConsumerMemberView {
+fn member(m: &Member, pending: &[PendingRevocation]) -> ConsumerMemberView {
     let current = owned(&m.assignment);
     let target = owned(&m.target_assignment);
+    let mut held = current.clone();
+    for p in pending
+        .iter()
+        .filter(|p| p.member_id == m.member_id.as_str())
+    {
+        held.entry(p.topic.clone())
+            .or_default()
+            .extend(p.partitions.iter().copied());
+    }
     ConsumerMemberView {
         member_id: m.member_id.to_string(),
         instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
@@ -120,7 +133,7 @@ fn member(m: &Member) -> ConsumerMemberView {
             .map(|t| t.to_string())
             .collect(),
         subscribed_regex: m.subscribed_topic_regex.as_ref().map(|s| s.to_string()),
-        revoking: listed(&minus(&current, &target)),
+        revoking: listed(&minus(&held, &target)),
         awaiting: listed(&minus(&target, &current)),
         current: listed(&current),
         target: listed(&target),
@@ -128,11 +141,11 @@ fn member(m: &Member) -> ConsumerMemberView {
     }
 }
 
-/// Fills each member's `waiting_on`: who owns each partition it awaits.
+/// Fills each member's `waiting_on`: who holds each partition it awaits.
 fn find_owners(members: &mut [ConsumerMemberView]) {
     let mut owners: BTreeMap<(String, i32), String> = BTreeMap::new();
     for m in members.iter() {
-        for t in &m.current {
+        for t in m.current.iter().chain(&m.revoking) {
             for p in &t.partitions {
                 owners.insert((t.topic.clone(), *p), m.member_id.clone());
             }
@@ -172,9 +185,11 @@ impl ConsumerGroupView {
         self
     }
 
-    /// The view of a described group (error code already checked by the caller).
-    pub fn of(g: &DescribedGroup) -> Self {
-        let mut members: Vec<ConsumerMemberView> = g.members.iter().map(member).collect();
+    /// The view of a described group (error code already checked by the caller)
+    /// and of the partitions its members have yet to revoke.
+    pub fn of(g: &DescribedGroup, pending: &[PendingRevocation]) -> Self {
+        let mut members: Vec<ConsumerMemberView> =
+            g.members.iter().map(|m| member(m, pending)).collect();
         members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
         find_owners(&mut members);
         ConsumerGroupView {
@@ -209,7 +224,7 @@ mod tests {
                 .with_member_epoch(6)
                 .with_assignment(assignment(&[0, 1, 2]))
                 .with_target_assignment(assignment(&[1, 2, 3]))]);
-        let v = ConsumerGroupView::of(&g);
+        let v = ConsumerGroupView::of(&g, &[]);
         let m = &v.members[0];
         let parts = |a: &[AssignedTopic]| {
             a.iter()
@@ -242,7 +257,7 @@ mod tests {
                     .with_assignment(assignment(&[]))
                     .with_target_assignment(assignment(&[2, 3])),
             ]);
-        let v = ConsumerGroupView::of(&g);
+        let v = ConsumerGroupView::of(&g, &[]);
         let (m1, m2) = (&v.members[0], &v.members[1]);
         assert_eq!((m1.member_type, m2.member_type), ("consumer", "classic"));
         assert!(m1.waiting_on.is_empty());
@@ -254,5 +269,38 @@ mod tests {
                 owner: "m1".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_partition_pending_revocation_is_still_its_owners() {
+        // m1 was told to give up 2: described, its assignment no longer has it.
+        let g = DescribedGroup::default().with_members(vec![
+            Member::default()
+                .with_member_id(StrBytes::from_static_str("m1"))
+                .with_assignment(assignment(&[0, 1]))
+                .with_target_assignment(assignment(&[0, 1])),
+            Member::default()
+                .with_member_id(StrBytes::from_static_str("m2"))
+                .with_assignment(assignment(&[]))
+                .with_target_assignment(assignment(&[2])),
+        ]);
+        let pending = [PendingRevocation {
+            member_id: "m1".into(),
+            topic: "orders".into(),
+            partitions: vec![2],
+        }];
+        let v = ConsumerGroupView::of(&g, &pending);
+        let (m1, m2) = (&v.members[0], &v.members[1]);
+        assert_eq!(m1.revoking.len(), 1);
+        assert_eq!(m1.revoking[0].partitions, [2]);
+        assert_eq!(m2.waiting_on.len(), 1);
+        assert_eq!(
+            (m2.waiting_on[0].partition, m2.waiting_on[0].owner.as_str()),
+            (2, "m1")
+        );
+        // Without it, the partition looks free.
+        assert!(ConsumerGroupView::of(&g, &[]).members[1]
+            .waiting_on
+            .is_empty());
     }
 }

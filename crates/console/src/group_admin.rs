@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use moldau_broker::console_backend::ConsoleBackend;
 use moldau_broker::controller::OFFSETS_TOPIC;
 use moldau_coordinator::consumer_protocol::{assignment_partitions, CONSUMER_PROTOCOL_TYPE};
+use moldau_coordinator::PendingRevocation;
 use moldau_coordinator::{GroupRequest, GroupResponse, RequestContext as GroupContext};
 use moldau_protocol::kafka::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -352,6 +353,20 @@ impl GroupAdmin {
 
     /// The group as a KIP-848 consumer group, or `None` when it is a classic group
     /// (or unknown).
+    /// The partitions members were told to give up and still hold (not in
+    /// ConsumerGroupDescribe's assignments).
+    async fn pending_revocations(&self, id: &str) -> ApiResult<Vec<PendingRevocation>> {
+        match self
+            .call(0, GroupRequest::PendingRevocations(id.to_string()))
+            .await?
+        {
+            GroupResponse::PendingRevocations(p) => Ok(p),
+            _ => Err(ApiError::Internal(
+                "coordinator answered another API".into(),
+            )),
+        }
+    }
+
     pub async fn describe_consumer(&self, id: &str) -> ApiResult<Option<ConsumerGroupView>> {
         let request =
             ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(str_bytes(id))]);
@@ -370,7 +385,10 @@ impl GroupAdmin {
             return Ok(None);
         };
         match g.error_code {
-            0 => Ok(Some(ConsumerGroupView::of(g))),
+            0 => {
+                let pending = self.pending_revocations(id).await?;
+                Ok(Some(ConsumerGroupView::of(g, &pending)))
+            }
             GROUP_ID_NOT_FOUND => Ok(None),
             code => Err(ApiError::from_code(
                 code,

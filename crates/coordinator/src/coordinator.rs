@@ -248,6 +248,9 @@ impl GroupCoordinator {
             GroupRequest::TxnOffsetCommit(r) => {
                 self.txn_offset_commit(now_ms, &ctx, reply, r, &mut out)
             }
+            GroupRequest::PendingRevocations(group_id) => {
+                self.pending_revocations(reply, &group_id, &mut out)
+            }
         }
         self.run_due_timers(now_ms, &mut out);
         out

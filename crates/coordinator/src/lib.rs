@@ -47,7 +47,9 @@ pub use records::{
     describe_record, GroupMetadataKey, GroupMetadataValue, MemberMetadata, OffsetCommitKey,
     OffsetCommitValue, RecordKey,
 };
-pub use request::{GroupRequest, GroupResponse, RequestContext, TopicDescribeCheck};
+pub use request::{
+    GroupRequest, GroupResponse, PendingRevocation, RequestContext, TopicDescribeCheck,
+};
 pub use wire::RecordError;
 
 #[cfg(test)]

@@ -74,6 +74,18 @@ pub enum GroupRequest {
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
     ConsumerGroupDescribe(ConsumerGroupDescribeRequest),
     TxnOffsetCommit(TxnOffsetCommitRequest),
+    /// Not a Kafka API: the partitions each member of a consumer-protocol group has
+    /// been told to give up and still holds (ConsumerGroupDescribe shows, as Kafka's,
+    /// only assigned ones). For the web console's "waiting on revocation".
+    PendingRevocations(String),
+}
+
+/// Partitions of one topic a member has yet to revoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRevocation {
+    pub member_id: String,
+    pub topic: String,
+    pub partitions: Vec<i32>,
 }
 
 /// The response to a [`GroupRequest`], same variant, ready to encode in the request's
@@ -93,4 +105,6 @@ pub enum GroupResponse {
     ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
     ConsumerGroupDescribe(ConsumerGroupDescribeResponse),
     TxnOffsetCommit(TxnOffsetCommitResponse),
+    /// Empty for an unknown or classic group.
+    PendingRevocations(Vec<PendingRevocation>),
 }

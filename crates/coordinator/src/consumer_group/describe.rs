@@ -15,7 +15,7 @@ use super::topic_catalog::TopicCatalog;
 use crate::codes;
 use crate::coordinator::GroupCoordinator;
 use crate::effect::{Effect, ReplyId};
-use crate::request::GroupResponse;
+use crate::request::{GroupResponse, PendingRevocation};
 use crate::responses::str;
 
 /// Kafka's member type for a member speaking the consumer protocol.
@@ -61,6 +61,36 @@ impl GroupCoordinator {
             .collect();
         let response = ConsumerGroupDescribeResponse::default().with_groups(groups);
         Self::reply(out, reply, GroupResponse::ConsumerGroupDescribe(response));
+    }
+
+    /// Each member's partitions pending revocation, by topic name.
+    pub(crate) fn pending_revocations(
+        &mut self,
+        reply: ReplyId,
+        group_id: &str,
+        out: &mut Vec<Effect>,
+    ) {
+        let mut found = Vec::new();
+        if let Some(cg) = self
+            .groups
+            .get(group_id)
+            .and_then(|g| g.consumer.as_deref())
+        {
+            for (member_id, m) in &cg.members {
+                for (topic_id, partitions) in &m.current.pending_revocation {
+                    // A deleted topic's partitions are no longer anyone's to revoke.
+                    let Some(topic) = self.topics.name_of(topic_id) else {
+                        continue;
+                    };
+                    found.push(PendingRevocation {
+                        member_id: member_id.clone(),
+                        topic: topic.to_string(),
+                        partitions: partitions.iter().copied().collect(),
+                    });
+                }
+            }
+        }
+        Self::reply(out, reply, GroupResponse::PendingRevocations(found));
     }
 }
 

@@ -7,6 +7,7 @@ mod harness;
 mod membership_tests;
 mod migration_tests;
 mod offsets_tests;
+mod pending_revocation_tests;
 mod rack_tests;
 mod regex_acl_tests;
 mod replay_tests;
