@@ -131,6 +131,15 @@ def close_all(nodes):
             n.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Leaves each phase's report on the test item (`rep_setup`, `rep_call`), so a
+    fixture can keep what it collected when the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
 def broker():
     b = Broker()

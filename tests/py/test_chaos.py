@@ -10,12 +10,16 @@ is written twice; the ISR refills; both producers go on; and the three replicas 
 the same bytes.
 
 MOLDAU_CHAOS_FAULTS sets the number of faults (default 25, about 90 s); the issue's
-full run is MOLDAU_CHAOS_FAULTS=100. MOLDAU_CHAOS_SEED replays a run's choices."""
+full run is MOLDAU_CHAOS_FAULTS=100. MOLDAU_CHAOS_SEED replays a run's choices. Each
+node's log (INFO, or MOLDAU_TEST_LOG) is kept and named when the test fails, or always
+with MOLDAU_CHAOS_KEEP_LOGS=1."""
 
 import os
 import random
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -55,9 +59,13 @@ def free_port():
 
 
 class Cluster:
-    """Three combined nodes on fixed ports, so a restarted one keeps its address."""
+    """Three combined nodes on fixed ports, so a restarted one keeps its address.
+    Each node's log (every incarnation's, appended) is kept in `log_dir`, at
+    MOLDAU_TEST_LOG's level (INFO unless set), and named when the test fails."""
 
     def __init__(self):
+        self.log_dir = tempfile.mkdtemp(prefix="moldau-chaos-logs-")
+        os.environ.setdefault("MOLDAU_TEST_LOG", "info")
         controllers = [free_port() for _ in range(NODES)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
         self.nodes = [None] * NODES
@@ -74,7 +82,7 @@ class Cluster:
             for s in SETTINGS:
                 extra += ["--set", s]
             try:
-                self.nodes[i] = Broker(extra=extra)
+                self.nodes[i] = Broker(extra=extra, log_path=self.log_path(i))
             except Exception as e:  # reported below, after every start has ended
                 errors.append(e)
 
@@ -87,19 +95,30 @@ class Cluster:
             self.close()
             raise RuntimeError(errors)
 
+    def log_path(self, i):
+        return os.path.join(self.log_dir, f"node-{i + 1}.log")
+
+    def note(self, i, what):
+        """Marks a fault in the node's log, so it lines up with what the node said."""
+        with open(self.log_path(i), "a") as f:
+            f.write(f"===== chaos {time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d}: {what}\n")
+
     def bootstrap(self):
         return ",".join(n.addr for n in self.nodes)
 
     def kill_and_restart(self, i):
         self.nodes[i].kill()
+        self.note(i, "killed; restarting")
         self.nodes[i].start()
 
     def pause(self, i):
         self.nodes[i].proc.send_signal(signal.SIGSTOP)
+        self.note(i, "paused (SIGSTOP)")
         self.stopped.add(i)
 
     def resume(self, i):
         self.nodes[i].proc.send_signal(signal.SIGCONT)
+        self.note(i, "resumed (SIGCONT)")
         self.stopped.discard(i)
 
     def close(self):
@@ -111,12 +130,18 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster():
+def cluster(request):
     c = Cluster()
     try:
         yield c
     finally:
         c.close()
+        failed = getattr(request.node, "rep_call", None)
+        if (failed is not None and failed.failed) or os.environ.get("MOLDAU_CHAOS_KEEP_LOGS"):
+            print(f"chaos node logs kept in {c.log_dir}: " +
+                  ", ".join(c.log_path(i) for i in range(NODES)))
+        else:
+            shutil.rmtree(c.log_dir, ignore_errors=True)
 
 
 def wait_for(what, check, timeout=SETTLE_S):
@@ -198,7 +223,7 @@ class ConfluentWriter(threading.Thread):
 
     def on_error(self, err):
         if err.fatal():
-            self.fatal.append(str(err))
+            self.fatal.append(f"{time.strftime('%H:%M:%S')} {err}")
 
     def send(self, seq):
         def report(err, msg, seq=seq):
