@@ -236,12 +236,18 @@ impl Broker {
             metrics,
             client_quotas: Default::default(),
             controller_mutations: Default::default(),
-            lifecycle: LifecycleAgent::new(Duration::from_millis(
-                config.node.heartbeat_interval_ms.max(1) as u64,
-            )),
+            lifecycle: LifecycleAgent::new(
+                Duration::from_millis(config.node.heartbeat_interval_ms.max(1) as u64),
+                Duration::from_millis(config.node.session_timeout_ms.max(1) as u64),
+            ),
             listener_auths,
             config,
         });
+        tracing::info!(
+            metadata_offset = image.last_offset(),
+            caught_up = broker.metadata.caught_up_at_start(),
+            "publishing the metadata image replayed at start"
+        );
         {
             let broker = Arc::clone(&broker);
             let image = Arc::clone(&image);

@@ -36,6 +36,7 @@ pub mod isr_watch;
 pub mod key_password;
 pub mod leader_connection;
 pub mod leadership;
+pub mod leadership_lease;
 pub mod lifecycle_agent;
 pub mod listener_auth;
 pub mod listener_config;

@@ -6,13 +6,14 @@
 //! the process is stopping.
 
 use std::sync::Weak;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{HeartbeatRequest, RegistrationRequest};
 use moldau_protocol::ResponseError;
 use tokio::sync::watch;
 
 use crate::broker::Broker;
+use crate::leadership_lease::NotLeading;
 
 /// Pause before registering again after a refusal (another incarnation's session
 /// still live) or while there is no controller.
@@ -36,6 +37,12 @@ pub struct LifecycleAgent {
     /// Random per process start: tells this incarnation from an earlier one.
     incarnation_id: [u8; 16],
     heartbeat_interval: Duration,
+    /// `broker.session.timeout.ms`: the controller fences a broker it has not heard
+    /// from for this long.
+    session_timeout: Duration,
+    /// When the last registration or heartbeat the controller answered was sent: the
+    /// controller cannot have fenced this broker before that plus the session timeout.
+    answered_sent_at: parking_lot::Mutex<Option<Instant>>,
     status: watch::Sender<LifecycleStatus>,
     want_shut_down: watch::Sender<bool>,
     /// Why the controller will never accept this broker (another cluster's data
@@ -44,10 +51,12 @@ pub struct LifecycleAgent {
 }
 
 impl LifecycleAgent {
-    pub fn new(heartbeat_interval: Duration) -> Self {
+    pub fn new(heartbeat_interval: Duration, session_timeout: Duration) -> Self {
         LifecycleAgent {
             incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
             heartbeat_interval,
+            session_timeout,
+            answered_sent_at: parking_lot::Mutex::new(None),
             status: watch::channel(LifecycleStatus {
                 epoch: None,
                 fenced: true,
@@ -82,6 +91,17 @@ impl LifecycleAgent {
     /// Follows the status as the controller answers.
     pub fn status(&self) -> watch::Receiver<LifecycleStatus> {
         self.status.subscribe()
+    }
+
+    /// Whether this broker may act as a partition leader now (see
+    /// [`crate::leadership_lease`]).
+    pub fn may_lead(&self) -> Result<(), NotLeading> {
+        crate::leadership_lease::may_lead(
+            &self.status.borrow(),
+            *self.answered_sent_at.lock(),
+            Instant::now(),
+            self.session_timeout,
+        )
     }
 
     /// From now on heartbeats ask for a controlled shutdown.
@@ -124,8 +144,10 @@ impl LifecycleAgent {
             want_fence: status.fenced && broker.stays_fenced_while_recovering(),
             want_shut_down,
         };
+        let sent_at = Instant::now();
         match broker.controller.heartbeat(&request).await {
             Ok(Ok(reply)) => {
+                *self.answered_sent_at.lock() = Some(sent_at);
                 if status.fenced && !reply.is_fenced {
                     tracing::info!(epoch, "broker unfenced");
                 }
@@ -169,8 +191,14 @@ impl LifecycleAgent {
                 return self.heartbeat_interval;
             }
         };
+        let sent_at = Instant::now();
         match broker.controller.register(&request).await {
             Ok(Ok(reply)) => {
+                *self.answered_sent_at.lock() = Some(sent_at);
+                tracing::info!(
+                    epoch = reply.broker_epoch,
+                    "broker registered (fenced until caught up)"
+                );
                 self.status.send_replace(LifecycleStatus {
                     epoch: Some(reply.broker_epoch),
                     fenced: true,

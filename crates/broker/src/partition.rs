@@ -215,6 +215,15 @@ impl Partition {
                 );
                 self.set_leader_epoch(epoch);
                 self.leading.store(true, Ordering::Release);
+                tracing::info!(
+                    partition = %self.tp,
+                    epoch,
+                    log_end = leo,
+                    high_watermark = log.high_watermark(),
+                    producers = log.producer_state().len(),
+                    ?isr,
+                    "leading"
+                );
                 (log.recovery_point(), leo)
             };
             if leo > durable {
@@ -242,7 +251,17 @@ impl Partition {
     /// answered by this broker.
     pub fn follow(&self, epoch: i32) {
         {
-            let _log = self.log.write();
+            let log = self.log.write();
+            if self.is_leader() || self.leader_epoch() != epoch {
+                tracing::info!(
+                    partition = %self.tp,
+                    epoch,
+                    was_leading = self.is_leader(),
+                    log_end = log.log_end_offset(),
+                    high_watermark = log.high_watermark(),
+                    "following"
+                );
+            }
             self.leading.store(false, Ordering::Release);
             self.set_leader_epoch(epoch);
         }
@@ -434,9 +453,30 @@ impl Partition {
         }
         let (info, log_start_offset, page_cache_mode, flush_due) = {
             let mut log = self.log.write();
+            // Under the log lock, which `lead` and `follow` take: the image a handler
+            // checked may be ahead of what the publisher applied here, and a follower's
+            // log is written by its fetcher alone.
+            if !self.is_leader() {
+                return Err(BrokerError::api(
+                    moldau_protocol::ResponseError::NotLeaderOrFollower,
+                    format!(
+                        "{} is followed here at leader epoch {}, not led",
+                        self.tp,
+                        self.leader_epoch()
+                    ),
+                ));
+            }
             let info = match log.append_from(batches, self.leader_epoch(), now_ms, origin) {
-                Ok(info) => info,
+                Ok(info) => {
+                    if info.record_count == 0 {
+                        tracing::debug!(partition = %self.tp, first_offset = info.first_offset, last_offset = info.last_offset, "retried batch answered with its stored offsets");
+                    }
+                    info
+                }
                 Err(e) => {
+                    if let LogError::Producer(refusal) = &e {
+                        self.log_producer_refusal(&log, refusal);
+                    }
                     // A failed write, like a failed fsync, takes the directory offline.
                     if matches!(e, LogError::Io { .. }) {
                         self.logs.mark_offline(&self.tp, &e);
@@ -492,6 +532,44 @@ impl Partition {
         Ok((result, rx))
     }
 
+    /// A refused batch is what a producer's fatal error traces back to: rare, so
+    /// logged with what the decision saw.
+    fn log_producer_refusal(
+        &self,
+        log: &moldau_log::PartitionLog,
+        refusal: &moldau_log::producer_state::ProducerStateError,
+    ) {
+        use moldau_log::producer_state::ProducerStateError as E;
+        let producer_id = match refusal {
+            E::OutOfOrderSequence { producer_id, .. }
+            | E::InvalidProducerEpoch { producer_id, .. }
+            | E::InvalidTxnState { producer_id }
+            | E::CoordinatorFenced { producer_id, .. } => *producer_id,
+        };
+        let stored = log.producer_state().entry(producer_id).map(|e| {
+            let batches: Vec<String> = e
+                .batches
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{}..{}@{}..{}",
+                        b.first_seq, b.last_seq, b.first_offset, b.last_offset
+                    )
+                })
+                .collect();
+            format!("epoch {} batches [{}]", e.epoch, batches.join(", "))
+        });
+        tracing::info!(
+            partition = %self.tp,
+            leading = self.is_leader(),
+            leader_epoch = self.leader_epoch(),
+            log_end = log.log_end_offset(),
+            high_watermark = log.high_watermark(),
+            stored = stored.as_deref().unwrap_or("none"),
+            "produce refused: {refusal}"
+        );
+    }
+
     /// The leader's log is fsynced below `offset`.
     fn on_durable(&self, offset: i64) {
         if !self.is_leader() {
@@ -530,3 +608,7 @@ impl Partition {
         self.delayed.lock().complete_up_to(hw, isr_len);
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;

@@ -272,6 +272,18 @@ fn append_all(
                 partitions.push(error_response(index, error, None));
                 continue;
             };
+            // The image may name this node leader while it is fenced or its session
+            // lapsed (paused, or a new incarnation not yet registered): its log and
+            // producer state are stale there, so the client looks the leader up again.
+            if let Err(why) = ctx.partitions().may_lead() {
+                tracing::debug!(topic = %name, partition = index, "produce refused: {why}");
+                partitions.push(error_response(
+                    index,
+                    ResponseError::NotLeaderOrFollower,
+                    Some(why.to_string()),
+                ));
+                continue;
+            }
             let limits = partition.limits();
             if acks == -1 {
                 let isr = partition.isr().len();

@@ -26,6 +26,12 @@ impl Partitions {
         &self.broker.logs
     }
 
+    /// Whether this broker may act as a leader now: registered, unfenced and within
+    /// its session (see `leadership_lease`), whatever a stale image says.
+    pub fn may_lead(&self) -> Result<(), crate::leadership_lease::NotLeading> {
+        self.broker.lifecycle.may_lead()
+    }
+
     /// Whether `tp`'s log is in a directory that failed (KAFKA_STORAGE_ERROR), as
     /// opposed to simply not hosted here.
     pub fn is_offline(&self, tp: &TopicPartition) -> bool {
