@@ -203,7 +203,19 @@ impl BrokerLifecycle {
         }
         session.last_contact_ms = now_ms;
         session.metadata_offset = request.current_metadata_offset;
-        let is_caught_up = request.current_metadata_offset >= broker.epoch;
+        // Kafka unfences a broker once it has read its own registration. A broker
+        // fenced later (silent past the session timeout: paused, or cut off) has read
+        // that long ago, while its image may still name it leader of partitions that
+        // moved away: unfenced at once it would serve them again from stale logs and
+        // producer state until it catches up. So a fenced broker must also have read
+        // this controller's image as it was when it first heard from the broker
+        // fenced, which holds the fencing and the leadership moves.
+        let must_read = if broker.fenced {
+            *session.unfence_at_offset.get_or_insert(image.last_offset())
+        } else {
+            broker.epoch
+        };
+        let is_caught_up = request.current_metadata_offset >= broker.epoch.max(must_read);
         let reply = |fenced: bool, controlled: bool, shut_down: bool| HeartbeatReply {
             is_caught_up,
             is_fenced: fenced,
@@ -217,6 +229,7 @@ impl BrokerLifecycle {
             if request.want_fence || !is_caught_up {
                 return Ok((Vec::new(), reply(true, false, false)));
             }
+            session.unfence_at_offset = None;
             let records = self.unfence(image, id, broker.epoch);
             return Ok((records, reply(false, false, false)));
         }

@@ -22,6 +22,10 @@ pub struct BrokerSession {
     /// The last metadata offset the broker reported; -1 before its first heartbeat.
     pub metadata_offset: i64,
     pub shutdown: ShutdownState,
+    /// While the broker is fenced: the metadata offset it must have read before it is
+    /// unfenced, this controller's image when it first heard from the fenced broker
+    /// (see `BrokerLifecycle::on_heartbeat`).
+    pub unfence_at_offset: Option<i64>,
 }
 
 impl BrokerSession {
@@ -31,6 +35,7 @@ impl BrokerSession {
             last_contact_ms: now_ms,
             metadata_offset: -1,
             shutdown: ShutdownState::Running,
+            unfence_at_offset: None,
         }
     }
 

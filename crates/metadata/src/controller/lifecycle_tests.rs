@@ -344,3 +344,37 @@ fn a_tick_moves_a_leader_off_a_fenced_broker() {
     assert!(!c.tick().is_empty());
     assert_eq!(c.leaders("t"), vec![1]);
 }
+
+#[test]
+fn a_broker_fenced_by_silence_is_unfenced_only_once_it_has_read_its_fencing() {
+    let mut c = Controller::new();
+    c.start(&[1, 2]);
+    add_topic(&mut c.image, "t", &[&[2, 1]]);
+    // What broker 2 has read when it is paused: it leads "t"-0.
+    let read_when_paused = c.image.last_offset();
+    c.now_ms += SESSION_TIMEOUT_MS + 1;
+    c.heartbeat(1);
+    c.tick();
+    assert!(c.fenced(2));
+    assert_eq!(c.leaders("t"), vec![1]);
+    // Resumed, it heartbeats before its image has caught up: it has read past its
+    // registration, not past its fencing, so it stays fenced.
+    let resumed = HeartbeatRequest {
+        broker_id: 2,
+        broker_epoch: c.image.broker(2).expect("registered").epoch,
+        current_metadata_offset: read_when_paused,
+        want_fence: false,
+        want_shut_down: false,
+    };
+    let (records, answer) = c
+        .lifecycle
+        .on_heartbeat(&c.image, &resumed, c.now_ms)
+        .expect("ok");
+    assert!(records.is_empty(), "nothing written: {records:?}");
+    assert!(answer.is_fenced && !answer.is_caught_up);
+    assert!(c.fenced(2));
+    // Once it has read the fencing and the leadership moved away, it is unfenced.
+    let answer = c.heartbeat(2);
+    assert!(answer.is_caught_up && !answer.is_fenced);
+    assert!(!c.fenced(2));
+}
