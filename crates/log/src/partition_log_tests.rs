@@ -183,6 +183,22 @@ fn truncate_to_drops_tail_and_epochs() {
 }
 
 #[test]
+fn truncating_at_the_log_end_drops_an_epoch_that_starts_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open_log(dir.path(), small_config());
+    fill(&mut log, 40, 3, 40);
+    let end = log.log_end_offset();
+    let before = log.latest_epoch();
+    // Led at epoch 7 and lost the leadership before appending anything.
+    log.assign_leader_epoch_at_log_end(7).unwrap();
+    assert_eq!(log.latest_epoch(), Some(7));
+    // The new leader never had epoch 7: the follower truncates to its own end.
+    log.truncate_to(end).unwrap();
+    assert_eq!(log.log_end_offset(), end);
+    assert_eq!(log.latest_epoch(), before);
+}
+
+#[test]
 fn delete_records_raises_log_start_and_drops_segments() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open_log(dir.path(), small_config());

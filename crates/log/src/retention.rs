@@ -15,7 +15,12 @@ impl PartitionLog {
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         self.check_not_deleted()?;
         if offset >= self.log_end_offset {
-            return Ok(());
+            // No record goes, but an epoch starting at the log end does (as in Kafka):
+            // a replica that led, assigned its epoch there and lost leadership before
+            // appending anything keeps an epoch the new leader never had, and its
+            // fetches would be answered "diverged, truncate to your end" for ever.
+            let end = self.log_end_offset;
+            return self.epochs.truncate_from_end(end);
         }
         self.generation += 1;
         #[allow(clippy::expect_used)] // Invariant: a log always has a segment.
