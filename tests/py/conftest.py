@@ -24,11 +24,13 @@ def moldau_bin():
 
 
 class Broker:
-    def __init__(self, extra=(), log_path=None):
+    def __init__(self, extra=(), log_path=None, log_level=None):
         self.data_dir = tempfile.mkdtemp(prefix="moldau-py-")
         self.extra = list(extra)
         # Where the process's log (stderr) goes; inherited when None.
         self.log_path = log_path
+        # RUST_LOG for the process: MOLDAU_TEST_LOG, else `log_level`, else warn.
+        self.log_level = os.environ.get("MOLDAU_TEST_LOG", log_level or "warn")
         self.port = 0
         self.proc = None
         self.start()
@@ -40,7 +42,7 @@ class Broker:
             "--data-dir", self.data_dir,
             "--console", "off",
         ] + self.extra
-        env = dict(os.environ, RUST_LOG=os.environ.get("MOLDAU_TEST_LOG", "warn"))
+        env = dict(os.environ, RUST_LOG=self.log_level)
         log = open(self.log_path, "a") if self.log_path else None
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         if log:

@@ -65,7 +65,6 @@ class Cluster:
 
     def __init__(self):
         self.log_dir = tempfile.mkdtemp(prefix="moldau-chaos-logs-")
-        os.environ.setdefault("MOLDAU_TEST_LOG", "info")
         controllers = [free_port() for _ in range(NODES)]
         voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, c in enumerate(controllers))
         self.nodes = [None] * NODES
@@ -82,7 +81,7 @@ class Cluster:
             for s in SETTINGS:
                 extra += ["--set", s]
             try:
-                self.nodes[i] = Broker(extra=extra, log_path=self.log_path(i))
+                self.nodes[i] = Broker(extra=extra, log_path=self.log_path(i), log_level="info")
             except Exception as e:  # reported below, after every start has ended
                 errors.append(e)
 
