@@ -122,17 +122,24 @@ def test_a_resumed_fenced_leader_refuses_writes_until_it_is_leader_again():
     cluster = Cluster()
     try:
         admin = AdminClient({"bootstrap.servers": cluster.bootstrap()})
-        wait_for("three brokers registered",
-                 lambda: len(admin.list_topics(timeout=10).brokers) == 3)
+        def brokers():
+            try:
+                return len(admin.list_topics(timeout=10).brokers)
+            except Exception:  # a node still starting; asked again
+                return 0
+        wait_for("three brokers registered", lambda: brokers() == 3)
         topic = NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})
         admin.create_topics([topic])[TOPIC].result(30)
         leader, _ = wait_for("every replica in sync",
                              lambda: (s := leader_and_isr(admin)) and len(s[1]) == 3 and s)
         stale = cluster.nodes[leader - 1]
 
-        init = call(stale.addr, InitProducerIdRequest_v1(
-            transactional_id=None, transaction_timeout_ms=60000))
-        assert init.error_code == NONE, init
+        def init_producer_id():
+            init = call(stale.addr, InitProducerIdRequest_v1(
+                transactional_id=None, transaction_timeout_ms=60000))
+            # Retriable while the cluster settles (a producer id block not granted yet).
+            return init if init.error_code == NONE else None
+        init = wait_for("a producer id", init_producer_id)
         producer_id, epoch = init.producer_id, init.producer_epoch
         produce_until_stored(cluster, admin, producer_id, epoch, 0)
 
