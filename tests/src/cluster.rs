@@ -106,6 +106,11 @@ impl ClusterProcesses {
         self.nodes[(id - 1) as usize].data_dir.clone()
     }
 
+    /// Node `id`'s log lines since its last (re)start.
+    pub fn log_lines(&self, id: i32) -> Vec<String> {
+        self.nodes[(id - 1) as usize].log_lines()
+    }
+
     /// Whether node `id` runs.
     pub fn is_running(&self, id: i32) -> bool {
         self.nodes[(id - 1) as usize].pid().is_some()

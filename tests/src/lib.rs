@@ -10,16 +10,20 @@ pub use console_scrape::{sample, scrape_metrics};
 pub use produce_dropping_proxy::ProduceDroppingProxy;
 pub use serve_process::ServeProcess;
 
+use std::io::Write;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
 /// How long a broker may take to print its listening line.
 pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a clean shutdown may take by default.
 pub const BROKER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// A broker process's log lines kept for [`BrokerProcess::log_lines`]; later ones are
+/// only passed on to the test's stderr.
+pub const LOG_LINES_KEPT_MAX: usize = 100_000;
 
 /// The workspace this test binary was built in: `<root>/target/debug/deps/<test>`.
 /// Taken from the running executable, not `CARGO_MANIFEST_DIR`, because a target dir
@@ -73,6 +77,8 @@ pub struct BrokerProcess {
     extra: Vec<String>,
     /// RLIMIT_NOFILE (soft and hard) the broker runs under, if lowered.
     open_files_limit: Option<u64>,
+    /// The current process's log (stderr) lines, also passed on to the test's stderr.
+    log: Arc<Mutex<Vec<String>>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -134,9 +140,28 @@ impl BrokerProcess {
             std::env::var("MOLDAU_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning moldau");
         let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                // Read to the end whatever the bytes: a reader that stopped would
+                // block the broker on a full pipe.
+                for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    // Straight to the test process's stderr, as before it was kept.
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                    if let Ok(mut kept) = log.lock() {
+                        if kept.len() < LOG_LINES_KEPT_MAX {
+                            kept.push(line);
+                        }
+                    }
+                }
+            });
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -164,6 +189,7 @@ impl BrokerProcess {
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             open_files_limit,
+            log,
             _temp: None,
         }
     }
@@ -174,6 +200,11 @@ impl BrokerProcess {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("listener address has a port")
+    }
+
+    /// The log lines (stderr) of the current process so far (since its last restart).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The broker's process id, while it runs.
@@ -228,6 +259,7 @@ impl BrokerProcess {
             self.open_files_limit,
         );
         self.child = next.child.take();
+        self.log = Arc::clone(&next.log);
         self.addr = std::mem::take(&mut next.addr);
         self.console_addr = next.console_addr.take();
     }

@@ -14,7 +14,7 @@ use moldau_log::dir_lock::DirLock;
 use moldau_log::properties_file::{random_kafka_uuid, MetaProperties};
 use moldau_log::{LogConfig, LogDirs, StartupRecovery};
 use moldau_metadata::controller::{
-    LeaderRebalance, LifecycleConfig, UNCLEAN_LEADER_ELECTION_CONFIG,
+    LeaderRebalance, LifecycleConfig, LocalBroker, UNCLEAN_LEADER_ELECTION_CONFIG,
 };
 use moldau_metadata::{
     BrokerEndpoint, BrokerImage, MetadataDelta, MetadataImage, SecurityProtocol,
@@ -180,7 +180,13 @@ impl Broker {
         let cluster_id = logs.cluster_id().to_string();
         let mut quorum_config = quorum_config(&config, &metadata_dir)?;
         quorum_config.channel = listener_auths.controller_channel.clone();
+        // Random per process start: tells this incarnation from an earlier one.
+        let incarnation_id = *uuid::Uuid::new_v4().as_bytes();
         quorum_config.lifecycle = LifecycleConfig {
+            local_broker: Some(LocalBroker {
+                broker_id: node_id,
+                incarnation_id,
+            }),
             cluster_id: cluster_id.clone(),
             session_timeout_ms: config.node.session_timeout_ms.max(1) as u64,
             unclean_leader_election: config.bool(UNCLEAN_LEADER_ELECTION_CONFIG),
@@ -237,6 +243,7 @@ impl Broker {
             client_quotas: Default::default(),
             controller_mutations: Default::default(),
             lifecycle: LifecycleAgent::new(
+                incarnation_id,
                 Duration::from_millis(config.node.heartbeat_interval_ms.max(1) as u64),
                 Duration::from_millis(config.node.session_timeout_ms.max(1) as u64),
             ),

@@ -51,9 +51,13 @@ pub struct LifecycleAgent {
 }
 
 impl LifecycleAgent {
-    pub fn new(heartbeat_interval: Duration, session_timeout: Duration) -> Self {
+    pub fn new(
+        incarnation_id: [u8; 16],
+        heartbeat_interval: Duration,
+        session_timeout: Duration,
+    ) -> Self {
         LifecycleAgent {
-            incarnation_id: *uuid::Uuid::new_v4().as_bytes(),
+            incarnation_id,
             heartbeat_interval,
             session_timeout,
             answered_sent_at: parking_lot::Mutex::new(None),
@@ -166,6 +170,7 @@ impl LifecycleAgent {
                 // Fenced and re-registered elsewhere, or a controller that lost our
                 // registration: register anew.
                 tracing::warn!(epoch, error = %refused.message, "heartbeat refused; registering again");
+                broker.logs.set_broker_epoch(None);
                 self.status.send_replace(LifecycleStatus {
                     epoch: None,
                     fenced: true,
@@ -199,6 +204,9 @@ impl LifecycleAgent {
                     epoch = reply.broker_epoch,
                     "broker registered (fenced until caught up)"
                 );
+                // A clean shutdown keeps it, so the next start replaces this
+                // registration at once rather than waiting out its session.
+                broker.logs.set_broker_epoch(Some(reply.broker_epoch));
                 self.status.send_replace(LifecycleStatus {
                     epoch: Some(reply.broker_epoch),
                     fenced: true,
@@ -248,6 +256,7 @@ impl LifecycleAgent {
                 })
                 .collect(),
             rack: broker.config.node.rack.clone(),
+            previous_broker_epoch: broker.logs.previous_broker_epoch(),
         })
     }
 }

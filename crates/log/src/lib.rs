@@ -14,6 +14,7 @@ mod cached_file;
 pub mod change_tracker;
 mod checkpoint_file;
 pub mod checkpoint_state;
+pub mod clean_shutdown_file;
 pub mod cleaner;
 pub mod config;
 pub mod dir_lock;

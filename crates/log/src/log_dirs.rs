@@ -491,6 +491,28 @@ impl LogDirs {
         }
     }
 
+    /// The broker epoch the node stopped under at its last clean shutdown, as Kafka
+    /// reads it: only if every directory is online and its marker names the same one.
+    pub fn previous_broker_epoch(&self) -> Option<i64> {
+        let mut epochs = self.dirs.iter().map(|d| {
+            if d.failed_at_start().is_some() {
+                None
+            } else {
+                d.previous_broker_epoch()
+            }
+        });
+        let first = epochs.next().flatten()?;
+        epochs.all(|e| e == Some(first)).then_some(first)
+    }
+
+    /// The broker's current registration epoch, for every directory's clean-shutdown
+    /// marker.
+    pub fn set_broker_epoch(&self, broker_epoch: Option<i64>) {
+        for dir in &self.dirs {
+            dir.set_broker_epoch(broker_epoch);
+        }
+    }
+
     /// Shuts every directory down (see [`LogManager::shutdown`]); one that fails
     /// does not keep the others from a clean shutdown. Returns the first error.
     pub fn shutdown(&self) -> Result<(), LogError> {

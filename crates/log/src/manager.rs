@@ -14,6 +14,7 @@ use crate::background_work::{BackgroundCounters, BackgroundWork};
 use crate::change_tracker::ChangeTracker;
 use crate::checkpoint_file::{read_checkpoint, sync_dir, write_checkpoint};
 use crate::checkpoint_state::{CheckpointEntry, CheckpointState, CHECKPOINT_FILE_COUNT};
+use crate::clean_shutdown_file::{read_clean_shutdown_epoch, write_clean_shutdown};
 use crate::config::LogConfig;
 use crate::dir_lock::DirLock;
 use crate::due_schedule::DueSchedule;
@@ -40,7 +41,7 @@ pub const LOG_START_CHECKPOINT_FILE: &str = "log-start-offset-checkpoint";
 /// How far compaction has cleaned each compacted log.
 pub const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 /// Present only after a clean shutdown; its absence at start means recovery.
-pub const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+pub use crate::clean_shutdown_file::CLEAN_SHUTDOWN_FILE;
 /// Suffix of partition directories awaiting deletion.
 pub const DELETE_DIR_SUFFIX: &str = "-delete";
 /// Suffix of a partition's copy being built in another log directory
@@ -103,6 +104,10 @@ struct Inner {
     pending_are_clean: bool,
     /// Tests only: called before each partition is recovered (to hold one back).
     before_recovery: Option<RecoveredHandler>,
+    /// The broker epoch the clean-shutdown marker found at start named.
+    previous_broker_epoch: Option<i64>,
+    /// The broker's current registration epoch (-1: none), written into the marker.
+    broker_epoch: AtomicI64,
 }
 
 /// Owner of every partition log in one data directory.
@@ -224,6 +229,9 @@ impl LogManager {
         };
         let marker = data_dir.join(CLEAN_SHUTDOWN_FILE);
         let clean_shutdown = marker.exists();
+        let previous_broker_epoch = clean_shutdown
+            .then(|| read_clean_shutdown_epoch(data_dir))
+            .flatten();
         let recovery_points = read_offsets(&data_dir.join(RECOVERY_POINT_CHECKPOINT_FILE))?;
         let high_watermarks = read_offsets(&data_dir.join(REPLICATION_CHECKPOINT_FILE))?;
         let log_starts = read_offsets(&data_dir.join(LOG_START_CHECKPOINT_FILE))?;
@@ -321,6 +329,8 @@ impl LogManager {
             recovering,
             pending_are_clean: clean_shutdown,
             before_recovery,
+            previous_broker_epoch,
+            broker_epoch: AtomicI64::new(-1),
         });
         let worker = Arc::clone(&inner);
         let retention = std::thread::Builder::new()
@@ -342,6 +352,20 @@ impl LogManager {
             inner,
             threads: Mutex::new(threads),
         })
+    }
+
+    /// The broker epoch this directory's clean-shutdown marker named at start: the
+    /// registration the node stopped under (KIP-966's previous broker epoch).
+    pub fn previous_broker_epoch(&self) -> Option<i64> {
+        self.inner.previous_broker_epoch
+    }
+
+    /// The broker's current registration epoch (none: unregistered), which a clean
+    /// shutdown writes into the marker.
+    pub fn set_broker_epoch(&self, broker_epoch: Option<i64>) {
+        self.inner
+            .broker_epoch
+            .store(broker_epoch.unwrap_or(-1), Ordering::SeqCst);
     }
 
     /// A directory that could not be opened at start-up (`error`): offline from the
@@ -370,6 +394,8 @@ impl LogManager {
             recovering: RecoveringPartitions::default(),
             pending_are_clean: true,
             before_recovery: None,
+            previous_broker_epoch: None,
+            broker_epoch: AtomicI64::new(-1),
         });
         inner.group_commit.mark_offline(error);
         Ok(LogManager {
@@ -743,8 +769,11 @@ impl LogManager {
             tracing::warn!(data_dir = %self.inner.data_dir.display(), partitions = unrecovered, "stopped before every partition was recovered; the next start recovers again");
             return Ok(());
         }
-        let marker = self.inner.data_dir.join(CLEAN_SHUTDOWN_FILE);
-        std::fs::write(&marker, b"").map_err(LogError::at(&marker))?;
+        let broker_epoch = self.inner.broker_epoch.load(Ordering::SeqCst);
+        write_clean_shutdown(
+            &self.inner.data_dir,
+            (broker_epoch >= 0).then_some(broker_epoch),
+        )?;
         sync_dir(&self.inner.data_dir)?;
         tracing::info!(
             data_dir = %self.inner.data_dir.display(),

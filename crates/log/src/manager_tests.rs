@@ -401,3 +401,25 @@ fn after_a_crash_each_partition_joins_once_recovered_and_the_others_serve_meanwh
     assert_eq!(mgr.get(&held).unwrap().read().log_end_offset(), 5);
     assert_eq!(mgr.topic_id(&held), Some([7; 16]));
 }
+
+#[test]
+fn a_clean_shutdown_keeps_the_broker_epoch_for_the_next_start_and_a_crash_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
+        assert_eq!(mgr.previous_broker_epoch(), None);
+        mgr.set_broker_epoch(Some(57));
+        mgr.shutdown().unwrap();
+    }
+    {
+        let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
+        assert_eq!(mgr.previous_broker_epoch(), Some(57));
+        // Dropped without a shutdown: a crash.
+    }
+    let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
+    assert_eq!(mgr.previous_broker_epoch(), None, "no marker after a crash");
+    mgr.shutdown().unwrap();
+    drop(mgr);
+    let unregistered = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS);
+    assert_eq!(unregistered.unwrap().previous_broker_epoch(), None);
+}

@@ -69,6 +69,7 @@ impl QuorumConfig {
                 session_timeout_ms: 9000,
                 unclean_leader_election: false,
                 leader_rebalance: None,
+                local_broker: None,
             },
             channel: ControllerChannel::default(),
             bootstrap_levels: production_levels(RELEASE_VERSION_LATEST),

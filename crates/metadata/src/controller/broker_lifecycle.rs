@@ -11,6 +11,7 @@ use super::draft::Draft;
 use super::election::LeaderElection;
 use super::leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
 use super::messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
+use super::re_registration::{admit_registration, LocalBroker};
 use super::reassignment::{ReassignmentOutcome, ReassignmentTarget};
 use super::ControllerError;
 use crate::{BrokerRegistration, MetadataImage, MetadataRecord};
@@ -28,6 +29,9 @@ pub struct LifecycleConfig {
     /// `auto.leader.rebalance.enable`: how often and past what imbalance leadership
     /// moves back to preferred replicas; `None` when disabled.
     pub leader_rebalance: Option<LeaderRebalance>,
+    /// The broker of this controller's own process (a combined node), whose
+    /// registration never waits for an older incarnation's session.
+    pub local_broker: Option<LocalBroker>,
 }
 
 /// Kafka's automatic preferred-leader rebalance settings.
@@ -97,7 +101,8 @@ impl BrokerLifecycle {
     /// A broker registers. Its epoch is the offset its record is committed at (the
     /// image's next offset), it starts fenced, and leadership it still held under an
     /// earlier registration moves away. A registration over a live session of another
-    /// incarnation is refused.
+    /// incarnation is refused, unless it names that registration as its previous epoch
+    /// (a clean restart).
     pub fn on_register(
         &mut self,
         image: &MetadataImage,
@@ -126,24 +131,14 @@ impl BrokerLifecycle {
             ));
         }
         let existing = image.broker(request.broker_id);
-        if let Some(b) = existing {
-            // Live: heard from under this controller and not expired. A session this
-            // controller only assumed at activation does not block a new incarnation:
-            // after a whole-cluster restart every old incarnation is gone, and a live
-            // one would have heartbeated within its interval.
-            let live = !b.fenced
-                && self.sessions.get(&b.id).is_some_and(|s| {
-                    s.epoch == b.epoch
-                        && s.heard_from()
-                        && !s.expired(now_ms, self.config.session_timeout_ms)
-                });
-            if live && b.incarnation_id != request.incarnation_id {
-                return Err(ControllerError::new(
-                    ResponseError::DuplicateBrokerRegistration,
-                    "Another broker is registered with that broker id.",
-                ));
-            }
-        }
+        admit_registration(
+            existing,
+            self.sessions.get(&request.broker_id),
+            request,
+            self.config.local_broker,
+            now_ms,
+            self.config.session_timeout_ms,
+        )?;
         // The next offset; past the old epoch even if an older image numbered
         // records differently, since a broker's epochs only grow.
         let broker_epoch = image

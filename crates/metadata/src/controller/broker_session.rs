@@ -51,11 +51,6 @@ impl BrokerSession {
             .saturating_add(1)
     }
 
-    /// A heartbeat of this registration reached this controller.
-    pub fn heard_from(&self) -> bool {
-        self.metadata_offset >= 0
-    }
-
     pub fn in_controlled_shutdown(&self) -> bool {
         matches!(self.shutdown, ShutdownState::Controlled { .. })
     }

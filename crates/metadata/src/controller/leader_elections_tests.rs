@@ -215,6 +215,7 @@ fn the_lifecycle_rebalances_on_its_interval_and_elects_on_request() {
             check_interval_ms: 5_000,
             imbalance_percentage: 10,
         }),
+        local_broker: None,
     });
     lifecycle.on_activate(&image, 0);
     assert_eq!(lifecycle.next_deadline_ms(&image), Some(5_000));

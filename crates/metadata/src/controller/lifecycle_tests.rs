@@ -1,6 +1,8 @@
 use super::test_support::*;
 use super::*;
-use crate::{BrokerEndpoint, MetadataImage, MetadataRecord, SecurityProtocol, NO_LEADER};
+use crate::{
+    BrokerEndpoint, BrokerImage, MetadataImage, MetadataRecord, SecurityProtocol, NO_LEADER,
+};
 use moldau_protocol::ResponseError;
 use std::collections::BTreeSet;
 
@@ -23,6 +25,7 @@ impl Controller {
                 session_timeout_ms: SESSION_TIMEOUT_MS,
                 unclean_leader_election: false,
                 leader_rebalance: None,
+                local_broker: None,
             }),
             now_ms: 1_000,
         }
@@ -33,7 +36,20 @@ impl Controller {
     }
 
     fn register(&mut self, id: i32, incarnation: u8) -> Result<i64, ControllerError> {
-        let request = registration_request(id, incarnation);
+        self.register_after(id, incarnation, None)
+    }
+
+    /// A registration naming `previous_epoch` (KIP-966's PreviousBrokerEpoch).
+    fn register_after(
+        &mut self,
+        id: i32,
+        incarnation: u8,
+        previous_epoch: Option<i64>,
+    ) -> Result<i64, ControllerError> {
+        let request = RegistrationRequest {
+            previous_broker_epoch: previous_epoch,
+            ..registration_request(id, incarnation)
+        };
         let (records, reply) = self
             .lifecycle
             .on_register(&self.image, &request, self.now_ms)?;
@@ -101,6 +117,7 @@ fn registration_request(id: i32, incarnation: u8) -> RegistrationRequest {
         }],
         features: Vec::new(),
         rack: None,
+        previous_broker_epoch: None,
     }
 }
 
@@ -223,6 +240,7 @@ fn a_new_active_controller_starts_every_session_afresh() {
         session_timeout_ms: SESSION_TIMEOUT_MS,
         unclean_leader_election: false,
         leader_rebalance: None,
+        local_broker: None,
     });
     c.lifecycle.on_activate(&c.image, c.now_ms);
     c.now_ms += SESSION_TIMEOUT_MS;
@@ -309,25 +327,143 @@ fn a_re_registration_while_leading_moves_leadership_until_unfenced() {
     assert_eq!(c.leaders("t"), vec![2, 1]);
 }
 
-#[test]
-fn a_new_controller_lets_a_new_incarnation_register_until_the_old_one_is_heard_from() {
-    let mut c = Controller::new();
-    c.start(&[1, 2]);
-    // Failover: the new controller assumes every session live, but heard none yet.
+/// A controller that just took over: every session assumed live from now, none heard.
+fn failed_over(c: &mut Controller) {
     c.lifecycle = BrokerLifecycle::new(LifecycleConfig {
         cluster_id: "cluster-a".into(),
         session_timeout_ms: SESSION_TIMEOUT_MS,
         unclean_leader_election: false,
         leader_rebalance: None,
+        local_broker: None,
     });
     c.lifecycle.on_activate(&c.image, c.now_ms);
-    // Broker 1 restarted with a new incarnation: accepted at once.
-    c.register(1, 2).expect("an unheard session does not block");
-    assert!(!c.heartbeat(1).is_fenced);
-    // Broker 2's incarnation heartbeats first: a second one is a duplicate.
-    c.heartbeat(2);
-    let err = c.register(2, 9).expect_err("heard from");
+}
+
+#[test]
+fn a_new_controller_refuses_a_second_incarnation_while_the_assumed_session_lives() {
+    let mut c = Controller::new();
+    c.start(&[1, 2]);
+    failed_over(&mut c);
+    // Within the first heartbeat interval another process takes broker 1's id.
+    c.now_ms += HEARTBEAT_INTERVAL_MS / 2;
+    let err = c
+        .register(1, 2)
+        .expect_err("the old incarnation may be alive");
     assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
+    // An epoch that is not the current registration's proves nothing.
+    let current = c.image.broker(1).expect("1").epoch;
+    let err = c
+        .register_after(1, 2, Some(current - 1))
+        .expect_err("not the current registration");
+    assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
+    // The same incarnation is no duplicate.
+    c.register(2, 1)
+        .expect("re-registration of the same incarnation");
+    // Broker 1's old incarnation never heartbeats: fenced at the session's end,
+    // then the new one registers.
+    c.now_ms += SESSION_TIMEOUT_MS;
+    assert!(!c.tick().is_empty());
+    assert!(c.fenced(1));
+    c.register(1, 2).expect("the old session expired");
+    assert_eq!(c.image.broker(1).expect("1").incarnation_id, [2; 16]);
+}
+
+#[test]
+fn a_cleanly_stopped_broker_re_registers_at_once_with_its_previous_epoch() {
+    let mut c = Controller::new();
+    c.start(&[1, 2]);
+    let stopped_under = c.image.broker(1).expect("1").epoch;
+    failed_over(&mut c);
+    // The assumed session would block a new incarnation; the previous epoch does not.
+    let epoch = c
+        .register_after(1, 2, Some(stopped_under))
+        .expect("a clean restart replaces its own registration");
+    assert!(epoch > stopped_under);
+    assert_eq!(c.image.broker(1).expect("1").incarnation_id, [2; 16]);
+    assert!(c.fenced(1));
+    assert!(!c.heartbeat(1).is_fenced);
+    // Also under a controller that heard the old incarnation a moment ago.
+    c.heartbeat(2);
+    let stopped_under = c.image.broker(2).expect("2").epoch;
+    c.register_after(2, 5, Some(stopped_under))
+        .expect("heard from, yet the same node restarted");
+}
+
+#[test]
+fn the_registration_decision_admits_new_same_clean_and_expired_and_refuses_live_others() {
+    let mut c = Controller::new();
+    c.start(&[1]);
+    let image = c.image.broker(1).expect("1").clone();
+    let live = BrokerSession::new(image.epoch, c.now_ms);
+    let decide = |incarnation: u8, previous: Option<i64>, fenced: bool, now_ms: u64| {
+        let existing = BrokerImage {
+            fenced,
+            ..image.clone()
+        };
+        let request = RegistrationRequest {
+            previous_broker_epoch: previous,
+            ..registration_request(1, incarnation)
+        };
+        admit_registration(
+            Some(&existing),
+            Some(&live),
+            &request,
+            None,
+            now_ms,
+            SESSION_TIMEOUT_MS,
+        )
+    };
+    let now = c.now_ms;
+    let request = registration_request(1, 2);
+    assert_eq!(
+        admit_registration(None, None, &request, None, now, SESSION_TIMEOUT_MS),
+        Ok(Admission::NewBroker)
+    );
+    assert_eq!(decide(1, None, false, now), Ok(Admission::SameIncarnation));
+    assert_eq!(
+        decide(2, Some(image.epoch), false, now),
+        Ok(Admission::CleanRestart)
+    );
+    let duplicate = decide(2, None, false, now).expect_err("live session");
+    assert_eq!(duplicate.error, ResponseError::DuplicateBrokerRegistration);
+    let unknown = decide(2, Some(image.epoch + 7), false, now).expect_err("unknown epoch");
+    assert_eq!(unknown.error, ResponseError::DuplicateBrokerRegistration);
+    assert_eq!(decide(2, None, true, now), Ok(Admission::OldSessionOver));
+    // This controller's own process: broker 1 with incarnation 2 runs here.
+    let existing = c.image.broker(1).expect("1");
+    let here = LocalBroker {
+        broker_id: 1,
+        incarnation_id: [2; 16],
+    };
+    assert_eq!(
+        admit_registration(
+            Some(existing),
+            Some(&live),
+            &request,
+            Some(here),
+            now,
+            SESSION_TIMEOUT_MS
+        ),
+        Ok(Admission::ThisProcess)
+    );
+    let elsewhere = LocalBroker {
+        incarnation_id: [3; 16],
+        ..here
+    };
+    let err = admit_registration(
+        Some(existing),
+        Some(&live),
+        &request,
+        Some(elsewhere),
+        now,
+        SESSION_TIMEOUT_MS,
+    )
+    .expect_err("another process");
+    assert_eq!(err.error, ResponseError::DuplicateBrokerRegistration);
+    assert_eq!(
+        decide(2, None, false, now + SESSION_TIMEOUT_MS + 1),
+        Ok(Admission::OldSessionOver)
+    );
 }
 
 #[test]

@@ -15,6 +15,9 @@ pub struct RegistrationRequest {
     pub listeners: Vec<BrokerEndpoint>,
     pub features: Vec<BrokerFeature>,
     pub rack: Option<String>,
+    /// KIP-966's `PreviousBrokerEpoch`: the epoch this broker stopped under at its last
+    /// clean shutdown (kept in `.kafka_cleanshutdown`); none after a crash.
+    pub previous_broker_epoch: Option<i64>,
 }
 
 /// A registration accepted: the broker's new epoch, which its heartbeats carry.

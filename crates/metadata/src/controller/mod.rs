@@ -18,6 +18,7 @@ mod per_partition_results;
 mod placement;
 mod producer_ids;
 mod random;
+mod re_registration;
 mod reassignment;
 mod reassignment_wire;
 mod topic_partitions;
@@ -44,6 +45,7 @@ pub use placement::{
 };
 pub use producer_ids::{allocate_producer_ids, ProducerIdBlock, PRODUCER_ID_BLOCK_SIZE};
 pub use random::{RandomSource, SeededRandom};
+pub use re_registration::{admit_registration, Admission, LocalBroker};
 pub use reassignment::{
     is_reassigning, ongoing_reassignments, OngoingReassignment, ReassignmentOutcome,
     ReassignmentTarget,

@@ -124,10 +124,24 @@ fn registration_and_heartbeat_bodies_round_trip_through_the_wire_types() {
             max_supported: 20,
         }],
         rack: Some("r2".into()),
+        previous_broker_epoch: Some(12),
     };
+    // Through the bytes: PreviousBrokerEpoch exists from version 4 on.
+    let bytes = encode_body(&request.to_wire(), BROKER_REGISTRATION_VERSION).expect("encode");
+    let decoded: BrokerRegistrationRequest =
+        decode_body(&bytes, BROKER_REGISTRATION_VERSION).expect("decode");
     assert_eq!(
-        RegistrationRequest::from_wire(&request.to_wire()).expect("valid"),
+        RegistrationRequest::from_wire(&decoded).expect("valid"),
         request
+    );
+    let crashed = RegistrationRequest {
+        previous_broker_epoch: None,
+        ..request
+    };
+    assert_eq!(crashed.to_wire().previous_broker_epoch, -1);
+    assert_eq!(
+        RegistrationRequest::from_wire(&crashed.to_wire()).expect("valid"),
+        crashed
     );
     let heartbeat = HeartbeatRequest {
         broker_id: 3,
@@ -161,6 +175,7 @@ fn a_registration_with_an_unknown_protocol_or_an_oversized_field_is_invalid() {
         }],
         features: Vec::new(),
         rack: None,
+        previous_broker_epoch: None,
     }
     .to_wire();
     wire.listeners[0].security_protocol = 9;

@@ -85,6 +85,9 @@ impl RegistrationRequest {
             listeners,
             features,
             rack: r.rack.as_ref().map(|s| bounded("rack", s)).transpose()?,
+            // Kafka sends -1 for none; any negative epoch names no registration.
+            previous_broker_epoch: (r.previous_broker_epoch >= 0)
+                .then_some(r.previous_broker_epoch),
         })
     }
 
@@ -117,6 +120,7 @@ impl RegistrationRequest {
                     .collect(),
             )
             .with_rack(self.rack.as_deref().map(str_bytes))
+            .with_previous_broker_epoch(self.previous_broker_epoch.unwrap_or(-1))
     }
 }
 
@@ -169,7 +173,7 @@ pub fn heartbeat_response(
 }
 
 /// The BrokerRegistration version a broker sends and the controller reads.
-pub const BROKER_REGISTRATION_VERSION: i16 = 3;
+pub const BROKER_REGISTRATION_VERSION: i16 = 4;
 /// The BrokerHeartbeat version a broker sends and the controller reads.
 pub const BROKER_HEARTBEAT_VERSION: i16 = 1;
 
