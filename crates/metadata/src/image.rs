@@ -2,13 +2,14 @@
 
 use crate::acl_index::AclIndex;
 use crate::delta::{DeletedTopic, MetadataDelta};
+use crate::partition_index::{PartitionIndex, PartitionKey};
 use crate::record_types::{
     BrokerEndpoint, BrokerFeature, BrokerRegistration, ConfigResource, PartitionChange,
     PartitionRecord, QuotaEntity, ScramCredentialRecord, LEADER_UNCHANGED, NO_LEADER,
     SCRAM_MECHANISM_CODES,
 };
 use crate::{MetadataError, MetadataRecord, TopicId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod delta_to;
@@ -82,10 +83,10 @@ pub struct MetadataImage {
     next_producer_id: i64,
     /// Offset of the last record applied, -1 before any.
     last_offset: i64,
-    /// Every partition by its leader (`NO_LEADER` for none), in topic-name order:
-    /// the controller's elections look at the partitions of one leader, or of none,
+    /// Partitions by leader, by replica, and those led by another than their
+    /// preferred replica: the controller looks at the partitions a decision concerns
     /// instead of walking every partition.
-    by_leader: BTreeMap<i32, BTreeSet<(String, i32)>>,
+    index: PartitionIndex,
 }
 
 impl MetadataImage {
@@ -207,7 +208,7 @@ impl MetadataImage {
                     .ok_or_else(|| MetadataError::UnknownTopicId(id.to_string()))?;
                 if let Some(topic) = self.topics.remove(&name) {
                     for p in topic.partitions.values() {
-                        self.unindex_leader(p.leader, &name, p.partition);
+                        self.index.remove(&name, p);
                     }
                     delta.topic_removed(DeletedTopic {
                         name,
@@ -385,46 +386,21 @@ impl MetadataImage {
                 topic.name, p.partition
             )));
         }
-        topic.partitions.insert(
-            p.partition,
-            PartitionImage {
-                partition: p.partition,
-                leader: p.leader,
-                leader_epoch: p.leader_epoch,
-                partition_epoch: p.partition_epoch,
-                replicas: p.replicas.clone(),
-                isr: p.isr.clone(),
-                removing_replicas: p.removing_replicas.clone(),
-                adding_replicas: p.adding_replicas.clone(),
-            },
-        );
+        let partition = PartitionImage {
+            partition: p.partition,
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            replicas: p.replicas.clone(),
+            isr: p.isr.clone(),
+            removing_replicas: p.removing_replicas.clone(),
+            adding_replicas: p.adding_replicas.clone(),
+        };
         let name = topic.name.clone();
-        self.index_leader(p.leader, name, p.partition);
+        topic.partitions.insert(p.partition, partition.clone());
+        self.index.insert(&name, &partition);
         delta.created_partitions.insert((p.topic_id, p.partition));
         Ok(())
-    }
-
-    fn index_leader(&mut self, leader: i32, topic: String, partition: i32) {
-        let added = self
-            .by_leader
-            .entry(leader)
-            .or_default()
-            .insert((topic, partition));
-        assert!(added, "a partition indexed under two leaders");
-    }
-
-    fn unindex_leader(&mut self, leader: i32, topic: &str, partition: i32) {
-        let Some(led) = self.by_leader.get_mut(&leader) else {
-            unreachable!("partition {topic}-{partition} missing from the leader index");
-        };
-        let removed = led.remove(&(topic.to_string(), partition));
-        assert!(
-            removed,
-            "partition {topic}-{partition} missing from the leader index"
-        );
-        if led.is_empty() {
-            self.by_leader.remove(&leader);
-        }
     }
 
     /// The partitions `leader` leads (`NO_LEADER`: those without a leader), in
@@ -433,19 +409,45 @@ impl MetadataImage {
         &self,
         leader: i32,
     ) -> impl Iterator<Item = (&TopicImage, &PartitionImage)> + '_ {
-        self.by_leader
-            .get(&leader)
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, partition)| {
-                let topic = self.topics.get(name)?;
-                Some((topic, topic.partitions.get(partition)?))
-            })
+        self.index
+            .led_by(leader)
+            .filter_map(|key| self.indexed(key))
     }
 
     /// Every id that leads a partition (`NO_LEADER` when some have none).
     pub fn leader_ids(&self) -> impl Iterator<Item = i32> + '_ {
-        self.by_leader.keys().copied()
+        self.index.leader_ids()
+    }
+
+    /// The partitions `broker` is a replica of (so every ISR holding it), in
+    /// topic-name and partition order.
+    pub fn partitions_with_replica(
+        &self,
+        broker: i32,
+    ) -> impl Iterator<Item = (&TopicImage, &PartitionImage)> + '_ {
+        self.index
+            .with_replica(broker)
+            .filter_map(|key| self.indexed(key))
+    }
+
+    /// The partitions whose leader is not their preferred (first) replica, in
+    /// topic-name and partition order.
+    pub fn partitions_led_elsewhere(
+        &self,
+    ) -> impl Iterator<Item = (&TopicImage, &PartitionImage)> + '_ {
+        self.index
+            .led_elsewhere()
+            .filter_map(|key| self.indexed(key))
+    }
+
+    /// How many partitions have `broker` as their preferred (first) replica.
+    pub fn preferred_replica_count(&self, broker: i32) -> u64 {
+        self.index.preferred_count(broker)
+    }
+
+    fn indexed(&self, (name, partition): &PartitionKey) -> Option<(&TopicImage, &PartitionImage)> {
+        let topic = self.topics.get(name)?;
+        Some((topic, topic.partitions.get(partition)?))
     }
 
     fn change_partition(
@@ -470,9 +472,10 @@ impl MetadataImage {
         let removing = c.removing_replicas.as_ref().unwrap_or(&p.removing_replicas);
         let adding = c.adding_replicas.as_ref().unwrap_or(&p.adding_replicas);
         check_reassignment(c.partition, replicas, removing, adding)?;
+        // Only a new leader or replica list moves the partition in the index.
+        let before = (leader != p.leader || *replicas != p.replicas).then(|| p.clone());
         p.replicas = replicas.clone();
         p.isr = isr.clone();
-        let old_leader = p.leader;
         p.removing_replicas = removing.clone();
         p.adding_replicas = adding.clone();
         if c.leader != LEADER_UNCHANGED {
@@ -481,9 +484,10 @@ impl MetadataImage {
             p.leader_epoch = p.leader_epoch.saturating_add(1);
         }
         p.partition_epoch = p.partition_epoch.saturating_add(1);
-        if old_leader != leader {
-            self.unindex_leader(old_leader, &name, c.partition);
-            self.index_leader(leader, name, c.partition);
+        if let Some(before) = before {
+            let after = p.clone();
+            self.index.remove(&name, &before);
+            self.index.insert(&name, &after);
         }
         delta.partition_changed(c.topic_id, c.partition);
         Ok(())

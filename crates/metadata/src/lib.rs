@@ -15,6 +15,7 @@ mod delta;
 pub mod features;
 mod image;
 mod legacy_json;
+mod partition_index;
 pub mod raft;
 mod record;
 pub mod record_codec;

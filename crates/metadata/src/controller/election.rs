@@ -48,7 +48,7 @@ impl LeaderElection<'_> {
     /// an ISR: its last member stays, as in KRaft, so it can lead again when it
     /// returns) and elects a leader wherever the leader is no longer fit.
     pub fn remove_from_isrs(&self, brokers: &BTreeSet<i32>) -> Vec<MetadataRecord> {
-        self.changes(|p| {
+        self.changes_among(self.with_replicas(brokers), |p| {
             let touches = p.isr.iter().any(|r| brokers.contains(r)) || brokers.contains(&p.leader);
             touches.then(|| {
                 p.isr
@@ -89,21 +89,20 @@ impl LeaderElection<'_> {
         led
     }
 
-    /// A PartitionChange for every partition `target_isr` picks, in topic-name and
-    /// partition order, skipping those where nothing changes.
-    fn changes(
-        &self,
-        target_isr: impl Fn(&PartitionImage) -> Option<Vec<i32>>,
-    ) -> Vec<MetadataRecord> {
-        let all = self
-            .image
-            .topics()
-            .flat_map(|t| t.partitions.values().map(move |p| (t, p)))
+    /// The partitions `brokers` are replicas of (every ISR or leader they are in), in
+    /// topic-name and partition order: what [`Self::remove_from_isrs`] looks at.
+    pub fn with_replicas(&self, brokers: &BTreeSet<i32>) -> Vec<(&TopicImage, &PartitionImage)> {
+        let mut found: Vec<(&TopicImage, &PartitionImage)> = brokers
+            .iter()
+            .flat_map(|b| self.image.partitions_with_replica(*b))
             .collect();
-        self.changes_among(all, target_isr)
+        found.sort_by(|a, b| (&a.0.name, a.1.partition).cmp(&(&b.0.name, b.1.partition)));
+        found.dedup_by(|a, b| (&a.0.name, a.1.partition) == (&b.0.name, b.1.partition));
+        found
     }
 
-    /// [`Self::changes`] over `candidates` only (in the order given).
+    /// A PartitionChange for every partition of `candidates` (in the order given)
+    /// `target_isr` picks, skipping those where nothing changes.
     fn changes_among(
         &self,
         candidates: Vec<(&TopicImage, &PartitionImage)>,

@@ -194,3 +194,65 @@ fn elections_look_only_at_leaderless_partitions_and_those_of_unfit_leaders() {
         3_000
     );
 }
+
+#[test]
+fn isr_removal_and_rebalance_look_only_at_the_partitions_concerned() {
+    let mut image = three_brokers();
+    let healthy: Vec<Vec<i32>> = (0..3_000)
+        .map(|i| if i % 2 == 0 { vec![2, 3] } else { vec![3, 2] })
+        .collect();
+    let healthy: Vec<&[i32]> = healthy.iter().map(Vec::as_slice).collect();
+    add_topic(&mut image, "busy", &healthy);
+    let on_one = add_topic(&mut image, "one", &[&[1], &[1, 2], &[2, 1], &[3, 1]]);
+    let none = BTreeSet::new();
+    let gone = BTreeSet::from([1]);
+    let e = LeaderElection {
+        image: &image,
+        unavailable: &none,
+        unclean_default: false,
+    };
+    assert_eq!(
+        e.with_replicas(&gone).len(),
+        4,
+        "broker 1's partitions, not 3 004"
+    );
+    assert_eq!(
+        e.rebalance_candidates().len(),
+        0,
+        "every leader is preferred"
+    );
+    fence(&mut image, 1);
+    let records = LeaderElection {
+        image: &image,
+        unavailable: &none,
+        unclean_default: false,
+    }
+    .remove_from_isrs(&gone);
+    // one-0 keeps its last ISR member but loses its leader; the three others leave
+    // broker 1 out of their ISR.
+    assert_eq!(records.len(), 4);
+    apply(&mut image, &records);
+    assert_eq!(partition_state(&image, "one", 1), (2, 1, 1, vec![2]));
+    assert_eq!(partition_state(&image, "one", 2).3, vec![2]);
+    let e = LeaderElection {
+        image: &image,
+        unavailable: &none,
+        unclean_default: false,
+    };
+    // one-0 (leaderless) and one-1 (led by 2, prefers 1): 2 of 3 004.
+    assert_eq!(e.rebalance_candidates().len(), 2);
+    assert_eq!(image.preferred_replica_count(1), 2);
+    assert_eq!(image.preferred_replica_count(2), 1_501);
+    assert!(e.rebalance_preferred_leaders(10).is_empty(), "1 is fenced");
+    // The replica index follows a reassignment and a removed topic.
+    let id = image.topic("busy").expect("busy").id;
+    let mut moved = crate::PartitionChange::new(id, 0);
+    moved.replicas = Some(vec![2, 3, 1]);
+    apply(&mut image, &[MetadataRecord::PartitionChange(moved)]);
+    assert_eq!(image.partitions_with_replica(1).count(), 5);
+    apply(&mut image, &[MetadataRecord::RemoveTopic { id: on_one }]);
+    assert_eq!(image.partitions_with_replica(1).count(), 1);
+    assert_eq!(image.partitions_with_replica(2).count(), 3_000);
+    assert_eq!(image.partitions_led_elsewhere().count(), 0);
+    assert_eq!(image.preferred_replica_count(1), 0);
+}

@@ -174,22 +174,16 @@ impl LeaderElection<'_> {
     /// of those partitions moves back to it, where it is in the ISR and may lead.
     /// Partitions being reassigned are left alone.
     pub fn rebalance_preferred_leaders(&self, imbalance_percentage: u32) -> Vec<MetadataRecord> {
-        let mut share: BTreeMap<i32, PreferredShare> = BTreeMap::new();
-        for t in self.image.topics() {
-            for p in t.partitions.values() {
-                let preferred = preferred_replica(p);
-                if preferred < 0 {
-                    continue;
-                }
-                let entry = share.entry(preferred).or_default();
-                entry.preferred += 1;
-                if p.leader != preferred {
-                    entry.not_led.push((t, p));
-                }
-            }
+        let mut not_led: BTreeMap<i32, Vec<(&TopicImage, &PartitionImage)>> = BTreeMap::new();
+        for (t, p) in self.rebalance_candidates() {
+            not_led
+                .entry(preferred_replica(p))
+                .or_default()
+                .push((t, p));
         }
         let mut records = Vec::new();
-        for (_, PreferredShare { preferred, not_led }) in share {
+        for (broker, not_led) in not_led {
+            let preferred = self.image.preferred_replica_count(broker);
             let imbalanced =
                 not_led.len() as u64 * 100 > preferred * u64::from(imbalance_percentage);
             if !imbalanced {
@@ -207,15 +201,12 @@ impl LeaderElection<'_> {
         }
         records
     }
-}
 
-/// One broker's part as a preferred replica.
-#[derive(Default)]
-struct PreferredShare<'a> {
-    /// Partitions whose first replica it is.
-    preferred: u64,
-    /// Those of them it does not lead.
-    not_led: Vec<(&'a TopicImage, &'a PartitionImage)>,
+    /// The partitions not led by their preferred replica, in topic-name and partition
+    /// order: what [`Self::rebalance_preferred_leaders`] looks at.
+    pub fn rebalance_candidates(&self) -> Vec<(&TopicImage, &PartitionImage)> {
+        self.image.partitions_led_elsewhere().collect()
+    }
 }
 
 /// The first replica (Kafka's preferred leader), or -1 for a partition without any.
