@@ -3,7 +3,11 @@
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
 use crate::log_json::JsonLines;
+use crate::raft_retry_filter::RaftRetryFilter;
 
 /// `--log-format`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,21 +20,23 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `level` (openraft at warn:
-/// it logs every election step at info).
+/// it logs every election step at info). openraft's per-attempt errors for an
+/// unreachable peer are left out: the Raft transport logs each outage once.
 pub fn init(level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{level},openraft=warn")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(RaftRetryFilter);
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder
-            .with_ansi(use_colour(
+        LogFormat::Text => registry
+            .with(lines.with_ansi(use_colour(
                 std::io::stderr().is_terminal(),
                 std::env::var_os("NO_COLOR").as_deref(),
-            ))
+            )))
             .init(),
-        LogFormat::Json => builder.event_format(JsonLines).init(),
+        LogFormat::Json => registry.with(lines.event_format(JsonLines)).init(),
     }
 }
 

@@ -17,6 +17,7 @@ mod output;
 mod produce;
 mod produce_topic;
 mod properties;
+mod raft_retry_filter;
 mod reassign_partitions;
 mod record_format;
 mod serve;

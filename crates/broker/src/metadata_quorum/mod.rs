@@ -94,6 +94,7 @@ impl MetadataQuorum {
             local_id: config.node_id,
             channel: config.channel.clone(),
             cluster: Arc::clone(&cluster),
+            outages: Arc::default(),
         };
         let raft = Raft::new(
             config.node_id,

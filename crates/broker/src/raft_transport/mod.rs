@@ -12,6 +12,7 @@ mod frame;
 mod lifecycle_call;
 mod message;
 mod peer_client;
+mod peer_outages;
 mod server;
 
 pub use channel::{AcceptedPeer, ControllerChannel, RaftConnection};
@@ -24,4 +25,5 @@ pub use frame::{read_frame, write_frame, RAFT_FRAME_BYTES_MAX};
 pub use lifecycle_call::forward_lifecycle_call;
 pub use message::{ControllerWriteError, RaftEnvelope, RaftReply, RaftRequest};
 pub use peer_client::{PeerClient, TcpRaftNetwork};
+pub use peer_outages::PeerOutages;
 pub use server::{serve_raft, FORWARDED_WRITE_TIMEOUT, RAFT_CONNECTIONS_MAX};

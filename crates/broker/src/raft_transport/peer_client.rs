@@ -21,6 +21,7 @@ use crate::raft_transport::cluster_id_check::ClusterIdCheck;
 use crate::raft_transport::error::RaftTransportError;
 use crate::raft_transport::frame::{read_frame, write_frame};
 use crate::raft_transport::message::{decode, encode, RaftEnvelope, RaftReply, RaftRequest};
+use crate::raft_transport::peer_outages::PeerOutages;
 
 type C = MetadataRaftConfig;
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -35,6 +36,8 @@ pub struct TcpRaftNetwork {
     pub channel: ControllerChannel,
     /// The cluster id sent with every request, and what peers answered.
     pub cluster: Arc<ClusterIdCheck>,
+    /// Peers not answering, so each outage is logged once.
+    pub outages: Arc<PeerOutages>,
 }
 
 impl RaftNetworkFactory<C> for TcpRaftNetwork {
@@ -44,6 +47,7 @@ impl RaftNetworkFactory<C> for TcpRaftNetwork {
         PeerClient {
             local_id: self.local_id,
             cluster: Arc::clone(&self.cluster),
+            outages: Arc::clone(&self.outages),
             target,
             addr: node.addr.clone(),
             channel: self.channel.clone(),
@@ -57,6 +61,7 @@ impl RaftNetworkFactory<C> for TcpRaftNetwork {
 pub struct PeerClient {
     local_id: NodeId,
     cluster: Arc<ClusterIdCheck>,
+    outages: Arc<PeerOutages>,
     target: NodeId,
     addr: String,
     channel: ControllerChannel,
@@ -72,6 +77,17 @@ enum CallError {
     TimedOut,
     /// The peer belongs to another cluster.
     Refused(RaftTransportError),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Connect(e) => write!(f, "connecting: {e}"),
+            CallError::Transport(e) => write!(f, "{e}"),
+            CallError::TimedOut => write!(f, "no answer within openraft's timeout"),
+            CallError::Refused(e) => write!(f, "refused: {e}"),
+        }
+    }
 }
 
 impl PeerClient {
@@ -114,6 +130,7 @@ impl PeerClient {
             Ok(_) => self.login_refused = false,
             Err(_) => {}
         }
+        self.note_outage(&result);
         if result.is_err() {
             // The stream may hold half a frame: start over on the next call.
             self.connection = None;
@@ -129,6 +146,26 @@ impl PeerClient {
                 ))
             }
             reply => Ok(reply),
+        }
+    }
+
+    /// One WARN when the peer stops answering, one INFO when it answers again, and
+    /// each failed attempt in between at DEBUG (openraft retries every few hundred ms).
+    fn note_outage(&self, result: &Result<RaftReply, CallError>) {
+        let (peer, addr) = (self.target, &self.addr);
+        match result {
+            Ok(_) => {
+                if let Some(attempts) = self.outages.answered(peer) {
+                    tracing::info!(peer, %addr, failed_attempts = attempts, "controller peer answers again");
+                }
+            }
+            Err(e) => {
+                if self.outages.failed(peer) {
+                    tracing::warn!(peer, %addr, error = %e, "controller peer not answering; retries are logged at DEBUG until it answers");
+                } else {
+                    tracing::debug!(peer, %addr, error = %e, "controller peer still not answering");
+                }
+            }
         }
     }
 
