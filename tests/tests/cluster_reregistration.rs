@@ -111,12 +111,9 @@ async fn a_cleanly_stopped_node_re_registers_at_once_and_a_killed_one_after_its_
     // comes back, yet its previous epoch lets it in at once.
     let clean = 2;
     cluster.stop(clean);
+    // Read before the restart, which consumes it.
     let marker = std::fs::read_to_string(cluster.data_dir(clean).join(".kafka_cleanshutdown"))
         .expect("clean-shutdown marker");
-    assert!(
-        marker.starts_with("{\"version\":0,\"brokerEpoch\":") && !marker.contains("-1"),
-        "marker names the epoch it stopped under: {marker}"
-    );
     let restarted_at = Instant::now();
     cluster.restart(clean);
     let waited = wait_for_leaders(&cluster.addr(1), topic, &placed);
@@ -130,6 +127,10 @@ async fn a_cleanly_stopped_node_re_registers_at_once_and_a_killed_one_after_its_
         duplicate_lines(&lines).is_empty(),
         "a clean restart is no duplicate registration: {:?}",
         duplicate_lines(&lines)
+    );
+    assert!(
+        marker.starts_with("{\"version\":0,\"brokerEpoch\":") && !marker.contains("-1"),
+        "marker names the epoch it stopped under: {marker}"
     );
 
     // A crash: no previous epoch; registered once the old session ended.
