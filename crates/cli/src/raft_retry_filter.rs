@@ -1,6 +1,6 @@
 //! Keeps openraft's per-attempt replication failures out of the log: it logs a WARN
-//! and an ERROR for every failed call to an unreachable peer, every few hundred
-//! milliseconds. The Raft transport reports such an outage itself, once when it starts
+//! and an ERROR for every failed call to an unreachable peer, and a WARN for every
+//! failed heartbeat, every few hundred milliseconds. The Raft transport reports such an outage itself, once when it starts
 //! (WARN), once when it ends (INFO) and each attempt at DEBUG. openraft's other
 //! errors (storage, a peer's own error, oversized payloads) stay visible.
 
@@ -16,15 +16,34 @@ const NETWORK_FAILURE_PREFIXES: [&str; 3] =
 /// A layer whose only job is to disable those events for the whole subscriber.
 pub struct RaftRetryFilter;
 
+/// openraft's module that replicates to one peer: its failures carry the error as a
+/// field.
+const REPLICATION_TARGET: &str = "openraft::replication";
+/// openraft's engine handler that logs each failed heartbeat, the error in the message.
+const HEARTBEAT_TARGET: &str = "openraft::engine::handler::replication_handler";
+const HEARTBEAT_ERROR_PREFIX: &str = "heartbeat error: ";
+
 impl<S: Subscriber> Layer<S> for RaftRetryFilter {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let meta = event.metadata();
-        if !meta.target().starts_with("openraft::replication") || *meta.level() > Level::WARN {
+        let target = meta.target();
+        if *meta.level() > Level::WARN
+            || !(target.starts_with(REPLICATION_TARGET) || target.starts_with(HEARTBEAT_TARGET))
+        {
             return true;
         }
-        let mut error = ErrorField(None);
-        event.record(&mut error);
-        !error.0.as_deref().is_some_and(is_network_failure)
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let failed_in_network = if target.starts_with(HEARTBEAT_TARGET) {
+            fields
+                .message
+                .as_deref()
+                .and_then(|m| m.strip_prefix(HEARTBEAT_ERROR_PREFIX))
+                .is_some_and(is_network_failure)
+        } else {
+            fields.error.as_deref().is_some_and(is_network_failure)
+        };
+        !failed_in_network
     }
 }
 
@@ -33,20 +52,30 @@ fn is_network_failure(text: &str) -> bool {
     NETWORK_FAILURE_PREFIXES.iter().any(|p| text.starts_with(p))
 }
 
-/// The `error` or `err` field of an event, as text.
-struct ErrorField(Option<String>);
+/// An event's message and its `error` or `err` field, as text.
+#[derive(Default)]
+struct Fields {
+    message: Option<String>,
+    error: Option<String>,
+}
 
-impl Visit for ErrorField {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if matches!(field.name(), "error" | "err") {
-            self.0 = Some(format!("{value:?}"));
+impl Fields {
+    fn keep(&mut self, field: &Field, text: String) {
+        match field.name() {
+            "message" => self.message = Some(text),
+            "error" | "err" => self.error = Some(text),
+            _ => {}
         }
+    }
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.keep(field, format!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if matches!(field.name(), "error" | "err") {
-            self.0 = Some(value.to_string());
-        }
+        self.keep(field, value.to_string());
     }
 }
 
@@ -92,6 +121,8 @@ mod tests {
             let storage = "when writing log: disk full";
             tracing::error!(target: "openraft::replication", error = %storage, "storage kept");
             tracing::error!(target: "openraft::core", err = %unreachable, "other module kept");
+            tracing::warn!(target: "openraft::engine::handler::replication_handler", "heartbeat error: NetworkError: broken pipe, no update to inflight data");
+            tracing::warn!(target: "openraft::engine::handler::replication_handler", "heartbeat error: storage kept, no update");
             tracing::info!(target: "openraft::replication", "info kept");
             tracing::error!(target: "moldau_broker", error = %unreachable, "ours kept");
         });
@@ -101,6 +132,7 @@ mod tests {
             [
                 "storage kept",
                 "other module kept",
+                "heartbeat error: storage kept, no update",
                 "info kept",
                 "ours kept"
             ]
