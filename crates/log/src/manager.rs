@@ -106,7 +106,8 @@ struct Inner {
     before_recovery: Option<RecoveredHandler>,
     /// The broker epoch the clean-shutdown marker found at start named.
     previous_broker_epoch: Option<i64>,
-    /// The broker's current registration epoch (-1: none), written into the marker.
+    /// The broker's current registration epoch (-1: none), written into the marker;
+    /// the previous one until this run registers.
     broker_epoch: AtomicI64,
 }
 
@@ -330,7 +331,8 @@ impl LogManager {
             pending_are_clean: clean_shutdown,
             before_recovery,
             previous_broker_epoch,
-            broker_epoch: AtomicI64::new(-1),
+            // Until this run registers, the node still stands under that registration.
+            broker_epoch: AtomicI64::new(previous_broker_epoch.unwrap_or(-1)),
         });
         let worker = Arc::clone(&inner);
         let retention = std::thread::Builder::new()

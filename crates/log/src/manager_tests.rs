@@ -412,6 +412,12 @@ fn a_clean_shutdown_keeps_the_broker_epoch_for_the_next_start_and_a_crash_does_n
         mgr.shutdown().unwrap();
     }
     {
+        // Stopped before registering again: still under epoch 57.
+        let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
+        assert_eq!(mgr.previous_broker_epoch(), Some(57));
+        mgr.shutdown().unwrap();
+    }
+    {
         let mgr = LogManager::open(dir.path(), 1, "cluster-a", small_config(), HOUR_MS).unwrap();
         assert_eq!(mgr.previous_broker_epoch(), Some(57));
         // Dropped without a shutdown: a crash.
