@@ -67,6 +67,20 @@ pub fn moldau_bin() -> PathBuf {
     target.join("debug").join("moldau")
 }
 
+/// True when this machine's kernel reports writeback errors to `syncfs` (Linux 5.8
+/// and later), so the broker makes many partitions durable with one `syncfs`.
+pub fn kernel_syncfs_reports_errors() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(Ok(major)), Some(Ok(minor))) if (major, minor) >= (5, 8)
+    )
+}
+
 /// A running broker process.
 pub struct BrokerProcess {
     child: Option<Child>,

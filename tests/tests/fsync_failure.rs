@@ -3,8 +3,11 @@
 //! acknowledged record is there. The failure comes from an LD_PRELOAD shim
 //! (`tests/fault/fail_fsync_once.c`) that fails one fsync, the next ones succeeding
 //! again, so a broker that carried on would acknowledge data whose pages were lost.
+//! The same holds for the one `syncfs` that makes a round of many partitions durable.
 
-use moldau_e2e::ServeProcess;
+mod rdkafka_support;
+
+use moldau_e2e::{kernel_syncfs_reports_errors, ServeProcess};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -142,4 +145,114 @@ async fn failed_fsync_is_never_acknowledged_and_stops_the_broker() {
     let seen = read_values(&broker.addr, &expected);
     let missing: Vec<&String> = expected.difference(&seen).collect();
     assert!(missing.is_empty(), "acknowledged records lost: {missing:?}");
+}
+
+/// Partitions of the topic the syncfs test writes one record to each of at once:
+/// many more than one `syncfs` round needs.
+const SPREAD_PARTITIONS: i32 = 400;
+
+/// The partition a synced path belongs to (`.../spread-17/...` is 17).
+fn spread_partition(path: &str, topic: &str) -> Option<i32> {
+    let prefix = format!("{topic}-");
+    path.split('/')
+        .find_map(|c| c.strip_prefix(prefix.as_str())?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_syncfs_is_never_acknowledged_and_stops_the_broker() {
+    if !kernel_syncfs_reports_errors() {
+        eprintln!("skipped: this kernel's syncfs reports no errors, so the broker never uses it");
+        return;
+    }
+    const SPREAD: &str = "spread";
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let shim = build_shim(temp.path());
+    let flag = temp.path().join("fail-next-syncfs");
+    let fired = temp.path().join("syncfs-failed");
+    let synced = temp.path().join("synced-file-by-file");
+    let envs = [
+        ("LD_PRELOAD", shim.to_str().unwrap()),
+        ("MOLDAU_FAULT_CALL", "syncfs"),
+        ("MOLDAU_FAULT_FLAG", flag.to_str().unwrap()),
+        ("MOLDAU_FAULT_FIRED", fired.to_str().unwrap()),
+        ("MOLDAU_FAULT_SYNCED", synced.to_str().unwrap()),
+    ];
+    let mut broker = ServeProcess::start(&data, &[], &envs, false);
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &broker.addr)
+        .create()
+        .unwrap();
+    let created = admin
+        .create_topics(
+            &[NewTopic::new(
+                SPREAD,
+                SPREAD_PARTITIONS,
+                TopicReplication::Fixed(1),
+            )],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(60))),
+        )
+        .await
+        .unwrap();
+    assert!(created[0].is_ok(), "{created:?}");
+
+    let producer = producer(&broker.addr);
+    let before =
+        rdkafka_support::send_to_each_partition(&producer, SPREAD, SPREAD_PARTITIONS, |p| {
+            format!("before-{p}")
+        })
+        .await;
+    assert_eq!(
+        before.len(),
+        SPREAD_PARTITIONS as usize,
+        "a healthy disk acknowledges all"
+    );
+
+    // From here the next syncfs fails once; fsyncs of single partitions still succeed
+    // and the shim lists what they synced: only those partitions may be acknowledged.
+    std::fs::write(&flag, b"").unwrap();
+    let after =
+        rdkafka_support::send_to_each_partition(&producer, SPREAD, SPREAD_PARTITIONS, |p| {
+            format!("after-{p}")
+        })
+        .await;
+    let fired_call = std::fs::read_to_string(&fired).expect("the shim's fault never fired");
+    assert_eq!(fired_call, "syncfs", "the fault hit another call");
+    let synced_alone: HashSet<i32> = std::fs::read_to_string(&synced)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|path| spread_partition(path, SPREAD))
+        .collect();
+    let wrongly: Vec<&rdkafka_support::Acked> = after
+        .iter()
+        .filter(|(p, ..)| !synced_alone.contains(p))
+        .collect();
+    assert!(
+        wrongly.is_empty(),
+        "{} records acknowledged though only the failed syncfs covered them, e.g. {:?}",
+        wrongly.len(),
+        wrongly.first()
+    );
+    assert!(
+        after.len() < SPREAD_PARTITIONS as usize,
+        "every record acknowledged after the flag: no syncfs round failed"
+    );
+
+    let status = broker
+        .wait_exit(Duration::from_secs(30))
+        .expect("the broker must stop when its only log directory fails");
+    assert!(!status.success(), "exit status {status}");
+    let log = broker.log();
+    assert!(log.contains("offline"), "no log line says why: {log}");
+    drop(broker);
+
+    // Without the shim: recovery keeps every acknowledged record.
+    let broker = ServeProcess::start(&data, &[], &[], false);
+    let acked: Vec<rdkafka_support::Acked> = before.into_iter().chain(after).collect();
+    let addr = broker.addr.clone();
+    tokio::task::spawn_blocking(move || {
+        rdkafka_support::assert_acked_intact(&addr, SPREAD, SPREAD_PARTITIONS, &acked)
+    })
+    .await
+    .expect("reading back");
 }

@@ -61,6 +61,17 @@ fn broker_section(console: &Console, out: &mut String) {
         "moldau_log_fsyncs_total {}",
         b.partitions().logs().fsync_count()
     );
+    family(
+        out,
+        "moldau_log_syncfs_total",
+        "counter",
+        "syncfs calls made by the log flusher, each making many partitions durable at once.",
+    );
+    let _ = writeln!(
+        out,
+        "moldau_log_syncfs_total {}",
+        b.partitions().logs().syncfs_count()
+    );
     let (recovering, recovery_finished) = b.partitions().logs().recovery_progress();
     family(
         out,

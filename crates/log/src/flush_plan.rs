@@ -2,6 +2,7 @@
 //! far to be durable, run without the log's lock, then the recovery point advanced.
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +43,24 @@ impl FlushPlan {
             crate::checkpoint_file::sync_dir(dir)?;
         }
         Ok(())
+    }
+
+    /// True when a sync of the filesystem `device` covers everything `execute`
+    /// would sync: every file could be opened and lies on that filesystem.
+    pub fn covered_by_filesystem(&self, device: u64) -> bool {
+        if self.open_error.is_some() {
+            return false;
+        }
+        let files_there = self
+            .files
+            .iter()
+            .all(|(_, file, _)| file.metadata().is_ok_and(|m| m.dev() == device));
+        let dir_there = match (&self.dir, self.files.is_empty()) {
+            // A directory's entries live on its own filesystem, its files' one.
+            (Some(dir), true) => std::fs::metadata(dir).is_ok_and(|m| m.dev() == device),
+            _ => true,
+        };
+        files_there && dir_there
     }
 
     /// How many fsync calls `execute` makes.

@@ -1,5 +1,5 @@
 //! Group commit: flusher threads turn many flush requests, across partitions, into
-//! one fsync per dirty file.
+//! one fsync per dirty file, or one `syncfs` for many partitions.
 //!
 //! A request names a log and the offset that must become durable. Requests queue per
 //! log. A flusher thread takes a log with waiters and all of its waiters, plans the
@@ -8,6 +8,12 @@
 //! every waiter back. Requests arriving meanwhile wait for that log's next fsync, so
 //! the busier a partition, the more requests share each fsync; different partitions
 //! are synced by different threads at the same time, none waiting for another.
+//!
+//! When many logs wait at once (a produce request spread over many partitions), a
+//! round takes all of them, plans each, and makes them durable with one `syncfs` of
+//! the directory's filesystem instead of one fsync per file (see `sync_batch`). Each
+//! log's recovery point advances only to its end when it was planned, which is
+//! before the sync started.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,8 +23,11 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::LogError;
+use crate::filesystem_sync::FilesystemSync;
+use crate::flush_plan::FlushPlan;
 use crate::manager::SharedLog;
 use crate::partition_log::wall_clock_ms;
+use crate::sync_batch::{choose, logs_to_take, SyncNeed};
 
 /// Called once with the offset now durable (>= the one requested), or the error.
 /// Runs on a flusher thread: it must be quick.
@@ -45,9 +54,12 @@ pub fn flush_threads() -> usize {
 /// Identity of a log in the queue (its allocation).
 type LogKey = usize;
 
+/// An offset to make durable and whom to tell.
+type Waiter = (i64, FlushCallback);
+
 struct PendingLog {
     log: SharedLog,
-    waiters: Vec<(i64, FlushCallback)>,
+    waiters: Vec<Waiter>,
     /// In `State::ready` or being flushed: not to be queued again.
     scheduled: bool,
 }
@@ -64,12 +76,15 @@ struct Shared {
     state: Mutex<State>,
     wakeup: Condvar,
     fsyncs: AtomicU64,
+    syncfs_calls: AtomicU64,
     flushes: AtomicU64,
     requests: AtomicU64,
     /// Set at the first failed fsync or write: after one, the kernel may have dropped
     /// the unwritten pages, so a later fsync that succeeds proves nothing about them.
     offline: AtomicBool,
     on_offline: OnceLock<OfflineHandler>,
+    /// The directory's filesystem, when one `syncfs` may cover many logs.
+    filesystem: Option<Box<dyn FilesystemSync>>,
 }
 
 impl Shared {
@@ -96,9 +111,13 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher threads.
-    pub fn start() -> Result<Self, LogError> {
-        let shared = Arc::new(Shared::default());
+    /// Starts the flusher threads. With `filesystem`, a round of many logs on it is
+    /// made durable by one sync of the filesystem.
+    pub fn start(filesystem: Option<Box<dyn FilesystemSync>>) -> Result<Self, LogError> {
+        let shared = Arc::new(Shared {
+            filesystem,
+            ..Shared::default()
+        });
         let count = flush_threads();
         let mut threads = Vec::with_capacity(count);
         for i in 0..count {
@@ -180,6 +199,11 @@ impl GroupCommit {
         self.shared.fsyncs.load(Ordering::Relaxed)
     }
 
+    /// `syncfs` calls made so far (each covering many logs' files).
+    pub fn syncfs_count(&self) -> u64 {
+        self.shared.syncfs_calls.load(Ordering::Relaxed)
+    }
+
     /// Flushes run so far (one per log per batch of waiters).
     pub fn flush_count(&self) -> u64 {
         self.shared.flushes.load(Ordering::Relaxed)
@@ -205,15 +229,26 @@ impl Drop for GroupCommit {
 }
 
 fn run(shared: &Shared) {
+    let syncfs_available = shared.filesystem.is_some();
     loop {
-        let (key, log, waiters) = {
+        let round: Vec<(LogKey, SharedLog, Vec<Waiter>)> = {
             let mut state = shared.state.lock();
             loop {
-                if let Some(key) = state.ready.pop_front() {
-                    let Some(p) = state.pending.get_mut(&key) else {
-                        continue;
+                let take = logs_to_take(state.ready.len(), syncfs_available);
+                let mut round = Vec::with_capacity(take);
+                for _ in 0..take {
+                    let Some(key) = state.ready.pop_front() else {
+                        break;
                     };
-                    break (key, Arc::clone(&p.log), std::mem::take(&mut p.waiters));
+                    if let Some(p) = state.pending.get_mut(&key) {
+                        round.push((key, Arc::clone(&p.log), std::mem::take(&mut p.waiters)));
+                    }
+                }
+                if !round.is_empty() {
+                    break round;
+                }
+                if take > 0 {
+                    continue;
                 }
                 if state.stopping {
                     return;
@@ -221,62 +256,137 @@ fn run(shared: &Shared) {
                 shared.wakeup.wait(&mut state);
             }
         };
-        flush_one(shared, &log, waiters);
+        let mut keys = Vec::with_capacity(round.len());
+        let logs = round
+            .into_iter()
+            .map(|(key, log, waiters)| {
+                keys.push(key);
+                (log, waiters)
+            })
+            .collect();
+        flush_round(shared, logs);
         let mut state = shared.state.lock();
-        let requeue = match state.pending.get_mut(&key) {
-            Some(p) if !p.waiters.is_empty() => true,
-            Some(_) => {
-                state.pending.remove(&key);
-                false
+        let mut requeued = 0;
+        for key in keys {
+            match state.pending.get_mut(&key) {
+                Some(p) if !p.waiters.is_empty() => {
+                    // Arrived while this flush ran: their data may not be covered by it.
+                    state.ready.push_back(key);
+                    requeued += 1;
+                }
+                Some(_) => {
+                    state.pending.remove(&key);
+                }
+                None => {}
             }
-            None => false,
-        };
-        if requeue {
-            // Arrived while this flush ran: their data may not be covered by it.
-            state.ready.push_back(key);
-            drop(state);
-            shared.wakeup.notify_one();
+        }
+        drop(state);
+        match requeued {
+            0 => {}
+            1 => {
+                shared.wakeup.notify_one();
+            }
+            _ => {
+                shared.wakeup.notify_all();
+            }
         }
     }
 }
 
-/// Flushes `log` far enough for every waiter and answers them.
-fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)>) {
-    shared.flushes.fetch_add(1, Ordering::Relaxed);
+/// What a log's flush must sync to answer `waiters`: `None` when it is durable far
+/// enough already.
+fn plan_for(log: &SharedLog, waiters: &[Waiter]) -> Option<FlushPlan> {
     let want = waiters.iter().map(|(o, _)| *o).max().unwrap_or(0);
-    let plan = {
-        let l = log.read();
-        if l.recovery_point() < want {
-            l.flush_plan()
-        } else {
-            None
+    let l = log.read();
+    if l.recovery_point() < want {
+        l.flush_plan()
+    } else {
+        None
+    }
+}
+
+/// Flushes every log of a round far enough for its waiters and answers them: the
+/// logs' plans are all made before any sync starts, then one `syncfs` covers those
+/// it can (when enough), the others are fsynced file by file.
+fn flush_round(shared: &Shared, logs: Vec<(SharedLog, Vec<Waiter>)>) {
+    shared
+        .flushes
+        .fetch_add(logs.len() as u64, Ordering::Relaxed);
+    let plans: Vec<Option<FlushPlan>> = logs.iter().map(|(l, w)| plan_for(l, w)).collect();
+    let mut results: Vec<Result<(), LogError>> = vec![Ok(()); logs.len()];
+    if shared.offline.load(Ordering::SeqCst) {
+        results.fill(Err(LogError::DirOffline));
+    } else {
+        let needs: Vec<SyncNeed> = plans
+            .iter()
+            .map(|plan| match plan {
+                None => SyncNeed::Nothing,
+                Some(p) => SyncNeed::Files {
+                    on_filesystem: shared
+                        .filesystem
+                        .as_ref()
+                        .is_some_and(|fs| p.covered_by_filesystem(fs.device())),
+                },
+            })
+            .collect();
+        let choice = choose(&needs, shared.filesystem.is_some());
+        if let (Some(fs), false) = (&shared.filesystem, choice.by_filesystem.is_empty()) {
+            shared.syncfs_calls.fetch_add(1, Ordering::Relaxed);
+            let synced = fs.sync();
+            if let Err(e) = &synced {
+                // At once: a flush on another thread must not be acknowledged after
+                // this failure (none of these logs was deleted by a filesystem sync).
+                shared.mark_offline(e);
+            }
+            for &i in &choice.by_filesystem {
+                results[i] = synced.clone();
+            }
         }
-    };
-    let result = match &plan {
-        _ if shared.offline.load(Ordering::SeqCst) => Err(LogError::DirOffline),
-        Some(p) => {
-            shared
-                .fsyncs
-                .fetch_add(p.fsync_count() as u64, Ordering::Relaxed);
-            p.execute()
+        for &i in &choice.by_file {
+            if let Some(p) = &plans[i] {
+                shared
+                    .fsyncs
+                    .fetch_add(p.fsync_count() as u64, Ordering::Relaxed);
+                results[i] = p.execute();
+            }
         }
-        None => Ok(()),
-    };
-    let deleted = log.read().is_deleted();
-    let result = match result {
-        Err(e) if deleted => {
-            // Renamed away for deletion (its topic was deleted) while this flush ran:
-            // its files are gone, which is no disk failure. Its waiters hear that the
-            // partition is gone, not of an I/O error.
-            tracing::debug!(%e, "flush of a log deleted meanwhile");
-            Err(LogError::Deleted(log.read().topic_partition().to_string()))
-        }
-        Err(e) => {
-            shared.mark_offline(&e);
-            Err(e)
-        }
-        ok => ok,
-    };
+    }
+    // Every failure of the round takes the directory offline before any of its
+    // logs is answered: nothing is acknowledged after a failed sync.
+    let deleted: Vec<bool> = logs.iter().map(|(l, _)| l.read().is_deleted()).collect();
+    for ((result, (log, _)), deleted) in results.iter_mut().zip(&logs).zip(&deleted) {
+        *result = match std::mem::replace(result, Ok(())) {
+            Err(e) if *deleted => {
+                // Renamed away for deletion (its topic was deleted) while this flush
+                // ran: its files are gone, which is no disk failure. Its waiters hear
+                // that the partition is gone, not of an I/O error.
+                tracing::debug!(%e, "flush of a log deleted meanwhile");
+                Err(LogError::Deleted(log.read().topic_partition().to_string()))
+            }
+            Err(e) => {
+                shared.mark_offline(&e);
+                Err(e)
+            }
+            ok => ok,
+        };
+    }
+    for ((((log, waiters), plan), result), deleted) in
+        logs.into_iter().zip(&plans).zip(results).zip(deleted)
+    {
+        answer(shared, &log, waiters, plan.as_ref(), result, deleted);
+    }
+}
+
+/// Advances `log`'s recovery point after its sync (when it succeeded) and answers
+/// its waiters.
+fn answer(
+    shared: &Shared,
+    log: &SharedLog,
+    waiters: Vec<Waiter>,
+    plan: Option<&FlushPlan>,
+    result: Result<(), LogError>,
+    deleted: bool,
+) {
     // Another thread's fsync may have failed meanwhile: then nothing more is
     // acknowledged, even data whose own fsync succeeded.
     let result = match result {
@@ -285,7 +395,7 @@ fn flush_one(shared: &Shared, log: &SharedLog, waiters: Vec<(i64, FlushCallback)
     };
     let (durable, log_start, log_end) = {
         let mut l = log.write();
-        let durable = match (&plan, &result) {
+        let durable = match (plan, &result) {
             (Some(p), Ok(())) => l.complete_flush(p, wall_clock_ms()),
             _ => l.recovery_point(),
         };

@@ -26,6 +26,7 @@ pub mod dump_json;
 mod epoch_cache;
 pub mod error;
 pub mod file_cache;
+pub mod filesystem_sync;
 pub mod flush_plan;
 pub mod future_replica;
 mod group_commit;
@@ -49,6 +50,7 @@ pub mod region_read;
 mod retention;
 mod segment;
 mod segment_walk;
+mod sync_batch;
 pub mod time_index;
 pub mod topic_partition;
 pub mod txn_index;
@@ -80,6 +82,8 @@ mod clean_start_tests;
 mod cleaner_tests;
 #[cfg(test)]
 mod file_cache_tests;
+#[cfg(test)]
+mod group_commit_tests;
 #[cfg(test)]
 mod log_dirs_tests;
 #[cfg(test)]

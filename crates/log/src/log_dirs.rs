@@ -469,6 +469,14 @@ impl LogDirs {
             .sum()
     }
 
+    /// `syncfs` calls made by every directory's flusher (each covering many logs).
+    pub fn syncfs_count(&self) -> u64 {
+        self.dirs
+            .iter()
+            .map(|d| d.group_commit().syncfs_count())
+            .sum()
+    }
+
     /// Group-commit flushes run by every directory's flusher.
     pub fn flush_count(&self) -> u64 {
         self.dirs

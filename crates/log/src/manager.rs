@@ -19,6 +19,7 @@ use crate::config::LogConfig;
 use crate::dir_lock::DirLock;
 use crate::due_schedule::DueSchedule;
 use crate::error::LogError;
+use crate::filesystem_sync::Syncfs;
 use crate::group_commit::{FlushCallback, GroupCommit, OfflineHandler};
 use crate::offline_partition::OfflinePartition;
 use crate::partition_log::{wall_clock_ms, PartitionLog};
@@ -316,7 +317,7 @@ impl LogManager {
             logs: RwLock::new(BTreeMap::new()),
             topic_ids: RwLock::new(HashMap::new()),
             offline: RwLock::new(BTreeMap::new()),
-            group_commit: GroupCommit::start()?,
+            group_commit: GroupCommit::start(Syncfs::for_dir(data_dir))?,
             stopping: Mutex::new(false),
             stop_signal: Condvar::new(),
             checkpoint_lock: Mutex::new(()),
@@ -382,7 +383,7 @@ impl LogManager {
             logs: RwLock::new(BTreeMap::new()),
             topic_ids: RwLock::new(HashMap::new()),
             offline: RwLock::new(BTreeMap::new()),
-            group_commit: GroupCommit::start()?,
+            group_commit: GroupCommit::start(None)?,
             stopping: Mutex::new(false),
             stop_signal: Condvar::new(),
             checkpoint_lock: Mutex::new(()),

@@ -211,3 +211,30 @@ pub fn assert_acked_intact(
     }
     seen
 }
+
+/// Sends `value(p)` to every partition `p` of `topic` at once and returns the
+/// records acknowledged (the others failed or timed out).
+pub async fn send_to_each_partition(
+    producer: &FutureProducer,
+    topic: &str,
+    partitions: i32,
+    value: impl Fn(i32) -> String,
+) -> Vec<Acked> {
+    let mut pending = Vec::with_capacity(partitions as usize);
+    for p in 0..partitions {
+        let v = value(p);
+        let f = enqueue(
+            producer,
+            FutureRecord::<(), _>::to(topic).partition(p).payload(&v),
+        )
+        .await;
+        pending.push((v, f));
+    }
+    let mut acked = Vec::new();
+    for (v, f) in pending {
+        if let Ok(d) = delivered(f).await {
+            acked.push((d.partition, d.offset, None, v));
+        }
+    }
+    acked
+}
