@@ -60,7 +60,7 @@ pub fn choose(needs: &[SyncNeed], syncfs_available: bool) -> SyncChoice {
         }
     }
     if coverable.len() < SYNCFS_LOGS_MIN {
-        by_file.extend(coverable.drain(..));
+        by_file.append(&mut coverable);
         by_file.sort_unstable();
     }
     SyncChoice {
