@@ -202,6 +202,10 @@ impl Broker {
                 }
             }),
         };
+        quorum_config.topic_defaults = crate::metadata_quorum::TopicDefaults {
+            partitions: config.settings.num_partitions,
+            replication_factor: config.settings.default_replication_factor,
+        };
         let voters = quorum_config.voters.clone();
         let metadata = Arc::new(
             MetadataQuorum::start(quorum_config, controller_listener)

@@ -1,25 +1,23 @@
-//! Validates and carries out changes to topics, partitions and configs. Every change
-//! becomes metadata records committed through the active controller (the checks
-//! here use this node's image; the image checks again when the entry is applied,
-//! on every node alike); the metadata publisher then acts on what changed. Nothing
-//! else changes topics.
+//! Validates and carries out changes to topics, partitions and configs. Topic
+//! creation is decided by the active controller (forwarded there whole, after this
+//! broker's own checks); the other changes are checked here on this node's image
+//! and committed through the active controller as records (the image checks again
+//! when the entry is applied, on every node alike). The metadata publisher then acts
+//! on what changed. Nothing else changes topics.
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::topic_config::{validate_topic_config, TopicConfigDef};
-use moldau_metadata::controller::{
-    added_partitions, new_topic_partitions, ControllerError, SeededRandom, TopicLayout,
-};
+use moldau_metadata::controller::{ControllerError, PartitionGrowth, SeededRandom};
 use moldau_metadata::{ConfigResource, MetadataRecord, TopicId};
 use moldau_protocol::ResponseError;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Kafka's limit on topic name length.
 pub const TOPIC_NAME_CHARS_MAX: usize = 249;
-/// Upper bound on partitions per topic, so one request cannot exhaust file handles.
-pub const TOPIC_PARTITIONS_MAX: i32 = 10_000;
 use crate::internal_topics::{self, ReservedTopic};
 pub use crate::internal_topics::{OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC};
+pub use moldau_metadata::controller::TOPIC_PARTITIONS_MAX;
 
 /// Checks a topic name the way Kafka does.
 pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
@@ -49,19 +47,8 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     Ok(())
 }
 
-/// A request to create one topic.
-#[derive(Debug, Clone)]
-pub struct NewTopic {
-    pub name: String,
-    /// -1: the broker default (num.partitions).
-    pub num_partitions: i32,
-    /// -1: the broker default (default.replication.factor).
-    pub replication_factor: i16,
-    pub configs: BTreeMap<String, String>,
-    /// The client's replica assignment, (partition, replicas); empty: placed by the
-    /// controller. Set only with `num_partitions` and `replication_factor` at -1.
-    pub assignments: Vec<(i32, Vec<i32>)>,
-}
+/// A request to create one topic, as the active controller decides it.
+pub use moldau_metadata::controller::TopicCreation as NewTopic;
 
 impl Broker {
     /// Creates a topic for a client (unless `validate_only`) and starts hosting its
@@ -72,7 +59,11 @@ impl Broker {
         validate_only: bool,
     ) -> Result<(TopicId, i32, i16), BrokerError> {
         validate_topic_name(&topic.name)?;
-        self.check_not_exists(&topic.name)?;
+        if ReservedTopic::of(&topic.name).is_some() {
+            // An internal topic is there from the start: TOPIC_ALREADY_EXISTS as
+            // Kafka answers, else the creation is prohibited.
+            self.check_not_exists(&topic.name)?;
+        }
         internal_topics::check_client_create(&topic.name)?;
         self.create_topic_unchecked(topic, validate_only).await
     }
@@ -87,75 +78,35 @@ impl Broker {
         Ok(())
     }
 
-    /// Creates any topic, reserved names included: the broker's own path.
+    /// Creates any topic, reserved names included: the broker's own path. The active
+    /// controller decides (existence, defaults, configs, placement) on its image and
+    /// commits; the answer comes once it has, and once this broker hosts the topic's
+    /// partitions, or without waiting for them when this broker lags (as Kafka's
+    /// CreateTopics is answered once the controller committed).
     async fn create_topic_unchecked(
         &self,
         topic: &NewTopic,
         validate_only: bool,
     ) -> Result<(TopicId, i32, i16), BrokerError> {
         validate_topic_name(&topic.name)?;
-        self.check_not_exists(&topic.name)?;
-        let image = self.metadata.image();
-        let manual = !topic.assignments.is_empty();
-        let partitions = if manual {
-            i32::try_from(topic.assignments.len()).unwrap_or(i32::MAX)
-        } else if topic.num_partitions == -1 {
-            self.config.settings.num_partitions
-        } else {
-            topic.num_partitions
-        };
-        if !(1..=TOPIC_PARTITIONS_MAX).contains(&partitions) {
-            return Err(BrokerError::api(
-                ResponseError::InvalidPartitions,
-                format!("Number of partitions must be between 1 and {TOPIC_PARTITIONS_MAX}."),
-            ));
-        }
-        let replication = if let Some((_, replicas)) = topic.assignments.first() {
-            i16::try_from(replicas.len()).unwrap_or(i16::MAX)
-        } else if topic.replication_factor == -1 {
-            self.config.settings.default_replication_factor
-        } else {
-            topic.replication_factor
-        };
-        for (k, v) in &topic.configs {
-            validate_topic_config(k, v)
-                .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
-        }
-        let id = TopicId::random();
-        // Kafka's placement over the unfenced brokers; it also refuses a replication
-        // factor they cannot hold (validate_only included, as Kafka does).
-        // An explicit assignment is checked as Kafka's controller checks it.
-        let layout = if manual {
-            TopicLayout::Manual(topic.assignments.clone())
-        } else {
-            TopicLayout::Placed {
-                partitions,
-                replication_factor: replication,
+        let mut outcomes = self
+            .controller
+            .create_topics(std::slice::from_ref(topic), validate_only)
+            .await?
+            .map_err(controller_refusal)?;
+        let created = match outcomes.pop() {
+            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
+            _ => {
+                return Err(BrokerError::api(
+                    ResponseError::UnknownServerError,
+                    "the controller answered for another number of topics than asked",
+                ))
             }
         };
-        let partition_records = new_topic_partitions(
-            &image,
-            id,
-            &layout,
-            &BTreeSet::new(),
-            &mut placement_random(),
-        )
-        .map_err(controller_refusal)?;
-        if validate_only {
-            return Ok((id, partitions, replication));
+        if !validate_only {
+            self.await_topic_published(created.id).await;
         }
-        let mut records = vec![MetadataRecord::Topic {
-            name: topic.name.clone(),
-            id,
-        }];
-        records.extend(topic.configs.iter().map(|(k, v)| MetadataRecord::Config {
-            resource: ConfigResource::Topic(topic.name.clone()),
-            name: k.clone(),
-            value: Some(v.clone()),
-        }));
-        records.extend(partition_records);
-        self.commit(&records).await?;
-        Ok((id, partitions, replication))
+        Ok((created.id, created.partitions, created.replication_factor))
     }
 
     /// Creates a topic with broker defaults if auto-creation is on; used by Metadata.
@@ -294,19 +245,15 @@ impl Broker {
         Ok(id)
     }
 
+    /// Grows `name` to `count` partitions (CreatePartitions), decided and committed
+    /// by the active controller; answered once committed (and hosted here, unless
+    /// this broker lags).
     pub async fn create_partitions(
         &self,
         name: &str,
         count: i32,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let image = self.metadata.image();
-        let topic = image.topic(name).ok_or_else(|| {
-            BrokerError::api(
-                ResponseError::UnknownTopicOrPartition,
-                format!("Topic '{name}' does not exist."),
-            )
-        })?;
         if ReservedTopic::of(name).is_some() {
             // Group and transaction ids are hashed over the partition count.
             return Err(BrokerError::api(
@@ -314,28 +261,27 @@ impl Broker {
                 format!("The partition count of internal topic {name} cannot be changed."),
             ));
         }
-        let current = topic.partitions.len() as i32;
-        if count <= current || count > TOPIC_PARTITIONS_MAX {
-            return Err(BrokerError::api(
-                ResponseError::InvalidPartitions,
-                format!(
-                    "Topic currently has {current} partitions, {count} would not be an increase."
-                ),
-            ));
-        }
-        let records = added_partitions(
-            &image,
-            topic,
+        let growth = PartitionGrowth {
+            name: name.to_string(),
             count,
-            None,
-            &BTreeSet::new(),
-            &mut placement_random(),
-        )
-        .map_err(controller_refusal)?;
-        if validate_only {
-            return Ok(());
+        };
+        let mut outcomes = self
+            .controller
+            .create_partitions(std::slice::from_ref(&growth), validate_only)
+            .await?
+            .map_err(controller_refusal)?;
+        match outcomes.pop() {
+            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
+            _ => {
+                return Err(BrokerError::api(
+                    ResponseError::UnknownServerError,
+                    "the controller answered for another number of topics than asked",
+                ))
+            }
         }
-        self.commit(&records).await?;
+        if !validate_only {
+            self.await_partitions_published(name, count).await;
+        }
         Ok(())
     }
 
@@ -414,7 +360,7 @@ impl Broker {
 }
 
 /// A fresh seed per decision: placement's random start, as Kafka's.
-fn placement_random() -> SeededRandom {
+pub(crate) fn placement_random() -> SeededRandom {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut seed = [0u8; 8];
     seed.copy_from_slice(&bytes[..8]);

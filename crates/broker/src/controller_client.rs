@@ -24,6 +24,14 @@ use moldau_metadata::controller::{
     ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
 };
 use moldau_metadata::controller::{
+    create_partitions_request_to_wire, partition_growth_outcomes, PartitionGrowth,
+    PartitionGrowthOutcome, CREATE_PARTITIONS_VERSION,
+};
+use moldau_metadata::controller::{
+    create_topics_request_to_wire, topic_creation_outcomes, TopicCreation, TopicCreationOutcome,
+    CREATE_TOPICS_VERSION,
+};
+use moldau_metadata::controller::{
     decode_body, election_outcomes, election_request_to_wire, encode_body, refusal,
     AlterPartitionReply, AlterPartitionRequest, ControllerError, ElectionKind, ElectionOutcome,
     ElectionTargets, HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
@@ -31,7 +39,8 @@ use moldau_metadata::controller::{
     ELECT_LEADERS_VERSION,
 };
 use moldau_protocol::kafka::messages::{
-    AlterPartitionReassignmentsResponse, ListPartitionReassignmentsResponse,
+    AlterPartitionReassignmentsResponse, CreatePartitionsResponse, CreateTopicsResponse,
+    ListPartitionReassignmentsResponse,
 };
 use moldau_protocol::kafka::messages::{
     AlterPartitionResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
@@ -251,6 +260,73 @@ impl ControllerClient {
             },
         )
         .await
+    }
+
+    /// Asks the active controller to create `topics` (CreateTopics): each topic's
+    /// outcome in the order asked, decided and committed there.
+    pub async fn create_topics(
+        &self,
+        topics: &[TopicCreation],
+        validate_only: bool,
+    ) -> Result<Result<Vec<TopicCreationOutcome>, ControllerError>, BrokerError> {
+        let wire = create_topics_request_to_wire(topics, validate_only);
+        let body = encode_body(&wire, CREATE_TOPICS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let decided = self
+            .lifecycle_call(
+                || local.create_topics(topics, validate_only),
+                || RaftRequest::CreateTopics(body.clone()),
+                |answer| {
+                    let response: CreateTopicsResponse =
+                        decode_body(answer, CREATE_TOPICS_VERSION)?;
+                    Ok(Ok(topic_creation_outcomes(&response)))
+                },
+            )
+            .await?;
+        if let Ok(outcomes) = &decided {
+            let answered: Vec<&str> = outcomes.iter().map(|o| o.name.as_str()).collect();
+            let asked: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+            if answered != asked {
+                return Err(not_written(format!(
+                    "the controller answered for topics {answered:?}, asked {asked:?}"
+                )));
+            }
+        }
+        Ok(decided)
+    }
+
+    /// Asks the active controller to grow topics (CreatePartitions): each topic's
+    /// outcome in the order asked, decided and committed there.
+    pub async fn create_partitions(
+        &self,
+        growths: &[PartitionGrowth],
+        validate_only: bool,
+    ) -> Result<Result<Vec<PartitionGrowthOutcome>, ControllerError>, BrokerError> {
+        let wire = create_partitions_request_to_wire(growths, validate_only);
+        let body =
+            encode_body(&wire, CREATE_PARTITIONS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let decided = self
+            .lifecycle_call(
+                || local.create_partitions(growths, validate_only),
+                || RaftRequest::CreatePartitions(body.clone()),
+                |answer| {
+                    let response: CreatePartitionsResponse =
+                        decode_body(answer, CREATE_PARTITIONS_VERSION)?;
+                    Ok(Ok(partition_growth_outcomes(&response)))
+                },
+            )
+            .await?;
+        if let Ok(outcomes) = &decided {
+            if outcomes.len() != growths.len() {
+                return Err(not_written(format!(
+                    "the controller answered for {} topics, asked {}",
+                    outcomes.len(),
+                    growths.len()
+                )));
+            }
+        }
+        Ok(decided)
     }
 
     /// Asks the active controller: this node's lifecycle when it leads, else the

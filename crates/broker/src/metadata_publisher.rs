@@ -16,34 +16,71 @@ use moldau_log::TopicPartition;
 use moldau_metadata::{
     MetadataDelta, MetadataImage, MetadataRecord, PartitionImage, TopicId, TopicImage,
 };
-use moldau_protocol::ResponseError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 impl Broker {
     /// Commits `records` through the active controller as one entry and returns
-    /// once this node's publisher has acted on it (its partitions are hosted).
+    /// once this node's publisher has acted on it (its partitions are hosted), or,
+    /// when this node lags, once the write timeout passed: the change is committed
+    /// either way, and a committed change is answered as made (as Kafka's brokers
+    /// answer once the controller committed).
     pub async fn commit(
         &self,
         records: &[MetadataRecord],
     ) -> Result<Arc<MetadataImage>, BrokerError> {
         let applied = self.controller.write(records).await?;
         let offset = applied.offset as i64;
-        let mut published = self.published.subscribe();
-        let reached = tokio::time::timeout(
-            self.metadata.write_timeout(),
-            published.wait_for(|p| *p >= offset),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        match reached {
-            true => Ok(self.metadata.image()),
-            false => Err(BrokerError::api(
-                ResponseError::RequestTimedOut,
-                format!(
-                    "The change was committed at metadata offset {offset} but this broker has not applied it yet."
-                ),
-            )),
+        let published = self.published.subscribe();
+        if !published_within(published, offset, self.metadata.write_timeout()).await {
+            tracing::info!(
+                offset,
+                "answering a committed metadata change this broker has not applied yet"
+            );
+        }
+        Ok(self.metadata.image())
+    }
+
+    /// Waits, at most the write timeout, until this node has published the creation
+    /// of topic `id`, so the client's next request here finds its partitions; then
+    /// answers anyway (the controller committed it).
+    pub(crate) async fn await_topic_published(&self, id: TopicId) {
+        let mut images = self.metadata.subscribe();
+        let published = self.published.subscribe();
+        let wait = async {
+            let offset = match images.wait_for(|i| i.topic_by_id(&id).is_some()).await {
+                Ok(image) => image.last_offset(),
+                Err(_) => return false,
+            };
+            published_within(published, offset, self.metadata.write_timeout()).await
+        };
+        let reached = tokio::time::timeout(self.metadata.write_timeout(), wait).await;
+        if !matches!(reached, Ok(true)) {
+            tracing::info!(topic_id = %id, "answering a created topic this broker has not applied yet");
+        }
+    }
+
+    /// As [`Self::await_topic_published`], for `topic` grown to `count` partitions.
+    pub(crate) async fn await_partitions_published(&self, topic: &str, count: i32) {
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        let mut images = self.metadata.subscribe();
+        let published = self.published.subscribe();
+        let wait = async {
+            let grown =
+                |i: &Arc<MetadataImage>| i.topic(topic).is_none_or(|t| t.partitions.len() >= count);
+            let offset = match images.wait_for(grown).await {
+                Ok(image) => image.last_offset(),
+                Err(_) => return false,
+            };
+            published_within(published, offset, self.metadata.write_timeout()).await
+        };
+        let reached = tokio::time::timeout(self.metadata.write_timeout(), wait).await;
+        if !matches!(reached, Ok(true)) {
+            tracing::info!(
+                topic,
+                count,
+                "answering grown partitions this broker has not applied yet"
+            );
         }
     }
 
@@ -303,4 +340,15 @@ pub(crate) struct HostJob<'a> {
     role: Role,
     config: LogConfig,
     limits: ProduceLimits,
+}
+
+/// Whether `published` reaches metadata offset `offset` within `bound`.
+async fn published_within(
+    mut published: tokio::sync::watch::Receiver<i64>,
+    offset: i64,
+    bound: std::time::Duration,
+) -> bool {
+    tokio::time::timeout(bound, published.wait_for(|p| *p >= offset))
+        .await
+        .is_ok_and(|r| r.is_ok())
 }

@@ -48,6 +48,17 @@ pub struct QuorumConfig {
     /// The feature levels a new cluster starts at when the data directory has no
     /// `bootstrap.features` (Kafka 4.1's production levels).
     pub bootstrap_levels: Vec<(String, i16)>,
+    /// What the active controller creates a topic with when the request leaves it
+    /// to the defaults (its own `num.partitions` and `default.replication.factor`,
+    /// as Kafka's controller uses its own).
+    pub topic_defaults: TopicDefaults,
+}
+
+/// `num.partitions` and `default.replication.factor` of the deciding controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicDefaults {
+    pub partitions: i32,
+    pub replication_factor: i16,
 }
 
 impl QuorumConfig {
@@ -73,6 +84,10 @@ impl QuorumConfig {
             },
             channel: ControllerChannel::default(),
             bootstrap_levels: production_levels(RELEASE_VERSION_LATEST),
+            topic_defaults: TopicDefaults {
+                partitions: 1,
+                replication_factor: 1,
+            },
         }
     }
 

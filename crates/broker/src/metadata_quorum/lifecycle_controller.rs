@@ -9,20 +9,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{
-    alter_partition, ongoing_reassignments, AlterPartitionReply, AlterPartitionRequest,
-    BrokerLifecycle, ControllerError, ElectionKind, ElectionOutcome, ElectionTargets,
-    HeartbeatReply, HeartbeatRequest, LifecycleConfig, OngoingReassignment, ReassignmentOutcome,
-    ReassignmentTarget, RegistrationReply, RegistrationRequest,
+    alter_partition, create_topics, grow_partitions, ongoing_reassignments, AlterPartitionReply,
+    AlterPartitionRequest, BrokerLifecycle, ControllerError, ElectionKind, ElectionOutcome,
+    ElectionTargets, HeartbeatReply, HeartbeatRequest, LifecycleConfig, OngoingReassignment,
+    PartitionGrowth, PartitionGrowthOutcome, ReassignmentOutcome, ReassignmentTarget,
+    RegistrationReply, RegistrationRequest, TopicCreation, TopicCreationOutcome,
+    TopicCreationRules,
 };
 use moldau_metadata::features::bootstrap_records;
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
-use moldau_metadata::{MetadataImage, MetadataRecord};
+use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
 use moldau_protocol::ResponseError;
 use openraft::{Raft, ServerState};
 use tokio::sync::{watch, Mutex};
 
 use crate::metadata_quorum::write_records;
-use crate::metadata_quorum::QuorumError;
+use crate::metadata_quorum::{QuorumError, TopicDefaults};
 use crate::raft_transport::ControllerWriteError;
 
 /// Longest pause between ticks while leading: bounds how late a fence or a leader
@@ -51,6 +53,8 @@ pub struct LifecycleController {
     state: Mutex<ActiveState>,
     /// The controller's clock: milliseconds since this process started it.
     started: Instant,
+    /// What topics are created with when a request leaves it to the defaults.
+    topic_defaults: TopicDefaults,
 }
 
 impl LifecycleController {
@@ -61,8 +65,10 @@ impl LifecycleController {
         state_machine: MetadataStateMachine,
         write_timeout: Duration,
         config: LifecycleConfig,
+        topic_defaults: TopicDefaults,
     ) -> Self {
         LifecycleController {
+            topic_defaults,
             node_id,
             raft,
             state_machine,
@@ -254,6 +260,66 @@ impl LifecycleController {
             tracing::info!(accepted, asked = outcomes.len(), "partition reassignment");
         }
         answer
+    }
+
+    /// CreateTopics: decided on the image under the same lock as every other decision
+    /// here, which holds until the records are applied, so a topic another broker's
+    /// request just created is seen (TOPIC_ALREADY_EXISTS); committed as one entry.
+    pub async fn create_topics(
+        &self,
+        topics: &[TopicCreation],
+        validate_only: bool,
+    ) -> LifecycleAnswer<Vec<TopicCreationOutcome>> {
+        let check_config = |name: &str, value: &str| {
+            crate::topic_config::validate_topic_config(name, value).map_err(|e| e.to_string())
+        };
+        let rules = TopicCreationRules {
+            default_partitions: self.topic_defaults.partitions,
+            default_replication_factor: self.topic_defaults.replication_factor,
+            check_config: &check_config,
+        };
+        let answer = self
+            .decide(|lifecycle, image, _| {
+                Ok(create_topics(
+                    image,
+                    topics,
+                    &rules,
+                    &lifecycle.in_controlled_shutdown(),
+                    &mut TopicId::random,
+                    &mut crate::controller::placement_random(),
+                    validate_only,
+                ))
+            })
+            .await;
+        if let Ok(Ok(outcomes)) = &answer {
+            let created = outcomes.iter().filter(|o| o.result.is_ok()).count();
+            tracing::debug!(
+                created,
+                asked = outcomes.len(),
+                validate_only,
+                "topics created"
+            );
+        }
+        answer
+    }
+
+    /// CreatePartitions: decided on the image under the same lock, so a growth
+    /// another broker's request just committed is seen; committed as one entry.
+    pub async fn create_partitions(
+        &self,
+        growths: &[PartitionGrowth],
+        validate_only: bool,
+    ) -> LifecycleAnswer<Vec<PartitionGrowthOutcome>> {
+        self.decide(|lifecycle, image, _| {
+            Ok(grow_partitions(
+                image,
+                growths,
+                &lifecycle.in_controlled_shutdown(),
+                &mut crate::controller::placement_random(),
+                validate_only,
+            ))
+        })
+        .await
     }
 
     /// ListPartitionReassignments: read from the active controller's image, which

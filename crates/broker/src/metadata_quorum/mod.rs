@@ -9,7 +9,7 @@ mod config;
 mod error;
 mod lifecycle_controller;
 
-pub use config::{QuorumConfig, QUORUM_VOTERS_MAX};
+pub use config::{QuorumConfig, TopicDefaults, QUORUM_VOTERS_MAX};
 pub use error::QuorumError;
 pub use lifecycle_controller::{LifecycleAnswer, LifecycleController};
 
@@ -120,6 +120,7 @@ impl MetadataQuorum {
             state_machine.clone(),
             config.write_timeout,
             config.lifecycle.clone(),
+            config.topic_defaults,
         ));
         let mut tasks = vec![tokio::spawn(
             Arc::clone(&lifecycle).run_ticker(stopped.clone()),

@@ -29,7 +29,9 @@ pub async fn forward_lifecycle_call(
         | (RaftRequest::AlterPartition(_), RaftReply::AlterPartition(result))
         | (RaftRequest::ElectLeaders(_), RaftReply::ElectLeaders(result))
         | (RaftRequest::AlterReassignments(_), RaftReply::AlterReassignments(result))
-        | (RaftRequest::ListReassignments(_), RaftReply::ListReassignments(result)) => Ok(result),
+        | (RaftRequest::ListReassignments(_), RaftReply::ListReassignments(result))
+        | (RaftRequest::CreateTopics(_), RaftReply::CreateTopics(result))
+        | (RaftRequest::CreatePartitions(_), RaftReply::CreatePartitions(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

@@ -56,6 +56,12 @@ pub enum RaftRequest {
     /// A client's ListPartitionReassignments, forwarded (api key 46,
     /// `LIST_REASSIGNMENTS_VERSION`).
     ListReassignments(Vec<u8>),
+    /// A client's CreateTopics, forwarded after the broker's own checks (api key
+    /// 19, `CREATE_TOPICS_VERSION`).
+    CreateTopics(Vec<u8>),
+    /// A client's CreatePartitions, forwarded after the broker's own checks (api
+    /// key 37, `CREATE_PARTITIONS_VERSION`).
+    CreatePartitions(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -100,6 +106,10 @@ pub enum RaftReply {
     AlterReassignments(Result<Vec<u8>, ControllerWriteError>),
     /// The ListPartitionReassignmentsResponse body, or why this node could not answer.
     ListReassignments(Result<Vec<u8>, ControllerWriteError>),
+    /// The CreateTopicsResponse body, or why this node could not decide.
+    CreateTopics(Result<Vec<u8>, ControllerWriteError>),
+    /// The CreatePartitionsResponse body, or why this node could not decide.
+    CreatePartitions(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -117,6 +127,8 @@ impl RaftRequest {
             RaftRequest::Hello => "Hello",
             RaftRequest::AlterReassignments(_) => "AlterPartitionReassignments",
             RaftRequest::ListReassignments(_) => "ListPartitionReassignments",
+            RaftRequest::CreateTopics(_) => "CreateTopics",
+            RaftRequest::CreatePartitions(_) => "CreatePartitions",
         }
     }
 }
@@ -137,6 +149,8 @@ impl RaftReply {
             RaftReply::Hello => "Hello",
             RaftReply::AlterReassignments(_) => "AlterPartitionReassignments",
             RaftReply::ListReassignments(_) => "ListPartitionReassignments",
+            RaftReply::CreateTopics(_) => "CreateTopics",
+            RaftReply::CreatePartitions(_) => "CreatePartitions",
         }
     }
 }

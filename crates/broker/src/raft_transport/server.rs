@@ -27,6 +27,13 @@ use moldau_metadata::controller::{
     reassignment_request, ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
 };
 use moldau_metadata::controller::{
+    create_partitions_request, create_partitions_response, PartitionGrowthOutcome,
+    CREATE_PARTITIONS_VERSION,
+};
+use moldau_metadata::controller::{
+    create_topics_request, create_topics_response, TopicCreationOutcome, CREATE_TOPICS_VERSION,
+};
+use moldau_metadata::controller::{
     decode_body, encode_body, heartbeat_response, registration_response, HeartbeatRequest,
     RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
@@ -35,6 +42,9 @@ use moldau_protocol::kafka::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, AlterPartitionRequest,
     AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest, ElectLeadersRequest,
     ElectLeadersResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+};
+use moldau_protocol::kafka::messages::{
+    CreatePartitionsRequest, CreateTopicsRequest, CreateTopicsResponse,
 };
 use openraft::error::{ClientWriteError, RaftError};
 
@@ -168,6 +178,12 @@ async fn serve_connection(
             RaftRequest::ListReassignments(body) => {
                 RaftReply::ListReassignments(list_reassignments(&lifecycle, &body).await)
             }
+            RaftRequest::CreateTopics(body) => {
+                RaftReply::CreateTopics(create_topics(&lifecycle, &body).await)
+            }
+            RaftRequest::CreatePartitions(body) => {
+                RaftReply::CreatePartitions(create_partitions(&lifecycle, &body).await)
+            }
         };
         write_frame(&mut connection, &encode(&reply)?).await?;
     }
@@ -274,6 +290,56 @@ async fn list_reassignments(
     };
     encode_body(&response, LIST_REASSIGNMENTS_VERSION)
         .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded CreateTopics here; the answer is the response body, every
+/// topic refused alike when the whole request was.
+async fn create_topics(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<CreateTopicsRequest>(body, CREATE_TOPICS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreateTopics: {e}")))?;
+    let (topics, validate_only) = create_topics_request(&request);
+    let outcomes = match lifecycle.create_topics(&topics, validate_only).await? {
+        Ok(outcomes) => outcomes,
+        Err(refused) => topics
+            .iter()
+            .map(|t| TopicCreationOutcome {
+                name: t.name.clone(),
+                result: Err(refused.clone()),
+            })
+            .collect(),
+    };
+    let response: CreateTopicsResponse = create_topics_response(&outcomes);
+    encode_body(&response, CREATE_TOPICS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded CreatePartitions here; the answer is the response body,
+/// every topic refused alike when the whole request was.
+async fn create_partitions(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<CreatePartitionsRequest>(body, CREATE_PARTITIONS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreatePartitions: {e}")))?;
+    let (growths, validate_only) = create_partitions_request(&request);
+    let outcomes = match lifecycle.create_partitions(&growths, validate_only).await? {
+        Ok(outcomes) => outcomes,
+        Err(refused) => growths
+            .iter()
+            .map(|g| PartitionGrowthOutcome {
+                name: g.name.clone(),
+                result: Err(refused.clone()),
+            })
+            .collect(),
+    };
+    encode_body(
+        &create_partitions_response(&outcomes),
+        CREATE_PARTITIONS_VERSION,
+    )
+    .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded AlterPartition here; the answer is the response body.

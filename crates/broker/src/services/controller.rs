@@ -1,6 +1,7 @@
-//! Metadata changes for handlers: topic, partition and config changes validated
-//! here and committed through the active controller (forwarded when it is another
-//! node), raw record commits, leader elections and partition reassignments.
+//! Metadata changes for handlers: topic creation and partition growth decided by
+//! the active controller (forwarded when it is another node), config changes and
+//! deletes validated here and committed through it, raw record commits, leader
+//! elections and partition reassignments.
 
 use crate::broker::Broker;
 use crate::controller::NewTopic;

@@ -14,6 +14,8 @@ mod error;
 mod leader_elections;
 mod leader_elections_wire;
 mod messages;
+mod partition_growth;
+mod partition_growth_wire;
 mod per_partition_results;
 mod placement;
 mod producer_ids;
@@ -21,6 +23,8 @@ mod random;
 mod re_registration;
 mod reassignment;
 mod reassignment_wire;
+mod topic_creation;
+mod topic_creation_wire;
 mod topic_partitions;
 mod wire_messages;
 
@@ -39,6 +43,11 @@ pub use leader_elections_wire::{
     ELECT_LEADERS_VERSION,
 };
 pub use messages::{HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest};
+pub use partition_growth::{grow_partitions, PartitionGrowth, PartitionGrowthOutcome};
+pub use partition_growth_wire::{
+    create_partitions_request, create_partitions_request_to_wire, create_partitions_response,
+    partition_growth_outcomes, CREATE_PARTITIONS_VERSION,
+};
 pub use placement::{
     place_replicas, placement_brokers, start_after, PlacementBroker, PlacementRequest,
     PlacementStart,
@@ -56,6 +65,14 @@ pub use reassignment_wire::{
     reassignment_list_request, reassignment_outcomes, reassignment_request,
     ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
 };
+pub use topic_creation::{
+    create_topics, TopicCreated, TopicCreation, TopicCreationOutcome, TopicCreationRules,
+    TOPIC_PARTITIONS_MAX,
+};
+pub use topic_creation_wire::{
+    create_topics_request, create_topics_request_to_wire, create_topics_response,
+    topic_creation_outcomes, CREATE_TOPICS_VERSION,
+};
 pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
 pub use wire_messages::{
     decode_body, encode_body, heartbeat_response, refusal, registration_response,
@@ -69,10 +86,14 @@ mod leader_elections_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
+mod partition_growth_tests;
+#[cfg(test)]
 mod placement_tests;
 #[cfg(test)]
 mod reassignment_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod topic_creation_tests;
 #[cfg(test)]
 mod topic_partitions_tests;
