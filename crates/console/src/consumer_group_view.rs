@@ -181,6 +181,7 @@ impl ConsumerGroupView {
             ] {
                 list.retain(|a| keep(&a.topic));
             }
+            m.waiting_on.retain(|w| keep(&w.topic));
         }
         self
     }

@@ -236,6 +236,8 @@ impl ConsumerGroup {
             owners: HashMap::new(),
             subscribed_metadata: self.subscribed_metadata.clone(),
             regexes: self.regexes.clone(),
+            describe_checks: self.describe_checks.clone(),
+            resolved_at_target: self.resolved_at_target.clone(),
         }
     }
 
