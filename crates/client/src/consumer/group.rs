@@ -106,11 +106,7 @@ pub(super) async fn ensure_active(c: &Consumer) -> Result<()> {
             Err(_) => return Err(Error::Closed),
         };
         if lost {
-            let owned = c.assignment();
-            c.lock_state()?.assign(&[]);
-            for l in c.listeners() {
-                l.on_partitions_lost(c, &owned).await;
-            }
+            c.give_up_lost_partitions().await?;
         }
         if !need {
             return Ok(());

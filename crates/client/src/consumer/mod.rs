@@ -513,6 +513,17 @@ impl Consumer {
         }
     }
 
+    /// Drops every owned partition without committing (the group took them away
+    /// while this member was out) and tells the listeners they were lost.
+    pub(crate) async fn give_up_lost_partitions(&self) -> Result<()> {
+        let owned = self.assignment();
+        self.lock_state()?.assign(&[]);
+        for l in self.listeners() {
+            l.on_partitions_lost(self, &owned).await;
+        }
+        Ok(())
+    }
+
     /// The listeners to call around a rebalance: the crate's own first.
     pub(crate) fn listeners(&self) -> Vec<Arc<dyn RebalanceListener>> {
         let mut out = Vec::new();
