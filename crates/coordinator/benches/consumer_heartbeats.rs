@@ -52,6 +52,7 @@ impl Driver {
             client_id: "bench".into(),
             client_host: "/127.0.0.1".into(),
             api_version: HB_VERSION,
+            topic_describe: None,
         };
         let mut queue = self
             .c
