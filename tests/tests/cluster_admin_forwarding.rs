@@ -1,6 +1,8 @@
-//! Three real `moldau serve` nodes: CreateTopics is decided by the active controller
-//! (on its image, with its defaults), whichever broker a client asks, as Kafka
-//! brokers forward it.
+//! Three real `moldau serve` nodes: CreateTopics, CreatePartitions, DeleteTopics,
+//! IncrementalAlterConfigs and AlterConfigs are decided by the active controller (on
+//! its image, with its defaults), whichever broker a client asks, as Kafka brokers
+//! forward them: a change through one broker right after another broker created
+//! the topic finds it, though the receiving broker's image may lag.
 
 mod topic_support;
 
@@ -8,12 +10,18 @@ use moldau_e2e::ClusterProcesses;
 use moldau_protocol::kafka::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig,
 };
-use moldau_protocol::kafka::messages::CreateTopicsRequest;
+use moldau_protocol::kafka::messages::delete_topics_request::DeleteTopicState;
+use moldau_protocol::kafka::messages::metadata_request::MetadataRequestTopic;
+use moldau_protocol::kafka::messages::{alter_configs_request, incremental_alter_configs_request};
+use moldau_protocol::kafka::messages::{
+    AlterConfigsRequest, CreateTopicsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest,
+    MetadataRequest,
+};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use topic_support::{
-    create_partitions, metadata, partition_count, s, topic_name, RawClient, NONE,
-    TOPIC_ALREADY_EXISTS,
+    create_partitions, delete_topic, metadata, partition_count, s, topic_config, topic_name,
+    RawClient, NONE, TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION,
 };
 
 /// How long the three nodes get to elect a controller and register.
@@ -22,6 +30,15 @@ const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const METADATA_SPREAD_TIMEOUT: Duration = Duration::from_secs(30);
 const INVALID_PARTITIONS: i16 = 37;
 const INVALID_CONFIG: i16 = 40;
+const UNKNOWN_TOPIC_ID: i16 = 100;
+/// Topics created through one broker and changed at once through another, per kind
+/// of change.
+const LAGGED_ROUNDS: usize = 10;
+const RESOURCE_TOPIC: i8 = 2;
+const OP_SET: i8 = 0;
+const OP_APPEND: i8 = 2;
+/// DeleteTopics with topic ids and names in the answer.
+const DELETE_TOPICS_VERSION: i16 = 6;
 /// The partition count both racers grow every raced topic to.
 const GROWN_PARTITIONS: i32 = 5;
 /// Names each racing pair creates.
@@ -219,4 +236,242 @@ fn the_active_controller_decides_defaults_configs_and_validate_only() {
     };
     assert_eq!((code, answered), (NONE, 100));
     assert_eq!(partitions_seen(&cluster.addr(3), "wide"), 100);
+}
+
+/// DeleteTopics v6 of one topic by name, or by id when `name` is None; the answer's
+/// (error code, name, topic id).
+fn delete_v6(
+    client: &mut RawClient,
+    name: Option<&str>,
+    id: uuid::Uuid,
+) -> (i16, Option<String>, uuid::Uuid) {
+    let request = DeleteTopicsRequest::default()
+        .with_topics(vec![DeleteTopicState::default()
+            .with_name(name.map(topic_name))
+            .with_topic_id(id)])
+        .with_timeout_ms(30_000);
+    let response = client.call(DELETE_TOPICS_VERSION, &request);
+    let r = &response.responses[0];
+    (
+        r.error_code,
+        r.name.as_ref().map(|n| n.0.to_string()),
+        r.topic_id,
+    )
+}
+
+/// `topic`'s id, from Metadata v12.
+fn topic_id(client: &mut RawClient, topic: &str) -> uuid::Uuid {
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(topic_name(topic)))
+        ]))
+        .with_allow_auto_topic_creation(false);
+    let response = client.call(12, &request);
+    assert_eq!(response.topics[0].error_code, NONE, "{topic}");
+    response.topics[0].topic_id
+}
+
+/// IncrementalAlterConfigs v1 of one topic: (name, op, value) each; its error code.
+fn incremental_alter(
+    client: &mut RawClient,
+    topic: &str,
+    ops: &[(&str, i8, &str)],
+    validate_only: bool,
+) -> i16 {
+    use incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let configs = ops
+        .iter()
+        .map(|(k, op, v)| {
+            AlterableConfig::default()
+                .with_name(s(k))
+                .with_config_operation(*op)
+                .with_value(Some(s(v)))
+        })
+        .collect();
+    let request = IncrementalAlterConfigsRequest::default()
+        .with_resources(vec![AlterConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(s(topic))
+            .with_configs(configs)])
+        .with_validate_only(validate_only);
+    client.call(1, &request).responses[0].error_code
+}
+
+/// AlterConfigs v1 of one topic (the new full set of its overrides); its error code.
+fn replace_configs(client: &mut RawClient, topic: &str, values: &[(&str, &str)]) -> i16 {
+    use alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    let configs = values
+        .iter()
+        .map(|(k, v)| {
+            AlterableConfig::default()
+                .with_name(s(k))
+                .with_value(Some(s(v)))
+        })
+        .collect();
+    let request =
+        AlterConfigsRequest::default().with_resources(vec![AlterConfigsResource::default()
+            .with_resource_type(RESOURCE_TOPIC)
+            .with_resource_name(s(topic))
+            .with_configs(configs)]);
+    client.call(1, &request).responses[0].error_code
+}
+
+/// The active controller's id and the two other nodes.
+fn controller_and_others(cluster: &ClusterProcesses) -> (i32, [i32; 2]) {
+    let mut client = RawClient::connect(&cluster.addr(1));
+    let controller = metadata(&mut client, &[], false).controller_id.0;
+    let others: Vec<i32> = (1..=3).filter(|n| *n != controller).collect();
+    assert_eq!(
+        others.len(),
+        2,
+        "controller {controller} is one of the nodes"
+    );
+    (controller, [others[0], others[1]])
+}
+
+/// `topic`'s value of `key` as `addr` describes it, once it shows `expected`.
+fn config_seen(addr: &str, topic: &str, key: &str, expected: Option<&str>) {
+    let mut client = RawClient::connect(addr);
+    let deadline = Instant::now() + METADATA_SPREAD_TIMEOUT;
+    loop {
+        let seen = topic_config(&mut client, topic, key);
+        if seen.as_deref() == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr}: {topic} {key} is {seen:?}, expected {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn deletes_and_config_changes_through_a_lagging_broker_are_decided_on_the_controllers_image() {
+    let cluster = start_cluster(|_| Vec::new());
+    let (controller, [a, b]) = controller_and_others(&cluster);
+    let mut via_a = RawClient::connect(&cluster.addr(a));
+    let mut via_b = RawClient::connect(&cluster.addr(b));
+    // Created through a (answered once the controller committed it), then changed at
+    // once through b, whose image may not have the topic yet: b answered
+    // UNKNOWN_TOPIC_OR_PARTITION for these when it decided on its own image.
+    for i in 0..LAGGED_ROUNDS {
+        let appended = format!("appended-{i}");
+        assert_eq!(create(&mut via_a, &appended, 1, &[], false).0, NONE);
+        let ops = [
+            ("retention.ms", OP_SET, "1000"),
+            ("cleanup.policy", OP_APPEND, "compact"),
+        ];
+        assert_eq!(
+            incremental_alter(&mut via_b, &appended, &ops, false),
+            NONE,
+            "{appended}"
+        );
+        // Answered once b shows it.
+        assert_eq!(
+            topic_config(&mut via_b, &appended, "cleanup.policy").as_deref(),
+            Some("delete,compact"),
+            "{appended}"
+        );
+
+        let replaced = format!("replaced-{i}");
+        let configs = [("retention.ms", "1000"), ("cleanup.policy", "compact")];
+        assert_eq!(create(&mut via_a, &replaced, 1, &configs, false).0, NONE);
+        assert_eq!(
+            replace_configs(&mut via_b, &replaced, &[("retention.ms", "2000")]),
+            NONE,
+            "{replaced}"
+        );
+
+        let deleted = format!("deleted-{i}");
+        let (code, _) = create(&mut via_a, &deleted, 1, &[], false);
+        assert_eq!(code, NONE);
+        let (code, name, id) = delete_v6(&mut via_b, Some(&deleted), uuid::Uuid::nil());
+        assert_eq!(code, NONE, "{deleted}");
+        assert_eq!(name.as_deref(), Some(deleted.as_str()));
+        assert!(!id.is_nil(), "{deleted}: the answer carries the topic id");
+    }
+    for node in [controller, a, b] {
+        let addr = cluster.addr(node);
+        for i in 0..LAGGED_ROUNDS {
+            config_seen(
+                &addr,
+                &format!("appended-{i}"),
+                "retention.ms",
+                Some("1000"),
+            );
+            let replaced = format!("replaced-{i}");
+            config_seen(&addr, &replaced, "retention.ms", Some("2000"));
+            // The override AlterConfigs did not name is gone: the default again.
+            config_seen(&addr, &replaced, "cleanup.policy", Some("delete"));
+            let mut client = RawClient::connect(&addr);
+            let deadline = Instant::now() + METADATA_SPREAD_TIMEOUT;
+            while partition_count(&mut client, &format!("deleted-{i}")).is_some() {
+                assert!(Instant::now() < deadline, "{addr} still shows deleted-{i}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    // By id: b resolves it (once it shows the topic); the answer names the topic.
+    assert_eq!(create(&mut via_a, "by-id", 1, &[], false).0, NONE);
+    partitions_seen(&cluster.addr(b), "by-id");
+    let id = topic_id(&mut via_b, "by-id");
+    let (code, name, answered_id) = delete_v6(&mut via_b, None, id);
+    assert_eq!(
+        (code, name.as_deref(), answered_id),
+        (NONE, Some("by-id"), id)
+    );
+    // Deleted already on the controller's image, whatever a's shows.
+    assert_eq!(delete_v6(&mut via_a, None, id).0, UNKNOWN_TOPIC_ID);
+    assert_eq!(
+        delete_v6(&mut via_a, Some("never-created"), uuid::Uuid::nil()).0,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+
+    // validate_only commits nothing; a bad value is refused by the controller.
+    assert_eq!(create(&mut via_a, "checked", 1, &[], false).0, NONE);
+    partitions_seen(&cluster.addr(controller), "checked");
+    let mut via_controller = RawClient::connect(&cluster.addr(controller));
+    let default = topic_config(&mut via_controller, "checked", "retention.ms");
+    assert_ne!(default.as_deref(), Some("1000"));
+    let set = [("retention.ms", OP_SET, "1000")];
+    assert_eq!(incremental_alter(&mut via_b, "checked", &set, true), NONE);
+    let bad = [("retention.ms", OP_SET, "soon")];
+    assert_eq!(
+        incremental_alter(&mut via_b, "checked", &bad, false),
+        INVALID_CONFIG
+    );
+    assert_eq!(
+        topic_config(&mut via_controller, "checked", "retention.ms"),
+        default,
+        "validate_only and a refused change left the default"
+    );
+}
+
+#[test]
+fn concurrent_deletes_of_one_topic_through_two_brokers_delete_it_once() {
+    let cluster = start_cluster(|_| Vec::new());
+    let names: Vec<String> = (0..RACED_NAMES).map(|i| format!("doomed-{i}")).collect();
+    let mut client = RawClient::connect(&cluster.addr(1));
+    for name in &names {
+        assert_eq!(create(&mut client, name, 2, &[], false).0, NONE, "{name}");
+    }
+    for name in &names {
+        partitions_seen(&cluster.addr(2), name);
+        partitions_seen(&cluster.addr(3), name);
+    }
+    let answers = race(&cluster, &names, |client, name, _| {
+        delete_topic(client, name)
+    });
+    for (i, name) in names.iter().enumerate() {
+        let mut codes = [answers.0[i], answers.1[i]];
+        codes.sort_unstable();
+        assert_eq!(codes, [NONE, UNKNOWN_TOPIC_OR_PARTITION], "{name}");
+        let deadline = Instant::now() + METADATA_SPREAD_TIMEOUT;
+        while partition_count(&mut client, name).is_some() {
+            assert!(Instant::now() < deadline, "node 1 still shows {name}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }

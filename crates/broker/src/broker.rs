@@ -206,6 +206,7 @@ impl Broker {
             partitions: config.settings.num_partitions,
             replication_factor: config.settings.default_replication_factor,
         };
+        quorum_config.broker_config = Some(Arc::new(config.clone()));
         let voters = quorum_config.voters.clone();
         let metadata = Arc::new(
             MetadataQuorum::start(quorum_config, controller_listener)

@@ -1,15 +1,16 @@
-//! Validates and carries out changes to topics, partitions and configs. Topic
-//! creation is decided by the active controller (forwarded there whole, after this
-//! broker's own checks); the other changes are checked here on this node's image
-//! and committed through the active controller as records (the image checks again
-//! when the entry is applied, on every node alike). The metadata publisher then acts
-//! on what changed. Nothing else changes topics.
+//! Carries out changes to topics, partitions and configs. Topic creation and
+//! deletion, partition growth and config changes are decided by the active
+//! controller on its image (forwarded there whole, after this broker's own checks),
+//! so a change another broker just made counts though this broker's image lags.
+//! The metadata publisher then acts on what changed. Nothing else changes topics.
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::topic_config::{validate_topic_config, TopicConfigDef};
-use moldau_metadata::controller::{ControllerError, PartitionGrowth, SeededRandom};
-use moldau_metadata::{ConfigResource, MetadataRecord, TopicId};
+use moldau_metadata::controller::{
+    ConfigAlteration, ConfigChanges, ConfigOp, ControllerError, PartitionGrowth, SeededRandom,
+    TopicDeletion, RESOURCE_BROKER, RESOURCE_TOPIC,
+};
+use moldau_metadata::TopicId;
 use moldau_protocol::ResponseError;
 use std::collections::BTreeMap;
 
@@ -225,24 +226,55 @@ impl Broker {
         )
     }
 
+    /// Deletes topic `name` for a client (DeleteTopics by name, the console).
     pub async fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
+        let deletion = TopicDeletion {
+            name: Some(name.to_string()),
+            id: None,
+        };
+        Ok(self.delete_topic_as(deletion).await?.1)
+    }
+
+    /// Deletes the topic `deletion` names (its name, its id, or the name this
+    /// broker resolved from the id asked), decided and committed by the active
+    /// controller on its image; its name and id as the controller found them.
+    /// Answered once committed (and the partitions dropped here, unless this broker
+    /// lags).
+    pub async fn delete_topic_as(
+        &self,
+        deletion: TopicDeletion,
+    ) -> Result<(String, TopicId), BrokerError> {
         if !self.config.settings.delete_topic_enable {
             return Err(BrokerError::api(
                 ResponseError::TopicDeletionDisabled,
                 "Topic deletion is disabled.",
             ));
         }
-        let image = self.metadata.image();
-        let topic = image.topic(name).ok_or_else(|| {
-            BrokerError::api(
-                ResponseError::UnknownTopicOrPartition,
-                format!("Topic '{name}' does not exist."),
-            )
-        })?;
-        internal_topics::check_client_delete(name)?;
-        let id = topic.id;
-        self.commit(&[MetadataRecord::RemoveTopic { id }]).await?;
-        Ok(id)
+        let mut outcomes = self
+            .controller
+            .delete_topics(std::slice::from_ref(&deletion))
+            .await?
+            .map_err(controller_refusal)?;
+        let deleted = match outcomes.pop() {
+            Some(outcome) if outcomes.is_empty() => outcome,
+            _ => {
+                return Err(BrokerError::api(
+                    ResponseError::UnknownServerError,
+                    "the controller answered for another number of topics than asked",
+                ))
+            }
+        };
+        deleted.result.map_err(controller_refusal)?;
+        match (deleted.name, deleted.id) {
+            (Some(name), Some(id)) => {
+                self.await_topic_removed(id).await;
+                Ok((name, id))
+            }
+            _ => Err(BrokerError::api(
+                ResponseError::UnknownServerError,
+                "the controller deleted a topic without naming it",
+            )),
+        }
     }
 
     /// Grows `name` to `count` partitions (CreatePartitions), decided and committed
@@ -285,78 +317,76 @@ impl Broker {
         Ok(())
     }
 
-    /// Applies topic config changes: Some(value) sets, None removes the override.
+    /// Sets (Some) or removes (None) overrides of topic `name` (the console).
     pub async fn alter_topic_configs(
         &self,
         name: &str,
         changes: &[(String, Option<String>)],
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let image = self.metadata.image();
-        if image.topic(name).is_none() {
-            return Err(BrokerError::api(
-                ResponseError::UnknownTopicOrPartition,
-                format!("Topic '{name}' does not exist."),
-            ));
-        }
-        for (k, v) in changes {
-            match v {
-                Some(v) => validate_topic_config(k, v),
-                None => crate::topic_config::topic_config_def(k)
-                    .map(|_: &TopicConfigDef| ())
-                    .ok_or_else(|| crate::config::ConfigError::Unknown(k.clone())),
-            }
-            .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
-        }
-        if validate_only || changes.is_empty() {
-            return Ok(());
-        }
-        let records: Vec<MetadataRecord> = changes
-            .iter()
-            .map(|(k, v)| MetadataRecord::Config {
-                resource: ConfigResource::Topic(name.to_string()),
-                name: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        self.commit(&records).await?;
-        Ok(())
+        let alteration = ConfigAlteration {
+            resource_type: RESOURCE_TOPIC,
+            resource_name: name.to_string(),
+            changes: ConfigChanges::Incremental(set_or_delete(changes)),
+        };
+        self.alter_configs(alteration, validate_only).await
     }
 
-    /// Applies dynamic cluster-wide broker config changes (AlterConfigs on a broker).
+    /// Sets (Some) or removes (None) dynamic cluster-wide broker configs.
     pub async fn alter_broker_configs(
         &self,
         changes: &[(String, Option<String>)],
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        for (k, v) in changes {
-            let def = crate::config::broker_property(k)
-                .filter(|d| d.dynamic)
-                .ok_or_else(|| {
-                    BrokerError::api(
-                        ResponseError::InvalidConfig,
-                        format!("Broker config '{k}' cannot be updated dynamically."),
-                    )
-                })?;
-            if let Some(v) = v {
-                crate::config::validate_value(def, v)
-                    .map_err(|e| BrokerError::api(ResponseError::InvalidConfig, e.to_string()))?;
+        let alteration = ConfigAlteration {
+            resource_type: RESOURCE_BROKER,
+            resource_name: String::new(),
+            changes: ConfigChanges::Incremental(set_or_delete(changes)),
+        };
+        self.alter_configs(alteration, validate_only).await
+    }
+
+    /// Alters one resource's configs (IncrementalAlterConfigs, AlterConfigs),
+    /// validated, decided and committed by the active controller on its image.
+    /// Answered once committed (and shown here, unless this broker lags).
+    pub async fn alter_configs(
+        &self,
+        alteration: ConfigAlteration,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let mut outcomes = self
+            .controller
+            .alter_configs(std::slice::from_ref(&alteration), validate_only)
+            .await?
+            .map_err(controller_refusal)?;
+        match outcomes.pop() {
+            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
+            _ => {
+                return Err(BrokerError::api(
+                    ResponseError::UnknownServerError,
+                    "the controller answered for another number of resources than asked",
+                ))
             }
         }
-        if validate_only || changes.is_empty() {
-            return Ok(());
+        if !validate_only {
+            self.await_configs_published(&alteration).await;
         }
-        let records: Vec<MetadataRecord> = changes
-            .iter()
-            .map(|(k, v)| MetadataRecord::Config {
-                resource: ConfigResource::Broker(None),
-                name: k.clone(),
-                value: v.clone(),
-            })
-            .collect();
-        self.commit(&records).await?;
         Ok(())
     }
+}
+
+/// Plain sets and removals as incremental operations.
+fn set_or_delete(changes: &[(String, Option<String>)]) -> Vec<(String, ConfigOp)> {
+    changes
+        .iter()
+        .map(|(k, v)| {
+            let op = match v {
+                Some(v) => ConfigOp::Set(Some(v.clone())),
+                None => ConfigOp::Delete,
+            };
+            (k.clone(), op)
+        })
+        .collect()
 }
 
 /// A fresh seed per decision: placement's random start, as Kafka's.

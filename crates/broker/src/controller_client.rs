@@ -19,6 +19,13 @@ use crate::raft_transport::{
     RaftTransportError,
 };
 use moldau_metadata::controller::{
+    alter_configs_request_to_wire, config_outcomes, delete_topics_request_to_wire,
+    incremental_alter_configs_request_to_wire, incremental_config_outcomes,
+    topic_deletion_outcomes, ConfigAlteration, ConfigAlterationOutcome, ConfigChanges,
+    TopicDeletion, TopicDeletionOutcome, ALTER_CONFIGS_VERSION, DELETE_TOPICS_VERSION,
+    INCREMENTAL_ALTER_CONFIGS_VERSION,
+};
+use moldau_metadata::controller::{
     alter_reassignments_request_to_wire, list_reassignments_request_to_wire, ongoing_from_wire,
     reassignment_outcomes, OngoingReassignment, ReassignmentOutcome, ReassignmentTarget,
     ALTER_REASSIGNMENTS_VERSION, LIST_REASSIGNMENTS_VERSION,
@@ -37,6 +44,9 @@ use moldau_metadata::controller::{
     ElectionTargets, HeartbeatReply, HeartbeatRequest, RegistrationReply, RegistrationRequest,
     ALTER_PARTITION_VERSION, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
     ELECT_LEADERS_VERSION,
+};
+use moldau_protocol::kafka::messages::{
+    AlterConfigsResponse, DeleteTopicsResponse, IncrementalAlterConfigsResponse,
 };
 use moldau_protocol::kafka::messages::{
     AlterPartitionReassignmentsResponse, CreatePartitionsResponse, CreateTopicsResponse,
@@ -323,6 +333,102 @@ impl ControllerClient {
                     "the controller answered for {} topics, asked {}",
                     outcomes.len(),
                     growths.len()
+                )));
+            }
+        }
+        Ok(decided)
+    }
+
+    /// Asks the active controller to delete topics (DeleteTopics): each topic's
+    /// outcome in the order asked, decided and committed there.
+    pub async fn delete_topics(
+        &self,
+        deletions: &[TopicDeletion],
+    ) -> Result<Result<Vec<TopicDeletionOutcome>, ControllerError>, BrokerError> {
+        let wire = delete_topics_request_to_wire(deletions);
+        let body = encode_body(&wire, DELETE_TOPICS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        let decided = self
+            .lifecycle_call(
+                || local.delete_topics(deletions),
+                || RaftRequest::DeleteTopics(body.clone()),
+                |answer| {
+                    let response: DeleteTopicsResponse =
+                        decode_body(answer, DELETE_TOPICS_VERSION)?;
+                    Ok(Ok(topic_deletion_outcomes(&response)))
+                },
+            )
+            .await?;
+        if let Ok(outcomes) = &decided {
+            if outcomes.len() != deletions.len() {
+                return Err(not_written(format!(
+                    "the controller answered for {} topics, asked {}",
+                    outcomes.len(),
+                    deletions.len()
+                )));
+            }
+        }
+        Ok(decided)
+    }
+
+    /// Asks the active controller to alter configs: IncrementalAlterConfigs for
+    /// incremental changes, AlterConfigs for replacements (each alteration is sent
+    /// the way it was asked); each resource's outcome in the order asked.
+    pub async fn alter_configs(
+        &self,
+        alterations: &[ConfigAlteration],
+        validate_only: bool,
+    ) -> Result<Result<Vec<ConfigAlterationOutcome>, ControllerError>, BrokerError> {
+        let replace = alterations
+            .iter()
+            .any(|a| matches!(a.changes, ConfigChanges::Replace(_)));
+        assert!(
+            !replace
+                || alterations
+                    .iter()
+                    .all(|a| matches!(a.changes, ConfigChanges::Replace(_))),
+            "one forwarded request holds one kind of config change"
+        );
+        let (body, version) = if replace {
+            let wire = alter_configs_request_to_wire(alterations, validate_only);
+            (
+                encode_body(&wire, ALTER_CONFIGS_VERSION),
+                ALTER_CONFIGS_VERSION,
+            )
+        } else {
+            let wire = incremental_alter_configs_request_to_wire(alterations, validate_only);
+            let version = INCREMENTAL_ALTER_CONFIGS_VERSION;
+            (encode_body(&wire, version), version)
+        };
+        let body = body.map_err(|e| not_written(e.message))?;
+        let request = || match replace {
+            true => RaftRequest::AlterConfigs(body.clone()),
+            false => RaftRequest::IncrementalAlterConfigs(body.clone()),
+        };
+        let local = self.quorum.lifecycle();
+        let decided = self
+            .lifecycle_call(
+                || local.alter_configs(alterations, validate_only),
+                request,
+                |answer| {
+                    let outcomes = if replace {
+                        let response: AlterConfigsResponse = decode_body(answer, version)?;
+                        config_outcomes(&response)
+                    } else {
+                        let response: IncrementalAlterConfigsResponse =
+                            decode_body(answer, version)?;
+                        incremental_config_outcomes(&response)
+                    };
+                    Ok(Ok(outcomes))
+                },
+            )
+            .await?;
+        if let Ok(outcomes) = &decided {
+            if outcomes.len() != alterations.len() {
+                return Err(not_written(format!(
+                    "the controller answered for {} resources, asked {}",
+                    outcomes.len(),
+                    alterations.len()
                 )));
             }
         }

@@ -11,6 +11,7 @@ pub mod client_quota_manager;
 pub mod client_telemetry;
 pub mod clock;
 pub mod config;
+pub mod config_change_rules;
 pub mod connection;
 pub mod connection_limits;
 pub mod connection_settings;

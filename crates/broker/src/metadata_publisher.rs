@@ -13,6 +13,7 @@ use crate::publish_plan::{role_of, PublishPlan, Role};
 use crate::replica_manager::Assignment;
 use moldau_log::LogConfig;
 use moldau_log::TopicPartition;
+use moldau_metadata::controller::{shows_alteration, ConfigAlteration};
 use moldau_metadata::{
     MetadataDelta, MetadataImage, MetadataRecord, PartitionImage, TopicId, TopicImage,
 };
@@ -58,6 +59,42 @@ impl Broker {
         if !matches!(reached, Ok(true)) {
             tracing::info!(topic_id = %id, "answering a created topic this broker has not applied yet");
         }
+    }
+
+    /// As [`Self::await_topic_published`], for the deletion of topic `id` (its
+    /// partitions dropped here).
+    pub(crate) async fn await_topic_removed(&self, id: TopicId) {
+        let removed = |i: &Arc<MetadataImage>| i.topic_by_id(&id).is_none();
+        if !self.await_image_published(removed).await {
+            tracing::info!(topic_id = %id, "answering a deleted topic this broker has not applied yet");
+        }
+    }
+
+    /// As [`Self::await_topic_published`], for a config change.
+    pub(crate) async fn await_configs_published(&self, alteration: &ConfigAlteration) {
+        let shown = |i: &Arc<MetadataImage>| shows_alteration(i, alteration);
+        if !self.await_image_published(shown).await {
+            tracing::info!(
+                resource = %alteration.resource_name,
+                "answering a config change this broker has not applied yet"
+            );
+        }
+    }
+
+    /// Whether, within the write timeout, this node's image satisfies `reached` and
+    /// its publisher has acted on that image.
+    async fn await_image_published(&self, reached: impl Fn(&Arc<MetadataImage>) -> bool) -> bool {
+        let mut images = self.metadata.subscribe();
+        let published = self.published.subscribe();
+        let wait = async {
+            let offset = match images.wait_for(|i| reached(i)).await {
+                Ok(image) => image.last_offset(),
+                Err(_) => return false,
+            };
+            published_within(published, offset, self.metadata.write_timeout()).await
+        };
+        let reached = tokio::time::timeout(self.metadata.write_timeout(), wait).await;
+        matches!(reached, Ok(true))
     }
 
     /// As [`Self::await_topic_published`], for `topic` grown to `count` partitions.

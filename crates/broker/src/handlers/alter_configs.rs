@@ -1,8 +1,11 @@
 //! AlterConfigs (legacy): replaces the whole set of overrides of a resource.
+//! Authorized here, then validated and decided by the active controller on its
+//! image.
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_metadata::controller::{ConfigAlteration, ConfigChanges};
 use moldau_protocol::kafka::messages::alter_configs_response::AlterConfigsResourceResponse;
 use moldau_protocol::kafka::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use moldau_protocol::ResponseError;
@@ -19,29 +22,23 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
             resource.resource_type,
             &name,
         );
-        let mut changes: Vec<(String, Option<String>)> = resource
+        let values: Vec<(String, Option<String>)> = resource
             .configs
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
         let outcome = match (denied, resource.resource_type) {
             (Some(e), _) => Err(e),
-            (None, RESOURCE_TOPIC) => {
-                // Overrides not named are removed: the request is the new full set.
-                if let Some(t) = ctx.metadata().image().topic(&name) {
-                    for k in t.configs.keys() {
-                        if !changes.iter().any(|(n, _)| n == k) {
-                            changes.push((k.clone(), None));
-                        }
-                    }
-                }
+            (None, RESOURCE_TOPIC | RESOURCE_BROKER) => {
+                // A topic's overrides not named are removed (the request is the new
+                // full set), as the controller's image has them.
+                let alteration = ConfigAlteration {
+                    resource_type: resource.resource_type,
+                    resource_name: name,
+                    changes: ConfigChanges::Replace(values),
+                };
                 ctx.controller()
-                    .alter_topic_configs(&name, &changes, request.validate_only)
-                    .await
-            }
-            (None, RESOURCE_BROKER) => {
-                ctx.controller()
-                    .alter_broker_configs(&changes, request.validate_only)
+                    .alter_configs(alteration, request.validate_only)
                     .await
             }
             (None, other) => Err(crate::error::BrokerError::api(

@@ -1,11 +1,14 @@
 //! DeleteTopics, by name (all versions) or by topic id (v6+). Needs DELETE on the
 //! topic (TOPIC_AUTHORIZATION_FAILED); a topic id the principal may not DESCRIBE is
-//! answered as unknown, as Kafka does. Limited by the controller mutation quota
+//! answered as unknown, as Kafka does. Authorized here, then decided by the active
+//! controller on its image (a topic another broker just created is found by name
+//! though this broker's image lags; an id is resolved here, for authorization). Limited by the controller mutation quota
 //! (strict from v5, KIP-599).
 
 use super::mutation_quota;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
+use moldau_metadata::controller::TopicDeletion;
 use moldau_metadata::TopicId;
 use moldau_protocol::acl::AclOperation;
 use moldau_protocol::kafka::messages::delete_topics_response::DeletableTopicResult;
@@ -63,12 +66,19 @@ pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseC
                 let partitions = image
                     .topic(&n)
                     .map_or(0, |topic| topic.partitions.len() as i64);
-                let deleted = ctx.controller().delete_topic(&n).await;
+                // Asked by id: the controller checks the id is still this name's.
+                let deletion = TopicDeletion {
+                    name: Some(n.clone()),
+                    id: (name.is_none() && !id.is_nil()).then(|| TopicId(*id.as_bytes())),
+                };
+                let deleted = ctx.controller().delete_topic_as(deletion).await;
                 if deleted.is_ok() {
                     mutation_quota::record(&ctx, partitions, false);
                 }
                 match deleted {
-                    Ok(id) if ctx.version >= 6 => r.with_error_code(0).with_topic_id(id.as_uuid()),
+                    Ok((_, id)) if ctx.version >= 6 => {
+                        r.with_error_code(0).with_topic_id(id.as_uuid())
+                    }
                     Ok(_) => r.with_error_code(0),
                     Err(e) => {
                         let r = r.with_error_code(e.code());

@@ -52,6 +52,10 @@ pub struct QuorumConfig {
     /// to the defaults (its own `num.partitions` and `default.replication.factor`,
     /// as Kafka's controller uses its own).
     pub topic_defaults: TopicDefaults,
+    /// This node's configuration, for the values a config inherits when the active
+    /// controller decides an APPEND or SUBTRACT on it (None: only committed
+    /// overrides count).
+    pub broker_config: Option<std::sync::Arc<crate::config::BrokerConfig>>,
 }
 
 /// `num.partitions` and `default.replication.factor` of the deciding controller.
@@ -88,6 +92,7 @@ impl QuorumConfig {
                 partitions: 1,
                 replication_factor: 1,
             },
+            broker_config: None,
         }
     }
 

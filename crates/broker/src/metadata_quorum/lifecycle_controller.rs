@@ -9,6 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use moldau_metadata::controller::{
+    alter_configs, delete_topics, ConfigAlteration, ConfigAlterationOutcome, ConfigRules,
+    TopicDeletion, TopicDeletionOutcome,
+};
+use moldau_metadata::controller::{
     alter_partition, create_topics, grow_partitions, ongoing_reassignments, AlterPartitionReply,
     AlterPartitionRequest, BrokerLifecycle, ControllerError, ElectionKind, ElectionOutcome,
     ElectionTargets, HeartbeatReply, HeartbeatRequest, LifecycleConfig, OngoingReassignment,
@@ -18,11 +22,13 @@ use moldau_metadata::controller::{
 };
 use moldau_metadata::features::bootstrap_records;
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
-use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
+use moldau_metadata::{ConfigResource, MetadataImage, MetadataRecord, TopicId};
 use moldau_protocol::ResponseError;
 use openraft::{Raft, ServerState};
 use tokio::sync::{watch, Mutex};
 
+use crate::config::BrokerConfig;
+use crate::config_change_rules::{check_broker_change, check_topic_change, inherited_value};
 use crate::metadata_quorum::write_records;
 use crate::metadata_quorum::{QuorumError, TopicDefaults};
 use crate::raft_transport::ControllerWriteError;
@@ -55,6 +61,8 @@ pub struct LifecycleController {
     started: Instant,
     /// What topics are created with when a request leaves it to the defaults.
     topic_defaults: TopicDefaults,
+    /// This node's configuration: what a config inherits (APPEND/SUBTRACT).
+    broker_config: Option<Arc<BrokerConfig>>,
 }
 
 impl LifecycleController {
@@ -69,6 +77,7 @@ impl LifecycleController {
     ) -> Self {
         LifecycleController {
             topic_defaults,
+            broker_config: None,
             node_id,
             raft,
             state_machine,
@@ -81,6 +90,12 @@ impl LifecycleController {
             bootstrap_levels,
             started: Instant::now(),
         }
+    }
+
+    /// Decides config changes with `config`'s inherited values (see `broker_config`).
+    pub fn with_broker_config(mut self, config: Option<Arc<BrokerConfig>>) -> Self {
+        self.broker_config = config;
+        self
     }
 
     fn now_ms(&self) -> u64 {
@@ -320,6 +335,48 @@ impl LifecycleController {
             ))
         })
         .await
+    }
+
+    /// DeleteTopics: decided on the image under the same lock, so a topic another
+    /// broker's request just created is found and one deleted twice at once is
+    /// removed once; committed as one entry.
+    pub async fn delete_topics(
+        &self,
+        deletions: &[TopicDeletion],
+    ) -> LifecycleAnswer<Vec<TopicDeletionOutcome>> {
+        let check_deletable = |name: &str| {
+            crate::internal_topics::check_client_delete(name)
+                .map_err(|e| ControllerError::new(e.response_error(), e.to_string()))
+        };
+        let answer = self
+            .decide(|_, image, _| Ok(delete_topics(image, deletions, &check_deletable)))
+            .await;
+        if let Ok(Ok(outcomes)) = &answer {
+            let deleted = outcomes.iter().filter(|o| o.result.is_ok()).count();
+            tracing::debug!(deleted, asked = outcomes.len(), "topics deleted");
+        }
+        answer
+    }
+
+    /// IncrementalAlterConfigs and AlterConfigs: decided on the image under the same
+    /// lock, so a topic another broker's request just created is found and list
+    /// operations start from the committed values; committed as one entry.
+    pub async fn alter_configs(
+        &self,
+        alterations: &[ConfigAlteration],
+        validate_only: bool,
+    ) -> LifecycleAnswer<Vec<ConfigAlterationOutcome>> {
+        let config = self.broker_config.as_deref();
+        let inherited = |image: &MetadataImage, resource: &ConfigResource, name: &str| {
+            inherited_value(config, image, resource, name)
+        };
+        let rules = ConfigRules {
+            check_topic: &check_topic_change,
+            check_broker: &check_broker_change,
+            inherited: &inherited,
+        };
+        self.decide(|_, image, _| Ok(alter_configs(image, alterations, &rules, validate_only)))
+            .await
     }
 
     /// ListPartitionReassignments: read from the active controller's image, which

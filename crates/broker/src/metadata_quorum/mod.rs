@@ -113,15 +113,18 @@ impl MetadataQuorum {
         // The levels `moldau storage format` chose; the latest without its file.
         let bootstrap_levels =
             read_bootstrap_levels(&config.data_dir)?.unwrap_or(config.bootstrap_levels.clone());
-        let lifecycle = Arc::new(LifecycleController::new(
-            config.node_id,
-            bootstrap_levels,
-            raft.clone(),
-            state_machine.clone(),
-            config.write_timeout,
-            config.lifecycle.clone(),
-            config.topic_defaults,
-        ));
+        let lifecycle = Arc::new(
+            LifecycleController::new(
+                config.node_id,
+                bootstrap_levels,
+                raft.clone(),
+                state_machine.clone(),
+                config.write_timeout,
+                config.lifecycle.clone(),
+                config.topic_defaults,
+            )
+            .with_broker_config(config.broker_config.clone()),
+        );
         let mut tasks = vec![tokio::spawn(
             Arc::clone(&lifecycle).run_ticker(stopped.clone()),
         )];

@@ -31,7 +31,10 @@ pub async fn forward_lifecycle_call(
         | (RaftRequest::AlterReassignments(_), RaftReply::AlterReassignments(result))
         | (RaftRequest::ListReassignments(_), RaftReply::ListReassignments(result))
         | (RaftRequest::CreateTopics(_), RaftReply::CreateTopics(result))
-        | (RaftRequest::CreatePartitions(_), RaftReply::CreatePartitions(result)) => Ok(result),
+        | (RaftRequest::CreatePartitions(_), RaftReply::CreatePartitions(result))
+        | (RaftRequest::DeleteTopics(_), RaftReply::DeleteTopics(result))
+        | (RaftRequest::IncrementalAlterConfigs(_), RaftReply::IncrementalAlterConfigs(result))
+        | (RaftRequest::AlterConfigs(_), RaftReply::AlterConfigs(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

@@ -62,6 +62,15 @@ pub enum RaftRequest {
     /// A client's CreatePartitions, forwarded after the broker's own checks (api
     /// key 37, `CREATE_PARTITIONS_VERSION`).
     CreatePartitions(Vec<u8>),
+    /// A client's DeleteTopics, forwarded after authorization (api key 20,
+    /// `DELETE_TOPICS_VERSION`).
+    DeleteTopics(Vec<u8>),
+    /// A client's IncrementalAlterConfigs, forwarded after authorization (api key
+    /// 44, `INCREMENTAL_ALTER_CONFIGS_VERSION`).
+    IncrementalAlterConfigs(Vec<u8>),
+    /// A client's AlterConfigs, forwarded after authorization (api key 33,
+    /// `ALTER_CONFIGS_VERSION`).
+    AlterConfigs(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -110,6 +119,12 @@ pub enum RaftReply {
     CreateTopics(Result<Vec<u8>, ControllerWriteError>),
     /// The CreatePartitionsResponse body, or why this node could not decide.
     CreatePartitions(Result<Vec<u8>, ControllerWriteError>),
+    /// The DeleteTopicsResponse body, or why this node could not decide.
+    DeleteTopics(Result<Vec<u8>, ControllerWriteError>),
+    /// The IncrementalAlterConfigsResponse body, or why this node could not decide.
+    IncrementalAlterConfigs(Result<Vec<u8>, ControllerWriteError>),
+    /// The AlterConfigsResponse body, or why this node could not decide.
+    AlterConfigs(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -129,6 +144,9 @@ impl RaftRequest {
             RaftRequest::ListReassignments(_) => "ListPartitionReassignments",
             RaftRequest::CreateTopics(_) => "CreateTopics",
             RaftRequest::CreatePartitions(_) => "CreatePartitions",
+            RaftRequest::DeleteTopics(_) => "DeleteTopics",
+            RaftRequest::IncrementalAlterConfigs(_) => "IncrementalAlterConfigs",
+            RaftRequest::AlterConfigs(_) => "AlterConfigs",
         }
     }
 }
@@ -151,6 +169,9 @@ impl RaftReply {
             RaftReply::ListReassignments(_) => "ListPartitionReassignments",
             RaftReply::CreateTopics(_) => "CreateTopics",
             RaftReply::CreatePartitions(_) => "CreatePartitions",
+            RaftReply::DeleteTopics(_) => "DeleteTopics",
+            RaftReply::IncrementalAlterConfigs(_) => "IncrementalAlterConfigs",
+            RaftReply::AlterConfigs(_) => "AlterConfigs",
         }
     }
 }

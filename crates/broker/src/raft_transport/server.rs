@@ -19,6 +19,12 @@ use crate::raft_transport::message::{
     decode, encode, ControllerWriteError, RaftEnvelope, RaftReply, RaftRequest,
 };
 use moldau_metadata::controller::{
+    alter_configs_request, alter_configs_response, delete_topics_request, delete_topics_response,
+    incremental_alter_configs_request, incremental_alter_configs_response, ConfigAlteration,
+    ConfigAlterationOutcome, ControllerError, TopicDeletionOutcome, ALTER_CONFIGS_VERSION,
+    DELETE_TOPICS_VERSION, INCREMENTAL_ALTER_CONFIGS_VERSION,
+};
+use moldau_metadata::controller::{
     alter_partition_response, elect_leaders_response, election_request,
     AlterPartitionRequest as PartitionIsrChange, ALTER_PARTITION_VERSION, ELECT_LEADERS_VERSION,
 };
@@ -38,6 +44,9 @@ use moldau_metadata::controller::{
     RegistrationRequest, BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 use moldau_metadata::raft::{MetadataApplied, MetadataCommand};
+use moldau_protocol::kafka::messages::{
+    AlterConfigsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest,
+};
 use moldau_protocol::kafka::messages::{
     AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, AlterPartitionRequest,
     AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest, ElectLeadersRequest,
@@ -183,6 +192,15 @@ async fn serve_connection(
             }
             RaftRequest::CreatePartitions(body) => {
                 RaftReply::CreatePartitions(create_partitions(&lifecycle, &body).await)
+            }
+            RaftRequest::DeleteTopics(body) => {
+                RaftReply::DeleteTopics(delete_topics(&lifecycle, &body).await)
+            }
+            RaftRequest::IncrementalAlterConfigs(body) => RaftReply::IncrementalAlterConfigs(
+                incremental_alter_configs(&lifecycle, &body).await,
+            ),
+            RaftRequest::AlterConfigs(body) => {
+                RaftReply::AlterConfigs(alter_configs(&lifecycle, &body).await)
             }
         };
         write_frame(&mut connection, &encode(&reply)?).await?;
@@ -340,6 +358,83 @@ async fn create_partitions(
         CREATE_PARTITIONS_VERSION,
     )
     .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded DeleteTopics here; the answer is the response body, every
+/// topic refused alike when the whole request was.
+async fn delete_topics(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<DeleteTopicsRequest>(body, DELETE_TOPICS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed DeleteTopics: {e}")))?;
+    let deletions = delete_topics_request(&request);
+    let outcomes = match lifecycle.delete_topics(&deletions).await? {
+        Ok(outcomes) => outcomes,
+        Err(refused) => deletions
+            .iter()
+            .map(|d| TopicDeletionOutcome {
+                name: d.name.clone(),
+                id: d.id,
+                result: Err(refused.clone()),
+            })
+            .collect(),
+    };
+    encode_body(&delete_topics_response(&outcomes), DELETE_TOPICS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Each resource refused alike, when the whole request was.
+fn all_refused(
+    alterations: &[ConfigAlteration],
+    refused: &ControllerError,
+) -> Vec<ConfigAlterationOutcome> {
+    alterations
+        .iter()
+        .map(|a| ConfigAlterationOutcome {
+            resource_type: a.resource_type,
+            resource_name: a.resource_name.clone(),
+            result: Err(refused.clone()),
+        })
+        .collect()
+}
+
+/// Decides a forwarded IncrementalAlterConfigs here; the answer is the response body.
+async fn incremental_alter_configs(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request =
+        decode_body::<IncrementalAlterConfigsRequest>(body, INCREMENTAL_ALTER_CONFIGS_VERSION)
+            .map_err(|e| {
+                ControllerWriteError::Failed(format!("malformed IncrementalAlterConfigs: {e}"))
+            })?;
+    let (alterations, validate_only) = incremental_alter_configs_request(&request);
+    let outcomes = lifecycle
+        .alter_configs(&alterations, validate_only)
+        .await?
+        .unwrap_or_else(|refused| all_refused(&alterations, &refused));
+    encode_body(
+        &incremental_alter_configs_response(&outcomes),
+        INCREMENTAL_ALTER_CONFIGS_VERSION,
+    )
+    .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded AlterConfigs here; the answer is the response body.
+async fn alter_configs(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<AlterConfigsRequest>(body, ALTER_CONFIGS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed AlterConfigs: {e}")))?;
+    let (alterations, validate_only) = alter_configs_request(&request);
+    let outcomes = lifecycle
+        .alter_configs(&alterations, validate_only)
+        .await?
+        .unwrap_or_else(|refused| all_refused(&alterations, &refused));
+    encode_body(&alter_configs_response(&outcomes), ALTER_CONFIGS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded AlterPartition here; the answer is the response body.

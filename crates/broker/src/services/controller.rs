@@ -1,11 +1,11 @@
-//! Metadata changes for handlers: topic creation and partition growth decided by
-//! the active controller (forwarded when it is another node), config changes and
-//! deletes validated here and committed through it, raw record commits, leader
-//! elections and partition reassignments.
+//! Metadata changes for handlers: topic creation and deletion, partition growth and
+//! config changes decided by the active controller (forwarded when it is another
+//! node), raw record commits, leader elections and partition reassignments.
 
 use crate::broker::Broker;
 use crate::controller::NewTopic;
 use crate::error::BrokerError;
+use moldau_metadata::controller::{ConfigAlteration, TopicDeletion};
 use moldau_metadata::controller::{
     ControllerError, ElectionKind, ElectionOutcome, ElectionTargets, OngoingReassignment,
     ReassignmentOutcome, ReassignmentTarget,
@@ -55,6 +55,25 @@ impl Controller {
 
     pub async fn delete_topic(&self, name: &str) -> Result<TopicId, BrokerError> {
         self.broker.delete_topic(name).await
+    }
+
+    /// DeleteTopics of one topic, decided by the active controller: its name and
+    /// id as found there.
+    pub async fn delete_topic_as(
+        &self,
+        deletion: TopicDeletion,
+    ) -> Result<(String, TopicId), BrokerError> {
+        self.broker.delete_topic_as(deletion).await
+    }
+
+    /// IncrementalAlterConfigs / AlterConfigs of one resource, decided by the
+    /// active controller.
+    pub async fn alter_configs(
+        &self,
+        alteration: ConfigAlteration,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.broker.alter_configs(alteration, validate_only).await
     }
 
     pub async fn create_partitions(

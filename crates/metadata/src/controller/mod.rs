@@ -8,6 +8,8 @@ mod alter_partition_wire;
 mod assignment;
 mod broker_lifecycle;
 mod broker_session;
+mod config_alteration;
+mod config_alteration_wire;
 mod draft;
 mod election;
 mod error;
@@ -25,6 +27,8 @@ mod reassignment;
 mod reassignment_wire;
 mod topic_creation;
 mod topic_creation_wire;
+mod topic_deletion;
+mod topic_deletion_wire;
 mod topic_partitions;
 mod wire_messages;
 
@@ -35,6 +39,16 @@ pub use alter_partition_wire::{
 pub use assignment::{check_manual_replicas, manual_topic_assignment, new_partition_records};
 pub use broker_lifecycle::{BrokerLifecycle, LeaderRebalance, LifecycleConfig};
 pub use broker_session::{BrokerSession, ShutdownState};
+pub use config_alteration::{
+    alter_configs, list_op, shows_alteration, ConfigAlteration, ConfigAlterationOutcome,
+    ConfigChanges, ConfigOp, ConfigRules, RESOURCE_BROKER, RESOURCE_TOPIC,
+};
+pub use config_alteration_wire::{
+    alter_configs_request, alter_configs_request_to_wire, alter_configs_response, config_outcomes,
+    incremental_alter_configs_request, incremental_alter_configs_request_to_wire,
+    incremental_alter_configs_response, incremental_config_outcomes, ALTER_CONFIGS_VERSION,
+    INCREMENTAL_ALTER_CONFIGS_VERSION,
+};
 pub use election::{LeaderElection, UNCLEAN_LEADER_ELECTION_CONFIG};
 pub use error::ControllerError;
 pub use leader_elections::{ElectionKind, ElectionOutcome, ElectionTargets};
@@ -73,12 +87,19 @@ pub use topic_creation_wire::{
     create_topics_request, create_topics_request_to_wire, create_topics_response,
     topic_creation_outcomes, CREATE_TOPICS_VERSION,
 };
+pub use topic_deletion::{delete_topics, TopicDeletion, TopicDeletionOutcome};
+pub use topic_deletion_wire::{
+    delete_topics_request, delete_topics_request_to_wire, delete_topics_response,
+    topic_deletion_outcomes, DELETE_TOPICS_VERSION,
+};
 pub use topic_partitions::{added_partitions, new_topic_partitions, TopicLayout};
 pub use wire_messages::{
     decode_body, encode_body, heartbeat_response, refusal, registration_response,
     BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 
+#[cfg(test)]
+mod config_alteration_tests;
 #[cfg(test)]
 mod election_tests;
 #[cfg(test)]
@@ -95,5 +116,7 @@ mod reassignment_tests;
 mod test_support;
 #[cfg(test)]
 mod topic_creation_tests;
+#[cfg(test)]
+mod topic_deletion_tests;
 #[cfg(test)]
 mod topic_partitions_tests;
