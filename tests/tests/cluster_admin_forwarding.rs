@@ -33,7 +33,7 @@ const INVALID_CONFIG: i16 = 40;
 const UNKNOWN_TOPIC_ID: i16 = 100;
 /// Topics created through one broker and changed at once through another, per kind
 /// of change.
-const LAGGED_ROUNDS: usize = 10;
+const LAGGED_ROUNDS: usize = 30;
 const RESOURCE_TOPIC: i8 = 2;
 const OP_SET: i8 = 0;
 const OP_APPEND: i8 = 2;

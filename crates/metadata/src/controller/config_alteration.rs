@@ -222,15 +222,16 @@ fn changed_values(
     Ok(changed)
 }
 
-/// Whether `image` shows `alteration` made (a broker waits for it before answering,
-/// so the client's next request there sees its change): each name's last change
-/// is in the overrides. A topic no longer there shows it too (nothing to wait for).
+/// Whether `image` shows `alteration` made (a broker waits for it, bounded, before
+/// answering, so the client's next request there sees its change): each name's
+/// last change is in the overrides. A topic this image does not have yet (created
+/// through another broker a moment ago) does not show it.
 pub fn shows_alteration(image: &MetadataImage, alteration: &ConfigAlteration) -> bool {
     let empty = BTreeMap::new();
     let overrides = match alteration.resource_type {
         RESOURCE_TOPIC => match image.topic(&alteration.resource_name) {
             Some(topic) => &topic.configs,
-            None => return true,
+            None => return false,
         },
         _ => image.broker_configs(None).unwrap_or(&empty),
     };
