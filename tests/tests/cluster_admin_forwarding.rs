@@ -17,6 +17,11 @@ use moldau_protocol::kafka::messages::{
     AlterConfigsRequest, CreateTopicsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest,
     MetadataRequest,
 };
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::ClientConfig;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 use topic_support::{
@@ -474,4 +479,77 @@ fn concurrent_deletes_of_one_topic_through_two_brokers_delete_it_once() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// An rdkafka admin client bootstrapped on `addr`.
+fn rdkafka_admin(addr: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", addr)
+        .create()
+        .expect("admin client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_admin_alters_and_deletes_topics_another_broker_just_created() {
+    let cluster = start_cluster(|_| Vec::new());
+    let (controller, [a, b]) = controller_and_others(&cluster);
+    let creator = rdkafka_admin(&cluster.addr(a));
+    // Bootstrapped on a broker that is not the active controller (librdkafka then
+    // picks the broker for each request: the answers must read the same).
+    let changer = rdkafka_admin(&cluster.addr(b));
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let names: Vec<String> = (0..LAGGED_ROUNDS).map(|i| format!("rd-{i}")).collect();
+    for name in &names {
+        let topic =
+            NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
+        for created in creator
+            .create_topics(&[topic], &options)
+            .await
+            .expect("create topics")
+        {
+            created.expect("topic created");
+        }
+        let alter = AlterConfig::new(ResourceSpecifier::Topic(name)).set("retention.ms", "2000");
+        for altered in changer
+            .alter_configs(&[alter], &options)
+            .await
+            .expect("alter configs")
+        {
+            altered.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        }
+    }
+    for name in &names {
+        config_seen(
+            &cluster.addr(controller),
+            name,
+            "retention.ms",
+            Some("2000"),
+        );
+        // AlterConfigs replaced the overrides: cleanup.policy is the default again.
+        config_seen(
+            &cluster.addr(controller),
+            name,
+            "cleanup.policy",
+            Some("delete"),
+        );
+    }
+    let asked: Vec<&str> = names.iter().map(String::as_str).collect();
+    for deleted in changer
+        .delete_topics(&asked, &options)
+        .await
+        .expect("delete topics")
+    {
+        deleted.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let again = changer
+        .delete_topics(&asked[..1], &options)
+        .await
+        .expect("delete topics");
+    assert!(
+        matches!(
+            &again[0],
+            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
+        ),
+        "{again:?}"
+    );
 }
