@@ -4,7 +4,7 @@
 //! holding the fewest; a partition lives in exactly one directory, and
 //! AlterReplicaLogDirs moves it to another while it keeps serving.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -181,15 +181,7 @@ impl LogDirs {
         }
         let mut seen: HashMap<TopicPartition, usize> = HashMap::new();
         for (i, dir) in dirs.iter().enumerate() {
-            let offline = dir.offline_partitions().into_iter().map(|(tp, _)| tp);
-            let recovering = dir.recovering_partitions().into_iter();
-            for tp in dir
-                .all()
-                .into_iter()
-                .map(|(tp, _)| tp)
-                .chain(offline)
-                .chain(recovering)
-            {
+            for tp in dir_partitions(dir) {
                 if let Some(first) = seen.insert(tp.clone(), i) {
                     return Err(LogError::DuplicatePartition {
                         partition: tp.to_string(),
@@ -672,4 +664,16 @@ impl LogDirs {
     pub fn is_moving(&self, tp: &TopicPartition) -> bool {
         self.moves.lock().contains_key(tp)
     }
+}
+
+/// Every partition `dir` holds: open, offline, or still being opened. Its opening
+/// threads run meanwhile and move a partition from being opened to open (or
+/// offline), so one partition can show in two of the lists, once each: the set
+/// counts it once. Being opened is read first: a partition that leaves that list
+/// has joined another one before, so none is missed.
+pub(crate) fn dir_partitions(dir: &LogManager) -> HashSet<TopicPartition> {
+    let mut names: HashSet<TopicPartition> = dir.recovering_partitions().into_iter().collect();
+    names.extend(dir.all().into_iter().map(|(tp, _)| tp));
+    names.extend(dir.offline_partitions().into_iter().map(|(tp, _)| tp));
+    names
 }
