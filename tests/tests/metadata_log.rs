@@ -271,3 +271,26 @@ fn metadata_survives_restarts_from_snapshots() {
     let mut client = RawClient::connect(&broker.addr);
     assert_eq!(partition_count(&mut client, "late-19"), Some(1));
 }
+
+#[test]
+fn a_clean_stop_leaves_a_snapshot_of_everything_applied() {
+    let mut broker = BrokerProcess::start(&[]);
+    let mut client = RawClient::connect(&broker.addr);
+    for i in 0..3 {
+        let name = format!("at-stop-{i}");
+        assert_eq!(create_topic(&mut client, &name, 2, &[]), NONE);
+    }
+    // Far below the snapshot thresholds: only the stop takes one.
+    assert!(snapshot_file(&broker.data_dir).is_none(), "snapshot early");
+    broker.stop();
+    assert!(
+        snapshot_file(&broker.data_dir).is_some(),
+        "no snapshot after a clean stop"
+    );
+    broker.restart();
+    let mut client = RawClient::connect(&broker.addr);
+    for i in 0..3 {
+        let name = format!("at-stop-{i}");
+        assert_eq!(partition_count(&mut client, &name), Some(2), "{name}");
+    }
+}

@@ -294,8 +294,34 @@ impl MetadataQuorum {
         &self.raft
     }
 
+    /// A clean stop leaves a snapshot of everything applied, so the next start
+    /// loads it rather than replaying the entries since the last one (after
+    /// creating 100 000 partitions that replay held a clean start for 18 s: below
+    /// the snapshot thresholds, and each multi-record entry applies to a copy of
+    /// the image). Bounded: a stop never waits long for it.
+    async fn snapshot_before_stop(&self) {
+        if self.state_machine.bytes_since_snapshot() == 0 {
+            return;
+        }
+        let applied = self.raft.metrics().borrow().last_applied;
+        if let Err(e) = self.raft.trigger().snapshot().await {
+            tracing::warn!(error = %e, "metadata snapshot at stop not triggered");
+            return;
+        }
+        let taken = self
+            .raft
+            .wait(Some(SNAPSHOT_AT_STOP_LIMIT))
+            .metrics(|m| m.snapshot >= applied, "metadata snapshot at stop")
+            .await;
+        match taken {
+            Ok(m) => tracing::info!(up_to = ?m.snapshot, "metadata snapshot taken at stop"),
+            Err(e) => tracing::warn!(error = %e, "metadata snapshot at stop not finished"),
+        }
+    }
+
     /// Stops Raft, then the controller listener and its connections.
     pub async fn shutdown(&self) {
+        self.snapshot_before_stop().await;
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "metadata quorum did not stop cleanly");
         }
@@ -360,3 +386,6 @@ async fn snapshot_by_bytes(
         }
     }
 }
+
+/// How long a clean stop waits for its metadata snapshot.
+const SNAPSHOT_AT_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
