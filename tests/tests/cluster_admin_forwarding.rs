@@ -1,5 +1,6 @@
 //! Three real `moldau serve` nodes: CreateTopics, CreatePartitions, DeleteTopics,
-//! IncrementalAlterConfigs and AlterConfigs are decided by the active controller (on
+//! IncrementalAlterConfigs, AlterConfigs, CreateAcls and DeleteAcls are decided by
+//! the active controller (on
 //! its image, with its defaults), whichever broker a client asks, as Kafka brokers
 //! forward them: a change through one broker right after another broker created
 //! the topic finds it, though the receiving broker's image may lag.
@@ -7,15 +8,20 @@
 mod topic_support;
 
 use moldau_e2e::ClusterProcesses;
+use moldau_protocol::kafka::messages::create_acls_request::AclCreation;
 use moldau_protocol::kafka::messages::create_topics_request::{
     CreatableTopic, CreatableTopicConfig,
 };
+use moldau_protocol::kafka::messages::delete_acls_request::DeleteAclsFilter;
 use moldau_protocol::kafka::messages::delete_topics_request::DeleteTopicState;
 use moldau_protocol::kafka::messages::metadata_request::MetadataRequestTopic;
 use moldau_protocol::kafka::messages::{alter_configs_request, incremental_alter_configs_request};
 use moldau_protocol::kafka::messages::{
     AlterConfigsRequest, CreateTopicsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest,
     MetadataRequest,
+};
+use moldau_protocol::kafka::messages::{
+    CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, DescribeAclsResponse,
 };
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
@@ -552,4 +558,112 @@ async fn librdkafka_admin_alters_and_deletes_topics_another_broker_just_created(
         ),
         "{again:?}"
     );
+}
+
+/// ACLs created through one broker and deleted at once through another.
+const ACL_ROUNDS: usize = 100;
+/// The CreateAcls, DeleteAcls and DescribeAcls version sent (flexible).
+const ACLS_VERSION: i16 = 3;
+const ACL_RESOURCE_TOPIC: i8 = 2;
+const ACL_ANY: i8 = 1;
+const ACL_PATTERN_LITERAL: i8 = 3;
+const ACL_OPERATION_READ: i8 = 3;
+const ACL_PERMISSION_ALLOW: i8 = 3;
+
+/// CreateAcls of "User:alice may read topic `topic`"; its error code.
+fn create_acl(client: &mut RawClient, topic: &str) -> i16 {
+    let creation = AclCreation::default()
+        .with_resource_type(ACL_RESOURCE_TOPIC)
+        .with_resource_name(s(topic))
+        .with_resource_pattern_type(ACL_PATTERN_LITERAL)
+        .with_principal(s("User:alice"))
+        .with_host(s("*"))
+        .with_operation(ACL_OPERATION_READ)
+        .with_permission_type(ACL_PERMISSION_ALLOW);
+    let request = CreateAclsRequest::default().with_creations(vec![creation]);
+    client.call(ACLS_VERSION, &request).results[0].error_code
+}
+
+/// DeleteAcls of every ACL on topic `topic`: (error code, ACLs deleted).
+fn delete_acls_of(client: &mut RawClient, topic: &str) -> (i16, usize) {
+    let filter = DeleteAclsFilter::default()
+        .with_resource_type_filter(ACL_RESOURCE_TOPIC)
+        .with_resource_name_filter(Some(s(topic)))
+        .with_pattern_type_filter(ACL_PATTERN_LITERAL)
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_operation(ACL_ANY)
+        .with_permission_type(ACL_ANY);
+    let request = DeleteAclsRequest::default().with_filters(vec![filter]);
+    let answer = &client.call(ACLS_VERSION, &request).filter_results[0];
+    (answer.error_code, answer.matching_acls.len())
+}
+
+/// How many ACLs `addr` describes on topics named `topic`, or on any topic.
+fn acls_described(addr: &str, topic: Option<&str>) -> usize {
+    let mut client = RawClient::connect(addr);
+    let request = DescribeAclsRequest::default()
+        .with_resource_type_filter(ACL_RESOURCE_TOPIC)
+        .with_resource_name_filter(topic.map(s))
+        .with_pattern_type_filter(ACL_ANY)
+        .with_principal_filter(None)
+        .with_host_filter(None)
+        .with_operation(ACL_ANY)
+        .with_permission_type(ACL_ANY);
+    let response: DescribeAclsResponse = client.call(ACLS_VERSION, &request);
+    assert_eq!(response.error_code, NONE, "{addr}: DescribeAcls");
+    response.resources.iter().map(|r| r.acls.len()).sum()
+}
+
+/// Waits (bounded) until `addr` describes `expected` ACLs on `topic` (or any topic).
+fn acls_seen(addr: &str, topic: Option<&str>, expected: usize) {
+    let deadline = Instant::now() + METADATA_SPREAD_TIMEOUT;
+    loop {
+        let seen = acls_described(addr, topic);
+        if seen == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr} describes {seen} ACLs on {topic:?}, expected {expected}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn acls_created_through_one_broker_are_deleted_at_once_through_a_lagging_one() {
+    let cluster = start_cluster(|_| Vec::new());
+    let (controller, [a, b]) = controller_and_others(&cluster);
+    let mut via_a = RawClient::connect(&cluster.addr(a));
+    let mut via_b = RawClient::connect(&cluster.addr(b));
+    // Created through a (answered once committed), deleted at once through b, whose
+    // image may not have it yet: deciding on its own image, b matched nothing and
+    // the ACL silently stayed.
+    let mut missed = Vec::new();
+    for i in 0..ACL_ROUNDS {
+        let topic = format!("guarded-{i}");
+        assert_eq!(create_acl(&mut via_a, &topic), NONE, "{topic}");
+        let (code, deleted) = delete_acls_of(&mut via_b, &topic);
+        assert_eq!(code, NONE, "{topic}");
+        if deleted != 1 {
+            missed.push(topic);
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "{} of {ACL_ROUNDS} deletes through node {b} matched nothing: {missed:?}",
+        missed.len()
+    );
+    for node in [controller, a, b] {
+        acls_seen(&cluster.addr(node), None, 0);
+    }
+
+    // The other way: created through b, shown through a; deleted through a.
+    assert_eq!(create_acl(&mut via_b, "reverse"), NONE);
+    acls_seen(&cluster.addr(a), Some("reverse"), 1);
+    assert_eq!(delete_acls_of(&mut via_a, "reverse"), (NONE, 1));
+    for node in [controller, a, b] {
+        acls_seen(&cluster.addr(node), None, 0);
+    }
 }

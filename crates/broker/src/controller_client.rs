@@ -12,6 +12,9 @@ use moldau_metadata::raft::{MetadataApplied, MetadataCommand, NodeId};
 use moldau_metadata::MetadataRecord;
 use moldau_protocol::ResponseError;
 
+use crate::acl_changes::{
+    decide_create_acls, decide_delete_acls, CREATE_ACLS_VERSION, DELETE_ACLS_VERSION,
+};
 use crate::error::BrokerError;
 use crate::metadata_quorum::{LifecycleAnswer, MetadataQuorum, QuorumError};
 use crate::raft_transport::{
@@ -55,6 +58,9 @@ use moldau_protocol::kafka::messages::{
 use moldau_protocol::kafka::messages::{
     AlterPartitionResponse, BrokerHeartbeatResponse, BrokerRegistrationResponse,
     ElectLeadersResponse,
+};
+use moldau_protocol::kafka::messages::{
+    CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse,
 };
 
 /// Pause between looks for a leader while there is none (an election is running).
@@ -369,6 +375,38 @@ impl ControllerClient {
             }
         }
         Ok(decided)
+    }
+
+    /// Asks the active controller to create ACLs (CreateAcls, authorized here): the
+    /// response it answered once committed.
+    pub async fn create_acls(
+        &self,
+        request: &CreateAclsRequest,
+    ) -> Result<Result<CreateAclsResponse, ControllerError>, BrokerError> {
+        let body = encode_body(request, CREATE_ACLS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        self.lifecycle_call(
+            || decide_create_acls(local, request),
+            || RaftRequest::CreateAcls(body.clone()),
+            |answer| Ok(Ok(decode_body(answer, CREATE_ACLS_VERSION)?)),
+        )
+        .await
+    }
+
+    /// Asks the active controller to delete ACLs (DeleteAcls, authorized here),
+    /// matched on its image: the response it answered once committed.
+    pub async fn delete_acls(
+        &self,
+        request: &DeleteAclsRequest,
+    ) -> Result<Result<DeleteAclsResponse, ControllerError>, BrokerError> {
+        let body = encode_body(request, DELETE_ACLS_VERSION).map_err(|e| not_written(e.message))?;
+        let local = self.quorum.lifecycle();
+        self.lifecycle_call(
+            || decide_delete_acls(local, request),
+            || RaftRequest::DeleteAcls(body.clone()),
+            |answer| Ok(Ok(decode_body(answer, DELETE_ACLS_VERSION)?)),
+        )
+        .await
     }
 
     /// Asks the active controller to alter configs: IncrementalAlterConfigs for

@@ -1,6 +1,7 @@
 //! The Moldau broker: listeners, connections, one handler per Kafka API, hosted
 //! partitions, and the controller that owns topic changes (see DESIGN.md).
 
+pub mod acl_changes;
 pub mod advertised_listeners;
 pub mod alloc_guard;
 pub mod authorizer_config;

@@ -81,6 +81,14 @@ impl Broker {
         }
     }
 
+    /// As [`Self::await_topic_published`], for ACL changes: once this node's image
+    /// satisfies `shown` (bounded by the write timeout).
+    pub(crate) async fn await_acls_shown(&self, shown: impl Fn(&MetadataImage) -> bool) {
+        if !self.await_image_published(|i| shown(i)).await {
+            tracing::info!("answering an ACL change this broker has not applied yet");
+        }
+    }
+
     /// Whether, within the write timeout, this node's image satisfies `reached` and
     /// its publisher has acted on that image.
     async fn await_image_published(&self, reached: impl Fn(&Arc<MetadataImage>) -> bool) -> bool {

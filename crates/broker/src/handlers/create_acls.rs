@@ -1,97 +1,48 @@
-//! CreateAcls: each creation is checked as Kafka checks a new ACL, given a random id
-//! and committed through the active controller as an AccessControlEntryRecord, all
-//! of one request in one metadata entry. A binding that exists already is not added
-//! twice. Needs ALTER on the cluster (CLUSTER_AUTHORIZATION_FAILED otherwise).
+//! CreateAcls: needs ALTER on the cluster (CLUSTER_AUTHORIZATION_FAILED otherwise),
+//! checked here; the request is then forwarded whole to the active controller,
+//! which checks each creation as Kafka checks a new ACL, gives it a random id and
+//! commits the new bindings (one that exists already is not added twice) as one
+//! metadata entry, deciding on its own image (`crate::acl_changes`).
 
+use crate::acl_changes::creation_result;
 use crate::request::{CloseConnection, Deferred, RequestContext};
 use bytes::Bytes;
-use moldau_metadata::{AclRecord, MetadataRecord, RECORD_STRING_BYTES_MAX};
+use moldau_metadata::controller::ControllerError;
 use moldau_protocol::acl::AclOperation;
-use moldau_protocol::kafka::messages::create_acls_request::AclCreation;
-use moldau_protocol::kafka::messages::create_acls_response::AclCreationResult;
 use moldau_protocol::kafka::messages::{CreateAclsRequest, CreateAclsResponse};
 use moldau_protocol::ResponseError;
-use moldau_security::acl_filter::new_acl_binding;
 
-type Refusal = (ResponseError, String);
-
-fn binding(c: &AclCreation) -> Result<AclRecord, Refusal> {
-    let too_long = [&c.resource_name, &c.principal, &c.host]
+/// Every creation answered with `refused`.
+fn all_refused(request: &CreateAclsRequest, refused: ControllerError) -> CreateAclsResponse {
+    let refused = Err(refused);
+    let results = request
+        .creations
         .iter()
-        .any(|s| s.len() > RECORD_STRING_BYTES_MAX);
-    if too_long {
-        return Err((
-            ResponseError::InvalidRequest,
-            format!(
-                "Resource name, principal and host are limited to {RECORD_STRING_BYTES_MAX} bytes"
-            ),
-        ));
-    }
-    new_acl_binding(
-        *uuid::Uuid::new_v4().as_bytes(),
-        c.resource_type,
-        c.resource_name.as_str(),
-        c.resource_pattern_type,
-        c.principal.as_str(),
-        c.host.as_str(),
-        c.operation,
-        c.permission_type,
-    )
-    .map_err(|why| (ResponseError::InvalidRequest, why))
-}
-
-fn result(outcome: &Result<(), Refusal>) -> AclCreationResult {
-    match outcome {
-        Ok(()) => AclCreationResult::default().with_error_code(0),
-        Err((error, message)) => AclCreationResult::default()
-            .with_error_code(error.code())
-            .with_error_message(Some(super::str_bytes(message))),
-    }
+        .map(|_| creation_result(&refused))
+        .collect();
+    CreateAclsResponse::default().with_results(results)
 }
 
 pub async fn handle(ctx: RequestContext, body: Bytes) -> Result<Deferred, CloseConnection> {
     let request: CreateAclsRequest = super::decode(&ctx, body)?;
     if !ctx.access().cluster(AclOperation::Alter) {
         let denied = ResponseError::ClusterAuthorizationFailed;
-        let results = request
-            .creations
-            .iter()
-            .map(|_| result(&Err((denied, denied.to_string()))))
-            .collect();
-        return ctx.ready(&CreateAclsResponse::default().with_results(results));
+        let response = all_refused(&request, ControllerError::new(denied, denied.to_string()));
+        return ctx.ready(&response);
     }
-    let image = ctx.metadata().image();
-    let mut outcomes: Vec<Result<(), Refusal>> = Vec::with_capacity(request.creations.len());
-    let mut records: Vec<MetadataRecord> = Vec::new();
-    for c in &request.creations {
-        match binding(c) {
-            Ok(acl) => {
-                let known = image.acls().iter().any(|a| a.same_binding(&acl));
-                let repeated = records.iter().any(
-                    |r| matches!(r, MetadataRecord::AccessControlEntry(a) if a.same_binding(&acl)),
-                );
-                if !known && !repeated {
-                    records.push(MetadataRecord::AccessControlEntry(acl));
-                }
-                outcomes.push(Ok(()));
-            }
-            Err(refusal) => outcomes.push(Err(refusal)),
+    let response = match ctx.controller().create_acls(&request).await {
+        Ok(Ok(response)) => {
+            tracing::info!(principal = %ctx.principal, asked = request.creations.len(), "CreateAcls decided");
+            response
         }
-    }
-    if !records.is_empty() {
-        if let Err(e) = ctx.controller().commit(&records).await {
-            tracing::warn!("CreateAcls commit failed: {e}");
-            for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
-                *outcome = Err((e.response_error(), e.to_string()));
-            }
-        } else {
-            for r in &records {
-                if let MetadataRecord::AccessControlEntry(a) = r {
-                    tracing::info!(principal = %ctx.principal, acl = ?a, "ACL created");
-                }
-            }
+        Ok(Err(refused)) => all_refused(&request, refused),
+        Err(e) => {
+            tracing::warn!("CreateAcls not committed: {e}");
+            all_refused(
+                &request,
+                ControllerError::new(e.response_error(), e.to_string()),
+            )
         }
-    }
-    let results = outcomes.iter().map(result).collect();
-    ctx.ready(&CreateAclsResponse::default().with_results(results))
+    };
+    ctx.ready(&response)
 }

@@ -20,9 +20,10 @@ use moldau_metadata::controller::{
     RegistrationReply, RegistrationRequest, TopicCreation, TopicCreationOutcome,
     TopicCreationRules,
 };
+use moldau_metadata::controller::{create_acls, delete_acls};
 use moldau_metadata::features::bootstrap_records;
 use moldau_metadata::raft::{MetadataRaftConfig, MetadataStateMachine, NodeId};
-use moldau_metadata::{ConfigResource, MetadataImage, MetadataRecord, TopicId};
+use moldau_metadata::{AclRecord, ConfigResource, MetadataImage, MetadataRecord, TopicId};
 use moldau_protocol::ResponseError;
 use openraft::{Raft, ServerState};
 use tokio::sync::{watch, Mutex};
@@ -356,6 +357,29 @@ impl LifecycleController {
             tracing::debug!(deleted, asked = outcomes.len(), "topics deleted");
         }
         answer
+    }
+
+    /// CreateAcls of bindings checked (and given ids) by the caller: decided on the
+    /// image under the same lock, so a binding two brokers create at once is added
+    /// once; committed as one entry.
+    pub async fn create_acls(
+        &self,
+        creations: &[Result<AclRecord, ControllerError>],
+    ) -> LifecycleAnswer<Vec<Result<(), ControllerError>>> {
+        self.decide(|_, image, _| Ok(create_acls(image, creations)))
+            .await
+    }
+
+    /// DeleteAcls: decided on the image under the same lock, so an ACL another
+    /// broker's request just created is found (the receiving broker's image may
+    /// lag); `matches` is the filter semantics. Committed as one entry.
+    pub async fn delete_acls<F: Sync>(
+        &self,
+        filters: &[Result<F, ControllerError>],
+        matches: &(dyn Fn(&F, &AclRecord) -> bool + Sync),
+    ) -> LifecycleAnswer<Vec<Result<Vec<AclRecord>, ControllerError>>> {
+        self.decide(|_, image, _| Ok(delete_acls(image, filters, matches)))
+            .await
     }
 
     /// IncrementalAlterConfigs and AlterConfigs: decided on the image under the same

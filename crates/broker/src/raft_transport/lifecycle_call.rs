@@ -34,7 +34,9 @@ pub async fn forward_lifecycle_call(
         | (RaftRequest::CreatePartitions(_), RaftReply::CreatePartitions(result))
         | (RaftRequest::DeleteTopics(_), RaftReply::DeleteTopics(result))
         | (RaftRequest::IncrementalAlterConfigs(_), RaftReply::IncrementalAlterConfigs(result))
-        | (RaftRequest::AlterConfigs(_), RaftReply::AlterConfigs(result)) => Ok(result),
+        | (RaftRequest::AlterConfigs(_), RaftReply::AlterConfigs(result))
+        | (RaftRequest::CreateAcls(_), RaftReply::CreateAcls(result))
+        | (RaftRequest::DeleteAcls(_), RaftReply::DeleteAcls(result)) => Ok(result),
         (_, other) => Err(RaftTransportError::WrongReply {
             sent,
             got: other.name(),

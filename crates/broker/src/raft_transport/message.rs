@@ -71,6 +71,12 @@ pub enum RaftRequest {
     /// A client's AlterConfigs, forwarded after authorization (api key 33,
     /// `ALTER_CONFIGS_VERSION`).
     AlterConfigs(Vec<u8>),
+    /// A client's CreateAcls, forwarded after authorization (api key 30,
+    /// `CREATE_ACLS_VERSION`).
+    CreateAcls(Vec<u8>),
+    /// A client's DeleteAcls, forwarded after authorization (api key 31,
+    /// `DELETE_ACLS_VERSION`).
+    DeleteAcls(Vec<u8>),
 }
 
 /// Why the active controller did not commit a forwarded write.
@@ -125,6 +131,10 @@ pub enum RaftReply {
     IncrementalAlterConfigs(Result<Vec<u8>, ControllerWriteError>),
     /// The AlterConfigsResponse body, or why this node could not decide.
     AlterConfigs(Result<Vec<u8>, ControllerWriteError>),
+    /// The CreateAclsResponse body, or why this node could not decide.
+    CreateAcls(Result<Vec<u8>, ControllerWriteError>),
+    /// The DeleteAclsResponse body, or why this node could not decide.
+    DeleteAcls(Result<Vec<u8>, ControllerWriteError>),
 }
 
 impl RaftRequest {
@@ -147,6 +157,8 @@ impl RaftRequest {
             RaftRequest::DeleteTopics(_) => "DeleteTopics",
             RaftRequest::IncrementalAlterConfigs(_) => "IncrementalAlterConfigs",
             RaftRequest::AlterConfigs(_) => "AlterConfigs",
+            RaftRequest::CreateAcls(_) => "CreateAcls",
+            RaftRequest::DeleteAcls(_) => "DeleteAcls",
         }
     }
 }
@@ -172,6 +184,8 @@ impl RaftReply {
             RaftReply::DeleteTopics(_) => "DeleteTopics",
             RaftReply::IncrementalAlterConfigs(_) => "IncrementalAlterConfigs",
             RaftReply::AlterConfigs(_) => "AlterConfigs",
+            RaftReply::CreateAcls(_) => "CreateAcls",
+            RaftReply::DeleteAcls(_) => "DeleteAcls",
         }
     }
 }

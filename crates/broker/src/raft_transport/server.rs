@@ -9,6 +9,9 @@ use openraft::Raft;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
+use crate::acl_changes::{
+    decide_create_acls, decide_delete_acls, CREATE_ACLS_VERSION, DELETE_ACLS_VERSION,
+};
 use crate::metadata_quorum::LifecycleController;
 use crate::raft_transport::channel::{ControllerChannel, CONTROLLER_HANDSHAKE_TIMEOUT};
 use crate::raft_transport::cluster_action_check::ClusterActionCheck;
@@ -52,6 +55,7 @@ use moldau_protocol::kafka::messages::{
     AlterPartitionResponse, BrokerHeartbeatRequest, BrokerRegistrationRequest, ElectLeadersRequest,
     ElectLeadersResponse, ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
 };
+use moldau_protocol::kafka::messages::{CreateAclsRequest, DeleteAclsRequest};
 use moldau_protocol::kafka::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, CreateTopicsResponse,
 };
@@ -201,6 +205,12 @@ async fn serve_connection(
             ),
             RaftRequest::AlterConfigs(body) => {
                 RaftReply::AlterConfigs(alter_configs(&lifecycle, &body).await)
+            }
+            RaftRequest::CreateAcls(body) => {
+                RaftReply::CreateAcls(create_acls(&lifecycle, &body).await)
+            }
+            RaftRequest::DeleteAcls(body) => {
+                RaftReply::DeleteAcls(delete_acls(&lifecycle, &body).await)
             }
         };
         write_frame(&mut connection, &encode(&reply)?).await?;
@@ -435,6 +445,32 @@ async fn alter_configs(
         .unwrap_or_else(|refused| all_refused(&alterations, &refused));
     encode_body(&alter_configs_response(&outcomes), ALTER_CONFIGS_VERSION)
         .map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded CreateAcls here; the answer is the response body.
+async fn create_acls(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<CreateAclsRequest>(body, CREATE_ACLS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreateAcls: {e}")))?;
+    let response = decide_create_acls(lifecycle, &request)
+        .await?
+        .map_err(|e| ControllerWriteError::Failed(e.message))?;
+    encode_body(&response, CREATE_ACLS_VERSION).map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// Decides a forwarded DeleteAcls here; the answer is the response body.
+async fn delete_acls(
+    lifecycle: &LifecycleController,
+    body: &[u8],
+) -> Result<Vec<u8>, ControllerWriteError> {
+    let request = decode_body::<DeleteAclsRequest>(body, DELETE_ACLS_VERSION)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed DeleteAcls: {e}")))?;
+    let response = decide_delete_acls(lifecycle, &request)
+        .await?
+        .map_err(|e| ControllerWriteError::Failed(e.message))?;
+    encode_body(&response, DELETE_ACLS_VERSION).map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded AlterPartition here; the answer is the response body.

@@ -2,6 +2,7 @@
 //! config changes decided by the active controller (forwarded when it is another
 //! node), raw record commits, leader elections and partition reassignments.
 
+use crate::acl_changes::{created_bindings, deleted_bindings};
 use crate::broker::Broker;
 use crate::controller::NewTopic;
 use crate::error::BrokerError;
@@ -11,6 +12,9 @@ use moldau_metadata::controller::{
     ReassignmentOutcome, ReassignmentTarget,
 };
 use moldau_metadata::{MetadataImage, MetadataRecord, TopicId};
+use moldau_protocol::kafka::messages::{
+    CreateAclsRequest, CreateAclsResponse, DeleteAclsRequest, DeleteAclsResponse,
+};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -64,6 +68,44 @@ impl Controller {
         deletion: TopicDeletion,
     ) -> Result<(String, TopicId), BrokerError> {
         self.broker.delete_topic_as(deletion).await
+    }
+
+    /// CreateAcls (authorized by the caller), decided by the active controller.
+    pub async fn create_acls(
+        &self,
+        request: &CreateAclsRequest,
+    ) -> Result<Result<CreateAclsResponse, ControllerError>, BrokerError> {
+        let decided = self.broker.controller.create_acls(request).await?;
+        if let Ok(response) = &decided {
+            // Answered once shown here too, as a commit through this node was.
+            let created = created_bindings(request, response);
+            let shown = |i: &MetadataImage| {
+                created
+                    .iter()
+                    .all(|c| i.acls().iter().any(|a| a.same_binding(c)))
+            };
+            self.broker.await_acls_shown(shown).await;
+        }
+        Ok(decided)
+    }
+
+    /// DeleteAcls (authorized by the caller), matched and decided by the active
+    /// controller on its image.
+    pub async fn delete_acls(
+        &self,
+        request: &DeleteAclsRequest,
+    ) -> Result<Result<DeleteAclsResponse, ControllerError>, BrokerError> {
+        let decided = self.broker.controller.delete_acls(request).await?;
+        if let Ok(response) = &decided {
+            let deleted = deleted_bindings(response);
+            let gone = |i: &MetadataImage| {
+                !deleted
+                    .iter()
+                    .any(|d| i.acls().iter().any(|a| a.same_binding(d)))
+            };
+            self.broker.await_acls_shown(gone).await;
+        }
+        Ok(decided)
     }
 
     /// IncrementalAlterConfigs / AlterConfigs of one resource, decided by the

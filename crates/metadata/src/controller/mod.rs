@@ -3,6 +3,7 @@
 //! controlled shutdown). Each returns the records to commit; nothing here does I/O or
 //! reads a clock — the time comes in as an argument.
 
+mod acl_changes;
 mod alter_partition;
 mod alter_partition_wire;
 mod assignment;
@@ -32,6 +33,7 @@ mod topic_deletion_wire;
 mod topic_partitions;
 mod wire_messages;
 
+pub use acl_changes::{create_acls, delete_acls};
 pub use alter_partition::{alter_partition, AlterPartitionOutcome, AlterPartitionRequest};
 pub use alter_partition_wire::{
     alter_partition_response, AlterPartitionReply, ALTER_PARTITION_VERSION,
@@ -98,6 +100,8 @@ pub use wire_messages::{
     BROKER_HEARTBEAT_VERSION, BROKER_REGISTRATION_VERSION,
 };
 
+#[cfg(test)]
+mod acl_changes_tests;
 #[cfg(test)]
 mod config_alteration_tests;
 #[cfg(test)]
