@@ -24,8 +24,9 @@ def moldau_bin():
 
 
 class Broker:
-    def __init__(self, extra=(), log_path=None, log_level=None):
-        self.data_dir = tempfile.mkdtemp(prefix="moldau-py-")
+    def __init__(self, extra=(), log_path=None, log_level=None, data_dir=None):
+        # --data-dir sets log.dirs (a comma-separated list, as in Kafka).
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="moldau-py-")
         self.extra = list(extra)
         # Where the process's log (stderr) goes; inherited when None.
         self.log_path = log_path

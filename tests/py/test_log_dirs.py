@@ -32,13 +32,7 @@ class JbodBroker(Broker):
     def __init__(self, count=2, extra=()):
         self.root = tempfile.mkdtemp(prefix="moldau-jbod-")
         self.dirs = [os.path.join(self.root, f"dir{i}") for i in range(count)]
-        # --data-dir sets log.dirs, a comma-separated list as in Kafka.
-        self.data_dir = ",".join(self.dirs)
-        self.extra = list(extra)
-        self.log_path = None
-        self.port = 0
-        self.proc = None
-        self.start()
+        super().__init__(extra=extra, data_dir=",".join(self.dirs))
 
     def close(self):
         self.kill()
