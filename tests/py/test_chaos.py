@@ -379,7 +379,9 @@ def test_acknowledged_records_survive_kills_and_pauses(cluster):
     log, ends = read_everything(cluster.bootstrap())
     by_offset = {p: dict(records) for p, records in log.items()}
     print(f"chaos: {kills} kills, {pauses} pauses in {chaos_s:.0f} s; "
-          f"{len(acked.records)} acknowledged of {sum(w.sent for w in writers)} sent; "
+          f"{len(acked.records)} acknowledged of {sum(w.sent for w in writers)} sent "
+          f"({dict(Counter(producer for producer, _ in acked.records))}); "
+          f"{sum(len(r) for r in log.values())} read back; "
           f"log ends {ends}; failed deliveries {dict(acked.failures)}")
     for p, records in log.items():
         offsets = [o for o, _ in records]
