@@ -47,7 +47,13 @@ pub(crate) fn start(broker: &Arc<Broker>) {
                         if !stale {
                             partition.forget_pending_isr();
                         }
-                        tracing::info!(partition = request.partition, error = %refused, "ISR change refused")
+                        // A fenced follower is asked back every check until it
+                        // unfences: routine, not news.
+                        if stale || refused.error == ResponseError::IneligibleReplica {
+                            tracing::debug!(partition = request.partition, error = %refused, "ISR change refused")
+                        } else {
+                            tracing::info!(partition = request.partition, error = %refused, "ISR change refused")
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(partition = request.partition, error = %e, "ISR change not sent")

@@ -5,6 +5,7 @@
 //! the controller no longer knows its epoch, and asks for a controlled shutdown when
 //! the process is stopping.
 
+use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,10 @@ pub struct LifecycleAgent {
     /// Why the controller will never accept this broker (another cluster's data
     /// directory); the broker must stop.
     refusal: watch::Sender<Option<String>>,
+    /// Registration attempts refused or unanswered since the last success: the
+    /// first is logged at WARN, the retries at DEBUG (a restarted broker waiting
+    /// out its old session retried 650 times a chaos run, each a WARN line).
+    registration_retries: std::sync::atomic::AtomicU32,
 }
 
 impl LifecycleAgent {
@@ -69,6 +74,7 @@ impl LifecycleAgent {
             .0,
             want_shut_down: watch::channel(false).0,
             refusal: watch::channel(None).0,
+            registration_retries: Default::default(),
         }
     }
 
@@ -200,8 +206,10 @@ impl LifecycleAgent {
         match broker.controller.register(&request).await {
             Ok(Ok(reply)) => {
                 *self.answered_sent_at.lock() = Some(sent_at);
+                let retries = self.registration_retries.swap(0, Ordering::Relaxed);
                 tracing::info!(
                     epoch = reply.broker_epoch,
+                    retries,
                     "broker registered (fenced until caught up)"
                 );
                 // A clean shutdown keeps it, so the next start replaces this
@@ -226,11 +234,19 @@ impl LifecycleAgent {
                 Duration::from_secs(3600)
             }
             Ok(Err(refused)) => {
-                tracing::warn!(error = %refused.message, code = ?refused.error, "broker registration refused; retrying");
+                if self.registration_retries.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(error = %refused.message, code = ?refused.error, "broker registration refused; retrying (retries logged at DEBUG)");
+                } else {
+                    tracing::debug!(error = %refused.message, code = ?refused.error, "broker registration refused; retrying");
+                }
                 REGISTRATION_RETRY_INTERVAL
             }
             Err(e) => {
-                tracing::warn!(error = %e, "broker registration not answered; retrying");
+                if self.registration_retries.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(error = %e, "broker registration not answered; retrying (retries logged at DEBUG)");
+                } else {
+                    tracing::debug!(error = %e, "broker registration not answered; retrying");
+                }
                 REGISTRATION_RETRY_INTERVAL
             }
         }
