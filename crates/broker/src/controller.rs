@@ -90,20 +90,14 @@ impl Broker {
         validate_only: bool,
     ) -> Result<(TopicId, i32, i16), BrokerError> {
         validate_topic_name(&topic.name)?;
-        let mut outcomes = self
+        let outcomes = self
             .controller
             .create_topics(std::slice::from_ref(topic), validate_only)
             .await?
             .map_err(controller_refusal)?;
-        let created = match outcomes.pop() {
-            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
-            _ => {
-                return Err(BrokerError::api(
-                    ResponseError::UnknownServerError,
-                    "the controller answered for another number of topics than asked",
-                ))
-            }
-        };
+        let created = only_outcome(outcomes, "topics")?
+            .result
+            .map_err(controller_refusal)?;
         if !validate_only {
             self.await_topic_published(created.id).await;
         }
@@ -250,20 +244,12 @@ impl Broker {
                 "Topic deletion is disabled.",
             ));
         }
-        let mut outcomes = self
+        let outcomes = self
             .controller
             .delete_topics(std::slice::from_ref(&deletion))
             .await?
             .map_err(controller_refusal)?;
-        let deleted = match outcomes.pop() {
-            Some(outcome) if outcomes.is_empty() => outcome,
-            _ => {
-                return Err(BrokerError::api(
-                    ResponseError::UnknownServerError,
-                    "the controller answered for another number of topics than asked",
-                ))
-            }
-        };
+        let deleted = only_outcome(outcomes, "topics")?;
         deleted.result.map_err(controller_refusal)?;
         match (deleted.name, deleted.id) {
             (Some(name), Some(id)) => {
@@ -297,20 +283,14 @@ impl Broker {
             name: name.to_string(),
             count,
         };
-        let mut outcomes = self
+        let outcomes = self
             .controller
             .create_partitions(std::slice::from_ref(&growth), validate_only)
             .await?
             .map_err(controller_refusal)?;
-        match outcomes.pop() {
-            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
-            _ => {
-                return Err(BrokerError::api(
-                    ResponseError::UnknownServerError,
-                    "the controller answered for another number of topics than asked",
-                ))
-            }
-        }
+        only_outcome(outcomes, "topics")?
+            .result
+            .map_err(controller_refusal)?;
         if !validate_only {
             self.await_partitions_published(name, count).await;
         }
@@ -354,20 +334,14 @@ impl Broker {
         alteration: ConfigAlteration,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let mut outcomes = self
+        let outcomes = self
             .controller
             .alter_configs(std::slice::from_ref(&alteration), validate_only)
             .await?
             .map_err(controller_refusal)?;
-        match outcomes.pop() {
-            Some(outcome) if outcomes.is_empty() => outcome.result.map_err(controller_refusal)?,
-            _ => {
-                return Err(BrokerError::api(
-                    ResponseError::UnknownServerError,
-                    "the controller answered for another number of resources than asked",
-                ))
-            }
-        }
+        only_outcome(outcomes, "resources")?
+            .result
+            .map_err(controller_refusal)?;
         if !validate_only {
             self.await_configs_published(&alteration).await;
         }
@@ -400,4 +374,15 @@ pub(crate) fn placement_random() -> SeededRandom {
 /// A controller decision's refusal, as the client's error.
 fn controller_refusal(e: ControllerError) -> BrokerError {
     BrokerError::api(e.error, e.message)
+}
+
+/// The one outcome the controller gave for a request naming one `what`.
+fn only_outcome<O>(mut outcomes: Vec<O>, what: &str) -> Result<O, BrokerError> {
+    match outcomes.pop() {
+        Some(outcome) if outcomes.is_empty() => Ok(outcome),
+        _ => Err(BrokerError::api(
+            ResponseError::UnknownServerError,
+            format!("the controller answered for another number of {what} than asked"),
+        )),
+    }
 }
