@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod delta_to;
+mod entry;
 mod snapshot_records;
 
 /// Topics Kafka reports as internal (`Topic.isInternal`).

@@ -352,3 +352,63 @@ fn acls_are_added_removed_snapshotted_and_reported_in_the_delta() {
         1
     );
 }
+
+#[test]
+fn an_entry_applies_all_of_its_records_or_none() {
+    let kept = TopicId([2; 16]);
+    let before = {
+        let mut image = MetadataImage::new();
+        image.apply(&broker(1, 0), 0).unwrap();
+        image.apply(&topic("kept", kept), 1).unwrap();
+        image.apply(&partition(kept, 0, &[1]), 2).unwrap();
+        image
+    };
+    let new = TopicId([5; 16]);
+    let creation = |last: MetadataRecord| {
+        vec![
+            topic("new", new),
+            partition(new, 0, &[1]),
+            topic_config("new", "retention.ms", Some("5")),
+            partition(new, 1, &[1]),
+            last,
+        ]
+    };
+    // A new topic refused at its last partition (the path that applies in place):
+    // nothing of it stays, the offset included.
+    let mut image = before.clone();
+    let refused = image.apply_entry(&creation(partition(new, 1, &[1])), 3);
+    assert!(refused.is_err());
+    assert_eq!(image, before);
+    // Refused at its first record (the name is taken).
+    let mut taken = creation(partition(new, 2, &[1]));
+    taken[0] = topic("kept", new);
+    assert_eq!(
+        image.apply_entry(&taken, 3),
+        Err(MetadataError::TopicExists("kept".into()))
+    );
+    assert_eq!(image, before);
+    // A second new topic whose id is taken: the first is taken out, the existing
+    // topic of that id stays.
+    let mut two = creation(partition(new, 2, &[1]));
+    two.push(topic("other", kept));
+    assert!(image.apply_entry(&two, 3).is_err());
+    assert_eq!(image, before);
+    // Another shape (a config of another topic inside): refused as a whole too.
+    let mut mixed = creation(topic_config("kept", "retention.ms", Some("7")));
+    mixed.push(partition(new, 0, &[1]));
+    assert!(image.apply_entry(&mixed, 3).is_err());
+    assert_eq!(image, before);
+    // Taken whole.
+    image
+        .apply_entry(&creation(partition(new, 2, &[1])), 3)
+        .unwrap();
+    let t = image.topic("new").unwrap();
+    assert_eq!(t.partitions.len(), 3);
+    assert_eq!(t.configs["retention.ms"], "5");
+    assert_eq!(image.last_offset(), 3);
+    let mut replayed = before.clone();
+    for r in creation(partition(new, 2, &[1])) {
+        replayed.apply(&r, 3).unwrap();
+    }
+    assert_eq!(image, replayed);
+}

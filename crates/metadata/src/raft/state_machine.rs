@@ -18,7 +18,7 @@ use crate::raft::error::{storage, RaftStoreError};
 use crate::raft::image_snapshot::{image_from_snapshot_bytes, image_to_snapshot_bytes};
 use crate::raft::snapshot_file::{read_snapshot, write_snapshot, StoredSnapshot};
 use crate::raft::type_config::{MetadataApplied, MetadataRaftConfig, NodeId};
-use crate::{MetadataError, MetadataImage, MetadataRecord};
+use crate::MetadataImage;
 
 type C = MetadataRaftConfig;
 
@@ -129,32 +129,12 @@ impl SmInner {
                 self.bytes_since_snapshot += command.encoded().len() as u64;
                 let applying = command
                     .records()
-                    .and_then(|records| apply_all_or_none(&mut self.image, &records, index as i64));
+                    .and_then(|records| self.image.apply_entry(&records, index as i64));
                 applied.rejected = applying.err();
             }
         }
         self.last_applied = Some(entry.log_id);
         applied
-    }
-}
-
-/// Applies `records` at `offset`, leaving `image` unchanged if any is refused.
-fn apply_all_or_none(
-    image: &mut MetadataImage,
-    records: &[MetadataRecord],
-    offset: i64,
-) -> Result<(), MetadataError> {
-    match records {
-        // One record is all-or-none already; no copy of the image needed.
-        [record] => image.apply(record, offset),
-        _ => {
-            let mut next = image.clone();
-            for record in records {
-                next.apply(record, offset)?;
-            }
-            *image = next;
-            Ok(())
-        }
     }
 }
 
