@@ -6,83 +6,40 @@ mod groups_support;
 
 use groups_support::raw::{s, RawClient};
 use groups_support::{lock, new_view, wait_for, Member, MemberSpec};
-use moldau_e2e::BrokerProcess;
+use moldau_e2e::ClusterProcesses;
 use moldau_protocol::kafka::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic,
 };
 use moldau_protocol::kafka::messages::{BrokerId, CreateTopicsRequest, MetadataRequest, TopicName};
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 /// How long the three nodes get to elect a controller and register.
 const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const PARTITIONS: i32 = 6;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+const NODES: usize = 3;
 
 /// Nodes 1..=3 on racks r1..r3, one quorum.
-fn start_cluster(dirs: &[tempfile::TempDir]) -> Vec<BrokerProcess> {
-    let controllers: Vec<u16> = dirs.iter().map(|_| free_port()).collect();
-    let voters = controllers
-        .iter()
-        .enumerate()
-        .map(|(i, port)| format!("{}@127.0.0.1:{port}", i + 1))
-        .collect::<Vec<_>>()
-        .join(",");
-    // Started together: a node may wait for the quorum before it listens.
-    let starts: Vec<_> = dirs
-        .iter()
-        .zip(&controllers)
-        .enumerate()
-        .map(|(i, (dir, port))| {
-            let dir = dir.path().to_path_buf();
-            let node_id = (i + 1).to_string();
-            let controller = format!("127.0.0.1:{port}");
-            let rack = format!("broker.rack=r{}", i + 1);
-            let voters = voters.clone();
-            std::thread::spawn(move || {
-                BrokerProcess::start_in(
-                    &dir,
-                    &[
-                        "--node-id",
-                        &node_id,
-                        "--controller",
-                        &controller,
-                        "--voters",
-                        &voters,
-                        "--set",
-                        &rack,
-                        "--set",
-                        "group.initial.rebalance.delay.ms=0",
-                        "--set",
-                        "group.consumer.heartbeat.interval.ms=500",
-                        "--set",
-                        "group.consumer.min.heartbeat.interval.ms=100",
-                    ],
-                    None,
-                )
-            })
-        })
-        .collect();
-    starts
-        .into_iter()
-        .map(|h| h.join().expect("node started"))
-        .collect()
+fn start_cluster() -> ClusterProcesses {
+    ClusterProcesses::start_with(NODES, |id| {
+        [
+            "--set".to_string(),
+            format!("broker.rack=r{id}"),
+            "--set".into(),
+            "group.initial.rebalance.delay.ms=0".into(),
+            "--set".into(),
+            "group.consumer.heartbeat.interval.ms=500".into(),
+            "--set".into(),
+            "group.consumer.min.heartbeat.interval.ms=100".into(),
+        ]
+        .into()
+    })
 }
 
 #[test]
 fn members_get_the_partitions_on_their_rack() {
-    let dirs: Vec<tempfile::TempDir> = (0..3)
-        .map(|_| tempfile::tempdir().expect("temp dir"))
-        .collect();
-    let nodes = start_cluster(&dirs);
-    let mut client = RawClient::connect(&nodes[0].addr);
+    let cluster = start_cluster();
+    let mut client = RawClient::connect(&cluster.addr(1));
     let deadline = Instant::now() + CLUSTER_READY_TIMEOUT;
     let brokers = |client: &mut RawClient| {
         client
@@ -93,7 +50,7 @@ fn members_get_the_partitions_on_their_rack() {
             .brokers
             .len()
     };
-    while brokers(&mut client) < 3 {
+    while brokers(&mut client) < NODES {
         assert!(Instant::now() < deadline, "three brokers never registered");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -128,7 +85,12 @@ fn members_get_the_partitions_on_their_rack() {
                 commit_each: false,
                 config,
             };
-            Member::start(&nodes[i].addr, &format!("m{}", i + 1), &spec, &view)
+            Member::start(
+                &cluster.addr(i as i32 + 1),
+                &format!("m{}", i + 1),
+                &spec,
+                &view,
+            )
         })
         .collect();
     let expected = |i: i32| -> BTreeSet<i32> { (0..PARTITIONS).filter(|p| p % 3 == i).collect() };
