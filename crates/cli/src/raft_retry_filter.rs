@@ -1,8 +1,10 @@
 //! Keeps openraft's per-attempt replication failures out of the log: it logs a WARN
 //! and an ERROR for every failed call to an unreachable peer, and a WARN for every
-//! failed heartbeat, every few hundred milliseconds. The Raft transport reports such an outage itself, once when it starts
-//! (WARN), once when it ends (INFO) and each attempt at DEBUG. openraft's other
-//! errors (storage, a peer's own error, oversized payloads) stay visible.
+//! failed heartbeat, every few hundred milliseconds, and an ERROR for every vote
+//! request or leadership confirmation an unreachable peer did not answer. The Raft
+//! transport reports such an outage itself, once when it starts (WARN), once when it
+//! ends (INFO) and each attempt at DEBUG. openraft's other errors (storage, a peer's
+//! own error, oversized payloads) stay visible.
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -22,13 +24,18 @@ const REPLICATION_TARGET: &str = "openraft::replication";
 /// openraft's engine handler that logs each failed heartbeat, the error in the message.
 const HEARTBEAT_TARGET: &str = "openraft::engine::handler::replication_handler";
 const HEARTBEAT_ERROR_PREFIX: &str = "heartbeat error: ";
+/// openraft's core, whose vote requests and leadership confirmations carry the
+/// error as a field.
+const CORE_TARGET: &str = "openraft::core::raft_core";
 
 impl<S: Subscriber> Layer<S> for RaftRetryFilter {
     fn event_enabled(&self, event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
         let meta = event.metadata();
         let target = meta.target();
         if *meta.level() > Level::WARN
-            || !(target.starts_with(REPLICATION_TARGET) || target.starts_with(HEARTBEAT_TARGET))
+            || ![REPLICATION_TARGET, HEARTBEAT_TARGET, CORE_TARGET]
+                .iter()
+                .any(|t| target.starts_with(t))
         {
             return true;
         }
@@ -120,7 +127,10 @@ mod tests {
             tracing::error!(target: "openraft::replication", err = %timeout, "RPCError");
             let storage = "when writing log: disk full";
             tracing::error!(target: "openraft::replication", error = %storage, "storage kept");
-            tracing::error!(target: "openraft::core", err = %unreachable, "other module kept");
+            tracing::error!(target: "openraft::core::raft_core", error = %unreachable, "while requesting vote");
+            tracing::error!(target: "openraft::core::raft_core", target = 1, error = %unreachable, "timeout while confirming leadership for read request");
+            tracing::error!(target: "openraft::core::raft_core", error = %storage, "core storage kept");
+            tracing::error!(target: "openraft::storage", err = %unreachable, "other module kept");
             tracing::warn!(target: "openraft::engine::handler::replication_handler", "heartbeat error: NetworkError: broken pipe, no update to inflight data");
             tracing::warn!(target: "openraft::engine::handler::replication_handler", "heartbeat error: storage kept, no update");
             tracing::info!(target: "openraft::replication", "info kept");
@@ -131,6 +141,7 @@ mod tests {
             seen,
             [
                 "storage kept",
+                "core storage kept",
                 "other module kept",
                 "heartbeat error: storage kept, no update",
                 "info kept",
