@@ -46,17 +46,8 @@ impl Broker {
     /// of topic `id`, so the client's next request here finds its partitions; then
     /// answers anyway (the controller committed it).
     pub(crate) async fn await_topic_published(&self, id: TopicId) {
-        let mut images = self.metadata.subscribe();
-        let published = self.published.subscribe();
-        let wait = async {
-            let offset = match images.wait_for(|i| i.topic_by_id(&id).is_some()).await {
-                Ok(image) => image.last_offset(),
-                Err(_) => return false,
-            };
-            published_within(published, offset, self.metadata.write_timeout()).await
-        };
-        let reached = tokio::time::timeout(self.metadata.write_timeout(), wait).await;
-        if !matches!(reached, Ok(true)) {
+        let created = |i: &Arc<MetadataImage>| i.topic_by_id(&id).is_some();
+        if !self.await_image_published(created).await {
             tracing::info!(topic_id = %id, "answering a created topic this broker has not applied yet");
         }
     }
@@ -107,20 +98,10 @@ impl Broker {
 
     /// As [`Self::await_topic_published`], for `topic` grown to `count` partitions.
     pub(crate) async fn await_partitions_published(&self, topic: &str, count: i32) {
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        let mut images = self.metadata.subscribe();
-        let published = self.published.subscribe();
-        let wait = async {
-            let grown =
-                |i: &Arc<MetadataImage>| i.topic(topic).is_none_or(|t| t.partitions.len() >= count);
-            let offset = match images.wait_for(grown).await {
-                Ok(image) => image.last_offset(),
-                Err(_) => return false,
-            };
-            published_within(published, offset, self.metadata.write_timeout()).await
-        };
-        let reached = tokio::time::timeout(self.metadata.write_timeout(), wait).await;
-        if !matches!(reached, Ok(true)) {
+        let wanted = usize::try_from(count).unwrap_or(usize::MAX);
+        let grown =
+            |i: &Arc<MetadataImage>| i.topic(topic).is_none_or(|t| t.partitions.len() >= wanted);
+        if !self.await_image_published(grown).await {
             tracing::info!(
                 topic,
                 count,
