@@ -27,7 +27,7 @@ use crate::filesystem_sync::FilesystemSync;
 use crate::flush_plan::FlushPlan;
 use crate::manager::SharedLog;
 use crate::partition_log::wall_clock_ms;
-use crate::sync_batch::{choose, logs_to_take, SyncNeed};
+use crate::sync_batch::{choose, logs_to_take, SyncNeed, SYNCFS_LOGS_MIN};
 
 /// Called once with the offset now durable (>= the one requested), or the error.
 /// Runs on a flusher thread: it must be quick.
@@ -317,15 +317,21 @@ fn flush_round(shared: &Shared, logs: Vec<(SharedLog, Vec<Waiter>)>) {
     if shared.offline.load(Ordering::SeqCst) {
         results.fill(Err(LogError::DirOffline));
     } else {
+        // Where the files lie is asked (a stat per file) only when enough logs
+        // have something to sync for a `syncfs` to cover them: a round of one log,
+        // the usual case, is fsynced file by file without it.
+        let to_sync = plans.iter().flatten().count();
+        let device = shared
+            .filesystem
+            .as_ref()
+            .filter(|_| to_sync >= SYNCFS_LOGS_MIN)
+            .map(|fs| fs.device());
         let needs: Vec<SyncNeed> = plans
             .iter()
             .map(|plan| match plan {
                 None => SyncNeed::Nothing,
                 Some(p) => SyncNeed::Files {
-                    on_filesystem: shared
-                        .filesystem
-                        .as_ref()
-                        .is_some_and(|fs| p.covered_by_filesystem(fs.device())),
+                    on_filesystem: device.is_some_and(|d| p.covered_by_filesystem(d)),
                 },
             })
             .collect();
