@@ -2,6 +2,7 @@
 //! the local Raft node. One request at a time per connection; a malformed frame or
 //! message closes the connection; a request of another cluster is refused unread.
 
+use moldau_protocol::kafka::protocol::{Decodable, Encodable};
 use std::sync::Arc;
 
 use moldau_metadata::raft::MetadataRaftConfig;
@@ -218,6 +219,21 @@ async fn serve_connection(
     Ok(())
 }
 
+/// The answer's body (a failure to encode it is this controller's own).
+fn answer<M: Encodable>(response: &M, version: i16) -> Result<Vec<u8>, ControllerWriteError> {
+    encode_body(response, version).map_err(|e| ControllerWriteError::Failed(e.message))
+}
+
+/// A forwarded request's body decoded; `api` names it when it is malformed.
+fn forwarded<M: Decodable>(
+    body: &[u8],
+    version: i16,
+    api: &str,
+) -> Result<M, ControllerWriteError> {
+    decode_body(body, version)
+        .map_err(|e| ControllerWriteError::Failed(format!("malformed {api}: {e}")))
+}
+
 /// Decides a forwarded BrokerRegistration here; the answer is the response body.
 async fn registration(
     lifecycle: &LifecycleController,
@@ -229,11 +245,10 @@ async fn registration(
         Ok(request) => lifecycle.register(&request).await?,
         Err(malformed) => Err(malformed),
     };
-    encode_body(
+    answer(
         &registration_response(&decided),
         BROKER_REGISTRATION_VERSION,
     )
-    .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded BrokerHeartbeat here; the answer is the response body.
@@ -249,8 +264,7 @@ async fn heartbeat(
         }
         Err(malformed) => Err(malformed),
     };
-    encode_body(&heartbeat_response(&decided), BROKER_HEARTBEAT_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&heartbeat_response(&decided), BROKER_HEARTBEAT_VERSION)
 }
 
 /// Decides a forwarded ElectLeaders here; the answer is the response body (a
@@ -271,8 +285,7 @@ async fn elect_leaders(
             .with_error_code(refused.error.code())
             .with_replica_election_results(Vec::new()),
     };
-    encode_body(&response, ELECT_LEADERS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, ELECT_LEADERS_VERSION)
 }
 
 /// Decides a forwarded AlterPartitionReassignments here; the answer is the response
@@ -294,8 +307,7 @@ async fn alter_reassignments(
             .with_error_code(refused.error.code())
             .with_error_message(Some(refused.message.into())),
     };
-    encode_body(&response, ALTER_REASSIGNMENTS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, ALTER_REASSIGNMENTS_VERSION)
 }
 
 /// Answers a forwarded ListPartitionReassignments here from this controller's image.
@@ -316,8 +328,7 @@ async fn list_reassignments(
             .with_error_code(refused.error.code())
             .with_error_message(Some(refused.message.into())),
     };
-    encode_body(&response, LIST_REASSIGNMENTS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, LIST_REASSIGNMENTS_VERSION)
 }
 
 /// Decides a forwarded CreateTopics here; the answer is the response body, every
@@ -326,8 +337,7 @@ async fn create_topics(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<CreateTopicsRequest>(body, CREATE_TOPICS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreateTopics: {e}")))?;
+    let request = forwarded::<CreateTopicsRequest>(body, CREATE_TOPICS_VERSION, "CreateTopics")?;
     let (topics, validate_only) = create_topics_request(&request);
     let outcomes = match lifecycle.create_topics(&topics, validate_only).await? {
         Ok(outcomes) => outcomes,
@@ -340,8 +350,7 @@ async fn create_topics(
             .collect(),
     };
     let response: CreateTopicsResponse = create_topics_response(&outcomes);
-    encode_body(&response, CREATE_TOPICS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, CREATE_TOPICS_VERSION)
 }
 
 /// Decides a forwarded CreatePartitions here; the answer is the response body,
@@ -350,8 +359,8 @@ async fn create_partitions(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<CreatePartitionsRequest>(body, CREATE_PARTITIONS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreatePartitions: {e}")))?;
+    let request =
+        forwarded::<CreatePartitionsRequest>(body, CREATE_PARTITIONS_VERSION, "CreatePartitions")?;
     let (growths, validate_only) = create_partitions_request(&request);
     let outcomes = match lifecycle.create_partitions(&growths, validate_only).await? {
         Ok(outcomes) => outcomes,
@@ -363,11 +372,10 @@ async fn create_partitions(
             })
             .collect(),
     };
-    encode_body(
+    answer(
         &create_partitions_response(&outcomes),
         CREATE_PARTITIONS_VERSION,
     )
-    .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded DeleteTopics here; the answer is the response body, every
@@ -376,8 +384,7 @@ async fn delete_topics(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<DeleteTopicsRequest>(body, DELETE_TOPICS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed DeleteTopics: {e}")))?;
+    let request = forwarded::<DeleteTopicsRequest>(body, DELETE_TOPICS_VERSION, "DeleteTopics")?;
     let deletions = delete_topics_request(&request);
     let outcomes = match lifecycle.delete_topics(&deletions).await? {
         Ok(outcomes) => outcomes,
@@ -390,8 +397,7 @@ async fn delete_topics(
             })
             .collect(),
     };
-    encode_body(&delete_topics_response(&outcomes), DELETE_TOPICS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&delete_topics_response(&outcomes), DELETE_TOPICS_VERSION)
 }
 
 /// Each resource refused alike, when the whole request was.
@@ -414,21 +420,20 @@ async fn incremental_alter_configs(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request =
-        decode_body::<IncrementalAlterConfigsRequest>(body, INCREMENTAL_ALTER_CONFIGS_VERSION)
-            .map_err(|e| {
-                ControllerWriteError::Failed(format!("malformed IncrementalAlterConfigs: {e}"))
-            })?;
+    let request = forwarded::<IncrementalAlterConfigsRequest>(
+        body,
+        INCREMENTAL_ALTER_CONFIGS_VERSION,
+        "IncrementalAlterConfigs",
+    )?;
     let (alterations, validate_only) = incremental_alter_configs_request(&request);
     let outcomes = lifecycle
         .alter_configs(&alterations, validate_only)
         .await?
         .unwrap_or_else(|refused| all_refused(&alterations, &refused));
-    encode_body(
+    answer(
         &incremental_alter_configs_response(&outcomes),
         INCREMENTAL_ALTER_CONFIGS_VERSION,
     )
-    .map_err(|e| ControllerWriteError::Failed(e.message))
 }
 
 /// Decides a forwarded AlterConfigs here; the answer is the response body.
@@ -436,15 +441,13 @@ async fn alter_configs(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<AlterConfigsRequest>(body, ALTER_CONFIGS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed AlterConfigs: {e}")))?;
+    let request = forwarded::<AlterConfigsRequest>(body, ALTER_CONFIGS_VERSION, "AlterConfigs")?;
     let (alterations, validate_only) = alter_configs_request(&request);
     let outcomes = lifecycle
         .alter_configs(&alterations, validate_only)
         .await?
         .unwrap_or_else(|refused| all_refused(&alterations, &refused));
-    encode_body(&alter_configs_response(&outcomes), ALTER_CONFIGS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&alter_configs_response(&outcomes), ALTER_CONFIGS_VERSION)
 }
 
 /// Decides a forwarded CreateAcls here; the answer is the response body.
@@ -452,12 +455,11 @@ async fn create_acls(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<CreateAclsRequest>(body, CREATE_ACLS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed CreateAcls: {e}")))?;
+    let request = forwarded::<CreateAclsRequest>(body, CREATE_ACLS_VERSION, "CreateAcls")?;
     let response = decide_create_acls(lifecycle, &request)
         .await?
         .map_err(|e| ControllerWriteError::Failed(e.message))?;
-    encode_body(&response, CREATE_ACLS_VERSION).map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, CREATE_ACLS_VERSION)
 }
 
 /// Decides a forwarded DeleteAcls here; the answer is the response body.
@@ -465,12 +467,11 @@ async fn delete_acls(
     lifecycle: &LifecycleController,
     body: &[u8],
 ) -> Result<Vec<u8>, ControllerWriteError> {
-    let request = decode_body::<DeleteAclsRequest>(body, DELETE_ACLS_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(format!("malformed DeleteAcls: {e}")))?;
+    let request = forwarded::<DeleteAclsRequest>(body, DELETE_ACLS_VERSION, "DeleteAcls")?;
     let response = decide_delete_acls(lifecycle, &request)
         .await?
         .map_err(|e| ControllerWriteError::Failed(e.message))?;
-    encode_body(&response, DELETE_ACLS_VERSION).map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, DELETE_ACLS_VERSION)
 }
 
 /// Decides a forwarded AlterPartition here; the answer is the response body.
@@ -487,8 +488,7 @@ async fn alter_partition(
         }
         Err(malformed) => AlterPartitionResponse::default().with_error_code(malformed.error.code()),
     };
-    encode_body(&response, ALTER_PARTITION_VERSION)
-        .map_err(|e| ControllerWriteError::Failed(e.message))
+    answer(&response, ALTER_PARTITION_VERSION)
 }
 
 /// Commits a forwarded record list as one entry, if this node is the leader.
