@@ -333,16 +333,7 @@ impl ControllerClient {
                 },
             )
             .await?;
-        if let Ok(outcomes) = &decided {
-            if outcomes.len() != growths.len() {
-                return Err(not_written(format!(
-                    "the controller answered for {} topics, asked {}",
-                    outcomes.len(),
-                    growths.len()
-                )));
-            }
-        }
-        Ok(decided)
+        one_outcome_each(decided, growths.len(), "topics")
     }
 
     /// Asks the active controller to delete topics (DeleteTopics): each topic's
@@ -365,16 +356,7 @@ impl ControllerClient {
                 },
             )
             .await?;
-        if let Ok(outcomes) = &decided {
-            if outcomes.len() != deletions.len() {
-                return Err(not_written(format!(
-                    "the controller answered for {} topics, asked {}",
-                    outcomes.len(),
-                    deletions.len()
-                )));
-            }
-        }
-        Ok(decided)
+        one_outcome_each(decided, deletions.len(), "topics")
     }
 
     /// Asks the active controller to create ACLs (CreateAcls, authorized here): the
@@ -461,16 +443,7 @@ impl ControllerClient {
                 },
             )
             .await?;
-        if let Ok(outcomes) = &decided {
-            if outcomes.len() != alterations.len() {
-                return Err(not_written(format!(
-                    "the controller answered for {} resources, asked {}",
-                    outcomes.len(),
-                    alterations.len()
-                )));
-            }
-        }
-        Ok(decided)
+        one_outcome_each(decided, alterations.len(), "resources")
     }
 
     /// Asks the active controller: this node's lifecycle when it leads, else the
@@ -557,4 +530,20 @@ fn not_written(why: String) -> BrokerError {
         ResponseError::UnknownServerError,
         format!("The metadata change was not committed: {why}"),
     )
+}
+
+/// `decided` when the controller answered one outcome per item asked (`asked` of
+/// them); otherwise a failure naming `what` was asked.
+fn one_outcome_each<T>(
+    decided: Result<Vec<T>, ControllerError>,
+    asked: usize,
+    what: &str,
+) -> Result<Result<Vec<T>, ControllerError>, BrokerError> {
+    match &decided {
+        Ok(outcomes) if outcomes.len() != asked => Err(not_written(format!(
+            "the controller answered for {} {what}, asked {asked}",
+            outcomes.len()
+        ))),
+        _ => Ok(decided),
+    }
 }
