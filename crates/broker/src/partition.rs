@@ -205,6 +205,9 @@ impl Partition {
                 // or not at all.
                 let mut log = self.log.write();
                 let leo = log.log_end_offset();
+                // A partition hosted at the epoch it leads (every one at start-up)
+                // is no leadership change to log; 100 000 lines at start were.
+                let changed = self.leader_epoch() != epoch;
                 log.assign_leader_epoch_at_log_end(epoch)?;
                 *self.progress.lock() = ReplicaProgressTable::new(
                     local_id,
@@ -215,15 +218,17 @@ impl Partition {
                 );
                 self.set_leader_epoch(epoch);
                 self.leading.store(true, Ordering::Release);
-                tracing::info!(
-                    partition = %self.tp,
-                    epoch,
-                    log_end = leo,
-                    high_watermark = log.high_watermark(),
-                    producers = log.producer_state().len(),
-                    ?isr,
-                    "leading"
-                );
+                if changed {
+                    tracing::info!(
+                        partition = %self.tp,
+                        epoch,
+                        log_end = leo,
+                        high_watermark = log.high_watermark(),
+                        producers = log.producer_state().len(),
+                        ?isr,
+                        "leading"
+                    );
+                }
                 (log.recovery_point(), leo)
             };
             if leo > durable {
