@@ -1,5 +1,6 @@
 //! Consumer settings, named after the Java client's properties, and their builder.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,6 +143,10 @@ pub struct ConsumerConfig {
     pub decompressed_batch_bytes_max: usize,
     /// Called around rebalances.
     pub rebalance_listener: Option<Arc<dyn RebalanceListener>>,
+    /// The settings only the classic protocol takes that were named (through `set`
+    /// or the builder), whatever their value: the consumer protocol refuses them,
+    /// as Kafka's consumer refuses them when configured at all.
+    pub classic_settings_named: BTreeSet<&'static str>,
 }
 
 impl std::fmt::Debug for ConsumerConfig {
@@ -156,6 +161,10 @@ impl std::fmt::Debug for ConsumerConfig {
             .finish_non_exhaustive()
     }
 }
+
+const SESSION_TIMEOUT_KEY: &str = "session.timeout.ms";
+const HEARTBEAT_INTERVAL_KEY: &str = "heartbeat.interval.ms";
+const ASSIGNMENT_STRATEGY_KEY: &str = "partition.assignment.strategy";
 
 /// Java's `partition.assignment.strategy` default.
 fn default_assignment_strategies() -> Vec<AssignmentStrategy> {
@@ -193,6 +202,7 @@ impl Default for ConsumerConfig {
             group_remote_assignor: None,
             decompressed_batch_bytes_max: DECOMPRESSED_BATCH_BYTES_MAX_DEFAULT,
             rebalance_listener: None,
+            classic_settings_named: BTreeSet::new(),
         }
     }
 }
@@ -230,19 +240,22 @@ impl ConsumerConfig {
                 // session, the heartbeat interval and the assignment.
                 let broker_owned = [
                     (
-                        "session.timeout.ms",
+                        SESSION_TIMEOUT_KEY,
                         self.session_timeout != SESSION_TIMEOUT_DEFAULT,
                     ),
                     (
-                        "heartbeat.interval.ms",
+                        HEARTBEAT_INTERVAL_KEY,
                         self.heartbeat_interval != HEARTBEAT_INTERVAL_DEFAULT,
                     ),
                     (
-                        "partition.assignment.strategy",
+                        ASSIGNMENT_STRATEGY_KEY,
                         self.assignment_strategies != default_assignment_strategies(),
                     ),
                 ];
-                if let Some((name, _)) = broker_owned.iter().find(|(_, set)| *set) {
+                let set = |(name, changed): &(&str, bool)| {
+                    *changed || self.classic_settings_named.contains(name)
+                };
+                if let Some((name, _)) = broker_owned.iter().find(|b| set(b)) {
                     return Err(Error::Config(format!(
                         "{name} is not supported with group.protocol=consumer (the broker decides it)"
                     )));
@@ -267,14 +280,21 @@ impl ConsumerConfig {
         match key {
             "group.id" => self.group_id = Some(value.to_string()),
             "group.instance.id" => self.group_instance_id = Some(value.to_string()),
-            "session.timeout.ms" => self.session_timeout = ms(value)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval = ms(value)?,
+            SESSION_TIMEOUT_KEY => {
+                self.session_timeout = ms(value)?;
+                self.classic_settings_named.insert(SESSION_TIMEOUT_KEY);
+            }
+            HEARTBEAT_INTERVAL_KEY => {
+                self.heartbeat_interval = ms(value)?;
+                self.classic_settings_named.insert(HEARTBEAT_INTERVAL_KEY);
+            }
             "max.poll.interval.ms" => self.max_poll_interval = ms(value)?,
-            "partition.assignment.strategy" => {
+            ASSIGNMENT_STRATEGY_KEY => {
                 self.assignment_strategies = value
                     .split(',')
                     .map(|s| AssignmentStrategy::from_name(s.trim()))
-                    .collect::<Result<_>>()?
+                    .collect::<Result<_>>()?;
+                self.classic_settings_named.insert(ASSIGNMENT_STRATEGY_KEY);
             }
             "enable.auto.commit" => self.enable_auto_commit = boolean(value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = ms(value)?,
@@ -340,6 +360,9 @@ impl ConsumerBuilder {
     /// Sets `partition.assignment.strategy`.
     pub fn assignment_strategies(mut self, s: Vec<AssignmentStrategy>) -> Self {
         self.config.assignment_strategies = s;
+        self.config
+            .classic_settings_named
+            .insert(ASSIGNMENT_STRATEGY_KEY);
         self
     }
     /// Sets `max.poll.records`.
@@ -350,11 +373,17 @@ impl ConsumerBuilder {
     /// Sets `session.timeout.ms`.
     pub fn session_timeout(mut self, d: Duration) -> Self {
         self.config.session_timeout = d;
+        self.config
+            .classic_settings_named
+            .insert(SESSION_TIMEOUT_KEY);
         self
     }
     /// Sets `heartbeat.interval.ms`.
     pub fn heartbeat_interval(mut self, d: Duration) -> Self {
         self.config.heartbeat_interval = d;
+        self.config
+            .classic_settings_named
+            .insert(HEARTBEAT_INTERVAL_KEY);
         self
     }
     /// Sets the rebalance listener.
@@ -434,5 +463,9 @@ mod tests {
             let e = bad.validate().unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
         }
+        // Named at its default value: refused all the same, as Kafka's consumer does.
+        let mut named = c.clone();
+        named.set("session.timeout.ms", "45000").unwrap();
+        assert!(named.validate().is_err());
     }
 }
