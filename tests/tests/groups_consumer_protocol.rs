@@ -1,8 +1,8 @@
 //! KIP-848 consumer groups (`group.protocol=consumer`) against the real broker with
 //! librdkafka members: the broker assigns, members reconcile one at a time (revoke,
 //! then assign), records are processed exactly once while members come and go,
-//! dead members time out, topics change under the group, and the group survives a
-//! coordinator restart.
+//! dead members time out, a static member restarted gets its partitions back, topics
+//! change under the group, and the group survives a coordinator restart.
 
 mod groups_support;
 
@@ -151,6 +151,62 @@ fn members_come_and_go_partitions_move_only_when_released_and_records_are_proces
     assert_exactly_once(&view, &produced);
     let errors = lock(&view).errors.clone();
     assert!(errors.is_empty(), "{errors:#?}");
+    drop(members);
+}
+
+#[test]
+fn a_static_member_restarted_within_its_session_gets_its_partitions_back() {
+    let broker = BrokerProcess::start(FLAGS);
+    let (group, topic) = ("statics848", "gauges");
+    create_topic(&broker.addr, topic, PARTITIONS);
+    let view = new_view();
+    let start = |name: &str| {
+        let config = [("group.protocol", "consumer"), ("group.instance.id", name)];
+        let spec = MemberSpec {
+            group,
+            topic,
+            commit_each: false,
+            config: &config,
+        };
+        Member::start(&broker.addr, name, &spec, &view)
+    };
+    let names = ["s1", "s2", "s3"];
+    let mut members: BTreeMap<&str, Member> = names.iter().map(|n| (*n, start(n))).collect();
+    wait_for_settled(&broker.addr, &view, group, topic, PARTITIONS, &names);
+    let (before, assigns_before) = {
+        let v = lock(&view);
+        let owned: BTreeMap<&str, BTreeSet<i32>> =
+            names.iter().map(|n| (*n, v.owned_by(n))).collect();
+        (owned, v.assigns.clone())
+    };
+    // Closed (a static member leaves with epoch -2: its partitions wait for it, the
+    // 45 s session long) and started again under the same instance id.
+    let closing = Instant::now();
+    members.remove("s2").expect("s2").close();
+    let closed = closing.elapsed();
+    members.insert("s2", start("s2"));
+    wait_for(&view, "s2 holding its partitions again", |v| {
+        v.owned_by("s2") == before["s2"]
+    });
+    eprintln!(
+        "static member: closed in {closed:?}, back {:?} after the close began",
+        closing.elapsed()
+    );
+    let v = lock(&view);
+    for n in names {
+        assert_eq!(v.owned_by(n), before[n], "{n} kept its partitions");
+    }
+    // The others were never handed s2's partitions meanwhile.
+    for n in ["s1", "s3"] {
+        assert_eq!(
+            v.assigns.get(n),
+            assigns_before.get(n),
+            "{n} assigned again"
+        );
+    }
+    assert!(v.violations.is_empty(), "{:#?}", v.violations);
+    assert!(v.errors.is_empty(), "{:#?}", v.errors);
+    drop(v);
     drop(members);
 }
 
